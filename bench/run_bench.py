@@ -1,0 +1,917 @@
+#!/usr/bin/env python3
+"""run_bench.py - end-to-end throughput / CPU / memory benchmark of build/veneur against its peers.
+
+Called by scripts/bench.sh (`make bench`). Measures, the way ../shared/peers/README.md describes,
+every server that exists: build/veneur (ours), Go Veneur, statsite, brubeck and udpsink (the raw
+recvmmsg ceiling). A peer that is not built is skipped and reported as such.
+
+  * max lossless lines/s, 20 lines per datagram (tags folded into names; also DogStatsD tags for
+    ours and Go Veneur) and 1 line per datagram, found by bisection on loadgen's -r.
+    Loss of a trial = max(RcvbufErrors delta / datagrams sent, 1 - counter total flushed /
+    counter_sum); lossless = loss <= 0.1 %.
+  * ratio of that rate to the udpsink ceiling for the same datagram shape.
+  * CPU-seconds per million lines: utime+stime of the server across a trial at a fixed rate.
+  * RSS bytes per counter series after 1 M distinct counter series (peak RSS minus RSS before).
+  * ours only: flush duration at 1 M series from GET /metrics (veneur_flush_duration_*), if exposed.
+  * the micro-benchmark binaries in build/bench/, output included verbatim.
+
+Output: one table on stdout (previous run beside the current one); results saved to
+bench/results/latest.json after bench/results/latest.json was copied to previous.json.
+Progress goes to stderr. BENCH_QUICK=1 shortens everything (~2 minutes).
+Everything runs on 127.0.0.1 and every process started here is killed on exit.
+"""
+import argparse
+import datetime
+import json
+import math
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+PREFIX = "lg"                 # loadgen's default metric prefix; its counters are "lg.c.*"
+LOSSLESS = 0.001              # <= 0.1 % loss counts as lossless
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+# ----------------------------------------------------------------------------- processes
+
+STARTED = []                  # every Popen we started; killed (by process group) on exit
+
+
+def log(msg):
+    sys.stderr.write("[bench] %s\n" % msg)
+    sys.stderr.flush()
+
+
+def spawn(argv, logpath, cwd=None):
+    """Starts argv in its own session (so a shell and its children die together)."""
+    lf = open(logpath, "ab")
+    p = subprocess.Popen(argv, stdout=lf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                         cwd=cwd, start_new_session=True)
+    lf.close()
+    STARTED.append(p)
+    return p
+
+
+def stop(p, grace=3.0):
+    if p is None:
+        return
+    if p.poll() is None:
+        try:
+            os.killpg(p.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            p.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            p.wait(timeout=5)
+    if p in STARTED:
+        STARTED.remove(p)
+
+
+def stop_all():
+    for p in list(STARTED):
+        try:
+            stop(p, grace=1.0)
+        except Exception:
+            pass
+
+
+def on_signal(signum, frame):
+    raise SystemExit(128 + signum)
+
+
+def free_port():
+    """A port free for both UDP and TCP on 127.0.0.1 (small race, fine on a bench box)."""
+    for _ in range(50):
+        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        t.bind(("127.0.0.1", 0))
+        port = t.getsockname()[1]
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            u.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            u.close()
+            t.close()
+    raise RuntimeError("no free port")
+
+
+def udp_bound(port):
+    """True when some socket is bound to UDP port (read-only check of /proc/net/udp)."""
+    want = ":%04X" % port
+    for f in ("/proc/net/udp", "/proc/net/udp6"):
+        try:
+            with open(f) as fh:
+                next(fh)
+                for line in fh:
+                    if line.split()[1].endswith(want):
+                        return True
+        except OSError:
+            pass
+    return False
+
+
+def cpu_seconds(pid):
+    """utime+stime of pid (all its threads), seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def rss_bytes(pid):
+    with open("/proc/%d/statm" % pid) as f:
+        return int(f.read().split()[1]) * PAGE
+
+
+def loadavg():
+    try:
+        with open("/proc/loadavg") as f:
+            return [float(x) for x in f.read().split()[:3]]
+    except OSError:
+        return None
+
+
+# ----------------------------------------------------------------------------- flush readers
+# Each reader returns cumulative (counter sum, non-zero counter lines) over everything the server
+# flushed since it started; a trial takes the difference around itself.
+
+class NullReader:
+    def totals(self):
+        return None
+
+
+class TailReader:
+    """Incrementally reads complete lines appended to a file."""
+
+    def __init__(self, path):
+        self.path = path
+        self.off = 0
+        self.sum = 0.0
+        self.series = 0
+
+    def totals(self):
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.off)
+                data = f.read()
+        except FileNotFoundError:
+            return (self.sum, self.series)
+        cut = data.rfind(b"\n")
+        if cut >= 0:
+            self.off += cut + 1
+            for line in data[:cut].split(b"\n"):
+                v = self.value(line)
+                if v:
+                    self.sum += v
+                    self.series += 1
+        return (self.sum, self.series)
+
+
+class JsonlReader(TailReader):
+    """veneur-c localfile format: jsonl; counters are {"type":"counter","value":interval sum}."""
+    pfx = b'"' + PREFIX.encode() + b".c."
+
+    def value(self, line):
+        if self.pfx not in line or b'"counter"' not in line:
+            return 0.0
+        try:
+            o = json.loads(line)
+        except ValueError:
+            return 0.0
+        if o.get("type") != "counter" or not str(o.get("name", "")).startswith(PREFIX + ".c."):
+            return 0.0
+        return float(o.get("value") or 0.0)
+
+
+class StatsiteReader(TailReader):
+    """statsite stream_cmd text: counts.<key>|<value>|<ts>."""
+    pfx = b"counts." + PREFIX.encode() + b".c."
+
+    def value(self, line):
+        if not line.startswith(self.pfx):
+            return 0.0
+        try:
+            return float(line.split(b"|")[1])
+        except (IndexError, ValueError):
+            return 0.0
+
+
+class StateReader:
+    """Totals kept by bench_collector.py (carbon / datadog receivers)."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def totals(self):
+        try:
+            with open(self.path) as f:
+                o = json.load(f)
+            return (float(o["sum"]), int(o["series"]))
+        except (OSError, ValueError, KeyError):
+            return (0.0, 0)
+
+
+# ----------------------------------------------------------------------------- servers
+
+class Server:
+    """One running instance of a server under test, its sink and its reader."""
+
+    def __init__(self, h, key, workers=2):
+        self.h, self.key, self.workers = h, key, workers
+        self.proc = None
+        self.aux = []
+        self.port = free_port()
+        self.http_port = None
+        self.reader = NullReader()
+        self.dir = os.path.join(h.work, "%s-%d" % (key, int(time.time() * 1000) % 10**7))
+        os.makedirs(self.dir, exist_ok=True)
+        self.logpath = os.path.join(self.dir, "server.log")
+
+    # -- per-server start-up
+    def start(self):
+        getattr(self, "_start_" + self.h.kind_of(self.key))()
+
+    def _start_ours(self):
+        out = os.path.join(self.dir, "flush.jsonl")
+        self.http_port = free_port()
+        cfg = os.path.join(self.dir, "veneur.yaml")
+        with open(cfg, "w") as f:
+            f.write(
+                "statsd_listen_addresses:\n  - udp://127.0.0.1:%d\n"
+                "http_address: \"127.0.0.1:%d\"\n"
+                "stats_address: \"127.0.0.1:%d\"\n"
+                "interval: 1s\nhostname: bench\n"
+                "read_buffer_size_bytes: 4194304\nnum_readers: 1\nnum_workers: %d\n"
+                "metric_sinks:\n  - kind: localfile\n    name: file\n"
+                "    config: {flush_file: \"%s\", format: jsonl}\n"
+                % (self.port, self.http_port, self.h.dead_port, self.workers, out))
+        self.reader = JsonlReader(out)
+        self.proc = spawn([self.h.bins["ours"], "-f", cfg], self.logpath)
+
+    def _start_goveneur(self):
+        cport = free_port()
+        state = os.path.join(self.dir, "collector.json")
+        self.aux.append(spawn([sys.executable, self.h.collector, "datadog", "--port", str(cport),
+                               "--state", state], os.path.join(self.dir, "collector.log")))
+        self.http_port = free_port()
+        cfg = os.path.join(self.dir, "veneur.yaml")
+        with open(cfg, "w") as f:
+            f.write(
+                "statsd_listen_addresses:\n  - udp://127.0.0.1:%d\n"
+                "http_address: \"127.0.0.1:%d\"\n"
+                "grpc_address: \"\"\n"
+                "stats_address: \"127.0.0.1:%d\"\n"
+                "interval: 1s\nhostname: bench\n"
+                "read_buffer_size_bytes: 4194304\nnum_readers: 1\nnum_workers: %d\n"
+                "metric_sinks:\n  - kind: datadog\n    name: dd\n"
+                "    config:\n      api_key: bench\n      api_hostname: \"http://127.0.0.1:%d\"\n"
+                "      flush_max_per_body: 25000\n"
+                % (self.port, self.http_port, self.h.dead_port, self.workers, cport))
+        self.reader = StateReader(state)
+        wait_tcp(cport, 5)
+        self.proc = spawn([self.h.bins["goveneur"], "-f", cfg], self.logpath)
+
+    def _start_statsite(self):
+        out = os.path.join(self.dir, "flush.txt")
+        cfg = os.path.join(self.dir, "statsite.ini")
+        with open(cfg, "w") as f:
+            f.write("[statsite]\nport = 0\nudp_port = %d\nbind_address = 127.0.0.1\n"
+                    "udp_rcvbuf = 4194304\nflush_interval = 1\nlog_level = WARN\n"
+                    "stream_cmd = cat >> %s\n" % (self.port, out))
+        self.reader = StatsiteReader(out)
+        self.proc = spawn([self.h.bins["statsite"], "-f", cfg], self.logpath)
+
+    def _start_brubeck(self):
+        cport = free_port()
+        state = os.path.join(self.dir, "collector.json")
+        self.aux.append(spawn([sys.executable, self.h.collector, "carbon", "--port", str(cport),
+                               "--state", state], os.path.join(self.dir, "collector.log")))
+        cfg = os.path.join(self.dir, "brubeck.json")
+        with open(cfg, "w") as f:
+            json.dump({"server_name": "bench", "dumpfile": os.path.join(self.dir, "brubeck.dump"),
+                       "capacity": 15, "expire": 0,
+                       "backends": [{"type": "carbon", "address": "127.0.0.1", "port": cport,
+                                     "frequency": 1}],
+                       "samplers": [{"type": "statsd", "address": "127.0.0.1", "port": self.port,
+                                     "workers": 1, "multisock": False, "multimsg": 8}]}, f)
+        self.reader = StateReader(state)
+        wait_tcp(cport, 5)
+        self.proc = spawn([self.h.bins["brubeck"], "--config", cfg], self.logpath)
+
+    def _start_udpsink(self):
+        self.proc = spawn([self.h.bins["udpsink"], "-H", "127.0.0.1", "-p", str(self.port),
+                           "-i", "0", "-r", "4194304"], self.logpath)
+
+    # -- life cycle
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self):
+        stop(self.proc)
+        for a in self.aux:
+            stop(a)
+        self.proc, self.aux = None, []
+
+    def log_tail(self, n=8):
+        try:
+            with open(self.logpath, errors="replace") as f:
+                return "".join(f.readlines()[-n:]).strip()
+        except OSError:
+            return ""
+
+    def wait_ready(self):
+        """Port bound, then a small stream must show up in the flush output (except udpsink)."""
+        t_end = time.time() + 15
+        while time.time() < t_end and self.alive() and not udp_bound(self.port):
+            time.sleep(0.05)
+        if not self.alive():
+            return "exited at start-up: " + self.log_tail()
+        if not udp_bound(self.port):
+            return "UDP port never bound"
+        time.sleep(0.3)
+        if self.reader.totals() is None:
+            return None
+        for attempt in range(2):
+            before = self.reader.totals()
+            lg = self.h.loadgen(self.port, ["-l", "20", "-m", "c=1", "-N", "1", "-n", "200",
+                                            "-r", "20000"])
+            t_end = time.time() + 6
+            while time.time() < t_end and self.alive():
+                now = self.reader.totals()
+                if now[0] - before[0] >= lg["counter_sum"] > 0:
+                    return None
+                time.sleep(0.1)
+        if not self.alive():
+            return "exited: " + self.log_tail()
+        return "no counters flushed within 6 s of a test stream: " + self.log_tail(4)
+
+    def metrics_text(self):
+        if not self.http_port:
+            return None
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.http_port,
+                                        timeout=2) as r:
+                return r.read().decode("utf-8", "replace")
+        except Exception:
+            return None
+
+
+def wait_tcp(port, timeout):
+    t_end = time.time() + timeout
+    while time.time() < t_end:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+# ----------------------------------------------------------------------------- the harness
+
+SERVERS = [
+    # key, label, kind
+    ("udpsink", "udpsink (no parsing)", "udpsink"),
+    ("ours", "veneur-c (num_workers 2)", "ours"),
+    ("ours_w1", "veneur-c (num_workers 1)", "ours"),
+    ("goveneur", "Go Veneur v14", "goveneur"),
+    ("statsite", "statsite", "statsite"),
+    ("brubeck", "brubeck", "brubeck"),
+]
+
+
+class Harness:
+    def __init__(self, a):
+        self.a = a
+        self.quick = a.quick
+        self.repo = a.repo
+        self.work = a.work
+        os.makedirs(self.work, exist_ok=True)
+        self.collector = os.path.join(self.repo, "bench", "bench_collector.py")
+        self.dead_port = free_port()   # self-metrics go here and are dropped
+        self.bins = {"ours": a.ours or os.path.join(self.repo, "build", "veneur"),
+                     "goveneur": os.path.join(a.peers_bin, "veneur"),
+                     "statsite": os.path.join(a.peers_bin, "statsite"),
+                     "brubeck": os.path.join(a.peers_bin, "brubeck"),
+                     "udpsink": a.udpsink}
+        self.duration = 1.0 if self.quick else 2.0
+        self.steps = {"l20": 4 if self.quick else 7, "l1": 3 if self.quick else 6}
+        self.prev = {}
+        self.results = {"servers": {}, "figures": {}, "micro": {}}
+
+    def kind_of(self, key):
+        return dict((k, kind) for k, _, kind in SERVERS)[key]
+
+    # -- loadgen
+    def loadgen(self, port, args, timeout=None):
+        argv = [self.a.loadgen, "-H", "127.0.0.1", "-p", str(port)] + args
+        d = 0.0
+        if "-d" in args:
+            d = float(args[args.index("-d") + 1])
+        r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                           timeout=timeout or (d + 60))
+        kv = {}
+        for tok in r.stdout.decode().split():
+            if "=" in tok:
+                k, v = tok.split("=", 1)
+                try:
+                    kv[k] = float(v) if "." in v else int(v)
+                except ValueError:
+                    kv[k] = v
+        if "sent_datagrams" not in kv:
+            raise RuntimeError("loadgen printed no summary (exit %d)" % r.returncode)
+        return kv
+
+    # -- one trial: send, wait for the flush, compute loss
+    def trial(self, srv, rate, lpd, style="name", duration=None, extra=None, cpu=False):
+        duration = duration or self.duration
+        args = extra or ["-l", str(lpd), "-m", "c=60,g=20,ms=20", "-N", "100", "-K", "10",
+                         "-T", style, "-o", "rand", "-c", "1", "-s", "7",
+                         "-r", "%d" % rate, "-d", "%g" % duration]
+        mark = srv.reader.totals()
+        c0 = cpu_seconds(srv.proc.pid)
+        lg = self.loadgen(srv.port, args)
+        got = self.wait_flushed(srv, mark, lg["counter_sum"])
+        c1 = cpu_seconds(srv.proc.pid) if srv.alive() else c0
+        if not srv.alive():
+            raise RuntimeError("server died during a trial: " + srv.log_tail(4))
+        sent = max(1, lg["sent_datagrams"])
+        loss_a = lg["udp_rcvbuferrors_delta"] / sent
+        loss_b = 0.0
+        if got is not None and lg["counter_sum"] > 0:
+            loss_b = 1.0 - got[0] / lg["counter_sum"]
+        if lg.get("failed_datagrams", 0) > 0:
+            loss_a = max(loss_a, lg["failed_datagrams"] / (sent + lg["failed_datagrams"]))
+        loss = max(loss_a, loss_b)
+        res = {"target": rate, "achieved": lg["lines_per_s"], "sent_lines": lg["sent_lines"],
+               "loss": loss, "loss_rcvbuf": loss_a, "loss_counters": loss_b,
+               "lossless": loss <= LOSSLESS,
+               "sender_bound": lg["lines_per_s"] < 0.95 * rate if rate else True,
+               "cpu_s": c1 - c0, "series": got[1] if got else None}
+        log("  %-9s r=%-9s got %9.0f lines/s  loss %.4f%% (rcvbuf %.4f%%, counters %.4f%%)%s"
+            % (srv.key, rate or "max", res["achieved"], 100 * loss, 100 * loss_a, 100 * loss_b,
+               "  sender-bound" if res["sender_bound"] else ""))
+        return res
+
+    def wait_flushed(self, srv, mark, want, max_wait=None):
+        """Waits until the counters flushed since mark reach want, or stop changing for 2 s."""
+        if mark is None:
+            return None
+        max_wait = max_wait or 10.0
+        t0 = time.time()
+        last, last_change = srv.reader.totals(), time.time()
+        while time.time() - t0 < max_wait:
+            now = srv.reader.totals()
+            if now != last:
+                last, last_change = now, time.time()
+            if now[0] - mark[0] >= want * (1 - 1e-12):
+                break
+            if time.time() - last_change > 2.0:
+                break
+            time.sleep(0.1)
+        return (last[0] - mark[0], last[1] - mark[1])
+
+    # -- max lossless rate by bisection
+    def max_lossless(self, srv, lpd, style, figkey):
+        """First an unthrottled trial (-r 0): lossless there means the server keeps up with all
+        loadgen can send (sender-bound). Otherwise bisect geometrically below that rate, starting
+        from the previous run's figure when there is one."""
+        trials = []
+        first = self.trial(srv, 0, lpd, style)
+        trials.append(first)
+        if first["lossless"]:
+            return {"lines_per_s": first["achieved"], "sender_bound": True,
+                    "lowest_lossy_target": None, "trials": trials}
+        hi = first["achieved"]
+        lo = None
+        best = None
+        prev = self.prev.get(figkey)
+        if isinstance(prev, (int, float)) and 0 < prev < hi:
+            r, grow = prev, 1.25
+        else:
+            r, grow = hi / 2, 2.0
+        for _ in range(self.steps["l20" if lpd > 1 else "l1"] - 1):
+            res = self.trial(srv, int(r), lpd, style)
+            trials.append(res)
+            if res["lossless"]:
+                if lo is None or r > lo:
+                    lo = r
+                if best is None or res["achieved"] > best["achieved"]:
+                    best = res
+                if res["sender_bound"]:
+                    break
+            else:
+                hi = min(hi, r)
+            if lo is not None and (hi <= lo or hi / lo <= 1.06):
+                break
+            if lo is None:
+                r = r / grow
+            else:
+                r = min(math.sqrt(lo * hi), lo * grow)
+        out = {"lines_per_s": best["achieved"] if best else None,
+               "sender_bound": bool(best and best["sender_bound"]),
+               "lowest_lossy_target": hi, "trials": trials}
+        if best is None:
+            out["note"] = "no lossless trial (lowest tried %d)" % min(t["target"] or t["achieved"]
+                                                                      for t in trials)
+        return out
+
+    # -- CPU at a fixed rate
+    def cpu_trial(self, srv, rate):
+        res = self.trial(srv, rate, 20, "name", duration=self.duration * 1.5)
+        per_m = res["cpu_s"] / (res["sent_lines"] / 1e6) if res["sent_lines"] else None
+        return {"rate": rate, "cpu_s": res["cpu_s"], "cpu_s_per_million": per_m,
+                "loss": res["loss"], "achieved": res["achieved"]}
+
+    # -- memory per counter series (fresh instance)
+    def mem_trial(self, key, workers, lossless=None):
+        """Fresh instance; 1 M new counter series at a rate the server can take (at most
+        --mem-rate, at most 40 % of its lossless rate: new series cost more than updates)."""
+        n = self.a.mem_series
+        srv = Server(self, key, workers)
+        try:
+            srv.start()
+            err = srv.wait_ready()
+            if err:
+                return {"error": err}
+            time.sleep(1.2)
+            base = rss_bytes(srv.proc.pid)
+            peak = [base]
+            flush = {"max_flush_s": None, "max_sink_flush_s": None, "max_series": None}
+            stop_ev = threading.Event()
+
+            def sampler():
+                k = 0
+                while not stop_ev.is_set() and srv.alive():
+                    try:
+                        peak[0] = max(peak[0], rss_bytes(srv.proc.pid))
+                    except OSError:
+                        break
+                    if key.startswith("ours") and k % 2 == 0:
+                        scrape_flush(srv.metrics_text(), flush)
+                    k += 1
+                    time.sleep(0.05)
+
+            th = threading.Thread(target=sampler, daemon=True)
+            mark = srv.reader.totals()
+            th.start()
+            rate = self.a.mem_rate
+            if lossless:
+                rate = int(max(50_000, min(rate, 0.4 * lossless)))
+            lg = self.loadgen(srv.port, ["-l", "20", "-m", "c=1", "-N", str(n), "-o", "seq",
+                                         "-n", str(n), "-r", str(rate)])
+            got = self.wait_flushed(srv, mark, lg["counter_sum"], max_wait=30)
+            time.sleep(1.2)            # one more flush: the last one's duration is now final
+            stop_ev.set()
+            th.join(timeout=5)
+            if key.startswith("ours"):
+                scrape_flush(srv.metrics_text(), flush)
+            if not srv.alive():
+                return {"error": "server died: " + srv.log_tail(4)}
+            after = rss_bytes(srv.proc.pid)
+            series = got[1] if got else None
+            if not series:
+                series = lg["counter_lines"] - lg["udp_rcvbuferrors_delta"] * 20
+            out = {"series_sent": lg["counter_lines"], "series_received": series,
+                   "rss_base": base, "rss_peak": peak[0], "rss_after": after, "rate": rate,
+                   "bytes_per_series": (peak[0] - base) / series if series > 0 else None,
+                   "bytes_per_series_after": (after - base) / series if series > 0 else None,
+                   "rcvbuf_drops": lg["udp_rcvbuferrors_delta"]}
+            out.update(flush)
+            log("  %-9s mem: %d series, RSS %.1f -> peak %.1f MiB, %.0f B/series%s"
+                % (key, series, base / 2**20, peak[0] / 2**20, out["bytes_per_series"] or -1,
+                   ", flush %.3fs" % flush["max_flush_s"] if flush["max_flush_s"] else ""))
+            return out
+        finally:
+            srv.stop()
+
+    # -- everything about one server
+    def run_server(self, key, label):
+        kind = self.kind_of(key)
+        binp = self.bins[kind]
+        entry = {"label": label}
+        self.results["servers"][key] = entry
+        if not (binp and os.path.isfile(binp) and os.access(binp, os.X_OK)):
+            entry["status"] = "skipped: not built (%s)" % binp
+            log("%s: %s" % (label, entry["status"]))
+            return
+        if key == "ours_w1" and self.results["servers"].get("ours", {}).get("status") != "ok":
+            entry["status"] = "skipped: num_workers 2 run did not succeed"
+            return
+        workers = 1 if key == "ours_w1" else 2
+        log("%s: starting" % label)
+        srv = Server(self, key, workers)
+        try:
+            srv.start()
+            err = srv.wait_ready()
+            if err:
+                entry["status"] = "skipped: " + err
+                log("%s: %s" % (label, entry["status"]))
+                return
+            entry["status"] = "ok"
+            plans = [("l20", 20, "name")]
+            if kind in ("ours", "goveneur") and key != "ours_w1":
+                plans.append(("l20_dog", 20, "dog"))
+            if not (self.quick and key == "ours_w1"):
+                plans.append(("l1", 1, "name"))
+            for tag, lpd, style in plans:
+                fk = "%s/lossless_%s" % (key, tag)
+                log("%s: max lossless, %d line(s)/datagram, -T %s" % (label, lpd, style))
+                entry["lossless_" + tag] = self.max_lossless(srv, lpd, style, fk)
+            log("%s: CPU at %d lines/s" % (label, self.a.cpu_rate))
+            entry["cpu"] = self.cpu_trial(srv, self.a.cpu_rate)
+        except Exception as e:
+            # keep what was measured; the table shows the error under the figures
+            entry["error"] = str(e)
+            log("%s: error: %s" % (label, e))
+            return
+        finally:
+            srv.stop()
+        if kind != "udpsink" and key != "ours_w1":
+            log("%s: memory, %d distinct counter series" % (label, self.a.mem_series))
+            try:
+                entry["memory"] = self.mem_trial(
+                    key, workers, entry.get("lossless_l20", {}).get("lines_per_s"))
+            except Exception as e:
+                entry["memory"] = {"error": str(e)}
+
+    # -- micro-benchmarks
+    def run_micro(self):
+        d = os.path.join(self.repo, "build", "bench")
+        if not os.path.isdir(d):
+            return
+        for name in sorted(os.listdir(d)):
+            p = os.path.join(d, name)
+            if not (os.path.isfile(p) and os.access(p, os.X_OK)):
+                continue
+            log("micro-benchmark %s" % name)
+            t0 = time.time()
+            try:
+                r = subprocess.run([p], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   cwd=self.repo, timeout=60 if self.quick else 180,
+                                   env=dict(os.environ, BENCH_QUICK="1" if self.quick else "0"))
+                txt, rc = r.stdout.decode("utf-8", "replace"), r.returncode
+            except subprocess.TimeoutExpired as e:
+                txt, rc = (e.stdout or b"").decode("utf-8", "replace") + "\n(timed out)", -1
+            self.results["micro"][name] = {"exit": rc, "seconds": round(time.time() - t0, 1),
+                                           "output": txt[-20000:]}
+
+    # -- figures, table
+    def figures(self):
+        f = {}
+        S = self.results["servers"]
+        ceil = {}
+        for tag in ("l20", "l1"):
+            v = S.get("udpsink", {}).get("lossless_" + tag, {}).get("lines_per_s")
+            if v:
+                ceil[tag] = v
+        for key, _, kind in SERVERS:
+            e = S.get(key, {})
+            if e.get("status") != "ok":
+                continue
+            for tag in ("l20", "l20_dog", "l1"):
+                v = e.get("lossless_" + tag, {}).get("lines_per_s")
+                if v:
+                    f["%s/lossless_%s" % (key, tag)] = v
+                    base = ceil.get(tag[:3])
+                    if base and key != "udpsink":
+                        f["%s/ratio_%s" % (key, tag)] = v / base
+            c = e.get("cpu", {}).get("cpu_s_per_million")
+            if c is not None:
+                f["%s/cpu_s_per_M" % key] = c
+            m = e.get("memory", {})
+            if m.get("bytes_per_series") is not None:
+                f["%s/bytes_per_series" % key] = m["bytes_per_series"]
+                f["%s/bytes_per_series_after" % key] = m["bytes_per_series_after"]
+            if m.get("max_flush_s") is not None:
+                f["%s/flush_s_1M" % key] = m["max_flush_s"]
+        return f
+
+    def note(self, key, fig):
+        """Short caveat shown beside a current figure."""
+        S = self.results["servers"]
+        e = S.get(key, {})
+        if fig.startswith("lossless") and e.get("lossless_" + fig[9:], {}).get("sender_bound"):
+            return " (sender-bound)"
+        if fig.startswith("ratio"):
+            tag = fig[6:]
+            if e.get("lossless_" + tag, {}).get("sender_bound") and \
+                    S.get("udpsink", {}).get("lossless_" + tag[:3], {}).get("sender_bound"):
+                return " (both sender-bound)"
+        if fig.startswith("cpu") and e.get("cpu", {}).get("loss", 0) > LOSSLESS:
+            return " (lossy: %.1f%%)" % (100 * e["cpu"]["loss"])
+        if fig.startswith("bytes") and fig.endswith("series"):
+            m = e.get("memory", {})
+            if m.get("series_received") and m["series_received"] < 0.999 * m["series_sent"]:
+                return " (%.0f%% of series received)" % (100.0 * m["series_received"] / m["series_sent"])
+        return ""
+
+    def table(self):
+        cur, prev = self.results["figures"], self.prev
+        names = {
+            "lossless_l20": "max lossless lines/s, 20/dgram",
+            "ratio_l20": "  ratio to udpsink ceiling",
+            "lossless_l20_dog": "max lossless lines/s, 20/dgram, -T dog",
+            "ratio_l20_dog": "  ratio to udpsink ceiling",
+            "lossless_l1": "max lossless lines/s, 1/dgram",
+            "ratio_l1": "  ratio to udpsink ceiling",
+            "cpu_s_per_M": "CPU-s per M lines @%s/s" % human(self.a.cpu_rate),
+            "bytes_per_series": "RSS bytes per counter series (peak)",
+            "bytes_per_series_after": "  same, RSS after the flush",
+            "flush_s_1M": "flush duration at 1M series (s)",
+        }
+        order = list(names)
+        rows = [("server", "figure", "previous", "current", "change")]
+        for key, label, _ in SERVERS:
+            e = self.results["servers"].get(key, {})
+            if e.get("status") != "ok":
+                rows.append((label, e.get("status", "not run"), "", "", ""))
+                continue
+            first = True
+            for fig in order:
+                k = "%s/%s" % (key, fig)
+                if k not in cur and k not in prev:
+                    continue
+                c, p = cur.get(k), prev.get(k)
+                ch = ""
+                if isinstance(c, (int, float)) and isinstance(p, (int, float)) and p:
+                    ch = "%+.1f%%" % (100.0 * (c - p) / p)
+                v = fmt(fig, c)
+                if c is not None:
+                    v += self.note(key, fig)
+                rows.append((label if first else "", names[fig], fmt(fig, p), v, ch))
+                first = False
+            for what in ("error", "memory"):
+                err = e.get(what) if what == "error" else e.get(what, {}).get("error")
+                if err:
+                    rows.append((label if first else "", "%s error: %s" % (what, err[:100]), "", "", ""))
+                    first = False
+        w = [max(len(r[i]) for r in rows) for i in range(5)]
+        lines = []
+        for i, r in enumerate(rows):
+            lines.append("  ".join(r[j].ljust(w[j]) if j < 2 else r[j].rjust(w[j])
+                                   for j in range(5)).rstrip())
+            if i == 0:
+                lines.append("  ".join("-" * w[j] for j in range(5)))
+        return "\n".join(lines)
+
+    def run(self):
+        lp = os.path.join(self.a.results, "latest.json")
+        pp = os.path.join(self.a.results, "previous.json")
+        os.makedirs(self.a.results, exist_ok=True)
+        if self.a.only:
+            # A partial run compares with latest.json but does not rotate the history.
+            pp, lp = lp, os.path.join(self.a.results, "partial.json")
+        elif os.path.isfile(lp):
+            shutil.copyfile(lp, pp)
+        if os.path.isfile(pp):
+            try:
+                with open(pp) as f:
+                    self.prev = json.load(f).get("figures", {})
+            except (OSError, ValueError):
+                self.prev = {}
+        t0 = time.time()
+        self.results.update({
+            "schema": 1, "quick": self.quick, "only": self.a.only or None,
+            "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "host": {"nproc": os.cpu_count(), "kernel": os.uname().release,
+                     "loadavg_start": loadavg()},
+            "git": git_rev(self.repo),
+            "method": {"stream": "loadgen -l L -m c=60,g=20,ms=20 -N 100 -K 10 -T name|dog "
+                                 "-o rand -c 1 -s 7 -r RATE -d %g" % self.duration,
+                       "lossless_max_loss": LOSSLESS, "cpu_rate": self.a.cpu_rate,
+                       "memory": "loadgen -l 20 -m c=1 -N %d -o seq -n %d -r %d; "
+                                 "(peak RSS - RSS before) / series flushed"
+                                 % (self.a.mem_series, self.a.mem_series, self.a.mem_rate)},
+        })
+        only = set(self.a.only.split(",")) if self.a.only else None
+        for key, label, _ in SERVERS:
+            if only and key not in only:
+                continue
+            self.run_server(key, label)
+        if not self.a.no_micro:
+            self.run_micro()
+        self.results["figures"] = self.figures()
+        self.results["host"]["loadavg_end"] = loadavg()
+        self.results["seconds"] = round(time.time() - t0, 1)
+        tmp = lp + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(self.results, f, indent=1, sort_keys=True)
+        os.replace(tmp, lp)
+        print("veneur-c benchmark (%s mode, %d cores, %.0f s, load %s -> %s)"
+              % ("quick" if self.quick else "full", os.cpu_count(), self.results["seconds"],
+                 self.results["host"]["loadavg_start"], self.results["host"]["loadavg_end"]))
+        la = self.results["host"]["loadavg_start"]
+        if la and la[0] > 0.5 * (os.cpu_count() or 1):
+            print("WARNING: the machine was busy before the run (load %.2f on %d cores): "
+                  "these figures are unreliable" % (la[0], os.cpu_count()))
+        print(self.table())
+        for name, m in self.results["micro"].items():
+            print("\n== micro-benchmark %s (exit %d, %.1f s)" % (name, m["exit"], m["seconds"]))
+            print(m["output"].rstrip())
+        print("\nresults: %s (compared with: %s)" % (lp, pp if os.path.isfile(pp) else "none"))
+
+
+def scrape_flush(text, acc):
+    """Keeps the largest veneur_flush_duration_* gauge and series count seen on /metrics."""
+    if not text:
+        return
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        m = re.match(r"^(veneur_[A-Za-z0-9_]*flush_duration[A-Za-z0-9_]*)(\{[^}]*\})?\s+(\S+)", line)
+        if m and not m.group(1).endswith("_total") and not m.group(1).endswith("_sum") \
+                and not m.group(1).endswith("_count"):
+            try:
+                v = float(m.group(3))
+            except ValueError:
+                continue
+            if "_ns" in m.group(1):
+                v /= 1e9
+            k = "max_sink_flush_s" if m.group(1).startswith("veneur_sink") else "max_flush_s"
+            acc[k] = v if acc[k] is None else max(acc[k], v)
+        m = re.match(r"^veneur_series\s+(\S+)", line)
+        if m:
+            v = float(m.group(1))
+            acc["max_series"] = v if acc["max_series"] is None else max(acc["max_series"], v)
+
+
+def fmt(fig, v):
+    if v is None:
+        return "-"
+    if fig.startswith("lossless"):
+        return human(v)
+    if fig.startswith("ratio"):
+        return "%.2f" % v
+    if fig.startswith("cpu"):
+        return "%.3f" % v
+    if fig.startswith("bytes"):
+        return "%.0f" % v
+    if fig.startswith("flush"):
+        return "%.3f" % v
+    return str(v)
+
+
+def human(v):
+    if v >= 1e6:
+        return "%.2fM" % (v / 1e6)
+    if v >= 1e3:
+        return "%.0fk" % (v / 1e3)
+    return "%.0f" % v
+
+
+def git_rev(repo):
+    try:
+        return subprocess.run(["git", "-C", repo, "rev-parse", "--short", "HEAD"],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                              timeout=5).stdout.decode().strip() or None
+    except Exception:
+        return None
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    repo = os.path.dirname(here)
+    quick = os.environ.get("BENCH_QUICK", "") not in ("", "0")
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--repo", default=repo)
+    ap.add_argument("--loadgen", required=True)
+    ap.add_argument("--udpsink", default="")
+    ap.add_argument("--ours", default="", help="our daemon (default REPO/build/veneur)")
+    ap.add_argument("--peers-bin", default=os.path.expanduser("~/.cache/veneur-peers/bin"))
+    ap.add_argument("--results", default=os.path.join(repo, "bench", "results"))
+    ap.add_argument("--work", default=os.path.join(repo, "build", "bench-run"))
+    ap.add_argument("--only", default="", help="comma list of: " + ",".join(k for k, _, _ in SERVERS))
+    ap.add_argument("--cpu-rate", type=int, default=1_000_000)
+    ap.add_argument("--mem-series", type=int, default=1_000_000)
+    ap.add_argument("--mem-rate", type=int, default=500_000)
+    ap.add_argument("--no-micro", action="store_true")
+    ap.add_argument("--quick", action="store_true", default=quick)
+    a = ap.parse_args()
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+    if os.path.isdir(a.work):
+        shutil.rmtree(a.work, ignore_errors=True)
+    try:
+        Harness(a).run()
+    finally:
+        stop_all()
+
+
+if __name__ == "__main__":
+    main()

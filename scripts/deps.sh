@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the Debian packages and npm modules veneur-c builds and tests with.
+# As root it apt-get installs what is missing; otherwise it only reports.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PKGS=(build-essential pkg-config clang libclang-rt-14-dev libyaml-dev libmicrohttpd-dev libssl-dev openssl
+      zlib1g-dev libcmocka-dev libprotobuf-c-dev protobuf-c-compiler python3 nodejs npm
+      libcurl4-openssl-dev libsnappy-dev)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+# npm may come from the node image instead of Debian's package.
+if [ ${#missing[@]} -gt 0 ] && command -v npm >/dev/null; then
+  tmp=(); for p in "${missing[@]}"; do [ "$p" = npm ] || [ "$p" = nodejs ] && command -v node >/dev/null && continue; tmp+=("$p"); done
+  missing=("${tmp[@]+"${tmp[@]}"}")
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "deps: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "deps: missing Debian packages (run as root to install): ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+# npm statsd clients used by the end-to-end tests (pinned by package-lock.json).
+if [ -f tests/e2e/node/package.json ] && [ ! -d tests/e2e/node/node_modules ]; then
+  (cd tests/e2e/node && npm ci --silent --no-audit --no-fund >/dev/null 2>&1 || npm install --silent --no-audit --no-fund >/dev/null)
+fi

@@ -1,0 +1,129 @@
+/*
+ * series_map.c - open addressing (linear probing) over a power-of-two table.
+ * The 32-bit key hash is stored beside each slot so most probes never touch
+ * the series itself. Load factor is kept <= 1/2. Deletion never happens: the
+ * whole map is dropped after its interval is flushed.
+ */
+#include "aggregate/series_map.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/metric.h"
+#include "core/xalloc.h"
+
+#define INITIAL_CAP 1024
+
+vn_series_map_t *vn_series_map_new(size_t max_count)
+{
+    vn_series_map_t *m = vn_xcalloc(1, sizeof *m);
+    m->cap = INITIAL_CAP;
+    m->slots = vn_xcalloc(m->cap, sizeof *m->slots);
+    m->hashes = vn_xcalloc(m->cap, sizeof *m->hashes);
+    m->max_count = max_count;
+    vn_arena_init(&m->arena, 256 * 1024);
+    return m;
+}
+
+void vn_series_map_free(vn_series_map_t *m)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; i < m->cap; i++) {
+        vn_series_t *s = m->slots[i];
+        if (!s)
+            continue;
+        switch (s->type) {
+        case VN_MT_HISTOGRAM:
+        case VN_MT_TIMER: vn_histo_destroy(s->u.histo); break;
+        case VN_MT_SET: vn_hll_destroy(s->u.set); break;
+        case VN_MT_STATUS: vn_status_destroy(s->u.status); break;
+        default: break;
+        }
+    }
+    free(m->slots);
+    free(m->hashes);
+    vn_arena_destroy(&m->arena);
+    free(m);
+}
+
+/* Spreads Go's FNV digest (weak low bits for similar keys) over the table. */
+static inline size_t slot_of(uint32_t h, size_t mask)
+{
+    uint32_t x = h * 0x9E3779B1u;
+    return (size_t)(x ^ (x >> 15)) & mask;
+}
+
+static void grow(vn_series_map_t *m)
+{
+    size_t ncap = m->cap * 2, mask = ncap - 1;
+    vn_series_t **ns = vn_xcalloc(ncap, sizeof *ns);
+    uint32_t *nh = vn_xcalloc(ncap, sizeof *nh);
+    for (size_t i = 0; i < m->cap; i++) {
+        vn_series_t *s = m->slots[i];
+        if (!s)
+            continue;
+        size_t j = slot_of(s->hash, mask);
+        while (ns[j])
+            j = (j + 1) & mask;
+        ns[j] = s;
+        nh[j] = s->hash;
+    }
+    free(m->slots);
+    free(m->hashes);
+    m->slots = ns;
+    m->hashes = nh;
+    m->cap = ncap;
+}
+
+vn_series_t *vn_series_map_upsert(vn_series_map_t *m, uint32_t hash, uint8_t type, uint8_t scope, const char *key,
+                                  size_t key_len)
+{
+    size_t mask = m->cap - 1;
+    size_t i = slot_of(hash, mask);
+    for (;;) {
+        vn_series_t *s = m->slots[i];
+        if (!s)
+            break;
+        if (m->hashes[i] == hash && s->type == type && s->scope == scope && s->key_len == key_len &&
+            memcmp(s->key, key, key_len) == 0)
+            return s;
+        i = (i + 1) & mask;
+    }
+    if (m->max_count && m->count >= m->max_count)
+        return NULL;
+    vn_series_t *s = vn_arena_alloc(&m->arena, sizeof *s + key_len + 1);
+    s->hash = hash;
+    s->key_len = (uint16_t)key_len;
+    s->type = type;
+    s->scope = scope;
+    memcpy(s->key, key, key_len);
+    s->key[key_len] = '\0';
+    switch (type) {
+    case VN_MT_HISTOGRAM:
+    case VN_MT_TIMER:
+        s->u.histo = vn_arena_alloc(&m->arena, sizeof *s->u.histo);
+        vn_histo_init(s->u.histo);
+        break;
+    case VN_MT_SET:
+        s->u.set = vn_arena_alloc(&m->arena, sizeof *s->u.set);
+        vn_hll_init(s->u.set);
+        break;
+    case VN_MT_STATUS:
+        s->u.status = vn_arena_alloc(&m->arena, sizeof *s->u.status);
+        memset(s->u.status, 0, sizeof *s->u.status);
+        break;
+    default: s->u.counter = 0; break;
+    }
+    m->slots[i] = s;
+    m->hashes[i] = hash;
+    m->count++;
+    if (m->count * 2 > m->cap)
+        grow(m);
+    return s;
+}
+
+size_t vn_series_map_bytes(const vn_series_map_t *m)
+{
+    return m->arena.bytes + m->cap * (sizeof *m->slots + sizeof *m->hashes);
+}

@@ -1,0 +1,504 @@
+/*
+ * tdigest.c - merging t-digest (Dunning & Ertl, "Computing extremely accurate
+ * quantiles using t-digests", 2019), the in-memory half. The wire codec lives
+ * in tdigest_codec.c. Design notes and measurements: docs/internals/sketches.md.
+ *
+ * State: one block of centroids. [0, n_main) are sorted by mean ("main"),
+ * [n_main, n_main + n_temp) are pending samples in arrival order ("temp").
+ * Samples are appended to temp; when temp holds _temp_max entries (Go's buffer
+ * size for the compression, 42 at 100) or a query needs sorted data, temp is
+ * sorted and folded into main by one ascending pass.
+ *
+ * The fold pass: walk all centroids in ascending mean; the open output
+ * centroid starts at cumulative weight wl (quantile ql = wl / n) and may grow
+ * while its right edge stays within q_limit(ql) * n, where q_limit is the
+ * quantile one unit of the scale function k above ql: k(q_limit) = k(ql) + 1.
+ * Each scale function below has a closed-form q_limit, so a pass costs one
+ * sqrt and one division per output centroid (no asin per input as in Go).
+ *
+ *   k1 (Go):  k(q) = d * (asin(2q - 1) / pi + 1/2).  With t = asin(2q - 1) and
+ *             a = pi / d: q_limit = (1 + sin(t + a)) / 2, and sin(t + a) =
+ *             (2q - 1) cos a + 2 sqrt(q (1 - q)) sin a.
+ *   k2:       k(q) = d / Z * log(q / (1 - q)),  Z = 4 log(max(n / d, 1)) + 24:
+ *             the odds grow by m = exp(Z / d): q_limit = q m / (1 - q + q m).
+ *   default:  both limits at once (the smaller wins), k1 at 2.5 d and k2 at
+ *             2 d: arcsine spacing in the body, log-odds spacing in the tails
+ *             (k2 is the tighter one beyond q ~ 0.99). See out_max_for() for
+ *             the resulting bound on the centroid count.
+ *
+ * In-place fold without a second block: the output is written ascending from
+ * index 0 while the two input runs (main and temp) are read. The write index
+ * is always below the next unread element of run A as long as A starts at or
+ * after len(B), and likewise for B; so before a fold temp is moved to
+ * [n_main + n_temp, n_main + 2 n_temp) and main to [n_temp, n_temp + n_main).
+ * Hence the block needs n_main + 2 n_temp entries; merge() uses the same rule
+ * with src's centroids as run B (in src's own block).
+ */
+#include "aggregate/tdigest.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/xalloc.h"
+
+#define INIT_CAP 8u
+
+/* ---- scale functions: per-pass constants and the closed-form limits ---- */
+
+typedef struct scale_pass {
+    double n;      /* total weight of the pass */
+    bool use_k1, use_k2;
+    double cos_a, sin_a; /* k1: a = pi / compression */
+    double odds_m;       /* k2: exp(Z / compression) */
+} scale_pass_t;
+
+/* Internal compressions of the default scale, as multiples of the nominal
+ * (wire) compression d. Chosen from the measurements in sketches.md: the
+ * smallest pair that keeps the rank error of a 100-way merged 1e6-sample
+ * stream below 1e-4 at q = 0.99 and 0.999 with margin. */
+#define DEFAULT_K1_MULT 2.5
+#define DEFAULT_K2_MULT 2.0
+
+static void scale_params(double d, vn_tdigest_scale_t scale, double *d1, double *d2)
+{
+    *d1 = 0.0; /* 0: constraint not used */
+    *d2 = 0.0;
+    if (scale == VN_TDIGEST_SCALE_K1) {
+        *d1 = d;
+    } else {
+        *d1 = d * DEFAULT_K1_MULT;
+        *d2 = d * DEFAULT_K2_MULT;
+    }
+}
+
+static void scale_pass_init(scale_pass_t *s, const vn_tdigest_t *td, double n)
+{
+    double d1, d2;
+    scale_params(td->_compression, (vn_tdigest_scale_t)td->_scale, &d1, &d2);
+    s->n = n;
+    s->use_k1 = d1 > 0.0;
+    s->use_k2 = d2 > 0.0;
+    if (s->use_k1) {
+        s->cos_a = cos(M_PI / d1);
+        s->sin_a = sin(M_PI / d1);
+    }
+    if (s->use_k2) {
+        double z = 4.0 * log(fmax(n / d2, 1.0)) + 24.0;
+        s->odds_m = exp(z / d2);
+    }
+}
+
+/* Largest cumulative weight the centroid that starts at weight wl may reach. */
+static double weight_limit(const scale_pass_t *s, double wl)
+{
+    double q = wl / s->n;
+    if (q < 0.0)
+        q = 0.0;
+    if (q > 1.0)
+        q = 1.0;
+    double lim = 1.0;
+    if (s->use_k1) {
+        double u = 2.0 * q - 1.0; /* sin t */
+        if (u < s->cos_a) {       /* else t + a passes pi/2: no k1 limit left */
+            double v = 2.0 * sqrt(q * (1.0 - q)); /* cos t */
+            lim = 0.5 * (1.0 + u * s->cos_a + v * s->sin_a);
+        }
+    }
+    if (s->use_k2) {
+        double qm = q * s->odds_m;
+        double l2 = qm / (1.0 - q + qm);
+        if (l2 < lim)
+            lim = l2;
+    }
+    return lim * s->n;
+}
+
+/* ---- sizing ---- */
+
+/* Go's temp buffer size heuristic (estimateTempBuffer), so that k1 mode folds
+ * at the same points as Go and reproduces its centroids. */
+static uint32_t temp_max_for(double d)
+{
+    double c = fmin(925.0, fmax(20.0, d));
+    return (uint32_t)(7.5 + 0.37 * c - 2e-4 * c * c);
+}
+
+/* Centroid count a fold may produce before it stops splitting. Every pair of
+ * neighbouring output centroids spans more than one unit of k1 or of k2, so
+ * a fold yields at most 2 (K1 + K2) + 1 centroids, where K1 = d1 is k1's
+ * whole range and K2, k2's range over [1/n, 1 - 1/n], stays below
+ * d2 * max(1/2, ln(d2) / 12) for any n when weights are >= 1 (its supremum is
+ * at n = d2 or n -> infinity). The cap only binds for weights far below 1;
+ * the fold then stops splitting at the top end. */
+static uint32_t out_max_for(double d, vn_tdigest_scale_t scale)
+{
+    double d1, d2;
+    scale_params(d, scale, &d1, &d2);
+    double k2 = d2 > 0.0 ? d2 * fmax(0.5, log(d2) / 12.0) : 0.0;
+    double b = 2.0 * (d1 + k2) + 8.0;
+    if (b > VN_TDIGEST_MAX_CENTROIDS)
+        b = VN_TDIGEST_MAX_CENTROIDS;
+    return (uint32_t)b;
+}
+
+size_t vn_tdigest_max_bytes(double compression)
+{
+    if (!(compression >= VN_TDIGEST_MIN_COMPRESSION && compression <= VN_TDIGEST_MAX_COMPRESSION))
+        compression = VN_TDIGEST_DEFAULT_COMPRESSION;
+    uint32_t n = out_max_for(compression, VN_TDIGEST_SCALE_DEFAULT) + 2 * temp_max_for(compression);
+    return (size_t)n * sizeof(vn_tdigest_centroid_t);
+}
+
+static void set_cap(vn_tdigest_t *td, uint32_t cap)
+{
+    td->_c = vn_xrealloc(td->_c, (size_t)cap * sizeof(*td->_c));
+    td->_cap = cap;
+}
+
+/* After a fold: a merge or a decode may have left the block above the steady
+ * size; give the excess back once the centroids fit again. */
+static void maybe_shrink(vn_tdigest_t *td)
+{
+    uint32_t steady = td->_out_max + 2 * td->_temp_max;
+    if (td->_cap > steady && td->_n_main + 2 * td->_n_temp <= steady)
+        set_cap(td, steady);
+}
+
+static void ensure_cap(vn_tdigest_t *td, uint32_t need)
+{
+    if (need <= td->_cap)
+        return;
+    uint32_t cap = td->_cap ? td->_cap : INIT_CAP;
+    while (cap < need) /* 1.5x steps keep the overshoot small */
+        cap = cap > UINT32_MAX / 2 ? need : cap + cap / 2;
+    uint32_t steady = td->_out_max + 2 * td->_temp_max;
+    if (cap > steady && need <= steady)
+        cap = steady;
+    set_cap(td, cap);
+}
+
+/* ---- lifecycle ---- */
+
+vn_err_t vn_tdigest_init_scale(vn_tdigest_t *td, double compression, vn_tdigest_scale_t scale)
+{
+    vn_err_t err = VN_OK;
+    memset(td, 0, sizeof(*td));
+    if (!(compression >= VN_TDIGEST_MIN_COMPRESSION && compression <= VN_TDIGEST_MAX_COMPRESSION)) {
+        compression = VN_TDIGEST_DEFAULT_COMPRESSION;
+        err = VN_ERR_CONFIG;
+    }
+    if ((unsigned)scale >= VN_TDIGEST_SCALE__COUNT) {
+        scale = VN_TDIGEST_SCALE_DEFAULT;
+        err = VN_ERR_CONFIG;
+    }
+    td->_compression = compression;
+    td->_scale = (uint8_t)scale;
+    td->_min = INFINITY;
+    td->_max = -INFINITY;
+    td->_temp_max = temp_max_for(compression);
+    td->_out_max = out_max_for(compression, scale);
+    return err;
+}
+
+vn_err_t vn_tdigest_init(vn_tdigest_t *td, double compression)
+{
+    return vn_tdigest_init_scale(td, compression, VN_TDIGEST_SCALE_DEFAULT);
+}
+
+void vn_tdigest_destroy(vn_tdigest_t *td)
+{
+    if (!td)
+        return;
+    free(td->_c);
+    td->_c = NULL;
+    td->_cap = td->_n_main = td->_n_temp = 0;
+}
+
+void vn_tdigest_reset(vn_tdigest_t *td)
+{
+    double d = td->_compression;
+    vn_tdigest_scale_t s = (vn_tdigest_scale_t)td->_scale;
+    vn_tdigest_destroy(td);
+    (void)vn_tdigest_init_scale(td, d, s);
+}
+
+/* ---- sorting pending samples by mean ---- */
+
+static void sort_centroids(vn_tdigest_centroid_t *a, size_t n)
+{
+    while (n > 16) {
+        /* median of three as pivot, Hoare partition */
+        size_t mid = n / 2;
+        double x = a[0].mean, y = a[mid].mean, z = a[n - 1].mean;
+        double p = x < y ? (y < z ? y : (x < z ? z : x)) : (x < z ? x : (y < z ? z : y));
+        size_t i = 0, j = n - 1;
+        for (;;) {
+            while (a[i].mean < p)
+                i++;
+            while (a[j].mean > p)
+                j--;
+            if (i >= j)
+                break;
+            vn_tdigest_centroid_t t = a[i];
+            a[i] = a[j];
+            a[j] = t;
+            i++;
+            j--;
+        }
+        /* recurse into the smaller part, loop on the larger (bounded stack) */
+        size_t left = j + 1;
+        if (left < n - left) {
+            sort_centroids(a, left);
+            a += left;
+            n -= left;
+        } else {
+            sort_centroids(a + left, n - left);
+            n = left;
+        }
+    }
+    for (size_t i = 1; i < n; i++) {
+        vn_tdigest_centroid_t t = a[i];
+        size_t j = i;
+        while (j > 0 && a[j - 1].mean > t.mean) {
+            a[j] = a[j - 1];
+            j--;
+        }
+        a[j] = t;
+    }
+}
+
+/* ---- the fold pass ---- */
+
+/* Folds `in` into the open centroid `cur` (Welford: weight first, then mean). */
+static void absorb(vn_tdigest_centroid_t *cur, const vn_tdigest_centroid_t *in)
+{
+    double w = cur->weight + in->weight;
+    double delta = in->mean - cur->mean;
+    if (isfinite(delta))
+        cur->mean += delta * in->weight / w;
+    else /* means of opposite huge signs: avoid Inf - Inf */
+        cur->mean = cur->mean * (cur->weight / w) + in->mean * (in->weight / w);
+    cur->weight = w;
+}
+
+/*
+ * Merges sorted runs a[0,na) and b[0,nb) (total weight n) into td->_c from
+ * index 0, compressing as it goes. The runs may live inside td->_c only as
+ * described in the top comment. Sets _n_main and _main_w (recomputed as the
+ * sequential sum of the output weights, which is what quantile() walks).
+ */
+static void fold(vn_tdigest_t *td, const vn_tdigest_centroid_t *a, size_t na,
+                 const vn_tdigest_centroid_t *b, size_t nb, double n)
+{
+    scale_pass_t s;
+    scale_pass_init(&s, td, n);
+    vn_tdigest_centroid_t *out = td->_c;
+    size_t ia = 0, ib = 0, no = 0;
+    size_t out_max = td->_out_max;
+    if (out_max < 1)
+        out_max = 1;
+    vn_tdigest_centroid_t cur = {0, 0};
+    double so_far = 0.0, limit = 0.0, total = 0.0;
+    bool open = false;
+
+    while (ia < na || ib < nb) {
+        /* equal means: take b (the newer data) first, as Go does */
+        vn_tdigest_centroid_t next = (ib >= nb || (ia < na && a[ia].mean < b[ib].mean)) ? a[ia++] : b[ib++];
+        if (!open) {
+            cur = next;
+            limit = weight_limit(&s, 0.0);
+            so_far = next.weight;
+            open = true;
+            continue;
+        }
+        if (so_far + next.weight <= limit || no + 1 >= out_max) {
+            absorb(&cur, &next);
+        } else {
+            out[no++] = cur;
+            total += cur.weight;
+            limit = weight_limit(&s, so_far);
+            cur = next;
+        }
+        so_far += next.weight;
+    }
+    if (open) {
+        out[no++] = cur;
+        total += cur.weight;
+    }
+    td->_n_main = (uint32_t)no;
+    td->_main_w = total;
+}
+
+void vn_tdigest_compress(vn_tdigest_t *td)
+{
+    uint32_t nt = td->_n_temp, nm = td->_n_main;
+    if (nt == 0)
+        return;
+    vn_tdigest_centroid_t *c = td->_c;
+    double n = td->_main_w + td->_temp_w;
+    if (nm == 0) {
+        sort_centroids(c, nt);
+        fold(td, c, nt, NULL, 0, n);
+    } else {
+        ensure_cap(td, nm + 2 * nt);
+        c = td->_c;
+        vn_tdigest_centroid_t *tmp = c + nm + nt;
+        memcpy(tmp, c + nm, nt * sizeof(*c));
+        sort_centroids(tmp, nt);
+        memmove(c + nt, c, nm * sizeof(*c));
+        fold(td, c + nt, nm, tmp, nt, n);
+    }
+    td->_n_temp = 0;
+    td->_temp_w = 0.0;
+    maybe_shrink(td);
+}
+
+/* ---- adding and merging ---- */
+
+static void sum_add(vn_tdigest_t *td, double v)
+{
+    /* Neumaier's compensated summation */
+    double t = td->_sum + v;
+    if (fabs(td->_sum) >= fabs(v))
+        td->_sum_c += (td->_sum - t) + v;
+    else
+        td->_sum_c += (v - t) + td->_sum;
+    td->_sum = t;
+}
+
+vn_err_t vn_tdigest_add(vn_tdigest_t *td, double x, double w)
+{
+    if (!isfinite(x) || !isfinite(w) || !(w > 0.0))
+        return VN_ERR_PARSE;
+    if (!isfinite(td->_main_w + td->_temp_w + w))
+        return VN_ERR_TOO_LARGE;
+    if (td->_n_temp >= td->_temp_max)
+        vn_tdigest_compress(td);
+    /* room for the new sample plus the fold's scratch copy of temp */
+    ensure_cap(td, td->_n_main + 2 * (td->_n_temp + 1));
+    td->_c[td->_n_main + td->_n_temp] = (vn_tdigest_centroid_t){x, w};
+    td->_n_temp++;
+    td->_temp_w += w;
+    if (x < td->_min)
+        td->_min = x;
+    if (x > td->_max)
+        td->_max = x;
+    td->_rsum += (1.0 / x) * w; /* Go's expression: x = 0 gives +Inf */
+    sum_add(td, x * w);
+    return VN_OK;
+}
+
+vn_err_t vn_tdigest_merge(vn_tdigest_t *dst, vn_tdigest_t *src)
+{
+    if (dst == src)
+        return VN_ERR_PARSE;
+    vn_tdigest_compress(src);
+    if (src->_n_main == 0) {
+        dst->_rsum += src->_rsum;
+        return VN_OK;
+    }
+    double n = dst->_main_w + dst->_temp_w + src->_main_w;
+    if (!isfinite(n))
+        return VN_ERR_TOO_LARGE;
+    vn_tdigest_compress(dst);
+    uint32_t nm = dst->_n_main, ns = src->_n_main;
+    ensure_cap(dst, nm + ns);
+    memmove(dst->_c + ns, dst->_c, nm * sizeof(*dst->_c));
+    fold(dst, dst->_c + ns, nm, src->_c, ns, n);
+    maybe_shrink(dst);
+
+    if (src->_min < dst->_min)
+        dst->_min = src->_min;
+    if (src->_max > dst->_max)
+        dst->_max = src->_max;
+    dst->_rsum += src->_rsum;
+    sum_add(dst, src->_sum);
+    sum_add(dst, src->_sum_c);
+    return VN_OK;
+}
+
+/* ---- queries (SPEC W2.1 interpolation) ---- */
+
+static double midpoint(double a, double b)
+{
+    /* (a + b) / 2 without overflow; identical to it for normal numbers */
+    return a * 0.5 + b * 0.5;
+}
+
+static double lerp(double lo, double hi, double t)
+{
+    double span = hi - lo;
+    if (isfinite(span))
+        return lo + t * span;
+    return lo * (1.0 - t) + hi * t;
+}
+
+double vn_tdigest_quantile(vn_tdigest_t *td, double q)
+{
+    if (!(q >= 0.0 && q <= 1.0))
+        return NAN;
+    vn_tdigest_compress(td);
+    uint32_t n = td->_n_main;
+    if (n == 0)
+        return NAN;
+    const vn_tdigest_centroid_t *c = td->_c;
+    double target = q * td->_main_w;
+    double so_far = 0.0, lower = td->_min;
+    for (uint32_t i = 0; i < n; i++) {
+        double upper = i + 1 < n ? midpoint(c[i].mean, c[i + 1].mean) : td->_max;
+        if (target <= so_far + c[i].weight)
+            return lerp(lower, upper, (target - so_far) / c[i].weight);
+        so_far += c[i].weight;
+        lower = upper;
+    }
+    return td->_max; /* only reachable through rounding in the weight sums */
+}
+
+double vn_tdigest_cdf(vn_tdigest_t *td, double x)
+{
+    if (isnan(x))
+        return NAN;
+    vn_tdigest_compress(td);
+    uint32_t n = td->_n_main;
+    if (n == 0)
+        return NAN;
+    if (x <= td->_min)
+        return 0.0;
+    if (x >= td->_max)
+        return 1.0;
+    const vn_tdigest_centroid_t *c = td->_c;
+    double so_far = 0.0, lower = td->_min;
+    for (uint32_t i = 0; i < n; i++) {
+        double upper = i + 1 < n ? midpoint(c[i].mean, c[i + 1].mean) : td->_max;
+        if (x < upper) {
+            so_far += c[i].weight * (x - lower) / (upper - lower);
+            return so_far / td->_main_w;
+        }
+        so_far += c[i].weight;
+        lower = upper;
+    }
+    return 1.0;
+}
+
+double vn_tdigest_count(const vn_tdigest_t *td) { return td->_main_w + td->_temp_w; }
+double vn_tdigest_sum(const vn_tdigest_t *td) { return td->_sum + td->_sum_c; }
+double vn_tdigest_min(const vn_tdigest_t *td) { return td->_min; }
+double vn_tdigest_max(const vn_tdigest_t *td) { return td->_max; }
+double vn_tdigest_reciprocal_sum(const vn_tdigest_t *td) { return td->_rsum; }
+double vn_tdigest_compression(const vn_tdigest_t *td) { return td->_compression; }
+
+size_t vn_tdigest_centroid_count(vn_tdigest_t *td)
+{
+    vn_tdigest_compress(td);
+    return td->_n_main;
+}
+
+const vn_tdigest_centroid_t *vn_tdigest_centroids(vn_tdigest_t *td, size_t *n)
+{
+    vn_tdigest_compress(td);
+    *n = td->_n_main;
+    return td->_n_main ? td->_c : NULL;
+}
+
+size_t vn_tdigest_memory(const vn_tdigest_t *td) { return (size_t)td->_cap * sizeof(vn_tdigest_centroid_t); }

@@ -1,0 +1,236 @@
+/*
+ * worker.c - aggregation worker thread.
+ *
+ * Sleep/wake protocol (no lost wake-ups): the worker sets `sleeping`, then
+ * re-checks every ring before blocking on its eventfd; a reader pushes first,
+ * then writes the eventfd only if it sees `sleeping`. Both sides use seq_cst
+ * on `sleeping`, so either the worker sees the batch or the reader sees the flag.
+ *
+ * Map swap: the flusher sets `swap_req` and wakes the worker; the worker drains
+ * its rings, then hands over the old map under `mu` and signals `cv`.
+ */
+#include "aggregate/worker.h"
+
+#include <errno.h>
+#include <math.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/metric.h"
+#include "core/spsc.h"
+#include "core/xalloc.h"
+
+/* Batches in flight per reader->worker pair: 64 x 64 KiB = 4 MiB of buffering. */
+#define BATCHES_PER_READER 64
+
+typedef struct pair {
+    vn_spsc_t full; /* reader -> worker */
+    vn_spsc_t free; /* worker -> reader */
+    size_t allocated; /* reader-side count of batches created */
+} pair_t;
+
+struct vn_worker {
+    int id;
+    size_t nreaders;
+    pair_t *pairs;
+    vn_series_map_t *map;
+    size_t max_series;
+    vn_stats_t *stats;
+    int efd;
+    _Atomic bool sleeping;
+    _Atomic bool stop;
+    _Atomic bool swap_req;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    vn_series_map_t *handed; /* old map waiting for the flusher, under mu */
+    pthread_t thread;
+};
+
+static void wake(vn_worker_t *w)
+{
+    uint64_t one = 1;
+    ssize_t r = write(w->efd, &one, sizeof one);
+    (void)r;
+}
+
+size_t vn_worker_apply(vn_series_map_t *m, const vn_batch_t *b)
+{
+    size_t off = 0, dropped = 0;
+    for (uint32_t i = 0; i < b->count; i++) {
+        const vn_rec_t *r = (const vn_rec_t *)(b->data + off);
+        off += vn_rec_size(r->key_len, r->aux_len);
+        vn_series_t *s = vn_series_map_upsert(m, r->hash, r->type, r->scope, vn_rec_key(r), r->key_len);
+        if (!s) {
+            dropped++;
+            continue;
+        }
+        switch ((vn_mtype_t)r->type) {
+        case VN_MT_COUNTER: s->u.counter += r->value / r->rate; break; /* SPEC 0.2: double, no truncation */
+        case VN_MT_GAUGE: s->u.gauge = r->value; break;
+        case VN_MT_HISTOGRAM:
+        case VN_MT_TIMER: vn_histo_sample(s->u.histo, r->value, r->rate); break;
+        case VN_MT_SET: vn_hll_add(s->u.set, vn_rec_aux(r), r->aux_len); break;
+        case VN_MT_STATUS: {
+            const char *aux = vn_rec_aux(r);
+            const char *nul = memchr(aux, '\0', r->aux_len);
+            size_t hl = nul ? (size_t)(nul - aux) : r->aux_len;
+            size_t ml = nul ? r->aux_len - hl - 1 : 0;
+            vn_status_set(s->u.status, r->value, aux, hl, nul ? nul + 1 : NULL, ml);
+            break;
+        }
+        default: break;
+        }
+    }
+    return dropped;
+}
+
+/* Drains every full ring once; returns batches applied. */
+static size_t drain(vn_worker_t *w)
+{
+    size_t n = 0, samples = 0, dropped = 0;
+    for (size_t r = 0; r < w->nreaders; r++) {
+        vn_batch_t *b;
+        while ((b = vn_spsc_pop(&w->pairs[r].full)) != NULL) {
+            dropped += vn_worker_apply(w->map, b);
+            samples += b->count;
+            b->used = 0;
+            b->count = 0;
+            /* Cannot fail: the free ring holds every batch this pair ever allocated. */
+            vn_spsc_push(&w->pairs[r].free, b);
+            n++;
+        }
+    }
+    vn_stats_add(&w->stats->samples, samples - dropped);
+    vn_stats_add(&w->stats->series_dropped_samples, dropped);
+    return n;
+}
+
+static void handle_swap(vn_worker_t *w)
+{
+    if (!atomic_load(&w->swap_req))
+        return;
+    drain(w);
+    pthread_mutex_lock(&w->mu);
+    w->handed = w->map;
+    w->map = vn_series_map_new(w->max_series);
+    atomic_store(&w->swap_req, false);
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void *worker_main(void *arg)
+{
+    vn_worker_t *w = arg;
+    while (!atomic_load(&w->stop)) {
+        handle_swap(w);
+        if (drain(w))
+            continue;
+        atomic_store(&w->sleeping, true);
+        bool pending = atomic_load(&w->swap_req) || atomic_load(&w->stop);
+        for (size_t r = 0; r < w->nreaders && !pending; r++)
+            pending = !vn_spsc_empty(&w->pairs[r].full);
+        if (!pending) {
+            struct pollfd p = {.fd = w->efd, .events = POLLIN};
+            if (poll(&p, 1, 1000) > 0) {
+                uint64_t v;
+                ssize_t rd = read(w->efd, &v, sizeof v);
+                (void)rd;
+            }
+        }
+        atomic_store(&w->sleeping, false);
+    }
+    handle_swap(w);
+    return NULL;
+}
+
+vn_worker_t *vn_worker_start(int id, size_t nreaders, size_t max_series, vn_stats_t *stats)
+{
+    vn_worker_t *w = vn_xcalloc(1, sizeof *w);
+    w->id = id;
+    w->nreaders = nreaders ? nreaders : 1;
+    w->pairs = vn_xcalloc(w->nreaders, sizeof *w->pairs);
+    for (size_t r = 0; r < w->nreaders; r++) {
+        vn_spsc_init(&w->pairs[r].full, BATCHES_PER_READER);
+        vn_spsc_init(&w->pairs[r].free, BATCHES_PER_READER);
+    }
+    w->max_series = max_series;
+    w->stats = stats;
+    w->map = vn_series_map_new(max_series);
+    w->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (w->efd < 0) {
+        VN_LOG_ERRNO(ERROR, "event=eventfd_failed");
+        abort();
+    }
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+        VN_LOG(ERROR, "event=thread_create_failed what=worker");
+        abort();
+    }
+    return w;
+}
+
+void vn_worker_free(vn_worker_t *w)
+{
+    if (!w)
+        return;
+    atomic_store(&w->stop, true);
+    wake(w);
+    pthread_join(w->thread, NULL);
+    drain(w);
+    for (size_t r = 0; r < w->nreaders; r++) {
+        vn_batch_t *b;
+        while ((b = vn_spsc_pop(&w->pairs[r].free)) != NULL)
+            free(b);
+        vn_spsc_destroy(&w->pairs[r].full);
+        vn_spsc_destroy(&w->pairs[r].free);
+    }
+    free(w->pairs);
+    vn_series_map_free(w->map);
+    vn_series_map_free(w->handed);
+    close(w->efd);
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->cv);
+    free(w);
+}
+
+vn_batch_t *vn_worker_get_batch(vn_worker_t *w, size_t reader)
+{
+    pair_t *p = &w->pairs[reader];
+    vn_batch_t *b = vn_spsc_pop(&p->free);
+    if (b)
+        return b;
+    if (p->allocated >= BATCHES_PER_READER)
+        return NULL;
+    p->allocated++;
+    b = vn_xmalloc(sizeof *b);
+    b->used = 0;
+    b->count = 0;
+    return b;
+}
+
+void vn_worker_push(vn_worker_t *w, size_t reader, vn_batch_t *b)
+{
+    vn_spsc_push(&w->pairs[reader].full, b);
+    if (atomic_load(&w->sleeping))
+        wake(w);
+}
+
+vn_series_map_t *vn_worker_swap(vn_worker_t *w)
+{
+    pthread_mutex_lock(&w->mu);
+    atomic_store(&w->swap_req, true);
+    wake(w);
+    while (atomic_load(&w->swap_req))
+        pthread_cond_wait(&w->cv, &w->mu);
+    vn_series_map_t *m = w->handed;
+    w->handed = NULL;
+    pthread_mutex_unlock(&w->mu);
+    return m;
+}

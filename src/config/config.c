@@ -1,0 +1,715 @@
+/**
+ * config.c - vn_config_load: YAML file -> VENEUR_* env -> defaults -> validation.
+ *
+ * Order (SPEC 4.1): the table defaults that are not "zero means default"
+ * (flush_on_shutdown, num_*) are set first; the first YAML document is applied
+ * key by key through the table (config_keys.c); then every key with a Go field
+ * is looked up in the environment (set-but-empty still overrides); then Go's
+ * ApplyDefaults (zero -> default), normalisation, validation, the per-sink env
+ * overrides, and last the [v13] flat keys become metric_sinks entries.
+ *
+ * Messages are one line, start with "config: ", name the key and the bad value,
+ * and never contain the value of a secret (see vn_cfg__key_is_secret).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config/config_internal.h"
+#include "core/log.h"
+#include "core/xalloc.h"
+
+const char vn_config_default_yaml[] =
+    "# veneur-c embedded default configuration (used when no -f is given)\n"
+    "statsd_listen_addresses:\n"
+    "  - udp://127.0.0.1:8126\n"
+    "http_address: 127.0.0.1:8127\n"
+    "interval: 10s\n"
+    "percentiles: [0.5, 0.75, 0.99]\n"
+    "aggregates: [min, max, count]\n"
+    "# hostname: defaults to the machine's hostname\n"
+    "omit_empty_hostname: false\n"
+    "flush_on_shutdown: true\n"
+    "metric_sinks:\n"
+    "  - kind: debug\n"
+    "    name: debug\n";
+
+/* ---------------------------------------------------------------- messages */
+
+vn_err_t vn_cfg__errf(vn_cfg_loader_t *ld, const char *fmt, ...)
+{
+    if (ld->failed)
+        return VN_ERR_CONFIG;
+    ld->failed = true;
+    if (ld->err && ld->errcap) {
+        int n = snprintf(ld->err, ld->errcap, "config: ");
+        if (n > 0 && (size_t)n < ld->errcap) {
+            va_list ap;
+            va_start(ap, fmt);
+            vsnprintf(ld->err + n, ld->errcap - (size_t)n, fmt, ap);
+            va_end(ap);
+        }
+    }
+    return VN_ERR_CONFIG;
+}
+
+const char *vn_cfg__show(const char *v, bool secret, char *buf, size_t cap)
+{
+    if (secret) {
+        snprintf(buf, cap, "<redacted>");
+        return buf;
+    }
+    size_t n = 0;
+    const size_t limit = cap > 16 ? cap - 8 : 0; /* room for an escape and "..." */
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+        if (n >= limit) {
+            memcpy(buf + n, "...", 4);
+            return buf;
+        }
+        if (*p == '"' || *p == '\\')
+            n += (size_t)snprintf(buf + n, cap - n, "\\%c", *p);
+        else if (*p < 0x20 || *p == 0x7f)
+            n += (size_t)snprintf(buf + n, cap - n, "\\x%02x", *p);
+        else
+            buf[n++] = (char)*p;
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+bool vn_cfg__key_is_secret(const char *key)
+{
+    static const char *const words[] = {"key", "token", "password", "passwd", "secret", "credential", "auth", "dsn"};
+    char low[VN_CFG_MAX_KEY + 1];
+    size_t n = 0;
+    for (; key[n] && n < VN_CFG_MAX_KEY; n++)
+        low[n] = (char)tolower((unsigned char)key[n]);
+    low[n] = '\0';
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (strstr(low, words[i]))
+            return true;
+    return false;
+}
+
+const char *vn_cfg__getenv(char *const *envp, const char *name)
+{
+    if (!envp)
+        return NULL;
+    size_t n = strlen(name);
+    for (; *envp; envp++)
+        if (strncmp(*envp, name, n) == 0 && (*envp)[n] == '=')
+            return *envp + n + 1;
+    return NULL;
+}
+
+/* ---------------------------------------------------------------- YAML */
+
+static bool is_group(const char *k)
+{
+    size_t n = strlen(k);
+    for (size_t i = 0; i < vn_config_nkeys; i++)
+        if (strncmp(vn_config_keys[i].key, k, n) == 0 && vn_config_keys[i].key[n] == '.')
+            return true;
+    return false;
+}
+
+static vn_err_t load_root(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_t *root)
+{
+    char path[256];
+    if (vn_cfg__is_null(root))
+        return VN_OK;
+    if (root->type != YAML_MAPPING_NODE)
+        return vn_cfg__errf(ld, "the top level must be a mapping of keys (line %zu)", root->start_mark.line + 1);
+    vn_cfg_pair_t *ps;
+    size_t pn;
+    vn_err_t err = vn_cfg__map_pairs(ld, doc, root, "", &ps, &pn);
+    for (size_t i = 0; i < pn && err == VN_OK; i++) {
+        const char *k = ps[i].key;
+        yaml_node_t *v = ps[i].val;
+        const vn_config_key_t *kt = vn_cfg__find_key(k);
+        if (kt) {
+            err = vn_cfg__set_from_node(ld, kt, doc, v);
+        } else if (is_group(k)) {
+            if (vn_cfg__is_null(v))
+                continue;
+            vn_cfg_pair_t *ps2;
+            size_t pn2;
+            err = vn_cfg__map_pairs(ld, doc, v, k, &ps2, &pn2);
+            for (size_t j = 0; j < pn2 && err == VN_OK; j++) {
+                snprintf(path, sizeof path, "%s.%s", k, ps2[j].key);
+                kt = vn_cfg__find_key(path);
+                err = kt ? vn_cfg__set_from_node(ld, kt, doc, ps2[j].val) : vn_cfg__unknown_key(ld, path);
+            }
+        } else {
+            err = vn_cfg__unknown_key(ld, k);
+        }
+    }
+    return err;
+}
+
+static vn_err_t load_yaml(vn_cfg_loader_t *ld, const char *yaml, size_t len)
+{
+    yaml_parser_t p;
+    yaml_document_t doc;
+    if (!yaml_parser_initialize(&p))
+        return vn_cfg__errf(ld, "cannot initialise the YAML parser");
+    yaml_parser_set_input_string(&p, (const unsigned char *)yaml, len);
+    if (!yaml_parser_load(&p, &doc)) {
+        vn_err_t e;
+        /* libyaml's problem/context texts are fixed strings, never input bytes */
+        if (p.error == YAML_READER_ERROR)
+            e = vn_cfg__errf(ld, "YAML error at byte %zu: %s", p.problem_offset, p.problem ? p.problem : "unknown");
+        else
+            e = vn_cfg__errf(ld, "YAML error at line %zu column %zu: %s%s%s", p.problem_mark.line + 1,
+                             p.problem_mark.column + 1, p.problem ? p.problem : "unknown",
+                             p.context ? " " : "", p.context ? p.context : "");
+        yaml_parser_delete(&p);
+        return e;
+    }
+    vn_err_t err = VN_OK;
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    if (root)
+        err = load_root(ld, &doc, root);
+    yaml_document_delete(&doc);
+    yaml_parser_delete(&p);
+    return err;
+}
+
+/* ---------------------------------------------------------------- env */
+
+static vn_err_t apply_env(vn_cfg_loader_t *ld)
+{
+    char name[160];
+    for (size_t i = 0; i < vn_config_nkeys; i++) {
+        const vn_config_key_t *k = &vn_config_keys[i];
+        if (!k->gofield)
+            continue;
+        vn_cfg__env_name(k, name, sizeof name);
+        const char *v = vn_cfg__getenv(ld->envp, name);
+        if (v) {
+            vn_err_t err = vn_cfg__set_from_env(ld, k, v, name);
+            if (err != VN_OK)
+                return err;
+        }
+    }
+    return VN_OK;
+}
+
+/* Sink config keys that Go's sink structs define, so NAME_<KEY> works even
+ * when the key is absent from the file (envconfig sets any field). */
+static const struct {
+    const char *kind, *key;
+    bool list;
+} known_sink_keys[] = {
+    {"datadog", "api_key", false},          {"datadog", "api_hostname", false},
+    {"datadog", "flush_max_per_body", false}, {"datadog", "metric_name_prefix_drops", true},
+    {"localfile", "flush_file", false},     {"localfile", "delimiter", false},
+    {"localfile", "format", false},         {"signalfx", "api_key", false},
+    {"signalfx", "endpoint_base", false},   {"signalfx", "endpoint_api", false},
+    {"signalfx", "flush_max_per_body", false}, {"signalfx", "hostname_tag", false},
+    {"signalfx", "vary_key_by", false},     {"signalfx", "preferred_vary_key_by", false},
+    {"signalfx", "drop_host_with_tag_key", false}, {"signalfx", "metric_name_prefix_drops", true},
+    {"signalfx", "metric_tag_prefix_drops", true}, {"kafka", "broker", false},
+    {"kafka", "metric_topic", false},       {"kafka", "check_topic", false},
+    {"kafka", "event_topic", false},        {"kafka", "metric_require_acks", false},
+    {"kafka", "partitioner", false},        {"kafka", "retry_max", false},
+    {"prometheus", "repeater_address", false}, {"prometheus", "network_type", false},
+    {"cortex", "url", false},               {"cortex", "remote_timeout", false},
+    {"cortex", "batch_write_size", false},
+};
+
+/* envconfig name for a flattened sink key: NAME_SEG1_SEG2 with '_' dropped inside
+ * segments; false for keys under a list index (envconfig cannot address those). */
+static bool sink_env_name(const char *sink, const char *key, char *buf, size_t cap)
+{
+    size_t n = 0;
+    for (const char *p = sink; *p && n + 2 < cap; p++)
+        buf[n++] = (char)toupper((unsigned char)*p);
+    buf[n++] = '_';
+    const char *seg = key;
+    while (*seg) {
+        const char *end = strchr(seg, '.');
+        size_t len = end ? (size_t)(end - seg) : strlen(seg);
+        bool numeric = len > 0;
+        for (size_t i = 0; i < len; i++)
+            numeric = numeric && isdigit((unsigned char)seg[i]);
+        if (numeric || len == 0)
+            return false;
+        for (size_t i = 0; i < len && n + 2 < cap; i++)
+            if (seg[i] != '_')
+                buf[n++] = (char)toupper((unsigned char)seg[i]);
+        if (!end)
+            break;
+        if (n + 2 < cap)
+            buf[n++] = '_';
+        seg = end + 1;
+    }
+    if (n + 1 >= cap)
+        return false;
+    buf[n] = '\0';
+    return true;
+}
+
+/* Sets key to the comma-split list val at position pos of sc->kv (replacing the entry
+ * there when replace), and rewrites its items "key.0", "key.1", ... to match. */
+static void sink_set_list(vn_cfg_loader_t *ld, vn_sink_config_t *sc, size_t pos, bool replace, const char *key,
+                          const char *val)
+{
+    char ik[VN_CFG_MAX_KEY + 32];
+    vn_strlist_t items;
+    vn_cfg__split_commas(val, &items);
+    char *k = vn_xstrdup(key);
+    size_t klen = strlen(k), w = 0;
+    vn_kv_t *nv = vn_xcalloc(sc->n_kv + 1 + items.n, sizeof *nv);
+    for (size_t j = 0; j <= sc->n_kv; j++) {
+        if (j == pos) {
+            vn_kv_t *l = &nv[w++];
+            l->key = vn_xstrdup(k);
+            l->value = vn_cfg__join(&items);
+            l->is_list = true;
+            l->list.v = vn_xcalloc(items.n ? items.n : 1, sizeof(char *));
+            for (size_t t = 0; t < items.n; t++) {
+                l->list.v[l->list.n++] = vn_xstrdup(items.v[t]);
+                snprintf(ik, sizeof ik, "%s.%zu", k, t);
+                nv[w].key = vn_xstrdup(ik);
+                nv[w++].value = vn_xstrdup(items.v[t]);
+            }
+            ld->kv_total += 1 + items.n;
+        }
+        if (j == sc->n_kv)
+            break;
+        vn_kv_t *o = &sc->kv[j];
+        if ((replace && j == pos) || (strncmp(o->key, k, klen) == 0 && o->key[klen] == '.')) {
+            vn_cfg__kv_free(o);
+            ld->kv_total--;
+            continue;
+        }
+        nv[w++] = *o;
+    }
+    free(sc->kv);
+    sc->kv = nv;
+    sc->n_kv = w;
+    free(k);
+    vn_cfg__strlist_free(&items);
+}
+
+/* Go runs envconfig with prefix = sink name over each sink's parsed config. */
+static void apply_sink_env(vn_cfg_loader_t *ld, vn_sink_config_t *sc)
+{
+    char name[VN_CFG_MAX_KEY + 160];
+    for (size_t i = 0; i < sc->n_kv; i++) {
+        vn_kv_t *kv = &sc->kv[i];
+        if (!sink_env_name(sc->name, kv->key, name, sizeof name))
+            continue;
+        const char *v = vn_cfg__getenv(ld->envp, name);
+        if (!v)
+            continue;
+        if (kv->is_list) {
+            char *key = vn_xstrdup(kv->key);
+            sink_set_list(ld, sc, i, true, key, v);
+            free(key);
+        } else {
+            free(kv->value);
+            kv->value = vn_xstrdup(v);
+        }
+    }
+    for (size_t j = 0; j < sizeof known_sink_keys / sizeof known_sink_keys[0]; j++) {
+        if (strcmp(known_sink_keys[j].kind, sc->kind) != 0 || vn_sink_config_get(sc, known_sink_keys[j].key))
+            continue;
+        if (!sink_env_name(sc->name, known_sink_keys[j].key, name, sizeof name))
+            continue;
+        const char *v = vn_cfg__getenv(ld->envp, name);
+        if (!v)
+            continue;
+        if (known_sink_keys[j].list) {
+            sink_set_list(ld, sc, sc->n_kv, false, known_sink_keys[j].key, v);
+        } else {
+            sc->kv = vn_xrealloc(sc->kv, (sc->n_kv + 1) * sizeof *sc->kv);
+            vn_kv_t *kv = &sc->kv[sc->n_kv++];
+            memset(kv, 0, sizeof *kv);
+            kv->key = vn_xstrdup(known_sink_keys[j].key);
+            kv->value = vn_xstrdup(v);
+            ld->kv_total++;
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- [v13] flat keys -> sinks */
+
+static vn_sink_config_t *add_sink(vn_config_t *cfg, const char *kind, vn_kvvec_t *kv)
+{
+    cfg->metric_sinks = vn_xrealloc(cfg->metric_sinks, (cfg->n_metric_sinks + 1) * sizeof *cfg->metric_sinks);
+    vn_sink_config_t *sc = &cfg->metric_sinks[cfg->n_metric_sinks++];
+    memset(sc, 0, sizeof *sc);
+    sc->kind = vn_xstrdup(kind);
+    sc->name = vn_xstrdup(kind);
+    if (kv) {
+        sc->kv = kv->v;
+        sc->n_kv = kv->n;
+        kv->v = NULL;
+        kv->n = kv->cap = 0;
+    }
+    return sc;
+}
+
+/* Builds kv = fixed entries first, then the passthrough keys of that kind. */
+static vn_err_t v13_kv(vn_cfg_loader_t *ld, vn_kvvec_t *out, const char *const *pairs, size_t npairs,
+                       vn_kvvec_t *pass)
+{
+    vn_err_t err = VN_OK;
+    for (size_t i = 0; i + 1 < npairs && err == VN_OK; i += 2)
+        if (pairs[i + 1])
+            err = vn_cfg__kvvec_push(ld, out, pairs[i], pairs[i + 1], NULL, false);
+    for (size_t i = 0; i < pass->n && err == VN_OK; i++) {
+        if (vn_sink_config_get(&(vn_sink_config_t){.kv = out->v, .n_kv = out->n}, pass->v[i].key))
+            continue;
+        if (out->n == out->cap) {
+            out->cap = out->cap ? out->cap * 2 : 8;
+            out->v = vn_xrealloc(out->v, out->cap * sizeof *out->v);
+        }
+        out->v[out->n++] = pass->v[i]; /* moved */
+        memset(&pass->v[i], 0, sizeof pass->v[i]);
+    }
+    return err;
+}
+
+static const char *pass_get(const vn_kvvec_t *pass, const char *key)
+{
+    for (size_t i = 0; i < pass->n; i++)
+        if (pass->v[i].key && strcmp(pass->v[i].key, key) == 0)
+            return pass->v[i].value;
+    return NULL;
+}
+
+static vn_err_t translate_v13(vn_cfg_loader_t *ld)
+{
+    vn_config_t *cfg = ld->cfg;
+    vn_err_t err = VN_OK;
+    char num[32];
+    /* Go v13 applyDefaults: flush_max_per_body is the old name; 25000 when neither is set */
+    if (cfg->datadog_flush_max_per_body == 0)
+        cfg->datadog_flush_max_per_body = cfg->flush_max_per_body ? cfg->flush_max_per_body : 25000;
+
+    if (*cfg->datadog_api_key && *cfg->datadog_api_hostname) {
+        snprintf(num, sizeof num, "%d", cfg->datadog_flush_max_per_body);
+        const char *pairs[] = {"api_key", cfg->datadog_api_key, "api_hostname", cfg->datadog_api_hostname,
+                               "flush_max_per_body", num};
+        vn_kvvec_t kv = {0};
+        err = v13_kv(ld, &kv, pairs, 6, &ld->v13[VN_V13_DATADOG]);
+        add_sink(cfg, "datadog", &kv);
+    } else if (*cfg->datadog_api_key || *cfg->datadog_api_hostname) {
+        VN_LOG(WARN, "event=config_v13_sink_skipped kind=datadog reason=\"datadog_api_key and "
+                     "datadog_api_hostname must both be set\"");
+    }
+    if (err == VN_OK && *cfg->signalfx_api_key) {
+        const char *pairs[] = {"api_key", cfg->signalfx_api_key, "endpoint_base",
+                               *cfg->signalfx_endpoint_base ? cfg->signalfx_endpoint_base : NULL};
+        vn_kvvec_t kv = {0};
+        err = v13_kv(ld, &kv, pairs, 4, &ld->v13[VN_V13_SIGNALFX]);
+        add_sink(cfg, "signalfx", &kv);
+    }
+    if (err == VN_OK && *cfg->kafka_broker) {
+        vn_kvvec_t *pass = &ld->v13[VN_V13_KAFKA];
+        const char *ct = pass_get(pass, "check_topic"), *et = pass_get(pass, "event_topic");
+        if (*cfg->kafka_metric_topic || (ct && *ct) || (et && *et)) {
+            const char *pairs[] = {"broker", cfg->kafka_broker, "metric_topic",
+                                   *cfg->kafka_metric_topic ? cfg->kafka_metric_topic : NULL};
+            vn_kvvec_t kv = {0};
+            err = v13_kv(ld, &kv, pairs, 4, pass);
+            add_sink(cfg, "kafka", &kv);
+        } else {
+            VN_LOG(WARN, "event=config_v13_sink_skipped kind=kafka reason=\"no metric, check or event topic\"");
+        }
+    }
+    if (err == VN_OK && *cfg->flush_file) {
+        /* SPEC 0.8: v13's flat flush_file means the gzip-CSV format */
+        const char *pairs[] = {"flush_file", cfg->flush_file, "format", "csv"};
+        vn_kvvec_t kv = {0};
+        err = v13_kv(ld, &kv, pairs, 4, &(vn_kvvec_t){0});
+        add_sink(cfg, "localfile", &kv);
+    }
+    if (err == VN_OK && cfg->debug_flushed_metrics)
+        add_sink(cfg, "debug", NULL);
+    return err;
+}
+
+/* ---------------------------------------------------------------- validation */
+
+/* Checks each listen URL's scheme like Go's url.Parse + protocol.ResolveAddr, and
+ * lower-cases the scheme in place (Go's url.URL.Scheme is lower-case). */
+static vn_err_t check_listen(vn_cfg_loader_t *ld, const char *key, vn_strlist_t *l)
+{
+    static const char *const fams[] = {"udp", "udp4", "udp6", "tcp", "tcp4", "tcp6", "unix", "unixgram"};
+    char shown[160], scheme[32];
+    for (size_t i = 0; i < l->n; i++) {
+        char *u = l->v[i];
+        /* Go url.Parse: scheme = ALPHA *(ALPHA / DIGIT / "+" / "-" / ".") before ':', lower-cased */
+        size_t n = 0;
+        bool ok = isalpha((unsigned char)u[0]);
+        while (ok && u[n] && u[n] != ':') {
+            unsigned char c = (unsigned char)u[n];
+            ok = isalnum(c) || c == '+' || c == '-' || c == '.';
+            n++;
+        }
+        if (!ok || u[n] != ':') {
+            const char *colon = strchr(u, ':'), *slash = strchr(u, '/');
+            if (colon && (!slash || colon < slash))
+                return vn_cfg__errf(ld, "key \"%s\": parse \"%s\": first path segment in URL cannot contain colon",
+                                    key, vn_cfg__show(u, false, shown, sizeof shown));
+            n = 0; /* no scheme */
+        }
+        if (n >= sizeof scheme)
+            n = sizeof scheme - 1;
+        for (size_t j = 0; j < n; j++)
+            scheme[j] = u[j] = (char)tolower((unsigned char)u[j]);
+        scheme[n] = '\0';
+        bool known = false;
+        for (size_t j = 0; j < sizeof fams / sizeof fams[0]; j++)
+            known = known || strcmp(scheme, fams[j]) == 0;
+        if (!known)
+            return vn_cfg__errf(ld, "key \"%s\": unknown address family \"%s\" on address \"%s\"", key, scheme,
+                                vn_cfg__show(u, false, shown, sizeof shown));
+    }
+    return VN_OK;
+}
+
+static vn_err_t check_nonneg(vn_cfg_loader_t *ld, const char *key, long v)
+{
+    if (v < 0)
+        return vn_cfg__errf(ld, "key \"%s\": invalid value \"%ld\" (must be >= 0)", key, v);
+    return VN_OK;
+}
+
+static vn_err_t validate(vn_cfg_loader_t *ld)
+{
+    vn_config_t *c = ld->cfg;
+    char shown[160], dur[48];
+    vn_err_t err = VN_OK;
+    if (c->interval_s < 0) {
+        vn_cfg__format_duration(c->interval_s, dur, sizeof dur);
+        return vn_cfg__errf(ld, "key \"interval\": invalid duration \"%s\" (must be > 0)", dur);
+    }
+    if ((err = check_nonneg(ld, "metric_max_length", c->metric_max_length)) ||
+        (err = check_nonneg(ld, "read_buffer_size_bytes", c->read_buffer_size_bytes)) ||
+        (err = check_nonneg(ld, "trace_max_length_bytes", c->trace_max_length_bytes)) ||
+        (err = check_nonneg(ld, "span_channel_capacity", c->span_channel_capacity)) ||
+        (err = check_nonneg(ld, "flush_watchdog_missed_flushes", c->flush_watchdog_missed_flushes)) ||
+        (err = check_nonneg(ld, "max_series_per_interval", c->max_series_per_interval)) ||
+        (err = check_nonneg(ld, "datadog_flush_max_per_body", c->datadog_flush_max_per_body)))
+        return err;
+    if (c->metric_max_length > VN_CFG_MAX_METRIC_LENGTH)
+        return vn_cfg__errf(ld, "key \"metric_max_length\": invalid value \"%d\" (max %d)", c->metric_max_length,
+                            VN_CFG_MAX_METRIC_LENGTH);
+    if (*c->tls_key && !*c->tls_certificate)
+        return vn_cfg__errf(ld, "tls_key is set; must set tls_certificate");
+    if ((*c->tls_ca_file || *c->tls_cert_file || *c->tls_key_file) &&
+        !(*c->tls_ca_file && *c->tls_cert_file && *c->tls_key_file))
+        return vn_cfg__errf(ld, "key \"tls\": ca_file, cert_file, and key_file must all be set");
+    const struct {
+        const char *key, *val;
+    } scopes[] = {{"veneur_metrics_scopes.counter", c->veneur_metrics_scopes_counter},
+                  {"veneur_metrics_scopes.gauge", c->veneur_metrics_scopes_gauge},
+                  {"veneur_metrics_scopes.histogram", c->veneur_metrics_scopes_histogram},
+                  {"veneur_metrics_scopes.set", c->veneur_metrics_scopes_set},
+                  {"veneur_metrics_scopes.status", c->veneur_metrics_scopes_status}};
+    for (size_t i = 0; i < sizeof scopes / sizeof scopes[0]; i++) {
+        const char *v = scopes[i].val;
+        if (*v && strcmp(v, "default") && strcmp(v, "local") && strcmp(v, "global"))
+            return vn_cfg__errf(ld, "key \"%s\": unknown metric scope option \"%s\"", scopes[i].key,
+                                vn_cfg__show(v, false, shown, sizeof shown));
+    }
+    if ((err = check_listen(ld, "statsd_listen_addresses", &c->statsd_listen_addresses)) ||
+        (err = check_listen(ld, "ssf_listen_addresses", &c->ssf_listen_addresses)) ||
+        (err = check_listen(ld, "grpc_listen_addresses", &c->grpc_listen_addresses)))
+        return err;
+    if (c->ssf_listen_addresses.n)
+        VN_LOG(WARN, "event=config_ignored_key key=ssf_listen_addresses reason=ssf_not_implemented");
+    return VN_OK;
+}
+
+/* Warnings only: Go accepts both (the second sink of a name is unreachable by routing). */
+static void check_sink_names(const vn_config_t *c)
+{
+    char shown[160];
+    for (size_t i = 0; i < c->n_metric_sinks; i++)
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(c->metric_sinks[i].name, c->metric_sinks[j].name) == 0)
+                VN_LOG(WARN, "event=config_duplicate_sink_name name=\"%s\"",
+                       vn_cfg__show(c->metric_sinks[i].name, false, shown, sizeof shown));
+    for (size_t r = 0; r < c->n_metric_sink_routing; r++) {
+        const vn_sink_routing_t *rt = &c->metric_sink_routing[r];
+        const vn_strlist_t *ls[] = {&rt->matched, &rt->not_matched};
+        for (size_t li = 0; li < 2; li++)
+            for (size_t k = 0; k < ls[li]->n; k++) {
+                bool found = false;
+                for (size_t s = 0; s < c->n_metric_sinks && !found; s++)
+                    found = strcmp(c->metric_sinks[s].name, ls[li]->v[k]) == 0;
+                if (!found)
+                    VN_LOG(WARN, "event=config_routing_unknown_sink routing=%zu sink=\"%s\"", r,
+                           vn_cfg__show(ls[li]->v[k], false, shown, sizeof shown));
+            }
+    }
+}
+
+static vn_err_t finish(vn_cfg_loader_t *ld)
+{
+    vn_config_t *c = ld->cfg;
+    /* every string field is non-NULL from here on */
+    for (size_t i = 0; i < vn_config_nkeys; i++) {
+        const vn_config_key_t *k = &vn_config_keys[i];
+        char **p = (char **)(void *)((char *)c + k->off);
+        if (k->type == VN_KT_STR && !*p)
+            *p = vn_xstrdup("");
+    }
+    /* [v13] `tags`: appended to extend_tags (v13 added them at flush, v14 at parse; same series) */
+    if (c->v13_tags.n) {
+        c->extend_tags.v = vn_xrealloc(c->extend_tags.v, (c->extend_tags.n + c->v13_tags.n) * sizeof(char *));
+        for (size_t i = 0; i < c->v13_tags.n; i++)
+            c->extend_tags.v[c->extend_tags.n++] = vn_xstrdup(c->v13_tags.v[i]);
+    }
+    vn_cfg__apply_zero_defaults(c);
+    if (c->num_readers <= 0) /* SPEC 0.7 */
+        c->num_readers = 1;
+    if (c->num_workers <= 0)
+        c->num_workers = 1;
+    if (c->num_span_workers <= 0)
+        c->num_span_workers = 1;
+    if (!*c->hostname && !c->omit_empty_hostname) {
+        char host[256] = "";
+        if (gethostname(host, sizeof host - 1) == 0) {
+            host[sizeof host - 1] = '\0';
+            free(c->hostname);
+            c->hostname = vn_xstrdup(host);
+        }
+    }
+    vn_err_t err = validate(ld);
+    if (err != VN_OK)
+        return err;
+    for (size_t i = 0; i < c->n_metric_sinks; i++)
+        apply_sink_env(ld, &c->metric_sinks[i]);
+    if ((err = translate_v13(ld)) != VN_OK)
+        return err;
+    check_sink_names(c);
+    return VN_OK;
+}
+
+/* ---------------------------------------------------------------- public API */
+
+vn_err_t vn_config_load(const char *yaml, size_t yaml_len, char *const *envp, bool strict, vn_config_t **out,
+                        char *errbuf, size_t errcap)
+{
+    if (errbuf && errcap)
+        errbuf[0] = '\0';
+    *out = NULL;
+    vn_config_t *cfg = vn_xcalloc(1, sizeof *cfg);
+    vn_cfg__init_defaults(cfg);
+    vn_cfg_loader_t ld = {.cfg = cfg, .strict = strict, .err = errbuf, .errcap = errcap, .envp = envp};
+    vn_err_t err = VN_OK;
+    if (yaml && yaml_len) {
+        if (memmem(yaml, yaml_len, "{{", 2))
+            VN_LOG(WARN, "event=config_template_unsupported msg=\"the file contains {{ but text/template "
+                         "expansion is not implemented; the text is used as is\"");
+        err = load_yaml(&ld, yaml, yaml_len);
+    }
+    if (err == VN_OK)
+        err = apply_env(&ld);
+    if (err == VN_OK)
+        err = finish(&ld);
+    for (int i = 0; i < VN_V13__N; i++)
+        vn_cfg__kvvec_free(&ld.v13[i]);
+    for (size_t i = 0; i < ld.n_arena; i++)
+        free(ld.arena[i]);
+    free(ld.arena);
+    if (err != VN_OK) {
+        if (!ld.failed)
+            vn_cfg__errf(&ld, "%s", vn_strerror(err));
+        vn_config_free(cfg);
+        return VN_ERR_CONFIG;
+    }
+    *out = cfg;
+    return VN_OK;
+}
+
+vn_err_t vn_config_load_file(const char *path, char *const *envp, bool strict, vn_config_t **out, char *errbuf,
+                             size_t errcap)
+{
+    char shown[160];
+    vn_cfg_loader_t ld = {.err = errbuf, .errcap = errcap};
+    *out = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return vn_cfg__errf(&ld, "cannot open \"%s\": %s", vn_cfg__show(path, false, shown, sizeof shown),
+                            strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (off_t)VN_CFG_MAX_FILE) {
+        close(fd);
+        return vn_cfg__errf(&ld, "cannot read \"%s\": not a regular file of at most %u bytes",
+                            vn_cfg__show(path, false, shown, sizeof shown), VN_CFG_MAX_FILE);
+    }
+    size_t cap = (size_t)st.st_size, len = 0;
+    char *buf = vn_xmalloc(cap + 1);
+    while (len < cap) {
+        ssize_t r = read(fd, buf + len, cap - len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            int e = errno;
+            close(fd);
+            free(buf);
+            return vn_cfg__errf(&ld, "cannot read \"%s\": %s", vn_cfg__show(path, false, shown, sizeof shown),
+                                strerror(e));
+        }
+        if (r == 0)
+            break;
+        len += (size_t)r;
+    }
+    close(fd);
+    buf[len] = '\0';
+    vn_err_t err = vn_config_load(buf, len, envp, strict, out, errbuf, errcap);
+    free(buf);
+    return err;
+}
+
+vn_config_t *vn_config_new_defaults(void)
+{
+    vn_config_t *cfg = NULL;
+    vn_err_t err = vn_config_load(NULL, 0, NULL, false, &cfg, NULL, 0);
+    (void)err; /* defaults always validate (unit-tested) */
+    return cfg;
+}
+
+void vn_config_free(vn_config_t *cfg)
+{
+    if (!cfg)
+        return;
+    vn_cfg__free_fields(cfg);
+    for (size_t i = 0; i < cfg->n_metric_sinks; i++)
+        vn_cfg__sink_free(&cfg->metric_sinks[i]);
+    free(cfg->metric_sinks);
+    for (size_t i = 0; i < cfg->n_metric_sink_routing; i++)
+        vn_cfg__routing_free(&cfg->metric_sink_routing[i]);
+    free(cfg->metric_sink_routing);
+    free(cfg);
+}
+
+const char *vn_sink_config_get(const vn_sink_config_t *sc, const char *key)
+{
+    for (size_t i = 0; i < sc->n_kv; i++)
+        if (strcmp(sc->kv[i].key, key) == 0)
+            return sc->kv[i].value;
+    return NULL;
+}
+
+const vn_strlist_t *vn_sink_config_list(const vn_sink_config_t *sc, const char *key)
+{
+    for (size_t i = 0; i < sc->n_kv; i++)
+        if (strcmp(sc->kv[i].key, key) == 0)
+            return sc->kv[i].is_list ? &sc->kv[i].list : NULL;
+    return NULL;
+}

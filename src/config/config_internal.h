@@ -1,0 +1,167 @@
+/**
+ * config_internal.h - shared by the files of src/config/ only (not a public API).
+ *
+ * The loader is table-driven: vn_config_keys[] (config_keys.c) lists every
+ * top-level key once with its YAML path, Go field path (which gives the
+ * VENEUR_* env name), type, offset into vn_config_t, default and flags. YAML
+ * values and env values go through the same typed setters, so a key that can be
+ * set from one can always be set from the other.
+ */
+#ifndef VN_CONFIG_CONFIG_INTERNAL_H
+#define VN_CONFIG_CONFIG_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <yaml.h>
+
+#include "config/config.h"
+
+/* ---- limits: every size that comes from the file is bounded before use ---- */
+#define VN_CFG_MAX_FILE (16u << 20)     /* bytes of YAML read by vn_config_load_file */
+#define VN_CFG_MAX_DEPTH 32             /* nesting inside a sink `config:` block */
+#define VN_CFG_MAX_NODE_VISITS 200000u  /* total nodes walked (bounds alias fan-out) */
+#define VN_CFG_MAX_KV 16384u            /* flattened entries, all sinks together */
+#define VN_CFG_MAX_KEY 512u             /* bytes of a flattened key */
+#define VN_CFG_MAX_PAIRS 10000u         /* pairs in one mapping */
+#define VN_CFG_MAX_ITEMS 10000u         /* items in one list */
+#define VN_CFG_MAX_SINKS 1024u          /* metric_sinks entries */
+#define VN_CFG_MAX_PERCENTILES 100u
+#define VN_CFG_MAX_METRIC_LENGTH (16 << 20)
+
+typedef enum vn_ktype {
+    VN_KT_STR,       /* char *                                   */
+    VN_KT_INT,       /* int (Go int; we reject values beyond C int) */
+    VN_KT_LONG,      /* long                                     */
+    VN_KT_BOOL,      /* bool                                     */
+    VN_KT_DURATION,  /* double seconds, Go duration syntax       */
+    VN_KT_STRLIST,   /* vn_strlist_t                             */
+    VN_KT_URLLIST,   /* vn_strlist_t of listen URLs (validated after load) */
+    VN_KT_FLOATLIST, /* percentiles: double *percentiles + n_percentiles */
+    VN_KT_AGGS,      /* unsigned VN_AGG_* mask from a list of names */
+    VN_KT_SINKS,     /* metric_sinks (YAML only)                 */
+    VN_KT_ROUTING,   /* metric_sink_routing (YAML only)          */
+    VN_KT_V13,       /* [v13] flat sink key passed into a translated sink's kv */
+    VN_KT_IGNORED,   /* accepted, any shape, not used (reason in sink_key) */
+} vn_ktype_t;
+
+enum {
+    VN_KF_SECRET = 1,       /* value never printed */
+    VN_KF_NODUMP = 2,       /* not written by vn_config_dump (v13 keys: dumped as metric_sinks) */
+    VN_KF_ZERO_DEFAULT = 4, /* zero after file+env means "use the default" (Go ApplyDefaults) */
+    VN_KF_LIST = 8,         /* V13: the Go field is a []string (env is comma-split) */
+};
+
+typedef struct vn_config_key {
+    const char *key;       /* YAML path; nested keys joined with '.' ("features.enable_metric_sink_routing") */
+    const char *gofield;   /* Go field path ("Features.EnableMetricSinkRouting"); NULL = no env */
+    vn_ktype_t type;
+    size_t off;            /* offset in vn_config_t (unused for V13/IGNORED) */
+    const char *def;       /* default in env syntax, or NULL */
+    unsigned flags;        /* VN_KF_* */
+    const char *sink_kind; /* V13: "datadog" | "signalfx" | "kafka" */
+    const char *sink_key;  /* V13: key in that sink's config; IGNORED: reason logged */
+} vn_config_key_t;
+
+extern const vn_config_key_t vn_config_keys[];
+extern const size_t vn_config_nkeys;
+
+/** Growable kv vector used while building (cap is not kept in vn_sink_config_t). */
+typedef struct vn_kvvec {
+    vn_kv_t *v;
+    size_t n, cap;
+} vn_kvvec_t;
+
+enum { VN_V13_DATADOG, VN_V13_SIGNALFX, VN_V13_KAFKA, VN_V13__N };
+
+/** Loader state for one vn_config_load call. */
+typedef struct vn_cfg_loader {
+    vn_config_t *cfg;
+    bool strict;
+    char *err;       /* caller's errbuf (may be NULL) */
+    size_t errcap;
+    bool failed;     /* first error wins */
+    size_t visits;   /* nodes walked so far */
+    size_t kv_total; /* kv entries made so far */
+    vn_kvvec_t v13[VN_V13__N]; /* [v13] passthrough keys per translated sink kind */
+    char *const *envp;
+    void **arena; /* pair arrays from vn_cfg__map_pairs, freed at the end of the load */
+    size_t n_arena;
+} vn_cfg_loader_t;
+
+/* ---- errors and safe printing (config.c) ---- */
+/** Records the first error as "config: ..." (one line) and returns VN_ERR_CONFIG. */
+vn_err_t vn_cfg__errf(vn_cfg_loader_t *ld, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/** Escaped, truncated copy of v for messages, or "<redacted>" when secret. Writes into buf. */
+const char *vn_cfg__show(const char *v, bool secret, char *buf, size_t cap);
+/** True for keys whose values are secrets (key, token, password, secret, credential, auth, dsn). */
+bool vn_cfg__key_is_secret(const char *key);
+/** Env lookup in a NULL-terminated "K=V" array; NULL when unset. Borrows. */
+const char *vn_cfg__getenv(char *const *envp, const char *name);
+
+/* ---- scalar parsing (config_keys.c) ---- */
+bool vn_cfg__parse_int(const char *s, long long min, long long max, long long *out);
+bool vn_cfg__parse_bool(const char *s, bool yaml_forms, bool *out);
+bool vn_cfg__parse_float(const char *s, double *out);
+/** Go Duration.String()-compatible enough to parse back: "10s", "1500ms", "0s". */
+void vn_cfg__format_duration(double seconds, char *buf, size_t cap);
+
+/* ---- table-driven setters (config_keys.c) ---- */
+/** Applies defaults of the table (before the file is read). */
+void vn_cfg__init_defaults(vn_config_t *cfg);
+/** Sets a key from env text (lists comma-split). origin names the env var for messages. */
+vn_err_t vn_cfg__set_from_env(vn_cfg_loader_t *ld, const vn_config_key_t *k, const char *val, const char *origin);
+/** Sets a key from a YAML node. */
+vn_err_t vn_cfg__set_from_node(vn_cfg_loader_t *ld, const vn_config_key_t *k, yaml_document_t *doc,
+                               yaml_node_t *node);
+/** Re-applies the default of VN_KF_ZERO_DEFAULT keys whose value is zero. */
+void vn_cfg__apply_zero_defaults(vn_config_t *cfg);
+/** Frees what the table's fields own (not sinks/routing). */
+void vn_cfg__free_fields(vn_config_t *cfg);
+const vn_config_key_t *vn_cfg__find_key(const char *path);
+/** "VENEUR_" + Go path upper-cased with '.' -> '_'. */
+void vn_cfg__env_name(const vn_config_key_t *k, char *buf, size_t cap);
+
+/* ---- YAML helpers and structured keys (config_yaml.c) ---- */
+bool vn_cfg__is_null(const yaml_node_t *n);
+/** Counts a node visit; false (with error set) once the budget is spent. */
+bool vn_cfg__visit(vn_cfg_loader_t *ld);
+/** One effective key of a mapping; key text and node are borrowed from the document. */
+typedef struct vn_cfg_pair {
+    const char *key;
+    yaml_node_t *val;
+} vn_cfg_pair_t;
+/**
+ * Effective pairs of a mapping: its own keys (scalars, distinct, else an error),
+ * then the keys of mappings merged in with YAML merge keys (`<<: *base`) that it
+ * does not set itself. The array belongs to the loader (freed when the load ends).
+ */
+vn_err_t vn_cfg__map_pairs(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_t *node, const char *where,
+                           vn_cfg_pair_t **pairs, size_t *n);
+/** Unknown key: error when strict, else a warning naming it. */
+vn_err_t vn_cfg__unknown_key(vn_cfg_loader_t *ld, const char *key);
+/** Flattens node under prefix into out (SPEC: nested maps join with '.', items by index). */
+vn_err_t vn_cfg__flatten(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_t *node, const char *prefix,
+                         int depth, vn_kvvec_t *out);
+vn_err_t vn_cfg__parse_sinks(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_t *node);
+vn_err_t vn_cfg__parse_routing(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_t *node);
+/** Scalar sequence -> owned string array (null -> empty). */
+vn_err_t vn_cfg__node_strlist(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_t *node, const char *where,
+                              vn_strlist_t *out);
+
+/* ---- kv / list helpers (config_yaml.c) ---- */
+void vn_cfg__kv_free(vn_kv_t *kv);
+void vn_cfg__kvvec_free(vn_kvvec_t *v);
+/** Appends a copy; list items are taken over (ownership) when list != NULL. */
+vn_err_t vn_cfg__kvvec_push(vn_cfg_loader_t *ld, vn_kvvec_t *v, const char *key, const char *value,
+                            vn_strlist_t *list, bool is_list);
+/** Removes every entry whose key is key or starts with key + ".". */
+void vn_cfg__kvvec_remove_prefix(vn_kvvec_t *v, const char *key);
+void vn_cfg__strlist_free(vn_strlist_t *l);
+/** Splits at ',' without trimming; "" gives an empty list. */
+void vn_cfg__split_commas(const char *s, vn_strlist_t *out);
+/** Joins with ','; returns owned. */
+char *vn_cfg__join(const vn_strlist_t *l);
+void vn_cfg__sink_free(vn_sink_config_t *sc);
+void vn_cfg__routing_free(vn_sink_routing_t *r);
+
+#endif

@@ -1,0 +1,607 @@
+/**
+ * config_keys.c - the key table and the typed setters behind it.
+ *
+ * One row per key: {YAML path, Go field path, type, offset, default, flags}.
+ * The env name is derived from the Go field path exactly as envconfig does it:
+ * "VENEUR_" + upper-case(path) with '.' -> '_' (e.g. "Features.EnableMetricSinkRouting"
+ * -> VENEUR_FEATURES_ENABLEMETRICSINKROUTING). Go field names come from Go
+ * Veneur's config.go (HEAD) and, for the [v13] flat keys, v13.2.0's config.go.
+ *
+ * YAML text and env text reach the same setters, so both accept the same
+ * values; env lists are comma-split without trimming.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config_internal.h"
+#include "core/log.h"
+#include "core/metric.h"
+#include "core/xalloc.h"
+
+#define OFF(f) offsetof(vn_config_t, f)
+#define K(key, go, type, field, def, flags) {key, go, type, OFF(field), def, flags, NULL, NULL}
+/* [v13] typed flat key: kept in its own field, translated into a sink later, not dumped */
+#define K13(key, go, type, field, flags) {key, go, type, OFF(field), NULL, (flags) | VN_KF_NODUMP, NULL, NULL}
+/* [v13] flat sink key passed verbatim into the translated sink's config */
+#define P13(key, go, kind, skey, flags) {key, go, VN_KT_V13, 0, NULL, (flags) | VN_KF_NODUMP, kind, skey}
+#define IGN(key, reason) {key, NULL, VN_KT_IGNORED, 0, NULL, VN_KF_NODUMP, NULL, reason}
+
+/* Rows that share a YAML prefix ("features.", "tls.") must stay adjacent: the
+ * dump writes each group as one nested mapping. */
+const vn_config_key_t vn_config_keys[] = {
+    K("aggregates", "Aggregates", VN_KT_AGGS, aggregates, "min,max,count", VN_KF_ZERO_DEFAULT),
+    K("block_profile_rate", "BlockProfileRate", VN_KT_INT, block_profile_rate, NULL, 0),
+    K("count_unique_timeseries", "CountUniqueTimeseries", VN_KT_BOOL, count_unique_timeseries, NULL, 0),
+    K("debug", "Debug", VN_KT_BOOL, debug, NULL, 0),
+    K("enable_profiling", "EnableProfiling", VN_KT_BOOL, enable_profiling, NULL, 0),
+    K("extend_tags", "ExtendTags", VN_KT_STRLIST, extend_tags, NULL, 0),
+    K("features.diagnostics_metrics_enabled", "Features.DiagnosticsMetricsEnabled", VN_KT_BOOL,
+      features_diagnostics_metrics_enabled, NULL, 0),
+    K("features.enable_metric_sink_routing", "Features.EnableMetricSinkRouting", VN_KT_BOOL,
+      features_enable_metric_sink_routing, NULL, 0),
+    /* SPEC 0.7: true by default (Go: false) */
+    K("flush_on_shutdown", "FlushOnShutdown", VN_KT_BOOL, flush_on_shutdown, "true", 0),
+    K("flush_watchdog_missed_flushes", "FlushWatchdogMissedFlushes", VN_KT_INT, flush_watchdog_missed_flushes, NULL,
+      0),
+    K("forward_address", "ForwardAddress", VN_KT_STR, forward_address, NULL, 0),
+    K("grpc_address", "GrpcAddress", VN_KT_STR, grpc_address, NULL, 0),
+    K("grpc_listen_addresses", "GrpcListenAddresses", VN_KT_URLLIST, grpc_listen_addresses, NULL, 0),
+    K("hostname", "Hostname", VN_KT_STR, hostname, NULL, 0),
+    K("http.config", "HTTP.Config", VN_KT_BOOL, http_config, NULL, 0),
+    K("http_address", "HTTPAddress", VN_KT_STR, http_address, NULL, 0),
+    K("http_quit", "HTTPQuit", VN_KT_BOOL, http_quit, NULL, 0),
+    K("indicator_span_timer_name", "IndicatorSpanTimerName", VN_KT_STR, indicator_span_timer_name, NULL, 0),
+    K("interval", "Interval", VN_KT_DURATION, interval_s, "10s", VN_KF_ZERO_DEFAULT),
+    /* veneur-c only: no Go field; the env name follows the same rule */
+    K("max_series_per_interval", "MaxSeriesPerInterval", VN_KT_LONG, max_series_per_interval, NULL, 0),
+    K("metric_max_length", "MetricMaxLength", VN_KT_INT, metric_max_length, "4096", VN_KF_ZERO_DEFAULT),
+    /* lists of structs: Go's envconfig cannot set these either */
+    K("metric_sink_routing", NULL, VN_KT_ROUTING, metric_sink_routing, NULL, 0),
+    K("metric_sinks", NULL, VN_KT_SINKS, metric_sinks, NULL, 0),
+    K("mutex_profile_fraction", "MutexProfileFraction", VN_KT_INT, mutex_profile_fraction, NULL, 0),
+    K("num_readers", "NumReaders", VN_KT_INT, num_readers, "1", 0),
+    K("num_span_workers", "NumSpanWorkers", VN_KT_INT, num_span_workers, "1", 0),
+    K("num_workers", "NumWorkers", VN_KT_INT, num_workers, "1", 0),
+    K("objective_span_timer_name", "ObjectiveSpanTimerName", VN_KT_STR, objective_span_timer_name, NULL, 0),
+    K("omit_empty_hostname", "OmitEmptyHostname", VN_KT_BOOL, omit_empty_hostname, NULL, 0),
+    K("percentiles", "Percentiles", VN_KT_FLOATLIST, percentiles, NULL, 0),
+    K("read_buffer_size_bytes", "ReadBufferSizeBytes", VN_KT_INT, read_buffer_size_bytes, "2097152",
+      VN_KF_ZERO_DEFAULT),
+    K("sentry_dsn", "SentryDsn", VN_KT_STR, sentry_dsn, NULL, VN_KF_SECRET),
+    IGN("sources", "sources_not_supported"),
+    K("span_channel_capacity", "SpanChannelCapacity", VN_KT_INT, span_channel_capacity, "100", VN_KF_ZERO_DEFAULT),
+    IGN("span_sinks", "span_sinks_not_supported"),
+    K("ssf_listen_addresses", "SsfListenAddresses", VN_KT_URLLIST, ssf_listen_addresses, NULL, 0),
+    K("stats_address", "StatsAddress", VN_KT_STR, stats_address, NULL, 0),
+    K("statsd_listen_addresses", "StatsdListenAddresses", VN_KT_URLLIST, statsd_listen_addresses, NULL, 0),
+    K("synchronize_with_interval", "SynchronizeWithInterval", VN_KT_BOOL, synchronize_with_interval, NULL, 0),
+    K("tags_exclude", "TagsExclude", VN_KT_STRLIST, tags_exclude, NULL, 0),
+    K("tls.ca_file", "Tls.CaFile", VN_KT_STR, tls_ca_file, NULL, 0),
+    K("tls.cert_file", "Tls.CertFile", VN_KT_STR, tls_cert_file, NULL, 0),
+    K("tls.key_file", "Tls.KeyFile", VN_KT_STR, tls_key_file, NULL, 0),
+    K("tls.server_name", "Tls.ServerName", VN_KT_STR, tls_server_name, NULL, 0),
+    K("tls_authority_certificate", "TLSAuthorityCertificate", VN_KT_STR, tls_authority_certificate, NULL, 0),
+    K("tls_certificate", "TLSCertificate", VN_KT_STR, tls_certificate, NULL, 0),
+    K("tls_key", "TLSKey", VN_KT_STR, tls_key, NULL, VN_KF_SECRET),
+    K("trace_max_length_bytes", "TraceMaxLengthBytes", VN_KT_INT, trace_max_length_bytes, NULL, 0),
+    K("veneur_metrics_additional_tags", "VeneurMetricsAdditionalTags", VN_KT_STRLIST, veneur_metrics_additional_tags,
+      NULL, 0),
+    K("veneur_metrics_scopes.counter", "VeneurMetricsScopes.Counter", VN_KT_STR, veneur_metrics_scopes_counter, NULL,
+      0),
+    K("veneur_metrics_scopes.gauge", "VeneurMetricsScopes.Gauge", VN_KT_STR, veneur_metrics_scopes_gauge, NULL, 0),
+    K("veneur_metrics_scopes.histogram", "VeneurMetricsScopes.Histogram", VN_KT_STR, veneur_metrics_scopes_histogram,
+      NULL, 0),
+    K("veneur_metrics_scopes.set", "VeneurMetricsScopes.Set", VN_KT_STR, veneur_metrics_scopes_set, NULL, 0),
+    K("veneur_metrics_scopes.status", "VeneurMetricsScopes.Status", VN_KT_STR, veneur_metrics_scopes_status, NULL,
+      0),
+
+    /* ---- [v13] flat keys (SPEC 0.1) ---- */
+    K13("tags", "Tags", VN_KT_STRLIST, v13_tags, 0),
+    K13("forward_use_grpc", "ForwardUseGrpc", VN_KT_BOOL, forward_use_grpc, 0),
+    K13("flush_file", "FlushFile", VN_KT_STR, flush_file, 0),
+    K13("flush_max_per_body", "FlushMaxPerBody", VN_KT_INT, flush_max_per_body, 0),
+    K13("debug_flushed_metrics", "DebugFlushedMetrics", VN_KT_BOOL, debug_flushed_metrics, 0),
+    K13("datadog_api_key", "DatadogAPIKey", VN_KT_STR, datadog_api_key, VN_KF_SECRET),
+    K13("datadog_api_hostname", "DatadogAPIHostname", VN_KT_STR, datadog_api_hostname, 0),
+    K13("datadog_flush_max_per_body", "DatadogFlushMaxPerBody", VN_KT_INT, datadog_flush_max_per_body, 0),
+    P13("datadog_metric_name_prefix_drops", "DatadogMetricNamePrefixDrops", "datadog", "metric_name_prefix_drops",
+        VN_KF_LIST),
+    P13("datadog_exclude_tags_prefix_by_prefix_metric", NULL, "datadog", "exclude_tags_prefix_by_prefix_metric", 0),
+    K13("signalfx_api_key", "SignalfxAPIKey", VN_KT_STR, signalfx_api_key, VN_KF_SECRET),
+    K13("signalfx_endpoint_base", "SignalfxEndpointBase", VN_KT_STR, signalfx_endpoint_base, 0),
+    P13("signalfx_dynamic_per_tag_api_keys_enable", "SignalfxDynamicPerTagAPIKeysEnable", "signalfx",
+        "dynamic_per_tag_api_keys_enable", 0),
+    P13("signalfx_dynamic_per_tag_api_keys_refresh_period", "SignalfxDynamicPerTagAPIKeysRefreshPeriod", "signalfx",
+        "dynamic_per_tag_api_keys_refresh_period", 0),
+    P13("signalfx_endpoint_api", "SignalfxEndpointAPI", "signalfx", "endpoint_api", 0),
+    P13("signalfx_flush_max_per_body", "SignalfxFlushMaxPerBody", "signalfx", "flush_max_per_body", 0),
+    P13("signalfx_hostname_tag", "SignalfxHostnameTag", "signalfx", "hostname_tag", 0),
+    P13("signalfx_metric_name_prefix_drops", "SignalfxMetricNamePrefixDrops", "signalfx", "metric_name_prefix_drops",
+        VN_KF_LIST),
+    P13("signalfx_metric_tag_prefix_drops", "SignalfxMetricTagPrefixDrops", "signalfx", "metric_tag_prefix_drops",
+        VN_KF_LIST),
+    P13("signalfx_per_tag_api_keys", NULL, "signalfx", "per_tag_api_keys", 0),
+    P13("signalfx_vary_key_by", "SignalfxVaryKeyBy", "signalfx", "vary_key_by", 0),
+    K13("kafka_broker", "KafkaBroker", VN_KT_STR, kafka_broker, 0),
+    K13("kafka_metric_topic", "KafkaMetricTopic", VN_KT_STR, kafka_metric_topic, 0),
+    P13("kafka_check_topic", "KafkaCheckTopic", "kafka", "check_topic", 0),
+    P13("kafka_event_topic", "KafkaEventTopic", "kafka", "event_topic", 0),
+    P13("kafka_metric_buffer_bytes", "KafkaMetricBufferBytes", "kafka", "metric_buffer_bytes", 0),
+    P13("kafka_metric_buffer_frequency", "KafkaMetricBufferFrequency", "kafka", "metric_buffer_frequency", 0),
+    P13("kafka_metric_buffer_messages", "KafkaMetricBufferMessages", "kafka", "metric_buffer_messages", 0),
+    P13("kafka_metric_require_acks", "KafkaMetricRequireAcks", "kafka", "metric_require_acks", 0),
+    P13("kafka_partitioner", "KafkaPartitioner", "kafka", "partitioner", 0),
+    P13("kafka_retry_max", "KafkaRetryMax", "kafka", "retry_max", 0),
+    /* [v13] keys of span sinks and of sinks veneur-c does not have: accepted, warned about */
+    IGN("aws_access_key_id", "s3_sink_not_supported"),
+    IGN("aws_region", "s3_sink_not_supported"),
+    IGN("aws_s3_bucket", "s3_sink_not_supported"),
+    IGN("aws_secret_access_key", "s3_sink_not_supported"),
+    IGN("datadog_span_buffer_size", "span_sinks_not_supported"),
+    IGN("datadog_trace_api_address", "span_sinks_not_supported"),
+    IGN("debug_ingested_spans", "span_sinks_not_supported"),
+    IGN("falconer_address", "span_sinks_not_supported"),
+    IGN("kafka_span_buffer_bytes", "span_sinks_not_supported"),
+    IGN("kafka_span_buffer_frequency", "span_sinks_not_supported"),
+    IGN("kafka_span_buffer_mesages", "span_sinks_not_supported"),
+    IGN("kafka_span_require_acks", "span_sinks_not_supported"),
+    IGN("kafka_span_sample_rate_percent", "span_sinks_not_supported"),
+    IGN("kafka_span_sample_tag", "span_sinks_not_supported"),
+    IGN("kafka_span_serialization_format", "span_sinks_not_supported"),
+    IGN("kafka_span_topic", "span_sinks_not_supported"),
+    IGN("lightstep_access_token", "span_sinks_not_supported"),
+    IGN("lightstep_collector_host", "span_sinks_not_supported"),
+    IGN("lightstep_maximum_spans", "span_sinks_not_supported"),
+    IGN("lightstep_num_clients", "span_sinks_not_supported"),
+    IGN("lightstep_reconnect_period", "span_sinks_not_supported"),
+    IGN("newrelic_account_id", "newrelic_sink_not_supported"),
+    IGN("newrelic_common_tags", "newrelic_sink_not_supported"),
+    IGN("newrelic_event_type", "newrelic_sink_not_supported"),
+    IGN("newrelic_insert_key", "newrelic_sink_not_supported"),
+    IGN("newrelic_region", "newrelic_sink_not_supported"),
+    IGN("newrelic_service_check_event_type", "newrelic_sink_not_supported"),
+    IGN("newrelic_trace_observer_url", "newrelic_sink_not_supported"),
+    IGN("splunk_hec_address", "span_sinks_not_supported"),
+    IGN("splunk_hec_batch_size", "span_sinks_not_supported"),
+    IGN("splunk_hec_connection_lifetime_jitter", "span_sinks_not_supported"),
+    IGN("splunk_hec_ingest_timeout", "span_sinks_not_supported"),
+    IGN("splunk_hec_max_connection_lifetime", "span_sinks_not_supported"),
+    IGN("splunk_hec_send_timeout", "span_sinks_not_supported"),
+    IGN("splunk_hec_submission_workers", "span_sinks_not_supported"),
+    IGN("splunk_hec_tls_validate_hostname", "span_sinks_not_supported"),
+    IGN("splunk_hec_token", "span_sinks_not_supported"),
+    IGN("splunk_span_sample_rate", "span_sinks_not_supported"),
+    IGN("ssf_buffer_size", "span_sinks_not_supported"),
+    IGN("trace_lightstep_access_token", "span_sinks_not_supported"),
+    IGN("trace_lightstep_collector_host", "span_sinks_not_supported"),
+    IGN("trace_lightstep_maximum_spans", "span_sinks_not_supported"),
+    IGN("trace_lightstep_num_clients", "span_sinks_not_supported"),
+    IGN("trace_lightstep_reconnect_period", "span_sinks_not_supported"),
+    IGN("xray_address", "span_sinks_not_supported"),
+    IGN("xray_annotation_tags", "span_sinks_not_supported"),
+    IGN("xray_sample_percentage", "span_sinks_not_supported"),
+};
+const size_t vn_config_nkeys = sizeof vn_config_keys / sizeof vn_config_keys[0];
+
+const vn_config_key_t *vn_cfg__find_key(const char *path)
+{
+    for (size_t i = 0; i < vn_config_nkeys; i++)
+        if (strcmp(vn_config_keys[i].key, path) == 0)
+            return &vn_config_keys[i];
+    return NULL;
+}
+
+void vn_cfg__env_name(const vn_config_key_t *k, char *buf, size_t cap)
+{
+    size_t n = 0;
+    const char *pre = "VENEUR_";
+    for (const char *p = pre; *p && n + 1 < cap; p++)
+        buf[n++] = *p;
+    for (const char *p = k->gofield ? k->gofield : ""; *p && n + 1 < cap; p++) {
+        char c = *p;
+        buf[n++] = c == '.' ? '_' : (c >= 'a' && c <= 'z') ? (char)(c - 'a' + 'A') : c;
+    }
+    buf[n] = '\0';
+}
+
+/* ---------------------------------------------------------------- scalars */
+
+static int digit_val(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A' + 10;
+    return 99;
+}
+
+/* Go strconv.ParseInt(s, 0, 64): sign, 0x/0o/0b/0 prefixes, '_' only between digits. */
+bool vn_cfg__parse_int(const char *s, long long min, long long max, long long *out)
+{
+    bool neg = false;
+    if (*s == '+' || *s == '-') {
+        neg = *s == '-';
+        s++;
+    }
+    int base = 10;
+    bool prefixed = false;
+    if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+        base = 16;
+        s += 2;
+        prefixed = true;
+    } else if (s[0] == '0' && (s[1] == 'o' || s[1] == 'O')) {
+        base = 8;
+        s += 2;
+        prefixed = true;
+    } else if (s[0] == '0' && (s[1] == 'b' || s[1] == 'B')) {
+        base = 2;
+        s += 2;
+        prefixed = true;
+    } else if (s[0] == '0' && s[1] != '\0') {
+        base = 8; /* the leading 0 counts as a digit */
+    }
+    unsigned long long v = 0, lim = neg ? (unsigned long long)LLONG_MAX + 1 : (unsigned long long)LLONG_MAX;
+    bool any = false, prev_digit = prefixed; /* "0x_1" is valid in Go */
+    for (; *s; s++) {
+        if (*s == '_') {
+            if (!prev_digit || digit_val(s[1]) >= base)
+                return false;
+            prev_digit = false;
+            continue;
+        }
+        int d = digit_val(*s);
+        if (d >= base)
+            return false;
+        if (v > (lim - (unsigned long long)d) / (unsigned long long)base)
+            return false;
+        v = v * (unsigned long long)base + (unsigned long long)d;
+        any = prev_digit = true;
+    }
+    if (!any)
+        return false;
+    long long r = neg ? (v == (unsigned long long)LLONG_MAX + 1 ? LLONG_MIN : -(long long)v) : (long long)v;
+    if (r < min || r > max)
+        return false;
+    *out = r;
+    return true;
+}
+
+/* Go strconv.ParseBool; the YAML path also takes YAML 1.1 yes/no/on/off (as yaml.v3 does for bools). */
+bool vn_cfg__parse_bool(const char *s, bool yaml_forms, bool *out)
+{
+    static const char *const t[] = {"1", "t", "T", "TRUE", "true", "True"};
+    static const char *const f[] = {"0", "f", "F", "FALSE", "false", "False"};
+    static const char *const yt[] = {"y", "Y", "yes", "Yes", "YES", "on", "On", "ON"};
+    static const char *const yf[] = {"n", "N", "no", "No", "NO", "off", "Off", "OFF"};
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        if (strcmp(s, t[i]) == 0)
+            return *out = true, true;
+        if (strcmp(s, f[i]) == 0)
+            return *out = false, true;
+    }
+    if (yaml_forms) {
+        for (size_t i = 0; i < sizeof yt / sizeof yt[0]; i++) {
+            if (strcmp(s, yt[i]) == 0)
+                return *out = true, true;
+            if (strcmp(s, yf[i]) == 0)
+                return *out = false, true;
+        }
+    }
+    return false;
+}
+
+bool vn_cfg__parse_float(const char *s, double *out)
+{
+    if (*s == '\0' || *s == ' ' || *s == '\t' || *s == '\n' || *s == '\r' || *s == '\f' || *s == '\v')
+        return false;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (*end != '\0' || errno == ERANGE)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* ---------------------------------------------------------------- setters */
+
+#define FIELD(cfg, k, T) ((T *)(void *)((char *)(cfg) + (k)->off))
+
+static bool secret_key(const vn_config_key_t *k) { return (k->flags & VN_KF_SECRET) || vn_cfg__key_is_secret(k->key); }
+
+static int v13_index(const char *kind)
+{
+    if (strcmp(kind, "datadog") == 0)
+        return VN_V13_DATADOG;
+    if (strcmp(kind, "signalfx") == 0)
+        return VN_V13_SIGNALFX;
+    return VN_V13_KAFKA;
+}
+
+/* Scalar text -> field. where: " (line N)" or " (env NAME)". */
+static vn_err_t set_scalar(vn_cfg_loader_t *ld, const vn_config_key_t *k, const char *val, bool yaml,
+                           const char *where)
+{
+    vn_config_t *cfg = ld->cfg;
+    char shown[160];
+    long long ll;
+    switch (k->type) {
+    case VN_KT_STR: {
+        char **p = FIELD(cfg, k, char *);
+        free(*p);
+        *p = vn_xstrdup(val);
+        return VN_OK;
+    }
+    case VN_KT_INT:
+    case VN_KT_LONG: {
+        long long lo = k->type == VN_KT_INT ? INT_MIN : LONG_MIN, hi = k->type == VN_KT_INT ? INT_MAX : LONG_MAX;
+        if (!vn_cfg__parse_int(val, lo, hi, &ll))
+            return vn_cfg__errf(ld, "key \"%s\": invalid integer \"%s\"%s", k->key,
+                                vn_cfg__show(val, secret_key(k), shown, sizeof shown), where);
+        if (k->type == VN_KT_INT)
+            *FIELD(cfg, k, int) = (int)ll;
+        else
+            *FIELD(cfg, k, long) = (long)ll;
+        return VN_OK;
+    }
+    case VN_KT_BOOL:
+        if (!vn_cfg__parse_bool(val, yaml, FIELD(cfg, k, bool)))
+            return vn_cfg__errf(ld, "key \"%s\": invalid boolean \"%s\"%s", k->key,
+                                vn_cfg__show(val, secret_key(k), shown, sizeof shown), where);
+        return VN_OK;
+    case VN_KT_DURATION:
+        if (vn_config_parse_duration(val, FIELD(cfg, k, double)) != VN_OK)
+            return vn_cfg__errf(ld, "key \"%s\": invalid duration \"%s\"%s", k->key,
+                                vn_cfg__show(val, secret_key(k), shown, sizeof shown), where);
+        return VN_OK;
+    default:
+        return vn_cfg__errf(ld, "key \"%s\": expected a list%s", k->key, where);
+    }
+}
+
+static void set_zero(vn_config_t *cfg, const vn_config_key_t *k)
+{
+    switch (k->type) {
+    case VN_KT_STR:
+        free(*FIELD(cfg, k, char *));
+        *FIELD(cfg, k, char *) = NULL;
+        break;
+    case VN_KT_INT:
+        *FIELD(cfg, k, int) = 0;
+        break;
+    case VN_KT_LONG:
+        *FIELD(cfg, k, long) = 0;
+        break;
+    case VN_KT_BOOL:
+        *FIELD(cfg, k, bool) = false;
+        break;
+    case VN_KT_DURATION:
+        *FIELD(cfg, k, double) = 0;
+        break;
+    default:
+        break;
+    }
+}
+
+static unsigned agg_bit(const char *name)
+{
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } aggs[] = {{"min", VN_AGG_MIN},     {"max", VN_AGG_MAX}, {"median", VN_AGG_MEDIAN}, {"avg", VN_AGG_AVG},
+                {"count", VN_AGG_COUNT}, {"sum", VN_AGG_SUM}, {"hmean", VN_AGG_HMEAN}};
+    for (size_t i = 0; i < sizeof aggs / sizeof aggs[0]; i++)
+        if (strcmp(name, aggs[i].name) == 0)
+            return aggs[i].bit;
+    return 0;
+}
+
+/* List -> field; takes ownership of items (freed here on every path). */
+static vn_err_t set_list(vn_cfg_loader_t *ld, const vn_config_key_t *k, vn_strlist_t *items, const char *where)
+{
+    vn_config_t *cfg = ld->cfg;
+    char shown[160];
+    vn_err_t err = VN_OK;
+    switch (k->type) {
+    case VN_KT_STRLIST:
+    case VN_KT_URLLIST: {
+        vn_strlist_t *l = FIELD(cfg, k, vn_strlist_t);
+        vn_cfg__strlist_free(l);
+        *l = *items;
+        items->v = NULL;
+        items->n = 0;
+        return VN_OK;
+    }
+    case VN_KT_FLOATLIST: {
+        if (items->n > VN_CFG_MAX_PERCENTILES) {
+            err = vn_cfg__errf(ld, "key \"%s\": too many values (%zu, max %u)%s", k->key, items->n,
+                               VN_CFG_MAX_PERCENTILES, where);
+            break;
+        }
+        double *vals = vn_xcalloc(items->n ? items->n : 1, sizeof *vals);
+        for (size_t i = 0; i < items->n && err == VN_OK; i++) {
+            if (!vn_cfg__parse_float(items->v[i], &vals[i]))
+                err = vn_cfg__errf(ld, "key \"%s\": invalid number \"%s\"%s", k->key,
+                                   vn_cfg__show(items->v[i], false, shown, sizeof shown), where);
+            /* Go accepts anything here; a percentile outside (0,1] can only produce nonsense names */
+            else if (!(vals[i] > 0 && vals[i] <= 1))
+                err = vn_cfg__errf(ld, "key \"%s\": invalid percentile \"%s\" (must be > 0 and <= 1)%s", k->key,
+                                   vn_cfg__show(items->v[i], false, shown, sizeof shown), where);
+        }
+        if (err != VN_OK) {
+            free(vals);
+            break;
+        }
+        free(cfg->percentiles);
+        cfg->percentiles = vals;
+        cfg->n_percentiles = items->n;
+        break;
+    }
+    case VN_KT_AGGS: {
+        unsigned mask = 0;
+        for (size_t i = 0; i < items->n; i++) {
+            unsigned b = agg_bit(items->v[i]);
+            /* Go maps an unknown name to nothing and goes on; we are stricter: a typo
+             * would otherwise silently drop an aggregate from every histogram. */
+            if (b == 0) {
+                err = vn_cfg__errf(ld, "key \"%s\": unknown aggregate \"%s\"%s", k->key,
+                                   vn_cfg__show(items->v[i], false, shown, sizeof shown), where);
+                break;
+            }
+            mask |= b;
+        }
+        if (err == VN_OK)
+            cfg->aggregates = mask;
+        break;
+    }
+    default:
+        err = vn_cfg__errf(ld, "key \"%s\": expected a single value, not a list%s", k->key, where);
+        break;
+    }
+    vn_cfg__strlist_free(items);
+    return err;
+}
+
+static bool is_list_type(vn_ktype_t t)
+{
+    return t == VN_KT_STRLIST || t == VN_KT_URLLIST || t == VN_KT_FLOATLIST || t == VN_KT_AGGS;
+}
+
+vn_err_t vn_cfg__set_from_env(vn_cfg_loader_t *ld, const vn_config_key_t *k, const char *val, const char *origin)
+{
+    char where[128];
+    snprintf(where, sizeof where, " (env %s)", origin);
+    if (is_list_type(k->type)) {
+        vn_strlist_t items;
+        vn_cfg__split_commas(val, &items);
+        return set_list(ld, k, &items, where);
+    }
+    if (k->type == VN_KT_V13) {
+        vn_kvvec_t *v = &ld->v13[v13_index(k->sink_kind)];
+        vn_cfg__kvvec_remove_prefix(v, k->sink_key);
+        if (k->flags & VN_KF_LIST) {
+            vn_strlist_t items;
+            vn_cfg__split_commas(val, &items);
+            char *joined = vn_cfg__join(&items);
+            vn_err_t err = vn_cfg__kvvec_push(ld, v, k->sink_key, joined, &items, true);
+            free(joined);
+            return err;
+        }
+        return vn_cfg__kvvec_push(ld, v, k->sink_key, val, NULL, false);
+    }
+    if (k->type == VN_KT_SINKS || k->type == VN_KT_ROUTING || k->type == VN_KT_IGNORED)
+        return VN_OK; /* no env form (gofield is NULL for these) */
+    return set_scalar(ld, k, val, false, where);
+}
+
+vn_err_t vn_cfg__set_from_node(vn_cfg_loader_t *ld, const vn_config_key_t *k, yaml_document_t *doc,
+                               yaml_node_t *node)
+{
+    char where[48];
+    snprintf(where, sizeof where, " (line %zu)", node->start_mark.line + 1);
+    switch (k->type) {
+    case VN_KT_SINKS:
+        return vn_cfg__parse_sinks(ld, doc, node);
+    case VN_KT_ROUTING:
+        return vn_cfg__parse_routing(ld, doc, node);
+    case VN_KT_IGNORED:
+        if (!vn_cfg__is_null(node))
+            VN_LOG(WARN, "event=config_ignored_key key=%s reason=%s", k->key, k->sink_key);
+        return VN_OK;
+    case VN_KT_V13: {
+        vn_kvvec_t *v = &ld->v13[v13_index(k->sink_kind)];
+        vn_cfg__kvvec_remove_prefix(v, k->sink_key);
+        return vn_cfg__flatten(ld, doc, node, k->sink_key, 0, v);
+    }
+    default:
+        break;
+    }
+    if (is_list_type(k->type)) {
+        vn_strlist_t items = {0};
+        vn_err_t err = vn_cfg__node_strlist(ld, doc, node, k->key, &items);
+        if (err != VN_OK)
+            return err;
+        return set_list(ld, k, &items, where);
+    }
+    if (node->type != YAML_SCALAR_NODE)
+        return vn_cfg__errf(ld, "key \"%s\": expected a single value%s", k->key, where);
+    if (vn_cfg__is_null(node)) {
+        set_zero(ld->cfg, k);
+        return VN_OK;
+    }
+    return set_scalar(ld, k, (const char *)node->data.scalar.value, true, where);
+}
+
+/* ---------------------------------------------------------------- defaults, free */
+
+static void apply_default(vn_config_t *cfg, const vn_config_key_t *k)
+{
+    vn_cfg_loader_t ld = {.cfg = cfg};
+    (void)vn_cfg__set_from_env(&ld, k, k->def, "default"); /* table defaults always parse (unit-tested) */
+}
+
+void vn_cfg__init_defaults(vn_config_t *cfg)
+{
+    for (size_t i = 0; i < vn_config_nkeys; i++)
+        if (vn_config_keys[i].def)
+            apply_default(cfg, &vn_config_keys[i]);
+}
+
+void vn_cfg__apply_zero_defaults(vn_config_t *cfg)
+{
+    for (size_t i = 0; i < vn_config_nkeys; i++) {
+        const vn_config_key_t *k = &vn_config_keys[i];
+        if (!(k->flags & VN_KF_ZERO_DEFAULT) || !k->def)
+            continue;
+        bool zero = false;
+        switch (k->type) {
+        case VN_KT_INT:
+            zero = *FIELD(cfg, k, int) == 0;
+            break;
+        case VN_KT_DURATION:
+            zero = *FIELD(cfg, k, double) == 0;
+            break;
+        case VN_KT_AGGS:
+            zero = cfg->aggregates == 0;
+            break;
+        case VN_KT_STR:
+            zero = *FIELD(cfg, k, char *) == NULL || **FIELD(cfg, k, char *) == '\0';
+            break;
+        default:
+            break;
+        }
+        if (zero)
+            apply_default(cfg, k);
+    }
+}
+
+void vn_cfg__free_fields(vn_config_t *cfg)
+{
+    for (size_t i = 0; i < vn_config_nkeys; i++) {
+        const vn_config_key_t *k = &vn_config_keys[i];
+        switch (k->type) {
+        case VN_KT_STR:
+            free(*FIELD(cfg, k, char *));
+            *FIELD(cfg, k, char *) = NULL;
+            break;
+        case VN_KT_STRLIST:
+        case VN_KT_URLLIST:
+            vn_cfg__strlist_free(FIELD(cfg, k, vn_strlist_t));
+            break;
+        case VN_KT_FLOATLIST:
+            free(cfg->percentiles);
+            cfg->percentiles = NULL;
+            cfg->n_percentiles = 0;
+            break;
+        default:
+            break;
+        }
+    }
+}

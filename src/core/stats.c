@@ -1,0 +1,117 @@
+/* stats.c - self-metric rendering in Prometheus text format (version 0.0.4). */
+#include "core/stats.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+const char *vn_proto_name(vn_proto_t p)
+{
+    switch (p) {
+    case VN_PROTO_UDP: return "dogstatsd-udp";
+    case VN_PROTO_TCP: return "dogstatsd-tcp";
+    case VN_PROTO_UNIXGRAM: return "dogstatsd-unixgram";
+    case VN_PROTO_UNIX: return "dogstatsd-unix";
+    case VN_PROTO_GRPC: return "dogstatsd-grpc";
+    case VN_PROTO__COUNT: break;
+    }
+    return "unknown";
+}
+
+void vn_stats_init(vn_stats_t *s) { memset(s, 0, sizeof *s); }
+
+typedef struct out {
+    char *buf;
+    size_t cap, len;
+} out_t;
+
+__attribute__((format(printf, 2, 3))) static void emit(out_t *o, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    size_t room = o->len < o->cap ? o->cap - o->len : 0;
+    int n = vsnprintf(room ? o->buf + o->len : NULL, room, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        o->len += (size_t)n;
+}
+
+static void counter(out_t *o, const char *name, const char *help, uint64_t v)
+{
+    emit(o, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name, name, (unsigned long long)v);
+}
+
+static void gauge(out_t *o, const char *name, const char *help, double v)
+{
+    emit(o, "# HELP %s %s\n# TYPE %s gauge\n%s %.17g\n", name, help, name, name, v);
+}
+
+size_t vn_stats_render_prometheus(const vn_stats_t *s, char *buf, size_t cap)
+{
+    out_t o = {buf, cap, 0};
+    emit(&o, "# HELP veneur_packets_received_total Datagrams (or stream lines) received, by protocol.\n"
+             "# TYPE veneur_packets_received_total counter\n");
+    for (int p = 0; p < VN_PROTO__COUNT; p++)
+        emit(&o, "veneur_packets_received_total{protocol=\"%s\"} %llu\n", vn_proto_name((vn_proto_t)p),
+             (unsigned long long)vn_stats_get(&s->packets[p]));
+    emit(&o, "# HELP veneur_bytes_received_total Bytes received, by protocol.\n"
+             "# TYPE veneur_bytes_received_total counter\n");
+    for (int p = 0; p < VN_PROTO__COUNT; p++)
+        emit(&o, "veneur_bytes_received_total{protocol=\"%s\"} %llu\n", vn_proto_name((vn_proto_t)p),
+             (unsigned long long)vn_stats_get(&s->bytes[p]));
+    counter(&o, "veneur_lines_received_total", "Non-empty statsd lines received.", vn_stats_get(&s->lines));
+    counter(&o, "veneur_samples_processed_total", "Samples handed to aggregation workers.",
+            vn_stats_get(&s->samples));
+    emit(&o, "# HELP veneur_packet_error_total Lines rejected, by reason.\n"
+             "# TYPE veneur_packet_error_total counter\n");
+    for (int e = 1; e < VN_PARSE_ERR__COUNT; e++)
+        emit(&o, "veneur_packet_error_total{reason=\"%s\"} %llu\n", vn_parse_err_reason((vn_parse_err_t)e),
+             (unsigned long long)vn_stats_get(&s->parse_errors[e]));
+    emit(&o, "veneur_packet_error_total{reason=\"toolong\"} %llu\n",
+         (unsigned long long)vn_stats_get(&s->packet_too_long));
+    counter(&o, "veneur_packet_ignored_section_total", "DogStatsD 1.1+ sections ignored.",
+            vn_stats_get(&s->ignored_sections));
+    counter(&o, "veneur_worker_queue_dropped_total", "Samples dropped because a worker queue was full.",
+            vn_stats_get(&s->queue_dropped_samples));
+    counter(&o, "veneur_series_dropped_total", "Samples dropped by the per-interval series cap.",
+            vn_stats_get(&s->series_dropped_samples));
+    counter(&o, "veneur_events_received_total", "DogStatsD events received.", vn_stats_get(&s->events_received));
+    counter(&o, "veneur_events_dropped_total", "Events dropped over the per-interval cap.",
+            vn_stats_get(&s->events_dropped));
+    counter(&o, "veneur_service_checks_received_total", "Service checks received.",
+            vn_stats_get(&s->service_checks));
+    counter(&o, "veneur_tcp_connects_total", "Stream connections accepted.", vn_stats_get(&s->tcp_connects));
+    counter(&o, "veneur_tcp_disconnects_total", "Stream connections closed.", vn_stats_get(&s->tcp_disconnects));
+    counter(&o, "veneur_tcp_tls_handshake_failures_total", "TLS handshakes that failed.",
+            vn_stats_get(&s->tls_handshake_failures));
+    counter(&o, "veneur_tcp_rejected_total", "Stream connections refused over the connection cap.",
+            vn_stats_get(&s->tcp_conn_rejected));
+    counter(&o, "veneur_flushes_total", "Flushes completed.", vn_stats_get(&s->flushes));
+    gauge(&o, "veneur_flush_duration_seconds", "Duration of the last flush.",
+          (double)vn_stats_get(&s->flush_duration_ns_last) / 1e9);
+    counter(&o, "veneur_flush_duration_seconds_total", "Total time spent flushing (ns precision).",
+            vn_stats_get(&s->flush_duration_ns_total) / 1000000000ull);
+    gauge(&o, "veneur_flush_lateness_seconds", "How late the last flush tick started.",
+          (double)vn_stats_get(&s->flush_lateness_ns_last) / 1e9);
+    gauge(&o, "veneur_series", "Series held at the last flush.", (double)vn_stats_get(&s->series_last_flush));
+    counter(&o, "veneur_metrics_flushed_total", "Metrics produced by flushes.",
+            vn_stats_get(&s->metrics_flushed_total));
+    if (s->n_sinks) {
+        emit(&o, "# HELP veneur_sink_metrics_flushed_total Metrics handed to each sink.\n"
+                 "# TYPE veneur_sink_metrics_flushed_total counter\n");
+        for (size_t i = 0; i < s->n_sinks; i++)
+            emit(&o, "veneur_sink_metrics_flushed_total{sink_name=\"%s\",sink_kind=\"%s\"} %llu\n", s->sinks[i].name,
+                 s->sinks[i].kind, (unsigned long long)vn_stats_get(&s->sinks[i].flushed));
+        emit(&o, "# HELP veneur_sink_flush_errors_total Failed sink flushes.\n"
+                 "# TYPE veneur_sink_flush_errors_total counter\n");
+        for (size_t i = 0; i < s->n_sinks; i++)
+            emit(&o, "veneur_sink_flush_errors_total{sink_name=\"%s\",sink_kind=\"%s\"} %llu\n", s->sinks[i].name,
+                 s->sinks[i].kind, (unsigned long long)vn_stats_get(&s->sinks[i].errors));
+        emit(&o, "# HELP veneur_sink_flush_duration_seconds Duration of each sink's last flush.\n"
+                 "# TYPE veneur_sink_flush_duration_seconds gauge\n");
+        for (size_t i = 0; i < s->n_sinks; i++)
+            emit(&o, "veneur_sink_flush_duration_seconds{sink_name=\"%s\",sink_kind=\"%s\"} %.9f\n", s->sinks[i].name,
+                 s->sinks[i].kind, (double)vn_stats_get(&s->sinks[i].last_duration_ns) / 1e9);
+    }
+    return o.len;
+}

@@ -1,0 +1,67 @@
+/**
+ * flusher.h - the interval loop: every `interval` it swaps each worker's map,
+ * turns the series into output metrics (SPEC.md 2.4-2.7, 3) and hands them to
+ * every sink. A flush on stop drains what is held (SPEC 0.7).
+ *
+ * Threading: one flusher thread. Sinks are called from it, one at a time.
+ */
+#ifndef VN_FLUSH_FLUSHER_H
+#define VN_FLUSH_FLUSHER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "aggregate/events.h"
+#include "aggregate/series_map.h"
+#include "aggregate/worker.h"
+#include "config/config.h"
+#include "core/arena.h"
+#include "core/stats.h"
+#include "sinks/sink.h"
+
+typedef struct vn_flusher_opts {
+    const vn_config_t *cfg;     /* borrowed */
+    vn_worker_t **workers;      /* borrowed */
+    size_t nworkers;
+    vn_sink_t **sinks;          /* borrowed */
+    size_t nsinks;
+    vn_event_store_t *events;   /* borrowed, may be NULL */
+    vn_stats_t *stats;          /* borrowed */
+} vn_flusher_opts_t;
+
+typedef struct vn_flusher vn_flusher_t;
+
+/** Starts the ticker thread. Returns owned. */
+vn_flusher_t *vn_flusher_start(const vn_flusher_opts_t *opts);
+/** Stops the ticker; when final is true, runs one last flush first. NULL ok. */
+void vn_flusher_stop(vn_flusher_t *f, bool final);
+void vn_flusher_free(vn_flusher_t *f);
+
+/** The metrics produced from some maps; strings live in the arena. */
+typedef struct vn_flush_output {
+    vn_inter_metric_t *m;
+    size_t n, cap;
+    vn_arena_t arena;
+} vn_flush_output_t;
+
+void vn_flush_output_init(vn_flush_output_t *o);
+void vn_flush_output_destroy(vn_flush_output_t *o);
+
+/** Per-flush generation settings (derived from the config once). */
+typedef struct vn_flush_rules {
+    unsigned aggregates;
+    const double *percentiles;
+    const char *const *pct_names;
+    size_t npct;
+    bool is_local;              /* forward_address set */
+    const char *hostname;
+} vn_flush_rules_t;
+
+/**
+ * Appends the output metrics of every series in map to out (SPEC 2.7 rules).
+ * Borrows map (not modified except digest compaction). timestamp in unix seconds.
+ */
+void vn_flush_generate(const vn_series_map_t *map, const vn_flush_rules_t *rules, int64_t timestamp,
+                       vn_flush_output_t *out);
+
+#endif

@@ -1,0 +1,177 @@
+/*
+ * generate.c - from one interval's series to output metrics (SPEC.md 2.7).
+ *
+ *   type/scope           standalone or global     local (forward_address set)
+ *   counter, gauge       emitted                   emitted (global scope: forwarded)
+ *   histogram/timer      aggregates+percentiles    aggregates only (digest forwarded)
+ *     local scope        aggregates+percentiles    aggregates+percentiles
+ *     global scope       global=true flush         forwarded only
+ *   set                  estimate                  forwarded (local scope: estimate)
+ *   status               emitted                   emitted
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/metric.h"
+#include "core/xalloc.h"
+#include "flush/flusher.h"
+
+#define SINKONLY_PREFIX "veneursinkonly:"
+
+void vn_flush_output_init(vn_flush_output_t *o)
+{
+    memset(o, 0, sizeof *o);
+    vn_arena_init(&o->arena, 256 * 1024);
+}
+
+void vn_flush_output_destroy(vn_flush_output_t *o)
+{
+    free(o->m);
+    vn_arena_destroy(&o->arena);
+    memset(o, 0, sizeof *o);
+}
+
+static vn_inter_metric_t *push(vn_flush_output_t *o)
+{
+    if (o->n == o->cap) {
+        o->cap = o->cap ? o->cap * 2 : 1024;
+        o->m = vn_xrealloc(o->m, o->cap * sizeof *o->m);
+    }
+    vn_inter_metric_t *m = &o->m[o->n++];
+    memset(m, 0, sizeof *m);
+    return m;
+}
+
+typedef struct split {
+    const char *name;
+    size_t name_len;
+    const char *const *tags;
+    size_t ntags;
+    const char *sink_only;
+} split_t;
+
+/* Splits "name\nt1,t2" into arena strings; strips veneursinkonly:NAME (kept as routing). */
+static void split_key(const vn_series_t *s, vn_flush_output_t *o, split_t *out)
+{
+    const char *nl = memchr(s->key, '\n', s->key_len);
+    size_t nlen = nl ? (size_t)(nl - s->key) : s->key_len;
+    out->name = vn_arena_strndup(&o->arena, s->key, nlen);
+    out->name_len = nlen;
+    out->sink_only = NULL;
+    const char *t = nl ? nl + 1 : s->key + s->key_len;
+    const char *end = s->key + s->key_len;
+    size_t cnt = 0;
+    if (t < end) {
+        cnt = 1;
+        for (const char *p = t; p < end; p++)
+            cnt += *p == ',';
+    }
+    const char **tags = vn_arena_alloc(&o->arena, (cnt ? cnt : 1) * sizeof *tags);
+    size_t n = 0;
+    while (t < end) {
+        const char *c = memchr(t, ',', (size_t)(end - t));
+        const char *te = c ? c : end;
+        char *tag = vn_arena_strndup(&o->arena, t, (size_t)(te - t));
+        if (strncmp(tag, SINKONLY_PREFIX, sizeof SINKONLY_PREFIX - 1) == 0) {
+            if (!out->sink_only)
+                out->sink_only = tag + sizeof SINKONLY_PREFIX - 1;
+        } else {
+            tags[n++] = tag;
+        }
+        t = c ? c + 1 : end;
+    }
+    out->tags = tags;
+    out->ntags = n;
+}
+
+static void emit(vn_flush_output_t *o, const split_t *k, const char *suffix, double value, vn_im_type_t type,
+                 int64_t ts, const char *host)
+{
+    vn_inter_metric_t *m = push(o);
+    if (suffix) {
+        size_t sl = strlen(suffix);
+        char *nm = vn_arena_alloc(&o->arena, k->name_len + sl + 1);
+        memcpy(nm, k->name, k->name_len);
+        memcpy(nm + k->name_len, suffix, sl + 1);
+        m->name = nm;
+    } else {
+        m->name = k->name;
+    }
+    m->timestamp = ts;
+    m->value = value;
+    m->tags = k->tags;
+    m->ntags = k->ntags;
+    m->type = type;
+    m->hostname = host;
+    m->sink_only = k->sink_only;
+}
+
+static void emit_histo(vn_flush_output_t *o, const split_t *k, vn_histo_t *h, const vn_flush_rules_t *r, bool pct,
+                       bool global, int64_t ts)
+{
+    vn_histo_out_t outs[7 + 64];
+    size_t npct = pct ? r->npct : 0;
+    if (npct > 64)
+        npct = 64;
+    size_t n = vn_histo_flush(h, r->aggregates, r->percentiles, r->pct_names, npct, global, outs);
+    for (size_t i = 0; i < n; i++)
+        emit(o, k, outs[i].suffix, outs[i].value, outs[i].is_counter ? VN_IM_COUNTER : VN_IM_GAUGE, ts,
+             r->hostname);
+}
+
+void vn_flush_generate(const vn_series_map_t *map, const vn_flush_rules_t *r, int64_t ts, vn_flush_output_t *o)
+{
+    for (size_t i = 0; i < map->cap; i++) {
+        vn_series_t *s = map->slots[i];
+        if (!s)
+            continue;
+        split_t k;
+        bool global_scope = s->scope == VN_SCOPE_GLOBAL;
+        switch ((vn_mtype_t)s->type) {
+        case VN_MT_COUNTER:
+            if (global_scope && r->is_local)
+                break; /* forwarded */
+            split_key(s, o, &k);
+            emit(o, &k, NULL, s->u.counter, VN_IM_COUNTER, ts, r->hostname);
+            break;
+        case VN_MT_GAUGE:
+            if (global_scope && r->is_local)
+                break;
+            split_key(s, o, &k);
+            emit(o, &k, NULL, s->u.gauge, VN_IM_GAUGE, ts, r->hostname);
+            break;
+        case VN_MT_HISTOGRAM:
+        case VN_MT_TIMER:
+            if (global_scope) {
+                if (r->is_local)
+                    break;
+                split_key(s, o, &k);
+                emit_histo(o, &k, s->u.histo, r, true, true, ts);
+            } else if (s->scope == VN_SCOPE_LOCAL) {
+                split_key(s, o, &k);
+                emit_histo(o, &k, s->u.histo, r, true, false, ts);
+            } else {
+                split_key(s, o, &k);
+                emit_histo(o, &k, s->u.histo, r, !r->is_local, false, ts);
+            }
+            break;
+        case VN_MT_SET:
+            if (s->scope != VN_SCOPE_LOCAL && r->is_local)
+                break;
+            split_key(s, o, &k);
+            emit(o, &k, NULL, (double)vn_hll_estimate(s->u.set), VN_IM_GAUGE, ts, r->hostname);
+            break;
+        case VN_MT_STATUS: {
+            split_key(s, o, &k);
+            vn_status_t *st = s->u.status;
+            const char *host = st->hostname ? vn_arena_strndup(&o->arena, st->hostname, strlen(st->hostname))
+                                            : r->hostname;
+            emit(o, &k, NULL, st->value, VN_IM_STATUS, ts, host);
+            o->m[o->n - 1].message = st->message ? vn_arena_strndup(&o->arena, st->message, strlen(st->message)) : "";
+            break;
+        }
+        default: break;
+        }
+    }
+}

@@ -1,0 +1,594 @@
+/*
+ * server.c - the daemon's HTTP endpoints on libmicrohttpd (MHD).
+ *
+ * Shape:
+ *   - We resolve and bind the listening socket ourselves (getaddrinfo, SO_REUSEADDR,
+ *     listen) so bind errors carry errno text and the bound port is known, then hand
+ *     the socket to MHD with MHD_OPTION_LISTEN_SOCKET. MHD closes it on stop.
+ *   - MHD runs one internal polling thread (epoll, else poll, else select). Every
+ *     access-handler call and every vn_http_handlers_t callback runs on it, so the
+ *     render-size hints below need no lock.
+ *   - Fixed bodies (ok, 404, ...) are MHD responses built once at start and shared by
+ *     all requests (MHD reference-counts them). Rendered bodies (/metrics, /config/json,
+ *     /config/yaml) are malloc'd per request and freed by MHD.
+ *   - Each request gets a small state block (bytes of body discarded, quit pending),
+ *     allocated on the first handler call and freed in the completion callback,
+ *     which is also where quit() runs: after the response went out.
+ * MHD's call protocol for one request: call 1 has headers only (*con_cls == NULL);
+ * calls 2..n carry body chunks (*upload_data_size > 0); the last call has
+ * *upload_data_size == 0 and is where the response is queued. Queuing in call 1
+ * makes MHD skip the body and close the connection, which is what 413 wants.
+ */
+#include "http/server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "core/log.h"
+#include "core/version.h"
+#include "core/xalloc.h"
+
+/* Tries a render callback this many times when its output keeps growing. */
+#define RENDER_ATTEMPTS 4
+/* MHD error-log lines per second before the rest are only counted. */
+#define LOG_BURST 10
+
+#define CT_TEXT "text/plain; charset=utf-8"
+#define CT_PROM "text/plain; version=0.0.4; charset=utf-8"
+
+/* ------------------------------------------------------------------------- */
+/* Fixed responses                                                            */
+
+enum resp_id {
+    RESP_OK,
+    RESP_READY,
+    RESP_NOT_READY,
+    RESP_VERSION,
+    RESP_BUILDDATE,
+    RESP_ECHO,
+    RESP_QUIT,
+    RESP_NOT_FOUND,
+    RESP_GET_ONLY,
+    RESP_POST_ONLY,
+    RESP_TOO_LARGE,
+    RESP_RENDER_FAILED,
+    RESP__COUNT
+};
+
+static const struct fixed_resp {
+    unsigned status;
+    const char *body;
+    const char *allow; /* Allow header, or NULL */
+} fixed[RESP__COUNT] = {
+    [RESP_OK] = {200, "ok\n", NULL},
+    [RESP_READY] = {200, "ready\n", NULL},
+    [RESP_NOT_READY] = {503, "shutting down\n", NULL},
+    [RESP_VERSION] = {200, VN_VERSION, NULL},
+    [RESP_BUILDDATE] = {200, VN_BUILD_DATE, NULL},
+    [RESP_ECHO] = {200, "hello world!\n", NULL},
+    [RESP_QUIT] = {200, "Beginning graceful shutdown....\n", NULL},
+    [RESP_NOT_FOUND] = {404, "404 page not found\n", NULL},
+    [RESP_GET_ONLY] = {405, "405 method not allowed\n", "GET, HEAD"},
+    [RESP_POST_ONLY] = {405, "405 method not allowed\n", "POST"},
+    [RESP_TOO_LARGE] = {413, "413 request body too large\n", NULL},
+    [RESP_RENDER_FAILED] = {500, "500 response too large\n", NULL},
+};
+
+/* ------------------------------------------------------------------------- */
+/* Routes                                                                     */
+
+enum endpoint { EP_FIXED, EP_READY, EP_METRICS, EP_CONFIG_JSON, EP_CONFIG_YAML, EP_QUIT };
+
+static const struct route {
+    const char *path;
+    enum endpoint ep;
+    enum resp_id fixed; /* body for EP_FIXED */
+    bool post;          /* POST-only; otherwise GET and HEAD */
+} routes[] = {
+    {"/healthcheck", EP_FIXED, RESP_OK, false},
+    {"/healthcheck/tracing", EP_FIXED, RESP_OK, false},
+    {"/healthz", EP_FIXED, RESP_OK, false},
+    {"/readyz", EP_READY, RESP_OK, false},
+    {"/version", EP_FIXED, RESP_VERSION, false},
+    {"/builddate", EP_FIXED, RESP_BUILDDATE, false},
+    {"/echo", EP_FIXED, RESP_ECHO, false},
+    {"/metrics", EP_METRICS, RESP_OK, false},
+    {"/config/json", EP_CONFIG_JSON, RESP_OK, false},
+    {"/config/yaml", EP_CONFIG_YAML, RESP_OK, false},
+    {"/quitquitquit", EP_QUIT, RESP_QUIT, true},
+};
+
+struct vn_http_server {
+    struct MHD_Daemon *daemon;
+    vn_http_handlers_t h;
+    int port;
+    struct MHD_Response *resp[RESP__COUNT];
+    /* Last buffer size that fitted, per render endpoint; server thread only. */
+    size_t hint_metrics, hint_json, hint_yaml;
+    /* MHD log rate limit; touched by the starting thread and the server thread. */
+    _Atomic long log_window;
+    _Atomic unsigned log_count;
+    _Atomic unsigned log_dropped;
+};
+
+/* Per-request state; freed by on_completed on the server thread. */
+struct request {
+    size_t body; /* bytes of request body seen and discarded */
+    bool quit;   /* call h.quit once this request is over */
+};
+
+static bool route_enabled(const vn_http_server_t *s, enum endpoint ep)
+{
+    switch (ep) {
+    case EP_METRICS: return s->h.metrics != NULL;
+    case EP_CONFIG_JSON: return s->h.config_json != NULL;
+    case EP_CONFIG_YAML: return s->h.config_yaml != NULL;
+    case EP_QUIT: return s->h.quit != NULL;
+    case EP_FIXED:
+    case EP_READY: break;
+    }
+    return true;
+}
+
+static const struct route *find_route(const vn_http_server_t *s, const char *url)
+{
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
+        if (strcmp(routes[i].path, url) == 0)
+            return route_enabled(s, routes[i].ep) ? &routes[i] : NULL;
+    return NULL;
+}
+
+static enum MHD_Result queue_fixed(const vn_http_server_t *s, struct MHD_Connection *c, enum resp_id id)
+{
+    return MHD_queue_response(c, fixed[id].status, s->resp[id]);
+}
+
+/*
+ * Calls a render callback with a growing buffer until the body fits, then queues
+ * it. *hint remembers the size that fitted so the next request starts there.
+ */
+static enum MHD_Result serve_render(vn_http_server_t *s, struct MHD_Connection *c, vn_http_render_fn fn,
+                                    size_t *hint, const char *ctype)
+{
+    size_t cap = *hint;
+    size_t need = 0;
+    for (int attempt = 0; attempt < RENDER_ATTEMPTS; attempt++) {
+        char *buf = vn_xmalloc(cap);
+        need = fn(s->h.ctx, buf, cap);
+        if (need <= cap) {
+            *hint = cap;
+            struct MHD_Response *r = MHD_create_response_from_buffer(need, buf, MHD_RESPMEM_MUST_FREE);
+            if (r == NULL) {
+                free(buf);
+                return MHD_NO;
+            }
+            MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+            enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+            MHD_destroy_response(r);
+            return ret;
+        }
+        free(buf);
+        if (need > VN_HTTP_MAX_RENDER)
+            break;
+        /* Leave room for output that grows between two calls (new series). */
+        cap = need + need / 8;
+        if (cap > VN_HTTP_MAX_RENDER)
+            cap = VN_HTTP_MAX_RENDER;
+    }
+    VN_LOG(WARN, "event=http_render_too_large need=%zu max=%zu", need, VN_HTTP_MAX_RENDER);
+    return queue_fixed(s, c, RESP_RENDER_FAILED);
+}
+
+static enum MHD_Result serve(vn_http_server_t *s, struct MHD_Connection *c, struct request *req,
+                             const struct route *rt)
+{
+    switch (rt->ep) {
+    case EP_FIXED: return queue_fixed(s, c, rt->fixed);
+    case EP_READY:
+        return queue_fixed(s, c, (s->h.ready == NULL || s->h.ready(s->h.ctx)) ? RESP_READY : RESP_NOT_READY);
+    case EP_METRICS: return serve_render(s, c, s->h.metrics, &s->hint_metrics, CT_PROM);
+    case EP_CONFIG_JSON: return serve_render(s, c, s->h.config_json, &s->hint_json, "application/json");
+    case EP_CONFIG_YAML: return serve_render(s, c, s->h.config_yaml, &s->hint_yaml, "application/x-yaml");
+    case EP_QUIT: {
+        enum MHD_Result ret = queue_fixed(s, c, RESP_QUIT);
+        if (ret == MHD_YES) {
+            VN_LOG(INFO, "event=http_quit_requested endpoint=/quitquitquit");
+            req->quit = true;
+        }
+        return ret;
+    }
+    }
+    return queue_fixed(s, c, RESP_NOT_FOUND);
+}
+
+/* Content-Length above the cap? Invalid values are MHD's to reject (400). */
+static bool declared_body_too_large(struct MHD_Connection *c)
+{
+    const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (v == NULL)
+        return false;
+    size_t n = 0;
+    for (; *v >= '0' && *v <= '9'; v++) {
+        n = n * 10 + (size_t)(*v - '0');
+        if (n > VN_HTTP_MAX_BODY)
+            return true;
+    }
+    return false;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                                  const char *version, const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    vn_http_server_t *s = cls;
+    struct request *req = *con_cls;
+    (void)version;
+    (void)upload_data;
+
+    if (req == NULL) { /* call 1: headers only */
+        if (declared_body_too_large(c))
+            return queue_fixed(s, c, RESP_TOO_LARGE);
+        *con_cls = vn_xcalloc(1, sizeof *req);
+        return MHD_YES;
+    }
+    if (*upload_data_size != 0) { /* body chunk: count and discard */
+        req->body += *upload_data_size;
+        *upload_data_size = 0;
+        /* Only a chunked body gets here over the cap; MHD cannot answer
+         * mid-upload, so the connection is closed without a response. */
+        return req->body > VN_HTTP_MAX_BODY ? MHD_NO : MHD_YES;
+    }
+
+    const struct route *rt = find_route(s, url);
+    if (rt == NULL)
+        return queue_fixed(s, c, RESP_NOT_FOUND);
+    bool is_get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+    bool is_post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
+    if (rt->post ? !is_post : !is_get)
+        return queue_fixed(s, c, rt->post ? RESP_POST_ONLY : RESP_GET_ONLY);
+    return serve(s, c, req, rt);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    vn_http_server_t *s = cls;
+    struct request *req = *con_cls;
+    (void)c;
+    if (req == NULL)
+        return;
+    *con_cls = NULL;
+    bool quit = req->quit;
+    free(req);
+    /* On daemon shutdown the daemon is already stopping; don't re-enter it. */
+    if (quit && toe != MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN)
+        s->h.quit(s->h.ctx);
+}
+
+/* MHD's own diagnostics, as logfmt, at most LOG_BURST lines per second. */
+__attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    vn_http_server_t *s = cls;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long window = (long)now.tv_sec;
+    if (atomic_exchange(&s->log_window, window) != window)
+        atomic_store(&s->log_count, 0);
+    if (atomic_fetch_add(&s->log_count, 1) >= LOG_BURST) {
+        atomic_fetch_add(&s->log_dropped, 1);
+        return;
+    }
+    char msg[256];
+    int n = vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t len = n < 0 ? 0 : ((size_t)n >= sizeof msg ? sizeof msg - 1 : (size_t)n);
+    msg[len] = '\0';
+    for (size_t i = 0; i < len; i++)
+        if (msg[i] == '"' || msg[i] == '\n' || msg[i] == '\r')
+            msg[i] = msg[i] == '"' ? '\'' : ' ';
+    while (len > 0 && msg[len - 1] == ' ')
+        msg[--len] = '\0';
+    VN_LOG(WARN, "event=http_server_error msg=\"%s\" suppressed=%u", msg,
+           atomic_exchange(&s->log_dropped, 0));
+}
+
+/* ------------------------------------------------------------------------- */
+/* Address parsing and binding                                                */
+
+/*
+ * Splits "host:port", ":port" or "[v6]:port" like Go's net.SplitHostPort; host and
+ * port are written NUL-terminated. An empty port means 0, as in Go's net.Listen.
+ */
+static vn_err_t split_host_port(const char *addr, char *host, size_t hcap, char *port, size_t pcap,
+                                char *errbuf, size_t errcap)
+{
+    const char *why = NULL;
+    const char *hp = NULL, *he = NULL, *colon = NULL;
+    if (addr[0] == '[') {
+        const char *rb = strchr(addr, ']');
+        if (rb == NULL) {
+            why = "missing ']' in address";
+        } else if (rb[1] != ':') {
+            why = rb[1] == '\0' ? "missing port in address" : "unexpected ']' in address";
+        } else {
+            hp = addr + 1;
+            he = rb;
+            colon = rb + 1;
+            if (memchr(hp, '[', (size_t)(he - hp)) != NULL)
+                why = "unexpected '[' in address";
+        }
+    } else {
+        colon = strrchr(addr, ':');
+        hp = addr;
+        he = colon;
+        if (colon == NULL)
+            why = "missing port in address";
+        else if (memchr(addr, ':', (size_t)(colon - addr)) != NULL)
+            why = "too many colons in address";
+        else if (memchr(addr, '[', (size_t)(colon - addr)) != NULL || strchr(colon, ']') != NULL)
+            why = "unexpected '[' or ']' in address";
+    }
+    if (why == NULL) {
+        size_t hl = (size_t)(he - hp), pl = strlen(colon + 1);
+        if (hl >= hcap || pl >= pcap) {
+            why = "address too long";
+        } else {
+            memcpy(host, hp, hl);
+            host[hl] = '\0';
+            memcpy(port, colon + 1, pl + 1);
+            if (pl == 0)
+                snprintf(port, pcap, "0");
+        }
+    }
+    if (why != NULL) {
+        snprintf(errbuf, errcap, "address \"%s\": %s", addr, why);
+        return VN_ERR_CONFIG;
+    }
+    bool numeric = true;
+    unsigned long pn = 0;
+    for (const char *p = port; *p != '\0' && numeric; p++) {
+        numeric = *p >= '0' && *p <= '9';
+        if (numeric && (pn = pn * 10 + (unsigned long)(*p - '0')) > 65535) {
+            snprintf(errbuf, errcap, "address \"%s\": invalid port", addr);
+            return VN_ERR_CONFIG;
+        }
+    }
+    return VN_OK;
+}
+
+/* One socket bound to ai and listening, or -1 with errno and *step ("socket", "bind", ...). */
+static int bind_one(const struct addrinfo *ai, bool dual_stack, const char **step)
+{
+    int one = 1, zero = 0, saved;
+    *step = "socket";
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+    if (fd < 0)
+        return -1;
+    *step = "setsockopt";
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0)
+        goto fail;
+    if (ai->ai_family == AF_INET6 &&
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, dual_stack ? &zero : &one, sizeof one) != 0)
+        goto fail;
+    *step = "bind";
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0)
+        goto fail;
+    *step = "listen";
+    if (listen(fd, SOMAXCONN) != 0)
+        goto fail;
+    return fd;
+fail:
+    saved = errno;
+    close(fd);
+    errno = saved;
+    return -1;
+}
+
+static int bound_port(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+        return -1;
+    if (ss.ss_family == AF_INET)
+        return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return -1;
+}
+
+/*
+ * Resolves addr and returns a listening socket in *fd. An empty host means every
+ * interface: [::] dual-stack first (what Go does), then 0.0.0.0. Otherwise the
+ * resolved addresses are tried in getaddrinfo's order and the first that binds wins.
+ */
+static vn_err_t listen_addr(const char *addr, int *fd, int *port, char *errbuf, size_t errcap)
+{
+    char host[256], serv[64];
+    if (addr == NULL)
+        addr = "";
+    vn_err_t err = split_host_port(addr, host, sizeof host, serv, sizeof serv, errbuf, errcap);
+    if (err != VN_OK)
+        return err;
+
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE, .ai_family = AF_UNSPEC};
+    struct addrinfo *res = NULL;
+    bool any = host[0] == '\0';
+    if (any)
+        hints.ai_family = AF_INET6;
+    int gai = getaddrinfo(any ? NULL : host, serv, &hints, &res);
+    if (gai != 0 && any) {
+        hints.ai_family = AF_INET;
+        gai = getaddrinfo(NULL, serv, &hints, &res);
+    }
+    if (gai != 0) {
+        snprintf(errbuf, errcap, "listen tcp %s: lookup %s: %s", addr, any ? serv : host, gai_strerror(gai));
+        return VN_ERR_CONFIG;
+    }
+    const char *step = "socket";
+    int e = 0;
+    *fd = -1;
+    for (const struct addrinfo *ai = res; ai != NULL && *fd < 0; ai = ai->ai_next) {
+        *fd = bind_one(ai, any, &step);
+        e = errno;
+    }
+    if (*fd < 0 && any && (strcmp(step, "socket") == 0 || e == EADDRNOTAVAIL || e == EAFNOSUPPORT)) {
+        /* no IPv6 on this host: fall back to 0.0.0.0 */
+        freeaddrinfo(res);
+        res = NULL;
+        hints.ai_family = AF_INET;
+        if (getaddrinfo(NULL, serv, &hints, &res) == 0) {
+            for (const struct addrinfo *ai = res; ai != NULL && *fd < 0; ai = ai->ai_next) {
+                *fd = bind_one(ai, false, &step);
+                e = errno;
+            }
+        }
+    }
+    if (res != NULL)
+        freeaddrinfo(res);
+    if (*fd < 0) {
+        char eb[128];
+        snprintf(errbuf, errcap, "listen tcp %s: %s: %s", addr, step, strerror_r(e, eb, sizeof eb));
+        return VN_ERR_IO;
+    }
+    *port = bound_port(*fd);
+    return VN_OK;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Lifecycle                                                                  */
+
+static void free_responses(vn_http_server_t *s)
+{
+    for (int i = 0; i < RESP__COUNT; i++) {
+        if (s->resp[i] != NULL)
+            MHD_destroy_response(s->resp[i]);
+        s->resp[i] = NULL;
+    }
+}
+
+static bool make_responses(vn_http_server_t *s)
+{
+    for (int i = 0; i < RESP__COUNT; i++) {
+        const char *body = fixed[i].body;
+        s->resp[i] = MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_PERSISTENT);
+        if (s->resp[i] == NULL)
+            return false;
+        if (MHD_add_response_header(s->resp[i], MHD_HTTP_HEADER_CONTENT_TYPE, CT_TEXT) != MHD_YES)
+            return false;
+        if (fixed[i].allow != NULL &&
+            MHD_add_response_header(s->resp[i], MHD_HTTP_HEADER_ALLOW, fixed[i].allow) != MHD_YES)
+            return false;
+    }
+    return true;
+}
+
+static unsigned poll_flag(void)
+{
+    if (MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES)
+        return MHD_USE_EPOLL;
+    if (MHD_is_feature_supported(MHD_FEATURE_POLL) == MHD_YES)
+        return MHD_USE_POLL;
+    return 0; /* select */
+}
+
+/*
+ * Closes fd unless it no longer names the socket `orig` names. MHD closes the
+ * listening socket on some start-up failure paths and not on others; comparing
+ * inodes (orig is still open, so its inode cannot be reused) tells which.
+ */
+static void close_if_same_socket(int fd, int orig)
+{
+    struct stat a, b;
+    if (fstat(orig, &a) == 0 && fstat(fd, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+        close(fd);
+}
+
+vn_err_t vn_http_server_start(const char *addr, const vn_http_handlers_t *h, vn_http_server_t **out,
+                              char *errbuf, size_t errcap)
+{
+    char dummy[1];
+    if (errbuf == NULL || errcap == 0) {
+        errbuf = dummy;
+        errcap = sizeof dummy;
+    }
+    errbuf[0] = '\0';
+    *out = NULL;
+
+    int lfd = -1, port = 0;
+    vn_err_t err = listen_addr(addr, &lfd, &port, errbuf, errcap);
+    if (err != VN_OK)
+        return err;
+
+    vn_http_server_t *s = vn_xcalloc(1, sizeof *s);
+    if (h != NULL)
+        s->h = *h;
+    s->port = port;
+    s->hint_metrics = s->hint_json = s->hint_yaml = VN_HTTP_RENDER_INITIAL;
+    int mfd = -1;
+    if (!make_responses(s)) {
+        snprintf(errbuf, errcap, "http server: could not build responses");
+        err = VN_ERR_IO;
+        goto fail;
+    }
+    /* MHD gets a duplicate so we can tell afterwards whether it closed its copy. */
+    mfd = fcntl(lfd, F_DUPFD_CLOEXEC, 0);
+    if (mfd < 0) {
+        char eb[128];
+        snprintf(errbuf, errcap, "listen tcp %s: dup: %s", addr, strerror_r(errno, eb, sizeof eb));
+        err = VN_ERR_IO;
+        goto fail;
+    }
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | poll_flag();
+    /* The logger goes first so MHD's option parsing already logs through it. */
+    /* clang-format off */
+    s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
+                                 MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
+                                 MHD_OPTION_LISTEN_SOCKET, (MHD_socket)mfd,
+                                 MHD_OPTION_CONNECTION_LIMIT, VN_HTTP_MAX_CONNECTIONS,
+                                 MHD_OPTION_CONNECTION_TIMEOUT, VN_HTTP_CONN_TIMEOUT_S,
+                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                                 MHD_OPTION_END);
+    /* clang-format on */
+    if (s->daemon == NULL) {
+        close_if_same_socket(mfd, lfd);
+        snprintf(errbuf, errcap, "listen tcp %s: libmicrohttpd failed to start", addr);
+        err = VN_ERR_IO;
+        goto fail;
+    }
+    close(lfd); /* MHD's copy keeps the socket open; MHD closes it on stop */
+    VN_LOG(INFO, "event=http_server_started address=%s port=%d", addr, port);
+    *out = s;
+    return VN_OK;
+
+fail:
+    close(lfd);
+    free_responses(s);
+    free(s);
+    return err;
+}
+
+int vn_http_server_port(const vn_http_server_t *s) { return s->port; }
+
+void vn_http_server_stop(vn_http_server_t *s)
+{
+    if (s == NULL)
+        return;
+    MHD_stop_daemon(s->daemon); /* joins the server thread, closes connections and the socket */
+    free_responses(s);
+    free(s);
+}

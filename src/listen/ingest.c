@@ -1,0 +1,244 @@
+/*
+ * ingest.c - reader-side line handling: parse, key, route, pack.
+ *
+ * The series key is "name\njoined,tags" and the worker is Go's digest
+ * (FNV-1a 32 over name, type name, joined tags) modulo the worker count, so one
+ * series always lands on one worker and its samples stay in arrival order.
+ */
+#include "listen/ingest.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "aggregate/batch.h"
+#include "core/hash.h"
+#include "core/xalloc.h"
+
+struct vn_ingest {
+    vn_ingest_shared_t sh;
+    size_t reader;
+    vn_batch_t **cur; /* per worker; owned until pushed */
+    /* local counters, added to shared stats on commit */
+    uint64_t lines, ignored, queue_dropped, service_checks;
+    uint64_t errors[VN_PARSE_ERR__COUNT];
+    union {
+        vn_metric_line_t ml;
+        vn_event_t ev;
+        vn_service_check_t sc;
+    } u;
+    char key[VN_REC_MAX_KEY + 1];
+    char scratch[VN_REC_MAX_AUX + 1];
+};
+
+vn_ingest_t *vn_ingest_new(const vn_ingest_shared_t *shared, size_t reader_id)
+{
+    vn_ingest_t *in = vn_xcalloc(1, sizeof *in);
+    in->sh = *shared;
+    in->reader = reader_id;
+    in->cur = vn_xcalloc(shared->nworkers, sizeof *in->cur);
+    return in;
+}
+
+void vn_ingest_free(vn_ingest_t *in)
+{
+    if (!in)
+        return;
+    vn_ingest_commit(in);
+    free(in->cur);
+    free(in);
+}
+
+/* Appends one record to worker w's batch; false when no batch is available (dropped). */
+static bool put(vn_ingest_t *in, uint32_t hash, vn_mtype_t type, vn_scope_t scope, double value, double rate,
+                const char *key, size_t klen, const char *aux, size_t alen)
+{
+    size_t w = in->sh.nworkers > 1 ? hash % in->sh.nworkers : 0;
+    size_t sz = vn_rec_size(klen, alen);
+    vn_batch_t *b = in->cur[w];
+    if (b && b->used + sz > VN_BATCH_BYTES) {
+        vn_worker_push(in->sh.workers[w], in->reader, b);
+        b = in->cur[w] = NULL;
+    }
+    if (!b) {
+        b = in->cur[w] = vn_worker_get_batch(in->sh.workers[w], in->reader);
+        if (!b) {
+            in->queue_dropped++;
+            return false;
+        }
+    }
+    vn_rec_t *r = (vn_rec_t *)(b->data + b->used);
+    r->hash = hash;
+    r->key_len = (uint16_t)klen;
+    r->aux_len = (uint16_t)alen;
+    r->type = (uint8_t)type;
+    r->scope = (uint8_t)scope;
+    r->_pad = 0;
+    r->_pad2 = 0;
+    r->value = value;
+    r->rate = rate;
+    char *p = (char *)(r + 1);
+    memcpy(p, key, klen);
+    if (alen)
+        memcpy(p + klen, aux, alen);
+    b->used += (uint32_t)sz;
+    b->count++;
+    return true;
+}
+
+/* Builds "name\ntags" into in->key and Go's digest; returns key length or 0 when too long. */
+static size_t build_key(vn_ingest_t *in, vn_str_t name, vn_mtype_t type, const vn_str_t *tags, size_t ntags,
+                        uint32_t *hash)
+{
+    if (name.len + 1 > VN_REC_MAX_KEY)
+        return 0;
+    memcpy(in->key, name.p, name.len);
+    in->key[name.len] = '\n';
+    size_t tl = vn_tags_join(tags, ntags, in->key + name.len + 1, VN_REC_MAX_KEY - name.len - 1);
+    if (tl == SIZE_MAX)
+        return 0;
+    const char *tn = vn_mtype_name(type);
+    uint32_t h = vn_fnv1a32_add(VN_FNV1A32_INIT, name.p, name.len);
+    h = vn_fnv1a32_add(h, tn, strlen(tn));
+    h = vn_fnv1a32_add(h, in->key + name.len + 1, tl);
+    *hash = h;
+    return name.len + 1 + tl;
+}
+
+/* SPEC 2.7: which map a (type, scope) pair lands in; equivalent scopes are merged. */
+static vn_scope_t normalise_scope(vn_mtype_t t, vn_scope_t s)
+{
+    switch (t) {
+    case VN_MT_COUNTER:
+    case VN_MT_GAUGE: return s == VN_SCOPE_LOCAL ? VN_SCOPE_MIXED : s;
+    case VN_MT_SET: return s == VN_SCOPE_GLOBAL ? VN_SCOPE_MIXED : s;
+    case VN_MT_STATUS: return VN_SCOPE_LOCAL;
+    default: return s;
+    }
+}
+
+static bool ingest_metric(vn_ingest_t *in, const char *line, size_t len)
+{
+    vn_metric_line_t *m = &in->u.ml;
+    vn_parse_err_t e = vn_parse_metric(in->sh.parser, line, len, m);
+    if (e != VN_PARSE_OK) {
+        in->errors[e]++;
+        return false;
+    }
+    in->ignored += m->ignored_sections;
+    uint32_t hash;
+    size_t klen = build_key(in, m->name, m->type, m->tags, m->ntags, &hash);
+    if (!klen) {
+        in->errors[VN_PARSE_ERR_TOO_MANY_TAGS]++;
+        return false;
+    }
+    vn_scope_t scope = normalise_scope(m->type, m->scope);
+    vn_value_iter_t it;
+    vn_value_iter_init(&it, m);
+    if (m->type == VN_MT_SET) {
+        vn_str_t v;
+        while (vn_value_next_str(&it, &v) == 1) {
+            if (v.len > VN_REC_MAX_AUX || vn_rec_size(klen, v.len) > VN_BATCH_BYTES) {
+                in->errors[VN_PARSE_ERR_BAD_VALUE]++;
+                return false;
+            }
+            put(in, hash, m->type, scope, 0, 1, in->key, klen, v.p, v.len);
+        }
+        return true;
+    }
+    double v;
+    int r;
+    while ((r = vn_value_next_num(&it, &v)) == 1)
+        put(in, hash, m->type, scope, v, m->rate, in->key, klen, NULL, 0);
+    if (r < 0) {
+        /* Go semantics: earlier values of the line were already applied. */
+        in->errors[VN_PARSE_ERR_BAD_VALUE]++;
+        return false;
+    }
+    return true;
+}
+
+static bool ingest_service_check(vn_ingest_t *in, const char *line, size_t len)
+{
+    vn_service_check_t *sc = &in->u.sc;
+    vn_parse_err_t e = vn_parse_service_check(in->sh.parser, line, len, (int64_t)time(NULL), in->scratch,
+                                              sizeof in->scratch, sc);
+    if (e != VN_PARSE_OK) {
+        in->errors[e]++;
+        return false;
+    }
+    uint32_t hash;
+    size_t klen = build_key(in, sc->name, VN_MT_STATUS, sc->tags, sc->ntags, &hash);
+    size_t alen = sc->hostname.len + 1 + sc->message.len;
+    if (!klen || alen > VN_REC_MAX_AUX || vn_rec_size(klen, alen) > VN_BATCH_BYTES) {
+        in->errors[VN_PARSE_ERR_TOO_MANY_TAGS]++;
+        return false;
+    }
+    /* aux = hostname '\0' message; the message lives in scratch, so assemble after it. */
+    char aux[VN_REC_MAX_AUX + 1];
+    memcpy(aux, sc->hostname.p, sc->hostname.len);
+    aux[sc->hostname.len] = '\0';
+    if (sc->message.len)
+        memcpy(aux + sc->hostname.len + 1, sc->message.p, sc->message.len);
+    in->service_checks++;
+    put(in, hash, VN_MT_STATUS, VN_SCOPE_LOCAL, (double)sc->status, 1, in->key, klen, aux, alen);
+    return true;
+}
+
+static bool ingest_event(vn_ingest_t *in, const char *line, size_t len)
+{
+    vn_event_t *ev = &in->u.ev;
+    vn_parse_err_t e = vn_parse_event(in->sh.parser, line, len, (int64_t)time(NULL), in->scratch,
+                                      sizeof in->scratch, ev);
+    if (e != VN_PARSE_OK) {
+        in->errors[e]++;
+        return false;
+    }
+    vn_event_store_add(in->sh.events, ev);
+    return true;
+}
+
+bool vn_ingest_line(vn_ingest_t *in, const char *line, size_t len)
+{
+    if (len == 0)
+        return true; /* trailing newline: ignored silently, as Go */
+    in->lines++;
+    if (len >= 3 && line[0] == '_') {
+        if (line[1] == 'e' && line[2] == '{')
+            return ingest_event(in, line, len);
+        if (line[1] == 's' && line[2] == 'c')
+            return ingest_service_check(in, line, len);
+    }
+    return ingest_metric(in, line, len);
+}
+
+void vn_ingest_packet(vn_ingest_t *in, const char *buf, size_t len)
+{
+    const char *p = buf, *end = buf + len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *le = nl ? nl : end;
+        vn_ingest_line(in, p, (size_t)(le - p));
+        p = nl ? nl + 1 : end;
+    }
+}
+
+void vn_ingest_commit(vn_ingest_t *in)
+{
+    for (size_t w = 0; w < in->sh.nworkers; w++) {
+        if (in->cur[w] && in->cur[w]->count) {
+            vn_worker_push(in->sh.workers[w], in->reader, in->cur[w]);
+            in->cur[w] = NULL;
+        }
+    }
+    vn_stats_t *s = in->sh.stats;
+    vn_stats_add(&s->lines, in->lines);
+    vn_stats_add(&s->ignored_sections, in->ignored);
+    vn_stats_add(&s->queue_dropped_samples, in->queue_dropped);
+    vn_stats_add(&s->service_checks, in->service_checks);
+    for (int e = 1; e < VN_PARSE_ERR__COUNT; e++) {
+        vn_stats_add(&s->parse_errors[e], in->errors[e]);
+        in->errors[e] = 0;
+    }
+    in->lines = in->ignored = in->queue_dropped = in->service_checks = 0;
+}

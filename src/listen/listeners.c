@@ -1,0 +1,122 @@
+/* listeners.c - binds statsd_listen_addresses and runs their reader threads. */
+#include "listen/listeners.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/xalloc.h"
+#include "listen/addr.h"
+#include "listen/dgram.h"
+#include "listen/stream.h"
+
+struct vn_listeners {
+    vn_dgram_reader_t *dg;
+    size_t ndg;
+    vn_stream_loop_t *stream;
+    vn_ingest_t **ingests; /* one per reader id */
+    size_t nreaders;
+    bool started;
+};
+
+vn_err_t vn_listeners_open(const vn_config_t *cfg, void *tls_ctx, vn_listeners_t **out, char *errbuf, size_t errcap)
+{
+    vn_listeners_t *l = vn_xcalloc(1, sizeof *l);
+    int nr = cfg->num_readers > 0 ? cfg->num_readers : 1;
+    size_t max_dg = cfg->statsd_listen_addresses.n * (size_t)nr;
+    l->dg = vn_xcalloc(max_dg ? max_dg : 1, sizeof *l->dg);
+    l->stream = vn_stream_loop_new(tls_ctx, NULL);
+    size_t max_len = cfg->metric_max_length > 0 ? (size_t)cfg->metric_max_length : 4096;
+    for (size_t i = 0; i < cfg->statsd_listen_addresses.n; i++) {
+        const char *url = cfg->statsd_listen_addresses.v[i];
+        vn_addr_t a;
+        if (vn_addr_parse(url, &a, errbuf, errcap) != VN_OK)
+            goto fail;
+        if (a.kind == VN_ADDR_UDP) {
+            vn_addr_t bound = a;
+            for (int r = 0; r < nr; r++) {
+                int fd = vn_addr_bind(&bound, nr > 1, cfg->read_buffer_size_bytes, errbuf, errcap);
+                if (fd < 0)
+                    goto fail;
+                if (r == 0 && strcmp(a.port, "0") == 0) /* other REUSEPORT sockets join the chosen port */
+                    snprintf(bound.port, sizeof bound.port, "%d", vn_addr_bound_port(fd));
+                l->dg[l->ndg++] = (vn_dgram_reader_t){.fd = fd, .proto = VN_PROTO_UDP, .max_len = max_len};
+            }
+            VN_LOG(INFO, "event=listening proto=udp addr=%s readers=%d", url, nr);
+        } else if (a.kind == VN_ADDR_UNIXGRAM) {
+            int fd = vn_addr_bind(&a, false, cfg->read_buffer_size_bytes, errbuf, errcap);
+            if (fd < 0)
+                goto fail;
+            l->dg[l->ndg++] = (vn_dgram_reader_t){.fd = fd, .proto = VN_PROTO_UNIXGRAM, .max_len = max_len};
+            VN_LOG(INFO, "event=listening proto=unixgram addr=%s", url);
+        } else {
+            int fd = vn_addr_bind(&a, false, 0, errbuf, errcap);
+            if (fd < 0)
+                goto fail;
+            vn_stream_loop_add_listener(l->stream, fd, a.kind == VN_ADDR_TCP);
+            VN_LOG(INFO, "event=listening proto=%s addr=%s tls=%s", a.kind == VN_ADDR_TCP ? "tcp" : "unix", url,
+                   a.kind == VN_ADDR_TCP && tls_ctx ? "true" : "false");
+        }
+    }
+    l->nreaders = l->ndg + 1; /* +1: the stream loop (idle if it has no listener) */
+    *out = l;
+    return VN_OK;
+fail:
+    for (size_t i = 0; i < l->ndg; i++)
+        close(l->dg[i].fd);
+    vn_stream_loop_free(l->stream);
+    free(l->dg);
+    free(l);
+    *out = NULL;
+    return VN_ERR_CONFIG;
+}
+
+size_t vn_listeners_reader_count(const vn_listeners_t *l) { return l->nreaders; }
+
+vn_err_t vn_listeners_start(vn_listeners_t *l, const vn_ingest_shared_t *shared)
+{
+    l->ingests = vn_xcalloc(l->nreaders, sizeof *l->ingests);
+    for (size_t i = 0; i < l->nreaders; i++)
+        l->ingests[i] = vn_ingest_new(shared, i);
+    for (size_t i = 0; i < l->ndg; i++) {
+        l->dg[i].ingest = l->ingests[i];
+        l->dg[i].stats = shared->stats;
+        if (vn_dgram_reader_start(&l->dg[i]) != 0)
+            return VN_ERR_IO;
+    }
+    vn_stream_loop_set_stats(l->stream, shared->stats);
+    if (vn_stream_loop_listener_count(l->stream) > 0 && vn_stream_loop_start(l->stream, l->ingests[l->ndg]) != 0)
+        return VN_ERR_IO;
+    l->started = true;
+    return VN_OK;
+}
+
+void vn_listeners_stop(vn_listeners_t *l)
+{
+    if (!l || !l->started)
+        return;
+    for (size_t i = 0; i < l->ndg; i++)
+        vn_dgram_reader_stop(&l->dg[i]);
+    vn_stream_loop_stop(l->stream);
+    for (size_t i = 0; i < l->nreaders; i++)
+        vn_ingest_commit(l->ingests[i]);
+    l->started = false;
+}
+
+void vn_listeners_free(vn_listeners_t *l)
+{
+    if (!l)
+        return;
+    vn_listeners_stop(l);
+    for (size_t i = 0; i < l->ndg; i++)
+        close(l->dg[i].fd);
+    vn_stream_loop_free(l->stream);
+    if (l->ingests)
+        for (size_t i = 0; i < l->nreaders; i++)
+            vn_ingest_free(l->ingests[i]);
+    free(l->ingests);
+    free(l->dg);
+    free(l);
+}

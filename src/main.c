@@ -1,0 +1,284 @@
+/*
+ * main.c - the veneur daemon: flags, config, wiring, signals. No logic lives
+ * here; each step calls the module that owns it.
+ *
+ * Start-up order: config -> sinks -> listeners (bind) -> workers (sized by the
+ * number of readers) -> reader threads -> flusher -> HTTP. Shutdown runs it
+ * backwards with a final flush in between (SPEC 0.7): stop reading, mark not
+ * ready, flush what is held, exit 0.
+ */
+#include <errno.h>
+#include <openssl/ssl.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "aggregate/events.h"
+#include "aggregate/worker.h"
+#include "config/config.h"
+#include "core/log.h"
+#include "core/stats.h"
+#include "core/version.h"
+#include "core/xalloc.h"
+#include "flush/flusher.h"
+#include "http/server.h"
+#include "listen/listeners.h"
+#include "listen/tls.h"
+#include "parse/dogstatsd.h"
+#include "sinks/sink.h"
+
+extern char **environ;
+
+#define EVENTS_PER_INTERVAL 10000
+
+typedef struct app {
+    vn_config_t *cfg;
+    vn_stats_t stats;
+    _Atomic bool ready;
+} app_t;
+
+static void usage(FILE *out)
+{
+    fprintf(out, "Usage of veneur:\n"
+                 "  -f string\n"
+                 "        The config file to read for settings (default: the embedded default config).\n"
+                 "  -validate-config\n"
+                 "        Validate the config file is valid YAML with correct value types, then immediately exit.\n"
+                 "  -validate-config-strict\n"
+                 "        Validate as with -validate-config, but also fail if there are any unknown fields.\n"
+                 "  -version\n"
+                 "        Print the version and exit.\n"
+                 "Environment variables VENEUR_<FIELD> override config keys (e.g. VENEUR_INTERVAL=10s).\n");
+}
+
+static bool ready_cb(void *ctx) { return atomic_load(&((app_t *)ctx)->ready); }
+
+static size_t metrics_cb(void *ctx, char *buf, size_t cap)
+{
+    return vn_stats_render_prometheus(&((app_t *)ctx)->stats, buf, cap);
+}
+
+static size_t config_yaml_cb(void *ctx, char *buf, size_t cap)
+{
+    char *mem = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&mem, &len);
+    if (!f)
+        return 0;
+    vn_config_dump(((app_t *)ctx)->cfg, f);
+    fclose(f);
+    if (len <= cap)
+        memcpy(buf, mem, len);
+    free(mem);
+    return len;
+}
+
+static void quit_cb(void *ctx)
+{
+    (void)ctx;
+    kill(getpid(), SIGTERM); /* handled by the sigwait loop like an operator's SIGTERM */
+}
+
+/* Matches a Go-style flag name with one or two dashes; sets *val for "-x=v" or the next argument. */
+static bool flag_is(const char *arg, const char *name, const char **inline_val)
+{
+    if (arg[0] != '-')
+        return false;
+    arg += arg[1] == '-' ? 2 : 1;
+    size_t n = strlen(name);
+    if (strncmp(arg, name, n) != 0)
+        return false;
+    if (arg[n] == '\0') {
+        *inline_val = NULL;
+        return true;
+    }
+    if (arg[n] == '=') {
+        *inline_val = arg + n + 1;
+        return true;
+    }
+    return false;
+}
+
+static bool parse_bool_flag(const char *v) { return !v || strcmp(v, "true") == 0 || strcmp(v, "1") == 0; }
+
+int main(int argc, char **argv)
+{
+    const char *path = NULL;
+    bool validate = false, strict = false;
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        if (flag_is(argv[i], "f", &v)) {
+            if (!v) {
+                if (i + 1 >= argc) {
+                    fprintf(stderr, "flag needs an argument: -f\n");
+                    usage(stderr);
+                    return 2;
+                }
+                v = argv[++i];
+            }
+            path = v;
+        } else if (flag_is(argv[i], "validate-config-strict", &v)) {
+            validate = strict = parse_bool_flag(v);
+        } else if (flag_is(argv[i], "validate-config", &v)) {
+            validate = parse_bool_flag(v);
+        } else if (flag_is(argv[i], "version", &v)) {
+            printf("veneur-c %s (built %s)\n", VN_VERSION, VN_BUILD_DATE);
+            return 0;
+        } else if (flag_is(argv[i], "help", &v) || flag_is(argv[i], "h", &v)) {
+            usage(stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "flag provided but not defined: %s\n", argv[i]);
+            usage(stderr);
+            return 2;
+        }
+    }
+
+    app_t app;
+    memset(&app, 0, sizeof app);
+    char err[1024] = "";
+    vn_err_t rc = path ? vn_config_load_file(path, environ, strict, &app.cfg, err, sizeof err)
+                       : vn_config_load(vn_config_default_yaml, strlen(vn_config_default_yaml), environ, strict,
+                                        &app.cfg, err, sizeof err);
+    if (rc != VN_OK) {
+        fprintf(stderr, "veneur: %s\n", err[0] ? err : vn_strerror(rc));
+        return 2;
+    }
+    vn_config_t *cfg = app.cfg;
+    if (validate) {
+        printf("config ok\n");
+        vn_config_free(cfg);
+        return 0;
+    }
+    vn_log_set_level(cfg->debug ? VN_LOG_DEBUG : VN_LOG_INFO);
+    if (!path)
+        VN_LOG(INFO, "event=using_embedded_config");
+    vn_stats_init(&app.stats);
+
+    /* Signals are handled by sigwait in this thread only; block before any thread starts. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGHUP);
+    sigaddset(&sigs, SIGUSR2);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    SSL_CTX *tls = NULL;
+    if ((cfg->tls_key && cfg->tls_key[0]) || (cfg->tls_certificate && cfg->tls_certificate[0])) {
+        if (vn_tls_server_ctx_new(cfg->tls_key, cfg->tls_certificate, cfg->tls_authority_certificate, &tls, err,
+                                  sizeof err) != VN_OK) {
+            fprintf(stderr, "veneur: %s\n", err);
+            vn_config_free(cfg);
+            return 2;
+        }
+    }
+
+    vn_sink_t **sinks = vn_xcalloc(cfg->n_metric_sinks ? cfg->n_metric_sinks : 1, sizeof *sinks);
+    size_t nsinks = 0;
+    for (size_t i = 0; i < cfg->n_metric_sinks; i++) {
+        vn_sink_t *s = NULL;
+        err[0] = '\0';
+        rc = vn_sink_new(&cfg->metric_sinks[i], cfg, &s, err, sizeof err);
+        if (rc == VN_ERR_NOTFOUND) {
+            VN_LOG(WARN, "event=unknown_sink_kind kind=%s name=%s msg=\"skipped\"", cfg->metric_sinks[i].kind,
+                   cfg->metric_sinks[i].name);
+            continue;
+        }
+        if (rc != VN_OK) {
+            fprintf(stderr, "veneur: sink %s: %s\n", cfg->metric_sinks[i].name, err[0] ? err : vn_strerror(rc));
+            return 2;
+        }
+        sinks[nsinks++] = s;
+    }
+    if (cfg->forward_address && cfg->forward_address[0])
+        VN_LOG(WARN, "event=forwarding_not_supported forward_address=%s msg=\"global-bound series are not sent\"",
+               cfg->forward_address);
+    if (cfg->ssf_listen_addresses.n || cfg->grpc_listen_addresses.n)
+        VN_LOG(WARN, "event=listener_not_supported msg=\"ssf_listen_addresses and grpc_listen_addresses are ignored\"");
+
+    vn_listeners_t *listeners = NULL;
+    if (vn_listeners_open(cfg, tls, &listeners, err, sizeof err) != VN_OK) {
+        fprintf(stderr, "veneur: %s\n", err);
+        return 2;
+    }
+    size_t nreaders = vn_listeners_reader_count(listeners);
+    size_t nworkers = cfg->num_workers > 0 ? (size_t)cfg->num_workers : 1;
+    vn_worker_t **workers = vn_xcalloc(nworkers, sizeof *workers);
+    size_t max_series = cfg->max_series_per_interval > 0 ? (size_t)cfg->max_series_per_interval / nworkers : 0;
+    for (size_t w = 0; w < nworkers; w++)
+        workers[w] = vn_worker_start((int)w, nreaders, max_series, &app.stats);
+
+    vn_str_t *implicit = vn_xcalloc(cfg->extend_tags.n ? cfg->extend_tags.n : 1, sizeof *implicit);
+    for (size_t i = 0; i < cfg->extend_tags.n; i++)
+        implicit[i] = vn_str_c(cfg->extend_tags.v[i]);
+    vn_parser_t parser = {.implicit_tags = implicit, .n_implicit = cfg->extend_tags.n};
+    vn_event_store_t events;
+    vn_event_store_init(&events, EVENTS_PER_INTERVAL, &app.stats);
+    vn_ingest_shared_t shared = {
+        .parser = &parser, .workers = workers, .nworkers = nworkers, .events = &events, .stats = &app.stats};
+    if (vn_listeners_start(listeners, &shared) != VN_OK) {
+        VN_LOG(ERROR, "event=listener_start_failed");
+        return 1;
+    }
+    vn_flusher_opts_t fo = {.cfg = cfg,
+                            .workers = workers,
+                            .nworkers = nworkers,
+                            .sinks = sinks,
+                            .nsinks = nsinks,
+                            .events = &events,
+                            .stats = &app.stats};
+    vn_flusher_t *flusher = vn_flusher_start(&fo);
+
+    vn_http_server_t *http = NULL;
+    if (cfg->http_address && cfg->http_address[0]) {
+        vn_http_handlers_t h = {.ctx = &app,
+                                .ready = ready_cb,
+                                .metrics = metrics_cb,
+                                .config_yaml = cfg->http_config ? config_yaml_cb : NULL,
+                                .quit = cfg->http_quit ? quit_cb : NULL};
+        if (vn_http_server_start(cfg->http_address, &h, &http, err, sizeof err) != VN_OK) {
+            fprintf(stderr, "veneur: http_address: %s\n", err);
+            return 2;
+        }
+        VN_LOG(INFO, "event=listening proto=http addr=%s", cfg->http_address);
+    }
+    atomic_store(&app.ready, true);
+    VN_LOG(INFO, "event=started version=%s workers=%zu readers=%zu sinks=%zu interval_s=%g", VN_VERSION, nworkers,
+           nreaders, nsinks, cfg->interval_s);
+
+    for (;;) {
+        int sig = 0;
+        if (sigwait(&sigs, &sig) != 0)
+            continue;
+        if (sig == SIGINT || sig == SIGTERM) {
+            VN_LOG(INFO, "event=shutdown signal=%s", sig == SIGINT ? "SIGINT" : "SIGTERM");
+            break;
+        }
+        VN_LOG(INFO, "event=signal_ignored signal=%d", sig);
+    }
+
+    atomic_store(&app.ready, false);
+    vn_listeners_stop(listeners);
+    vn_flusher_stop(flusher, cfg->flush_on_shutdown);
+    vn_http_server_stop(http);
+    vn_flusher_free(flusher);
+    vn_listeners_free(listeners);
+    for (size_t w = 0; w < nworkers; w++)
+        vn_worker_free(workers[w]);
+    free(workers);
+    vn_event_store_destroy(&events);
+    for (size_t i = 0; i < nsinks; i++)
+        vn_sink_free(sinks[i]);
+    free(sinks);
+    free(implicit);
+    if (tls)
+        SSL_CTX_free(tls);
+    VN_LOG(INFO, "event=stopped");
+    vn_config_free(cfg);
+    return 0;
+}

@@ -1,0 +1,466 @@
+/**
+ * dogstatsd.c - DogStatsD metric, event and service-check lines (SPEC 1, 0.3).
+ *
+ * Zero-copy: outputs borrow the line (or the parser's implicit tags); only
+ * event text / service-check messages are copied, into the caller's scratch,
+ * because "\n" unescaping changes bytes. One pass over each line: '|'
+ * sections are found (scan.h: 8 bytes at a time, then memchr) by a tiny
+ * splitter shared by all three grammars (Go's SplitBytes: "a||b" -> "a", "",
+ * "b"). Errors are checked in
+ * Go's order, so a line gets the same error category as in Go Veneur.
+ * Tag work lives in tags.c and number syntax in number.c.
+ */
+#include "parse/dogstatsd.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "parse/number.h"
+#include "parse/scan.h"
+#include "parse/tags.h"
+
+/* ---------------------------------------------------------------- errors */
+
+static const struct {
+    const char *reason;
+    const char *message;
+} k_err[VN_PARSE_ERR__COUNT] = {
+    [VN_PARSE_OK] = {"ok", "OK"},
+    [VN_PARSE_ERR_NO_PIPE] = {"no_pipe", "Invalid metric packet, need at least 1 pipe for type"},
+    [VN_PARSE_ERR_NO_COLON] = {"no_colon", "Invalid metric packet, need at least 1 colon"},
+    [VN_PARSE_ERR_EMPTY_NAME] = {"empty_name", "Invalid metric packet, name cannot be empty"},
+    [VN_PARSE_ERR_NO_TYPE] = {"no_type", "Invalid metric packet, metric type not specified"},
+    [VN_PARSE_ERR_BAD_TYPE] = {"bad_type", "Invalid type for metric"},
+    [VN_PARSE_ERR_EMPTY_SECTION] = {"empty_section", "Invalid metric packet, empty string after/between pipes"},
+    [VN_PARSE_ERR_BAD_RATE] = {"bad_rate", "Invalid float for sample rate"},
+    [VN_PARSE_ERR_RATE_RANGE] = {"rate_range", "Sample rate must be >0 and <=1"},
+    [VN_PARSE_ERR_MULTI_RATE] = {"multi_rate", "Invalid metric packet, multiple sample rates specified"},
+    [VN_PARSE_ERR_MULTI_TAGS] = {"multi_tags", "Invalid metric packet, multiple tag sections specified"},
+    [VN_PARSE_ERR_UNKNOWN_SECTION] = {"unknown_section", "Invalid metric packet, contains unknown section"},
+    [VN_PARSE_ERR_BAD_VALUE] = {"bad_value", "Invalid number for metric value"},
+    [VN_PARSE_ERR_TOO_MANY_TAGS] = {"too_many_tags", "Invalid packet, more than 128 tags"},
+    [VN_PARSE_ERR_EV_NO_COLON] = {"event_no_colon", "Invalid event packet, need at least 1 colon"},
+    [VN_PARSE_ERR_EV_WRAPPER] = {"event_wrapper", "Invalid event packet, must have _e{} wrapper around length section"},
+    [VN_PARSE_ERR_EV_COMMA] = {"event_no_comma", "Invalid event packet, length section requires comma divider"},
+    [VN_PARSE_ERR_EV_TITLE_LEN] = {"event_title_length", "Invalid event packet, title length must be a positive "
+                                                   "integer equal to the actual title length"},
+    [VN_PARSE_ERR_EV_TEXT_LEN] = {"event_text_length", "Invalid event packet, text length must be a positive "
+                                                 "integer equal to the actual text length"},
+    [VN_PARSE_ERR_EV_NO_TEXT] = {"event_no_text", "Invalid event packet, must have at least 1 pipe for text"},
+    [VN_PARSE_ERR_EV_DATE] = {"event_bad_date", "Invalid event packet, could not parse date as unix timestamp"},
+    [VN_PARSE_ERR_EV_PRIORITY] = {"event_bad_priority", "Invalid event packet, priority must be normal or low"},
+    [VN_PARSE_ERR_EV_ALERT] = {"event_bad_alert",
+                               "Invalid event packet, alert level must be error, warning, info or success"},
+    [VN_PARSE_ERR_EV_MULTI] = {"event_multi_section", "Invalid event packet, multiple date, hostname, aggregation "
+                                                "key, priority, source, alert or tag sections"},
+    [VN_PARSE_ERR_EV_EMPTY_SECTION] = {"event_empty_section", "Invalid event packet, empty string after/between pipes"},
+    [VN_PARSE_ERR_EV_UNKNOWN] = {"event_unknown_section", "Invalid event packet, unrecognized metadata section"},
+    [VN_PARSE_ERR_SC_PREFIX] = {"service_check_no_prefix", "Invalid service check packet, no _sc prefix"},
+    [VN_PARSE_ERR_SC_NO_NAME] = {"service_check_no_name", "Invalid service check packet, need name section"},
+    [VN_PARSE_ERR_SC_EMPTY_NAME] = {"service_check_empty_name", "Invalid service check packet, empty name"},
+    [VN_PARSE_ERR_SC_NO_STATUS] = {"service_check_no_status", "Invalid service check packet, need status section"},
+    [VN_PARSE_ERR_SC_STATUS] = {"service_check_bad_status", "Invalid service check packet, must have status of 0, 1, 2, or 3"},
+    [VN_PARSE_ERR_SC_DATE] = {"service_check_bad_date", "Invalid service check packet, could not parse date as unix timestamp"},
+    [VN_PARSE_ERR_SC_MULTI] = {"service_check_multi_section",
+                               "Invalid service check packet, multiple date, hostname, message or tag sections"},
+    /* sic: Go's wording, kept so log searches written for Go still match */
+    [VN_PARSE_ERR_SC_EMPTY_SECTION] = {"service_check_empty_section",
+                                       "Invalid service packet packet, empty string after/between pipes"},
+    [VN_PARSE_ERR_SC_UNKNOWN] = {"service_check_unknown_section", "Invalid service check packet, unrecognized metadata section"},
+    [VN_PARSE_ERR_SC_MSG_NOT_LAST] = {"service_check_message_not_last",
+                                      "Invalid service check packet, message must be the last metadata section"},
+};
+
+const char *vn_parse_err_reason(vn_parse_err_t e)
+{
+    return (unsigned)e < VN_PARSE_ERR__COUNT && k_err[e].reason ? k_err[e].reason : "unknown";
+}
+
+const char *vn_parse_err_message(vn_parse_err_t e)
+{
+    return (unsigned)e < VN_PARSE_ERR__COUNT && k_err[e].message ? k_err[e].message : "unknown parse error";
+}
+
+/* ------------------------------------------------------------- splitter */
+
+/* Go SplitBytes on '|': n pipes give n+1 chunks, empty ones included. */
+typedef struct {
+    const char *p;
+    const char *end;
+    bool last;
+} pipes_t;
+
+static inline bool next_chunk(pipes_t *sp, vn_str_t *chunk)
+{
+    if (sp->last)
+        return false;
+    const char *q = vn_parse__find(sp->p, sp->end, '|');
+    if (!q) {
+        *chunk = (vn_str_t){sp->p, (size_t)(sp->end - sp->p)};
+        sp->last = true;
+    } else {
+        *chunk = (vn_str_t){sp->p, (size_t)(q - sp->p)};
+        sp->p = q + 1;
+    }
+    return true;
+}
+
+static inline bool has_kv_prefix(vn_str_t c, char k) { return c.len >= 2 && c.p[0] == k && c.p[1] == ':'; }
+
+static inline vn_str_t after(vn_str_t c, size_t n) { return (vn_str_t){c.p + n, c.len - n}; }
+
+/* SPEC 0.3: DogStatsD 1.1+ fields we accept and ignore: `x:...` with x a
+ * lower-case letter (c: container, e: external data, ...) and `T<digits>`. */
+static bool ignorable_section(vn_str_t c)
+{
+    if (c.len >= 2 && c.p[0] >= 'a' && c.p[0] <= 'z' && c.p[1] == ':')
+        return true;
+    if (c.len < 2 || c.p[0] != 'T')
+        return false;
+    for (size_t i = 1; i < c.len; i++)
+        if (c.p[i] < '0' || c.p[i] > '9')
+            return false;
+    return true;
+}
+
+/* ---------------------------------------------------------------- metrics */
+
+vn_parse_err_t vn_parse_metric(const vn_parser_t *p, const char *line, size_t len, vn_metric_line_t *out)
+{
+    if (len == 0)
+        return VN_PARSE_ERR_NO_PIPE; /* also keeps NULL + 0 out of the pointer math */
+    pipes_t sp = {line, line + len, false};
+    vn_str_t head, chunk;
+
+    /* "a.b:1:2|ms|@0.5|#x:y"
+     *  ^^^^^^^               up to the first '|' (none -> no_pipe) */
+    next_chunk(&sp, &head);
+    if (sp.last)
+        return VN_PARSE_ERR_NO_PIPE;
+
+    /* "a.b:1:2|ms|@0.5|#x:y"
+     *  ^^^                   name: up to the first ':' before that '|'
+     *      ^^^               values: the rest, split later by the iterator */
+    const char *colon = vn_parse__find(head.p, head.p + head.len, ':');
+    if (!colon)
+        return VN_PARSE_ERR_NO_COLON;
+    if (colon == head.p)
+        return VN_PARSE_ERR_EMPTY_NAME;
+    out->name = (vn_str_t){head.p, (size_t)(colon - head.p)};
+    out->values = (vn_str_t){colon + 1, (size_t)(head.p + head.len - colon - 1)};
+
+    /* "a.b:1:2|ms|@0.5|#x:y"
+     *          ^^            type: first byte only ("ms" == "m" == "mfoo") */
+    next_chunk(&sp, &chunk);
+    if (chunk.len == 0)
+        return VN_PARSE_ERR_NO_TYPE;
+    switch (chunk.p[0]) {
+    case 'c': out->type = VN_MT_COUNTER; break;
+    case 'g': out->type = VN_MT_GAUGE; break;
+    case 'h':
+    case 'd': out->type = VN_MT_HISTOGRAM; break; /* distribution == histogram */
+    case 'm': out->type = VN_MT_TIMER; break;
+    case 's': out->type = VN_MT_SET; break;
+    default: return VN_PARSE_ERR_BAD_TYPE;
+    }
+
+    out->scope = VN_SCOPE_MIXED;
+    out->rate = 1.0;
+    out->ignored_sections = 0;
+    out->ntags = 0;
+    bool have_rate = false, have_tags = false;
+    size_t n_imp = p->n_implicit ? vn_parse__n_implicit(p) : 0;
+    if (n_imp > VN_PARSE_MAX_TAGS)
+        return VN_PARSE_ERR_TOO_MANY_TAGS;
+
+    while (next_chunk(&sp, &chunk)) {
+        if (chunk.len == 0)
+            return VN_PARSE_ERR_EMPTY_SECTION;
+        switch (chunk.p[0]) {
+        case '@': {
+            /* "a.b:1:2|ms|@0.5|#x:y"
+             *             ^^^^       sample rate, 0 < r <= 1, at most once */
+            if (have_rate)
+                return VN_PARSE_ERR_MULTI_RATE;
+            double r;
+            if (vn_parse__float(chunk.p + 1, chunk.len - 1, &r) != VN_NUM_OK)
+                return VN_PARSE_ERR_BAD_RATE;
+            if (!(r > 0 && r <= 1)) /* NaN fails too */
+                return VN_PARSE_ERR_RATE_RANGE;
+            out->rate = r;
+            have_rate = true;
+            break;
+        }
+        case '#': {
+            /* "a.b:1:2|ms|@0.5|#x:y"
+             *                  ^^^^  tags, at most one section (tags.c) */
+            if (have_tags)
+                return VN_PARSE_ERR_MULTI_TAGS;
+            have_tags = true;
+            vn_parse_err_t e = vn_parse__split_tags(p, chunk.p + 1, chunk.len - 1, VN_MAGIC_PREFIX, &out->scope,
+                                                    out->tags, &out->ntags, VN_PARSE_MAX_TAGS - n_imp);
+            if (e != VN_PARSE_OK)
+                return e;
+            break;
+        }
+        default:
+            /* "a.b:1|c|c:abc123|T1700000000"
+             *          ^^^^^^^^ ^^^^^^^^^^^  DogStatsD 1.1+ fields: skipped, counted */
+            if (!ignorable_section(chunk))
+                return VN_PARSE_ERR_UNKNOWN_SECTION;
+            out->ignored_sections++;
+        }
+    }
+    vn_parse__finish_tags(p, out->tags, &out->ntags);
+    return VN_PARSE_OK;
+}
+
+/* ---------------------------------------------------------------- values */
+
+void vn_value_iter_init(vn_value_iter_t *it, const vn_metric_line_t *m)
+{
+    it->p = m->values.p;
+    it->end = m->values.p + m->values.len;
+    it->done = m->values.len == 0; /* "x:|c": no samples, no error */
+}
+
+int vn_value_next_str(vn_value_iter_t *it, vn_str_t *out)
+{
+    /* "1:2:" -> "1", "2", "" */
+    if (it->done)
+        return 0;
+    const char *c = vn_parse__find(it->p, it->end, ':');
+    if (c) {
+        *out = (vn_str_t){it->p, (size_t)(c - it->p)};
+        it->p = c + 1;
+    } else {
+        *out = (vn_str_t){it->p, (size_t)(it->end - it->p)};
+        it->p = it->end;
+        it->done = true;
+    }
+    return 1;
+}
+
+int vn_value_next_num(vn_value_iter_t *it, double *out)
+{
+    vn_str_t piece;
+    if (!vn_value_next_str(it, &piece))
+        return 0;
+    double v;
+    if (vn_parse__float(piece.p, piece.len, &v) != VN_NUM_OK || !isfinite(v))
+        return -1;
+    *out = v;
+    return 1;
+}
+
+/* -------------------------------------------------- events, service checks */
+
+/* Copies s into scratch replacing the two bytes `\n` by a newline (Go
+ * strings.Replace, left to right). Returns false if scratch is too small. */
+static bool unescape_nl(vn_str_t s, char *scratch, size_t cap, vn_str_t *out)
+{
+    if (s.len > cap || (s.len && !scratch))
+        return false;
+    size_t w = 0;
+    for (size_t i = 0; i < s.len; i++) {
+        if (s.p[i] == '\\' && i + 1 < s.len && s.p[i + 1] == 'n') {
+            scratch[w++] = '\n';
+            i++;
+        } else {
+            scratch[w++] = s.p[i];
+        }
+    }
+    *out = (vn_str_t){scratch, w};
+    return true;
+}
+
+static inline bool str_is(vn_str_t s, const char *lit, size_t n) { return s.len == n && memcmp(s.p, lit, n) == 0; }
+
+/* Go strconv.Atoi for the _e{a,b} lengths: must be an integer > 0. */
+static bool positive_len(const char *s, size_t n, int64_t *out)
+{
+    return vn_parse__int64(s, n, out) == VN_NUM_OK && *out > 0;
+}
+
+vn_parse_err_t vn_parse_event(const vn_parser_t *p, const char *line, size_t len, int64_t now, char *scratch,
+                              size_t scratch_cap, vn_event_t *out)
+{
+    if (len == 0)
+        return VN_PARSE_ERR_EV_NO_COLON;
+    pipes_t sp = {line, line + len, false};
+    vn_str_t head, chunk;
+
+    /* "_e{5,4}:title|text|p:low|#a:b"
+     *  ^^^^^^^^^^^^^                  first chunk: lengths, ':', title */
+    next_chunk(&sp, &head);
+    const char *colon = vn_parse__find(head.p, head.p + head.len, ':');
+    if (!colon)
+        return VN_PARSE_ERR_EV_NO_COLON;
+    size_t lcl = (size_t)(colon - head.p);
+    /* "_e{5,4}:title"
+     *  ^^^   ^        the _e{ } wrapper */
+    if (lcl < 4 || memcmp(head.p, "_e{", 3) != 0 || head.p[lcl - 1] != '}')
+        return VN_PARSE_ERR_EV_WRAPPER;
+    /* "_e{5,4}:title"
+     *     ^^^         title length ',' text length: integers > 0 */
+    const char *in = head.p + 3;
+    size_t inl = lcl - 4;
+    const char *comma = vn_parse__find(in, in + inl, ',');
+    if (!comma)
+        return VN_PARSE_ERR_EV_COMMA;
+    int64_t title_len, text_len;
+    if (!positive_len(in, (size_t)(comma - in), &title_len))
+        return VN_PARSE_ERR_EV_TITLE_LEN;
+    if (!positive_len(comma + 1, (size_t)(in + inl - comma - 1), &text_len))
+        return VN_PARSE_ERR_EV_TEXT_LEN;
+    /* "_e{5,4}:title|"
+     *          ^^^^^   title: exactly title_len bytes, so it cannot hold '|' */
+    out->title = (vn_str_t){colon + 1, (size_t)(head.p + head.len - colon - 1)};
+    if ((uint64_t)title_len != out->title.len)
+        return VN_PARSE_ERR_EV_TITLE_LEN;
+    /* "_e{5,4}:title|text|"
+     *                ^^^^   text: exactly text_len bytes, `\n` unescaped */
+    if (!next_chunk(&sp, &chunk))
+        return VN_PARSE_ERR_EV_NO_TEXT;
+    if ((uint64_t)text_len != chunk.len)
+        return VN_PARSE_ERR_EV_TEXT_LEN;
+    if (!unescape_nl(chunk, scratch, scratch_cap, &out->text))
+        return VN_PARSE_ERR_EV_TEXT_LEN; /* caller broke "scratch holds len bytes" */
+
+    out->timestamp = now;
+    out->hostname = out->agg_key = out->priority = out->source_type = out->alert_type = (vn_str_t){line, 0};
+    bool have_d = false, have_h = false, have_k = false, have_p = false, have_s = false, have_t = false;
+    vn_str_t tags = {NULL, 0};
+    bool have_tags = false;
+
+    /* "_e{5,4}:title|text|d:1700000000|h:web1|k:key|p:low|s:src|t:info|#a:b"
+     *                     ^^^^^^^^^^^^ ^^^^^^ ^^^^^ ^^^^^ ^^^^^ ^^^^^^ ^^^^
+     *                     each at most once, any order */
+    while (next_chunk(&sp, &chunk)) {
+        if (chunk.len == 0)
+            return VN_PARSE_ERR_EV_EMPTY_SECTION;
+        vn_str_t v = after(chunk, 2);
+        if (has_kv_prefix(chunk, 'd')) {
+            if (have_d)
+                return VN_PARSE_ERR_EV_MULTI;
+            if (vn_parse__int64(v.p, v.len, &out->timestamp) != VN_NUM_OK)
+                return VN_PARSE_ERR_EV_DATE;
+            have_d = true;
+        } else if (has_kv_prefix(chunk, 'h')) {
+            if (have_h)
+                return VN_PARSE_ERR_EV_MULTI;
+            out->hostname = v;
+            have_h = true;
+        } else if (has_kv_prefix(chunk, 'k')) {
+            if (have_k)
+                return VN_PARSE_ERR_EV_MULTI;
+            out->agg_key = v;
+            have_k = true;
+        } else if (has_kv_prefix(chunk, 'p')) {
+            if (have_p)
+                return VN_PARSE_ERR_EV_MULTI;
+            if (!str_is(v, "normal", 6) && !str_is(v, "low", 3))
+                return VN_PARSE_ERR_EV_PRIORITY;
+            out->priority = v;
+            have_p = true;
+        } else if (has_kv_prefix(chunk, 's')) {
+            if (have_s)
+                return VN_PARSE_ERR_EV_MULTI;
+            out->source_type = v;
+            have_s = true;
+        } else if (has_kv_prefix(chunk, 't')) {
+            if (have_t)
+                return VN_PARSE_ERR_EV_MULTI;
+            if (!str_is(v, "error", 5) && !str_is(v, "warning", 7) && !str_is(v, "info", 4) &&
+                !str_is(v, "success", 7))
+                return VN_PARSE_ERR_EV_ALERT;
+            out->alert_type = v;
+            have_t = true;
+        } else if (chunk.p[0] == '#') {
+            if (have_tags)
+                return VN_PARSE_ERR_EV_MULTI;
+            tags = after(chunk, 1);
+            have_tags = true;
+        } else {
+            return VN_PARSE_ERR_EV_UNKNOWN;
+        }
+    }
+    return vn_parse__event_tags(p, tags.p, tags.len, have_tags, out->tags, &out->ntags);
+}
+
+vn_parse_err_t vn_parse_service_check(const vn_parser_t *p, const char *line, size_t len, int64_t now,
+                                      char *scratch, size_t scratch_cap, vn_service_check_t *out)
+{
+    if (len == 0)
+        return VN_PARSE_ERR_SC_PREFIX;
+    pipes_t sp = {line, line + len, false};
+    vn_str_t chunk;
+
+    /* "_sc|db.up|2|d:1700000000|h:db1|#env:prod|m:down"
+     *  ^^^                                              exactly "_sc" */
+    next_chunk(&sp, &chunk);
+    if (!str_is(chunk, "_sc", 3))
+        return VN_PARSE_ERR_SC_PREFIX;
+    /* "_sc|db.up|2|..."
+     *      ^^^^^        name: required, non-empty */
+    if (!next_chunk(&sp, &chunk))
+        return VN_PARSE_ERR_SC_NO_NAME;
+    if (chunk.len == 0)
+        return VN_PARSE_ERR_SC_EMPTY_NAME;
+    out->name = chunk;
+    /* "_sc|db.up|2|..."
+     *            ^      status: exactly one of 0 1 2 3 */
+    if (!next_chunk(&sp, &chunk))
+        return VN_PARSE_ERR_SC_NO_STATUS;
+    if (chunk.len != 1 || chunk.p[0] < '0' || chunk.p[0] > '3')
+        return VN_PARSE_ERR_SC_STATUS;
+    out->status = chunk.p[0] - '0';
+
+    out->timestamp = now;
+    out->hostname = out->message = (vn_str_t){line, 0};
+    out->scope = VN_SCOPE_MIXED;
+    out->ntags = 0;
+    bool have_d = false, have_h = false, have_m = false, have_tags = false;
+    size_t n_imp = p->n_implicit ? vn_parse__n_implicit(p) : 0;
+    if (n_imp > VN_PARSE_MAX_TAGS)
+        return VN_PARSE_ERR_TOO_MANY_TAGS;
+
+    /* "_sc|db.up|2|d:1700000000|h:db1|#env:prod|m:down"
+     *              ^^^^^^^^^^^^ ^^^^^ ^^^^^^^^^ ^^^^^^  each at most once; m: last */
+    while (next_chunk(&sp, &chunk)) {
+        if (chunk.len == 0)
+            return VN_PARSE_ERR_SC_EMPTY_SECTION;
+        if (have_m)
+            return VN_PARSE_ERR_SC_MSG_NOT_LAST;
+        vn_str_t v = after(chunk, 2);
+        if (has_kv_prefix(chunk, 'd')) {
+            if (have_d)
+                return VN_PARSE_ERR_SC_MULTI;
+            if (vn_parse__int64(v.p, v.len, &out->timestamp) != VN_NUM_OK)
+                return VN_PARSE_ERR_SC_DATE;
+            have_d = true;
+        } else if (has_kv_prefix(chunk, 'h')) {
+            if (have_h)
+                return VN_PARSE_ERR_SC_MULTI;
+            out->hostname = v;
+            have_h = true;
+        } else if (has_kv_prefix(chunk, 'm')) {
+            /* a second m: is caught above as "message must be last" */
+            if (!unescape_nl(v, scratch, scratch_cap, &out->message))
+                return VN_PARSE_ERR_SC_UNKNOWN; /* caller broke "scratch holds len bytes" */
+            have_m = true;
+        } else if (chunk.p[0] == '#') {
+            if (have_tags)
+                return VN_PARSE_ERR_SC_MULTI;
+            have_tags = true;
+            vn_parse_err_t e = vn_parse__split_tags(p, chunk.p + 1, chunk.len - 1, VN_MAGIC_EXACT, &out->scope,
+                                                    out->tags, &out->ntags, VN_PARSE_MAX_TAGS - n_imp);
+            if (e != VN_PARSE_OK)
+                return e;
+        } else {
+            return VN_PARSE_ERR_SC_UNKNOWN;
+        }
+    }
+    vn_parse__finish_tags(p, out->tags, &out->ntags);
+    return VN_PARSE_OK;
+}

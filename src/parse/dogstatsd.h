@@ -1,0 +1,146 @@
+/* BUILD NOTES FOR CONTRIBUTORS: read /work/main/AGENTS.md first (Makefile, tests, git rules). */
+/**
+ * dogstatsd.h - zero-copy parser for statsd/DogStatsD lines: metrics, events
+ * (`_e{..}`) and service checks (`_sc|..`). SPEC.md section 1 and 0.3.
+ *
+ * Ownership: every vn_str_t in the outputs borrows either the input line or the
+ * parser's implicit tags; valid until the input buffer is reused. The parser
+ * never allocates. A vn_parser_t is immutable after init and may be shared by
+ * threads; output structs are per-caller.
+ */
+#ifndef VN_PARSE_DOGSTATSD_H
+#define VN_PARSE_DOGSTATSD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/metric.h"
+#include "core/str.h"
+
+/** Lines with more tags than this are rejected (VN_PARSE_ERR_TOO_MANY_TAGS). */
+#define VN_PARSE_MAX_TAGS 128
+
+/** Why a line was rejected. The reason string is the self-metric tag value. */
+typedef enum vn_parse_err {
+    VN_PARSE_OK = 0,
+    /* metrics */
+    VN_PARSE_ERR_NO_PIPE,         /* "need at least 1 pipe for type" */
+    VN_PARSE_ERR_NO_COLON,        /* "need at least 1 colon" */
+    VN_PARSE_ERR_EMPTY_NAME,      /* "name cannot be empty" */
+    VN_PARSE_ERR_NO_TYPE,         /* "metric type not specified" */
+    VN_PARSE_ERR_BAD_TYPE,        /* "Invalid type for metric" */
+    VN_PARSE_ERR_EMPTY_SECTION,   /* "empty string after/between pipes" */
+    VN_PARSE_ERR_BAD_RATE,        /* "Invalid float for sample rate" */
+    VN_PARSE_ERR_RATE_RANGE,      /* "Sample rate <x> must be >0 and <=1" */
+    VN_PARSE_ERR_MULTI_RATE,      /* "multiple sample rates specified" */
+    VN_PARSE_ERR_MULTI_TAGS,      /* "multiple tag sections specified" */
+    VN_PARSE_ERR_UNKNOWN_SECTION, /* "contains unknown section" */
+    VN_PARSE_ERR_BAD_VALUE,       /* "Invalid number for metric value" */
+    VN_PARSE_ERR_TOO_MANY_TAGS,   /* more than VN_PARSE_MAX_TAGS tags */
+    /* events */
+    VN_PARSE_ERR_EV_NO_COLON,     /* "need at least 1 colon" */
+    VN_PARSE_ERR_EV_WRAPPER,      /* "must have _e{} wrapper" */
+    VN_PARSE_ERR_EV_COMMA,        /* "length section requires comma divider" */
+    VN_PARSE_ERR_EV_TITLE_LEN,    /* bad/non-positive/mismatched title length */
+    VN_PARSE_ERR_EV_TEXT_LEN,     /* bad/non-positive/mismatched text length */
+    VN_PARSE_ERR_EV_NO_TEXT,      /* "must have at least 1 pipe for text" */
+    VN_PARSE_ERR_EV_DATE,         /* "could not parse date" */
+    VN_PARSE_ERR_EV_PRIORITY,     /* priority not normal|low */
+    VN_PARSE_ERR_EV_ALERT,        /* alert type not error|warning|info|success */
+    VN_PARSE_ERR_EV_MULTI,        /* "multiple X sections" */
+    VN_PARSE_ERR_EV_EMPTY_SECTION,/* "empty string after/between pipes" */
+    VN_PARSE_ERR_EV_UNKNOWN,      /* "unrecognized metadata section" */
+    /* service checks */
+    VN_PARSE_ERR_SC_PREFIX,       /* "no _sc prefix" */
+    VN_PARSE_ERR_SC_NO_NAME,      /* "need name section" */
+    VN_PARSE_ERR_SC_EMPTY_NAME,   /* "empty name" */
+    VN_PARSE_ERR_SC_NO_STATUS,    /* "need status section" */
+    VN_PARSE_ERR_SC_STATUS,       /* "must have status of 0, 1, 2, or 3" */
+    VN_PARSE_ERR_SC_DATE,         /* "could not parse date" */
+    VN_PARSE_ERR_SC_MULTI,        /* "multiple X sections" */
+    VN_PARSE_ERR_SC_EMPTY_SECTION,/* "empty string after/between pipes" */
+    VN_PARSE_ERR_SC_UNKNOWN,      /* "unrecognized metadata section" */
+    VN_PARSE_ERR_SC_MSG_NOT_LAST, /* "message must be the last metadata section" */
+    VN_PARSE_ERR__COUNT
+} vn_parse_err_t;
+
+/** Short snake_case reason for self-metrics, e.g. "no_pipe". Never NULL. */
+const char *vn_parse_err_reason(vn_parse_err_t e);
+/** Human message, Go Veneur's wording where it has one. Never NULL. */
+const char *vn_parse_err_message(vn_parse_err_t e);
+
+/** Parser settings. Borrows implicit_tags (must outlive the parser). */
+typedef struct vn_parser {
+    const vn_str_t *implicit_tags; /* extend_tags; empty strings ignored */
+    size_t n_implicit;
+} vn_parser_t;
+
+/** One parsed metric line (before value splitting). */
+typedef struct vn_metric_line {
+    vn_str_t name;
+    vn_mtype_t type;
+    vn_scope_t scope;
+    double rate;        /* 0 < rate <= 1; 1 when absent */
+    vn_str_t values;    /* raw value chunk, e.g. "1:2:3"; may be empty */
+    uint32_t ignored_sections; /* DogStatsD 1.1+ sections skipped (SPEC 0.3) */
+    size_t ntags;
+    vn_str_t tags[VN_PARSE_MAX_TAGS]; /* extended and byte-wise sorted */
+} vn_metric_line_t;
+
+/**
+ * Parses one metric line (no '\n'). Fills *out on VN_PARSE_OK; values are NOT
+ * validated here (use the value iterator), so section errors come first, as in Go.
+ */
+vn_parse_err_t vn_parse_metric(const vn_parser_t *p, const char *line, size_t len, vn_metric_line_t *out);
+
+/** Iterates the ':'-separated values of a parsed line. */
+typedef struct vn_value_iter {
+    const char *p;
+    const char *end;
+    bool done;
+} vn_value_iter_t;
+
+void vn_value_iter_init(vn_value_iter_t *it, const vn_metric_line_t *m);
+/** 1: *out set; 0: no more values; -1: the next piece is not a finite number. */
+int vn_value_next_num(vn_value_iter_t *it, double *out);
+/** 1: *out set (raw piece, for sets); 0: no more values. */
+int vn_value_next_str(vn_value_iter_t *it, vn_str_t *out);
+
+/** Writes tags joined by ',' into buf; returns the joined length, or SIZE_MAX if cap is too small. */
+size_t vn_tags_join(const vn_str_t *tags, size_t n, char *buf, size_t cap);
+
+/** A parsed `_e{..}` event. text is unescaped into the caller's scratch buffer. */
+typedef struct vn_event {
+    vn_str_t title;
+    vn_str_t text;        /* points into scratch: literal "\n" replaced by newline */
+    int64_t timestamp;    /* d: value, or `now` passed to the parser */
+    vn_str_t hostname;    /* h:, empty if absent */
+    vn_str_t agg_key;     /* k: */
+    vn_str_t priority;    /* p: normal|low, empty if absent */
+    vn_str_t source_type; /* s: */
+    vn_str_t alert_type;  /* t: error|warning|info|success, empty if absent */
+    size_t ntags;
+    vn_str_t tags[VN_PARSE_MAX_TAGS]; /* extended and sorted, "k:v" or "k" */
+} vn_event_t;
+
+/** scratch must hold at least len bytes. */
+vn_parse_err_t vn_parse_event(const vn_parser_t *p, const char *line, size_t len, int64_t now, char *scratch,
+                              size_t scratch_cap, vn_event_t *out);
+
+/** A parsed `_sc|..` service check. message is unescaped into scratch. */
+typedef struct vn_service_check {
+    vn_str_t name;
+    int status;         /* 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN */
+    int64_t timestamp;  /* d: or now */
+    vn_str_t hostname;  /* h: */
+    vn_str_t message;   /* m:, in scratch */
+    vn_scope_t scope;   /* exact-match magic tags only */
+    size_t ntags;
+    vn_str_t tags[VN_PARSE_MAX_TAGS]; /* extended and sorted */
+} vn_service_check_t;
+
+vn_parse_err_t vn_parse_service_check(const vn_parser_t *p, const char *line, size_t len, int64_t now,
+                                      char *scratch, size_t scratch_cap, vn_service_check_t *out);
+
+#endif

@@ -1,0 +1,85 @@
+/* BUILD NOTES FOR CONTRIBUTORS: read /work/main/AGENTS.md first (Makefile, tests, git rules). */
+/**
+ * sink.h - the metric sink interface. The flusher calls every sink with the
+ * interval's flushed metrics; adding a sink never touches the flusher.
+ *
+ * Threading: each sink's flush is called from the flush thread, one call at a
+ * time per sink. A sink that does network I/O must not block past the deadline
+ * in vn_flush_info_t (later sinks hand the batch to their own thread/queue).
+ *
+ * Ownership: the metrics array and every string inside are owned by the flusher
+ * and valid only for the duration of the call; a sink that keeps data copies it.
+ */
+#ifndef VN_SINKS_SINK_H
+#define VN_SINKS_SINK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/config.h"
+#include "core/err.h"
+
+/** Output types (Go InterMetric.Type numbering). */
+typedef enum vn_im_type { VN_IM_COUNTER = 0, VN_IM_GAUGE = 1, VN_IM_STATUS = 2 } vn_im_type_t;
+
+typedef struct vn_inter_metric {
+    const char *name;
+    int64_t timestamp; /* unix seconds of the flush */
+    double value;      /* counters: raw interval sum, not a rate */
+    const char *const *tags; /* sorted */
+    size_t ntags;
+    vn_im_type_t type;
+    const char *message;  /* status checks; NULL otherwise */
+    const char *hostname; /* status check h: host, else the configured hostname ("" allowed) */
+    const char *sink_only; /* veneursinkonly:NAME target, or NULL for every sink */
+} vn_inter_metric_t;
+
+typedef struct vn_flush_info {
+    int64_t timestamp;   /* unix seconds */
+    double interval_s;   /* configured interval */
+    const char *hostname;
+    double deadline_s;   /* monotonic seconds by which the flush must return */
+} vn_flush_info_t;
+
+/** A DogStatsD event, flattened for sinks (strings borrowed for the call). */
+typedef struct vn_sink_event {
+    const char *title, *text, *hostname, *agg_key, *priority, *source_type, *alert_type;
+    int64_t timestamp;
+    const char *const *tags;
+    size_t ntags;
+} vn_sink_event_t;
+
+typedef struct vn_sink vn_sink_t;
+
+typedef struct vn_sink_ops {
+    const char *kind;
+    /** Delivers one interval's metrics. Returns VN_OK or an error (counted, logged by caller). */
+    vn_err_t (*flush)(vn_sink_t *s, const vn_inter_metric_t *m, size_t n, const vn_flush_info_t *info);
+    /** Optional: events of the interval. */
+    void (*flush_events)(vn_sink_t *s, const vn_sink_event_t *ev, size_t n, const vn_flush_info_t *info);
+    /** Frees impl. */
+    void (*destroy)(vn_sink_t *s);
+} vn_sink_ops_t;
+
+struct vn_sink {
+    const vn_sink_ops_t *ops;
+    char *name; /* owned */
+    void *impl;
+    /* per-sink tag prefixes resolved from tags_exclude ("prefix" or "prefix|sink|...");
+     * owned by the registry, freed by vn_sink_free; read-only for the sink */
+    const char *const *excluded_tags;
+    size_t n_excluded_tags;
+};
+
+/**
+ * Builds a sink from its config entry. Known kinds: "debug", "localfile" (more
+ * added by later issues in sinks/registry.c). Returns VN_ERR_CONFIG with a message
+ * naming the bad key, VN_ERR_IO when an output cannot be opened (debug `output`),
+ * or VN_ERR_NOTFOUND for an unknown kind; errbuf (may be NULL) gets one line.
+ * Borrows sc and cfg (not kept). *out is owned; free with vn_sink_free.
+ */
+vn_err_t vn_sink_new(const vn_sink_config_t *sc, const vn_config_t *cfg, vn_sink_t **out, char *errbuf,
+                     size_t errcap);
+void vn_sink_free(vn_sink_t *s);
+
+#endif

@@ -1,0 +1,165 @@
+"""Shared helpers for veneur-c end-to-end tests (python3 stdlib only).
+
+Every test starts the real build/veneur on 127.0.0.1 with ephemeral ports,
+waits on conditions with deadlines (never fixed sleeps), and prints one line
+per case: "PASS name" or "FAIL name: why". run() exits non-zero on failure.
+"""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+VENEUR = os.path.join(ROOT, "build", "veneur")
+_results = []
+
+
+def free_port(kind=socket.SOCK_DGRAM):
+    """An ephemeral port free for both UDP and TCP on 127.0.0.1 right now."""
+    for _ in range(50):
+        s = socket.socket(socket.AF_INET, kind)
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        other = socket.socket(socket.AF_INET, socket.SOCK_STREAM if kind == socket.SOCK_DGRAM else socket.SOCK_DGRAM)
+        try:
+            other.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            s.close()
+            other.close()
+    raise RuntimeError("no free port")
+
+
+def wait_for(cond, timeout=10.0, step=0.02, what="condition"):
+    """Polls cond() until it returns a truthy value or the deadline passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise TimeoutError("timed out waiting for " + what)
+        time.sleep(step)
+
+
+class Veneur:
+    """A running build/veneur with a jsonl localfile sink."""
+
+    def __init__(self, extra_yaml="", listen=None, interval="1s", env=None, jsonl=True, binary=VENEUR):
+        self.dir = tempfile.mkdtemp(prefix="vn-e2e-")
+        self.udp_port = free_port()
+        self.http_port = free_port(socket.SOCK_STREAM)
+        self.out = os.path.join(self.dir, "out.jsonl")
+        listen = listen if listen is not None else ["udp://127.0.0.1:%d" % self.udp_port]
+        lines = ["statsd_listen_addresses:"] + ['  - "%s"' % a for a in listen]
+        lines += ['http_address: "127.0.0.1:%d"' % self.http_port, 'interval: "%s"' % interval, "hostname: testhost"]
+        if jsonl:
+            lines += ["metric_sinks:", "  - kind: localfile", "    name: file",
+                      "    config: {flush_file: \"%s\", format: jsonl}" % self.out]
+        self.config = os.path.join(self.dir, "veneur.yaml")
+        with open(self.config, "w") as f:
+            f.write("\n".join(lines) + "\n" + extra_yaml)
+        self.stderr_path = os.path.join(self.dir, "stderr.log")
+        self._stderr = open(self.stderr_path, "w")
+        e = dict(os.environ)
+        e.update(env or {})
+        self.proc = subprocess.Popen([binary, "-f", self.config], stdout=subprocess.PIPE, stderr=self._stderr, env=e)
+        wait_for(self._healthy, timeout=10, what="veneur /healthcheck")
+
+    def _healthy(self):
+        if self.proc.poll() is not None:
+            raise RuntimeError("veneur exited %s: %s" % (self.proc.returncode, self.log()[-2000:]))
+        try:
+            return self.http("/healthcheck")[0] == 200
+        except OSError:
+            return False
+
+    def http(self, path, method="GET"):
+        req = urllib.request.Request("http://127.0.0.1:%d%s" % (self.http_port, path), method=method)
+        try:
+            with urllib.request.urlopen(req, timeout=5) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    def metric(self, name):
+        """A counter from /metrics (sum over label sets), or 0."""
+        _, body = self.http("/metrics")
+        total = 0.0
+        for line in body.splitlines():
+            if line.startswith(name + " ") or line.startswith(name + "{"):
+                total += float(line.rsplit(" ", 1)[1])
+        return total
+
+    def send_udp(self, data):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.sendto(data if isinstance(data, bytes) else data.encode(), ("127.0.0.1", self.udp_port))
+        s.close()
+
+    def records(self):
+        if not os.path.exists(self.out):
+            return []
+        with open(self.out) as f:
+            return [json.loads(l) for l in f if l.strip()]
+
+    def wait_records(self, pred, timeout=10.0, what="flushed records"):
+        """Waits until pred(records) is truthy; returns the records."""
+        holder = {}
+
+        def cond():
+            holder["r"] = self.records()
+            return pred(holder["r"])
+        wait_for(cond, timeout=timeout, what=what)
+        return holder["r"]
+
+    def log(self):
+        self._stderr.flush()
+        with open(self.stderr_path) as f:
+            return f.read()
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._stderr.close()
+        return self.proc.returncode
+
+
+def by_name(records, name, tags=None):
+    out = [r for r in records if r["name"] == name and (tags is None or r["tags"] == tags)]
+    return out
+
+
+def total(records, name, tags=None):
+    return sum(r["value"] for r in by_name(records, name, tags))
+
+
+def check(name, fn):
+    """Runs one case; records PASS/FAIL with the reason."""
+    try:
+        fn()
+        print("PASS " + name, flush=True)
+        _results.append(True)
+    except Exception as e:  # a failing case must not stop the others
+        print("FAIL %s: %s: %s" % (name, type(e).__name__, e), flush=True)
+        _results.append(False)
+
+
+def expect(cond, msg):
+    if not cond:
+        raise AssertionError(msg)
+
+
+def run():
+    sys.exit(0 if all(_results) else 1)

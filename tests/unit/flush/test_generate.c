@@ -1,0 +1,186 @@
+/* Unit tests for histogram flush rules, percentile names and scope routing (SPEC 2.4, 2.7, 0.4). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <string.h>
+
+#include "aggregate/samplers.h"
+#include "aggregate/series_map.h"
+#include "core/hash.h"
+#include "core/metric.h"
+#include "flush/flusher.h"
+
+static void test_generate__percentile_names(void **state)
+{
+    (void)state;
+    char b[64];
+    assert_string_equal(vn_percentile_suffix(0.5, b, sizeof b), ".50percentile");
+    assert_string_equal(vn_percentile_suffix(0.75, b, sizeof b), ".75percentile");
+    assert_string_equal(vn_percentile_suffix(0.99, b, sizeof b), ".99percentile");
+    assert_string_equal(vn_percentile_suffix(0.999, b, sizeof b), ".99_9percentile");
+    assert_string_equal(vn_percentile_suffix(0.29, b, sizeof b), ".29percentile"); /* Go's int() gives 28 */
+    assert_string_equal(vn_percentile_suffix(0.9999, b, sizeof b), ".99_99percentile");
+    assert_string_equal(vn_percentile_suffix(1.0, b, sizeof b), ".100percentile");
+}
+
+/* SPEC 2.4: samples 5,10,15,20,25 global, all aggregates, percentile 0.9. */
+static void test_generate__histo_all_aggregates_global(void **state)
+{
+    (void)state;
+    vn_histo_t h;
+    vn_histo_init(&h);
+    for (int v = 5; v <= 25; v += 5)
+        vn_histo_sample(&h, v, 1.0);
+    double pct[] = {0.9};
+    const char *names[] = {".90percentile"};
+    vn_histo_out_t out[8];
+    unsigned all = VN_AGG_MIN | VN_AGG_MAX | VN_AGG_MEDIAN | VN_AGG_AVG | VN_AGG_COUNT | VN_AGG_SUM | VN_AGG_HMEAN;
+    size_t n = vn_histo_flush(&h, all, pct, names, 1, true, out);
+    assert_int_equal(n, 8);
+    const char *order[] = {".max", ".min", ".sum", ".avg", ".count", ".median", ".hmean", ".90percentile"};
+    for (size_t i = 0; i < n; i++)
+        assert_string_equal(out[i].suffix, order[i]);
+    assert_true(out[0].value == 25 && out[1].value == 5 && out[2].value == 75 && out[3].value == 15);
+    assert_true(out[4].value == 5 && out[4].is_counter);
+    assert_true(fabs(out[5].value - 15) < 1e-9);
+    assert_true(fabs(out[6].value - 5.0 / (1.0 / 5 + 1.0 / 10 + 1.0 / 15 + 1.0 / 20 + 1.0 / 25)) < 1e-9);
+    assert_true(fabs(out[7].value - 23.75) < 1e-9);
+    vn_histo_destroy(&h);
+}
+
+/* SPEC 2.4: rate 0.5 weights count; local (non-global) rules skip aggregates without local samples. */
+static void test_generate__histo_rate_and_local_guards(void **state)
+{
+    (void)state;
+    vn_histo_t h;
+    vn_histo_init(&h);
+    for (int v = 5; v <= 25; v += 5)
+        vn_histo_sample(&h, v, 0.5);
+    double pct[] = {0.5};
+    const char *names[] = {".50percentile"};
+    vn_histo_out_t out[8];
+    size_t n = vn_histo_flush(&h, VN_AGG_MIN | VN_AGG_MAX | VN_AGG_COUNT, pct, names, 1, false, out);
+    assert_int_equal(n, 4);
+    assert_true(out[0].value == 25);
+    assert_string_equal(out[2].suffix, ".count");
+    assert_true(out[2].value == 10);
+    vn_histo_destroy(&h);
+
+    vn_histo_t empty;
+    vn_histo_init(&empty);
+    n = vn_histo_flush(&empty, VN_AGG_MIN | VN_AGG_MAX | VN_AGG_COUNT | VN_AGG_AVG, NULL, NULL, 0, false, out);
+    assert_int_equal(n, 0);
+    vn_histo_destroy(&empty);
+}
+
+static vn_series_t *add(vn_series_map_t *m, vn_mtype_t t, vn_scope_t sc, const char *key)
+{
+    uint32_t h = vn_fnv1a32_add(VN_FNV1A32_INIT, key, strlen(key));
+    return vn_series_map_upsert(m, h, (uint8_t)t, (uint8_t)sc, key, strlen(key));
+}
+
+static const vn_inter_metric_t *find(const vn_flush_output_t *o, const char *name)
+{
+    for (size_t i = 0; i < o->n; i++)
+        if (strcmp(o->m[i].name, name) == 0)
+            return &o->m[i];
+    return NULL;
+}
+
+static void test_generate__scopes_local_vs_global(void **state)
+{
+    (void)state;
+    vn_series_map_t *m = vn_series_map_new(0);
+    add(m, VN_MT_COUNTER, VN_SCOPE_MIXED, "c.mixed\na:b,c:d")->u.counter = 3;
+    add(m, VN_MT_COUNTER, VN_SCOPE_GLOBAL, "c.global\n")->u.counter = 4;
+    vn_histo_sample(add(m, VN_MT_HISTOGRAM, VN_SCOPE_MIXED, "h.mixed\n")->u.histo, 2, 1);
+    vn_histo_sample(add(m, VN_MT_TIMER, VN_SCOPE_LOCAL, "t.local\n")->u.histo, 2, 1);
+    vn_histo_sample(add(m, VN_MT_TIMER, VN_SCOPE_GLOBAL, "t.global\n")->u.histo, 2, 1);
+    vn_hll_add(add(m, VN_MT_SET, VN_SCOPE_MIXED, "s.mixed\n")->u.set, "x", 1);
+    vn_hll_add(add(m, VN_MT_SET, VN_SCOPE_LOCAL, "s.local\n")->u.set, "x", 1);
+    add(m, VN_MT_GAUGE, VN_SCOPE_MIXED, "g\nveneursinkonly:file,z:1")->u.gauge = 1.5;
+
+    double pct[] = {0.5};
+    const char *names[] = {".50percentile"};
+    vn_flush_rules_t r = {.aggregates = VN_AGG_MIN | VN_AGG_MAX | VN_AGG_COUNT,
+                          .percentiles = pct, .pct_names = names, .npct = 1, .is_local = false, .hostname = "h"};
+    vn_flush_output_t o;
+    vn_flush_output_init(&o);
+    vn_flush_generate(m, &r, 100, &o);
+    const vn_inter_metric_t *c = find(&o, "c.mixed");
+    assert_non_null(c);
+    assert_int_equal(c->ntags, 2);
+    assert_string_equal(c->tags[0], "a:b");
+    assert_string_equal(c->tags[1], "c:d");
+    assert_int_equal(c->timestamp, 100);
+    assert_non_null(find(&o, "c.global"));
+    assert_non_null(find(&o, "h.mixed.50percentile"));
+    assert_non_null(find(&o, "h.mixed.max"));
+    assert_non_null(find(&o, "t.global.50percentile"));
+    assert_non_null(find(&o, "s.mixed"));
+    const vn_inter_metric_t *g = find(&o, "g");
+    assert_non_null(g);
+    assert_string_equal(g->sink_only, "file");
+    assert_int_equal(g->ntags, 1);
+    vn_flush_output_destroy(&o);
+
+    /* A local (forwarding) instance keeps aggregates, drops percentiles and global-bound series. */
+    r.is_local = true;
+    vn_flush_output_init(&o);
+    vn_flush_generate(m, &r, 100, &o);
+    assert_non_null(find(&o, "c.mixed"));
+    assert_null(find(&o, "c.global"));
+    assert_non_null(find(&o, "h.mixed.max"));
+    assert_null(find(&o, "h.mixed.50percentile"));
+    assert_non_null(find(&o, "t.local.50percentile"));
+    assert_null(find(&o, "t.global.max"));
+    assert_null(find(&o, "s.mixed"));
+    assert_non_null(find(&o, "s.local"));
+    vn_flush_output_destroy(&o);
+    vn_series_map_free(m);
+}
+
+static void test_generate__series_map_grows_and_dedups(void **state)
+{
+    (void)state;
+    vn_series_map_t *m = vn_series_map_new(0);
+    char key[64];
+    for (int i = 0; i < 50000; i++) {
+        snprintf(key, sizeof key, "k%d\n", i);
+        add(m, VN_MT_COUNTER, VN_SCOPE_MIXED, key)->u.counter += 1;
+    }
+    for (int i = 0; i < 50000; i++) {
+        snprintf(key, sizeof key, "k%d\n", i);
+        add(m, VN_MT_COUNTER, VN_SCOPE_MIXED, key)->u.counter += 1;
+    }
+    assert_int_equal(m->count, 50000);
+    snprintf(key, sizeof key, "k%d\n", 4242);
+    assert_true(add(m, VN_MT_COUNTER, VN_SCOPE_MIXED, key)->u.counter == 2);
+    /* Same key, other type: a different series (SPEC 1.8). */
+    add(m, VN_MT_GAUGE, VN_SCOPE_MIXED, key);
+    assert_int_equal(m->count, 50001);
+    vn_series_map_free(m);
+
+    vn_series_map_t *capped = vn_series_map_new(2);
+    assert_non_null(add(capped, VN_MT_COUNTER, VN_SCOPE_MIXED, "a\n"));
+    assert_non_null(add(capped, VN_MT_COUNTER, VN_SCOPE_MIXED, "b\n"));
+    assert_null(add(capped, VN_MT_COUNTER, VN_SCOPE_MIXED, "c\n"));
+    assert_non_null(add(capped, VN_MT_COUNTER, VN_SCOPE_MIXED, "a\n"));
+    vn_series_map_free(capped);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_generate__percentile_names),
+        cmocka_unit_test(test_generate__histo_all_aggregates_global),
+        cmocka_unit_test(test_generate__histo_rate_and_local_guards),
+        cmocka_unit_test(test_generate__scopes_local_vs_global),
+        cmocka_unit_test(test_generate__series_map_grows_and_dedups),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

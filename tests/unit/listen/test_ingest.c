@@ -1,0 +1,122 @@
+/* Unit tests for the reader path: lines -> records -> worker maps (threads included). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "aggregate/worker.h"
+#include "core/metric.h"
+#include "core/spsc.h"
+#include "listen/ingest.h"
+
+typedef struct fx {
+    vn_stats_t stats;
+    vn_worker_t *w[3];
+    vn_event_store_t ev;
+    vn_parser_t parser;
+    vn_ingest_t *in;
+} fx_t;
+
+static int setup(void **state)
+{
+    static fx_t f;
+    memset(&f, 0, sizeof f);
+    vn_stats_init(&f.stats);
+    for (int i = 0; i < 3; i++)
+        f.w[i] = vn_worker_start(i, 1, 0, &f.stats);
+    vn_event_store_init(&f.ev, 10, &f.stats);
+    vn_ingest_shared_t sh = {.parser = &f.parser, .workers = f.w, .nworkers = 3, .events = &f.ev, .stats = &f.stats};
+    f.in = vn_ingest_new(&sh, 0);
+    *state = &f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx_t *f = *state;
+    vn_ingest_free(f->in);
+    for (int i = 0; i < 3; i++)
+        vn_worker_free(f->w[i]);
+    vn_event_store_destroy(&f->ev);
+    return 0;
+}
+
+static vn_series_t *lookup(vn_series_map_t **maps, const char *key, vn_mtype_t t)
+{
+    for (int w = 0; w < 3; w++)
+        for (size_t i = 0; i < maps[w]->cap; i++) {
+            vn_series_t *s = maps[w]->slots[i];
+            if (s && s->type == t && strcmp(s->key, key) == 0)
+                return s;
+        }
+    return NULL;
+}
+
+static void test_ingest__packet_to_maps(void **state)
+{
+    fx_t *f = *state;
+    const char pkt[] = "req:1|c|#b:2,a:1\nreq:2|c|#a:1,b:2\nbad\nreq:1|c|@0.5|#a:1,b:2\n"
+                       "g:1|g\ng:9|g\nlat:1:2:3|ms\n_sc|svc|2|h:host1|m:down\n_e{2,2}:ti|te\nu:a|s\nu:b|s\n";
+    for (int rep = 0; rep < 100; rep++)
+        vn_ingest_packet(f->in, pkt, sizeof pkt - 1);
+    vn_ingest_commit(f->in);
+    vn_series_map_t *maps[3];
+    for (int w = 0; w < 3; w++)
+        maps[w] = vn_worker_swap(f->w[w]);
+    vn_series_t *c = lookup(maps, "req\na:1,b:2", VN_MT_COUNTER);
+    assert_non_null(c);
+    assert_true(c->u.counter == 500.0); /* (1 + 2 + 1/0.5) * 100 */
+    vn_series_t *g = lookup(maps, "g\n", VN_MT_GAUGE);
+    assert_non_null(g);
+    assert_true(g->u.gauge == 9);
+    vn_series_t *t = lookup(maps, "lat\n", VN_MT_TIMER);
+    assert_non_null(t);
+    assert_true(t->u.histo->local_weight == 300);
+    vn_series_t *s = lookup(maps, "svc\n", VN_MT_STATUS);
+    assert_non_null(s);
+    assert_true(s->u.status->value == 2);
+    assert_string_equal(s->u.status->hostname, "host1");
+    assert_string_equal(s->u.status->message, "down");
+    vn_series_t *u = lookup(maps, "u\n", VN_MT_SET);
+    assert_non_null(u);
+    assert_int_equal(vn_hll_estimate(u->u.set), 2);
+    assert_int_equal(vn_stats_get(&f->stats.lines), 1100);
+    assert_int_equal(vn_stats_get(&f->stats.parse_errors[VN_PARSE_ERR_NO_PIPE]), 100);
+    assert_int_equal(vn_stats_get(&f->stats.events_received), 100);
+    assert_int_equal(vn_stats_get(&f->stats.events_dropped), 90); /* cap 10 */
+    for (int w = 0; w < 3; w++)
+        vn_series_map_free(maps[w]);
+    /* After a swap the next interval starts empty. */
+    for (int w = 0; w < 3; w++) {
+        vn_series_map_t *m = vn_worker_swap(f->w[w]);
+        assert_int_equal(m->count, 0);
+        vn_series_map_free(m);
+    }
+}
+
+static void test_ingest__spsc_ring_bounds(void **state)
+{
+    (void)state;
+    vn_spsc_t q;
+    vn_spsc_init(&q, 4);
+    int items[5];
+    for (int i = 0; i < 4; i++)
+        assert_true(vn_spsc_push(&q, &items[i]));
+    assert_false(vn_spsc_push(&q, &items[4]));
+    for (int i = 0; i < 4; i++)
+        assert_ptr_equal(vn_spsc_pop(&q), &items[i]);
+    assert_null(vn_spsc_pop(&q));
+    vn_spsc_destroy(&q);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_ingest__packet_to_maps, setup, teardown),
+        cmocka_unit_test(test_ingest__spsc_ring_bounds),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

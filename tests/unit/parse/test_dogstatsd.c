@@ -1,0 +1,837 @@
+/*
+ * test_dogstatsd.c - src/parse (dogstatsd.c, tags.c, number.c).
+ *
+ * Data tables: every vector of SPEC 1.7 and 7, then the extra cases of the
+ * brief (multi-value order, zero values, ignored sections, sort, implicit
+ * override, tag limit, events, service checks, NUL and 0xff bytes).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/hash.h"
+#include "parse/dogstatsd.h"
+
+#define MAXV 8
+#define NOW 1700000000
+
+static const vn_str_t k_imp1[] = {VN_STR_LIT("implicit")};
+static const vn_parser_t k_plain = {NULL, 0};
+static const vn_parser_t k_implicit = {k_imp1, 1};
+
+/* ------------------------------------------------------------ metric table */
+
+typedef struct {
+    const char *in;
+    int implicit;
+    vn_parse_err_t err;
+    const char *name;
+    vn_mtype_t type;
+    const char *tags; /* joined with ',' */
+    size_t ntags;
+    double rate;
+    vn_scope_t scope;
+    int nvals;         /* values before the end or the bad one */
+    double vals[MAXV]; /* numeric types */
+    const char *svals[MAXV]; /* sets */
+    int bad_at;        /* index of the piece the iterator rejects, -1 none */
+    uint32_t ignored;
+} mcase_t;
+
+#define OK_ 0
+#define NOBAD -1
+
+static const mcase_t k_metric_cases[] = {
+    /* SPEC 1.7 */
+    {"a.b.c:1|c", 0, OK_, "a.b.c", VN_MT_COUNTER, "", 0, 1, VN_SCOPE_MIXED, 1, {1}, {0}, NOBAD, 0},
+    {"a.b.c:1|c", 1, OK_, "a.b.c", VN_MT_COUNTER, "implicit", 1, 1, VN_SCOPE_MIXED, 1, {1}, {0}, NOBAD, 0},
+    {"a.b.c:1|g", 0, OK_, "a.b.c", VN_MT_GAUGE, "", 0, 1, VN_SCOPE_MIXED, 1, {1}, {0}, NOBAD, 0},
+    {"a.b.c:1|h", 0, OK_, "a.b.c", VN_MT_HISTOGRAM, "", 0, 1, VN_SCOPE_MIXED, 1, {1}, {0}, NOBAD, 0},
+    {"a.b.c:1.234|h", 0, OK_, "a.b.c", VN_MT_HISTOGRAM, "", 0, 1, VN_SCOPE_MIXED, 1, {1.234}, {0}, NOBAD, 0},
+    {"a.b.c:1|ms", 0, OK_, "a.b.c", VN_MT_TIMER, "", 0, 1, VN_SCOPE_MIXED, 1, {1}, {0}, NOBAD, 0},
+    {"a.b.c:1.234|ms", 0, OK_, "a.b.c", VN_MT_TIMER, "", 0, 1, VN_SCOPE_MIXED, 1, {1.234}, {0}, NOBAD, 0},
+    {"a.b.c:0.1716441474854946|d|#filter:flatulent", 0, OK_, "a.b.c", VN_MT_HISTOGRAM, "filter:flatulent", 1,
+     1, VN_SCOPE_MIXED, 1, {0.1716441474854946}, {0}, NOBAD, 0},
+    {"a.b.c:0.1716441474854946|d|#filter:flatulent", 1, OK_, "a.b.c", VN_MT_HISTOGRAM,
+     "filter:flatulent,implicit", 2, 1, VN_SCOPE_MIXED, 1, {0.1716441474854946}, {0}, NOBAD, 0},
+    {"a.b.c:foo|s", 0, OK_, "a.b.c", VN_MT_SET, "", 0, 1, VN_SCOPE_MIXED, 1, {0}, {"foo"}, NOBAD, 0},
+    {"a.b.c:1:2:3:4|ms|@0.1|#result:success,op:frob", 0, OK_, "a.b.c", VN_MT_TIMER, "op:frob,result:success",
+     2, 0.1, VN_SCOPE_MIXED, 4, {1, 2, 3, 4}, {0}, NOBAD, 0},
+    {"a.b.c:1|c|#foo:bar,baz:gorch", 0, OK_, "a.b.c", VN_MT_COUNTER, "baz:gorch,foo:bar", 2, 1, VN_SCOPE_MIXED,
+     1, {1}, {0}, NOBAD, 0},
+    {"a.b.c:1|c|#baz:gorch,foo:bar", 0, OK_, "a.b.c", VN_MT_COUNTER, "baz:gorch,foo:bar", 2, 1, VN_SCOPE_MIXED,
+     1, {1}, {0}, NOBAD, 0},
+    {"a.b.c:1|c|#foo:bar,baz:gorch", 1, OK_, "a.b.c", VN_MT_COUNTER, "baz:gorch,foo:bar,implicit", 3, 1,
+     VN_SCOPE_MIXED, 1, {1}, {0}, NOBAD, 0},
+    {"a.b.c:1|c|#", 0, OK_, "a.b.c", VN_MT_COUNTER, "", 1, 1, VN_SCOPE_MIXED, 1, {1}, {0}, NOBAD, 0},
+    {"a.b.c:1|c|#", 1, OK_, "a.b.c", VN_MT_COUNTER, ",implicit", 2, 1, VN_SCOPE_MIXED, 1, {1}, {0}, NOBAD, 0},
+    {"a.b.c:1|c|@0.1", 0, OK_, "a.b.c", VN_MT_COUNTER, "", 0, 0.1, VN_SCOPE_MIXED, 1, {1}, {0}, NOBAD, 0},
+    {"a.b.c:1|g|@0.1", 0, OK_, "a.b.c", VN_MT_GAUGE, "", 0, 0.1, VN_SCOPE_MIXED, 1, {1}, {0}, NOBAD, 0},
+    {"a.b.c:1|c|@0.1|#foo:bar,baz:gorch", 0, OK_, "a.b.c", VN_MT_COUNTER, "baz:gorch,foo:bar", 2, 0.1,
+     VN_SCOPE_MIXED, 1, {1}, {0}, NOBAD, 0},
+    {"a.b.c:1|c|@0.1|#foo:bar,baz:gorch", 1, OK_, "a.b.c", VN_MT_COUNTER, "baz:gorch,foo:bar,implicit", 3, 0.1,
+     VN_SCOPE_MIXED, 1, {1}, {0}, NOBAD, 0},
+    {"a.b.c:1|h|#veneurlocalonly,tag2:quacks", 0, OK_, "a.b.c", VN_MT_HISTOGRAM, "tag2:quacks", 1, 1,
+     VN_SCOPE_LOCAL, 1, {1}, {0}, NOBAD, 0},
+    {"a.b.c:1|h|#veneurglobalonly,tag2:quacks", 0, OK_, "a.b.c", VN_MT_HISTOGRAM, "tag2:quacks", 1, 1,
+     VN_SCOPE_GLOBAL, 1, {1}, {0}, NOBAD, 0},
+    {"a.b.c:fart|c", 0, OK_, "a.b.c", VN_MT_COUNTER, "", 0, 1, VN_SCOPE_MIXED, 0, {0}, {0}, 0, 0},
+    {"foo", 0, VN_PARSE_ERR_NO_PIPE, NULL, 0, NULL, 0, 0, 0, 0, {0}, {0}, NOBAD, 0},
+    {"foo:1", 0, VN_PARSE_ERR_NO_PIPE, NULL, 0, NULL, 0, 0, 0, 0, {0}, {0}, NOBAD, 0},
+    {"foo:1||", 0, VN_PARSE_ERR_NO_TYPE, NULL, 0, NULL, 0, 0, 0, 0, {0}, {0}, NOBAD, 0},
+    {"foo:|c|", 0, VN_PARSE_ERR_EMPTY_SECTION, NULL, 0, NULL, 0, 0, 0, 0, {0}, {0}, NOBAD, 0},
+    {"this_is_a_bad_metric:nan|g|#shell", 0, OK_, "this_is_a_bad_metric", VN_MT_GAUGE, "shell", 1, 1,
+     VN_SCOPE_MIXED, 0, {0}, {0}, 0, 0},
+    {"this_is_a_bad_metric:NaN|g|#shell", 0, OK_, "this_is_a_bad_metric", VN_MT_GAUGE, "shell", 1, 1,
+     VN_SCOPE_MIXED, 0, {0}, {0}, 0, 0},
+    {"this_is_a_bad_metric:-inf|g|#shell", 0, OK_, "this_is_a_bad_metric", VN_MT_GAUGE, "shell", 1, 1,
+     VN_SCOPE_MIXED, 0, {0}, {0}, 0, 0},
+    {"this_is_a_bad_metric:+inf|g|#shell", 0, OK_, "this_is_a_bad_metric", VN_MT_GAUGE, "shell", 1, 1,
+     VN_SCOPE_MIXED, 0, {0}, {0}, 0, 0},
+    {"foo:1|foo|", 0, VN_PARSE_ERR_BAD_TYPE, NULL, 0, NULL, 0, 0, 0, 0, {0}, {0}, NOBAD, 0},
+    {"foo:1|c||", 0, VN_PARSE_ERR_EMPTY_SECTION, NULL, 0, NULL, 0, 0, 0, 0, {0}, {0}, NOBAD, 0},
+    {"foo:1|c|foo", 0, VN_PARSE_ERR_UNKNOWN_SECTION, NULL, 0, NULL, 0, 0, 0, 0, {0}, {0}, NOBAD, 0},
+    {"foo:1|c|@-0.1", 0, VN_PARSE_ERR_RATE_RANGE, NULL, 0, NULL, 0, 0, 0, 0, {0}, {0}, NOBAD, 0},
+    {"foo:1|c|@1.1", 0, VN_PARSE_ERR_RATE_RANGE, NULL, 0, NULL, 0, 0, 0, 0, {0}, {0}, NOBAD, 0},
+    {"foo:1|c|@0.5|@0.2", 0, VN_PARSE_ERR_MULTI_RATE, NULL, 0, NULL, 0, 0, 0, 0, {0}, {0}, NOBAD, 0},
+    {"foo:1|c|#foo|#bar", 0, VN_PARSE_ERR_MULTI_TAGS, NULL, 0, NULL, 0, 0, 0, 0, {0}, {0}, NOBAD, 0},
+
+    /* SPEC 7: sample rate is a double here (0.2); nan/inf parse, then fail the range */
+    {"foo:1|c|@nan", 0, VN_PARSE_ERR_RATE_RANGE, NULL, 0, NULL, 0, 0, 0, 0, {0}, {0}, NOBAD, 0},
+    {"foo:1|c|@inf", 0, VN_PARSE_ERR_RATE_RANGE, NULL, 0, NULL, 0, 0, 0, 0, {0}, {0}, NOBAD, 0},
+    {"foo:1|c|@+nan", 0, VN_PARSE_ERR_BAD_RATE, NULL, 0, NULL, 0, 0, 0, 0, {0}, {0}, NOBAD, 0},
+    {"foo:1|c|@abc", 0, VN_PARSE_ERR_BAD_RATE, NULL, 0, NULL, 0, 0, 0, 0, {0}, {0}, NOBAD, 0},
+    {"foo:1|c|@", 0, VN_PARSE_ERR_BAD_RATE, NULL, 0, NULL, 0, 0, 0, 0, {0}, {0}, NOBAD, 0},
+    {"foo:1|c|@0", 0, VN_PARSE_ERR_RATE_RANGE, NULL, 0, NULL, 0, 0, 0, 0, {0}, {0}, NOBAD, 0},
+    {"foo:1|c|@1e-400", 0, VN_PARSE_ERR_RATE_RANGE, NULL, 0, NULL, 0, 0, 0, 0, {0}, {0}, NOBAD, 0},
+    {"foo:1|c|@1e400", 0, VN_PARSE_ERR_BAD_RATE, NULL, 0, NULL, 0, 0, 0, 0, {0}, {0}, NOBAD, 0},
+    {"foo:1|c|@1e-50", 0, OK_, "foo", VN_MT_COUNTER, "", 0, 1e-50, VN_SCOPE_MIXED, 1, {1}, {0}, NOBAD, 0},
+    {"foo:1|c|@0x1p-1", 0, OK_, "foo", VN_MT_COUNTER, "", 0, 0.5, VN_SCOPE_MIXED, 1, {1}, {0}, NOBAD, 0},
+    {"foo:1|c|@+.25", 0, OK_, "foo", VN_MT_COUNTER, "", 0, 0.25, VN_SCOPE_MIXED, 1, {1}, {0}, NOBAD, 0},
+    {"foo:1|c|@1", 0, OK_, "foo", VN_MT_COUNTER, "", 0, 1, VN_SCOPE_MIXED, 1, {1}, {0}, NOBAD, 0},
+    /* SPEC 7: values are ParseFloat(64) */
+    {"x:1e400|g", 0, OK_, "x", VN_MT_GAUGE, "", 0, 1, VN_SCOPE_MIXED, 0, {0}, {0}, 0, 0},
+    {"x:+3|g", 0, OK_, "x", VN_MT_GAUGE, "", 0, 1, VN_SCOPE_MIXED, 1, {3}, {0}, NOBAD, 0},
+    {"x:inf|g", 0, OK_, "x", VN_MT_GAUGE, "", 0, 1, VN_SCOPE_MIXED, 0, {0}, {0}, 0, 0},
+    {"x:Infinity|g", 0, OK_, "x", VN_MT_GAUGE, "", 0, 1, VN_SCOPE_MIXED, 0, {0}, {0}, 0, 0},
+    {"x:-INFINITY|g", 0, OK_, "x", VN_MT_GAUGE, "", 0, 1, VN_SCOPE_MIXED, 0, {0}, {0}, 0, 0},
+    {"x:nAn|g", 0, OK_, "x", VN_MT_GAUGE, "", 0, 1, VN_SCOPE_MIXED, 0, {0}, {0}, 0, 0},
+    {"x: 1|g", 0, OK_, "x", VN_MT_GAUGE, "", 0, 1, VN_SCOPE_MIXED, 0, {0}, {0}, 0, 0},
+    {"x:1 |g", 0, OK_, "x", VN_MT_GAUGE, "", 0, 1, VN_SCOPE_MIXED, 0, {0}, {0}, 0, 0},
+    {"x:1|c|#a, b", 0, OK_, "x", VN_MT_COUNTER, " b,a", 2, 1, VN_SCOPE_MIXED, 1, {1}, {0}, NOBAD, 0},
+    {"my metric:1|c", 0, OK_, "my metric", VN_MT_COUNTER, "", 0, 1, VN_SCOPE_MIXED, 1, {1}, {0}, NOBAD, 0},
+    /* SPEC 7: type from the first byte only */
+    {"x:1|count", 0, OK_, "x", VN_MT_COUNTER, "", 0, 1, VN_SCOPE_MIXED, 1, {1}, {0}, NOBAD, 0},
+    {"x:1|m", 0, OK_, "x", VN_MT_TIMER, "", 0, 1, VN_SCOPE_MIXED, 1, {1}, {0}, NOBAD, 0},
+    {"x:1|mfoo", 0, OK_, "x", VN_MT_TIMER, "", 0, 1, VN_SCOPE_MIXED, 1, {1}, {0}, NOBAD, 0},
+    {"x:1|d", 0, OK_, "x", VN_MT_HISTOGRAM, "", 0, 1, VN_SCOPE_MIXED, 1, {1}, {0}, NOBAD, 0},
+    {"x:a|sx", 0, OK_, "x", VN_MT_SET, "", 0, 1, VN_SCOPE_MIXED, 1, {0}, {"a"}, NOBAD, 0},
+    {"x:1|C", 0, VN_PARSE_ERR_BAD_TYPE, NULL, 0, NULL, 0, 0, 0, 0, {0}, {0}, NOBAD, 0},
+    /* SPEC 7: zero values, empty first piece */
+    {"x:|c", 0, OK_, "x", VN_MT_COUNTER, "", 0, 1, VN_SCOPE_MIXED, 0, {0}, {0}, NOBAD, 0},
+    {"x::|c", 0, OK_, "x", VN_MT_COUNTER, "", 0, 1, VN_SCOPE_MIXED, 0, {0}, {0}, 0, 0},
+    {"x:a:|s", 0, OK_, "x", VN_MT_SET, "", 0, 1, VN_SCOPE_MIXED, 2, {0}, {"a", ""}, NOBAD, 0},
+    {"x:|s", 0, OK_, "x", VN_MT_SET, "", 0, 1, VN_SCOPE_MIXED, 0, {0}, {0}, NOBAD, 0},
+    /* SPEC 7: magic tags, prefix match for metrics, first one only */
+    {"x:1|c|#a,veneurlocalonly:true,b", 0, OK_, "x", VN_MT_COUNTER, "a,b", 2, 1, VN_SCOPE_LOCAL, 1, {1}, {0},
+     NOBAD, 0},
+    {"x:1|c|#veneurglobalonlyXYZ", 0, OK_, "x", VN_MT_COUNTER, "", 0, 1, VN_SCOPE_GLOBAL, 1, {1}, {0}, NOBAD, 0},
+    {"x:1|c|#veneurlocalonly,veneurglobalonly", 0, OK_, "x", VN_MT_COUNTER, "veneurglobalonly", 1, 1,
+     VN_SCOPE_LOCAL, 1, {1}, {0}, NOBAD, 0},
+    {"x:1|c|#veneurlocalonly,veneurlocalonly", 0, OK_, "x", VN_MT_COUNTER, "veneurlocalonly", 1, 1,
+     VN_SCOPE_LOCAL, 1, {1}, {0}, NOBAD, 0},
+    {"x:1|c|#veneurlocal", 0, OK_, "x", VN_MT_COUNTER, "veneurlocal", 1, 1, VN_SCOPE_MIXED, 1, {1}, {0}, NOBAD,
+     0},
+    /* 1.2 step order */
+    {"|c", 0, VN_PARSE_ERR_NO_COLON, NULL, 0, NULL, 0, 0, 0, 0, {0}, {0}, NOBAD, 0},
+    {"foo|c:1", 0, VN_PARSE_ERR_NO_COLON, NULL, 0, NULL, 0, 0, 0, 0, {0}, {0}, NOBAD, 0},
+    {":1|c", 0, VN_PARSE_ERR_EMPTY_NAME, NULL, 0, NULL, 0, 0, 0, 0, {0}, {0}, NOBAD, 0},
+    {"x:1|", 0, VN_PARSE_ERR_NO_TYPE, NULL, 0, NULL, 0, 0, 0, 0, {0}, {0}, NOBAD, 0},
+    {"", 0, VN_PARSE_ERR_NO_PIPE, NULL, 0, NULL, 0, 0, 0, 0, {0}, {0}, NOBAD, 0},
+    {"x:bad|c|foo", 0, VN_PARSE_ERR_UNKNOWN_SECTION, NULL, 0, NULL, 0, 0, 0, 0, {0}, {0}, NOBAD, 0},
+    {"x:1|c|#a|@2", 0, VN_PARSE_ERR_RATE_RANGE, NULL, 0, NULL, 0, 0, 0, 0, {0}, {0}, NOBAD, 0},
+    /* multi-value order; a bad piece after good ones */
+    {"x:3:1:2|g", 0, OK_, "x", VN_MT_GAUGE, "", 0, 1, VN_SCOPE_MIXED, 3, {3, 1, 2}, {0}, NOBAD, 0},
+    {"x:5:-2.5:0x1p-2:1e3|h", 0, OK_, "x", VN_MT_HISTOGRAM, "", 0, 1, VN_SCOPE_MIXED, 4, {5, -2.5, 0.25, 1000},
+     {0}, NOBAD, 0},
+    {"x:1:2:oops:4|c", 0, OK_, "x", VN_MT_COUNTER, "", 0, 1, VN_SCOPE_MIXED, 2, {1, 2}, {0}, 2, 0},
+    {"x:1:|c", 0, OK_, "x", VN_MT_COUNTER, "", 0, 1, VN_SCOPE_MIXED, 1, {1}, {0}, 1, 0},
+    /* SPEC 0.3: DogStatsD 1.1-1.3 sections ignored and counted */
+    {"x:1|c|c:abc123|T1700000000|e:it-false,cn-x|@0.5", 0, OK_, "x", VN_MT_COUNTER, "", 0, 0.5, VN_SCOPE_MIXED,
+     1, {1}, {0}, NOBAD, 3},
+    {"x:1|c|#a|c:|z:1|c:again", 0, OK_, "x", VN_MT_COUNTER, "a", 1, 1, VN_SCOPE_MIXED, 1, {1}, {0}, NOBAD, 3},
+    {"x:1|c|T", 0, VN_PARSE_ERR_UNKNOWN_SECTION, NULL, 0, NULL, 0, 0, 0, 0, {0}, {0}, NOBAD, 0},
+    {"x:1|c|T12a", 0, VN_PARSE_ERR_UNKNOWN_SECTION, NULL, 0, NULL, 0, 0, 0, 0, {0}, {0}, NOBAD, 0},
+    {"x:1|c|C:x", 0, VN_PARSE_ERR_UNKNOWN_SECTION, NULL, 0, NULL, 0, 0, 0, 0, {0}, {0}, NOBAD, 0},
+    {"x:1|c|c", 0, VN_PARSE_ERR_UNKNOWN_SECTION, NULL, 0, NULL, 0, 0, 0, 0, {0}, {0}, NOBAD, 0},
+    {"x:1|c|c:a||", 0, VN_PARSE_ERR_EMPTY_SECTION, NULL, 0, NULL, 0, 0, 0, 0, {0}, {0}, NOBAD, 0},
+};
+
+/* Expected name can hold NUL: compare against the first name.len bytes. */
+static void check_metric_case(const mcase_t *c)
+{
+    static vn_metric_line_t m;
+    const vn_parser_t *p = c->implicit ? &k_implicit : &k_plain;
+    size_t len = strlen(c->in);
+    vn_parse_err_t e = vn_parse_metric(p, c->in, len, &m);
+    if (e != c->err)
+        fail_msg("%s: got %s, want %s", c->in, vn_parse_err_reason(e), vn_parse_err_reason(c->err));
+    if (e != VN_PARSE_OK)
+        return;
+    if (m.name.len != strlen(c->name) || memcmp(m.name.p, c->name, m.name.len) != 0)
+        fail_msg("%s: name %.*s", c->in, (int)m.name.len, m.name.p);
+    assert_int_equal(m.type, c->type);
+    assert_int_equal(m.scope, c->scope);
+    assert_true(m.rate == c->rate);
+    assert_int_equal(m.ignored_sections, c->ignored);
+    if (m.ntags != c->ntags)
+        fail_msg("%s: ntags %zu want %zu", c->in, m.ntags, c->ntags);
+    char buf[512];
+    size_t jl = vn_tags_join(m.tags, m.ntags, buf, sizeof(buf));
+    assert_true(jl != SIZE_MAX);
+    if (jl != strlen(c->tags) || memcmp(buf, c->tags, jl) != 0)
+        fail_msg("%s: tags [%.*s] want [%s]", c->in, (int)jl, buf, c->tags);
+
+    vn_value_iter_t it;
+    vn_value_iter_init(&it, &m);
+    int i = 0;
+    if (c->type == VN_MT_SET) {
+        vn_str_t s;
+        while (vn_value_next_str(&it, &s) == 1) {
+            assert_true(i < c->nvals);
+            assert_int_equal(s.len, strlen(c->svals[i]));
+            assert_memory_equal(s.p, c->svals[i], s.len);
+            i++;
+        }
+        assert_int_equal(i, c->nvals);
+        return;
+    }
+    double v;
+    int r;
+    while ((r = vn_value_next_num(&it, &v)) == 1) {
+        assert_true(i < c->nvals);
+        if (v != c->vals[i])
+            fail_msg("%s: value %d = %.17g want %.17g", c->in, i, v, c->vals[i]);
+        i++;
+    }
+    assert_int_equal(i, c->nvals);
+    if (c->bad_at == NOBAD)
+        assert_int_equal(r, 0);
+    else
+        assert_int_equal(r, -1);
+}
+
+static void test_dogstatsd__metric_table(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(k_metric_cases) / sizeof(k_metric_cases[0]); i++)
+        check_metric_case(&k_metric_cases[i]);
+}
+
+/* NUL and 0xff bytes are ordinary bytes (no C-string handling anywhere);
+ * 0xff sorts after ASCII because the comparison is unsigned. */
+static void test_dogstatsd__binary_bytes(void **state)
+{
+    (void)state;
+    static vn_metric_line_t m;
+    vn_value_iter_t it;
+    double v;
+    vn_str_t s;
+    char buf[64];
+
+    static const char l1[] = "a\0b:1|c|#\xff,a\0";
+    assert_int_equal(vn_parse_metric(&k_plain, l1, sizeof(l1) - 1, &m), VN_PARSE_OK);
+    assert_int_equal(m.name.len, 3);
+    assert_memory_equal(m.name.p, "a\0b", 3);
+    assert_int_equal(vn_tags_join(m.tags, m.ntags, buf, sizeof(buf)), 4);
+    assert_memory_equal(buf, "a\0,\xff", 4);
+
+    static const char l2[] = "\xff\xfe:\xff:\0|s|#\xff\xff,\x80,\x7f";
+    assert_int_equal(vn_parse_metric(&k_plain, l2, sizeof(l2) - 1, &m), VN_PARSE_OK);
+    assert_int_equal(m.type, VN_MT_SET);
+    assert_int_equal(m.name.len, 2);
+    vn_value_iter_init(&it, &m);
+    assert_int_equal(vn_value_next_str(&it, &s), 1);
+    assert_int_equal(s.len, 1);
+    assert_int_equal((unsigned char)s.p[0], 0xff);
+    assert_int_equal(vn_value_next_str(&it, &s), 1);
+    assert_int_equal(s.len, 1);
+    assert_int_equal(s.p[0], 0);
+    assert_int_equal(vn_value_next_str(&it, &s), 0);
+    assert_int_equal(vn_tags_join(m.tags, m.ntags, buf, sizeof(buf)), 6);
+    assert_memory_equal(buf, "\x7f,\x80,\xff\xff", 6);
+
+    static const char l3[] = "x:1\0|c";
+    assert_int_equal(vn_parse_metric(&k_plain, l3, sizeof(l3) - 1, &m), VN_PARSE_OK);
+    vn_value_iter_init(&it, &m);
+    assert_int_equal(vn_value_next_num(&it, &v), -1);
+
+    static const char l4[] = "\0:1|c|\0";
+    assert_int_equal(vn_parse_metric(&k_plain, l4, sizeof(l4) - 1, &m), VN_PARSE_ERR_UNKNOWN_SECTION);
+    assert_int_equal(vn_parse_metric(&k_plain, l4, sizeof(l4) - 3, &m), VN_PARSE_OK);
+    assert_int_equal(m.name.len, 1);
+
+    /* the parser never reads past len: a type byte just beyond is not seen */
+    static const char l5[] = "x:1|c";
+    assert_int_equal(vn_parse_metric(&k_plain, l5, 4, &m), VN_PARSE_ERR_NO_TYPE);
+
+    static vn_event_t ev;
+    static vn_service_check_t sc;
+    char scratch[64];
+    static const char e1[] = "_e{2,2}:\0\xff|\xff\0|#\0:\xff";
+    assert_int_equal(vn_parse_event(&k_plain, e1, sizeof(e1) - 1, NOW, scratch, sizeof(scratch), &ev),
+                     VN_PARSE_OK);
+    assert_int_equal(ev.title.len, 2);
+    assert_int_equal(ev.text.len, 2);
+    assert_int_equal(ev.ntags, 1);
+    static const char s1[] = "_sc|\0\xff|1|m:\0\\n";
+    assert_int_equal(vn_parse_service_check(&k_plain, s1, sizeof(s1) - 1, NOW, scratch, sizeof(scratch), &sc),
+                     VN_PARSE_OK);
+    assert_int_equal(sc.name.len, 2);
+    assert_int_equal(sc.message.len, 2);
+    assert_memory_equal(sc.message.p, "\0\n", 2);
+}
+
+/* ------------------------------------------------------------ number table */
+
+typedef struct {
+    const char *in;
+    int ok;
+    double want;
+} ncase_t;
+
+/* Expected results were checked against Go 1.19 strconv.ParseFloat(s, 64). */
+static const ncase_t k_num_cases[] = {
+    {"1", 1, 1},
+    {"-2.5", 1, -2.5},
+    {"+3", 1, 3},
+    {"1e3", 1, 1000},
+    {"1E5", 1, 100000},
+    {"0x1p-2", 1, 0.25},
+    {"0X1P-2", 1, 0.25},
+    {"0x1.8p1", 1, 3},
+    {"0x.8p1", 1, 1},
+    {"0x1.p0", 1, 1},
+    {"0x1_0p0", 1, 16},
+    {"0x_1p0", 1, 1},
+    {"0x1p1_0", 1, 1024},
+    {"1e-400", 1, 0},
+    {"1e-310", 1, 1e-310},
+    {".5", 1, 0.5},
+    {"5.", 1, 5},
+    {"-0", 1, -0.0},
+    {"00012", 1, 12},
+    {"0.30000000000000004", 1, 0.30000000000000004},
+    {"9007199254740993", 1, 9007199254740992.0},  /* ties to even */
+    {"9007199254740995", 1, 9007199254740996.0},
+    {"123456789012345678901234567890", 1, 1.2345678901234568e29},
+    {"2.4703282292062327e-324", 1, 0},             /* just under half the min subnormal */
+    {"2.4703282292062328e-324", 1, 4.9406564584124654e-324},
+    {"1.7976931348623157e308", 1, 1.7976931348623157e308},
+    {"0.00000000000000000000000000000000000000000001", 1, 1e-44},
+    {"0x1.fffffffffffff7ffffffffffp1023", 1, 1.7976931348623157e308},
+    {"0e99999999999", 1, 0},
+    {"1e-99999999999", 1, 0},
+    /* rejected: syntax, overflow, NaN/Inf */
+    {"1e400", 0, 0},
+    {"1.7976931348623159e308", 0, 0},
+    {"0x1.fffffffffffff8p1023", 0, 0},
+    {"1e99999999999", 0, 0},
+    {"nan", 0, 0},
+    {"+nan", 0, 0},
+    {"inf", 0, 0},
+    {"-Infinity", 0, 0},
+    {"infin", 0, 0},
+    {"", 0, 0},
+    {"+", 0, 0},
+    {"-", 0, 0},
+    {".", 0, 0},
+    {"+.e1", 0, 0},
+    {"1e", 0, 0},
+    {"1e+", 0, 0},
+    {"1e_5", 0, 0},
+    {"1_e5", 0, 0},
+    {"1_000", 0, 0}, /* SPEC 1.2.9: '_' only with 0x (Go 1.13+ would accept it) */
+    {"0x1__0p0", 0, 0},
+    {"0x1p_10", 0, 0},
+    {"0x1_p0", 0, 0},
+    {"0x", 0, 0},
+    {"0x1", 0, 0},
+    {"0x1p", 0, 0},
+    {"0b101", 0, 0},
+    {"0o7", 0, 0},
+    {"1d", 0, 0},
+    {"1f", 0, 0},
+    {"1.2.3", 0, 0},
+    {"--1", 0, 0},
+    {"1-", 0, 0},
+};
+
+static int parse_value(const char *s, double *v)
+{
+    char line[256];
+    int n = snprintf(line, sizeof(line), "x:%s|g", s);
+    assert_true(n > 0 && (size_t)n < sizeof(line));
+    static vn_metric_line_t m;
+    assert_int_equal(vn_parse_metric(&k_plain, line, (size_t)n, &m), VN_PARSE_OK);
+    vn_value_iter_t it;
+    vn_value_iter_init(&it, &m);
+    return vn_value_next_num(&it, v);
+}
+
+static void test_dogstatsd__number_table(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(k_num_cases) / sizeof(k_num_cases[0]); i++) {
+        const ncase_t *c = &k_num_cases[i];
+        double v = 0;
+        int r = parse_value(c->in, &v);
+        if (c->in[0] == '\0') {
+            /* "x:|g" has no value at all */
+            assert_int_equal(r, 0);
+            continue;
+        }
+        if (r != (c->ok ? 1 : -1))
+            fail_msg("%s: r=%d v=%.17g", c->in, r, v);
+        if (c->ok && (v != c->want || signbit(v) != signbit(c->want)))
+            fail_msg("%s: %.17g want %.17g", c->in, v, c->want);
+    }
+}
+
+/* Long numbers go through the bounded canonical buffer (800 digits + sticky). */
+static void test_dogstatsd__number_long(void **state)
+{
+    (void)state;
+    char line[4200];
+    static vn_metric_line_t m;
+    vn_value_iter_t it;
+    double v;
+    /* "x:0.000...0001|g" with 3000 zeros: 1e-3001 rounds to 0 */
+    size_t n = 0;
+    n += (size_t)sprintf(line, "x:0.");
+    memset(line + n, '0', 3000);
+    n += 3000;
+    n += (size_t)sprintf(line + n, "1|g");
+    assert_int_equal(vn_parse_metric(&k_plain, line, n, &m), VN_PARSE_OK);
+    vn_value_iter_init(&it, &m);
+    assert_int_equal(vn_value_next_num(&it, &v), 1);
+    assert_true(v == 0);
+    /* "1" followed by 2000 zeros then "e-2000": exactly 1 */
+    n = (size_t)sprintf(line, "x:1");
+    memset(line + n, '0', 2000);
+    n += 2000;
+    n += (size_t)sprintf(line + n, "e-2000|g");
+    assert_int_equal(vn_parse_metric(&k_plain, line, n, &m), VN_PARSE_OK);
+    vn_value_iter_init(&it, &m);
+    assert_int_equal(vn_value_next_num(&it, &v), 1);
+    assert_true(v == 1);
+    /* 1.000...0001 (1500 digits) sits just above 1: the sticky digit matters
+     * only at a halfway point, here it must still round to 1 */
+    n = (size_t)sprintf(line, "x:1.");
+    memset(line + n, '0', 1500);
+    n += 1500;
+    n += (size_t)sprintf(line + n, "1|g");
+    assert_int_equal(vn_parse_metric(&k_plain, line, n, &m), VN_PARSE_OK);
+    vn_value_iter_init(&it, &m);
+    assert_int_equal(vn_value_next_num(&it, &v), 1);
+    assert_true(v == 1);
+    /* 1 + 2^-53 is exactly halfway between 1 and the next double: ties to
+     * even gives 1; one more non-zero digit 1000 places later must round up. */
+    const char *half = "1.00000000000000011102230246251565404236316680908203125";
+    n = (size_t)sprintf(line, "x:%s", half);
+    memset(line + n, '0', 1000);
+    n += 1000;
+    n += (size_t)sprintf(line + n, "|g");
+    assert_int_equal(vn_parse_metric(&k_plain, line, n, &m), VN_PARSE_OK);
+    vn_value_iter_init(&it, &m);
+    assert_int_equal(vn_value_next_num(&it, &v), 1);
+    assert_true(v == 1.0);
+    n -= 2;
+    n += (size_t)sprintf(line + n, "1|g");
+    assert_int_equal(vn_parse_metric(&k_plain, line, n, &m), VN_PARSE_OK);
+    vn_value_iter_init(&it, &m);
+    assert_int_equal(vn_value_next_num(&it, &v), 1);
+    assert_true(v == nextafter(1.0, 2.0));
+}
+
+/* ------------------------------------------------------ tags, sort, limits */
+
+static void join(const vn_metric_line_t *m, char *buf, size_t cap)
+{
+    size_t n = vn_tags_join(m->tags, m->ntags, buf, cap - 1);
+    assert_true(n != SIZE_MAX);
+    buf[n] = '\0';
+}
+
+static void test_dogstatsd__tag_order_independent(void **state)
+{
+    (void)state;
+    static const char *const lines[] = {
+        "m:1|c|#c:3,a:1,b:2,d,e:5", "m:1|c|#e:5,d,c:3,b:2,a:1", "m:1|c|#a:1,b:2,c:3,d,e:5",
+        "m:1|c|#d,a:1,e:5,b:2,c:3", "m:1|c|#b:2,e:5,a:1,d,c:3",
+    };
+    static vn_metric_line_t m;
+    char first[128], buf[128];
+    for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+        assert_int_equal(vn_parse_metric(&k_plain, lines[i], strlen(lines[i]), &m), VN_PARSE_OK);
+        join(&m, i ? buf : first, sizeof(buf));
+        if (i)
+            assert_string_equal(buf, first);
+    }
+    assert_string_equal(first, "a:1,b:2,c:3,d,e:5");
+}
+
+/* Shell-sort path (more than 16 tags) gives the byte-wise order too. */
+static void test_dogstatsd__sort_many(void **state)
+{
+    (void)state;
+    char line[4096];
+    size_t n = (size_t)sprintf(line, "m:1|c|#");
+    unsigned x = 12345;
+    for (int i = 0; i < 100; i++) {
+        x = x * 1103515245u + 12345u;
+        n += (size_t)sprintf(line + n, "%st%u", i ? "," : "", (x >> 8) % 1000);
+    }
+    static vn_metric_line_t m;
+    assert_int_equal(vn_parse_metric(&k_plain, line, n, &m), VN_PARSE_OK);
+    assert_int_equal(m.ntags, 100);
+    for (size_t i = 1; i < m.ntags; i++)
+        assert_true(vn_str_cmp(m.tags[i - 1], m.tags[i]) <= 0);
+}
+
+static void test_dogstatsd__implicit_override(void **state)
+{
+    (void)state;
+    static const vn_str_t imp[] = {VN_STR_LIT("env:prod"), VN_STR_LIT(""), VN_STR_LIT("host")};
+    vn_parser_t p = {imp, 3};
+    static vn_metric_line_t m;
+    char buf[256];
+    const char *l = "m:1|c|#env:dev,host:a,hostname:b,env,,zz";
+    assert_int_equal(vn_parse_metric(&p, l, strlen(l), &m), VN_PARSE_OK);
+    join(&m, buf, sizeof(buf));
+    /* env:dev, host:a, env dropped (same key); "" kept; empty implicit ignored */
+    assert_string_equal(buf, ",env:prod,host,hostname:b,zz");
+    assert_int_equal(m.ntags, 5);
+    /* no tag section: only the implicit tags, sorted */
+    l = "m:1|c";
+    assert_int_equal(vn_parse_metric(&p, l, strlen(l), &m), VN_PARSE_OK);
+    join(&m, buf, sizeof(buf));
+    assert_string_equal(buf, "env:prod,host");
+    /* the magic tag is removed before the override, and only the first one */
+    l = "m:1|c|#host:x,veneurglobalonly:1,veneurlocalonly";
+    assert_int_equal(vn_parse_metric(&p, l, strlen(l), &m), VN_PARSE_OK);
+    join(&m, buf, sizeof(buf));
+    assert_string_equal(buf, "env:prod,host,veneurlocalonly");
+    assert_int_equal(m.scope, VN_SCOPE_GLOBAL);
+}
+
+/* Builds "m:1|c|#t0,t1,...": n tags, plus an optional extra first tag. */
+static size_t tag_line(char *line, size_t cap, int n, const char *extra)
+{
+    size_t w = (size_t)snprintf(line, cap, "m:1|c|#%s", extra ? extra : "");
+    for (int i = 0; i < n; i++)
+        w += (size_t)snprintf(line + w, cap - w, "%st%d", (i || extra) ? "," : "", i);
+    return w;
+}
+
+static void test_dogstatsd__too_many_tags(void **state)
+{
+    (void)state;
+    char line[4096];
+    static vn_metric_line_t m;
+    size_t n = tag_line(line, sizeof(line), VN_PARSE_MAX_TAGS, NULL);
+    assert_int_equal(vn_parse_metric(&k_plain, line, n, &m), VN_PARSE_OK);
+    assert_int_equal(m.ntags, VN_PARSE_MAX_TAGS);
+    n = tag_line(line, sizeof(line), VN_PARSE_MAX_TAGS + 1, NULL);
+    assert_int_equal(vn_parse_metric(&k_plain, line, n, &m), VN_PARSE_ERR_TOO_MANY_TAGS);
+    /* the magic tag does not count: it is removed */
+    n = tag_line(line, sizeof(line), VN_PARSE_MAX_TAGS, "veneurlocalonly");
+    assert_int_equal(vn_parse_metric(&k_plain, line, n, &m), VN_PARSE_OK);
+    assert_int_equal(m.ntags, VN_PARSE_MAX_TAGS);
+    /* implicit tags count */
+    n = tag_line(line, sizeof(line), VN_PARSE_MAX_TAGS, NULL);
+    assert_int_equal(vn_parse_metric(&k_implicit, line, n, &m), VN_PARSE_ERR_TOO_MANY_TAGS);
+    /* ... unless they replace an explicit tag */
+    n = tag_line(line, sizeof(line), VN_PARSE_MAX_TAGS - 1, "implicit:x");
+    assert_int_equal(vn_parse_metric(&k_implicit, line, n, &m), VN_PARSE_OK);
+    assert_int_equal(m.ntags, VN_PARSE_MAX_TAGS);
+    /* the same limit for service checks and events */
+    static vn_service_check_t sc;
+    static vn_event_t ev;
+    char scratch[4096];
+    char l2[4096];
+    size_t w = (size_t)sprintf(l2, "_sc|n|0|#");
+    for (int i = 0; i <= VN_PARSE_MAX_TAGS; i++)
+        w += (size_t)sprintf(l2 + w, "%st%d", i ? "," : "", i);
+    assert_int_equal(vn_parse_service_check(&k_plain, l2, w, NOW, scratch, sizeof(scratch), &sc),
+                     VN_PARSE_ERR_TOO_MANY_TAGS);
+    w = (size_t)sprintf(l2, "_e{1,1}:a|b|#");
+    for (int i = 0; i <= VN_PARSE_MAX_TAGS; i++)
+        w += (size_t)sprintf(l2 + w, "%st%d", i ? "," : "", i);
+    assert_int_equal(vn_parse_event(&k_plain, l2, w, NOW, scratch, sizeof(scratch), &ev),
+                     VN_PARSE_ERR_TOO_MANY_TAGS);
+}
+
+static void test_dogstatsd__tags_join(void **state)
+{
+    (void)state;
+    vn_str_t t[] = {VN_STR_LIT("a"), VN_STR_LIT(""), VN_STR_LIT("b:c")};
+    char buf[8];
+    assert_int_equal(vn_tags_join(t, 3, buf, sizeof(buf)), 6);
+    assert_memory_equal(buf, "a,,b:c", 6);
+    assert_int_equal(vn_tags_join(t, 3, buf, 6), 6);
+    assert_int_equal(vn_tags_join(t, 3, buf, 5), SIZE_MAX);
+    assert_int_equal(vn_tags_join(t, 0, NULL, 0), 0);
+    assert_int_equal(vn_tags_join(t + 1, 1, NULL, 0), 0);
+}
+
+/* SPEC 1.8: digest = fnv1a32(name ++ type ++ joined tags). */
+static uint32_t digest(const char *line)
+{
+    static vn_metric_line_t m;
+    char buf[256];
+    assert_int_equal(vn_parse_metric(&k_plain, line, strlen(line), &m), VN_PARSE_OK);
+    size_t n = vn_tags_join(m.tags, m.ntags, buf, sizeof(buf));
+    const char *ty = vn_mtype_name(m.type);
+    uint32_t h = vn_fnv1a32_add(VN_FNV1A32_INIT, m.name.p, m.name.len);
+    h = vn_fnv1a32_add(h, ty, strlen(ty));
+    return vn_fnv1a32_add(h, buf, n);
+}
+
+static void test_dogstatsd__metric_key(void **state)
+{
+    (void)state;
+    assert_int_equal(digest("a.b.c:1|c|#foo:bar,baz:gorch"), digest("a.b.c:2|c|#baz:gorch,foo:bar"));
+    assert_int_equal(digest("x:1|h"), digest("x:1|d"));
+    assert_int_not_equal(digest("x:1|h"), digest("x:1|ms"));
+    assert_int_equal(digest("x:1|c"), digest("x:1|count"));
+}
+
+/* ------------------------------------------------------------------ events */
+
+typedef struct {
+    const char *in;
+    int implicit;
+    vn_parse_err_t err;
+    const char *title, *text;
+    int64_t ts;
+    const char *host, *agg, *prio, *src, *alert;
+    const char *tags; /* joined */
+} ecase_t;
+
+static const ecase_t k_event_cases[] = {
+    {"_e{3,3}:foo|bar|k:foos|s:test|t:success|p:low|#foo:bar,baz:qux|d:1136239445|h:example.com", 0, VN_PARSE_OK,
+     "foo", "bar", 1136239445, "example.com", "foos", "low", "test", "success", "baz:qux,foo:bar"},
+    {"_e{3,3}:foo|bar|k:foos|s:test|t:success|p:low|#foo:bar,baz:qux|d:1136239445|h:example.com", 1, VN_PARSE_OK,
+     "foo", "bar", 1136239445, "example.com", "foos", "low", "test", "success", "baz:qux,foo:bar,implicit"},
+    {"_e{4,3}:foo|bar", 0, VN_PARSE_ERR_EV_TITLE_LEN, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_e{3,4}:foo|bar", 0, VN_PARSE_ERR_EV_TEXT_LEN, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_e{3,3}:foo|bar|d:abc", 0, VN_PARSE_ERR_EV_DATE, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_e{3,3}:foo|bar|p:baz", 0, VN_PARSE_ERR_EV_PRIORITY, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_e{3,3}:foo|bar|t:baz", 0, VN_PARSE_ERR_EV_ALERT, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_e{3,3}:foo|bar|t:info|t:info", 0, VN_PARSE_ERR_EV_MULTI, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_e{3,3}:foo|bar||", 0, VN_PARSE_ERR_EV_EMPTY_SECTION, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_e{3,0}:foo||", 0, VN_PARSE_ERR_EV_TEXT_LEN, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_e{3,3}:foo", 0, VN_PARSE_ERR_EV_NO_TEXT, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_e{3,3}", 0, VN_PARSE_ERR_EV_NO_COLON, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_e{3,15}:foo|foo\\nbar\\nbaz\\n", 0, VN_PARSE_OK, "foo", "foo\nbar\nbaz\n", NOW, "", "", "", "", "", ""},
+    /* more error categories */
+    {"_e{0,3}:|bar", 0, VN_PARSE_ERR_EV_TITLE_LEN, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_e{-3,3}:foo|bar", 0, VN_PARSE_ERR_EV_TITLE_LEN, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_e{x,3}:foo|bar", 0, VN_PARSE_ERR_EV_TITLE_LEN, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_e{3,3,3}:foo|bar", 0, VN_PARSE_ERR_EV_TEXT_LEN, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_e{3}:foo|bar", 0, VN_PARSE_ERR_EV_COMMA, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_e{}:foo|bar", 0, VN_PARSE_ERR_EV_COMMA, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"e{3,3}:foo|bar", 0, VN_PARSE_ERR_EV_WRAPPER, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_e{3,3:foo|bar", 0, VN_PARSE_ERR_EV_WRAPPER, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    {":foo|bar", 0, VN_PARSE_ERR_EV_WRAPPER, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_e{3,3}:foo|bar|x:1", 0, VN_PARSE_ERR_EV_UNKNOWN, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_e{3,3}:foo|bar|c:abc", 0, VN_PARSE_ERR_EV_UNKNOWN, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_e{3,3}:foo|bar|#a|#b", 0, VN_PARSE_ERR_EV_MULTI, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_e{3,3}:foo|bar|d:1|d:2", 0, VN_PARSE_ERR_EV_MULTI, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_e{3,3}:foo|bar|d:99999999999999999999", 0, VN_PARSE_ERR_EV_DATE, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    /* title may contain ':'; +3 is an Atoi integer; tags are a map (last wins,
+     * "k:" == "k"); implicit replaces the explicit key */
+    {"_e{+3,1}:a:b|x|d:-5|#a:1,b:,a:2,c", 1, VN_PARSE_OK, "a:b", "x", -5, "", "", "", "", "", "a:2,b,c,implicit"},
+    {"_e{1,1}:t|x|#implicit:mine,z", 1, VN_PARSE_OK, "t", "x", NOW, "", "", "", "", "", "implicit,z"},
+    {"_e{1,2}:t|\\\\|p:normal|t:error", 0, VN_PARSE_OK, "t", "\\\\", NOW, "", "", "normal", "", "error", ""},
+    {"_e{1,3}:t|\\\\n|#", 0, VN_PARSE_OK, "t", "\\\n", NOW, "", "", "", "", "", ""},
+};
+
+static void expect_str(vn_str_t got, const char *want, const char *what, const char *in)
+{
+    if (got.len != strlen(want) || memcmp(got.p, want, got.len) != 0)
+        fail_msg("%s: %s = [%.*s] want [%s]", in, what, (int)got.len, got.p, want);
+}
+
+static void test_dogstatsd__event_table(void **state)
+{
+    (void)state;
+    static vn_event_t ev;
+    char scratch[512];
+    for (size_t i = 0; i < sizeof(k_event_cases) / sizeof(k_event_cases[0]); i++) {
+        const ecase_t *c = &k_event_cases[i];
+        const vn_parser_t *p = c->implicit ? &k_implicit : &k_plain;
+        vn_parse_err_t e = vn_parse_event(p, c->in, strlen(c->in), NOW, scratch, sizeof(scratch), &ev);
+        if (e != c->err)
+            fail_msg("%s: got %s want %s", c->in, vn_parse_err_reason(e), vn_parse_err_reason(c->err));
+        if (e != VN_PARSE_OK)
+            continue;
+        expect_str(ev.title, c->title, "title", c->in);
+        expect_str(ev.text, c->text, "text", c->in);
+        assert_true(ev.text.len == 0 || (ev.text.p >= scratch && ev.text.p < scratch + sizeof(scratch)));
+        assert_int_equal(ev.timestamp, c->ts);
+        expect_str(ev.hostname, c->host, "host", c->in);
+        expect_str(ev.agg_key, c->agg, "agg", c->in);
+        expect_str(ev.priority, c->prio, "prio", c->in);
+        expect_str(ev.source_type, c->src, "source", c->in);
+        expect_str(ev.alert_type, c->alert, "alert", c->in);
+        char buf[256];
+        size_t n = vn_tags_join(ev.tags, ev.ntags, buf, sizeof(buf));
+        assert_true(n != SIZE_MAX);
+        expect_str(vn_str(buf, n), c->tags, "tags", c->in);
+    }
+    /* "|#" gives the single empty tag; no section gives none */
+    const char *l = "_e{1,1}:a|b|#";
+    assert_int_equal(vn_parse_event(&k_plain, l, strlen(l), NOW, scratch, sizeof(scratch), &ev), VN_PARSE_OK);
+    assert_int_equal(ev.ntags, 1);
+    l = "_e{1,1}:a|b";
+    assert_int_equal(vn_parse_event(&k_plain, l, strlen(l), NOW, scratch, sizeof(scratch), &ev), VN_PARSE_OK);
+    assert_int_equal(ev.ntags, 0);
+    /* scratch smaller than the text breaks the contract: rejected, not overrun */
+    l = "_e{1,5}:a|hello";
+    assert_int_equal(vn_parse_event(&k_plain, l, strlen(l), NOW, scratch, 4, &ev), VN_PARSE_ERR_EV_TEXT_LEN);
+}
+
+/* ---------------------------------------------------------- service checks */
+
+typedef struct {
+    const char *in;
+    int implicit;
+    vn_parse_err_t err;
+    const char *name;
+    int status;
+    int64_t ts;
+    const char *host, *msg, *tags;
+    vn_scope_t scope;
+} scase_t;
+
+static const scase_t k_sc_cases[] = {
+    {"_sc|foo.bar|0|#foo:bar,qux:dor|d:1136239445|h:example.com", 0, VN_PARSE_OK, "foo.bar", 0, 1136239445,
+     "example.com", "", "foo:bar,qux:dor", VN_SCOPE_MIXED},
+    {"_sc|foo.bar|0|#foo:bar,qux:dor|d:1136239445|h:example.com", 1, VN_PARSE_OK, "foo.bar", 0, 1136239445,
+     "example.com", "", "foo:bar,implicit,qux:dor", VN_SCOPE_MIXED},
+    {"foo.bar|0", 0, VN_PARSE_ERR_SC_PREFIX, 0, 0, 0, 0, 0, 0, 0},
+    {"_sc|foo.bar", 0, VN_PARSE_ERR_SC_NO_STATUS, 0, 0, 0, 0, 0, 0, 0},
+    {"_sc|foo.bar|5", 0, VN_PARSE_ERR_SC_STATUS, 0, 0, 0, 0, 0, 0, 0},
+    {"_sc|foo.bar|0||", 0, VN_PARSE_ERR_SC_EMPTY_SECTION, 0, 0, 0, 0, 0, 0, 0},
+    {"_sc|foo.bar|0|d:abc", 0, VN_PARSE_ERR_SC_DATE, 0, 0, 0, 0, 0, 0, 0},
+    {"_sc|foo|1|m:foo", 0, VN_PARSE_OK, "foo", 1, NOW, "", "foo", "", VN_SCOPE_MIXED},
+    {"_sc|foo|0|m:foo\\nbar\\nbaz\\n", 0, VN_PARSE_OK, "foo", 0, NOW, "", "foo\nbar\nbaz\n", "", VN_SCOPE_MIXED},
+    /* SPEC 7: exact match only for service checks */
+    {"_sc|n|0|#veneurlocalonly:true", 0, VN_PARSE_OK, "n", 0, NOW, "", "", "veneurlocalonly:true", VN_SCOPE_MIXED},
+    {"_sc|n|3|#b,veneurlocalonly,a", 0, VN_PARSE_OK, "n", 3, NOW, "", "", "a,b", VN_SCOPE_LOCAL},
+    {"_sc|n|2|#veneurglobalonly|h:x", 0, VN_PARSE_OK, "n", 2, NOW, "x", "", "", VN_SCOPE_GLOBAL},
+    /* more error categories */
+    {"_sc", 0, VN_PARSE_ERR_SC_NO_NAME, 0, 0, 0, 0, 0, 0, 0},
+    {"_scx|n|0", 0, VN_PARSE_ERR_SC_PREFIX, 0, 0, 0, 0, 0, 0, 0},
+    {"_sc||0", 0, VN_PARSE_ERR_SC_EMPTY_NAME, 0, 0, 0, 0, 0, 0, 0},
+    {"_sc|n|00", 0, VN_PARSE_ERR_SC_STATUS, 0, 0, 0, 0, 0, 0, 0},
+    {"_sc|n|", 0, VN_PARSE_ERR_SC_STATUS, 0, 0, 0, 0, 0, 0, 0},
+    {"_sc|n|0|m:a|h:b", 0, VN_PARSE_ERR_SC_MSG_NOT_LAST, 0, 0, 0, 0, 0, 0, 0},
+    {"_sc|n|0|m:a|m:b", 0, VN_PARSE_ERR_SC_MSG_NOT_LAST, 0, 0, 0, 0, 0, 0, 0},
+    {"_sc|n|0|m:a|", 0, VN_PARSE_ERR_SC_EMPTY_SECTION, 0, 0, 0, 0, 0, 0, 0},
+    {"_sc|n|0|h:a|h:b", 0, VN_PARSE_ERR_SC_MULTI, 0, 0, 0, 0, 0, 0, 0},
+    {"_sc|n|0|d:1|d:1", 0, VN_PARSE_ERR_SC_MULTI, 0, 0, 0, 0, 0, 0, 0},
+    {"_sc|n|0|#a|#b", 0, VN_PARSE_ERR_SC_MULTI, 0, 0, 0, 0, 0, 0, 0},
+    {"_sc|n|0|x:1", 0, VN_PARSE_ERR_SC_UNKNOWN, 0, 0, 0, 0, 0, 0, 0},
+    {"_sc|n|0|@0.5", 0, VN_PARSE_ERR_SC_UNKNOWN, 0, 0, 0, 0, 0, 0, 0},
+    {"_sc|n|0|d:+12|h:|m:", 0, VN_PARSE_OK, "n", 0, 12, "", "", "", VN_SCOPE_MIXED},
+    {"_sc|n|0|#implicit:x,a", 1, VN_PARSE_OK, "n", 0, NOW, "", "", "a,implicit", VN_SCOPE_MIXED},
+};
+
+static void test_dogstatsd__service_check_table(void **state)
+{
+    (void)state;
+    static vn_service_check_t sc;
+    char scratch[512];
+    for (size_t i = 0; i < sizeof(k_sc_cases) / sizeof(k_sc_cases[0]); i++) {
+        const scase_t *c = &k_sc_cases[i];
+        const vn_parser_t *p = c->implicit ? &k_implicit : &k_plain;
+        vn_parse_err_t e = vn_parse_service_check(p, c->in, strlen(c->in), NOW, scratch, sizeof(scratch), &sc);
+        if (e != c->err)
+            fail_msg("%s: got %s want %s", c->in, vn_parse_err_reason(e), vn_parse_err_reason(c->err));
+        if (e != VN_PARSE_OK)
+            continue;
+        expect_str(sc.name, c->name, "name", c->in);
+        assert_int_equal(sc.status, c->status);
+        assert_int_equal(sc.timestamp, c->ts);
+        expect_str(sc.hostname, c->host, "host", c->in);
+        expect_str(sc.message, c->msg, "message", c->in);
+        assert_int_equal(sc.scope, c->scope);
+        char buf[256];
+        size_t n = vn_tags_join(sc.tags, sc.ntags, buf, sizeof(buf));
+        assert_true(n != SIZE_MAX);
+        expect_str(vn_str(buf, n), c->tags, "tags", c->in);
+    }
+}
+
+/* ------------------------------------------------------------------ errors */
+
+static void test_dogstatsd__err_strings(void **state)
+{
+    (void)state;
+    for (int e = 0; e <= VN_PARSE_ERR__COUNT; e++) {
+        const char *r = vn_parse_err_reason((vn_parse_err_t)e);
+        const char *m = vn_parse_err_message((vn_parse_err_t)e);
+        assert_non_null(r);
+        assert_non_null(m);
+        assert_true(strlen(r) > 0 && strlen(m) > 0);
+        for (const char *q = r; *q; q++)
+            assert_true((*q >= 'a' && *q <= 'z') || *q == '_');
+    }
+    /* reasons are self-metric label values: one per code, no duplicates */
+    for (int a = 0; a < VN_PARSE_ERR__COUNT; a++)
+        for (int b = a + 1; b < VN_PARSE_ERR__COUNT; b++)
+            assert_string_not_equal(vn_parse_err_reason((vn_parse_err_t)a), vn_parse_err_reason((vn_parse_err_t)b));
+    assert_string_equal(vn_parse_err_reason((vn_parse_err_t)-1), "unknown");
+    /* Go's wording where Go has one */
+    assert_string_equal(vn_parse_err_message(VN_PARSE_ERR_NO_PIPE),
+                        "Invalid metric packet, need at least 1 pipe for type");
+    assert_string_equal(vn_parse_err_message(VN_PARSE_ERR_BAD_TYPE), "Invalid type for metric");
+    assert_string_equal(vn_parse_err_message(VN_PARSE_ERR_EV_PRIORITY),
+                        "Invalid event packet, priority must be normal or low");
+    assert_string_equal(vn_parse_err_message(VN_PARSE_ERR_SC_MSG_NOT_LAST),
+                        "Invalid service check packet, message must be the last metadata section");
+    assert_non_null(strstr(vn_parse_err_message(VN_PARSE_ERR_RATE_RANGE), ">0"));
+    assert_non_null(strstr(vn_parse_err_message(VN_PARSE_ERR_EV_TITLE_LEN), "title length"));
+    assert_non_null(strstr(vn_parse_err_message(VN_PARSE_ERR_EV_TEXT_LEN), "text length"));
+    assert_non_null(strstr(vn_parse_err_message(VN_PARSE_ERR_SC_EMPTY_SECTION), "pipe"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_dogstatsd__metric_table),
+        cmocka_unit_test(test_dogstatsd__binary_bytes),
+        cmocka_unit_test(test_dogstatsd__number_table),
+        cmocka_unit_test(test_dogstatsd__number_long),
+        cmocka_unit_test(test_dogstatsd__tag_order_independent),
+        cmocka_unit_test(test_dogstatsd__sort_many),
+        cmocka_unit_test(test_dogstatsd__implicit_override),
+        cmocka_unit_test(test_dogstatsd__too_many_tags),
+        cmocka_unit_test(test_dogstatsd__tags_join),
+        cmocka_unit_test(test_dogstatsd__metric_key),
+        cmocka_unit_test(test_dogstatsd__event_table),
+        cmocka_unit_test(test_dogstatsd__service_check_table),
+        cmocka_unit_test(test_dogstatsd__err_strings),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
