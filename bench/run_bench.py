@@ -137,6 +137,22 @@ def rss_bytes(pid):
         return int(f.read().split()[1]) * PAGE
 
 
+def machine_busy(window=0.5):
+    """Fraction of all CPUs busy over window seconds (call while nothing of ours runs)."""
+    def snap():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        idle = v[3] + (v[4] if len(v) > 4 else 0)
+        return sum(v), idle
+    try:
+        t0, i0 = snap()
+        time.sleep(window)
+        t1, i1 = snap()
+        return round(1.0 - (i1 - i0) / max(1, t1 - t0), 3)
+    except (OSError, ValueError):
+        return None
+
+
 def loadavg():
     try:
         with open("/proc/loadavg") as f:
@@ -437,16 +453,19 @@ class Harness:
         return kv
 
     # -- one trial: send, wait for the flush, compute loss
-    def trial(self, srv, rate, lpd, style="name", duration=None, extra=None, cpu=False):
+    def trial(self, srv, rate, lpd, style="name", duration=None, extra=None):
         duration = duration or self.duration
         args = extra or ["-l", str(lpd), "-m", "c=60,g=20,ms=20", "-N", "100", "-K", "10",
                          "-T", style, "-o", "rand", "-c", "1", "-s", "7",
                          "-r", "%d" % rate, "-d", "%g" % duration]
         mark = srv.reader.totals()
+        m0 = drop_counters(srv.metrics_text()) if srv.key.startswith("ours") else {}
         c0 = cpu_seconds(srv.proc.pid)
         lg = self.loadgen(srv.port, args)
         got = self.wait_flushed(srv, mark, lg["counter_sum"])
         c1 = cpu_seconds(srv.proc.pid) if srv.alive() else c0
+        m1 = drop_counters(srv.metrics_text()) if m0 else {}
+        drops = dict((k, v - m0.get(k, 0.0)) for k, v in m1.items() if v - m0.get(k, 0.0) > 0)
         if not srv.alive():
             raise RuntimeError("server died during a trial: " + srv.log_tail(4))
         sent = max(1, lg["sent_datagrams"])
@@ -462,9 +481,12 @@ class Harness:
                "lossless": loss <= LOSSLESS,
                "sender_bound": lg["lines_per_s"] < 0.95 * rate if rate else True,
                "cpu_s": c1 - c0, "series": got[1] if got else None}
+        if drops:
+            res["self_metrics_delta"] = drops   # where our daemon says it lost samples
         log("  %-9s r=%-9s got %9.0f lines/s  loss %.4f%% (rcvbuf %.4f%%, counters %.4f%%)%s"
             % (srv.key, rate or "max", res["achieved"], 100 * loss, 100 * loss_a, 100 * loss_b,
-               "  sender-bound" if res["sender_bound"] else ""))
+               "  sender-bound" if res["sender_bound"] else "")
+            + "".join("  %s+%d" % (k, v) for k, v in sorted(drops.items())))
         return res
 
     def wait_flushed(self, srv, mark, want, max_wait=None):
@@ -613,7 +635,8 @@ class Harness:
             entry["status"] = "skipped: num_workers 2 run did not succeed"
             return
         workers = 1 if key == "ours_w1" else 2
-        log("%s: starting" % label)
+        entry["others_busy"] = machine_busy()
+        log("%s: starting (machine %.0f%% busy with other work)" % (label, 100 * (entry["others_busy"] or 0)))
         srv = Server(self, key, workers)
         try:
             srv.start()
@@ -815,15 +838,30 @@ class Harness:
         print("veneur-c benchmark (%s mode, %d cores, %.0f s, load %s -> %s)"
               % ("quick" if self.quick else "full", os.cpu_count(), self.results["seconds"],
                  self.results["host"]["loadavg_start"], self.results["host"]["loadavg_end"]))
-        la = self.results["host"]["loadavg_start"]
-        if la and la[0] > 0.5 * (os.cpu_count() or 1):
-            print("WARNING: the machine was busy before the run (load %.2f on %d cores): "
-                  "these figures are unreliable" % (la[0], os.cpu_count()))
+        busy = [e.get("others_busy") or 0 for e in self.results["servers"].values()]
+        if busy and max(busy) > 0.15:
+            print("WARNING: other work kept the machine up to %.0f%% busy between servers "
+                  "(see others_busy in the JSON): these figures are unreliable" % (100 * max(busy)))
         print(self.table())
         for name, m in self.results["micro"].items():
             print("\n== micro-benchmark %s (exit %d, %.1f s)" % (name, m["exit"], m["seconds"]))
             print(m["output"].rstrip())
         print("\nresults: %s (compared with: %s)" % (lp, pp if os.path.isfile(pp) else "none"))
+
+
+def drop_counters(text):
+    """Our /metrics counters that count lost or rejected input: {series: value}."""
+    out = {}
+    for line in (text or "").splitlines():
+        if line.startswith("#"):
+            continue
+        m = re.match(r"^(veneur_\S*(?:drop|error|toolong)\S*)\s+(\S+)$", line)
+        if m and "sink" not in m.group(1):
+            try:
+                out[m.group(1)] = float(m.group(2))
+            except ValueError:
+                pass
+    return out
 
 
 def scrape_flush(text, acc):

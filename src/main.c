@@ -24,6 +24,7 @@
 #include "core/version.h"
 #include "core/xalloc.h"
 #include "flush/flusher.h"
+#include "forward/forward.h"
 #include "http/server.h"
 #include "listen/listeners.h"
 #include "listen/tls.h"
@@ -195,9 +196,6 @@ int main(int argc, char **argv)
         }
         sinks[nsinks++] = s;
     }
-    if (cfg->forward_address && cfg->forward_address[0])
-        VN_LOG(WARN, "event=forwarding_not_supported forward_address=%s msg=\"global-bound series are not sent\"",
-               cfg->forward_address);
     if (cfg->ssf_listen_addresses.n || cfg->grpc_listen_addresses.n)
         VN_LOG(WARN, "event=listener_not_supported msg=\"ssf_listen_addresses and grpc_listen_addresses are ignored\"");
 
@@ -225,7 +223,13 @@ int main(int argc, char **argv)
         VN_LOG(ERROR, "event=listener_start_failed");
         return 1;
     }
+    vn_forward_t *forward = NULL; /* forward_address / grpc_address (issue 6) */
+    if (vn_forward_start(cfg, workers, nworkers, &app.stats, &forward, err, sizeof err) != VN_OK) {
+        fprintf(stderr, "veneur: %s\n", err);
+        return 2;
+    }
     vn_flusher_opts_t fo = {.cfg = cfg,
+                            .forward = forward,
                             .workers = workers,
                             .nworkers = nworkers,
                             .sinks = sinks,
@@ -264,9 +268,11 @@ int main(int argc, char **argv)
 
     atomic_store(&app.ready, false);
     vn_listeners_stop(listeners);
+    vn_forward_stop_import(forward); /* no import may land after the final flush */
     vn_flusher_stop(flusher, cfg->flush_on_shutdown);
     vn_http_server_stop(http);
     vn_flusher_free(flusher);
+    vn_forward_free(forward); /* sends the final batch (bounded by one interval) */
     vn_listeners_free(listeners);
     for (size_t w = 0; w < nworkers; w++)
         vn_worker_free(workers[w]);

@@ -25,7 +25,7 @@
 #define VN_REC_MAX_AUX 65535u
 
 typedef struct vn_rec {
-    uint32_t hash;    /* FNV-1a 32 over name, type name, joined tags (Go's digest) */
+    uint32_t hash;    /* key hash, see ingest.c */
     uint16_t key_len;
     uint16_t aux_len;
     uint8_t type;     /* vn_mtype_t */

@@ -29,10 +29,10 @@
  * In-place fold without a second block: the output is written ascending from
  * index 0 while the two input runs (main and temp) are read. The write index
  * is always below the next unread element of run A as long as A starts at or
- * after len(B), and likewise for B; so before a fold temp is moved to
- * [n_main + n_temp, n_main + 2 n_temp) and main to [n_temp, n_temp + n_main).
- * Hence the block needs n_main + 2 n_temp entries; merge() uses the same rule
- * with src's centroids as run B (in src's own block).
+ * after len(B), and likewise for B. So a fold copies temp to a stack buffer
+ * (run B, at most TEMP_LIMIT entries) and moves main up to [n_temp, n_temp +
+ * n_main) (run A); the block needs only n_main + n_temp entries. merge() uses
+ * the same rule with src's centroids, in src's own block, as run B.
  */
 #include "aggregate/tdigest.h"
 
@@ -47,10 +47,10 @@
 /* ---- scale functions: per-pass constants and the closed-form limits ---- */
 
 typedef struct scale_pass {
-    double n;      /* total weight of the pass */
+    double n, inv_n; /* total weight of the pass and its inverse */
     bool use_k1, use_k2;
-    double cos_a, sin_a; /* k1: a = pi / compression */
-    double odds_m;       /* k2: exp(Z / compression) */
+    double cos_a, sin_a; /* k1: a = pi / d1 */
+    double odds_m;       /* k2: exp(Z / d2) */
 } scale_pass_t;
 
 /* Internal compressions of the default scale, as multiples of the nominal
@@ -77,6 +77,7 @@ static void scale_pass_init(scale_pass_t *s, const vn_tdigest_t *td, double n)
     double d1, d2;
     scale_params(td->_compression, (vn_tdigest_scale_t)td->_scale, &d1, &d2);
     s->n = n;
+    s->inv_n = 1.0 / n;
     s->use_k1 = d1 > 0.0;
     s->use_k2 = d2 > 0.0;
     if (s->use_k1) {
@@ -89,39 +90,60 @@ static void scale_pass_init(scale_pass_t *s, const vn_tdigest_t *td, double n)
     }
 }
 
-/* Largest cumulative weight the centroid that starts at weight wl may reach. */
-static double weight_limit(const scale_pass_t *s, double wl)
+/*
+ * Limit of the open centroid, which starts at cumulative weight wl: the
+ * centroid may grow while its right edge x satisfies x <= l1 and
+ * x * den2 <= num2 (the k2 limit n q m / (1 - q + q m), kept as a fraction so
+ * that the hot loop multiplies instead of dividing).
+ */
+typedef struct limit {
+    double l1, num2, den2;
+} limit_t;
+
+static void limit_at(const scale_pass_t *s, double wl, limit_t *lim)
 {
-    double q = wl / s->n;
-    if (q < 0.0)
-        q = 0.0;
-    if (q > 1.0)
-        q = 1.0;
-    double lim = 1.0;
+    double q = wl * s->inv_n;
+    q = q < 0.0 ? 0.0 : (q > 1.0 ? 1.0 : q);
+    lim->l1 = INFINITY;
     if (s->use_k1) {
         double u = 2.0 * q - 1.0; /* sin t */
         if (u < s->cos_a) {       /* else t + a passes pi/2: no k1 limit left */
             double v = 2.0 * sqrt(q * (1.0 - q)); /* cos t */
-            lim = 0.5 * (1.0 + u * s->cos_a + v * s->sin_a);
+            lim->l1 = 0.5 * (1.0 + u * s->cos_a + v * s->sin_a) * s->n;
         }
     }
+    lim->num2 = 1.0;
+    lim->den2 = 0.0; /* x * 0 <= 1: no k2 limit */
     if (s->use_k2) {
         double qm = q * s->odds_m;
-        double l2 = qm / (1.0 - q + qm);
-        if (l2 < lim)
-            lim = l2;
+        lim->num2 = qm * s->n;
+        lim->den2 = 1.0 - q + qm;
     }
-    return lim * s->n;
 }
+
+static inline bool within(const limit_t *lim, double x) { return x <= lim->l1 && x * lim->den2 <= lim->num2; }
 
 /* ---- sizing ---- */
 
-/* Go's temp buffer size heuristic (estimateTempBuffer), so that k1 mode folds
- * at the same points as Go and reproduces its centroids. */
-static uint32_t temp_max_for(double d)
+/* Pending samples are sorted in a stack buffer of this many entries during a
+ * fold, so no digest's temp buffer may be larger. */
+#define TEMP_LIMIT 256u
+#ifndef VN_TDIGEST_DEFAULT_TEMP_MULT
+#define VN_TDIGEST_DEFAULT_TEMP_MULT 3
+#endif
+
+/* Go's temp buffer size heuristic (estimateTempBuffer; 42 at compression
+ * 100, at most 178), kept for k1 so that it folds at the same points as Go
+ * and reproduces its centroids. The default scale keeps about 2.5x more
+ * centroids, so each fold costs more: it buffers 3x as many samples to keep
+ * the cost per sample down (126 at compression 100). */
+static uint32_t temp_max_for(double d, vn_tdigest_scale_t scale)
 {
     double c = fmin(925.0, fmax(20.0, d));
-    return (uint32_t)(7.5 + 0.37 * c - 2e-4 * c * c);
+    uint32_t t = (uint32_t)(7.5 + 0.37 * c - 2e-4 * c * c);
+    if (scale != VN_TDIGEST_SCALE_K1)
+        t *= VN_TDIGEST_DEFAULT_TEMP_MULT;
+    return t < TEMP_LIMIT ? t : TEMP_LIMIT;
 }
 
 /* Centroid count a fold may produce before it stops splitting. Every pair of
@@ -146,7 +168,8 @@ size_t vn_tdigest_max_bytes(double compression)
 {
     if (!(compression >= VN_TDIGEST_MIN_COMPRESSION && compression <= VN_TDIGEST_MAX_COMPRESSION))
         compression = VN_TDIGEST_DEFAULT_COMPRESSION;
-    uint32_t n = out_max_for(compression, VN_TDIGEST_SCALE_DEFAULT) + 2 * temp_max_for(compression);
+    uint32_t n = out_max_for(compression, VN_TDIGEST_SCALE_DEFAULT) +
+                 temp_max_for(compression, VN_TDIGEST_SCALE_DEFAULT);
     return (size_t)n * sizeof(vn_tdigest_centroid_t);
 }
 
@@ -160,8 +183,8 @@ static void set_cap(vn_tdigest_t *td, uint32_t cap)
  * size; give the excess back once the centroids fit again. */
 static void maybe_shrink(vn_tdigest_t *td)
 {
-    uint32_t steady = td->_out_max + 2 * td->_temp_max;
-    if (td->_cap > steady && td->_n_main + 2 * td->_n_temp <= steady)
+    uint32_t steady = td->_out_max + td->_temp_max;
+    if (td->_cap > steady && td->_n_main + td->_n_temp <= steady)
         set_cap(td, steady);
 }
 
@@ -169,10 +192,12 @@ static void ensure_cap(vn_tdigest_t *td, uint32_t need)
 {
     if (need <= td->_cap)
         return;
-    uint32_t cap = td->_cap ? td->_cap : INIT_CAP;
-    while (cap < need) /* 1.5x steps keep the overshoot small */
-        cap = cap > UINT32_MAX / 2 ? need : cap + cap / 2;
-    uint32_t steady = td->_out_max + 2 * td->_temp_max;
+    /* 1.5x while small, then small linear steps: the block settles near the
+     * real need instead of overshooting it by up to half */
+    uint32_t cap = td->_cap < INIT_CAP ? INIT_CAP : td->_cap;
+    while (cap < need)
+        cap = cap < 256 ? cap + cap / 2 : cap + 64;
+    uint32_t steady = td->_out_max + td->_temp_max;
     if (cap > steady && need <= steady)
         cap = steady;
     set_cap(td, cap);
@@ -196,7 +221,7 @@ vn_err_t vn_tdigest_init_scale(vn_tdigest_t *td, double compression, vn_tdigest_
     td->_scale = (uint8_t)scale;
     td->_min = INFINITY;
     td->_max = -INFINITY;
-    td->_temp_max = temp_max_for(compression);
+    td->_temp_max = temp_max_for(compression, scale);
     td->_out_max = out_max_for(compression, scale);
     return err;
 }
@@ -225,47 +250,49 @@ void vn_tdigest_reset(vn_tdigest_t *td)
 
 /* ---- sorting pending samples by mean ---- */
 
-static void sort_centroids(vn_tdigest_centroid_t *a, size_t n)
+/*
+ * Bottom-up merge sort of a[0,n) using tmp[0,n). Samples arrive in random
+ * order, so a quicksort spends most of its time on mispredicted branches;
+ * these merges pick each element with a conditional move instead. Stable.
+ */
+static void sort_centroids(vn_tdigest_centroid_t *a, size_t n, vn_tdigest_centroid_t *tmp)
 {
-    while (n > 16) {
-        /* median of three as pivot, Hoare partition */
-        size_t mid = n / 2;
-        double x = a[0].mean, y = a[mid].mean, z = a[n - 1].mean;
-        double p = x < y ? (y < z ? y : (x < z ? z : x)) : (x < z ? x : (y < z ? z : y));
-        size_t i = 0, j = n - 1;
-        for (;;) {
-            while (a[i].mean < p)
-                i++;
-            while (a[j].mean > p)
-                j--;
-            if (i >= j)
-                break;
+    /* runs of 4 by insertion sort */
+    for (size_t lo = 0; lo < n; lo += 4) {
+        size_t hi = lo + 4 < n ? lo + 4 : n;
+        for (size_t i = lo + 1; i < hi; i++) {
             vn_tdigest_centroid_t t = a[i];
-            a[i] = a[j];
+            size_t j = i;
+            while (j > lo && a[j - 1].mean > t.mean) {
+                a[j] = a[j - 1];
+                j--;
+            }
             a[j] = t;
-            i++;
-            j--;
-        }
-        /* recurse into the smaller part, loop on the larger (bounded stack) */
-        size_t left = j + 1;
-        if (left < n - left) {
-            sort_centroids(a, left);
-            a += left;
-            n -= left;
-        } else {
-            sort_centroids(a + left, n - left);
-            n = left;
         }
     }
-    for (size_t i = 1; i < n; i++) {
-        vn_tdigest_centroid_t t = a[i];
-        size_t j = i;
-        while (j > 0 && a[j - 1].mean > t.mean) {
-            a[j] = a[j - 1];
-            j--;
+    vn_tdigest_centroid_t *src = a, *dst = tmp;
+    for (size_t width = 4; width < n; width *= 2) {
+        for (size_t lo = 0; lo < n; lo += 2 * width) {
+            size_t mid = lo + width < n ? lo + width : n;
+            size_t hi = lo + 2 * width < n ? lo + 2 * width : n;
+            size_t i = lo, j = mid, k = lo;
+            while (i < mid && j < hi) {
+                bool take_j = src[j].mean < src[i].mean;
+                dst[k++] = src[take_j ? j : i];
+                j += take_j;
+                i += !take_j;
+            }
+            while (i < mid)
+                dst[k++] = src[i++];
+            while (j < hi)
+                dst[k++] = src[j++];
         }
-        a[j] = t;
+        vn_tdigest_centroid_t *t = src;
+        src = dst;
+        dst = t;
     }
+    if (src != a)
+        memcpy(a, src, n * sizeof(*a));
 }
 
 /* ---- the fold pass ---- */
@@ -299,7 +326,8 @@ static void fold(vn_tdigest_t *td, const vn_tdigest_centroid_t *a, size_t na,
     if (out_max < 1)
         out_max = 1;
     vn_tdigest_centroid_t cur = {0, 0};
-    double so_far = 0.0, limit = 0.0, total = 0.0;
+    double so_far = 0.0, total = 0.0;
+    limit_t limit;
     bool open = false;
 
     while (ia < na || ib < nb) {
@@ -307,17 +335,17 @@ static void fold(vn_tdigest_t *td, const vn_tdigest_centroid_t *a, size_t na,
         vn_tdigest_centroid_t next = (ib >= nb || (ia < na && a[ia].mean < b[ib].mean)) ? a[ia++] : b[ib++];
         if (!open) {
             cur = next;
-            limit = weight_limit(&s, 0.0);
+            limit_at(&s, 0.0, &limit);
             so_far = next.weight;
             open = true;
             continue;
         }
-        if (so_far + next.weight <= limit || no + 1 >= out_max) {
+        if (within(&limit, so_far + next.weight) || no + 1 >= out_max) {
             absorb(&cur, &next);
         } else {
             out[no++] = cur;
             total += cur.weight;
-            limit = weight_limit(&s, so_far);
+            limit_at(&s, so_far, &limit);
             cur = next;
         }
         so_far += next.weight;
@@ -337,17 +365,17 @@ void vn_tdigest_compress(vn_tdigest_t *td)
         return;
     vn_tdigest_centroid_t *c = td->_c;
     double n = td->_main_w + td->_temp_w;
+    /* temp (at most TEMP_LIMIT entries) is sorted on the stack; main moves
+     * up by nt: see the in-place rule in the top comment */
+    vn_tdigest_centroid_t scratch[TEMP_LIMIT], sort_tmp[TEMP_LIMIT];
     if (nm == 0) {
-        sort_centroids(c, nt);
+        sort_centroids(c, nt, sort_tmp);
         fold(td, c, nt, NULL, 0, n);
     } else {
-        ensure_cap(td, nm + 2 * nt);
-        c = td->_c;
-        vn_tdigest_centroid_t *tmp = c + nm + nt;
-        memcpy(tmp, c + nm, nt * sizeof(*c));
-        sort_centroids(tmp, nt);
+        memcpy(scratch, c + nm, nt * sizeof(*c));
+        sort_centroids(scratch, nt, sort_tmp);
         memmove(c + nt, c, nm * sizeof(*c));
-        fold(td, c + nt, nm, tmp, nt, n);
+        fold(td, c + nt, nm, scratch, nt, n);
     }
     td->_n_temp = 0;
     td->_temp_w = 0.0;
@@ -375,8 +403,7 @@ vn_err_t vn_tdigest_add(vn_tdigest_t *td, double x, double w)
         return VN_ERR_TOO_LARGE;
     if (td->_n_temp >= td->_temp_max)
         vn_tdigest_compress(td);
-    /* room for the new sample plus the fold's scratch copy of temp */
-    ensure_cap(td, td->_n_main + 2 * (td->_n_temp + 1));
+    ensure_cap(td, td->_n_main + td->_n_temp + 1);
     td->_c[td->_n_main + td->_n_temp] = (vn_tdigest_centroid_t){x, w};
     td->_n_temp++;
     td->_temp_w += w;
@@ -426,12 +453,13 @@ static double midpoint(double a, double b)
     return a * 0.5 + b * 0.5;
 }
 
+/* lo + t (hi - lo), Go's expression, kept inside [lo, hi]: rounding could
+ * put it an ulp above hi, making quantiles step back at a centroid border. */
 static double lerp(double lo, double hi, double t)
 {
     double span = hi - lo;
-    if (isfinite(span))
-        return lo + t * span;
-    return lo * (1.0 - t) + hi * t;
+    double r = isfinite(span) ? lo + t * span : lo * (1.0 - t) + hi * t;
+    return r > hi ? hi : (r < lo ? lo : r);
 }
 
 double vn_tdigest_quantile(vn_tdigest_t *td, double q)
@@ -442,6 +470,8 @@ double vn_tdigest_quantile(vn_tdigest_t *td, double q)
     uint32_t n = td->_n_main;
     if (n == 0)
         return NAN;
+    if (q == 1.0) /* Go's formula gives max up to an ulp */
+        return td->_max;
     const vn_tdigest_centroid_t *c = td->_c;
     double target = q * td->_main_w;
     double so_far = 0.0, lower = td->_min;
@@ -472,8 +502,12 @@ double vn_tdigest_cdf(vn_tdigest_t *td, double x)
     for (uint32_t i = 0; i < n; i++) {
         double upper = i + 1 < n ? midpoint(c[i].mean, c[i + 1].mean) : td->_max;
         if (x < upper) {
-            so_far += c[i].weight * (x - lower) / (upper - lower);
-            return so_far / td->_main_w;
+            /* Go's expression; it can overflow for huge weights or spans */
+            double part = c[i].weight * (x - lower) / (upper - lower);
+            if (!isfinite(part))
+                part = c[i].weight * ((x * 0.5 - lower * 0.5) / (upper * 0.5 - lower * 0.5));
+            double r = (so_far + part) / td->_main_w;
+            return r > 1.0 ? 1.0 : r;
         }
         so_far += c[i].weight;
         lower = upper;

@@ -199,7 +199,7 @@ static bool parse_centroid(rd_t *m, double *mean, double *weight)
 /* Pass 1 (out == NULL): validate and count. Pass 2: copy into out. */
 static bool parse_digest(const uint8_t *buf, size_t len, hdr_t *h, vn_tdigest_centroid_t *out, uint32_t *n)
 {
-    rd_t r = {buf, buf + len};
+    rd_t r = {buf, buf ? buf + len : buf}; /* NULL + 0 is not valid C */
     double prev = -INFINITY;
     uint32_t count = 0;
     *h = (hdr_t){0, 0, 0, 0};

@@ -8,6 +8,12 @@
  *
  * Map swap: the flusher sets `swap_req` and wakes the worker; the worker drains
  * its rings, then hands over the old map under `mu` and signals `cv`.
+ *
+ * Imports (gRPC, forward/import_server.c): a mutex-protected list per worker,
+ * appended to by the import server and taken whole by the worker, which
+ * merges it into the current map; `imp_pending` joins the same no-lost-wake-up
+ * protocol as the rings. The swap applies pending imports before handing the
+ * map over, so whatever was queued before the flush is in that flush.
  */
 #include "aggregate/worker.h"
 
@@ -21,6 +27,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "aggregate/series_key.h"
 #include "core/log.h"
 #include "core/metric.h"
 #include "core/spsc.h"
@@ -50,6 +57,11 @@ struct vn_worker {
     pthread_cond_t cv;
     vn_series_map_t *handed; /* old map waiting for the flusher, under mu */
     pthread_t thread;
+    /* imports (see top): list and its totals under imp_mu */
+    pthread_mutex_t imp_mu;
+    vn_import_t *imp_head, *imp_tail;
+    size_t imp_n, imp_bytes;
+    _Atomic bool imp_pending;
 };
 
 static void wake(vn_worker_t *w)
@@ -90,6 +102,128 @@ size_t vn_worker_apply(vn_series_map_t *m, const vn_batch_t *b)
     return dropped;
 }
 
+/* ---- imports ---- */
+
+vn_import_t *vn_import_new(vn_mtype_t type, vn_scope_t scope, const char *key, size_t key_len)
+{
+    vn_import_t *it = vn_xcalloc(1, sizeof *it + key_len + 1);
+    it->type = (uint8_t)type;
+    it->scope = (uint8_t)scope;
+    it->key_len = (uint16_t)key_len;
+    memcpy(it->key, key, key_len);
+    it->key[key_len] = '\0';
+    it->hash = vn_series_key_hash(it->key, key_len, type);
+    return it;
+}
+
+void vn_import_free(vn_import_t *it)
+{
+    if (!it)
+        return;
+    switch ((vn_mtype_t)it->type) {
+    case VN_MT_HISTOGRAM:
+    case VN_MT_TIMER: vn_tdigest_destroy(&it->u.digest); break;
+    case VN_MT_SET: vn_hll_destroy(&it->u.hll); break;
+    default: break;
+    }
+    free(it);
+}
+
+void vn_import_free_chain(vn_import_t *head)
+{
+    while (head) {
+        vn_import_t *next = head->next;
+        vn_import_free(head);
+        head = next;
+    }
+}
+
+/* Heap bytes one queued import holds (for the queue's byte cap). */
+static size_t import_bytes(const vn_import_t *it)
+{
+    size_t n = sizeof *it + it->key_len + 1;
+    if (it->type == VN_MT_HISTOGRAM || it->type == VN_MT_TIMER)
+        n += vn_tdigest_memory(&it->u.digest);
+    else if (it->type == VN_MT_SET)
+        n += vn_hll_memory(&it->u.hll);
+    return n;
+}
+
+size_t vn_worker_apply_imports(vn_series_map_t *m, vn_import_t *chain)
+{
+    size_t failed = 0;
+    while (chain) {
+        vn_import_t *it = chain;
+        chain = it->next;
+        vn_series_t *s = vn_series_map_upsert(m, it->hash, it->type, it->scope, it->key, it->key_len);
+        bool ok = s != NULL;
+        if (ok) {
+            switch ((vn_mtype_t)it->type) {
+            case VN_MT_COUNTER: s->u.counter += it->u.value; break;
+            case VN_MT_GAUGE: s->u.gauge = it->u.value; break; /* last received wins, as Go */
+            case VN_MT_HISTOGRAM:
+            case VN_MT_TIMER:
+                /* Only the digest: local_* stay as the local samples left them (SPEC 2.7). */
+                ok = vn_tdigest_merge(&s->u.histo->digest, &it->u.digest) == VN_OK;
+                break;
+            case VN_MT_SET: ok = vn_hll_merge(s->u.set, &it->u.hll) == VN_OK; break;
+            default: ok = false; break;
+            }
+        }
+        failed += !ok;
+        vn_import_free(it);
+    }
+    return failed;
+}
+
+size_t vn_worker_import(vn_worker_t *w, vn_import_t *chain)
+{
+    size_t dropped = 0;
+    pthread_mutex_lock(&w->imp_mu);
+    while (chain) {
+        vn_import_t *it = chain;
+        chain = it->next;
+        it->next = NULL;
+        size_t b = import_bytes(it);
+        if (w->imp_n >= VN_WORKER_MAX_IMPORTS || w->imp_bytes + b > VN_WORKER_MAX_IMPORT_BYTES) {
+            vn_import_free(it);
+            dropped++;
+            continue;
+        }
+        if (w->imp_tail)
+            w->imp_tail->next = it;
+        else
+            w->imp_head = it;
+        w->imp_tail = it;
+        w->imp_n++;
+        w->imp_bytes += b;
+    }
+    bool any = w->imp_head != NULL;
+    if (any)
+        atomic_store(&w->imp_pending, true);
+    pthread_mutex_unlock(&w->imp_mu);
+    if (any && atomic_load(&w->sleeping))
+        wake(w);
+    return dropped;
+}
+
+/* Worker thread: takes the queued imports and merges them into the current map. */
+static void apply_pending_imports(vn_worker_t *w)
+{
+    if (!atomic_load(&w->imp_pending))
+        return;
+    pthread_mutex_lock(&w->imp_mu);
+    vn_import_t *chain = w->imp_head;
+    size_t n = w->imp_n;
+    w->imp_head = w->imp_tail = NULL;
+    w->imp_n = w->imp_bytes = 0;
+    atomic_store(&w->imp_pending, false);
+    pthread_mutex_unlock(&w->imp_mu);
+    size_t failed = vn_worker_apply_imports(w->map, chain);
+    vn_stats_add(&w->stats->import_metrics_applied, n - failed);
+    vn_stats_add(&w->stats->import_metrics_failed, failed);
+}
+
 /* Drains every full ring once; returns batches applied. */
 static size_t drain(vn_worker_t *w)
 {
@@ -116,6 +250,7 @@ static void handle_swap(vn_worker_t *w)
     if (!atomic_load(&w->swap_req))
         return;
     drain(w);
+    apply_pending_imports(w);
     pthread_mutex_lock(&w->mu);
     w->handed = w->map;
     w->map = vn_series_map_new(w->max_series);
@@ -129,10 +264,11 @@ static void *worker_main(void *arg)
     vn_worker_t *w = arg;
     while (!atomic_load(&w->stop)) {
         handle_swap(w);
+        apply_pending_imports(w);
         if (drain(w))
             continue;
         atomic_store(&w->sleeping, true);
-        bool pending = atomic_load(&w->swap_req) || atomic_load(&w->stop);
+        bool pending = atomic_load(&w->swap_req) || atomic_load(&w->stop) || atomic_load(&w->imp_pending);
         for (size_t r = 0; r < w->nreaders && !pending; r++)
             pending = !vn_spsc_empty(&w->pairs[r].full);
         if (!pending) {
@@ -169,6 +305,7 @@ vn_worker_t *vn_worker_start(int id, size_t nreaders, size_t max_series, vn_stat
     }
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
+    pthread_mutex_init(&w->imp_mu, NULL);
     if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
         VN_LOG(ERROR, "event=thread_create_failed what=worker");
         abort();
@@ -194,7 +331,9 @@ void vn_worker_free(vn_worker_t *w)
     free(w->pairs);
     vn_series_map_free(w->map);
     vn_series_map_free(w->handed);
+    vn_import_free_chain(w->imp_head);
     close(w->efd);
+    pthread_mutex_destroy(&w->imp_mu);
     pthread_mutex_destroy(&w->mu);
     pthread_cond_destroy(&w->cv);
     free(w);

@@ -18,6 +18,7 @@
 
 #include "aggregate/batch.h"
 #include "aggregate/series_map.h"
+#include "core/metric.h"
 #include "core/stats.h"
 
 typedef struct vn_worker vn_worker_t;
@@ -50,5 +51,70 @@ vn_series_map_t *vn_worker_swap(vn_worker_t *w);
 
 /** Applies one batch to a map (exposed for tests and benchmarks). Returns samples dropped by the cap. */
 size_t vn_worker_apply(vn_series_map_t *m, const vn_batch_t *b);
+
+/* ---- imports: metrics merged in from local veneurs (forward/import_server.c, SPEC W1.3) ---- */
+
+/**
+ * One decoded, validated imported metric, ready to merge into a series of
+ * the same key format and hash as the reader path (aggregate/series_key.h).
+ * Allocated by vn_import_new (one block, key included); the union member in
+ * use is chosen by type: value for counters (the int64 from the wire) and
+ * gauges, digest for histograms/timers, hll for sets. The creator fills it
+ * (e.g. vn_tdigest_decode / vn_hll_unmarshal); vn_import_free releases it.
+ */
+typedef struct vn_import {
+    struct vn_import *next; /* chain link for vn_worker_import; NULL ends it */
+    uint32_t hash;          /* vn_series_key_hash(key, key_len, type) */
+    uint16_t key_len;
+    uint8_t type;  /* vn_mtype_t: COUNTER, GAUGE, HISTOGRAM, TIMER or SET */
+    uint8_t scope; /* target series scope (SPEC W1.3): GLOBAL for counters and
+                      gauges, MIXED for sets, MIXED or GLOBAL for histograms/timers */
+    union {
+        double value;
+        vn_tdigest_t digest;
+        vn_hll_t hll;
+    } u;
+    char key[]; /* name '\n' tags joined by ',' (received order), NUL-terminated */
+} vn_import_t;
+
+/** Longest key an import may carry (series keys are 16-bit lengths). */
+#define VN_IMPORT_MAX_KEY 65535u
+/** Imports one worker holds before vn_worker_import drops (count and bytes). */
+#define VN_WORKER_MAX_IMPORTS 262144u
+#define VN_WORKER_MAX_IMPORT_BYTES (256u << 20)
+
+/**
+ * Allocates an import for key[0..key_len) (copied; key_len <= VN_IMPORT_MAX_KEY,
+ * checked by the caller) with its hash computed. The union is zeroed and not
+ * initialised: the caller fills the member its type uses. Returns owned
+ * (vn_import_free). Thread-safe.
+ */
+vn_import_t *vn_import_new(vn_mtype_t type, vn_scope_t scope, const char *key, size_t key_len);
+
+/** Frees one import (not its chain) and what its union member holds. NULL ok. */
+void vn_import_free(vn_import_t *it);
+
+/** Frees a whole chain linked by next. NULL ok. */
+void vn_import_free_chain(vn_import_t *head);
+
+/**
+ * Any thread (the import server): queues a chain of imports for worker w and
+ * wakes it; the worker merges them into its current map (and always before
+ * vn_worker_swap hands that map over). Takes ownership of the whole chain.
+ * Never blocks on the worker's sample path: one mutex shared only with the
+ * worker's take of the list. When the per-worker queue is at
+ * VN_WORKER_MAX_IMPORTS items or VN_WORKER_MAX_IMPORT_BYTES, the rest of the
+ * chain is freed. @return the number of imports dropped that way.
+ */
+size_t vn_worker_import(vn_worker_t *w, vn_import_t *chain);
+
+/**
+ * Merges a chain into a map (SPEC W1.3: counters add, gauges overwrite,
+ * digests and HLLs merge; a merged digest never touches the histogram's
+ * local_* fields) and frees the chain. Exposed for tests; the worker thread
+ * calls it. @return imports not applied: series cap reached or merge
+ * refused (HLL precision mismatch, digest weight overflow).
+ */
+size_t vn_worker_apply_imports(vn_series_map_t *m, vn_import_t *chain);
 
 #endif

@@ -132,7 +132,8 @@ static vn_err_t load_root(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_t
     for (size_t i = 0; i < pn && err == VN_OK; i++) {
         const char *k = ps[i].key;
         yaml_node_t *v = ps[i].val;
-        const vn_config_key_t *kt = vn_cfg__find_key(k);
+        /* "features.x" is only reachable nested, as in Go */
+        const vn_config_key_t *kt = strchr(k, '.') ? NULL : vn_cfg__find_key(k);
         if (kt) {
             err = vn_cfg__set_from_node(ld, kt, doc, v);
         } else if (is_group(k)) {

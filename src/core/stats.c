@@ -113,5 +113,35 @@ size_t vn_stats_render_prometheus(const vn_stats_t *s, char *buf, size_t cap)
             emit(&o, "veneur_sink_flush_duration_seconds{sink_name=\"%s\",sink_kind=\"%s\"} %.9f\n", s->sinks[i].name,
                  s->sinks[i].kind, (double)vn_stats_get(&s->sinks[i].last_duration_ns) / 1e9);
     }
+    counter(&o, "veneur_forward_calls_total", "SendMetricsV2 calls to forward_address that succeeded.",
+            vn_stats_get(&s->forward_calls));
+    counter(&o, "veneur_forward_errors_total", "SendMetricsV2 calls to forward_address that failed.",
+            vn_stats_get(&s->forward_failures));
+    counter(&o, "veneur_forward_metrics_sent_total", "Metrics forwarded in calls that succeeded.",
+            vn_stats_get(&s->forward_metrics_sent));
+    counter(&o, "veneur_forward_metrics_failed_total", "Metrics in forwarding calls that failed.",
+            vn_stats_get(&s->forward_metrics_failed));
+    counter(&o, "veneur_forward_metrics_dropped_total", "Forwardable metrics never sent (queue full or too large).",
+            vn_stats_get(&s->forward_metrics_dropped));
+    gauge(&o, "veneur_forward_duration_seconds", "Duration of the last forwarding call.",
+          (double)vn_stats_get(&s->forward_duration_ns_last) / 1e9);
+    counter(&o, "veneur_forward_duration_seconds_total", "Total time spent forwarding (whole seconds).",
+            vn_stats_get(&s->forward_duration_ns_total) / 1000000000ull);
+    counter(&o, "veneur_import_calls_total", "SendMetrics/SendMetricsV2 calls answered on grpc_address.",
+            vn_stats_get(&s->import_calls));
+    counter(&o, "veneur_import_call_errors_total", "Import calls answered with a non-zero grpc-status.",
+            vn_stats_get(&s->import_call_errors));
+    counter(&o, "veneur_import_metrics_received_total", "Imported metrics decoded and handed to workers.",
+            vn_stats_get(&s->import_metrics_received));
+    counter(&o, "veneur_import_metrics_rejected_total", "Imported metrics refused as invalid.",
+            vn_stats_get(&s->import_metrics_rejected));
+    counter(&o, "veneur_import_metrics_dropped_total", "Imported metrics dropped because a worker queue was full.",
+            vn_stats_get(&s->import_metrics_dropped));
+    counter(&o, "veneur_import_metrics_applied_total", "Imported metrics merged into a series.",
+            vn_stats_get(&s->import_metrics_applied));
+    counter(&o, "veneur_import_metrics_failed_total", "Imported metrics a worker could not merge.",
+            vn_stats_get(&s->import_metrics_failed));
+    counter(&o, "veneur_grpc_connections_total", "HTTP/2 connections accepted on grpc_address.",
+            vn_stats_get(&s->grpc_connections_total));
     return o.len;
 }

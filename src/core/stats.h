@@ -57,6 +57,22 @@ typedef struct vn_stats {
     _Atomic uint64_t flush_lateness_ns_last;        /* how late the last tick started */
     size_t n_sinks;
     vn_stats_sink_t sinks[VN_STATS_MAX_SINKS];
+    /* forwarding, local side (forward/forwarder.c): one SendMetricsV2 call per interval */
+    _Atomic uint64_t forward_calls;            /* calls that ended with grpc-status 0 */
+    _Atomic uint64_t forward_failures;         /* calls that failed: connect, deadline, reset, non-0 status */
+    _Atomic uint64_t forward_metrics_sent;     /* metrics in calls that succeeded */
+    _Atomic uint64_t forward_metrics_failed;   /* metrics in calls that failed */
+    _Atomic uint64_t forward_metrics_dropped;  /* never sent: queue full, over a size cap, unencodable */
+    _Atomic uint64_t forward_duration_ns_last, forward_duration_ns_total;
+    /* imports, global side (forward/import_server.c, aggregate/worker.c) */
+    _Atomic uint64_t import_calls;             /* SendMetrics/SendMetricsV2 calls answered */
+    _Atomic uint64_t import_call_errors;       /* calls answered with a non-0 grpc-status */
+    _Atomic uint64_t import_metrics_received;  /* metrics decoded and handed to workers */
+    _Atomic uint64_t import_metrics_rejected;  /* metrics refused (bad protobuf, Local scope, no value, ...) */
+    _Atomic uint64_t import_metrics_dropped;   /* worker import queue full */
+    _Atomic uint64_t import_metrics_applied;   /* merged into a series by a worker */
+    _Atomic uint64_t import_metrics_failed;    /* not merged: series cap, HLL precision mismatch */
+    _Atomic uint64_t grpc_connections_total;   /* HTTP/2 connections accepted on grpc_address */
 } vn_stats_t;
 
 static inline void vn_stats_add(_Atomic uint64_t *c, uint64_t n)

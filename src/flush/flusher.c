@@ -49,14 +49,19 @@ static void flush_once(vn_flusher_t *f)
     vn_flush_output_t out;
     vn_flush_output_init(&out);
     size_t series = 0;
+    /* Forwarding (issue 6): NULL unless forward_address is set. Encoding the
+     * forwardable series happens here; sending is the forwarder thread's. */
+    vn_forward_batch_t *fwd = vn_forward_begin(f->o.forward);
     for (size_t w = 0; w < f->o.nworkers; w++) {
         vn_series_map_t *m = vn_worker_swap(f->o.workers[w]);
         if (!m)
             continue;
         series += m->count;
         vn_flush_generate(m, &f->rules, ts, &out);
+        vn_forward_add_map(fwd, m);
         vn_series_map_free(m);
     }
+    vn_forward_end(f->o.forward, fwd); /* queues without blocking; drops (counted) when full */
     vn_event_list_t events = {0};
     if (f->o.events)
         vn_event_store_take(f->o.events, &events);

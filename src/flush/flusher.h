@@ -17,6 +17,7 @@
 #include "config/config.h"
 #include "core/arena.h"
 #include "core/stats.h"
+#include "forward/forward.h"
 #include "sinks/sink.h"
 
 typedef struct vn_flusher_opts {
@@ -27,6 +28,7 @@ typedef struct vn_flusher_opts {
     size_t nsinks;
     vn_event_store_t *events;   /* borrowed, may be NULL */
     vn_stats_t *stats;          /* borrowed */
+    vn_forward_t *forward;      /* borrowed, may be NULL: forwarding to a global (issue 6) */
 } vn_flusher_opts_t;
 
 typedef struct vn_flusher vn_flusher_t;

@@ -660,6 +660,7 @@ static void test_config__unknown_keys(void **state)
     free(log);
     vn_config_free(c);
     assert_contains(load_err("bogus_key: 1\n", NULL, true), "unknown key \"bogus_key\"");
+    assert_contains(load_err("http.config: true\n", NULL, true), "unknown key \"http.config\"");
     assert_contains(load_err("features:\n  bogus_feature: true\n", NULL, true), "unknown key \"features.bogus_feature\"");
     assert_contains(load_err("metric_sinks: [{kind: debug, bogus_field: 1}]\n", NULL, true),
                     "unknown key \"metric_sinks[0].bogus_field\"");
@@ -880,6 +881,12 @@ static void test_config__v13_flat_keys_create_sinks(void **state)
     assert_int_equal(c->extend_tags.n, 2);
     assert_string_equal(c->extend_tags.v[0], "a:b");
     assert_string_equal(c->extend_tags.v[1], "env:prod");
+    vn_config_free(c);
+
+    /* env replaces a passthrough key given in the file */
+    char *envp[] = {"VENEUR_KAFKAPARTITIONER=hash", NULL};
+    c = load_ok("kafka_broker: b\nkafka_metric_topic: m\nkafka_partitioner: random\n", envp, true);
+    assert_string_equal(vn_sink_config_get(find_sink(c, "kafka"), "partitioner"), "hash");
     vn_config_free(c);
 
     /* from env only, as old deployments do */

@@ -1,0 +1,142 @@
+/*
+ * forward.c - builds the forwarder and the import server from the config
+ * (see forward.h), and the thin flusher hooks.
+ */
+#include "forward/forward.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/xalloc.h"
+#include "forward/import_server.h"
+#include "listen/tls.h"
+
+/* PEM files are small; anything past this is not a certificate bundle. */
+#define PEM_MAX (1u << 20)
+
+struct vn_forward {
+    vn_forwarder_t *fwd;
+    vn_import_server_t *imp;
+    double interval_s;
+};
+
+/* Reads a whole file as a NUL-terminated string; returns owned or NULL with errbuf set. */
+static char *read_pem(const char *key, const char *path, char *errbuf, size_t errcap)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp) {
+        snprintf(errbuf, errcap, "tls.%s %s: %s", key, path, strerror(errno));
+        return NULL;
+    }
+    char *buf = vn_xmalloc(PEM_MAX + 1);
+    size_t n = fread(buf, 1, PEM_MAX + 1, fp);
+    fclose(fp);
+    if (n > PEM_MAX) {
+        snprintf(errbuf, errcap, "tls.%s %s: larger than %u bytes", key, path, PEM_MAX);
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+static vn_err_t client_tls(const vn_config_t *cfg, SSL_CTX **out, char *errbuf, size_t errcap)
+{
+    *out = NULL;
+    if (!cfg->tls_ca_file[0])
+        return VN_OK; /* config validation guarantees all three or none */
+    char *ca = read_pem("ca_file", cfg->tls_ca_file, errbuf, errcap);
+    char *cert = ca ? read_pem("cert_file", cfg->tls_cert_file, errbuf, errcap) : NULL;
+    char *key = cert ? read_pem("key_file", cfg->tls_key_file, errbuf, errcap) : NULL;
+    vn_err_t e = key ? vn_tls_client_ctx_new(ca, cert, key, out, errbuf, errcap) : VN_ERR_CONFIG;
+    free(ca);
+    free(cert);
+    free(key);
+    return e;
+}
+
+vn_err_t vn_forward_start(const vn_config_t *cfg, vn_worker_t **workers, size_t nworkers, vn_stats_t *stats,
+                          vn_forward_t **out, char *errbuf, size_t errcap)
+{
+    *out = NULL;
+    bool fwd = cfg->forward_address && cfg->forward_address[0];
+    bool imp = cfg->grpc_address && cfg->grpc_address[0];
+    if (!fwd && !imp)
+        return VN_OK;
+    vn_forward_t *f = vn_xcalloc(1, sizeof *f);
+    f->interval_s = cfg->interval_s;
+    vn_err_t e = VN_OK;
+    if (imp) {
+        e = vn_import_server_start(cfg->grpc_address, workers, nworkers, stats, &f->imp, errbuf, errcap);
+        if (e != VN_OK)
+            goto fail;
+        VN_LOG(INFO, "event=listening proto=grpc addr=%s port=%d", cfg->grpc_address, vn_import_server_port(f->imp));
+    }
+    if (fwd) {
+        SSL_CTX *tls = NULL;
+        e = client_tls(cfg, &tls, errbuf, errcap);
+        if (e != VN_OK)
+            goto fail;
+        /* Go's forward runs under the flush deadline (one interval); leave room for the next tick. */
+        double deadline = cfg->interval_s * 0.9;
+        vn_forwarder_opts_t o = {.address = cfg->forward_address,
+                                 .tls = tls,
+                                 .server_name = cfg->tls_server_name,
+                                 .deadline_s = deadline > 0 ? deadline : 1.0,
+                                 .stats = stats};
+        bool use_tls = tls != NULL;
+        e = vn_forwarder_start(&o, &f->fwd, errbuf, errcap);
+        if (tls)
+            SSL_CTX_free(tls); /* the client keeps its own reference */
+        if (e != VN_OK)
+            goto fail;
+        VN_LOG(INFO, "event=forwarding addr=%s tls=%s deadline_s=%g", cfg->forward_address, use_tls ? "on" : "off",
+               o.deadline_s);
+    }
+    *out = f;
+    return VN_OK;
+fail:
+    vn_import_server_stop(f->imp);
+    free(f);
+    return e;
+}
+
+vn_forward_batch_t *vn_forward_begin(vn_forward_t *f) { return f && f->fwd ? vn_forward_batch_new() : NULL; }
+
+void vn_forward_add_map(vn_forward_batch_t *b, vn_series_map_t *m)
+{
+    if (b && m)
+        vn_forward_batch_add_map(b, m);
+}
+
+void vn_forward_end(vn_forward_t *f, vn_forward_batch_t *b)
+{
+    if (!b)
+        return;
+    if (f && f->fwd)
+        vn_forwarder_submit(f->fwd, b);
+    else
+        vn_forward_batch_free(b);
+}
+
+int vn_forward_import_port(const vn_forward_t *f) { return f && f->imp ? vn_import_server_port(f->imp) : 0; }
+
+void vn_forward_stop_import(vn_forward_t *f)
+{
+    if (!f)
+        return;
+    vn_import_server_stop(f->imp);
+    f->imp = NULL;
+}
+
+void vn_forward_free(vn_forward_t *f)
+{
+    if (!f)
+        return;
+    vn_import_server_stop(f->imp);
+    vn_forwarder_stop(f->fwd, f->interval_s > 0 ? f->interval_s : 10.0);
+    free(f);
+}

@@ -1,0 +1,201 @@
+/*
+ * forwarder.c - collect forwardable series into batches (flusher thread) and
+ * send each batch as one SendMetricsV2 call (forwarder thread); see
+ * forwarder.h for the contract.
+ *
+ * Handoff: a mutex-protected FIFO of at most VN_FORWARD_QUEUE batches and a
+ * condition variable. The flusher holds the mutex only to link a batch in;
+ * the forwarder holds it only to unlink one, never while sending.
+ */
+#include "forward/forwarder.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/xalloc.h"
+#include "forward/grpc_frame.h"
+#include "forward/h2_client.h"
+#include "forward/metricpb_codec.h"
+
+#define PATH_V2 "/forwardrpc.Forward/SendMetricsV2"
+
+struct vn_forwarder {
+    vn_forwarder_opts_t o;
+    char address[300];
+    vn_h2_client_t *client;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    vn_forward_batch_t *head, *tail;
+    size_t queued;
+    bool stop;
+    double stop_deadline; /* monotonic; set with stop */
+    unsigned fail_streak; /* consecutive failed calls, to keep the log quiet */
+};
+
+vn_forward_batch_t *vn_forward_batch_new(void)
+{
+    vn_forward_batch_t *b = vn_xcalloc(1, sizeof *b);
+    vn_buf_init(&b->body, VN_FORWARD_MAX_BATCH_BYTES);
+    return b;
+}
+
+void vn_forward_batch_free(vn_forward_batch_t *b)
+{
+    if (!b)
+        return;
+    vn_buf_free(&b->body);
+    free(b);
+}
+
+size_t vn_forward_batch_add_map(vn_forward_batch_t *b, vn_series_map_t *m)
+{
+    size_t added = 0;
+    for (size_t i = 0; i < m->cap; i++) {
+        vn_series_t *s = m->slots[i];
+        vn_pb_metric_in_t in;
+        if (!s || !vn_pb_metric_from_series(s, &in))
+            continue;
+        if (vn_pb_metric_append_frame(&in, VN_GRPC_MAX_MESSAGE, &b->body) == VN_OK)
+            added++;
+        else
+            b->dropped++;
+    }
+    b->metrics += added;
+    return added;
+}
+
+static void send_batch(vn_forwarder_t *f, vn_forward_batch_t *b)
+{
+    double t0 = vn_h2_now();
+    double deadline = t0 + f->o.deadline_s;
+    pthread_mutex_lock(&f->mu);
+    if (f->stop && f->stop_deadline < deadline)
+        deadline = f->stop_deadline;
+    pthread_mutex_unlock(&f->mu);
+    vn_grpc_result_t res;
+    vn_err_t e = vn_h2_client_call(f->client, PATH_V2, (const uint8_t *)vn_buf_ptr(&b->body), vn_buf_len(&b->body),
+                                   deadline, &res);
+    uint64_t dur = (uint64_t)((vn_h2_now() - t0) * 1e9);
+    vn_stats_t *st = f->o.stats;
+    atomic_store(&st->forward_duration_ns_last, dur);
+    vn_stats_add(&st->forward_duration_ns_total, dur);
+    if (e == VN_OK) {
+        vn_stats_add(&st->forward_calls, 1);
+        vn_stats_add(&st->forward_metrics_sent, b->metrics);
+        if (f->fail_streak)
+            VN_LOG(INFO, "event=forward_recovered addr=%s after_failures=%u", f->address, f->fail_streak);
+        f->fail_streak = 0;
+        VN_LOG(DEBUG, "event=forwarded addr=%s metrics=%zu bytes=%zu ms=%.1f", f->address, b->metrics,
+               vn_buf_len(&b->body), (double)dur / 1e6);
+        return;
+    }
+    vn_stats_add(&st->forward_failures, 1);
+    vn_stats_add(&st->forward_metrics_failed, b->metrics);
+    /* The first failure and then one in 60 consecutive ones: a dead global must not flood the log. */
+    if (f->fail_streak++ % 60 == 0)
+        VN_LOG(WARN,
+               "event=forward_failed addr=%s metrics=%zu err=\"%s\" http_status=%d grpc_status=%d "
+               "grpc_message=\"%s\" failures_in_a_row=%u",
+               f->address, b->metrics, vn_strerror(res.transport != VN_OK ? res.transport : e), res.http_status,
+               res.grpc_status, res.grpc_message, f->fail_streak);
+}
+
+static void *forwarder_main(void *arg)
+{
+    vn_forwarder_t *f = arg;
+    for (;;) {
+        pthread_mutex_lock(&f->mu);
+        while (!f->head && !f->stop)
+            pthread_cond_wait(&f->cv, &f->mu);
+        vn_forward_batch_t *b = f->head;
+        if (b) {
+            f->head = b->next;
+            if (!f->head)
+                f->tail = NULL;
+            f->queued--;
+        }
+        bool late = f->stop && vn_h2_now() >= f->stop_deadline;
+        pthread_mutex_unlock(&f->mu);
+        if (!b)
+            break; /* stopping and nothing left */
+        if (late) {
+            vn_stats_add(&f->o.stats->forward_metrics_dropped, b->metrics);
+        } else {
+            send_batch(f, b);
+        }
+        vn_forward_batch_free(b);
+    }
+    return NULL;
+}
+
+vn_err_t vn_forwarder_start(const vn_forwarder_opts_t *opts, vn_forwarder_t **out, char *errbuf, size_t errcap)
+{
+    *out = NULL;
+    vn_forwarder_t *f = vn_xcalloc(1, sizeof *f);
+    f->o = *opts;
+    snprintf(f->address, sizeof f->address, "%s", opts->address);
+    f->o.address = f->address;
+    if (vn_h2_client_new(opts->address, opts->tls, opts->server_name, &f->client) != VN_OK) {
+        snprintf(errbuf, errcap, "forward_address %s: want host:port", opts->address);
+        free(f);
+        return VN_ERR_CONFIG;
+    }
+    if (!(f->o.deadline_s > 0))
+        f->o.deadline_s = 9.0;
+    pthread_mutex_init(&f->mu, NULL);
+    pthread_cond_init(&f->cv, NULL);
+    if (pthread_create(&f->thread, NULL, forwarder_main, f) != 0) {
+        VN_LOG(ERROR, "event=thread_create_failed what=forwarder");
+        abort();
+    }
+    *out = f;
+    return VN_OK;
+}
+
+void vn_forwarder_submit(vn_forwarder_t *f, vn_forward_batch_t *b)
+{
+    vn_stats_add(&f->o.stats->forward_metrics_dropped, b->dropped);
+    if (b->metrics == 0) {
+        vn_forward_batch_free(b);
+        return;
+    }
+    pthread_mutex_lock(&f->mu);
+    bool full = f->queued >= VN_FORWARD_QUEUE;
+    if (!full) {
+        b->next = NULL;
+        if (f->tail)
+            f->tail->next = b;
+        else
+            f->head = b;
+        f->tail = b;
+        f->queued++;
+        pthread_cond_signal(&f->cv);
+    }
+    pthread_mutex_unlock(&f->mu);
+    if (full) {
+        vn_stats_add(&f->o.stats->forward_metrics_dropped, b->metrics);
+        VN_LOG(WARN, "event=forward_queue_full addr=%s dropped_metrics=%zu", f->address, b->metrics);
+        vn_forward_batch_free(b);
+    }
+}
+
+void vn_forwarder_stop(vn_forwarder_t *f, double drain_s)
+{
+    if (!f)
+        return;
+    pthread_mutex_lock(&f->mu);
+    f->stop = true;
+    f->stop_deadline = vn_h2_now() + drain_s;
+    pthread_cond_signal(&f->cv);
+    pthread_mutex_unlock(&f->mu);
+    pthread_join(f->thread, NULL);
+    vn_h2_client_free(f->client);
+    pthread_mutex_destroy(&f->mu);
+    pthread_cond_destroy(&f->cv);
+    free(f);
+}

@@ -1,0 +1,198 @@
+/*
+ * import_server.c - forwardrpc.Forward for a global veneur (see
+ * import_server.h): the gRPC handler that turns request messages into worker
+ * imports.
+ *
+ * Per call: one pending chain per worker. A metric goes to the chain of
+ * worker hash % nworkers (the hash of its series key, as the reader path
+ * computes it, so an imported series and the same series received over UDP
+ * meet in one map); a chain is handed over with vn_worker_import when it
+ * reaches CHAIN_MAX items and at the end of the call, so a worker takes its
+ * mutex once per CHAIN_MAX metrics, never per metric.
+ */
+#include "forward/import_server.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/xalloc.h"
+#include "forward/h2_server.h"
+#include "forward/metricpb_codec.h"
+
+#define PATH_V1 "/forwardrpc.Forward/SendMetrics"
+#define PATH_V2 "/forwardrpc.Forward/SendMetricsV2"
+#define CHAIN_MAX 256
+
+struct vn_import_server {
+    vn_h2_server_t *h2;
+    vn_worker_t **workers;
+    size_t nworkers;
+    vn_stats_t *stats;
+};
+
+typedef struct chain {
+    vn_import_t *head, *tail;
+    size_t n;
+} chain_t;
+
+typedef struct call {
+    vn_import_server_t *srv;
+    bool unary;
+    size_t messages;
+    size_t accepted, rejected;
+    const char *first_reason;
+    char msg[256]; /* final grpc-message */
+    chain_t chains[];
+} call_t;
+
+static void push_chain(call_t *c, size_t w)
+{
+    chain_t *ch = &c->chains[w];
+    if (!ch->head)
+        return;
+    size_t dropped = vn_worker_import(c->srv->workers[w], ch->head);
+    vn_stats_add(&c->srv->stats->import_metrics_received, ch->n - dropped);
+    vn_stats_add(&c->srv->stats->import_metrics_dropped, dropped);
+    ch->head = ch->tail = NULL;
+    ch->n = 0;
+}
+
+static void push_all(call_t *c)
+{
+    for (size_t w = 0; w < c->srv->nworkers; w++)
+        push_chain(c, w);
+}
+
+/* Decodes one Metric and queues it; a bad one is counted and skipped. */
+static void take_metric(call_t *c, const uint8_t *data, size_t len)
+{
+    vn_pb_metric_t m;
+    vn_import_t *it = NULL;
+    const char *why = "invalid protobuf";
+    if (vn_pb_metric_decode(data, len, &m) != VN_OK || vn_pb_metric_to_import(&m, &it, &why) != VN_OK) {
+        c->rejected++;
+        if (!c->first_reason)
+            c->first_reason = why;
+        return;
+    }
+    c->accepted++;
+    if (!it)
+        return; /* valid but nothing to merge (histogram without digest) */
+    size_t w = c->srv->nworkers > 1 ? it->hash % c->srv->nworkers : 0;
+    chain_t *ch = &c->chains[w];
+    if (ch->tail)
+        ch->tail->next = it;
+    else
+        ch->head = it;
+    ch->tail = it;
+    if (++ch->n >= CHAIN_MAX)
+        push_chain(c, w);
+}
+
+static void *h_open(void *ctx, const char *path, vn_grpc_status_t *status, const char **msg)
+{
+    vn_import_server_t *s = ctx;
+    bool v2 = strcmp(path, PATH_V2) == 0;
+    if (!v2 && strcmp(path, PATH_V1) != 0) {
+        *status = VN_GRPC_UNIMPLEMENTED;
+        *msg = "unknown method: forwardrpc.Forward serves SendMetrics and SendMetricsV2";
+        vn_stats_add(&s->stats->import_calls, 1);
+        vn_stats_add(&s->stats->import_call_errors, 1);
+        return NULL;
+    }
+    call_t *c = vn_xcalloc(1, sizeof *c + s->nworkers * sizeof(chain_t));
+    c->srv = s;
+    c->unary = !v2;
+    return c;
+}
+
+static vn_grpc_status_t h_message(void *call, const uint8_t *data, size_t len, const char **msg)
+{
+    call_t *c = call;
+    c->messages++;
+    if (!c->unary) {
+        take_metric(c, data, len);
+        return VN_GRPC_OK;
+    }
+    if (c->messages > 1) {
+        *msg = "SendMetrics is unary: more than one request message";
+        return VN_GRPC_INVALID_ARGUMENT;
+    }
+    size_t pos = 0, ml;
+    const uint8_t *m;
+    int r;
+    while ((r = vn_pb_list_next(data, len, &pos, &m, &ml)) == 1)
+        take_metric(c, m, ml);
+    if (r < 0) {
+        c->rejected++;
+        if (!c->first_reason)
+            c->first_reason = "invalid protobuf: MetricList";
+    }
+    return VN_GRPC_OK;
+}
+
+static vn_grpc_status_t h_finish(void *call, const char **msg)
+{
+    call_t *c = call;
+    push_all(c);
+    if (c->unary && c->messages == 0) {
+        *msg = "SendMetrics is unary: no request message";
+        return VN_GRPC_INVALID_ARGUMENT;
+    }
+    if (c->rejected) {
+        snprintf(c->msg, sizeof c->msg, "%zu of %zu metrics rejected; first: %s", c->rejected,
+                 c->rejected + c->accepted, c->first_reason);
+        *msg = c->msg;
+        return VN_GRPC_INVALID_ARGUMENT;
+    }
+    return VN_GRPC_OK;
+}
+
+static void h_close(void *call, vn_grpc_status_t final)
+{
+    call_t *c = call;
+    push_all(c); /* complete messages of a cut-off call are kept, as Go does */
+    vn_stats_t *st = c->srv->stats;
+    vn_stats_add(&st->import_calls, 1);
+    vn_stats_add(&st->import_metrics_rejected, c->rejected);
+    if (final != VN_GRPC_OK)
+        vn_stats_add(&st->import_call_errors, 1);
+    if (c->rejected)
+        VN_LOG(WARN, "event=import_metrics_rejected n=%zu of=%zu first=\"%s\"", c->rejected,
+               c->rejected + c->accepted, c->first_reason);
+    free(c);
+}
+
+vn_err_t vn_import_server_start(const char *address, vn_worker_t **workers, size_t nworkers, vn_stats_t *stats,
+                                vn_import_server_t **out, char *errbuf, size_t errcap)
+{
+    *out = NULL;
+    vn_import_server_t *s = vn_xcalloc(1, sizeof *s);
+    s->workers = workers;
+    s->nworkers = nworkers ? nworkers : 1;
+    s->stats = stats;
+    vn_h2_server_opts_t o = {
+        .address = address,
+        .handler = {.open = h_open, .message = h_message, .finish = h_finish, .close = h_close, .ctx = s},
+        .stats = stats,
+    };
+    vn_err_t e = vn_h2_server_start(&o, &s->h2, errbuf, errcap);
+    if (e != VN_OK) {
+        free(s);
+        return e;
+    }
+    *out = s;
+    return VN_OK;
+}
+
+int vn_import_server_port(const vn_import_server_t *s) { return vn_h2_server_port(s->h2); }
+
+void vn_import_server_stop(vn_import_server_t *s)
+{
+    if (!s)
+        return;
+    vn_h2_server_stop(s->h2);
+    free(s);
+}
