@@ -246,8 +246,8 @@ class StateReader:
 class Server:
     """One running instance of a server under test, its sink and its reader."""
 
-    def __init__(self, h, key, workers=2):
-        self.h, self.key, self.workers = h, key, workers
+    def __init__(self, h, key, workers=2, interval=1):
+        self.h, self.key, self.workers, self.interval = h, key, workers, int(interval)
         self.proc = None
         self.aux = []
         self.port = free_port()
@@ -270,11 +270,11 @@ class Server:
                 "statsd_listen_addresses:\n  - udp://127.0.0.1:%d\n"
                 "http_address: \"127.0.0.1:%d\"\n"
                 "stats_address: \"127.0.0.1:%d\"\n"
-                "interval: 1s\nhostname: bench\n"
+                "interval: %ds\nhostname: bench\n"
                 "read_buffer_size_bytes: 4194304\nnum_readers: 1\nnum_workers: %d\n"
                 "metric_sinks:\n  - kind: localfile\n    name: file\n"
                 "    config: {flush_file: \"%s\", format: jsonl}\n"
-                % (self.port, self.http_port, self.h.dead_port, self.workers, out))
+                % (self.port, self.http_port, self.h.dead_port, self.interval, self.workers, out))
         self.reader = JsonlReader(out)
         self.proc = spawn([self.h.bins["ours"], "-f", cfg], self.logpath)
 
@@ -291,12 +291,12 @@ class Server:
                 "http_address: \"127.0.0.1:%d\"\n"
                 "grpc_address: \"\"\n"
                 "stats_address: \"127.0.0.1:%d\"\n"
-                "interval: 1s\nhostname: bench\n"
+                "interval: %ds\nhostname: bench\n"
                 "read_buffer_size_bytes: 4194304\nnum_readers: 1\nnum_workers: %d\n"
                 "metric_sinks:\n  - kind: datadog\n    name: dd\n"
                 "    config:\n      api_key: bench\n      api_hostname: \"http://127.0.0.1:%d\"\n"
                 "      flush_max_per_body: 25000\n"
-                % (self.port, self.http_port, self.h.dead_port, self.workers, cport))
+                % (self.port, self.http_port, self.h.dead_port, self.interval, self.workers, cport))
         self.reader = StateReader(state)
         wait_tcp(cport, 5)
         self.proc = spawn([self.h.bins["goveneur"], "-f", cfg], self.logpath)
@@ -306,8 +306,8 @@ class Server:
         cfg = os.path.join(self.dir, "statsite.ini")
         with open(cfg, "w") as f:
             f.write("[statsite]\nport = 0\nudp_port = %d\nbind_address = 127.0.0.1\n"
-                    "udp_rcvbuf = 4194304\nflush_interval = 1\nlog_level = WARN\n"
-                    "stream_cmd = cat >> %s\n" % (self.port, out))
+                    "udp_rcvbuf = 4194304\nflush_interval = %d\nlog_level = WARN\n"
+                    "stream_cmd = cat >> %s\n" % (self.port, self.interval, out))
         self.reader = StatsiteReader(out)
         self.proc = spawn([self.h.bins["statsite"], "-f", cfg], self.logpath)
 
@@ -321,7 +321,7 @@ class Server:
             json.dump({"server_name": "bench", "dumpfile": os.path.join(self.dir, "brubeck.dump"),
                        "capacity": 15, "expire": 0,
                        "backends": [{"type": "carbon", "address": "127.0.0.1", "port": cport,
-                                     "frequency": 1}],
+                                     "frequency": self.interval}],
                        "samplers": [{"type": "statsd", "address": "127.0.0.1", "port": self.port,
                                      "workers": 1, "multisock": False, "multimsg": 8}]}, f)
         self.reader = StateReader(state)
@@ -365,7 +365,7 @@ class Server:
             before = self.reader.totals()
             lg = self.h.loadgen(self.port, ["-l", "20", "-m", "c=1", "-N", "1", "-n", "200",
                                             "-r", "20000"])
-            t_end = time.time() + 6
+            t_end = time.time() + self.interval + 5
             while time.time() < t_end and self.alive():
                 now = self.reader.totals()
                 if now[0] - before[0] >= lg["counter_sum"] > 0:
@@ -373,7 +373,8 @@ class Server:
                 time.sleep(0.1)
         if not self.alive():
             return "exited: " + self.log_tail()
-        return "no counters flushed within 6 s of a test stream: " + self.log_tail(4)
+        return "no counters flushed within %d s of a test stream: %s" % (
+            self.interval + 5, self.log_tail(4))
 
     def metrics_text(self):
         if not self.http_port:
@@ -494,6 +495,7 @@ class Harness:
         if mark is None:
             return None
         max_wait = max_wait or 10.0
+        quiet = max(2.0, srv.interval + 1.5)   # no flush for this long: nothing more is coming
         t0 = time.time()
         last, last_change = srv.reader.totals(), time.time()
         while time.time() - t0 < max_wait:
@@ -502,7 +504,7 @@ class Harness:
                 last, last_change = now, time.time()
             if now[0] - mark[0] >= want * (1 - 1e-12):
                 break
-            if time.time() - last_change > 2.0:
+            if time.time() - last_change > quiet:
                 break
             time.sleep(0.1)
         return (last[0] - mark[0], last[1] - mark[1])
@@ -561,16 +563,19 @@ class Harness:
 
     # -- memory per counter series (fresh instance)
     def mem_trial(self, key, workers, lossless=None):
-        """Fresh instance; 1 M new counter series at a rate the server can take (at most
-        --mem-rate, at most 40 % of its lossless rate: new series cost more than updates)."""
+        """Fresh instance with a long interval, so that all N new counter series are held at once:
+        baseline RSS right after the warm-up flush, then N series sent within 70 % of one interval
+        (at min(--mem-rate, 40 % of the server's lossless rate), raised if needed to fit the
+        interval), then the single flush that carries them all."""
         n = self.a.mem_series
-        srv = Server(self, key, workers)
+        ival = self.a.mem_interval
+        srv = Server(self, key, workers, interval=ival)
         try:
             srv.start()
-            err = srv.wait_ready()
+            err = srv.wait_ready()           # returns just after a flush: a fresh interval
             if err:
                 return {"error": err}
-            time.sleep(1.2)
+            time.sleep(0.2)
             base = rss_bytes(srv.proc.pid)
             peak = [base]
             flush = {"max_flush_s": None, "max_sink_flush_s": None, "max_series": None}
@@ -593,10 +598,11 @@ class Harness:
             th.start()
             rate = self.a.mem_rate
             if lossless:
-                rate = int(max(50_000, min(rate, 0.4 * lossless)))
+                rate = min(rate, 0.4 * lossless)
+            rate = int(max(rate, n / (0.7 * ival)))
             lg = self.loadgen(srv.port, ["-l", "20", "-m", "c=1", "-N", str(n), "-o", "seq",
                                          "-n", str(n), "-r", str(rate)])
-            got = self.wait_flushed(srv, mark, lg["counter_sum"], max_wait=30)
+            got = self.wait_flushed(srv, mark, lg["counter_sum"], max_wait=2 * ival + 10)
             time.sleep(1.2)            # one more flush: the last one's duration is now final
             stop_ev.set()
             th.join(timeout=5)
@@ -608,7 +614,7 @@ class Harness:
             series = got[1] if got else None
             if not series:
                 series = lg["counter_lines"] - lg["udp_rcvbuferrors_delta"] * 20
-            out = {"series_sent": lg["counter_lines"], "series_received": series,
+            out = {"series_sent": lg["counter_lines"], "series_received": series, "interval": ival,
                    "rss_base": base, "rss_peak": peak[0], "rss_after": after, "rate": rate,
                    "bytes_per_series": (peak[0] - base) / series if series > 0 else None,
                    "bytes_per_series_after": (after - base) / series if series > 0 else None,
@@ -721,7 +727,7 @@ class Harness:
                 f["%s/bytes_per_series" % key] = m["bytes_per_series"]
                 f["%s/bytes_per_series_after" % key] = m["bytes_per_series_after"]
             if m.get("max_flush_s") is not None:
-                f["%s/flush_s_1M" % key] = m["max_flush_s"]
+                f["%s/flush_s_mem" % key] = m["max_flush_s"]
         return f
 
     def note(self, key, fig):
@@ -753,9 +759,9 @@ class Harness:
             "lossless_l1": "max lossless lines/s, 1/dgram",
             "ratio_l1": "  ratio to udpsink ceiling",
             "cpu_s_per_M": "CPU-s per M lines @%s/s" % human(self.a.cpu_rate),
-            "bytes_per_series": "RSS bytes per counter series (peak)",
+            "bytes_per_series": "RSS bytes per counter series (peak, %s held)" % human(self.a.mem_series),
             "bytes_per_series_after": "  same, RSS after the flush",
-            "flush_s_1M": "flush duration at 1M series (s)",
+            "flush_s_mem": "flush duration at %s series (s)" % human(self.a.mem_series),
         }
         order = list(names)
         rows = [("server", "figure", "previous", "current", "change")]
@@ -817,9 +823,10 @@ class Harness:
             "method": {"stream": "loadgen -l L -m c=60,g=20,ms=20 -N 100 -K 10 -T name|dog "
                                  "-o rand -c 1 -s 7 -r RATE -d %g" % self.duration,
                        "lossless_max_loss": LOSSLESS, "cpu_rate": self.a.cpu_rate,
-                       "memory": "loadgen -l 20 -m c=1 -N %d -o seq -n %d -r %d; "
-                                 "(peak RSS - RSS before) / series flushed"
-                                 % (self.a.mem_series, self.a.mem_series, self.a.mem_rate)},
+                       "memory": "fresh instance, interval %d s; loadgen -l 20 -m c=1 -N %d -o seq "
+                                 "-n %d -r R within one interval; (peak RSS - RSS before) / "
+                                 "series flushed" % (self.a.mem_interval, self.a.mem_series,
+                                                     self.a.mem_series)},
         })
         only = set(self.a.only.split(",")) if self.a.only else None
         for key, label, _ in SERVERS:
@@ -935,11 +942,14 @@ def main():
     ap.add_argument("--work", default=os.path.join(repo, "build", "bench-run"))
     ap.add_argument("--only", default="", help="comma list of: " + ",".join(k for k, _, _ in SERVERS))
     ap.add_argument("--cpu-rate", type=int, default=1_000_000)
-    ap.add_argument("--mem-series", type=int, default=1_000_000)
+    ap.add_argument("--mem-series", type=int, default=0, help="default 1M (250k quick)")
+    ap.add_argument("--mem-interval", type=int, default=0, help="default 10 s (4 s quick)")
     ap.add_argument("--mem-rate", type=int, default=500_000)
     ap.add_argument("--no-micro", action="store_true")
     ap.add_argument("--quick", action="store_true", default=quick)
     a = ap.parse_args()
+    a.mem_series = a.mem_series or (250_000 if a.quick else 1_000_000)
+    a.mem_interval = a.mem_interval or (4 if a.quick else 10)
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGHUP, on_signal)

@@ -9,8 +9,8 @@
  * read past its end traps. Invariants checked on success: every slice lies in
  * the body; names and label names match their grammars; per-family series
  * lists and per-series point lists are finite, consistent with the counts and
- * point back at their family; label values are valid UTF-8 and unescape to no
- * more bytes than they hold. On failure: a line number within the body and a
+ * point back at their family; label values unescape to no more bytes than
+ * they hold, and an unescaped value has no backslash. On failure: a line number within the body and a
  * message. Then a tiny-limit doc must fail or agree, and a second parse of
  * the same body into the reused doc must give the same result.
  */

@@ -450,11 +450,12 @@ vn_err_t vn_hll_merge(vn_hll_t *dst, const vn_hll_t *src)
         dst->_b = src->_b;
     }
     uint8_t d = (uint8_t)(dst->_b - src->_b); /* src registers re-based to dst->_b */
-    for (uint32_t i = 0; i < m; i++) {
-        uint8_t v = reg_get(src->_regs, i);
-        v = v > d ? (uint8_t)(v - d) : 0;
-        if (v > reg_get(dst->_regs, i))
-            reg_set(dst->_regs, i, v);
+    for (uint32_t i = 0; i < m / 2; i++) {    /* both nibbles of a byte at once */
+        uint8_t sh = src->_regs[i] >> 4, sl = src->_regs[i] & 0x0f;
+        uint8_t dh = dst->_regs[i] >> 4, dl = dst->_regs[i] & 0x0f;
+        sh = sh > d ? (uint8_t)(sh - d) : 0;
+        sl = sl > d ? (uint8_t)(sl - d) : 0;
+        dst->_regs[i] = (uint8_t)((sh > dh ? sh : dh) << 4 | (sl > dl ? sl : dl));
     }
     dst->_nz = count_zero_regs(dst->_regs, m);
     return VN_OK;

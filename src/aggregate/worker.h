@@ -9,6 +9,11 @@
  *
  * Flush: vn_worker_swap (flusher thread) drains the rings, installs a fresh
  * map and returns the old one, whose ownership passes to the caller.
+ *
+ * Imports (gRPC from local veneurs, SPEC W1.3): any thread queues decoded
+ * metrics with vn_worker_import on a bounded, mutex-protected list; the
+ * worker merges them into its current map, and vn_worker_swap merges what is
+ * still queued before it hands the map over.
  */
 #ifndef VN_AGGREGATE_WORKER_H
 #define VN_AGGREGATE_WORKER_H

@@ -366,11 +366,13 @@ static bool conn_flush(conn_t *cn)
     return cn->out_len > 0 || nghttp2_session_want_read(cn->sess) || nghttp2_session_want_write(cn->sess);
 }
 
-/* Reads what the socket has; false when the connection must be closed. */
+/* Reads what the socket has (at most 512 KiB per wake-up, so one busy
+ * connection cannot starve the others; epoll is level-triggered and comes
+ * back for the rest); false when the connection must be closed. */
 static bool conn_read(conn_t *cn)
 {
     uint8_t buf[32768];
-    for (;;) {
+    for (int i = 0; i < 16; i++) {
         ssize_t n = recv(cn->fd, buf, sizeof buf, 0);
         if (n < 0)
             return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
@@ -382,6 +384,7 @@ static bool conn_read(conn_t *cn)
         if ((size_t)n < sizeof buf)
             return true;
     }
+    return true;
 }
 
 static void conn_accept(struct vn_h2_server *s)
@@ -445,6 +448,9 @@ static void sweep_idle(struct vn_h2_server *s)
         next = cn->next;
         if (now - cn->last_active > s->o.idle_timeout_s) {
             VN_LOG(DEBUG, "event=grpc_connection_idle_closed");
+            /* GOAWAY first: a client about to reuse the connection learns it is gone. */
+            nghttp2_session_terminate_session(cn->sess, NGHTTP2_NO_ERROR);
+            (void)conn_flush(cn);
             conn_free(cn);
         }
     }

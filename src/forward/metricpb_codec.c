@@ -250,15 +250,15 @@ static void clear_value(vn_pb_metric_t *o)
     o->digest_len = o->hll_len = 0;
 }
 
-/* A oneof member replaces another member; the same member again merges into
- * it (protobuf semantics: fields present in the later copy win). */
+/* The last occurrence of the oneof wins whole, the same member included:
+ * gogo's generated Unmarshal builds a new value message each time (it does
+ * not merge), and so does protobuf-c. */
 static bool decode_value(vn_pb_metric_t *o, uint32_t field, vn_pb_rd_t *sub)
 {
     vn_pb_rd_t v;
     bool found;
     uint64_t x;
-    if (o->value != (vn_pb_value_t)field)
-        clear_value(o);
+    clear_value(o);
     o->value = (vn_pb_value_t)field;
     switch (field) {
     case VN_PB_VALUE_COUNTER:
@@ -284,8 +284,8 @@ static bool decode_value(vn_pb_metric_t *o, uint32_t field, vn_pb_rd_t *sub)
         if (!vn_pb_sub(&v, &bytes))
             return false;
         if (field == VN_PB_VALUE_HISTOGRAM) {
-            /* A second t_digest would merge into the first (centroid lists
-             * appended); no encoder writes that: the last one is taken. */
+            /* Two t_digest fields in one HistogramValue would merge in gogo
+             * (centroid lists appended); no encoder writes that: the last is taken. */
             o->has_digest = true;
             o->digest = bytes.p;
             o->digest_len = (size_t)(bytes.end - bytes.p);

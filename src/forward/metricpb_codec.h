@@ -102,11 +102,10 @@ vn_err_t vn_pb_metric_append_frame(vn_pb_metric_in_t *m, size_t max_message, vn_
 
 /**
  * A decoded Metric. Every pointer borrows the input bytes (valid while
- * they are). Unknown fields are skipped. A scalar that appears more than
- * once: the last occurrence wins; a oneof member that appears again merges
- * into the earlier one, field by field, as protobuf does, except that a
- * second t_digest replaces the first instead of appending its centroids
- * (no encoder writes that).
+ * they are). Unknown fields are skipped. A field that appears more than
+ * once: the last occurrence wins, the value oneof included (as gogo and
+ * protobuf-c decode it); only two t_digest fields inside one HistogramValue
+ * differ (gogo appends the second's centroids; no encoder writes that).
  */
 typedef struct vn_pb_metric {
     vn_str_t name;

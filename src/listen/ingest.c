@@ -18,23 +18,36 @@
 #include "core/xalloc.h"
 
 /*
- * Combining cache: counters and gauges are pre-aggregated per reader between
- * commits (at most ~10 ms), so a hot series costs the worker one record per
- * commit instead of one per line. Direct-mapped by key hash; a collision
- * evicts the old entry into the batch. Keys longer than COMBINE_KEY_MAX bypass it.
+ * Line cache: a statsd line's parse result (type, rate, scope, canonical key)
+ * depends only on its name and the sections after the value, never on the
+ * value. So the reader remembers, per "signature" (name + everything from the
+ * first '|'), the parsed series; a repeated line then costs two memchr, a hash,
+ * a compare and the value parse, instead of tokenising, sorting and joining its
+ * tags again.
+ *
+ * Each entry also pre-aggregates counters and gauges between commits (at most
+ * ~10 ms), so a hot series costs the worker one record per commit instead of
+ * one per line. Two-way set associative; a replaced entry first flushes the pending value into
+ * the batch. Lines whose signature or key is longer than LC_SIG_MAX/LC_KEY_MAX
+ * take the full path every time.
  */
-#define COMBINE_SLOTS 1024
-#define COMBINE_KEY_MAX 192
+#define LC_SLOTS 4096
+#define LC_SIG_MAX 112
+#define LC_KEY_MAX 128
 
-typedef struct combine_slot {
-    uint32_t hash;
-    uint32_t samples; /* lines folded into this entry (for drop accounting) */
-    uint16_t klen;
+typedef struct lc_entry {
+    uint64_t sig_hash;
+    uint32_t key_hash;
+    uint32_t pending_samples; /* lines folded into pending_value (for drop accounting) */
+    double rate;
+    double pending_value;     /* counter: sum of value/rate; gauge: last value */
+    uint16_t name_len, rest_len, key_len;
     uint8_t type, scope;
-    bool used;
-    double value; /* counter: sum of value/rate; gauge: last value */
-    char key[COMBINE_KEY_MAX];
-} combine_slot_t;
+    uint8_t ignored;          /* DogStatsD 1.1+ sections in the signature */
+    bool used, pending;
+    char sig[LC_SIG_MAX];     /* name bytes, then rest bytes */
+    char key[LC_KEY_MAX];
+} lc_entry_t;
 
 struct vn_ingest {
     vn_ingest_shared_t sh;
@@ -51,8 +64,8 @@ struct vn_ingest {
     char key[VN_REC_MAX_KEY + 1];
     char scratch[VN_REC_MAX_AUX + 1];
     size_t ndirty;
-    uint16_t dirty[COMBINE_SLOTS];
-    combine_slot_t comb[COMBINE_SLOTS];
+    uint16_t dirty[LC_SLOTS]; /* entries with a pending value */
+    lc_entry_t lc[LC_SLOTS];
 };
 
 vn_ingest_t *vn_ingest_new(const vn_ingest_shared_t *shared, size_t reader_id)
@@ -110,45 +123,31 @@ static bool put(vn_ingest_t *in, uint32_t hash, vn_mtype_t type, vn_scope_t scop
     return true;
 }
 
-static void evict(vn_ingest_t *in, combine_slot_t *c)
+/* Moves an entry's pre-aggregated value into its worker's batch. */
+static void lc_flush(vn_ingest_t *in, lc_entry_t *e)
 {
-    /* A counter entry already holds value/rate, so it travels with rate 1. */
-    if (!put(in, c->hash, (vn_mtype_t)c->type, (vn_scope_t)c->scope, c->value, 1.0, c->key, c->klen, NULL, 0))
-        in->queue_dropped += c->samples - 1; /* put counted one */
-    c->used = false;
+    if (!e->pending)
+        return;
+    /* A counter's pending value is already value/rate, so it travels with rate 1. */
+    if (!put(in, e->key_hash, (vn_mtype_t)e->type, (vn_scope_t)e->scope, e->pending_value, 1.0, e->key, e->key_len,
+             NULL, 0))
+        in->queue_dropped += e->pending_samples - 1; /* put counted one */
+    e->pending = false;
 }
 
-/* Counter/gauge sample through the combining cache. */
-static void combine(vn_ingest_t *in, uint32_t hash, vn_mtype_t type, vn_scope_t scope, double v, double rate,
-                    const char *key, size_t klen)
+static void lc_sample(vn_ingest_t *in, lc_entry_t *e, size_t idx, double v)
 {
-    if (klen > COMBINE_KEY_MAX) {
-        put(in, hash, type, scope, v, rate, key, klen, NULL, 0);
-        return;
-    }
-    size_t idx = hash & (COMBINE_SLOTS - 1);
-    combine_slot_t *c = &in->comb[idx];
-    if (c->used && (c->hash != hash || c->type != type || c->scope != scope || c->klen != klen ||
-                    memcmp(c->key, key, klen) != 0)) {
-        evict(in, c); /* the slot stays on the dirty list: it is refilled below */
-    } else if (!c->used) {
+    if (!e->pending) {
+        e->pending = true;
+        e->pending_samples = 0;
+        e->pending_value = 0;
         in->dirty[in->ndirty++] = (uint16_t)idx;
     }
-    if (!c->used) {
-        c->used = true;
-        c->hash = hash;
-        c->type = (uint8_t)type;
-        c->scope = (uint8_t)scope;
-        c->klen = (uint16_t)klen;
-        memcpy(c->key, key, klen);
-        c->samples = 0;
-        c->value = 0;
-    }
-    c->samples++;
-    if (type == VN_MT_COUNTER)
-        c->value += v / rate; /* SPEC 0.2: double, no truncation */
+    e->pending_samples++;
+    if (e->type == VN_MT_COUNTER)
+        e->pending_value += v / e->rate; /* SPEC 0.2: double, no truncation */
     else
-        c->value = v;
+        e->pending_value = v;
 }
 
 /* Builds "name\ntags" into in->key and its hash; returns key length or 0 when too long. */
@@ -180,12 +179,73 @@ static vn_scope_t normalise_scope(vn_mtype_t t, vn_scope_t s)
     }
 }
 
+/* Applies every value of a line whose series is known; false on a bad value. */
+static bool apply_values(vn_ingest_t *in, vn_value_iter_t *it, vn_mtype_t type, vn_scope_t scope, double rate,
+                         uint32_t hash, const char *key, size_t klen, lc_entry_t *e, size_t idx)
+{
+    if (type == VN_MT_SET) {
+        vn_str_t v;
+        while (vn_value_next_str(it, &v) == 1) {
+            if (v.len > VN_REC_MAX_AUX || vn_rec_size(klen, v.len) > VN_BATCH_BYTES) {
+                in->errors[VN_PARSE_ERR_BAD_VALUE]++;
+                return false;
+            }
+            put(in, hash, type, scope, 0, 1, key, klen, v.p, v.len);
+        }
+        return true;
+    }
+    bool combinable = e && (type == VN_MT_COUNTER || type == VN_MT_GAUGE);
+    double v;
+    int r;
+    while ((r = vn_value_next_num(it, &v)) == 1) {
+        if (combinable)
+            lc_sample(in, e, idx, v);
+        else
+            put(in, hash, type, scope, v, rate, key, klen, NULL, 0);
+    }
+    if (r < 0) {
+        /* Go semantics: earlier values of the line were already applied. */
+        in->errors[VN_PARSE_ERR_BAD_VALUE]++;
+        return false;
+    }
+    return true;
+}
+
 static bool ingest_metric(vn_ingest_t *in, const char *line, size_t len)
 {
+    /* "name:1:2|c|#b:2,a:1"  signature = "name" + "|c|#b:2,a:1"
+     *  ^^^^ ^^^ ^^^^^^^^^^^                                     */
+    const char *pipe = memchr(line, '|', len);
+    const char *colon = pipe ? memchr(line, ':', (size_t)(pipe - line)) : NULL;
+    lc_entry_t *e = NULL;
+    size_t idx = 0;
+    uint64_t sh = 0;
+    size_t nlen = 0, rlen = 0;
+    if (colon) {
+        nlen = (size_t)(colon - line);
+        rlen = len - (size_t)(pipe - line);
+        if (nlen + rlen <= LC_SIG_MAX) {
+            sh = XXH3_64bits_withSeed(pipe, rlen, XXH3_64bits(line, nlen));
+            size_t set = (size_t)(sh & (LC_SLOTS / 2 - 1)) * 2; /* 2-way set associative */
+            for (size_t way = 0; way < 2; way++) {
+                lc_entry_t *c = &in->lc[set + way];
+                if (c->used && c->sig_hash == sh && c->name_len == nlen && c->rest_len == rlen &&
+                    memcmp(c->sig, line, nlen) == 0 && memcmp(c->sig + nlen, pipe, rlen) == 0) {
+                    vn_value_iter_t it = {.p = colon + 1, .end = pipe, .done = pipe == colon + 1};
+                    in->ignored += c->ignored;
+                    return apply_values(in, &it, (vn_mtype_t)c->type, (vn_scope_t)c->scope, c->rate, c->key_hash,
+                                        c->key, c->key_len, c, set + way);
+                }
+            }
+            /* Miss: fill a free way, else evict one chosen by a hash bit (random replacement). */
+            idx = !in->lc[set].used ? set : !in->lc[set + 1].used ? set + 1 : set + ((sh >> 40) & 1);
+            e = &in->lc[idx];
+        }
+    }
     vn_metric_line_t *m = &in->u.ml;
-    vn_parse_err_t e = vn_parse_metric(in->sh.parser, line, len, m);
-    if (e != VN_PARSE_OK) {
-        in->errors[e]++;
+    vn_parse_err_t pe = vn_parse_metric(in->sh.parser, line, len, m);
+    if (pe != VN_PARSE_OK) {
+        in->errors[pe]++;
         return false;
     }
     in->ignored += m->ignored_sections;
@@ -196,34 +256,27 @@ static bool ingest_metric(vn_ingest_t *in, const char *line, size_t len)
         return false;
     }
     vn_scope_t scope = normalise_scope(m->type, m->scope);
+    if (e && klen <= LC_KEY_MAX) {
+        lc_flush(in, e); /* the slot's previous series keeps its pending value */
+        e->used = true;
+        e->sig_hash = sh;
+        e->name_len = (uint16_t)nlen;
+        e->rest_len = (uint16_t)rlen;
+        memcpy(e->sig, line, nlen);
+        memcpy(e->sig + nlen, pipe, rlen);
+        e->key_hash = hash;
+        e->key_len = (uint16_t)klen;
+        memcpy(e->key, in->key, klen);
+        e->type = (uint8_t)m->type;
+        e->scope = (uint8_t)scope;
+        e->rate = m->rate;
+        e->ignored = (uint8_t)(m->ignored_sections > 255 ? 255 : m->ignored_sections);
+    } else {
+        e = NULL;
+    }
     vn_value_iter_t it;
     vn_value_iter_init(&it, m);
-    if (m->type == VN_MT_SET) {
-        vn_str_t v;
-        while (vn_value_next_str(&it, &v) == 1) {
-            if (v.len > VN_REC_MAX_AUX || vn_rec_size(klen, v.len) > VN_BATCH_BYTES) {
-                in->errors[VN_PARSE_ERR_BAD_VALUE]++;
-                return false;
-            }
-            put(in, hash, m->type, scope, 0, 1, in->key, klen, v.p, v.len);
-        }
-        return true;
-    }
-    double v;
-    int r;
-    bool combinable = m->type == VN_MT_COUNTER || m->type == VN_MT_GAUGE;
-    while ((r = vn_value_next_num(&it, &v)) == 1) {
-        if (combinable)
-            combine(in, hash, m->type, scope, v, m->rate, in->key, klen);
-        else
-            put(in, hash, m->type, scope, v, m->rate, in->key, klen, NULL, 0);
-    }
-    if (r < 0) {
-        /* Go semantics: earlier values of the line were already applied. */
-        in->errors[VN_PARSE_ERR_BAD_VALUE]++;
-        return false;
-    }
-    return true;
+    return apply_values(in, &it, m->type, scope, m->rate, hash, in->key, klen, e, idx);
 }
 
 static bool ingest_service_check(vn_ingest_t *in, const char *line, size_t len)
@@ -293,11 +346,8 @@ void vn_ingest_packet(vn_ingest_t *in, const char *buf, size_t len)
 
 void vn_ingest_commit(vn_ingest_t *in)
 {
-    for (size_t i = 0; i < in->ndirty; i++) {
-        combine_slot_t *c = &in->comb[in->dirty[i]];
-        if (c->used)
-            evict(in, c);
-    }
+    for (size_t i = 0; i < in->ndirty; i++)
+        lc_flush(in, &in->lc[in->dirty[i]]);
     in->ndirty = 0;
     for (size_t w = 0; w < in->sh.nworkers; w++) {
         if (in->cur[w] && in->cur[w]->count) {

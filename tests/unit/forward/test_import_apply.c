@@ -14,6 +14,7 @@
 
 #include "aggregate/series_key.h"
 #include "aggregate/worker.h"
+#include "listen/ingest.h"
 
 static vn_series_t *find(vn_series_map_t *m, const char *key, vn_mtype_t t, vn_scope_t sc)
 {
@@ -190,6 +191,66 @@ static void test_import__through_worker_thread_and_swap(void **state)
     vn_worker_free(w);
 }
 
+/* The global receives a series over UDP and the same series from a local: one series, one worker. */
+static void test_import__meets_reader_path_series(void **state)
+{
+    (void)state;
+    enum { NW = 3 };
+    vn_stats_t stats;
+    vn_stats_init(&stats);
+    vn_worker_t *w[NW];
+    for (int i = 0; i < NW; i++)
+        w[i] = vn_worker_start(i, 1, 0, &stats);
+    vn_event_store_t ev;
+    vn_event_store_init(&ev, 10, &stats);
+    vn_parser_t parser;
+    memset(&parser, 0, sizeof parser);
+    vn_ingest_shared_t sh = {.parser = &parser, .workers = w, .nworkers = NW, .events = &ev, .stats = &stats};
+    vn_ingest_t *in = vn_ingest_new(&sh, 0);
+    static const char pkt[] = "lat:100|h|#svc:x,a:1\nhits:2|c|#veneurglobalonly,k:v\nu:zed|s\ng:4|g|#veneurglobalonly";
+    vn_ingest_packet(in, pkt, sizeof pkt - 1);
+    vn_ingest_commit(in);
+    /* Imports with the keys a local sends: tags sorted, joined by ','. */
+    static const double d[] = {1, 2, 3};
+    static const char *const members[] = {"alpha", "zed"};
+    vn_import_t *items[] = {imp_digest(VN_MT_HISTOGRAM, VN_SCOPE_MIXED, "lat\na:1,svc:x", d, 3),
+                            imp_value(VN_MT_COUNTER, "hits\nk:v", 5), imp_set("u\n", members, 2),
+                            imp_value(VN_MT_GAUGE, "g\n", 7)};
+    for (size_t i = 0; i < 4; i++) {
+        items[i]->next = NULL;
+        assert_int_equal(vn_worker_import(w[items[i]->hash % NW], items[i]), 0);
+    }
+    size_t series = 0;
+    int seen = 0;
+    for (int i = 0; i < NW; i++) {
+        vn_series_map_t *m = vn_worker_swap(w[i]);
+        series += m->count;
+        vn_series_t *s;
+        if ((s = find(m, "lat\na:1,svc:x", VN_MT_HISTOGRAM, VN_SCOPE_MIXED))) {
+            seen++;
+            assert_true(vn_tdigest_count(&s->u.histo->digest) == 4);
+            assert_true(s->u.histo->local_weight == 1);
+        }
+        if ((s = find(m, "hits\nk:v", VN_MT_COUNTER, VN_SCOPE_GLOBAL))) {
+            seen++;
+            assert_true(s->u.counter == 7);
+        }
+        if ((s = find(m, "u\n", VN_MT_SET, VN_SCOPE_MIXED))) {
+            seen++;
+            assert_int_equal(vn_hll_estimate(s->u.set), 2);
+        }
+        if ((s = find(m, "g\n", VN_MT_GAUGE, VN_SCOPE_GLOBAL)))
+            seen++;
+        vn_series_map_free(m);
+    }
+    assert_int_equal(seen, 4);
+    assert_int_equal(series, 4); /* merged, not side by side */
+    vn_ingest_free(in);
+    for (int i = 0; i < NW; i++)
+        vn_worker_free(w[i]);
+    vn_event_store_destroy(&ev);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -199,6 +260,7 @@ int main(void)
         cmocka_unit_test(test_import__global_histogram_and_sets),
         cmocka_unit_test(test_import__series_cap_and_bad_merge_counted),
         cmocka_unit_test(test_import__through_worker_thread_and_swap),
+        cmocka_unit_test(test_import__meets_reader_path_series),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -384,6 +384,13 @@ static void test_metricpb__unknown_fields_and_tag_order(void **state)
     assert_string_equal(it->key, "x\n,z");
     assert_true(it->u.value == 0);
     vn_import_free(it);
+    /* The value oneof repeated: the last occurrence wins whole (gogo and protobuf-c alike). */
+    assert_int_equal(import_hex(W7_COUNTER "2a00", &it, &why), VN_OK);
+    assert_true(it->u.value == 0);
+    vn_import_free(it);
+    assert_int_equal(import_hex(W7_COUNTER "2a020809", &it, &why), VN_OK);
+    assert_true(it->u.value == 9);
+    vn_import_free(it);
     /* A histogram without t_digest is accepted and imports nothing (Go ignores it). */
     assert_int_equal(import_hex("0a016818023a00", &it, &why), VN_OK);
     assert_null(it);
