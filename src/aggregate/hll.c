@@ -586,7 +586,21 @@ uint64_t vn_hll_estimate_go(const vn_hll_t *h)
     return to_u64(dense_raw(h, sum, z, bz) + 0.5);
 }
 
-/* ---- MarshalBinary layout ---- */
+/* ---- MarshalBinary layout ----
+ *
+ *   01 | p | b | flag        version 1, precision, dense base, 1 = sparse
+ *   sparse (flag 1):
+ *     u32 n | n x u32 pending key | u32 count | u32 last | u32 len | len bytes
+ *     (the list: count varint deltas, the first from 0, summing to last)
+ *   dense (flag 0):
+ *     u32 m/2 | m/2 register bytes (register 2i in the high nibble of byte i)
+ *   All u32 big-endian. Examples at p = 14:
+ *     {"foo"}, key pending (SPEC W7, 24 bytes):
+ *       01 0e 00 01 | 00000001 | 02c512b6 | 00000000 | 00000000 | 00000000
+ *     {"foo", "a"} once listed (keys 02c512b6, 036493c0):
+ *       01 0e 00 01 | 00000000 | 00000002 | 036493c0 | 00000008 |
+ *       b6 a5 94 16 (02c512b6 - 0) 8a 82 fe 04 (036493c0 - 02c512b6)
+ */
 
 static uint8_t *put_be32(uint8_t *p, uint32_t v)
 {

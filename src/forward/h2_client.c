@@ -47,8 +47,7 @@ struct vn_h2_client {
     SSL *ssl;
     bool ssl_wants_write; /* the TLS layer needs the socket writable to go on */
     nghttp2_session *sess;
-    bool dead;  /* GOAWAY seen or an error: reconnect before the next call */
-    bool eof;
+    bool dead;  /* GOAWAY seen, EOF or an error: reconnect before the next call */
     /* pending output chunk from nghttp2_session_mem_send */
     const uint8_t *out;
     size_t out_len;
@@ -155,7 +154,6 @@ static void disconnect(vn_h2_client_t *c)
     c->out = NULL;
     c->out_len = 0;
     c->dead = false;
-    c->eof = false;
     c->ssl_wants_write = false;
 }
 
@@ -384,7 +382,6 @@ static vn_err_t read_in(vn_h2_client_t *c)
         if (n == IO_AGAIN)
             return VN_OK;
         if (n <= 0) {
-            c->eof = true;
             c->dead = true;
             return VN_ERR_IO;
         }

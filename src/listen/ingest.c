@@ -45,6 +45,7 @@ typedef struct lc_entry {
     uint8_t type, scope;
     uint8_t ignored;          /* DogStatsD 1.1+ sections in the signature */
     bool used, pending;
+    bool listed;              /* on in->dirty until the next commit */
     char sig[LC_SIG_MAX];     /* name bytes, then rest bytes */
     char key[LC_KEY_MAX];
 } lc_entry_t;
@@ -141,7 +142,10 @@ static void lc_sample(vn_ingest_t *in, lc_entry_t *e, size_t idx, double v)
         e->pending = true;
         e->pending_samples = 0;
         e->pending_value = 0;
-        in->dirty[in->ndirty++] = (uint16_t)idx;
+        if (!e->listed) { /* an entry flushed by eviction may be refilled before the commit */
+            e->listed = true;
+            in->dirty[in->ndirty++] = (uint16_t)idx;
+        }
     }
     e->pending_samples++;
     if (e->type == VN_MT_COUNTER)
@@ -346,8 +350,11 @@ void vn_ingest_packet(vn_ingest_t *in, const char *buf, size_t len)
 
 void vn_ingest_commit(vn_ingest_t *in)
 {
-    for (size_t i = 0; i < in->ndirty; i++)
-        lc_flush(in, &in->lc[in->dirty[i]]);
+    for (size_t i = 0; i < in->ndirty; i++) {
+        lc_entry_t *e = &in->lc[in->dirty[i]];
+        lc_flush(in, e);
+        e->listed = false;
+    }
     in->ndirty = 0;
     for (size_t w = 0; w < in->sh.nworkers; w++) {
         if (in->cur[w] && in->cur[w]->count) {

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <string.h>
 
 #include "aggregate/worker.h"
@@ -97,6 +98,40 @@ static void test_ingest__packet_to_maps(void **state)
     }
 }
 
+/* More distinct series than line-cache slots between two commits: evictions must not lose or
+ * double-count pending values (regression: the dirty list overflowed). */
+static void test_ingest__line_cache_eviction(void **state)
+{
+    fx_t *f = *state;
+    char line[64];
+    for (int rep = 0; rep < 3; rep++)
+        for (int i = 0; i < 20000; i++) {
+            int n = snprintf(line, sizeof line, "evict.c%d:%d|c|#k:v", i, i % 7 + 1);
+            vn_ingest_line(f->in, line, (size_t)n);
+        }
+    vn_ingest_commit(f->in);
+    vn_series_map_t *maps[3];
+    size_t total = 0;
+    double sum = 0;
+    for (int w = 0; w < 3; w++) {
+        maps[w] = vn_worker_swap(f->w[w]);
+        total += maps[w]->count;
+        for (size_t i = 0; i < maps[w]->cap; i++)
+            if (maps[w]->slots[i])
+                sum += maps[w]->slots[i]->u.counter;
+    }
+    assert_int_equal(total, 20000);
+    double want = 0;
+    for (int i = 0; i < 20000; i++)
+        want += 3 * (i % 7 + 1);
+    assert_true(sum == want);
+    vn_series_t *one = lookup(maps, "evict.c12345\nk:v", VN_MT_COUNTER);
+    assert_non_null(one);
+    assert_true(one->u.counter == 3 * (12345 % 7 + 1));
+    for (int w = 0; w < 3; w++)
+        vn_series_map_free(maps[w]);
+}
+
 static void test_ingest__spsc_ring_bounds(void **state)
 {
     (void)state;
@@ -116,6 +151,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_ingest__packet_to_maps, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ingest__line_cache_eviction, setup, teardown),
         cmocka_unit_test(test_ingest__spsc_ring_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
