@@ -1,10 +1,10 @@
 /*
  * ingest.c - reader-side line handling: parse, key, route, pack.
  *
- * The series key is "name\njoined,tags"; its hash is XXH3-64 of the key seeded
- * with the type (an internal choice: Go's FNV digest is byte-at-a-time and was
- * the top profile entry), and the worker is that hash modulo the worker count,
- * so one series always lands on one worker and its samples stay in order.
+ * The series key is "name\njoined,tags" and its hash is vn_series_key_hash
+ * (aggregate/series_key.h, shared with gRPC imports); the worker is that hash
+ * modulo the worker count, so one series always lands on one worker and its
+ * samples stay in order.
  */
 #include "listen/ingest.h"
 
@@ -15,6 +15,7 @@
 #include <xxhash.h>
 
 #include "aggregate/batch.h"
+#include "aggregate/series_key.h"
 #include "core/xalloc.h"
 
 /*
@@ -166,8 +167,7 @@ static size_t build_key(vn_ingest_t *in, vn_str_t name, vn_mtype_t type, const v
     if (tl == SIZE_MAX)
         return 0;
     size_t klen = name.len + 1 + tl;
-    uint64_t h = XXH3_64bits_withSeed(in->key, klen, (uint64_t)type + 1);
-    *hash = (uint32_t)(h ^ (h >> 32));
+    *hash = vn_series_key_hash(in->key, klen, type);
     return klen;
 }
 
