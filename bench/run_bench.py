@@ -342,6 +342,17 @@ class Server:
             stop(a)
         self.proc, self.aux = None, []
 
+    def exit_desc(self):
+        rc = self.proc.poll() if self.proc else None
+        if rc is None:
+            return "running"
+        if rc < 0:
+            try:
+                return "killed by %s" % signal.Signals(-rc).name
+            except ValueError:
+                return "killed by signal %d" % -rc
+        return "exit status %d" % rc
+
     def log_tail(self, n=8):
         try:
             with open(self.logpath, errors="replace") as f:
@@ -355,7 +366,7 @@ class Server:
         while time.time() < t_end and self.alive() and not udp_bound(self.port):
             time.sleep(0.05)
         if not self.alive():
-            return "exited at start-up: " + self.log_tail()
+            return "exited at start-up (%s): %s" % (self.exit_desc(), self.log_tail())
         if not udp_bound(self.port):
             return "UDP port never bound"
         time.sleep(0.3)
@@ -372,7 +383,7 @@ class Server:
                     return None
                 time.sleep(0.1)
         if not self.alive():
-            return "exited: " + self.log_tail()
+            return "exited (%s): %s" % (self.exit_desc(), self.log_tail())
         return "no counters flushed within %d s of a test stream: %s" % (
             self.interval + 5, self.log_tail(4))
 
@@ -468,7 +479,8 @@ class Harness:
         m1 = drop_counters(srv.metrics_text()) if m0 else {}
         drops = dict((k, v - m0.get(k, 0.0)) for k, v in m1.items() if v - m0.get(k, 0.0) > 0)
         if not srv.alive():
-            raise RuntimeError("server died during a trial: " + srv.log_tail(4))
+            raise RuntimeError("server died during a trial (%s); log: %s"
+                               % (srv.exit_desc(), srv.log_tail(2)))
         sent = max(1, lg["sent_datagrams"])
         loss_a = lg["udp_rcvbuferrors_delta"] / sent
         loss_b = 0.0
@@ -609,7 +621,7 @@ class Harness:
             if key.startswith("ours"):
                 scrape_flush(srv.metrics_text(), flush)
             if not srv.alive():
-                return {"error": "server died: " + srv.log_tail(4)}
+                return {"error": "server died (%s): %s" % (srv.exit_desc(), srv.log_tail(2))}
             after = rss_bytes(srv.proc.pid)
             series = got[1] if got else None
             if not series:
@@ -765,6 +777,7 @@ class Harness:
         }
         order = list(names)
         rows = [("server", "figure", "previous", "current", "change")]
+        notes = []
         for key, label, _ in SERVERS:
             e = self.results["servers"].get(key, {})
             if e.get("status") != "ok":
@@ -787,7 +800,11 @@ class Harness:
             for what in ("error", "memory"):
                 err = e.get(what) if what == "error" else e.get(what, {}).get("error")
                 if err:
-                    rows.append((label if first else "", "%s error: %s" % (what, err[:100]), "", "", ""))
+                    notes.append("%s: %s%s" % (label, "" if what == "error" else "memory trial: ",
+                                               " ".join(err.split())[:300]))
+                    rows.append((label if first else "", "(%s trial failed, see below)" % what
+                                 if what == "memory" else "(stopped by an error, see below)",
+                                 "", "", ""))
                     first = False
         w = [max(len(r[i]) for r in rows) for i in range(5)]
         lines = []
@@ -796,6 +813,8 @@ class Harness:
                                    for j in range(5)).rstrip())
             if i == 0:
                 lines.append("  ".join("-" * w[j] for j in range(5)))
+        for n in notes:
+            lines.append("! " + n)
         return "\n".join(lines)
 
     def run(self):

@@ -2,6 +2,7 @@
 #include "core/stats.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -44,6 +45,58 @@ static void counter(out_t *o, const char *name, const char *help, uint64_t v)
 static void gauge(out_t *o, const char *name, const char *help, double v)
 {
     emit(o, "# HELP %s %s\n# TYPE %s gauge\n%s %.17g\n", name, help, name, name, v);
+}
+
+/* One per-sink counter family; field is the offset of an _Atomic uint64_t in vn_stats_sink_t. */
+static void sink_counter(out_t *o, const vn_stats_t *s, const char *name, const char *help, size_t field)
+{
+    emit(o, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
+    for (size_t i = 0; i < s->n_sinks; i++) {
+        const _Atomic uint64_t *c = (const _Atomic uint64_t *)(const void *)((const char *)&s->sinks[i] + field);
+        emit(o, "%s{sink_name=\"%s\",sink_kind=\"%s\"} %llu\n", name, s->sinks[i].name, s->sinks[i].kind,
+             (unsigned long long)vn_stats_get(c));
+    }
+}
+
+/* Payload counters of the sinks' HTTP delivery queues (sinks/delivery.c; zero
+ * for sinks without one). Drops are one family with a reason label. */
+static void sink_payloads(out_t *o, const vn_stats_t *s)
+{
+    sink_counter(o, s, "veneur_sink_payloads_sent_total", "Request bodies the sink's server accepted (2xx).",
+                 offsetof(vn_stats_sink_t, payloads_sent));
+    sink_counter(o, s, "veneur_sink_payloads_retried_total",
+                 "Request bodies that failed transiently (connect, timeout, 408, 429, 5xx) and were sent again.",
+                 offsetof(vn_stats_sink_t, payloads_retried));
+    sink_counter(o, s, "veneur_sink_payload_bytes_sent_total", "Body bytes (as sent) of accepted request bodies.",
+                 offsetof(vn_stats_sink_t, payload_bytes_sent));
+    static const struct {
+        const char *reason;
+        size_t field;
+    } drops[] = {
+        {"full", offsetof(vn_stats_sink_t, payloads_dropped_full)},
+        {"permanent", offsetof(vn_stats_sink_t, payloads_dropped_permanent)},
+        {"expired", offsetof(vn_stats_sink_t, payloads_dropped_expired)},
+        {"shutdown", offsetof(vn_stats_sink_t, payloads_dropped_shutdown)},
+    };
+    emit(o, "# HELP veneur_sink_payloads_dropped_total Request bodies dropped, by reason.\n"
+            "# TYPE veneur_sink_payloads_dropped_total counter\n");
+    for (size_t i = 0; i < s->n_sinks; i++)
+        for (size_t r = 0; r < sizeof drops / sizeof drops[0]; r++) {
+            const _Atomic uint64_t *c =
+                (const _Atomic uint64_t *)(const void *)((const char *)&s->sinks[i] + drops[r].field);
+            emit(o, "veneur_sink_payloads_dropped_total{sink_name=\"%s\",sink_kind=\"%s\",reason=\"%s\"} %llu\n",
+                 s->sinks[i].name, s->sinks[i].kind, drops[r].reason, (unsigned long long)vn_stats_get(c));
+        }
+    emit(o, "# HELP veneur_sink_queue_payloads Request bodies held by the sink's delivery queue.\n"
+            "# TYPE veneur_sink_queue_payloads gauge\n");
+    for (size_t i = 0; i < s->n_sinks; i++)
+        emit(o, "veneur_sink_queue_payloads{sink_name=\"%s\",sink_kind=\"%s\"} %llu\n", s->sinks[i].name,
+             s->sinks[i].kind, (unsigned long long)vn_stats_get(&s->sinks[i].queue_payloads));
+    emit(o, "# HELP veneur_sink_queue_bytes Body bytes held by the sink's delivery queue.\n"
+            "# TYPE veneur_sink_queue_bytes gauge\n");
+    for (size_t i = 0; i < s->n_sinks; i++)
+        emit(o, "veneur_sink_queue_bytes{sink_name=\"%s\",sink_kind=\"%s\"} %llu\n", s->sinks[i].name,
+             s->sinks[i].kind, (unsigned long long)vn_stats_get(&s->sinks[i].queue_bytes));
 }
 
 size_t vn_stats_render_prometheus(const vn_stats_t *s, char *buf, size_t cap)
@@ -112,6 +165,18 @@ size_t vn_stats_render_prometheus(const vn_stats_t *s, char *buf, size_t cap)
         for (size_t i = 0; i < s->n_sinks; i++)
             emit(&o, "veneur_sink_flush_duration_seconds{sink_name=\"%s\",sink_kind=\"%s\"} %.9f\n", s->sinks[i].name,
                  s->sinks[i].kind, (double)vn_stats_get(&s->sinks[i].last_duration_ns) / 1e9);
+        sink_counter(&o, s, "veneur_sink_metrics_delivered_total", "Metrics the sink's remote end accepted.",
+                     offsetof(vn_stats_sink_t, delivered));
+        sink_counter(&o, s, "veneur_sink_metrics_delivery_failed_total",
+                     "Metrics whose delivery failed for good (after retries).",
+                     offsetof(vn_stats_sink_t, delivery_failed));
+        sink_counter(&o, s, "veneur_sink_metrics_dropped_total",
+                     "Metrics a sink never sent (local queue full, unencodable, over a cap).",
+                     offsetof(vn_stats_sink_t, dropped));
+        sink_counter(&o, s, "veneur_sink_transport_errors_total",
+                     "Connection or broker errors and retryable responses, per attempt.",
+                     offsetof(vn_stats_sink_t, transport_errors));
+        sink_payloads(&o, s);
     }
     counter(&o, "veneur_forward_calls_total", "SendMetricsV2 calls to forward_address that succeeded.",
             vn_stats_get(&s->forward_calls));

@@ -35,6 +35,24 @@ typedef struct vn_stats_sink {
     _Atomic uint64_t flushed;  /* metrics handed to the sink */
     _Atomic uint64_t errors;   /* failed flush calls */
     _Atomic uint64_t last_duration_ns;
+    /* Delivery counters kept by sinks that talk to a remote end (kafka, cortex),
+     * written by the sink itself through vn_sink_t.stats (sinks/sink.h). */
+    _Atomic uint64_t delivered;        /* metrics the remote end accepted (Kafka delivery report, HTTP 2xx) */
+    _Atomic uint64_t delivery_failed;  /* metrics whose delivery failed for good (after any retries) */
+    _Atomic uint64_t dropped;          /* metrics never sent: local queue full, unencodable, over a cap */
+    _Atomic uint64_t transport_errors; /* connect/broker errors and retryable responses (429, 5xx), per attempt */
+    /* Payload counters of the per-sink HTTP delivery queue (sinks/delivery.c:
+     * datadog, signalfx). A payload is one request body; written by the flush
+     * and delivery threads once the flusher has set vn_sink_t.stats. */
+    _Atomic uint64_t payloads_sent;              /* accepted by the server (2xx) */
+    _Atomic uint64_t payloads_retried;           /* transient failure (connect, timeout, 408, 429, 5xx), sent again */
+    _Atomic uint64_t payloads_dropped_full;      /* evicted oldest-first, or refused, by max_queue_bytes */
+    _Atomic uint64_t payloads_dropped_permanent; /* rejected: 4xx other than 408/429, or an unusable URL */
+    _Atomic uint64_t payloads_dropped_expired;   /* older than the age limit before they got through */
+    _Atomic uint64_t payloads_dropped_shutdown;  /* still queued when the shutdown grace period ended */
+    _Atomic uint64_t payload_bytes_sent;         /* body bytes (as sent, compressed) of accepted payloads */
+    _Atomic uint64_t queue_payloads;             /* gauge: payloads held (waiting + in flight) */
+    _Atomic uint64_t queue_bytes;                /* gauge: body bytes held */
 } vn_stats_sink_t;
 
 typedef struct vn_stats {

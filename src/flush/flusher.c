@@ -167,6 +167,7 @@ vn_flusher_t *vn_flusher_start(const vn_flusher_opts_t *opts)
     for (size_t i = 0; i < opts->nsinks && i < VN_STATS_MAX_SINKS; i++) {
         opts->stats->sinks[i].name = opts->sinks[i]->name;
         opts->stats->sinks[i].kind = opts->sinks[i]->ops->kind;
+        opts->sinks[i]->stats = &opts->stats->sinks[i];
         opts->stats->n_sinks = i + 1;
     }
     pthread_mutex_init(&f->mu, NULL);

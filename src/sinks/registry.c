@@ -21,6 +21,8 @@
 #include <unistd.h>
 
 #include "core/xalloc.h"
+#include "sinks/kafka_internal.h"
+#include "sinks/remote_write_internal.h"
 #include "sinks/sink_internal.h"
 
 static const struct {
@@ -29,6 +31,9 @@ static const struct {
 } kinds[] = {
     {"debug", vn_sink__debug_new},
     {"localfile", vn_sink__localfile_new},
+    {"kafka", vn_sink__kafka_new},
+    {"cortex", vn_sink__remote_write_new},
+    {"prometheus_remote_write", vn_sink__remote_write_new}, /* veneur-c alias of cortex */
 };
 
 static void errf(char *errbuf, size_t errcap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

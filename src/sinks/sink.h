@@ -69,6 +69,10 @@ struct vn_sink {
      * owned by the registry, freed by vn_sink_free; read-only for the sink */
     const char *const *excluded_tags;
     size_t n_excluded_tags;
+    /* the sink's self-metrics slot (core/stats.h), borrowed: set by the flusher
+     * before its thread starts, NULL when not wired (unit tests). Sinks with a
+     * remote end update its delivery counters from their flush call. */
+    struct vn_stats_sink *stats;
 };
 
 /**

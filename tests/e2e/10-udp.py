@@ -112,6 +112,27 @@ def test_sigterm_flushes_held_data():
     expect(total(recs, "held.counter") == sum(range(1, 51)), "final flush sum %r" % by_name(recs, "held.counter"))
 
 
+def test_reuseport_readers_and_sharded_workers():
+    v = Veneur("num_readers: 3\nnum_workers: 3\n", interval="60s")
+    try:
+        import socket
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        for i in range(300):  # 300 datagrams from many source ports spread over the 3 sockets
+            if i % 50 == 0:
+                sock.close()
+                sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            body = "\n".join("shard.c%d:%d|c|#i:%d" % (j, i % 3 + 1, j % 5) for j in range(20))
+            sock.sendto(body.encode(), ("127.0.0.1", v.udp_port))
+        sock.close()
+        recs = drain(v, 6000)
+    finally:
+        v.stop()
+    c = [r for r in recs if r["name"].startswith("shard.c")]
+    expect(len(c) == 20, "20 series across 3 workers: %d" % len(c))
+    want = sum(i % 3 + 1 for i in range(300))
+    expect(all(r["value"] == want for r in c), "every series summed once: %r" % sorted({r["value"] for r in c}))
+
+
 def test_config_validation():
     r = subprocess.run([VENEUR, "-validate-config", "-f", "/nonexistent.yaml"], capture_output=True, text=True)
     expect(r.returncode != 0, "missing file rejected")
