@@ -818,12 +818,14 @@ class Harness:
         return "\n".join(lines)
 
     def run(self):
-        lp = os.path.join(self.a.results, "latest.json")
-        pp = os.path.join(self.a.results, "previous.json")
+        # Quick runs keep their own history: their trials are shorter, so not comparable.
+        sfx = "-quick" if self.quick else ""
+        lp = os.path.join(self.a.results, "latest%s.json" % sfx)
+        pp = os.path.join(self.a.results, "previous%s.json" % sfx)
         os.makedirs(self.a.results, exist_ok=True)
         if self.a.only:
             # A partial run compares with latest.json but does not rotate the history.
-            pp, lp = lp, os.path.join(self.a.results, "partial.json")
+            pp, lp = lp, os.path.join(self.a.results, "partial%s.json" % sfx)
         elif os.path.isfile(lp):
             shutil.copyfile(lp, pp)
         if os.path.isfile(pp):

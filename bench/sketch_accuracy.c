@@ -195,7 +195,8 @@ static void digest_speed(vn_tdigest_scale_t scale)
     (void)vn_tdigest_encode(&td, buf, vn_tdigest_encoded_size(&td), &len);
     printf("%-18s add %6.1f ns   merge %8.0f ns   bytes: struct %zu + block (1 sample %zu, 2e6 samples %zu, "
            "cap %zu)   wire %zu B (%zu centroids)\n",
-           scale == VN_TDIGEST_SCALE_K1 ? "Go k1" : "veneur-c default", add_ns, merge_ns, sizeof(vn_tdigest_t),
+           scale == VN_TDIGEST_SCALE_K1 ? "Go k1" : "veneur-c default", add_ns, merge_ns,
+           sizeof(vn_tdigest_t),
            vn_tdigest_memory(&one), vn_tdigest_memory(&td),
            scale == VN_TDIGEST_SCALE_K1 ? (size_t)0 : vn_tdigest_max_bytes(100), len,
            vn_tdigest_centroid_count(&td));
@@ -302,8 +303,9 @@ static void hll_speed(void)
     vn_hll_t tiny;
     vn_hll_init(&tiny);
     vn_hll_add(&tiny, "foo", 3);
-    printf("\nHyperLogLog: add %.1f ns (dense; sparse up to 5000 members, list merges included: %.1f ns), dense merge %.0f ns; bytes: "
-           "struct %zu + heap (1 member %zu, dense %zu); wire 1 member %zu B, dense %zu B\n",
+    printf("\nHyperLogLog: add %.1f ns (dense; sparse up to 5000 members, list merges included: %.1f ns), "
+           "dense merge %.0f ns; bytes: struct %zu + heap (1 member %zu, dense %zu); wire 1 member %zu B, "
+           "dense %zu B\n",
            add_ns, sparse_ns, merge_ns, sizeof(vn_hll_t), vn_hll_memory(&tiny), vn_hll_memory(&h),
            vn_hll_marshal_size(&tiny), vn_hll_marshal_size(&h));
     vn_hll_destroy(&tiny);

@@ -24,10 +24,10 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(c)                                                                                              \
-    do {                                                                                                      \
-        if (!(c))                                                                                             \
-            abort();                                                                                          \
+#define CHECK(c)                                                                                         \
+    do {                                                                                                 \
+        if (!(c))                                                                                        \
+            abort();                                                                                     \
     } while (0)
 
 static uint8_t *encode(vn_tdigest_t *td, size_t *len)

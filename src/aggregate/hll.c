@@ -47,6 +47,8 @@
 #include "aggregate/metrohash.h"
 #include "core/xalloc.h"
 
+_Static_assert(sizeof(vn_hll_t) <= 64, "vn_hll_t is embedded in every set series");
+
 #define PP VN_HLL_SPARSE_PRECISION
 #define VERSION 1
 #define HDR_LEN 4

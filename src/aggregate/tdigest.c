@@ -44,6 +44,9 @@
 
 #define INIT_CAP 8u
 
+_Static_assert(sizeof(vn_tdigest_centroid_t) == 16, "centroids are two packed doubles");
+_Static_assert(sizeof(vn_tdigest_t) <= 96, "vn_tdigest_t is embedded in every histogram series");
+
 /* ---- scale functions: per-pass constants and the closed-form limits ---- */
 
 typedef struct scale_pass {

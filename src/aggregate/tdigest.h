@@ -12,11 +12,14 @@
  * instead of being recomputed from centroid means, and bad input returns an
  * error instead of panicking.
  *
- * Memory: the struct is embedded by the caller (about 96 bytes) and owns one
- * heap block of 16-byte centroids, allocated lazily and grown on demand: an
- * idle digest holds no block; one sample needs 8 centroids (128 bytes); the
- * block never exceeds vn_tdigest_max_bytes(compression) outside a merge and
- * decode never accepts more than VN_TDIGEST_MAX_CENTROIDS centroids.
+ * Memory: the struct is embedded by the caller (96 bytes) and owns one heap
+ * block of 16-byte centroids, allocated lazily and grown on demand: an idle
+ * digest holds no block; one sample needs 8 centroids (128 bytes); a digest
+ * that only receives adds never holds more than vn_tdigest_max_bytes()
+ * (12000 bytes at compression 100; ~6.9 KB typical after 1e6 samples). A
+ * merge holds both centroid lists until it returns, and a decoded digest
+ * holds what was sent (at most VN_TDIGEST_MAX_CENTROIDS) until its next fold;
+ * both shrink back to the cap afterwards.
  *
  * Thread safety: none. A digest belongs to one thread at a time (the worker
  * that owns its series); hand it over whole. Even the query functions
@@ -108,8 +111,9 @@ void vn_tdigest_reset(vn_tdigest_t *td);
  * Adds x with weight w (a sample rate r gives w = 1/r).
  * @return VN_OK; VN_ERR_PARSE (digest unchanged) if x is NaN or infinite or w
  *   is not finite and > 0; VN_ERR_TOO_LARGE if the total weight would
- *   overflow. Amortised O(log T) without allocation once the block has grown
- *   to its steady size.
+ *   overflow. Cost: an append, plus one fold of all centroids every 42 adds
+ *   (compression 100), ~135 ns per add amortised; no allocation once the
+ *   block has reached its steady size.
  */
 vn_err_t vn_tdigest_add(vn_tdigest_t *td, double x, double w);
 
@@ -127,9 +131,9 @@ vn_err_t vn_tdigest_add(vn_tdigest_t *td, double x, double w);
 vn_err_t vn_tdigest_merge(vn_tdigest_t *dst, vn_tdigest_t *src);
 
 /**
- * Value at quantile q in [0, 1], interpolated exactly as Go (SPEC W2.1):
- * q = 0 gives min, q = 1 gives max. NaN if the digest is empty or q is NaN
- * or outside [0, 1].
+ * Value at quantile q in [0, 1], interpolated as Go does (SPEC W2.1), the
+ * result kept inside its centroid's bounds: q = 0 gives min, q = 1 gives max.
+ * NaN if the digest is empty or q is NaN or outside [0, 1].
  */
 double vn_tdigest_quantile(vn_tdigest_t *td, double q);
 

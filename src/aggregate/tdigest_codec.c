@@ -254,7 +254,8 @@ vn_err_t vn_tdigest_decode(vn_tdigest_t *td, const uint8_t *buf, size_t len)
 
 vn_err_t vn_tdigest_from_pb(vn_tdigest_t *td, const Tdigest__MergingDigestData *pb)
 {
-    if (!pb || pb->n_main_centroids > VN_TDIGEST_MAX_CENTROIDS || (pb->n_main_centroids && !pb->main_centroids))
+    if (!pb || pb->n_main_centroids > VN_TDIGEST_MAX_CENTROIDS ||
+        (pb->n_main_centroids && !pb->main_centroids))
         return fail(td);
     uint32_t n = (uint32_t)pb->n_main_centroids;
     double prev = -INFINITY;

@@ -50,6 +50,7 @@ typedef struct call {
     vn_grpc_status_t final; /* what it was answered with */
     bool remote_done;  /* the client ended its stream */
     bool body_sent;    /* OK response: the Empty message went out */
+    bool got_messages; /* messages since the last handler.drained */
     vn_grpc_reader_t reader;
 } call_t;
 
@@ -185,6 +186,7 @@ static vn_err_t on_message(void *ctx, const uint8_t *msg, size_t len)
 {
     call_t *c = ctx;
     const char *why = NULL;
+    c->got_messages = true;
     vn_grpc_status_t st = c->conn->srv->o.handler.message(c->hctx, msg, len, &why);
     if (st == VN_GRPC_OK)
         return VN_OK;
@@ -387,6 +389,19 @@ static bool conn_read(conn_t *cn)
     return true;
 }
 
+/* After a read wake-up: tell handlers that want it that their calls are caught up. */
+static void conn_drained(conn_t *cn)
+{
+    void (*fn)(void *) = cn->srv->o.handler.drained;
+    if (!fn)
+        return;
+    for (call_t *c = cn->calls; c; c = c->next) {
+        if (c->got_messages && c->hctx && !c->responded)
+            fn(c->hctx);
+        c->got_messages = false;
+    }
+}
+
 static void conn_accept(struct vn_h2_server *s)
 {
     for (;;) {
@@ -473,8 +488,10 @@ static void *server_main(void *arg)
             } else {
                 conn_t *cn = p;
                 bool ok = true;
-                if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+                if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
                     ok = conn_read(cn);
+                    conn_drained(cn);
+                }
                 if (ok)
                     ok = conn_flush(cn);
                 if (!ok)

@@ -51,6 +51,15 @@ typedef struct vn_grpc_handler {
      */
     void (*close)(void *call, vn_grpc_status_t final);
     void *ctx;
+    /**
+     * Optional, NULL = never called (added for the proxy's long-lived
+     * streams, issue 7): every complete message that has arrived on the call's
+     * connection so far has been handed over and the server is going back to
+     * wait for more. A handler that batches messages flushes here, so a stream
+     * that stays open for hours does not keep them until it ends. Called at
+     * most once per read wake-up, only for calls that got messages since.
+     */
+    void (*drained)(void *call);
 } vn_grpc_handler_t;
 
 typedef struct vn_h2_server_opts {

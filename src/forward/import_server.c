@@ -133,6 +133,11 @@ static vn_grpc_status_t h_message(void *call, const uint8_t *data, size_t len, c
     return VN_GRPC_OK;
 }
 
+/* A long-lived stream (a proxy's, SPEC W3.3) must not hold metrics until it
+ * ends: hand what this read brought to the workers now, as Go ingests each
+ * Recv. A local's one-call-per-interval stream gets here too, per read. */
+static void h_drained(void *call) { push_all(call); }
+
 static vn_grpc_status_t h_finish(void *call, const char **msg)
 {
     call_t *c = call;
@@ -175,7 +180,12 @@ vn_err_t vn_import_server_start(const char *address, vn_worker_t **workers, size
     s->stats = stats;
     vn_h2_server_opts_t o = {
         .address = address,
-        .handler = {.open = h_open, .message = h_message, .finish = h_finish, .close = h_close, .ctx = s},
+        .handler = {.open = h_open,
+                    .message = h_message,
+                    .finish = h_finish,
+                    .close = h_close,
+                    .ctx = s,
+                    .drained = h_drained},
         .stats = stats,
     };
     vn_err_t e = vn_h2_server_start(&o, &s->h2, errbuf, errcap);

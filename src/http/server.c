@@ -67,6 +67,8 @@ enum resp_id {
     RESP_POST_ONLY,
     RESP_TOO_LARGE,
     RESP_RENDER_FAILED,
+    RESP_NO_CONTENT,
+    RESP_UNAVAILABLE,
     RESP__COUNT
 };
 
@@ -87,12 +89,15 @@ static const struct fixed_resp {
     [RESP_POST_ONLY] = {405, "405 method not allowed\n", "POST"},
     [RESP_TOO_LARGE] = {413, "413 request body too large\n", NULL},
     [RESP_RENDER_FAILED] = {500, "500 response too large\n", NULL},
+    /* veneur-proxy's /healthcheck (Go writes the status only) */
+    [RESP_NO_CONTENT] = {204, "", NULL},
+    [RESP_UNAVAILABLE] = {503, "", NULL},
 };
 
 /* ------------------------------------------------------------------------- */
 /* Routes                                                                     */
 
-enum endpoint { EP_FIXED, EP_READY, EP_METRICS, EP_CONFIG_JSON, EP_CONFIG_YAML, EP_QUIT };
+enum endpoint { EP_FIXED, EP_READY, EP_METRICS, EP_CONFIG_JSON, EP_CONFIG_YAML, EP_QUIT, EP_HEALTH };
 
 static const struct route {
     const char *path;
@@ -100,7 +105,7 @@ static const struct route {
     enum resp_id fixed; /* body for EP_FIXED */
     bool post;          /* POST-only; otherwise GET and HEAD */
 } routes[] = {
-    {"/healthcheck", EP_FIXED, RESP_OK, false},
+    {"/healthcheck", EP_HEALTH, RESP_OK, false},
     {"/healthcheck/tracing", EP_FIXED, RESP_OK, false},
     {"/healthz", EP_FIXED, RESP_OK, false},
     {"/readyz", EP_READY, RESP_OK, false},
@@ -140,7 +145,8 @@ static bool route_enabled(const vn_http_server_t *s, enum endpoint ep)
     case EP_CONFIG_YAML: return s->h.config_yaml != NULL;
     case EP_QUIT: return s->h.quit != NULL;
     case EP_FIXED:
-    case EP_READY: break;
+    case EP_READY:
+    case EP_HEALTH: break;
     }
     return true;
 }
@@ -199,6 +205,10 @@ static enum MHD_Result serve(vn_http_server_t *s, struct MHD_Connection *c, stru
 {
     switch (rt->ep) {
     case EP_FIXED: return queue_fixed(s, c, rt->fixed);
+    case EP_HEALTH: {
+        unsigned st = s->h.healthcheck ? s->h.healthcheck(s->h.ctx) : 200;
+        return queue_fixed(s, c, st == 200 ? RESP_OK : st == 204 ? RESP_NO_CONTENT : RESP_UNAVAILABLE);
+    }
     case EP_READY:
         return queue_fixed(s, c, (s->h.ready == NULL || s->h.ready(s->h.ctx)) ? RESP_READY : RESP_NOT_READY);
     case EP_METRICS: return serve_render(s, c, s->h.metrics, &s->hint_metrics, CT_PROM);

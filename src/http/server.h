@@ -8,7 +8,7 @@
  * safe against the rest of the daemon (read atomics or take their own locks).
  *
  * Endpoints (GET also answers HEAD, as Go's goji pat.Get does):
- *   GET  /healthcheck          200 "ok\n"
+ *   GET  /healthcheck          200 "ok\n" (or handlers->healthcheck's status, empty body)
  *   GET  /healthcheck/tracing  200 "ok\n"
  *   GET  /healthz              200 "ok\n"               (liveness)
  *   GET  /readyz               200 "ready\n" / 503 "shutting down\n"
@@ -66,6 +66,13 @@ typedef size_t (*vn_http_render_fn)(void *ctx, char *buf, size_t cap);
  */
 typedef void (*vn_http_quit_fn)(void *ctx);
 
+/**
+ * /healthcheck status chosen by the program (added for veneur-proxy, issue 7):
+ * 200 answers "ok\n" as usual, 204 and anything else (503 meant) an empty
+ * body with that status. Runs on the server thread.
+ */
+typedef unsigned (*vn_http_status_fn)(void *ctx);
+
 typedef struct vn_http_handlers {
     void *ctx;                     /**< passed to every callback; borrowed, must outlive the server */
     vn_http_ready_fn ready;        /**< /readyz; NULL = always ready */
@@ -73,6 +80,7 @@ typedef struct vn_http_handlers {
     vn_http_render_fn config_json; /**< /config/json (http.config: true); NULL = 404 */
     vn_http_render_fn config_yaml; /**< /config/yaml (http.config: true); NULL = 404 */
     vn_http_quit_fn quit;          /**< POST /quitquitquit (http_quit: true); NULL = 404 */
+    vn_http_status_fn healthcheck; /**< /healthcheck status; NULL = always 200 "ok\n" */
 } vn_http_handlers_t;
 
 /**

@@ -81,6 +81,14 @@ vn_err_t vn_delivery_config(const vn_sink_config_t *sc, const vn_config_t *cfg, 
                             vn_delivery_opts_t *o, char *errbuf, size_t errcap);
 
 /**
+ * A list-valued sink config key as owned copies (free with vn_delivery_strv_free):
+ * a YAML sequence, or a scalar split at ',' (how the env override arrives).
+ * Empty items are skipped. *n = 0 and *out = NULL when the key is absent.
+ */
+void vn_delivery_config_list(const vn_sink_config_t *sc, const char *key, char ***out, size_t *n);
+void vn_delivery_strv_free(char **v, size_t n);
+
+/**
  * Starts a queue and its thread. Takes ownership of transport (destroyed by
  * vn_delivery_free); NULL means a new libcurl client (http_client.h) sized by
  * o->max_in_flight. Returns owned; free with vn_delivery_free. Aborts on

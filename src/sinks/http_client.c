@@ -138,7 +138,11 @@ static void release_easy(curl_transport_t *c, xfer_t *x)
 static void set_error(xfer_t *x, CURLcode rc)
 {
     const char *detail = x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc);
-    snprintf(x->res.error, sizeof x->res.error, "%s", detail);
+    size_t n = strlen(detail);
+    if (n >= sizeof x->res.error)
+        n = sizeof x->res.error - 1; /* a truncated error text is still useful */
+    memcpy(x->res.error, detail, n);
+    x->res.error[n] = '\0';
     char *q = strchr(x->res.error, '?');
     if (q)
         *q = '\0'; /* never a query string (API keys) in a log line */

@@ -224,8 +224,9 @@ typedef struct ctor_ctx {
 
 static vn_err_t bad_key(ctor_ctx_t *c, const char *key, const char *why, const char *value)
 {
-    snprintf(c->errbuf, c->errcap, "sink \"%s\" (kafka): config key %s: %s%s%s%s", c->s->name, key, why,
-             value ? " \"" : "", value ? value : "", value ? "\"" : "");
+    /* "config key K: want X, got \"v\"" */
+    snprintf(c->errbuf, c->errcap, "sink \"%s\" (kafka): config key %s: %s \"%s\"", c->s->name, key, why,
+             value ? value : "");
     return VN_ERR_CONFIG;
 }
 

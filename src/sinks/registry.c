@@ -21,8 +21,10 @@
 #include <unistd.h>
 
 #include "core/xalloc.h"
+#include "sinks/datadog.h"
 #include "sinks/kafka_internal.h"
 #include "sinks/remote_write_internal.h"
+#include "sinks/signalfx.h"
 #include "sinks/sink_internal.h"
 
 static const struct {
@@ -31,6 +33,8 @@ static const struct {
 } kinds[] = {
     {"debug", vn_sink__debug_new},
     {"localfile", vn_sink__localfile_new},
+    {"datadog", vn_sink__datadog_new},
+    {"signalfx", vn_sink__signalfx_new},
     {"kafka", vn_sink__kafka_new},
     {"cortex", vn_sink__remote_write_new},
     {"prometheus_remote_write", vn_sink__remote_write_new}, /* veneur-c alias of cortex */

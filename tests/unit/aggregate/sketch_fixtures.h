@@ -7,6 +7,7 @@
  *   tdigest_x.pb quantile 0.5 407f460000000000 500.375   (float64 bits, then text)
  *   tdigest_x.pb centroids - 141                         (integer)
  *   hll_x.bin estimate - 200                             (integer)
+ *   c_x.pb go_roundtrip - 1     (1: Go decoded our bytes and re-encoded them identically)
  */
 #ifndef VN_TEST_SKETCH_FIXTURES_H
 #define VN_TEST_SKETCH_FIXTURES_H
@@ -23,7 +24,7 @@ typedef struct fx_value {
     char kind[16];
     double arg;    /* NaN when the line has "-" */
     uint64_t bits; /* float64 bits (kinds other than centroids/estimate) */
-    uint64_t ival; /* integer value (centroids, estimate) */
+    uint64_t ival; /* integer value (centroids, estimate, go_roundtrip) */
 } fx_value_t;
 
 static inline FILE *fx_open(const char *name)
@@ -99,7 +100,8 @@ static inline size_t fx_load_values(fx_value_t *out, size_t max)
         snprintf(v->file, sizeof v->file, "%s", tok[0]);
         snprintf(v->kind, sizeof v->kind, "%s", tok[1]);
         v->arg = strcmp(tok[2], "-") == 0 ? NAN : strtod(tok[2], NULL);
-        if (strcmp(v->kind, "centroids") == 0 || strcmp(v->kind, "estimate") == 0)
+        if (strcmp(v->kind, "centroids") == 0 || strcmp(v->kind, "estimate") == 0 ||
+            strcmp(v->kind, "go_roundtrip") == 0)
             v->ival = strtoull(tok[3], NULL, 10);
         else
             v->bits = strtoull(tok[3], NULL, 16);

@@ -217,6 +217,9 @@ static const fixture_t FIXTURES[] = {
     {"hll_b50000.bin", 50000, true},
     {"hll_a3000_b50000_merged.bin", 53000, true},
     {"hll_p16_1to100000.bin", 100000, true},
+    /* written by veneur-c, read back by Go (its estimate, its re-marshal) */
+    {"c_hll_sparse1000.bin", 1000, true},
+    {"c_hll_dense300000.bin", 300000, true},
 };
 
 static void test_hll__go_fixtures(void **state)
@@ -235,6 +238,9 @@ static void test_hll__go_fixtures(void **state)
                                                                                       : FIXTURES[f].file;
         const fx_value_t *go = fx_find(vals, nv, est_file, "estimate");
         assert_non_null(go);
+        const fx_value_t *rt = fx_find(vals, nv, est_file, "go_roundtrip");
+        if (rt)
+            assert_int_equal(rt->ival, 1);
         assert_int_equal(vn_hll_estimate_go(&h), go->ival);
         /* ours: the same while sparse; within 1% of the truth when dense */
         uint64_t e = vn_hll_estimate(&h);
@@ -384,13 +390,21 @@ static void test_hll__unmarshal_normalizes(void **state)
     (void)state;
     /* pending keys out of order and repeated (Go: map order, never repeated) */
     uint8_t buf[64];
-    size_t n = unhex("010e0001 00000003 036493c0 02c512b6 036493c0 00000000 00000000 00000000", buf, sizeof buf);
+    size_t n = unhex("010e0001 00000003 036493c0 02c512b6 036493c0 00000000 00000000 00000000", buf,
+                     sizeof buf);
     vn_hll_t h;
     assert_int_equal(vn_hll_unmarshal(&h, buf, n), VN_OK);
     assert_int_equal(vn_hll_estimate(&h), 2);
     uint8_t want[64];
     size_t wn = unhex("010e0001 00000002 02c512b6 036493c0 00000000 00000000 00000000", want, sizeof want);
     assert_bytes(&h, want, wn);
+    vn_hll_destroy(&h);
+
+    /* {"foo", "a"} once listed (the example of hll.c): varint deltas */
+    n = unhex("010e0001 00000000 00000002 036493c0 00000008 b6a59416 8a82fe04", buf, sizeof buf);
+    assert_int_equal(vn_hll_unmarshal(&h, buf, n), VN_OK);
+    assert_int_equal(vn_hll_estimate(&h), 2);
+    assert_bytes(&h, buf, n);
     vn_hll_destroy(&h);
 
     /* more pending keys than Go keeps (> m/100): folded into the list */

@@ -1,0 +1,338 @@
+/*
+ * dest.c - a destination's thread and queue (see dest.h).
+ *
+ * Buffers: q (being filled by routing threads, under mu) and the batch
+ * (owned by the thread, being read by the stream). A swap exchanges them
+ * whole, so the lock is held for a pointer swap, never for I/O. The batch
+ * is handed to the stream only when the previous one has been taken whole
+ * by nghttp2, which copies it into frames; after a failure the untaken
+ * rest of the batch is found by walking its frames from the start:
+ *
+ *   batch: |00 len msg|00 len msg|00 len msg|
+ *                          ^ taken up to here
+ *          sent (counted)  lost (1)  rerouted
+ */
+#include "proxy/dest.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/xalloc.h"
+#include "forward/grpc_frame.h"
+#include "forward/h2_client.h"
+#include "proxy/h2_stream.h"
+
+#define PATH_V2 "/forwardrpc.Forward/SendMetricsV2"
+/* A batch buffer this large that was mostly empty is released, so a burst does not pin memory. */
+#define SHRINK_ABOVE ((size_t)4 << 20)
+/* Connect failures are logged once, then at most this often. */
+#define FAIL_LOG_EVERY_S 60.0
+
+typedef struct batch {
+    uint8_t *p;
+    size_t len, cap, count;
+} batch_t;
+
+static int stopping(vn_dest_t *d) { return atomic_load(&d->stop); }
+
+static void wake(vn_dest_t *d)
+{
+    uint64_t one = 1;
+    ssize_t w = write(d->efd, &one, sizeof one);
+    (void)w; /* a full counter still wakes the reader */
+}
+
+static void drain_efd(vn_dest_t *d)
+{
+    uint64_t v;
+    ssize_t r = read(d->efd, &v, sizeof v);
+    (void)r;
+}
+
+/* Sleeps up to s seconds, returning early when stopped. */
+static void nap(vn_dest_t *d, double s)
+{
+    double end = vn_h2_now() + s;
+    while (!stopping(d)) {
+        double left = end - vn_h2_now();
+        if (left <= 0)
+            return;
+        struct pollfd p = {.fd = d->efd, .events = POLLIN};
+        if (poll(&p, 1, (int)(left * 1000) + 1) > 0)
+            drain_efd(d);
+    }
+}
+
+vn_dest_push_t vn_dest_push(vn_dest_t *d, const uint8_t *msg, size_t len)
+{
+    size_t need = VN_GRPC_PREFIX + len;
+    pthread_mutex_lock(&d->mu);
+    if (!d->accepting) {
+        pthread_mutex_unlock(&d->mu);
+        return VN_DEST_DOWN;
+    }
+    if (d->qcount >= d->o.max_msgs || need > d->o.max_bytes - d->qlen || len > UINT32_MAX) {
+        pthread_mutex_unlock(&d->mu);
+        atomic_fetch_add_explicit(&d->dropped_full, 1, memory_order_relaxed);
+        return VN_DEST_FULL;
+    }
+    if (d->qlen + need > d->qcap) {
+        size_t cap = d->qcap ? d->qcap : 64 * 1024;
+        while (cap < d->qlen + need)
+            cap *= 2;
+        if (cap > d->o.max_bytes)
+            cap = d->o.max_bytes;
+        d->q = vn_xrealloc(d->q, cap);
+        d->qcap = cap;
+    }
+    bool was_empty = d->qlen == 0;
+    vn_grpc_prefix(d->q + d->qlen, (uint32_t)len);
+    memcpy(d->q + d->qlen + VN_GRPC_PREFIX, msg, len);
+    d->qlen += need;
+    d->qcount++;
+    pthread_mutex_unlock(&d->mu);
+    if (was_empty)
+        wake(d); /* the thread swapped the queue out, or is idle: one wake-up per batch */
+    return VN_DEST_QUEUED;
+}
+
+/* Exchanges the queue with b (which must be empty). */
+static void swap_queue(vn_dest_t *d, batch_t *b)
+{
+    pthread_mutex_lock(&d->mu);
+    uint8_t *p = d->q;
+    size_t len = d->qlen, cap = d->qcap, count = d->qcount;
+    d->q = b->p;
+    d->qcap = b->cap;
+    d->qlen = 0;
+    d->qcount = 0;
+    pthread_mutex_unlock(&d->mu);
+    b->p = p;
+    b->len = len;
+    b->cap = cap;
+    b->count = count;
+}
+
+static void batch_done(batch_t *b)
+{
+    if (b->cap > SHRINK_ABOVE && b->len < b->cap / 4) {
+        free(b->p);
+        b->p = NULL;
+        b->cap = 0;
+    }
+    b->len = b->count = 0;
+}
+
+/* Messages whose frames end at or before off. */
+static size_t frames_before(const uint8_t *p, size_t len, size_t off, size_t *boundary)
+{
+    size_t pos = 0, n = 0;
+    while (pos + VN_GRPC_PREFIX <= len) {
+        size_t m = ((size_t)p[pos + 1] << 24) | ((size_t)p[pos + 2] << 16) | ((size_t)p[pos + 3] << 8) | p[pos + 4];
+        size_t end = pos + VN_GRPC_PREFIX + m;
+        if (end > off)
+            break;
+        pos = end;
+        n++;
+    }
+    *boundary = pos;
+    return n;
+}
+
+/* After a failure or a removal: what the stream did not take goes back to the router. */
+static void give_back(vn_dest_t *d, batch_t *b, size_t unsent, bool reroute)
+{
+    size_t taken = b->len - unsent, boundary;
+    size_t sent = frames_before(b->p, b->len, taken, &boundary);
+    atomic_fetch_add(&d->sent, sent);
+    size_t rest_frames = b->count - sent;
+    if (boundary < taken && rest_frames > 0) {
+        /* one message was cut in the middle: the server drops it with the stream */
+        atomic_fetch_add(&d->dropped_down, 1);
+        rest_frames--;
+        size_t m = ((size_t)b->p[boundary + 1] << 24) | ((size_t)b->p[boundary + 2] << 16) |
+                   ((size_t)b->p[boundary + 3] << 8) | b->p[boundary + 4];
+        boundary += VN_GRPC_PREFIX + m;
+    }
+    batch_t q = {0};
+    pthread_mutex_lock(&d->mu);
+    d->accepting = false;
+    pthread_mutex_unlock(&d->mu);
+    swap_queue(d, &q);
+    size_t lost = 0;
+    if (reroute) {
+        if (boundary < b->len)
+            lost += d->hooks.reroute(d->hooks.ctx, b->p + boundary, b->len - boundary);
+        if (q.len)
+            lost += d->hooks.reroute(d->hooks.ctx, q.p, q.len);
+        atomic_fetch_add(&d->rerouted_out, rest_frames + q.count - lost);
+    } else {
+        lost = rest_frames + q.count;
+    }
+    atomic_fetch_add(&d->dropped_down, lost);
+    free(q.p);
+    batch_done(b);
+}
+
+/* Sends until the stream fails (returns false) or a stop is asked (true). */
+static bool run(vn_dest_t *d, vn_h2_stream_t *s, batch_t *b)
+{
+    while (!stopping(d)) {
+        if (vn_h2_stream_idle(s)) {
+            if (b->count) {
+                atomic_fetch_add_explicit(&d->sent, b->count, memory_order_relaxed);
+                batch_done(b);
+            }
+            swap_queue(d, b);
+            if (b->len)
+                vn_h2_stream_write(s, b->p, b->len);
+        }
+        bool woken = false;
+        if (vn_h2_stream_pump(s, 1000, d->efd, &woken) != VN_OK)
+            return false;
+        if (woken)
+            drain_efd(d);
+    }
+    return true;
+}
+
+/* Shutdown: send what is queued until the deadline, then end the stream. */
+static void drain(vn_dest_t *d, vn_h2_stream_t *s, batch_t *b)
+{
+    double deadline = d->stop_deadline;
+    bool ok = true;
+    while (ok && vn_h2_now() < deadline) {
+        if (vn_h2_stream_idle(s)) {
+            atomic_fetch_add(&d->sent, b->count);
+            batch_done(b);
+            swap_queue(d, b);
+            if (!b->len)
+                break;
+            vn_h2_stream_write(s, b->p, b->len);
+        }
+        double left = deadline - vn_h2_now();
+        ok = vn_h2_stream_pump(s, left > 0 ? (int)(left * 1000) + 1 : 0, -1, NULL) == VN_OK;
+    }
+    if (ok && vn_h2_stream_idle(s) && vn_h2_stream_finish(s, deadline) == VN_OK) {
+        atomic_fetch_add(&d->sent, b->count);
+        b->len = b->count = 0;
+    } else {
+        VN_LOG(WARN, "event=proxy_destination_drain_incomplete destination=%s reason=\"%s\"", d->addr,
+               vn_h2_stream_error(s));
+    }
+    give_back(d, b, b->len ? vn_h2_stream_unsent(s) : 0, false);
+}
+
+static void *dest_main(void *arg)
+{
+    vn_dest_t *d = arg;
+    batch_t b = {0};
+    double backoff = 0, last_fail_log = -1e9;
+    vn_h2_stream_t *s = NULL;
+    while (!stopping(d)) {
+        if (backoff > 0)
+            nap(d, backoff);
+        if (stopping(d))
+            break;
+        char err[256];
+        vn_h2_stream_opts_t so = {.addr = d->addr,
+                                  .path = PATH_V2,
+                                  .ping_interval_s = d->o.ping_interval_s,
+                                  .ping_timeout_s = d->o.ping_timeout_s};
+        if (vn_h2_stream_open(&so, vn_h2_now() + d->o.dial_timeout_s, &s, err, sizeof err) != VN_OK) {
+            atomic_fetch_add(&d->connect_failures, 1);
+            if (vn_h2_now() - last_fail_log >= FAIL_LOG_EVERY_S) {
+                VN_LOG(WARN, "event=proxy_destination_dial_failed destination=%s reason=\"%s\" retry_s=%g",
+                       d->addr, err, backoff > 0 ? backoff : d->o.backoff_min_s);
+                last_fail_log = vn_h2_now();
+            }
+            backoff = backoff > 0 ? backoff * 2 : d->o.backoff_min_s;
+            if (backoff > d->o.backoff_max_s)
+                backoff = d->o.backoff_max_s;
+            continue;
+        }
+        atomic_fetch_add(&d->connects, 1);
+        pthread_mutex_lock(&d->mu);
+        d->accepting = true;
+        pthread_mutex_unlock(&d->mu);
+        d->hooks.up(d->hooks.ctx, d);
+        atomic_store(&d->up, 1);
+        VN_LOG(INFO, "event=proxy_destination_up destination=%s", d->addr);
+        if (run(d, s, &b))
+            break; /* stop asked: handled below with the stream still open */
+        atomic_store(&d->up, 0);
+        atomic_fetch_add(&d->disconnects, 1);
+        d->hooks.down(d->hooks.ctx, d); /* out of the ring before the queue is taken */
+        VN_LOG(WARN, "event=proxy_destination_down destination=%s reason=\"%s\"", d->addr, vn_h2_stream_error(s));
+        give_back(d, &b, vn_h2_stream_unsent(s), true);
+        vn_h2_stream_free(s);
+        s = NULL;
+        last_fail_log = -1e9; /* the first dial failure after an outage is worth a line */
+        backoff = d->o.backoff_min_s;
+    }
+    atomic_store(&d->up, 0);
+    if (s && stopping(d) == VN_DEST_STOP_DRAIN) {
+        drain(d, s, &b);
+    } else {
+        d->hooks.down(d->hooks.ctx, d);
+        bool reroute = stopping(d) == VN_DEST_STOP_REROUTE;
+        give_back(d, &b, s ? vn_h2_stream_unsent(s) : 0, reroute);
+        if (s) /* a clean end: the global keeps what it merged either way */
+            (void)vn_h2_stream_finish(s, vn_h2_now() + d->o.dial_timeout_s);
+    }
+    vn_h2_stream_free(s);
+    free(b.p);
+    return NULL;
+}
+
+vn_dest_t *vn_dest_start(const char *addr, const vn_dest_opts_t *o, const vn_dest_hooks_t *hooks)
+{
+    vn_dest_t *d = vn_xcalloc(1, sizeof *d);
+    d->addr = vn_xstrdup(addr);
+    d->o = *o;
+    if (d->o.max_msgs == 0)
+        d->o.max_msgs = 1;
+    if (d->o.max_bytes < 1024)
+        d->o.max_bytes = 1024;
+    d->hooks = *hooks;
+    atomic_init(&d->refs, 1);
+    pthread_mutex_init(&d->mu, NULL);
+    d->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (d->efd < 0) {
+        VN_LOG_ERRNO(ERROR, "event=eventfd_failed");
+        abort(); /* out of file descriptors at start-up of a destination: nothing sane to do */
+    }
+    if (pthread_create(&d->thread, NULL, dest_main, d) != 0) {
+        VN_LOG(ERROR, "event=thread_create_failed what=proxy_destination");
+        abort();
+    }
+    return d;
+}
+
+void vn_dest_signal_stop(vn_dest_t *d, vn_dest_stop_t mode, double deadline)
+{
+    d->stop_deadline = deadline;
+    atomic_store(&d->stop, (int)mode);
+    wake(d);
+}
+
+void vn_dest_join(vn_dest_t *d) { pthread_join(d->thread, NULL); }
+
+void vn_dest_ref(vn_dest_t *d) { atomic_fetch_add(&d->refs, 1); }
+
+void vn_dest_unref(vn_dest_t *d)
+{
+    if (!d || atomic_fetch_sub(&d->refs, 1) != 1)
+        return;
+    close(d->efd);
+    pthread_mutex_destroy(&d->mu);
+    free(d->q);
+    free(d->addr);
+    free(d);
+}

@@ -1,0 +1,51 @@
+/**
+ * proxy_stats.h - veneur-proxy's own counters, shown on /metrics in
+ * Prometheus text format (names veneur_proxy_*; Go's proxy sends the same
+ * facts as DogStatsD metrics named veneur_proxy.*, see SPEC W3.3).
+ *
+ * One per process, owned by main, passed by pointer. Relaxed atomics: the
+ * routing path adds once per message batch where it can. Per-destination
+ * counters live with each destination (router.h renders them).
+ */
+#ifndef VN_PROXY_PROXY_STATS_H
+#define VN_PROXY_PROXY_STATS_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+
+enum { VN_PSTAT_SINGLE = 0, VN_PSTAT_STREAM = 1 }; /* protocol:grpc-single | grpc-stream */
+
+typedef struct vn_proxy_stats {
+    _Atomic uint64_t ingest_requests[2];   /* calls received, by protocol */
+    _Atomic uint64_t ingest_metrics[2];    /* metrics received, by protocol */
+    _Atomic uint64_t ingest_errors[2];     /* calls that ended with a non-0 grpc-status */
+    _Atomic uint64_t handle_ok;            /* metrics queued for a destination (error:false) */
+    _Atomic uint64_t handle_no_destination; /* ring empty (error:destination) */
+    _Atomic uint64_t handle_dropped;       /* destination queue full or gone (error:dropped) */
+    _Atomic uint64_t handle_invalid;       /* not a decodable metricpb.Metric (never forwarded) */
+    _Atomic uint64_t rerouted;             /* re-routed from a failed or removed destination's queue */
+    _Atomic uint64_t discovery_success, discovery_fail;
+    _Atomic uint64_t discovery_destinations; /* gauge: addresses the last successful poll returned */
+    _Atomic uint64_t discovery_duration_ns_total;
+    _Atomic uint64_t ring_rebuilds;
+    _Atomic uint64_t grpc_connections_total; /* h2_server's counter (vn_stats_t layout not used) */
+} vn_proxy_stats_t;
+
+static inline void vn_pstat_add(_Atomic uint64_t *c, uint64_t n)
+{
+    if (n)
+        atomic_fetch_add_explicit(c, n, memory_order_relaxed);
+}
+
+static inline uint64_t vn_pstat_get(const _Atomic uint64_t *c)
+{
+    return atomic_load_explicit((_Atomic uint64_t *)c, memory_order_relaxed);
+}
+
+/** Appends the process-wide counters in Prometheus text format to out. */
+void vn_proxy_stats_render(const vn_proxy_stats_t *s, vn_buf_t *out);
+
+#endif

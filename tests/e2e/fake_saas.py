@@ -1,0 +1,473 @@
+#!/usr/bin/env python3
+"""A strict fake of the Datadog and SignalFx intake APIs (python3 stdlib only).
+
+Run:  fake_saas.py --dd-key KEY --sfx-token TOKEN [--sfx-token TOKEN2 ...]
+It listens on 127.0.0.1 on an ephemeral port and prints "PORT <n>" on stdout.
+
+Served (what veneur's datadog and signalfx sinks send, SPEC W4.2/W4.3):
+  POST /api/v1/series?api_key=KEY     application/json, deflate (zlib), {"series":[...]}\\n
+  POST /api/v1/check_run?api_key=KEY  application/json, uncompressed, [...]\\n
+  POST /intake?api_key=KEY            application/json, deflate, {"events":{"api":[...]}}\\n
+  POST /v2/datapoint                  X-Sf-Token, application/x-protobuf, gzip iff > 1500 bytes,
+                                      DataPointUploadMessage
+  POST /v2/event                      same headers, EventUploadMessage
+
+Every request is validated strictly: method, path, exact query, key/token, Content-Type,
+Content-Encoding and that the body decompresses, the JSON schema of every element (exact
+key set, key order as Go's structs, value types) and the protobuf (known fields and wire
+types only, required fields present). A request that fails validation gets 400 and is
+recorded under "invalid" (tests assert there are none).
+
+Control (JSON answers):
+  GET  /_control/received          {"requests": [...accepted...], "invalid": [...], "failed": [...],
+                                    "connections": n}
+  POST /_control/fail?status=503&count=N[&seconds=S][&path=/api]
+                                   answer `status` to the next N matching requests (or to all of
+                                   them for S seconds); the body of a forced 4xx names the API key,
+                                   so clients can be checked for redacting it
+  POST /_control/hang?count=N[&seconds=S][&path=...]
+                                   hold matching requests without answering for `hold` seconds
+                                   (default 30), then close the connection
+  POST /_control/reset             forget everything
+"""
+import argparse
+import gzip
+import json
+import struct
+import sys
+import threading
+import time
+import urllib.parse
+import zlib
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+SERIES_KEYS = ["metric", "points", "tags", "type", "host", "device_name", "interval"]
+CHECK_KEYS = ["check", "status", "host_name", "timestamp", "tags", "message"]
+EVENT_KEYS = ["msg_title", "msg_text", "timestamp", "host", "aggregation_key", "priority",
+              "source_type_name", "alert_type", "tags"]
+
+
+class Invalid(Exception):
+    pass
+
+
+def need(cond, msg):
+    if not cond:
+        raise Invalid(msg)
+
+
+def is_num(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def check_keys(obj, allowed, required, what):
+    need(isinstance(obj, dict), "%s is not an object" % what)
+    keys = list(obj.keys())
+    for k in keys:
+        need(k in allowed, "%s has unknown key %r" % (what, k))
+    for k in required:
+        need(k in obj, "%s lacks %r" % (what, k))
+    order = [allowed.index(k) for k in keys]
+    need(order == sorted(order), "%s keys out of order: %r" % (what, keys))
+
+
+def check_tags(obj, what):
+    if "tags" in obj:
+        t = obj["tags"]
+        need(isinstance(t, list) and t and all(isinstance(x, str) for x in t),
+             "%s tags must be a non-empty list of strings (omitted when empty): %r" % (what, t))
+
+
+def validate_series(doc):
+    need(isinstance(doc, dict) and list(doc.keys()) == ["series"], "series body must be {\"series\": [...]}")
+    series = doc["series"]
+    need(isinstance(series, list) and series, "series must be a non-empty list")
+    for i, s in enumerate(series):
+        what = "series[%d]" % i
+        check_keys(s, SERIES_KEYS, ["metric", "points", "type"], what)
+        need(isinstance(s["metric"], str) and s["metric"], what + " metric")
+        p = s["points"]
+        need(isinstance(p, list) and len(p) == 1 and isinstance(p[0], list) and len(p[0]) == 2
+             and all(is_num(x) for x in p[0]), what + " points must be [[ts, value]]: %r" % (p,))
+        need(s["type"] in ("rate", "gauge"), what + " type %r" % s["type"])
+        check_tags(s, what)
+        for k in ("host", "device_name"):
+            if k in s:
+                need(isinstance(s[k], str) and s[k], "%s %s must be a non-empty string" % (what, k))
+        if "interval" in s:
+            need(isinstance(s["interval"], int) and not isinstance(s["interval"], bool) and s["interval"] > 0,
+                 what + " interval")
+    return series
+
+
+def validate_checks(doc):
+    need(isinstance(doc, list) and doc, "check_run body must be a non-empty JSON array")
+    for i, c in enumerate(doc):
+        what = "check[%d]" % i
+        check_keys(c, CHECK_KEYS, ["check", "status", "host_name"], what)
+        need(isinstance(c["check"], str) and c["check"], what + " check")
+        need(c["status"] in (0, 1, 2, 3) and not isinstance(c["status"], bool), what + " status")
+        need(isinstance(c["host_name"], str), what + " host_name")
+        if "timestamp" in c:
+            need(isinstance(c["timestamp"], int) and c["timestamp"] > 0, what + " timestamp")
+        if "message" in c:
+            need(isinstance(c["message"], str) and c["message"], what + " message")
+        check_tags(c, what)
+    return doc
+
+
+def validate_events(doc):
+    need(isinstance(doc, dict) and list(doc.keys()) == ["events"], "intake body must be {\"events\": ...}")
+    ev = doc["events"]
+    need(isinstance(ev, dict) and list(ev.keys()) == ["api"], "intake events must be {\"api\": [...]}")
+    api = ev["api"]
+    need(isinstance(api, list) and api, "events.api must be a non-empty list")
+    for i, e in enumerate(api):
+        what = "event[%d]" % i
+        check_keys(e, EVENT_KEYS, ["msg_title", "msg_text"], what)
+        for k in EVENT_KEYS:
+            if k in e and k not in ("timestamp", "tags"):
+                need(isinstance(e[k], str), "%s %s" % (what, k))
+                if k not in ("msg_title", "msg_text"):
+                    need(e[k] != "", "%s %s is empty (should be omitted)" % (what, k))
+        if "timestamp" in e:
+            need(isinstance(e["timestamp"], int) and e["timestamp"] > 0, what + " timestamp")
+        check_tags(e, what)
+    return api
+
+
+# ---------------------------------------------------------------- protobuf (proto2 wire format)
+
+def varint(b, i):
+    v = 0
+    shift = 0
+    while True:
+        need(i < len(b), "truncated varint")
+        c = b[i]
+        i += 1
+        v |= (c & 0x7F) << shift
+        if not c & 0x80:
+            return v, i
+        shift += 7
+        need(shift < 70, "varint too long")
+
+
+def fields(b):
+    """Yields (field number, wire type, value) of a message; value is int (varint/fixed) or bytes."""
+    i = 0
+    while i < len(b):
+        key, i = varint(b, i)
+        num, wt = key >> 3, key & 7
+        need(num > 0, "field number 0")
+        if wt == 0:
+            v, i = varint(b, i)
+        elif wt == 1:
+            need(i + 8 <= len(b), "truncated fixed64")
+            v = b[i:i + 8]
+            i += 8
+        elif wt == 2:
+            n, i = varint(b, i)
+            need(i + n <= len(b), "truncated length-delimited field")
+            v = b[i:i + n]
+            i += n
+        elif wt == 5:
+            need(i + 4 <= len(b), "truncated fixed32")
+            v = b[i:i + 4]
+            i += 4
+        else:
+            raise Invalid("bad wire type %d" % wt)
+        yield num, wt, v
+
+
+def signed64(v):
+    return v - (1 << 64) if v >= (1 << 63) else v
+
+
+def utf8(v, what):
+    try:
+        return v.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Invalid(what + " is not UTF-8")
+
+
+def decode_msg(b, schema, what):
+    """schema: {num: (name, wiretype, kind, repeated)}; kind 'str'|'int'|'double'|'bool'|callable."""
+    out = {}
+    for num, wt, v in fields(b):
+        need(num in schema, "%s: unknown field %d" % (what, num))
+        name, want_wt, kind, repeated = schema[num]
+        need(wt == want_wt, "%s.%s: wire type %d, want %d" % (what, name, wt, want_wt))
+        if kind == "str":
+            val = utf8(v, what + "." + name)
+        elif kind == "int":
+            val = signed64(v)
+        elif kind == "double":
+            val = struct.unpack("<d", v)[0]
+        elif kind == "bool":
+            val = bool(v)
+        else:
+            val = kind(v)
+        if repeated:
+            out.setdefault(name, []).append(val)
+        else:
+            out[name] = val
+    return out
+
+
+def dimension(b):
+    d = decode_msg(b, {1: ("key", 2, "str", False), 2: ("value", 2, "str", False)}, "Dimension")
+    need(d.get("key") and d.get("value"), "Dimension needs a non-empty key and value: %r" % d)
+    need(all(c.isalnum() or c in "_-" for c in d["key"]), "Dimension key not sanitised: %r" % d["key"])
+    return d
+
+
+def datum(b):
+    d = decode_msg(b, {1: ("strValue", 2, "str", False), 2: ("doubleValue", 1, "double", False),
+                       3: ("intValue", 0, "int", False)}, "Datum")
+    need(len(d) == 1, "Datum must hold exactly one value: %r" % d)
+    return d
+
+
+def datapoint(b):
+    d = decode_msg(b, {1: ("source", 2, "str", False), 2: ("metric", 2, "str", False),
+                       3: ("timestamp", 0, "int", False), 4: ("value", 2, datum, False),
+                       5: ("metricType", 0, "int", False), 6: ("dimensions", 2, dimension, True)}, "DataPoint")
+    need(d.get("metric"), "DataPoint without metric")
+    need("value" in d, "DataPoint without value")
+    need(d.get("metricType", 0) in (0, 1, 2, 3), "bad metricType")
+    if d.get("metricType") == 1:
+        need("intValue" in d["value"], "COUNTER must carry intValue")
+    d["dims"] = {x["key"]: x["value"] for x in d.get("dimensions", [])}
+    return d
+
+
+def prop_value(b):
+    return decode_msg(b, {1: ("strValue", 2, "str", False), 2: ("doubleValue", 1, "double", False),
+                          3: ("intValue", 0, "int", False), 4: ("boolValue", 0, "bool", False)}, "PropertyValue")
+
+
+def prop(b):
+    return decode_msg(b, {1: ("key", 2, "str", False), 2: ("value", 2, prop_value, False)}, "Property")
+
+
+def sfx_event(b):
+    d = decode_msg(b, {1: ("eventType", 2, "str", False), 2: ("dimensions", 2, dimension, True),
+                       3: ("properties", 2, prop, True), 4: ("category", 0, "int", False),
+                       5: ("timestamp", 0, "int", False)}, "Event")
+    need("eventType" in d, "Event without eventType")
+    d["dims"] = {x["key"]: x["value"] for x in d.get("dimensions", [])}
+    d["props"] = {p["key"]: p["value"] for p in d.get("properties", [])}
+    return d
+
+
+def validate_datapoints(body):
+    m = decode_msg(body, {1: ("datapoints", 2, datapoint, True)}, "DataPointUploadMessage")
+    need(m.get("datapoints"), "no datapoints")
+    return m["datapoints"]
+
+
+def validate_sfx_events(body):
+    m = decode_msg(body, {1: ("events", 2, sfx_event, True)}, "EventUploadMessage")
+    need(m.get("events"), "no events")
+    return m["events"]
+
+
+# ---------------------------------------------------------------- server
+
+class State:
+    def __init__(self, dd_key, sfx_tokens):
+        self.lock = threading.Lock()
+        self.dd_key = dd_key
+        self.sfx_tokens = sfx_tokens
+        self.reset()
+
+    def reset(self):
+        self.requests, self.invalid, self.failed = [], [], []
+        self.conns = set()
+        self.modes = []  # [{"kind": fail|hang, "status", "count", "until", "path", "hold"}]
+
+    def take_mode(self, path):
+        """The fault to apply to this request, if any (consumes one count)."""
+        now = time.monotonic()
+        with self.lock:
+            for m in self.modes:
+                if m["path"] and not path.startswith(m["path"]):
+                    continue
+                if m["until"] is not None:
+                    if now < m["until"]:
+                        return m
+                    continue
+                if m["count"] > 0:
+                    m["count"] -= 1
+                    return m
+        return None
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as the real APIs
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def answer(self, status, body, ctype="application/json"):
+        data = body if isinstance(body, bytes) else body.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        st = self.server.state
+        if self.path == "/_control/received":
+            with st.lock:
+                out = {"requests": st.requests, "invalid": st.invalid, "failed": st.failed,
+                       "connections": len(st.conns)}
+                data = json.dumps(out)
+            return self.answer(200, data)
+        self.answer(405 if self.path.startswith(("/api", "/v2", "/intake")) else 404, '{"errors":["no"]}')
+
+    def read_body(self):
+        need("chunked" not in self.headers.get("Transfer-Encoding", ""), "chunked bodies are not expected")
+        n = self.headers.get("Content-Length")
+        need(n is not None, "no Content-Length")
+        return self.rfile.read(int(n))
+
+    def control(self, url):
+        st = self.server.state
+        q = {k: v[0] for k, v in urllib.parse.parse_qs(url.query).items()}
+        if url.path == "/_control/reset":
+            with st.lock:
+                st.reset()
+        elif url.path in ("/_control/fail", "/_control/hang"):
+            secs = float(q["seconds"]) if "seconds" in q else None
+            mode = {"kind": "fail" if url.path.endswith("fail") else "hang", "status": int(q.get("status", 503)),
+                    "count": int(q.get("count", 1)), "path": q.get("path", ""), "hold": float(q.get("hold", 30)),
+                    "until": time.monotonic() + secs if secs is not None else None}
+            with st.lock:
+                st.modes.append(mode)
+        else:
+            return self.answer(404, '{"errors":["unknown control"]}')
+        self.answer(200, '{"ok":true}')
+
+    def do_POST(self):
+        st = self.server.state
+        url = urllib.parse.urlsplit(self.path)
+        with st.lock:
+            st.conns.add(self.client_address)
+        try:
+            body = self.read_body()
+        except Invalid as e:
+            return self.reject(url.path, str(e))
+        if url.path.startswith("/_control/"):
+            return self.control(url)
+        mode = st.take_mode(url.path)
+        if mode and mode["kind"] == "hang":
+            time.sleep(mode["hold"])
+            self.close_connection = True
+            return
+        try:
+            rec = self.validate(url, body)
+        except Invalid as e:
+            return self.reject(url.path, str(e))
+        except Exception as e:  # a decoder crash is a validation failure too
+            return self.reject(url.path, "%s: %s" % (type(e).__name__, e))
+        rec["t"] = time.time()
+        if mode:  # a forced failure: record what we refused, answer the status
+            rec["status"] = mode["status"]
+            with st.lock:
+                st.failed.append(rec)
+            msg = {"errors": ["forced %d" % mode["status"]]}
+            if 400 <= mode["status"] < 500:
+                msg["errors"].append("invalid api key %s" % st.dd_key)  # clients must not log this back
+            return self.answer(mode["status"], json.dumps(msg))
+        with st.lock:
+            st.requests.append(rec)
+        if rec["api"] == "signalfx":
+            return self.answer(200, '"OK"')
+        self.answer(202, '{"status":"ok"}')
+
+    def reject(self, path, why):
+        with self.server.state.lock:
+            self.server.state.invalid.append({"path": path, "why": why})
+        self.answer(400, json.dumps({"errors": [why]}))
+
+    def validate(self, url, body):
+        st = self.server.state
+        ctype = self.headers.get("Content-Type")
+        enc = self.headers.get("Content-Encoding")
+        rec = {"path": url.path, "bytes": len(body), "encoding": enc}
+        if url.path in ("/api/v1/series", "/api/v1/check_run", "/intake"):
+            rec["api"] = "datadog"
+            need(self.command == "POST", "method")
+            q = urllib.parse.parse_qs(url.query, keep_blank_values=True)
+            need(list(q.keys()) == ["api_key"] and q["api_key"] == [st.dd_key],
+                 "query must be exactly api_key=<key>: %r" % url.query)
+            need(ctype == "application/json", "Content-Type %r" % ctype)
+            if url.path == "/api/v1/check_run":
+                need(enc is None, "check_run must not be compressed (Content-Encoding %r)" % enc)
+                raw = body
+            else:
+                need(enc == "deflate", "Content-Encoding %r, want deflate" % enc)
+                try:
+                    raw = zlib.decompress(body)  # zlib wrapper required (RFC 1950)
+                except zlib.error as e:
+                    raise Invalid("body is not zlib data: %s" % e)
+            need(raw.endswith(b"\n"), "body must end with a newline (Go json.Encoder)")
+            try:
+                doc = json.loads(raw.decode("utf-8"))
+            except (ValueError, UnicodeDecodeError) as e:
+                raise Invalid("bad JSON: %s" % e)
+            if url.path == "/api/v1/series":
+                rec["series"] = validate_series(doc)
+            elif url.path == "/api/v1/check_run":
+                rec["checks"] = validate_checks(doc)
+            else:
+                rec["events"] = validate_events(doc)
+            return rec
+        if url.path in ("/v2/datapoint", "/v2/event"):
+            rec["api"] = "signalfx"
+            need(url.query == "", "no query expected")
+            tok = self.headers.get("X-Sf-Token")
+            need(tok in st.sfx_tokens, "X-Sf-Token %r not a known token" % tok)
+            rec["token"] = tok
+            need(ctype == "application/x-protobuf", "Content-Type %r" % ctype)
+            if enc is None:
+                raw = body
+                need(len(raw) <= 1500, "bodies over 1500 bytes must be gzipped (%d)" % len(raw))
+            else:
+                need(enc == "gzip", "Content-Encoding %r" % enc)
+                try:
+                    raw = gzip.decompress(body)
+                except (OSError, EOFError) as e:
+                    raise Invalid("body is not gzip: %s" % e)
+                need(len(raw) > 1500, "bodies of 1500 bytes or less are sent uncompressed (%d)" % len(raw))
+            if url.path == "/v2/datapoint":
+                rec["datapoints"] = validate_datapoints(raw)
+            else:
+                rec["events"] = validate_sfx_events(raw)
+            return rec
+        raise Invalid("unknown path %s" % url.path)
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--dd-key", required=True)
+    ap.add_argument("--sfx-token", action="append", required=True)
+    args = ap.parse_args()
+    srv = Server(("127.0.0.1", 0), Handler)
+    srv.state = State(args.dd_key, args.sfx_token)
+    print("PORT %d" % srv.server_address[1], flush=True)
+    try:
+        srv.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())
