@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PKGS=(build-essential pkg-config clang libclang-rt-14-dev libyaml-dev libmicrohttpd-dev libssl-dev openssl
       zlib1g-dev libcmocka-dev libprotobuf-c-dev protobuf-c-compiler python3 nodejs npm
-      libcurl4-openssl-dev libsnappy-dev libxxhash-dev libnghttp2-dev librdkafka-dev prometheus prometheus-node-exporter)
+      libcurl4-openssl-dev libsnappy-dev libxxhash-dev libnghttp2-dev librdkafka-dev prometheus prometheus-node-exporter yamllint)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
@@ -26,7 +26,11 @@ if [ ${#missing[@]} -gt 0 ]; then
     exit 1
   fi
 fi
-# npm statsd clients used by the end-to-end tests (pinned by package-lock.json).
-if [ -f tests/e2e/node/package.json ] && [ ! -d tests/e2e/node/node_modules ]; then
-  (cd tests/e2e/node && npm ci --silent --no-audit --no-fund >/dev/null 2>&1 || npm install --silent --no-audit --no-fund >/dev/null)
-fi
+# npm packages the tests use (pinned by each package-lock.json): statsd clients and the gRPC peer
+# for the e2e tests, kubernetes-models for the deployment checks.
+for d in tests/e2e/node tests/deploy; do
+  if [ -f "$d/package.json" ] && { [ ! -f "$d/node_modules/.package-lock.json" ] ||
+       [ "$d/package-lock.json" -nt "$d/node_modules/.package-lock.json" ]; }; then
+    (cd "$d" && { npm ci --silent --no-audit --no-fund >/dev/null 2>&1 || npm install --silent --no-audit --no-fund >/dev/null; })
+  fi
+done

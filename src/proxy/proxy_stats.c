@@ -1,0 +1,54 @@
+/*
+ * proxy_stats.c - Prometheus text for vn_proxy_stats_t (see proxy_stats.h).
+ * Label values mirror the tags of Go's veneur_proxy.* DogStatsD metrics.
+ */
+#include "proxy/proxy_stats.h"
+
+#include <stdio.h>
+
+static void family(vn_buf_t *out, const char *name, const char *type, const char *help)
+{
+    vn_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void value(vn_buf_t *out, const char *name, const char *labels, const _Atomic uint64_t *v)
+{
+    vn_buf_printf(out, "%s%s%s%s %llu\n", name, labels ? "{" : "", labels ? labels : "", labels ? "}" : "",
+                  (unsigned long long)vn_pstat_get(v));
+}
+
+void vn_proxy_stats_render(const vn_proxy_stats_t *s, vn_buf_t *out)
+{
+    static const char *const proto[2] = {"protocol=\"grpc-single\"", "protocol=\"grpc-stream\""};
+    family(out, "veneur_proxy_ingest_requests_total", "counter", "forwardrpc calls received");
+    for (int i = 0; i < 2; i++)
+        value(out, "veneur_proxy_ingest_requests_total", proto[i], &s->ingest_requests[i]);
+    family(out, "veneur_proxy_ingest_metrics_total", "counter", "metrics received");
+    for (int i = 0; i < 2; i++)
+        value(out, "veneur_proxy_ingest_metrics_total", proto[i], &s->ingest_metrics[i]);
+    family(out, "veneur_proxy_ingest_request_errors_total", "counter", "calls answered with a non-0 grpc-status");
+    for (int i = 0; i < 2; i++)
+        value(out, "veneur_proxy_ingest_request_errors_total", proto[i], &s->ingest_errors[i]);
+    family(out, "veneur_proxy_handle_metrics_total", "counter",
+           "routing outcome: error=false queued, destination no destination, dropped queue full or gone, "
+           "invalid not a metricpb.Metric");
+    value(out, "veneur_proxy_handle_metrics_total", "error=\"false\"", &s->handle_ok);
+    value(out, "veneur_proxy_handle_metrics_total", "error=\"destination\"", &s->handle_no_destination);
+    value(out, "veneur_proxy_handle_metrics_total", "error=\"dropped\"", &s->handle_dropped);
+    value(out, "veneur_proxy_handle_metrics_total", "error=\"invalid\"", &s->handle_invalid);
+    family(out, "veneur_proxy_rerouted_metrics_total", "counter",
+           "queued metrics moved from a failed or removed destination to its successor");
+    value(out, "veneur_proxy_rerouted_metrics_total", NULL, &s->rerouted);
+    family(out, "veneur_proxy_discovery_total", "counter", "discovery polls by status");
+    value(out, "veneur_proxy_discovery_total", "status=\"success\"", &s->discovery_success);
+    value(out, "veneur_proxy_discovery_total", "status=\"fail\"", &s->discovery_fail);
+    family(out, "veneur_proxy_discovery_destinations", "gauge", "addresses the last successful poll returned");
+    value(out, "veneur_proxy_discovery_destinations", NULL, &s->discovery_destinations);
+    family(out, "veneur_proxy_discovery_duration_seconds_total", "counter", "time spent polling discovery");
+    vn_buf_printf(out, "veneur_proxy_discovery_duration_seconds_total %.6f\n",
+                  (double)vn_pstat_get(&s->discovery_duration_ns_total) / 1e9);
+    family(out, "veneur_proxy_ring_rebuilds_total", "counter", "times the ring was rebuilt and swapped");
+    value(out, "veneur_proxy_ring_rebuilds_total", NULL, &s->ring_rebuilds);
+    family(out, "veneur_proxy_grpc_connections_total", "counter", "HTTP/2 connections accepted on grpc_address");
+    value(out, "veneur_proxy_grpc_connections_total", NULL, &s->grpc_connections_total);
+}
