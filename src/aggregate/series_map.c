@@ -127,3 +127,24 @@ size_t vn_series_map_bytes(const vn_series_map_t *m)
 {
     return m->arena.bytes + m->cap * (sizeof *m->slots + sizeof *m->hashes);
 }
+
+void vn_series_map_note_overflow(vn_series_map_t *m, const char *key, size_t key_len)
+{
+    const char *nl = memchr(key, '\n', key_len);
+    size_t nlen = nl ? (size_t)(nl - key) : key_len;
+    if (nlen >= VN_OVERFLOW_NAME_MAX)
+        nlen = VN_OVERFLOW_NAME_MAX - 1;
+    for (size_t i = 0; i < m->n_overflow; i++)
+        if (strncmp(m->overflow[i].name, key, nlen) == 0 && m->overflow[i].name[nlen] == '\0') {
+            m->overflow[i].samples++;
+            return;
+        }
+    if (m->n_overflow < VN_OVERFLOW_NAMES) {
+        vn_series_overflow_t *o = &m->overflow[m->n_overflow++];
+        memcpy(o->name, key, nlen);
+        o->name[nlen] = '\0';
+        o->samples = 1;
+        return;
+    }
+    m->overflow[VN_OVERFLOW_NAMES].samples++; /* name "" = all other names */
+}

@@ -31,12 +31,23 @@ typedef struct vn_series {
     char key[]; /* name '\n' joined tags, NUL-terminated */
 } vn_series_t;
 
+/** Samples refused by the series cap, by metric name (bounded: the first names seen, then "other"). */
+#define VN_OVERFLOW_NAMES 16
+#define VN_OVERFLOW_NAME_MAX 96
+
+typedef struct vn_series_overflow {
+    char name[VN_OVERFLOW_NAME_MAX]; /* "" for the catch-all entry */
+    uint64_t samples;
+} vn_series_overflow_t;
+
 typedef struct vn_series_map {
     vn_series_t **slots;
     uint32_t *hashes;  /* parallel to slots: cheap probe before the key compare */
     size_t cap;        /* power of two */
     size_t count;
     size_t max_count;  /* 0 = unlimited; beyond it inserts fail (counted by caller) */
+    size_t n_overflow;
+    vn_series_overflow_t overflow[VN_OVERFLOW_NAMES + 1]; /* last slot: every other name */
     vn_arena_t arena;
 } vn_series_map_t;
 
@@ -51,6 +62,9 @@ void vn_series_map_free(vn_series_map_t *m);
  */
 vn_series_t *vn_series_map_upsert(vn_series_map_t *m, uint32_t hash, uint8_t type, uint8_t scope, const char *key,
                                   size_t key_len);
+
+/** Records one sample refused at the cap; key is "name\ntags" (only the name is kept). */
+void vn_series_map_note_overflow(vn_series_map_t *m, const char *key, size_t key_len);
 
 /** Iteration: for (size_t i = 0; i < m->cap; i++) if (m->slots[i]) ... */
 

@@ -79,6 +79,7 @@ size_t vn_worker_apply(vn_series_map_t *m, const vn_batch_t *b)
         off += vn_rec_size(r->key_len, r->aux_len);
         vn_series_t *s = vn_series_map_upsert(m, r->hash, r->type, r->scope, vn_rec_key(r), r->key_len);
         if (!s) {
+            vn_series_map_note_overflow(m, vn_rec_key(r), r->key_len);
             dropped++;
             continue;
         }

@@ -19,7 +19,48 @@ const char *vn_proto_name(vn_proto_t p)
     return "unknown";
 }
 
-void vn_stats_init(vn_stats_t *s) { memset(s, 0, sizeof *s); }
+void vn_stats_init(vn_stats_t *s)
+{
+    memset(s, 0, sizeof *s);
+    pthread_mutex_init(&s->overflow_mu, NULL);
+}
+
+void vn_stats_note_overflow(vn_stats_t *s, const char *name, uint64_t n)
+{
+    pthread_mutex_lock(&s->overflow_mu);
+    size_t i;
+    for (i = 0; i < s->n_overflow; i++)
+        if (strncmp(s->overflow[i].name, name, sizeof s->overflow[i].name - 1) == 0)
+            break;
+    if (i == s->n_overflow) {
+        if (s->n_overflow < VN_STATS_OVERFLOW_NAMES && name[0]) {
+            snprintf(s->overflow[i].name, sizeof s->overflow[i].name, "%s", name);
+            s->n_overflow++;
+        } else {
+            i = VN_STATS_OVERFLOW_NAMES; /* the catch-all entry, name "" */
+        }
+    }
+    s->overflow[i].samples += n;
+    pthread_mutex_unlock(&s->overflow_mu);
+}
+
+/* Prometheus label value escaping: backslash, double quote and newline. */
+static void label_value(char *dst, size_t cap, const char *v)
+{
+    size_t j = 0;
+    for (; *v && j + 3 < cap; v++) {
+        if (*v == '\\' || *v == '"') {
+            dst[j++] = '\\';
+            dst[j++] = *v;
+        } else if (*v == '\n') {
+            dst[j++] = '\\';
+            dst[j++] = 'n';
+        } else {
+            dst[j++] = *v;
+        }
+    }
+    dst[j] = '\0';
+}
 
 typedef struct out {
     char *buf;
@@ -128,6 +169,21 @@ size_t vn_stats_render_prometheus(const vn_stats_t *s, char *buf, size_t cap)
             vn_stats_get(&s->queue_dropped_samples));
     counter(&o, "veneur_series_dropped_total", "Samples dropped by the per-interval series cap.",
             vn_stats_get(&s->series_dropped_samples));
+    emit(&o, "# HELP veneur_series_dropped_by_name_total Samples refused by the series cap, by metric name "
+             "(\"\" = every name past the first %d).\n# TYPE veneur_series_dropped_by_name_total counter\n",
+         VN_STATS_OVERFLOW_NAMES);
+    pthread_mutex_lock((pthread_mutex_t *)&s->overflow_mu);
+    for (size_t i = 0; i <= VN_STATS_OVERFLOW_NAMES; i++) {
+        if (i >= s->n_overflow && i != VN_STATS_OVERFLOW_NAMES)
+            continue;
+        if (i == VN_STATS_OVERFLOW_NAMES && s->overflow[i].samples == 0)
+            continue;
+        char esc[200];
+        label_value(esc, sizeof esc, s->overflow[i].name);
+        emit(&o, "veneur_series_dropped_by_name_total{metric_name=\"%s\"} %llu\n", esc,
+             (unsigned long long)s->overflow[i].samples);
+    }
+    pthread_mutex_unlock((pthread_mutex_t *)&s->overflow_mu);
     counter(&o, "veneur_events_received_total", "DogStatsD events received.", vn_stats_get(&s->events_received));
     counter(&o, "veneur_events_dropped_total", "Events dropped over the per-interval cap.",
             vn_stats_get(&s->events_dropped));

@@ -13,7 +13,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <pthread.h>
+
 #include "parse/dogstatsd.h"
+
+#define VN_STATS_OVERFLOW_NAMES 32
 
 typedef enum vn_proto {
     VN_PROTO_UDP = 0,
@@ -91,6 +95,14 @@ typedef struct vn_stats {
     _Atomic uint64_t import_metrics_applied;   /* merged into a series by a worker */
     _Atomic uint64_t import_metrics_failed;    /* not merged: series cap, HLL precision mismatch */
     _Atomic uint64_t grpc_connections_total;   /* HTTP/2 connections accepted on grpc_address */
+    /* Samples refused by the series cap, per metric name (first VN_STATS_OVERFLOW_NAMES names,
+     * then name "" for all others). Written by the flusher under overflow_mu, read by /metrics. */
+    pthread_mutex_t overflow_mu;
+    size_t n_overflow;
+    struct {
+        char name[96];
+        uint64_t samples;
+    } overflow[VN_STATS_OVERFLOW_NAMES + 1];
 } vn_stats_t;
 
 static inline void vn_stats_add(_Atomic uint64_t *c, uint64_t n)
@@ -105,6 +117,9 @@ static inline uint64_t vn_stats_get(const _Atomic uint64_t *c)
 }
 
 void vn_stats_init(vn_stats_t *s);
+
+/** Adds n refused samples for a metric name (copied, truncated to 95 bytes). Thread-safe. */
+void vn_stats_note_overflow(vn_stats_t *s, const char *name, uint64_t n);
 
 /**
  * Renders Prometheus text exposition (names veneur_*) into buf. Returns the

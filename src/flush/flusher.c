@@ -57,6 +57,14 @@ static void flush_once(vn_flusher_t *f)
         if (!m)
             continue;
         series += m->count;
+        for (size_t i = 0; i <= VN_OVERFLOW_NAMES; i++) {
+            const vn_series_overflow_t *ov = &m->overflow[i];
+            if (ov->samples == 0)
+                continue;
+            vn_stats_note_overflow(f->o.stats, ov->name, ov->samples);
+            VN_LOG(WARN, "event=series_cap_reached metric_name=\"%s\" dropped_samples=%llu max_series=%zu",
+                   ov->name[0] ? ov->name : "(other)", (unsigned long long)ov->samples, m->max_count);
+        }
         vn_flush_generate(m, &f->rules, ts, &out);
         vn_forward_add_map(fwd, m);
         vn_series_map_free(m);

@@ -133,6 +133,27 @@ def test_reuseport_readers_and_sharded_workers():
     expect(all(r["value"] == want for r in c), "every series summed once: %r" % sorted({r["value"] for r in c}))
 
 
+def test_cardinality_cap_counts_overflow_by_name():
+    v = Veneur("max_series_per_interval: 100\n", interval="60s")
+    try:
+        v.send_udp("keep.me:1|c")
+        wait_for(lambda: v.metric("veneur_lines_received_total") >= 1, what="first line")
+        for i in range(0, 500, 25):
+            v.send_udp("\n".join("flood.x:1|c|#id:%d" % j for j in range(i, i + 25)))
+        wait_for(lambda: v.metric("veneur_lines_received_total") >= 501, what="flood received")
+        wait_for(lambda: v.metric("veneur_samples_processed_total") + v.metric("veneur_series_dropped_total") >= 501,
+                 what="flood applied")
+        rc = v.stop()  # the final flush reports the overflow
+        recs = v.records()
+        log = v.log()
+    finally:
+        v.stop()
+    expect(rc == 0, "exit %s" % rc)
+    expect(len(recs) == 100, "series capped at 100: %d" % len(recs))
+    expect(by_name(recs, "keep.me"), "series admitted before the flood is kept")
+    expect('event=series_cap_reached metric_name="flood.x" dropped_samples=401' in log, "overflow logged by name:\n" + log[-800:])
+
+
 def test_config_validation():
     r = subprocess.run([VENEUR, "-validate-config", "-f", "/nonexistent.yaml"], capture_output=True, text=True)
     expect(r.returncode != 0, "missing file rejected")

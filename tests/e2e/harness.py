@@ -120,7 +120,8 @@ class Veneur:
         return holder["r"]
 
     def log(self):
-        self._stderr.flush()
+        if not self._stderr.closed:
+            self._stderr.flush()
         with open(self.stderr_path) as f:
             return f.read()
 

@@ -121,8 +121,15 @@ static vn_sfx_t *sfx_new(const vn_kv_t *extra, size_t nextra)
                       {.key = "endpoint_base", .value = "http://sfx.example:8080/ignored/path?q=1"},
                       {.key = "hostname_tag", .value = "host"}};
     size_t n = 3;
-    for (size_t i = 0; i < nextra; i++)
-        kv[n++] = extra[i];
+    for (size_t i = 0; i < nextra; i++) {
+        size_t at = n;
+        for (size_t k = 0; k < 3; k++) /* an extra key replaces a base one */
+            if (strcmp(kv[k].key, extra[i].key) == 0)
+                at = k;
+        kv[at] = extra[i];
+        if (at == n)
+            n++;
+    }
     vn_sink_config_t sc = {.kind = "signalfx", .name = "sfx", .kv = kv, .n_kv = n};
     vn_sfx_t *x = calloc(1, sizeof *x);
     char err[256] = "";
