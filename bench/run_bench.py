@@ -437,7 +437,7 @@ class Harness:
                      "brubeck": os.path.join(a.peers_bin, "brubeck"),
                      "udpsink": a.udpsink}
         self.duration = 1.0 if self.quick else 2.0
-        self.steps = {"l20": 4 if self.quick else 7, "l1": 3 if self.quick else 6}
+        self.steps = {"l20": 3 if self.quick else 7, "l1": 2 if self.quick else 6}
         self.prev = {}
         self.results = {"servers": {}, "figures": {}, "micro": {}}
 
@@ -665,7 +665,7 @@ class Harness:
                 return
             entry["status"] = "ok"
             plans = [("l20", 20, "name")]
-            if kind in ("ours", "goveneur") and key != "ours_w1":
+            if key == "ours" or (key == "goveneur" and not self.quick):
                 plans.append(("l20_dog", 20, "dog"))
             if not (self.quick and key == "ours_w1"):
                 plans.append(("l1", 1, "name"))
@@ -969,8 +969,8 @@ def main():
     ap.add_argument("--no-micro", action="store_true")
     ap.add_argument("--quick", action="store_true", default=quick)
     a = ap.parse_args()
-    a.mem_series = a.mem_series or (250_000 if a.quick else 1_000_000)
-    a.mem_interval = a.mem_interval or (4 if a.quick else 10)
+    a.mem_series = a.mem_series or (200_000 if a.quick else 1_000_000)
+    a.mem_interval = a.mem_interval or (3 if a.quick else 10)
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGHUP, on_signal)

@@ -503,6 +503,9 @@ static void apply_defaults(vn_proxy_config_t *c, char *const *envp)
         c->disc_kind = VN_DISC_NONE;
     else if (c->disc_kind == VN_DISC_NONE)
         c->disc_kind = VN_DISC_CONSUL; /* Go's proxy discovers through Consul only */
+    const char *token = getenv_in(envp, "CONSUL_HTTP_TOKEN");
+    if (!c->consul_token)
+        c->consul_token = vn_xstrdup(token ? token : "");
     const char *consul = getenv_in(envp, "CONSUL_HTTP_ADDR");
     default_str(&c->consul_address, consul && consul[0] ? consul : "127.0.0.1:8500");
     const char *kh = getenv_in(envp, "KUBERNETES_SERVICE_HOST"), *kp = getenv_in(envp, "KUBERNETES_SERVICE_PORT");
@@ -628,5 +631,6 @@ void vn_proxy_config_free(vn_proxy_config_t *c)
             strlist_free(FIELD(c, &keys[i], vn_strlist_t));
     }
     matchers_free(c);
+    free(c->consul_token);
     free(c);
 }

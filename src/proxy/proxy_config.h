@@ -74,6 +74,7 @@ typedef struct vn_proxy_config {
     vn_disc_kind_t disc_kind;   /* discovery.kind: consul | dns | kubernetes */
     double disc_timeout_s;      /* per discovery request */
     char *consul_address;       /* [scheme://]host:port of the Consul agent */
+    char *consul_token;         /* $CONSUL_HTTP_TOKEN (env only, as Go's Consul client); secret */
     char *dns_server;           /* host:port of a DNS server; "" = system resolver */
     long dns_port;              /* port for A/AAAA answers (0: the name must be SRV) */
     char *hosts_file;           /* hosts-style override file, consulted first */

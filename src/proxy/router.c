@@ -276,10 +276,8 @@ size_t vn_router_size(const vn_router_t *r)
     return n;
 }
 
-void vn_router_free(vn_router_t *r, double deadline)
+void vn_router_stop(vn_router_t *r, double deadline)
 {
-    if (!r)
-        return;
     pthread_mutex_lock(&r->mu);
     vn_dest_t **all = r->dests;
     size_t n = r->n;
@@ -295,6 +293,13 @@ void vn_router_free(vn_router_t *r, double deadline)
     for (size_t i = 0; i < n; i++)
         vn_dest_unref(all[i]);
     free(all);
+}
+
+void vn_router_free(vn_router_t *r)
+{
+    if (!r)
+        return;
+    vn_router_stop(r, 0);
     snap_unref(r->cur);
     pthread_mutex_destroy(&r->mu);
     pthread_mutex_destroy(&r->snap_mu);

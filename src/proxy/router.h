@@ -58,13 +58,16 @@ typedef struct vn_router_opts {
 vn_router_t *vn_router_new(const vn_router_opts_t *opts);
 
 /**
- * Stops every destination and frees the router. Queued metrics are sent
- * until deadline (CLOCK_MONOTONIC seconds): each up stream is drained and
- * ended (END_STREAM, then the server's answer is awaited); what is left at
- * the deadline is dropped and counted. Call after routing has stopped (no
- * vn_route_ctx_t may be in use). NULL ok.
+ * Stops and removes every destination. Queued metrics are sent until
+ * deadline (CLOCK_MONOTONIC seconds): each up stream is drained and ended
+ * (END_STREAM, then the server's answer is awaited); what is left at the
+ * deadline is dropped and counted. The router stays valid (empty) for
+ * vn_router_render and vn_router_healthy. Call after routing has stopped.
  */
-void vn_router_free(vn_router_t *r, double deadline);
+void vn_router_stop(vn_router_t *r, double deadline);
+
+/** Stops what is left (no drain) and frees. No vn_route_ctx_t may be in use. NULL ok. */
+void vn_router_free(vn_router_t *r);
 
 /** Adds static destinations (copied): dialled now, kept for the router's life. */
 void vn_router_add_static(vn_router_t *r, const char *const *addrs, size_t n);

@@ -360,6 +360,8 @@ static void *delivery_main(void *arg)
                            d->inflight);
                 t->ops->abort_all(t); /* results come back through next_done below */
             }
+            if (!d->head)
+                break; /* everything left was waiting: nothing to wait for */
         }
         if (!d->aborted)
             expire_waiting(d, now);

@@ -126,7 +126,7 @@ def test_payloads(fake, v):
     v.send_udp("e2e.count:6|c|#team:obs,env:x\ne2e.gauge:2.5|g|#host:web1,device:sda,env:x\n"
                "e2e.count2:3|c\ne2e.count3:4|c|#env:y\n")
     v.send_udp("_sc|e2e.check|1|#env:x|m:disk warn")
-    v.send_udp("_e{6,11}:deploy|v2 \\\\n done|#env:x")
+    v.send_udp("_e{6,7}:deploy|v2 done|#env:x")
 
     def all_there():
         g = fake.got()
@@ -156,7 +156,8 @@ def test_payloads(fake, v):
     expect(checks == [{"check": "e2e.check", "status": 1, "host_name": "testhost", "timestamp": checks[0]["timestamp"],
                        "tags": ["env:x"], "message": "disk warn"}], "check_run %r" % checks)
     evs = [e for r in g["requests"] if r["path"] == "/intake" for e in r["events"]]
-    expect(len(evs) == 1 and evs[0]["msg_title"] == "deploy" and evs[0]["priority"] == "normal"
+    expect(len(evs) == 1 and evs[0]["msg_title"] == "deploy" and evs[0]["msg_text"] == "v2 done"
+           and evs[0]["priority"] == "normal"
            and evs[0]["alert_type"] == "info" and evs[0]["host"] == "testhost" and evs[0]["tags"] == ["env:x"],
            "intake event %r" % evs)
 
@@ -173,7 +174,7 @@ def test_payloads(fake, v):
     expect(p["metricType"] == 0 and p["value"] == {"doubleValue": 1.0}, "status check as GAUGE: %r" % p)
     sev = [e for r in g["requests"] if r["path"] == "/v2/event" for e in r["events"]]
     expect(len(sev) == 1 and sev[0]["eventType"] == "deploy" and sev[0]["category"] == 1000000
-           and sev[0]["props"] == {"description": {"strValue": "v2 \\n done"}}
+           and sev[0]["props"] == {"description": {"strValue": "v2 done"}}
            and sev[0]["dims"] == {"host": "testhost", "env": "x"}, "signalfx event %r" % sev)
 
     # the localfile sink saw the same interval
@@ -183,9 +184,14 @@ def test_payloads(fake, v):
     wait_for(lambda: sink_metric(v, "veneur_sink_payloads_sent_total", "dd") >= 3, what="dd payloads_sent")
     wait_for(lambda: sink_metric(v, "veneur_sink_payloads_sent_total", "sfx") >= 2, what="sfx payloads_sent")
     expect(sink_metric(v, "veneur_sink_payloads_sent_total", "file") == 0, "localfile has no queue")
-    g = fake.got()
-    expect(g["connections"] < len(g["requests"]), "keep-alive: %d connections for %d requests"
-           % (g["connections"], len(g["requests"])))
+    # one flush sends its bodies in parallel (a connection each); the next flush reuses them
+    g1 = fake.got()
+    v.send_udp("e2e.again:1|c|#team:obs\ne2e.again2:2|g")
+    g2 = wait_for(lambda: (lambda g: g if series(g, "e2e.again") and points(g, "e2e.again") and
+                           points(g, "e2e.again2") else None)(fake.got()), timeout=10, what="second flush")
+    expect(len(g2["requests"]) > len(g1["requests"]) and g2["connections"] == g1["connections"],
+           "keep-alive: %d -> %d connections for %d -> %d requests"
+           % (g1["connections"], g2["connections"], len(g1["requests"]), len(g2["requests"])))
 
 
 def test_retry_after_503_and_429(fake, v):
@@ -262,19 +268,39 @@ def test_shutdown_drains(fake):
     expect(points(g, "final.flush"), "signalfx got the final flush too")
 
 
+def test_v13_env_keys(fake):
+    """Deployments copied from v13 docs configure the sinks with VENEUR_* flat keys (SPEC 0.1)."""
+    env = {"VENEUR_DATADOGAPIKEY": DD_KEY, "VENEUR_DATADOGAPIHOSTNAME": fake.url,
+           "VENEUR_SIGNALFXAPIKEY": SFX_DEFAULT, "VENEUR_SIGNALFXENDPOINTBASE": fake.url}
+    v = Veneur(interval="1s", env=env)
+    try:
+        v.send_udp("v13.count:2|c|#a:b")
+        g = wait_for(lambda: (lambda g: g if series(g, "v13.count") and points(g, "v13.count") else None)(
+            fake.got()), timeout=10, what="v13-configured sinks to deliver")
+        (_, s), = series(g, "v13.count")
+        expect(s["points"][0][1] == 2 and s["tags"] == ["a:b"] and s["host"] == "testhost", "series %r" % s)
+        (r, p), = points(g, "v13.count")
+        expect(r["token"] == SFX_DEFAULT and p["value"] == {"intValue": 2}, "datapoint %r" % p)
+        expect(v.stop() == 0, "exit status")
+    finally:
+        v.stop()
+    no_invalid(fake)
+
+
 def main():
     fake = Fake()
     try:
         v = start(fake)
         try:
-            check("sinks_http_exact_payloads", lambda: test_payloads(fake, v))
-            check("sinks_http_retry_503_429", lambda: test_retry_after_503_and_429(fake, v))
-            check("sinks_http_400_not_retried_key_redacted", lambda: test_permanent_400_not_retried(fake, v))
-            check("sinks_http_hang_does_not_block_localfile", lambda: test_hanging_server_does_not_stop_flushes(fake, v))
-            check("sinks_http_exit_status", lambda: expect(v.stop() == 0, "veneur exit status"))
+            check("50-sinks-http/exact_payloads", lambda: test_payloads(fake, v))
+            check("50-sinks-http/retry_503_429", lambda: test_retry_after_503_and_429(fake, v))
+            check("50-sinks-http/400_not_retried_key_redacted", lambda: test_permanent_400_not_retried(fake, v))
+            check("50-sinks-http/hang_does_not_block_localfile", lambda: test_hanging_server_does_not_stop_flushes(fake, v))
+            check("50-sinks-http/exit_status", lambda: expect(v.stop() == 0, "veneur exit status"))
         finally:
             v.stop()
-        check("sinks_http_shutdown_drain", lambda: test_shutdown_drains(fake))
+        check("50-sinks-http/shutdown_drain", lambda: test_shutdown_drains(fake))
+        check("50-sinks-http/v13_env_keys", lambda: test_v13_env_keys(fake))
     finally:
         fake.stop()
     run()

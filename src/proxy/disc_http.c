@@ -1,0 +1,322 @@
+/*
+ * disc_http.c - the HTTP discovery sources (see discovery.h): Consul's
+ * health API and the Kubernetes Endpoints API, fetched with libcurl and
+ * read with the strict JSON reader.
+ *
+ * Consul answer (one entry per passing instance; other fields ignored):
+ *   [{"Node": {"Address": "10.1.10.12", ...}, "Service": {"Port": 8000, ...}, ...}, ...]
+ * Kubernetes Endpoints (subsets group addresses that share a port set):
+ *   {"kind": "Endpoints", "subsets": [{"addresses": [{"ip": "10.0.0.7"}],
+ *                                      "notReadyAddresses": [...],
+ *                                      "ports": [{"name": "grpc", "port": 8128, "protocol": "TCP"}]}]}
+ */
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/log.h"
+#include "core/xalloc.h"
+#include "proxy/disc_internal.h"
+#include "proxy/json_read.h"
+
+#define MAX_JSON_NODES 1000000
+
+static void push(vn_strlist_t *l, const char *s)
+{
+    l->v = vn_xrealloc(l->v, (l->n + 1) * sizeof *l->v);
+    l->v[l->n++] = vn_xstrdup(s);
+}
+
+/* A host as an address string may carry: printable, no spaces, no '/', not too long. */
+static bool sane_host(const char *h, size_t len)
+{
+    if (len == 0 || len > 253)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)h[i];
+        if (c <= 0x20 || c >= 0x7f || c == '/' || c == '[' || c == ']' || c == '@')
+            return false;
+    }
+    return strlen(h) == len; /* no embedded NUL from a \u0000 escape */
+}
+
+static bool is_ip(const char *s)
+{
+    unsigned char b[16];
+    return inet_pton(AF_INET, s, b) == 1 || inet_pton(AF_INET6, s, b) == 1;
+}
+
+vn_err_t vn_disc_parse_consul(const char *body, size_t len, vn_strlist_t *out, char *err, size_t errcap)
+{
+    vn_jread_doc_t d;
+    char jerr[160];
+    if (vn_jread_parse(body, len, MAX_JSON_NODES, &d, jerr, sizeof jerr) != VN_OK) {
+        snprintf(err, errcap, "consul: invalid response: %s", jerr);
+        return VN_ERR_PARSE;
+    }
+    vn_err_t e = VN_OK;
+    const vn_jread_node_t *root = vn_jread_root(&d);
+    if (root->type != VN_JREAD_ARRAY) {
+        snprintf(err, errcap, "consul: invalid response: expected an array of service entries");
+        e = VN_ERR_PARSE;
+    }
+    size_t i = 0;
+    for (const vn_jread_node_t *en = vn_jread_child(&d, root, NULL); en && e == VN_OK;
+         en = vn_jread_child(&d, root, en), i++) {
+        size_t alen = 0;
+        const char *addr = vn_jread_str(&d, vn_jread_get(&d, vn_jread_get(&d, en, "Node"), "Address"), &alen);
+        int64_t port;
+        if (!addr || !sane_host(addr, alen)) {
+            snprintf(err, errcap, "consul: entry %zu: Node.Address missing or not a host", i);
+            e = VN_ERR_PARSE;
+        } else if (!vn_jread_int(&d, vn_jread_get(&d, vn_jread_get(&d, en, "Service"), "Port"), &port) ||
+                   port < 1 || port > 65535) {
+            snprintf(err, errcap, "consul: entry %zu: Service.Port missing or not a port", i);
+            e = VN_ERR_PARSE;
+        } else if (out->n >= VN_DISC_MAX_ADDRS) {
+            snprintf(err, errcap, "consul: more than %d entries", VN_DISC_MAX_ADDRS);
+            e = VN_ERR_TOO_LARGE;
+        } else {
+            char hp[300];
+            vn_disc_join_hostport(addr, (unsigned)port, hp, sizeof hp);
+            push(out, hp);
+        }
+    }
+    vn_jread_free(&d);
+    return e;
+}
+
+/* The port of a subset: the one named name, else the only one. 0 when none fits. */
+static int64_t subset_port(const vn_jread_doc_t *d, const vn_jread_node_t *ports, const char *name)
+{
+    int64_t only = 0, named = 0;
+    size_t n = 0;
+    for (const vn_jread_node_t *p = vn_jread_child(d, ports, NULL); p; p = vn_jread_child(d, ports, p), n++) {
+        int64_t v;
+        if (!vn_jread_int(d, vn_jread_get(d, p, "port"), &v) || v < 1 || v > 65535)
+            continue;
+        const char *proto = vn_jread_str(d, vn_jread_get(d, p, "protocol"), NULL);
+        if (proto && strcmp(proto, "TCP") != 0)
+            continue;
+        const char *pn = vn_jread_str(d, vn_jread_get(d, p, "name"), NULL);
+        if (pn && strcmp(pn, name) == 0)
+            named = v;
+        only = v;
+    }
+    return named ? named : (n == 1 ? only : 0);
+}
+
+vn_err_t vn_disc_parse_k8s_endpoints(const char *body, size_t len, const char *port_name, vn_strlist_t *out,
+                                     char *err, size_t errcap)
+{
+    vn_jread_doc_t d;
+    char jerr[160];
+    if (vn_jread_parse(body, len, MAX_JSON_NODES, &d, jerr, sizeof jerr) != VN_OK) {
+        snprintf(err, errcap, "kubernetes: invalid response: %s", jerr);
+        return VN_ERR_PARSE;
+    }
+    vn_err_t e = VN_OK;
+    const vn_jread_node_t *root = vn_jread_root(&d);
+    const char *kind = vn_jread_str(&d, vn_jread_get(&d, root, "kind"), NULL);
+    const vn_jread_node_t *subsets = vn_jread_get(&d, root, "subsets");
+    if (root->type != VN_JREAD_OBJECT || (kind && strcmp(kind, "Endpoints") != 0)) {
+        snprintf(err, errcap, "kubernetes: invalid response: expected an Endpoints object");
+        e = VN_ERR_PARSE;
+    } else if (subsets && subsets->type != VN_JREAD_ARRAY && subsets->type != VN_JREAD_NULL) {
+        snprintf(err, errcap, "kubernetes: invalid response: subsets is not a list");
+        e = VN_ERR_PARSE;
+    }
+    size_t si = 0;
+    for (const vn_jread_node_t *s = vn_jread_child(&d, subsets, NULL); s && e == VN_OK;
+         s = vn_jread_child(&d, subsets, s), si++) {
+        const vn_jread_node_t *addrs = vn_jread_get(&d, s, "addresses");
+        if (!addrs || addrs->type == VN_JREAD_NULL)
+            continue; /* only not-ready addresses in this subset */
+        int64_t port = subset_port(&d, vn_jread_get(&d, s, "ports"), port_name);
+        if (addrs->type != VN_JREAD_ARRAY || port == 0) {
+            VN_LOG(DEBUG, "event=proxy_discovery_subset_skipped subset=%zu reason=\"no usable port named %s\"", si,
+                   port_name);
+            continue;
+        }
+        for (const vn_jread_node_t *a = vn_jread_child(&d, addrs, NULL); a && e == VN_OK;
+             a = vn_jread_child(&d, addrs, a)) {
+            size_t il = 0;
+            const char *ip = vn_jread_str(&d, vn_jread_get(&d, a, "ip"), &il);
+            if (!ip || !sane_host(ip, il) || !is_ip(ip)) {
+                snprintf(err, errcap, "kubernetes: subset %zu: an address has no valid ip", si);
+                e = VN_ERR_PARSE;
+            } else if (out->n >= VN_DISC_MAX_ADDRS) {
+                snprintf(err, errcap, "kubernetes: more than %d addresses", VN_DISC_MAX_ADDRS);
+                e = VN_ERR_TOO_LARGE;
+            } else {
+                char hp[300];
+                vn_disc_join_hostport(ip, (unsigned)port, hp, sizeof hp);
+                push(out, hp);
+            }
+        }
+    }
+    vn_jread_free(&d);
+    return e;
+}
+
+/* ---- fetching ---- */
+
+typedef struct sink {
+    vn_buf_t b;
+    bool too_large;
+} sink_t;
+
+static size_t on_body(char *p, size_t size, size_t n, void *ud)
+{
+    sink_t *s = ud;
+    if (vn_buf_add(&s->b, p, size * n) != VN_OK) {
+        s->too_large = true;
+        return 0; /* aborts the transfer */
+    }
+    return size * n;
+}
+
+/* Reads a small file (token, namespace) whole, trailing whitespace trimmed; NULL on error. */
+static char *read_small(const char *path)
+{
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return NULL;
+    char *buf = vn_xmalloc(65536);
+    size_t n = fread(buf, 1, 65535, f);
+    fclose(f);
+    buf[n] = '\0';
+    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+        buf[--n] = '\0';
+    return buf;
+}
+
+/* GET url into body; HTTP status other than 200 is an error. */
+static vn_err_t fetch(const vn_proxy_config_t *cfg, const char *url, const char *auth_header, const char *ca_file,
+                      vn_buf_t *body, char *err, size_t errcap)
+{
+    CURL *c = curl_easy_init();
+    if (!c) {
+        snprintf(err, errcap, "curl_easy_init failed");
+        return VN_ERR_IO;
+    }
+    sink_t s = {.b = VN_BUF_INIT(VN_DISC_MAX_BODY)};
+    struct curl_slist *h = curl_slist_append(NULL, "Accept: application/json");
+    if (auth_header)
+        h = curl_slist_append(h, auth_header);
+    long ms = (long)(cfg->disc_timeout_s * 1000);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, ms > 0 ? ms : 5000);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "veneur-proxy-c");
+    if (ca_file && ca_file[0])
+        curl_easy_setopt(c, CURLOPT_CAINFO, ca_file);
+    CURLcode rc = curl_easy_perform(c);
+    long status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    vn_err_t e = VN_OK;
+    if (s.too_large) {
+        snprintf(err, errcap, "GET %s: response larger than %zu bytes", url, VN_DISC_MAX_BODY);
+        e = VN_ERR_TOO_LARGE;
+    } else if (rc != CURLE_OK) {
+        snprintf(err, errcap, "GET %s: %s", url, curl_easy_strerror(rc));
+        e = rc == CURLE_OPERATION_TIMEDOUT ? VN_ERR_TIMEOUT : VN_ERR_IO;
+    } else if (status != 200) {
+        snprintf(err, errcap, "GET %s: HTTP status %ld", url, status);
+        e = VN_ERR_PROTO;
+    }
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    if (e == VN_OK)
+        *body = s.b;
+    else
+        vn_buf_free(&s.b);
+    return e;
+}
+
+/* Appends name to url, percent-encoding anything outside RFC 3986's unreserved set. */
+static void add_escaped(vn_buf_t *u, const char *name)
+{
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' ||
+            *p == '.' || *p == '_' || *p == '~')
+            vn_buf_add_byte(u, *p);
+        else
+            vn_buf_printf(u, "%%%02X", *p);
+    }
+}
+
+static void add_base(vn_buf_t *u, const char *base)
+{
+    size_t n = strlen(base);
+    while (n && base[n - 1] == '/')
+        n--;
+    if (!strstr(base, "://"))
+        vn_buf_add_str(u, "http://");
+    vn_buf_add(u, base, n);
+}
+
+vn_err_t vn_disc__consul(const vn_proxy_config_t *cfg, vn_strlist_t *out, char *err, size_t errcap)
+{
+    vn_buf_t url = VN_BUF_INIT(8192), body;
+    add_base(&url, cfg->consul_address);
+    vn_buf_add_str(&url, "/v1/health/service/");
+    add_escaped(&url, cfg->forward_service);
+    vn_buf_add_str(&url, "?passing=1");
+    char auth[600];
+    bool tok = cfg->consul_token && cfg->consul_token[0] && strlen(cfg->consul_token) < 500;
+    if (tok)
+        snprintf(auth, sizeof auth, "X-Consul-Token: %s", cfg->consul_token);
+    vn_err_t e = fetch(cfg, vn_buf_ptr(&url), tok ? auth : NULL, NULL, &body, err, errcap);
+    vn_buf_free(&url);
+    if (e != VN_OK)
+        return e;
+    e = vn_disc_parse_consul(vn_buf_ptr(&body), vn_buf_len(&body), out, err, errcap);
+    vn_buf_free(&body);
+    if (e == VN_OK && out->n == 0) {
+        snprintf(err, errcap, "received no hosts from Consul");
+        e = VN_ERR_NOTFOUND;
+    }
+    return e;
+}
+
+vn_err_t vn_disc__kubernetes(const vn_proxy_config_t *cfg, vn_strlist_t *out, char *err, size_t errcap)
+{
+    char *ns = cfg->k8s_namespace[0] ? vn_xstrdup(cfg->k8s_namespace) : read_small(cfg->k8s_namespace_file);
+    if (!ns || !ns[0]) {
+        free(ns);
+        ns = vn_xstrdup("default");
+    }
+    char *token = read_small(cfg->k8s_token_file); /* re-read each poll: tokens are rotated */
+    vn_buf_t url = VN_BUF_INIT(8192), auth = VN_BUF_INIT(70000), body;
+    add_base(&url, cfg->k8s_api);
+    vn_buf_add_str(&url, "/api/v1/namespaces/");
+    add_escaped(&url, ns);
+    vn_buf_add_str(&url, "/endpoints/");
+    add_escaped(&url, cfg->forward_service);
+    if (token && token[0])
+        vn_buf_printf(&auth, "Authorization: Bearer %s", token);
+    free(token);
+    free(ns);
+    vn_err_t e = fetch(cfg, vn_buf_ptr(&url), vn_buf_len(&auth) ? vn_buf_ptr(&auth) : NULL, cfg->k8s_ca_file, &body,
+                       err, errcap);
+    vn_buf_free(&url);
+    vn_buf_free(&auth);
+    if (e != VN_OK)
+        return e;
+    e = vn_disc_parse_k8s_endpoints(vn_buf_ptr(&body), vn_buf_len(&body), cfg->k8s_port_name, out, err, errcap);
+    vn_buf_free(&body);
+    if (e == VN_OK && out->n == 0) {
+        snprintf(err, errcap, "kubernetes: no ready endpoints for service %s", cfg->forward_service);
+        e = VN_ERR_NOTFOUND;
+    }
+    return e;
+}

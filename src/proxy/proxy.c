@@ -1,0 +1,145 @@
+/*
+ * proxy.c - start-up and shutdown order of veneur-proxy (see proxy.h).
+ *
+ * Start: ignore_tags compiled -> router (static destinations dialled by
+ * their own threads) -> gRPC listener -> HTTP -> discovery. The listener
+ * opens before any destination is up: metrics that arrive with an empty
+ * ring are counted (error="destination"), as Go does.
+ * Stop: the reverse, with the drain of the destination queues after the
+ * gRPC listener is closed, so nothing is routed into a stopping router.
+ */
+#include "proxy/proxy.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/log.h"
+#include "core/stats.h"
+#include "core/xalloc.h"
+#include "forward/h2_client.h"
+#include "http/server.h"
+#include "proxy/discovery.h"
+#include "proxy/proxy_server.h"
+#include "proxy/proxy_stats.h"
+#include "proxy/router.h"
+#include "proxy/tag_match.h"
+
+struct vn_proxy {
+    const vn_proxy_config_t *cfg;
+    vn_tagm_set_t ignore;
+    vn_proxy_stats_t stats;
+    vn_stats_t conn_stats; /* only grpc_connections_total is used (h2_server counts there) */
+    vn_router_t *router;
+    vn_proxy_server_t *grpc;
+    vn_http_server_t *http;
+    vn_discovery_t *disc;
+    _Atomic bool shutting_down;
+};
+
+static unsigned health_cb(void *ctx)
+{
+    vn_proxy_t *p = ctx;
+    return !atomic_load(&p->shutting_down) && vn_router_healthy(p->router) > 0 ? 204 : 503;
+}
+
+static bool ready_cb(void *ctx) { return !atomic_load(&((vn_proxy_t *)ctx)->shutting_down); }
+
+static size_t metrics_cb(void *ctx, char *buf, size_t cap)
+{
+    vn_proxy_t *p = ctx;
+    atomic_store(&p->stats.grpc_connections_total, vn_stats_get(&p->conn_stats.grpc_connections_total));
+    vn_buf_t b = VN_BUF_INIT(VN_HTTP_MAX_RENDER);
+    vn_proxy_stats_render(&p->stats, &b);
+    vn_router_render(p->router, &b);
+    size_t n = vn_buf_len(&b);
+    if (n <= cap)
+        memcpy(buf, vn_buf_ptr(&b), n);
+    vn_buf_free(&b);
+    return n;
+}
+
+vn_err_t vn_proxy_start(const vn_proxy_config_t *cfg, vn_proxy_t **out, char *err, size_t errcap)
+{
+    *out = NULL;
+    vn_proxy_t *p = vn_xcalloc(1, sizeof *p);
+    p->cfg = cfg;
+    vn_stats_init(&p->conn_stats);
+    if (vn_tagm_set_init(&p->ignore, cfg->ignore_tags, cfg->n_ignore_tags, err, errcap) != VN_OK) {
+        free(p);
+        return VN_ERR_CONFIG;
+    }
+    vn_router_opts_t ro = {.dial_timeout_s = cfg->dial_timeout_s,
+                           .queue_max_msgs = cfg->send_buffer_size,
+                           .ignore = &p->ignore,
+                           .stats = &p->stats};
+    p->router = vn_router_new(&ro);
+    vn_router_add_static(p->router, (const char *const *)cfg->forward_addresses.v, cfg->forward_addresses.n);
+
+    vn_err_t e = VN_OK;
+    char why[512] = "";
+    if (cfg->grpc_address[0]) {
+        e = vn_proxy_server_start(cfg->grpc_address, p->router, &p->stats, &p->conn_stats,
+                                  cfg->grpc_max_connection_idle_s, &p->grpc, why, sizeof why);
+        if (e != VN_OK)
+            snprintf(err, errcap, "grpc_address: %s", why);
+        else
+            VN_LOG(INFO, "event=listening proto=grpc addr=%s port=%d", cfg->grpc_address,
+                   vn_proxy_server_port(p->grpc));
+    } else {
+        VN_LOG(WARN, "event=no_grpc_address msg=\"grpc_address is empty: nothing will be received\"");
+    }
+    if (cfg->grpc_tls_address[0])
+        VN_LOG(WARN, "event=grpc_tls_not_supported addr=%s msg=\"grpc_tls_address is not served yet; use "
+                     "grpc_address (plain h2c) or a TLS terminator\"",
+               cfg->grpc_tls_address);
+    if (cfg->statsd_address[0])
+        VN_LOG(WARN, "event=statsd_self_metrics_not_supported msg=\"statsd.address is ignored; self-metrics are on "
+                     "/metrics\"");
+    if (e == VN_OK && cfg->http_address[0]) {
+        vn_http_handlers_t h = {.ctx = p, .ready = ready_cb, .metrics = metrics_cb, .healthcheck = health_cb};
+        e = vn_http_server_start(cfg->http_address, &h, &p->http, why, sizeof why);
+        if (e != VN_OK)
+            snprintf(err, errcap, "http_address: %s", why);
+    }
+    if (e != VN_OK) {
+        vn_proxy_server_stop(p->grpc);
+        vn_router_free(p->router);
+        vn_tagm_set_destroy(&p->ignore);
+        free(p);
+        return e;
+    }
+    if (cfg->disc_kind != VN_DISC_NONE) {
+        VN_LOG(INFO, "event=proxy_discovery_started kind=%s service=\"%s\" interval_s=%g",
+               vn_disc_kind_name(cfg->disc_kind), cfg->forward_service, cfg->discovery_interval_s);
+        p->disc = vn_discovery_start(cfg, p->router, &p->stats);
+    }
+    *out = p;
+    return VN_OK;
+}
+
+int vn_proxy_grpc_port(const vn_proxy_t *p) { return p->grpc ? vn_proxy_server_port(p->grpc) : 0; }
+
+int vn_proxy_http_port(const vn_proxy_t *p) { return p->http ? vn_http_server_port(p->http) : 0; }
+
+void vn_proxy_shutdown(vn_proxy_t *p)
+{
+    if (!p)
+        return;
+    atomic_store(&p->shutting_down, true);
+    vn_discovery_stop(p->disc);
+    vn_proxy_server_stop(p->grpc);
+    /* HTTP stays up while queues drain: /healthcheck keeps saying 503 */
+    vn_router_stop(p->router, vn_h2_now() + p->cfg->shutdown_timeout_s);
+    vn_http_server_stop(p->http);
+    VN_LOG(INFO, "event=proxy_stopped routed=%llu no_destination=%llu dropped=%llu rerouted=%llu",
+           (unsigned long long)vn_pstat_get(&p->stats.handle_ok),
+           (unsigned long long)vn_pstat_get(&p->stats.handle_no_destination),
+           (unsigned long long)vn_pstat_get(&p->stats.handle_dropped),
+           (unsigned long long)vn_pstat_get(&p->stats.rerouted));
+    vn_router_free(p->router);
+    vn_tagm_set_destroy(&p->ignore);
+    free(p);
+}
