@@ -42,73 +42,119 @@ static bool sink_wants(const vn_sink_t *s, const vn_inter_metric_t *m)
     return !m->sink_only || strcmp(m->sink_only, s->name) == 0;
 }
 
+/* Metrics handed to the sinks per call: bounds the flush's extra memory whatever the
+ * number of series (a sink may be called several times per interval). */
+#define FLUSH_CHUNK 16384
+
+typedef struct sink_tally {
+    size_t handed;
+    double seconds;
+    bool failed;
+} sink_tally_t;
+
+/* Hands one chunk to every sink, then empties it (the arena is reused). */
+static void deliver(vn_flusher_t *f, vn_flush_output_t *out, const vn_flush_info_t *info, sink_tally_t *tally)
+{
+    if (out->n == 0)
+        return; /* Go never calls sinks with an empty list */
+    for (size_t i = 0; i < f->o.nsinks; i++) {
+        vn_sink_t *s = f->o.sinks[i];
+        double s0 = mono_now();
+        for (size_t j = 0; j < out->n; j++)
+            tally[i].handed += sink_wants(s, &out->m[j]);
+        vn_err_t err = s->ops->flush(s, out->m, out->n, info);
+        tally[i].seconds += mono_now() - s0;
+        if (err != VN_OK) {
+            tally[i].failed = true;
+            VN_LOG(WARN, "event=sink_flush_failed sink=%s err=\"%s\"", s->name, vn_strerror(err));
+        }
+    }
+    vn_stats_add(&f->o.stats->metrics_flushed_total, out->n);
+    vn_flush_output_destroy(out);
+    vn_flush_output_init(out);
+}
+
+static void note_overflow(vn_flusher_t *f, const vn_series_map_t *m)
+{
+    for (size_t i = 0; i <= VN_OVERFLOW_NAMES; i++) {
+        const vn_series_overflow_t *ov = &m->overflow[i];
+        if (ov->samples == 0)
+            continue;
+        vn_stats_note_overflow(f->o.stats, ov->name, ov->samples);
+        VN_LOG(WARN, "event=series_cap_reached metric_name=\"%s\" dropped_samples=%llu max_series=%zu",
+               ov->name[0] ? ov->name : "(other)", (unsigned long long)ov->samples, m->max_count);
+    }
+}
+
 static void flush_once(vn_flusher_t *f)
 {
     double t0 = mono_now();
     int64_t ts = (int64_t)time(NULL);
-    vn_flush_output_t out;
-    vn_flush_output_init(&out);
-    size_t series = 0;
-    /* Forwarding (issue 6): NULL unless forward_address is set. Encoding the
-     * forwardable series happens here; sending is the forwarder thread's. */
-    vn_forward_batch_t *fwd = vn_forward_begin(f->o.forward);
-    for (size_t w = 0; w < f->o.nworkers; w++) {
-        vn_series_map_t *m = vn_worker_swap(f->o.workers[w]);
-        if (!m)
-            continue;
-        series += m->count;
-        for (size_t i = 0; i <= VN_OVERFLOW_NAMES; i++) {
-            const vn_series_overflow_t *ov = &m->overflow[i];
-            if (ov->samples == 0)
-                continue;
-            vn_stats_note_overflow(f->o.stats, ov->name, ov->samples);
-            VN_LOG(WARN, "event=series_cap_reached metric_name=\"%s\" dropped_samples=%llu max_series=%zu",
-                   ov->name[0] ? ov->name : "(other)", (unsigned long long)ov->samples, m->max_count);
-        }
-        vn_flush_generate(m, &f->rules, ts, &out);
-        vn_forward_add_map(fwd, m);
-        vn_series_map_free(m);
-    }
-    vn_forward_end(f->o.forward, fwd); /* queues without blocking; drops (counted) when full */
-    vn_event_list_t events = {0};
-    if (f->o.events)
-        vn_event_store_take(f->o.events, &events);
+    /* Swap every worker first, so all shards close the interval at the same moment. */
+    vn_series_map_t **maps = vn_xcalloc(f->o.nworkers, sizeof *maps);
+    for (size_t w = 0; w < f->o.nworkers; w++)
+        maps[w] = vn_worker_swap(f->o.workers[w]);
     vn_flush_info_t info = {
         .timestamp = ts,
         .interval_s = f->o.cfg->interval_s,
         .hostname = f->rules.hostname,
         .deadline_s = t0 + f->o.cfg->interval_s,
     };
+    sink_tally_t *tally = vn_xcalloc(f->o.nsinks ? f->o.nsinks : 1, sizeof *tally);
+    vn_flush_output_t out;
+    vn_flush_output_init(&out);
+    size_t series = 0;
+    uint64_t metrics = 0;
+    /* Forwarding (issue 6): NULL unless forward_address is set. Encoding the
+     * forwardable series happens here; sending is the forwarder thread's. */
+    vn_forward_batch_t *fwd = vn_forward_begin(f->o.forward);
+    for (size_t w = 0; w < f->o.nworkers; w++) {
+        vn_series_map_t *m = maps[w];
+        if (!m)
+            continue;
+        series += m->count;
+        note_overflow(f, m);
+        for (size_t at = 0; at < m->cap;) {
+            at = vn_flush_generate_from(m, at, FLUSH_CHUNK, &f->rules, ts, &out);
+            if (out.n >= FLUSH_CHUNK) {
+                metrics += out.n;
+                deliver(f, &out, &info, tally);
+            }
+        }
+        vn_forward_add_map(fwd, m);
+        vn_series_map_free(m);
+    }
+    metrics += out.n;
+    deliver(f, &out, &info, tally);
+    vn_flush_output_destroy(&out);
+    free(maps);
+    vn_forward_end(f->o.forward, fwd); /* queues without blocking; drops (counted) when full */
+    vn_event_list_t events = {0};
+    if (f->o.events)
+        vn_event_store_take(f->o.events, &events);
     for (size_t i = 0; i < f->o.nsinks; i++) {
         vn_sink_t *s = f->o.sinks[i];
-        double s0 = mono_now();
-        vn_err_t err = VN_OK;
-        size_t handed = 0;
-        if (out.n > 0) { /* Go never calls sinks with an empty list */
-            for (size_t j = 0; j < out.n; j++)
-                handed += sink_wants(s, &out.m[j]);
-            err = s->ops->flush(s, out.m, out.n, &info);
-        }
-        if (events.n && s->ops->flush_events)
+        if (events.n && s->ops->flush_events) {
+            double s0 = mono_now();
             s->ops->flush_events(s, events.ev, events.n, &info);
+            tally[i].seconds += mono_now() - s0;
+        }
         if (i < VN_STATS_MAX_SINKS) {
-            vn_stats_add(&f->o.stats->sinks[i].flushed, handed);
-            atomic_store(&f->o.stats->sinks[i].last_duration_ns, (uint64_t)((mono_now() - s0) * 1e9));
-            if (err != VN_OK)
+            vn_stats_add(&f->o.stats->sinks[i].flushed, tally[i].handed);
+            atomic_store(&f->o.stats->sinks[i].last_duration_ns, (uint64_t)(tally[i].seconds * 1e9));
+            if (tally[i].failed)
                 vn_stats_add(&f->o.stats->sinks[i].errors, 1);
         }
-        if (err != VN_OK)
-            VN_LOG(WARN, "event=sink_flush_failed sink=%s err=\"%s\"", s->name, vn_strerror(err));
     }
+    free(tally);
     vn_event_list_free(&events);
     uint64_t dur = (uint64_t)((mono_now() - t0) * 1e9);
     vn_stats_add(&f->o.stats->flushes, 1);
     atomic_store(&f->o.stats->flush_duration_ns_last, dur);
     vn_stats_add(&f->o.stats->flush_duration_ns_total, dur);
     atomic_store(&f->o.stats->series_last_flush, series);
-    vn_stats_add(&f->o.stats->metrics_flushed_total, out.n);
-    VN_LOG(DEBUG, "event=flush series=%zu metrics=%zu ms=%.3f", series, out.n, (double)dur / 1e6);
-    vn_flush_output_destroy(&out);
+    VN_LOG(DEBUG, "event=flush series=%zu metrics=%llu ms=%.3f", series, (unsigned long long)metrics,
+           (double)dur / 1e6);
 }
 
 static void abs_time(double mono, struct timespec *ts)

@@ -66,4 +66,13 @@ typedef struct vn_flush_rules {
 void vn_flush_generate(const vn_series_map_t *map, const vn_flush_rules_t *rules, int64_t timestamp,
                        vn_flush_output_t *out);
 
+/**
+ * Like vn_flush_generate, from slot `start`, stopping once out holds `limit`
+ * metrics (it may pass limit by one series' worth). Returns the slot to resume
+ * from; map->cap when the map is done. Lets the flusher hand sinks bounded
+ * chunks, so peak memory does not grow with the number of series.
+ */
+size_t vn_flush_generate_from(const vn_series_map_t *map, size_t start, size_t limit, const vn_flush_rules_t *rules,
+                              int64_t timestamp, vn_flush_output_t *out);
+
 #endif

@@ -10,6 +10,7 @@
  *   status               emitted                   emitted
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -122,7 +123,14 @@ static void emit_histo(vn_flush_output_t *o, const split_t *k, vn_histo_t *h, co
 
 void vn_flush_generate(const vn_series_map_t *map, const vn_flush_rules_t *r, int64_t ts, vn_flush_output_t *o)
 {
-    for (size_t i = 0; i < map->cap; i++) {
+    vn_flush_generate_from(map, 0, SIZE_MAX, r, ts, o);
+}
+
+size_t vn_flush_generate_from(const vn_series_map_t *map, size_t start, size_t limit, const vn_flush_rules_t *r,
+                              int64_t ts, vn_flush_output_t *o)
+{
+    size_t i;
+    for (i = start; i < map->cap && o->n < limit; i++) {
         vn_series_t *s = map->slots[i];
         if (!s)
             continue;
@@ -174,4 +182,5 @@ void vn_flush_generate(const vn_series_map_t *map, const vn_flush_rules_t *r, in
         default: break;
         }
     }
+    return i;
 }

@@ -374,12 +374,12 @@ static void test_delivery__drops_oldest_when_full(void **state)
 {
     (void)state;
     fake_t *f = fake_new();
-    /* the first request hangs until its 300 ms timeout, then everything succeeds */
+    /* the first request hangs until its 1 s timeout, then everything succeeds */
     fake_script(f, (fresp_t[]){{.hang = true}}, 1);
     vn_delivery_opts_t o = fast_opts();
     o.max_queue_bytes = 100;
     o.max_in_flight = 1;
-    o.request_timeout_s = 0.3;
+    o.request_timeout_s = 1.0;
     vn_delivery_t *d = vn_delivery_new(&o, &f->base);
     vn_stats_sink_t slot;
     memset(&slot, 0, sizeof slot);
