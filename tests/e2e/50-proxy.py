@@ -36,7 +36,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import ROOT, Veneur, check, expect, free_port, run, wait_for  # noqa: E402
 
-PROXY = os.path.join(ROOT, "build", "veneur-proxy")
+# VENEUR_PROXY_BIN=build/asan/veneur-proxy runs the same cases against the sanitizer build.
+PROXY = os.environ.get("VENEUR_PROXY_BIN") or os.path.join(ROOT, "build", "veneur-proxy")
 GLOBAL_YAML = "aggregates: [count]\npercentiles: []\n"
 
 

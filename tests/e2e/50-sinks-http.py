@@ -287,6 +287,50 @@ def test_v13_env_keys(fake):
     no_invalid(fake)
 
 
+def rss_kb(v):
+    with open("/proc/%d/status" % v.proc.pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def test_outage_three_intervals(fake):
+    """Issue 8 fault test: the SaaS is down for 3+ intervals; every metric accepted meanwhile arrives
+    afterwards (the queue cap is far above this load), RSS stays bounded, ingest loses nothing."""
+    d = tempfile.mkdtemp(prefix="vn-e2e-outage-")
+    out = os.path.join(d, "out.jsonl")
+    v = Veneur(sinks_yaml(fake, out, dd_extra="      max_queue_bytes: 8388608\n"), interval="1s", jsonl=False)
+    v.out = out
+    try:
+        rss0 = rss_kb(v)
+        fake.fail(status=503, seconds=3.5, path="/api/v1/series")
+        sent = 0
+        for i in range(8):  # one batch per ~half interval, all during the outage
+            v.send_udp("\n".join("outage.c%d:1|c|#i:%d" % (i, j) for j in range(50)))
+            sent += 50
+            f0 = v.metric("veneur_flushes_total")
+            wait_for(lambda: v.metric("veneur_flushes_total") >= f0 + 0.5, timeout=5, what="a flush")
+        expect(v.metric("veneur_lines_received_total") == sent, "no ingest loss")
+        expect(v.metric("veneur_worker_queue_dropped_total") == 0, "no queue drops")
+        n_series = lambda g: sum(len(series(g, "outage.c%d" % i)) for i in range(8))
+        g = wait_for(lambda: (lambda g: g if n_series(g) >= sent else None)(fake.got()),
+                     timeout=30, what="every interval's series after the outage")
+        got = {}
+        for i in range(8):
+            for _, s in series(g, "outage.c%d" % i):
+                got[(i, s["tags"][0])] = got.get((i, s["tags"][0]), 0) + s["points"][0][1]
+        expect(len(got) == sent and all(val == 1 for val in got.values()),
+               "every accepted sample delivered exactly once: %d of %d" % (len(got), sent))
+        expect(any(failed_series(g, "outage.c%d" % i, 503) for i in range(8)), "the outage refused data first")
+        expect(rss_kb(v) - rss0 < 64 * 1024, "RSS bounded during the outage: +%d kB" % (rss_kb(v) - rss0))
+        expect(sink_metric(v, "veneur_sink_payloads_dropped_total", "dd") == 0, "nothing dropped")
+        expect(v.stop() == 0, "exit status")
+    finally:
+        v.stop()
+    no_invalid(fake)
+
+
 def main():
     fake = Fake()
     try:
@@ -301,6 +345,7 @@ def main():
             v.stop()
         check("50-sinks-http/shutdown_drain", lambda: test_shutdown_drains(fake))
         check("50-sinks-http/v13_env_keys", lambda: test_v13_env_keys(fake))
+        check("50-sinks-http/outage_three_intervals", lambda: test_outage_three_intervals(fake))
     finally:
         fake.stop()
     run()

@@ -1,0 +1,492 @@
+/*
+ * test_discovery.c - proxy/discovery, proxy/disc_http, proxy/dns: the
+ * Consul and Kubernetes response parsers, the hosts_file format, list
+ * normalisation, DNS query bytes, DNS response parsing (compression,
+ * SRV, hostile pointers, truncation) and a real query over UDP that falls
+ * back to TCP, against a server thread in this test. Then vn_discover for
+ * DNS with a hosts_file and a fake server end to end.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "forward/h2_client.h"
+#include "proxy/discovery.h"
+#include "proxy/dns.h"
+
+static void list_is(vn_strlist_t *l, const char *const *want, size_t n)
+{
+    if (l->n != n) {
+        for (size_t i = 0; i < l->n; i++)
+            print_message("have %s\n", l->v[i]);
+        fail_msg("%zu addresses, want %zu", l->n, n);
+    }
+    for (size_t i = 0; i < n; i++)
+        assert_string_equal(l->v[i], want[i]);
+}
+
+/* ------------------------------------------------------------- Consul */
+
+static void test_discovery__consul_parse(void **state)
+{
+    (void)state;
+    const char *body =
+        "[{\"Node\":{\"Node\":\"a\",\"Address\":\"10.1.10.12\",\"TaggedAddresses\":{\"lan\":\"10.1.10.12\"}},"
+        "\"Service\":{\"ID\":\"veneur\",\"Service\":\"veneur\",\"Tags\":null,\"Address\":\"10.9.9.9\",\"Port\":8000},"
+        "\"Checks\":[{\"Status\":\"passing\"}]},"
+        "{\"Node\":{\"Address\":\"fd00::7\"},\"Service\":{\"Port\":8001}},"
+        "{\"Node\":{\"Address\":\"global-3.dc1\"},\"Service\":{\"Port\":8002}}]";
+    vn_strlist_t l = {0};
+    char err[256];
+    assert_int_equal(vn_disc_parse_consul(body, strlen(body), &l, err, sizeof err), VN_OK);
+    /* Node.Address, as Go (not Service.Address); IPv6 bracketed */
+    const char *want[] = {"10.1.10.12:8000", "[fd00::7]:8001", "global-3.dc1:8002"};
+    list_is(&l, want, 3);
+    vn_disc_list_free(&l);
+    assert_int_equal(vn_disc_parse_consul("[]", 2, &l, err, sizeof err), VN_OK);
+    assert_int_equal(l.n, 0);
+}
+
+static void test_discovery__consul_refusals(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "", "{}", "[1]", "[{\"Node\":{\"Address\":\"a\"}}]", "[{\"Service\":{\"Port\":1}}]",
+        "[{\"Node\":{\"Address\":\"a\"},\"Service\":{\"Port\":0}}]",
+        "[{\"Node\":{\"Address\":\"a\"},\"Service\":{\"Port\":65536}}]",
+        "[{\"Node\":{\"Address\":\"a\"},\"Service\":{\"Port\":\"80\"}}]",
+        "[{\"Node\":{\"Address\":\"a\"},\"Service\":{\"Port\":80.5}}]",
+        "[{\"Node\":{\"Address\":\"a b\"},\"Service\":{\"Port\":80}}]",
+        "[{\"Node\":{\"Address\":\"a/b\"},\"Service\":{\"Port\":80}}]",
+        "[{\"Node\":{\"Address\":\"a\\u0000b\"},\"Service\":{\"Port\":80}}]",
+        "[{\"Node\":{\"Address\":\"\"},\"Service\":{\"Port\":80}}]",
+        "[{\"Node\":{\"Address\":\"a\"},\"Service\":{\"Port\":80}},]",
+        "[{\"Node\":{\"Address\":\"a\"},\"Service\":{\"Port\":80}}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        vn_strlist_t l = {0};
+        char err[256] = "";
+        if (vn_disc_parse_consul(bad[i], strlen(bad[i]), &l, err, sizeof err) == VN_OK)
+            fail_msg("accepted %s", bad[i]);
+        assert_int_equal(strncmp(err, "consul: ", 8), 0);
+        vn_disc_list_free(&l);
+    }
+}
+
+/* --------------------------------------------------------- Kubernetes */
+
+static void test_discovery__k8s_parse(void **state)
+{
+    (void)state;
+    const char *body =
+        "{\"kind\":\"Endpoints\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"veneur-global\"},\"subsets\":["
+        /* named port among several */
+        "{\"addresses\":[{\"ip\":\"10.0.0.7\",\"targetRef\":{\"kind\":\"Pod\"}},{\"ip\":\"10.0.0.8\"}],"
+        "\"notReadyAddresses\":[{\"ip\":\"10.0.0.9\"}],"
+        "\"ports\":[{\"name\":\"http\",\"port\":8127,\"protocol\":\"TCP\"},{\"name\":\"grpc\",\"port\":8128,"
+        "\"protocol\":\"TCP\"}]},"
+        /* a single unnamed port */
+        "{\"addresses\":[{\"ip\":\"fd00::1\"}],\"ports\":[{\"port\":9000}]},"
+        /* several ports, none named grpc: skipped */
+        "{\"addresses\":[{\"ip\":\"10.0.0.10\"}],\"ports\":[{\"name\":\"a\",\"port\":1},{\"name\":\"b\",\"port\":2}]},"
+        /* only not-ready addresses */
+        "{\"notReadyAddresses\":[{\"ip\":\"10.0.0.11\"}],\"ports\":[{\"name\":\"grpc\",\"port\":8128}]},"
+        /* a UDP grpc port is not ours */
+        "{\"addresses\":[{\"ip\":\"10.0.0.12\"}],\"ports\":[{\"name\":\"grpc\",\"port\":8128,\"protocol\":\"UDP\"}]}"
+        "]}";
+    vn_strlist_t l = {0};
+    char err[256];
+    assert_int_equal(vn_disc_parse_k8s_endpoints(body, strlen(body), "grpc", &l, err, sizeof err), VN_OK);
+    const char *want[] = {"10.0.0.7:8128", "10.0.0.8:8128", "[fd00::1]:9000"};
+    list_is(&l, want, 3);
+    vn_disc_list_free(&l);
+    const char *none = "{\"kind\":\"Endpoints\",\"subsets\":null}";
+    assert_int_equal(vn_disc_parse_k8s_endpoints(none, strlen(none), "grpc", &l, err, sizeof err), VN_OK);
+    assert_int_equal(l.n, 0);
+    const char *no_subsets = "{\"metadata\":{}}";
+    assert_int_equal(vn_disc_parse_k8s_endpoints(no_subsets, strlen(no_subsets), "grpc", &l, err, sizeof err),
+                     VN_OK);
+    static const char *const bad[] = {
+        "[]", "{\"kind\":\"Pod\"}", "{\"subsets\":{}}",
+        "{\"subsets\":[{\"addresses\":[{\"ip\":\"host-name\"}],\"ports\":[{\"port\":1}]}]}",
+        "{\"subsets\":[{\"addresses\":[{}],\"ports\":[{\"port\":1}]}]}", "{\"subsets\":[",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (vn_disc_parse_k8s_endpoints(bad[i], strlen(bad[i]), "grpc", &l, err, sizeof err) == VN_OK)
+            fail_msg("accepted %s", bad[i]);
+        vn_disc_list_free(&l);
+    }
+}
+
+/* --------------------------------------------------- hosts_file, lists */
+
+static void test_discovery__hosts_file(void **state)
+{
+    (void)state;
+    const char *text = "# globals for the test\n"
+                       "globals.test 127.0.0.1:9001   127.0.0.1:9002 # trailing comment\n"
+                       "\n"
+                       "  GLOBALS.TEST.\t[::1]:9003\r\n"
+                       "other.test 10.0.0.1\n"
+                       "#globals.test 1.2.3.4:5\n"
+                       "globals.testx 9.9.9.9:1\n"
+                       "globals.test";
+    vn_strlist_t l = {0};
+    assert_true(vn_disc_hosts_lookup(text, strlen(text), "globals.test", &l));
+    const char *want[] = {"127.0.0.1:9001", "127.0.0.1:9002", "[::1]:9003"};
+    list_is(&l, want, 3);
+    vn_disc_list_free(&l);
+    assert_true(vn_disc_hosts_lookup(text, strlen(text), "other.test.", &l));
+    assert_int_equal(l.n, 1);
+    vn_disc_list_free(&l);
+    assert_false(vn_disc_hosts_lookup(text, strlen(text), "missing.test", &l));
+    assert_int_equal(l.n, 0);
+}
+
+static void test_discovery__normalize_and_join(void **state)
+{
+    (void)state;
+    vn_strlist_t l = {0};
+    const char *in[] = {"b:1", "a:2", "b:1", "a:10", "a:2"};
+    l.v = malloc(5 * sizeof *l.v);
+    for (int i = 0; i < 5; i++)
+        l.v[l.n++] = strdup(in[i]);
+    vn_disc_list_normalize(&l);
+    const char *want[] = {"a:10", "a:2", "b:1"};
+    list_is(&l, want, 3);
+    vn_disc_list_free(&l);
+    char b[64];
+    vn_disc_join_hostport("10.0.0.1", 8128, b, sizeof b);
+    assert_string_equal(b, "10.0.0.1:8128");
+    vn_disc_join_hostport("fe80::1", 1, b, sizeof b);
+    assert_string_equal(b, "[fe80::1]:1");
+}
+
+/* ---------------------------------------------------------------- DNS */
+
+static void test_discovery__dns_query_bytes(void **state)
+{
+    (void)state;
+    uint8_t q[512];
+    size_t n;
+    assert_int_equal(vn_dns_build_query("globals.test.", VN_DNS_SRV, 0xabcd, q, sizeof q, &n), VN_OK);
+    static const uint8_t want[] = {0xab, 0xcd, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 1, 7,   'g', 'l', 'o', 'b',
+                                   'a',  'l',  's',  4,    't', 'e', 's', 't', 0, 0, 33, 0, 1, 0, 0, 41, 0x10, 0,
+                                   0,    0,    0,    0,    0,   0};
+    assert_int_equal(n, sizeof want);
+    assert_memory_equal(q, want, n);
+    char long_label[80];
+    memset(long_label, 'a', 64);
+    long_label[64] = '\0';
+    assert_int_equal(vn_dns_build_query(long_label, VN_DNS_A, 1, q, sizeof q, &n), VN_ERR_PARSE);
+    assert_int_equal(vn_dns_build_query("a..b", VN_DNS_A, 1, q, sizeof q, &n), VN_ERR_PARSE);
+    assert_int_equal(vn_dns_build_query("", VN_DNS_A, 1, q, sizeof q, &n), VN_ERR_PARSE);
+    assert_int_equal(vn_dns_build_query(".", VN_DNS_A, 1, q, sizeof q, &n), VN_ERR_PARSE);
+    char huge[300];
+    for (int i = 0; i < 299; i++)
+        huge[i] = i % 10 == 9 ? '.' : 'x';
+    huge[299] = '\0';
+    assert_int_equal(vn_dns_build_query(huge, VN_DNS_A, 1, q, sizeof q, &n), VN_ERR_PARSE);
+    assert_int_equal(vn_dns_build_query("a.b", VN_DNS_A, 1, q, 10, &n), VN_ERR_TOO_LARGE);
+}
+
+/* A response builder for tests: header, the question, then records. */
+typedef struct msg {
+    uint8_t b[2048];
+    size_t n;
+} msg_t;
+
+static void put(msg_t *m, const void *p, size_t n)
+{
+    memcpy(m->b + m->n, p, n);
+    m->n += n;
+}
+static void put16(msg_t *m, unsigned v)
+{
+    uint8_t b[2] = {(uint8_t)(v >> 8), (uint8_t)v};
+    put(m, b, 2);
+}
+static void put_name(msg_t *m, const char *name)
+{
+    const char *p = name;
+    while (*p) {
+        const char *dot = strchr(p, '.');
+        size_t l = dot ? (size_t)(dot - p) : strlen(p);
+        uint8_t lb = (uint8_t)l;
+        put(m, &lb, 1);
+        put(m, p, l);
+        p += l + (dot ? 1 : 0);
+    }
+    uint8_t z = 0;
+    put(m, &z, 1);
+}
+static void rr_head(msg_t *m, unsigned type, unsigned rdlen)
+{
+    put16(m, type);
+    put16(m, 1);
+    put16(m, 0);
+    put16(m, 30);
+    put16(m, rdlen);
+}
+
+/* Answer to "_grpc._tcp.g.test" SRV: two targets, one with glue; names compressed. */
+static void srv_response(msg_t *m, uint16_t id, bool tc)
+{
+    m->n = 0;
+    put16(m, id);
+    put16(m, 0x8180 | (tc ? 0x0200 : 0));
+    put16(m, 1);
+    put16(m, 2);
+    put16(m, 0);
+    put16(m, 1);
+    size_t qname = m->n;
+    put_name(m, "_grpc._tcp.G.test");
+    put16(m, 33);
+    put16(m, 1);
+    /* answer 1: owner = pointer to the question name; target a.g.test written out */
+    put16(m, 0xC000 | (unsigned)qname);
+    size_t tgt_len = 1 + 1 + 1 + 1 + 1 + 4 + 1; /* a g test */
+    rr_head(m, 33, 6 + (unsigned)tgt_len);
+    put16(m, 0);
+    put16(m, 5);
+    put16(m, 9001);
+    size_t a_name = m->n;
+    put_name(m, "a.g.test");
+    /* answer 2: target b + pointer to "g.test" inside a.g.test */
+    put16(m, 0xC000 | (unsigned)qname);
+    rr_head(m, 33, 6 + 2 + 2);
+    put16(m, 1);
+    put16(m, 5);
+    put16(m, 9002);
+    uint8_t b[2] = {1, 'b'};
+    put(m, b, 2);
+    put16(m, 0xC000 | (unsigned)(a_name + 2));
+    /* additional: A for a.g.test */
+    put16(m, 0xC000 | (unsigned)a_name);
+    rr_head(m, 1, 4);
+    uint8_t ip[4] = {127, 0, 0, 1};
+    put(m, ip, 4);
+}
+
+static void test_discovery__dns_parse(void **state)
+{
+    (void)state;
+    msg_t m;
+    srv_response(&m, 0x1234, false);
+    vn_dns_answer_t a;
+    assert_int_equal(vn_dns_parse(m.b, m.n, 0x1234, &a), VN_OK);
+    assert_int_equal(a.rcode, 0);
+    assert_false(a.truncated);
+    assert_int_equal(a.n, 3);
+    assert_string_equal(a.rr[0].owner, "_grpc._tcp.g.test"); /* lower-cased */
+    assert_int_equal(a.rr[0].type, VN_DNS_SRV);
+    assert_int_equal(a.rr[0].port, 9001);
+    assert_string_equal(a.rr[0].target, "a.g.test");
+    assert_string_equal(a.rr[1].target, "b.g.test");
+    assert_int_equal(a.rr[1].priority, 1);
+    assert_int_equal(a.rr[2].type, VN_DNS_A);
+    assert_true(a.rr[2].additional);
+    char ip[64];
+    vn_dns_format_addr(&a.rr[2], ip, sizeof ip);
+    assert_string_equal(ip, "127.0.0.1");
+    vn_dns_answer_free(&a);
+    /* wrong id, not a response, every truncation */
+    assert_int_equal(vn_dns_parse(m.b, m.n, 0x1235, &a), VN_ERR_PROTO);
+    for (size_t cut = 0; cut < m.n; cut++)
+        if (vn_dns_parse(m.b, cut, 0x1234, &a) == VN_OK)
+            vn_dns_answer_free(&a); /* only if the cut leaves whole records (counts say more) */
+    msg_t q = m;
+    q.b[2] &= 0x7f;
+    assert_int_equal(vn_dns_parse(q.b, q.n, 0x1234, &a), VN_ERR_PROTO);
+    /* a pointer to itself (a loop) and a forward pointer are refused */
+    q = m;
+    size_t owner_ptr = 12 + 19 + 4; /* first answer's owner */
+    q.b[owner_ptr] = 0xC0;
+    q.b[owner_ptr + 1] = (uint8_t)owner_ptr;
+    assert_int_equal(vn_dns_parse(q.b, q.n, 0x1234, &a), VN_ERR_PROTO);
+    q.b[owner_ptr + 1] = (uint8_t)(owner_ptr + 4);
+    assert_int_equal(vn_dns_parse(q.b, q.n, 0x1234, &a), VN_ERR_PROTO);
+    /* NXDOMAIN */
+    q = m;
+    q.b[3] = (uint8_t)((q.b[3] & 0xF0) | 3);
+    assert_int_equal(vn_dns_parse(q.b, q.n, 0x1234, &a), VN_OK);
+    assert_int_equal(a.rcode, 3);
+    vn_dns_answer_free(&a);
+}
+
+/* A one-shot server: UDP answers truncated, TCP answers in full. */
+typedef struct fake {
+    int udp, tcp;
+    int port;
+    int udp_queries, tcp_queries;
+} fake_t;
+
+static void *fake_main(void *arg)
+{
+    fake_t *f = arg;
+    uint8_t buf[2048];
+    struct sockaddr_in from;
+    socklen_t fl = sizeof from;
+    ssize_t n = recvfrom(f->udp, buf, sizeof buf, 0, (struct sockaddr *)&from, &fl);
+    if (n < 12)
+        return NULL;
+    f->udp_queries++;
+    msg_t m;
+    srv_response(&m, (uint16_t)((buf[0] << 8) | buf[1]), true);
+    sendto(f->udp, m.b, m.n, 0, (struct sockaddr *)&from, fl);
+    int c = accept(f->tcp, NULL, NULL);
+    if (c < 0)
+        return NULL;
+    uint8_t lb[2];
+    if (recv(c, lb, 2, MSG_WAITALL) == 2) {
+        size_t ql = (size_t)((lb[0] << 8) | lb[1]);
+        if (recv(c, buf, ql, MSG_WAITALL) == (ssize_t)ql) {
+            f->tcp_queries++;
+            srv_response(&m, (uint16_t)((buf[0] << 8) | buf[1]), false);
+            uint8_t out[2050] = {(uint8_t)(m.n >> 8), (uint8_t)m.n};
+            memcpy(out + 2, m.b, m.n);
+            send(c, out, m.n + 2, 0);
+        }
+    }
+    close(c);
+    return NULL;
+}
+
+static void fake_start(fake_t *f, pthread_t *t)
+{
+    memset(f, 0, sizeof *f);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    f->udp = socket(AF_INET, SOCK_DGRAM, 0);
+    assert_int_equal(bind(f->udp, (struct sockaddr *)&a, sizeof a), 0);
+    socklen_t l = sizeof a;
+    getsockname(f->udp, (struct sockaddr *)&a, &l);
+    f->port = ntohs(a.sin_port);
+    f->tcp = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    setsockopt(f->tcp, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    assert_int_equal(bind(f->tcp, (struct sockaddr *)&a, sizeof a), 0); /* same port as UDP */
+    listen(f->tcp, 4);
+    pthread_create(t, NULL, fake_main, f);
+}
+
+static void test_discovery__dns_udp_then_tcp(void **state)
+{
+    (void)state;
+    fake_t f;
+    pthread_t t;
+    fake_start(&f, &t);
+    char server[64], err[256];
+    snprintf(server, sizeof server, "127.0.0.1:%d", f.port);
+    vn_dns_answer_t a;
+    assert_int_equal(vn_dns_query(server, "_grpc._tcp.g.test", VN_DNS_SRV, vn_h2_now() + 5, &a, err, sizeof err),
+                     VN_OK);
+    pthread_join(t, NULL);
+    assert_int_equal(f.udp_queries, 1);
+    assert_int_equal(f.tcp_queries, 1);
+    assert_false(a.truncated);
+    assert_int_equal(a.n, 3);
+    vn_dns_answer_free(&a);
+    close(f.udp);
+    close(f.tcp);
+}
+
+static void test_discovery__dns_timeout(void **state)
+{
+    (void)state;
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    bind(s, (struct sockaddr *)&a, sizeof a);
+    socklen_t l = sizeof a;
+    getsockname(s, (struct sockaddr *)&a, &l);
+    char server[64], err[256];
+    snprintf(server, sizeof server, "127.0.0.1:%d", ntohs(a.sin_port));
+    vn_dns_answer_t ans;
+    double t0 = vn_h2_now();
+    assert_int_equal(vn_dns_query(server, "x.test", VN_DNS_A, t0 + 0.3, &ans, err, sizeof err), VN_ERR_TIMEOUT);
+    double took = vn_h2_now() - t0;
+    assert_true(took >= 0.29 && took < 2);
+    assert_non_null(strstr(err, "no answer"));
+    close(s);
+    assert_int_equal(vn_dns_query("localhost:53", "x.test", VN_DNS_A, t0 + 1, &ans, err, sizeof err), VN_ERR_IO);
+}
+
+/* vn_discover(dns): SRV through the fake (truncated UDP, then TCP); b.g.test has no glue, so the
+ * hosts_file supplies it. A name the hosts_file lists never reaches DNS. */
+static void test_discovery__discover_dns(void **state)
+{
+    (void)state;
+    fake_t f;
+    pthread_t t;
+    fake_start(&f, &t);
+    char hosts[] = "/tmp/vn-hosts-XXXXXX";
+    int fd = mkstemp(hosts);
+    const char *text = "b.g.test 10.0.0.2\nstatic.test 10.0.0.5:1 a.g.test:2\na.g.test 10.0.0.1\n";
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    char err[256], dns[64];
+    snprintf(dns, sizeof dns, "127.0.0.1:%d", f.port);
+    vn_proxy_config_t cfg = {.disc_kind = VN_DISC_DNS,
+                             .disc_timeout_s = 5,
+                             .forward_service = "_grpc._tcp.g.test",
+                             .dns_server = dns,
+                             .hosts_file = hosts};
+    vn_strlist_t l;
+    assert_int_equal(vn_discover(&cfg, &l, err, sizeof err), VN_OK);
+    pthread_join(t, NULL);
+    const char *want[] = {"10.0.0.2:9002", "127.0.0.1:9001"};
+    list_is(&l, want, 2);
+    vn_disc_list_free(&l);
+    close(f.udp);
+    close(f.tcp);
+
+    cfg.forward_service = "STATIC.test";
+    assert_int_equal(vn_discover(&cfg, &l, err, sizeof err), VN_OK);
+    const char *want2[] = {"10.0.0.1:2", "10.0.0.5:1"};
+    list_is(&l, want2, 2);
+    vn_disc_list_free(&l);
+    /* an IP without a port needs dns_port */
+    FILE *hf = fopen(hosts, "w");
+    fputs("ips.test 10.0.0.9\n", hf);
+    fclose(hf);
+    cfg.forward_service = "ips.test";
+    assert_int_equal(vn_discover(&cfg, &l, err, sizeof err), VN_ERR_PARSE);
+    assert_non_null(strstr(err, "dns_port"));
+    cfg.dns_port = 8128;
+    assert_int_equal(vn_discover(&cfg, &l, err, sizeof err), VN_OK);
+    const char *want3[] = {"10.0.0.9:8128"};
+    list_is(&l, want3, 1);
+    vn_disc_list_free(&l);
+    unlink(hosts);
+    assert_int_equal(vn_discover(&cfg, &l, err, sizeof err), VN_ERR_IO);
+    assert_non_null(strstr(err, "hosts_file"));
+    cfg.disc_kind = VN_DISC_NONE;
+    assert_int_equal(vn_discover(&cfg, &l, err, sizeof err), VN_ERR_CONFIG);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_discovery__consul_parse),
+        cmocka_unit_test(test_discovery__consul_refusals),
+        cmocka_unit_test(test_discovery__k8s_parse),
+        cmocka_unit_test(test_discovery__hosts_file),
+        cmocka_unit_test(test_discovery__normalize_and_join),
+        cmocka_unit_test(test_discovery__dns_query_bytes),
+        cmocka_unit_test(test_discovery__dns_parse),
+        cmocka_unit_test(test_discovery__dns_udp_then_tcp),
+        cmocka_unit_test(test_discovery__dns_timeout),
+        cmocka_unit_test(test_discovery__discover_dns),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
