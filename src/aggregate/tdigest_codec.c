@@ -22,6 +22,7 @@
  * pass checks every field and counts the centroids, a second pass copies.
  */
 #include "aggregate/tdigest.h"
+#include "core/pbwire.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -32,84 +33,7 @@
 
 /* ---- little protobuf reader ---- */
 
-enum { WT_VARINT = 0, WT_FIXED64 = 1, WT_LEN = 2, WT_FIXED32 = 5 };
-
-typedef struct rd {
-    const uint8_t *p, *end;
-} rd_t;
-
-static bool rd_varint(rd_t *r, uint64_t *out)
-{
-    uint64_t v = 0;
-    for (unsigned shift = 0; shift < 64; shift += 7) {
-        if (r->p >= r->end)
-            return false;
-        uint8_t b = *r->p++;
-        if (shift == 63 && b > 1)
-            return false; /* more than 64 bits */
-        v |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) {
-            *out = v;
-            return true;
-        }
-    }
-    return false;
-}
-
-static bool rd_double(rd_t *r, double *out)
-{
-    if (r->end - r->p < 8)
-        return false;
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = v << 8 | r->p[i];
-    r->p += 8;
-    memcpy(out, &v, sizeof(*out));
-    return true;
-}
-
-/* Reads a length prefix and carves the sub-message out of r. */
-static bool rd_sub(rd_t *r, rd_t *sub)
-{
-    uint64_t len;
-    if (!rd_varint(r, &len) || len > (uint64_t)(r->end - r->p))
-        return false;
-    sub->p = r->p;
-    sub->end = r->p + len;
-    r->p += len;
-    return true;
-}
-
-static bool rd_tag(rd_t *r, uint32_t *field, unsigned *wt)
-{
-    uint64_t tag;
-    if (!rd_varint(r, &tag) || tag >> 3 == 0 || tag >> 3 > 0x1fffffff)
-        return false;
-    *field = (uint32_t)(tag >> 3);
-    *wt = (unsigned)(tag & 7);
-    return true;
-}
-
-static bool rd_skip(rd_t *r, unsigned wt)
-{
-    uint64_t v;
-    rd_t sub;
-    switch (wt) {
-    case WT_VARINT: return rd_varint(r, &v);
-    case WT_FIXED64:
-        if (r->end - r->p < 8)
-            return false;
-        r->p += 8;
-        return true;
-    case WT_LEN: return rd_sub(r, &sub);
-    case WT_FIXED32:
-        if (r->end - r->p < 4)
-            return false;
-        r->p += 4;
-        return true;
-    default: return false; /* groups (3, 4) and invalid types */
-    }
-}
+typedef vn_pb_rd_t rd_t;
 
 /* ---- validation shared by bytes and protobuf-c input ---- */
 
@@ -176,20 +100,20 @@ static bool parse_centroid(rd_t *m, double *mean, double *weight)
     while (m->p < m->end) {
         uint32_t f;
         unsigned wt;
-        if (!rd_tag(m, &f, &wt))
+        if (!vn_pb_tag(m, &f, &wt))
             return false;
         if (f == 1 || f == 2) {
-            if (wt != WT_FIXED64 || !rd_double(m, f == 1 ? mean : weight))
+            if (wt != VN_PB_WT_FIXED64 || !vn_pb_double(m, f == 1 ? mean : weight))
                 return false;
         } else if (f == 3) { /* samples: packed or not, ignored */
-            if (wt == WT_LEN) {
+            if (wt == VN_PB_WT_LEN) {
                 rd_t sub;
-                if (!rd_sub(m, &sub) || (sub.end - sub.p) % 8 != 0)
+                if (!vn_pb_sub(m, &sub) || (sub.end - sub.p) % 8 != 0)
                     return false;
-            } else if (wt != WT_FIXED64 || !rd_skip(m, wt)) {
+            } else if (wt != VN_PB_WT_FIXED64 || !vn_pb_skip(m, wt)) {
                 return false;
             }
-        } else if (!rd_skip(m, wt)) {
+        } else if (!vn_pb_skip(m, wt)) {
             return false;
         }
     }
@@ -206,12 +130,12 @@ static bool parse_digest(const uint8_t *buf, size_t len, hdr_t *h, vn_tdigest_ce
     while (r.p < r.end) {
         uint32_t f;
         unsigned wt;
-        if (!rd_tag(&r, &f, &wt))
+        if (!vn_pb_tag(&r, &f, &wt))
             return false;
         if (f == 1) {
             rd_t m;
             double mean, weight;
-            if (wt != WT_LEN || !rd_sub(&r, &m) || !parse_centroid(&m, &mean, &weight))
+            if (wt != VN_PB_WT_LEN || !vn_pb_sub(&r, &m) || !parse_centroid(&m, &mean, &weight))
                 return false;
             if (!centroid_ok(mean, weight, prev) || count >= VN_TDIGEST_MAX_CENTROIDS)
                 return false;
@@ -221,9 +145,9 @@ static bool parse_digest(const uint8_t *buf, size_t len, hdr_t *h, vn_tdigest_ce
             count++;
         } else if (f >= 2 && f <= 5) {
             double *dst[] = {&h->compression, &h->min, &h->max, &h->rsum};
-            if (wt != WT_FIXED64 || !rd_double(&r, dst[f - 2]))
+            if (wt != VN_PB_WT_FIXED64 || !vn_pb_double(&r, dst[f - 2]))
                 return false;
-        } else if (!rd_skip(&r, wt)) {
+        } else if (!vn_pb_skip(&r, wt)) {
             return false;
         }
     }
@@ -280,34 +204,10 @@ vn_err_t vn_tdigest_from_pb(vn_tdigest_t *td, const Tdigest__MergingDigestData *
 
 /* ---- digest -> bytes ---- */
 
-static size_t varint_len(uint64_t v)
-{
-    size_t n = 1;
-    while (v >= 0x80) {
-        v >>= 7;
-        n++;
-    }
-    return n;
-}
-
-static uint8_t *put_varint(uint8_t *p, uint64_t v)
-{
-    while (v >= 0x80) {
-        *p++ = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    *p++ = (uint8_t)v;
-    return p;
-}
-
 static uint8_t *put_double(uint8_t *p, uint8_t tag, double d)
 {
-    uint64_t v;
-    memcpy(&v, &d, sizeof(v));
     *p++ = tag;
-    for (int i = 0; i < 8; i++)
-        *p++ = (uint8_t)(v >> (8 * i));
-    return p;
+    return vn_pb_put_double(p, d);
 }
 
 /* proto3 leaves out zero (0.0 and -0.0); NaN != 0 so it is written, as in Go. */
@@ -326,7 +226,7 @@ size_t vn_tdigest_encoded_size(vn_tdigest_t *td)
                    dbl_field_len(td->_rsum);
     for (size_t i = 0; i < n; i++) {
         size_t l = centroid_len(&c[i]);
-        total += 1 + varint_len(l) + l;
+        total += 1 + vn_pb_varint_len(l) + l;
     }
     return total;
 }
@@ -341,7 +241,7 @@ vn_err_t vn_tdigest_encode(vn_tdigest_t *td, uint8_t *buf, size_t cap, size_t *o
     uint8_t *p = buf;
     for (size_t i = 0; i < n; i++) {
         *p++ = 0x0a; /* field 1, length-delimited */
-        p = put_varint(p, centroid_len(&c[i]));
+        p = vn_pb_put_varint(p, centroid_len(&c[i]));
         if (c[i].mean != 0.0)
             p = put_double(p, 0x09, c[i].mean);
         if (c[i].weight != 0.0)

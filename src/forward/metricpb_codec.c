@@ -16,7 +16,7 @@
 
 #include "core/xalloc.h"
 #include "forward/grpc_frame.h"
-#include "forward/pbwire.h"
+#include "core/pbwire.h"
 
 /* Field keys: (field << 3) | wire type. */
 #define KEY_NAME 0x0a      /* 1, LEN */

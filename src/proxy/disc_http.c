@@ -30,6 +30,13 @@ static void push(vn_strlist_t *l, const char *s)
     l->v[l->n++] = vn_xstrdup(s);
 }
 
+/* A malformed answer yields nothing: what this parse appended is taken back. */
+static void drop_from(vn_strlist_t *l, size_t n0)
+{
+    while (l->n > n0)
+        free(l->v[--l->n]);
+}
+
 /* A host as an address string may carry: printable, no spaces, no '/', not too long. */
 static bool sane_host(const char *h, size_t len)
 {
@@ -58,6 +65,7 @@ vn_err_t vn_disc_parse_consul(const char *body, size_t len, vn_strlist_t *out, c
         return VN_ERR_PARSE;
     }
     vn_err_t e = VN_OK;
+    size_t n0 = out->n;
     const vn_jread_node_t *root = vn_jread_root(&d);
     if (root->type != VN_JREAD_ARRAY) {
         snprintf(err, errcap, "consul: invalid response: expected an array of service entries");
@@ -86,6 +94,8 @@ vn_err_t vn_disc_parse_consul(const char *body, size_t len, vn_strlist_t *out, c
         }
     }
     vn_jread_free(&d);
+    if (e != VN_OK)
+        drop_from(out, n0);
     return e;
 }
 
@@ -119,6 +129,7 @@ vn_err_t vn_disc_parse_k8s_endpoints(const char *body, size_t len, const char *p
         return VN_ERR_PARSE;
     }
     vn_err_t e = VN_OK;
+    size_t n0 = out->n;
     const vn_jread_node_t *root = vn_jread_root(&d);
     const char *kind = vn_jread_str(&d, vn_jread_get(&d, root, "kind"), NULL);
     const vn_jread_node_t *subsets = vn_jread_get(&d, root, "subsets");
@@ -159,6 +170,8 @@ vn_err_t vn_disc_parse_k8s_endpoints(const char *body, size_t len, const char *p
         }
     }
     vn_jread_free(&d);
+    if (e != VN_OK)
+        drop_from(out, n0);
     return e;
 }
 

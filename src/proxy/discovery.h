@@ -67,6 +67,12 @@ void vn_disc_list_normalize(vn_strlist_t *l);
 
 /* ---- response parsers (pure functions; fuzzed by fuzz/fuzz_discovery.c) ---- */
 
+/*
+ * Both parsers append to *out (owned by the caller) and return VN_OK, or
+ * VN_ERR_PARSE / VN_ERR_TOO_LARGE with a reason in err and *out as it was
+ * before the call: a malformed answer never yields part of a set.
+ */
+
 /** Consul /v1/health/service answer -> "Node.Address:Service.Port" list (appended to *out). */
 vn_err_t vn_disc_parse_consul(const char *body, size_t len, vn_strlist_t *out, char *err, size_t errcap);
 

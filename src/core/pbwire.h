@@ -1,6 +1,6 @@
 /**
- * pbwire.h - the few protobuf wire primitives the metricpb codec needs
- * (module-internal to src/forward/): base-128 varints, fixed64 doubles,
+ * pbwire.h - the few protobuf wire primitives our hand-written codecs share
+ * (metricpb in src/forward/, the t-digest in src/aggregate/): base-128 varints, fixed64 doubles,
  * tags and length-delimited fields, read from a bounded cursor that never
  * reads past its end, and written into caller-sized buffers.
  *
@@ -8,8 +8,8 @@
  * varint and then leaves the cursor somewhere inside its range; the caller
  * rejects the whole message.
  */
-#ifndef VN_FORWARD_PBWIRE_H
-#define VN_FORWARD_PBWIRE_H
+#ifndef VN_CORE_PBWIRE_H
+#define VN_CORE_PBWIRE_H
 
 #include <stdbool.h>
 #include <stddef.h>
