@@ -33,8 +33,12 @@
  * take the full path every time.
  */
 #define LC_SLOTS 4096
-#define LC_SIG_MAX 112
-#define LC_KEY_MAX 128
+#define LC_SIG_MAX 1024
+#define LC_KEY_MAX 1024
+/* Signature and key bytes live in one per-reader area, not in the entries: entries stay 48 bytes,
+ * so the probe touches one cache line (a fixed 240-byte entry made the probe a cache miss). When
+ * the area is full every pending value is flushed and the cache starts over. */
+#define LC_BYTES (512 * 1024)
 
 typedef struct lc_entry {
     uint64_t sig_hash;
@@ -42,14 +46,15 @@ typedef struct lc_entry {
     uint32_t pending_samples; /* lines folded into pending_value (for drop accounting) */
     double rate;
     double pending_value;     /* counter: sum of value/rate; gauge: last value */
+    uint32_t off;             /* in->lc_bytes: name bytes, rest bytes, then key bytes */
     uint16_t name_len, rest_len, key_len;
     uint8_t type, scope;
     uint8_t ignored;          /* DogStatsD 1.1+ sections in the signature */
     bool used, pending;
     bool listed;              /* on in->dirty until the next commit */
-    char sig[LC_SIG_MAX];     /* name bytes, then rest bytes */
-    char key[LC_KEY_MAX];
 } lc_entry_t;
+
+_Static_assert(sizeof(lc_entry_t) <= 56, "keep line-cache entries within one cache line");
 
 struct vn_ingest {
     vn_ingest_shared_t sh;
@@ -68,6 +73,8 @@ struct vn_ingest {
     size_t ndirty;
     uint16_t dirty[LC_SLOTS]; /* entries with a pending value */
     lc_entry_t lc[LC_SLOTS];
+    size_t lc_used; /* bytes of lc_bytes in use */
+    char lc_bytes[LC_BYTES];
 };
 
 vn_ingest_t *vn_ingest_new(const vn_ingest_shared_t *shared, size_t reader_id)
@@ -131,7 +138,8 @@ static void lc_flush(vn_ingest_t *in, lc_entry_t *e)
     if (!e->pending)
         return;
     /* A counter's pending value is already value/rate, so it travels with rate 1. */
-    if (!put(in, e->key_hash, (vn_mtype_t)e->type, (vn_scope_t)e->scope, e->pending_value, 1.0, e->key, e->key_len,
+    if (!put(in, e->key_hash, (vn_mtype_t)e->type, (vn_scope_t)e->scope, e->pending_value, 1.0,
+             in->lc_bytes + e->off + e->name_len + e->rest_len, e->key_len,
              NULL, 0))
         in->queue_dropped += e->pending_samples - 1; /* put counted one */
     e->pending = false;
@@ -153,6 +161,21 @@ static void lc_sample(vn_ingest_t *in, lc_entry_t *e, size_t idx, double v)
         e->pending_value += v / e->rate; /* SPEC 0.2: double, no truncation */
     else
         e->pending_value = v;
+}
+
+/* The byte area is full: hand every pending value over, then forget every entry (stale byte
+ * ranges become unreachable) and start filling the area again. */
+static void lc_reset(vn_ingest_t *in)
+{
+    for (size_t i = 0; i < in->ndirty; i++) {
+        lc_entry_t *d = &in->lc[in->dirty[i]];
+        lc_flush(in, d);
+        d->listed = false;
+    }
+    in->ndirty = 0;
+    for (size_t i = 0; i < LC_SLOTS; i++)
+        in->lc[i].used = false;
+    in->lc_used = 0;
 }
 
 /* Builds "name\ntags" into in->key and its hash; returns key length or 0 when too long. */
@@ -233,12 +256,13 @@ static bool ingest_metric(vn_ingest_t *in, const char *line, size_t len)
             size_t set = (size_t)(sh & (LC_SLOTS / 2 - 1)) * 2; /* 2-way set associative */
             for (size_t way = 0; way < 2; way++) {
                 lc_entry_t *c = &in->lc[set + way];
+                const char *sig = in->lc_bytes + c->off;
                 if (c->used && c->sig_hash == sh && c->name_len == nlen && c->rest_len == rlen &&
-                    memcmp(c->sig, line, nlen) == 0 && memcmp(c->sig + nlen, pipe, rlen) == 0) {
+                    memcmp(sig, line, nlen) == 0 && memcmp(sig + nlen, pipe, rlen) == 0) {
                     vn_value_iter_t it = {.p = colon + 1, .end = pipe, .done = pipe == colon + 1};
                     in->ignored += c->ignored;
                     return apply_values(in, &it, (vn_mtype_t)c->type, (vn_scope_t)c->scope, c->rate, c->key_hash,
-                                        c->key, c->key_len, c, set + way);
+                                        sig + nlen + rlen, c->key_len, c, set + way);
                 }
             }
             /* Miss: fill a free way, else evict one chosen by a hash bit (random replacement). */
@@ -262,15 +286,20 @@ static bool ingest_metric(vn_ingest_t *in, const char *line, size_t len)
     vn_scope_t scope = normalise_scope(m->type, m->scope);
     if (e && klen <= LC_KEY_MAX) {
         lc_flush(in, e); /* the slot's previous series keeps its pending value */
+        if (in->lc_used + nlen + rlen + klen > LC_BYTES)
+            lc_reset(in);
         e->used = true;
         e->sig_hash = sh;
+        e->off = (uint32_t)in->lc_used;
         e->name_len = (uint16_t)nlen;
         e->rest_len = (uint16_t)rlen;
-        memcpy(e->sig, line, nlen);
-        memcpy(e->sig + nlen, pipe, rlen);
+        char *dst = in->lc_bytes + in->lc_used;
+        memcpy(dst, line, nlen);
+        memcpy(dst + nlen, pipe, rlen);
+        memcpy(dst + nlen + rlen, in->key, klen);
+        in->lc_used += nlen + rlen + klen;
         e->key_hash = hash;
         e->key_len = (uint16_t)klen;
-        memcpy(e->key, in->key, klen);
         e->type = (uint8_t)m->type;
         e->scope = (uint8_t)scope;
         e->rate = m->rate;

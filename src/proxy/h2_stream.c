@@ -54,9 +54,10 @@ struct vn_h2_stream {
     int grpc_status;
     char grpc_message[128];
     uint32_t reset_code;
-    double ping_interval, ping_timeout;
+    double ping_interval, ping_timeout, stall_timeout;
     double ping_sent;     /* monotonic time of the outstanding PING, 0 if none */
     double last_ping_ack; /* last PING answered (or the open time) */
+    double last_progress; /* last time output moved (bytes to the socket), or nothing was pending */
     char why[256];
 };
 
@@ -176,6 +177,8 @@ static vn_err_t flush_out(vn_h2_stream_t *s)
         }
         s->out += w;
         s->out_len -= (size_t)w;
+        if (w > 0)
+            s->last_progress = vn_h2_now();
     }
 }
 
@@ -251,8 +254,16 @@ static vn_err_t tcp_connect(vn_h2_stream_t *s, const char *host, const char *por
         int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
         if (fd < 0)
             continue;
-        int one = 1;
+        /* The kernel's own checks: a dead host or a black-holed path fails the
+         * connection without any frame a gRPC server could object to. */
+        int one = 1, idle = 15, intvl = 5, cnt = 3;
+        unsigned user_timeout = (unsigned)(s->stall_timeout * 1000);
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
+        setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof user_timeout);
         int rc = connect(fd, ai->ai_addr, ai->ai_addrlen), e = errno;
         if (rc < 0 && e == EINPROGRESS) {
             struct pollfd p = {.fd = fd, .events = POLLOUT};
@@ -294,8 +305,9 @@ vn_err_t vn_h2_stream_open(const vn_h2_stream_opts_t *o, double deadline, vn_h2_
     vn_h2_stream_t *s = vn_xcalloc(1, sizeof *s);
     s->fd = -1;
     s->grpc_status = -1;
-    s->ping_interval = o->ping_interval_s > 0 ? o->ping_interval_s : 5;
-    s->ping_timeout = o->ping_timeout_s > 0 ? o->ping_timeout_s : 10;
+    s->ping_interval = o->ping_interval_s > 0 ? o->ping_interval_s : 310;
+    s->ping_timeout = o->ping_timeout_s > 0 ? o->ping_timeout_s : 20;
+    s->stall_timeout = o->stall_timeout_s > 0 ? o->stall_timeout_s : 30;
     snprintf(s->authority, sizeof s->authority, "%s", o->addr);
     snprintf(s->path, sizeof s->path, "%s", o->path);
     vn_err_t e = tcp_connect(s, host, port, deadline);
@@ -355,7 +367,7 @@ vn_err_t vn_h2_stream_open(const vn_h2_stream_opts_t *o, double deadline, vn_h2_
         vn_h2_stream_free(s);
         return e;
     }
-    s->last_ping_ack = vn_h2_now();
+    s->last_ping_ack = s->last_progress = vn_h2_now();
     *out = s;
     return VN_OK;
 }
@@ -387,6 +399,13 @@ void vn_h2_stream_write(vn_h2_stream_t *s, const uint8_t *data, size_t len)
 static vn_err_t keepalive(vn_h2_stream_t *s)
 {
     double now = vn_h2_now();
+    bool pending = s->out_len > 0 || s->body_off < s->body_len;
+    if (!pending)
+        s->last_progress = now;
+    else if (now - s->last_progress > s->stall_timeout) {
+        set_why(s, "no progress sending for %g s (the server stopped reading)", s->stall_timeout);
+        return VN_ERR_TIMEOUT;
+    }
     if (s->ping_sent > 0) {
         if (now - s->ping_sent > s->ping_timeout) {
             set_why(s, "%s", "keepalive PING not answered in time");
@@ -410,9 +429,11 @@ vn_err_t vn_h2_stream_pump(vn_h2_stream_t *s, int timeout_ms, int wake_fd, bool 
     if (e == VN_OK)
         e = flush_out(s);
     if (e == VN_OK) {
-        /* never sleep past the next keepalive event */
+        /* never sleep past the next keepalive or stall check */
         double next = s->ping_sent > 0 ? s->ping_sent + s->ping_timeout : s->last_ping_ack + s->ping_interval;
-        int ka = ms_until(next);
+        if (s->last_progress + s->stall_timeout < next)
+            next = s->last_progress + s->stall_timeout;
+        int ka = ms_until(next) + 1;
         e = wait_io(s, timeout_ms < ka ? timeout_ms : ka, wake_fd, woken);
     }
     if (e == VN_OK)

@@ -10,8 +10,16 @@
  * fails. Failure is anything that means metrics may no longer arrive: EOF
  * or a reset connection, a GOAWAY, the server ending or resetting the
  * stream (its response is, for a client stream, the end of it), an HTTP/2
- * protocol error, or a PING that the server has not answered within the
- * ping timeout (a hung peer, or a connection stuck with unsent data).
+ * protocol error, a PING that the server has not answered within the ping
+ * timeout (a hung peer), output that has made no progress for the stall
+ * timeout (a peer that stopped reading), or the kernel giving up on the
+ * connection (TCP keepalive: 15 s idle, then 3 probes 5 s apart; and
+ * TCP_USER_TIMEOUT: data unacknowledged for the stall timeout).
+ *
+ * PINGs are rare on purpose: a Go (grpc-go) server allows one per 5 minutes
+ * by default and answers more frequent ones, after two strikes, with
+ * GOAWAY ENHANCE_YOUR_CALM "too_many_pings", which would drop a Go global
+ * every few seconds. The stall and TCP checks cover the busy case.
  *
  * Thread safety: none; one thread (the destination's) owns a stream.
  */
@@ -29,8 +37,10 @@ typedef struct vn_h2_stream vn_h2_stream_t;
 typedef struct vn_h2_stream_opts {
     const char *addr;       /* "host:port" (borrowed for the call) */
     const char *path;       /* e.g. "/forwardrpc.Forward/SendMetricsV2" */
-    double ping_interval_s; /* 0 = 5: a PING when none is outstanding for this long */
-    double ping_timeout_s;  /* 0 = 10: an unanswered PING this old fails the stream */
+    double ping_interval_s; /* 0 = 310: a PING when none was sent for this long (grpc-go's
+                               default enforcement allows one per 300 s) */
+    double ping_timeout_s;  /* 0 = 20: an unanswered PING this old fails the stream */
+    double stall_timeout_s; /* 0 = 30: pending output that has not moved for this long fails it */
 } vn_h2_stream_opts_t;
 
 /**

@@ -39,6 +39,8 @@ struct vn_proxy {
     _Atomic bool shutting_down;
 };
 
+static size_t render_buf(vn_buf_t *b, char *buf, size_t cap);
+
 static unsigned health_cb(void *ctx)
 {
     vn_proxy_t *p = ctx;
@@ -54,11 +56,30 @@ static size_t metrics_cb(void *ctx, char *buf, size_t cap)
     vn_buf_t b = VN_BUF_INIT(VN_HTTP_MAX_RENDER);
     vn_proxy_stats_render(&p->stats, &b);
     vn_router_render(p->router, &b);
-    size_t n = vn_buf_len(&b);
+    return render_buf(&b, buf, cap);
+}
+
+static size_t render_buf(vn_buf_t *b, char *buf, size_t cap)
+{
+    size_t n = vn_buf_len(b);
     if (n <= cap)
-        memcpy(buf, vn_buf_ptr(&b), n);
-    vn_buf_free(&b);
+        memcpy(buf, vn_buf_ptr(b), n);
+    vn_buf_free(b);
     return n;
+}
+
+static size_t config_json_cb(void *ctx, char *buf, size_t cap)
+{
+    vn_buf_t b = VN_BUF_INIT(VN_HTTP_MAX_RENDER);
+    vn_proxy_config_dump_json(((vn_proxy_t *)ctx)->cfg, &b);
+    return render_buf(&b, buf, cap);
+}
+
+static size_t config_yaml_cb(void *ctx, char *buf, size_t cap)
+{
+    vn_buf_t b = VN_BUF_INIT(VN_HTTP_MAX_RENDER);
+    vn_proxy_config_dump_yaml(((vn_proxy_t *)ctx)->cfg, &b);
+    return render_buf(&b, buf, cap);
 }
 
 vn_err_t vn_proxy_start(const vn_proxy_config_t *cfg, vn_proxy_t **out, char *err, size_t errcap)
@@ -99,7 +120,14 @@ vn_err_t vn_proxy_start(const vn_proxy_config_t *cfg, vn_proxy_t **out, char *er
         VN_LOG(WARN, "event=statsd_self_metrics_not_supported msg=\"statsd.address is ignored; self-metrics are on "
                      "/metrics\"");
     if (e == VN_OK && cfg->http_address[0]) {
-        vn_http_handlers_t h = {.ctx = p, .ready = ready_cb, .metrics = metrics_cb, .healthcheck = health_cb};
+        vn_http_handlers_t h = {.ctx = p,
+                                .ready = ready_cb,
+                                .metrics = metrics_cb,
+                                .healthcheck = health_cb,
+                                .config_json = cfg->http_enable_config ? config_json_cb : NULL,
+                                .config_yaml = cfg->http_enable_config ? config_yaml_cb : NULL};
+        if (cfg->http_enable_profiling)
+            VN_LOG(WARN, "event=profiling_not_supported msg=\"http.enable_profiling: no /debug/pprof in veneur-c\"");
         e = vn_http_server_start(cfg->http_address, &h, &p->http, why, sizeof why);
         if (e != VN_OK)
             snprintf(err, errcap, "http_address: %s", why);

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "core/json.h"
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "forward/h2_client.h"
@@ -633,4 +635,138 @@ void vn_proxy_config_free(vn_proxy_config_t *c)
     matchers_free(c);
     free(c->consul_token);
     free(c);
+}
+
+/* ---------------------------------------------------------------- dumps */
+
+static bool is_secret_value(const pkey_t *k) { return k->secret; }
+
+/* Go field name of a key: the last segment of its Go path ("IgnoreTags" for the YAML-only key). */
+static void go_split(const pkey_t *k, char *group, size_t gcap, const char **field)
+{
+    const char *g = k->gofield ? k->gofield : "IgnoreTags";
+    const char *dot = strchr(g, '.');
+    snprintf(group, gcap, "%.*s", dot ? (int)(dot - g) : 0, g);
+    *field = dot ? dot + 1 : g;
+}
+
+static void json_value(vn_json_t *w, const vn_proxy_config_t *c, const pkey_t *k)
+{
+    switch (k->type) {
+    case T_STR: {
+        const char *v = *FIELD(c, k, char *);
+        vn_json_string(w, is_secret_value(k) && v[0] ? "<redacted>" : v);
+        break;
+    }
+    case T_BOOL: vn_json_bool(w, *FIELD(c, k, bool)); break;
+    case T_DURATION: vn_json_int(w, (int64_t)llround(*FIELD(c, k, double) * 1e9)); break; /* Go: nanoseconds */
+    case T_ULONG: vn_json_int(w, (int64_t)*FIELD(c, k, unsigned long)); break;
+    case T_LONG: vn_json_int(w, *FIELD(c, k, long)); break;
+    case T_DISC_KIND: vn_json_string(w, vn_disc_kind_name(*FIELD(c, k, vn_disc_kind_t))); break;
+    case T_STRLIST: {
+        const vn_strlist_t *l = FIELD(c, k, vn_strlist_t);
+        vn_json_array_begin(w);
+        for (size_t i = 0; i < l->n; i++)
+            vn_json_string(w, l->v[i]);
+        vn_json_array_end(w);
+        break;
+    }
+    case T_MATCHERS:
+        vn_json_array_begin(w);
+        for (size_t i = 0; i < c->n_ignore_tags; i++) {
+            vn_json_object_begin(w);
+            vn_json_key(w, "Kind");
+            vn_json_string(w, c->ignore_tags[i].kind);
+            vn_json_key(w, "Unset");
+            vn_json_bool(w, c->ignore_tags[i].unset);
+            vn_json_key(w, "Value");
+            vn_json_string(w, c->ignore_tags[i].value);
+            vn_json_object_end(w);
+        }
+        vn_json_array_end(w);
+        break;
+    }
+}
+
+void vn_proxy_config_dump_json(const vn_proxy_config_t *c, vn_buf_t *out)
+{
+    vn_json_t w;
+    vn_json_init(&w, out);
+    vn_json_object_begin(&w);
+    char open_group[64] = "";
+    for (size_t i = 0; i < NKEYS; i++) {
+        char group[64];
+        const char *field;
+        go_split(&keys[i], group, sizeof group, &field);
+        if (strcmp(group, open_group) != 0) {
+            if (open_group[0])
+                vn_json_object_end(&w);
+            if (group[0]) {
+                vn_json_key(&w, group);
+                vn_json_object_begin(&w);
+            }
+            snprintf(open_group, sizeof open_group, "%s", group);
+        }
+        vn_json_key(&w, field);
+        json_value(&w, c, &keys[i]);
+    }
+    if (open_group[0])
+        vn_json_object_end(&w);
+    vn_json_object_end(&w);
+    vn_buf_add_byte(out, '\n');
+}
+
+static void yaml_str(vn_buf_t *out, const char *s)
+{
+    vn_json_add_string(out, s, strlen(s)); /* a JSON string is a valid YAML double-quoted scalar */
+}
+
+void vn_proxy_config_dump_yaml(const vn_proxy_config_t *c, vn_buf_t *out)
+{
+    char open_group[64] = "";
+    for (size_t i = 0; i < NKEYS; i++) {
+        const pkey_t *k = &keys[i];
+        const char *dot = strchr(k->yaml, '.');
+        char group[64];
+        snprintf(group, sizeof group, "%.*s", dot ? (int)(dot - k->yaml) : 0, k->yaml);
+        if (strcmp(group, open_group) != 0 && group[0])
+            vn_buf_printf(out, "%s:\n", group);
+        snprintf(open_group, sizeof open_group, "%s", group);
+        vn_buf_printf(out, "%s%s: ", group[0] ? "  " : "", dot ? dot + 1 : k->yaml);
+        switch (k->type) {
+        case T_STR: {
+            const char *v = *FIELD(c, k, char *);
+            yaml_str(out, k->secret && v[0] ? "<redacted>" : v);
+            break;
+        }
+        case T_BOOL: vn_buf_add_str(out, *FIELD(c, k, bool) ? "true" : "false"); break;
+        case T_DURATION: vn_buf_printf(out, "%.9gs", *FIELD(c, k, double)); break;
+        case T_ULONG: vn_buf_printf(out, "%lu", *FIELD(c, k, unsigned long)); break;
+        case T_LONG: vn_buf_printf(out, "%ld", *FIELD(c, k, long)); break;
+        case T_DISC_KIND: vn_buf_add_str(out, c->disc_kind == VN_DISC_NONE ? "\"\"" : vn_disc_kind_name(c->disc_kind)); break;
+        case T_STRLIST: {
+            const vn_strlist_t *l = FIELD(c, k, vn_strlist_t);
+            vn_buf_add_byte(out, '[');
+            for (size_t j = 0; j < l->n; j++) {
+                if (j)
+                    vn_buf_add_str(out, ", ");
+                yaml_str(out, l->v[j]);
+            }
+            vn_buf_add_byte(out, ']');
+            break;
+        }
+        case T_MATCHERS:
+            vn_buf_add_byte(out, '[');
+            for (size_t j = 0; j < c->n_ignore_tags; j++) {
+                vn_buf_add_str(out, j ? ", {kind: " : "{kind: ");
+                yaml_str(out, c->ignore_tags[j].kind);
+                vn_buf_add_str(out, ", value: ");
+                yaml_str(out, c->ignore_tags[j].value);
+                vn_buf_printf(out, ", unset: %s}", c->ignore_tags[j].unset ? "true" : "false");
+            }
+            vn_buf_add_byte(out, ']');
+            break;
+        }
+        vn_buf_add_byte(out, '\n');
+    }
 }

@@ -31,6 +31,7 @@
 #include <stddef.h>
 
 #include "config/config.h"
+#include "core/buf.h"
 #include "core/err.h"
 
 /** Largest send_buffer_size accepted (metrics queued per destination). */
@@ -100,6 +101,17 @@ vn_err_t vn_proxy_config_load_file(const char *path, char *const *envp, bool str
 
 /** NULL ok. */
 void vn_proxy_config_free(vn_proxy_config_t *c);
+
+/**
+ * /config/json (http.enable_config): the config as Go's json.Marshal of its
+ * Config struct writes it (Go field names, durations in nanoseconds), the
+ * discovery block under "Discovery"; secrets (sentry_dsn) print as
+ * "<redacted>". Appended to out.
+ */
+void vn_proxy_config_dump_json(const vn_proxy_config_t *c, vn_buf_t *out);
+
+/** /config/yaml: the YAML keys with their values (loads back into an equal config, secrets aside). */
+void vn_proxy_config_dump_yaml(const vn_proxy_config_t *c, vn_buf_t *out);
 
 /** "consul", "dns", "kubernetes" or "none". */
 const char *vn_disc_kind_name(vn_disc_kind_t k);

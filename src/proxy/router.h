@@ -48,8 +48,9 @@ typedef struct vn_router_opts {
     size_t queue_max_bytes;      /* 0 = VN_DEST_MAX_QUEUE_BYTES */
     double backoff_min_s;        /* 0 = 0.25: first re-dial after a failure */
     double backoff_max_s;        /* 0 = 8 */
-    double ping_interval_s;      /* 0 = 5 (see h2_stream.h) */
-    double ping_timeout_s;       /* 0 = 10 */
+    double ping_interval_s;      /* 0 = h2_stream.h's default (310 s) */
+    double ping_timeout_s;       /* 0 = h2_stream.h's default (20 s) */
+    double stall_timeout_s;      /* 0 = h2_stream.h's default (30 s) */
     const vn_tagm_set_t *ignore; /* ignore_tags; borrowed, must outlive the router; NULL = none */
     vn_proxy_stats_t *stats;     /* borrowed, must outlive the router */
 } vn_router_opts_t;

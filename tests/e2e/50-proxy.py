@@ -671,8 +671,16 @@ def test_cli_and_env():
     g = start_global(port)
     p = None
     try:
-        p = Proxy("", env={"VENEUR_PROXY_FORWARDADDRESSES": "127.0.0.1:%d" % port})
+        p = Proxy("http: {enable_config: true}\nsentry_dsn: https://key@sentry\n",
+                  env={"VENEUR_PROXY_FORWARDADDRESSES": "127.0.0.1:%d" % port})
         p.wait_destinations(["127.0.0.1:%d" % port], what="the env-configured destination")
+        status, body = p.http("/config/json")
+        cfg = json.loads(body)
+        expect(status == 200 and cfg["ForwardAddresses"] == ["127.0.0.1:%d" % port] and cfg["DialTimeout"] == 10**9,
+               "/config/json: %r" % body[:300])
+        expect(cfg["SentryDsn"] == "<redacted>", "secrets redacted")
+        status, body = p.http("/config/yaml")
+        expect(status == 200 and "dial_timeout: 1s" in body, "/config/yaml: %r" % body[:300])
     finally:
         if p:
             p.stop()

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/buf.h"
+#include "proxy/json_read.h"
 #include "proxy/proxy_config.h"
 
 static vn_proxy_config_t *load(const char *yaml, char **env, bool strict, char *err, size_t errcap)
@@ -278,6 +280,53 @@ static void test_proxy_config__file(void **state)
     assert_null(c);
 }
 
+static void test_proxy_config__dumps(void **state)
+{
+    (void)state;
+    char err[256] = "";
+    vn_proxy_config_t *c = load(full_yaml, NULL, true, err, sizeof err);
+    assert_non_null(c);
+    /* YAML loads back into an equal config (the secret aside) */
+    vn_buf_t y = VN_BUF_INIT(1 << 20);
+    vn_proxy_config_dump_yaml(c, &y);
+    assert_null(strstr(vn_buf_ptr(&y), "secret@"));
+    vn_proxy_config_t *c2 = load(vn_buf_ptr(&y), NULL, true, err, sizeof err);
+    if (!c2)
+        fail_msg("%s\n%s", err, vn_buf_ptr(&y));
+    assert_true(c2->dial_timeout_s == c->dial_timeout_s);
+    assert_true(c2->grpc_max_connection_idle_s == 120);
+    assert_int_equal(c2->forward_addresses.n, 2);
+    assert_string_equal(c2->forward_addresses.v[1], "[::1]:8128");
+    assert_int_equal(c2->n_ignore_tags, 2);
+    assert_string_equal(c2->ignore_tags[1].value, "^pod");
+    assert_int_equal(c2->disc_kind, VN_DISC_KUBERNETES);
+    assert_int_equal(c2->send_buffer_size, 4096);
+    assert_string_equal(c2->sentry_dsn, "<redacted>");
+    vn_proxy_config_free(c2);
+    vn_buf_free(&y);
+    /* JSON: Go's field names, durations in nanoseconds */
+    vn_buf_t j = VN_BUF_INIT(1 << 20);
+    vn_proxy_config_dump_json(c, &j);
+    vn_jread_doc_t d;
+    assert_int_equal(vn_jread_parse(vn_buf_ptr(&j), vn_buf_len(&j), 10000, &d, err, sizeof err), VN_OK);
+    const vn_jread_node_t *r = vn_jread_root(&d);
+    int64_t v;
+    assert_true(vn_jread_int(&d, vn_jread_get(&d, r, "DialTimeout"), &v));
+    assert_true(v == 1500000000);
+    assert_true(vn_jread_int(&d, vn_jread_get(&d, vn_jread_get(&d, r, "GrpcServer"), "MaxConnectionIdle"), &v));
+    assert_true(v == 120000000000LL);
+    assert_string_equal(vn_jread_str(&d, vn_jread_get(&d, r, "SentryDsn"), NULL), "<redacted>");
+    assert_string_equal(vn_jread_str(&d, vn_jread_get(&d, vn_jread_get(&d, r, "Tls"), "CaFile"), NULL), "/ca");
+    const vn_jread_node_t *it = vn_jread_get(&d, r, "IgnoreTags");
+    assert_int_equal(it->count, 2);
+    assert_string_equal(vn_jread_str(&d, vn_jread_get(&d, vn_jread_child(&d, it, NULL), "Kind"), NULL), "prefix");
+    assert_string_equal(vn_jread_str(&d, vn_jread_get(&d, vn_jread_get(&d, r, "Discovery"), "Kind"), NULL),
+                        "kubernetes");
+    vn_jread_free(&d);
+    vn_buf_free(&j);
+    vn_proxy_config_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -288,6 +337,7 @@ int main(void)
         cmocka_unit_test(test_proxy_config__strict),
         cmocka_unit_test(test_proxy_config__refusals),
         cmocka_unit_test(test_proxy_config__file),
+        cmocka_unit_test(test_proxy_config__dumps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -366,6 +366,71 @@ static void test_router__slow_destination_never_blocks(void **state)
     fake_stop(&f[0]);
 }
 
+static void set_paused(fake_t *f, bool paused)
+{
+    pthread_mutex_lock(&f->mu);
+    f->paused = paused;
+    pthread_cond_broadcast(&f->cv);
+    pthread_mutex_unlock(&f->mu);
+}
+
+/* A peer that stops reading (here: its only thread is stuck) leaves the ring: by the stall
+ * timeout when output is pending, by the PING timeout when the stream is idle. Once it reads
+ * again it is re-dialled. */
+static void hung_peer(double ping_interval, double ping_timeout, double stall_timeout, int nmetrics)
+{
+    static fake_t f[1];
+    memset(f, 0, sizeof f);
+    fake_start(&f[0], 0);
+    vn_proxy_stats_t st;
+    memset(&st, 0, sizeof st);
+    vn_router_opts_t o = {.dial_timeout_s = 0.5,
+                          .queue_max_msgs = 1000000,
+                          .backoff_min_s = 0.05,
+                          .backoff_max_s = 0.1,
+                          .ping_interval_s = ping_interval,
+                          .ping_timeout_s = ping_timeout,
+                          .stall_timeout_s = stall_timeout,
+                          .stats = &st};
+    vn_router_t *r = vn_router_new(&o);
+    const char *a[] = {f[0].addr};
+    vn_router_add_static(r, a, 1);
+    want_healthy_t wh = {r, 1};
+    assert_true(wait_until(healthy_is, &wh, 5));
+    set_paused(&f[0], true);
+    vn_route_ctx_t c;
+    vn_route_ctx_init(&c, r);
+    uint8_t m[64];
+    size_t n = metric_bytes(7, m);
+    for (int i = 0; i < nmetrics; i++)
+        vn_route_metric(&c, m, n);
+    vn_route_ctx_release(&c);
+    wh.n = 0;
+    double t0 = vn_h2_now();
+    assert_true(wait_until(healthy_is, &wh, 10));
+    double took = vn_h2_now() - t0;
+    assert_true(took < (stall_timeout < ping_interval + ping_timeout ? stall_timeout : ping_interval + ping_timeout) + 2);
+    set_paused(&f[0], false);
+    wh.n = 1;
+    assert_true(wait_until(healthy_is, &wh, 10));
+    vn_router_stop(r, vn_h2_now() + 1);
+    vn_router_free(r);
+    fake_stop(&f[0]);
+}
+
+static void test_router__stalled_peer_leaves_ring(void **state)
+{
+    (void)state;
+    /* 100 000 metrics (~1.2 MB) exceed the server's 1 MiB stream window: output stalls */
+    hung_peer(300, 300, 0.5, 100000);
+}
+
+static void test_router__unanswered_ping_leaves_ring(void **state)
+{
+    (void)state;
+    hung_peer(0.2, 0.3, 300, 1);
+}
+
 static void test_router__empty_ring_and_invalid(void **state)
 {
     (void)state;
@@ -398,6 +463,8 @@ int main(void)
         cmocka_unit_test(test_router__ring_failure_redial),
         cmocka_unit_test(test_router__discovery_changes),
         cmocka_unit_test(test_router__slow_destination_never_blocks),
+        cmocka_unit_test(test_router__stalled_peer_leaves_ring),
+        cmocka_unit_test(test_router__unanswered_ping_leaves_ring),
         cmocka_unit_test(test_router__empty_ring_and_invalid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
