@@ -1,4 +1,3 @@
-# Contributors/helpers: read AGENTS.md first (no git commits, do not edit this Makefile).
 # veneur-c: one non-recursive GNU Makefile. Sources are found by wildcard so a new
 # module needs no Makefile edit:
 #   src/**/*.c (except src/main.c)  -> libveneur objects

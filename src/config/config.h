@@ -1,4 +1,3 @@
-/* BUILD NOTES FOR CONTRIBUTORS: read /work/main/AGENTS.md first (Makefile, tests, git rules). */
 /**
  * config.h - the immutable daemon configuration (SPEC.md section 4 and 0.1).
  *

@@ -1,4 +1,3 @@
-/* BUILD NOTES FOR CONTRIBUTORS: read /work/main/AGENTS.md first (Makefile, tests, git rules). */
 /**
  * dogstatsd.h - zero-copy parser for statsd/DogStatsD lines: metrics, events
  * (`_e{..}`) and service checks (`_sc|..`). SPEC.md section 1 and 0.3.

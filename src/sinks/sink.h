@@ -1,4 +1,3 @@
-/* BUILD NOTES FOR CONTRIBUTORS: read /work/main/AGENTS.md first (Makefile, tests, git rules). */
 /**
  * sink.h - the metric sink interface. The flusher calls every sink with the
  * interval's flushed metrics; adding a sink never touches the flusher.

@@ -16,7 +16,8 @@ Cases:
   destinations unchanged and the proxy alive; a shorter list removes one.
 - kubernetes: a fake Endpoints API behind a bearer token; not-ready addresses are not used.
 - healthcheck: 503 without a connected destination, 204 once one is up (re-dialled with backoff).
-- cli: -strict, env overrides (VENEUR_PROXY_*), -version, --help, missing -f.
+- node: @grpc/grpc-js client -> proxy -> @grpc/grpc-js server (independent HTTP/2 and protobuf).
+- cli: -strict, env overrides (VENEUR_PROXY_*), -version, --help, missing -f, /config/json and /yaml.
 """
 import bisect
 import json
@@ -616,6 +617,62 @@ def test_kubernetes_discovery():
             if v:
                 v.stop()
         api.close()
+
+
+# ---------------------------------------------------------------- independent gRPC peers
+
+NODE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "node")
+
+
+def node_peer(*args):
+    return subprocess.Popen(["node", os.path.join(NODE_DIR, "grpc_peer.js")] + list(args), cwd=NODE_DIR,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_node_client_and_server():
+    """@grpc/grpc-js on both sides: a Node client calls the proxy (SendMetrics and SendMetricsV2), the
+    proxy streams to a Node server standing in for the global."""
+    d = tempfile.mkdtemp(prefix="vn-proxy-node-")
+    outp = os.path.join(d, "received.jsonl")
+    srv = node_peer("server", outp)
+    proxy = None
+    try:
+        line = srv.stdout.readline()
+        expect(line.startswith("PORT "), "node server did not start: %r" % line)
+        member = "127.0.0.1:%d" % int(line.split()[1])
+        proxy = Proxy('forward_addresses: ["%s"]\n' % member)
+        proxy.wait_destinations([member], what="the Node server")
+        cli = node_peer("client", "127.0.0.1:%d" % proxy.grpc_port)
+        out, err = cli.communicate(timeout=60)
+        expect(cli.returncode == 0, "node client failed: %s" % err[-800:])
+        res = json.loads(out.strip().splitlines()[-1])
+        # the proxy routes without judging values (as Go): even the Local-scope call is OK here
+        expect(all(res[k]["code"] == 0 for k in ("unary", "v2", "local")), "all calls OK: %r" % res)
+
+        def received():
+            if not os.path.exists(outp):
+                return None
+            with open(outp) as f:
+                recs = [json.loads(x) for x in f if x.strip()]
+            return recs if len(recs) >= 8 else None
+        recs = wait_for(received, timeout=10, what="8 metrics at the Node server while the stream is open")
+        names = sorted(r["name"] for r in recs)
+        expect(names == sorted(["node.unary.counter"] * 2 + ["node.v2.gauge", "node.v2.hist", "node.v2.timer",
+                                                             "node.v2.set", "node.local", "node.after.local"]),
+               "forwarded unchanged: %r" % names)
+        expect(all(r["_method"] == "SendMetricsV2" for r in recs), "one stream to the destination")
+        g = [r for r in recs if r["name"] == "node.v2.gauge"][0]
+        expect(g["tags"] == ["b:2", "a:1"] and g["gauge"]["value"] == 2.5 and g["scope"] == "Global",
+               "bytes forwarded as received: %r" % g)
+        expect(proxy.metric('veneur_proxy_forward_connect_total{destination="%s",status="success"}' % member) == 1,
+               "one connection, one long-lived stream")
+        expect(proxy.stop() == 0, "proxy exit 0")
+        expect("drain_incomplete" not in proxy.log(), "the stream to grpc-js ended cleanly: %s" % proxy.log()[-500:])
+    finally:
+        if proxy:
+            proxy.stop()
+        srv.terminate()
+        srv.wait(timeout=10)
 
 
 # ---------------------------------------------------------------- health, CLI
