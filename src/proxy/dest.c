@@ -245,7 +245,8 @@ static void *dest_main(void *arg)
                                   .path = PATH_V2,
                                   .ping_interval_s = d->o.ping_interval_s,
                                   .ping_timeout_s = d->o.ping_timeout_s,
-                                  .stall_timeout_s = d->o.stall_timeout_s};
+                                  .stall_timeout_s = d->o.stall_timeout_s,
+                                  .heartbeat_s = d->o.heartbeat_s};
         if (vn_h2_stream_open(&so, vn_h2_now() + d->o.dial_timeout_s, &s, err, sizeof err) != VN_OK) {
             atomic_fetch_add(&d->connect_failures, 1);
             if (vn_h2_now() - last_fail_log >= FAIL_LOG_EVERY_S) {

@@ -37,7 +37,8 @@ typedef struct vn_dest_hooks {
 } vn_dest_hooks_t;
 
 typedef struct vn_dest_opts {
-    double dial_timeout_s, backoff_min_s, backoff_max_s, ping_interval_s, ping_timeout_s, stall_timeout_s;
+    double dial_timeout_s, backoff_min_s, backoff_max_s, ping_interval_s, ping_timeout_s, stall_timeout_s,
+        heartbeat_s;
     size_t max_msgs, max_bytes;
 } vn_dest_opts_t;
 

@@ -58,6 +58,8 @@ struct vn_h2_stream {
     double ping_sent;     /* monotonic time of the outstanding PING, 0 if none */
     double last_ping_ack; /* last PING answered (or the open time) */
     double last_progress; /* last time output moved (bytes to the socket), or nothing was pending */
+    double heartbeat, last_data; /* empty DATA frame interval; last time body bytes were taken */
+    bool heartbeat_due;          /* the data source owes an empty DATA frame */
     char why[256];
 };
 
@@ -142,12 +144,18 @@ static ssize_t body_read(nghttp2_session *ss, int32_t sid, uint8_t *buf, size_t 
             *flags |= NGHTTP2_DATA_FLAG_EOF;
             return 0;
         }
+        if (s->heartbeat_due) { /* 0 bytes without EOF: nghttp2 sends an empty DATA frame */
+            s->heartbeat_due = false;
+            s->last_data = vn_h2_now();
+            return 0;
+        }
         return NGHTTP2_ERR_DEFERRED;
     }
     if (n > length)
         n = length;
     memcpy(buf, s->body + s->body_off, n);
     s->body_off += n;
+    s->last_data = vn_h2_now();
     return (ssize_t)n;
 }
 
@@ -308,6 +316,7 @@ vn_err_t vn_h2_stream_open(const vn_h2_stream_opts_t *o, double deadline, vn_h2_
     s->ping_interval = o->ping_interval_s > 0 ? o->ping_interval_s : 310;
     s->ping_timeout = o->ping_timeout_s > 0 ? o->ping_timeout_s : 20;
     s->stall_timeout = o->stall_timeout_s > 0 ? o->stall_timeout_s : 30;
+    s->heartbeat = o->heartbeat_s > 0 ? o->heartbeat_s : 60;
     snprintf(s->authority, sizeof s->authority, "%s", o->addr);
     snprintf(s->path, sizeof s->path, "%s", o->path);
     vn_err_t e = tcp_connect(s, host, port, deadline);
@@ -367,7 +376,7 @@ vn_err_t vn_h2_stream_open(const vn_h2_stream_opts_t *o, double deadline, vn_h2_
         vn_h2_stream_free(s);
         return e;
     }
-    s->last_ping_ack = s->last_progress = vn_h2_now();
+    s->last_ping_ack = s->last_progress = s->last_data = vn_h2_now();
     *out = s;
     return VN_OK;
 }
@@ -406,6 +415,10 @@ static vn_err_t keepalive(vn_h2_stream_t *s)
         set_why(s, "no progress sending for %g s (the server stopped reading)", s->stall_timeout);
         return VN_ERR_TIMEOUT;
     }
+    if (!pending && !s->heartbeat_due && now - s->last_data >= s->heartbeat) {
+        s->heartbeat_due = true;
+        nghttp2_session_resume_data(s->sess, s->sid);
+    }
     if (s->ping_sent > 0) {
         if (now - s->ping_sent > s->ping_timeout) {
             set_why(s, "%s", "keepalive PING not answered in time");
@@ -433,6 +446,8 @@ vn_err_t vn_h2_stream_pump(vn_h2_stream_t *s, int timeout_ms, int wake_fd, bool 
         double next = s->ping_sent > 0 ? s->ping_sent + s->ping_timeout : s->last_ping_ack + s->ping_interval;
         if (s->last_progress + s->stall_timeout < next)
             next = s->last_progress + s->stall_timeout;
+        if (s->last_data + s->heartbeat < next)
+            next = s->last_data + s->heartbeat;
         int ka = ms_until(next) + 1;
         e = wait_io(s, timeout_ms < ka ? timeout_ms : ka, wake_fd, woken);
     }

@@ -16,6 +16,10 @@
  * connection (TCP keepalive: 15 s idle, then 3 probes 5 s apart; and
  * TCP_USER_TIMEOUT: data unacknowledged for the stall timeout).
  *
+ * A stream with nothing to send still sends an empty DATA frame every
+ * heartbeat: it carries no gRPC message (servers ignore it) but counts as
+ * activity for servers that close idle connections.
+ *
  * PINGs are rare on purpose: a Go (grpc-go) server allows one per 5 minutes
  * by default and answers more frequent ones, after two strikes, with
  * GOAWAY ENHANCE_YOUR_CALM "too_many_pings", which would drop a Go global
@@ -41,6 +45,8 @@ typedef struct vn_h2_stream_opts {
                                default enforcement allows one per 300 s) */
     double ping_timeout_s;  /* 0 = 20: an unanswered PING this old fails the stream */
     double stall_timeout_s; /* 0 = 30: pending output that has not moved for this long fails it */
+    double heartbeat_s;     /* 0 = 60: an empty DATA frame after this long without body bytes, so
+                               a server's idle timeout (veneur-c globals: 300 s) never fires */
 } vn_h2_stream_opts_t;
 
 /**

@@ -22,76 +22,66 @@
 #include <unistd.h>
 #include <yaml.h>
 
-#include "core/json.h"
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "forward/h2_client.h"
 
-typedef enum { T_STR, T_BOOL, T_DURATION, T_STRLIST, T_ULONG, T_LONG, T_MATCHERS, T_DISC_KIND } ktype_t;
-
-typedef struct key {
-    const char *yaml;   /* "grpc_server.max_connection_idle" */
-    const char *gofield; /* "GrpcServer.MaxConnectionIdle"; NULL = no env form */
-    ktype_t type;
-    size_t off;
-    bool secret;
-} pkey_t;
+#include "proxy/proxy_config_internal.h"
 
 #define OFF(f) offsetof(vn_proxy_config_t, f)
-static const pkey_t keys[] = {
-    {"debug", "Debug", T_BOOL, OFF(debug), false},
-    {"dial_timeout", "DialTimeout", T_DURATION, OFF(dial_timeout_s), false},
-    {"discovery_interval", "DiscoveryInterval", T_DURATION, OFF(discovery_interval_s), false},
-    {"forward_addresses", "ForwardAddresses", T_STRLIST, OFF(forward_addresses), false},
-    {"forward_service", "ForwardService", T_STR, OFF(forward_service), false},
-    {"grpc_server.connection_timeout", "GrpcServer.ConnectionTimeout", T_DURATION, OFF(grpc_connection_timeout_s),
+const vn_pcfg_key_t vn_proxy__keys[] = {
+    {"debug", "Debug", VN_PCFG_BOOL, OFF(debug), false},
+    {"dial_timeout", "DialTimeout", VN_PCFG_DURATION, OFF(dial_timeout_s), false},
+    {"discovery_interval", "DiscoveryInterval", VN_PCFG_DURATION, OFF(discovery_interval_s), false},
+    {"forward_addresses", "ForwardAddresses", VN_PCFG_STRLIST, OFF(forward_addresses), false},
+    {"forward_service", "ForwardService", VN_PCFG_STR, OFF(forward_service), false},
+    {"grpc_server.connection_timeout", "GrpcServer.ConnectionTimeout", VN_PCFG_DURATION, OFF(grpc_connection_timeout_s),
      false},
-    {"grpc_server.max_connection_idle", "GrpcServer.MaxConnectionIdle", T_DURATION,
+    {"grpc_server.max_connection_idle", "GrpcServer.MaxConnectionIdle", VN_PCFG_DURATION,
      OFF(grpc_max_connection_idle_s), false},
-    {"grpc_server.max_connection_age", "GrpcServer.MaxConnectionAge", T_DURATION, OFF(grpc_max_connection_age_s),
+    {"grpc_server.max_connection_age", "GrpcServer.MaxConnectionAge", VN_PCFG_DURATION, OFF(grpc_max_connection_age_s),
      false},
-    {"grpc_server.max_connection_age_grace", "GrpcServer.MaxConnectionAgeGrace", T_DURATION,
+    {"grpc_server.max_connection_age_grace", "GrpcServer.MaxConnectionAgeGrace", VN_PCFG_DURATION,
      OFF(grpc_max_connection_age_grace_s), false},
-    {"grpc_server.ping_timeout", "GrpcServer.PingTimeout", T_DURATION, OFF(grpc_ping_timeout_s), false},
-    {"grpc_server.keepalive_timeout", "GrpcServer.KeepaliveTimeout", T_DURATION, OFF(grpc_keepalive_timeout_s),
+    {"grpc_server.ping_timeout", "GrpcServer.PingTimeout", VN_PCFG_DURATION, OFF(grpc_ping_timeout_s), false},
+    {"grpc_server.keepalive_timeout", "GrpcServer.KeepaliveTimeout", VN_PCFG_DURATION, OFF(grpc_keepalive_timeout_s),
      false},
-    {"grpc_address", "GrpcAddress", T_STR, OFF(grpc_address), false},
-    {"grpc_tls_address", "GrpcTlsAddress", T_STR, OFF(grpc_tls_address), false},
-    {"http.enable_config", "Http.EnableConfig", T_BOOL, OFF(http_enable_config), false},
-    {"http.enable_profiling", "Http.EnableProfiling", T_BOOL, OFF(http_enable_profiling), false},
-    {"http_address", "HttpAddress", T_STR, OFF(http_address), false},
-    {"ignore_tags", NULL, T_MATCHERS, OFF(ignore_tags), false},
-    {"runtime_metrics_interval", "RuntimeMetricsInterval", T_DURATION, OFF(runtime_metrics_interval_s), false},
-    {"send_buffer_size", "SendBufferSize", T_ULONG, OFF(send_buffer_size), false},
-    {"sentry_dsn", "SentryDsn", T_STR, OFF(sentry_dsn), true},
-    {"shutdown_timeout", "ShutdownTimeout", T_DURATION, OFF(shutdown_timeout_s), false},
-    {"statsd.address", "Statsd.Address", T_STR, OFF(statsd_address), false},
-    {"statsd.aggregation_interval", "Statsd.AggregationInterval", T_DURATION, OFF(statsd_aggregation_interval_s),
+    {"grpc_address", "GrpcAddress", VN_PCFG_STR, OFF(grpc_address), false},
+    {"grpc_tls_address", "GrpcTlsAddress", VN_PCFG_STR, OFF(grpc_tls_address), false},
+    {"http.enable_config", "Http.EnableConfig", VN_PCFG_BOOL, OFF(http_enable_config), false},
+    {"http.enable_profiling", "Http.EnableProfiling", VN_PCFG_BOOL, OFF(http_enable_profiling), false},
+    {"http_address", "HttpAddress", VN_PCFG_STR, OFF(http_address), false},
+    {"ignore_tags", NULL, VN_PCFG_MATCHERS, OFF(ignore_tags), false},
+    {"runtime_metrics_interval", "RuntimeMetricsInterval", VN_PCFG_DURATION, OFF(runtime_metrics_interval_s), false},
+    {"send_buffer_size", "SendBufferSize", VN_PCFG_ULONG, OFF(send_buffer_size), false},
+    {"sentry_dsn", "SentryDsn", VN_PCFG_STR, OFF(sentry_dsn), true},
+    {"shutdown_timeout", "ShutdownTimeout", VN_PCFG_DURATION, OFF(shutdown_timeout_s), false},
+    {"statsd.address", "Statsd.Address", VN_PCFG_STR, OFF(statsd_address), false},
+    {"statsd.aggregation_interval", "Statsd.AggregationInterval", VN_PCFG_DURATION, OFF(statsd_aggregation_interval_s),
      false},
-    {"statsd.channel_buffer_size", "Statsd.ChannelBufferSize", T_LONG, OFF(statsd_channel_buffer_size), false},
-    {"statsd.messages_per_payload", "Statsd.MessagesPerPayload", T_LONG, OFF(statsd_messages_per_payload), false},
+    {"statsd.channel_buffer_size", "Statsd.ChannelBufferSize", VN_PCFG_LONG, OFF(statsd_channel_buffer_size), false},
+    {"statsd.messages_per_payload", "Statsd.MessagesPerPayload", VN_PCFG_LONG, OFF(statsd_messages_per_payload), false},
     /* Go's Tls embeds its Config, so envconfig adds no segment for it */
-    {"tls.ca_file", "Tls.CaFile", T_STR, OFF(tls_ca_file), false},
-    {"tls.cert_file", "Tls.CertFile", T_STR, OFF(tls_cert_file), false},
-    {"tls.key_file", "Tls.KeyFile", T_STR, OFF(tls_key_file), false},
-    {"tls.server_name", "Tls.ServerName", T_STR, OFF(tls_server_name), false},
+    {"tls.ca_file", "Tls.CaFile", VN_PCFG_STR, OFF(tls_ca_file), false},
+    {"tls.cert_file", "Tls.CertFile", VN_PCFG_STR, OFF(tls_cert_file), false},
+    {"tls.key_file", "Tls.KeyFile", VN_PCFG_STR, OFF(tls_key_file), false},
+    {"tls.server_name", "Tls.ServerName", VN_PCFG_STR, OFF(tls_server_name), false},
     /* veneur-c additions */
-    {"discovery.kind", "Discovery.Kind", T_DISC_KIND, OFF(disc_kind), false},
-    {"discovery.timeout", "Discovery.Timeout", T_DURATION, OFF(disc_timeout_s), false},
-    {"discovery.consul_address", "Discovery.ConsulAddress", T_STR, OFF(consul_address), false},
-    {"discovery.dns_server", "Discovery.DnsServer", T_STR, OFF(dns_server), false},
-    {"discovery.dns_port", "Discovery.DnsPort", T_LONG, OFF(dns_port), false},
-    {"discovery.hosts_file", "Discovery.HostsFile", T_STR, OFF(hosts_file), false},
-    {"discovery.kubernetes_api", "Discovery.KubernetesApi", T_STR, OFF(k8s_api), false},
-    {"discovery.kubernetes_namespace", "Discovery.KubernetesNamespace", T_STR, OFF(k8s_namespace), false},
-    {"discovery.kubernetes_port_name", "Discovery.KubernetesPortName", T_STR, OFF(k8s_port_name), false},
-    {"discovery.kubernetes_token_file", "Discovery.KubernetesTokenFile", T_STR, OFF(k8s_token_file), false},
-    {"discovery.kubernetes_ca_file", "Discovery.KubernetesCaFile", T_STR, OFF(k8s_ca_file), false},
-    {"discovery.kubernetes_namespace_file", "Discovery.KubernetesNamespaceFile", T_STR, OFF(k8s_namespace_file),
+    {"discovery.kind", "Discovery.Kind", VN_PCFG_DISC_KIND, OFF(disc_kind), false},
+    {"discovery.timeout", "Discovery.Timeout", VN_PCFG_DURATION, OFF(disc_timeout_s), false},
+    {"discovery.consul_address", "Discovery.ConsulAddress", VN_PCFG_STR, OFF(consul_address), false},
+    {"discovery.dns_server", "Discovery.DnsServer", VN_PCFG_STR, OFF(dns_server), false},
+    {"discovery.dns_port", "Discovery.DnsPort", VN_PCFG_LONG, OFF(dns_port), false},
+    {"discovery.hosts_file", "Discovery.HostsFile", VN_PCFG_STR, OFF(hosts_file), false},
+    {"discovery.kubernetes_api", "Discovery.KubernetesApi", VN_PCFG_STR, OFF(k8s_api), false},
+    {"discovery.kubernetes_namespace", "Discovery.KubernetesNamespace", VN_PCFG_STR, OFF(k8s_namespace), false},
+    {"discovery.kubernetes_port_name", "Discovery.KubernetesPortName", VN_PCFG_STR, OFF(k8s_port_name), false},
+    {"discovery.kubernetes_token_file", "Discovery.KubernetesTokenFile", VN_PCFG_STR, OFF(k8s_token_file), false},
+    {"discovery.kubernetes_ca_file", "Discovery.KubernetesCaFile", VN_PCFG_STR, OFF(k8s_ca_file), false},
+    {"discovery.kubernetes_namespace_file", "Discovery.KubernetesNamespaceFile", VN_PCFG_STR, OFF(k8s_namespace_file),
      false},
 };
-#define NKEYS (sizeof keys / sizeof keys[0])
-#define FIELD(c, k, T) ((T *)((char *)(c) + (k)->off))
+const size_t vn_proxy__nkeys = sizeof vn_proxy__keys / sizeof vn_proxy__keys[0];
 
 #define SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount/"
 
@@ -203,44 +193,45 @@ static void matchers_free(vn_proxy_config_t *c)
 }
 
 /* Sets a scalar key from text (YAML scalar or env value); origin is for messages. */
-static vn_err_t set_scalar(loader_t *ld, const pkey_t *k, const char *val, const char *origin)
+static vn_err_t set_scalar(loader_t *ld, const vn_pcfg_key_t *k, const char *val, const char *origin)
 {
     char shown[160];
     vn_proxy_config_t *c = ld->c;
     switch (k->type) {
-    case T_STR:
-        free(*FIELD(c, k, char *));
-        *FIELD(c, k, char *) = vn_xstrdup(val);
+    case VN_PCFG_STR:
+        free(*VN_PCFG_FIELD(c, k, char *));
+        *VN_PCFG_FIELD(c, k, char *) = vn_xstrdup(val);
         return VN_OK;
-    case T_BOOL:
-        if (!parse_bool(val, FIELD(c, k, bool)))
-            return errf(ld, "key \"%s\"%s: invalid boolean \"%s\"", k->yaml, origin, show(val, k->secret, shown, sizeof shown));
+    case VN_PCFG_BOOL:
+        if (!parse_bool(val, VN_PCFG_FIELD(c, k, bool)))
+            return errf(ld, "key \"%s\"%s: invalid boolean \"%s\"", k->yaml, origin,
+                        show(val, k->secret, shown, sizeof shown));
         return VN_OK;
-    case T_DURATION: {
+    case VN_PCFG_DURATION: {
         double d;
         if (vn_config_parse_duration(val, &d) != VN_OK || d < 0)
             return errf(ld, "key \"%s\"%s: invalid duration \"%s\" (Go syntax, e.g. 2s, 500ms, 1m30s)", k->yaml,
                         origin, show(val, false, shown, sizeof shown));
-        *FIELD(c, k, double) = d;
+        *VN_PCFG_FIELD(c, k, double) = d;
         return VN_OK;
     }
-    case T_ULONG: {
+    case VN_PCFG_ULONG: {
         long v;
         if (!parse_long(val, 0, (long)VN_PROXY_MAX_SEND_BUFFER, &v))
             return errf(ld, "key \"%s\"%s: invalid count \"%s\" (0..%u)", k->yaml, origin,
                         show(val, false, shown, sizeof shown), VN_PROXY_MAX_SEND_BUFFER);
-        *FIELD(c, k, unsigned long) = (unsigned long)v;
+        *VN_PCFG_FIELD(c, k, unsigned long) = (unsigned long)v;
         return VN_OK;
     }
-    case T_LONG: {
+    case VN_PCFG_LONG: {
         long v;
         if (!parse_long(val, INT_MIN, INT_MAX, &v))
             return errf(ld, "key \"%s\"%s: invalid integer \"%s\"", k->yaml, origin,
                         show(val, false, shown, sizeof shown));
-        *FIELD(c, k, long) = v;
+        *VN_PCFG_FIELD(c, k, long) = v;
         return VN_OK;
     }
-    case T_DISC_KIND: {
+    case VN_PCFG_DISC_KIND: {
         vn_disc_kind_t kind;
         if (strcmp(val, "consul") == 0)
             kind = VN_DISC_CONSUL;
@@ -253,11 +244,11 @@ static vn_err_t set_scalar(loader_t *ld, const pkey_t *k, const char *val, const
         else
             return errf(ld, "key \"%s\"%s: unknown discovery kind \"%s\" (consul, dns or kubernetes)", k->yaml,
                         origin, show(val, false, shown, sizeof shown));
-        *FIELD(c, k, vn_disc_kind_t) = kind;
+        *VN_PCFG_FIELD(c, k, vn_disc_kind_t) = kind;
         return VN_OK;
     }
-    case T_STRLIST: {
-        vn_strlist_t *l = FIELD(c, k, vn_strlist_t);
+    case VN_PCFG_STRLIST: {
+        vn_strlist_t *l = VN_PCFG_FIELD(c, k, vn_strlist_t);
         strlist_free(l);
         if (val[0] == '\0')
             return VN_OK;
@@ -274,7 +265,7 @@ static vn_err_t set_scalar(loader_t *ld, const pkey_t *k, const char *val, const
         }
         return VN_OK;
     }
-    case T_MATCHERS: break;
+    case VN_PCFG_MATCHERS: break;
     }
     return errf(ld, "key \"%s\"%s: cannot be set from text", k->yaml, origin);
 }
@@ -292,19 +283,19 @@ static bool is_null(const yaml_node_t *n)
            strcmp(v, "NULL") == 0;
 }
 
-static const pkey_t *find_key(const char *path)
+static const vn_pcfg_key_t *find_key(const char *path)
 {
-    for (size_t i = 0; i < NKEYS; i++)
-        if (strcmp(keys[i].yaml, path) == 0)
-            return &keys[i];
+    for (size_t i = 0; i < vn_proxy__nkeys; i++)
+        if (strcmp(vn_proxy__keys[i].yaml, path) == 0)
+            return &vn_proxy__keys[i];
     return NULL;
 }
 
 static bool is_group(const char *k)
 {
     size_t n = strlen(k);
-    for (size_t i = 0; i < NKEYS; i++)
-        if (strncmp(keys[i].yaml, k, n) == 0 && keys[i].yaml[n] == '.')
+    for (size_t i = 0; i < vn_proxy__nkeys; i++)
+        if (strncmp(vn_proxy__keys[i].yaml, k, n) == 0 && vn_proxy__keys[i].yaml[n] == '.')
             return true;
     return false;
 }
@@ -364,12 +355,12 @@ static vn_err_t set_matchers(loader_t *ld, yaml_document_t *doc, yaml_node_t *v)
     return VN_OK;
 }
 
-static vn_err_t set_node(loader_t *ld, const pkey_t *k, yaml_document_t *doc, yaml_node_t *v)
+static vn_err_t set_node(loader_t *ld, const vn_pcfg_key_t *k, yaml_document_t *doc, yaml_node_t *v)
 {
-    if (k->type == T_MATCHERS)
+    if (k->type == VN_PCFG_MATCHERS)
         return set_matchers(ld, doc, v);
-    if (k->type == T_STRLIST) {
-        vn_strlist_t *l = FIELD(ld->c, k, vn_strlist_t);
+    if (k->type == VN_PCFG_STRLIST) {
+        vn_strlist_t *l = VN_PCFG_FIELD(ld->c, k, vn_strlist_t);
         strlist_free(l);
         if (is_null(v))
             return VN_OK;
@@ -387,7 +378,7 @@ static vn_err_t set_node(loader_t *ld, const pkey_t *k, yaml_document_t *doc, ya
     }
     if (v->type != YAML_SCALAR_NODE)
         return errf(ld, "key \"%s\": expected a single value", k->yaml);
-    if (is_null(v) && k->type != T_STR)
+    if (is_null(v) && k->type != VN_PCFG_STR)
         return VN_OK; /* null = Go's zero value, the default */
     return set_scalar(ld, k, is_null(v) ? "" : scalar(v), "");
 }
@@ -404,7 +395,7 @@ static vn_err_t load_map(loader_t *ld, yaml_document_t *doc, yaml_node_t *map, c
         char path[256];
         if (snprintf(path, sizeof path, "%s%s%s", prefix, prefix[0] ? "." : "", scalar(kn)) >= (int)sizeof path)
             return errf(ld, "key too long (line %zu)", kn->start_mark.line + 1);
-        const pkey_t *k = find_key(path);
+        const vn_pcfg_key_t *k = find_key(path);
         vn_err_t e;
         if (k)
             e = set_node(ld, k, doc, vn);
@@ -453,7 +444,7 @@ static const char *getenv_in(char *const *envp, const char *name)
     return NULL;
 }
 
-static void env_name(const pkey_t *k, char *buf, size_t cap)
+static void env_name(const vn_pcfg_key_t *k, char *buf, size_t cap)
 {
     size_t n = (size_t)snprintf(buf, cap, "VENEUR_PROXY_");
     for (const char *p = k->gofield; *p && n + 1 < cap; p++)
@@ -463,16 +454,16 @@ static void env_name(const pkey_t *k, char *buf, size_t cap)
 
 static vn_err_t apply_env(loader_t *ld, char *const *envp)
 {
-    for (size_t i = 0; i < NKEYS; i++) {
-        if (!keys[i].gofield)
+    for (size_t i = 0; i < vn_proxy__nkeys; i++) {
+        if (!vn_proxy__keys[i].gofield)
             continue;
         char name[96], origin[128];
-        env_name(&keys[i], name, sizeof name);
+        env_name(&vn_proxy__keys[i], name, sizeof name);
         const char *v = getenv_in(envp, name);
         if (!v)
             continue;
         snprintf(origin, sizeof origin, " (from %s)", name);
-        if (set_scalar(ld, &keys[i], v, origin) != VN_OK)
+        if (set_scalar(ld, &vn_proxy__keys[i], v, origin) != VN_OK)
             return VN_ERR_CONFIG;
     }
     return VN_OK;
@@ -488,9 +479,9 @@ static void default_str(char **f, const char *v)
 
 static void apply_defaults(vn_proxy_config_t *c, char *const *envp)
 {
-    for (size_t i = 0; i < NKEYS; i++)
-        if (keys[i].type == T_STR && !*FIELD(c, &keys[i], char *))
-            *FIELD(c, &keys[i], char *) = vn_xstrdup("");
+    for (size_t i = 0; i < vn_proxy__nkeys; i++)
+        if (vn_proxy__keys[i].type == VN_PCFG_STR && !*VN_PCFG_FIELD(c, &vn_proxy__keys[i], char *))
+            *VN_PCFG_FIELD(c, &vn_proxy__keys[i], char *) = vn_xstrdup("");
     if (c->dial_timeout_s <= 0)
         c->dial_timeout_s = 2;
     if (c->discovery_interval_s <= 0)
@@ -626,147 +617,13 @@ void vn_proxy_config_free(vn_proxy_config_t *c)
 {
     if (!c)
         return;
-    for (size_t i = 0; i < NKEYS; i++) {
-        if (keys[i].type == T_STR)
-            free(*FIELD(c, &keys[i], char *));
-        else if (keys[i].type == T_STRLIST)
-            strlist_free(FIELD(c, &keys[i], vn_strlist_t));
+    for (size_t i = 0; i < vn_proxy__nkeys; i++) {
+        if (vn_proxy__keys[i].type == VN_PCFG_STR)
+            free(*VN_PCFG_FIELD(c, &vn_proxy__keys[i], char *));
+        else if (vn_proxy__keys[i].type == VN_PCFG_STRLIST)
+            strlist_free(VN_PCFG_FIELD(c, &vn_proxy__keys[i], vn_strlist_t));
     }
     matchers_free(c);
     free(c->consul_token);
     free(c);
-}
-
-/* ---------------------------------------------------------------- dumps */
-
-static bool is_secret_value(const pkey_t *k) { return k->secret; }
-
-/* Go field name of a key: the last segment of its Go path ("IgnoreTags" for the YAML-only key). */
-static void go_split(const pkey_t *k, char *group, size_t gcap, const char **field)
-{
-    const char *g = k->gofield ? k->gofield : "IgnoreTags";
-    const char *dot = strchr(g, '.');
-    snprintf(group, gcap, "%.*s", dot ? (int)(dot - g) : 0, g);
-    *field = dot ? dot + 1 : g;
-}
-
-static void json_value(vn_json_t *w, const vn_proxy_config_t *c, const pkey_t *k)
-{
-    switch (k->type) {
-    case T_STR: {
-        const char *v = *FIELD(c, k, char *);
-        vn_json_string(w, is_secret_value(k) && v[0] ? "<redacted>" : v);
-        break;
-    }
-    case T_BOOL: vn_json_bool(w, *FIELD(c, k, bool)); break;
-    case T_DURATION: vn_json_int(w, (int64_t)llround(*FIELD(c, k, double) * 1e9)); break; /* Go: nanoseconds */
-    case T_ULONG: vn_json_int(w, (int64_t)*FIELD(c, k, unsigned long)); break;
-    case T_LONG: vn_json_int(w, *FIELD(c, k, long)); break;
-    case T_DISC_KIND: vn_json_string(w, vn_disc_kind_name(*FIELD(c, k, vn_disc_kind_t))); break;
-    case T_STRLIST: {
-        const vn_strlist_t *l = FIELD(c, k, vn_strlist_t);
-        vn_json_array_begin(w);
-        for (size_t i = 0; i < l->n; i++)
-            vn_json_string(w, l->v[i]);
-        vn_json_array_end(w);
-        break;
-    }
-    case T_MATCHERS:
-        vn_json_array_begin(w);
-        for (size_t i = 0; i < c->n_ignore_tags; i++) {
-            vn_json_object_begin(w);
-            vn_json_key(w, "Kind");
-            vn_json_string(w, c->ignore_tags[i].kind);
-            vn_json_key(w, "Unset");
-            vn_json_bool(w, c->ignore_tags[i].unset);
-            vn_json_key(w, "Value");
-            vn_json_string(w, c->ignore_tags[i].value);
-            vn_json_object_end(w);
-        }
-        vn_json_array_end(w);
-        break;
-    }
-}
-
-void vn_proxy_config_dump_json(const vn_proxy_config_t *c, vn_buf_t *out)
-{
-    vn_json_t w;
-    vn_json_init(&w, out);
-    vn_json_object_begin(&w);
-    char open_group[64] = "";
-    for (size_t i = 0; i < NKEYS; i++) {
-        char group[64];
-        const char *field;
-        go_split(&keys[i], group, sizeof group, &field);
-        if (strcmp(group, open_group) != 0) {
-            if (open_group[0])
-                vn_json_object_end(&w);
-            if (group[0]) {
-                vn_json_key(&w, group);
-                vn_json_object_begin(&w);
-            }
-            snprintf(open_group, sizeof open_group, "%s", group);
-        }
-        vn_json_key(&w, field);
-        json_value(&w, c, &keys[i]);
-    }
-    if (open_group[0])
-        vn_json_object_end(&w);
-    vn_json_object_end(&w);
-    vn_buf_add_byte(out, '\n');
-}
-
-static void yaml_str(vn_buf_t *out, const char *s)
-{
-    vn_json_add_string(out, s, strlen(s)); /* a JSON string is a valid YAML double-quoted scalar */
-}
-
-void vn_proxy_config_dump_yaml(const vn_proxy_config_t *c, vn_buf_t *out)
-{
-    char open_group[64] = "";
-    for (size_t i = 0; i < NKEYS; i++) {
-        const pkey_t *k = &keys[i];
-        const char *dot = strchr(k->yaml, '.');
-        char group[64];
-        snprintf(group, sizeof group, "%.*s", dot ? (int)(dot - k->yaml) : 0, k->yaml);
-        if (strcmp(group, open_group) != 0 && group[0])
-            vn_buf_printf(out, "%s:\n", group);
-        snprintf(open_group, sizeof open_group, "%s", group);
-        vn_buf_printf(out, "%s%s: ", group[0] ? "  " : "", dot ? dot + 1 : k->yaml);
-        switch (k->type) {
-        case T_STR: {
-            const char *v = *FIELD(c, k, char *);
-            yaml_str(out, k->secret && v[0] ? "<redacted>" : v);
-            break;
-        }
-        case T_BOOL: vn_buf_add_str(out, *FIELD(c, k, bool) ? "true" : "false"); break;
-        case T_DURATION: vn_buf_printf(out, "%.9gs", *FIELD(c, k, double)); break;
-        case T_ULONG: vn_buf_printf(out, "%lu", *FIELD(c, k, unsigned long)); break;
-        case T_LONG: vn_buf_printf(out, "%ld", *FIELD(c, k, long)); break;
-        case T_DISC_KIND: vn_buf_add_str(out, c->disc_kind == VN_DISC_NONE ? "\"\"" : vn_disc_kind_name(c->disc_kind)); break;
-        case T_STRLIST: {
-            const vn_strlist_t *l = FIELD(c, k, vn_strlist_t);
-            vn_buf_add_byte(out, '[');
-            for (size_t j = 0; j < l->n; j++) {
-                if (j)
-                    vn_buf_add_str(out, ", ");
-                yaml_str(out, l->v[j]);
-            }
-            vn_buf_add_byte(out, ']');
-            break;
-        }
-        case T_MATCHERS:
-            vn_buf_add_byte(out, '[');
-            for (size_t j = 0; j < c->n_ignore_tags; j++) {
-                vn_buf_add_str(out, j ? ", {kind: " : "{kind: ");
-                yaml_str(out, c->ignore_tags[j].kind);
-                vn_buf_add_str(out, ", value: ");
-                yaml_str(out, c->ignore_tags[j].value);
-                vn_buf_printf(out, ", unset: %s}", c->ignore_tags[j].unset ? "true" : "false");
-            }
-            vn_buf_add_byte(out, ']');
-            break;
-        }
-        vn_buf_add_byte(out, '\n');
-    }
 }

@@ -171,6 +171,7 @@ static vn_dest_t *add_dest(vn_router_t *r, const char *addr)
                         .ping_interval_s = r->o.ping_interval_s,
                         .ping_timeout_s = r->o.ping_timeout_s,
                         .stall_timeout_s = r->o.stall_timeout_s,
+                        .heartbeat_s = r->o.heartbeat_s,
                         .max_msgs = r->o.queue_max_msgs,
                         .max_bytes = r->o.queue_max_bytes};
     vn_dest_hooks_t h = {.ctx = r, .up = hook_up, .down = hook_down, .reroute = hook_reroute};

@@ -51,6 +51,7 @@ typedef struct vn_router_opts {
     double ping_interval_s;      /* 0 = h2_stream.h's default (310 s) */
     double ping_timeout_s;       /* 0 = h2_stream.h's default (20 s) */
     double stall_timeout_s;      /* 0 = h2_stream.h's default (30 s) */
+    double heartbeat_s;          /* 0 = h2_stream.h's default (60 s) */
     const vn_tagm_set_t *ignore; /* ignore_tags; borrowed, must outlive the router; NULL = none */
     vn_proxy_stats_t *stats;     /* borrowed, must outlive the router */
 } vn_router_opts_t;

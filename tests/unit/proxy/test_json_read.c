@@ -27,7 +27,8 @@ static void test_json_read__accepts(void **state)
     (void)state;
     static const char *const ok[] = {
         "0", "-0", "1.5e10", "-12.5E-3", "1E+2", "true", "false", "null", "\"\"", "[]", "{}", " \t\r\n[ 1 , 2 ]\n",
-        "{\"a\":{\"b\":[{},[],\"x\"]}}", "\"\\u00e9\\ud83d\\ude00\\/\\b\\f\\n\\r\\t\\\"\\\\\"", "\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"",
+        "{\"a\":{\"b\":[{},[],\"x\"]}}", "\"\\u00e9\\ud83d\\ude00\\/\\b\\f\\n\\r\\t\\\"\\\\\"",
+        "\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"",
         "\"\x7f\"", "{\"a\":1,\"a\":2}", "123456789012345678901234567890",
     };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {

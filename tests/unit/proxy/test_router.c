@@ -409,7 +409,8 @@ static void hung_peer(double ping_interval, double ping_timeout, double stall_ti
     double t0 = vn_h2_now();
     assert_true(wait_until(healthy_is, &wh, 10));
     double took = vn_h2_now() - t0;
-    assert_true(took < (stall_timeout < ping_interval + ping_timeout ? stall_timeout : ping_interval + ping_timeout) + 2);
+    double bound = stall_timeout < ping_interval + ping_timeout ? stall_timeout : ping_interval + ping_timeout;
+    assert_true(took < bound + 2);
     set_paused(&f[0], false);
     wh.n = 1;
     assert_true(wait_until(healthy_is, &wh, 10));
@@ -429,6 +430,44 @@ static void test_router__unanswered_ping_leaves_ring(void **state)
 {
     (void)state;
     hung_peer(0.2, 0.3, 300, 1);
+}
+
+/* A server that closes connections idle for 0.5 s: the empty DATA heartbeat keeps the stream up. */
+static void test_router__heartbeat_keeps_idle_stream(void **state)
+{
+    (void)state;
+    static fake_t f[1];
+    memset(f, 0, sizeof f);
+    pthread_mutex_init(&f[0].mu, NULL);
+    pthread_cond_init(&f[0].cv, NULL);
+    char err[256];
+    vn_h2_server_opts_t so = {
+        .address = "127.0.0.1:0",
+        .handler = {.open = f_open, .message = f_message, .finish = f_finish, .close = f_close, .ctx = &f[0]},
+        .idle_timeout_s = 0.5,
+    };
+    assert_int_equal(vn_h2_server_start(&so, &f[0].srv, err, sizeof err), VN_OK);
+    snprintf(f[0].addr, sizeof f[0].addr, "127.0.0.1:%d", vn_h2_server_port(f[0].srv));
+    vn_proxy_stats_t st;
+    memset(&st, 0, sizeof st);
+    vn_router_opts_t o = {.dial_timeout_s = 1, .queue_max_msgs = 100, .heartbeat_s = 0.1, .stats = &st};
+    vn_router_t *r = vn_router_new(&o);
+    const char *a[] = {f[0].addr};
+    vn_router_add_static(r, a, 1);
+    want_healthy_t wh = {r, 1};
+    assert_true(wait_until(healthy_is, &wh, 5));
+    /* idle for 4 idle timeouts (the server sweeps once a second) */
+    wh.n = 0;
+    assert_false(wait_until(healthy_is, &wh, 2.5));
+    pthread_mutex_lock(&f[0].mu);
+    size_t opened = f[0].calls_open, closed = f[0].calls_closed;
+    pthread_mutex_unlock(&f[0].mu);
+    assert_int_equal(opened, 1);
+    assert_int_equal(closed, 0);
+    assert_int_equal(f[0].total, 0); /* the heartbeats carried no message */
+    vn_router_stop(r, vn_h2_now() + 1);
+    vn_router_free(r);
+    fake_stop(&f[0]);
 }
 
 static void test_router__empty_ring_and_invalid(void **state)
@@ -465,6 +504,7 @@ int main(void)
         cmocka_unit_test(test_router__slow_destination_never_blocks),
         cmocka_unit_test(test_router__stalled_peer_leaves_ring),
         cmocka_unit_test(test_router__unanswered_ping_leaves_ring),
+        cmocka_unit_test(test_router__heartbeat_keeps_idle_stream),
         cmocka_unit_test(test_router__empty_ring_and_invalid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,165 @@
+/*
+ * proxy_config_dump.c - the config as /config/json and /config/yaml show it
+ * (http.enable_config; see proxy_config.h), driven by the same key table as
+ * the loader so a new key is dumped without further edits.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/json.h"
+#include "proxy/proxy_config_internal.h"
+
+/* ---------------------------------------------------------------- dumps */
+
+static bool is_secret_value(const vn_pcfg_key_t *k) { return k->secret; }
+
+/* Go field name of a key: the last segment of its Go path ("IgnoreTags" for the YAML-only key). */
+static void go_split(const vn_pcfg_key_t *k, char *group, size_t gcap, const char **field)
+{
+    const char *g = k->gofield ? k->gofield : "IgnoreTags";
+    const char *dot = strchr(g, '.');
+    snprintf(group, gcap, "%.*s", dot ? (int)(dot - g) : 0, g);
+    *field = dot ? dot + 1 : g;
+}
+
+static void json_value(vn_json_t *w, const vn_proxy_config_t *c, const vn_pcfg_key_t *k)
+{
+    switch (k->type) {
+    case VN_PCFG_STR: {
+        const char *v = *VN_PCFG_FIELD(c, k, char *);
+        vn_json_string(w, is_secret_value(k) && v[0] ? "<redacted>" : v);
+        break;
+    }
+    case VN_PCFG_BOOL: vn_json_bool(w, *VN_PCFG_FIELD(c, k, bool)); break;
+    case VN_PCFG_DURATION: /* Go's time.Duration marshals as integer nanoseconds */
+        vn_json_int(w, (int64_t)llround(*VN_PCFG_FIELD(c, k, double) * 1e9));
+        break;
+    case VN_PCFG_ULONG: vn_json_int(w, (int64_t)*VN_PCFG_FIELD(c, k, unsigned long)); break;
+    case VN_PCFG_LONG: vn_json_int(w, *VN_PCFG_FIELD(c, k, long)); break;
+    case VN_PCFG_DISC_KIND: vn_json_string(w, vn_disc_kind_name(*VN_PCFG_FIELD(c, k, vn_disc_kind_t))); break;
+    case VN_PCFG_STRLIST: {
+        const vn_strlist_t *l = VN_PCFG_FIELD(c, k, vn_strlist_t);
+        vn_json_array_begin(w);
+        for (size_t i = 0; i < l->n; i++)
+            vn_json_string(w, l->v[i]);
+        vn_json_array_end(w);
+        break;
+    }
+    case VN_PCFG_MATCHERS:
+        vn_json_array_begin(w);
+        for (size_t i = 0; i < c->n_ignore_tags; i++) {
+            vn_json_object_begin(w);
+            vn_json_key(w, "Kind");
+            vn_json_string(w, c->ignore_tags[i].kind);
+            vn_json_key(w, "Unset");
+            vn_json_bool(w, c->ignore_tags[i].unset);
+            vn_json_key(w, "Value");
+            vn_json_string(w, c->ignore_tags[i].value);
+            vn_json_object_end(w);
+        }
+        vn_json_array_end(w);
+        break;
+    }
+}
+
+void vn_proxy_config_dump_json(const vn_proxy_config_t *c, vn_buf_t *out)
+{
+    vn_json_t w;
+    vn_json_init(&w, out);
+    vn_json_object_begin(&w);
+    char open_group[64] = "";
+    for (size_t i = 0; i < vn_proxy__nkeys; i++) {
+        char group[64];
+        const char *field;
+        go_split(&vn_proxy__keys[i], group, sizeof group, &field);
+        if (strcmp(group, open_group) != 0) {
+            if (open_group[0])
+                vn_json_object_end(&w);
+            if (group[0]) {
+                vn_json_key(&w, group);
+                vn_json_object_begin(&w);
+            }
+            snprintf(open_group, sizeof open_group, "%s", group);
+        }
+        vn_json_key(&w, field);
+        json_value(&w, c, &vn_proxy__keys[i]);
+    }
+    if (open_group[0])
+        vn_json_object_end(&w);
+    vn_json_object_end(&w);
+    vn_buf_add_byte(out, '\n');
+}
+
+static void yaml_str(vn_buf_t *out, const char *s)
+{
+    vn_json_add_string(out, s, strlen(s)); /* a JSON string is a valid YAML double-quoted scalar */
+}
+
+/* Whole nanoseconds in the largest unit that keeps them exact: "2s", "1500ms", "250us", "7ns". */
+static void yaml_duration(vn_buf_t *out, double seconds)
+{
+    long long ns = llround(seconds * 1e9);
+    static const struct {
+        long long div;
+        const char *unit;
+    } u[] = {{1000000000LL, "s"}, {1000000LL, "ms"}, {1000LL, "us"}, {1LL, "ns"}};
+    for (size_t i = 0; i < sizeof u / sizeof u[0]; i++) {
+        if (ns % u[i].div == 0) {
+            vn_buf_printf(out, "%lld%s", ns / u[i].div, u[i].unit);
+            return;
+        }
+    }
+}
+
+void vn_proxy_config_dump_yaml(const vn_proxy_config_t *c, vn_buf_t *out)
+{
+    char open_group[64] = "";
+    for (size_t i = 0; i < vn_proxy__nkeys; i++) {
+        const vn_pcfg_key_t *k = &vn_proxy__keys[i];
+        const char *dot = strchr(k->yaml, '.');
+        char group[64];
+        snprintf(group, sizeof group, "%.*s", dot ? (int)(dot - k->yaml) : 0, k->yaml);
+        if (strcmp(group, open_group) != 0 && group[0])
+            vn_buf_printf(out, "%s:\n", group);
+        snprintf(open_group, sizeof open_group, "%s", group);
+        vn_buf_printf(out, "%s%s: ", group[0] ? "  " : "", dot ? dot + 1 : k->yaml);
+        switch (k->type) {
+        case VN_PCFG_STR: {
+            const char *v = *VN_PCFG_FIELD(c, k, char *);
+            yaml_str(out, k->secret && v[0] ? "<redacted>" : v);
+            break;
+        }
+        case VN_PCFG_BOOL: vn_buf_add_str(out, *VN_PCFG_FIELD(c, k, bool) ? "true" : "false"); break;
+        case VN_PCFG_DURATION: yaml_duration(out, *VN_PCFG_FIELD(c, k, double)); break;
+        case VN_PCFG_ULONG: vn_buf_printf(out, "%lu", *VN_PCFG_FIELD(c, k, unsigned long)); break;
+        case VN_PCFG_LONG: vn_buf_printf(out, "%ld", *VN_PCFG_FIELD(c, k, long)); break;
+        case VN_PCFG_DISC_KIND:
+            vn_buf_add_str(out, c->disc_kind == VN_DISC_NONE ? "\"\"" : vn_disc_kind_name(c->disc_kind));
+            break;
+        case VN_PCFG_STRLIST: {
+            const vn_strlist_t *l = VN_PCFG_FIELD(c, k, vn_strlist_t);
+            vn_buf_add_byte(out, '[');
+            for (size_t j = 0; j < l->n; j++) {
+                if (j)
+                    vn_buf_add_str(out, ", ");
+                yaml_str(out, l->v[j]);
+            }
+            vn_buf_add_byte(out, ']');
+            break;
+        }
+        case VN_PCFG_MATCHERS:
+            vn_buf_add_byte(out, '[');
+            for (size_t j = 0; j < c->n_ignore_tags; j++) {
+                vn_buf_add_str(out, j ? ", {kind: " : "{kind: ");
+                yaml_str(out, c->ignore_tags[j].kind);
+                vn_buf_add_str(out, ", value: ");
+                yaml_str(out, c->ignore_tags[j].value);
+                vn_buf_printf(out, ", unset: %s}", c->ignore_tags[j].unset ? "true" : "false");
+            }
+            vn_buf_add_byte(out, ']');
+            break;
+        }
+        vn_buf_add_byte(out, '\n');
+    }
+}
