@@ -56,7 +56,13 @@ def env_name(prefix, key):
     return prefix + "_".join(seg.replace("_", "").upper() for seg in key.split("."))
 
 
+# veneur-c's additions (docs/internals/proxy.md): discovery of the globals by DNS, Consul or Kubernetes.
+PROXY_KEYS += ["discovery.kind", "discovery.timeout", "discovery.consul_address", "discovery.dns_server",
+               "discovery.dns_port", "discovery.hosts_file", "discovery.kubernetes_api",
+               "discovery.kubernetes_namespace", "discovery.kubernetes_port_name",
+               "discovery.kubernetes_token_file"]
 PROXY_ENV = {env_name("VENEUR_PROXY_", k) for k in PROXY_KEYS}
+PROXY = os.path.join(BUILD, "veneur-proxy")
 # [v13] flat keys become a metric_sinks entry (SPEC 0.1), so they show there, not as a key.
 V13_SINK_ENV = {"VENEUR_DATADOGAPIKEY": ("datadog", "api_key"),
                 "VENEUR_DATADOGAPIHOSTNAME": ("datadog", "api_hostname")}
@@ -447,6 +453,26 @@ def run_pod(pod):
             check("deploy/serve/%s/%s" % (pod["name"], c["name"]), serve)
 
         for c in pod["containers"]:
+            if c["binary"] != "veneur-proxy":
+                continue
+
+            def serve_proxy(c=c):
+                expect(os.access(PROXY, os.X_OK), "build/veneur-proxy not built")
+                env = base_env()
+                env.update(resolve_env(c, pod["name"], ports))
+                proc = Proc([PROXY, "-strict", "-f", config_file(c, tmp)], env,
+                            os.path.join(tmp, c["name"] + ".log"))
+                running.append((c, proc, None))
+                for probe in ("liveness", "readiness"):
+                    port = probe_port(c, c[probe]["port"], ports)
+                    wait_for(lambda: proc.alive() and http_get(port, c[probe]["path"])[0] == 200, timeout=10,
+                             what="proxy %s %s on the probe port" % (probe, c[probe]["path"]))
+                # No global is reachable from a test: Go's /healthcheck says so with 503.
+                port = probe_port(c, c["liveness"]["port"], ports)
+                expect(http_get(port, "/healthcheck")[0] == 503, "healthcheck without destinations is 503")
+            check("deploy/serve/%s/%s" % (pod["name"], c["name"]), serve_proxy)
+
+        for c in pod["containers"]:
             if c["binary"] in ("veneur", "veneur-proxy"):
                 continue
 
@@ -477,7 +503,7 @@ def run_pod(pod):
 def proxy_env(pod, c):
     names = [e["name"] for e in c["env"]]
     bad = [n for n in names if n not in PROXY_ENV]
-    expect(not bad, "not VENEUR_PROXY_* names of Go Veneur's proxy config (SPEC W3.1): %s" % ", ".join(bad))
+    expect(not bad, "not VENEUR_PROXY_* names of the proxy config (SPEC W3.1 + veneur-c discovery): %s" % ", ".join(bad))
     args = c["args"]
     expect(arg_value(args, "-f") in c["files"], "-f file is not a mounted ConfigMap file")
     # The file itself: top-level keys must be proxy keys too.
@@ -510,7 +536,6 @@ def main():
                 check("deploy/validate-config/%s/%s" % (pod["name"], c["name"]),
                       lambda pod=pod, c=c: (expect(expect_bin, "build/veneur not built"), validate_config(pod, c)))
             elif c["binary"] == "veneur-proxy":
-                # build/veneur-proxy is issue 7: until it exists only the names are checked.
                 check("deploy/proxy-env/%s/%s" % (pod["name"], c["name"]), lambda pod=pod, c=c: proxy_env(pod, c))
         if expect_bin:
             run_pod(pod)
