@@ -19,6 +19,7 @@
 #include "aggregate/events.h"
 #include "aggregate/worker.h"
 #include "config/config.h"
+#include "core/cli.h"
 #include "core/log.h"
 #include "core/stats.h"
 #include "core/version.h"
@@ -83,25 +84,6 @@ static void quit_cb(void *ctx)
     kill(getpid(), SIGTERM); /* handled by the sigwait loop like an operator's SIGTERM */
 }
 
-/* Matches a Go-style flag name with one or two dashes; sets *val for "-x=v" or the next argument. */
-static bool flag_is(const char *arg, const char *name, const char **inline_val)
-{
-    if (arg[0] != '-')
-        return false;
-    arg += arg[1] == '-' ? 2 : 1;
-    size_t n = strlen(name);
-    if (strncmp(arg, name, n) != 0)
-        return false;
-    if (arg[n] == '\0') {
-        *inline_val = NULL;
-        return true;
-    }
-    if (arg[n] == '=') {
-        *inline_val = arg + n + 1;
-        return true;
-    }
-    return false;
-}
 
 static bool parse_bool_flag(const char *v) { return !v || strcmp(v, "true") == 0 || strcmp(v, "1") == 0; }
 
@@ -111,24 +93,19 @@ int main(int argc, char **argv)
     bool validate = false, strict = false;
     for (int i = 1; i < argc; i++) {
         const char *v;
-        if (flag_is(argv[i], "f", &v)) {
-            if (!v) {
-                if (i + 1 >= argc) {
-                    fprintf(stderr, "flag needs an argument: -f\n");
-                    usage(stderr);
-                    return 2;
-                }
-                v = argv[++i];
+        if (vn_cli_flag(argv[i], "f", &v)) {
+            if (!(path = vn_cli_value(argc, argv, &i, "f", v))) {
+                usage(stderr);
+                return 2;
             }
-            path = v;
-        } else if (flag_is(argv[i], "validate-config-strict", &v)) {
+        } else if (vn_cli_flag(argv[i], "validate-config-strict", &v)) {
             validate = strict = parse_bool_flag(v);
-        } else if (flag_is(argv[i], "validate-config", &v)) {
+        } else if (vn_cli_flag(argv[i], "validate-config", &v)) {
             validate = parse_bool_flag(v);
-        } else if (flag_is(argv[i], "version", &v)) {
+        } else if (vn_cli_flag(argv[i], "version", &v)) {
             printf("veneur-c %s (built %s)\n", VN_VERSION, VN_BUILD_DATE);
             return 0;
-        } else if (flag_is(argv[i], "help", &v) || flag_is(argv[i], "h", &v)) {
+        } else if (vn_cli_flag(argv[i], "help", &v) || vn_cli_flag(argv[i], "h", &v)) {
             usage(stdout);
             return 0;
         } else {

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cli.h"
 #include "core/log.h"
 #include "core/version.h"
 #include "proxy/proxy.h"
@@ -37,18 +38,6 @@ static void usage(FILE *out)
                  "(e.g. VENEUR_PROXY_FORWARDADDRESSES=a:8128,b:8128, VENEUR_PROXY_GRPCADDRESS=:8128).\n");
 }
 
-/* Matches a Go-style flag name with one or two dashes; *val gets "v" of "-x=v", else NULL. */
-static bool flag_is(const char *arg, const char *name, const char **val)
-{
-    if (arg[0] != '-')
-        return false;
-    arg += arg[1] == '-' ? 2 : 1;
-    size_t n = strlen(name);
-    if (strncmp(arg, name, n) != 0 || (arg[n] != '\0' && arg[n] != '='))
-        return false;
-    *val = arg[n] == '=' ? arg + n + 1 : NULL;
-    return true;
-}
 
 int main(int argc, char **argv)
 {
@@ -56,17 +45,12 @@ int main(int argc, char **argv)
     bool strict = false;
     for (int i = 1; i < argc; i++) {
         const char *v;
-        if (flag_is(argv[i], "f", &v)) {
-            if (!v) {
-                if (i + 1 >= argc) {
-                    fprintf(stderr, "flag needs an argument: -f\n");
-                    usage(stderr);
-                    return 2;
-                }
-                v = argv[++i];
+        if (vn_cli_flag(argv[i], "f", &v)) {
+            if (!(path = vn_cli_value(argc, argv, &i, "f", v))) {
+                usage(stderr);
+                return 2;
             }
-            path = v;
-        } else if (flag_is(argv[i], "strict", &v)) {
+        } else if (vn_cli_flag(argv[i], "strict", &v)) {
             if (v && strcmp(v, "true") != 0 && strcmp(v, "1") != 0 && strcmp(v, "false") != 0 &&
                 strcmp(v, "0") != 0) {
                 fprintf(stderr, "invalid boolean value \"%s\" for -strict\n", v);
@@ -74,10 +58,10 @@ int main(int argc, char **argv)
                 return 2;
             }
             strict = !v || strcmp(v, "true") == 0 || strcmp(v, "1") == 0;
-        } else if (flag_is(argv[i], "version", &v)) {
+        } else if (vn_cli_flag(argv[i], "version", &v)) {
             printf("veneur-proxy (veneur-c) %s (built %s)\n", VN_VERSION, VN_BUILD_DATE);
             return 0;
-        } else if (flag_is(argv[i], "help", &v) || flag_is(argv[i], "h", &v)) {
+        } else if (vn_cli_flag(argv[i], "help", &v) || vn_cli_flag(argv[i], "h", &v)) {
             usage(stdout);
             return 0;
         } else {

@@ -1,0 +1,28 @@
+/* cli.c - Go-style flag matching; see cli.h. */
+#include "core/cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+bool vn_cli_flag(const char *arg, const char *name, const char **inline_val)
+{
+    if (arg[0] != '-')
+        return false;
+    arg += arg[1] == '-' ? 2 : 1;
+    size_t n = strlen(name);
+    if (strncmp(arg, name, n) != 0 || (arg[n] != '\0' && arg[n] != '='))
+        return false;
+    *inline_val = arg[n] == '=' ? arg + n + 1 : NULL;
+    return true;
+}
+
+const char *vn_cli_value(int argc, char **argv, int *i, const char *name, const char *inline_val)
+{
+    if (inline_val)
+        return inline_val;
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "flag needs an argument: -%s\n", name);
+        return NULL;
+    }
+    return argv[++*i];
+}

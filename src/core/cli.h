@@ -1,0 +1,22 @@
+/**
+ * cli.h - Go `flag`-style command lines shared by the binaries: one or two
+ * leading dashes, `-name=value` or `-name value`.
+ */
+#ifndef VN_CORE_CLI_H
+#define VN_CORE_CLI_H
+
+#include <stdbool.h>
+
+/**
+ * True when arg is flag `name` ("-f", "--f", "-f=x"). *inline_val points into
+ * arg after '=' (borrowed), or is NULL when the value, if any, is the next argument.
+ */
+bool vn_cli_flag(const char *arg, const char *name, const char **inline_val);
+
+/**
+ * The value of a flag that needs one: inline_val, else argv[*i + 1] (then *i is
+ * advanced). NULL, with a Go-style message on stderr, when it is missing.
+ */
+const char *vn_cli_value(int argc, char **argv, int *i, const char *name, const char *inline_val);
+
+#endif
