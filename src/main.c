@@ -84,7 +84,6 @@ static void quit_cb(void *ctx)
     kill(getpid(), SIGTERM); /* handled by the sigwait loop like an operator's SIGTERM */
 }
 
-
 static bool parse_bool_flag(const char *v) { return !v || strcmp(v, "true") == 0 || strcmp(v, "1") == 0; }
 
 int main(int argc, char **argv)

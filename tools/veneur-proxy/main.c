@@ -38,7 +38,6 @@ static void usage(FILE *out)
                  "(e.g. VENEUR_PROXY_FORWARDADDRESSES=a:8128,b:8128, VENEUR_PROXY_GRPCADDRESS=:8128).\n");
 }
 
-
 int main(int argc, char **argv)
 {
     const char *path = NULL;
