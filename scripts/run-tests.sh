@@ -66,7 +66,7 @@ for s in $SUITES; do
       [ "$name" = fuzz_dogstatsd ] && secs=$FUZZ_PARSER
       corpus=build/fuzz/corpus/$name; mkdir -p "$corpus"
       seeds=fuzz/corpus/$name; [ -d "$seeds" ] || seeds=
-      if "$bin" -max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 "$corpus" $seeds >"$log/$name.log" 2>&1; then
+      if "$bin" -max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 -artifact_prefix=build/fuzz/ "$corpus" $seeds >"$log/$name.log" 2>&1; then
         pass
       else
         fail "fuzz $name (see $log/$name.log)"; grep -E 'ERROR|SUMMARY' "$log/$name.log" | head -5
