@@ -1,6 +1,7 @@
 /**
  * sink.h - the metric sink interface. The flusher calls every sink with the
- * interval's flushed metrics; adding a sink never touches the flusher.
+ * interval's flushed metrics (in chunks of at most 16384, so a sink may be called
+ * several times per interval); adding a sink never touches the flusher.
  *
  * Threading: each sink's flush is called from the flush thread, one call at a
  * time per sink. A sink that does network I/O must not block past the deadline
@@ -52,7 +53,7 @@ typedef struct vn_sink vn_sink_t;
 
 typedef struct vn_sink_ops {
     const char *kind;
-    /** Delivers one interval's metrics. Returns VN_OK or an error (counted, logged by caller). */
+    /** Delivers a chunk of the interval's metrics. Returns VN_OK or an error (counted, logged by caller). */
     vn_err_t (*flush)(vn_sink_t *s, const vn_inter_metric_t *m, size_t n, const vn_flush_info_t *info);
     /** Optional: events of the interval. */
     void (*flush_events)(vn_sink_t *s, const vn_sink_event_t *ev, size_t n, const vn_flush_info_t *info);
