@@ -219,7 +219,9 @@ def test_permanent_400_not_retried(fake, v):
     v.send_udp("perm.drop:1|c")
     wait_for(lambda: sink_metric(v, "veneur_sink_payloads_dropped_total", "dd", 'reason="permanent"') > perm0,
              timeout=10, what="permanent drop counted")
-    time.sleep(1.5)  # a retry, if there were one, would have landed
+    # A retry, if there were one, would land within the backoff (<= 0.5 s): give it two flushes.
+    f0 = v.metric("veneur_flushes_total")
+    wait_for(lambda: v.metric("veneur_flushes_total") >= f0 + 2, timeout=10, what="two more flushes")
     g = fake.got()
     expect(not series(g, "perm.drop"), "a 400 is not retried")
     expect(len(failed_series(g, "perm.drop", 400)) == 1, "exactly one attempt")
