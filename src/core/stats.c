@@ -195,6 +195,15 @@ size_t vn_stats_render_prometheus(const vn_stats_t *s, char *buf, size_t cap)
             vn_stats_get(&s->tls_handshake_failures));
     counter(&o, "veneur_tcp_rejected_total", "Stream connections refused over the connection cap.",
             vn_stats_get(&s->tcp_conn_rejected));
+    counter(&o, "veneur_stream_evictions_total", "Stream connections closed to admit a new one at a connection cap.",
+            vn_stats_get(&s->stream_evictions));
+    counter(&o, "veneur_stream_handshake_timeouts_total", "TLS stream connections closed by the handshake deadline.",
+            vn_stats_get(&s->stream_handshake_timeouts));
+    counter(&o, "veneur_stream_accept_backoffs_total", "Stream listener pauses after accept errors (EMFILE, ...).",
+            vn_stats_get(&s->stream_accept_backoffs));
+    counter(&o, "veneur_stream_buffer_budget_drops_total",
+            "Stream connections closed because half-line buffers hit their byte budget.",
+            vn_stats_get(&s->stream_buffer_budget_drops));
     counter(&o, "veneur_flushes_total", "Flushes completed.", vn_stats_get(&s->flushes));
     gauge(&o, "veneur_flush_duration_seconds", "Duration of the last flush.",
           (double)vn_stats_get(&s->flush_duration_ns_last) / 1e9);

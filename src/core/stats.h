@@ -72,6 +72,11 @@ typedef struct vn_stats {
     _Atomic uint64_t events_received, events_dropped;
     _Atomic uint64_t service_checks;
     _Atomic uint64_t tcp_connects, tcp_disconnects, tls_handshake_failures, tcp_conn_rejected;
+    /* stream listeners (listen/stream.c): limits under attack */
+    _Atomic uint64_t stream_evictions;           /* connections closed to admit a new one (global/per-peer cap) */
+    _Atomic uint64_t stream_handshake_timeouts;  /* TLS handshakes not finished within the deadline */
+    _Atomic uint64_t stream_accept_backoffs;     /* listener pauses after accept errors (EMFILE, ...) */
+    _Atomic uint64_t stream_buffer_budget_drops; /* connections closed: half-line buffer budget exhausted */
     _Atomic uint64_t flushes;
     _Atomic uint64_t flush_duration_ns_last, flush_duration_ns_total;
     _Atomic uint64_t series_last_flush;             /* series held at the last flush */

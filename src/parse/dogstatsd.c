@@ -69,6 +69,9 @@ static const struct {
     [VN_PARSE_ERR_SC_UNKNOWN] = {"service_check_unknown_section", "Invalid service check packet, unrecognized metadata section"},
     [VN_PARSE_ERR_SC_MSG_NOT_LAST] = {"service_check_message_not_last",
                                       "Invalid service check packet, message must be the last metadata section"},
+    [VN_PARSE_ERR_NUL_BYTE] = {"nul_byte", "Invalid packet, contains a NUL byte"},
+    [VN_PARSE_ERR_NEWLINE] = {"newline", "Invalid packet, contains a newline inside one line"},
+    [VN_PARSE_ERR_KEY_TOO_LONG] = {"key_too_long", "Invalid packet, name and tags too long for one record"},
 };
 
 const char *vn_parse_err_reason(vn_parse_err_t e)
@@ -123,12 +126,27 @@ static bool ignorable_section(vn_str_t c)
     return true;
 }
 
+/* NUL would end a name early in every sink (C strings) and '\n' separates name
+ * from tags in series keys, so neither may enter one; two vectorised scans are
+ * cheap next to tokenising, and the line cache skips the parser for repeats. */
+static inline vn_parse_err_t forbidden_bytes(const char *line, size_t len)
+{
+    if (memchr(line, '\0', len))
+        return VN_PARSE_ERR_NUL_BYTE;
+    if (memchr(line, '\n', len))
+        return VN_PARSE_ERR_NEWLINE;
+    return VN_PARSE_OK;
+}
+
 /* ---------------------------------------------------------------- metrics */
 
 vn_parse_err_t vn_parse_metric(const vn_parser_t *p, const char *line, size_t len, vn_metric_line_t *out)
 {
     if (len == 0)
         return VN_PARSE_ERR_NO_PIPE; /* also keeps NULL + 0 out of the pointer math */
+    vn_parse_err_t fb = forbidden_bytes(line, len);
+    if (fb != VN_PARSE_OK)
+        return fb;
     pipes_t sp = {line, line + len, false};
     vn_str_t head, chunk;
 
@@ -287,6 +305,9 @@ vn_parse_err_t vn_parse_event(const vn_parser_t *p, const char *line, size_t len
 {
     if (len == 0)
         return VN_PARSE_ERR_EV_NO_COLON;
+    vn_parse_err_t fb = forbidden_bytes(line, len);
+    if (fb != VN_PARSE_OK)
+        return fb;
     pipes_t sp = {line, line + len, false};
     vn_str_t head, chunk;
 
@@ -393,6 +414,9 @@ vn_parse_err_t vn_parse_service_check(const vn_parser_t *p, const char *line, si
 {
     if (len == 0)
         return VN_PARSE_ERR_SC_PREFIX;
+    vn_parse_err_t fb = forbidden_bytes(line, len);
+    if (fb != VN_PARSE_OK)
+        return fb;
     pipes_t sp = {line, line + len, false};
     vn_str_t chunk;
 

@@ -61,6 +61,10 @@ typedef enum vn_parse_err {
     VN_PARSE_ERR_SC_EMPTY_SECTION,/* "empty string after/between pipes" */
     VN_PARSE_ERR_SC_UNKNOWN,      /* "unrecognized metadata section" */
     VN_PARSE_ERR_SC_MSG_NOT_LAST, /* "message must be the last metadata section" */
+    /* any line (not in Go: these bytes would corrupt names downstream) */
+    VN_PARSE_ERR_NUL_BYTE,        /* a NUL byte anywhere: sinks and gRPC treat names as C strings */
+    VN_PARSE_ERR_NEWLINE,         /* a '\n' inside a line: it separates name from tags in series keys */
+    VN_PARSE_ERR_KEY_TOO_LONG,    /* series key or record over a batch record (listen/ingest.c) */
     VN_PARSE_ERR__COUNT
 } vn_parse_err_t;
 
@@ -86,6 +90,12 @@ typedef struct vn_metric_line {
     size_t ntags;
     vn_str_t tags[VN_PARSE_MAX_TAGS]; /* extended and byte-wise sorted */
 } vn_metric_line_t;
+
+/**
+ * Every vn_parse_* entry point rejects a line holding a NUL byte
+ * (VN_PARSE_ERR_NUL_BYTE) or a '\n' (VN_PARSE_ERR_NEWLINE) before anything
+ * else, so no name, tag, set member or event/check field can carry either.
+ */
 
 /**
  * Parses one metric line (no '\n'). Fills *out on VN_PARSE_OK; values are NOT

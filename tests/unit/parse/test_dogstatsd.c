@@ -235,25 +235,19 @@ static void test_dogstatsd__metric_table(void **state)
         check_metric_case(&k_metric_cases[i]);
 }
 
-/* NUL and 0xff bytes are ordinary bytes (no C-string handling anywhere);
- * 0xff sorts after ASCII because the comparison is unsigned. */
+/* High bytes (0x80-0xff) are ordinary bytes and sort after ASCII (unsigned
+ * comparison). NUL and '\n' are rejected anywhere in a line, by every grammar:
+ * sinks and gRPC read names as C strings, and '\n' separates name from tags in
+ * series keys, so either would split or corrupt a series. */
 static void test_dogstatsd__binary_bytes(void **state)
 {
     (void)state;
     static vn_metric_line_t m;
     vn_value_iter_t it;
-    double v;
     vn_str_t s;
     char buf[64];
 
-    static const char l1[] = "a\0b:1|c|#\xff,a\0";
-    assert_int_equal(vn_parse_metric(&k_plain, l1, sizeof(l1) - 1, &m), VN_PARSE_OK);
-    assert_int_equal(m.name.len, 3);
-    assert_memory_equal(m.name.p, "a\0b", 3);
-    assert_int_equal(vn_tags_join(m.tags, m.ntags, buf, sizeof(buf)), 4);
-    assert_memory_equal(buf, "a\0,\xff", 4);
-
-    static const char l2[] = "\xff\xfe:\xff:\0|s|#\xff\xff,\x80,\x7f";
+    static const char l2[] = "\xff\xfe:\xff:\x80|s|#\xff\xff,\x80,\x7f";
     assert_int_equal(vn_parse_metric(&k_plain, l2, sizeof(l2) - 1, &m), VN_PARSE_OK);
     assert_int_equal(m.type, VN_MT_SET);
     assert_int_equal(m.name.len, 2);
@@ -263,40 +257,73 @@ static void test_dogstatsd__binary_bytes(void **state)
     assert_int_equal((unsigned char)s.p[0], 0xff);
     assert_int_equal(vn_value_next_str(&it, &s), 1);
     assert_int_equal(s.len, 1);
-    assert_int_equal(s.p[0], 0);
+    assert_int_equal((unsigned char)s.p[0], 0x80);
     assert_int_equal(vn_value_next_str(&it, &s), 0);
     assert_int_equal(vn_tags_join(m.tags, m.ntags, buf, sizeof(buf)), 6);
     assert_memory_equal(buf, "\x7f,\x80,\xff\xff", 6);
 
-    static const char l3[] = "x:1\0|c";
-    assert_int_equal(vn_parse_metric(&k_plain, l3, sizeof(l3) - 1, &m), VN_PARSE_OK);
-    vn_value_iter_init(&it, &m);
-    assert_int_equal(vn_value_next_num(&it, &v), -1);
-
-    static const char l4[] = "\0:1|c|\0";
-    assert_int_equal(vn_parse_metric(&k_plain, l4, sizeof(l4) - 1, &m), VN_PARSE_ERR_UNKNOWN_SECTION);
-    assert_int_equal(vn_parse_metric(&k_plain, l4, sizeof(l4) - 3, &m), VN_PARSE_OK);
-    assert_int_equal(m.name.len, 1);
+    /* NUL in the name, a tag, a value, a set member, a section: all one counted reason */
+    static const struct {
+        const char *l;
+        size_t n;
+    } nul[] = {
+        {"a\0b:1|c", 7}, {"n:1|c|#a\0", 9}, {"x:1\0|c", 6}, {"u:a\0b|s", 7}, {"\0:1|c|\0", 7}, {"n:1|c\0", 6},
+        {"n\0", 2},
+    };
+    for (size_t i = 0; i < sizeof nul / sizeof nul[0]; i++)
+        assert_int_equal(vn_parse_metric(&k_plain, nul[i].l, nul[i].n, &m), VN_PARSE_ERR_NUL_BYTE);
+    /* '\n' inside what a caller hands over as one line */
+    static const char nl1[] = "bad\ny.name:1|c";
+    assert_int_equal(vn_parse_metric(&k_plain, nl1, sizeof(nl1) - 1, &m), VN_PARSE_ERR_NEWLINE);
+    static const char nl2[] = "n:1|c|#a,b\n";
+    assert_int_equal(vn_parse_metric(&k_plain, nl2, sizeof(nl2) - 1, &m), VN_PARSE_ERR_NEWLINE);
 
     /* the parser never reads past len: a type byte just beyond is not seen */
     static const char l5[] = "x:1|c";
     assert_int_equal(vn_parse_metric(&k_plain, l5, 4, &m), VN_PARSE_ERR_NO_TYPE);
+    /* nor a NUL just beyond len */
+    static const char l6[] = "x:1|c\0";
+    assert_int_equal(vn_parse_metric(&k_plain, l6, 5, &m), VN_PARSE_OK);
 
     static vn_event_t ev;
     static vn_service_check_t sc;
     char scratch[64];
-    static const char e1[] = "_e{2,2}:\0\xff|\xff\0|#\0:\xff";
+    static const char e1[] = "_e{2,2}:\x80\xff|\xff\x80|#\x81:\xff";
     assert_int_equal(vn_parse_event(&k_plain, e1, sizeof(e1) - 1, NOW, scratch, sizeof(scratch), &ev),
                      VN_PARSE_OK);
     assert_int_equal(ev.title.len, 2);
     assert_int_equal(ev.text.len, 2);
     assert_int_equal(ev.ntags, 1);
-    static const char s1[] = "_sc|\0\xff|1|m:\0\\n";
+    static const char e2[] = "_e{2,2}:\0\xff|\xff\x80";
+    assert_int_equal(vn_parse_event(&k_plain, e2, sizeof(e2) - 1, NOW, scratch, sizeof(scratch), &ev),
+                     VN_PARSE_ERR_NUL_BYTE);
+    static const char e3[] = "_e{2,2}:ab|cd|#t\0";
+    assert_int_equal(vn_parse_event(&k_plain, e3, sizeof(e3) - 1, NOW, scratch, sizeof(scratch), &ev),
+                     VN_PARSE_ERR_NUL_BYTE);
+    static const char e4[] = "_e{2,2}:ab|c\n";
+    assert_int_equal(vn_parse_event(&k_plain, e4, sizeof(e4) - 1, NOW, scratch, sizeof(scratch), &ev),
+                     VN_PARSE_ERR_NEWLINE);
+    /* an escaped "\n" in event text is still unescaped to a newline (Go) */
+    static const char e5[] = "_e{2,3}:ab|c\\n";
+    assert_int_equal(vn_parse_event(&k_plain, e5, sizeof(e5) - 1, NOW, scratch, sizeof(scratch), &ev),
+                     VN_PARSE_OK);
+    assert_memory_equal(ev.text.p, "c\n", 2);
+
+    static const char s1[] = "_sc|\x80\xff|1|m:\x80\\n";
     assert_int_equal(vn_parse_service_check(&k_plain, s1, sizeof(s1) - 1, NOW, scratch, sizeof(scratch), &sc),
                      VN_PARSE_OK);
     assert_int_equal(sc.name.len, 2);
     assert_int_equal(sc.message.len, 2);
-    assert_memory_equal(sc.message.p, "\0\n", 2);
+    assert_memory_equal(sc.message.p, "\x80\n", 2);
+    static const char s2[] = "_sc|\0\xff|1";
+    assert_int_equal(vn_parse_service_check(&k_plain, s2, sizeof(s2) - 1, NOW, scratch, sizeof(scratch), &sc),
+                     VN_PARSE_ERR_NUL_BYTE);
+    static const char s3[] = "_sc|n|1|m:a\0";
+    assert_int_equal(vn_parse_service_check(&k_plain, s3, sizeof(s3) - 1, NOW, scratch, sizeof(scratch), &sc),
+                     VN_PARSE_ERR_NUL_BYTE);
+    static const char s4[] = "_sc|n|1|#a\nb";
+    assert_int_equal(vn_parse_service_check(&k_plain, s4, sizeof(s4) - 1, NOW, scratch, sizeof(scratch), &sc),
+                     VN_PARSE_ERR_NEWLINE);
 }
 
 /* ------------------------------------------------------------ number table */
