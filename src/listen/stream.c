@@ -28,7 +28,10 @@
  *   accept4 failing with EMFILE/ENFILE/ENOMEM/ENOBUFS (or any other
  *     non-transient error) takes every listener out of epoll for 100 ms,
  *     doubling up to 1 s while it keeps failing: the level-triggered listener
- *     would otherwise spin. One log line per episode, every pause counted.
+ *     would otherwise spin. One log line per episode (errors less than 10 s
+ *     apart), every pause counted. On
+ *     EMFILE/ENFILE each pause also sheds the oldest never-proven connection,
+ *     so the rest of the process gets a descriptor back.
  */
 #include "listen/stream.h"
 
@@ -60,6 +63,7 @@
 #define BUF_BUDGET_BYTES (64u << 20)
 #define ACCEPT_BACKOFF_MIN_MS 100
 #define ACCEPT_BACKOFF_MAX_MS 1000
+#define ACCEPT_EPISODE_QUIET_MS 10000 /* an episode ends after this long without an accept error */
 #define ACCEPTS_PER_WAKE 256 /* other listeners and connections get a turn under a connect flood */
 #define PEER_SLOTS 8192       /* power of two, > 2 * MAX_CONNS: probe chains stay short */
 
@@ -126,8 +130,10 @@ struct vn_stream_loop {
     peer_t *peers; /* PEER_SLOTS, open addressing */
     vn_linebuf_budget_t budget;
     bool paused;              /* listeners out of epoll until resume_ms */
-    bool in_episode;          /* accept errors since the last successful accept */
-    uint64_t resume_ms, backoff_ms;
+    bool in_episode;          /* accept errors less than ACCEPT_EPISODE_QUIET_MS apart */
+    uint64_t resume_ms, backoff_ms, last_accept_error_ms;
+    struct epoll_event *batch; /* events being handled: a connection closed early is struck out */
+    int batch_n;
     _Atomic bool stop;
     pthread_t thread;
     bool started;
@@ -308,6 +314,10 @@ static void conn_close(vn_stream_loop_t *l, conn_t *c)
     vn_linebuf_destroy(&c->lb);
     l->nconns--;
     vn_stats_add(&l->stats->tcp_disconnects, 1);
+    /* an eviction may close a connection that has an event later in this batch */
+    for (int i = 0; i < l->batch_n; i++)
+        if (l->batch[i].data.ptr == c)
+            l->batch[i].data.u64 = 0;
     free(c);
 }
 
@@ -315,7 +325,8 @@ static void conn_close(vn_stream_loop_t *l, conn_t *c)
 
 static void accept_pause(vn_stream_loop_t *l, int err)
 {
-    if (!l->in_episode) {
+    uint64_t now = now_ms();
+    if (!l->in_episode || now - l->last_accept_error_ms >= ACCEPT_EPISODE_QUIET_MS) {
         /* once per episode: the condition can last minutes and must not flood the log */
         errno = err;
         VN_LOG_ERRNO(WARN, "event=accept_failed action=pause_listeners first_pause_ms=%d max_pause_ms=%d",
@@ -325,11 +336,18 @@ static void accept_pause(vn_stream_loop_t *l, int err)
     } else {
         l->backoff_ms = l->backoff_ms * 2 > ACCEPT_BACKOFF_MAX_MS ? ACCEPT_BACKOFF_MAX_MS : l->backoff_ms * 2;
     }
+    l->last_accept_error_ms = now;
     vn_stats_add(&l->stats->stream_accept_backoffs, 1);
+    if ((err == EMFILE || err == ENFILE) && l->silent.head) {
+        /* Out of descriptors: shed the oldest connection that never sent a line, so the process
+         * (the HTTP health endpoints, sinks) has one again while the listeners rest. */
+        vn_stats_add(&l->stats->stream_evictions, 1);
+        conn_close(l, l->silent.head);
+    }
     for (size_t i = 0; i < l->nls; i++)
         epoll_ctl(l->epfd, EPOLL_CTL_DEL, l->ls[i].fd, NULL);
     l->paused = true;
-    l->resume_ms = now_ms() + l->backoff_ms;
+    l->resume_ms = now + l->backoff_ms;
 }
 
 static void accept_resume_if_due(vn_stream_loop_t *l, uint64_t now)
@@ -372,7 +390,6 @@ static void accept_all(vn_stream_loop_t *l, lsock_t *ls)
             accept_pause(l, errno); /* EMFILE, ENFILE, ENOMEM, ENOBUFS, ...: retrying at once spins */
             return;
         }
-        l->in_episode = false;
         uint64_t now = now_ms();
         peer_key_t pk = peer_of(fd, ls->tcp, &sa);
         conn_t *victim = NULL;
@@ -561,6 +578,8 @@ static void *stream_main(void *arg)
             timeout = l->resume_ms > now ? (int)(l->resume_ms - now) : 0;
         }
         int n = epoll_wait(l->epfd, evs, 64, timeout);
+        l->batch = evs;
+        l->batch_n = n > 0 ? n : 0;
         for (int i = 0; i < n; i++) {
             uint64_t u = evs[i].data.u64;
             if (evs[i].data.ptr == NULL)
@@ -574,6 +593,7 @@ static void *stream_main(void *arg)
             if (conn_read(l, c) != END_NONE)
                 conn_close(l, c);
         }
+        l->batch_n = 0;
         vn_ingest_commit(l->ingest);
         uint64_t now = now_ms();
         accept_resume_if_due(l, now);
