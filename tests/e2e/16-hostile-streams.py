@@ -326,6 +326,68 @@ def test_idle_connections_do_not_lock_out():
     print("  4096 idle connections: new sender served in %.3f s, veneur RSS %d KiB" % (served, rss))
 
 
+# ------------------------------------------------------------------ floods: bytes stay bounded
+
+
+def vm_kib(pid, key):
+    return int([l for l in open("/proc/%d/status" % pid) if l.startswith(key)][0].split()[1])
+
+
+def test_long_key_and_half_line_floods():
+    if raise_nofile(12000) < 3000:
+        print("  skipped: RLIMIT_NOFILE hard limit below 3000")
+        return
+    port = free_port(socket.SOCK_STREAM)
+    v = Veneur(listen=["tcp://127.0.0.1:%d" % port], interval="60s")
+    held = []
+    try:
+        base = vm_kib(v.proc.pid, "VmRSS")
+        sanitized = "libasan" in open("/proc/%d/maps" % v.proc.pid).read()
+        # 400 connections, each a good line then a key one byte past a batch record
+        long_key = b"F" * (KEY_MAX + 1) + b":1|c\n"
+        for i in range(400):
+            stream_send(tcp_connect(port, "127.0.0.%d" % (2 + i % 4)), b"flood.ok:1|c\n" + long_key)
+        after_keys = vm_kib(v.proc.pid, "VmHWM")
+        # 2000 connections each pinning a 60 KB half line: the 64 MiB line-buffer budget must hold
+        half = b"h" * 60000
+        for i in range(2000):
+            c = tcp_connect(port, "127.0.0.%d" % (2 + i % 4))()
+            try:
+                c.sendall(half)
+            except OSError:
+                pass
+            held.append(c)
+        wait_for(lambda: v.metric("veneur_tcp_connects_total") >= 2400, timeout=30, what="all accepted")
+        seen = {"b": -1}
+
+        def settled():  # every byte the kernel holds was read: the count stops moving
+            b = v.metric("veneur_bytes_received_total")
+            done, seen["b"] = b == seen["b"], b
+            return done
+        wait_for(settled, timeout=30, step=0.3, what="half lines read")
+        budget_drops = v.metric("veneur_stream_buffer_budget_drops_total")
+        peak = vm_kib(v.proc.pid, "VmHWM")
+        for c in held:
+            c.close()
+        held = []
+        key_too_long = labeled(v, "veneur_packet_error_total", 'reason="key_too_long"')
+        recs = finish(v)
+    finally:
+        for c in held:
+            c.close()
+        v.stop()
+    expect(key_too_long == 400, "every long key counted: %r" % key_too_long)
+    expect(total(recs, "flood.ok") == 400, "good lines before the long keys kept once: %r" % by_name(recs, "flood.ok"))
+    expect(not [r for r in recs if r["name"].startswith("F")], "no long key flushed")
+    expect(budget_drops > 0, "half lines over the budget closed and counted: %r" % budget_drops)
+    # 64 MiB of line buffers + allocator slack; the unbounded version pinned 2000 x 64 KiB = 125 MiB.
+    # ASan keeps freed memory in quarantine, so the bound is only checked on a plain build.
+    if not sanitized:
+        expect(peak - base < 100 * 1024, "peak RSS grew %d KiB" % (peak - base))
+    print("  floods: RSS %d KiB at start, peak %d KiB after 400 long keys, %d KiB with 2000 half lines "
+          "(%d closed by the budget)" % (base, after_keys, peak, budget_drops))
+
+
 # ------------------------------------------------------------------ fd exhaustion
 
 
