@@ -253,7 +253,7 @@ def test_regex_64k_tag():
         wait_for(lambda: counts(g, "hz.e") == want, timeout=20, what="every sample, the 64 KiB-tag one too")
         took = time.monotonic() - t0
         print("  65 000-byte tag through ignore_tags regex: all 201 metrics at the global %.2f s after sending" % took)
-        expect(took < 10, "took %.1f s" % took)
+        expect(took < 5, "took %.1f s (glibc regexec stalled the routing thread ~9 s)" % took)
     finally:
         for x in (local, p, g):
             if x:
