@@ -41,7 +41,7 @@ PROTO_H := $(PROTO_C:.c=.h)
 LIB_SRC := $(filter-out src/main.c,$(call rwildcard,src,*.c))
 LIB_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC)) $(PROTO_C:.c=.o)
 # C++ is allowed for one thing only: the RE2 shim (src/core/re2_shim.cc, see core/regex.h).
-# vptr checking is off because the C link (cc, clang) does not pull UBSan's C++ runtime.
+# vptr (and, with clang, function) checks are off: the C link (cc, clang) does not pull UBSan's C++ runtime.
 CXX_SRC := $(call rwildcard,src,*.cc)
 LIB_OBJ += $(patsubst %.cc,$(BUILD)/obj/%.o,$(CXX_SRC))
 CXXFLAGS_ALL := -std=c++17 -D_GNU_SOURCE -Wall -Wextra $(OPT) -fno-sanitize=vptr -pthread -Isrc $(PKG_CFLAGS) -MMD -MP
@@ -111,7 +111,7 @@ FUZZ_LIB_OBJ += $(patsubst %.cc,build/fuzz/obj/%.o,$(CXX_SRC))
 
 build/fuzz/obj/%.o: %.cc
 	@mkdir -p $(dir $@)
-	clang++ -std=c++17 -D_GNU_SOURCE -pthread -Isrc $(PKG_CFLAGS) -MMD -MP $(FUZZ_FLAGS) -fno-sanitize=vptr -c $< -o $@
+	clang++ -std=c++17 -D_GNU_SOURCE -pthread -Isrc $(PKG_CFLAGS) -MMD -MP $(FUZZ_FLAGS) -fno-sanitize=vptr,function -c $< -o $@
 
 build/fuzz/obj/%.o: %.c | $(patsubst proto/%.proto,build/gen/%.pb-c.h,$(PROTOS))
 	@mkdir -p $(dir $@)
