@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -34,6 +35,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "forward/hops.h"
 #include "core/xalloc.h"
 #include "listen/addr.h"
 
@@ -45,6 +47,7 @@ typedef struct call {
     int32_t sid;
     char path[256];
     bool path_too_long, is_post, is_grpc;
+    vn_grpc_meta_t meta;
     void *hctx;        /* handler's call context, NULL until opened */
     bool responded;    /* our response is submitted: ignore further input */
     vn_grpc_status_t final; /* what it was answered with */
@@ -176,7 +179,9 @@ static void call_open(call_t *c)
     }
     vn_grpc_status_t st = VN_GRPC_UNIMPLEMENTED;
     const char *msg = "unknown method";
-    if (!c->path_too_long)
+    if (!c->path_too_long && s->o.handler.open_meta)
+        c->hctx = s->o.handler.open_meta(s->o.handler.ctx, c->path, &c->meta, &st, &msg);
+    else if (!c->path_too_long)
         c->hctx = s->o.handler.open(s->o.handler.ctx, c->path, &st, &msg);
     if (!c->hctx)
         respond_error(c, st, msg);
@@ -253,6 +258,21 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
         /* "application/grpc" optionally followed by "+proto" or ";..." */
         c->is_grpc = vlen >= 16 && memcmp(value, "application/grpc", 16) == 0 &&
                      (vlen == 16 || value[16] == '+' || value[16] == ';');
+    } else if (nlen == sizeof VN_HOPS_HEADER - 1 && memcmp(name, VN_HOPS_HEADER, nlen) == 0) {
+        unsigned h = vlen && vlen <= 9 ? 0 : UINT_MAX; /* malformed reads as too many: refused */
+        for (size_t i = 0; i < vlen && h != UINT_MAX; i++)
+            h = value[i] >= '0' && value[i] <= '9' ? h * 10 + (unsigned)(value[i] - '0') : UINT_MAX;
+        c->meta.hops = h;
+    } else if (nlen == sizeof VN_PROXY_ID_HEADER - 1 && memcmp(name, VN_PROXY_ID_HEADER, nlen) == 0) {
+        if (vlen < sizeof c->meta.proxy_id) {
+            memcpy(c->meta.proxy_id, value, vlen);
+            c->meta.proxy_id[vlen] = '\0';
+        }
+    } else if (nlen == 10 && memcmp(name, ":authority", 10) == 0) {
+        if (vlen < sizeof c->meta.authority) {
+            memcpy(c->meta.authority, value, vlen);
+            c->meta.authority[vlen] = '\0';
+        }
     }
     return 0;
 }

@@ -28,6 +28,13 @@
 #include "core/stats.h"
 #include "forward/grpc_frame.h"
 
+/** Loop-protection request headers (forward/hops.h), read by the server for the handler. */
+typedef struct vn_grpc_meta {
+    unsigned hops;          /* x-veneur-hops; 0 when absent; a malformed value reads as UINT_MAX */
+    char proxy_id[33];      /* x-veneur-proxy-id, "" when absent or longer than 32 */
+    char authority[256];    /* :authority as the client dialled it, "" when absent or too long */
+} vn_grpc_meta_t;
+
 /** Callbacks for one service; all run on the server thread. */
 typedef struct vn_grpc_handler {
     /**
@@ -60,6 +67,12 @@ typedef struct vn_grpc_handler {
      * most once per read wake-up, only for calls that got messages since.
      */
     void (*drained)(void *call);
+    /**
+     * Optional (issue 15): when set, called instead of open, with the
+     * request's loop-protection headers (borrowed for the call).
+     */
+    void *(*open_meta)(void *ctx, const char *path, const vn_grpc_meta_t *meta, vn_grpc_status_t *status,
+                       const char **msg);
 } vn_grpc_handler_t;
 
 typedef struct vn_h2_server_opts {
