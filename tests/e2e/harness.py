@@ -107,7 +107,7 @@ class Veneur:
         with open(self.config, "w") as f:
             f.write("\n".join(lines) + "\n" + extra_yaml)
         self.stderr_path = os.path.join(self.dir, "stderr.log")
-        self._stderr = open(self.stderr_path, "w")
+        self._stderr = open(self.stderr_path, "a")  # O_APPEND: nothing written to it is overwritten
         self._checked = False
         self.proc = subprocess.Popen([binary, "-f", self.config], stdout=subprocess.PIPE, stderr=self._stderr,
                                      env=sanitizer_env(env))
