@@ -210,7 +210,7 @@ int main(int argc, char **argv)
     vn_worker_t **workers = vn_xcalloc(nworkers, sizeof *workers);
     for (size_t w = 0; w < nworkers; w++) {
         vn_series_limits_t lim = vn_series_limits_share((size_t)cfg->max_series_per_interval,
-                                                        (size_t)cfg->max_series_key_bytes_per_interval, nworkers, w);
+                                                        (size_t)cfg->max_series_bytes_per_interval, nworkers, w);
         workers[w] = vn_worker_start_limited((int)w, nreaders, &lim, &app.stats);
     }
 

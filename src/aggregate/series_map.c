@@ -14,16 +14,16 @@
 
 #define INITIAL_CAP 1024
 
-vn_series_limits_t vn_series_limits_share(size_t total_count, size_t total_key_bytes, size_t nworkers,
+vn_series_limits_t vn_series_limits_share(size_t total_count, size_t total_bytes, size_t nworkers,
                                           size_t worker)
 {
     if (nworkers == 0)
         nworkers = 1;
-    vn_series_limits_t l = {.max_count = VN_SERIES_UNLIMITED, .max_key_bytes = VN_SERIES_UNLIMITED};
+    vn_series_limits_t l = {.max_count = VN_SERIES_UNLIMITED, .max_bytes = VN_SERIES_UNLIMITED};
     if (total_count)
         l.max_count = total_count / nworkers + (worker < total_count % nworkers);
-    if (total_key_bytes != VN_SERIES_UNLIMITED)
-        l.max_key_bytes = total_key_bytes / nworkers + (worker < total_key_bytes % nworkers);
+    if (total_bytes != VN_SERIES_UNLIMITED)
+        l.max_bytes = total_bytes / nworkers + (worker < total_bytes % nworkers);
     return l;
 }
 
@@ -34,7 +34,7 @@ vn_series_map_t *vn_series_map_new_limited(const vn_series_limits_t *lim)
     m->slots = vn_xcalloc(m->cap, sizeof *m->slots);
     m->hashes = vn_xcalloc(m->cap, sizeof *m->hashes);
     m->max_count = lim->max_count;
-    m->max_key_bytes = lim->max_key_bytes;
+    m->max_bytes = lim->max_bytes;
     vn_arena_init(&m->arena, 256 * 1024);
     return m;
 }
@@ -42,7 +42,7 @@ vn_series_map_t *vn_series_map_new_limited(const vn_series_limits_t *lim)
 vn_series_map_t *vn_series_map_new(size_t max_count)
 {
     vn_series_limits_t lim = {.max_count = max_count ? max_count : VN_SERIES_UNLIMITED,
-                              .max_key_bytes = VN_SERIES_UNLIMITED};
+                              .max_bytes = VN_SERIES_UNLIMITED};
     return vn_series_map_new_limited(&lim);
 }
 
@@ -117,7 +117,8 @@ vn_series_t *vn_series_map_upsert(vn_series_map_t *m, uint32_t hash, uint8_t typ
         m->refused_count++;
         return NULL;
     }
-    if (key_len > m->max_key_bytes - m->key_bytes) { /* key_bytes <= max_key_bytes always */
+    size_t cost = key_len + VN_SERIES_FIXED_COST;
+    if (cost > m->max_bytes - m->bytes) { /* bytes <= max_bytes always */
         m->refused_bytes++;
         return NULL;
     }
@@ -147,10 +148,20 @@ vn_series_t *vn_series_map_upsert(vn_series_map_t *m, uint32_t hash, uint8_t typ
     m->slots[i] = s;
     m->hashes[i] = hash;
     m->count++;
-    m->key_bytes += key_len;
+    m->bytes += cost;
     if (m->count * 2 > m->cap)
         grow(m);
     return s;
+}
+
+bool vn_series_map_recharge(vn_series_map_t *m, size_t old_bytes, size_t new_bytes)
+{
+    if (new_bytes > old_bytes && new_bytes - old_bytes > m->max_bytes - m->bytes) {
+        m->refused_bytes++;
+        return false;
+    }
+    m->bytes = m->bytes - old_bytes + new_bytes; /* old_bytes was charged before, so no underflow */
+    return true;
 }
 
 size_t vn_series_map_bytes(const vn_series_map_t *m)

@@ -45,18 +45,26 @@ typedef struct vn_series_overflow {
 #define VN_SERIES_UNLIMITED SIZE_MAX
 
 /**
- * Default budget for the key bytes all workers together hold in one interval
- * (`max_series_key_bytes_per_interval`): 128 MiB, about 1.3 M series of
- * 100-byte keys. Keys are what an attacker controls (up to 64 KiB each), and
- * the flush copies every key again, so this bounds both the interval's maps
- * and the flush's working set.
+ * What a series is charged against the byte budget: its key bytes plus
+ * VN_SERIES_FIXED_COST (the vn_series_t, its sampler struct and its share of
+ * the slot table, rounded up), plus the hostname and message bytes a service
+ * check holds. Histogram digests and set HLLs grow after insertion and are
+ * bounded per series by their own implementations, not charged here.
  */
-#define VN_SERIES_DEFAULT_KEY_BYTES ((size_t)128 << 20)
+#define VN_SERIES_FIXED_COST 128u
+
+/**
+ * Default `max_series_bytes_per_interval` (all workers together, split evenly):
+ * 128 MiB, e.g. 1 M series with 100-byte keys. Keys are what a sender controls
+ * (up to 64 KiB each) and the flush copies every key again, so this bounds
+ * both the interval's maps and the flush's working set.
+ */
+#define VN_SERIES_DEFAULT_BYTES ((size_t)128 << 20)
 
 /** Per-map limits; VN_SERIES_UNLIMITED disables one. */
 typedef struct vn_series_limits {
     size_t max_count;     /* series */
-    size_t max_key_bytes; /* sum of key_len over the map's series */
+    size_t max_bytes; /* charged bytes (see VN_SERIES_FIXED_COST) over the map's series */
 } vn_series_limits_t;
 
 /**
@@ -66,7 +74,7 @@ typedef struct vn_series_limits {
  * total below n leaves some workers with 0 (they refuse every new series)
  * instead of rounding to "unlimited". Key bytes are split evenly the same way.
  */
-vn_series_limits_t vn_series_limits_share(size_t total_count, size_t total_key_bytes, size_t nworkers,
+vn_series_limits_t vn_series_limits_share(size_t total_count, size_t total_bytes, size_t nworkers,
                                           size_t worker);
 
 typedef struct vn_series_map {
@@ -75,10 +83,10 @@ typedef struct vn_series_map {
     size_t cap;        /* power of two */
     size_t count;
     size_t max_count;  /* VN_SERIES_UNLIMITED = none; at it inserts fail (counted by caller) */
-    size_t key_bytes;      /* sum of key_len over count series */
-    size_t max_key_bytes;  /* VN_SERIES_UNLIMITED = none; a key that would pass it is refused */
+    size_t bytes;           /* charged so far, <= max_bytes */
+    size_t max_bytes;       /* VN_SERIES_UNLIMITED = none */
     uint64_t refused_count; /* upserts refused by max_count (samples or imports) */
-    uint64_t refused_bytes; /* upserts refused by max_key_bytes */
+    uint64_t refused_bytes; /* upserts and status updates refused by max_bytes */
     size_t n_overflow;
     vn_series_overflow_t overflow[VN_OVERFLOW_NAMES + 1]; /* last slot: every other name */
     vn_arena_t arena;
@@ -86,7 +94,7 @@ typedef struct vn_series_map {
 
 /**
  * Returns an owned empty map; free with vn_series_map_free. max_count 0 means
- * no cap and there is no key-byte budget (kept for tests and tools; the daemon
+ * no cap and there is no byte budget (kept for tests and tools; the daemon
  * uses vn_series_map_new_limited).
  */
 vn_series_map_t *vn_series_map_new(size_t max_count);
@@ -98,11 +106,18 @@ void vn_series_map_free(vn_series_map_t *m);
 /**
  * Finds the series for (type, scope, key) or creates it (zeroed sampler,
  * initialised for its type). Copies key on insert. Returns NULL only when a
- * new series would pass max_count or max_key_bytes (refused_count or
+ * new series would pass max_count or max_bytes (refused_count or
  * refused_bytes is incremented; existing series are always found).
  */
 vn_series_t *vn_series_map_upsert(vn_series_map_t *m, uint32_t hash, uint8_t type, uint8_t scope, const char *key,
                                   size_t key_len);
+
+/**
+ * Re-charges a series' variable bytes (service-check strings) from old_bytes to
+ * new_bytes. Returns false, charging nothing and counting refused_bytes, when
+ * the growth would pass max_bytes.
+ */
+bool vn_series_map_recharge(vn_series_map_t *m, size_t old_bytes, size_t new_bytes);
 
 /** Records one sample refused at the cap; key is "name\ntags" (only the name is kept). */
 void vn_series_map_note_overflow(vn_series_map_t *m, const char *key, size_t key_len);

@@ -94,6 +94,11 @@ size_t vn_worker_apply(vn_series_map_t *m, const vn_batch_t *b)
             const char *nul = memchr(aux, '\0', r->aux_len);
             size_t hl = nul ? (size_t)(nul - aux) : r->aux_len;
             size_t ml = nul ? r->aux_len - hl - 1 : 0;
+            /* Up to 64 KiB of strings per check: charged like keys, or the update is dropped. */
+            if (!vn_series_map_recharge(m, vn_status_bytes(s->u.status), hl + ml)) {
+                dropped++;
+                break;
+            }
             vn_status_set(s->u.status, r->value, aux, hl, nul ? nul + 1 : NULL, ml);
             break;
         }
@@ -244,7 +249,7 @@ static size_t drain(vn_worker_t *w)
     }
     vn_stats_add(&w->stats->samples, samples - dropped);
     vn_stats_add(&w->stats->series_dropped_samples, dropped);
-    vn_stats_add(&w->stats->series_dropped_key_bytes, w->map->refused_bytes - by_bytes);
+    vn_stats_add(&w->stats->series_dropped_bytes, w->map->refused_bytes - by_bytes);
     return n;
 }
 
@@ -291,7 +296,7 @@ static void *worker_main(void *arg)
 vn_worker_t *vn_worker_start(int id, size_t nreaders, size_t max_series, vn_stats_t *stats)
 {
     vn_series_limits_t lim = {.max_count = max_series ? max_series : VN_SERIES_UNLIMITED,
-                              .max_key_bytes = VN_SERIES_UNLIMITED};
+                              .max_bytes = VN_SERIES_UNLIMITED};
     return vn_worker_start_limited(id, nreaders, &lim, stats);
 }
 

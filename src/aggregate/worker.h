@@ -35,7 +35,7 @@ typedef struct vn_worker vn_worker_t;
  */
 vn_worker_t *vn_worker_start_limited(int id, size_t nreaders, const vn_series_limits_t *lim, vn_stats_t *stats);
 
-/** As vn_worker_start_limited with max_series series (0 = no cap) and no key-byte budget (tests, tools). */
+/** As vn_worker_start_limited with max_series series (0 = no cap) and no byte budget (tests, tools). */
 vn_worker_t *vn_worker_start(int id, size_t nreaders, size_t max_series, vn_stats_t *stats);
 
 /** Stops and joins the thread, frees rings, batches and the current map. NULL ok. */

@@ -168,11 +168,12 @@ size_t vn_stats_render_prometheus(const vn_stats_t *s, char *buf, size_t cap)
     counter(&o, "veneur_worker_queue_dropped_total", "Samples dropped because a worker queue was full.",
             vn_stats_get(&s->queue_dropped_samples));
     counter(&o, "veneur_series_dropped_total",
-            "Samples dropped by the per-interval series cap or series key-byte budget.",
+            "Samples dropped by the per-interval series cap or series byte budget.",
             vn_stats_get(&s->series_dropped_samples));
-    counter(&o, "veneur_series_dropped_key_budget_total",
-            "Samples dropped because their new series' key would pass the per-interval key-byte budget.",
-            vn_stats_get(&s->series_dropped_key_bytes));
+    counter(&o, "veneur_series_dropped_byte_budget_total",
+            "Samples dropped because their new series (or service-check strings) would pass the per-interval "
+            "series byte budget.",
+            vn_stats_get(&s->series_dropped_bytes));
     emit(&o, "# HELP veneur_series_dropped_by_name_total Samples refused by the series cap, by metric name "
              "(\"\" = every name past the first %d).\n# TYPE veneur_series_dropped_by_name_total counter\n",
          VN_STATS_OVERFLOW_NAMES);

@@ -1,7 +1,7 @@
 """Per-interval stores are bounded in bytes, not only in items (issue 14).
 
 - event flood: 3000 events of 65 KB over TCP against the default 16 MiB event budget;
-- long-key flood: 60 KB series keys with max_series_per_interval set, against a key-byte budget;
+- long-key flood: 60 KB series keys with max_series_per_interval set, against the series byte budget;
 - max_series_per_interval below num_workers still caps.
 
 Each case checks what was kept exactly (values flushed), that every drop is counted on
@@ -31,6 +31,7 @@ EVENT_BUDGET = 16 << 20  # default max_event_bytes_per_interval
 EVENT_TEXT = 65000
 EVENTS = 3000
 KEY_BUDGET = 4 << 20
+SERIES_FIXED_COST = 128  # VN_SERIES_FIXED_COST: charged per series on top of its key bytes
 KEY_LEN = 59998
 KEYS = 1500
 
@@ -116,7 +117,7 @@ def test_event_flood():
 
 
 def test_long_key_flood():
-    v = veneur("num_workers: 1\nmax_series_per_interval: 10000\nmax_series_key_bytes_per_interval: %d\n"
+    v = veneur("num_workers: 1\nmax_series_per_interval: 10000\nmax_series_bytes_per_interval: %d\n"
                % KEY_BUDGET)
     rss = PeakRss(v.proc.pid)
     pad = "k" * (KEY_LEN - 8)
@@ -137,13 +138,13 @@ def test_long_key_flood():
         wait_for(lambda: progress(v) >= sent + 1, timeout=30, what="small.after applied")
         s.close()
         dropped = v.metric("veneur_series_dropped_total")
-        by_budget = v.metric("veneur_series_dropped_key_budget_total")
+        by_budget = v.metric("veneur_series_dropped_byte_budget_total")
         queue = v.metric("veneur_worker_queue_dropped_total")
         expect(v.stop() == 0, "clean exit")
         peak = rss.done()
     finally:
         v.stop()
-    kept = KEY_BUDGET // KEY_LEN
+    kept = KEY_BUDGET // (KEY_LEN + SERIES_FIXED_COST)
     recs = [r for r in v.records() if r["name"].startswith("lk.")]
     got = sorted(int(r["name"][-4:]) for r in recs)
     expect(queue == 0, "no queue drops (%s)" % queue)
@@ -153,7 +154,7 @@ def test_long_key_flood():
     # The budget left after the long keys still takes a short one.
     expect(sum(r["value"] for r in by_name(v.records(), "small.after")) == 5, "small.after = 5")
     expect(dropped == 2 * (KEYS - kept) and by_budget == dropped,
-           "drops counted: %s total, %s by key budget, want %d" % (dropped, by_budget, 2 * (KEYS - kept)))
+           "drops counted: %s total, %s by byte budget, want %d" % (dropped, by_budget, 2 * (KEYS - kept)))
     expect(peak < KEYS_RSS_MB, "peak RSS %.0f MiB >= %d MiB" % (peak, KEYS_RSS_MB))
     print("  long-key flood: %d x %d B keys, kept %d, peak RSS %.0f MiB" % (KEYS, KEY_LEN, kept, peak), flush=True)
 
