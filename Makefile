@@ -6,13 +6,19 @@
 #   tests/unit/**/test_*.c          -> one cmocka runner each
 #   fuzz/fuzz_*.c                   -> libFuzzer targets (clang, ASan+UBSan)
 #   proto/*.proto                   -> protobuf-c code in $(BUILD)/gen
-# MODE=release (build/) or MODE=asan (build/asan/, ASan+UBSan).
+# MODE=release (build/), MODE=asan (build/asan/, ASan+UBSan) or MODE=tsan (build/tsan/, ThreadSanitizer;
+# run with TSAN_OPTIONS=suppressions=tests/tsan.supp, see scripts/run-tests.sh).
 
 MODE ?= release
 CC ?= cc
 ifeq ($(MODE),asan)
   BUILD := build/asan
   OPT := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else ifeq ($(MODE),tsan)
+  BUILD := build/tsan
+  OPT := -O1 -g -fsanitize=thread -fno-omit-frame-pointer
+else ifneq ($(MODE),release)
+  $(error MODE must be release, asan or tsan (got "$(MODE)"))
 else
   BUILD := build
   OPT := -O2 -g

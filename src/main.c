@@ -208,9 +208,11 @@ int main(int argc, char **argv)
     size_t nreaders = vn_listeners_reader_count(listeners);
     size_t nworkers = cfg->num_workers > 0 ? (size_t)cfg->num_workers : 1;
     vn_worker_t **workers = vn_xcalloc(nworkers, sizeof *workers);
-    size_t max_series = cfg->max_series_per_interval > 0 ? (size_t)cfg->max_series_per_interval / nworkers : 0;
-    for (size_t w = 0; w < nworkers; w++)
-        workers[w] = vn_worker_start((int)w, nreaders, max_series, &app.stats);
+    for (size_t w = 0; w < nworkers; w++) {
+        vn_series_limits_t lim = vn_series_limits_share((size_t)cfg->max_series_per_interval,
+                                                        (size_t)cfg->max_series_bytes_per_interval, nworkers, w);
+        workers[w] = vn_worker_start_limited((int)w, nreaders, &lim, &app.stats);
+    }
 
     vn_str_t *implicit = vn_xcalloc(cfg->extend_tags.n ? cfg->extend_tags.n : 1, sizeof *implicit);
     for (size_t i = 0; i < cfg->extend_tags.n; i++)
@@ -218,6 +220,7 @@ int main(int argc, char **argv)
     vn_parser_t parser = {.implicit_tags = implicit, .n_implicit = cfg->extend_tags.n};
     vn_event_store_t events;
     vn_event_store_init(&events, EVENTS_PER_INTERVAL, &app.stats);
+    vn_event_store_set_max_bytes(&events, (size_t)cfg->max_event_bytes_per_interval);
     vn_ingest_shared_t shared = {
         .parser = &parser, .workers = workers, .nworkers = nworkers, .events = &events, .stats = &app.stats};
     if (vn_listeners_start(listeners, &shared) != VN_OK) {

@@ -167,8 +167,13 @@ size_t vn_stats_render_prometheus(const vn_stats_t *s, char *buf, size_t cap)
             vn_stats_get(&s->ignored_sections));
     counter(&o, "veneur_worker_queue_dropped_total", "Samples dropped because a worker queue was full.",
             vn_stats_get(&s->queue_dropped_samples));
-    counter(&o, "veneur_series_dropped_total", "Samples dropped by the per-interval series cap.",
+    counter(&o, "veneur_series_dropped_total",
+            "Samples dropped by the per-interval series cap or series byte budget.",
             vn_stats_get(&s->series_dropped_samples));
+    counter(&o, "veneur_series_dropped_byte_budget_total",
+            "Samples dropped because their new series (or service-check strings) would pass the per-interval "
+            "series byte budget.",
+            vn_stats_get(&s->series_dropped_bytes));
     emit(&o, "# HELP veneur_series_dropped_by_name_total Samples refused by the series cap, by metric name "
              "(\"\" = every name past the first %d).\n# TYPE veneur_series_dropped_by_name_total counter\n",
          VN_STATS_OVERFLOW_NAMES);
@@ -185,8 +190,10 @@ size_t vn_stats_render_prometheus(const vn_stats_t *s, char *buf, size_t cap)
     }
     pthread_mutex_unlock((pthread_mutex_t *)&s->overflow_mu);
     counter(&o, "veneur_events_received_total", "DogStatsD events received.", vn_stats_get(&s->events_received));
-    counter(&o, "veneur_events_dropped_total", "Events dropped over the per-interval cap.",
+    counter(&o, "veneur_events_dropped_total", "Events dropped over the per-interval count cap or byte budget.",
             vn_stats_get(&s->events_dropped));
+    counter(&o, "veneur_events_dropped_byte_budget_total", "Events dropped over the per-interval byte budget.",
+            vn_stats_get(&s->events_dropped_bytes));
     counter(&o, "veneur_service_checks_received_total", "Service checks received.",
             vn_stats_get(&s->service_checks));
     counter(&o, "veneur_tcp_connects_total", "Stream connections accepted.", vn_stats_get(&s->tcp_connects));

@@ -68,8 +68,10 @@ typedef struct vn_stats {
     _Atomic uint64_t packet_too_long;               /* datagrams over metric_max_length */
     _Atomic uint64_t ignored_sections;              /* SPEC 0.3 */
     _Atomic uint64_t queue_dropped_samples;         /* worker ring full */
-    _Atomic uint64_t series_dropped_samples;        /* cardinality cap reached */
+    _Atomic uint64_t series_dropped_samples;        /* cardinality cap or series byte budget reached */
+    _Atomic uint64_t series_dropped_bytes;          /* of those: refused by the series byte budget */
     _Atomic uint64_t events_received, events_dropped;
+    _Atomic uint64_t events_dropped_bytes;          /* of events_dropped: refused by the byte budget */
     _Atomic uint64_t service_checks;
     _Atomic uint64_t tcp_connects, tcp_disconnects, tls_handshake_failures, tcp_conn_rejected;
     /* stream listeners (listen/stream.c): limits under attack */
