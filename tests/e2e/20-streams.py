@@ -7,6 +7,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
 from harness import ROOT, Veneur, by_name, check, expect, free_port, run, total, wait_for  # noqa: E402
 
 
@@ -61,7 +62,7 @@ def test_unix_stream_and_datagram():
 
 def make_certs():
     d = tempfile.mkdtemp(prefix="vn-certs-")
-    tool = os.path.join(ROOT, "build", "vn-testcerts")
+    tool = harness.VN_TESTCERTS
     subprocess.run([tool, d], check=True, capture_output=True)
     read = lambda n: open(os.path.join(d, n)).read()
     return d, read
