@@ -382,11 +382,14 @@ def test_fd_exhaustion():
         time.sleep(2.0)  # a measurement window, not a wait for a condition
         cpu = (cpu_s(g.proc.pid) - c0) / (time.monotonic() - t0)
         t1 = time.monotonic()
-        try:
-            status, _ = g.http("/healthz")
-        except OSError as e:
-            status = str(e)
-        hz = time.monotonic() - t1
+        status = None
+        for _ in range(3):  # again and again: the spare descriptor must come back each time
+            try:
+                st, _ = g.http("/healthz")
+            except OSError as e:
+                st = str(e)
+            status = st if status in (None, 200) else status
+        hz = (time.monotonic() - t1) / 3
         print("MEASURE fd exhaustion: CPU %.0f%% of a core over 2 s at RLIMIT_NOFILE=%d; /healthz -> %r in %.0f ms"
               % (cpu * 100, limit, status, hz * 1000), flush=True)
         expect(cpu < 0.2, "CPU at the fd limit %.0f%%" % (cpu * 100))
