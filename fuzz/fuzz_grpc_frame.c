@@ -70,20 +70,6 @@ static vn_err_t on_msg(void *ctx, const uint8_t *msg, size_t len)
     return len > 0 && msg[0] == 0xff ? VN_ERR_PARSE : VN_OK; /* exercise the callback-error path */
 }
 
-static bool b_reserve(void *ctx, size_t n)
-{
-    *(size_t *)ctx += n;
-    return true;
-}
-
-static void b_release(void *ctx, size_t n)
-{
-    size_t *u = ctx;
-    if (n > *u)
-        abort();
-    *u -= n;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size == 0)

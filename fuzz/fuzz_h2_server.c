@@ -27,6 +27,8 @@
 
 #define BUDGET (96u << 10)
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 typedef struct calls {
     long opened, closed;
     int slots[512];
