@@ -97,7 +97,8 @@ static void put(wire_t *w, const void *p, size_t n)
         w->cap = (w->n + n) * 2;
         w->b = realloc(w->b, w->cap);
     }
-    memcpy(w->b + w->n, p, n);
+    if (n)
+        memcpy(w->b + w->n, p, n);
     w->n += n;
 }
 
