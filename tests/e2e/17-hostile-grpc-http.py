@@ -394,6 +394,9 @@ def test_fd_exhaustion():
               % (cpu * 100, limit, status, hz * 1000), flush=True)
         expect(cpu < 0.2, "CPU at the fd limit %.0f%%" % (cpu * 100))
         expect(status == 200, "/healthz at the fd limit: %r" % status)
+        for c in conns:
+            c.close()
+        expect(g.stop() == 0, "clean exit after the fd limit (no sanitizer report)")
     finally:
         for c in conns:
             c.close()
@@ -451,6 +454,9 @@ def test_http_half_open():
         expect(resp.startswith(b"HTTP/1.1 200"), "byte-at-a-time request served: %r" % resp[:40])
         for src, (fails, mx, _) in results.items():
             expect(fails == 0, "probes failed with half-open connections from %s: %d" % (src, fails))
+        for c in held:
+            c.close()
+        expect(v.stop() == 0, "clean exit after the flood (no sanitizer report)")
     finally:
         for c in held:
             c.close()
