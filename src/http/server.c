@@ -154,6 +154,7 @@ struct hconn {
     uint8_t peer[16];
     double waiting_since; /* start, or end of its last request */
     bool busy;            /* a complete request is being answered */
+    unsigned requests;    /* answered so far: keep-alive ones are left to MHD's idle timeout */
     bool evicted;         /* shut down, MHD has not closed it yet */
 };
 
@@ -314,6 +315,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     if (ci && ci->socket_context) {
         struct hconn *hc = ci->socket_context;
         hc->busy = false;
+        hc->requests++;
         hc->waiting_since = mono_s();
     }
     if (req == NULL)
@@ -412,9 +414,11 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
     s->nconns++;
     *socket_context = hc;
 
-    /* deadline for a complete request, checked lazily: only newcomers need the room */
+    /* deadline for a first complete request, checked lazily: only newcomers need the room.
+     * A keep-alive connection between requests (a scraper's) is left to MHD's idle timeout,
+     * so a request it sends is never cut by a shutdown racing with it. */
     for (struct hconn *o = s->conns; o && o != hc; o = o->next)
-        if (!o->busy && !o->evicted && now - o->waiting_since > VN_HTTP_HEADER_TIMEOUT_S) {
+        if (!o->busy && !o->evicted && o->requests == 0 && now - o->waiting_since > VN_HTTP_HEADER_TIMEOUT_S) {
             evict(s, o, "request_timeout");
             s->nconns--;
         }

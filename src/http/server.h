@@ -39,7 +39,8 @@
  * connection takes the count of its address past VN_HTTP_SOFT_PER_IP, or the
  * total past VN_HTTP_SOFT_CONNECTIONS, the oldest connection of that address
  * (resp. of anyone) that has not delivered a complete request is shut, and
- * any such connection older than VN_HTTP_HEADER_TIMEOUT_S goes too. A probe
+ * any connection that has not completed its first request within
+ * VN_HTTP_HEADER_TIMEOUT_S goes too. A probe
  * sends its request at once, so it is always among the newest and never the
  * one evicted: it is served even when the attacker shares its address (the
  * kubelet and a hostile local process both come from the node). The gap
@@ -54,7 +55,7 @@
 #define VN_HTTP_MAX_PER_IP 64u
 /** Connections from one address above which its oldest without a complete request is evicted. */
 #define VN_HTTP_SOFT_PER_IP 32u
-/** Seconds a connection may take to deliver a complete request (checked when another arrives). */
+/** Seconds a new connection may take to deliver its first complete request (checked when another arrives). */
 #define VN_HTTP_HEADER_TIMEOUT_S 5u
 /** Seconds of inactivity after which a connection is closed (MHD). */
 #define VN_HTTP_CONN_TIMEOUT_S 15u
