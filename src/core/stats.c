@@ -280,5 +280,17 @@ size_t vn_stats_render_prometheus(const vn_stats_t *s, char *buf, size_t cap)
             vn_stats_get(&s->import_metrics_failed));
     counter(&o, "veneur_grpc_connections_total", "HTTP/2 connections accepted on grpc_address.",
             vn_stats_get(&s->grpc_connections_total));
+    counter(&o, "veneur_grpc_accept_paused_total", "Times the gRPC listener paused because accept ran out of resources.",
+            vn_stats_get(&s->grpc_accept_paused));
+    counter(&o, "veneur_grpc_connections_refused_total", "gRPC connections refused at a connection limit.",
+            vn_stats_get(&s->grpc_connections_refused));
+    counter(&o, "veneur_grpc_connections_evicted_total", "Idle gRPC connections closed to admit a new one.",
+            vn_stats_get(&s->grpc_connections_evicted));
+    counter(&o, "veneur_grpc_handshake_timeouts_total", "gRPC connections closed without an HTTP/2 handshake in time.",
+            vn_stats_get(&s->grpc_handshake_timeouts));
+    counter(&o, "veneur_grpc_reassembly_refused_total", "gRPC calls ended by a message reassembly budget.",
+            vn_stats_get(&s->grpc_reassembly_refused));
+    counter(&o, "veneur_grpc_body_timeouts_total", "gRPC calls ended because a split message did not complete in time.",
+            vn_stats_get(&s->grpc_body_timeouts));
     return o.len;
 }

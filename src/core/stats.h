@@ -102,6 +102,13 @@ typedef struct vn_stats {
     _Atomic uint64_t import_metrics_applied;   /* merged into a series by a worker */
     _Atomic uint64_t import_metrics_failed;    /* not merged: series cap, HLL precision mismatch */
     _Atomic uint64_t grpc_connections_total;   /* HTTP/2 connections accepted on grpc_address */
+    /* gRPC server limits (forward/h2_server.h, issues 14/15) */
+    _Atomic uint64_t grpc_accept_paused;       /* listener paused: accept failed with EMFILE, ENFILE, ... */
+    _Atomic uint64_t grpc_connections_refused; /* newcomers refused: limit reached, every candidate busy */
+    _Atomic uint64_t grpc_connections_evicted; /* idle connections closed to admit a newcomer */
+    _Atomic uint64_t grpc_handshake_timeouts;  /* closed: no preface + SETTINGS in time */
+    _Atomic uint64_t grpc_reassembly_refused;  /* calls ended RESOURCE_EXHAUSTED by a reassembly budget */
+    _Atomic uint64_t grpc_body_timeouts;       /* calls ended: a split message did not complete in time */
     /* Samples refused by the series cap, per metric name (first VN_STATS_OVERFLOW_NAMES names,
      * then name "" for all others). Written by the flusher under overflow_mu, read by /metrics. */
     pthread_mutex_t overflow_mu;
