@@ -5,6 +5,13 @@
  * overruns skips the ticks it missed (like Go's ticker) instead of bunching.
  * With synchronize_with_interval the first tick waits for the next wall-clock
  * multiple of the interval.
+ *
+ * Timestamps come from CLOCK_REALTIME, not time(2): time() reads the coarse
+ * clock, which lags by up to a kernel tick, so a flush at 12:00:08.0001 was
+ * stamped 12:00:07 and its points landed in the previous rollup bucket. With
+ * synchronize_with_interval the stamp is the scheduled tick rounded to the
+ * nearest second, so every tier of a fleet stamps the same interval alike
+ * however late its flush thread ran.
  */
 #include "flush/flusher.h"
 
@@ -35,6 +42,24 @@ static double mono_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double real_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The unix second to stamp a flush with. tick_mono is the scheduled tick on
+ * CLOCK_MONOTONIC, or < 0 for an unscheduled flush (the final one). */
+static int64_t flush_stamp(const vn_flusher_t *f, double tick_mono)
+{
+    double now = real_now();
+    if (tick_mono < 0 || !f->o.cfg->synchronize_with_interval)
+        return (int64_t)floor(now);
+    double tick_real = now - (mono_now() - tick_mono);
+    return (int64_t)floor(tick_real + 0.5);
 }
 
 static bool sink_wants(const vn_sink_t *s, const vn_inter_metric_t *m)
@@ -86,10 +111,10 @@ static void note_overflow(vn_flusher_t *f, const vn_series_map_t *m)
     }
 }
 
-static void flush_once(vn_flusher_t *f)
+static void flush_once(vn_flusher_t *f, double tick_mono)
 {
     double t0 = mono_now();
-    int64_t ts = (int64_t)time(NULL);
+    int64_t ts = flush_stamp(f, tick_mono);
     /* Swap every worker first, so all shards close the interval at the same moment. */
     vn_series_map_t **maps = vn_xcalloc(f->o.nworkers, sizeof *maps);
     for (size_t w = 0; w < f->o.nworkers; w++)
@@ -189,7 +214,7 @@ static void *flusher_main(void *arg)
             continue; /* spurious wake-up */
         pthread_mutex_unlock(&f->mu);
         atomic_store(&f->o.stats->flush_lateness_ns_last, (uint64_t)((mono_now() - next) * 1e9));
-        flush_once(f);
+        flush_once(f, next);
         double now = mono_now();
         do
             next += iv;
@@ -249,7 +274,7 @@ void vn_flusher_stop(vn_flusher_t *f, bool final)
     pthread_join(f->thread, NULL);
     f->started = false;
     if (final)
-        flush_once(f);
+        flush_once(f, -1);
 }
 
 void vn_flusher_free(vn_flusher_t *f)
