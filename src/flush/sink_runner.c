@@ -52,6 +52,7 @@ struct vn_sink_runner {
     item_t *head, *tail;
     size_t pending;         /* metrics in waiting chunk items */
     bool stopping, exited, busy;
+    bool abandoned;         /* stop gave up on the thread: it frees r itself if it ever returns */
     _Atomic uint64_t dropped;
     double last_evict_log;
     uint64_t evict_suppressed;
@@ -245,8 +246,15 @@ static void *runner_main(void *arg)
     }
     tally_close(r);
     r->exited = true;
+    bool self_free = r->abandoned;
     pthread_cond_broadcast(&r->idle_cv);
     pthread_mutex_unlock(&r->mu);
+    if (self_free) {
+        pthread_mutex_destroy(&r->mu);
+        pthread_cond_destroy(&r->cv);
+        pthread_cond_destroy(&r->idle_cv);
+        free(r);
+    }
     return NULL;
 }
 
@@ -280,7 +288,13 @@ void vn_sink_runner_push(vn_sink_runner_t *r, uint64_t seq, vn_flush_chunk_t *c,
     it->chunk = c;
     it->info = *info;
     pthread_mutex_lock(&r->mu);
-    while (r->pending + c->out.n > r->max_metrics && r->head && r->head->seq != seq)
+    /* Older intervals make room only when that is enough: evicting them for a
+     * chunk that cannot fit anyway would lose more. */
+    size_t same = 0;
+    for (const item_t *q = r->head; q; q = q->next)
+        same += q->seq == seq && q->chunk ? q->chunk->out.n : 0;
+    bool can_fit = same + c->out.n <= r->max_metrics;
+    while (can_fit && r->pending + c->out.n > r->max_metrics && r->head && r->head->seq != seq)
         evict_oldest(r, "queue_full");
     if (r->stopping || r->pending + c->out.n > r->max_metrics) {
         count_dropped(r, wanted(r->s, c), r->stopping ? "stopping" : "queue_full", seq);
@@ -342,8 +356,10 @@ bool vn_sink_runner_stop(vn_sink_runner_t *r, double deadline_mono)
         if (r->busy) {
             VN_LOG(WARN, "event=sink_abandoned sink=%s msg=\"still inside a flush at the shutdown deadline\"",
                    r->s->name);
+            r->abandoned = true;
+            pthread_t th = r->thread;
             pthread_mutex_unlock(&r->mu);
-            pthread_detach(r->thread);
+            pthread_detach(th);
             return false;
         }
     }

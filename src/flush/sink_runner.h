@@ -77,8 +77,8 @@ void vn_sink_runner_end(vn_sink_runner_t *r, uint64_t seq, vn_flush_events_t *ev
  * Lets the runner finish what is queued until deadline_mono (CLOCK_MONOTONIC
  * seconds), then drops the rest (counted) and joins. Returns true and frees r
  * when the thread ended; false when the sink is still stuck in a call at the
- * deadline: the thread is detached and r and the sink are left alone (the
- * caller must not free the sink; the process exit reclaims both).
+ * deadline: the thread is detached and frees r itself if the call ever
+ * returns; the caller must not free the sink (the process exit reclaims it).
  */
 bool vn_sink_runner_stop(vn_sink_runner_t *r, double deadline_mono);
 
