@@ -9,6 +9,7 @@
 
 Binaries: $VENEUR_BIN, else $VENEUR_BUILD_DIR/veneur, else harness.VENEUR.
 """
+import json
 import math
 import os
 import sys
@@ -49,7 +50,6 @@ def observe(v, rounds):
         wall = time.time()
         lines = [l for l in data.split("\n") if l.strip()]
         if len(lines) > seen:
-            import json
             new = [json.loads(l) for l in lines[seen:]]
             seen = len(lines)
             stamps = {r["timestamp"] for r in new if r["name"] == "ts.g"}
