@@ -182,44 +182,51 @@ static vn_err_t load_root(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_t
     return err;
 }
 
-static vn_err_t yaml_error(vn_cfg_loader_t *ld, const yaml_parser_t *p)
+/* The message for a failed parse, without the "config: " prefix. libyaml's
+ * problem/context texts are fixed strings, never input bytes; an empty or
+ * missing one still gets a word, so no message ends in ": ". */
+static void yaml_error_text(const yaml_parser_t *p, char *buf, size_t cap)
 {
-    /* libyaml's problem/context texts are fixed strings, never input bytes; an
-     * empty or missing one still gets a word, so no message ends in ": " */
     const char *problem = p->problem && p->problem[0] ? p->problem : "malformed document";
     if (p->error == YAML_MEMORY_ERROR)
-        return vn_cfg__errf(ld, "YAML error: out of memory");
-    if (p->error == YAML_READER_ERROR)
-        return vn_cfg__errf(ld, "YAML error at byte %zu: %s", p->problem_offset, problem);
-    return vn_cfg__errf(ld, "YAML error at line %zu column %zu: %s%s%s", p->problem_mark.line + 1,
-                        p->problem_mark.column + 1, problem, p->context && p->context[0] ? " " : "",
-                        p->context && p->context[0] ? p->context : "");
+        snprintf(buf, cap, "YAML error: out of memory");
+    else if (p->error == YAML_READER_ERROR)
+        snprintf(buf, cap, "YAML error at byte %zu: %s", p->problem_offset, problem);
+    else
+        snprintf(buf, cap, "YAML error at line %zu column %zu: %s%s%s", p->problem_mark.line + 1,
+                 p->problem_mark.column + 1, problem, p->context && p->context[0] ? " " : "",
+                 p->context && p->context[0] ? p->context : "");
 }
 
 /* Streams the first document's events once and refuses nesting deeper than
- * VN_CFG_MAX_YAML_DEPTH before the document is built: libyaml's scanner does
+ * VN_CONFIG_MAX_YAML_DEPTH before the document is built: libyaml's scanner does
  * work proportional to the open flow levels for every token, so "[[[[..." of a
  * few MB would take hours; capped, loading stays linear in the input. */
-static vn_err_t check_depth(vn_cfg_loader_t *ld, const char *yaml, size_t len)
+vn_err_t vn_config_yaml_check(const char *yaml, size_t len, char *errbuf, size_t errcap)
 {
     yaml_parser_t p;
-    if (!yaml_parser_initialize(&p))
-        return vn_cfg__errf(ld, "cannot initialise the YAML parser");
+    if (!yaml_parser_initialize(&p)) {
+        snprintf(errbuf, errcap, "cannot initialise the YAML parser");
+        return VN_ERR_CONFIG;
+    }
     yaml_parser_set_input_string(&p, (const unsigned char *)yaml, len);
     vn_err_t err = VN_OK;
     int depth = 0;
     for (bool done = false; !done && err == VN_OK;) {
         yaml_event_t ev;
         if (!yaml_parser_parse(&p, &ev)) {
-            err = yaml_error(ld, &p);
+            yaml_error_text(&p, errbuf, errcap);
+            err = VN_ERR_CONFIG;
             break;
         }
         switch (ev.type) {
         case YAML_SEQUENCE_START_EVENT:
         case YAML_MAPPING_START_EVENT:
-            if (++depth > VN_CFG_MAX_YAML_DEPTH)
-                err = vn_cfg__errf(ld, "YAML nested too deeply at line %zu column %zu (max %d levels)",
-                                   ev.start_mark.line + 1, ev.start_mark.column + 1, VN_CFG_MAX_YAML_DEPTH);
+            if (++depth > VN_CONFIG_MAX_YAML_DEPTH) {
+                snprintf(errbuf, errcap, "YAML nested too deeply at line %zu column %zu (max %d levels)",
+                         ev.start_mark.line + 1, ev.start_mark.column + 1, VN_CONFIG_MAX_YAML_DEPTH);
+                err = VN_ERR_CONFIG;
+            }
             break;
         case YAML_SEQUENCE_END_EVENT:
         case YAML_MAPPING_END_EVENT: depth--; break;
@@ -233,6 +240,14 @@ static vn_err_t check_depth(vn_cfg_loader_t *ld, const char *yaml, size_t len)
     return err;
 }
 
+static vn_err_t check_depth(vn_cfg_loader_t *ld, const char *yaml, size_t len)
+{
+    char msg[256];
+    if (vn_config_yaml_check(yaml, len, msg, sizeof msg) == VN_OK)
+        return VN_OK;
+    return vn_cfg__errf(ld, "%s", msg);
+}
+
 static vn_err_t load_yaml(vn_cfg_loader_t *ld, const char *yaml, size_t len)
 {
     vn_err_t err = check_depth(ld, yaml, len);
@@ -244,9 +259,10 @@ static vn_err_t load_yaml(vn_cfg_loader_t *ld, const char *yaml, size_t len)
         return vn_cfg__errf(ld, "cannot initialise the YAML parser");
     yaml_parser_set_input_string(&p, (const unsigned char *)yaml, len);
     if (!yaml_parser_load(&p, &doc)) {
-        vn_err_t e = yaml_error(ld, &p);
+        char msg[256];
+        yaml_error_text(&p, msg, sizeof msg);
         yaml_parser_delete(&p);
-        return e;
+        return vn_cfg__errf(ld, "%s", msg);
     }
     yaml_node_t *root = yaml_document_get_root_node(&doc);
     if (root)
@@ -554,17 +570,17 @@ static vn_err_t check_listen(vn_cfg_loader_t *ld, const char *key, vn_strlist_t 
     return VN_OK;
 }
 
-/* The port of an address in any of its forms ("host:port", "[v6]:port",
- * "scheme://user@host:port/path", ":port"): more than 65535 is an error here,
- * because the resolver would take it modulo 2^16 (":65537" binds port 1).
- * Non-numeric or missing ports are left to the code that uses the address. */
-static vn_err_t check_port(vn_cfg_loader_t *ld, const char *key, const char *v)
+bool vn_config_port_ok(const char *v)
 {
-    char shown[160];
-    const char *h = strstr(v, "://");
+    const char *h = v ? strstr(v, "://") : NULL;
+    if (!v)
+        return true;
     h = h ? h + 3 : v;
     size_t hl = strcspn(h, "/?#");
-    const char *at = memchr(h, '@', hl);
+    const char *at = NULL;
+    for (const char *q = h; q < h + hl; q++)
+        if (*q == '@')
+            at = q;
     if (at) {
         hl -= (size_t)(at + 1 - h);
         h = at + 1;
@@ -575,18 +591,24 @@ static vn_err_t check_port(vn_cfg_loader_t *ld, const char *key, const char *v)
         if (*q == ':')
             colon = q;
     if (!colon || colon + 1 == h + hl)
-        return VN_OK;
+        return true;
     unsigned long port = 0;
     for (const char *q = colon + 1; q < h + hl; q++) {
         if (*q < '0' || *q > '9')
-            return VN_OK;
+            return true;
         if (port <= 65535)
             port = port * 10 + (unsigned long)(*q - '0');
     }
-    if (port > 65535)
-        return vn_cfg__errf(ld, "key \"%s\": invalid port in address \"%s\" (must be 0 to 65535)", key,
-                            vn_cfg__show(v, false, shown, sizeof shown));
-    return VN_OK;
+    return port <= 65535;
+}
+
+static vn_err_t check_port(vn_cfg_loader_t *ld, const char *key, const char *v)
+{
+    char shown[160];
+    if (vn_config_port_ok(v))
+        return VN_OK;
+    return vn_cfg__errf(ld, "key \"%s\": invalid port in address \"%s\" (must be 0 to 65535)", key,
+                        vn_cfg__show(v, false, shown, sizeof shown));
 }
 
 static vn_err_t check_ports(vn_cfg_loader_t *ld)

@@ -195,6 +195,26 @@ void vn_config_dump(const vn_config_t *cfg, FILE *out);
 /** As vn_config_dump; print_secrets (Go's -print-secrets) writes secrets as they are. */
 void vn_config_dump_opts(const vn_config_t *cfg, FILE *out, bool print_secrets);
 
+/** Nesting of a YAML config document (mappings + sequences); deeper is refused. */
+#define VN_CONFIG_MAX_YAML_DEPTH 64
+
+/**
+ * Streams yaml once (first document only) and fails when it nests deeper than
+ * VN_CONFIG_MAX_YAML_DEPTH or does not parse, with a one-line message (no
+ * "config: " prefix) in errbuf. Run it before yaml_parser_load: libyaml's
+ * scanner is quadratic in the flow nesting depth, so this keeps loading linear.
+ * Used by veneur and veneur-proxy. Thread-safe.
+ */
+vn_err_t vn_config_yaml_check(const char *yaml, size_t len, char *errbuf, size_t errcap);
+
+/**
+ * False when an address ("host:port", "[v6]:port", ":port" or
+ * "scheme://user@host:port/path") has a numeric port above 65535, which the
+ * resolver would take modulo 2^16 (":65537" binds port 1). Non-numeric or
+ * missing ports are true here: they are checked where the address is used.
+ */
+bool vn_config_port_ok(const char *v);
+
 /**
  * Finds the userinfo of a URL-shaped value, "scheme://user:password@host...":
  * true with [*start, *end) the byte span of "user:password" (what dumps and

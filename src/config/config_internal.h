@@ -19,7 +19,6 @@
 /* ---- limits: every size that comes from the file is bounded before use ---- */
 #define VN_CFG_MAX_FILE (16u << 20)     /* bytes of YAML read by vn_config_load_file */
 #define VN_CFG_MAX_DEPTH 32             /* nesting inside a sink `config:` block */
-#define VN_CFG_MAX_YAML_DEPTH 64        /* nesting of the whole document (keeps libyaml linear) */
 #define VN_CFG_MAX_NODE_VISITS 200000u  /* total nodes walked (bounds alias fan-out) */
 #define VN_CFG_MAX_KV 16384u            /* flattened entries, all sinks together */
 #define VN_CFG_MAX_KEY 512u             /* bytes of a flattened key */

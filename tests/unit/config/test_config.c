@@ -1161,11 +1161,11 @@ static void test_config__nesting_capped_and_linear(void **state)
     (void)state;
     /* 64 levels load; 65 do not, whatever the style */
     char ok[512] = "x: ", bad[512] = "x: ";
-    for (int i = 0; i < VN_CFG_MAX_YAML_DEPTH - 1; i++)
+    for (int i = 0; i < VN_CONFIG_MAX_YAML_DEPTH - 1; i++)
         strcat(ok, "[");
-    for (int i = 0; i < VN_CFG_MAX_YAML_DEPTH - 1; i++)
+    for (int i = 0; i < VN_CONFIG_MAX_YAML_DEPTH - 1; i++)
         strcat(ok, "]");
-    for (int i = 0; i < VN_CFG_MAX_YAML_DEPTH; i++)
+    for (int i = 0; i < VN_CONFIG_MAX_YAML_DEPTH; i++)
         strcat(bad, "[");
     capture_t cap;
     cap_begin(&cap);
