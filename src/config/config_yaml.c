@@ -315,7 +315,9 @@ vn_err_t vn_cfg__unknown_key(vn_cfg_loader_t *ld, const char *key)
     vn_cfg__show(key, false, shown, sizeof shown);
     if (ld->strict)
         return vn_cfg__errf(ld, "unknown key \"%s\"", shown);
-    VN_LOG(WARN, "event=config_unknown_key key=%s", shown);
+    char q[VN_LOG_QUOTE_CAP];
+    /* not rate-limited: the operator needs every unknown key, and the file bounds them */
+    vn_log_write(VN_LOG_WARN, 0, "event=config_unknown_key key=%s", vn_log_quote_cstr(q, sizeof q, key));
     return VN_OK;
 }
 

@@ -656,9 +656,9 @@ static void test_config__unknown_keys(void **state)
     cap_begin(&cap);
     vn_config_t *c = load_ok(yaml, NULL, false);
     char *log = cap_end(&cap);
-    assert_contains(log, "event=config_unknown_key key=bogus_key");
-    assert_contains(log, "event=config_unknown_key key=features.bogus_feature");
-    assert_contains(log, "event=config_unknown_key key=metric_sinks[0].bogus_field");
+    assert_contains(log, "event=config_unknown_key key=\"bogus_key\"");
+    assert_contains(log, "event=config_unknown_key key=\"features.bogus_feature\"");
+    assert_contains(log, "event=config_unknown_key key=\"metric_sinks[0].bogus_field\"");
     assert_int_equal(c->n_metric_sinks, 1);
     free(log);
     vn_config_free(c);
