@@ -219,6 +219,11 @@ int main(int argc, char **argv)
         }
         if (rc != VN_OK) {
             fprintf(stderr, "veneur: sink %s: %s\n", cfg->metric_sinks[i].name, err[0] ? err : vn_strerror(rc));
+            free_sinks(sinks, nsinks);
+            free(sinks);
+            if (tls)
+                SSL_CTX_free(tls);
+            vn_config_free(cfg);
             return 2;
         }
         sinks[nsinks++] = s;
@@ -228,8 +233,16 @@ int main(int argc, char **argv)
 
     vn_listeners_t *listeners = NULL;
     err[0] = '\0';
-    if (vn_listeners_open(cfg, tls, &listeners, err, sizeof err) != VN_OK)
-        return fail("statsd_listen_addresses", err, VN_ERR_CONFIG);
+    if (vn_listeners_open(cfg, tls, &listeners, err, sizeof err) != VN_OK) {
+        /* the usual failure (address in use): free everything so sanitizer builds exit 2 too */
+        int code = fail("statsd_listen_addresses", err, VN_ERR_CONFIG);
+        free_sinks(sinks, nsinks);
+        free(sinks);
+        if (tls)
+            SSL_CTX_free(tls);
+        vn_config_free(cfg);
+        return code;
+    }
     size_t nreaders = vn_listeners_reader_count(listeners);
     size_t nworkers = cfg->num_workers > 0 ? (size_t)cfg->num_workers : 1;
     vn_worker_t **workers = vn_xcalloc(nworkers, sizeof *workers);
