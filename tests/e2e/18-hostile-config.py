@@ -223,6 +223,7 @@ def test_log_flood_is_rate_limited():
         wait_for(reported, timeout=10, step=0.2, what="a log_suppressed=N line")
         elapsed = time.monotonic() - t0
         failures = v.metric("veneur_tcp_tls_handshake_failures_total")
+        counted = v.metric("veneur_log_suppressed_total")
         lines = [l for l in v.log().splitlines() if "tls_handshake_failed" in l]
     finally:
         v.stop()
@@ -234,6 +235,8 @@ def test_log_flood_is_rate_limited():
     expect(suppressed > 0 and len(lines) + suppressed <= failures,
            "suppressed=%d lines=%d failures=%d" % (suppressed, len(lines), failures))
     expect(all(l.startswith("ts=") for l in lines), "every line is whole: %r" % lines[:3])
+    expect(counted >= suppressed and counted + len(lines) >= n,
+           "/metrics veneur_log_suppressed_total=%d (lines %d, reported %d)" % (counted, len(lines), suppressed))
     print("  log flood: %d failures -> %d lines (%d reported suppressed) in %.1fs" % (
         failures, len(lines), suppressed, elapsed), flush=True)
 
