@@ -71,8 +71,8 @@ bool vn_config_url_userinfo(const char *v, size_t *start, size_t *end)
     for (const char *q = auth; q < auth + al; q++)
         if (*q == '@')
             at = q;
-    if (!at)
-        return false;
+    if (!at || at == auth)
+        return false; /* no userinfo, or an empty one: nothing to hide */
     *start = (size_t)(auth - v);
     *end = (size_t)(at - v);
     return true;
@@ -93,8 +93,7 @@ const char *vn_cfg__show(const char *v, bool secret, char *buf, size_t cap)
                 memcpy(buf + n, "<redacted>", 10);
                 n += 10;
             }
-            p = (const unsigned char *)v + ui1 - 1;
-            continue;
+            p = (const unsigned char *)v + ui1; /* ui1 > ui0: the '@', always forward */
         }
         if (n >= limit) {
             memcpy(buf + n, "...", 4);

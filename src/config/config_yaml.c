@@ -260,7 +260,9 @@ static vn_err_t map_pairs(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_t
             }
             const char *key = (const char *)k->data.scalar.value;
             if (pass == 0 && !is_merge_key(k)) {
-                if (has_key(v, n, key))
+                if (has_key(v, n, key) && !*where && !*key)
+                    err = vn_cfg__errf(ld, "duplicate empty key at the top level (line %zu)", k->start_mark.line + 1);
+                else if (has_key(v, n, key))
                     err = vn_cfg__errf(ld, "key \"%s%s%s\": duplicate key (line %zu)", where, *where ? "." : "",
                                        vn_cfg__show(key, false, shown, sizeof shown), k->start_mark.line + 1);
                 else
@@ -314,7 +316,7 @@ vn_err_t vn_cfg__unknown_key(vn_cfg_loader_t *ld, const char *key)
     char shown[160];
     vn_cfg__show(key, false, shown, sizeof shown);
     if (ld->strict)
-        return vn_cfg__errf(ld, "unknown key \"%s\"", shown);
+        return vn_cfg__errf(ld, "unknown key \"%s\"%s", shown, *key ? "" : " (an empty key)");
     char q[VN_LOG_QUOTE_CAP];
     /* not rate-limited: the operator needs every unknown key, and the file bounds them */
     vn_log_write(VN_LOG_WARN, 0, "event=config_unknown_key key=%s", vn_log_quote_cstr(q, sizeof q, key));

@@ -124,8 +124,7 @@ static const char *show(const char *v, bool secret, char *buf, size_t cap)
     for (const unsigned char *p = (const unsigned char *)v; *p && n + 8 < cap; p++) {
         if (userinfo && (size_t)(p - (const unsigned char *)v) == ui0) {
             n += (size_t)snprintf(buf + n, cap - n, "%s", n + 18 < cap ? "<redacted>" : "");
-            p = (const unsigned char *)v + ui1 - 1;
-            continue;
+            p = (const unsigned char *)v + ui1; /* ui1 > ui0: the '@', always forward */
         }
         if (*p < 0x20 || *p == 0x7f || *p == '"' || *p == '\\')
             n += (size_t)snprintf(buf + n, cap - n, "\\x%02x", *p);

@@ -1223,10 +1223,11 @@ static void test_config__no_empty_messages(void **state)
     for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; i++) {
         const char *m = load_err(inputs[i], NULL, true);
         assert_true(strlen(m) > strlen("config: ") + 8);
-        assert_null(strstr(m, "key \"\""));
+        assert_null(strstr(m, "key \"\":"));
         assert_true(m[strlen(m) - 1] != ' ');
     }
     assert_contains(load_err("? [a]\n: 1\n", NULL, true), "(top level)");
+    assert_contains(load_err("\"\": 1\n", NULL, true), "unknown key \"\" (an empty key)");
 }
 
 static void test_config__implicit_tag_limit(void **state)
@@ -1268,6 +1269,9 @@ static void test_config__url_userinfo_redacted(void **state)
     assert_false(vn_config_url_userinfo("https://host/a@b", &a, &b));
     assert_false(vn_config_url_userinfo("user:pass@host", &a, &b));
     assert_false(vn_config_url_userinfo(NULL, &a, &b));
+    assert_false(vn_config_url_userinfo("unix://@abstract", &a, &b)); /* empty: nothing to hide */
+    char sh[64];
+    assert_string_equal(vn_cfg__show("qdp:x://@d:0", false, sh, sizeof sh), "qdp:x://@d:0"); /* once looped */
     char shown[160];
     assert_string_equal(vn_cfg__show("https://u:SEKRET@h:1/p", false, shown, sizeof shown), "https://<redacted>@h:1/p");
     vn_config_t *c = load_ok("forward_address: \"http://fu:SEKRET1@fwd:8128\"\n"
