@@ -6,13 +6,19 @@
 #   tests/unit/**/test_*.c          -> one cmocka runner each
 #   fuzz/fuzz_*.c                   -> libFuzzer targets (clang, ASan+UBSan)
 #   proto/*.proto                   -> protobuf-c code in $(BUILD)/gen
-# MODE=release (build/) or MODE=asan (build/asan/, ASan+UBSan).
+# MODE=release (build/), MODE=asan (build/asan/, ASan+UBSan) or MODE=tsan (build/tsan/, ThreadSanitizer;
+# run with TSAN_OPTIONS=suppressions=tests/tsan.supp, see scripts/run-tests.sh).
 
 MODE ?= release
 CC ?= cc
 ifeq ($(MODE),asan)
   BUILD := build/asan
   OPT := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else ifeq ($(MODE),tsan)
+  BUILD := build/tsan
+  OPT := -O1 -g -fsanitize=thread -fno-omit-frame-pointer
+else ifneq ($(MODE),release)
+  $(error MODE must be release, asan or tsan (got "$(MODE)"))
 else
   BUILD := build
   OPT := -O2 -g
@@ -20,13 +26,13 @@ endif
 
 VERSION ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo dirty)
 BUILD_DATE ?= $(shell git log -1 --format=%ct 2>/dev/null || echo dirty)
-PKGS := yaml-0.1 libmicrohttpd openssl zlib libprotobuf-c libxxhash libnghttp2 libcurl snappy rdkafka
+PKGS := yaml-0.1 libmicrohttpd openssl zlib libprotobuf-c libxxhash libnghttp2 libcurl snappy rdkafka re2
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes -Wvla -fno-common
 CFLAGS_ALL := -std=c11 -D_GNU_SOURCE $(WARN) $(OPT) -pthread -Isrc -I$(BUILD)/gen $(PKG_CFLAGS) \
   -MMD -MP $(EXTRA_CFLAGS)
-LDLIBS_ALL := $(PKG_LIBS) -lm -pthread
+LDLIBS_ALL := $(PKG_LIBS) -lm -pthread -lstdc++
 
 # Build identity lives in a generated header rewritten only when it changes, so a
 # new commit rebuilds just the files that include core/version.h.
@@ -40,6 +46,11 @@ PROTO_C := $(patsubst proto/%.proto,$(BUILD)/gen/%.pb-c.c,$(PROTOS))
 PROTO_H := $(PROTO_C:.c=.h)
 LIB_SRC := $(filter-out src/main.c,$(call rwildcard,src,*.c))
 LIB_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC)) $(PROTO_C:.c=.o)
+# C++ is allowed for one thing only: the RE2 shim (src/core/re2_shim.cc, see core/regex.h).
+# vptr (and, with clang, function) checks are off: the C link (cc, clang) does not pull UBSan's C++ runtime.
+CXX_SRC := $(call rwildcard,src,*.cc)
+LIB_OBJ += $(patsubst %.cc,$(BUILD)/obj/%.o,$(CXX_SRC))
+CXXFLAGS_ALL := -std=c++17 -D_GNU_SOURCE -Wall -Wextra $(OPT) -fno-sanitize=vptr -pthread -Isrc $(PKG_CFLAGS) -MMD -MP
 TOOLS := $(notdir $(wildcard tools/*))
 TOOL_BINS := $(addprefix $(BUILD)/,$(TOOLS))
 UNIT_SRC := $(shell find tests/unit -name 'test_*.c' 2>/dev/null | sort)
@@ -73,6 +84,10 @@ $(BUILD)/obj/%.o: %.c | $(PROTO_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
+$(BUILD)/obj/%.o: %.cc
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS_ALL) -c $< -o $@
+
 $(BUILD)/libveneur.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
@@ -98,6 +113,11 @@ FUZZ_BINS := $(patsubst fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
 FUZZ_LIB_OBJ := $(patsubst %.c,build/fuzz/obj/%.o,$(LIB_SRC)) $(patsubst build/gen/%.c,build/fuzz/gen/%.o,$(patsubst $(BUILD)/gen/%,build/gen/%,$(PROTO_C)))
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -pthread -Isrc -Ibuild/gen $(PKG_CFLAGS) -MMD -MP
+FUZZ_LIB_OBJ += $(patsubst %.cc,build/fuzz/obj/%.o,$(CXX_SRC))
+
+build/fuzz/obj/%.o: %.cc
+	@mkdir -p $(dir $@)
+	clang++ -std=c++17 -D_GNU_SOURCE -pthread -Isrc $(PKG_CFLAGS) -MMD -MP $(FUZZ_FLAGS) -fno-sanitize=vptr,function -c $< -o $@
 
 build/fuzz/obj/%.o: %.c | $(patsubst proto/%.proto,build/gen/%.pb-c.h,$(PROTOS))
 	@mkdir -p $(dir $@)
@@ -109,7 +129,7 @@ build/fuzz/gen/%.o: build/gen/%.c
 
 $(FUZZ_BINS): build/fuzz/%: fuzz/%.c $(FUZZ_LIB_OBJ)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined -o $@ $(filter %.c %.o,$^) $(PKG_LIBS) -lm -pthread
+	clang $(FUZZ_CFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined -o $@ $(filter %.c %.o,$^) $(PKG_LIBS) -lm -pthread -lstdc++
 
 fuzz-build: $(FUZZ_BINS)
 

@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,9 @@
 extern char **environ;
 
 #define EVENTS_PER_INTERVAL 10000
+/* Whole shutdown (stop readers, drain, final flush, sink drains) must end before
+ * Kubernetes' default 30 s grace period turns into a SIGKILL. */
+#define SHUTDOWN_DEADLINE_S 25
 
 typedef struct app {
     vn_config_t *cfg;
@@ -120,6 +124,57 @@ static int fail(const char *what, const char *err, vn_err_t rc)
     return 2;
 }
 
+/* ---- signals (shutdown code) ----
+ * Every signal whose default action would end the process and that we do not
+ * act on is taken by sigwait and ignored with one log line per signal number
+ * (Go ignores them too), so a stray SIGUSR1 or a profiler's SIGPROF never kills
+ * the process without a flush. SIGXFSZ is ignored outright: a write past
+ * RLIMIT_FSIZE then fails with EFBIG, which the file sinks count as a drop. */
+static void shutdown_signals(sigset_t *set)
+{
+    static const int ignored[] = {SIGHUP, SIGUSR1, SIGUSR2, SIGALRM, SIGVTALRM, SIGPROF, SIGIO, SIGPWR,
+                                  SIGXCPU, SIGSTKFLT, SIGURG, SIGWINCH};
+    sigemptyset(set);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
+    for (size_t i = 0; i < sizeof ignored / sizeof ignored[0]; i++)
+        sigaddset(set, ignored[i]);
+    for (int s = SIGRTMIN; s <= SIGRTMAX; s++)
+        sigaddset(set, s);
+}
+
+static void log_ignored_signal(int sig)
+{
+    static uint64_t logged[2]; /* one bit per signal number; main thread only */
+    unsigned u = (unsigned)sig;
+    if (u >= 128 || (logged[u / 64] >> (u % 64) & 1))
+        return;
+    logged[u / 64] |= (uint64_t)1 << (u % 64);
+    VN_LOG(INFO, "event=signal_ignored signal=%d name=%s msg=\"ignored; logged once per signal\"", sig,
+           strsignal(sig));
+}
+
+/* Last resort: whatever part of the shutdown hangs (a sink stuck in the kernel),
+ * the process exits before the orchestrator's SIGKILL. */
+static void *shutdown_watchdog(void *arg)
+{
+    (void)arg;
+    struct timespec ts = {.tv_sec = SHUTDOWN_DEADLINE_S};
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+    VN_LOG(ERROR, "event=shutdown_deadline_exceeded deadline_s=%d msg=\"exiting without finishing\"",
+           SHUTDOWN_DEADLINE_S);
+    _exit(1);
+    return NULL;
+}
+
+static void start_shutdown_watchdog(void)
+{
+    pthread_t th;
+    if (pthread_create(&th, NULL, shutdown_watchdog, NULL) == 0)
+        pthread_detach(th);
+}
+
 int main(int argc, char **argv)
 {
     const char *path = NULL;
@@ -189,13 +244,10 @@ int main(int argc, char **argv)
 
     /* Signals are handled by sigwait in this thread only; block before any thread starts. */
     sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGHUP);
-    sigaddset(&sigs, SIGUSR2);
+    shutdown_signals(&sigs);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGXFSZ, SIG_IGN);
 
     SSL_CTX *tls = NULL;
     if ((cfg->tls_key && cfg->tls_key[0]) || (cfg->tls_certificate && cfg->tls_certificate[0])) {
@@ -246,9 +298,11 @@ int main(int argc, char **argv)
     size_t nreaders = vn_listeners_reader_count(listeners);
     size_t nworkers = cfg->num_workers > 0 ? (size_t)cfg->num_workers : 1;
     vn_worker_t **workers = vn_xcalloc(nworkers, sizeof *workers);
-    size_t max_series = cfg->max_series_per_interval > 0 ? (size_t)cfg->max_series_per_interval / nworkers : 0;
-    for (size_t w = 0; w < nworkers; w++)
-        workers[w] = vn_worker_start((int)w, nreaders, max_series, &app.stats);
+    for (size_t w = 0; w < nworkers; w++) {
+        vn_series_limits_t lim = vn_series_limits_share((size_t)cfg->max_series_per_interval,
+                                                        (size_t)cfg->max_series_bytes_per_interval, nworkers, w);
+        workers[w] = vn_worker_start_limited((int)w, nreaders, &lim, &app.stats);
+    }
 
     vn_str_t *implicit = vn_xcalloc(cfg->extend_tags.n ? cfg->extend_tags.n : 1, sizeof *implicit);
     for (size_t i = 0; i < cfg->extend_tags.n; i++)
@@ -256,6 +310,7 @@ int main(int argc, char **argv)
     vn_parser_t parser = {.implicit_tags = implicit, .n_implicit = cfg->extend_tags.n};
     vn_event_store_t events;
     vn_event_store_init(&events, EVENTS_PER_INTERVAL, &app.stats);
+    vn_event_store_set_max_bytes(&events, (size_t)cfg->max_event_bytes_per_interval);
     vn_ingest_shared_t shared = {
         .parser = &parser, .workers = workers, .nworkers = nworkers, .events = &events, .stats = &app.stats};
     if (vn_listeners_start(listeners, &shared) != VN_OK) {
@@ -297,11 +352,13 @@ int main(int argc, char **argv)
         if (sigwait(&sigs, &sig) != 0)
             continue;
         if (sig == SIGINT || sig == SIGTERM) {
-            VN_LOG(INFO, "event=shutdown signal=%s", sig == SIGINT ? "SIGINT" : "SIGTERM");
+            VN_LOG(INFO, "event=shutdown signal=%s deadline_s=%d", sig == SIGINT ? "SIGINT" : "SIGTERM",
+                   SHUTDOWN_DEADLINE_S);
             break;
         }
-        VN_LOG(INFO, "event=signal_ignored signal=%d", sig);
+        log_ignored_signal(sig);
     }
+    start_shutdown_watchdog();
 
     atomic_store(&app.ready, false);
     vn_listeners_stop(listeners);

@@ -12,11 +12,18 @@
  *   aux = set member bytes, or for status checks: hostname '\0' message
  *
  * '\n' can separate name from tags because neither can contain it (lines are
- * split on '\n' before parsing).
+ * split on '\n' before parsing, and the parser rejects '\n' and NUL anywhere in
+ * a line it is handed).
+ *
+ * Bounds: a record must fit one batch (header + key + aux <= VN_BATCH_BYTES, so
+ * a key is at most VN_REC_MAX_KEY_IN_BATCH bytes) and its 16-bit length fields.
+ * Every writer checks vn_rec_fits() before it writes; a record that does not
+ * fit is a counted drop, never a write past data[].
  */
 #ifndef VN_AGGREGATE_BATCH_H
 #define VN_AGGREGATE_BATCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -47,6 +54,15 @@ typedef struct vn_batch {
 static inline size_t vn_rec_size(size_t key_len, size_t aux_len)
 {
     return (sizeof(vn_rec_t) + key_len + aux_len + 7) & ~(size_t)7;
+}
+
+/** Longest key a record without aux bytes can carry (65504). */
+#define VN_REC_MAX_KEY_IN_BATCH (VN_BATCH_BYTES - sizeof(vn_rec_t))
+
+/** True when a record of these lengths fits one batch and its uint16 length fields. */
+static inline bool vn_rec_fits(size_t key_len, size_t aux_len)
+{
+    return key_len <= UINT16_MAX && aux_len <= UINT16_MAX && vn_rec_size(key_len, aux_len) <= VN_BATCH_BYTES;
 }
 
 static inline const char *vn_rec_key(const vn_rec_t *r) { return (const char *)(r + 1); }

@@ -1,6 +1,7 @@
 /* events.c - bounded per-interval event list; see events.h. */
 #include "aggregate/events.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,7 +12,22 @@ void vn_event_store_init(vn_event_store_t *s, size_t cap, vn_stats_t *stats)
     memset(s, 0, sizeof *s);
     pthread_mutex_init(&s->mu, NULL);
     s->cap = cap;
+    s->max_bytes = VN_EVENT_STORE_DEFAULT_BYTES;
     s->stats = stats;
+}
+
+void vn_event_store_set_max_bytes(vn_event_store_t *s, size_t max_bytes)
+{
+    s->max_bytes = max_bytes;
+}
+
+size_t vn_event_store_cost(const vn_event_t *ev)
+{
+    size_t n = ev->title.len + ev->text.len + ev->hostname.len + ev->agg_key.len + ev->priority.len +
+               ev->source_type.len + ev->alert_type.len;
+    for (size_t i = 0; i < ev->ntags; i++)
+        n += ev->tags[i].len;
+    return n;
 }
 
 void vn_event_store_destroy(vn_event_store_t *s)
@@ -25,12 +41,18 @@ static char *dup_str(vn_str_t v) { return vn_xstrndup(v.p ? v.p : "", v.len); }
 void vn_event_store_add(vn_event_store_t *s, const vn_event_t *ev)
 {
     vn_stats_add(&s->stats->events_received, 1);
+    size_t cost = vn_event_store_cost(ev); /* outside the lock: it walks the tags */
     pthread_mutex_lock(&s->mu);
-    if (s->cur.n >= s->cap) {
+    bool over_count = s->cur.n >= s->cap;
+    /* Checked before any copy, so a refused event costs nothing. */
+    if (over_count || cost > s->max_bytes - s->cur_bytes) { /* cur_bytes <= max_bytes always */
         pthread_mutex_unlock(&s->mu);
         vn_stats_add(&s->stats->events_dropped, 1);
+        if (!over_count)
+            vn_stats_add(&s->stats->events_dropped_bytes, 1);
         return;
     }
+    s->cur_bytes += cost;
     if ((s->cur.n & (s->cur.n - 1)) == 0) /* grow at powers of two */
         s->cur.ev = vn_xrealloc(s->cur.ev, (s->cur.n ? s->cur.n * 2 : 1) * sizeof *s->cur.ev);
     vn_sink_event_t *e = &s->cur.ev[s->cur.n++];
@@ -56,6 +78,7 @@ void vn_event_store_take(vn_event_store_t *s, vn_event_list_t *out)
     *out = s->cur;
     s->cur.ev = NULL;
     s->cur.n = 0;
+    s->cur_bytes = 0;
     pthread_mutex_unlock(&s->mu);
 }
 

@@ -103,6 +103,11 @@ void vn_status_set(vn_status_t *s, double value, const char *host, size_t host_l
     s->hostname = host_len ? vn_xstrndup(host, host_len) : NULL;
 }
 
+size_t vn_status_bytes(const vn_status_t *s)
+{
+    return (s->message ? strlen(s->message) : 0) + (s->hostname ? strlen(s->hostname) : 0);
+}
+
 void vn_status_destroy(vn_status_t *s)
 {
     free(s->message);

@@ -34,6 +34,8 @@ void vn_histo_sample(vn_histo_t *h, double v, double rate);
 /** Replaces value, message and hostname (copies both strings). */
 void vn_status_set(vn_status_t *s, double value, const char *host, size_t host_len, const char *msg, size_t msg_len);
 void vn_status_destroy(vn_status_t *s);
+/** Bytes of hostname and message held (what vn_status_set was given, up to a NUL in them). */
+size_t vn_status_bytes(const vn_status_t *s);
 
 /** Output of one histogram flush; names point to static suffix strings. */
 typedef struct vn_histo_out {

@@ -14,15 +14,36 @@
 
 #define INITIAL_CAP 1024
 
-vn_series_map_t *vn_series_map_new(size_t max_count)
+vn_series_limits_t vn_series_limits_share(size_t total_count, size_t total_bytes, size_t nworkers,
+                                          size_t worker)
+{
+    if (nworkers == 0)
+        nworkers = 1;
+    vn_series_limits_t l = {.max_count = VN_SERIES_UNLIMITED, .max_bytes = VN_SERIES_UNLIMITED};
+    if (total_count)
+        l.max_count = total_count / nworkers + (worker < total_count % nworkers);
+    if (total_bytes != VN_SERIES_UNLIMITED)
+        l.max_bytes = total_bytes / nworkers + (worker < total_bytes % nworkers);
+    return l;
+}
+
+vn_series_map_t *vn_series_map_new_limited(const vn_series_limits_t *lim)
 {
     vn_series_map_t *m = vn_xcalloc(1, sizeof *m);
     m->cap = INITIAL_CAP;
     m->slots = vn_xcalloc(m->cap, sizeof *m->slots);
     m->hashes = vn_xcalloc(m->cap, sizeof *m->hashes);
-    m->max_count = max_count;
+    m->max_count = lim->max_count;
+    m->max_bytes = lim->max_bytes;
     vn_arena_init(&m->arena, 256 * 1024);
     return m;
+}
+
+vn_series_map_t *vn_series_map_new(size_t max_count)
+{
+    vn_series_limits_t lim = {.max_count = max_count ? max_count : VN_SERIES_UNLIMITED,
+                              .max_bytes = VN_SERIES_UNLIMITED};
+    return vn_series_map_new_limited(&lim);
 }
 
 void vn_series_map_free(vn_series_map_t *m)
@@ -90,8 +111,17 @@ vn_series_t *vn_series_map_upsert(vn_series_map_t *m, uint32_t hash, uint8_t typ
             return s;
         i = (i + 1) & mask;
     }
-    if (m->max_count && m->count >= m->max_count)
+    /* Both checks before anything is allocated: the key copy is what a hostile
+     * sender makes expensive (up to 64 KiB per series). */
+    if (m->count >= m->max_count) {
+        m->refused_count++;
         return NULL;
+    }
+    size_t cost = key_len + VN_SERIES_FIXED_COST;
+    if (cost > m->max_bytes - m->bytes) { /* bytes <= max_bytes always */
+        m->refused_bytes++;
+        return NULL;
+    }
     vn_series_t *s = vn_arena_alloc(&m->arena, sizeof *s + key_len + 1);
     s->hash = hash;
     s->key_len = (uint16_t)key_len;
@@ -118,9 +148,20 @@ vn_series_t *vn_series_map_upsert(vn_series_map_t *m, uint32_t hash, uint8_t typ
     m->slots[i] = s;
     m->hashes[i] = hash;
     m->count++;
+    m->bytes += cost;
     if (m->count * 2 > m->cap)
         grow(m);
     return s;
+}
+
+bool vn_series_map_recharge(vn_series_map_t *m, size_t old_bytes, size_t new_bytes)
+{
+    if (new_bytes > old_bytes && new_bytes - old_bytes > m->max_bytes - m->bytes) {
+        m->refused_bytes++;
+        return false;
+    }
+    m->bytes = m->bytes - old_bytes + new_bytes; /* old_bytes was charged before, so no underflow */
+    return true;
 }
 
 size_t vn_series_map_bytes(const vn_series_map_t *m)

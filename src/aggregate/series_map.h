@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdbool.h>
 
 #include "aggregate/samplers.h"
 #include "core/arena.h"
@@ -40,28 +41,83 @@ typedef struct vn_series_overflow {
     uint64_t samples;
 } vn_series_overflow_t;
 
+/** "No limit" for vn_series_limits_t fields (0 is a real limit: refuse every new series). */
+#define VN_SERIES_UNLIMITED SIZE_MAX
+
+/**
+ * What a series is charged against the byte budget: its key bytes plus
+ * VN_SERIES_FIXED_COST (the vn_series_t, its sampler struct and its share of
+ * the slot table, rounded up), plus the hostname and message bytes a service
+ * check holds. Histogram digests and set HLLs grow after insertion and are
+ * bounded per series by their own implementations, not charged here.
+ */
+#define VN_SERIES_FIXED_COST 128u
+
+/**
+ * Default `max_series_bytes_per_interval` (all workers together, split evenly):
+ * 128 MiB, e.g. 1 M series with 100-byte keys. Keys are what a sender controls
+ * (up to 64 KiB each) and the flush copies every key again, so this bounds
+ * both the interval's maps and the flush's working set.
+ */
+#define VN_SERIES_DEFAULT_BYTES ((size_t)128 << 20)
+
+/** Per-map limits; VN_SERIES_UNLIMITED disables one. */
+typedef struct vn_series_limits {
+    size_t max_count;     /* series */
+    size_t max_bytes; /* charged bytes (see VN_SERIES_FIXED_COST) over the map's series */
+} vn_series_limits_t;
+
+/**
+ * One worker's share of process-wide limits (total_count 0 = no series cap, as
+ * `max_series_per_interval`). The count is split exactly: worker w gets
+ * total/n plus one when w < total % n, so the shares add up to the total and a
+ * total below n leaves some workers with 0 (they refuse every new series)
+ * instead of rounding to "unlimited". Key bytes are split evenly the same way.
+ */
+vn_series_limits_t vn_series_limits_share(size_t total_count, size_t total_bytes, size_t nworkers,
+                                          size_t worker);
+
 typedef struct vn_series_map {
     vn_series_t **slots;
     uint32_t *hashes;  /* parallel to slots: cheap probe before the key compare */
     size_t cap;        /* power of two */
     size_t count;
-    size_t max_count;  /* 0 = unlimited; beyond it inserts fail (counted by caller) */
+    size_t max_count;  /* VN_SERIES_UNLIMITED = none; at it inserts fail (counted by caller) */
+    size_t bytes;           /* charged so far, <= max_bytes */
+    size_t max_bytes;       /* VN_SERIES_UNLIMITED = none */
+    uint64_t refused_count; /* upserts refused by max_count (samples or imports) */
+    uint64_t refused_bytes; /* upserts and status updates refused by max_bytes */
     size_t n_overflow;
     vn_series_overflow_t overflow[VN_OVERFLOW_NAMES + 1]; /* last slot: every other name */
     vn_arena_t arena;
 } vn_series_map_t;
 
-/** Returns an owned empty map; free with vn_series_map_free. */
+/**
+ * Returns an owned empty map; free with vn_series_map_free. max_count 0 means
+ * no cap and there is no byte budget (kept for tests and tools; the daemon
+ * uses vn_series_map_new_limited).
+ */
 vn_series_map_t *vn_series_map_new(size_t max_count);
+
+/** Returns an owned empty map bounded by *lim (copied). */
+vn_series_map_t *vn_series_map_new_limited(const vn_series_limits_t *lim);
 void vn_series_map_free(vn_series_map_t *m);
 
 /**
  * Finds the series for (type, scope, key) or creates it (zeroed sampler,
- * initialised for its type). Copies key on insert. Returns NULL only when the
- * map is at max_count.
+ * initialised for its type). Copies key on insert. Returns NULL only when a
+ * new series would pass max_count or max_bytes (refused_count or
+ * refused_bytes is incremented; existing series are always found).
  */
 vn_series_t *vn_series_map_upsert(vn_series_map_t *m, uint32_t hash, uint8_t type, uint8_t scope, const char *key,
                                   size_t key_len);
+
+/**
+ * Re-charges a series' variable bytes (service-check strings) from old_bytes to
+ * new_bytes. Returns false, charging nothing and counting refused_bytes, when
+ * the growth would pass max_bytes.
+ */
+bool vn_series_map_recharge(vn_series_map_t *m, size_t old_bytes, size_t new_bytes);
 
 /** Records one sample refused at the cap; key is "name\ntags" (only the name is kept). */
 void vn_series_map_note_overflow(vn_series_map_t *m, const char *key, size_t key_len);

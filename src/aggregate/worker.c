@@ -47,7 +47,7 @@ struct vn_worker {
     size_t nreaders;
     pair_t *pairs;
     vn_series_map_t *map;
-    size_t max_series;
+    vn_series_limits_t lim; /* for every interval's new map */
     vn_stats_t *stats;
     int efd;
     _Atomic bool sleeping;
@@ -94,6 +94,11 @@ size_t vn_worker_apply(vn_series_map_t *m, const vn_batch_t *b)
             const char *nul = memchr(aux, '\0', r->aux_len);
             size_t hl = nul ? (size_t)(nul - aux) : r->aux_len;
             size_t ml = nul ? r->aux_len - hl - 1 : 0;
+            /* Up to 64 KiB of strings per check: charged like keys, or the update is dropped. */
+            if (!vn_series_map_recharge(m, vn_status_bytes(s->u.status), hl + ml)) {
+                dropped++;
+                break;
+            }
             vn_status_set(s->u.status, r->value, aux, hl, nul ? nul + 1 : NULL, ml);
             break;
         }
@@ -229,6 +234,7 @@ static void apply_pending_imports(vn_worker_t *w)
 static size_t drain(vn_worker_t *w)
 {
     size_t n = 0, samples = 0, dropped = 0;
+    uint64_t by_bytes = w->map->refused_bytes;
     for (size_t r = 0; r < w->nreaders; r++) {
         vn_batch_t *b;
         while ((b = vn_spsc_pop(&w->pairs[r].full)) != NULL) {
@@ -243,6 +249,7 @@ static size_t drain(vn_worker_t *w)
     }
     vn_stats_add(&w->stats->samples, samples - dropped);
     vn_stats_add(&w->stats->series_dropped_samples, dropped);
+    vn_stats_add(&w->stats->series_dropped_bytes, w->map->refused_bytes - by_bytes);
     return n;
 }
 
@@ -254,7 +261,7 @@ static void handle_swap(vn_worker_t *w)
     apply_pending_imports(w);
     pthread_mutex_lock(&w->mu);
     w->handed = w->map;
-    w->map = vn_series_map_new(w->max_series);
+    w->map = vn_series_map_new_limited(&w->lim);
     atomic_store(&w->swap_req, false);
     pthread_cond_broadcast(&w->cv);
     pthread_mutex_unlock(&w->mu);
@@ -288,6 +295,13 @@ static void *worker_main(void *arg)
 
 vn_worker_t *vn_worker_start(int id, size_t nreaders, size_t max_series, vn_stats_t *stats)
 {
+    vn_series_limits_t lim = {.max_count = max_series ? max_series : VN_SERIES_UNLIMITED,
+                              .max_bytes = VN_SERIES_UNLIMITED};
+    return vn_worker_start_limited(id, nreaders, &lim, stats);
+}
+
+vn_worker_t *vn_worker_start_limited(int id, size_t nreaders, const vn_series_limits_t *lim, vn_stats_t *stats)
+{
     vn_worker_t *w = vn_xcalloc(1, sizeof *w);
     w->id = id;
     w->nreaders = nreaders ? nreaders : 1;
@@ -296,9 +310,9 @@ vn_worker_t *vn_worker_start(int id, size_t nreaders, size_t max_series, vn_stat
         vn_spsc_init(&w->pairs[r].full, BATCHES_PER_READER);
         vn_spsc_init(&w->pairs[r].free, BATCHES_PER_READER);
     }
-    w->max_series = max_series;
+    w->lim = *lim;
     w->stats = stats;
-    w->map = vn_series_map_new(max_series);
+    w->map = vn_series_map_new_limited(&w->lim);
     w->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (w->efd < 0) {
         VN_LOG_ERRNO(ERROR, "event=eventfd_failed");

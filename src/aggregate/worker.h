@@ -29,9 +29,13 @@
 typedef struct vn_worker vn_worker_t;
 
 /**
- * Starts the worker thread. max_series caps series per interval (0 = none);
- * stats is borrowed and must outlive the worker. Returns an owned worker.
+ * Starts the worker thread. Every interval's map is bounded by *lim (copied;
+ * see vn_series_limits_share for a worker's share of the process-wide
+ * limits); stats is borrowed and must outlive the worker. Returns an owned worker.
  */
+vn_worker_t *vn_worker_start_limited(int id, size_t nreaders, const vn_series_limits_t *lim, vn_stats_t *stats);
+
+/** As vn_worker_start_limited with max_series series (0 = no cap) and no byte budget (tests, tools). */
 vn_worker_t *vn_worker_start(int id, size_t nreaders, size_t max_series, vn_stats_t *stats);
 
 /** Stops and joins the thread, frees rings, batches and the current map. NULL ok. */

@@ -676,6 +676,8 @@ static vn_err_t validate(vn_cfg_loader_t *ld)
         (err = check_nonneg(ld, "span_channel_capacity", c->span_channel_capacity)) ||
         (err = check_nonneg(ld, "flush_watchdog_missed_flushes", c->flush_watchdog_missed_flushes)) ||
         (err = check_nonneg(ld, "max_series_per_interval", c->max_series_per_interval)) ||
+        (err = check_nonneg(ld, "max_event_bytes_per_interval", c->max_event_bytes_per_interval)) ||
+        (err = check_nonneg(ld, "max_series_bytes_per_interval", c->max_series_bytes_per_interval)) ||
         (err = check_nonneg(ld, "datadog_flush_max_per_body", c->datadog_flush_max_per_body)))
         return err;
     if (c->metric_max_length > VN_CFG_MAX_METRIC_LENGTH)

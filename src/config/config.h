@@ -114,6 +114,9 @@ typedef struct vn_config {
     vn_strlist_t tags_exclude;
     bool count_unique_timeseries;
     long max_series_per_interval;   /* veneur-c: cardinality cap per worker interval; 0 = unlimited */
+    long max_event_bytes_per_interval;      /* veneur-c: event string bytes held per interval; default 16 MiB */
+    long max_series_bytes_per_interval;     /* veneur-c: series bytes (keys + fixed cost) per interval, all
+                                               workers; default 128 MiB */
 
     /* self-metrics, misc */
     char *stats_address;

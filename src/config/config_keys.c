@@ -58,6 +58,10 @@ const vn_config_key_t vn_config_keys[] = {
     K("indicator_span_timer_name", "IndicatorSpanTimerName", VN_KT_STR, indicator_span_timer_name, NULL, 0),
     K("interval", "Interval", VN_KT_DURATION, interval_s, "10s", VN_KF_ZERO_DEFAULT),
     /* veneur-c only: no Go field; the env name follows the same rule */
+    K("max_event_bytes_per_interval", "MaxEventBytesPerInterval", VN_KT_LONG, max_event_bytes_per_interval,
+      "16777216", 0),
+    K("max_series_bytes_per_interval", "MaxSeriesBytesPerInterval", VN_KT_LONG,
+      max_series_bytes_per_interval, "134217728", 0),
     K("max_series_per_interval", "MaxSeriesPerInterval", VN_KT_LONG, max_series_per_interval, NULL, 0),
     K("metric_max_length", "MetricMaxLength", VN_KT_INT, metric_max_length, "4096", VN_KF_ZERO_DEFAULT),
     /* lists of structs: Go's envconfig cannot set these either */

@@ -171,8 +171,13 @@ size_t vn_stats_render_prometheus(const vn_stats_t *s, char *buf, size_t cap)
             vn_stats_get(&s->ignored_sections));
     counter(&o, "veneur_worker_queue_dropped_total", "Samples dropped because a worker queue was full.",
             vn_stats_get(&s->queue_dropped_samples));
-    counter(&o, "veneur_series_dropped_total", "Samples dropped by the per-interval series cap.",
+    counter(&o, "veneur_series_dropped_total",
+            "Samples dropped by the per-interval series cap or series byte budget.",
             vn_stats_get(&s->series_dropped_samples));
+    counter(&o, "veneur_series_dropped_byte_budget_total",
+            "Samples dropped because their new series (or service-check strings) would pass the per-interval "
+            "series byte budget.",
+            vn_stats_get(&s->series_dropped_bytes));
     emit(&o, "# HELP veneur_series_dropped_by_name_total Samples refused by the series cap, by metric name "
              "(\"\" = every name past the first %d).\n# TYPE veneur_series_dropped_by_name_total counter\n",
          VN_STATS_OVERFLOW_NAMES);
@@ -189,8 +194,10 @@ size_t vn_stats_render_prometheus(const vn_stats_t *s, char *buf, size_t cap)
     }
     pthread_mutex_unlock((pthread_mutex_t *)&s->overflow_mu);
     counter(&o, "veneur_events_received_total", "DogStatsD events received.", vn_stats_get(&s->events_received));
-    counter(&o, "veneur_events_dropped_total", "Events dropped over the per-interval cap.",
+    counter(&o, "veneur_events_dropped_total", "Events dropped over the per-interval count cap or byte budget.",
             vn_stats_get(&s->events_dropped));
+    counter(&o, "veneur_events_dropped_byte_budget_total", "Events dropped over the per-interval byte budget.",
+            vn_stats_get(&s->events_dropped_bytes));
     counter(&o, "veneur_service_checks_received_total", "Service checks received.",
             vn_stats_get(&s->service_checks));
     counter(&o, "veneur_tcp_connects_total", "Stream connections accepted.", vn_stats_get(&s->tcp_connects));
@@ -199,6 +206,15 @@ size_t vn_stats_render_prometheus(const vn_stats_t *s, char *buf, size_t cap)
             vn_stats_get(&s->tls_handshake_failures));
     counter(&o, "veneur_tcp_rejected_total", "Stream connections refused over the connection cap.",
             vn_stats_get(&s->tcp_conn_rejected));
+    counter(&o, "veneur_stream_evictions_total", "Stream connections closed to admit a new one at a connection cap.",
+            vn_stats_get(&s->stream_evictions));
+    counter(&o, "veneur_stream_handshake_timeouts_total", "TLS stream connections closed by the handshake deadline.",
+            vn_stats_get(&s->stream_handshake_timeouts));
+    counter(&o, "veneur_stream_accept_backoffs_total", "Stream listener pauses after accept errors (EMFILE, ...).",
+            vn_stats_get(&s->stream_accept_backoffs));
+    counter(&o, "veneur_stream_buffer_budget_drops_total",
+            "Stream connections closed because half-line buffers hit their byte budget.",
+            vn_stats_get(&s->stream_buffer_budget_drops));
     counter(&o, "veneur_flushes_total", "Flushes completed.", vn_stats_get(&s->flushes));
     gauge(&o, "veneur_flush_duration_seconds", "Duration of the last flush.",
           (double)vn_stats_get(&s->flush_duration_ns_last) / 1e9);
@@ -268,5 +284,17 @@ size_t vn_stats_render_prometheus(const vn_stats_t *s, char *buf, size_t cap)
             vn_stats_get(&s->import_metrics_failed));
     counter(&o, "veneur_grpc_connections_total", "HTTP/2 connections accepted on grpc_address.",
             vn_stats_get(&s->grpc_connections_total));
+    counter(&o, "veneur_grpc_accept_paused_total", "Times the gRPC listener paused because accept ran out of resources.",
+            vn_stats_get(&s->grpc_accept_paused));
+    counter(&o, "veneur_grpc_connections_refused_total", "gRPC connections refused at a connection limit.",
+            vn_stats_get(&s->grpc_connections_refused));
+    counter(&o, "veneur_grpc_connections_evicted_total", "Idle gRPC connections closed to admit a new one.",
+            vn_stats_get(&s->grpc_connections_evicted));
+    counter(&o, "veneur_grpc_handshake_timeouts_total", "gRPC connections closed without an HTTP/2 handshake in time.",
+            vn_stats_get(&s->grpc_handshake_timeouts));
+    counter(&o, "veneur_grpc_reassembly_refused_total", "gRPC calls ended by a message reassembly budget.",
+            vn_stats_get(&s->grpc_reassembly_refused));
+    counter(&o, "veneur_grpc_body_timeouts_total", "gRPC calls ended because a split message did not complete in time.",
+            vn_stats_get(&s->grpc_body_timeouts));
     return o.len;
 }

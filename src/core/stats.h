@@ -68,10 +68,17 @@ typedef struct vn_stats {
     _Atomic uint64_t packet_too_long;               /* datagrams over metric_max_length */
     _Atomic uint64_t ignored_sections;              /* SPEC 0.3 */
     _Atomic uint64_t queue_dropped_samples;         /* worker ring full */
-    _Atomic uint64_t series_dropped_samples;        /* cardinality cap reached */
+    _Atomic uint64_t series_dropped_samples;        /* cardinality cap or series byte budget reached */
+    _Atomic uint64_t series_dropped_bytes;          /* of those: refused by the series byte budget */
     _Atomic uint64_t events_received, events_dropped;
+    _Atomic uint64_t events_dropped_bytes;          /* of events_dropped: refused by the byte budget */
     _Atomic uint64_t service_checks;
     _Atomic uint64_t tcp_connects, tcp_disconnects, tls_handshake_failures, tcp_conn_rejected;
+    /* stream listeners (listen/stream.c): limits under attack */
+    _Atomic uint64_t stream_evictions;           /* connections closed to admit a new one (global/per-peer cap) */
+    _Atomic uint64_t stream_handshake_timeouts;  /* TLS handshakes not finished within the deadline */
+    _Atomic uint64_t stream_accept_backoffs;     /* listener pauses after accept errors (EMFILE, ...) */
+    _Atomic uint64_t stream_buffer_budget_drops; /* connections closed: half-line buffer budget exhausted */
     _Atomic uint64_t flushes;
     _Atomic uint64_t flush_duration_ns_last, flush_duration_ns_total;
     _Atomic uint64_t series_last_flush;             /* series held at the last flush */
@@ -95,6 +102,13 @@ typedef struct vn_stats {
     _Atomic uint64_t import_metrics_applied;   /* merged into a series by a worker */
     _Atomic uint64_t import_metrics_failed;    /* not merged: series cap, HLL precision mismatch */
     _Atomic uint64_t grpc_connections_total;   /* HTTP/2 connections accepted on grpc_address */
+    /* gRPC server limits (forward/h2_server.h, issues 14/15) */
+    _Atomic uint64_t grpc_accept_paused;       /* listener paused: accept failed with EMFILE, ENFILE, ... */
+    _Atomic uint64_t grpc_connections_refused; /* newcomers refused: limit reached, every candidate busy */
+    _Atomic uint64_t grpc_connections_evicted; /* idle connections closed to admit a newcomer */
+    _Atomic uint64_t grpc_handshake_timeouts;  /* closed: no preface + SETTINGS in time */
+    _Atomic uint64_t grpc_reassembly_refused;  /* calls ended RESOURCE_EXHAUSTED by a reassembly budget */
+    _Atomic uint64_t grpc_body_timeouts;       /* calls ended: a split message did not complete in time */
     /* Samples refused by the series cap, per metric name (first VN_STATS_OVERFLOW_NAMES names,
      * then name "" for all others). Written by the flusher under overflow_mu, read by /metrics. */
     pthread_mutex_t overflow_mu;

@@ -26,23 +26,21 @@ void vn_grpc_prefix(uint8_t out[VN_GRPC_PREFIX], uint32_t len)
     out[4] = (uint8_t)len;
 }
 
-void vn_grpc_reader_init(vn_grpc_reader_t *r, size_t max, size_t *budget, size_t budget_max)
+void vn_grpc_reader_init(vn_grpc_reader_t *r, size_t max, const vn_grpc_budget_t *budget)
 {
     memset(r, 0, sizeof *r);
     r->max = max;
-    r->budget = budget;
-    r->budget_max = budget_max;
+    if (budget)
+        r->budget = *budget;
 }
 
 static void release(vn_grpc_reader_t *r)
 {
-    if (r->buf) {
-        free(r->buf);
-        if (r->budget)
-            *r->budget -= r->need;
-    }
+    free(r->buf);
+    if (r->held && r->budget.release)
+        r->budget.release(r->budget.ctx, r->held);
     r->buf = NULL;
-    r->need = r->have = 0;
+    r->need = r->have = r->held = 0;
     r->hdr_have = 0;
 }
 
@@ -50,6 +48,12 @@ void vn_grpc_reader_destroy(vn_grpc_reader_t *r)
 {
     if (r)
         release(r);
+}
+
+void vn_grpc_reader_drop(vn_grpc_reader_t *r)
+{
+    release(r);
+    r->error = VN_GRPC_RESOURCE_EXHAUSTED;
 }
 
 bool vn_grpc_reader_idle(const vn_grpc_reader_t *r) { return r->hdr_have == 0; }
@@ -82,6 +86,25 @@ static vn_err_t deliver(vn_grpc_reader_t *r, const uint8_t *msg, size_t len, vn_
     return e == VN_OK ? VN_OK : fail(r, e, VN_GRPC_INVALID_ARGUMENT);
 }
 
+/* Makes room for `want` body bytes: the buffer doubles (so a 4 MiB message
+ * costs ~11 copies, not one per DATA frame) but never past what arrived
+ * rounded up to that doubling, nor past the announced length. */
+static vn_err_t grow(vn_grpc_reader_t *r, size_t want)
+{
+    if (want <= r->held)
+        return VN_OK;
+    size_t cap = r->held ? r->held * 2 : VN_GRPC_REASM_MIN;
+    while (cap < want)
+        cap *= 2;
+    if (cap > r->need)
+        cap = r->need;
+    if (r->budget.reserve && !r->budget.reserve(r->budget.ctx, cap - r->held))
+        return fail(r, VN_ERR_TOO_LARGE, VN_GRPC_RESOURCE_EXHAUSTED);
+    r->buf = vn_xrealloc(r->buf, cap);
+    r->held = cap;
+    return VN_OK;
+}
+
 vn_err_t vn_grpc_reader_feed(vn_grpc_reader_t *r, const uint8_t *data, size_t len, vn_grpc_msg_fn fn, void *ctx)
 {
     r->error = VN_GRPC_OK;
@@ -99,7 +122,7 @@ vn_err_t vn_grpc_reader_feed(vn_grpc_reader_t *r, const uint8_t *data, size_t le
             vn_err_t e = check_prefix(r);
             if (e != VN_OK)
                 return e;
-            if (r->need == 0 || r->need <= len) { /* whole body here: in place */
+            if (r->need <= len) { /* whole body here: in place */
                 size_t n = r->need;
                 r->hdr_have = 0;
                 r->need = 0;
@@ -110,17 +133,26 @@ vn_err_t vn_grpc_reader_feed(vn_grpc_reader_t *r, const uint8_t *data, size_t le
                 len -= n;
                 continue;
             }
-            if (r->budget && *r->budget + r->need > r->budget_max) {
-                r->need = 0;
-                return fail(r, VN_ERR_TOO_LARGE, VN_GRPC_RESOURCE_EXHAUSTED);
-            }
-            r->buf = vn_xmalloc(r->need);
-            if (r->budget)
-                *r->budget += r->need;
+            if (len == 0)
+                return VN_OK; /* a bare prefix holds nothing */
+        }
+        if (r->have == 0 && r->need <= len) { /* prefix came earlier, body whole here: in place */
+            size_t n = r->need;
+            r->hdr_have = 0;
+            r->need = 0;
+            vn_err_t e = deliver(r, data, n, fn, ctx);
+            if (e != VN_OK)
+                return e;
+            data += n;
+            len -= n;
+            continue;
         }
         size_t take = r->need - r->have;
         if (take > len)
             take = len;
+        vn_err_t e = grow(r, r->have + take);
+        if (e != VN_OK)
+            return e;
         memcpy(r->buf + r->have, data, take);
         r->have += take;
         data += take;
@@ -128,13 +160,13 @@ vn_err_t vn_grpc_reader_feed(vn_grpc_reader_t *r, const uint8_t *data, size_t le
         if (r->have < r->need)
             return VN_OK;
         uint8_t *msg = r->buf;
-        size_t n = r->need;
+        size_t n = r->need, held = r->held;
         r->buf = NULL; /* delivered; freed below whatever fn says */
-        if (r->budget)
-            *r->budget -= n;
         r->hdr_have = 0;
-        r->need = r->have = 0;
-        vn_err_t e = deliver(r, msg, n, fn, ctx);
+        r->need = r->have = r->held = 0;
+        if (r->budget.release)
+            r->budget.release(r->budget.ctx, held);
+        e = deliver(r, msg, n, fn, ctx);
         free(msg);
         if (e != VN_OK)
             return e;

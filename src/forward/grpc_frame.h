@@ -55,27 +55,53 @@ void vn_grpc_prefix(uint8_t out[VN_GRPC_PREFIX], uint32_t len);
 typedef vn_err_t (*vn_grpc_msg_fn)(void *ctx, const uint8_t *msg, size_t len);
 
 /**
+ * Reassembly space for split messages, asked for as bytes arrive. reserve
+ * returns false to refuse n more bytes (the reader then fails with
+ * RESOURCE_EXHAUSTED); release gives n back. Both run inside
+ * vn_grpc_reader_feed / _destroy / _drop on the reader's thread; reserve may
+ * take space back from *other* readers (vn_grpc_reader_drop), never from the
+ * one asking.
+ */
+typedef struct vn_grpc_budget {
+    bool (*reserve)(void *ctx, size_t n);
+    void (*release)(void *ctx, size_t n);
+    void *ctx;
+} vn_grpc_budget_t;
+
+/**
  * Reassembles messages from a byte stream. A message that arrives whole in
  * one feed is handed over in place (no copy); a split one is copied into a
- * buffer of exactly its length, allocated when its prefix is complete.
- * budget, when non-NULL, is a byte counter shared by many readers of one
- * thread (e.g. every stream of a server): reserving a buffer that would take
- * it past budget_max fails with VN_ERR_TOO_LARGE. Not thread-safe.
+ * buffer that grows with the bytes that have actually arrived (doubling from
+ * VN_GRPC_REASM_MIN, never past the announced length). The announced length
+ * alone reserves nothing (issue 15: a 5-byte prefix claiming 4 MiB used to
+ * hold 4 MiB of a shared budget before any body came). held is what the
+ * budget has granted for the buffer. Not thread-safe.
  */
+#define VN_GRPC_REASM_MIN 4096u
+
 typedef struct vn_grpc_reader {
     size_t max;             /* per-message cap */
-    size_t *budget;         /* shared reassembly bytes, or NULL */
-    size_t budget_max;
+    vn_grpc_budget_t budget; /* reserve == NULL: unlimited */
     uint8_t hdr[VN_GRPC_PREFIX];
     uint32_t hdr_have;
     uint8_t *buf;           /* split message being reassembled, or NULL */
-    size_t need, have;
+    size_t need, have, held; /* announced, arrived, allocated (= reserved) */
     size_t messages;        /* complete messages delivered so far */
     vn_grpc_status_t error; /* why the last feed failed (VN_GRPC_OK if it did not) */
 } vn_grpc_reader_t;
 
-/** Initialises an empty reader with a per-message cap (bytes, <= VN_GRPC_MAX_MESSAGE sensible). */
-void vn_grpc_reader_init(vn_grpc_reader_t *r, size_t max, size_t *budget, size_t budget_max);
+/**
+ * Initialises an empty reader with a per-message cap (bytes, <=
+ * VN_GRPC_MAX_MESSAGE sensible). budget is copied; NULL = no budget.
+ */
+void vn_grpc_reader_init(vn_grpc_reader_t *r, size_t max, const vn_grpc_budget_t *budget);
+
+/**
+ * Gives up the partial message (freed, its space released) and marks the
+ * reader failed with RESOURCE_EXHAUSTED: used by whoever owns the budget to
+ * take space back. Only _destroy may follow.
+ */
+void vn_grpc_reader_drop(vn_grpc_reader_t *r);
 
 /** Frees any partial message and returns its reservation to the budget. NULL ok. */
 void vn_grpc_reader_destroy(vn_grpc_reader_t *r);
@@ -83,7 +109,7 @@ void vn_grpc_reader_destroy(vn_grpc_reader_t *r);
 /**
  * Consumes data[0..len) (borrowed), calling fn for each message completed.
  * @return VN_OK; VN_ERR_TOO_LARGE when a prefix announces more than max
- *   bytes or the budget is exhausted (error = RESOURCE_EXHAUSTED);
+ *   bytes or the budget refuses space (error = RESOURCE_EXHAUSTED);
  *   VN_ERR_PROTO when the flag byte is not 0 (error = UNIMPLEMENTED for 1,
  *   compression, INTERNAL otherwise); or fn's code (error = INVALID_ARGUMENT).
  *   After an error the reader must only be destroyed.

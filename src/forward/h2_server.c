@@ -14,6 +14,15 @@
  * response. An error at any step answers at once with Trailers-Only; the
  * client's remaining DATA is then discarded (and it is told to stop with
  * RST_STREAM NO_ERROR once our END_STREAM has gone out).
+ *
+ * Connections sit in one list in accept order. A connection closed while the
+ * loop may still hold its pointer in this wake-up's event array (evicted on
+ * accept, closed by the sweep) is only unlinked and shut (conn_kill) and put
+ * in a graveyard freed at the end of the wake-up (reap).
+ *
+ * Reassembly accounting: every call's reader reserves through budget_reserve
+ * (ctx = the call), which charges the connection and the server; see
+ * h2_server.h for the policy.
  */
 #include "forward/h2_server.h"
 
@@ -27,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -34,6 +44,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "forward/hops.h"
 #include "core/xalloc.h"
 #include "listen/addr.h"
 
@@ -45,12 +56,14 @@ typedef struct call {
     int32_t sid;
     char path[256];
     bool path_too_long, is_post, is_grpc;
+    vn_grpc_meta_t meta;
     void *hctx;        /* handler's call context, NULL until opened */
     bool responded;    /* our response is submitted: ignore further input */
     vn_grpc_status_t final; /* what it was answered with */
     bool remote_done;  /* the client ended its stream */
     bool body_sent;    /* OK response: the Empty message went out */
     bool got_messages; /* messages since the last handler.drained */
+    double partial_since; /* a split message began (CLOCK_MONOTONIC s), 0 = none pending */
     vn_grpc_reader_t reader;
 } call_t;
 
@@ -62,7 +75,12 @@ struct conn {
     const uint8_t *out;
     size_t out_len;
     bool want_out; /* EPOLLOUT registered */
-    double last_active;
+    bool handshake_done; /* the client's first SETTINGS arrived */
+    bool dead;           /* killed, waiting in the graveyard */
+    double accepted_at, last_active;
+    uint8_t peer[16];    /* source address (IPv4 as ::ffff:a.b.c.d) */
+    size_t held;         /* reassembly bytes of this connection's calls */
+    size_t ncalls;
     call_t *calls;
 };
 
@@ -72,10 +90,24 @@ struct vn_h2_server {
     int lfd, efd, epfd;
     int port;
     pthread_t thread;
-    conn_t *conns;
+    conn_t *conns, *conns_tail; /* accept order, oldest first */
+    conn_t *graveyard;
     size_t nconns;
-    size_t budget_used;
+    size_t held;     /* reassembly bytes, all connections */
+    size_t nholding; /* connections with held > 0 */
+    /* accept back-off (see h2_server.h) */
+    bool accept_paused, accept_episode;
+    double accept_resume_at, accept_backoff;
+    uint64_t episode_pauses;
+    double last_limit_log; /* refusal/eviction log lines: one per second */
+    uint64_t limit_unlogged;
 };
+
+#define BUMP(s, field)                                                                                             \
+    do {                                                                                                           \
+        if ((s)->o.stats)                                                                                          \
+            vn_stats_add(&(s)->o.stats->field, 1);                                                                 \
+    } while (0)
 
 static double now_s(void)
 {
@@ -160,7 +192,76 @@ static void call_close(call_t *c)
         c->conn->calls = c->next;
     if (c->next)
         c->next->prev = c->prev;
+    c->conn->ncalls--;
     free(c);
+}
+
+/* ---- reassembly budget ---- */
+
+static void set_want_out(conn_t *cn, bool want);
+
+/* Ends the largest partial message of cn to give its bytes back. */
+static void conn_cut_back(conn_t *cn)
+{
+    call_t *big = NULL;
+    for (call_t *c = cn->calls; c; c = c->next)
+        if (c->reader.held && (!big || c->reader.held > big->reader.held))
+            big = c;
+    if (!big)
+        return;
+    respond_error(big, VN_GRPC_RESOURCE_EXHAUSTED, "reassembly budget: connection over its fair share");
+    vn_grpc_reader_drop(&big->reader);
+    big->partial_since = 0;
+    BUMP(cn->srv, grpc_reassembly_refused);
+    set_want_out(cn, true); /* the answer goes out when the loop next looks at cn */
+}
+
+/* The server-wide budget is short for `asker`: take space back from the
+ * connection holding the most if it holds more than its fair share. */
+static bool reclaim(struct vn_h2_server *s, conn_t *asker)
+{
+    conn_t *top = NULL;
+    for (conn_t *cn = s->conns; cn; cn = cn->next)
+        if (cn != asker && cn->held && (!top || cn->held > top->held))
+            top = cn;
+    size_t holders = s->nholding + (asker->held ? 0 : 1);
+    if (!top || top->held <= s->o.reassembly_budget / holders)
+        return false;
+    size_t before = top->held;
+    conn_cut_back(top);
+    return top->held < before;
+}
+
+static bool budget_reserve(void *ctx, size_t n)
+{
+    call_t *c = ctx;
+    conn_t *cn = c->conn;
+    struct vn_h2_server *s = cn->srv;
+    if (cn->held + n > s->o.conn_reassembly) {
+        BUMP(s, grpc_reassembly_refused);
+        return false;
+    }
+    while (s->held + n > s->o.reassembly_budget) {
+        if (!reclaim(s, cn)) {
+            BUMP(s, grpc_reassembly_refused);
+            return false;
+        }
+    }
+    if (!cn->held)
+        s->nholding++;
+    cn->held += n;
+    s->held += n;
+    return true;
+}
+
+static void budget_release(void *ctx, size_t n)
+{
+    call_t *c = ctx;
+    conn_t *cn = c->conn;
+    cn->held -= n;
+    cn->srv->held -= n;
+    if (!cn->held)
+        cn->srv->nholding--;
 }
 
 static void call_open(call_t *c)
@@ -176,7 +277,9 @@ static void call_open(call_t *c)
     }
     vn_grpc_status_t st = VN_GRPC_UNIMPLEMENTED;
     const char *msg = "unknown method";
-    if (!c->path_too_long)
+    if (!c->path_too_long && s->o.handler.open_meta)
+        c->hctx = s->o.handler.open_meta(s->o.handler.ctx, c->path, &c->meta, &st, &msg);
+    else if (!c->path_too_long)
         c->hctx = s->o.handler.open(s->o.handler.ctx, c->path, &st, &msg);
     if (!c->hctx)
         respond_error(c, st, msg);
@@ -221,7 +324,9 @@ static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *ud
     call_t *c = vn_xcalloc(1, sizeof *c);
     c->conn = cn;
     c->sid = f->hd.stream_id;
-    vn_grpc_reader_init(&c->reader, cn->srv->o.max_message, &cn->srv->budget_used, cn->srv->o.reassembly_budget);
+    vn_grpc_budget_t b = {budget_reserve, budget_release, c};
+    vn_grpc_reader_init(&c->reader, cn->srv->o.max_message, &b);
+    cn->ncalls++;
     c->next = cn->calls;
     if (cn->calls)
         cn->calls->prev = c;
@@ -253,13 +358,30 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
         /* "application/grpc" optionally followed by "+proto" or ";..." */
         c->is_grpc = vlen >= 16 && memcmp(value, "application/grpc", 16) == 0 &&
                      (vlen == 16 || value[16] == '+' || value[16] == ';');
+    } else if (nlen == sizeof VN_HOPS_HEADER - 1 && memcmp(name, VN_HOPS_HEADER, nlen) == 0) {
+        unsigned h = vlen && vlen <= 9 ? 0 : UINT_MAX; /* malformed reads as too many: refused */
+        for (size_t i = 0; i < vlen && h != UINT_MAX; i++)
+            h = value[i] >= '0' && value[i] <= '9' ? h * 10 + (unsigned)(value[i] - '0') : UINT_MAX;
+        c->meta.hops = h;
+    } else if (nlen == sizeof VN_PROXY_ID_HEADER - 1 && memcmp(name, VN_PROXY_ID_HEADER, nlen) == 0) {
+        if (vlen < sizeof c->meta.proxy_id) {
+            memcpy(c->meta.proxy_id, value, vlen);
+            c->meta.proxy_id[vlen] = '\0';
+        }
+    } else if (nlen == 10 && memcmp(name, ":authority", 10) == 0) {
+        if (vlen < sizeof c->meta.authority) {
+            memcpy(c->meta.authority, value, vlen);
+            c->meta.authority[vlen] = '\0';
+        }
     }
     return 0;
 }
 
 static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 {
-    (void)ud;
+    conn_t *cn = ud;
+    if (f->hd.type == NGHTTP2_SETTINGS && !(f->hd.flags & NGHTTP2_FLAG_ACK))
+        cn->handshake_done = true;
     if (f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA)
         return 0;
     call_t *c = nghttp2_session_get_stream_user_data(s, f->hd.stream_id);
@@ -279,13 +401,25 @@ static int on_data(nghttp2_session *s, uint8_t flags, int32_t sid, const uint8_t
     call_t *c = nghttp2_session_get_stream_user_data(s, sid);
     if (!c || c->responded || !c->hctx)
         return 0; /* after an error the rest of the stream is discarded */
-    if (vn_grpc_reader_feed(&c->reader, data, len, on_message, c) != VN_OK && !c->responded) {
+    size_t before = c->reader.messages;
+    if (vn_grpc_reader_feed(&c->reader, data, len, on_message, c) != VN_OK) {
         switch (c->reader.error) {
-        case VN_GRPC_RESOURCE_EXHAUSTED: respond_error(c, c->reader.error, "message larger than the limit"); break;
+        case VN_GRPC_RESOURCE_EXHAUSTED:
+            /* need is only set once the announced length passed the cap */
+            respond_error(c, c->reader.error,
+                          c->reader.need ? "reassembly budget exhausted" : "message larger than the limit");
+            break;
         case VN_GRPC_UNIMPLEMENTED: respond_error(c, c->reader.error, "compressed messages are not supported"); break;
         default: respond_error(c, VN_GRPC_INTERNAL, "bad message framing"); break;
         }
+        vn_grpc_reader_destroy(&c->reader); /* the partial bytes are of no use any more */
+        c->partial_since = 0;
+        return 0;
     }
+    if (vn_grpc_reader_idle(&c->reader))
+        c->partial_since = 0;
+    else if (!c->partial_since || c->reader.messages != before)
+        c->partial_since = now_s();
     return 0;
 }
 
@@ -314,31 +448,57 @@ static int on_stream_close(nghttp2_session *s, int32_t sid, uint32_t code, void 
 
 /* ---- connections ---- */
 
-static void conn_free(conn_t *cn)
+/* Unlinks and shuts cn; the memory stays until reap (see the file comment). */
+static void conn_kill(conn_t *cn)
 {
     struct vn_h2_server *s = cn->srv;
+    if (cn->dead)
+        return;
     while (cn->calls)
         call_close(cn->calls);
     nghttp2_session_del(cn->sess);
-    epoll_ctl(s->epfd, EPOLL_CTL_DEL, cn->fd, NULL);
-    close(cn->fd);
+    cn->sess = NULL;
+    if (cn->fd >= 0) {
+        epoll_ctl(s->epfd, EPOLL_CTL_DEL, cn->fd, NULL);
+        close(cn->fd);
+        cn->fd = -1;
+    }
     if (cn->prev)
         cn->prev->next = cn->next;
     else
         s->conns = cn->next;
     if (cn->next)
         cn->next->prev = cn->prev;
+    else
+        s->conns_tail = cn->prev;
     s->nconns--;
-    free(cn);
+    cn->dead = true;
+    cn->prev = NULL;
+    cn->next = s->graveyard;
+    s->graveyard = cn;
+}
+
+static void reap(struct vn_h2_server *s)
+{
+    while (s->graveyard) {
+        conn_t *cn = s->graveyard;
+        s->graveyard = cn->next;
+        free(cn);
+    }
 }
 
 static void set_want_out(conn_t *cn, bool want)
 {
-    if (cn->want_out == want)
+    if (cn->want_out == want || cn->fd < 0)
         return;
     struct epoll_event ev = {.events = EPOLLIN | (want ? EPOLLOUT : 0), .data.ptr = cn};
     epoll_ctl(cn->srv->epfd, EPOLL_CTL_MOD, cn->fd, &ev);
     cn->want_out = want;
+}
+
+static bool conn_alive(conn_t *cn)
+{
+    return nghttp2_session_want_read(cn->sess) || nghttp2_session_want_write(cn->sess);
 }
 
 /* Writes what nghttp2 has; false when the connection must be closed. */
@@ -364,8 +524,25 @@ static bool conn_flush(conn_t *cn)
         cn->out += w;
         cn->out_len -= (size_t)w;
     }
-    set_want_out(cn, cn->out_len > 0);
-    return cn->out_len > 0 || nghttp2_session_want_read(cn->sess) || nghttp2_session_want_write(cn->sess);
+    /* set_want_out is a no-op when unchanged; force it off when idle so a
+     * cut-back that asked for EPOLLOUT does not keep us woken */
+    bool want = cn->out_len > 0;
+    if (cn->want_out != want)
+        set_want_out(cn, want);
+    return cn->out_len > 0 || conn_alive(cn);
+}
+
+/* After a read wake-up: tell handlers that want it that their calls are caught up. */
+static void conn_drained(conn_t *cn)
+{
+    void (*fn)(void *) = cn->srv->o.handler.drained;
+    if (!fn)
+        return;
+    for (call_t *c = cn->calls; c; c = c->next) {
+        if (c->got_messages && c->hctx && !c->responded)
+            fn(c->hctx);
+        c->got_messages = false;
+    }
 }
 
 /* Reads what the socket has (at most 512 KiB per wake-up, so one busy
@@ -389,86 +566,236 @@ static bool conn_read(conn_t *cn)
     return true;
 }
 
-/* After a read wake-up: tell handlers that want it that their calls are caught up. */
-static void conn_drained(conn_t *cn)
+/* A new connection: session, our SETTINGS queued, linked at the tail. NULL if nghttp2 fails. */
+static conn_t *conn_create(struct vn_h2_server *s, int fd, const uint8_t peer[16])
 {
-    void (*fn)(void *) = cn->srv->o.handler.drained;
-    if (!fn)
-        return;
-    for (call_t *c = cn->calls; c; c = c->next) {
-        if (c->got_messages && c->hctx && !c->responded)
-            fn(c->hctx);
-        c->got_messages = false;
+    conn_t *cn = vn_xcalloc(1, sizeof *cn);
+    cn->srv = s;
+    cn->fd = fd;
+    cn->accepted_at = cn->last_active = now_s();
+    memcpy(cn->peer, peer, 16);
+    nghttp2_session_callbacks *cb;
+    if (nghttp2_session_callbacks_new(&cb) != 0) {
+        free(cn);
+        return NULL;
     }
+    nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
+    nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data);
+    nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
+    nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
+    int rc = nghttp2_session_server_new(&cn->sess, cb, cn);
+    nghttp2_session_callbacks_del(cb);
+    if (rc != 0) {
+        free(cn);
+        return NULL;
+    }
+    /* Large windows: locals stream a whole interval per call. */
+    nghttp2_settings_entry iv[] = {
+        {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, s->o.max_streams},
+        {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 1u << 20},
+        {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, 16 * 1024},
+    };
+    nghttp2_submit_settings(cn->sess, NGHTTP2_FLAG_NONE, iv, sizeof iv / sizeof iv[0]);
+    nghttp2_session_set_local_window_size(cn->sess, NGHTTP2_FLAG_NONE, 0, 8 << 20);
+    cn->prev = s->conns_tail;
+    if (s->conns_tail)
+        s->conns_tail->next = cn;
+    else
+        s->conns = cn;
+    s->conns_tail = cn;
+    s->nconns++;
+    return cn;
+}
+
+/* Closes cn politely (GOAWAY first, so a client about to reuse it learns it is gone). */
+static void conn_goaway_kill(conn_t *cn)
+{
+    if (cn->fd >= 0) {
+        nghttp2_session_terminate_session(cn->sess, NGHTTP2_NO_ERROR);
+        (void)conn_flush(cn);
+    }
+    conn_kill(cn);
+}
+
+/* ---- accepting ---- */
+
+static void peer_key(const struct sockaddr_storage *ss, uint8_t out[16])
+{
+    memset(out, 0, 16);
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+        out[10] = out[11] = 0xff;
+        memcpy(out + 12, &a->sin_addr, 4);
+    } else if (ss->ss_family == AF_INET6) {
+        memcpy(out, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
+    }
+}
+
+/* Rate-limited note about a refused or evicted connection: remote peers
+ * must not be able to write the log without limit. */
+static void limit_log(struct vn_h2_server *s, const char *what, const char *reason)
+{
+    double now = now_s();
+    if (now - s->last_limit_log < 1.0) {
+        s->limit_unlogged++;
+        return;
+    }
+    VN_LOG(WARN, "event=%s reason=%s max_connections=%zu max_per_peer=%zu suppressed=%llu", what, reason,
+           s->o.max_connections, s->o.max_per_peer, (unsigned long long)s->limit_unlogged);
+    s->last_limit_log = now;
+    s->limit_unlogged = 0;
+}
+
+/* Prefer connections that never completed the handshake, then the least recently active. */
+static bool better_victim(const conn_t *a, const conn_t *b)
+{
+    if (!b)
+        return true;
+    if (a->handshake_done != b->handshake_done)
+        return !a->handshake_done;
+    return a->last_active < b->last_active;
+}
+
+/* Makes room for a newcomer from peer: false = refuse it. */
+static bool admit(struct vn_h2_server *s, const uint8_t peer[16])
+{
+    size_t same = 0;
+    conn_t *idle_same = NULL, *idle_any = NULL;
+    for (conn_t *cn = s->conns; cn; cn = cn->next) {
+        bool same_peer = memcmp(cn->peer, peer, 16) == 0;
+        same += same_peer;
+        if (cn->ncalls)
+            continue;
+        if (same_peer && better_victim(cn, idle_same))
+            idle_same = cn;
+        if (better_victim(cn, idle_any))
+            idle_any = cn;
+    }
+    if (same >= s->o.max_per_peer) {
+        if (!idle_same) {
+            BUMP(s, grpc_connections_refused);
+            limit_log(s, "grpc_connection_refused", "max_per_peer");
+            return false;
+        }
+        BUMP(s, grpc_connections_evicted);
+        limit_log(s, "grpc_connection_evicted", "max_per_peer");
+        if (idle_any == idle_same)
+            idle_any = NULL;
+        conn_goaway_kill(idle_same);
+    }
+    if (s->nconns >= s->o.max_connections) {
+        if (!idle_any) {
+            BUMP(s, grpc_connections_refused);
+            limit_log(s, "grpc_connection_refused", "max_connections");
+            return false;
+        }
+        BUMP(s, grpc_connections_evicted);
+        limit_log(s, "grpc_connection_evicted", "max_connections");
+        conn_goaway_kill(idle_any);
+    }
+    return true;
+}
+
+static void accept_pause(struct vn_h2_server *s, int err)
+{
+    double b = s->accept_backoff > 0 ? s->accept_backoff * 2 : VN_H2_ACCEPT_PAUSE_MIN_S;
+    s->accept_backoff = b > VN_H2_ACCEPT_PAUSE_MAX_S ? VN_H2_ACCEPT_PAUSE_MAX_S : b;
+    s->accept_resume_at = now_s() + s->accept_backoff;
+    epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->lfd, NULL);
+    s->accept_paused = true;
+    s->episode_pauses++;
+    BUMP(s, grpc_accept_paused);
+    if (!s->accept_episode) {
+        s->accept_episode = true;
+        VN_LOG(WARN, "event=grpc_accept_paused errno=%d err=\"%s\" pause_ms=%.0f connections=%zu", err, strerror(err),
+               s->accept_backoff * 1000, s->nconns);
+    }
+}
+
+static void accept_resume(struct vn_h2_server *s)
+{
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &s->lfd};
+    epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->lfd, &ev);
+    s->accept_paused = false;
 }
 
 static void conn_accept(struct vn_h2_server *s)
 {
-    for (;;) {
-        int fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0)
+    /* bounded per wake-up: a connect flood must not starve established connections */
+    for (int i = 0; i < 64; i++) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        int fd = accept4(s->lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO || errno == EPERM)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return;
+            /* EMFILE, ENFILE, ENOMEM, ENOBUFS and anything unexpected: the
+             * listener stays readable, so retrying now would spin */
+            accept_pause(s, errno);
             return;
-        if (s->nconns >= s->o.max_connections) {
+        }
+        if (s->accept_episode) {
+            VN_LOG(INFO, "event=grpc_accept_resumed pauses=%llu", (unsigned long long)s->episode_pauses);
+            s->accept_episode = false;
+            s->accept_backoff = 0;
+            s->episode_pauses = 0;
+        }
+        uint8_t peer[16];
+        peer_key(&ss, peer);
+        if (!admit(s, peer)) {
             close(fd);
-            VN_LOG(WARN, "event=grpc_connection_refused reason=max_connections max=%zu", s->o.max_connections);
             continue;
         }
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        conn_t *cn = vn_xcalloc(1, sizeof *cn);
-        cn->srv = s;
-        cn->fd = fd;
-        cn->last_active = now_s();
-        nghttp2_session_callbacks *cb;
-        nghttp2_session_callbacks_new(&cb);
-        nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
-        nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
-        nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
-        nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data);
-        nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
-        nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
-        int rc = nghttp2_session_server_new(&cn->sess, cb, cn);
-        nghttp2_session_callbacks_del(cb);
-        if (rc != 0) {
+        conn_t *cn = conn_create(s, fd, peer);
+        if (!cn) {
             close(fd);
-            free(cn);
             continue;
         }
-        /* Large windows: locals stream a whole interval per call. */
-        nghttp2_settings_entry iv[] = {
-            {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, s->o.max_streams},
-            {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 1u << 20},
-            {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, 16 * 1024},
-        };
-        nghttp2_submit_settings(cn->sess, NGHTTP2_FLAG_NONE, iv, sizeof iv / sizeof iv[0]);
-        nghttp2_session_set_local_window_size(cn->sess, NGHTTP2_FLAG_NONE, 0, 8 << 20);
-        cn->next = s->conns;
-        if (s->conns)
-            s->conns->prev = cn;
-        s->conns = cn;
-        s->nconns++;
-        if (s->o.stats)
-            vn_stats_add(&s->o.stats->grpc_connections_total, 1);
+        BUMP(s, grpc_connections_total);
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = cn};
         epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev);
         if (!conn_flush(cn))
-            conn_free(cn);
+            conn_kill(cn);
     }
 }
 
-static void sweep_idle(struct vn_h2_server *s)
+/* ---- deadlines ---- */
+
+void vn_h2_server_sweep(struct vn_h2_server *s, double now)
 {
-    double now = now_s();
     for (conn_t *cn = s->conns, *next; cn; cn = next) {
         next = cn->next;
+        if (!cn->handshake_done && now - cn->accepted_at > s->o.handshake_timeout_s) {
+            BUMP(s, grpc_handshake_timeouts);
+            VN_LOG(DEBUG, "event=grpc_handshake_timeout");
+            conn_kill(cn);
+            continue;
+        }
         if (now - cn->last_active > s->o.idle_timeout_s) {
             VN_LOG(DEBUG, "event=grpc_connection_idle_closed");
-            /* GOAWAY first: a client about to reuse the connection learns it is gone. */
-            nghttp2_session_terminate_session(cn->sess, NGHTTP2_NO_ERROR);
-            (void)conn_flush(cn);
-            conn_free(cn);
+            conn_goaway_kill(cn);
+            continue;
         }
+        bool answered = false;
+        for (call_t *c = cn->calls; c; c = c->next) {
+            if (!c->partial_since || c->responded || now - c->partial_since <= s->o.body_timeout_s)
+                continue;
+            respond_error(c, VN_GRPC_DEADLINE_EXCEEDED, "message body did not arrive in time");
+            vn_grpc_reader_destroy(&c->reader);
+            c->partial_since = 0;
+            BUMP(s, grpc_body_timeouts);
+            answered = true;
+        }
+        if (answered && cn->fd >= 0 && !conn_flush(cn))
+            conn_kill(cn);
     }
+    reap(s); /* callers hold no connection pointers across a sweep */
 }
 
 static void *server_main(void *arg)
@@ -477,7 +804,12 @@ static void *server_main(void *arg)
     struct epoll_event evs[64];
     double last_sweep = now_s();
     for (;;) {
-        int n = epoll_wait(s->epfd, evs, 64, 1000);
+        int timeout = 1000;
+        if (s->accept_paused) {
+            double ms = (s->accept_resume_at - now_s()) * 1000 + 1;
+            timeout = ms < 0 ? 0 : ms > 1000 ? 1000 : (int)ms;
+        }
+        int n = epoll_wait(s->epfd, evs, 64, timeout);
         bool stop = false;
         for (int i = 0; i < n; i++) {
             void *p = evs[i].data.ptr;
@@ -487,6 +819,8 @@ static void *server_main(void *arg)
                 stop = true;
             } else {
                 conn_t *cn = p;
+                if (cn->dead)
+                    continue; /* killed earlier in this wake-up */
                 bool ok = true;
                 if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
                     ok = conn_read(cn);
@@ -495,19 +829,45 @@ static void *server_main(void *arg)
                 if (ok)
                     ok = conn_flush(cn);
                 if (!ok)
-                    conn_free(cn);
+                    conn_kill(cn);
             }
         }
+        reap(s);
         if (stop)
             break;
+        if (s->accept_paused && now_s() >= s->accept_resume_at)
+            accept_resume(s);
         if (now_s() - last_sweep >= 1.0) {
-            sweep_idle(s);
+            vn_h2_server_sweep(s, now_s());
             last_sweep = now_s();
         }
     }
     while (s->conns)
-        conn_free(s->conns);
+        conn_kill(s->conns);
+    reap(s);
     return NULL;
+}
+
+static void apply_defaults(vn_h2_server_opts_t *o)
+{
+    if (!o->max_message)
+        o->max_message = VN_GRPC_MAX_MESSAGE;
+    if (!o->reassembly_budget)
+        o->reassembly_budget = VN_H2_DEFAULT_REASSEMBLY;
+    if (!o->conn_reassembly)
+        o->conn_reassembly = VN_H2_DEFAULT_CONN_REASSEMBLY;
+    if (!o->max_connections)
+        o->max_connections = VN_H2_DEFAULT_MAX_CONNECTIONS;
+    if (!o->max_per_peer)
+        o->max_per_peer = VN_H2_DEFAULT_MAX_PER_PEER;
+    if (!o->max_streams)
+        o->max_streams = VN_H2_DEFAULT_MAX_STREAMS;
+    if (!(o->idle_timeout_s > 0))
+        o->idle_timeout_s = VN_H2_DEFAULT_IDLE_S;
+    if (!(o->handshake_timeout_s > 0))
+        o->handshake_timeout_s = VN_H2_DEFAULT_HANDSHAKE_S;
+    if (!(o->body_timeout_s > 0))
+        o->body_timeout_s = VN_H2_DEFAULT_BODY_S;
 }
 
 vn_err_t vn_h2_server_start(const vn_h2_server_opts_t *opts, vn_h2_server_t **out, char *errbuf, size_t errcap)
@@ -528,16 +888,7 @@ vn_err_t vn_h2_server_start(const vn_h2_server_opts_t *opts, vn_h2_server_t **ou
     s->o = *opts;
     snprintf(s->address, sizeof s->address, "%s", opts->address);
     s->o.address = s->address;
-    if (!s->o.max_message)
-        s->o.max_message = VN_GRPC_MAX_MESSAGE;
-    if (!s->o.reassembly_budget)
-        s->o.reassembly_budget = 256u << 20;
-    if (!s->o.max_connections)
-        s->o.max_connections = 4096;
-    if (!s->o.max_streams)
-        s->o.max_streams = 32;
-    if (!(s->o.idle_timeout_s > 0))
-        s->o.idle_timeout_s = 300;
+    apply_defaults(&s->o);
     s->lfd = lfd;
     s->port = vn_addr_bound_port(lfd);
     s->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -581,3 +932,58 @@ void vn_h2_server_stop(vn_h2_server_t *s)
     close(s->epfd);
     free(s);
 }
+
+/* ---- memory interface ---- */
+
+vn_h2_server_t *vn_h2_server_new_detached(const vn_h2_server_opts_t *opts)
+{
+    struct vn_h2_server *s = vn_xcalloc(1, sizeof *s);
+    s->o = *opts;
+    s->address[0] = '\0';
+    s->o.address = s->address;
+    apply_defaults(&s->o);
+    s->lfd = s->efd = s->epfd = -1;
+    return s;
+}
+
+void vn_h2_server_free_detached(vn_h2_server_t *s)
+{
+    if (!s)
+        return;
+    while (s->conns)
+        conn_kill(s->conns);
+    reap(s);
+    free(s);
+}
+
+vn_h2_conn_t *vn_h2_conn_new(vn_h2_server_t *s, const uint8_t *peer)
+{
+    static const uint8_t any[16];
+    return conn_create(s, -1, peer ? peer : any);
+}
+
+bool vn_h2_conn_feed(vn_h2_conn_t *cn, const uint8_t *data, size_t len)
+{
+    cn->last_active = now_s();
+    if (nghttp2_session_mem_recv(cn->sess, data, len) < 0)
+        return false;
+    conn_drained(cn);
+    return conn_alive(cn);
+}
+
+long vn_h2_conn_output(vn_h2_conn_t *cn, const uint8_t **out)
+{
+    ssize_t n = nghttp2_session_mem_send(cn->sess, out);
+    return n < 0 ? -1 : (long)n;
+}
+
+void vn_h2_conn_close(vn_h2_conn_t *cn)
+{
+    struct vn_h2_server *s = cn->srv;
+    conn_kill(cn);
+    reap(s);
+}
+
+size_t vn_h2_server_held(const vn_h2_server_t *s) { return s->held; }
+
+size_t vn_h2_server_connections(const vn_h2_server_t *s) { return s->nconns; }

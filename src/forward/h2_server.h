@@ -12,21 +12,47 @@
  * grpc-status and grpc-message (followed by RST_STREAM NO_ERROR if the client
  * is still sending, as gRPC's HTTP/2 mapping asks).
  *
- * Limits (all bounded before allocation): max_message per gRPC message
- * (RESOURCE_EXHAUSTED beyond), a server-wide byte budget for messages split
- * across DATA frames, max_connections (further connections are closed on
- * accept), max_streams concurrent calls per connection (HTTP/2 setting), and
- * an idle timeout after which a silent connection is closed.
+ * Limits (defaults in brackets; all bounded before allocation):
+ *   - max_message per gRPC message (RESOURCE_EXHAUSTED beyond) [4 MiB].
+ *   - Reassembly of messages split across DATA frames is paid for as bytes
+ *     arrive, never on the announced length (issue 15): per connection
+ *     conn_reassembly [16 MiB], server-wide reassembly_budget [256 MiB]. When
+ *     the server-wide budget is short, the connection holding the most is cut
+ *     back (its largest partial message ends RESOURCE_EXHAUSTED) if it holds
+ *     more than its fair share (budget / connections holding any); otherwise
+ *     the asker is refused. A split message must complete within
+ *     body_timeout_s [30 s] of its first byte (DEADLINE_EXCEEDED).
+ *   - max_connections [4096] and max_per_peer [128] connections per source
+ *     address. A newcomer over either limit evicts the least recently active
+ *     connection without open calls (of that peer, resp. of anyone; one that
+ *     never completed the handshake first) - idle sockets cannot lock
+ *     senders out; only when every candidate has calls open is it refused.
+ *   - handshake_timeout_s [10 s] for the client preface and first SETTINGS
+ *     (the server is h2c only: there is no TLS handshake to bound).
+ *   - idle_timeout_s [300 s]: a connection silent this long is closed.
+ *   - max_streams concurrent calls per connection (HTTP/2 setting) [32].
+ * accept(2) failing for want of resources (EMFILE, ENFILE, ENOMEM, ENOBUFS)
+ * takes the listener out of epoll for 100 ms, doubling to 1 s while it
+ * persists (logged once per episode, counted), instead of spinning on a
+ * listener that stays readable.
  */
 #ifndef VN_FORWARD_H2_SERVER_H
 #define VN_FORWARD_H2_SERVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "core/err.h"
 #include "core/stats.h"
 #include "forward/grpc_frame.h"
+
+/** Loop-protection request headers (forward/hops.h), read by the server for the handler. */
+typedef struct vn_grpc_meta {
+    unsigned hops;          /* x-veneur-hops; 0 when absent; a malformed value reads as UINT_MAX */
+    char proxy_id[33];      /* x-veneur-proxy-id, "" when absent or longer than 32 */
+    char authority[256];    /* :authority as the client dialled it, "" when absent or too long */
+} vn_grpc_meta_t;
 
 /** Callbacks for one service; all run on the server thread. */
 typedef struct vn_grpc_handler {
@@ -60,18 +86,40 @@ typedef struct vn_grpc_handler {
      * most once per read wake-up, only for calls that got messages since.
      */
     void (*drained)(void *call);
+    /**
+     * Optional (issue 15): when set, called instead of open, with the
+     * request's loop-protection headers (borrowed for the call).
+     */
+    void *(*open_meta)(void *ctx, const char *path, const vn_grpc_meta_t *meta, vn_grpc_status_t *status,
+                       const char **msg);
 } vn_grpc_handler_t;
 
 typedef struct vn_h2_server_opts {
     const char *address;     /* "host:port" to listen on; port 0 = ephemeral */
     vn_grpc_handler_t handler;
     size_t max_message;      /* bytes per gRPC message; 0 = VN_GRPC_MAX_MESSAGE */
-    size_t reassembly_budget; /* bytes of split messages held at once; 0 = 256 MiB */
+    size_t reassembly_budget; /* bytes of split messages held at once, all connections; 0 = 256 MiB */
+    size_t conn_reassembly;  /* the same for one connection; 0 = 16 MiB */
     size_t max_connections;  /* 0 = 4096 */
+    size_t max_per_peer;     /* connections from one source address; 0 = 128 */
     uint32_t max_streams;    /* per connection; 0 = 32 */
     double idle_timeout_s;   /* 0 = 300 */
-    vn_stats_t *stats;       /* borrowed, may be NULL: connection counter */
+    double handshake_timeout_s; /* preface + first SETTINGS; 0 = 10 */
+    double body_timeout_s;   /* first to last byte of a split message; 0 = 30 */
+    vn_stats_t *stats;       /* borrowed, may be NULL: grpc_* counters */
 } vn_h2_server_opts_t;
+
+#define VN_H2_DEFAULT_REASSEMBLY ((size_t)256 << 20)
+#define VN_H2_DEFAULT_CONN_REASSEMBLY ((size_t)16 << 20)
+#define VN_H2_DEFAULT_MAX_CONNECTIONS 4096u
+#define VN_H2_DEFAULT_MAX_PER_PEER 128u
+#define VN_H2_DEFAULT_MAX_STREAMS 32u
+#define VN_H2_DEFAULT_IDLE_S 300.0
+#define VN_H2_DEFAULT_HANDSHAKE_S 10.0
+#define VN_H2_DEFAULT_BODY_S 30.0
+/** accept(2) back-off: first pause and ceiling (seconds). */
+#define VN_H2_ACCEPT_PAUSE_MIN_S 0.1
+#define VN_H2_ACCEPT_PAUSE_MAX_S 1.0
 
 typedef struct vn_h2_server vn_h2_server_t;
 
@@ -87,5 +135,51 @@ int vn_h2_server_port(const vn_h2_server_t *s);
 
 /** Stops accepting, closes every connection (closing their calls), joins the thread, frees. NULL ok. */
 void vn_h2_server_stop(vn_h2_server_t *s);
+
+/* ---- Memory interface ---------------------------------------------------
+ * The same connection engine without sockets or a thread, for fuzzing and
+ * tests: bytes in, bytes out. Not to be mixed with a started server. */
+
+typedef struct conn vn_h2_conn_t;
+
+/** A server that owns no socket and no thread (opts copied, address unused). Free with vn_h2_server_free_detached. */
+vn_h2_server_t *vn_h2_server_new_detached(const vn_h2_server_opts_t *opts);
+
+/** Frees a detached server and every connection it still has (their calls are closed). */
+void vn_h2_server_free_detached(vn_h2_server_t *s);
+
+/** A new connection from peer (16-byte address key, borrowed; NULL = ::). Owned by s. */
+vn_h2_conn_t *vn_h2_conn_new(vn_h2_server_t *s, const uint8_t *peer);
+
+/**
+ * Feeds bytes the client sent (borrowed). Handler callbacks run inside.
+ * @return false when the connection must be closed (protocol error, or
+ *   nothing left to do); the caller then calls vn_h2_conn_close.
+ */
+bool vn_h2_conn_feed(vn_h2_conn_t *c, const uint8_t *data, size_t len);
+
+/**
+ * Next bytes to send to the client: *out is valid until the next call on c.
+ * @return their length, 0 when there is nothing to send, -1 when the
+ *   connection must be closed.
+ */
+long vn_h2_conn_output(vn_h2_conn_t *c, const uint8_t **out);
+
+/** Closes c (its calls closed as CANCELLED unless answered) and frees it. */
+void vn_h2_conn_close(vn_h2_conn_t *c);
+
+/**
+ * Applies the deadlines at time now (CLOCK_MONOTONIC seconds): split
+ * messages past body_timeout_s end DEADLINE_EXCEEDED; connections past the
+ * handshake or idle deadline are closed and freed (their handles become
+ * invalid). The server thread runs this every second.
+ */
+void vn_h2_server_sweep(vn_h2_server_t *s, double now);
+
+/** Reassembly bytes held by all connections (tests). */
+size_t vn_h2_server_held(const vn_h2_server_t *s);
+
+/** Open connections (tests). */
+size_t vn_h2_server_connections(const vn_h2_server_t *s);
 
 #endif

@@ -19,6 +19,7 @@
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "forward/h2_server.h"
+#include "forward/hops.h"
 #include "forward/metricpb_codec.h"
 
 #define PATH_V1 "/forwardrpc.Forward/SendMetrics"
@@ -108,6 +109,22 @@ static void *h_open(void *ctx, const char *path, vn_grpc_status_t *status, const
     return c;
 }
 
+/* Issue 15: metrics that came through more proxies than a real chain has are in a loop (forward/hops.h). */
+static void *h_open_meta(void *ctx, const char *path, const vn_grpc_meta_t *meta, vn_grpc_status_t *status,
+                         const char **msg)
+{
+    vn_import_server_t *s = ctx;
+    if (meta->hops > VN_HOPS_MAX) {
+        *status = VN_GRPC_FAILED_PRECONDITION;
+        *msg = "forwarding loop: x-veneur-hops over the limit";
+        vn_stats_add(&s->stats->import_calls, 1);
+        vn_stats_add(&s->stats->import_call_errors, 1);
+        VN_LOG(WARN, "event=import_loop_refused hops=%u max=%d", meta->hops, VN_HOPS_MAX);
+        return NULL;
+    }
+    return h_open(ctx, path, status, msg);
+}
+
 static vn_grpc_status_t h_message(void *call, const uint8_t *data, size_t len, const char **msg)
 {
     call_t *c = call;
@@ -181,6 +198,7 @@ vn_err_t vn_import_server_start(const char *address, vn_worker_t **workers, size
     vn_h2_server_opts_t o = {
         .address = address,
         .handler = {.open = h_open,
+                    .open_meta = h_open_meta,
                     .message = h_message,
                     .finish = h_finish,
                     .close = h_close,

@@ -14,6 +14,16 @@
  *   - Each request gets a small state block (bytes of body discarded, quit pending),
  *     allocated on the first handler call and freed in the completion callback,
  *     which is also where quit() runs: after the response went out.
+ *   - Connection limits (server.h): MHD enforces the hard ones; a connection
+ *     notifier keeps every live connection in a list in arrival order and, as
+ *     each new one starts, shuts (shutdown(2), MHD then closes it on its next
+ *     turn) the oldest that has no complete request, so hostile half-open
+ *     connections are recycled instead of holding every slot.
+ *   - File-descriptor exhaustion: MHD busy-waits when accept() fails with
+ *     EMFILE while it has no connection. We keep one spare descriptor and give
+ *     it up when MHD reports the condition (its log callback), so the waiting
+ *     client (a health probe) gets served; the spare is taken back when that
+ *     connection closes.
  * MHD's call protocol for one request: call 1 has headers only (*con_cls == NULL);
  * calls 2..n carry body chunks (*upload_data_size > 0); the last call has
  * *upload_data_size == 0 and is where the response is queued. Queuing in call 1
@@ -129,7 +139,26 @@ struct vn_http_server {
     _Atomic long log_window;
     _Atomic unsigned log_count;
     _Atomic unsigned log_dropped;
+    /* Connection tracking (server thread only, except the evicted counter). */
+    struct hconn *conns, *conns_tail;
+    unsigned nconns;
+    _Atomic unsigned long long evicted;
+    long evict_log_window;
+    int spare_fd; /* see the file comment; -1 while given up */
 };
+
+/* One live connection (MHD socket context). */
+struct hconn {
+    struct hconn *prev, *next;
+    int fd;
+    uint8_t peer[16];
+    double waiting_since; /* start, or end of its last request */
+    bool busy;            /* a complete request is being answered */
+    unsigned requests;    /* answered so far: keep-alive ones are left to MHD's idle timeout */
+    bool evicted;         /* shut down, MHD has not closed it yet */
+};
+
+static double mono_s(void);
 
 /* Per-request state; freed by on_completed on the server thread. */
 struct request {
@@ -251,6 +280,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     (void)upload_data;
 
     if (req == NULL) { /* call 1: headers only */
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        if (ci && ci->socket_context)
+            ((struct hconn *)ci->socket_context)->busy = true;
         if (declared_body_too_large(c))
             return queue_fixed(s, c, RESP_TOO_LARGE);
         *con_cls = vn_xcalloc(1, sizeof *req);
@@ -279,7 +311,13 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 {
     vn_http_server_t *s = cls;
     struct request *req = *con_cls;
-    (void)c;
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    if (ci && ci->socket_context) {
+        struct hconn *hc = ci->socket_context;
+        hc->busy = false;
+        hc->requests++;
+        hc->waiting_since = mono_s();
+    }
     if (req == NULL)
         return;
     *con_cls = NULL;
@@ -290,10 +328,133 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         s->h.quit(s->h.ctx);
 }
 
+/* ------------------------------------------------------------------------- */
+/* Connection limits                                                          */
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void peer_key(const struct sockaddr *sa, uint8_t out[16])
+{
+    memset(out, 0, 16);
+    if (sa && sa->sa_family == AF_INET) {
+        out[10] = out[11] = 0xff;
+        memcpy(out + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+    } else if (sa && sa->sa_family == AF_INET6) {
+        memcpy(out, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+    }
+}
+
+static void evict(vn_http_server_t *s, struct hconn *hc, const char *reason)
+{
+    hc->evicted = true;
+    shutdown(hc->fd, SHUT_RDWR); /* MHD sees the end of the stream and closes it */
+    atomic_fetch_add_explicit(&s->evicted, 1, memory_order_relaxed);
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (now.tv_sec != s->evict_log_window) { /* one line per second at most */
+        s->evict_log_window = now.tv_sec;
+        VN_LOG(WARN, "event=http_connection_evicted reason=%s connections=%u evicted_total=%llu", reason,
+               s->nconns, (unsigned long long)atomic_load(&s->evicted));
+    }
+}
+
+/* The oldest evictable connection (of peer, or of anyone when peer is NULL), never `except`. */
+static struct hconn *oldest_waiting(vn_http_server_t *s, const uint8_t *peer, const struct hconn *except)
+{
+    for (struct hconn *hc = s->conns; hc; hc = hc->next)
+        if (hc != except && !hc->busy && !hc->evicted && (!peer || memcmp(hc->peer, peer, 16) == 0))
+            return hc;
+    return NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    vn_http_server_t *s = cls;
+    if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        struct hconn *hc = *socket_context;
+        if (!hc)
+            return;
+        if (hc->prev)
+            hc->prev->next = hc->next;
+        else
+            s->conns = hc->next;
+        if (hc->next)
+            hc->next->prev = hc->prev;
+        else
+            s->conns_tail = hc->prev;
+        if (!hc->evicted)
+            s->nconns--;
+        free(hc);
+        *socket_context = NULL;
+        if (s->spare_fd < 0) /* a descriptor is free again: hold it for the next exhaustion */
+            s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        return;
+    }
+    if (code != MHD_CONNECTION_NOTIFY_STARTED)
+        return;
+    const union MHD_ConnectionInfo *fi = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const union MHD_ConnectionInfo *ai = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    struct hconn *hc = vn_xcalloc(1, sizeof *hc);
+    hc->fd = fi ? fi->connect_fd : -1;
+    peer_key(ai ? ai->client_addr : NULL, hc->peer);
+    double now = mono_s();
+    hc->waiting_since = now;
+    hc->prev = s->conns_tail;
+    if (s->conns_tail)
+        s->conns_tail->next = hc;
+    else
+        s->conns = hc;
+    s->conns_tail = hc;
+    s->nconns++;
+    *socket_context = hc;
+
+    /* deadline for a first complete request, checked lazily: only newcomers need the room.
+     * A keep-alive connection between requests (a scraper's) is left to MHD's idle timeout,
+     * so a request it sends is never cut by a shutdown racing with it. */
+    for (struct hconn *o = s->conns; o && o != hc; o = o->next)
+        if (!o->busy && !o->evicted && o->requests == 0 && now - o->waiting_since > VN_HTTP_HEADER_TIMEOUT_S) {
+            evict(s, o, "request_timeout");
+            s->nconns--;
+        }
+    unsigned same = 0;
+    for (struct hconn *o = s->conns; o; o = o->next)
+        same += !o->evicted && memcmp(o->peer, hc->peer, 16) == 0;
+    if (same > VN_HTTP_SOFT_PER_IP) {
+        struct hconn *v = oldest_waiting(s, hc->peer, hc);
+        if (v) {
+            evict(s, v, "per_ip");
+            s->nconns--;
+        }
+    }
+    if (s->nconns > VN_HTTP_SOFT_CONNECTIONS) {
+        struct hconn *v = oldest_waiting(s, NULL, hc);
+        if (v) {
+            evict(s, v, "connections");
+            s->nconns--;
+        }
+    }
+}
+
+unsigned long long vn_http_server_evicted(const vn_http_server_t *s)
+{
+    return atomic_load_explicit(&((vn_http_server_t *)s)->evicted, memory_order_relaxed);
+}
+
 /* MHD's own diagnostics, as logfmt, at most LOG_BURST lines per second. */
 __attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     vn_http_server_t *s = cls;
+    /* MHD reports fd exhaustion only through its log (see the file comment) */
+    if (strstr(fmt, "resource limit") && s->spare_fd >= 0) {
+        close(s->spare_fd);
+        s->spare_fd = -1;
+    }
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     long window = (long)now.tv_sec;
@@ -549,6 +710,7 @@ vn_err_t vn_http_server_start(const char *addr, const vn_http_handlers_t *h, vn_
         s->h = *h;
     s->port = port;
     s->hint_metrics = s->hint_json = s->hint_yaml = VN_HTTP_RENDER_INITIAL;
+    s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     int mfd = -1;
     if (!make_responses(s)) {
         snprintf(errbuf, errcap, "http server: could not build responses");
@@ -570,8 +732,10 @@ vn_err_t vn_http_server_start(const char *addr, const vn_http_handlers_t *h, vn_
                                  MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
                                  MHD_OPTION_LISTEN_SOCKET, (MHD_socket)mfd,
                                  MHD_OPTION_CONNECTION_LIMIT, VN_HTTP_MAX_CONNECTIONS,
+                                 MHD_OPTION_PER_IP_CONNECTION_LIMIT, VN_HTTP_MAX_PER_IP,
                                  MHD_OPTION_CONNECTION_TIMEOUT, VN_HTTP_CONN_TIMEOUT_S,
                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                                 MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
                                  MHD_OPTION_END);
     /* clang-format on */
     if (s->daemon == NULL) {
@@ -587,6 +751,8 @@ vn_err_t vn_http_server_start(const char *addr, const vn_http_handlers_t *h, vn_
 
 fail:
     close(lfd);
+    if (s->spare_fd >= 0)
+        close(s->spare_fd);
     free_responses(s);
     free(s);
     return err;
@@ -599,6 +765,8 @@ void vn_http_server_stop(vn_http_server_t *s)
     if (s == NULL)
         return;
     MHD_stop_daemon(s->daemon); /* joins the server thread, closes connections and the socket */
+    if (s->spare_fd >= 0)
+        close(s->spare_fd);
     free_responses(s);
     free(s);
 }

@@ -32,10 +32,33 @@
 
 #include "core/err.h"
 
-/** Most connections served at once; more are accepted and closed by MHD. */
+/*
+ * Connection limits (issue 14: half-sent requests from one client used to
+ * hold every slot, so /healthz and /readyz timed out and the pod was
+ * restarted). Hard limits are MHD's; the soft ones are ours: when a new
+ * connection takes the count of its address past VN_HTTP_SOFT_PER_IP, or the
+ * total past VN_HTTP_SOFT_CONNECTIONS, the oldest connection of that address
+ * (resp. of anyone) that has not delivered a complete request is shut, and
+ * any connection that has not completed its first request within
+ * VN_HTTP_HEADER_TIMEOUT_S goes too. A probe
+ * sends its request at once, so it is always among the newest and never the
+ * one evicted: it is served even when the attacker shares its address (the
+ * kubelet and a hostile local process both come from the node). The gap
+ * between soft and hard exceeds what MHD accepts in one loop turn (10), so
+ * the hard limits are only met by connections that are all mid-response.
+ */
+/** Most connections served at once (MHD's limit); more wait in the backlog. */
 #define VN_HTTP_MAX_CONNECTIONS 256u
-/** Seconds of inactivity after which a connection is closed. */
-#define VN_HTTP_CONN_TIMEOUT_S 30u
+/** Total above which the oldest connection without a complete request is evicted. */
+#define VN_HTTP_SOFT_CONNECTIONS 192u
+/** Most connections from one address (MHD's per-IP limit; more are closed at once). */
+#define VN_HTTP_MAX_PER_IP 64u
+/** Connections from one address above which its oldest without a complete request is evicted. */
+#define VN_HTTP_SOFT_PER_IP 32u
+/** Seconds a new connection may take to deliver its first complete request (checked when another arrives). */
+#define VN_HTTP_HEADER_TIMEOUT_S 5u
+/** Seconds of inactivity after which a connection is closed (MHD). */
+#define VN_HTTP_CONN_TIMEOUT_S 15u
 /** Largest request body accepted (bytes); a larger Content-Length gets 413. */
 #define VN_HTTP_MAX_BODY ((size_t)1 << 20)
 /** First buffer offered to a render callback (bytes). */
@@ -101,6 +124,9 @@ typedef struct vn_http_handlers {
  */
 vn_err_t vn_http_server_start(const char *addr, const vn_http_handlers_t *h, vn_http_server_t **out,
                               char *errbuf, size_t errcap);
+
+/** Connections evicted by the soft limits and the request deadline so far (any thread). */
+unsigned long long vn_http_server_evicted(const vn_http_server_t *s);
 
 /** The TCP port actually bound (useful when addr used port 0). */
 int vn_http_server_port(const vn_http_server_t *s);

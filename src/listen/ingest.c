@@ -95,10 +95,16 @@ void vn_ingest_free(vn_ingest_t *in)
     free(in);
 }
 
-/* Appends one record to worker w's batch; false when no batch is available (dropped). */
+/* Appends one record to worker w's batch; false when it was dropped: no batch available
+ * (queue_dropped) or a record that cannot fit a batch (errors[KEY_TOO_LONG]). The size check is
+ * here, where the bytes are written, so no caller can overrun data[] whatever it checked. */
 static bool put(vn_ingest_t *in, uint32_t hash, vn_mtype_t type, vn_scope_t scope, double value, double rate,
                 const char *key, size_t klen, const char *aux, size_t alen)
 {
+    if (!vn_rec_fits(klen, alen)) {
+        in->errors[VN_PARSE_ERR_KEY_TOO_LONG]++;
+        return false;
+    }
     size_t w = in->sh.nworkers > 1 ? hash % in->sh.nworkers : 0;
     size_t sz = vn_rec_size(klen, alen);
     vn_batch_t *b = in->cur[w];
@@ -138,6 +144,7 @@ static void lc_flush(vn_ingest_t *in, lc_entry_t *e)
     if (!e->pending)
         return;
     /* A counter's pending value is already value/rate, so it travels with rate 1. */
+    /* Cached keys are at most LC_KEY_MAX bytes, so only a full queue can refuse this. */
     if (!put(in, e->key_hash, (vn_mtype_t)e->type, (vn_scope_t)e->scope, e->pending_value, 1.0,
              in->lc_bytes + e->off + e->name_len + e->rest_len, e->key_len,
              NULL, 0))
@@ -178,15 +185,18 @@ static void lc_reset(vn_ingest_t *in)
     in->lc_used = 0;
 }
 
-/* Builds "name\ntags" into in->key and its hash; returns key length or 0 when too long. */
+/* Builds "name\ntags" into in->key and its hash; returns key length or 0 when the key could not
+ * be carried by one batch record (VN_REC_MAX_KEY_IN_BATCH, below the 16-bit field's limit). */
 static size_t build_key(vn_ingest_t *in, vn_str_t name, vn_mtype_t type, const vn_str_t *tags, size_t ntags,
                         uint32_t *hash)
 {
-    if (name.len + 1 > VN_REC_MAX_KEY)
+    const size_t cap = VN_REC_MAX_KEY_IN_BATCH;
+    _Static_assert(VN_REC_MAX_KEY_IN_BATCH <= VN_REC_MAX_KEY, "in->key holds any batch key");
+    if (name.len + 1 > cap)
         return 0;
     memcpy(in->key, name.p, name.len);
     in->key[name.len] = '\n';
-    size_t tl = vn_tags_join(tags, ntags, in->key + name.len + 1, VN_REC_MAX_KEY - name.len - 1);
+    size_t tl = vn_tags_join(tags, ntags, in->key + name.len + 1, cap - name.len - 1);
     if (tl == SIZE_MAX)
         return 0;
     size_t klen = name.len + 1 + tl;
@@ -213,8 +223,13 @@ static bool apply_values(vn_ingest_t *in, vn_value_iter_t *it, vn_mtype_t type, 
     if (type == VN_MT_SET) {
         vn_str_t v;
         while (vn_value_next_str(it, &v) == 1) {
-            if (v.len > VN_REC_MAX_AUX || vn_rec_size(klen, v.len) > VN_BATCH_BYTES) {
-                in->errors[VN_PARSE_ERR_BAD_VALUE]++;
+            /* A line-cache hit skips the parser, so a member's bytes are checked here too. */
+            if (v.len && (memchr(v.p, '\0', v.len) || memchr(v.p, '\n', v.len))) {
+                in->errors[memchr(v.p, '\0', v.len) ? VN_PARSE_ERR_NUL_BYTE : VN_PARSE_ERR_NEWLINE]++;
+                return false;
+            }
+            if (!vn_rec_fits(klen, v.len)) {
+                in->errors[VN_PARSE_ERR_KEY_TOO_LONG]++;
                 return false;
             }
             put(in, hash, type, scope, 0, 1, key, klen, v.p, v.len);
@@ -227,8 +242,8 @@ static bool apply_values(vn_ingest_t *in, vn_value_iter_t *it, vn_mtype_t type, 
     while ((r = vn_value_next_num(it, &v)) == 1) {
         if (combinable)
             lc_sample(in, e, idx, v);
-        else
-            put(in, hash, type, scope, v, rate, key, klen, NULL, 0);
+        else if (!put(in, hash, type, scope, v, rate, key, klen, NULL, 0) && !vn_rec_fits(klen, 0))
+            return false; /* counted by put; a full queue is not the line's fault */
     }
     if (r < 0) {
         /* Go semantics: earlier values of the line were already applied. */
@@ -279,8 +294,8 @@ static bool ingest_metric(vn_ingest_t *in, const char *line, size_t len)
     in->ignored += m->ignored_sections;
     uint32_t hash;
     size_t klen = build_key(in, m->name, m->type, m->tags, m->ntags, &hash);
-    if (!klen) {
-        in->errors[VN_PARSE_ERR_TOO_MANY_TAGS]++;
+    if (!klen || !vn_rec_fits(klen, 0)) {
+        in->errors[VN_PARSE_ERR_KEY_TOO_LONG]++;
         return false;
     }
     vn_scope_t scope = normalise_scope(m->type, m->scope);
@@ -321,11 +336,12 @@ static bool ingest_service_check(vn_ingest_t *in, const char *line, size_t len)
         in->errors[e]++;
         return false;
     }
+    in->ignored += sc->ignored_sections;
     uint32_t hash;
     size_t klen = build_key(in, sc->name, VN_MT_STATUS, sc->tags, sc->ntags, &hash);
     size_t alen = sc->hostname.len + 1 + sc->message.len;
-    if (!klen || alen > VN_REC_MAX_AUX || vn_rec_size(klen, alen) > VN_BATCH_BYTES) {
-        in->errors[VN_PARSE_ERR_TOO_MANY_TAGS]++;
+    if (!klen || !vn_rec_fits(klen, alen)) {
+        in->errors[VN_PARSE_ERR_KEY_TOO_LONG]++;
         return false;
     }
     /* aux = hostname '\0' message; the message lives in scratch, so assemble after it. */
@@ -335,7 +351,7 @@ static bool ingest_service_check(vn_ingest_t *in, const char *line, size_t len)
     if (sc->message.len)
         memcpy(aux + sc->hostname.len + 1, sc->message.p, sc->message.len);
     in->service_checks++;
-    put(in, hash, VN_MT_STATUS, VN_SCOPE_LOCAL, (double)sc->status, 1, in->key, klen, aux, alen);
+    put(in, hash, VN_MT_STATUS, VN_SCOPE_LOCAL, (double)sc->status, 1, in->key, klen, aux, alen); /* fits: above */
     return true;
 }
 
@@ -348,6 +364,7 @@ static bool ingest_event(vn_ingest_t *in, const char *line, size_t len)
         in->errors[e]++;
         return false;
     }
+    in->ignored += ev->ignored_sections;
     vn_event_store_add(in->sh.events, ev);
     return true;
 }

@@ -1,8 +1,13 @@
 /**
  * stream.h - the stream listener thread: accepts TCP (optionally TLS-only) and
  * unix stream connections on one epoll loop and ingests newline-delimited
- * lines. As in Go Veneur, the first bad line closes its connection; a line
- * longer than 64 KiB closes it too; idle connections are closed after 10 min.
+ * lines (framing: listen/linebuf.h). As in Go Veneur, the first bad line
+ * closes its connection and nothing after it is read; a line longer than
+ * 64 KiB closes it too; idle connections are closed after 10 min. Limits
+ * against hostile peers (documented in stream.c and docs/operations.md):
+ * 4096 connections, 1024 per source IP or unix uid, eviction of silent or
+ * idle connections at either cap, a 10 s TLS handshake deadline, a 64 MiB
+ * budget for half-received lines, and a paused accept loop on EMFILE.
  */
 #ifndef VN_LISTEN_STREAM_H
 #define VN_LISTEN_STREAM_H

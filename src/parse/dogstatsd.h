@@ -61,6 +61,10 @@ typedef enum vn_parse_err {
     VN_PARSE_ERR_SC_EMPTY_SECTION,/* "empty string after/between pipes" */
     VN_PARSE_ERR_SC_UNKNOWN,      /* "unrecognized metadata section" */
     VN_PARSE_ERR_SC_MSG_NOT_LAST, /* "message must be the last metadata section" */
+    /* any line (not in Go: these bytes would corrupt names downstream) */
+    VN_PARSE_ERR_NUL_BYTE,        /* a NUL byte anywhere: sinks and gRPC treat names as C strings */
+    VN_PARSE_ERR_NEWLINE,         /* a '\n' inside a line: it separates name from tags in series keys */
+    VN_PARSE_ERR_KEY_TOO_LONG,    /* series key or record over a batch record (listen/ingest.c) */
     VN_PARSE_ERR__COUNT
 } vn_parse_err_t;
 
@@ -82,10 +86,16 @@ typedef struct vn_metric_line {
     vn_scope_t scope;
     double rate;        /* 0 < rate <= 1; 1 when absent */
     vn_str_t values;    /* raw value chunk, e.g. "1:2:3"; may be empty */
-    uint32_t ignored_sections; /* DogStatsD 1.1+ sections skipped (SPEC 0.3) */
+    uint32_t ignored_sections; /* DogStatsD 1.1+ fields skipped: `x:`, `T<digits>` (SPEC 0.3) */
     size_t ntags;
     vn_str_t tags[VN_PARSE_MAX_TAGS]; /* extended and byte-wise sorted */
 } vn_metric_line_t;
+
+/**
+ * Every vn_parse_* entry point rejects a line holding a NUL byte
+ * (VN_PARSE_ERR_NUL_BYTE) or a '\n' (VN_PARSE_ERR_NEWLINE) before anything
+ * else, so no name, tag, set member or event/check field can carry either.
+ */
 
 /**
  * Parses one metric line (no '\n'). Fills *out on VN_PARSE_OK; values are NOT
@@ -119,6 +129,7 @@ typedef struct vn_event {
     vn_str_t priority;    /* p: normal|low, empty if absent */
     vn_str_t source_type; /* s: */
     vn_str_t alert_type;  /* t: error|warning|info|success, empty if absent */
+    uint32_t ignored_sections; /* unknown `x:` fields skipped (c:, e:, card:, ...) */
     size_t ntags;
     vn_str_t tags[VN_PARSE_MAX_TAGS]; /* extended and sorted, "k:v" or "k" */
 } vn_event_t;
@@ -135,6 +146,7 @@ typedef struct vn_service_check {
     vn_str_t hostname;  /* h: */
     vn_str_t message;   /* m:, in scratch */
     vn_scope_t scope;   /* exact-match magic tags only */
+    uint32_t ignored_sections; /* unknown `x:` fields skipped, also after m: */
     size_t ntags;
     vn_str_t tags[VN_PARSE_MAX_TAGS]; /* extended and sorted */
 } vn_service_check_t;

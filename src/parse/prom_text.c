@@ -822,3 +822,19 @@ const char *vn_prom_type_name(vn_prom_type_t t)
 {
     return (unsigned)t <= VN_PROM_UNKNOWN ? k_type_names[t] : "unknown";
 }
+
+size_t vn_prom_statsd_safe(char *p, size_t n, bool name, bool *changed)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = p[i];
+        if (c == '\n')
+            continue; /* what datadog-go does, so not counted as a change */
+        if (c == '|' || c == ',' || c == '#' || c == '\0' || c == '\r' || (name && c == ':')) {
+            c = '_';
+            *changed = true;
+        }
+        p[k++] = c;
+    }
+    return k;
+}

@@ -171,6 +171,18 @@ vn_err_t vn_prom_parse(vn_prom_doc_t *doc, const char *body, size_t len, vn_prom
  */
 size_t vn_prom_unescape(vn_str_t raw, char *out);
 
+/**
+ * Makes p[0..n) safe to put in a DogStatsD line as a tag name or value (or,
+ * with name set, a metric or tag name), in place, for veneur-prometheus
+ * (issue 15): the DogStatsD format has no escapes, so a label value
+ * `x|@0.0001` would otherwise open a sample-rate section and `a,b:c` add a
+ * tag. Replaced by '_': '|' (opens a section: @rate, #tags, c:container,
+ * T:timestamp), ',' (splits tags), '#', NUL and '\r'; with name also ':'
+ * (ends a name). '\n' is removed, as datadog-go does. Returns the new
+ * length; *changed is set when anything was replaced (left alone otherwise).
+ */
+size_t vn_prom_statsd_safe(char *p, size_t n, bool name, bool *changed);
+
 /** Lower-case name of a type ("counter", ..., "unknown"). Never NULL. */
 const char *vn_prom_type_name(vn_prom_type_t t);
 

@@ -180,10 +180,18 @@ static void give_back(vn_dest_t *d, batch_t *b, size_t unsent, bool reroute)
     batch_done(b);
 }
 
-/* Sends until the stream fails (returns false) or a stop is asked (true). */
-static bool run(vn_dest_t *d, vn_h2_stream_t *s, batch_t *b)
+typedef enum run_end { RUN_STOP, RUN_FAILED, RUN_RESTREAM, RUN_SELF } run_end_t;
+
+static unsigned want_hops(const vn_dest_t *d) { return d->o.hops ? atomic_load(d->o.hops) : 0; }
+
+/* Sends until the stream fails, a stop is asked, the hop count rose or we turned out to be ourselves. */
+static run_end_t run(vn_dest_t *d, vn_h2_stream_t *s, batch_t *b, unsigned hops)
 {
     while (!stopping(d)) {
+        if (atomic_load(&d->is_self))
+            return RUN_SELF;
+        if (want_hops(d) > hops)
+            return RUN_RESTREAM;
         if (vn_h2_stream_idle(s)) {
             if (b->count) {
                 atomic_fetch_add_explicit(&d->sent, b->count, memory_order_relaxed);
@@ -195,11 +203,41 @@ static bool run(vn_dest_t *d, vn_h2_stream_t *s, batch_t *b)
         }
         bool woken = false;
         if (vn_h2_stream_pump(s, 1000, d->efd, &woken) != VN_OK)
-            return false;
+            return RUN_FAILED;
         if (woken)
             drain_efd(d);
     }
-    return true;
+    return RUN_STOP;
+}
+
+/* The destination is this proxy: never in the ring again; wait for the router to stop it. */
+static void refuse_self(vn_dest_t *d, const char *how)
+{
+    if (strcmp(how, "address") == 0 && d->o.stats)
+        vn_pstat_add(&d->o.stats->loop_self_address, 1); /* by id: the server counted it */
+    VN_LOG(WARN, "event=proxy_destination_is_self destination=%s detected_by=%s msg=\"this veneur-proxy is in its "
+                 "own destination list: refused, metrics would loop forever\"",
+           d->addr, how);
+    while (!stopping(d))
+        nap(d, 3600);
+}
+
+/* A higher hop count is wanted: end this stream cleanly (all it took is delivered), then re-dial. */
+static void restream(vn_dest_t *d, vn_h2_stream_t *s, batch_t *b, bool count)
+{
+    d->hooks.down(d->hooks.ctx, d);
+    double deadline = vn_h2_now() + d->o.dial_timeout_s;
+    bool ok = true;
+    while (ok && !vn_h2_stream_idle(s) && vn_h2_now() < deadline)
+        ok = vn_h2_stream_pump(s, 100, -1, NULL) == VN_OK;
+    bool clean = ok && vn_h2_stream_idle(s) && vn_h2_stream_finish(s, deadline) == VN_OK;
+    give_back(d, b, clean ? 0 : vn_h2_stream_unsent(s), true);
+    if (!count)
+        return;
+    if (d->o.stats)
+        vn_pstat_add(&d->o.stats->hops_restreams, 1);
+    VN_LOG(INFO, "event=proxy_destination_restream destination=%s hops=%u clean=%s", d->addr, want_hops(d),
+           clean ? "true" : "false");
 }
 
 /* Shutdown: send what is queued until the deadline, then end the stream. */
@@ -240,14 +278,27 @@ static void *dest_main(void *arg)
             nap(d, backoff);
         if (stopping(d))
             break;
+        if (atomic_load(&d->is_self)) {
+            refuse_self(d, "id");
+            break;
+        }
+        if (d->o.self && vn_self_is_addr(d->o.self, d->addr)) {
+            refuse_self(d, "address");
+            break;
+        }
+        unsigned hops = want_hops(d);
         char err[256];
         vn_h2_stream_opts_t so = {.addr = d->addr,
                                   .path = PATH_V2,
                                   .ping_interval_s = d->o.ping_interval_s,
                                   .ping_timeout_s = d->o.ping_timeout_s,
                                   .stall_timeout_s = d->o.stall_timeout_s,
-                                  .heartbeat_s = d->o.heartbeat_s};
+                                  .heartbeat_s = d->o.heartbeat_s,
+                                  .proxy_id = d->o.self ? d->o.self->id : NULL,
+                                  .hops = hops};
         if (vn_h2_stream_open(&so, vn_h2_now() + d->o.dial_timeout_s, &s, err, sizeof err) != VN_OK) {
+            if (atomic_load(&d->is_self))
+                continue; /* our own server refused the call: refused at the top of the loop */
             atomic_fetch_add(&d->connect_failures, 1);
             if (vn_h2_now() - last_fail_log >= FAIL_LOG_EVERY_S) {
                 VN_LOG(WARN, "event=proxy_destination_dial_failed destination=%s reason=\"%s\" retry_s=%g",
@@ -259,6 +310,12 @@ static void *dest_main(void *arg)
                 backoff = d->o.backoff_max_s;
             continue;
         }
+        if (atomic_load(&d->is_self)) {
+            /* the opening PING's answer came after our server saw our id: never join the ring */
+            vn_h2_stream_free(s);
+            s = NULL;
+            continue;
+        }
         atomic_fetch_add(&d->connects, 1);
         pthread_mutex_lock(&d->mu);
         d->accepting = true;
@@ -266,9 +323,17 @@ static void *dest_main(void *arg)
         d->hooks.up(d->hooks.ctx, d);
         atomic_store(&d->up, 1);
         VN_LOG(INFO, "event=proxy_destination_up destination=%s", d->addr);
-        if (run(d, s, &b))
+        run_end_t end = run(d, s, &b, hops);
+        if (end == RUN_STOP)
             break; /* stop asked: handled below with the stream still open */
         atomic_store(&d->up, 0);
+        if (end == RUN_RESTREAM || end == RUN_SELF) {
+            restream(d, s, &b, end == RUN_RESTREAM); /* for RUN_SELF: what was queued goes elsewhere; refused at the loop top */
+            vn_h2_stream_free(s);
+            s = NULL;
+            backoff = 0;
+            continue;
+        }
         atomic_fetch_add(&d->disconnects, 1);
         d->hooks.down(d->hooks.ctx, d); /* out of the ring before the queue is taken */
         VN_LOG(WARN, "event=proxy_destination_down destination=%s reason=\"%s\"", d->addr, vn_h2_stream_error(s));
@@ -325,6 +390,8 @@ void vn_dest_signal_stop(vn_dest_t *d, vn_dest_stop_t mode, double deadline)
 }
 
 void vn_dest_join(vn_dest_t *d) { pthread_join(d->thread, NULL); }
+
+void vn_dest_wake(vn_dest_t *d) { wake(d); }
 
 void vn_dest_ref(vn_dest_t *d) { atomic_fetch_add(&d->refs, 1); }
 

@@ -9,6 +9,10 @@
  * down: hooks.down (out of the ring first), accepting = false, what is
  * still queued (and the unsent rest of the batch in flight) handed to
  * hooks.reroute -> wait the backoff (min, doubling to max) -> dial again.
+ * A destination that turns out to be this proxy itself (self.h) is never
+ * dialled again and never joins the ring; its thread waits for the stop.
+ * A stream whose x-veneur-hops is lower than the router's current value is
+ * ended cleanly and re-opened (hops.h).
  *
  * Queue: framed gRPC messages appended to one buffer under a mutex
  * (at most max_msgs messages and max_bytes bytes; beyond, a counted drop);
@@ -23,6 +27,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "proxy/proxy_stats.h"
+#include "proxy/self.h"
 
 typedef struct vn_dest vn_dest_t;
 
@@ -40,6 +47,10 @@ typedef struct vn_dest_opts {
     double dial_timeout_s, backoff_min_s, backoff_max_s, ping_interval_s, ping_timeout_s, stall_timeout_s,
         heartbeat_s;
     size_t max_msgs, max_bytes;
+    /* loop protection (issue 15); all borrowed from the router, NULL = off */
+    const vn_self_t *self;       /* our id and listener: a destination that is us is refused */
+    const _Atomic unsigned *hops; /* x-veneur-hops to send; a stream opened with less is re-opened */
+    vn_proxy_stats_t *stats;     /* loop_self_address, hops_restreams */
 } vn_dest_opts_t;
 
 typedef enum vn_dest_stop {
@@ -54,6 +65,8 @@ struct vn_dest {
     char *addr; /* owned; the ring member string */
     /* router-owned, under the router's mutex */
     bool is_static, is_discovered, in_ring, removed;
+    /* set by the router when the proxy's own server got a call from this destination (our id) */
+    _Atomic bool is_self;
     _Atomic long refs;
     /* the queue, under mu */
     pthread_mutex_t mu;
@@ -82,6 +95,9 @@ void vn_dest_join(vn_dest_t *d);
 void vn_dest_ref(vn_dest_t *d);
 /** Drops a reference; the last one frees (the thread must have been joined). */
 void vn_dest_unref(vn_dest_t *d);
+
+/** Wakes the thread (e.g. to notice is_self or a higher hop count at once). */
+void vn_dest_wake(vn_dest_t *d);
 
 /** Copies one message (5-byte prefix added here) into the queue. Never blocks on I/O. */
 vn_dest_push_t vn_dest_push(vn_dest_t *d, const uint8_t *msg, size_t len);

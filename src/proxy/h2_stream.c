@@ -34,6 +34,7 @@
 #include "core/xalloc.h"
 #include "forward/grpc_frame.h"
 #include "forward/h2_client.h"
+#include "forward/hops.h"
 
 struct vn_h2_stream {
     int fd;
@@ -319,6 +320,8 @@ vn_err_t vn_h2_stream_open(const vn_h2_stream_opts_t *o, double deadline, vn_h2_
     s->heartbeat = o->heartbeat_s > 0 ? o->heartbeat_s : 60;
     snprintf(s->authority, sizeof s->authority, "%s", o->addr);
     snprintf(s->path, sizeof s->path, "%s", o->path);
+    char hops[16];
+    snprintf(hops, sizeof hops, "%u", o->hops);
     vn_err_t e = tcp_connect(s, host, port, deadline);
     if (e == VN_OK) {
         nghttp2_session_callbacks *cb;
@@ -360,10 +363,17 @@ vn_err_t vn_h2_stream_open(const vn_h2_stream_opts_t *o, double deadline, vn_h2_
             NV("content-type", "application/grpc"),
             NV("te", "trailers"),
             NV("user-agent", "veneur-proxy-c/" VN_VERSION),
+            NV(VN_HOPS_HEADER, hops),
+            NV(VN_PROXY_ID_HEADER, o->proxy_id ? o->proxy_id : ""),
         };
 #undef NV
+        size_t nh = sizeof hdrs / sizeof hdrs[0] - 2;
+        if (o->hops)
+            hdrs[nh++] = hdrs[sizeof hdrs / sizeof hdrs[0] - 2];
+        if (o->proxy_id)
+            hdrs[nh++] = hdrs[sizeof hdrs / sizeof hdrs[0] - 1];
         nghttp2_data_provider prov = {.source = {.ptr = NULL}, .read_callback = body_read};
-        s->sid = nghttp2_submit_request(s->sess, NULL, hdrs, sizeof hdrs / sizeof hdrs[0], &prov, s);
+        s->sid = nghttp2_submit_request(s->sess, NULL, hdrs, nh, &prov, s);
         if (s->sid < 0) {
             set_why(s, "%s", "http2: cannot open the stream");
             e = VN_ERR_PROTO;
@@ -371,6 +381,29 @@ vn_err_t vn_h2_stream_open(const vn_h2_stream_opts_t *o, double deadline, vn_h2_
             e = flush_out(s);
         }
     }
+    /* a PING after the HEADERS: its answer means the server has processed them */
+    if (e == VN_OK && nghttp2_submit_ping(s->sess, NGHTTP2_FLAG_NONE, NULL) != 0) {
+        set_why(s, "%s", "http2: cannot send PING");
+        e = VN_ERR_PROTO;
+    }
+    if (e == VN_OK)
+        s->ping_sent = vn_h2_now();
+    while (e == VN_OK && s->ping_sent > 0) {
+        e = flush_out(s);
+        if (e != VN_OK)
+            break;
+        int ms = ms_until(deadline);
+        if (ms == 0) {
+            set_why(s, "%s", "no answer to the opening PING before the dial timeout");
+            e = VN_ERR_TIMEOUT;
+            break;
+        }
+        e = wait_io(s, ms, -1, NULL);
+        if (e == VN_OK)
+            e = check_state(s);
+    }
+    if (e == VN_OK)
+        e = check_state(s);
     if (e != VN_OK) {
         snprintf(err, errcap, "%s", s->why[0] ? s->why : vn_strerror(e));
         vn_h2_stream_free(s);

@@ -47,11 +47,18 @@ typedef struct vn_h2_stream_opts {
     double stall_timeout_s; /* 0 = 30: pending output that has not moved for this long fails it */
     double heartbeat_s;     /* 0 = 60: an empty DATA frame after this long without body bytes, so
                                a server's idle timeout (veneur-c globals: 300 s) never fires */
+    /* loop detection (issue 15, forward/hops.h): sent as request headers when set */
+    const char *proxy_id; /* x-veneur-proxy-id, NULL = not sent */
+    unsigned hops;        /* x-veneur-hops, 0 = not sent */
 } vn_h2_stream_opts_t;
 
 /**
  * Connects (TCP, then the HTTP/2 preface and SETTINGS exchange: the server
- * must answer with its SETTINGS), then opens the call; all before deadline
+ * must answer with its SETTINGS), then opens the call and waits for the
+ * answer to one PING sent after it, so the server has read the request
+ * headers (and may already have refused the call, which is then a failure
+ * here: a proxy that dialled itself learns it before taking metrics); all
+ * before deadline
  * (CLOCK_MONOTONIC seconds, vn_h2_now). Host names are resolved with
  * getaddrinfo, which has no deadline of its own.
  * @return VN_OK with *out owned (vn_h2_stream_free); VN_ERR_CONFIG (bad

@@ -25,11 +25,13 @@
 #include "proxy/proxy_server.h"
 #include "proxy/proxy_stats.h"
 #include "proxy/router.h"
+#include "proxy/self.h"
 #include "proxy/tag_match.h"
 
 struct vn_proxy {
     const vn_proxy_config_t *cfg;
     vn_tagm_set_t ignore;
+    vn_self_t self; /* our id and listener, for loop protection */
     vn_proxy_stats_t stats;
     vn_stats_t conn_stats; /* only grpc_connections_total is used (h2_server counts there) */
     vn_router_t *router;
@@ -88,6 +90,7 @@ vn_err_t vn_proxy_start(const vn_proxy_config_t *cfg, vn_proxy_t **out, char *er
     vn_proxy_t *p = vn_xcalloc(1, sizeof *p);
     p->cfg = cfg;
     vn_stats_init(&p->conn_stats);
+    vn_self_init(&p->self);
     if (vn_tagm_set_init(&p->ignore, cfg->ignore_tags, cfg->n_ignore_tags, err, errcap) != VN_OK) {
         free(p);
         return VN_ERR_CONFIG;
@@ -95,7 +98,8 @@ vn_err_t vn_proxy_start(const vn_proxy_config_t *cfg, vn_proxy_t **out, char *er
     vn_router_opts_t ro = {.dial_timeout_s = cfg->dial_timeout_s,
                            .queue_max_msgs = cfg->send_buffer_size,
                            .ignore = &p->ignore,
-                           .stats = &p->stats};
+                           .stats = &p->stats,
+                           .self = &p->self};
     p->router = vn_router_new(&ro);
     vn_router_add_static(p->router, (const char *const *)cfg->forward_addresses.v, cfg->forward_addresses.n);
 
@@ -106,9 +110,14 @@ vn_err_t vn_proxy_start(const vn_proxy_config_t *cfg, vn_proxy_t **out, char *er
                                   cfg->grpc_max_connection_idle_s, &p->grpc, why, sizeof why);
         if (e != VN_OK)
             snprintf(err, errcap, "grpc_address: %s", why);
-        else
-            VN_LOG(INFO, "event=listening proto=grpc addr=%s port=%d", cfg->grpc_address,
-                   vn_proxy_server_port(p->grpc));
+        else {
+            char host[256] = "", port[16];
+            if (vn_h2_split_hostport(cfg->grpc_address, host, sizeof host, port, sizeof port) != VN_OK)
+                host[0] = '\0';
+            vn_self_set_listen(&p->self, host, vn_proxy_server_port(p->grpc));
+            VN_LOG(INFO, "event=listening proto=grpc addr=%s port=%d proxy_id=%s", cfg->grpc_address,
+                   vn_proxy_server_port(p->grpc), p->self.id);
+        }
     } else {
         VN_LOG(WARN, "event=no_grpc_address msg=\"grpc_address is empty: nothing will be received\"");
     }

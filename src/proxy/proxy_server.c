@@ -16,6 +16,7 @@
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "forward/h2_server.h"
+#include "forward/hops.h"
 #include "forward/metricpb_codec.h"
 
 #define PATH_V1 "/forwardrpc.Forward/SendMetrics"
@@ -26,6 +27,8 @@ struct vn_proxy_server {
     vn_router_t *router;
     vn_proxy_stats_t *stats;
 };
+
+static void *h_open(void *ctx, const char *path, vn_grpc_status_t *status, const char **msg);
 
 typedef struct counts {
     uint64_t metrics, ok, no_dest, dropped, invalid;
@@ -66,6 +69,39 @@ static void route_one(pcall_t *p, const uint8_t *m, size_t len)
         p->rejected++;
         break;
     }
+}
+
+/* Loop protection (forward/hops.h, issue 15): a call from ourselves or over the hop limit is refused. */
+static void *h_open_meta(void *ctx, const char *path, const vn_grpc_meta_t *meta, vn_grpc_status_t *status,
+                         const char **msg)
+{
+    vn_proxy_server_t *s = ctx;
+    const vn_self_t *self = vn_router_self(s->router);
+    if (self && meta->proxy_id[0] && strcmp(meta->proxy_id, self->id) == 0) {
+        vn_pstat_add(&s->stats->loop_self_id, 1);
+        VN_LOG(WARN, "event=proxy_loop_refused reason=self_id destination=\"%s\" msg=\"a call from this veneur-proxy "
+                     "to itself: that destination is refused\"",
+               meta->authority);
+        vn_router_mark_self(s->router, meta->authority);
+        *status = VN_GRPC_FAILED_PRECONDITION;
+        *msg = "forwarding loop: this veneur-proxy is its own destination (x-veneur-proxy-id)";
+        return NULL;
+    }
+    if (meta->hops >= VN_HOPS_MAX) {
+        vn_pstat_add(&s->stats->loop_hops, 1);
+        uint64_t n = vn_pstat_get(&s->stats->loop_hops);
+        if ((n & (n - 1)) == 0) /* 1st, 2nd, 4th, ...: a loop retries for as long as it exists */
+            VN_LOG(WARN, "event=proxy_loop_refused reason=hops hops=%u max=%d refused=%llu msg=\"a call came through too many "
+                         "veneur-proxies: a forwarding loop\"",
+                   meta->hops, VN_HOPS_MAX, (unsigned long long)n);
+        *status = VN_GRPC_FAILED_PRECONDITION;
+        *msg = "forwarding loop: x-veneur-hops over the limit";
+        return NULL;
+    }
+    void *call = h_open(ctx, path, status, msg);
+    if (call)
+        vn_router_note_hops(s->router, meta->hops);
+    return call;
 }
 
 static void *h_open(void *ctx, const char *path, vn_grpc_status_t *status, const char **msg)
@@ -151,6 +187,7 @@ vn_err_t vn_proxy_server_start(const char *address, vn_router_t *router, vn_prox
     vn_h2_server_opts_t o = {
         .address = address,
         .handler = {.open = h_open,
+                    .open_meta = h_open_meta,
                     .message = h_message,
                     .finish = h_finish,
                     .close = h_close,

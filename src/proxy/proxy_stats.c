@@ -51,4 +51,13 @@ void vn_proxy_stats_render(const vn_proxy_stats_t *s, vn_buf_t *out)
     value(out, "veneur_proxy_ring_rebuilds_total", NULL, &s->ring_rebuilds);
     family(out, "veneur_proxy_grpc_connections_total", "counter", "HTTP/2 connections accepted on grpc_address");
     value(out, "veneur_proxy_grpc_connections_total", NULL, &s->grpc_connections_total);
+    family(out, "veneur_proxy_loop_refused_total", "counter",
+           "forwarding loops refused: self_address a destination is our own listener, self_id a call came back "
+           "with our own x-veneur-proxy-id, hops a call over the x-veneur-hops limit");
+    value(out, "veneur_proxy_loop_refused_total", "reason=\"self_address\"", &s->loop_self_address);
+    value(out, "veneur_proxy_loop_refused_total", "reason=\"self_id\"", &s->loop_self_id);
+    value(out, "veneur_proxy_loop_refused_total", "reason=\"hops\"", &s->loop_hops);
+    family(out, "veneur_proxy_hops_restreams_total", "counter",
+           "destination streams re-opened to carry a higher x-veneur-hops (a proxy chain, or a loop)");
+    value(out, "veneur_proxy_hops_restreams_total", NULL, &s->hops_restreams);
 }

@@ -32,6 +32,11 @@ typedef struct vn_proxy_stats {
     _Atomic uint64_t discovery_duration_ns_total;
     _Atomic uint64_t ring_rebuilds;
     _Atomic uint64_t grpc_connections_total; /* h2_server's counter (vn_stats_t layout not used) */
+    /* loop protection (issue 15, forward/hops.h) */
+    _Atomic uint64_t loop_self_address;  /* destinations refused: the address is our own listener */
+    _Atomic uint64_t loop_self_id;       /* destinations refused: the call reached us with our own id */
+    _Atomic uint64_t loop_hops;          /* calls refused: x-veneur-hops at or over VN_HOPS_MAX */
+    _Atomic uint64_t hops_restreams;     /* streams re-opened to carry a higher x-veneur-hops */
 } vn_proxy_stats_t;
 
 static inline void vn_pstat_add(_Atomic uint64_t *c, uint64_t n)

@@ -28,6 +28,7 @@
 #include "core/xalloc.h"
 #include "forward/grpc_frame.h"
 #include "forward/metricpb_codec.h"
+#include "forward/hops.h"
 #include "proxy/dest.h"
 #include "proxy/ring.h"
 
@@ -46,6 +47,7 @@ struct vn_router {
     vn_route_snap_t *cur;
     _Atomic uint64_t gen;
     _Atomic size_t healthy;
+    _Atomic unsigned hops; /* x-veneur-hops our streams carry */
 };
 
 /* ---- snapshots ---- */
@@ -108,7 +110,7 @@ static void hook_up(void *ctx, vn_dest_t *d)
 {
     vn_router_t *r = ctx;
     pthread_mutex_lock(&r->mu);
-    if (!d->removed && !d->in_ring) {
+    if (!d->removed && !d->in_ring && !atomic_load(&d->is_self)) {
         d->in_ring = true;
         rebuild(r);
     }
@@ -173,7 +175,10 @@ static vn_dest_t *add_dest(vn_router_t *r, const char *addr)
                         .stall_timeout_s = r->o.stall_timeout_s,
                         .heartbeat_s = r->o.heartbeat_s,
                         .max_msgs = r->o.queue_max_msgs,
-                        .max_bytes = r->o.queue_max_bytes};
+                        .max_bytes = r->o.queue_max_bytes,
+                        .self = r->o.self,
+                        .hops = &r->hops,
+                        .stats = r->o.stats};
     vn_dest_hooks_t h = {.ctx = r, .up = hook_up, .down = hook_down, .reroute = hook_reroute};
     vn_dest_t *d = vn_dest_start(addr, &o, &h);
     r->dests[r->n++] = d;
@@ -197,6 +202,7 @@ vn_router_t *vn_router_new(const vn_router_opts_t *opts)
         r->o.backoff_max_s = r->o.backoff_min_s;
     if (!(r->o.dial_timeout_s > 0))
         r->o.dial_timeout_s = 2;
+    atomic_init(&r->hops, 1);
     pthread_mutex_init(&r->mu, NULL);
     pthread_mutex_init(&r->snap_mu, NULL);
     pthread_mutex_lock(&r->mu);
@@ -266,6 +272,40 @@ void vn_router_set_discovered(vn_router_t *r, const char *const *addrs, size_t n
     }
     free(gone);
 }
+
+void vn_router_mark_self(vn_router_t *r, const char *addr)
+{
+    pthread_mutex_lock(&r->mu);
+    vn_dest_t *d = find(r, addr);
+    if (d && !atomic_exchange(&d->is_self, true)) {
+        if (d->in_ring) {
+            d->in_ring = false;
+            rebuild(r);
+        }
+        vn_dest_wake(d);
+    }
+    pthread_mutex_unlock(&r->mu);
+}
+
+void vn_router_note_hops(vn_router_t *r, unsigned hops_in)
+{
+    unsigned want = hops_in + 1, cur = atomic_load(&r->hops);
+    if (hops_in >= VN_HOPS_MAX || want <= cur)
+        return;
+    while (cur < want && !atomic_compare_exchange_weak(&r->hops, &cur, want))
+        ;
+    VN_LOG(WARN, "event=proxy_hops_raised hops=%u msg=\"a call came through %u veneur-proxies: streams re-open to "
+                 "carry the count (a proxy chain, or a forwarding loop)\"",
+           want, hops_in);
+    pthread_mutex_lock(&r->mu);
+    for (size_t i = 0; i < r->n; i++)
+        vn_dest_wake(r->dests[i]);
+    pthread_mutex_unlock(&r->mu);
+}
+
+const vn_self_t *vn_router_self(const vn_router_t *r) { return r->o.self; }
+
+unsigned vn_router_hops(const vn_router_t *r) { return atomic_load(&((vn_router_t *)r)->hops); }
 
 size_t vn_router_healthy(const vn_router_t *r) { return atomic_load(&((vn_router_t *)r)->healthy); }
 

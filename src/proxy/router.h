@@ -34,6 +34,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "proxy/proxy_stats.h"
+#include "proxy/self.h"
 #include "proxy/tag_match.h"
 
 /** Bytes of framed metrics one destination may hold queued (besides the batch being sent). */
@@ -54,6 +55,7 @@ typedef struct vn_router_opts {
     double heartbeat_s;          /* 0 = h2_stream.h's default (60 s) */
     const vn_tagm_set_t *ignore; /* ignore_tags; borrowed, must outlive the router; NULL = none */
     vn_proxy_stats_t *stats;     /* borrowed, must outlive the router */
+    const vn_self_t *self;       /* borrowed, must outlive the router; NULL = no self detection (tests) */
 } vn_router_opts_t;
 
 /** A new router with no destinations. opts is copied (pointers in it borrowed). Returns owned. */
@@ -81,6 +83,26 @@ void vn_router_add_static(vn_router_t *r, const char *const *addrs, size_t n);
  * timeout). Call from one thread (discovery).
  */
 void vn_router_set_discovered(vn_router_t *r, const char *const *addrs, size_t n);
+
+/**
+ * Our own server got a call carrying our own proxy id, dialled as addr
+ * (its :authority): that destination is this proxy. It leaves the ring and
+ * is never dialled again (dest.h). Unknown addr: nothing. Any thread.
+ */
+void vn_router_mark_self(vn_router_t *r, const char *addr);
+
+/**
+ * A call arrived with x-veneur-hops = hops_in (< VN_HOPS_MAX): streams must
+ * now carry at least hops_in + 1, and those opened with less are re-opened
+ * (the count only rises; see forward/hops.h). Cheap when nothing changes.
+ */
+void vn_router_note_hops(vn_router_t *r, unsigned hops_in);
+
+/** opts.self (may be NULL). */
+const vn_self_t *vn_router_self(const vn_router_t *r);
+
+/** The x-veneur-hops new streams carry (1 until a call with hops arrives). */
+unsigned vn_router_hops(const vn_router_t *r);
 
 /** Destinations whose stream is up (the ring's members). */
 size_t vn_router_healthy(const vn_router_t *r);

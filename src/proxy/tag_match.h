@@ -6,24 +6,21 @@
  *   prefix  the tag starts with value
  *   regex   value matches anywhere in the tag (Go's MatchString: unanchored)
  *
- * Go compiles RE2; here the pattern goes to the C library's POSIX extended
- * regex after translating the RE2 shorthands people use in tag patterns:
- * \d \D \w \W \s \S (inside and outside brackets) and a leading (?i). Any
- * other RE2-only syntax that POSIX ERE rejects fails at load with the
- * pattern named, never silently.
+ * Regexes are RE2 (core/regex.h), the dialect Go compiles them in, matched
+ * in time linear in the tag: a 64 KiB hostile tag cannot stall the routing
+ * thread (glibc's regexec could, for seconds: issue 15).
  *
- * Thread-safety: a compiled set is read-only and may be shared by threads
- * (regexec on a shared regex_t is thread-safe in glibc).
+ * Thread-safety: a compiled set is read-only and may be shared by threads.
  */
 #ifndef VN_PROXY_TAG_MATCH_H
 #define VN_PROXY_TAG_MATCH_H
 
-#include <regex.h>
 #include <stdbool.h>
 #include <stddef.h>
 
 #include "config/config.h"
 #include "core/err.h"
+#include "core/regex.h"
 
 typedef enum vn_tagm_kind { VN_TAGM_EXACT, VN_TAGM_PREFIX, VN_TAGM_REGEX } vn_tagm_kind_t;
 
@@ -31,7 +28,7 @@ typedef struct vn_tagm {
     vn_tagm_kind_t kind;
     char *value; /* owned */
     size_t len;
-    regex_t re;  /* VN_TAGM_REGEX only */
+    vn_regex_t *re; /* VN_TAGM_REGEX only; owned */
 } vn_tagm_t;
 
 typedef struct vn_tagm_set {
@@ -51,13 +48,5 @@ void vn_tagm_set_destroy(vn_tagm_set_t *set);
 
 /** True when any matcher matches tag[0..len) (not NUL-terminated). */
 bool vn_tagm_set_match(const vn_tagm_set_t *set, const char *tag, size_t len);
-
-/**
- * Translates an RE2 pattern to POSIX ERE as described above into out
- * (NUL-terminated). *icase is set for a leading (?i). @return false when out
- * is too small, or for what has no faithful POSIX form: a negated class
- * (\D \W \S) or an escaped ] \ ^ - inside brackets, an unterminated [: class.
- */
-bool vn_tagm_translate_re2(const char *re2, char *out, size_t cap, bool *icase);
 
 #endif

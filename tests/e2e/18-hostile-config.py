@@ -13,10 +13,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import ROOT, Veneur, check, expect, free_port, run, total, wait_for  # noqa: E402
 
-# The harness may honour VENEUR_BUILD_DIR itself; do the same here so the file also runs
-# against the ASan+UBSan binaries (VENEUR_BUILD_DIR=build/asan).
-BUILD = os.environ.get("VENEUR_BUILD_DIR", "")
-BIN = os.path.join(ROOT, BUILD, "veneur") if BUILD else harness.VENEUR
+# harness.VENEUR honours VENEUR_BUILD_DIR (build/asan for the ASan+UBSan binaries)
+BIN = harness.VENEUR
 
 
 def start_fails(yaml=None, args=(), env=None, path=None, timeout=20):
@@ -188,7 +186,7 @@ def test_unix_socket_not_unlinked_by_second_start():
 
 def make_certs():
     d = tempfile.mkdtemp(prefix="vn-certs-")
-    tool = os.path.join(ROOT, BUILD or "build", "vn-testcerts")
+    tool = os.path.join(harness.BUILD_DIR, "vn-testcerts")
     if not os.path.exists(tool):
         tool = os.path.join(ROOT, "build", "vn-testcerts")
     subprocess.run([tool, d], check=True, capture_output=True)

@@ -35,10 +35,11 @@ import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
 from harness import ROOT, Veneur, check, expect, free_port, run, wait_for  # noqa: E402
 
 # VENEUR_PROXY_BIN=build/asan/veneur-proxy runs the same cases against the sanitizer build.
-PROXY = os.environ.get("VENEUR_PROXY_BIN") or os.path.join(ROOT, "build", "veneur-proxy")
+PROXY = os.environ.get("VENEUR_PROXY_BIN") or harness.VENEUR_PROXY
 GLOBAL_YAML = "aggregates: [count]\npercentiles: []\n"
 
 

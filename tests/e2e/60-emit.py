@@ -24,7 +24,10 @@ import sys
 import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-EMIT = os.environ.get("VENEUR_EMIT", os.path.join(ROOT, "build", "veneur-emit"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
+EMIT = os.environ.get("VENEUR_EMIT", harness.VENEUR_EMIT)
 TIMEOUT = 5.0  # seconds, for every socket read
 MAX_CHUNK = 1432
 

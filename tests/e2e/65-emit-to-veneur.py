@@ -5,9 +5,10 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
 from harness import ROOT, Veneur, by_name, check, expect, free_port, run, wait_for  # noqa: E402
 
-EMIT = os.path.join(ROOT, "build", "veneur-emit")
+EMIT = harness.VENEUR_EMIT
 
 
 def emit(*args):

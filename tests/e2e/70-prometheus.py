@@ -30,7 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import ROOT, Veneur, by_name, check, expect, free_port, run, total, wait_for  # noqa: E402
 
-PROM_TOOL = os.path.join(ROOT, "build", "veneur-prometheus")
+PROM_TOOL = harness.VENEUR_PROMETHEUS
 NODE_EXPORTER = "/usr/bin/prometheus-node-exporter"
 PROMETHEUS = "/usr/bin/prometheus"
 
@@ -293,7 +293,7 @@ def test_mtls():
     d = tempfile.mkdtemp(prefix="vn-e2e-pki-")
     srv = v = tool = bad = None
     try:
-        r = subprocess.run([os.path.join(ROOT, "build", "vn-testcerts"), d], capture_output=True, text=True, timeout=30)
+        r = subprocess.run([harness.VN_TESTCERTS, d], capture_output=True, text=True, timeout=30)
         expect(r.returncode == 0, "vn-testcerts: " + r.stderr)
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(os.path.join(d, "server.pem"), os.path.join(d, "server.key"))

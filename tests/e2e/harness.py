@@ -3,6 +3,12 @@
 Every test starts the real build/veneur on 127.0.0.1 with ephemeral ports,
 waits on conditions with deadlines (never fixed sleeps), and prints one line
 per case: "PASS name" or "FAIL name: why". run() exits non-zero on failure.
+
+Sanitizer builds: env VENEUR_BUILD_DIR (default "build", relative to the repo
+root) selects the directory of every binary below, e.g. build/asan or
+build/tsan. Deadlines of wait_for are stretched by TIME_SCALE there (env
+VENEUR_TIME_SCALE overrides). A Veneur whose stderr holds a sanitizer report
+when it stops is reported as "FAIL sanitizer ...".
 """
 import json
 import os
@@ -15,8 +21,42 @@ import time
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-VENEUR = os.path.join(ROOT, "build", "veneur")
+BUILD_DIR = os.path.join(ROOT, os.environ.get("VENEUR_BUILD_DIR") or "build")
+VENEUR = os.path.join(BUILD_DIR, "veneur")
+VENEUR_EMIT = os.path.join(BUILD_DIR, "veneur-emit")
+VENEUR_PROXY = os.path.join(BUILD_DIR, "veneur-proxy")
+VENEUR_PROMETHEUS = os.path.join(BUILD_DIR, "veneur-prometheus")
+VN_TESTCERTS = os.path.join(BUILD_DIR, "vn-testcerts")
+_SANITIZED = os.path.basename(os.path.normpath(BUILD_DIR))
+# Sanitized binaries run several times slower (TSan most): stretch deadlines, never fixed sleeps.
+TIME_SCALE = float(os.environ.get("VENEUR_TIME_SCALE") or {"asan": 2, "tsan": 5}.get(_SANITIZED, 1))
+# Lines a sanitizer writes to stderr when it finds something.
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:", "WARNING: ThreadSanitizer")
+# Defaults for sanitized runs (an explicit env wins): any report makes the process exit non-zero.
+SANITIZER_ENV = {
+    "ASAN_OPTIONS": "detect_leaks=1:halt_on_error=1:abort_on_error=0:exitcode=86",
+    "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1",
+    "TSAN_OPTIONS": "halt_on_error=0:exitcode=66:second_deadlock_stack=1:suppressions=" +
+                    os.path.join(ROOT, "tests", "tsan.supp"),
+}
 _results = []
+_running = []  # Veneur instances not stopped yet, checked by run()
+
+
+def sanitizer_env(env=None):
+    """os.environ plus SANITIZER_ENV defaults plus env: the environment for any binary a test starts."""
+    e = dict(SANITIZER_ENV)
+    e.update(os.environ)
+    e.update(env or {})
+    return e
+
+
+def sanitizer_report(text):
+    """The first sanitizer report line in text, or None."""
+    for line in text.splitlines():
+        if any(m in line for m in SANITIZER_MARKS):
+            return line.strip()
+    return None
 
 
 def free_port(kind=socket.SOCK_DGRAM):
@@ -39,7 +79,7 @@ def free_port(kind=socket.SOCK_DGRAM):
 
 def wait_for(cond, timeout=10.0, step=0.02, what="condition"):
     """Polls cond() until it returns a truthy value or the deadline passes."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + timeout * TIME_SCALE
     while True:
         v = cond()
         if v:
@@ -67,10 +107,11 @@ class Veneur:
         with open(self.config, "w") as f:
             f.write("\n".join(lines) + "\n" + extra_yaml)
         self.stderr_path = os.path.join(self.dir, "stderr.log")
-        self._stderr = open(self.stderr_path, "w")
-        e = dict(os.environ)
-        e.update(env or {})
-        self.proc = subprocess.Popen([binary, "-f", self.config], stdout=subprocess.PIPE, stderr=self._stderr, env=e)
+        self._stderr = open(self.stderr_path, "a")  # O_APPEND: nothing written to it is overwritten
+        self._checked = False
+        self.proc = subprocess.Popen([binary, "-f", self.config], stdout=subprocess.PIPE, stderr=self._stderr,
+                                     env=sanitizer_env(env))
+        _running.append(self)
         wait_for(self._healthy, timeout=10, what="veneur /healthcheck")
 
     def _healthy(self):
@@ -134,7 +175,22 @@ class Veneur:
                 self.proc.kill()
                 self.proc.wait()
         self._stderr.close()
+        self._check_sanitizer()
         return self.proc.returncode
+
+    def _check_sanitizer(self):
+        """Once per process: a sanitizer report in stderr is a failed case of its own."""
+        if self._checked:
+            return
+        self._checked = True
+        if self in _running:
+            _running.remove(self)
+        with open(self.stderr_path, errors="replace") as f:
+            bad = sanitizer_report(f.read())
+        if bad:
+            print("FAIL sanitizer (%s, log %s): %s" % (os.path.basename(sys.argv[0]), self.stderr_path, bad),
+                  flush=True)
+            _results.append(False)
 
 
 def by_name(records, name, tags=None):
@@ -163,4 +219,6 @@ def expect(cond, msg):
 
 
 def run():
+    for v in list(_running):  # a test that forgot stop() still gets its sanitizer check
+        v.stop()
     sys.exit(0 if all(_results) else 1)

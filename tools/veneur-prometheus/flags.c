@@ -11,10 +11,8 @@
  * on 0), -h must be http:// or https://, the regexes must compile, the cert
  * files must be readable and -cert needs -key (Go's LoadX509KeyPair).
  *
- * Regexes: Go joins the comma-separated list with "|" into one RE2 regexp and
- * matches it unanchored; here the joined text is a POSIX extended regex
- * (regcomp REG_EXTENDED), also unanchored. See docs/internals/prometheus.md
- * for what RE2 syntax ERE lacks (\d, \w, \s, (?i), non-greedy *?, ...).
+ * Regexes: as in Go, the comma-separated list is joined with "|" into one
+ * RE2 regexp (core/regex.h) matched unanchored: same syntax, linear time.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -48,9 +46,9 @@ static const flagdef_t g_flags[] = {
      "Scrape interval, a Go duration such as 10s or 1m30s (default \"10s\"). The first scrape\n"
      "happens at start-up, then one every interval."},
     {"ignored-labels", false, OFF(ignored_labels),
-     "Comma-separated regexes (POSIX extended) of label names not to export as tags."},
+     "Comma-separated regexes (RE2, as Go) of label names not to export as tags."},
     {"ignored-metrics", false, OFF(ignored_metrics),
-     "Comma-separated regexes (POSIX extended) of metric family names not to export."},
+     "Comma-separated regexes (RE2, as Go) of metric family names not to export."},
     {"key", false, OFF(key), "Private key (PEM) for -cert."},
     {"p", false, OFF(prefix),
      "Prefix prepended to every metric name sent, self-metrics included; include the\n"
@@ -115,24 +113,22 @@ void vn_pm_kv_parse(const char *arg, vn_pm_kv_t **v, size_t *n)
     }
 }
 
-static bool compile(const char *flag, const char *arg, regex_t *re, bool *has, char *err, size_t errlen)
+static bool compile(const char *flag, const char *arg, vn_regex_t **re, char *err, size_t errlen)
 {
+    *re = NULL;
     if (!arg || !*arg)
         return true;
     char *joined = vn_xstrdup(arg);
     for (char *c = joined; *c; c++)
         if (*c == ',')
             *c = '|';
-    int rc = regcomp(re, joined, REG_EXTENDED | REG_NOSUB);
-    if (rc != 0) {
-        char why[160];
-        regerror(rc, re, why, sizeof why);
+    char why[256];
+    *re = vn_regex_compile(joined, why, sizeof why);
+    free(joined);
+    if (!*re) {
         snprintf(err, errlen, "invalid value \"%s\" for flag -%s: %s", arg, flag, why);
-        free(joined);
         return false;
     }
-    free(joined);
-    *has = true;
     return true;
 }
 
@@ -155,8 +151,8 @@ static vn_pm_flags_rc_t validate(vn_pm_opts_t *o, char *err, size_t errlen)
         snprintf(err, errlen, "invalid value \"%s\" for flag -h: want an http:// or https:// URL", o->url);
         return VN_PM_FLAGS_BAD;
     }
-    if (!compile("ignored-labels", o->ignored_labels, &o->re_labels, &o->has_ignored_labels, err, errlen) ||
-        !compile("ignored-metrics", o->ignored_metrics, &o->re_metrics, &o->has_ignored_metrics, err, errlen))
+    if (!compile("ignored-labels", o->ignored_labels, &o->re_labels, err, errlen) ||
+        !compile("ignored-metrics", o->ignored_metrics, &o->re_metrics, err, errlen))
         return VN_PM_FLAGS_BAD;
     if (o->cert && *o->cert && !(o->key && *o->key)) {
         snprintf(err, errlen, "flag -cert needs -key");
@@ -239,10 +235,8 @@ void vn_pm_opts_destroy(vn_pm_opts_t *o)
 {
     if (!o)
         return;
-    if (o->has_ignored_labels)
-        regfree(&o->re_labels);
-    if (o->has_ignored_metrics)
-        regfree(&o->re_metrics);
+    vn_regex_free(o->re_labels);
+    vn_regex_free(o->re_metrics);
     for (size_t i = 0; i < o->nrenames; i++) {
         free(o->renames[i].key);
         free(o->renames[i].val);

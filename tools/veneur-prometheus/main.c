@@ -140,8 +140,8 @@ static int run(const vn_pm_opts_t *o)
         return VN_PM_EXIT_FAIL;
     }
     l.tcfg = (vn_pm_tcfg_t){.prefix = o->prefix,
-                            .ignored_labels = o->has_ignored_labels ? &o->re_labels : NULL,
-                            .ignored_metrics = o->has_ignored_metrics ? &o->re_metrics : NULL,
+                            .ignored_labels = o->re_labels,
+                            .ignored_metrics = o->re_metrics,
                             .renames = o->renames,
                             .nrenames = o->nrenames,
                             .adds = o->adds,

@@ -17,7 +17,6 @@
 #ifndef VN_TOOLS_PROM_H
 #define VN_TOOLS_PROM_H
 
-#include <regex.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -25,6 +24,7 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
+#include "core/regex.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "parse/prom_text.h"
@@ -58,8 +58,7 @@ typedef struct vn_pm_opts {
     const char *rename, *add;                     /* raw flag values */
     const char *cert, *key, *cacert, *socket;
     /* derived (owned) */
-    bool has_ignored_labels, has_ignored_metrics;
-    regex_t re_labels, re_metrics;
+    vn_regex_t *re_labels, *re_metrics; /* NULL when the flag is empty */
     vn_pm_kv_t *renames, *adds;
     size_t nrenames, nadds;
 } vn_pm_opts_t;
@@ -127,8 +126,8 @@ uint32_t vn_pm_cache_size(const vn_pm_cache_t *c);
 /** What to translate with; everything borrowed for the call. */
 typedef struct vn_pm_tcfg {
     const char *prefix;             /* prepended to every name, self-metrics too; "" none */
-    const regex_t *ignored_labels;  /* label names to drop, or NULL */
-    const regex_t *ignored_metrics; /* family names to skip, or NULL */
+    const vn_regex_t *ignored_labels;  /* label names to drop, or NULL */
+    const vn_regex_t *ignored_metrics; /* family names to skip, or NULL */
     const vn_pm_kv_t *renames;      /* label name -> tag name */
     size_t nrenames;
     const vn_pm_kv_t *adds; /* tags appended to every metric, in order */
@@ -143,6 +142,7 @@ typedef struct vn_pm_out {
     uint64_t unknown;                      /* families of VN_PROM_UNKNOWN type */
     uint64_t too_long;                     /* lines dropped for exceeding VN_PM_MAX_DATAGRAM */
     uint64_t ignored;                      /* families skipped by -ignored-metrics */
+    uint64_t sanitized;                    /* tags and names with DogStatsD syntax bytes replaced */
     vn_buf_t _tags, _keytags, _name, _tmp; /* scratch, reused between scrapes */
 } vn_pm_out_t;
 

@@ -15,7 +15,10 @@
  *
  * Tags are the labels in exposition order as name:value (value unescaped,
  * newlines dropped as datadog-go drops them), minus -ignored-labels, renamed
- * by -r, then the -a tags. Counters with a delta of 0 are not sent, but count
+ * by -r, then the -a tags. Unlike Go, bytes that are DogStatsD syntax ('|',
+ * ',', '#', NUL, CR; ':' in names) become '_' (vn_prom_statsd_safe), so a
+ * label value cannot add a sample rate or a tag; each rewritten tag or name
+ * counts in veneur.prometheus.sanitized_total (sent only when nonzero). Counters with a delta of 0 are not sent, but count
  * toward metrics_flushed_total as in Go. A line longer than one datagram is
  * dropped (datadog-go cannot send it either) and counted in too_long.
  */
@@ -41,7 +44,7 @@ void vn_pm_out_reset(vn_pm_out_t *o)
 {
     vn_buf_reset(&o->lines);
     o->nlines = 0;
-    o->translated = o->unknown = o->too_long = o->ignored = 0;
+    o->translated = o->unknown = o->too_long = o->ignored = o->sanitized = 0;
 }
 
 void vn_pm_out_destroy(vn_pm_out_t *o)
@@ -86,25 +89,10 @@ int64_t vn_pm_counter_int(double v)
     return (int64_t)v;
 }
 
-/* NUL-terminated copy of s in the scratch buffer, for regexec. */
-static const char *cstr(vn_buf_t *tmp, vn_str_t s)
-{
-    vn_buf_reset(tmp);
-    if (vn_buf_add(tmp, s.p, s.len) != VN_OK)
-        return NULL;
-    return vn_buf_ptr(tmp);
-}
+static bool matches(const vn_regex_t *re, vn_str_t s) { return re && vn_regex_match(re, s.p, s.len); }
 
-static bool matches(const regex_t *re, vn_buf_t *tmp, vn_str_t s)
-{
-    if (!re)
-        return false;
-    const char *c = cstr(tmp, s);
-    return c && regexec(re, c, 0, NULL, 0) == 0;
-}
-
-/* Appends a label value: unescaped, newlines dropped (datadog-go appendTags). */
-static vn_err_t add_value(vn_buf_t *b, const vn_prom_label_t *l)
+/* Appends a label value, unescaped and made DogStatsD-safe (vn_prom_statsd_safe). */
+static vn_err_t add_value(vn_buf_t *b, const vn_prom_label_t *l, bool *changed)
 {
     if (l->value.len == 0)
         return VN_OK;
@@ -114,28 +102,39 @@ static vn_err_t add_value(vn_buf_t *b, const vn_prom_label_t *l)
         return rc;
     size_t n =
         l->escaped ? vn_prom_unescape(l->value, dst) : (memcpy(dst, l->value.p, l->value.len), l->value.len);
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++)
-        if (dst[i] != '\n')
-            dst[k++] = dst[i];
-    vn_buf_commit(b, k);
+    vn_buf_commit(b, vn_prom_statsd_safe(dst, n, false, changed));
+    return VN_OK;
+}
+
+/* Appends s made safe as a name (-r and -a come from the operator, but a ',' there would split the tag too). */
+static vn_err_t add_safe(vn_buf_t *b, const char *p, size_t len, bool name, bool *changed)
+{
+    char *dst;
+    vn_err_t rc = vn_buf_reserve(b, len, &dst);
+    if (rc != VN_OK)
+        return rc;
+    memcpy(dst, p, len);
+    vn_buf_commit(b, vn_prom_statsd_safe(dst, len, name, changed));
     return VN_OK;
 }
 
 static vn_err_t add_tag(vn_pm_out_t *o, vn_str_t name, const vn_prom_label_t *l, const char *val)
 {
     vn_err_t rc = VN_OK;
+    bool changed = false;
     size_t start = vn_buf_len(&o->_tags);
     if (start)
         rc = vn_buf_add_byte(&o->_tags, ',');
     if (rc == VN_OK)
-        rc = vn_buf_add(&o->_tags, name.p, name.len);
+        rc = add_safe(&o->_tags, name.p, name.len, true, &changed);
     if (rc == VN_OK)
         rc = vn_buf_add_byte(&o->_tags, ':');
     if (rc == VN_OK)
-        rc = l ? add_value(&o->_tags, l) : vn_buf_add_str(&o->_tags, val);
+        rc = l ? add_value(&o->_tags, l, &changed) : add_safe(&o->_tags, val, strlen(val), false, &changed);
     if (rc != VN_OK)
         return rc;
+    if (changed)
+        o->sanitized++;
     /* the key repeats the tag behind a 0xff separator */
     const char *t = vn_buf_ptr(&o->_tags) + start + (start ? 1 : 0);
     size_t tlen = vn_buf_len(&o->_tags) - start - (start ? 1 : 0);
@@ -150,7 +149,7 @@ static vn_err_t build_tags(const vn_pm_tcfg_t *cfg, const vn_prom_doc_t *doc, co
     vn_buf_reset(&o->_keytags);
     for (uint32_t i = 0; i < s->nlabels; i++) {
         const vn_prom_label_t *l = &doc->labels[s->label_off + i];
-        if (matches(cfg->ignored_labels, &o->_tmp, l->name))
+        if (matches(cfg->ignored_labels, l->name))
             continue;
         vn_str_t name = l->name;
         for (size_t r = 0; r < cfg->nrenames; r++)
@@ -170,11 +169,13 @@ static vn_err_t build_tags(const vn_pm_tcfg_t *cfg, const vn_prom_doc_t *doc, co
     return VN_OK;
 }
 
-/* Sets the stat name (without prefix) to family + suffix. */
+/* Sets the stat name (without prefix) to family + suffix. A Prometheus name may hold ':' (recording
+ * rules: job:requests:rate5m), which would end a DogStatsD name: it becomes '_'. */
 static vn_err_t set_name(vn_pm_out_t *o, vn_str_t family, const char *suffix)
 {
     vn_buf_reset(&o->_name);
-    vn_err_t rc = vn_buf_add(&o->_name, family.p, family.len);
+    bool changed = false; /* counted once per series by series_out */
+    vn_err_t rc = add_safe(&o->_name, family.p, family.len, true, &changed);
     return rc == VN_OK && suffix ? vn_buf_add_str(&o->_name, suffix) : rc;
 }
 
@@ -244,6 +245,8 @@ static vn_err_t series_out(const vn_pm_tcfg_t *cfg, vn_pm_cache_t *cache, const 
     vn_err_t rc = build_tags(cfg, doc, s, o);
     if (rc != VN_OK)
         return rc;
+    if (memchr(f->name.p, ':', f->name.len))
+        o->sanitized++; /* set_name rewrites it */
     char suffix[400];
     switch (f->type) {
     case VN_PROM_COUNTER:
@@ -302,7 +305,7 @@ vn_err_t vn_pm_translate(const vn_pm_tcfg_t *cfg, vn_pm_cache_t *cache, const vn
         const vn_prom_family_t *f = &doc->families[fi];
         if (f->nseries == 0)
             continue; /* HELP/TYPE only: Go drops empty families */
-        if (matches(cfg->ignored_metrics, &out->_tmp, f->name)) {
+        if (matches(cfg->ignored_metrics, f->name)) {
             out->ignored++;
             continue;
         }
@@ -320,6 +323,8 @@ vn_err_t vn_pm_translate(const vn_pm_tcfg_t *cfg, vn_pm_cache_t *cache, const vn
     if (out->unknown)
         rc = vn_pm_add_count(out, cfg->prefix, "veneur.prometheus.unknown_metric_type_total",
                              (int64_t)out->unknown);
+    if (rc == VN_OK && out->sanitized)
+        rc = vn_pm_add_count(out, cfg->prefix, "veneur.prometheus.sanitized_total", (int64_t)out->sanitized);
     if (rc == VN_OK)
         rc = vn_pm_add_count(out, cfg->prefix, "veneur.prometheus.metrics_flushed_total",
                              (int64_t)out->translated + 2);

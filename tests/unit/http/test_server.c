@@ -656,6 +656,44 @@ static void test_http__any_and_ipv6(void **st)
     vn_http_server_stop(NULL);
 }
 
+/* Issue 14: half-sent requests must not take the slots health probes need,
+ * whether they come from the probes' own address or another one. */
+static void test_http__half_open_flood_keeps_health(void **st)
+{
+    state_t *s = *st;
+    enum { N = 600 };
+    static int fds[2 * N];
+    int n = 0;
+    const char *srcs[] = {"127.0.0.1", "127.0.0.2"};
+    for (int k = 0; k < 2; k++) {
+        for (int i = 0; i < N; i++) {
+            int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            struct sockaddr_in a = {.sin_family = AF_INET};
+            inet_pton(AF_INET, srcs[k], &a.sin_addr);
+            assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+            a.sin_port = htons((uint16_t)s->port);
+            inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+            assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+            (void)send(fd, "GET /healthz HTTP/1.1\r\nHost: x\r\n", 32, MSG_NOSIGNAL);
+            fds[n++] = fd;
+        }
+        for (int i = 0; i < 10; i++) {
+            struct timespec t0, t1;
+            clock_gettime(CLOCK_MONOTONIC, &t0);
+            http_resp_t r = get(s->port, i % 2 ? "/readyz" : "/healthz");
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            assert_int_equal(r.status, 200);
+            double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+            assert_true(ms < 1000);
+            resp_free(&r);
+        }
+    }
+    /* soft limits: at most VN_HTTP_SOFT_PER_IP of each address were kept */
+    assert_true(vn_http_server_evicted(s->srv) >= 2 * (N - VN_HTTP_SOFT_PER_IP) - 20);
+    for (int i = 0; i < n; i++)
+        close(fds[i]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -674,6 +712,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_http__body_limit, setup_all, teardown),
         cmocka_unit_test_setup_teardown(test_http__chunked_body_over_limit_closes, setup_all, teardown),
         cmocka_unit_test_setup_teardown(test_http__keep_alive, setup_all, teardown),
+        cmocka_unit_test_setup_teardown(test_http__half_open_flood_keeps_health, setup_all, teardown),
         cmocka_unit_test_setup_teardown(test_http__port_in_use, setup_all, teardown),
         cmocka_unit_test(test_http__bad_addresses),
         cmocka_unit_test(test_http__any_and_ipv6),

@@ -8,6 +8,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <stdlib.h>
+
+#include "aggregate/batch.h"
 #include "aggregate/worker.h"
 #include "core/metric.h"
 #include "core/spsc.h"
@@ -132,6 +135,103 @@ static void test_ingest__line_cache_eviction(void **state)
         vn_series_map_free(maps[w]);
 }
 
+/* Every map entry, counted; returns the sum of counter values (checks keys are sane). */
+static size_t swap_all(fx_t *f, vn_series_map_t **maps)
+{
+    size_t n = 0;
+    for (int w = 0; w < 3; w++) {
+        maps[w] = vn_worker_swap(f->w[w]);
+        n += maps[w]->count;
+        for (size_t i = 0; i < maps[w]->cap; i++) {
+            vn_series_t *s = maps[w]->slots[i];
+            if (!s)
+                continue;
+            /* a key is name '\n' tags: exactly one '\n', no NUL inside */
+            assert_int_equal(strlen(s->key), s->key_len);
+            const char *nl = memchr(s->key, '\n', s->key_len);
+            assert_non_null(nl);
+            assert_null(memchr(nl + 1, '\n', s->key_len - (size_t)(nl + 1 - s->key)));
+        }
+    }
+    return n;
+}
+
+static void free_all(vn_series_map_t **maps)
+{
+    for (int w = 0; w < 3; w++)
+        vn_series_map_free(maps[w]);
+}
+
+/* Records that cannot fit one 64 KiB batch are counted drops, never writes past it (the ASan
+ * heap-buffer-overflow of issue 14): long names, short names with a long tag, long set members,
+ * long service-check messages, at and around the boundary. */
+static void test_ingest__long_keys_bounded(void **state)
+{
+    fx_t *f = *state;
+    const size_t big = 70000;
+    char *line = malloc(big + 64);
+    /* a key is name '\n' (no tags): the record is 32 + key bytes rounded to 8, at most 65536 */
+    const size_t max_name = VN_REC_MAX_KEY_IN_BATCH - 1; /* 65503 */
+    size_t lens[] = {max_name - 8, max_name, max_name + 1, 65505, 65535, 65536, 66000};
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+        memset(line, 'n', lens[i]);
+        line[0] = (char)('a' + i); /* distinct series */
+        memcpy(line + lens[i], ":1|c", 4);
+        vn_ingest_line(f->in, line, lens[i] + 4);
+    }
+    /* a short name with a long tag, and a long tag list */
+    memcpy(line, "t:1|c|#", 7);
+    memset(line + 7, 'a', 65520);
+    vn_ingest_line(f->in, line, 7 + 65520);
+    /* a set whose member pushes key + aux over a batch */
+    memcpy(line, "s:", 2);
+    memset(line + 2, 'm', 65510);
+    memcpy(line + 2 + 65510, "|s", 2);
+    vn_ingest_line(f->in, line, 2 + 65510 + 2);
+    /* a service check whose message pushes key + aux over */
+    memcpy(line, "_sc|svc|1|m:", 12);
+    memset(line + 12, 'x', 65530);
+    vn_ingest_line(f->in, line, 12 + 65530);
+    /* good lines still flow after the drops, in the same batches */
+    for (int i = 0; i < 10; i++)
+        vn_ingest_line(f->in, "after:1|c", 9);
+    vn_ingest_commit(f->in);
+    vn_series_map_t *maps[3];
+    size_t n = swap_all(f, maps);
+    assert_int_equal(n, 3); /* the two names that fit, and "after" */
+    vn_series_t *a = lookup(maps, "after\n", VN_MT_COUNTER);
+    assert_non_null(a);
+    assert_true(a->u.counter == 10);
+    free_all(maps);
+    assert_int_equal(vn_stats_get(&f->stats.parse_errors[VN_PARSE_ERR_KEY_TOO_LONG]), 8);
+    free(line);
+}
+
+/* NUL never reaches a series: "n\0a", "n\0b" and "n" must not become three series that sinks
+ * print as one name. The set check also runs on line-cache hits (the parser is skipped there). */
+static void test_ingest__nul_rejected(void **state)
+{
+    fx_t *f = *state;
+    vn_ingest_packet(f->in, "n\0a:1|c\nn\0b:1|c\nn:1|c\n", 22);
+    vn_ingest_packet(f->in, "u:a|s\nu:a|s\nu:b\0c|s\nu:d|s\n", 26);
+    vn_ingest_packet(f->in, "t:1|c|#k:v\0\n_sc|c\0k|0\n_e{2,2}:a\0|bc\n", 36);
+    vn_ingest_line(f->in, "bad\ny.name:1|c", 14); /* a caller handing a '\n' inside one line */
+    vn_ingest_commit(f->in);
+    vn_series_map_t *maps[3];
+    size_t n = swap_all(f, maps);
+    assert_int_equal(n, 2);
+    vn_series_t *c = lookup(maps, "n\n", VN_MT_COUNTER);
+    assert_non_null(c);
+    assert_true(c->u.counter == 1);
+    vn_series_t *u = lookup(maps, "u\n", VN_MT_SET);
+    assert_non_null(u);
+    assert_int_equal(vn_hll_estimate(u->u.set), 2);
+    free_all(maps);
+    assert_int_equal(vn_stats_get(&f->stats.parse_errors[VN_PARSE_ERR_NUL_BYTE]), 6);
+    assert_int_equal(vn_stats_get(&f->stats.parse_errors[VN_PARSE_ERR_NEWLINE]), 1);
+    assert_int_equal(vn_stats_get(&f->stats.events_received), 0);
+}
+
 static void test_ingest__spsc_ring_bounds(void **state)
 {
     (void)state;
@@ -152,6 +252,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_ingest__packet_to_maps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ingest__line_cache_eviction, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ingest__long_keys_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ingest__nul_rejected, setup, teardown),
         cmocka_unit_test(test_ingest__spsc_ring_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

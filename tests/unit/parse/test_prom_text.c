@@ -555,13 +555,15 @@ static void test_prom_text__translate_tags(void **state)
     (void)state;
     tr_t t;
     tr_init(&t, "p.");
-    regex_t ign, ignm;
-    assert_int_equal(regcomp(&ign, ".*5.*|.*abel1.*", REG_EXTENDED | REG_NOSUB), 0);
-    assert_int_equal(regcomp(&ignm, "^go_", REG_EXTENDED | REG_NOSUB), 0);
+    char why[128];
+    vn_regex_t *ign = vn_regex_compile(".*5.*|(?i)^L?abel1.*?$", why, sizeof why); /* RE2, as Go */
+    vn_regex_t *ignm = vn_regex_compile("^go_", why, sizeof why);
+    assert_non_null(ign);
+    assert_non_null(ignm);
     vn_pm_kv_t renames[] = {{(char *)"label2", (char *)"two"}};
     vn_pm_kv_t adds[] = {{(char *)"env", (char *)"prod"}, {(char *)"team", (char *)"x"}};
-    t.cfg.ignored_labels = &ign;
-    t.cfg.ignored_metrics = &ignm;
+    t.cfg.ignored_labels = ign;
+    t.cfg.ignored_metrics = ignm;
     t.cfg.renames = renames;
     t.cfg.nrenames = 1;
     t.cfg.adds = adds;
@@ -574,8 +576,51 @@ static void test_prom_text__translate_tags(void **state)
                                        "p.veneur.prometheus.metrics_flushed_total:3|c\n");
     assert_int_equal(t.out.ignored, 1);
     assert_int_equal(t.out.unknown, 1);
-    regfree(&ign);
-    regfree(&ignm);
+    vn_regex_free(ign);
+    vn_regex_free(ignm);
+    tr_destroy(&t);
+}
+
+/* issue 15: a label value cannot open a DogStatsD section or add a tag */
+static void test_prom_text__translate_hostile_labels(void **state)
+{
+    (void)state;
+    tr_t t;
+    tr_init(&t, "");
+    vn_pm_kv_t adds[] = {{(char *)"a,b", (char *)"x|y"}};
+    t.cfg.adds = adds;
+    t.cfg.nadds = 1;
+    const char *b = "# TYPE c counter\n"
+                    "c{v=\"x|@0.0001\",w=\"p,q:r\",z=\"#t|#u:1\\nn\"} 10\n"
+                    "job:rate5m{v=\"ok\"} 3\n";
+    scrape(&t, b);
+    b = "# TYPE c counter\n"
+        "c{v=\"x|@0.0001\",w=\"p,q:r\",z=\"#t|#u:1\\nn\"} 12\n"
+        "job:rate5m{v=\"ok\"} 3\n";
+    assert_string_equal(scrape(&t, b), "c:2|c|#v:x_@0.0001,w:p_q:r,z:_t__u:1n,a_b:x_y\n"
+                                       "job_rate5m:3|g|#v:ok,a_b:x_y\n"
+                                       "veneur.prometheus.sanitized_total:6|c\n"
+                                       "veneur.prometheus.metrics_flushed_total:4|c\n");
+    char buf[16] = "a\0b\rc:d,e|f#g\n";
+    bool changed = false;
+    size_t n = vn_prom_statsd_safe(buf, 15, false, &changed);
+    assert_true(changed);
+    assert_int_equal(n, 14);
+    assert_memory_equal(buf, "a_b_c:d_e_f_g", 13);
+    changed = false;
+    n = vn_prom_statsd_safe(buf, 3, true, &changed);
+    assert_false(changed);
+    changed = false;
+    char nl[] = "a\nb";
+    assert_int_equal(vn_prom_statsd_safe(nl, 3, false, &changed), 2);
+    assert_false(changed); /* dropping a newline is datadog-go's behaviour, not counted */
+    char ok[] = "fine.name_1";
+    changed = false;
+    assert_int_equal(vn_prom_statsd_safe(ok, 11, true, &changed), 11);
+    assert_false(changed);
+    char colon[] = "a:b";
+    vn_prom_statsd_safe(colon, 3, true, &changed);
+    assert_string_equal(colon, "a_b");
     tr_destroy(&t);
 }
 
@@ -681,7 +726,7 @@ static void test_prom_text__flags(void **state)
     assert_true(o.interval_s == 10);
     assert_string_equal(o.statsd, "127.0.0.1:8126");
     assert_string_equal(o.prefix, "");
-    assert_false(o.has_ignored_labels);
+    assert_null(o.re_labels);
     vn_pm_opts_destroy(&o);
 
     char *a2[] = {"x",
@@ -706,10 +751,10 @@ static void test_prom_text__flags(void **state)
     assert_true(o.debug);
     assert_string_equal(o.prefix, "test.");
     assert_string_equal(o.statsd, "127.0.0.1:8126"); /* parsing stopped at "rest" */
-    assert_true(o.has_ignored_labels);
-    assert_int_equal(regexec(&o.re_labels, "cpu", 0, NULL, 0), 0);
-    assert_int_equal(regexec(&o.re_labels, "xmodex", 0, NULL, 0), 0); /* unanchored, as Go */
-    assert_int_not_equal(regexec(&o.re_labels, "cpus", 0, NULL, 0), 0);
+    assert_non_null(o.re_labels);
+    assert_true(vn_regex_match(o.re_labels, "cpu", 3));
+    assert_true(vn_regex_match(o.re_labels, "xmodex", 6)); /* unanchored, as Go */
+    assert_false(vn_regex_match(o.re_labels, "cpus", 4));
     assert_int_equal(o.nrenames, 2); /* "c" has no '=': skipped; a repeated: last wins in place */
     assert_string_equal(o.renames[0].key, "a");
     assert_string_equal(o.renames[0].val, "z");
@@ -791,6 +836,7 @@ int main(void)
         cmocka_unit_test(test_prom_text__translate_counters_over_scrapes),
         cmocka_unit_test(test_prom_text__translate_histogram_summary),
         cmocka_unit_test(test_prom_text__translate_tags),
+        cmocka_unit_test(test_prom_text__translate_hostile_labels),
         cmocka_unit_test(test_prom_text__translate_counter_keys_include_tags),
         cmocka_unit_test(test_prom_text__translate_long_line_dropped),
         cmocka_unit_test(test_prom_text__number_helpers),

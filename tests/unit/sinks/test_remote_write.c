@@ -610,9 +610,14 @@ static void test_remote_write__deadline_bounds_hung_server(void **state)
     assert_int_equal(st(&r.stats.delivery_failed), 1);
     /* a deadline already past: nothing is tried */
     info.deadline_s = now_s() - 1;
+    pthread_mutex_lock(&sv->mu); /* the hung handler thread may still be counting */
     size_t before = sv->nreq;
+    pthread_mutex_unlock(&sv->mu);
     assert_int_equal(r.s->ops->flush(r.s, &m, 1, &info), VN_ERR_TIMEOUT);
-    assert_int_equal(sv->nreq, before);
+    pthread_mutex_lock(&sv->mu);
+    size_t after = sv->nreq;
+    pthread_mutex_unlock(&sv->mu);
+    assert_int_equal(after, before);
     vn_sink_free(r.s);
     server_stop(sv);
 }
