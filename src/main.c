@@ -30,7 +30,7 @@
 #include "forward/forward.h"
 #include "http/server.h"
 #include "listen/listeners.h"
-#include "listen/tls.h"
+#include "tls/tls.h"
 #include "parse/dogstatsd.h"
 #include "sinks/sink.h"
 

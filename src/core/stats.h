@@ -15,7 +15,7 @@
 
 #include <pthread.h>
 
-#include "parse/dogstatsd.h"
+#include "core/parse_err.h"
 
 #define VN_STATS_OVERFLOW_NAMES 32
 

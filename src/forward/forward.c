@@ -12,7 +12,7 @@
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "forward/import_server.h"
-#include "listen/tls.h"
+#include "tls/tls.h"
 
 /* PEM files are small; anything past this is not a certificate bundle. */
 #define PEM_MAX (1u << 20)

@@ -14,8 +14,8 @@
  * An SSL_CTX is reference-counted and safe to share between threads once built;
  * free it with SSL_CTX_free (NULL ok).
  */
-#ifndef VN_LISTEN_TLS_H
-#define VN_LISTEN_TLS_H
+#ifndef VN_TLS_TLS_H
+#define VN_TLS_TLS_H
 
 #include <stddef.h>
 
