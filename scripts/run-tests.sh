@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every suite and ends with one line: "N passed, N failed". Exit status 0 only when
 # nothing failed. Suites (SUITES="..." picks some):
-#   unit      release build, cmocka unit tests
+#   unit      release build, cmocka unit tests, include-graph layer check (scripts/check-layers.sh)
 #   asan      unit tests under ASan+UBSan (build/asan)
 #   e2e       every tests/e2e/NN-*.py against build/
 #   tsan      unit tests under ThreadSanitizer (build/tsan) + e2e smoke (10-udp.py) against build/tsan
@@ -85,7 +85,9 @@ for s in $SUITES; do
   unit)
     note "== build + unit tests"
     if make -j"$JOBS" all unit-bins >"$log/build.log" 2>&1; then pass; else fail "build (see $log/build.log)"; tail -30 "$log/build.log"; fi
-    run_unit_dir build/tests/unit unit ;;
+    run_unit_dir build/tests/unit unit
+    # include graph against README's layer order: one counted check
+    if scripts/check-layers.sh >"$log/layers.log" 2>&1; then pass; else fail "layers (see $log/layers.log)"; cat "$log/layers.log"; fi ;;
   asan)
     note "== unit tests under ASan+UBSan"
     if make MODE=asan -j"$JOBS" all unit-bins >"$log/build-asan.log" 2>&1; then pass; else fail "asan build"; tail -30 "$log/build-asan.log"; fi

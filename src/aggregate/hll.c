@@ -334,14 +334,7 @@ void vn_hll_destroy(vn_hll_t *h)
     h->_tmp_n = h->_tmp_cap = h->_list_len = h->_list_cap = h->_list_count = 0;
 }
 
-void vn_hll_reset(vn_hll_t *h)
-{
-    unsigned p = h->_p;
-    vn_hll_destroy(h);
-    (void)vn_hll_init_precision(h, p);
-}
-
-void vn_hll_add_hash(vn_hll_t *h, uint64_t x)
+static void add_hash(vn_hll_t *h, uint64_t x)
 {
     if (h->_sparse) {
         tmp_insert(h, vn_hll_sparse_key(x, h->_p));
@@ -354,7 +347,7 @@ void vn_hll_add_hash(vn_hll_t *h, uint64_t x)
 
 void vn_hll_add(vn_hll_t *h, const void *data, size_t len)
 {
-    vn_hll_add_hash(h, vn_metrohash64(data, len, VN_METRO_HLL_SEED));
+    add_hash(h, vn_metrohash64(data, len, VN_METRO_HLL_SEED));
 }
 
 unsigned vn_hll_precision(const vn_hll_t *h) { return h->_p; }

@@ -65,14 +65,8 @@ vn_err_t vn_hll_init_precision(vn_hll_t *h, unsigned precision);
 /** Frees everything h holds; NULL ok. Re-initialise before reuse. */
 void vn_hll_destroy(vn_hll_t *h);
 
-/** Empties h, keeping its precision. */
-void vn_hll_reset(vn_hll_t *h);
-
 /** Adds a member: MetroHash64(data[0..len), seed 1337). @arg data borrowed. */
 void vn_hll_add(vn_hll_t *h, const void *data, size_t len);
-
-/** Adds an already hashed member. */
-void vn_hll_add_hash(vn_hll_t *h, uint64_t x);
 
 /**
  * Union: dst becomes the sketch of both sets. @arg src borrowed, unchanged.

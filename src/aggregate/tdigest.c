@@ -241,14 +241,6 @@ void vn_tdigest_destroy(vn_tdigest_t *td)
     td->_cap = td->_n_main = td->_n_temp = 0;
 }
 
-void vn_tdigest_reset(vn_tdigest_t *td)
-{
-    double d = td->_compression;
-    vn_tdigest_scale_t s = (vn_tdigest_scale_t)td->_scale;
-    vn_tdigest_destroy(td);
-    (void)vn_tdigest_init_scale(td, d, s);
-}
-
 /* ---- sorting pending samples by mean ---- */
 
 /*

@@ -104,9 +104,6 @@ vn_err_t vn_tdigest_init_scale(vn_tdigest_t *td, double compression, vn_tdigest_
 /** Frees the centroid block; td may be NULL. td must be re-initialised before reuse. */
 void vn_tdigest_destroy(vn_tdigest_t *td);
 
-/** Empties the digest, keeping compression and scale; frees the block. */
-void vn_tdigest_reset(vn_tdigest_t *td);
-
 /**
  * Adds x with weight w (a sample rate r gives w = 1/r).
  * @return VN_OK; VN_ERR_PARSE (digest unchanged) if x is NaN or infinite or w

@@ -13,7 +13,6 @@ static vn_log_level_t g_level = VN_LOG_INFO; /* set once before threads start */
 static _Atomic uint64_t g_suppressed;
 
 void vn_log_set_level(vn_log_level_t level) { g_level = level; }
-vn_log_level_t vn_log_get_level(void) { return g_level; }
 uint64_t vn_log_suppressed_total(void) { return atomic_load_explicit(&g_suppressed, memory_order_relaxed); }
 
 /* Whole seconds of CLOCK_MONOTONIC, +1 so that a used bucket is never 0. */

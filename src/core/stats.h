@@ -28,9 +28,6 @@ typedef enum vn_proto {
     VN_PROTO__COUNT
 } vn_proto_t;
 
-/** "dogstatsd-udp", ... (Go's listen.received_per_protocol_total tag values). */
-const char *vn_proto_name(vn_proto_t p);
-
 #define VN_STATS_MAX_SINKS 16
 
 typedef struct vn_stats_sink {

@@ -122,8 +122,6 @@ void vn_forward_end(vn_forward_t *f, vn_forward_batch_t *b)
         vn_forward_batch_free(b);
 }
 
-int vn_forward_import_port(const vn_forward_t *f) { return f && f->imp ? vn_import_server_port(f->imp) : 0; }
-
 void vn_forward_stop_import(vn_forward_t *f)
 {
     if (!f)

@@ -46,9 +46,6 @@ void vn_forward_add_map(vn_forward_batch_t *b, vn_series_map_t *m);
 /** Flusher: hands the batch to the forwarder thread; never blocks. Takes ownership; b may be NULL. */
 void vn_forward_end(vn_forward_t *f, vn_forward_batch_t *b);
 
-/** Port the import server listens on, or 0 (tests, logs). */
-int vn_forward_import_port(const vn_forward_t *f);
-
 /** Stops the import server (the forwarder keeps running). NULL ok. */
 void vn_forward_stop_import(vn_forward_t *f);
 

@@ -146,9 +146,3 @@ int vn_dgram_reader_start(vn_dgram_reader_t *r)
 void vn_dgram_reader_signal(vn_dgram_reader_t *r) { atomic_store(&r->stop, true); }
 
 void vn_dgram_reader_join(vn_dgram_reader_t *r) { pthread_join(r->thread, NULL); }
-
-void vn_dgram_reader_stop(vn_dgram_reader_t *r)
-{
-    vn_dgram_reader_signal(r);
-    vn_dgram_reader_join(r);
-}

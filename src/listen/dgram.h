@@ -42,7 +42,5 @@ int vn_dgram_reader_start(vn_dgram_reader_t *r);
 void vn_dgram_reader_signal(vn_dgram_reader_t *r);
 /** Joins a signalled reader; its drained datagrams are pushed before it returns. */
 void vn_dgram_reader_join(vn_dgram_reader_t *r);
-/** Signal + join for a lone reader (wake_fd, if any, is not written: the 200 ms poll notices). */
-void vn_dgram_reader_stop(vn_dgram_reader_t *r);
 
 #endif

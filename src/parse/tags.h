@@ -42,7 +42,4 @@ void vn_parse__finish_tags(const vn_parser_t *p, vn_str_t *tags, size_t *ntags);
 vn_parse_err_t vn_parse__event_tags(const vn_parser_t *p, const char *s, size_t len, int has_section,
                                     vn_str_t *tags, size_t *ntags);
 
-/** Byte-wise ascending sort (Go sort.Strings order); no allocation. */
-void vn_parse__sort_tags(vn_str_t *t, size_t n);
-
 #endif

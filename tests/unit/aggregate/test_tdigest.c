@@ -740,23 +740,6 @@ static void test_tdigest__fractional_weights(void **state)
     vn_tdigest_destroy(&td);
 }
 
-static void test_tdigest__reset(void **state)
-{
-    (void)state;
-    vn_tdigest_t td;
-    assert_int_equal(vn_tdigest_init_scale(&td, 250, VN_TDIGEST_SCALE_K1), VN_OK);
-    for (int i = 0; i < 1000; i++)
-        assert_int_equal(vn_tdigest_add(&td, i, 1), VN_OK);
-    vn_tdigest_reset(&td);
-    assert_true(vn_tdigest_count(&td) == 0 && vn_tdigest_sum(&td) == 0);
-    assert_true(vn_tdigest_reciprocal_sum(&td) == 0);
-    assert_true(vn_tdigest_compression(&td) == 250);
-    assert_int_equal(vn_tdigest_memory(&td), 0);
-    assert_int_equal(vn_tdigest_add(&td, 1, 1), VN_OK);
-    assert_true(vn_tdigest_quantile(&td, 0.5) == 1);
-    vn_tdigest_destroy(&td);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -778,7 +761,6 @@ int main(void)
         cmocka_unit_test(test_tdigest__monotone),
         cmocka_unit_test(test_tdigest__extreme_values),
         cmocka_unit_test(test_tdigest__fractional_weights),
-        cmocka_unit_test(test_tdigest__reset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
