@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Checks that every `#include "dir/file.h"` under src/ points to the including file's own layer or
-# a lower one. The order is README's Layout section (lowest first); src/main.c is the top layer.
-# Exit 0 when clean, 1 with one line per violation. LAYERS="..." overrides the order (tests).
+# a lower one. The order is the "layers: a < b < ..." line of README's Layout section (lowest
+# first); src/main.c is the layer "main". Exit 0 when clean, 1 with one line per violation.
+# LAYERS="a b ..." overrides the order and SRC=dir the tree (to test the script itself).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
-LAYERS=${LAYERS:-"core tls parse config aggregate listen sinks forward flush http proxy main"}
+if [ -z "${LAYERS:-}" ]; then
+  LAYERS=$(sed -n 's/^[[:space:]]*layers:[[:space:]]*//p' README.md | head -1 | tr -d '<' | tr -s ' ')
+fi
+if [ -z "$LAYERS" ]; then echo "check-layers: no 'layers: a < b < ...' line in README.md"; exit 1; fi
 SRC=${SRC:-src}
 
 declare -A rank

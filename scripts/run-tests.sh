@@ -13,6 +13,8 @@ JOBS=${JOBS:-2}
 FUZZ_SMOKE=${FUZZ_SMOKE:-10}      # seconds per fuzz target
 FUZZ_PARSER=${FUZZ_PARSER:-30}    # the line parser gets longer (issue 3: >= 30 s)
 SUITES=${SUITES:-"unit asan e2e tsan e2e-asan fuzz"}
+# Every build here (release, asan, tsan, fuzz) fails on any compiler warning (Makefile WERROR).
+export WERROR=${WERROR:-1}
 # Unit tests not run under TSan: librdkafka starts its threads with C11 thrd_create, which glibc does
 # not route through pthread_create, so TSan never registers them and crashes in its own allocator
 # (SIGSEGV in getaddrinfo on an rdk:broker thread). Not a veneur-c race; the release and ASan suites

@@ -590,7 +590,7 @@ uint64_t vn_hll_estimate_go(const vn_hll_t *h)
  *   dense (flag 0):
  *     u32 m/2 | m/2 register bytes (register 2i in the high nibble of byte i)
  *   All u32 big-endian. Examples at p = 14:
- *     {"foo"}, key pending (SPEC W7, 24 bytes):
+ *     {"foo"}, key pending (docs/behaviour.md W7, 24 bytes):
  *       01 0e 00 01 | 00000001 | 02c512b6 | 00000000 | 00000000 | 00000000
  *     {"foo", "a"} once listed (keys 02c512b6, 036493c0):
  *       01 0e 00 01 | 00000000 | 00000002 | 036493c0 | 00000008 |

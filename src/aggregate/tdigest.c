@@ -438,7 +438,7 @@ vn_err_t vn_tdigest_merge(vn_tdigest_t *dst, vn_tdigest_t *src)
     return VN_OK;
 }
 
-/* ---- queries (SPEC W2.1 interpolation) ---- */
+/* ---- queries (docs/behaviour.md W2.1 interpolation) ---- */
 
 static double midpoint(double a, double b)
 {

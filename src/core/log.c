@@ -53,6 +53,9 @@ static bool site_take(vn_log_site_t *site)
 }
 
 static void vwrite_line(vn_log_level_t level, int err_no, uint64_t suppressed, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+
+static void vwrite_line(vn_log_level_t level, int err_no, uint64_t suppressed, const char *fmt, va_list ap)
 {
     static const char *names[] = {"debug", "info", "warn", "error"};
     char line[2048];

@@ -63,7 +63,7 @@ typedef struct vn_stats {
     _Atomic uint64_t samples;                       /* samples handed to workers */
     _Atomic uint64_t parse_errors[VN_PARSE_ERR__COUNT];
     _Atomic uint64_t packet_too_long;               /* datagrams over metric_max_length */
-    _Atomic uint64_t ignored_sections;              /* SPEC 0.3 */
+    _Atomic uint64_t ignored_sections;              /* docs/behaviour.md 0.3 */
     _Atomic uint64_t queue_dropped_samples;         /* worker ring full */
     _Atomic uint64_t series_dropped_samples;        /* cardinality cap or series byte budget reached */
     _Atomic uint64_t series_dropped_bytes;          /* of those: refused by the series byte budget */

@@ -1,5 +1,5 @@
 /**
- * forward.h - global aggregation, wired from the config (SPEC 2.7, W1,
+ * forward.h - global aggregation, wired from the config (docs/behaviour.md 2.7, W1,
  * 0.12): the one handle main.c and the flusher use.
  *
  *   forward_address set -> a forwarder: each flush sends this instance's

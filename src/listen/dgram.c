@@ -5,7 +5,7 @@
  * been quiet for 1 ms or 10 ms have passed, so hand-off latency stays bounded
  * while workers are woken per batch rather than per burst.
  *
- * A datagram longer than metric_max_length is dropped whole (SPEC 1.1): the
+ * A datagram longer than metric_max_length is dropped whole (docs/behaviour.md 1.1): the
  * buffers are metric_max_length + 1 bytes, so truncation is detectable.
  *
  * Stop (dgram.h): the idle poll also watches wake_fd, so every reader leaves

@@ -165,7 +165,7 @@ static void lc_sample(vn_ingest_t *in, lc_entry_t *e, size_t idx, double v)
     }
     e->pending_samples++;
     if (e->type == VN_MT_COUNTER)
-        e->pending_value += v / e->rate; /* SPEC 0.2: double, no truncation */
+        e->pending_value += v / e->rate; /* docs/behaviour.md 0.2: double, no truncation */
     else
         e->pending_value = v;
 }
@@ -204,7 +204,7 @@ static size_t build_key(vn_ingest_t *in, vn_str_t name, vn_mtype_t type, const v
     return klen;
 }
 
-/* SPEC 2.7: which map a (type, scope) pair lands in; equivalent scopes are merged. */
+/* docs/behaviour.md 2.7: which map a (type, scope) pair lands in; equivalent scopes are merged. */
 static vn_scope_t normalise_scope(vn_mtype_t t, vn_scope_t s)
 {
     switch (t) {

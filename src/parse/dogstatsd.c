@@ -1,5 +1,5 @@
 /**
- * dogstatsd.c - DogStatsD metric, event and service-check lines (SPEC 1, 0.3).
+ * dogstatsd.c - DogStatsD metric, event and service-check lines (docs/behaviour.md 1, 0.3).
  *
  * Zero-copy: outputs borrow the line (or the parser's implicit tags); only
  * event text / service-check messages are copied, into the caller's scratch,
@@ -47,7 +47,7 @@ static inline bool has_kv_prefix(vn_str_t c, char k) { return c.len >= 2 && c.p[
 
 static inline vn_str_t after(vn_str_t c, size_t n) { return (vn_str_t){c.p + n, c.len - n}; }
 
-/* SPEC 0.3: the DogStatsD protocol grows by new `|<key>:<value>` fields (c:
+/* docs/behaviour.md 0.3: the DogStatsD protocol grows by new `|<key>:<value>` fields (c:
  * container, e: external data in 1.1-1.5, card: cardinality in 1.6, ...), and
  * the Datadog Agent skips any field it does not know. The key is one or more
  * lower-case letters: that is every field the Agent has ever added, and it

@@ -1,6 +1,6 @@
 /**
  * dogstatsd.h - zero-copy parser for statsd/DogStatsD lines: metrics, events
- * (`_e{..}`) and service checks (`_sc|..`). SPEC.md section 1 and 0.3.
+ * (`_e{..}`) and service checks (`_sc|..`). docs/behaviour.md section 1 and 0.3.
  *
  * Ownership: every vn_str_t in the outputs borrows either the input line or the
  * parser's implicit tags; valid until the input buffer is reused. The parser
@@ -34,7 +34,7 @@ typedef struct vn_metric_line {
     vn_scope_t scope;
     double rate;        /* 0 < rate <= 1; 1 when absent */
     vn_str_t values;    /* raw value chunk, e.g. "1:2:3"; may be empty */
-    uint32_t ignored_sections; /* DogStatsD 1.1+ fields skipped: `x:`, `T<digits>` (SPEC 0.3) */
+    uint32_t ignored_sections; /* DogStatsD 1.1+ fields skipped: `x:`, `T<digits>` (docs/behaviour.md 0.3) */
     size_t ntags;
     vn_str_t tags[VN_PARSE_MAX_TAGS]; /* extended and byte-wise sorted */
 } vn_metric_line_t;

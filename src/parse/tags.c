@@ -1,7 +1,7 @@
 /**
  * tags.c - tag splitting, magic scope tags, implicit tags, sorting, joining.
  *
- * SPEC 1.4 (Go tagging/extend_tags.go):
+ * docs/behaviour.md 1.4 (Go tagging/extend_tags.go):
  *   explicit "#b:2,veneurlocalonly,a,env:dev"   implicit ["env:prod"]
  *   1. split on ','              -> [b:2, veneurlocalonly, a, env:dev]
  *   2. first magic tag removed   -> [b:2, a, env:dev], scope local

@@ -86,7 +86,7 @@ static void assert_bytes(const vn_hll_t *h, const uint8_t *want, size_t wlen)
     free(got);
 }
 
-/* ---- SPEC W7 vectors ---- */
+/* ---- docs/behaviour.md W7 vectors ---- */
 
 static void test_hll__metrohash_vectors(void **state)
 {
@@ -175,7 +175,7 @@ static void test_hll__init_bad_precision(void **state)
     }
 }
 
-/* SPEC 2.3 */
+/* docs/behaviour.md 2.3 */
 static void test_hll__spec_set_vectors(void **state)
 {
     (void)state;

@@ -1,5 +1,5 @@
 /*
- * test_ring.c - proxy/ring (Go's consistent hash, SPEC W3.3) and
+ * test_ring.c - proxy/ring (Go's consistent hash, docs/behaviour.md W3.3) and
  * proxy/tag_match (ignore_tags): the wire-vectors.md ring vectors, key
  * building with ignored tags, wrap-around, minimal movement on removal, and
  * the RE2 -> POSIX translation.
