@@ -107,8 +107,11 @@ int main(int argc, char **argv)
     VN_LOG(INFO, "event=started grpc_port=%d http_port=%d static_destinations=%zu discovery=%s",
            vn_proxy_grpc_port(p), vn_proxy_http_port(p), cfg->forward_addresses.n, vn_disc_kind_name(cfg->disc_kind));
     for (;;) {
-        int sig = 0;
-        if (sigwait(&sigs, &sig) == 0)
+        /* Wakes every second to report log lines dropped by a burst that went quiet (core/log.h). */
+        struct timespec tick = {.tv_sec = 1};
+        int sig = sigtimedwait(&sigs, NULL, &tick);
+        vn_log_report_suppressed();
+        if (sig > 0)
             break;
     }
     VN_LOG(INFO, "event=shutdown");
