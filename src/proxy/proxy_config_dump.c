@@ -5,6 +5,7 @@
  */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config/config.h"
@@ -15,14 +16,16 @@
 
 static bool is_secret_value(const vn_pcfg_key_t *k) { return k->secret; }
 
-/* v with a URL's userinfo replaced ("https://<redacted>@host"), into buf; v itself
- * when it has none. A value longer than buf keeps only "<redacted>" (never the secret). */
+/* v with a URL's secrets replaced ("https://<redacted>@host/?token=<redacted>",
+ * vn_config_redact_url), into buf; v itself when it has none. A value longer
+ * than buf keeps only "<redacted>" (never the secret). */
 static const char *hide_userinfo(const char *v, char *buf, size_t cap)
 {
-    size_t a, b;
-    if (!vn_config_url_userinfo(v, &a, &b))
+    char *hidden = vn_config_redact_url(v);
+    if (!hidden)
         return v;
-    int n = snprintf(buf, cap, "%.*s<redacted>%s", (int)a, v, v + b);
+    int n = snprintf(buf, cap, "%s", hidden);
+    free(hidden);
     return n >= 0 && (size_t)n < cap ? buf : "<redacted>";
 }
 

@@ -372,6 +372,25 @@ static void test_proxy_config__hostile_edges(void **state)
     vn_proxy_config_free(c);
     assert_null(load("forward_addresses: [\"http://u:SEKRET4@h:1/\"]\n", NULL, true, err, sizeof err));
     assert_null(strstr(err, "SEKRET"));
+    /* so do secret query parameters */
+    c = load("discovery:\n  kubernetes_api: \"https://k8s:6443/?token=SEKRET5\"\n"
+             "  consul_address: \"http://consul:8500?x=1&api_key=SEKRET6\"\n",
+             NULL, true, err, sizeof err);
+    assert_non_null(c);
+    b = (vn_buf_t)VN_BUF_INIT(1 << 20);
+    vn_proxy_config_dump_yaml(c, &b);
+    assert_null(strstr(vn_buf_ptr(&b), "SEKRET"));
+    assert_non_null(strstr(vn_buf_ptr(&b), "https://k8s:6443/?token=<redacted>"));
+    vn_buf_free(&b);
+    b = (vn_buf_t)VN_BUF_INIT(1 << 20);
+    vn_proxy_config_dump_json(c, &b);
+    assert_null(strstr(vn_buf_ptr(&b), "SEKRET"));
+    assert_non_null(strstr(vn_buf_ptr(&b), "http://consul:8500?x=1&api_key=<redacted>"));
+    vn_buf_free(&b);
+    vn_proxy_config_free(c);
+    assert_null(load("forward_addresses: [\"http://h:1/?password=SEKRET7\"]\n", NULL, true, err, sizeof err));
+    assert_true(err[0] != '\0');
+    assert_null(strstr(err, "SEKRET"));
 }
 
 int main(void)
