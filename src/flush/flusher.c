@@ -18,6 +18,7 @@
 
 #include "core/log.h"
 #include "core/xalloc.h"
+#include "flush/ticker.h"
 
 struct vn_flusher {
     vn_flusher_opts_t o;
@@ -176,7 +177,7 @@ static void *flusher_main(void *arg)
         struct timespec rt;
         clock_gettime(CLOCK_REALTIME, &rt);
         double now = (double)rt.tv_sec + (double)rt.tv_nsec / 1e9;
-        next = mono_now() + (iv - fmod(now, iv));
+        next = mono_now() + vn_ticker_first_delay(now, iv, vn_ticker_offset_s(f->o.cfg)); /* issue 16 */
     }
     pthread_mutex_lock(&f->mu);
     while (!f->stop) {
