@@ -27,7 +27,8 @@
 
 struct vn_forwarder {
     vn_forwarder_opts_t o;
-    char address[300]; /* the one in use (logs) */
+    char address[300]; /* the one in use (forwarder thread's logs only) */
+    char list[1024];   /* forward_address as configured (any thread's logs) */
     vn_h2_client_t *clients[VN_FORWARD_MAX_ADDRESSES];
     char addrs[VN_FORWARD_MAX_ADDRESSES][300];
     size_t naddr, cur; /* cur: the address calls go to until one fails */
@@ -204,7 +205,8 @@ vn_err_t vn_forwarder_start(const vn_forwarder_opts_t *opts, vn_forwarder_t **ou
     /* Start on a per-process address, as a Service spreads its clients' connections. */
     f->cur = ((size_t)getpid() * 2654435761u >> 7) % f->naddr;
     snprintf(f->address, sizeof f->address, "%s", f->addrs[f->cur]);
-    f->o.address = f->address;
+    snprintf(f->list, sizeof f->list, "%s", opts->address);
+    f->o.address = f->list;
     if (!(f->o.deadline_s > 0))
         f->o.deadline_s = 9.0;
     pthread_mutex_init(&f->mu, NULL);
@@ -244,7 +246,7 @@ void vn_forwarder_submit(vn_forwarder_t *f, vn_forward_batch_t *b)
     pthread_mutex_unlock(&f->mu);
     if (full) {
         vn_stats_add(&f->o.stats->forward_metrics_dropped, b->metrics);
-        VN_LOG(WARN, "event=forward_queue_full addr=%s dropped_metrics=%zu", f->address, b->metrics);
+        VN_LOG(WARN, "event=forward_queue_full addr=%s dropped_metrics=%zu", f->list, b->metrics);
         vn_forward_batch_free(b);
     }
 }
