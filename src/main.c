@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,11 +37,15 @@
 extern char **environ;
 
 #define EVENTS_PER_INTERVAL 10000
+/* Whole shutdown (stop readers, drain, final flush, sink drains) must end before
+ * Kubernetes' default 30 s grace period turns into a SIGKILL. */
+#define SHUTDOWN_DEADLINE_S 25
 
 typedef struct app {
     vn_config_t *cfg;
     vn_stats_t stats;
     _Atomic bool ready;
+    bool print_secrets; /* -print-secrets: /config/yaml shows secrets (Go's flag) */
 } app_t;
 
 static void usage(FILE *out)
@@ -52,6 +57,8 @@ static void usage(FILE *out)
                  "        Validate the config file is valid YAML with correct value types, then immediately exit.\n"
                  "  -validate-config-strict\n"
                  "        Validate as with -validate-config, but also fail if there are any unknown fields.\n"
+                 "  -print-secrets\n"
+                 "        Disables redacting config secrets (in /config/yaml).\n"
                  "  -version\n"
                  "        Print the version and exit.\n"
                  "Environment variables VENEUR_<FIELD> override config keys (e.g. VENEUR_INTERVAL=10s).\n");
@@ -71,7 +78,7 @@ static size_t config_yaml_cb(void *ctx, char *buf, size_t cap)
     FILE *f = open_memstream(&mem, &len);
     if (!f)
         return 0;
-    vn_config_dump(((app_t *)ctx)->cfg, f);
+    vn_config_dump_opts(((app_t *)ctx)->cfg, f, ((app_t *)ctx)->print_secrets);
     fclose(f);
     if (len <= cap)
         memcpy(buf, mem, len);
@@ -109,26 +116,98 @@ static void free_sinks(vn_sink_t **sinks, size_t n)
     free(th);
 }
 
-static bool parse_bool_flag(const char *v) { return !v || strcmp(v, "true") == 0 || strcmp(v, "1") == 0; }
+/* A start-up failure: always one non-empty line, even if the module left err empty. */
+static int fail(const char *what, const char *err, vn_err_t rc)
+{
+    fprintf(stderr, "veneur: %s%s%s\n", what ? what : "", what ? ": " : "",
+            err && err[0] ? err : vn_strerror(rc != VN_OK ? rc : VN_ERR_IO));
+    return 2;
+}
+
+/* ---- signals (shutdown code) ----
+ * Every signal whose default action would end the process and that we do not
+ * act on is taken by sigwait and ignored with one log line per signal number
+ * (Go ignores them too), so a stray SIGUSR1 or a profiler's SIGPROF never kills
+ * the process without a flush. SIGXFSZ is ignored outright: a write past
+ * RLIMIT_FSIZE then fails with EFBIG, which the file sinks count as a drop. */
+static void shutdown_signals(sigset_t *set)
+{
+    static const int ignored[] = {SIGHUP, SIGUSR1, SIGUSR2, SIGALRM, SIGVTALRM, SIGPROF, SIGIO, SIGPWR,
+                                  SIGXCPU, SIGSTKFLT, SIGURG, SIGWINCH};
+    sigemptyset(set);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
+    for (size_t i = 0; i < sizeof ignored / sizeof ignored[0]; i++)
+        sigaddset(set, ignored[i]);
+    for (int s = SIGRTMIN; s <= SIGRTMAX; s++)
+        sigaddset(set, s);
+}
+
+static void log_ignored_signal(int sig)
+{
+    static uint64_t logged[2]; /* one bit per signal number; main thread only */
+    unsigned u = (unsigned)sig;
+    if (u >= 128 || (logged[u / 64] >> (u % 64) & 1))
+        return;
+    logged[u / 64] |= (uint64_t)1 << (u % 64);
+    VN_LOG(INFO, "event=signal_ignored signal=%d name=%s msg=\"ignored; logged once per signal\"", sig,
+           strsignal(sig));
+}
+
+/* Last resort: whatever part of the shutdown hangs (a sink stuck in the kernel),
+ * the process exits before the orchestrator's SIGKILL. */
+static void *shutdown_watchdog(void *arg)
+{
+    (void)arg;
+    struct timespec ts = {.tv_sec = SHUTDOWN_DEADLINE_S};
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+    VN_LOG(ERROR, "event=shutdown_deadline_exceeded deadline_s=%d msg=\"exiting without finishing\"",
+           SHUTDOWN_DEADLINE_S);
+    _exit(1);
+    return NULL;
+}
+
+static void start_shutdown_watchdog(void)
+{
+    pthread_t th;
+    if (pthread_create(&th, NULL, shutdown_watchdog, NULL) == 0)
+        pthread_detach(th);
+}
 
 int main(int argc, char **argv)
 {
     const char *path = NULL;
-    bool validate = false, strict = false;
+    bool validate = false, strict = false, version = false, print_secrets = false;
     for (int i = 1; i < argc; i++) {
         const char *v;
+        bool b = false;
         if (vn_cli_flag(argv[i], "f", &v)) {
             if (!(path = vn_cli_value(argc, argv, &i, "f", v))) {
                 usage(stderr);
                 return 2;
             }
         } else if (vn_cli_flag(argv[i], "validate-config-strict", &v)) {
-            validate = strict = parse_bool_flag(v);
+            if (!vn_cli_bool("validate-config-strict", v, &b)) {
+                usage(stderr);
+                return 2;
+            }
+            validate = strict = b;
         } else if (vn_cli_flag(argv[i], "validate-config", &v)) {
-            validate = parse_bool_flag(v);
+            if (!vn_cli_bool("validate-config", v, &validate)) {
+                usage(stderr);
+                return 2;
+            }
+        } else if (vn_cli_flag(argv[i], "print-secrets", &v)) {
+            if (!vn_cli_bool("print-secrets", v, &print_secrets)) {
+                usage(stderr);
+                return 2;
+            }
         } else if (vn_cli_flag(argv[i], "version", &v)) {
-            printf("veneur-c %s (built %s)\n", VN_VERSION, VN_BUILD_DATE);
-            return 0;
+            if (!vn_cli_bool("version", v, &version)) {
+                usage(stderr);
+                return 2;
+            }
         } else if (vn_cli_flag(argv[i], "help", &v) || vn_cli_flag(argv[i], "h", &v)) {
             usage(stdout);
             return 0;
@@ -139,16 +218,19 @@ int main(int argc, char **argv)
         }
     }
 
+    if (version) {
+        printf("veneur-c %s (built %s)\n", VN_VERSION, VN_BUILD_DATE);
+        return 0;
+    }
     app_t app;
     memset(&app, 0, sizeof app);
+    app.print_secrets = print_secrets;
     char err[1024] = "";
     vn_err_t rc = path ? vn_config_load_file(path, environ, strict, &app.cfg, err, sizeof err)
                        : vn_config_load(vn_config_default_yaml, strlen(vn_config_default_yaml), environ, strict,
                                         &app.cfg, err, sizeof err);
-    if (rc != VN_OK) {
-        fprintf(stderr, "veneur: %s\n", err[0] ? err : vn_strerror(rc));
-        return 2;
-    }
+    if (rc != VN_OK)
+        return fail(NULL, err, rc);
     vn_config_t *cfg = app.cfg;
     if (validate) {
         printf("config ok\n");
@@ -162,21 +244,17 @@ int main(int argc, char **argv)
 
     /* Signals are handled by sigwait in this thread only; block before any thread starts. */
     sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGHUP);
-    sigaddset(&sigs, SIGUSR2);
+    shutdown_signals(&sigs);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGXFSZ, SIG_IGN);
 
     SSL_CTX *tls = NULL;
     if ((cfg->tls_key && cfg->tls_key[0]) || (cfg->tls_certificate && cfg->tls_certificate[0])) {
         if (vn_tls_server_ctx_new(cfg->tls_key, cfg->tls_certificate, cfg->tls_authority_certificate, &tls, err,
                                   sizeof err) != VN_OK) {
-            fprintf(stderr, "veneur: %s\n", err);
             vn_config_free(cfg);
-            return 2;
+            return fail(NULL, err, VN_ERR_CONFIG);
         }
     }
 
@@ -193,6 +271,11 @@ int main(int argc, char **argv)
         }
         if (rc != VN_OK) {
             fprintf(stderr, "veneur: sink %s: %s\n", cfg->metric_sinks[i].name, err[0] ? err : vn_strerror(rc));
+            free_sinks(sinks, nsinks);
+            free(sinks);
+            if (tls)
+                SSL_CTX_free(tls);
+            vn_config_free(cfg);
             return 2;
         }
         sinks[nsinks++] = s;
@@ -201,9 +284,16 @@ int main(int argc, char **argv)
         VN_LOG(WARN, "event=listener_not_supported msg=\"ssf_listen_addresses and grpc_listen_addresses are ignored\"");
 
     vn_listeners_t *listeners = NULL;
+    err[0] = '\0';
     if (vn_listeners_open(cfg, tls, &listeners, err, sizeof err) != VN_OK) {
-        fprintf(stderr, "veneur: %s\n", err);
-        return 2;
+        /* the usual failure (address in use): free everything so sanitizer builds exit 2 too */
+        int code = fail("statsd_listen_addresses", err, VN_ERR_CONFIG);
+        free_sinks(sinks, nsinks);
+        free(sinks);
+        if (tls)
+            SSL_CTX_free(tls);
+        vn_config_free(cfg);
+        return code;
     }
     size_t nreaders = vn_listeners_reader_count(listeners);
     size_t nworkers = cfg->num_workers > 0 ? (size_t)cfg->num_workers : 1;
@@ -228,10 +318,9 @@ int main(int argc, char **argv)
         return 1;
     }
     vn_forward_t *forward = NULL; /* forward_address / grpc_address (issue 6) */
-    if (vn_forward_start(cfg, workers, nworkers, &app.stats, &forward, err, sizeof err) != VN_OK) {
-        fprintf(stderr, "veneur: %s\n", err);
-        return 2;
-    }
+    err[0] = '\0';
+    if (vn_forward_start(cfg, workers, nworkers, &app.stats, &forward, err, sizeof err) != VN_OK)
+        return fail(NULL, err, VN_ERR_CONFIG);
     vn_flusher_opts_t fo = {.cfg = cfg,
                             .forward = forward,
                             .workers = workers,
@@ -249,10 +338,9 @@ int main(int argc, char **argv)
                                 .metrics = metrics_cb,
                                 .config_yaml = cfg->http_config ? config_yaml_cb : NULL,
                                 .quit = cfg->http_quit ? quit_cb : NULL};
-        if (vn_http_server_start(cfg->http_address, &h, &http, err, sizeof err) != VN_OK) {
-            fprintf(stderr, "veneur: http_address: %s\n", err);
-            return 2;
-        }
+        err[0] = '\0';
+        if (vn_http_server_start(cfg->http_address, &h, &http, err, sizeof err) != VN_OK)
+            return fail("http_address", err, VN_ERR_CONFIG);
         VN_LOG(INFO, "event=listening proto=http addr=%s", cfg->http_address);
     }
     atomic_store(&app.ready, true);
@@ -264,11 +352,13 @@ int main(int argc, char **argv)
         if (sigwait(&sigs, &sig) != 0)
             continue;
         if (sig == SIGINT || sig == SIGTERM) {
-            VN_LOG(INFO, "event=shutdown signal=%s", sig == SIGINT ? "SIGINT" : "SIGTERM");
+            VN_LOG(INFO, "event=shutdown signal=%s deadline_s=%d", sig == SIGINT ? "SIGINT" : "SIGTERM",
+                   SHUTDOWN_DEADLINE_S);
             break;
         }
-        VN_LOG(INFO, "event=signal_ignored signal=%d", sig);
+        log_ignored_signal(sig);
     }
+    start_shutdown_watchdog();
 
     atomic_store(&app.ready, false);
     vn_listeners_stop(listeners);

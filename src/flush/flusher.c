@@ -5,6 +5,19 @@
  * overruns skips the ticks it missed (like Go's ticker) instead of bunching.
  * With synchronize_with_interval the first tick waits for the next wall-clock
  * multiple of the interval.
+ *
+ * Timestamps come from CLOCK_REALTIME, not time(2): time() reads the coarse
+ * clock, which lags by up to a kernel tick, so a flush at 12:00:08.0001 was
+ * stamped 12:00:07 and its points landed in the previous rollup bucket. With
+ * synchronize_with_interval the stamp is the scheduled tick rounded to the
+ * nearest second, so every tier of a fleet stamps the same interval alike
+ * however late its flush thread ran.
+ *
+ * Sinks (issue 15): the flusher never calls a sink. Each chunk of the interval
+ * becomes one shared, refcounted vn_flush_chunk_t handed to every sink's
+ * runner (sink_runner.h: own thread, own queue, own deadline), so a hung sink
+ * cannot hold the ticker, cannot make the next flush cover two intervals, and
+ * cannot delay another sink.
  */
 #include "flush/flusher.h"
 
@@ -18,6 +31,7 @@
 
 #include "core/log.h"
 #include "core/xalloc.h"
+#include "flush/sink_runner.h"
 #include "flush/ticker.h"
 
 struct vn_flusher {
@@ -29,6 +43,8 @@ struct vn_flusher {
     pthread_cond_t cv;
     bool stop;
     bool started;
+    vn_sink_runner_t **runners; /* one per sink; NULL once stopped */
+    uint64_t seq;               /* intervals flushed (flusher thread, then the stopping thread) */
 };
 
 static double mono_now(void)
@@ -38,41 +54,43 @@ static double mono_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static bool sink_wants(const vn_sink_t *s, const vn_inter_metric_t *m)
+static double real_now(void)
 {
-    return !m->sink_only || strcmp(m->sink_only, s->name) == 0;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Metrics handed to the sinks per call: bounds the flush's extra memory whatever the
+/* The unix second to stamp a flush with. tick_mono is the scheduled tick on
+ * CLOCK_MONOTONIC, or < 0 for an unscheduled flush (the final one). */
+static int64_t flush_stamp(const vn_flusher_t *f, double tick_mono)
+{
+    double now = real_now();
+    if (tick_mono < 0 || !f->o.cfg->synchronize_with_interval)
+        return (int64_t)floor(now);
+    /* a synchronized global runs offset_s past the wall-clock tick (issue 16): stamp the tick */
+    double tick_real = now - (mono_now() - tick_mono) - vn_ticker_offset_s(f->o.cfg);
+    return (int64_t)floor(tick_real + 0.5);
+}
+
+/* Metrics handed to the sinks per chunk: bounds the flush's extra memory whatever the
  * number of series (a sink may be called several times per interval). */
 #define FLUSH_CHUNK 16384
 
-typedef struct sink_tally {
-    size_t handed;
-    double seconds;
-    bool failed;
-} sink_tally_t;
-
-/* Hands one chunk to every sink, then empties it (the arena is reused). */
-static void deliver(vn_flusher_t *f, vn_flush_output_t *out, const vn_flush_info_t *info, sink_tally_t *tally)
+/* Hands one chunk to every sink's runner (never waits for a sink), then leaves out empty. */
+static void deliver(vn_flusher_t *f, vn_flush_output_t *out, const vn_flush_info_t *info)
 {
     if (out->n == 0)
         return; /* Go never calls sinks with an empty list */
-    for (size_t i = 0; i < f->o.nsinks; i++) {
-        vn_sink_t *s = f->o.sinks[i];
-        double s0 = mono_now();
-        for (size_t j = 0; j < out->n; j++)
-            tally[i].handed += sink_wants(s, &out->m[j]);
-        vn_err_t err = s->ops->flush(s, out->m, out->n, info);
-        tally[i].seconds += mono_now() - s0;
-        if (err != VN_OK) {
-            tally[i].failed = true;
-            VN_LOG(WARN, "event=sink_flush_failed sink=%s err=\"%s\"", s->name, vn_strerror(err));
-        }
-    }
     vn_stats_add(&f->o.stats->metrics_flushed_total, out->n);
-    vn_flush_output_destroy(out);
-    vn_flush_output_init(out);
+    if (f->o.nsinks == 0) {
+        vn_flush_output_destroy(out);
+        vn_flush_output_init(out);
+        return;
+    }
+    vn_flush_chunk_t *c = vn_flush_chunk_new(out, f->o.nsinks);
+    for (size_t i = 0; i < f->o.nsinks; i++)
+        vn_sink_runner_push(f->runners[i], f->seq, c, info);
 }
 
 static void note_overflow(vn_flusher_t *f, const vn_series_map_t *m)
@@ -82,15 +100,17 @@ static void note_overflow(vn_flusher_t *f, const vn_series_map_t *m)
         if (ov->samples == 0)
             continue;
         vn_stats_note_overflow(f->o.stats, ov->name, ov->samples);
-        VN_LOG(WARN, "event=series_cap_reached metric_name=\"%s\" dropped_samples=%llu max_series=%zu",
-               ov->name[0] ? ov->name : "(other)", (unsigned long long)ov->samples, m->max_count);
+        char q[VN_LOG_QUOTE_CAP]; /* a remote metric name: quoted so it cannot add fields */
+        VN_LOG(WARN, "event=series_cap_reached metric_name=%s dropped_samples=%llu max_series=%zu",
+               vn_log_quote_cstr(q, sizeof q, ov->name[0] ? ov->name : "(other)"), (unsigned long long)ov->samples,
+               m->max_count);
     }
 }
 
-static void flush_once(vn_flusher_t *f)
+static void flush_once(vn_flusher_t *f, double tick_mono)
 {
     double t0 = mono_now();
-    int64_t ts = (int64_t)time(NULL);
+    int64_t ts = flush_stamp(f, tick_mono);
     /* Swap every worker first, so all shards close the interval at the same moment. */
     vn_series_map_t **maps = vn_xcalloc(f->o.nworkers, sizeof *maps);
     for (size_t w = 0; w < f->o.nworkers; w++)
@@ -101,7 +121,7 @@ static void flush_once(vn_flusher_t *f)
         .hostname = f->rules.hostname,
         .deadline_s = t0 + f->o.cfg->interval_s,
     };
-    sink_tally_t *tally = vn_xcalloc(f->o.nsinks ? f->o.nsinks : 1, sizeof *tally);
+    f->seq++;
     vn_flush_output_t out;
     vn_flush_output_init(&out);
     size_t series = 0;
@@ -119,36 +139,26 @@ static void flush_once(vn_flusher_t *f)
             at = vn_flush_generate_from(m, at, FLUSH_CHUNK, &f->rules, ts, &out);
             if (out.n >= FLUSH_CHUNK) {
                 metrics += out.n;
-                deliver(f, &out, &info, tally);
+                deliver(f, &out, &info);
             }
         }
         vn_forward_add_map(fwd, m);
         vn_series_map_free(m);
     }
     metrics += out.n;
-    deliver(f, &out, &info, tally);
+    deliver(f, &out, &info);
     vn_flush_output_destroy(&out);
     free(maps);
     vn_forward_end(f->o.forward, fwd); /* queues without blocking; drops (counted) when full */
     vn_event_list_t events = {0};
     if (f->o.events)
         vn_event_store_take(f->o.events, &events);
-    for (size_t i = 0; i < f->o.nsinks; i++) {
-        vn_sink_t *s = f->o.sinks[i];
-        if (events.n && s->ops->flush_events) {
-            double s0 = mono_now();
-            s->ops->flush_events(s, events.ev, events.n, &info);
-            tally[i].seconds += mono_now() - s0;
-        }
-        if (i < VN_STATS_MAX_SINKS) {
-            vn_stats_add(&f->o.stats->sinks[i].flushed, tally[i].handed);
-            atomic_store(&f->o.stats->sinks[i].last_duration_ns, (uint64_t)(tally[i].seconds * 1e9));
-            if (tally[i].failed)
-                vn_stats_add(&f->o.stats->sinks[i].errors, 1);
-        }
-    }
-    free(tally);
-    vn_event_list_free(&events);
+    vn_flush_events_t *ev = NULL;
+    if (events.n && f->o.nsinks)
+        ev = vn_flush_events_new(&events, f->o.nsinks);
+    for (size_t i = 0; i < f->o.nsinks; i++)
+        vn_sink_runner_end(f->runners[i], f->seq, ev, &info);
+    vn_event_list_free(&events); /* empty unless no sink took it */
     uint64_t dur = (uint64_t)((mono_now() - t0) * 1e9);
     vn_stats_add(&f->o.stats->flushes, 1);
     atomic_store(&f->o.stats->flush_duration_ns_last, dur);
@@ -190,7 +200,7 @@ static void *flusher_main(void *arg)
             continue; /* spurious wake-up */
         pthread_mutex_unlock(&f->mu);
         atomic_store(&f->o.stats->flush_lateness_ns_last, (uint64_t)((mono_now() - next) * 1e9));
-        flush_once(f);
+        flush_once(f, next);
         double now = mono_now();
         do
             next += iv;
@@ -225,6 +235,10 @@ vn_flusher_t *vn_flusher_start(const vn_flusher_opts_t *opts)
         opts->sinks[i]->stats = &opts->stats->sinks[i];
         opts->stats->n_sinks = i + 1;
     }
+    f->runners = vn_xcalloc(opts->nsinks ? opts->nsinks : 1, sizeof *f->runners);
+    for (size_t i = 0; i < opts->nsinks; i++)
+        f->runners[i] = vn_sink_runner_start(opts->sinks[i], i < VN_STATS_MAX_SINKS ? &opts->stats->sinks[i] : NULL,
+                                             c->interval_s, 0);
     pthread_mutex_init(&f->mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -239,10 +253,30 @@ vn_flusher_t *vn_flusher_start(const vn_flusher_opts_t *opts)
     return f;
 }
 
+/* Lets every runner drain for one shared grace period; a sink still stuck in a
+ * call by then is abandoned and its slot in the caller's array set to NULL. */
+static void stop_runners(vn_flusher_t *f)
+{
+    if (!f->runners)
+        return;
+    double iv = f->o.cfg->interval_s;
+    double deadline = mono_now() + (iv > 0 && iv < VN_SINK_STOP_GRACE_MAX_S ? iv : VN_SINK_STOP_GRACE_MAX_S);
+    for (size_t i = 0; i < f->o.nsinks; i++) {
+        if (!vn_sink_runner_stop(f->runners[i], deadline))
+            f->o.sinks[i] = NULL;
+    }
+    free(f->runners);
+    f->runners = NULL;
+}
+
 void vn_flusher_stop(vn_flusher_t *f, bool final)
 {
-    if (!f || !f->started)
+    if (!f)
         return;
+    if (!f->started) {
+        stop_runners(f);
+        return;
+    }
     pthread_mutex_lock(&f->mu);
     f->stop = true;
     pthread_cond_broadcast(&f->cv);
@@ -250,7 +284,8 @@ void vn_flusher_stop(vn_flusher_t *f, bool final)
     pthread_join(f->thread, NULL);
     f->started = false;
     if (final)
-        flush_once(f);
+        flush_once(f, -1);
+    stop_runners(f);
 }
 
 void vn_flusher_free(vn_flusher_t *f)

@@ -3,7 +3,9 @@
  * turns the series into output metrics (SPEC.md 2.4-2.7, 3) and hands them to
  * every sink. A flush on stop drains what is held (SPEC 0.7).
  *
- * Threading: one flusher thread. Sinks are called from it, one at a time.
+ * Threading: one flusher thread; every sink has its own thread and queue
+ * (flush/sink_runner.h) fed with shared chunks, so no sink can delay the
+ * ticker or another sink.
  */
 #ifndef VN_FLUSH_FLUSHER_H
 #define VN_FLUSH_FLUSHER_H
@@ -24,7 +26,7 @@ typedef struct vn_flusher_opts {
     const vn_config_t *cfg;     /* borrowed */
     vn_worker_t **workers;      /* borrowed */
     size_t nworkers;
-    vn_sink_t **sinks;          /* borrowed */
+    vn_sink_t **sinks;          /* borrowed; see vn_flusher_stop for the one write */
     size_t nsinks;
     vn_event_store_t *events;   /* borrowed, may be NULL */
     vn_stats_t *stats;          /* borrowed */
@@ -35,7 +37,13 @@ typedef struct vn_flusher vn_flusher_t;
 
 /** Starts the ticker thread. Returns owned. */
 vn_flusher_t *vn_flusher_start(const vn_flusher_opts_t *opts);
-/** Stops the ticker; when final is true, runs one last flush first. NULL ok. */
+/**
+ * Stops the ticker; when final is true, runs one last flush first. Then each
+ * sink's runner gets min(interval, 5 s) to deliver what is queued; a sink still
+ * inside a flush call after that (stuck in the kernel: a hung NFS mount, a
+ * FIFO nobody drains) is abandoned, and its entry in opts->sinks is set to NULL
+ * so the caller does not free a sink another thread still uses. NULL ok.
+ */
 void vn_flusher_stop(vn_flusher_t *f, bool final);
 void vn_flusher_free(vn_flusher_t *f);
 

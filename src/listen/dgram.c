@@ -7,6 +7,11 @@
  *
  * A datagram longer than metric_max_length is dropped whole (SPEC 1.1): the
  * buffers are metric_max_length + 1 bytes, so truncation is detectable.
+ *
+ * Stop (dgram.h): the idle poll also watches wake_fd, so every reader leaves
+ * at once; then the socket is read until EAGAIN (bounded by drain_s) because
+ * what the kernel already queued was sent before the shutdown and belongs in
+ * the final flush.
  */
 #include "listen/dgram.h"
 
@@ -28,6 +33,54 @@ static double now_coarse(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double now_mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Hands n received datagrams to the ingest path and counts them. */
+static void take(vn_dgram_reader_t *r, struct mmsghdr *msgs, struct iovec *iov, int n)
+{
+    uint64_t bytes = 0, toolong = 0;
+    for (int i = 0; i < n; i++) {
+        size_t len = msgs[i].msg_len;
+        bytes += len;
+        if (len > r->max_len || (msgs[i].msg_hdr.msg_flags & MSG_TRUNC)) {
+            msgs[i].msg_hdr.msg_flags = 0;
+            toolong++;
+            continue;
+        }
+        vn_ingest_packet(r->ingest, iov[i].iov_base, len);
+        msgs[i].msg_hdr.msg_flags = 0;
+    }
+    vn_stats_add(&r->stats->packets[r->proto], (uint64_t)n);
+    vn_stats_add(&r->stats->bytes[r->proto], bytes);
+    vn_stats_add(&r->stats->packet_too_long, toolong);
+}
+
+/* Reads what the socket holds until EAGAIN or the drain budget is spent. */
+static void drain(vn_dgram_reader_t *r, struct mmsghdr *msgs, struct iovec *iov)
+{
+    double budget = r->drain_s > 0 ? r->drain_s : VN_DGRAM_DRAIN_MAX_S;
+    double end = now_mono() + budget;
+    for (;;) {
+        int n = recvmmsg(r->fd, msgs, VLEN, MSG_DONTWAIT, NULL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        take(r, msgs, iov, n);
+        r->drained += (uint64_t)n;
+        if (now_mono() > end) {
+            VN_LOG(WARN, "event=dgram_drain_budget_spent drained=%llu budget_s=%g",
+                   (unsigned long long)r->drained, budget);
+            break;
+        }
+    }
 }
 
 static void *dgram_main(void *arg)
@@ -52,36 +105,25 @@ static void *dgram_main(void *arg)
             if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
                 VN_LOG_ERRNO(WARN, "event=recvmmsg_failed");
             }
-            struct pollfd p = {.fd = r->fd, .events = POLLIN};
+            struct pollfd p[2] = {{.fd = r->fd, .events = POLLIN}, {.fd = r->wake_fd, .events = POLLIN}};
+            nfds_t np = r->wake_fd >= 0 ? 2 : 1;
             if (pending) {
                 /* Socket drained: give the next datagrams 1 ms to arrive before handing a
                  * part-filled batch over, so the worker is woken per batch, not per burst. */
-                if (poll(&p, 1, 1) > 0)
+                if (poll(p, np, 1) > 0)
                     continue;
                 vn_ingest_commit(r->ingest);
                 pending = false;
                 last_commit = now_coarse();
                 continue;
             }
-            /* Idle: block so an idle sidecar costs no CPU; the timeout bounds shutdown latency. */
-            poll(&p, 1, 200);
+            /* Idle: block so an idle sidecar costs no CPU; wake_fd ends the wait at stop
+             * (without one, the timeout bounds how late the stop flag is seen). */
+            poll(p, np, r->wake_fd >= 0 ? -1 : 200);
             continue;
         }
-        uint64_t bytes = 0, toolong = 0;
-        for (int i = 0; i < n; i++) {
-            size_t len = msgs[i].msg_len;
-            bytes += len;
-            if (len > r->max_len || (msgs[i].msg_hdr.msg_flags & MSG_TRUNC)) {
-                toolong++;
-                continue;
-            }
-            vn_ingest_packet(r->ingest, iov[i].iov_base, len);
-            msgs[i].msg_hdr.msg_flags = 0;
-        }
+        take(r, msgs, iov, n);
         pending = true;
-        vn_stats_add(&r->stats->packets[r->proto], (uint64_t)n);
-        vn_stats_add(&r->stats->bytes[r->proto], bytes);
-        vn_stats_add(&r->stats->packet_too_long, toolong);
         double now = now_coarse();
         if (now - last_commit > 0.01) { /* bound hand-off latency under a steady trickle */
             vn_ingest_commit(r->ingest);
@@ -89,6 +131,7 @@ static void *dgram_main(void *arg)
             last_commit = now;
         }
     }
+    drain(r, msgs, iov);
     vn_ingest_commit(r->ingest);
     free(bufs);
     return NULL;
@@ -100,8 +143,12 @@ int vn_dgram_reader_start(vn_dgram_reader_t *r)
     return pthread_create(&r->thread, NULL, dgram_main, r);
 }
 
+void vn_dgram_reader_signal(vn_dgram_reader_t *r) { atomic_store(&r->stop, true); }
+
+void vn_dgram_reader_join(vn_dgram_reader_t *r) { pthread_join(r->thread, NULL); }
+
 void vn_dgram_reader_stop(vn_dgram_reader_t *r)
 {
-    atomic_store(&r->stop, true);
-    pthread_join(r->thread, NULL);
+    vn_dgram_reader_signal(r);
+    vn_dgram_reader_join(r);
 }

@@ -1,6 +1,13 @@
 /**
  * dgram.h - one datagram reader thread bound to one socket (see dgram.c).
- * The struct is embedded by vn_listeners_t; fd and ingest are borrowed.
+ * The struct is embedded by vn_listeners_t; fd, wake_fd and ingest are borrowed.
+ *
+ * Stopping: vn_dgram_reader_signal sets the stop flag; the owner then makes
+ * wake_fd readable (one eventfd shared by every reader, written once), so all
+ * readers leave their poll at the same moment instead of one idle timeout
+ * after another. Each reader then drains what the kernel already holds for its
+ * socket (until EAGAIN, at most drain_s) before it exits, so datagrams that
+ * arrived before the stop are in the final flush.
  */
 #ifndef VN_LISTEN_DGRAM_H
 #define VN_LISTEN_DGRAM_H
@@ -13,19 +20,29 @@
 #include "core/stats.h"
 #include "listen/ingest.h"
 
+/** Upper bound on the drain at stop, so a sender that never pauses cannot hold shutdown. */
+#define VN_DGRAM_DRAIN_MAX_S 2.0
+
 typedef struct vn_dgram_reader {
     int fd;
+    int wake_fd;    /* readable once the reader must stop; -1: none (the stop flag is polled every 200 ms) */
     vn_proto_t proto;
     size_t max_len; /* metric_max_length */
+    double drain_s; /* drain budget at stop; <= 0: VN_DGRAM_DRAIN_MAX_S */
     vn_ingest_t *ingest;
     vn_stats_t *stats;
     _Atomic bool stop;
+    uint64_t drained; /* datagrams read after the stop flag was seen (reader-owned until joined) */
     pthread_t thread;
 } vn_dgram_reader_t;
 
 /** Returns 0 or an errno value from pthread_create. */
 int vn_dgram_reader_start(vn_dgram_reader_t *r);
-/** Signals and joins; partial batches are pushed before it returns. */
+/** Sets the stop flag only (the caller wakes wake_fd, then joins). */
+void vn_dgram_reader_signal(vn_dgram_reader_t *r);
+/** Joins a signalled reader; its drained datagrams are pushed before it returns. */
+void vn_dgram_reader_join(vn_dgram_reader_t *r);
+/** Signal + join for a lone reader (wake_fd, if any, is not written: the 200 ms poll notices). */
 void vn_dgram_reader_stop(vn_dgram_reader_t *r);
 
 #endif

@@ -13,6 +13,11 @@
  * (CURLOPT_POSTFIELDS borrows the caller's buffer, which the delivery queue
  * keeps alive until the result is popped).
  *
+ * A response counts once its status line has been read: a transfer that then
+ * fails (the body stalls into the timeout, the connection drops mid-body) is
+ * reported as VN_HTTP_RESPONSE with that status, because the server already
+ * took the request and sending it again would duplicate the data.
+ *
  * Errors never carry the URL (the Datadog API key is in its query string):
  * the curl error buffer names host and port at most, and anything after a '?'
  * is cut off anyway.
@@ -160,13 +165,19 @@ static void collect(curl_transport_t *c)
         if (!x)
             continue;
         CURLcode rc = msg->data.result;
+        long status = 0;
+        curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
         x->res.outcome = outcome_of(rc);
+        x->res.status = 0;
         if (rc == CURLE_OK) {
-            long status = 0;
-            curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
             x->res.status = (int)status;
+        } else if (status >= 200) {
+            /* the status arrived, the body did not finish: the answer stands (see top) */
+            x->res.outcome = VN_HTTP_RESPONSE;
+            x->res.status = (int)status;
+            set_error(x, rc);
+            VN_LOG(DEBUG, "event=http_body_incomplete status=%ld error=\"%s\"", status, x->res.error);
         } else {
-            x->res.status = 0;
             set_error(x, rc);
         }
         unlink_inflight(c, x);

@@ -24,16 +24,31 @@
  * a line (csv: each its own gzip member), so memory stays bounded. Events are
  * never written. Excluded tags (tags_exclude) are left out; a metric with a
  * veneursinkonly target is written only by the sink of that name.
+ *
+ * Full disk: a chunk that cannot be written whole (ENOSPC, EFBIG past
+ * RLIMIT_FSIZE, EDQUOT, any short write) is cut off again with ftruncate to the
+ * size the file had before it, so the file always ends on a complete line or
+ * gzip member and later flushes append to something readable. Its metrics are
+ * counted as dropped (vn_stats_sink_t.dropped). Earlier chunks of the same
+ * flush stay (each is whole on its own).
+ *
+ * Blocking opens: the path is opened O_NONBLOCK (then switched back), so a FIFO
+ * without a reader fails at once (ENXIO) instead of blocking the sink; what
+ * still blocks (a hung NFS server) blocks only this sink's own flush thread
+ * (flush/sink_runner.h).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/json.h"
 #include "core/log.h"
+#include "core/stats.h"
 #include "core/xalloc.h"
 #include "sinks/sink_internal.h"
 
@@ -49,6 +64,8 @@ typedef struct localfile {
     vn_buf_t text; /* rows/lines of the chunk being built, capped at LOCALFILE_CHUNK_MAX
                     * (kept across flushes; tests re-init it smaller to exercise chunking) */
     vn_buf_t gz;   /* csv: the compressed member of that chunk */
+    size_t chunk_metrics; /* metrics encoded into `text` */
+    uint64_t dropped;     /* metrics of chunks cut off again (full disk), since start */
 } localfile_t;
 
 static const char *type_name(vn_im_type_t t)
@@ -104,12 +121,15 @@ static vn_err_t encode(localfile_t *lf, const vn_sink_t *s, const vn_inter_metri
                             info->timestamp);
 }
 
-/* Appends the chunk in `text` to the file (csv: as one gzip member), then empties it. */
-static vn_err_t write_chunk(localfile_t *lf, int fd)
+/* Appends the chunk in `text` to the file (csv: as one gzip member), then
+ * empties it. A chunk that does not go in whole is cut off again (see top):
+ * *dropped gets its metrics, and the error is returned with errno kept. */
+static vn_err_t write_chunk(localfile_t *lf, int fd, bool regular, size_t *dropped)
 {
     size_t n = vn_buf_len(&lf->text);
     if (n == 0)
         return VN_OK;
+    off_t before = regular ? lseek(fd, 0, SEEK_END) : -1;
     vn_err_t err;
     if (lf->format == LF_JSONL) {
         err = vn_sink__write_all(fd, vn_buf_ptr(&lf->text), n);
@@ -119,34 +139,67 @@ static vn_err_t write_chunk(localfile_t *lf, int fd)
         if (err == VN_OK)
             err = vn_sink__write_all(fd, vn_buf_ptr(&lf->gz), vn_buf_len(&lf->gz));
     }
+    if (err == VN_ERR_IO) {
+        int saved = errno;
+        *dropped += lf->chunk_metrics;
+        if (before >= 0 && ftruncate(fd, before) != 0)
+            VN_LOG_ERRNO(ERROR, "event=localfile_truncate_failed msg=\"the file may end in a partial record\"");
+        errno = saved;
+    }
     vn_buf_reset(&lf->text);
+    lf->chunk_metrics = 0;
     return err;
+}
+
+/* O_NONBLOCK only for the open itself: a FIFO without a reader then fails at
+ * once instead of blocking; writes stay blocking so they are whole. */
+static int open_output(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0666);
+    if (fd < 0)
+        return -1;
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0)
+        fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    return fd;
 }
 
 static vn_err_t localfile_flush(vn_sink_t *s, const vn_inter_metric_t *m, size_t n, const vn_flush_info_t *info)
 {
     localfile_t *lf = s->impl;
-    int fd = open(lf->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
+    int fd = open_output(lf->path);
     if (fd < 0) {
         VN_LOG_ERRNO(WARN, "event=localfile_open_failed sink=%s path=\"%s\"", s->name, lf->path);
         return VN_ERR_IO;
     }
+    struct stat sb;
+    bool regular = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode);
     vn_buf_reset(&lf->text);
-    size_t skipped = 0;
+    lf->chunk_metrics = 0;
+    size_t skipped = 0, dropped = 0;
     vn_err_t err = VN_OK;
-    for (size_t i = 0; err == VN_OK && i < n; i++) {
+    size_t i = 0;
+    for (; err == VN_OK && i < n; i++) {
         if (!vn_sink__wants(s, &m[i]))
             continue;
         size_t mark = vn_buf_len(&lf->text);
         err = encode(lf, s, &m[i], info);
+        if (err == VN_OK)
+            lf->chunk_metrics++;
         if (err != VN_ERR_TOO_LARGE)
             continue;
         /* The chunk is full: write the whole lines we have, retry on an empty chunk. */
         vn_buf_truncate(&lf->text, mark);
-        err = write_chunk(lf, fd);
-        if (err != VN_OK)
+        err = write_chunk(lf, fd, regular, &dropped);
+        if (err != VN_OK) {
+            /* m[i] and the rest of the call are not written either */
+            for (; i < n; i++)
+                dropped += vn_sink__wants(s, &m[i]);
             break;
+        }
         err = encode(lf, s, &m[i], info);
+        if (err == VN_OK)
+            lf->chunk_metrics++;
         if (err == VN_ERR_TOO_LARGE) {
             vn_buf_reset(&lf->text); /* one metric larger than a chunk: drop it */
             skipped++;
@@ -154,9 +207,16 @@ static vn_err_t localfile_flush(vn_sink_t *s, const vn_inter_metric_t *m, size_t
         }
     }
     if (err == VN_OK)
-        err = write_chunk(lf, fd);
-    if (err == VN_ERR_IO)
-        VN_LOG_ERRNO(WARN, "event=localfile_write_failed sink=%s path=\"%s\"", s->name, lf->path);
+        err = write_chunk(lf, fd, regular, &dropped);
+    if (err == VN_ERR_IO) {
+        VN_LOG_ERRNO(WARN, "event=localfile_write_failed sink=%s path=\"%s\" dropped_metrics=%zu%s", s->name,
+                     lf->path, dropped, errno == ENOSPC || errno == EFBIG || errno == EDQUOT ? " reason=disk_full" : "");
+    }
+    lf->dropped += dropped;
+    if (dropped && s->stats)
+        vn_stats_add(&s->stats->dropped, dropped);
+    vn_buf_reset(&lf->text);
+    lf->chunk_metrics = 0;
     close(fd);
     if (err == VN_OK && skipped) {
         VN_LOG(WARN, "event=localfile_metric_too_large sink=%s skipped=%zu", s->name, skipped);

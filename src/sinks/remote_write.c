@@ -24,7 +24,8 @@
  *
  * Request headers: Content-Encoding: snappy, Content-Type: application/x-protobuf,
  * User-Agent: veneur/cortex, X-Prometheus-Remote-Write-Version: 0.1.0 (Go's).
- * Success = any 2xx.
+ * Success = any 2xx, as soon as the status line is read: a body that then
+ * stalls into the timeout never causes a resend (the server has the data).
  *
  * Deadline and retries: the flush runs on the flush thread and never blocks past
  * info->deadline_s. Each request gets min(remote_timeout, time left) as its curl
@@ -159,8 +160,11 @@ static vn_err_t post(rw_t *w, const vn_sink_t *s, const char *body, size_t len, 
         w->resp[0] = '\0';
         CURLcode rc = curl_easy_perform(w->curl);
         long code = 0;
-        if (rc == CURLE_OK)
-            curl_easy_getinfo(w->curl, CURLINFO_RESPONSE_CODE, &code);
+        curl_easy_getinfo(w->curl, CURLINFO_RESPONSE_CODE, &code);
+        /* A status that arrived counts even when the body then stalled or broke off:
+         * the server took the request, and a resend would duplicate it. */
+        if (rc != CURLE_OK && code >= 200)
+            rc = CURLE_OK;
         if (rc == CURLE_OK && code >= 200 && code < 300)
             return VN_OK;
         bool retry = rc == CURLE_OK ? (code == 429 || code >= 500) : transient_curl(rc);

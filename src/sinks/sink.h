@@ -3,9 +3,11 @@
  * interval's flushed metrics (in chunks of at most 16384, so a sink may be called
  * several times per interval); adding a sink never touches the flusher.
  *
- * Threading: each sink's flush is called from the flush thread, one call at a
- * time per sink. A sink that does network I/O must not block past the deadline
- * in vn_flush_info_t (later sinks hand the batch to their own thread/queue).
+ * Threading: each sink has its own flush thread (flush/sink_runner.h); its
+ * flush and flush_events are called from it, one call at a time, interval by
+ * interval (never two intervals in one call). A sink that blocks delays only
+ * itself; it should still give up by the deadline in vn_flush_info_t (its
+ * interval start + interval), or its queue drops whole old intervals (counted).
  *
  * Ownership: the metrics array and every string inside are owned by the flusher
  * and valid only for the duration of the call; a sink that keeps data copies it.

@@ -28,6 +28,11 @@ Control (JSON answers):
   POST /_control/hang?count=N[&seconds=S][&path=...]
                                    hold matching requests without answering for `hold` seconds
                                    (default 30), then close the connection
+  POST /_control/stall?count=N[&seconds=S][&path=...][&hold=H]
+                                   accept matching requests (recorded under "requests" with
+                                   "stalled": true), send the status line, headers and half of
+                                   the body, then stall for `hold` seconds and close: a client
+                                   must count it as delivered, not send it again
   POST /_control/reset             forget everything
 """
 import argparse
@@ -339,9 +344,9 @@ class Handler(BaseHTTPRequestHandler):
         if url.path == "/_control/reset":
             with st.lock:
                 st.reset()
-        elif url.path in ("/_control/fail", "/_control/hang"):
+        elif url.path in ("/_control/fail", "/_control/hang", "/_control/stall"):
             secs = float(q["seconds"]) if "seconds" in q else None
-            mode = {"kind": "fail" if url.path.endswith("fail") else "hang", "status": int(q.get("status", 503)),
+            mode = {"kind": url.path.rsplit("/", 1)[1], "status": int(q.get("status", 503)),
                     "count": int(q.get("count", 1)), "path": q.get("path", ""), "hold": float(q.get("hold", 30)),
                     "until": time.monotonic() + secs if secs is not None else None}
             with st.lock:
@@ -373,6 +378,20 @@ class Handler(BaseHTTPRequestHandler):
         except Exception as e:  # a decoder crash is a validation failure too
             return self.reject(url.path, "%s: %s" % (type(e).__name__, e))
         rec["t"] = time.time()
+        if mode and mode["kind"] == "stall":
+            rec["stalled"] = True
+            with st.lock:
+                st.requests.append(rec)
+            data = b'{"status":"ok","padding":"' + b"x" * 64 + b'"}'
+            self.send_response(202)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data[:len(data) // 2])
+            self.wfile.flush()
+            time.sleep(mode["hold"])
+            self.close_connection = True
+            return
         if mode:  # a forced failure: record what we refused, answer the status
             rec["status"] = mode["status"]
             with st.lock:

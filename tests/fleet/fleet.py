@@ -6,7 +6,7 @@ several endpoints), PROXIES veneur-proxies that find the globals through discove
 hosts_file, re-read every 200 ms), GLOBALS veneur globals. SENDERS threads send steady load: once
 per interval, in its middle, every local gets every one of KEYS veneurglobalonly counters +1, so
 each key's value in one interval's global flushes is LOCALS and the fleet's whole interval is
-KEYS * LOCALS contributions. Interval-exact global flushes (tests/e2e/45-interval-exact.py) let
+KEYS * LOCALS contributions. Interval-exact global flushes (tests/e2e/46-interval-exact.py) let
 every global flush be attributed to one round by its timestamp.
 
 Events, one after another, with rounds in between:

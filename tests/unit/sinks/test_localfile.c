@@ -16,9 +16,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
+
+#include "core/stats.h"
 
 #include "sinks/localfile.c"
 
@@ -534,6 +539,134 @@ static void test_localfile__open_failure(void **state)
     vn_sink_free(s);
 }
 
+/* ---------------------------------------------------------------- full disk */
+
+/* A disk that fills up: RLIMIT_FSIZE makes writes past `limit` bytes fail
+ * with EFBIG (SIGXFSZ ignored, as main.c does), like ENOSPC would. */
+static struct rlimit limit_file_size(rlim_t limit)
+{
+    struct rlimit old;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    struct rlimit lim = {.rlim_cur = limit, .rlim_max = old.rlim_max};
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    return old;
+}
+
+static void fill_metrics(vn_inter_metric_t *m, size_t n, char names[][32], int64_t ts)
+{
+    for (size_t i = 0; i < n; i++) {
+        snprintf(names[i], 32, "full.disk.%zu", i);
+        m[i] = (vn_inter_metric_t){.name = names[i], .type = VN_IM_GAUGE, .value = (double)i, .timestamp = ts,
+                                   .hostname = "host1"};
+    }
+}
+
+static size_t file_size(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 ? (size_t)sb.st_size : 0;
+}
+
+static size_t count_char(const char *p, char c)
+{
+    size_t n = 0;
+    for (; *p; p++)
+        n += *p == c;
+    return n;
+}
+
+static void full_disk_case(fixture_t *f, const char *format)
+{
+    signal(SIGXFSZ, SIG_IGN);
+    vn_sink_t *s = new_sink("file", f->path, format, NULL, NULL);
+    vn_stats_sink_t slot;
+    memset(&slot, 0, sizeof slot);
+    s->stats = &slot;
+    enum { N = 200 };
+    static char names[N][32];
+    vn_inter_metric_t m[N];
+    fill_metrics(m, N, names, 1700000000);
+    vn_flush_info_t info = info_at(1700000000);
+
+    assert_int_equal(s->ops->flush(s, m, N, &info), VN_OK);
+    size_t good = file_size(f->path);
+    assert_true(good > 0);
+
+    /* the disk has room for half of the next flush: nothing of it may stay */
+    size_t room = good + (strcmp(format, "jsonl") == 0 ? good / 2 : 64);
+    struct rlimit old = limit_file_size((rlim_t)room);
+    vn_err_t err = s->ops->flush(s, m, N, &info);
+    int saved = errno;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    assert_int_equal(err, VN_ERR_IO);
+    assert_int_equal(saved, EFBIG);
+    assert_int_equal(file_size(f->path), good);
+    assert_int_equal(vn_stats_get(&slot.dropped), N);
+
+    /* room again: the next flush appends after the last whole record */
+    assert_int_equal(s->ops->flush(s, m, N, &info), VN_OK);
+    size_t len;
+    char *data = read_all(f->path, &len);
+    char *text = data;
+    int members = 0;
+    if (strcmp(format, "csv") == 0) {
+        text = gunzip_all(data, len, &members);
+        assert_int_equal(members, 2);
+    }
+    assert_int_equal(count_char(text, '\n'), 2 * N);
+    assert_int_equal(text[strlen(text) - 1], '\n');
+    if (text != data)
+        free(text);
+    free(data);
+    vn_sink_free(s);
+}
+
+static void test_localfile__full_disk_jsonl(void **state) { full_disk_case(*state, "jsonl"); }
+static void test_localfile__full_disk_csv(void **state) { full_disk_case(*state, "csv"); }
+
+/* Chunks already written in the same flush stay; the failing one and the rest go. */
+static void test_localfile__full_disk_mid_flush(void **state)
+{
+    fixture_t *f = *state;
+    signal(SIGXFSZ, SIG_IGN);
+    vn_sink_t *s = new_sink("file", f->path, "jsonl", NULL, NULL);
+    vn_stats_sink_t slot;
+    memset(&slot, 0, sizeof slot);
+    s->stats = &slot;
+    localfile_t *lf = s->impl;
+    vn_buf_free(&lf->text);
+    vn_buf_init(&lf->text, 1000); /* ~10 lines per chunk */
+    enum { N = 100 };
+    static char names[N][32];
+    vn_inter_metric_t m[N];
+    fill_metrics(m, N, names, 1700000000);
+    vn_flush_info_t info = info_at(1700000000);
+    struct rlimit old = limit_file_size(2500);
+    vn_err_t err = s->ops->flush(s, m, N, &info);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    assert_int_equal(err, VN_ERR_IO);
+    char *text = read_all(f->path, NULL);
+    size_t lines = count_char(text, '\n');
+    assert_true(lines > 0 && lines < N);
+    assert_int_equal(text[strlen(text) - 1], '\n');
+    assert_int_equal(vn_stats_get(&slot.dropped), N - lines);
+    free(text);
+    vn_sink_free(s);
+}
+
+/* A FIFO nobody reads fails the open at once instead of blocking the sink. */
+static void test_localfile__fifo_without_reader(void **state)
+{
+    fixture_t *f = *state;
+    assert_int_equal(mkfifo(f->path, 0600), 0);
+    vn_sink_t *s = new_sink("file", f->path, "jsonl", NULL, NULL);
+    vn_inter_metric_t m[] = {M("x", VN_IM_GAUGE, 1, 1700000000, NULL)};
+    vn_flush_info_t info = info_at(1700000000);
+    assert_int_equal(s->ops->flush(s, m, 1, &info), VN_ERR_IO);
+    assert_int_equal(errno, ENXIO);
+    vn_sink_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -546,6 +679,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_localfile__csv_member_per_flush, setup, teardown),
         cmocka_unit_test(test_localfile__config_errors),
         cmocka_unit_test_setup_teardown(test_localfile__open_failure, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_localfile__full_disk_jsonl, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_localfile__full_disk_csv, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_localfile__full_disk_mid_flush, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_localfile__fifo_without_reader, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,378 @@
+/*
+ * sink_runner.c - per-sink flush thread and queue (sink_runner.h).
+ *
+ * The queue is a singly linked FIFO of items under `mu`: chunk items (one
+ * reference of a shared chunk) and end-of-interval items (one reference of the
+ * interval's events, or none). Items of one interval are contiguous and
+ * intervals arrive in order, so "the oldest waiting interval" is the run of
+ * items sharing the head's seq. The runner pops one item at a time and calls
+ * the sink without holding `mu`; `busy` tells stop whether the thread is
+ * inside a sink call (possibly stuck there for good).
+ */
+#include "flush/sink_runner.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/log.h"
+#include "core/xalloc.h"
+
+#define EVICT_LOG_EVERY_S 10.0
+
+typedef struct item {
+    struct item *next;
+    uint64_t seq;
+    vn_flush_chunk_t *chunk; /* NULL for an end item */
+    vn_flush_events_t *ev;   /* end item only; may be NULL */
+    vn_flush_info_t info;
+} item_t;
+
+/* What one interval did on this sink, reported to the stats slot at its end. */
+typedef struct tally {
+    bool open;
+    uint64_t seq;
+    double start, deadline;
+    size_t handed;
+    double seconds;
+    bool failed;
+} tally_t;
+
+struct vn_sink_runner {
+    vn_sink_t *s;
+    vn_stats_sink_t *slot;
+    double interval_s;
+    size_t max_metrics;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;      /* work or stop for the thread */
+    pthread_cond_t idle_cv; /* the thread left a sink call, or exited */
+    item_t *head, *tail;
+    size_t pending;         /* metrics in waiting chunk items */
+    bool stopping, exited, busy;
+    bool abandoned;         /* stop gave up on the thread: it frees r itself if it ever returns */
+    _Atomic uint64_t dropped;
+    double last_evict_log;
+    uint64_t evict_suppressed;
+    tally_t t;              /* thread-owned */
+};
+
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ------------------------------------------------------------ shared chunks */
+
+vn_flush_chunk_t *vn_flush_chunk_new(vn_flush_output_t *out, size_t refs)
+{
+    vn_flush_chunk_t *c = vn_xcalloc(1, sizeof *c);
+    c->out = *out;
+    atomic_init(&c->refs, refs);
+    vn_flush_output_init(out);
+    return c;
+}
+
+void vn_flush_chunk_release(vn_flush_chunk_t *c)
+{
+    if (c && atomic_fetch_sub(&c->refs, 1) == 1) {
+        vn_flush_output_destroy(&c->out);
+        free(c);
+    }
+}
+
+vn_flush_events_t *vn_flush_events_new(vn_event_list_t *l, size_t refs)
+{
+    vn_flush_events_t *e = vn_xcalloc(1, sizeof *e);
+    e->list = *l;
+    atomic_init(&e->refs, refs);
+    memset(l, 0, sizeof *l);
+    return e;
+}
+
+void vn_flush_events_release(vn_flush_events_t *e)
+{
+    if (e && atomic_fetch_sub(&e->refs, 1) == 1) {
+        vn_event_list_free(&e->list);
+        free(e);
+    }
+}
+
+/* ------------------------------------------------------------ queue (mu held) */
+
+static size_t wanted(const vn_sink_t *s, const vn_flush_chunk_t *c)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < c->out.n; i++)
+        n += !c->out.m[i].sink_only || strcmp(c->out.m[i].sink_only, s->name) == 0;
+    return n;
+}
+
+static void item_free(item_t *it)
+{
+    vn_flush_chunk_release(it->chunk);
+    vn_flush_events_release(it->ev);
+    free(it);
+}
+
+static void append(vn_sink_runner_t *r, item_t *it)
+{
+    if (r->tail)
+        r->tail->next = it;
+    else
+        r->head = it;
+    r->tail = it;
+    if (it->chunk)
+        r->pending += it->chunk->out.n;
+}
+
+static item_t *pop(vn_sink_runner_t *r)
+{
+    item_t *it = r->head;
+    if (!it)
+        return NULL;
+    r->head = it->next;
+    if (!r->head)
+        r->tail = NULL;
+    it->next = NULL;
+    if (it->chunk)
+        r->pending -= it->chunk->out.n;
+    return it;
+}
+
+static void count_dropped(vn_sink_runner_t *r, size_t metrics, const char *why, uint64_t seq)
+{
+    if (!metrics)
+        return;
+    atomic_fetch_add(&r->dropped, metrics);
+    if (r->slot)
+        vn_stats_add(&r->slot->dropped, metrics);
+    double now = mono_now();
+    if (r->last_evict_log != 0 && now - r->last_evict_log < EVICT_LOG_EVERY_S) {
+        r->evict_suppressed++;
+        return;
+    }
+    VN_LOG(WARN, "event=sink_interval_dropped sink=%s reason=%s interval_seq=%llu metrics=%zu suppressed=%llu",
+           r->s->name, why, (unsigned long long)seq, metrics, (unsigned long long)r->evict_suppressed);
+    r->last_evict_log = now;
+    r->evict_suppressed = 0;
+}
+
+/* Drops every waiting item of the oldest queued interval. */
+static void evict_oldest(vn_sink_runner_t *r, const char *why)
+{
+    if (!r->head)
+        return;
+    uint64_t seq = r->head->seq;
+    size_t metrics = 0;
+    while (r->head && r->head->seq == seq) {
+        item_t *it = pop(r);
+        if (it->chunk)
+            metrics += wanted(r->s, it->chunk);
+        item_free(it);
+    }
+    count_dropped(r, metrics, why, seq);
+}
+
+/* ------------------------------------------------------------ thread */
+
+static void tally_close(vn_sink_runner_t *r)
+{
+    tally_t *t = &r->t;
+    if (!t->open)
+        return;
+    if (r->slot) {
+        vn_stats_add(&r->slot->flushed, t->handed);
+        atomic_store(&r->slot->last_duration_ns, (uint64_t)(t->seconds * 1e9));
+        if (t->failed)
+            vn_stats_add(&r->slot->errors, 1);
+    }
+    t->open = false;
+}
+
+static void tally_for(vn_sink_runner_t *r, uint64_t seq)
+{
+    if (r->t.open && r->t.seq == seq)
+        return;
+    tally_close(r); /* the previous interval lost its end to eviction */
+    double now = mono_now();
+    r->t = (tally_t){.open = true, .seq = seq, .start = now, .deadline = now + r->interval_s};
+}
+
+static void run_item(vn_sink_runner_t *r, item_t *it)
+{
+    vn_sink_t *s = r->s;
+    tally_for(r, it->seq);
+    vn_flush_info_t info = it->info;
+    info.deadline_s = r->t.deadline;
+    double s0 = mono_now();
+    if (it->chunk) {
+        r->t.handed += wanted(s, it->chunk);
+        vn_err_t err = s->ops->flush(s, it->chunk->out.m, it->chunk->out.n, &info);
+        if (err != VN_OK) {
+            r->t.failed = true;
+            VN_LOG(WARN, "event=sink_flush_failed sink=%s err=\"%s\"", s->name, vn_strerror(err));
+        }
+        r->t.seconds += mono_now() - s0;
+        return;
+    }
+    if (it->ev && it->ev->list.n && s->ops->flush_events)
+        s->ops->flush_events(s, it->ev->list.ev, it->ev->list.n, &info);
+    r->t.seconds += mono_now() - s0;
+    tally_close(r);
+}
+
+static void *runner_main(void *arg)
+{
+    vn_sink_runner_t *r = arg;
+    pthread_mutex_lock(&r->mu);
+    for (;;) {
+        while (!r->head && !r->stopping)
+            pthread_cond_wait(&r->cv, &r->mu);
+        item_t *it = pop(r);
+        if (!it)
+            break; /* stopping and drained */
+        r->busy = true;
+        pthread_mutex_unlock(&r->mu);
+        run_item(r, it);
+        item_free(it);
+        pthread_mutex_lock(&r->mu);
+        r->busy = false;
+        pthread_cond_broadcast(&r->idle_cv);
+    }
+    tally_close(r);
+    r->exited = true;
+    bool self_free = r->abandoned;
+    pthread_cond_broadcast(&r->idle_cv);
+    pthread_mutex_unlock(&r->mu);
+    if (self_free) {
+        pthread_mutex_destroy(&r->mu);
+        pthread_cond_destroy(&r->cv);
+        pthread_cond_destroy(&r->idle_cv);
+        free(r);
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------ public */
+
+vn_sink_runner_t *vn_sink_runner_start(vn_sink_t *s, vn_stats_sink_t *slot, double interval_s, size_t max_metrics)
+{
+    vn_sink_runner_t *r = vn_xcalloc(1, sizeof *r);
+    r->s = s;
+    r->slot = slot;
+    r->interval_s = interval_s > 0 ? interval_s : 10.0;
+    r->max_metrics = max_metrics ? max_metrics : VN_SINK_QUEUE_MAX_METRICS;
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cv, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&r->idle_cv, &ca);
+    pthread_condattr_destroy(&ca);
+    if (pthread_create(&r->thread, NULL, runner_main, r) != 0) {
+        VN_LOG(ERROR, "event=thread_create_failed what=sink_runner sink=%s", s->name);
+        abort();
+    }
+    return r;
+}
+
+void vn_sink_runner_push(vn_sink_runner_t *r, uint64_t seq, vn_flush_chunk_t *c, const vn_flush_info_t *info)
+{
+    item_t *it = vn_xcalloc(1, sizeof *it);
+    it->seq = seq;
+    it->chunk = c;
+    it->info = *info;
+    pthread_mutex_lock(&r->mu);
+    /* Older intervals make room only when that is enough: evicting them for a
+     * chunk that cannot fit anyway would lose more. */
+    size_t same = 0;
+    for (const item_t *q = r->head; q; q = q->next)
+        same += q->seq == seq && q->chunk ? q->chunk->out.n : 0;
+    bool can_fit = same + c->out.n <= r->max_metrics;
+    while (can_fit && r->pending + c->out.n > r->max_metrics && r->head && r->head->seq != seq)
+        evict_oldest(r, "queue_full");
+    if (r->stopping || r->pending + c->out.n > r->max_metrics) {
+        count_dropped(r, wanted(r->s, c), r->stopping ? "stopping" : "queue_full", seq);
+        pthread_mutex_unlock(&r->mu);
+        item_free(it);
+        return;
+    }
+    append(r, it);
+    pthread_cond_signal(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+}
+
+void vn_sink_runner_end(vn_sink_runner_t *r, uint64_t seq, vn_flush_events_t *ev, const vn_flush_info_t *info)
+{
+    item_t *it = vn_xcalloc(1, sizeof *it);
+    it->seq = seq;
+    it->ev = ev;
+    it->info = *info;
+    pthread_mutex_lock(&r->mu);
+    if (r->stopping) {
+        pthread_mutex_unlock(&r->mu);
+        item_free(it);
+        return;
+    }
+    append(r, it);
+    pthread_cond_signal(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+}
+
+static void abs_time(double mono, struct timespec *ts)
+{
+    if (mono < 0)
+        mono = 0;
+    ts->tv_sec = (time_t)mono;
+    ts->tv_nsec = (long)((mono - (double)ts->tv_sec) * 1e9);
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+bool vn_sink_runner_stop(vn_sink_runner_t *r, double deadline_mono)
+{
+    if (!r)
+        return true;
+    struct timespec dl;
+    abs_time(deadline_mono, &dl);
+    pthread_mutex_lock(&r->mu);
+    r->stopping = true; /* the thread drains the queue, then exits */
+    pthread_cond_broadcast(&r->cv);
+    while (!r->exited && pthread_cond_timedwait(&r->idle_cv, &r->mu, &dl) == 0)
+        ;
+    if (!r->exited) {
+        /* Past the deadline: what still waits is dropped; a thread stuck in the
+         * sink is left behind so shutdown can finish. */
+        while (r->head)
+            evict_oldest(r, "shutdown_deadline");
+        pthread_cond_broadcast(&r->cv);
+        if (r->busy) {
+            VN_LOG(WARN, "event=sink_abandoned sink=%s msg=\"still inside a flush at the shutdown deadline\"",
+                   r->s->name);
+            r->abandoned = true;
+            pthread_t th = r->thread;
+            pthread_mutex_unlock(&r->mu);
+            pthread_detach(th);
+            return false;
+        }
+    }
+    pthread_mutex_unlock(&r->mu);
+    pthread_join(r->thread, NULL);
+    pthread_mutex_destroy(&r->mu);
+    pthread_cond_destroy(&r->cv);
+    pthread_cond_destroy(&r->idle_cv);
+    free(r);
+    return true;
+}
+
+uint64_t vn_sink_runner_dropped(const vn_sink_runner_t *r)
+{
+    return atomic_load(&((vn_sink_runner_t *)r)->dropped);
+}
