@@ -32,6 +32,7 @@
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "flush/sink_runner.h"
+#include "flush/ticker.h"
 
 struct vn_flusher {
     vn_flusher_opts_t o;
@@ -67,7 +68,8 @@ static int64_t flush_stamp(const vn_flusher_t *f, double tick_mono)
     double now = real_now();
     if (tick_mono < 0 || !f->o.cfg->synchronize_with_interval)
         return (int64_t)floor(now);
-    double tick_real = now - (mono_now() - tick_mono);
+    /* a synchronized global runs offset_s past the wall-clock tick (issue 16): stamp the tick */
+    double tick_real = now - (mono_now() - tick_mono) - vn_ticker_offset_s(f->o.cfg);
     return (int64_t)floor(tick_real + 0.5);
 }
 
@@ -185,7 +187,7 @@ static void *flusher_main(void *arg)
         struct timespec rt;
         clock_gettime(CLOCK_REALTIME, &rt);
         double now = (double)rt.tv_sec + (double)rt.tv_nsec / 1e9;
-        next = mono_now() + (iv - fmod(now, iv));
+        next = mono_now() + vn_ticker_first_delay(now, iv, vn_ticker_offset_s(f->o.cfg)); /* issue 16 */
     }
     pthread_mutex_lock(&f->mu);
     while (!f->stop) {
