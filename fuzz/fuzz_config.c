@@ -6,7 +6,11 @@
  * one-line "config: ..." message; a loaded config satisfies the documented
  * post-conditions (strings non-NULL, num_* >= 1, interval > 0, every sink has a
  * kind and a name), and its dump loads back (the dump is what /config/yaml serves).
+ * Nesting: inputs that nest flow collections past VN_CONFIG_MAX_YAML_DEPTH must be
+ * refused (the cap keeps loading linear; seeds deep_*.yaml start the fuzzer there,
+ * and the dict has the brackets). Messages are never empty and name a key.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +36,51 @@ static void check_err(vn_err_t err, const vn_config_t *cfg, const char *msg)
         return;
     if (err != VN_ERR_CONFIG || cfg != NULL || strncmp(msg, "config: ", 8) != 0 || strchr(msg, '\n'))
         abort();
+    /* never an empty or truncated-looking message, never an unnamed key */
+    size_t n = strlen(msg);
+    if (n < 8 + 6 || msg[n - 1] == ':' || msg[n - 1] == ' ' || strstr(msg, "key \"\":"))
+        abort();
+}
+
+/* The nesting cap is what keeps libyaml linear (its scanner is quadratic in the
+ * flow depth): an input that nests flow collections past VN_CONFIG_MAX_YAML_DEPTH
+ * must be refused. Counted exactly only on a plain subset of YAML where a bracket
+ * cannot hide in a scalar (no quotes, block scalars, comments, tags, anchors,
+ * escapes or document markers; inside a flow collection a plain scalar cannot
+ * hold brackets; outside, one opens a collection only at the very start or after
+ * "key: ", since a "- [" line may continue a plain scalar). Other inputs are not
+ * checked (false). */
+static bool flow_too_deep(const uint8_t *d, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strchr("\"'|>#!&*%\\\t@`", d[i]) && d[i] != '\0')
+            return false;
+    if (memmem(d, n, "---", 3) || memmem(d, n, "...", 3) || memchr(d, '\0', n))
+        return false;
+    int depth = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = d[i];
+        if (depth > 0) {
+            if (c == '[' || c == '{') {
+                if (++depth > VN_CONFIG_MAX_YAML_DEPTH)
+                    return true;
+            } else if (c == ']' || c == '}') {
+                depth--;
+            }
+            continue;
+        }
+        if (c != '[' && c != '{')
+            continue;
+        size_t j = i;
+        while (j > 0 && d[j - 1] == ' ')
+            j--;
+        bool opens = i == 0;
+        if (j > 0 && j < i && d[j - 1] == ':')
+            opens = true; /* "key: [" */
+        if (opens)
+            depth = 1;
+    }
+    return false;
 }
 
 static void check_cfg(const vn_config_t *c)
@@ -58,10 +107,13 @@ static void check_cfg(const vn_config_t *c)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char err[256];
+    bool too_deep = flow_too_deep(data, size);
     for (int strict = 0; strict < 2; strict++) {
         vn_config_t *cfg = (vn_config_t *)1;
         vn_err_t rc = vn_config_load((const char *)data, size, NULL, strict, &cfg, err, sizeof err);
         check_err(rc, cfg, err);
+        if (rc == VN_OK && too_deep)
+            abort(); /* nesting past the cap was accepted */
         if (rc != VN_OK)
             continue;
         check_cfg(cfg);

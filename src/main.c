@@ -45,6 +45,7 @@ typedef struct app {
     vn_config_t *cfg;
     vn_stats_t stats;
     _Atomic bool ready;
+    bool print_secrets; /* -print-secrets: /config/yaml shows secrets (Go's flag) */
 } app_t;
 
 static void usage(FILE *out)
@@ -56,6 +57,8 @@ static void usage(FILE *out)
                  "        Validate the config file is valid YAML with correct value types, then immediately exit.\n"
                  "  -validate-config-strict\n"
                  "        Validate as with -validate-config, but also fail if there are any unknown fields.\n"
+                 "  -print-secrets\n"
+                 "        Disables redacting config secrets (in /config/yaml).\n"
                  "  -version\n"
                  "        Print the version and exit.\n"
                  "Environment variables VENEUR_<FIELD> override config keys (e.g. VENEUR_INTERVAL=10s).\n");
@@ -75,7 +78,7 @@ static size_t config_yaml_cb(void *ctx, char *buf, size_t cap)
     FILE *f = open_memstream(&mem, &len);
     if (!f)
         return 0;
-    vn_config_dump(((app_t *)ctx)->cfg, f);
+    vn_config_dump_opts(((app_t *)ctx)->cfg, f, ((app_t *)ctx)->print_secrets);
     fclose(f);
     if (len <= cap)
         memcpy(buf, mem, len);
@@ -111,6 +114,14 @@ static void free_sinks(vn_sink_t **sinks, size_t n)
     }
     free(started);
     free(th);
+}
+
+/* A start-up failure: always one non-empty line, even if the module left err empty. */
+static int fail(const char *what, const char *err, vn_err_t rc)
+{
+    fprintf(stderr, "veneur: %s%s%s\n", what ? what : "", what ? ": " : "",
+            err && err[0] ? err : vn_strerror(rc != VN_OK ? rc : VN_ERR_IO));
+    return 2;
 }
 
 /* ---- signals (shutdown code) ----
@@ -164,26 +175,39 @@ static void start_shutdown_watchdog(void)
         pthread_detach(th);
 }
 
-static bool parse_bool_flag(const char *v) { return !v || strcmp(v, "true") == 0 || strcmp(v, "1") == 0; }
-
 int main(int argc, char **argv)
 {
     const char *path = NULL;
-    bool validate = false, strict = false;
+    bool validate = false, strict = false, version = false, print_secrets = false;
     for (int i = 1; i < argc; i++) {
         const char *v;
+        bool b = false;
         if (vn_cli_flag(argv[i], "f", &v)) {
             if (!(path = vn_cli_value(argc, argv, &i, "f", v))) {
                 usage(stderr);
                 return 2;
             }
         } else if (vn_cli_flag(argv[i], "validate-config-strict", &v)) {
-            validate = strict = parse_bool_flag(v);
+            if (!vn_cli_bool("validate-config-strict", v, &b)) {
+                usage(stderr);
+                return 2;
+            }
+            validate = strict = b;
         } else if (vn_cli_flag(argv[i], "validate-config", &v)) {
-            validate = parse_bool_flag(v);
+            if (!vn_cli_bool("validate-config", v, &validate)) {
+                usage(stderr);
+                return 2;
+            }
+        } else if (vn_cli_flag(argv[i], "print-secrets", &v)) {
+            if (!vn_cli_bool("print-secrets", v, &print_secrets)) {
+                usage(stderr);
+                return 2;
+            }
         } else if (vn_cli_flag(argv[i], "version", &v)) {
-            printf("veneur-c %s (built %s)\n", VN_VERSION, VN_BUILD_DATE);
-            return 0;
+            if (!vn_cli_bool("version", v, &version)) {
+                usage(stderr);
+                return 2;
+            }
         } else if (vn_cli_flag(argv[i], "help", &v) || vn_cli_flag(argv[i], "h", &v)) {
             usage(stdout);
             return 0;
@@ -194,16 +218,19 @@ int main(int argc, char **argv)
         }
     }
 
+    if (version) {
+        printf("veneur-c %s (built %s)\n", VN_VERSION, VN_BUILD_DATE);
+        return 0;
+    }
     app_t app;
     memset(&app, 0, sizeof app);
+    app.print_secrets = print_secrets;
     char err[1024] = "";
     vn_err_t rc = path ? vn_config_load_file(path, environ, strict, &app.cfg, err, sizeof err)
                        : vn_config_load(vn_config_default_yaml, strlen(vn_config_default_yaml), environ, strict,
                                         &app.cfg, err, sizeof err);
-    if (rc != VN_OK) {
-        fprintf(stderr, "veneur: %s\n", err[0] ? err : vn_strerror(rc));
-        return 2;
-    }
+    if (rc != VN_OK)
+        return fail(NULL, err, rc);
     vn_config_t *cfg = app.cfg;
     if (validate) {
         printf("config ok\n");
@@ -226,9 +253,8 @@ int main(int argc, char **argv)
     if ((cfg->tls_key && cfg->tls_key[0]) || (cfg->tls_certificate && cfg->tls_certificate[0])) {
         if (vn_tls_server_ctx_new(cfg->tls_key, cfg->tls_certificate, cfg->tls_authority_certificate, &tls, err,
                                   sizeof err) != VN_OK) {
-            fprintf(stderr, "veneur: %s\n", err);
             vn_config_free(cfg);
-            return 2;
+            return fail(NULL, err, VN_ERR_CONFIG);
         }
     }
 
@@ -245,6 +271,11 @@ int main(int argc, char **argv)
         }
         if (rc != VN_OK) {
             fprintf(stderr, "veneur: sink %s: %s\n", cfg->metric_sinks[i].name, err[0] ? err : vn_strerror(rc));
+            free_sinks(sinks, nsinks);
+            free(sinks);
+            if (tls)
+                SSL_CTX_free(tls);
+            vn_config_free(cfg);
             return 2;
         }
         sinks[nsinks++] = s;
@@ -253,9 +284,16 @@ int main(int argc, char **argv)
         VN_LOG(WARN, "event=listener_not_supported msg=\"ssf_listen_addresses and grpc_listen_addresses are ignored\"");
 
     vn_listeners_t *listeners = NULL;
+    err[0] = '\0';
     if (vn_listeners_open(cfg, tls, &listeners, err, sizeof err) != VN_OK) {
-        fprintf(stderr, "veneur: %s\n", err);
-        return 2;
+        /* the usual failure (address in use): free everything so sanitizer builds exit 2 too */
+        int code = fail("statsd_listen_addresses", err, VN_ERR_CONFIG);
+        free_sinks(sinks, nsinks);
+        free(sinks);
+        if (tls)
+            SSL_CTX_free(tls);
+        vn_config_free(cfg);
+        return code;
     }
     size_t nreaders = vn_listeners_reader_count(listeners);
     size_t nworkers = cfg->num_workers > 0 ? (size_t)cfg->num_workers : 1;
@@ -280,10 +318,9 @@ int main(int argc, char **argv)
         return 1;
     }
     vn_forward_t *forward = NULL; /* forward_address / grpc_address (issue 6) */
-    if (vn_forward_start(cfg, workers, nworkers, &app.stats, &forward, err, sizeof err) != VN_OK) {
-        fprintf(stderr, "veneur: %s\n", err);
-        return 2;
-    }
+    err[0] = '\0';
+    if (vn_forward_start(cfg, workers, nworkers, &app.stats, &forward, err, sizeof err) != VN_OK)
+        return fail(NULL, err, VN_ERR_CONFIG);
     vn_flusher_opts_t fo = {.cfg = cfg,
                             .forward = forward,
                             .workers = workers,
@@ -301,10 +338,9 @@ int main(int argc, char **argv)
                                 .metrics = metrics_cb,
                                 .config_yaml = cfg->http_config ? config_yaml_cb : NULL,
                                 .quit = cfg->http_quit ? quit_cb : NULL};
-        if (vn_http_server_start(cfg->http_address, &h, &http, err, sizeof err) != VN_OK) {
-            fprintf(stderr, "veneur: http_address: %s\n", err);
-            return 2;
-        }
+        err[0] = '\0';
+        if (vn_http_server_start(cfg->http_address, &h, &http, err, sizeof err) != VN_OK)
+            return fail("http_address", err, VN_ERR_CONFIG);
         VN_LOG(INFO, "event=listening proto=http addr=%s", cfg->http_address);
     }
     atomic_store(&app.ready, true);

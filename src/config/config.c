@@ -24,6 +24,7 @@
 #include "config/config_internal.h"
 #include "core/log.h"
 #include "core/xalloc.h"
+#include "parse/dogstatsd.h"
 
 const char vn_config_default_yaml[] =
     "# veneur-c embedded default configuration (used when no -f is given)\n"
@@ -59,15 +60,41 @@ vn_err_t vn_cfg__errf(vn_cfg_loader_t *ld, const char *fmt, ...)
     return VN_ERR_CONFIG;
 }
 
+bool vn_config_url_userinfo(const char *v, size_t *start, size_t *end)
+{
+    const char *sep = v ? strstr(v, "://") : NULL;
+    if (!sep)
+        return false;
+    const char *auth = sep + 3;
+    size_t al = strcspn(auth, "/?#");
+    const char *at = NULL; /* the last '@': a password may contain an unescaped '@' */
+    for (const char *q = auth; q < auth + al; q++)
+        if (*q == '@')
+            at = q;
+    if (!at || at == auth)
+        return false; /* no userinfo, or an empty one: nothing to hide */
+    *start = (size_t)(auth - v);
+    *end = (size_t)(at - v);
+    return true;
+}
+
 const char *vn_cfg__show(const char *v, bool secret, char *buf, size_t cap)
 {
     if (secret) {
         snprintf(buf, cap, "<redacted>");
         return buf;
     }
-    size_t n = 0;
-    const size_t limit = cap > 16 ? cap - 8 : 0; /* room for an escape and "..." */
+    size_t n = 0, ui0 = 0, ui1 = 0;
+    bool userinfo = vn_config_url_userinfo(v, &ui0, &ui1);
+    const size_t limit = cap > 24 ? cap - 16 : 0; /* room for an escape, "<redacted>" and "..." */
     for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+        if (userinfo && (size_t)(p - (const unsigned char *)v) == ui0) {
+            if (n + 10 < limit) {
+                memcpy(buf + n, "<redacted>", 10);
+                n += 10;
+            }
+            p = (const unsigned char *)v + ui1; /* ui1 > ui0: the '@', always forward */
+        }
         if (n >= limit) {
             memcpy(buf + n, "...", 4);
             return buf;
@@ -154,26 +181,88 @@ static vn_err_t load_root(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_t
     return err;
 }
 
+/* The message for a failed parse, without the "config: " prefix. libyaml's
+ * problem/context texts are fixed strings, never input bytes; an empty or
+ * missing one still gets a word, so no message ends in ": ". */
+static void yaml_error_text(const yaml_parser_t *p, char *buf, size_t cap)
+{
+    const char *problem = p->problem && p->problem[0] ? p->problem : "malformed document";
+    if (p->error == YAML_MEMORY_ERROR)
+        snprintf(buf, cap, "YAML error: out of memory");
+    else if (p->error == YAML_READER_ERROR)
+        snprintf(buf, cap, "YAML error at byte %zu: %s", p->problem_offset, problem);
+    else
+        snprintf(buf, cap, "YAML error at line %zu column %zu: %s%s%s", p->problem_mark.line + 1,
+                 p->problem_mark.column + 1, problem, p->context && p->context[0] ? " " : "",
+                 p->context && p->context[0] ? p->context : "");
+}
+
+/* Streams the first document's events once and refuses nesting deeper than
+ * VN_CONFIG_MAX_YAML_DEPTH before the document is built: libyaml's scanner does
+ * work proportional to the open flow levels for every token, so "[[[[..." of a
+ * few MB would take hours; capped, loading stays linear in the input. */
+vn_err_t vn_config_yaml_check(const char *yaml, size_t len, char *errbuf, size_t errcap)
+{
+    yaml_parser_t p;
+    if (!yaml_parser_initialize(&p)) {
+        snprintf(errbuf, errcap, "cannot initialise the YAML parser");
+        return VN_ERR_CONFIG;
+    }
+    yaml_parser_set_input_string(&p, (const unsigned char *)yaml, len);
+    vn_err_t err = VN_OK;
+    int depth = 0;
+    for (bool done = false; !done && err == VN_OK;) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&p, &ev)) {
+            yaml_error_text(&p, errbuf, errcap);
+            err = VN_ERR_CONFIG;
+            break;
+        }
+        switch (ev.type) {
+        case YAML_SEQUENCE_START_EVENT:
+        case YAML_MAPPING_START_EVENT:
+            if (++depth > VN_CONFIG_MAX_YAML_DEPTH) {
+                snprintf(errbuf, errcap, "YAML nested too deeply at line %zu column %zu (max %d levels)",
+                         ev.start_mark.line + 1, ev.start_mark.column + 1, VN_CONFIG_MAX_YAML_DEPTH);
+                err = VN_ERR_CONFIG;
+            }
+            break;
+        case YAML_SEQUENCE_END_EVENT:
+        case YAML_MAPPING_END_EVENT: depth--; break;
+        case YAML_DOCUMENT_END_EVENT: /* only the first document is used */
+        case YAML_STREAM_END_EVENT: done = true; break;
+        default: break;
+        }
+        yaml_event_delete(&ev);
+    }
+    yaml_parser_delete(&p);
+    return err;
+}
+
+static vn_err_t check_depth(vn_cfg_loader_t *ld, const char *yaml, size_t len)
+{
+    char msg[256];
+    if (vn_config_yaml_check(yaml, len, msg, sizeof msg) == VN_OK)
+        return VN_OK;
+    return vn_cfg__errf(ld, "%s", msg);
+}
+
 static vn_err_t load_yaml(vn_cfg_loader_t *ld, const char *yaml, size_t len)
 {
+    vn_err_t err = check_depth(ld, yaml, len);
+    if (err != VN_OK)
+        return err;
     yaml_parser_t p;
     yaml_document_t doc;
     if (!yaml_parser_initialize(&p))
         return vn_cfg__errf(ld, "cannot initialise the YAML parser");
     yaml_parser_set_input_string(&p, (const unsigned char *)yaml, len);
     if (!yaml_parser_load(&p, &doc)) {
-        vn_err_t e;
-        /* libyaml's problem/context texts are fixed strings, never input bytes */
-        if (p.error == YAML_READER_ERROR)
-            e = vn_cfg__errf(ld, "YAML error at byte %zu: %s", p.problem_offset, p.problem ? p.problem : "unknown");
-        else
-            e = vn_cfg__errf(ld, "YAML error at line %zu column %zu: %s%s%s", p.problem_mark.line + 1,
-                             p.problem_mark.column + 1, p.problem ? p.problem : "unknown",
-                             p.context ? " " : "", p.context ? p.context : "");
+        char msg[256];
+        yaml_error_text(&p, msg, sizeof msg);
         yaml_parser_delete(&p);
-        return e;
+        return vn_cfg__errf(ld, "%s", msg);
     }
-    vn_err_t err = VN_OK;
     yaml_node_t *root = yaml_document_get_root_node(&doc);
     if (root)
         err = load_root(ld, &doc, root);
@@ -480,6 +569,91 @@ static vn_err_t check_listen(vn_cfg_loader_t *ld, const char *key, vn_strlist_t 
     return VN_OK;
 }
 
+bool vn_config_port_ok(const char *v)
+{
+    const char *h = v ? strstr(v, "://") : NULL;
+    if (!v)
+        return true;
+    h = h ? h + 3 : v;
+    size_t hl = strcspn(h, "/?#");
+    const char *at = NULL;
+    for (const char *q = h; q < h + hl; q++)
+        if (*q == '@')
+            at = q;
+    if (at) {
+        hl -= (size_t)(at + 1 - h);
+        h = at + 1;
+    }
+    const char *rb = memchr(h, ']', hl);
+    const char *from = rb ? rb : h, *colon = NULL;
+    for (const char *q = from; q < h + hl; q++)
+        if (*q == ':')
+            colon = q;
+    if (!colon || colon + 1 == h + hl)
+        return true;
+    unsigned long port = 0;
+    for (const char *q = colon + 1; q < h + hl; q++) {
+        if (*q < '0' || *q > '9')
+            return true;
+        if (port <= 65535)
+            port = port * 10 + (unsigned long)(*q - '0');
+    }
+    return port <= 65535;
+}
+
+static vn_err_t check_port(vn_cfg_loader_t *ld, const char *key, const char *v)
+{
+    char shown[160];
+    if (vn_config_port_ok(v))
+        return VN_OK;
+    return vn_cfg__errf(ld, "key \"%s\": invalid port in address \"%s\" (must be 0 to 65535)", key,
+                        vn_cfg__show(v, false, shown, sizeof shown));
+}
+
+static vn_err_t check_ports(vn_cfg_loader_t *ld)
+{
+    const vn_config_t *c = ld->cfg;
+    vn_err_t err = VN_OK;
+    for (size_t i = 0; i < vn_config_nkeys && err == VN_OK; i++) {
+        const vn_config_key_t *k = &vn_config_keys[i];
+        size_t kl = strlen(k->key);
+        bool addr = strstr(k->key, "address") || strstr(k->key, "endpoint") || strstr(k->key, "broker") ||
+                    (kl > 9 && strcmp(k->key + kl - 9, "_hostname") == 0);
+        if (!addr)
+            continue;
+        const void *f = (const char *)c + k->off;
+        if (k->type == VN_KT_STR) {
+            const char *v = *(char *const *)f;
+            if (v && *v)
+                err = check_port(ld, k->key, v);
+        } else if (k->type == VN_KT_STRLIST || k->type == VN_KT_URLLIST) {
+            const vn_strlist_t *l = f;
+            for (size_t j = 0; j < l->n && err == VN_OK; j++)
+                err = check_port(ld, k->key, l->v[j]);
+        }
+    }
+    return err;
+}
+
+/* Every metric carries the implicit tags, and a line with more than
+ * VN_PARSE_MAX_TAGS tags in total is rejected by the parser: more implicit tags
+ * than that would silently drop every metric, so the config is refused. */
+static vn_err_t check_implicit_tags(vn_cfg_loader_t *ld)
+{
+    const vn_strlist_t *t = &ld->cfg->extend_tags;
+    size_t n = 0;
+    for (size_t i = 0; i < t->n; i++)
+        n += t->v[i][0] != '\0';
+    if (n > VN_PARSE_MAX_TAGS)
+        return vn_cfg__errf(ld, "key \"extend_tags\" (with \"tags\"): %zu implicit tags, at most %d (every metric "
+                                "carries them and a metric with more than %d tags in total is rejected)",
+                            n, VN_PARSE_MAX_TAGS, VN_PARSE_MAX_TAGS);
+    if (n > VN_PARSE_MAX_TAGS / 2)
+        VN_LOG(WARN, "event=config_many_implicit_tags n=%zu msg=\"metrics with more than %zu tags of their own "
+                     "will be rejected\"", n, (size_t)VN_PARSE_MAX_TAGS - n);
+    return VN_OK;
+}
+
 static vn_err_t check_nonneg(vn_cfg_loader_t *ld, const char *key, long v)
 {
     if (v < 0)
@@ -530,6 +704,8 @@ static vn_err_t validate(vn_cfg_loader_t *ld)
     if ((err = check_listen(ld, "statsd_listen_addresses", &c->statsd_listen_addresses)) ||
         (err = check_listen(ld, "ssf_listen_addresses", &c->ssf_listen_addresses)) ||
         (err = check_listen(ld, "grpc_listen_addresses", &c->grpc_listen_addresses)))
+        return err;
+    if ((err = check_ports(ld)) || (err = check_implicit_tags(ld)))
         return err;
     if (c->ssf_listen_addresses.n)
         VN_LOG(WARN, "event=config_ignored_key key=ssf_listen_addresses reason=ssf_not_implemented");
@@ -645,14 +821,21 @@ vn_err_t vn_config_load_file(const char *path, char *const *envp, bool strict, v
     char shown[160];
     vn_cfg_loader_t ld = {.err = errbuf, .errcap = errcap};
     *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO (or a device) must not wait for a writer; such
+     * files are refused below, regular files ignore the flag */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0)
         return vn_cfg__errf(&ld, "cannot open \"%s\": %s", vn_cfg__show(path, false, shown, sizeof shown),
                             strerror(errno));
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (off_t)VN_CFG_MAX_FILE) {
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         close(fd);
-        return vn_cfg__errf(&ld, "cannot read \"%s\": not a regular file of at most %u bytes",
+        return vn_cfg__errf(&ld, "cannot read \"%s\": not a regular file",
+                            vn_cfg__show(path, false, shown, sizeof shown));
+    }
+    if (st.st_size > (off_t)VN_CFG_MAX_FILE) {
+        close(fd);
+        return vn_cfg__errf(&ld, "cannot read \"%s\": larger than %u bytes",
                             vn_cfg__show(path, false, shown, sizeof shown), VN_CFG_MAX_FILE);
     }
     size_t cap = (size_t)st.st_size, len = 0;

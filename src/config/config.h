@@ -188,10 +188,43 @@ vn_err_t vn_config_parse_duration(const char *s, double *seconds);
 /**
  * Writes the config as YAML with secrets redacted (for /config/yaml and -debug):
  * secret values (tls_key, sentry_dsn, and any sink config key containing key,
- * token, password, secret, credential, auth or dsn) print as "<redacted>". The
- * output loads back into an equal config (secrets aside). Borrows cfg.
+ * token, password, secret, credential, auth or dsn) print as "<redacted>", and
+ * so does the userinfo of every URL-shaped value (https://<redacted>@host), in
+ * any key, list or sink config. The output loads back into an equal config
+ * (secrets aside). Borrows cfg.
  */
 void vn_config_dump(const vn_config_t *cfg, FILE *out);
+
+/** As vn_config_dump; print_secrets (Go's -print-secrets) writes secrets as they are. */
+void vn_config_dump_opts(const vn_config_t *cfg, FILE *out, bool print_secrets);
+
+/** Nesting of a YAML config document (mappings + sequences); deeper is refused. */
+#define VN_CONFIG_MAX_YAML_DEPTH 64
+
+/**
+ * Streams yaml once (first document only) and fails when it nests deeper than
+ * VN_CONFIG_MAX_YAML_DEPTH or does not parse, with a one-line message (no
+ * "config: " prefix) in errbuf. Run it before yaml_parser_load: libyaml's
+ * scanner is quadratic in the flow nesting depth, so this keeps loading linear.
+ * Used by veneur and veneur-proxy. Thread-safe.
+ */
+vn_err_t vn_config_yaml_check(const char *yaml, size_t len, char *errbuf, size_t errcap);
+
+/**
+ * False when an address ("host:port", "[v6]:port", ":port" or
+ * "scheme://user@host:port/path") has a numeric port above 65535, which the
+ * resolver would take modulo 2^16 (":65537" binds port 1). Non-numeric or
+ * missing ports are true here: they are checked where the address is used.
+ */
+bool vn_config_port_ok(const char *v);
+
+/**
+ * Finds the userinfo of a URL-shaped value, "scheme://user:password@host...":
+ * true with [*start, *end) the byte span of "user:password" (what dumps and
+ * messages replace by "<redacted>"); false when v has no "://" or its authority
+ * (up to the first '/', '?' or '#') holds no '@'. Thread-safe, borrows v.
+ */
+bool vn_config_url_userinfo(const char *v, size_t *start, size_t *end);
 
 /** Embedded default config used by `make run` (no -f): UDP 127.0.0.1:8126, HTTP 127.0.0.1:8127, debug sink. */
 extern const char vn_config_default_yaml[];

@@ -74,7 +74,33 @@ static void put_str(FILE *out, const char *s)
     fputc('"', out);
 }
 
-static void put_secret(FILE *out, const char *s, bool secret) { put_str(out, secret && *s ? "<redacted>" : s); }
+/* Go's -print-secrets; set only for the duration of one vn_config_dump_opts call. */
+static _Thread_local bool t_print_secrets;
+
+/* A value: "<redacted>" for a secret; any URL's userinfo is hidden too, whatever
+ * the key (api_hostname: https://user:pass@host), since a password embedded
+ * there is as secret as an api_key. */
+static void put_value_str(FILE *out, const char *s, bool secret)
+{
+    size_t a, b;
+    if (t_print_secrets) {
+        put_str(out, s);
+    } else if (secret && *s) {
+        put_str(out, "<redacted>");
+    } else if (vn_config_url_userinfo(s, &a, &b)) {
+        size_t n = strlen(s);
+        char *r = vn_xmalloc(n + 11);
+        memcpy(r, s, a);
+        memcpy(r + a, "<redacted>", 10);
+        memcpy(r + a + 10, s + b, n - b + 1);
+        put_str(out, r);
+        free(r);
+    } else {
+        put_str(out, s);
+    }
+}
+
+static void put_secret(FILE *out, const char *s, bool secret) { put_value_str(out, s, secret); }
 
 static void put_strlist(FILE *out, const vn_strlist_t *l)
 {
@@ -82,7 +108,7 @@ static void put_strlist(FILE *out, const vn_strlist_t *l)
     for (size_t i = 0; i < l->n; i++) {
         if (i)
             fputs(", ", out);
-        put_str(out, l->v[i]);
+        put_value_str(out, l->v[i], false);
     }
     fputc(']', out);
 }
@@ -158,7 +184,7 @@ static void put_kv_flat(FILE *out, const vn_kv_t *kv, size_t lo, size_t hi, size
         put_str(out, r);
         fputs(": ", out);
         bool secret = vn_cfg__key_is_secret(kv[i].key);
-        if (kv[i].is_list && !(secret && kv[i].list.n))
+        if (kv[i].is_list && !(secret && !t_print_secrets && kv[i].list.n))
             put_strlist(out, &kv[i].list);
         else
             put_secret(out, kv[i].value, secret);
@@ -215,7 +241,7 @@ static void put_kv_tree(FILE *out, const vn_kv_t *kv, size_t lo, size_t hi, size
         }
         bool secret = vn_cfg__key_is_secret(kv[i].key);
         if (s[n] == '\0') { /* a leaf: a scalar, or a scalar list whose items follow it */
-            if (kv[i].is_list && !(secret && kv[i].list.n)) {
+            if (kv[i].is_list && !(secret && !t_print_secrets && kv[i].list.n)) {
                 put_strlist(out, &kv[i].list);
             } else {
                 put_secret(out, kv[i].value, secret);
@@ -359,11 +385,24 @@ static void put_value(FILE *out, const vn_config_t *c, const vn_config_key_t *k)
     }
 }
 
-void vn_config_dump(const vn_config_t *cfg, FILE *out)
+void vn_config_dump(const vn_config_t *cfg, FILE *out) { vn_config_dump_opts(cfg, out, false); }
+
+static void dump(const vn_config_t *cfg, FILE *out);
+
+void vn_config_dump_opts(const vn_config_t *cfg, FILE *out, bool print_secrets)
 {
     if (!cfg || !out)
         return;
-    fputs("# veneur-c effective configuration (secrets redacted)\n", out);
+    t_print_secrets = print_secrets;
+    dump(cfg, out);
+    t_print_secrets = false;
+}
+
+static void dump(const vn_config_t *cfg, FILE *out)
+{
+    fputs(t_print_secrets ? "# veneur-c effective configuration (-print-secrets: secrets shown)\n"
+                          : "# veneur-c effective configuration (secrets redacted)\n",
+          out);
     const char *group = NULL;
     size_t glen = 0;
     for (size_t i = 0; i < vn_config_nkeys; i++) {

@@ -209,11 +209,14 @@ static bool has_key(const vn_cfg_pair_t *v, size_t n, const char *key)
     return false;
 }
 
+/* Where a mapping sits, for messages: the root mapping has no key of its own. */
+static const char *where_name(const char *where) { return *where ? where : "(top level)"; }
+
 static vn_err_t push_pair(vn_cfg_loader_t *ld, vn_cfg_pair_t **v, size_t *n, size_t *cap, const char *key,
                           yaml_node_t *val, const char *where)
 {
     if (*n >= VN_CFG_MAX_PAIRS)
-        return vn_cfg__errf(ld, "key \"%s\": too many keys (max %u)", where, VN_CFG_MAX_PAIRS);
+        return vn_cfg__errf(ld, "key \"%s\": too many keys (max %u)", where_name(where), VN_CFG_MAX_PAIRS);
     if (*n == *cap) {
         *cap = *cap ? *cap * 2 : 16;
         *v = vn_xrealloc(*v, *cap * sizeof **v);
@@ -234,9 +237,9 @@ static vn_err_t map_pairs(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_t
     *out = NULL;
     *outn = 0;
     if (node->type != YAML_MAPPING_NODE)
-        return vn_cfg__errf(ld, "key \"%s\": expected a mapping (line %zu)", where, node->start_mark.line + 1);
+        return vn_cfg__errf(ld, "key \"%s\": expected a mapping (line %zu)", where_name(where), node->start_mark.line + 1);
     if (depth > VN_CFG_MAX_DEPTH)
-        return vn_cfg__errf(ld, "key \"%s\": merge keys nested too deeply", where);
+        return vn_cfg__errf(ld, "key \"%s\": merge keys nested too deeply", where_name(where));
     size_t total = (size_t)(node->data.mapping.pairs.top - node->data.mapping.pairs.start);
     for (int pass = 0; pass < 2 && err == VN_OK; pass++) { /* 0: own keys, 1: merges */
         for (size_t i = 0; i < total && err == VN_OK; i++) {
@@ -247,17 +250,19 @@ static vn_err_t map_pairs(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_t
                 break;
             }
             if (!k || !val) {
-                err = vn_cfg__errf(ld, "key \"%s\": malformed mapping", where);
+                err = vn_cfg__errf(ld, "key \"%s\": malformed mapping", where_name(where));
                 break;
             }
             if (k->type != YAML_SCALAR_NODE) {
-                err = vn_cfg__errf(ld, "key \"%s\": mapping keys must be plain values (line %zu)", where,
+                err = vn_cfg__errf(ld, "key \"%s\": mapping keys must be plain values (line %zu)", where_name(where),
                                    k->start_mark.line + 1);
                 break;
             }
             const char *key = (const char *)k->data.scalar.value;
             if (pass == 0 && !is_merge_key(k)) {
-                if (has_key(v, n, key))
+                if (has_key(v, n, key) && !*where && !*key)
+                    err = vn_cfg__errf(ld, "duplicate empty key at the top level (line %zu)", k->start_mark.line + 1);
+                else if (has_key(v, n, key))
                     err = vn_cfg__errf(ld, "key \"%s%s%s\": duplicate key (line %zu)", where, *where ? "." : "",
                                        vn_cfg__show(key, false, shown, sizeof shown), k->start_mark.line + 1);
                 else
@@ -271,7 +276,7 @@ static vn_err_t map_pairs(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_t
                     yaml_node_t *src = val->type == YAML_SEQUENCE_NODE ? item(doc, val, j) : val;
                     if (!src || src->type != YAML_MAPPING_NODE) {
                         err = vn_cfg__errf(ld, "key \"%s\": a merge key (<<) needs a mapping or a list of mappings",
-                                           where);
+                                           where_name(where));
                         break;
                     }
                     vn_cfg_pair_t *sub;
@@ -311,8 +316,10 @@ vn_err_t vn_cfg__unknown_key(vn_cfg_loader_t *ld, const char *key)
     char shown[160];
     vn_cfg__show(key, false, shown, sizeof shown);
     if (ld->strict)
-        return vn_cfg__errf(ld, "unknown key \"%s\"", shown);
-    VN_LOG(WARN, "event=config_unknown_key key=%s", shown);
+        return vn_cfg__errf(ld, "unknown key \"%s\"%s", shown, *key ? "" : " (an empty key)");
+    char q[VN_LOG_QUOTE_CAP];
+    /* not rate-limited: the operator needs every unknown key, and the file bounds them */
+    vn_log_write(VN_LOG_WARN, 0, "event=config_unknown_key key=%s", vn_log_quote_cstr(q, sizeof q, key));
     return VN_OK;
 }
 

@@ -26,3 +26,25 @@ const char *vn_cli_value(int argc, char **argv, int *i, const char *name, const 
     }
     return argv[++*i];
 }
+
+bool vn_cli_bool(const char *name, const char *inline_val, bool *out)
+{
+    static const char *const yes[] = {"1", "t", "T", "TRUE", "true", "True"};
+    static const char *const no[] = {"0", "f", "F", "FALSE", "false", "False"};
+    if (!inline_val) {
+        *out = true;
+        return true;
+    }
+    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+        if (strcmp(inline_val, yes[i]) == 0) {
+            *out = true;
+            return true;
+        }
+        if (strcmp(inline_val, no[i]) == 0) {
+            *out = false;
+            return true;
+        }
+    }
+    fprintf(stderr, "invalid boolean value \"%s\" for -%s: parse error\n", inline_val, name);
+    return false;
+}

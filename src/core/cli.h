@@ -19,4 +19,12 @@ bool vn_cli_flag(const char *arg, const char *name, const char **inline_val);
  */
 const char *vn_cli_value(int argc, char **argv, int *i, const char *name, const char *inline_val);
 
+/**
+ * The value of a boolean flag, as Go's flag package (strconv.ParseBool) takes
+ * it: no inline value means true; 1 t T TRUE true True / 0 f F FALSE false False.
+ * Anything else returns false and prints Go's message ("invalid boolean value
+ * \"maybe\" for -name: parse error") on stderr; the caller exits with 2.
+ */
+bool vn_cli_bool(const char *name, const char *inline_val, bool *out);
+
 #endif

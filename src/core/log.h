@@ -4,21 +4,80 @@
  * The level threshold is process-wide and set once at start-up (before threads)
  * by vn_log_set_level; reading it afterwards is race-free. Thread-safe: each line
  * is written with a single write(2).
+ *
+ * Rate limit: every VN_LOG / VN_LOG_ERRNO call site owns a token bucket
+ * (VN_LOG_BURST lines at once, then VN_LOG_PER_SEC per second). Many log lines
+ * are triggered by remote peers (bad handshakes, bad lines, full caps); without
+ * a limit one peer could write the disk full and drown every other line. Lines
+ * over the limit are counted, not written; the next line that passes at that
+ * site carries `log_suppressed=N` (so during a flood one line per second says
+ * how many were dropped), and vn_log_suppressed_total() gives the process total.
+ *
+ * Escaping: a value that came from the network (metric name, tag, peer string,
+ * TLS error text) must go through vn_log_quote before it is formatted, so it can
+ * neither add logfmt fields nor break the line.
  */
 #ifndef VN_CORE_LOG_H
 #define VN_CORE_LOG_H
 
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
 typedef enum { VN_LOG_DEBUG = 0, VN_LOG_INFO = 1, VN_LOG_WARN = 2, VN_LOG_ERROR = 3 } vn_log_level_t;
+
+#define VN_LOG_BURST 10u  /* lines a call site may write at once */
+#define VN_LOG_PER_SEC 1u /* refill, lines per second per call site */
+
+/** Per-call-site limiter state; zero-initialised (static) means a full bucket. */
+typedef struct vn_log_site {
+    _Atomic uint64_t bucket;     /* (refill second << 8) | tokens; 0 = never used */
+    _Atomic uint64_t suppressed; /* lines dropped since the last written one */
+} vn_log_site_t;
 
 void vn_log_set_level(vn_log_level_t level);
 vn_log_level_t vn_log_get_level(void);
 
-/** Writes one line; fmt should begin with "event=...". */
-void vn_log_write(vn_log_level_t level, int err_no, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+/**
+ * Writes one line unless the level is below the threshold or site (may be NULL:
+ * no limit) is over its rate; fmt should begin with "event=...".
+ */
+void vn_log_write_site(vn_log_site_t *site, vn_log_level_t level, int err_no, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
-#define VN_LOG(level, ...) vn_log_write(VN_LOG_##level, 0, __VA_ARGS__)
+/** Writes one line without a rate limit (start-up and shutdown messages only). */
+void vn_log_write(vn_log_level_t level, int err_no, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/** Lines dropped by the rate limit since start, all sites together. */
+uint64_t vn_log_suppressed_total(void);
+
+/**
+ * Quotes len bytes of s (need not be NUL-terminated; NULL = "") as a logfmt
+ * value into buf: `"..."`, with `"` and `\` backslash-escaped, \n \r \t as
+ * such, other bytes < 0x20 and 0x7f as \xNN. When it does not fit, the value
+ * is cut and ends in `..."` plus the original length (`"abc..."(len=70000)`).
+ * Always NUL-terminates when cap > 0; needs cap >= 32 to show anything.
+ * Returns buf, so it can be an argument of VN_LOG. buf is owned by the caller.
+ */
+const char *vn_log_quote(char *buf, size_t cap, const char *s, size_t len);
+
+/** vn_log_quote of a NUL-terminated string. */
+const char *vn_log_quote_cstr(char *buf, size_t cap, const char *s);
+
+/** Room for a quoted value of up to 200 input bytes (longer ones are cut). */
+#define VN_LOG_QUOTE_CAP 256
+
+#define VN_LOG(level, ...)                                                                                             \
+    do {                                                                                                               \
+        static vn_log_site_t vn_log_site__;                                                                            \
+        vn_log_write_site(&vn_log_site__, VN_LOG_##level, 0, __VA_ARGS__);                                             \
+    } while (0)
 /** Like VN_LOG, and appends errno=N err="text" of the current errno. */
-#define VN_LOG_ERRNO(level, ...) vn_log_write(VN_LOG_##level, errno ? errno : -1, __VA_ARGS__)
+#define VN_LOG_ERRNO(level, ...)                                                                                       \
+    do {                                                                                                               \
+        int vn_log_errno__ = errno;                                                                                    \
+        static vn_log_site_t vn_log_site__;                                                                            \
+        vn_log_write_site(&vn_log_site__, VN_LOG_##level, vn_log_errno__ ? vn_log_errno__ : -1, __VA_ARGS__);          \
+    } while (0)
 
 #endif

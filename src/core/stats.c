@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/log.h"
+
 const char *vn_proto_name(vn_proto_t p)
 {
     switch (p) {
@@ -154,6 +156,8 @@ size_t vn_stats_render_prometheus(const vn_stats_t *s, char *buf, size_t cap)
         emit(&o, "veneur_bytes_received_total{protocol=\"%s\"} %llu\n", vn_proto_name((vn_proto_t)p),
              (unsigned long long)vn_stats_get(&s->bytes[p]));
     counter(&o, "veneur_lines_received_total", "Non-empty statsd lines received.", vn_stats_get(&s->lines));
+    counter(&o, "veneur_log_suppressed_total", "Log lines dropped by the per-call-site rate limit (core/log.h).",
+            vn_log_suppressed_total());
     counter(&o, "veneur_samples_processed_total", "Samples handed to aggregation workers.",
             vn_stats_get(&s->samples));
     emit(&o, "# HELP veneur_packet_error_total Lines rejected, by reason.\n"

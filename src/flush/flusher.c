@@ -98,8 +98,10 @@ static void note_overflow(vn_flusher_t *f, const vn_series_map_t *m)
         if (ov->samples == 0)
             continue;
         vn_stats_note_overflow(f->o.stats, ov->name, ov->samples);
-        VN_LOG(WARN, "event=series_cap_reached metric_name=\"%s\" dropped_samples=%llu max_series=%zu",
-               ov->name[0] ? ov->name : "(other)", (unsigned long long)ov->samples, m->max_count);
+        char q[VN_LOG_QUOTE_CAP]; /* a remote metric name: quoted so it cannot add fields */
+        VN_LOG(WARN, "event=series_cap_reached metric_name=%s dropped_samples=%llu max_series=%zu",
+               vn_log_quote_cstr(q, sizeof q, ov->name[0] ? ov->name : "(other)"), (unsigned long long)ov->samples,
+               m->max_count);
     }
 }
 

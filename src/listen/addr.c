@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -38,6 +39,15 @@ static vn_err_t split_hostport(const char *hp, vn_addr_t *out, const char *url, 
     size_t pl = strlen(colon + 1);
     if (pl == 0 || pl >= sizeof out->port || strspn(colon + 1, "0123456789") != pl)
         goto bad;
+    /* getaddrinfo would take "65537" modulo 2^16 and bind port 1 */
+    unsigned long port = 0;
+    for (const char *d = colon + 1; *d; d++)
+        if ((port = port * 10 + (unsigned long)(*d - '0')) > 65535)
+            break;
+    if (port > 65535) {
+        snprintf(errbuf, errcap, "invalid port in address \"%s\" (must be 0 to 65535)", url);
+        return VN_ERR_CONFIG;
+    }
     memcpy(out->port, colon + 1, pl + 1);
     return VN_OK;
 bad:
@@ -97,13 +107,49 @@ vn_err_t vn_addr_parse(const char *url, vn_addr_t *out, char *errbuf, size_t err
     return VN_ERR_CONFIG;
 }
 
-static int bind_unix(const vn_addr_t *a, int type, char *errbuf, size_t errcap)
+/* A unix socket path may only be replaced when nothing listens on it: a second
+ * instance (or a mistaken config) must fail, not unlink the live socket of the
+ * first one, which would then receive nothing for the rest of its life. A stale
+ * file from a crashed run refuses connections (ECONNREFUSED) and is removed. */
+static int check_unix_path(const char *path, const struct sockaddr_un *sun, socklen_t len, int type, char *errbuf,
+                           size_t errcap)
 {
-    int fd = socket(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
+    struct stat st;
+    if (lstat(path, &st) != 0) {
+        if (errno == ENOENT)
+            return 0;
+        snprintf(errbuf, errcap, "bind %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (!S_ISSOCK(st.st_mode)) {
+        snprintf(errbuf, errcap, "bind %s: the path exists and is not a socket; refusing to replace it", path);
+        return -1;
+    }
+    int probe = socket(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (probe < 0) {
         snprintf(errbuf, errcap, "socket: %s", strerror(errno));
         return -1;
     }
+    int rc = connect(probe, (const struct sockaddr *)sun, len);
+    int e = errno;
+    close(probe);
+    if (rc != 0 && e == ECONNREFUSED) {
+        if (unlink(path) != 0 && errno != ENOENT) {
+            snprintf(errbuf, errcap, "bind %s: cannot remove the stale socket: %s", path, strerror(errno));
+            return -1;
+        }
+        return 0;
+    }
+    if (rc == 0 || e == EAGAIN || e == EINPROGRESS)
+        snprintf(errbuf, errcap, "bind %s: address already in use by a live listener (another veneur?)", path);
+    else
+        snprintf(errbuf, errcap, "bind %s: the path exists and its listener cannot be checked (%s); "
+                 "refusing to replace it", path, strerror(e));
+    return -1;
+}
+
+static int bind_unix(const vn_addr_t *a, int type, char *errbuf, size_t errcap)
+{
     struct sockaddr_un sun;
     memset(&sun, 0, sizeof sun);
     sun.sun_family = AF_UNIX;
@@ -111,10 +157,16 @@ static int bind_unix(const vn_addr_t *a, int type, char *errbuf, size_t errcap)
     memcpy(sun.sun_path, a->path, pl);
     socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + pl);
     if (a->path[0] == '@')
-        sun.sun_path[0] = '\0'; /* abstract namespace */
-    else
-        unlink(a->path); /* a stale socket file from a previous run */
+        sun.sun_path[0] = '\0'; /* abstract namespace: the kernel refuses a second bind itself */
+    else if (check_unix_path(a->path, &sun, len, type, errbuf, errcap) != 0)
+        return -1;
+    int fd = socket(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(errbuf, errcap, "socket: %s", strerror(errno));
+        return -1;
+    }
     if (bind(fd, (struct sockaddr *)&sun, len) < 0) {
+        /* EADDRINUSE here: another process bound it between the check and now */
         snprintf(errbuf, errcap, "bind %s: %s", a->path, strerror(errno));
         close(fd);
         return -1;
@@ -129,49 +181,146 @@ static int bind_unix(const vn_addr_t *a, int type, char *errbuf, size_t errcap)
     return fd;
 }
 
+static void set_rcvbuf(int fd, int rcvbuf)
+{
+    if (rcvbuf <= 0)
+        return;
+    /* SO_RCVBUFFORCE passes rmem_max when we are root; fall back to the capped one. */
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) < 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+}
+
+static void bind_error(const vn_addr_t *a, int e, char *errbuf, size_t errcap)
+{
+    if (e == EADDRINUSE)
+        snprintf(errbuf, errcap, "bind %s:%s: address already in use (another veneur or another process has it)",
+                 a->host, a->port);
+    else
+        snprintf(errbuf, errcap, "bind %s:%s: %s", a->host, a->port, strerror(e));
+}
+
+/* One inet socket on ai. UDP never sets SO_REUSEADDR: on Linux it lets any
+ * process, of any uid, bind the same address and take the datagrams. TCP keeps
+ * it: for a listening TCP socket it only allows the bind while old connections
+ * of a previous run sit in TIME_WAIT; Linux still refuses a second listener. */
+static int bind_inet(const struct addrinfo *ai, bool reuseport, int rcvbuf, int *err_out)
+{
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        *err_out = errno;
+        return -1;
+    }
+    int one = 1;
+    if (ai->ai_socktype == SOCK_STREAM)
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+#ifdef SO_REUSEPORT
+    if (reuseport)
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+#else
+    (void)reuseport;
+#endif
+    if (ai->ai_socktype == SOCK_DGRAM)
+        set_rcvbuf(fd, rcvbuf);
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && (ai->ai_socktype == SOCK_DGRAM || listen(fd, 512) == 0))
+        return fd;
+    *err_out = errno;
+    close(fd);
+    return -1;
+}
+
+static int resolve(const vn_addr_t *a, struct addrinfo **res, char *errbuf, size_t errcap)
+{
+    struct addrinfo hints;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = a->family;
+    hints.ai_socktype = a->kind == VN_ADDR_UDP ? SOCK_DGRAM : SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    int gai = getaddrinfo(a->host[0] ? a->host : NULL, a->port, &hints, res);
+    if (gai != 0) {
+        snprintf(errbuf, errcap, "resolve %s:%s: %s", a->host, a->port, gai_strerror(gai));
+        return -1;
+    }
+    return 0;
+}
+
+static void set_port(struct sockaddr *sa, int port)
+{
+    if (sa->sa_family == AF_INET)
+        ((struct sockaddr_in *)(void *)sa)->sin_port = htons((uint16_t)port);
+    else if (sa->sa_family == AF_INET6)
+        ((struct sockaddr_in6 *)(void *)sa)->sin6_port = htons((uint16_t)port);
+}
+
 int vn_addr_bind(const vn_addr_t *a, bool reuseport, int rcvbuf, char *errbuf, size_t errcap)
 {
+    if (errbuf && errcap)
+        errbuf[0] = '\0';
     if (a->kind == VN_ADDR_UNIXGRAM || a->kind == VN_ADDR_UNIX) {
         int fd = bind_unix(a, a->kind == VN_ADDR_UNIX ? SOCK_STREAM : SOCK_DGRAM, errbuf, errcap);
         if (fd >= 0 && rcvbuf > 0 && a->kind == VN_ADDR_UNIXGRAM)
             setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
         return fd;
     }
-    int type = a->kind == VN_ADDR_UDP ? SOCK_DGRAM : SOCK_STREAM;
-    struct addrinfo hints, *res = NULL;
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = a->family;
-    hints.ai_socktype = type;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    int gai = getaddrinfo(a->host[0] ? a->host : NULL, a->port, &hints, &res);
-    if (gai != 0) {
-        snprintf(errbuf, errcap, "resolve %s:%s: %s", a->host, a->port, gai_strerror(gai));
+    struct addrinfo *res = NULL;
+    if (resolve(a, &res, errbuf, errcap) != 0)
         return -1;
-    }
-    int fd = -1;
-    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-            continue;
-        int one = 1;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-#ifdef SO_REUSEPORT
-        if (reuseport)
-            setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-#endif
-        if (rcvbuf > 0 && type == SOCK_DGRAM) {
-            /* SO_RCVBUFFORCE passes rmem_max when we are root; fall back to the capped one. */
-            if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) < 0)
-                setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
-        }
-        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && (type == SOCK_DGRAM || listen(fd, 512) == 0))
-            break;
-        snprintf(errbuf, errcap, "bind %s:%s: %s", a->host, a->port, strerror(errno));
-        close(fd);
-        fd = -1;
-    }
+    int fd = -1, e = EADDRNOTAVAIL;
+    for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next)
+        fd = bind_inet(ai, reuseport, rcvbuf, &e);
+    if (fd < 0)
+        bind_error(a, e, errbuf, errcap);
     freeaddrinfo(res);
     return fd;
+}
+
+int vn_addr_bind_group(const vn_addr_t *a, int n, int rcvbuf, int *fds, char *errbuf, size_t errcap)
+{
+    if (errbuf && errcap)
+        errbuf[0] = '\0';
+    if (n < 1 || a->kind != VN_ADDR_UDP) {
+        snprintf(errbuf, errcap, "bind %s:%s: a socket group needs a udp address and n >= 1", a->host, a->port);
+        return -1;
+    }
+    if (n == 1) {
+        fds[0] = vn_addr_bind(a, false, rcvbuf, errbuf, errcap);
+        return fds[0] < 0 ? -1 : 0;
+    }
+#ifndef SO_REUSEPORT
+    snprintf(errbuf, errcap, "bind %s:%s: num_readers > 1 needs SO_REUSEPORT", a->host, a->port);
+    return -1;
+#else
+    struct addrinfo *res = NULL;
+    if (resolve(a, &res, errbuf, errcap) != 0)
+        return -1;
+    int e = EADDRNOTAVAIL, got = 0;
+    for (struct addrinfo *ai = res; ai && got < n; ai = ai->ai_next) {
+        /* The probe binds without SO_REUSEPORT: it fails if any socket holds the
+         * address, including another veneur's SO_REUSEPORT group, which would
+         * otherwise accept ours as members and split the traffic between the
+         * two processes. Port 0 takes the kernel's choice for the whole group. */
+        int probe = bind_inet(ai, false, 0, &e);
+        if (probe < 0)
+            continue;
+        int port = vn_addr_bound_port(probe);
+        close(probe);
+        set_port(ai->ai_addr, port);
+        for (got = 0; got < n; got++) {
+            fds[got] = bind_inet(ai, true, rcvbuf, &e);
+            if (fds[got] < 0)
+                break;
+        }
+        if (got < n) {
+            while (got > 0)
+                close(fds[--got]);
+        }
+    }
+    freeaddrinfo(res);
+    if (got < n) {
+        bind_error(a, e, errbuf, errcap);
+        return -1;
+    }
+    return 0;
+#endif
 }
 
 int vn_addr_bound_port(int fd)

@@ -336,6 +336,7 @@ static bool ingest_service_check(vn_ingest_t *in, const char *line, size_t len)
         in->errors[e]++;
         return false;
     }
+    in->ignored += sc->ignored_sections;
     uint32_t hash;
     size_t klen = build_key(in, sc->name, VN_MT_STATUS, sc->tags, sc->ntags, &hash);
     size_t alen = sc->hostname.len + 1 + sc->message.len;
@@ -363,6 +364,7 @@ static bool ingest_event(vn_ingest_t *in, const char *line, size_t len)
         in->errors[e]++;
         return false;
     }
+    in->ignored += ev->ignored_sections;
     vn_event_store_add(in->sh.events, ev);
     return true;
 }

@@ -49,15 +49,15 @@ vn_err_t vn_listeners_open(const vn_config_t *cfg, void *tls_ctx, vn_listeners_t
         if (vn_addr_parse(url, &a, errbuf, errcap) != VN_OK)
             goto fail;
         if (a.kind == VN_ADDR_UDP) {
-            vn_addr_t bound = a;
-            for (int r = 0; r < nr; r++) {
-                int fd = vn_addr_bind(&bound, nr > 1, cfg->read_buffer_size_bytes, errbuf, errcap);
-                if (fd < 0)
-                    goto fail;
-                if (r == 0 && strcmp(a.port, "0") == 0) /* other REUSEPORT sockets join the chosen port */
-                    snprintf(bound.port, sizeof bound.port, "%d", vn_addr_bound_port(fd));
-                l->dg[l->ndg++] = (vn_dgram_reader_t){.fd = fd, .wake_fd = l->wake_fd, .proto = VN_PROTO_UDP, .max_len = max_len};
+            int *fds = vn_xcalloc((size_t)nr, sizeof *fds);
+            if (vn_addr_bind_group(&a, nr, cfg->read_buffer_size_bytes, fds, errbuf, errcap) != 0) {
+                free(fds);
+                goto fail;
             }
+            for (int r = 0; r < nr; r++)
+                l->dg[l->ndg++] = (vn_dgram_reader_t){
+                    .fd = fds[r], .wake_fd = l->wake_fd, .proto = VN_PROTO_UDP, .max_len = max_len};
+            free(fds);
             VN_LOG(INFO, "event=listening proto=udp addr=%s readers=%d", url, nr);
         } else if (a.kind == VN_ADDR_UNIXGRAM) {
             int fd = vn_addr_bind(&a, false, cfg->read_buffer_size_bytes, errbuf, errcap);

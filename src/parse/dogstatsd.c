@@ -112,11 +112,25 @@ static inline bool has_kv_prefix(vn_str_t c, char k) { return c.len >= 2 && c.p[
 
 static inline vn_str_t after(vn_str_t c, size_t n) { return (vn_str_t){c.p + n, c.len - n}; }
 
-/* SPEC 0.3: DogStatsD 1.1+ fields we accept and ignore: `x:...` with x a
- * lower-case letter (c: container, e: external data, ...) and `T<digits>`. */
+/* SPEC 0.3: the DogStatsD protocol grows by new `|<key>:<value>` fields (c:
+ * container, e: external data in 1.1-1.5, card: cardinality in 1.6, ...), and
+ * the Datadog Agent skips any field it does not know. The key is one or more
+ * lower-case letters: that is every field the Agent has ever added, and it
+ * keeps real junk ("foo", "X:1", "a1:2", ":x") an error. Returns whether the
+ * chunk is such a field; callers test their own keys first. */
+static inline bool unknown_field(vn_str_t c)
+{
+    size_t i = 0;
+    while (i < c.len && c.p[i] >= 'a' && c.p[i] <= 'z')
+        i++;
+    return i > 0 && i < c.len && c.p[i] == ':';
+}
+
+/* Metrics also take `T<digits>` (1.3 timestamp). We aggregate by arrival
+ * interval, as Go Veneur does, so the value is not used. */
 static bool ignorable_section(vn_str_t c)
 {
-    if (c.len >= 2 && c.p[0] >= 'a' && c.p[0] <= 'z' && c.p[1] == ':')
+    if (unknown_field(c))
         return true;
     if (c.len < 2 || c.p[0] != 'T')
         return false;
@@ -222,8 +236,8 @@ vn_parse_err_t vn_parse_metric(const vn_parser_t *p, const char *line, size_t le
             break;
         }
         default:
-            /* "a.b:1|c|c:abc123|T1700000000"
-             *          ^^^^^^^^ ^^^^^^^^^^^  DogStatsD 1.1+ fields: skipped, counted */
+            /* "a.b:1|c|c:abc123|T1700000000|card:low"
+             *          ^^^^^^^^ ^^^^^^^^^^^ ^^^^^^^^  DogStatsD 1.1+ fields: skipped, counted */
             if (!ignorable_section(chunk))
                 return VN_PARSE_ERR_UNKNOWN_SECTION;
             out->ignored_sections++;
@@ -349,6 +363,7 @@ vn_parse_err_t vn_parse_event(const vn_parser_t *p, const char *line, size_t len
         return VN_PARSE_ERR_EV_TEXT_LEN; /* caller broke "scratch holds len bytes" */
 
     out->timestamp = now;
+    out->ignored_sections = 0;
     out->hostname = out->agg_key = out->priority = out->source_type = out->alert_type = (vn_str_t){line, 0};
     bool have_d = false, have_h = false, have_k = false, have_p = false, have_s = false, have_t = false;
     vn_str_t tags = {NULL, 0};
@@ -356,7 +371,7 @@ vn_parse_err_t vn_parse_event(const vn_parser_t *p, const char *line, size_t len
 
     /* "_e{5,4}:title|text|d:1700000000|h:web1|k:key|p:low|s:src|t:info|#a:b"
      *                     ^^^^^^^^^^^^ ^^^^^^ ^^^^^ ^^^^^ ^^^^^ ^^^^^^ ^^^^
-     *                     each at most once, any order */
+     *                     each at most once, any order; unknown `x:` fields skipped */
     while (next_chunk(&sp, &chunk)) {
         if (chunk.len == 0)
             return VN_PARSE_ERR_EV_EMPTY_SECTION;
@@ -402,6 +417,10 @@ vn_parse_err_t vn_parse_event(const vn_parser_t *p, const char *line, size_t len
                 return VN_PARSE_ERR_EV_MULTI;
             tags = after(chunk, 1);
             have_tags = true;
+        } else if (unknown_field(chunk)) {
+            /* "...|#a:b|c:ci-abc|e:it-false|card:low"
+             *           ^^^^^^^^ ^^^^^^^^^^ ^^^^^^^^  datadog-go v5 / datadogpy: skipped, counted */
+            out->ignored_sections++;
         } else {
             return VN_PARSE_ERR_EV_UNKNOWN;
         }
@@ -444,36 +463,46 @@ vn_parse_err_t vn_parse_service_check(const vn_parser_t *p, const char *line, si
     out->hostname = out->message = (vn_str_t){line, 0};
     out->scope = VN_SCOPE_MIXED;
     out->ntags = 0;
+    out->ignored_sections = 0;
     bool have_d = false, have_h = false, have_m = false, have_tags = false;
     size_t n_imp = p->n_implicit ? vn_parse__n_implicit(p) : 0;
     if (n_imp > VN_PARSE_MAX_TAGS)
         return VN_PARSE_ERR_TOO_MANY_TAGS;
 
-    /* "_sc|db.up|2|d:1700000000|h:db1|#env:prod|m:down"
-     *              ^^^^^^^^^^^^ ^^^^^ ^^^^^^^^^ ^^^^^^  each at most once; m: last */
+    /* "_sc|db.up|2|d:1700000000|h:db1|#env:prod|m:down|c:ci-abc|e:it-false"
+     *              ^^^^^^^^^^^^ ^^^^^ ^^^^^^^^^ ^^^^^^ ^^^^^^^^ ^^^^^^^^^^
+     *              each at most once; m: after d: h: # (Go Veneur's rule);
+     *              unknown `x:` fields anywhere, also after m: (the Agent's
+     *              rule: the message ends at the next '|', datadog-go v5 and
+     *              datadogpy append c:/e:/card: after it) */
     while (next_chunk(&sp, &chunk)) {
         if (chunk.len == 0)
             return VN_PARSE_ERR_SC_EMPTY_SECTION;
-        if (have_m)
-            return VN_PARSE_ERR_SC_MSG_NOT_LAST;
         vn_str_t v = after(chunk, 2);
         if (has_kv_prefix(chunk, 'd')) {
+            if (have_m)
+                return VN_PARSE_ERR_SC_MSG_NOT_LAST;
             if (have_d)
                 return VN_PARSE_ERR_SC_MULTI;
             if (vn_parse__int64(v.p, v.len, &out->timestamp) != VN_NUM_OK)
                 return VN_PARSE_ERR_SC_DATE;
             have_d = true;
         } else if (has_kv_prefix(chunk, 'h')) {
+            if (have_m)
+                return VN_PARSE_ERR_SC_MSG_NOT_LAST;
             if (have_h)
                 return VN_PARSE_ERR_SC_MULTI;
             out->hostname = v;
             have_h = true;
         } else if (has_kv_prefix(chunk, 'm')) {
-            /* a second m: is caught above as "message must be last" */
+            if (have_m) /* Go: a second m: is "message must be last" */
+                return VN_PARSE_ERR_SC_MSG_NOT_LAST;
             if (!unescape_nl(v, scratch, scratch_cap, &out->message))
                 return VN_PARSE_ERR_SC_UNKNOWN; /* caller broke "scratch holds len bytes" */
             have_m = true;
         } else if (chunk.p[0] == '#') {
+            if (have_m)
+                return VN_PARSE_ERR_SC_MSG_NOT_LAST;
             if (have_tags)
                 return VN_PARSE_ERR_SC_MULTI;
             have_tags = true;
@@ -481,8 +510,11 @@ vn_parse_err_t vn_parse_service_check(const vn_parser_t *p, const char *line, si
                                                     out->tags, &out->ntags, VN_PARSE_MAX_TAGS - n_imp);
             if (e != VN_PARSE_OK)
                 return e;
+        } else if (unknown_field(chunk)) {
+            out->ignored_sections++;
         } else {
-            return VN_PARSE_ERR_SC_UNKNOWN;
+            /* Go checks "message last" before the section: keep its category */
+            return have_m ? VN_PARSE_ERR_SC_MSG_NOT_LAST : VN_PARSE_ERR_SC_UNKNOWN;
         }
     }
     vn_parse__finish_tags(p, out->tags, &out->ntags);

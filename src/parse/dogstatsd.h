@@ -86,7 +86,7 @@ typedef struct vn_metric_line {
     vn_scope_t scope;
     double rate;        /* 0 < rate <= 1; 1 when absent */
     vn_str_t values;    /* raw value chunk, e.g. "1:2:3"; may be empty */
-    uint32_t ignored_sections; /* DogStatsD 1.1+ sections skipped (SPEC 0.3) */
+    uint32_t ignored_sections; /* DogStatsD 1.1+ fields skipped: `x:`, `T<digits>` (SPEC 0.3) */
     size_t ntags;
     vn_str_t tags[VN_PARSE_MAX_TAGS]; /* extended and byte-wise sorted */
 } vn_metric_line_t;
@@ -129,6 +129,7 @@ typedef struct vn_event {
     vn_str_t priority;    /* p: normal|low, empty if absent */
     vn_str_t source_type; /* s: */
     vn_str_t alert_type;  /* t: error|warning|info|success, empty if absent */
+    uint32_t ignored_sections; /* unknown `x:` fields skipped (c:, e:, card:, ...) */
     size_t ntags;
     vn_str_t tags[VN_PARSE_MAX_TAGS]; /* extended and sorted, "k:v" or "k" */
 } vn_event_t;
@@ -145,6 +146,7 @@ typedef struct vn_service_check {
     vn_str_t hostname;  /* h: */
     vn_str_t message;   /* m:, in scratch */
     vn_scope_t scope;   /* exact-match magic tags only */
+    uint32_t ignored_sections; /* unknown `x:` fields skipped, also after m: */
     size_t ntags;
     vn_str_t tags[VN_PARSE_MAX_TAGS]; /* extended and sorted */
 } vn_service_check_t;

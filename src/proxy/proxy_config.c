@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "config/config.h"
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "forward/h2_client.h"
@@ -118,8 +119,13 @@ static const char *show(const char *v, bool secret, char *buf, size_t cap)
         snprintf(buf, cap, "<redacted>");
         return buf;
     }
-    size_t n = 0;
+    size_t n = 0, ui0 = 0, ui1 = 0;
+    bool userinfo = vn_config_url_userinfo(v, &ui0, &ui1); /* https://user:pass@host */
     for (const unsigned char *p = (const unsigned char *)v; *p && n + 8 < cap; p++) {
+        if (userinfo && (size_t)(p - (const unsigned char *)v) == ui0) {
+            n += (size_t)snprintf(buf + n, cap - n, "%s", n + 18 < cap ? "<redacted>" : "");
+            p = (const unsigned char *)v + ui1; /* ui1 > ui0: the '@', always forward */
+        }
         if (*p < 0x20 || *p == 0x7f || *p == '"' || *p == '\\')
             n += (size_t)snprintf(buf + n, cap - n, "\\x%02x", *p);
         else
@@ -411,6 +417,9 @@ static vn_err_t load_map(loader_t *ld, yaml_document_t *doc, yaml_node_t *map, c
 
 static vn_err_t load_yaml(loader_t *ld, const char *yaml, size_t len)
 {
+    char msg[256];
+    if (vn_config_yaml_check(yaml, len, msg, sizeof msg) != VN_OK) /* nesting cap: keeps the load linear */
+        return errf(ld, "%s", msg);
     yaml_parser_t p;
     yaml_document_t doc;
     if (!yaml_parser_initialize(&p))
@@ -535,6 +544,15 @@ static vn_err_t validate(loader_t *ld)
     if (c->dns_server[0] && !valid_hostport(c->dns_server))
         return errf(ld, "key \"discovery.dns_server\": \"%s\" is not host:port",
                     show(c->dns_server, false, shown, sizeof shown));
+    for (size_t i = 0; i < vn_proxy__nkeys; i++) {
+        const vn_pcfg_key_t *k = &vn_proxy__keys[i];
+        if (k->type != VN_PCFG_STR || k->secret)
+            continue;
+        const char *v = *VN_PCFG_FIELD(c, k, char *);
+        if (!vn_config_port_ok(v)) /* "host:65537" would wrap to port 1 */
+            return errf(ld, "key \"%s\": invalid port in address \"%s\" (must be 0 to 65535)", k->yaml,
+                        show(v, false, shown, sizeof shown));
+    }
     if (c->dns_port < 0 || c->dns_port > 65535)
         return errf(ld, "key \"discovery.dns_port\": %ld is not a port", c->dns_port);
     for (size_t i = 0; i < c->n_ignore_tags; i++) {
@@ -580,9 +598,16 @@ vn_err_t vn_proxy_config_load_file(const char *path, char *const *envp, bool str
                                    char *errbuf, size_t errcap)
 {
     *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO must not block start-up waiting for a writer; refused below */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0) {
         snprintf(errbuf, errcap, "failed to open config file: %s: %s", path, strerror(errno));
+        return VN_ERR_CONFIG;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        snprintf(errbuf, errcap, "failed to read config file: %s: not a regular file", path);
+        close(fd);
         return VN_ERR_CONFIG;
     }
     char *buf = vn_xmalloc(VN_PROXY_MAX_CONFIG_FILE + 1);

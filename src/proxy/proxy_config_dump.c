@@ -7,12 +7,24 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "config/config.h"
 #include "core/json.h"
 #include "proxy/proxy_config_internal.h"
 
 /* ---------------------------------------------------------------- dumps */
 
 static bool is_secret_value(const vn_pcfg_key_t *k) { return k->secret; }
+
+/* v with a URL's userinfo replaced ("https://<redacted>@host"), into buf; v itself
+ * when it has none. A value longer than buf keeps only "<redacted>" (never the secret). */
+static const char *hide_userinfo(const char *v, char *buf, size_t cap)
+{
+    size_t a, b;
+    if (!vn_config_url_userinfo(v, &a, &b))
+        return v;
+    int n = snprintf(buf, cap, "%.*s<redacted>%s", (int)a, v, v + b);
+    return n >= 0 && (size_t)n < cap ? buf : "<redacted>";
+}
 
 /* Go field name of a key: the last segment of its Go path ("IgnoreTags" for the YAML-only key). */
 static void go_split(const vn_pcfg_key_t *k, char *group, size_t gcap, const char **field)
@@ -28,7 +40,8 @@ static void json_value(vn_json_t *w, const vn_proxy_config_t *c, const vn_pcfg_k
     switch (k->type) {
     case VN_PCFG_STR: {
         const char *v = *VN_PCFG_FIELD(c, k, char *);
-        vn_json_string(w, is_secret_value(k) && v[0] ? "<redacted>" : v);
+        char hb[1024];
+        vn_json_string(w, is_secret_value(k) && v[0] ? "<redacted>" : hide_userinfo(v, hb, sizeof hb));
         break;
     }
     case VN_PCFG_BOOL: vn_json_bool(w, *VN_PCFG_FIELD(c, k, bool)); break;
@@ -41,8 +54,9 @@ static void json_value(vn_json_t *w, const vn_proxy_config_t *c, const vn_pcfg_k
     case VN_PCFG_STRLIST: {
         const vn_strlist_t *l = VN_PCFG_FIELD(c, k, vn_strlist_t);
         vn_json_array_begin(w);
+        char hb[1024];
         for (size_t i = 0; i < l->n; i++)
-            vn_json_string(w, l->v[i]);
+            vn_json_string(w, hide_userinfo(l->v[i], hb, sizeof hb));
         vn_json_array_end(w);
         break;
     }
@@ -127,7 +141,8 @@ void vn_proxy_config_dump_yaml(const vn_proxy_config_t *c, vn_buf_t *out)
         switch (k->type) {
         case VN_PCFG_STR: {
             const char *v = *VN_PCFG_FIELD(c, k, char *);
-            yaml_str(out, k->secret && v[0] ? "<redacted>" : v);
+            char hb[1024];
+            yaml_str(out, k->secret && v[0] ? "<redacted>" : hide_userinfo(v, hb, sizeof hb));
             break;
         }
         case VN_PCFG_BOOL: vn_buf_add_str(out, *VN_PCFG_FIELD(c, k, bool) ? "true" : "false"); break;
@@ -140,10 +155,11 @@ void vn_proxy_config_dump_yaml(const vn_proxy_config_t *c, vn_buf_t *out)
         case VN_PCFG_STRLIST: {
             const vn_strlist_t *l = VN_PCFG_FIELD(c, k, vn_strlist_t);
             vn_buf_add_byte(out, '[');
+            char hb[1024];
             for (size_t j = 0; j < l->n; j++) {
                 if (j)
                     vn_buf_add_str(out, ", ");
-                yaml_str(out, l->v[j]);
+                yaml_str(out, hide_userinfo(l->v[j], hb, sizeof hb));
             }
             vn_buf_add_byte(out, ']');
             break;

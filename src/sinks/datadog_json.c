@@ -229,8 +229,9 @@ static vn_err_t build_json(enc_t *e, body_kind_t kind, const size_t *idx, size_t
 static void too_large(enc_t *e, body_kind_t kind, size_t idx)
 {
     e->dd->skipped++;
-    VN_LOG(WARN, "event=datadog_metric_too_large sink=%s what=%s metric=\"%.100s\" msg=\"one %s is over the body cap\"",
-           e->s->name, kind == BODY_SERIES ? "series" : "check_run", e->m[idx].name,
+    char q[VN_LOG_QUOTE_CAP]; /* a remote metric name */
+    VN_LOG(WARN, "event=datadog_metric_too_large sink=%s what=%s metric=%s msg=\"one %s is over the body cap\"",
+           e->s->name, kind == BODY_SERIES ? "series" : "check_run", vn_log_quote_cstr(q, sizeof q, e->m[idx].name),
            kind == BODY_SERIES ? "series" : "check");
 }
 

@@ -416,7 +416,9 @@ static void emit_points(enc_t *e, const vn_sfx_token_t *tok, const size_t *idx, 
     if (len > x->raw_cap) {
         if (n == 1) {
             x->skipped++;
-            VN_LOG(WARN, "event=signalfx_metric_too_large sink=%s metric=\"%.100s\"", e->s->name, e->m[idx[lo]].name);
+            char q[VN_LOG_QUOTE_CAP]; /* a remote metric name */
+            VN_LOG(WARN, "event=signalfx_metric_too_large sink=%s metric=%s", e->s->name,
+                   vn_log_quote_cstr(q, sizeof q, e->m[idx[lo]].name));
             return;
         }
         size_t mid = lo + n / 2;

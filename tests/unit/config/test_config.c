@@ -9,12 +9,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config/config.h"
 #include "config/config_internal.h"
 #include "core/log.h"
 #include "core/metric.h"
+#include "parse/dogstatsd.h"
 
 #define DEFAULT_AGGS (VN_AGG_MIN | VN_AGG_MAX | VN_AGG_COUNT)
 
@@ -653,9 +656,9 @@ static void test_config__unknown_keys(void **state)
     cap_begin(&cap);
     vn_config_t *c = load_ok(yaml, NULL, false);
     char *log = cap_end(&cap);
-    assert_contains(log, "event=config_unknown_key key=bogus_key");
-    assert_contains(log, "event=config_unknown_key key=features.bogus_feature");
-    assert_contains(log, "event=config_unknown_key key=metric_sinks[0].bogus_field");
+    assert_contains(log, "event=config_unknown_key key=\"bogus_key\"");
+    assert_contains(log, "event=config_unknown_key key=\"features.bogus_feature\"");
+    assert_contains(log, "event=config_unknown_key key=\"metric_sinks[0].bogus_field\"");
     assert_int_equal(c->n_metric_sinks, 1);
     free(log);
     vn_config_free(c);
@@ -1136,6 +1139,172 @@ static void test_config__hostile_yaml_is_bounded(void **state)
     assert_int_equal(vn_config_load("debug: true\n\0zz", 16, NULL, true, &c, g_err, sizeof g_err), VN_ERR_CONFIG);
 }
 
+static void test_config__ports_above_65535_rejected(void **state)
+{
+    (void)state;
+    const char *m = load_err("statsd_listen_addresses: [\"udp://127.0.0.1:65537\"]\n", NULL, true);
+    assert_contains(m, "key \"statsd_listen_addresses\"");
+    assert_contains(m, "65537");
+    assert_contains(load_err("http_address: 127.0.0.1:70000\n", NULL, true), "key \"http_address\"");
+    assert_contains(load_err("grpc_address: \"[::1]:99999999999999999999\"\n", NULL, true), "key \"grpc_address\"");
+    assert_contains(load_err("forward_address: \"http://u@h:65536/x\"\n", NULL, true), "key \"forward_address\"");
+    char *env[] = {"VENEUR_HTTPADDRESS=:65540", NULL};
+    assert_contains(load_err(NULL, env, true), "key \"http_address\"");
+    vn_config_t *c = load_ok("statsd_listen_addresses: [\"udp://127.0.0.1:65535\", \"tcp://[::1]:0\", "
+                             "\"unix:///tmp/x:99999\"]\nhttp_address: \":8127\"\n",
+                             NULL, true);
+    vn_config_free(c);
+}
+
+static void test_config__nesting_capped_and_linear(void **state)
+{
+    (void)state;
+    /* 64 levels load; 65 do not, whatever the style */
+    char ok[512] = "x: ", bad[512] = "x: ";
+    for (int i = 0; i < VN_CONFIG_MAX_YAML_DEPTH - 1; i++)
+        strcat(ok, "[");
+    for (int i = 0; i < VN_CONFIG_MAX_YAML_DEPTH - 1; i++)
+        strcat(ok, "]");
+    for (int i = 0; i < VN_CONFIG_MAX_YAML_DEPTH; i++)
+        strcat(bad, "[");
+    capture_t cap;
+    cap_begin(&cap);
+    vn_config_t *c = load_ok(ok, NULL, false);
+    free(cap_end(&cap));
+    vn_config_free(c);
+    const char *m = load_err(bad, NULL, false);
+    assert_contains(m, "nested too deeply");
+    assert_contains(m, "max 64");
+    size_t n = 4u << 20, len = 0; /* 4 MiB of '[' took minutes before the cap */
+    char *big = malloc(n + 8);
+    len += (size_t)sprintf(big, "x: ");
+    memset(big + len, '[', n);
+    len += n;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    vn_config_t *out = (vn_config_t *)1;
+    assert_int_equal(vn_config_load(big, len, NULL, false, &out, g_err, sizeof g_err), VN_ERR_CONFIG);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_contains(g_err, "nested too deeply");
+    assert_true((double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9 < 2.0);
+    /* block-style nesting counts too */
+    char *blk = malloc(70 * 80);
+    blk[0] = '\0';
+    for (int i = 0; i < 70; i++)
+        sprintf(blk + strlen(blk), "%*sk%d:\n", i, "", i);
+    assert_contains(load_err(blk, NULL, false), "nested too deeply");
+    free(blk);
+    free(big);
+}
+
+static void test_config__non_regular_file_refused(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/vn_cfg_fifo_XXXXXX", path[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/fifo", dir);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    vn_config_t *c = (vn_config_t *)1;
+    /* returns at once: no writer is waited for */
+    assert_int_equal(vn_config_load_file(path, NULL, true, &c, g_err, sizeof g_err), VN_ERR_CONFIG);
+    assert_null(c);
+    assert_contains(g_err, "not a regular file");
+    unlink(path);
+    rmdir(dir);
+    assert_int_equal(vn_config_load_file("/dev/null", NULL, true, &c, g_err, sizeof g_err), VN_ERR_CONFIG);
+    assert_contains(g_err, "not a regular file");
+}
+
+static void test_config__no_empty_messages(void **state)
+{
+    (void)state;
+    static const char *const inputs[] = {"? [a]\n: 1\n", "{a: 1}: 2\n", "[1]\n", "a: \"\\q\"\n", ": x\n",
+                                         "a: \x01\n", "a: *x\n", "%YAML 2.0\n---\na: 1\n"};
+    for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; i++) {
+        const char *m = load_err(inputs[i], NULL, true);
+        assert_true(strlen(m) > strlen("config: ") + 8);
+        assert_null(strstr(m, "key \"\":"));
+        assert_true(m[strlen(m) - 1] != ' ');
+    }
+    assert_contains(load_err("? [a]\n: 1\n", NULL, true), "(top level)");
+    assert_contains(load_err("\"\": 1\n", NULL, true), "unknown key \"\" (an empty key)");
+}
+
+static void test_config__implicit_tag_limit(void **state)
+{
+    (void)state;
+    char yaml[8192] = "extend_tags: [", env_tags[4096] = "VENEUR_TAGS=";
+    for (int i = 0; i < VN_PARSE_MAX_TAGS + 1; i++) {
+        sprintf(yaml + strlen(yaml), "%st%d:v", i ? ", " : "", i);
+        sprintf(env_tags + strlen(env_tags), "%st%d", i ? "," : "", i);
+    }
+    strcat(yaml, "]\n");
+    const char *m = load_err(yaml, NULL, true);
+    assert_contains(m, "extend_tags");
+    assert_contains(m, "at most 128");
+    char *env[] = {env_tags, NULL};
+    assert_contains(load_err(NULL, env, true), "at most 128");
+    /* exactly the limit still loads (a warning says tagged metrics may not fit) */
+    char *last = strrchr(yaml, ',');
+    strcpy(last, "]\n");
+    capture_t cap;
+    cap_begin(&cap);
+    vn_config_t *c = load_ok(yaml, NULL, true);
+    char *log = cap_end(&cap);
+    assert_contains(log, "config_many_implicit_tags");
+    free(log);
+    assert_int_equal(c->extend_tags.n, VN_PARSE_MAX_TAGS);
+    vn_config_free(c);
+}
+
+static void test_config__url_userinfo_redacted(void **state)
+{
+    (void)state;
+    size_t a, b;
+    assert_true(vn_config_url_userinfo("https://user:pass@host/x", &a, &b));
+    assert_int_equal(a, 8);
+    assert_int_equal(b, 17);
+    assert_true(vn_config_url_userinfo("http://u:p@ss@h:1", &a, &b)); /* the last '@' ends it */
+    assert_int_equal(b, 13);
+    assert_false(vn_config_url_userinfo("https://host/a@b", &a, &b));
+    assert_false(vn_config_url_userinfo("user:pass@host", &a, &b));
+    assert_false(vn_config_url_userinfo(NULL, &a, &b));
+    assert_false(vn_config_url_userinfo("unix://@abstract", &a, &b)); /* empty: nothing to hide */
+    char sh[64];
+    assert_string_equal(vn_cfg__show("qdp:x://@d:0", false, sh, sizeof sh), "qdp:x://@d:0"); /* once looped */
+    char shown[160];
+    assert_string_equal(vn_cfg__show("https://u:SEKRET@h:1/p", false, shown, sizeof shown), "https://<redacted>@h:1/p");
+    vn_config_t *c = load_ok("forward_address: \"http://fu:SEKRET1@fwd:8128\"\n"
+                             "statsd_listen_addresses: [\"udp://127.0.0.1:8126\"]\n"
+                             "datadog_api_key: SEKRET2\ndatadog_api_hostname: \"https://du:SEKRET3@dd.example\"\n"
+                             "metric_sinks:\n"
+                             "  - kind: cortex\n"
+                             "    config: {url: \"https://cu:SEKRET4@cortex/push\", urls: [\"http://x:SEKRET5@y\"]}\n",
+                             NULL, true);
+    char *d = dump_to_string(c);
+    assert_null(strstr(d, "SEKRET"));
+    assert_contains(d, "https://<redacted>@dd.example");
+    assert_contains(d, "http://<redacted>@fwd:8128");
+    assert_contains(d, "https://<redacted>@cortex/push");
+    assert_contains(d, "http://<redacted>@y");
+    vn_config_t *again = load_ok(d, NULL, true); /* still loads */
+    vn_config_free(again);
+    free(d);
+    /* -print-secrets shows them, as Go's flag */
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    vn_config_dump_opts(c, f, true);
+    fclose(f);
+    assert_contains(buf, "SEKRET1");
+    assert_contains(buf, "SEKRET2");
+    assert_contains(buf, "SEKRET4");
+    free(buf);
+    /* an error message echoing a URL hides its userinfo */
+    assert_null(strstr(load_err("statsd_listen_addresses: [\"bogus://u:SEKRET6@h:1\"]\n", NULL, true), "SEKRET"));
+    vn_config_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1163,6 +1332,12 @@ int main(void)
         cmocka_unit_test(test_config__dump_round_trip),
         cmocka_unit_test(test_config__load_file),
         cmocka_unit_test(test_config__hostile_yaml_is_bounded),
+        cmocka_unit_test(test_config__ports_above_65535_rejected),
+        cmocka_unit_test(test_config__nesting_capped_and_linear),
+        cmocka_unit_test(test_config__non_regular_file_refused),
+        cmocka_unit_test(test_config__no_empty_messages),
+        cmocka_unit_test(test_config__implicit_tag_limit),
+        cmocka_unit_test(test_config__url_userinfo_redacted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -46,7 +46,9 @@ static void *h_open(void *ctx, const char *path, vn_grpc_status_t *st, const cha
     rec_t *r = ctx;
     assert_true(r->opened < MAXC);
     r->slot[r->opened] = r->opened;
-    return &r->slot[r->opened++];
+    int k = r->opened;
+    __atomic_store_n(&r->opened, k + 1, __ATOMIC_RELEASE); /* the test thread polls it */
+    return &r->slot[k];
 }
 
 static rec_t *g_rec;
@@ -422,9 +424,9 @@ static void test_h2_server__peer_limit_evicts_idle_refuses_busy(void **state)
         request(&w, 1);
         send_wire(fds[i], &w);
     }
-    for (int i = 0; i < 300 && r.opened < 4; i++)
-        usleep(10000);
-    assert_int_equal(r.opened, 4);
+    for (int i = 0; i < 300 && __atomic_load_n(&r.opened, __ATOMIC_ACQUIRE) < 4; i++)
+        usleep(10000); /* bounded poll: up to 3 s for the server thread to open the calls */
+    assert_int_equal(__atomic_load_n(&r.opened, __ATOMIC_ACQUIRE), 4);
     fds[5] = dial(port, NULL);
     wait_stat(&st.grpc_connections_refused, 1);
     assert_true(closed_within(fds[5], 2000));

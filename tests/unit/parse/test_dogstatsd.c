@@ -172,6 +172,45 @@ static const mcase_t k_metric_cases[] = {
     {"x:1|c|C:x", 0, VN_PARSE_ERR_UNKNOWN_SECTION, NULL, 0, NULL, 0, 0, 0, 0, {0}, {0}, NOBAD, 0},
     {"x:1|c|c", 0, VN_PARSE_ERR_UNKNOWN_SECTION, NULL, 0, NULL, 0, 0, 0, 0, {0}, {0}, NOBAD, 0},
     {"x:1|c|c:a||", 0, VN_PARSE_ERR_EMPTY_SECTION, NULL, 0, NULL, 0, 0, 0, 0, {0}, {0}, NOBAD, 0},
+    /* The Agent's documented formats v1.0-v1.6 (datagram_shell): v1.1 packed
+     * values, v1.2 container id, v1.3 timestamp, v1.4 cgroup inode in c:,
+     * v1.5 external data, v1.6 cardinality; any key made of lower-case letters */
+    {"page.views:1|c", 0, OK_, "page.views", VN_MT_COUNTER, "", 0, 1, VN_SCOPE_MIXED, 1, {1}, {0}, NOBAD, 0},
+    {"song.length:240|h|@0.5|#artist:x", 0, OK_, "song.length", VN_MT_HISTOGRAM, "artist:x", 1, 0.5,
+     VN_SCOPE_MIXED, 1, {240}, {0}, NOBAD, 0},
+    {"lat:1:2:3|d|@0.25|#a", 0, OK_, "lat", VN_MT_HISTOGRAM, "a", 1, 0.25, VN_SCOPE_MIXED, 3, {1, 2, 3}, {0},
+     NOBAD, 0},
+    {"x:1|c|#a:b|c:83c0a99c0a54c0c187f461c7980e9b57f3f6a8b0c918c8d93df19a9de6f3fe1d", 0, OK_, "x", VN_MT_COUNTER,
+     "a:b", 1, 1, VN_SCOPE_MIXED, 1, {1}, {0}, NOBAD, 1},
+    {"x:7|g|#a|T1656581400", 0, OK_, "x", VN_MT_GAUGE, "a", 1, 1, VN_SCOPE_MIXED, 1, {7}, {0}, NOBAD, 1},
+    {"x:1|c|c:ci-abc,in-4026531835", 0, OK_, "x", VN_MT_COUNTER, "", 0, 1, VN_SCOPE_MIXED, 1, {1}, {0}, NOBAD, 1},
+    {"x:1|c|e:it-false,cn-web,pu-0a1b", 0, OK_, "x", VN_MT_COUNTER, "", 0, 1, VN_SCOPE_MIXED, 1, {1}, {0}, NOBAD,
+     1},
+    {"x:1|c|card:orchestrator", 0, OK_, "x", VN_MT_COUNTER, "", 0, 1, VN_SCOPE_MIXED, 1, {1}, {0}, NOBAD, 1},
+    /* datadog-go v5: name:v|type|@rate|#tags|c:cid|e:ext (format.go), timers at %.6f */
+    {"app.req:3.000000|ms|@0.5|#env:prod,veneurglobalonly|c:ci-abc|e:it-false", 0, OK_, "app.req", VN_MT_TIMER,
+     "env:prod", 1, 0.5, VN_SCOPE_GLOBAL, 1, {3}, {0}, NOBAD, 2},
+    {"app.u:bob|s|#env:prod|c:ci-abc|e:it-false|card:high", 0, OK_, "app.u", VN_MT_SET, "env:prod", 1, 1,
+     VN_SCOPE_MIXED, 1, {0}, {"bob"}, NOBAD, 3},
+    /* datadogpy: name:v|type|@rate|#tags|c:cid, and |T before the tags */
+    {"py.c:5|c|T1700000000|#a:1,b|c:abcdef", 0, OK_, "py.c", VN_MT_COUNTER, "a:1,b", 2, 1, VN_SCOPE_MIXED, 1, {5},
+     {0}, NOBAD, 2},
+    /* any position: before the rate and the tags */
+    {"x:2|h|card:low|@0.5|e:x|#t", 0, OK_, "x", VN_MT_HISTOGRAM, "t", 1, 0.5, VN_SCOPE_MIXED, 1, {2}, {0}, NOBAD,
+     2},
+    /* an unknown field's value is opaque: may hold ':' ',' '#' '@' */
+    {"x:1|c|zz:a:b,#c@d", 0, OK_, "x", VN_MT_COUNTER, "", 0, 1, VN_SCOPE_MIXED, 1, {1}, {0}, NOBAD, 1},
+    /* junk stays junk: key must be [a-z]+ followed by ':' */
+    {"x:1|c|card", 0, VN_PARSE_ERR_UNKNOWN_SECTION, NULL, 0, NULL, 0, 0, 0, 0, {0}, {0}, NOBAD, 0},
+    {"x:1|c|Card:low", 0, VN_PARSE_ERR_UNKNOWN_SECTION, NULL, 0, NULL, 0, 0, 0, 0, {0}, {0}, NOBAD, 0},
+    {"x:1|c|ca_rd:low", 0, VN_PARSE_ERR_UNKNOWN_SECTION, NULL, 0, NULL, 0, 0, 0, 0, {0}, {0}, NOBAD, 0},
+    {"x:1|c|c1:x", 0, VN_PARSE_ERR_UNKNOWN_SECTION, NULL, 0, NULL, 0, 0, 0, 0, {0}, {0}, NOBAD, 0},
+    {"x:1|c|:x", 0, VN_PARSE_ERR_UNKNOWN_SECTION, NULL, 0, NULL, 0, 0, 0, 0, {0}, {0}, NOBAD, 0},
+    {"x:1|c| c:x", 0, VN_PARSE_ERR_UNKNOWN_SECTION, NULL, 0, NULL, 0, 0, 0, 0, {0}, {0}, NOBAD, 0},
+    {"x:1|c|T-5", 0, VN_PARSE_ERR_UNKNOWN_SECTION, NULL, 0, NULL, 0, 0, 0, 0, {0}, {0}, NOBAD, 0},
+    {"x:1|c|card:low||", 0, VN_PARSE_ERR_EMPTY_SECTION, NULL, 0, NULL, 0, 0, 0, 0, {0}, {0}, NOBAD, 0},
+    {"x:1|c|card:low|@0", 0, VN_PARSE_ERR_RATE_RANGE, NULL, 0, NULL, 0, 0, 0, 0, {0}, {0}, NOBAD, 0},
+    {"x:1|c|#a|card:x|#b", 0, VN_PARSE_ERR_MULTI_TAGS, NULL, 0, NULL, 0, 0, 0, 0, {0}, {0}, NOBAD, 0},
 };
 
 /* Expected name can hold NUL: compare against the first name.len bytes. */
@@ -651,45 +690,70 @@ typedef struct {
     int64_t ts;
     const char *host, *agg, *prio, *src, *alert;
     const char *tags; /* joined */
+    uint32_t ignored; /* unknown `x:` fields skipped */
 } ecase_t;
 
 static const ecase_t k_event_cases[] = {
     {"_e{3,3}:foo|bar|k:foos|s:test|t:success|p:low|#foo:bar,baz:qux|d:1136239445|h:example.com", 0, VN_PARSE_OK,
-     "foo", "bar", 1136239445, "example.com", "foos", "low", "test", "success", "baz:qux,foo:bar"},
+     "foo", "bar", 1136239445, "example.com", "foos", "low", "test", "success", "baz:qux,foo:bar", 0},
     {"_e{3,3}:foo|bar|k:foos|s:test|t:success|p:low|#foo:bar,baz:qux|d:1136239445|h:example.com", 1, VN_PARSE_OK,
-     "foo", "bar", 1136239445, "example.com", "foos", "low", "test", "success", "baz:qux,foo:bar,implicit"},
-    {"_e{4,3}:foo|bar", 0, VN_PARSE_ERR_EV_TITLE_LEN, 0, 0, 0, 0, 0, 0, 0, 0, 0},
-    {"_e{3,4}:foo|bar", 0, VN_PARSE_ERR_EV_TEXT_LEN, 0, 0, 0, 0, 0, 0, 0, 0, 0},
-    {"_e{3,3}:foo|bar|d:abc", 0, VN_PARSE_ERR_EV_DATE, 0, 0, 0, 0, 0, 0, 0, 0, 0},
-    {"_e{3,3}:foo|bar|p:baz", 0, VN_PARSE_ERR_EV_PRIORITY, 0, 0, 0, 0, 0, 0, 0, 0, 0},
-    {"_e{3,3}:foo|bar|t:baz", 0, VN_PARSE_ERR_EV_ALERT, 0, 0, 0, 0, 0, 0, 0, 0, 0},
-    {"_e{3,3}:foo|bar|t:info|t:info", 0, VN_PARSE_ERR_EV_MULTI, 0, 0, 0, 0, 0, 0, 0, 0, 0},
-    {"_e{3,3}:foo|bar||", 0, VN_PARSE_ERR_EV_EMPTY_SECTION, 0, 0, 0, 0, 0, 0, 0, 0, 0},
-    {"_e{3,0}:foo||", 0, VN_PARSE_ERR_EV_TEXT_LEN, 0, 0, 0, 0, 0, 0, 0, 0, 0},
-    {"_e{3,3}:foo", 0, VN_PARSE_ERR_EV_NO_TEXT, 0, 0, 0, 0, 0, 0, 0, 0, 0},
-    {"_e{3,3}", 0, VN_PARSE_ERR_EV_NO_COLON, 0, 0, 0, 0, 0, 0, 0, 0, 0},
-    {"_e{3,15}:foo|foo\\nbar\\nbaz\\n", 0, VN_PARSE_OK, "foo", "foo\nbar\nbaz\n", NOW, "", "", "", "", "", ""},
+     "foo", "bar", 1136239445, "example.com", "foos", "low", "test", "success", "baz:qux,foo:bar,implicit", 0},
+    {"_e{4,3}:foo|bar", 0, VN_PARSE_ERR_EV_TITLE_LEN, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_e{3,4}:foo|bar", 0, VN_PARSE_ERR_EV_TEXT_LEN, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_e{3,3}:foo|bar|d:abc", 0, VN_PARSE_ERR_EV_DATE, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_e{3,3}:foo|bar|p:baz", 0, VN_PARSE_ERR_EV_PRIORITY, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_e{3,3}:foo|bar|t:baz", 0, VN_PARSE_ERR_EV_ALERT, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_e{3,3}:foo|bar|t:info|t:info", 0, VN_PARSE_ERR_EV_MULTI, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_e{3,3}:foo|bar||", 0, VN_PARSE_ERR_EV_EMPTY_SECTION, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_e{3,0}:foo||", 0, VN_PARSE_ERR_EV_TEXT_LEN, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_e{3,3}:foo", 0, VN_PARSE_ERR_EV_NO_TEXT, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_e{3,3}", 0, VN_PARSE_ERR_EV_NO_COLON, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_e{3,15}:foo|foo\\nbar\\nbaz\\n", 0, VN_PARSE_OK, "foo", "foo\nbar\nbaz\n", NOW, "", "", "", "", "", "", 0},
     /* more error categories */
-    {"_e{0,3}:|bar", 0, VN_PARSE_ERR_EV_TITLE_LEN, 0, 0, 0, 0, 0, 0, 0, 0, 0},
-    {"_e{-3,3}:foo|bar", 0, VN_PARSE_ERR_EV_TITLE_LEN, 0, 0, 0, 0, 0, 0, 0, 0, 0},
-    {"_e{x,3}:foo|bar", 0, VN_PARSE_ERR_EV_TITLE_LEN, 0, 0, 0, 0, 0, 0, 0, 0, 0},
-    {"_e{3,3,3}:foo|bar", 0, VN_PARSE_ERR_EV_TEXT_LEN, 0, 0, 0, 0, 0, 0, 0, 0, 0},
-    {"_e{3}:foo|bar", 0, VN_PARSE_ERR_EV_COMMA, 0, 0, 0, 0, 0, 0, 0, 0, 0},
-    {"_e{}:foo|bar", 0, VN_PARSE_ERR_EV_COMMA, 0, 0, 0, 0, 0, 0, 0, 0, 0},
-    {"e{3,3}:foo|bar", 0, VN_PARSE_ERR_EV_WRAPPER, 0, 0, 0, 0, 0, 0, 0, 0, 0},
-    {"_e{3,3:foo|bar", 0, VN_PARSE_ERR_EV_WRAPPER, 0, 0, 0, 0, 0, 0, 0, 0, 0},
-    {":foo|bar", 0, VN_PARSE_ERR_EV_WRAPPER, 0, 0, 0, 0, 0, 0, 0, 0, 0},
-    {"_e{3,3}:foo|bar|x:1", 0, VN_PARSE_ERR_EV_UNKNOWN, 0, 0, 0, 0, 0, 0, 0, 0, 0},
-    {"_e{3,3}:foo|bar|c:abc", 0, VN_PARSE_ERR_EV_UNKNOWN, 0, 0, 0, 0, 0, 0, 0, 0, 0},
-    {"_e{3,3}:foo|bar|#a|#b", 0, VN_PARSE_ERR_EV_MULTI, 0, 0, 0, 0, 0, 0, 0, 0, 0},
-    {"_e{3,3}:foo|bar|d:1|d:2", 0, VN_PARSE_ERR_EV_MULTI, 0, 0, 0, 0, 0, 0, 0, 0, 0},
-    {"_e{3,3}:foo|bar|d:99999999999999999999", 0, VN_PARSE_ERR_EV_DATE, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_e{0,3}:|bar", 0, VN_PARSE_ERR_EV_TITLE_LEN, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_e{-3,3}:foo|bar", 0, VN_PARSE_ERR_EV_TITLE_LEN, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_e{x,3}:foo|bar", 0, VN_PARSE_ERR_EV_TITLE_LEN, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_e{3,3,3}:foo|bar", 0, VN_PARSE_ERR_EV_TEXT_LEN, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_e{3}:foo|bar", 0, VN_PARSE_ERR_EV_COMMA, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_e{}:foo|bar", 0, VN_PARSE_ERR_EV_COMMA, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"e{3,3}:foo|bar", 0, VN_PARSE_ERR_EV_WRAPPER, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_e{3,3:foo|bar", 0, VN_PARSE_ERR_EV_WRAPPER, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    {":foo|bar", 0, VN_PARSE_ERR_EV_WRAPPER, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_e{3,3}:foo|bar|X:1", 0, VN_PARSE_ERR_EV_UNKNOWN, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_e{3,3}:foo|bar|abc", 0, VN_PARSE_ERR_EV_UNKNOWN, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_e{3,3}:foo|bar|c1:abc", 0, VN_PARSE_ERR_EV_UNKNOWN, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_e{3,3}:foo|bar|:abc", 0, VN_PARSE_ERR_EV_UNKNOWN, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_e{3,3}:foo|bar|@0.5", 0, VN_PARSE_ERR_EV_UNKNOWN, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    /* T<digits> is a metric field (v1.3); events carry d: */
+    {"_e{3,3}:foo|bar|T1700000000", 0, VN_PARSE_ERR_EV_UNKNOWN, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    /* own fields stay exact next to skipped ones */
+    {"_e{3,3}:foo|bar|c:abc|p:high", 0, VN_PARSE_ERR_EV_PRIORITY, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_e{3,3}:foo|bar|c:abc|d:x", 0, VN_PARSE_ERR_EV_DATE, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_e{3,3}:foo|bar|h:a|c:abc|h:b", 0, VN_PARSE_ERR_EV_MULTI, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_e{3,3}:foo|bar|c:abc||", 0, VN_PARSE_ERR_EV_EMPTY_SECTION, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_e{3,3}:foo|bar|#a|#b", 0, VN_PARSE_ERR_EV_MULTI, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_e{3,3}:foo|bar|d:1|d:2", 0, VN_PARSE_ERR_EV_MULTI, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_e{3,3}:foo|bar|d:99999999999999999999", 0, VN_PARSE_ERR_EV_DATE, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
     /* title may contain ':'; +3 is an Atoi integer; tags are a map (last wins,
      * "k:" == "k"); implicit replaces the explicit key */
-    {"_e{+3,1}:a:b|x|d:-5|#a:1,b:,a:2,c", 1, VN_PARSE_OK, "a:b", "x", -5, "", "", "", "", "", "a:2,b,c,implicit"},
-    {"_e{1,1}:t|x|#implicit:mine,z", 1, VN_PARSE_OK, "t", "x", NOW, "", "", "", "", "", "implicit,z"},
-    {"_e{1,2}:t|\\\\|p:normal|t:error", 0, VN_PARSE_OK, "t", "\\\\", NOW, "", "", "normal", "", "error", ""},
-    {"_e{1,3}:t|\\\\n|#", 0, VN_PARSE_OK, "t", "\\\n", NOW, "", "", "", "", "", ""},
+    {"_e{+3,1}:a:b|x|d:-5|#a:1,b:,a:2,c", 1, VN_PARSE_OK, "a:b", "x", -5, "", "", "", "", "", "a:2,b,c,implicit", 0},
+    {"_e{1,1}:t|x|#implicit:mine,z", 1, VN_PARSE_OK, "t", "x", NOW, "", "", "", "", "", "implicit,z", 0},
+    {"_e{1,2}:t|\\\\|p:normal|t:error", 0, VN_PARSE_OK, "t", "\\\\", NOW, "", "", "normal", "", "error", "", 0},
+    {"_e{1,3}:t|\\\\n|#", 0, VN_PARSE_OK, "t", "\\\n", NOW, "", "", "", "", "", "", 0},
+    /* DogStatsD 1.2-1.6 fields on events: skipped wherever they are, counted */
+    {"_e{3,3}:foo|bar|x:1", 0, VN_PARSE_OK, "foo", "bar", NOW, "", "", "", "", "", "", 1},
+    {"_e{3,3}:foo|bar|c:ci-abc,in-42|e:it-false|card:low", 0, VN_PARSE_OK, "foo", "bar", NOW, "", "", "", "", "",
+     "", 3},
+    /* datadog-go v5 appendEvent: d h k p s t #tags c e, text newlines as \n */
+    {"_e{10,9}:Deploy web|line\\ntwo|d:1700000000|h:web1|k:dep|p:low|s:go|t:warning|#env:prod,team:a|c:ci-0123abc|"
+     "e:it-false,cn-web",
+     0, VN_PARSE_OK, "Deploy web", "line\ntwo", 1700000000, "web1", "dep", "low", "go", "warning",
+     "env:prod,team:a", 2},
+    /* datadogpy: d k p s t h #tags c (h after t) */
+    {"_e{2,4}:py|text|d:1700000001|k:agg|p:normal|s:my apps|t:error|h:py-host|#a,b:c|c:0123abc", 0, VN_PARSE_OK,
+     "py", "text", 1700000001, "py-host", "agg", "normal", "my apps", "error", "a,b:c", 1},
+    /* in front of the own fields and between them */
+    {"_e{1,1}:a|b|card:high|h:x|e:y|#t", 1, VN_PARSE_OK, "a", "b", NOW, "x", "", "", "", "", "implicit,t", 2},
 };
 
 static void expect_str(vn_str_t got, const char *want, const char *what, const char *in)
@@ -724,6 +788,8 @@ static void test_dogstatsd__event_table(void **state)
         size_t n = vn_tags_join(ev.tags, ev.ntags, buf, sizeof(buf));
         assert_true(n != SIZE_MAX);
         expect_str(vn_str(buf, n), c->tags, "tags", c->in);
+        if (ev.ignored_sections != c->ignored)
+            fail_msg("%s: ignored %u want %u", c->in, ev.ignored_sections, c->ignored);
     }
     /* "|#" gives the single empty tag; no section gives none */
     const char *l = "_e{1,1}:a|b|#";
@@ -748,40 +814,67 @@ typedef struct {
     int64_t ts;
     const char *host, *msg, *tags;
     vn_scope_t scope;
+    uint32_t ignored; /* unknown `x:` fields skipped */
 } scase_t;
 
 static const scase_t k_sc_cases[] = {
     {"_sc|foo.bar|0|#foo:bar,qux:dor|d:1136239445|h:example.com", 0, VN_PARSE_OK, "foo.bar", 0, 1136239445,
-     "example.com", "", "foo:bar,qux:dor", VN_SCOPE_MIXED},
+     "example.com", "", "foo:bar,qux:dor", VN_SCOPE_MIXED, 0},
     {"_sc|foo.bar|0|#foo:bar,qux:dor|d:1136239445|h:example.com", 1, VN_PARSE_OK, "foo.bar", 0, 1136239445,
-     "example.com", "", "foo:bar,implicit,qux:dor", VN_SCOPE_MIXED},
-    {"foo.bar|0", 0, VN_PARSE_ERR_SC_PREFIX, 0, 0, 0, 0, 0, 0, 0},
-    {"_sc|foo.bar", 0, VN_PARSE_ERR_SC_NO_STATUS, 0, 0, 0, 0, 0, 0, 0},
-    {"_sc|foo.bar|5", 0, VN_PARSE_ERR_SC_STATUS, 0, 0, 0, 0, 0, 0, 0},
-    {"_sc|foo.bar|0||", 0, VN_PARSE_ERR_SC_EMPTY_SECTION, 0, 0, 0, 0, 0, 0, 0},
-    {"_sc|foo.bar|0|d:abc", 0, VN_PARSE_ERR_SC_DATE, 0, 0, 0, 0, 0, 0, 0},
-    {"_sc|foo|1|m:foo", 0, VN_PARSE_OK, "foo", 1, NOW, "", "foo", "", VN_SCOPE_MIXED},
-    {"_sc|foo|0|m:foo\\nbar\\nbaz\\n", 0, VN_PARSE_OK, "foo", 0, NOW, "", "foo\nbar\nbaz\n", "", VN_SCOPE_MIXED},
+     "example.com", "", "foo:bar,implicit,qux:dor", VN_SCOPE_MIXED, 0},
+    {"foo.bar|0", 0, VN_PARSE_ERR_SC_PREFIX, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_sc|foo.bar", 0, VN_PARSE_ERR_SC_NO_STATUS, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_sc|foo.bar|5", 0, VN_PARSE_ERR_SC_STATUS, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_sc|foo.bar|0||", 0, VN_PARSE_ERR_SC_EMPTY_SECTION, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_sc|foo.bar|0|d:abc", 0, VN_PARSE_ERR_SC_DATE, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_sc|foo|1|m:foo", 0, VN_PARSE_OK, "foo", 1, NOW, "", "foo", "", VN_SCOPE_MIXED, 0},
+    {"_sc|foo|0|m:foo\\nbar\\nbaz\\n", 0, VN_PARSE_OK, "foo", 0, NOW, "", "foo\nbar\nbaz\n", "", VN_SCOPE_MIXED, 0},
     /* SPEC 7: exact match only for service checks */
-    {"_sc|n|0|#veneurlocalonly:true", 0, VN_PARSE_OK, "n", 0, NOW, "", "", "veneurlocalonly:true", VN_SCOPE_MIXED},
-    {"_sc|n|3|#b,veneurlocalonly,a", 0, VN_PARSE_OK, "n", 3, NOW, "", "", "a,b", VN_SCOPE_LOCAL},
-    {"_sc|n|2|#veneurglobalonly|h:x", 0, VN_PARSE_OK, "n", 2, NOW, "x", "", "", VN_SCOPE_GLOBAL},
+    {"_sc|n|0|#veneurlocalonly:true", 0, VN_PARSE_OK, "n", 0, NOW, "", "", "veneurlocalonly:true", VN_SCOPE_MIXED, 0},
+    {"_sc|n|3|#b,veneurlocalonly,a", 0, VN_PARSE_OK, "n", 3, NOW, "", "", "a,b", VN_SCOPE_LOCAL, 0},
+    {"_sc|n|2|#veneurglobalonly|h:x", 0, VN_PARSE_OK, "n", 2, NOW, "x", "", "", VN_SCOPE_GLOBAL, 0},
     /* more error categories */
-    {"_sc", 0, VN_PARSE_ERR_SC_NO_NAME, 0, 0, 0, 0, 0, 0, 0},
-    {"_scx|n|0", 0, VN_PARSE_ERR_SC_PREFIX, 0, 0, 0, 0, 0, 0, 0},
-    {"_sc||0", 0, VN_PARSE_ERR_SC_EMPTY_NAME, 0, 0, 0, 0, 0, 0, 0},
-    {"_sc|n|00", 0, VN_PARSE_ERR_SC_STATUS, 0, 0, 0, 0, 0, 0, 0},
-    {"_sc|n|", 0, VN_PARSE_ERR_SC_STATUS, 0, 0, 0, 0, 0, 0, 0},
-    {"_sc|n|0|m:a|h:b", 0, VN_PARSE_ERR_SC_MSG_NOT_LAST, 0, 0, 0, 0, 0, 0, 0},
-    {"_sc|n|0|m:a|m:b", 0, VN_PARSE_ERR_SC_MSG_NOT_LAST, 0, 0, 0, 0, 0, 0, 0},
-    {"_sc|n|0|m:a|", 0, VN_PARSE_ERR_SC_EMPTY_SECTION, 0, 0, 0, 0, 0, 0, 0},
-    {"_sc|n|0|h:a|h:b", 0, VN_PARSE_ERR_SC_MULTI, 0, 0, 0, 0, 0, 0, 0},
-    {"_sc|n|0|d:1|d:1", 0, VN_PARSE_ERR_SC_MULTI, 0, 0, 0, 0, 0, 0, 0},
-    {"_sc|n|0|#a|#b", 0, VN_PARSE_ERR_SC_MULTI, 0, 0, 0, 0, 0, 0, 0},
-    {"_sc|n|0|x:1", 0, VN_PARSE_ERR_SC_UNKNOWN, 0, 0, 0, 0, 0, 0, 0},
-    {"_sc|n|0|@0.5", 0, VN_PARSE_ERR_SC_UNKNOWN, 0, 0, 0, 0, 0, 0, 0},
-    {"_sc|n|0|d:+12|h:|m:", 0, VN_PARSE_OK, "n", 0, 12, "", "", "", VN_SCOPE_MIXED},
-    {"_sc|n|0|#implicit:x,a", 1, VN_PARSE_OK, "n", 0, NOW, "", "", "a,implicit", VN_SCOPE_MIXED},
+    {"_sc", 0, VN_PARSE_ERR_SC_NO_NAME, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_scx|n|0", 0, VN_PARSE_ERR_SC_PREFIX, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_sc||0", 0, VN_PARSE_ERR_SC_EMPTY_NAME, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_sc|n|00", 0, VN_PARSE_ERR_SC_STATUS, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_sc|n|", 0, VN_PARSE_ERR_SC_STATUS, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_sc|n|0|m:a|h:b", 0, VN_PARSE_ERR_SC_MSG_NOT_LAST, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_sc|n|0|m:a|m:b", 0, VN_PARSE_ERR_SC_MSG_NOT_LAST, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_sc|n|0|m:a|", 0, VN_PARSE_ERR_SC_EMPTY_SECTION, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_sc|n|0|h:a|h:b", 0, VN_PARSE_ERR_SC_MULTI, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_sc|n|0|d:1|d:1", 0, VN_PARSE_ERR_SC_MULTI, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_sc|n|0|#a|#b", 0, VN_PARSE_ERR_SC_MULTI, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_sc|n|0|x:1", 0, VN_PARSE_OK, "n", 0, NOW, "", "", "", VN_SCOPE_MIXED, 1},
+    {"_sc|n|0|X:1", 0, VN_PARSE_ERR_SC_UNKNOWN, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_sc|n|0|@0.5", 0, VN_PARSE_ERR_SC_UNKNOWN, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_sc|n|0|d:+12|h:|m:", 0, VN_PARSE_OK, "n", 0, 12, "", "", "", VN_SCOPE_MIXED, 0},
+    {"_sc|n|0|#implicit:x,a", 1, VN_PARSE_OK, "n", 0, NOW, "", "", "a,implicit", VN_SCOPE_MIXED, 0},
+    /* DogStatsD 1.2-1.6 fields on checks. After m: the Agent ends the message
+     * at the next '|' and reads c:/e:/card: as fields; we do the same for
+     * unknown `x:` fields, and keep Go's "m: last" for d: h: # m: */
+    {"_sc|n|0|c:ci-abc|e:it-false|card:low", 0, VN_PARSE_OK, "n", 0, NOW, "", "", "", VN_SCOPE_MIXED, 3},
+    {"_sc|n|2|m:disk full|c:ci-abc", 0, VN_PARSE_OK, "n", 2, NOW, "", "disk full", "", VN_SCOPE_MIXED, 1},
+    {"_sc|n|2|m:a\\nb|c:x|e:y|card:orchestrator", 0, VN_PARSE_OK, "n", 2, NOW, "", "a\nb", "", VN_SCOPE_MIXED,
+     3},
+    /* datadog-go v5 appendServiceCheck: d h #tags m c e */
+    {"_sc|db.up|1|d:1700000000|h:db1|#env:prod,veneurlocalonly|m:slow m\\: replica|c:ci-0123abc|e:it-false,cn-db",
+     0, VN_PARSE_OK, "db.up", 1, 1700000000, "db1", "slow m\\: replica", "env:prod", VN_SCOPE_LOCAL, 2},
+    /* datadogpy: d h #tags m c */
+    {"_sc|py.check|3|d:1700000002|h:py-host|#a:b|m:unknown state|c:0123abc", 0, VN_PARSE_OK, "py.check", 3,
+     1700000002, "py-host", "unknown state", "a:b", VN_SCOPE_MIXED, 1},
+    {"_sc|n|0|card:low|#t|h:x", 1, VN_PARSE_OK, "n", 0, NOW, "x", "", "implicit,t", VN_SCOPE_MIXED, 1},
+    /* junk and own fields after m: stay errors */
+    {"_sc|n|0|m:a|c:x|h:b", 0, VN_PARSE_ERR_SC_MSG_NOT_LAST, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_sc|n|0|m:a|c:x|#t", 0, VN_PARSE_ERR_SC_MSG_NOT_LAST, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_sc|n|0|m:a|d:1", 0, VN_PARSE_ERR_SC_MSG_NOT_LAST, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_sc|n|0|m:a|b", 0, VN_PARSE_ERR_SC_MSG_NOT_LAST, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_sc|n|0|m:a|C:x", 0, VN_PARSE_ERR_SC_MSG_NOT_LAST, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_sc|n|0|m:a|c:x|", 0, VN_PARSE_ERR_SC_EMPTY_SECTION, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_sc|n|0|c:x|zz", 0, VN_PARSE_ERR_SC_UNKNOWN, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_sc|n|0|T1700000000", 0, VN_PARSE_ERR_SC_UNKNOWN, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_sc|n|0|c:x|d:zz", 0, VN_PARSE_ERR_SC_DATE, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"_sc|n|0|h:a|c:x|h:b", 0, VN_PARSE_ERR_SC_MULTI, 0, 0, 0, 0, 0, 0, 0, 0},
 };
 
 static void test_dogstatsd__service_check_table(void **state)
@@ -807,6 +900,8 @@ static void test_dogstatsd__service_check_table(void **state)
         size_t n = vn_tags_join(sc.tags, sc.ntags, buf, sizeof(buf));
         assert_true(n != SIZE_MAX);
         expect_str(vn_str(buf, n), c->tags, "tags", c->in);
+        if (sc.ignored_sections != c->ignored)
+            fail_msg("%s: ignored %u want %u", c->in, sc.ignored_sections, c->ignored);
     }
 }
 

@@ -15,6 +15,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -366,16 +367,26 @@ static void *fake_main(void *arg)
 static void fake_start(fake_t *f, pthread_t *t)
 {
     memset(f, 0, sizeof *f);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    f->udp = socket(AF_INET, SOCK_DGRAM, 0);
-    assert_int_equal(bind(f->udp, (struct sockaddr *)&a, sizeof a), 0);
-    socklen_t l = sizeof a;
-    getsockname(f->udp, (struct sockaddr *)&a, &l);
-    f->port = ntohs(a.sin_port);
-    f->tcp = socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    setsockopt(f->tcp, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    assert_int_equal(bind(f->tcp, (struct sockaddr *)&a, sizeof a), 0); /* same port as UDP */
+    /* The fake answers on one port for both UDP and TCP; an ephemeral UDP port may already be taken
+     * for TCP by another process, so try a few. */
+    bool bound = false;
+    for (int attempt = 0; attempt < 50 && !bound; attempt++) {
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        f->udp = socket(AF_INET, SOCK_DGRAM, 0);
+        assert_int_equal(bind(f->udp, (struct sockaddr *)&a, sizeof a), 0);
+        socklen_t l = sizeof a;
+        getsockname(f->udp, (struct sockaddr *)&a, &l);
+        f->port = ntohs(a.sin_port);
+        f->tcp = socket(AF_INET, SOCK_STREAM, 0);
+        int one = 1;
+        setsockopt(f->tcp, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        bound = bind(f->tcp, (struct sockaddr *)&a, sizeof a) == 0;
+        if (!bound) {
+            close(f->udp);
+            close(f->tcp);
+        }
+    }
+    assert_true(bound);
     listen(f->tcp, 4);
     pthread_create(t, NULL, fake_main, f);
 }

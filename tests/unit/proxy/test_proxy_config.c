@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/buf.h"
@@ -328,6 +329,51 @@ static void test_proxy_config__dumps(void **state)
     vn_proxy_config_free(c);
 }
 
+static void test_proxy_config__hostile_edges(void **state)
+{
+    (void)state;
+    char err[256];
+    /* ports that would wrap */
+    assert_null(load("grpc_address: \"127.0.0.1:65537\"\n", NULL, true, err, sizeof err));
+    assert_non_null(strstr(err, "key \"grpc_address\""));
+    assert_null(load("http_address: \":99999\"\n", NULL, true, err, sizeof err));
+    assert_non_null(strstr(err, "key \"http_address\""));
+    /* nesting is capped before the document is built */
+    char deep[256] = "forward_addresses: ";
+    for (int i = 0; i < 80; i++)
+        strcat(deep, "[");
+    assert_null(load(deep, NULL, true, err, sizeof err));
+    assert_non_null(strstr(err, "nested too deeply"));
+    /* a FIFO is refused without waiting for a writer */
+    char dir[] = "/tmp/vn_pcfg_XXXXXX", path[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/fifo", dir);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    vn_proxy_config_t *c = NULL;
+    assert_int_equal(vn_proxy_config_load_file(path, NULL, true, &c, err, sizeof err), VN_ERR_CONFIG);
+    assert_non_null(strstr(err, "not a regular file"));
+    unlink(path);
+    rmdir(dir);
+    /* URL userinfo never shows, in dumps or messages */
+    c = load("discovery:\n  kubernetes_api: \"https://ku:SEKRET1@k8s:6443\"\n  consul_address: \"http://cu:SEKRET2@consul:8500\"\n"
+             "sentry_dsn: \"https://SEKRET3@sentry/1\"\n",
+             NULL, true, err, sizeof err);
+    assert_non_null(c);
+    vn_buf_t b = VN_BUF_INIT(1 << 20);
+    vn_proxy_config_dump_yaml(c, &b);
+    assert_null(strstr(vn_buf_ptr(&b), "SEKRET"));
+    assert_non_null(strstr(vn_buf_ptr(&b), "https://<redacted>@k8s:6443"));
+    vn_buf_free(&b);
+    b = (vn_buf_t)VN_BUF_INIT(1 << 20);
+    vn_proxy_config_dump_json(c, &b);
+    assert_null(strstr(vn_buf_ptr(&b), "SEKRET"));
+    assert_non_null(strstr(vn_buf_ptr(&b), "http://<redacted>@consul:8500"));
+    vn_buf_free(&b);
+    vn_proxy_config_free(c);
+    assert_null(load("forward_addresses: [\"http://u:SEKRET4@h:1/\"]\n", NULL, true, err, sizeof err));
+    assert_null(strstr(err, "SEKRET"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -339,6 +385,7 @@ int main(void)
         cmocka_unit_test(test_proxy_config__refusals),
         cmocka_unit_test(test_proxy_config__file),
         cmocka_unit_test(test_proxy_config__dumps),
+        cmocka_unit_test(test_proxy_config__hostile_edges),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
