@@ -6,7 +6,7 @@ one more per series), in chunks bounded only by metric count, so the flush peak 
 to 4.6x (timers) the ingest peak. Each case checks the values flushed and that the peak RSS during
 the flush stays within a fixed margin of the peak RSS at the end of ingest.
 
-Defaults keep the case short (a 32 MiB series budget); the full measurement of the brief
+Defaults keep the case short (a 96 MiB series budget); the full measurement of the brief
 (10 000 keys, default 128 MiB budget) runs with VN_FLUSHMEM_FULL=1 and prints both peaks.
 """
 import os
@@ -22,14 +22,15 @@ from harness import Veneur, check, expect, free_port, run, wait_for  # noqa: E40
 FULL = os.environ.get("VN_FLUSHMEM_FULL") == "1"
 KEY_LEN = 59998
 SERIES_FIXED_COST = 128  # VN_SERIES_FIXED_COST
-BUDGET = 128 << 20 if FULL else 64 << 20
+BUDGET = 128 << 20 if FULL else 96 << 20
 KEPT = BUDGET // (KEY_LEN + SERIES_FIXED_COST)
 KEYS = 10000 if FULL else KEPT + 40
-# Allowed growth of the peak during the flush over the ingest peak (MiB): the flush chunk arena
-# (8 MiB), a sink's copy of one chunk (localfile's jsonl buffer), the chunks the sink queue may
-# hold and allocator slack. Sanitizers add shadow memory and a quarantine of freed blocks.
+# Allowed growth of the peak during the flush over the ingest peak (MiB), independent of the
+# budget: the sink queue (VN_SINK_QUEUE_MAX_BYTES, 32), the chunk being built (8), the chunk inside
+# the sink (8) and the sink's own buffer of it (localfile jsonl, ~8). Measured +44/+48 after the
+# fix; before it the growth followed the budget: +97 (counters) and +387 MiB (timers) here. Sanitizers add shadow memory and a quarantine of freed blocks.
 SCALE = {"asan": 3, "tsan": 6}.get(harness._SANITIZED, 1)
-MARGIN_MB = 48 * SCALE
+MARGIN_MB = 56 * SCALE
 ASAN_EXTRA = {"ASAN_OPTIONS": harness.sanitizer_env()["ASAN_OPTIONS"] + ":quarantine_size_mb=16"}
 
 
