@@ -103,6 +103,7 @@ typedef struct vn_config {
     /* flush */
     double interval_s;              /* `interval`, Go duration; default 10s */
     bool synchronize_with_interval;
+    double import_grace_period_s;   /* veneur-c: 0 = min(interval/4, 2s), < 0 = off (flush/ticker.h) */
     bool flush_on_shutdown;         /* default TRUE (SPEC 0.7) */
     int flush_watchdog_missed_flushes;
     double *percentiles;
