@@ -1,6 +1,6 @@
 /*
  * test_metricpb_codec.c - forward/metricpb_codec: the docs/behaviour.md W7 byte vectors
- * (confirmed against Go Veneur in wire-vectors.md), decode validation, the
+ * (confirmed against Go Veneur, docs/behaviour.md W7), decode validation, the
  * import conversion rules of docs/behaviour.md W1.3, and a cross-check against the
  * protobuf-c code generated from proto/metric.proto and proto/forward.proto.
  */
