@@ -926,14 +926,6 @@ vn_err_t vn_config_load_file(const char *path, char *const *envp, bool strict, v
     return err;
 }
 
-vn_config_t *vn_config_new_defaults(void)
-{
-    vn_config_t *cfg = NULL;
-    vn_err_t err = vn_config_load(NULL, 0, NULL, false, &cfg, NULL, 0);
-    (void)err; /* defaults always validate (unit-tested) */
-    return cfg;
-}
-
 void vn_config_free(vn_config_t *cfg)
 {
     if (!cfg)
