@@ -365,13 +365,8 @@ static vn_err_t write_check(enc_t *e, vn_buf_t *b, const vn_inter_metric_t *m)
     if (err == VN_OK)
         err = vn_buf_printf(b, ",\"timestamp\":%lld,\"statusCode\":%d,\"status\":\"%s\"", (long long)m->timestamp,
                             (int)m->value, status_name(m->value));
-    size_t mark = vn_buf_len(b);
-    if (err == VN_OK)
-        err = vn_buf_add_byte(b, ',');
-    if (err == VN_OK)
+    if (err == VN_OK) /* without braces every member comes with its leading ',' */
         err = vn_nr__attributes(b, e->s, m->tags, m->ntags, m->hostname, m->message, check_keys, false);
-    if (err == VN_OK && vn_buf_len(b) == mark + 1)
-        vn_buf_truncate(b, mark); /* no attributes after all */
     if (err == VN_OK)
         err = vn_buf_add_byte(b, '}');
     return err;

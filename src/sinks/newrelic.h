@@ -88,7 +88,8 @@ void vn_nr__destroy(vn_nr_t *x);
 
 /**
  * Appends the attribute object of tags (and hostname/message when not NULL or
- * empty, which win over tags of the same key) to b: "{...}". Tags excluded for
+ * empty, which win over tags of the same key) to b: "{...}", or with braces
+ * false only the members, each preceded by ',' (to extend an open object). Tags excluded for
  * s (s may be NULL) and keys listed in skip (NULL-terminated, may be NULL) are
  * left out. Returns VN_OK or VN_ERR_TOO_LARGE.
  */
