@@ -22,6 +22,7 @@
  */
 #include "sinks/s3.h"
 
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,6 +168,20 @@ static vn_err_t s3_flush(vn_sink_t *s, const vn_inter_metric_t *m, size_t n, con
             vn_stats_add(&s->stats->dropped, rows);
         return err;
     }
+    /* S3 wants the payload hash as a header, and libcurl 7.x does not add it;
+     * it signs the header along with the rest (SignedHeaders). */
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned mdlen = 0;
+    char sha_hdr[32 + 2 * EVP_MAX_MD_SIZE + 1];
+    if (!EVP_Digest(z, zl, md, &mdlen, EVP_sha256(), NULL)) {
+        free(z);
+        if (s->stats)
+            vn_stats_add(&s->stats->dropped, rows);
+        return VN_ERR_IO;
+    }
+    int hl = snprintf(sha_hdr, sizeof sha_hdr, "x-amz-content-sha256: ");
+    for (unsigned i = 0; i < mdlen; i++)
+        hl += snprintf(sha_hdr + hl, sizeof sha_hdr - (size_t)hl, "%02x", md[i]);
     vn_buf_t url = VN_BUF_INIT(4096);
     err = vn_buf_add_str(&url, x->base);
     if (err == VN_OK)
@@ -189,6 +204,7 @@ static vn_err_t s3_flush(vn_sink_t *s, const vn_inter_metric_t *m, size_t n, con
                            .aws_sigv4 = x->sigv4,
                            .userpwd = x->userpwd};
     r.headers[r.nheaders++] = "Content-Type: application/octet-stream";
+    r.headers[r.nheaders++] = sha_hdr;
     if (x->token_header)
         r.headers[r.nheaders++] = x->token_header;
     err = vn_delivery_enqueue(x->dl, &r);
