@@ -448,10 +448,16 @@ static vn_err_t open_body(enc_t *e, vn_buf_t *b)
     return err;
 }
 
+/* Counted in the sink's dropped metrics; only an oversized item is worth a
+ * warning each time (the others repeat every interval and were announced at
+ * start-up or are the client's NaNs). */
 static void count_skip(enc_t *e, size_t n, const char *why)
 {
     e->x->skipped += n;
-    VN_LOG(WARN, "event=newrelic_skipped sink=%s items=%zu reason=%s", e->s->name, n, why);
+    if (strcmp(why, "too_large") == 0)
+        VN_LOG(WARN, "event=newrelic_skipped sink=%s items=%zu reason=%s", e->s->name, n, why);
+    else
+        VN_LOG(DEBUG, "event=newrelic_skipped sink=%s items=%zu reason=%s", e->s->name, n, why);
 }
 
 /* Encodes items x->idx[lo..hi), compresses, splits in halves while too large, emits. */
