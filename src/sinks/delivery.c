@@ -325,6 +325,8 @@ static void on_result(vn_delivery_t *d, payload_t *p, const vn_http_result_t *r,
         count_drop(d, p, DROP_PERMANENT);
         list_remove(d, p);
         payload_free(p);
+        if (d->outage)
+            end_outage(d, now); /* the server answers: the rest need not wait for a probe */
         return;
     }
     vn_stats_add(&s->transport_errors, 1);
