@@ -348,8 +348,11 @@ int main(int argc, char **argv)
            nreaders, nsinks, cfg->interval_s);
 
     for (;;) {
-        int sig = 0;
-        if (sigwait(&sigs, &sig) != 0)
+        /* Wakes every second to report log lines dropped by a burst that went quiet (core/log.h). */
+        struct timespec tick = {.tv_sec = 1};
+        int sig = sigtimedwait(&sigs, NULL, &tick);
+        vn_log_report_suppressed();
+        if (sig < 0)
             continue;
         if (sig == SIGINT || sig == SIGTERM) {
             VN_LOG(INFO, "event=shutdown signal=%s deadline_s=%d", sig == SIGINT ? "SIGINT" : "SIGTERM",

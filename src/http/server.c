@@ -491,7 +491,7 @@ __attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const ch
             msg[i] = msg[i] == '"' ? '\'' : ' ';
     while (len > 0 && msg[len - 1] == ' ')
         msg[--len] = '\0';
-    VN_LOG(WARN, "event=http_server_error msg=\"%s\" suppressed=%u", msg,
+    VN_LOG(WARN, "event=http_server_error msg=%s suppressed=%u", VN_LOG_Q(msg),
            atomic_exchange(&s->log_dropped, 0));
 }
 
