@@ -16,14 +16,16 @@
  * Pre-aggregation. Each counter and gauge entry also holds a *pending* value
  * for the samples seen since the last flush: counters sum value/rate in
  * double precision (a deliberate difference from Go, which truncates each
- * sample to int64), gauges keep the last value. So a hot series costs the worker one record per commit
- * (every ~10 ms) instead of one per line. A pending value leaves the cache
+ * sample to int64), gauges keep the last value. So a hot series costs the
+ * worker one record per commit (every ~10 ms) instead of one per line. A
+ * pending value leaves the cache
  * only through the emit callback, exactly once, when:
  *   - vn_line_cache_flush is called (the reader's commit), or
  *   - its entry is evicted by a new signature landing on its slot, or
  *   - the byte area is full (see below).
- * Other types (timers, histograms, sets, status) are looked up here but their
- * samples are not held: the caller sends them on at once.
+ * Timers, histograms and sets are cached too (their series), but their
+ * samples are not held: the caller sends each on at once. Events and service
+ * checks never reach the cache.
  *
  * Layout and eviction. VN_LINE_CACHE_SLOTS entries, two-way set associative
  * by signature hash. A miss fills a free way of its set, else replaces one way
@@ -36,11 +38,12 @@
  * every entry is forgotten (stale byte ranges become unreachable) and the area
  * starts empty again. The cache never allocates.
  *
- * Limits. A line whose name + signature is longer than VN_LINE_CACHE_SIG_MAX,
- * or whose key is longer than VN_LINE_CACHE_KEY_MAX, is never cached: it takes
- * the full parse every time (lookup reports it as not cacheable).
+ * Limits. A line whose name + signature is longer than VN_LINE_CACHE_SIG_MAX
+ * (lookup reports it as not cacheable), or whose key is longer than
+ * VN_LINE_CACHE_KEY_MAX (insert refuses it), is never cached: it takes the
+ * full parse every time.
  *
- * Ownership and threads. The caller owns the struct (about 780 KiB: embed it
+ * Ownership and threads. The caller owns the struct (about 712 KiB: embed it
  * in a heap object, not on a stack). Bytes passed in are copied; pointers
  * returned (entries, keys) are valid until the next call that can insert,
  * reset or flush. One cache per reader thread; not thread-safe.
