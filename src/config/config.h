@@ -156,6 +156,9 @@ typedef struct vn_config {
     bool debug_flushed_metrics;     /* [v13] true adds a {kind: debug, name: debug} sink */
 } vn_config_t;
 
+/** Defaults only (as if from an empty file and an empty environment). Returns owned config. */
+vn_config_t *vn_config_new_defaults(void);
+
 /**
  * Loads YAML text (may be NULL for none), applies env overrides from envp
  * (NULL-terminated "K=V" strings, e.g. environ; NULL means no environment) and

@@ -47,14 +47,6 @@ static const char *load_err(const char *yaml, char **env, bool strict)
     return g_err;
 }
 
-/* Defaults only: an empty file and an empty environment. Owned by the caller. */
-static vn_config_t *defaults_only(void)
-{
-    vn_config_t *cfg = NULL;
-    assert_int_equal(vn_config_load(NULL, 0, NULL, false, &cfg, NULL, 0), VN_OK);
-    return cfg;
-}
-
 static void assert_contains(const char *hay, const char *needle)
 {
     if (!strstr(hay, needle))
@@ -96,7 +88,7 @@ static char *cap_end(capture_t *c)
 static void test_config__defaults(void **state)
 {
     (void)state;
-    vn_config_t *c = defaults_only();
+    vn_config_t *c = vn_config_new_defaults();
     assert_non_null(c);
     assert_true(c->interval_s == 10.0);
     assert_int_equal(c->aggregates, DEFAULT_AGGS);
@@ -332,7 +324,7 @@ static void yaml_for(const vn_config_key_t *k, const char *val, char *out, size_
 static void test_config__every_key_from_yaml_and_env(void **state)
 {
     (void)state;
-    vn_config_t *defs = defaults_only();
+    vn_config_t *defs = vn_config_new_defaults();
     size_t tested = 0;
     vn_log_set_level(VN_LOG_ERROR); /* v13 keys set alone warn about skipped sinks */
     for (size_t i = 0; i < vn_config_nkeys; i++) {
