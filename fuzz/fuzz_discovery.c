@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "forward/h2_client.h"
+#include "core/hostport.h"
 #include "proxy/discovery.h"
 #include "proxy/dns.h"
 
@@ -31,7 +31,7 @@ static void check_list(vn_strlist_t *l, int ports_required)
                 abort();
         if (ports_required) {
             char host[256], port[16];
-            if (vn_h2_split_hostport(a, host, sizeof host, port, sizeof port) != VN_OK)
+            if (vn_hostport_split(a, false, host, sizeof host, port, sizeof port) != VN_OK)
                 abort();
             long v = strtol(port, NULL, 10);
             if (v < 1 || v > 65535)

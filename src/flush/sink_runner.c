@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/xalloc.h"
 
@@ -58,13 +59,6 @@ struct vn_sink_runner {
     uint64_t evict_suppressed;
     tally_t t;              /* thread-owned */
 };
-
-static double mono_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* ------------------------------------------------------------ shared chunks */
 
@@ -151,7 +145,7 @@ static void count_dropped(vn_sink_runner_t *r, size_t metrics, const char *why, 
     atomic_fetch_add(&r->dropped, metrics);
     if (r->slot)
         vn_stats_add(&r->slot->dropped, metrics);
-    double now = mono_now();
+    double now = vn_clock_mono_s();
     if (r->last_evict_log != 0 && now - r->last_evict_log < EVICT_LOG_EVERY_S) {
         r->evict_suppressed++;
         return;
@@ -199,7 +193,7 @@ static void tally_for(vn_sink_runner_t *r, uint64_t seq)
     if (r->t.open && r->t.seq == seq)
         return;
     tally_close(r); /* the previous interval lost its end to eviction */
-    double now = mono_now();
+    double now = vn_clock_mono_s();
     r->t = (tally_t){.open = true, .seq = seq, .start = now, .deadline = now + r->interval_s};
 }
 
@@ -209,7 +203,7 @@ static void run_item(vn_sink_runner_t *r, item_t *it)
     tally_for(r, it->seq);
     vn_flush_info_t info = it->info;
     info.deadline_s = r->t.deadline;
-    double s0 = mono_now();
+    double s0 = vn_clock_mono_s();
     if (it->chunk) {
         r->t.handed += wanted(s, it->chunk);
         vn_err_t err = s->ops->flush(s, it->chunk->out.m, it->chunk->out.n, &info);
@@ -217,12 +211,12 @@ static void run_item(vn_sink_runner_t *r, item_t *it)
             r->t.failed = true;
             VN_LOG(WARN, "event=sink_flush_failed sink=%s err=\"%s\"", s->name, vn_strerror(err));
         }
-        r->t.seconds += mono_now() - s0;
+        r->t.seconds += vn_clock_mono_s() - s0;
         return;
     }
     if (it->ev && it->ev->list.n && s->ops->flush_events)
         s->ops->flush_events(s, it->ev->list.ev, it->ev->list.n, &info);
-    r->t.seconds += mono_now() - s0;
+    r->t.seconds += vn_clock_mono_s() - s0;
     tally_close(r);
 }
 

@@ -30,6 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
+#include "core/hostport.h"
 #include "core/log.h"
 #include "core/version.h"
 #include "core/xalloc.h"
@@ -60,38 +62,6 @@ struct vn_h2_client {
     size_t body_len, body_off;
     vn_grpc_result_t *res;
 };
-
-double vn_h2_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-vn_err_t vn_h2_split_hostport(const char *addr, char *host, size_t hostcap, char *port, size_t portcap)
-{
-    const char *colon, *hs = addr, *he;
-    if (addr[0] == '[') {
-        const char *rb = strchr(addr, ']');
-        if (!rb || rb[1] != ':')
-            return VN_ERR_CONFIG;
-        hs = addr + 1;
-        he = rb;
-        colon = rb + 1;
-    } else {
-        colon = strrchr(addr, ':');
-        if (!colon)
-            return VN_ERR_CONFIG;
-        he = colon;
-    }
-    size_t hl = (size_t)(he - hs), pl = strlen(colon + 1);
-    if (hl == 0 || hl >= hostcap || pl == 0 || pl >= portcap)
-        return VN_ERR_CONFIG;
-    memcpy(host, hs, hl);
-    host[hl] = '\0';
-    memcpy(port, colon + 1, pl + 1);
-    return VN_OK;
-}
 
 /* ---- byte I/O over plain TCP or TLS ---- */
 
@@ -131,14 +101,6 @@ static ssize_t io_write(vn_h2_client_t *c, const uint8_t *buf, size_t n)
     case SSL_ERROR_WANT_WRITE: c->ssl_wants_write = true; return IO_AGAIN;
     default: return IO_ERR;
     }
-}
-
-static int ms_until(double deadline)
-{
-    double left = deadline - vn_h2_now();
-    if (left <= 0)
-        return 0;
-    return left > 3600 ? 3600000 : (int)(left * 1000) + 1;
 }
 
 static void disconnect(vn_h2_client_t *c)
@@ -261,7 +223,7 @@ static vn_err_t tcp_connect(vn_h2_client_t *c, double deadline)
             struct pollfd p = {.fd = fd, .events = POLLOUT};
             int pr;
             do
-                pr = poll(&p, 1, ms_until(deadline));
+                pr = poll(&p, 1, vn_clock_ms_until(deadline));
             while (pr < 0 && errno == EINTR);
             if (pr == 0) {
                 close(fd);
@@ -306,7 +268,7 @@ static vn_err_t tls_handshake(vn_h2_client_t *c, double deadline)
             return VN_ERR_IO;
         }
         struct pollfd p = {.fd = c->fd, .events = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT};
-        int pr = poll(&p, 1, ms_until(deadline));
+        int pr = poll(&p, 1, vn_clock_ms_until(deadline));
         if (pr == 0)
             return VN_ERR_TIMEOUT;
         if (pr < 0 && errno != EINTR)
@@ -397,7 +359,7 @@ static vn_err_t pump(vn_h2_client_t *c, double deadline)
     vn_err_t e = flush_out(c);
     if (e != VN_OK || c->done)
         return e;
-    int ms = ms_until(deadline);
+    int ms = vn_clock_ms_until(deadline);
     if (ms == 0)
         return VN_ERR_TIMEOUT;
     bool pending = c->ssl ? (SSL_pending(c->ssl) > 0) : false;
@@ -434,7 +396,7 @@ static vn_err_t one_call(vn_h2_client_t *c, const char *path, double deadline, v
             return e;
     }
     char timeout[10];
-    vn_grpc_timeout_format(deadline - vn_h2_now(), timeout);
+    vn_grpc_timeout_format(deadline - vn_clock_mono_s(), timeout);
 #define NV(n, v) {(uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, strlen(v), NGHTTP2_NV_FLAG_NO_COPY_NAME}
     nghttp2_nv hdrs[] = {
         NV(":method", "POST"),
@@ -493,7 +455,7 @@ vn_err_t vn_h2_client_call(vn_h2_client_t *c, const char *path, const uint8_t *b
         e = one_call(c, path, deadline, res, &refused);
         c->res = NULL;
         c->stream_id = 0;
-        if (!(refused && vn_h2_now() < deadline))
+        if (!(refused && vn_clock_mono_s() < deadline))
             break;
         c->dead = true;
     }
@@ -511,7 +473,7 @@ vn_err_t vn_h2_client_new(const char *addr, SSL_CTX *tls, const char *server_nam
     *out = NULL;
     vn_h2_client_t *c = vn_xcalloc(1, sizeof *c);
     c->fd = -1;
-    if (vn_h2_split_hostport(addr, c->host, sizeof c->host, c->port, sizeof c->port) != VN_OK) {
+    if (vn_hostport_split(addr, false, c->host, sizeof c->host, c->port, sizeof c->port) != VN_OK) {
         free(c);
         return VN_ERR_CONFIG;
     }

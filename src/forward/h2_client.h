@@ -42,13 +42,6 @@ typedef struct vn_grpc_result {
 typedef struct vn_h2_client vn_h2_client_t;
 
 /**
- * Splits "host:port" or "[v6]:port" into host and port (copied into the
- * caller's buffers). @return VN_OK or VN_ERR_CONFIG (no port, empty host,
- * too long).
- */
-vn_err_t vn_h2_split_hostport(const char *addr, char *host, size_t hostcap, char *port, size_t portcap);
-
-/**
  * A client for addr ("host:port"); nothing is connected until the first
  * call. tls NULL = h2c; else the context is referenced (SSL_CTX_up_ref), so
  * the caller may free its own reference. server_name: the name the server
@@ -69,7 +62,7 @@ void vn_h2_client_free(vn_h2_client_t *c);
  * the previous connection failed or the server sent GOAWAY; a call the
  * server refused unprocessed (REFUSED_STREAM after a GOAWAY) is retried once
  * on a new connection if time remains.
- * @arg deadline CLOCK_MONOTONIC seconds (see vn_h2_now).
+ * @arg deadline CLOCK_MONOTONIC seconds (vn_clock_mono_s).
  * @return VN_OK when the call completed with grpc-status 0; otherwise the
  *   transport error, or VN_ERR_PROTO for a non-200 status or a non-0 or
  *   missing grpc-status. *res always describes what happened.
@@ -83,8 +76,5 @@ vn_err_t vn_h2_client_call(vn_h2_client_t *c, const char *path, const uint8_t *b
  * x-veneur-interval-end (forward/hops.h).
  */
 void vn_h2_client_set_header(vn_h2_client_t *c, const char *name, const char *value);
-
-/** Current CLOCK_MONOTONIC time in seconds. */
-double vn_h2_now(void);
 
 #endif

@@ -22,10 +22,10 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "forward/grpc_frame.h"
-#include "forward/h2_client.h"
 #include "proxy/h2_stream.h"
 
 #define PATH_V2 "/forwardrpc.Forward/SendMetricsV2"
@@ -58,9 +58,9 @@ static void drain_efd(vn_dest_t *d)
 /* Sleeps up to s seconds, returning early when stopped. */
 static void nap(vn_dest_t *d, double s)
 {
-    double end = vn_h2_now() + s;
+    double end = vn_clock_mono_s() + s;
     while (!stopping(d)) {
-        double left = end - vn_h2_now();
+        double left = end - vn_clock_mono_s();
         if (left <= 0)
             return;
         struct pollfd p = {.fd = d->efd, .events = POLLIN};
@@ -226,9 +226,9 @@ static void refuse_self(vn_dest_t *d, const char *how)
 static void restream(vn_dest_t *d, vn_h2_stream_t *s, batch_t *b, bool count)
 {
     d->hooks.down(d->hooks.ctx, d);
-    double deadline = vn_h2_now() + d->o.dial_timeout_s;
+    double deadline = vn_clock_mono_s() + d->o.dial_timeout_s;
     bool ok = true;
-    while (ok && !vn_h2_stream_idle(s) && vn_h2_now() < deadline)
+    while (ok && !vn_h2_stream_idle(s) && vn_clock_mono_s() < deadline)
         ok = vn_h2_stream_pump(s, 100, -1, NULL) == VN_OK;
     bool clean = ok && vn_h2_stream_idle(s) && vn_h2_stream_finish(s, deadline) == VN_OK;
     give_back(d, b, clean ? 0 : vn_h2_stream_unsent(s), true);
@@ -245,7 +245,7 @@ static void drain(vn_dest_t *d, vn_h2_stream_t *s, batch_t *b)
 {
     double deadline = d->stop_deadline;
     bool ok = true;
-    while (ok && vn_h2_now() < deadline) {
+    while (ok && vn_clock_mono_s() < deadline) {
         if (vn_h2_stream_idle(s)) {
             atomic_fetch_add(&d->sent, b->count);
             batch_done(b);
@@ -254,7 +254,7 @@ static void drain(vn_dest_t *d, vn_h2_stream_t *s, batch_t *b)
                 break;
             vn_h2_stream_write(s, b->p, b->len);
         }
-        double left = deadline - vn_h2_now();
+        double left = deadline - vn_clock_mono_s();
         ok = vn_h2_stream_pump(s, left > 0 ? (int)(left * 1000) + 1 : 0, -1, NULL) == VN_OK;
     }
     if (ok && vn_h2_stream_idle(s) && vn_h2_stream_finish(s, deadline) == VN_OK) {
@@ -296,14 +296,14 @@ static void *dest_main(void *arg)
                                   .heartbeat_s = d->o.heartbeat_s,
                                   .proxy_id = d->o.self ? d->o.self->id : NULL,
                                   .hops = hops};
-        if (vn_h2_stream_open(&so, vn_h2_now() + d->o.dial_timeout_s, &s, err, sizeof err) != VN_OK) {
+        if (vn_h2_stream_open(&so, vn_clock_mono_s() + d->o.dial_timeout_s, &s, err, sizeof err) != VN_OK) {
             if (atomic_load(&d->is_self))
                 continue; /* our own server refused the call: refused at the top of the loop */
             atomic_fetch_add(&d->connect_failures, 1);
-            if (vn_h2_now() - last_fail_log >= FAIL_LOG_EVERY_S) {
+            if (vn_clock_mono_s() - last_fail_log >= FAIL_LOG_EVERY_S) {
                 VN_LOG(WARN, "event=proxy_destination_dial_failed destination=%s reason=\"%s\" retry_s=%g",
                        d->addr, err, backoff > 0 ? backoff : d->o.backoff_min_s);
-                last_fail_log = vn_h2_now();
+                last_fail_log = vn_clock_mono_s();
             }
             backoff = backoff > 0 ? backoff * 2 : d->o.backoff_min_s;
             if (backoff > d->o.backoff_max_s)
@@ -351,7 +351,7 @@ static void *dest_main(void *arg)
         bool reroute = stopping(d) == VN_DEST_STOP_REROUTE;
         give_back(d, &b, s ? vn_h2_stream_unsent(s) : 0, reroute);
         if (s) /* a clean end: the global keeps what it merged either way */
-            (void)vn_h2_stream_finish(s, vn_h2_now() + d->o.dial_timeout_s);
+            (void)vn_h2_stream_finish(s, vn_clock_mono_s() + d->o.dial_timeout_s);
     }
     vn_h2_stream_free(s);
     free(b.p);

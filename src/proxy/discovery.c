@@ -26,9 +26,10 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "core/clock.h"
+#include "core/hostport.h"
 #include "core/log.h"
 #include "core/xalloc.h"
-#include "forward/h2_client.h"
 #include "proxy/disc_internal.h"
 #include "proxy/dns.h"
 
@@ -64,12 +65,6 @@ void vn_disc_list_normalize(vn_strlist_t *l)
             l->v[w++] = l->v[i];
     }
     l->n = w;
-}
-
-void vn_disc_join_hostport(const char *host, unsigned port, char *out, size_t cap)
-{
-    bool v6 = strchr(host, ':') != NULL;
-    snprintf(out, cap, "%s%s%s:%u", v6 ? "[" : "", host, v6 ? "]" : "", port);
 }
 
 /* ---- hosts_file ---- */
@@ -169,7 +164,7 @@ static bool system_nameserver(char *out, size_t cap)
     while (!ok && fgets(line, sizeof line, f)) {
         char ns[256];
         if (sscanf(line, " nameserver %255s", ns) == 1 && is_ip(ns)) {
-            vn_disc_join_hostport(ns, 53, out, cap);
+            vn_hostport_join(ns, 53, out, cap);
             ok = true;
         }
     }
@@ -235,7 +230,7 @@ static void add_all(vn_strlist_t *out, const vn_strlist_t *ips, unsigned port)
 {
     for (size_t i = 0; i < ips->n && out->n < VN_DISC_MAX_ADDRS; i++) {
         char hp[300];
-        vn_disc_join_hostport(ips->v[i], port, hp, sizeof hp);
+        vn_hostport_join(ips->v[i], port, hp, sizeof hp);
         push(out, hp);
     }
 }
@@ -249,7 +244,7 @@ static vn_err_t from_hosts_tokens(dns_ctx_t *c, const vn_strlist_t *toks, vn_str
         vn_strlist_t ips = {0};
         unsigned p = (unsigned)c->cfg->dns_port;
         /* a bare IPv6 address has colons but is no host:port */
-        bool hp = !is_ip(t) && vn_h2_split_hostport(t, host, sizeof host, port, sizeof port) == VN_OK;
+        bool hp = !is_ip(t) && vn_hostport_split(t, false, host, sizeof host, port, sizeof port) == VN_OK;
         if (hp) {
             char *end;
             long v = strtol(port, &end, 10);
@@ -315,7 +310,7 @@ static vn_err_t srv_lookup(dns_ctx_t *c, const char *name, vn_strlist_t *out)
 
 static vn_err_t dns_discover(const vn_proxy_config_t *cfg, vn_strlist_t *out, char *err, size_t errcap)
 {
-    dns_ctx_t c = {.cfg = cfg, .deadline = vn_h2_now() + cfg->disc_timeout_s, .err = err, .errcap = errcap};
+    dns_ctx_t c = {.cfg = cfg, .deadline = vn_clock_mono_s() + cfg->disc_timeout_s, .err = err, .errcap = errcap};
     char *hosts = NULL;
     if (cfg->hosts_file[0]) {
         hosts = read_file(cfg->hosts_file, VN_DISC_MAX_HOSTS_FILE, &c.hosts_len, err, errcap);
@@ -385,9 +380,9 @@ static void poll_once(vn_discovery_t *d)
 {
     char err[512];
     vn_strlist_t list;
-    double t0 = vn_h2_now();
+    double t0 = vn_clock_mono_s();
     vn_err_t e = vn_discover(d->cfg, &list, err, sizeof err);
-    vn_pstat_add(&d->stats->discovery_duration_ns_total, (uint64_t)((vn_h2_now() - t0) * 1e9));
+    vn_pstat_add(&d->stats->discovery_duration_ns_total, (uint64_t)((vn_clock_mono_s() - t0) * 1e9));
     if (e != VN_OK) {
         vn_pstat_add(&d->stats->discovery_fail, 1);
         VN_LOG(WARN, "event=proxy_discovery_failed kind=%s service=\"%s\" reason=\"%s\"",
@@ -405,10 +400,10 @@ static void *disc_main(void *arg)
 {
     vn_discovery_t *d = arg;
     while (!atomic_load(&d->stop)) {
-        double next = vn_h2_now() + d->cfg->discovery_interval_s;
+        double next = vn_clock_mono_s() + d->cfg->discovery_interval_s;
         poll_once(d);
         while (!atomic_load(&d->stop)) {
-            double left = next - vn_h2_now();
+            double left = next - vn_clock_mono_s();
             if (left <= 0)
                 break;
             struct pollfd p = {.fd = d->efd, .events = POLLIN};

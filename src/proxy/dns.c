@@ -23,8 +23,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/clock.h"
+#include "core/hostport.h"
 #include "core/xalloc.h"
-#include "forward/h2_client.h"
 
 #define MAX_UDP 4096
 #define MAX_TCP 65535
@@ -197,18 +198,12 @@ void vn_dns_format_addr(const vn_dns_rr_t *rr, char *out, size_t cap)
         snprintf(out, cap, "?");
 }
 
-static int ms_until(double deadline)
-{
-    double left = deadline - vn_h2_now();
-    return left <= 0 ? 0 : (int)(left * 1000) + 1;
-}
-
 /* Waits for fd to be ready for events before deadline. */
 static bool wait_fd(int fd, short events, double deadline)
 {
     for (;;) {
         struct pollfd p = {.fd = fd, .events = events};
-        int ms = ms_until(deadline);
+        int ms = vn_clock_ms_until(deadline);
         if (ms == 0)
             return false;
         int r = poll(&p, 1, ms);
@@ -223,7 +218,7 @@ static int open_sock(const char *server, int type, struct sockaddr_storage *sa, 
                      size_t errcap)
 {
     char host[256], port[16];
-    if (vn_h2_split_hostport(server, host, sizeof host, port, sizeof port) != VN_OK) {
+    if (vn_hostport_split(server, false, host, sizeof host, port, sizeof port) != VN_OK) {
         snprintf(err, errcap, "dns_server \"%s\" is not host:port", server);
         return -1;
     }
@@ -256,13 +251,13 @@ static vn_err_t query_udp(const char *server, const uint8_t *q, size_t ql, uint1
         close(fd);
         return VN_ERR_IO;
     }
-    double resend = vn_h2_now() + (deadline - vn_h2_now()) / 2;
+    double resend = vn_clock_mono_s() + (deadline - vn_clock_mono_s()) / 2;
     bool resent = false;
     uint8_t *buf = vn_xmalloc(MAX_UDP);
     while (e == VN_ERR_TIMEOUT) {
         double until = resent ? deadline : resend;
         if (!wait_fd(fd, POLLIN, until)) {
-            if (!resent && vn_h2_now() < deadline) {
+            if (!resent && vn_clock_mono_s() < deadline) {
                 resent = true;
                 (void)send(fd, q, ql, 0);
                 continue;
@@ -341,7 +336,7 @@ vn_err_t vn_dns_query(const char *server, const char *name, uint16_t qtype, doub
     size_t ql;
     uint16_t id;
     if (getrandom(&id, sizeof id, 0) != sizeof id)
-        id = (uint16_t)(vn_h2_now() * 1e6);
+        id = (uint16_t)(vn_clock_mono_s() * 1e6);
     if (vn_dns_build_query(name, qtype, id, q, sizeof q, &ql) != VN_OK) {
         snprintf(err, errcap, "\"%.200s\" is not a valid DNS name", name);
         return VN_ERR_PARSE;

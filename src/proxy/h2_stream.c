@@ -30,10 +30,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/clock.h"
+#include "core/hostport.h"
 #include "core/version.h"
 #include "core/xalloc.h"
 #include "forward/grpc_frame.h"
-#include "forward/h2_client.h"
 #include "forward/hops.h"
 
 struct vn_h2_stream {
@@ -72,14 +73,6 @@ __attribute__((format(printf, 2, 3))) static void set_why(vn_h2_stream_t *s, con
     va_start(ap, fmt);
     vsnprintf(s->why, sizeof s->why, fmt, ap);
     va_end(ap);
-}
-
-static int ms_until(double deadline)
-{
-    double left = deadline - vn_h2_now();
-    if (left <= 0)
-        return 0;
-    return left > 3600 ? 3600000 : (int)(left * 1000) + 1;
 }
 
 /* ---- nghttp2 callbacks ---- */
@@ -122,7 +115,7 @@ static int on_frame_recv(nghttp2_session *ss, const nghttp2_frame *f, void *ud)
         s->got_settings = true;
     else if (f->hd.type == NGHTTP2_PING && (f->hd.flags & NGHTTP2_FLAG_ACK)) {
         s->ping_sent = 0;
-        s->last_ping_ack = vn_h2_now();
+        s->last_ping_ack = vn_clock_mono_s();
     } else if (f->hd.type == NGHTTP2_GOAWAY) {
         /* The server is leaving (idle close, shutdown): this stream will end;
          * fail now so the destination reconnects without waiting for it. */
@@ -147,7 +140,7 @@ static ssize_t body_read(nghttp2_session *ss, int32_t sid, uint8_t *buf, size_t 
         }
         if (s->heartbeat_due) { /* 0 bytes without EOF: nghttp2 sends an empty DATA frame */
             s->heartbeat_due = false;
-            s->last_data = vn_h2_now();
+            s->last_data = vn_clock_mono_s();
             return 0;
         }
         return NGHTTP2_ERR_DEFERRED;
@@ -156,7 +149,7 @@ static ssize_t body_read(nghttp2_session *ss, int32_t sid, uint8_t *buf, size_t 
         n = length;
     memcpy(buf, s->body + s->body_off, n);
     s->body_off += n;
-    s->last_data = vn_h2_now();
+    s->last_data = vn_clock_mono_s();
     return (ssize_t)n;
 }
 
@@ -187,7 +180,7 @@ static vn_err_t flush_out(vn_h2_stream_t *s)
         s->out += w;
         s->out_len -= (size_t)w;
         if (w > 0)
-            s->last_progress = vn_h2_now();
+            s->last_progress = vn_clock_mono_s();
     }
 }
 
@@ -278,7 +271,7 @@ static vn_err_t tcp_connect(vn_h2_stream_t *s, const char *host, const char *por
             struct pollfd p = {.fd = fd, .events = POLLOUT};
             int pr;
             do
-                pr = poll(&p, 1, ms_until(deadline));
+                pr = poll(&p, 1, vn_clock_ms_until(deadline));
             while (pr < 0 && errno == EINTR);
             if (pr == 0) {
                 close(fd);
@@ -307,7 +300,7 @@ vn_err_t vn_h2_stream_open(const vn_h2_stream_opts_t *o, double deadline, vn_h2_
 {
     *out = NULL;
     char host[256], port[16];
-    if (vn_h2_split_hostport(o->addr, host, sizeof host, port, sizeof port) != VN_OK) {
+    if (vn_hostport_split(o->addr, false, host, sizeof host, port, sizeof port) != VN_OK) {
         snprintf(err, errcap, "not host:port");
         return VN_ERR_CONFIG;
     }
@@ -343,7 +336,7 @@ vn_err_t vn_h2_stream_open(const vn_h2_stream_opts_t *o, double deadline, vn_h2_
         e = flush_out(s);
         if (e != VN_OK)
             break;
-        int ms = ms_until(deadline);
+        int ms = vn_clock_ms_until(deadline);
         if (ms == 0) {
             set_why(s, "%s", "no HTTP/2 SETTINGS from the server before the dial timeout");
             e = VN_ERR_TIMEOUT;
@@ -387,12 +380,12 @@ vn_err_t vn_h2_stream_open(const vn_h2_stream_opts_t *o, double deadline, vn_h2_
         e = VN_ERR_PROTO;
     }
     if (e == VN_OK)
-        s->ping_sent = vn_h2_now();
+        s->ping_sent = vn_clock_mono_s();
     while (e == VN_OK && s->ping_sent > 0) {
         e = flush_out(s);
         if (e != VN_OK)
             break;
-        int ms = ms_until(deadline);
+        int ms = vn_clock_ms_until(deadline);
         if (ms == 0) {
             set_why(s, "%s", "no answer to the opening PING before the dial timeout");
             e = VN_ERR_TIMEOUT;
@@ -409,7 +402,7 @@ vn_err_t vn_h2_stream_open(const vn_h2_stream_opts_t *o, double deadline, vn_h2_
         vn_h2_stream_free(s);
         return e;
     }
-    s->last_ping_ack = s->last_progress = s->last_data = vn_h2_now();
+    s->last_ping_ack = s->last_progress = s->last_data = vn_clock_mono_s();
     *out = s;
     return VN_OK;
 }
@@ -440,7 +433,7 @@ void vn_h2_stream_write(vn_h2_stream_t *s, const uint8_t *data, size_t len)
 
 static vn_err_t keepalive(vn_h2_stream_t *s)
 {
-    double now = vn_h2_now();
+    double now = vn_clock_mono_s();
     bool pending = s->out_len > 0 || s->body_off < s->body_len;
     if (!pending)
         s->last_progress = now;
@@ -481,7 +474,7 @@ vn_err_t vn_h2_stream_pump(vn_h2_stream_t *s, int timeout_ms, int wake_fd, bool 
             next = s->last_progress + s->stall_timeout;
         if (s->last_data + s->heartbeat < next)
             next = s->last_data + s->heartbeat;
-        int ka = ms_until(next) + 1;
+        int ka = vn_clock_ms_until(next) + 1;
         e = wait_io(s, timeout_ms < ka ? timeout_ms : ka, wake_fd, woken);
     }
     if (e == VN_OK)
@@ -502,7 +495,7 @@ vn_err_t vn_h2_stream_finish(vn_h2_stream_t *s, double deadline)
     vn_err_t e = VN_OK;
     while (!s->closed && e == VN_OK) {
         e = flush_out(s);
-        int ms = ms_until(deadline);
+        int ms = vn_clock_ms_until(deadline);
         if (e == VN_OK && ms == 0) {
             set_why(s, "%s", "no answer before the shutdown deadline");
             e = VN_ERR_TIMEOUT;

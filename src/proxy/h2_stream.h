@@ -59,7 +59,7 @@ typedef struct vn_h2_stream_opts {
  * headers (and may already have refused the call, which is then a failure
  * here: a proxy that dialled itself learns it before taking metrics); all
  * before deadline
- * (CLOCK_MONOTONIC seconds, vn_h2_now). Host names are resolved with
+ * (CLOCK_MONOTONIC seconds, vn_clock_mono_s). Host names are resolved with
  * getaddrinfo, which has no deadline of its own.
  * @return VN_OK with *out owned (vn_h2_stream_free); VN_ERR_CONFIG (bad
  *   address), VN_ERR_IO (refused, unreachable, not HTTP/2), VN_ERR_TIMEOUT;

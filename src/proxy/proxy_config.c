@@ -23,9 +23,9 @@
 #include <yaml.h>
 
 #include "config/config.h"
+#include "core/hostport.h"
 #include "core/log.h"
 #include "core/xalloc.h"
-#include "forward/h2_client.h"
 
 #include "proxy/proxy_config_internal.h"
 
@@ -527,7 +527,7 @@ static void apply_defaults(vn_proxy_config_t *c, char *const *envp)
 static bool valid_hostport(const char *a)
 {
     char host[256], port[16];
-    if (vn_h2_split_hostport(a, host, sizeof host, port, sizeof port) != VN_OK)
+    if (vn_hostport_split(a, false, host, sizeof host, port, sizeof port) != VN_OK)
         return false;
     long p;
     return parse_long(port, 1, 65535, &p);
