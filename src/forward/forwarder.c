@@ -93,7 +93,7 @@ static vn_err_t call_with_failover(vn_forwarder_t *f, vn_forward_batch_t *b, dou
     vn_err_t e = VN_ERR_IO;
     for (size_t tries = 0; tries < f->naddr; tries++) {
         vn_h2_client_t *c = f->clients[f->cur];
-        vn_h2_client_set_header(c, tick[0] ? VN_INTERVAL_HEADER : NULL, tick);
+        (void)vn_h2_client_set_header(c, VN_INTERVAL_HEADER, tick[0] ? tick : NULL);
         snprintf(f->address, sizeof f->address, "%s", f->addrs[f->cur]);
         e = vn_h2_client_call(c, PATH_V2, (const uint8_t *)vn_buf_ptr(&b->body), vn_buf_len(&b->body), deadline,
                               res);

@@ -11,8 +11,8 @@
 #include <time.h>
 
 #include "core/clock.h"
+#include "forward/h2_client.h"
 #include "forward/hops.h"
-#include "proxy/h2_stream.h"
 #include "proxy/proxy_server.h"
 #include "proxy/router.h"
 #include "proxy/self.h"
@@ -46,15 +46,21 @@ static void env_stop(env_t *e)
 /* Opens a stream and pumps up to 2 s: VN_OK if it stays up, else the failure (reason in why). */
 static vn_err_t try_stream(const char *addr, unsigned hops, const char *id, char *why, size_t cap)
 {
-    vn_h2_stream_opts_t so = {.addr = addr, .path = "/forwardrpc.Forward/SendMetricsV2", .hops = hops, .proxy_id = id};
-    vn_h2_stream_t *s = NULL;
-    vn_err_t e = vn_h2_stream_open(&so, vn_clock_mono_s() + 2, &s, why, cap);
+    vn_h2_client_t *c = NULL;
+    assert_int_equal(vn_h2_client_new(addr, NULL, NULL, &c), VN_OK);
+    char hv[16];
+    snprintf(hv, sizeof hv, "%u", hops);
+    if (hops)
+        assert_int_equal(vn_h2_client_set_header(c, VN_HOPS_HEADER, hv), VN_OK);
+    if (id)
+        assert_int_equal(vn_h2_client_set_header(c, VN_PROXY_ID_HEADER, id), VN_OK);
+    vn_err_t e = vn_h2_client_stream_open(c, "/forwardrpc.Forward/SendMetricsV2", NULL, vn_clock_mono_s() + 2);
     double end = vn_clock_mono_s() + 0.5;
     while (e == VN_OK && vn_clock_mono_s() < end)
-        e = vn_h2_stream_pump(s, 50, -1, NULL);
-    if (e != VN_OK && s)
-        snprintf(why, cap, "%s", vn_h2_stream_error(s));
-    vn_h2_stream_free(s);
+        e = vn_h2_client_stream_pump(c, 50, -1, NULL);
+    if (e != VN_OK)
+        snprintf(why, cap, "%s", vn_h2_client_error(c));
+    vn_h2_client_free(c);
     return e;
 }
 
