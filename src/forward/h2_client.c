@@ -75,7 +75,7 @@ struct vn_h2_client {
     vn_grpc_result_t *res; /* the caller's (unary) or own_res (stream) */
     vn_grpc_result_t own_res;
     /* stream keepalive */
-    vn_h2_stream_timing_t t;
+    vn_h2_client_timing_t t;
     double ping_sent;     /* monotonic time of the outstanding PING, 0 if none */
     double last_ping_ack; /* last PING answered (or the open time) */
     double last_progress; /* last time output moved, or nothing was pending */
@@ -94,9 +94,9 @@ __attribute__((format(printf, 2, 3))) static void set_why(vn_h2_client_t *c, con
     va_end(ap);
 }
 
-static void timing_defaults(vn_h2_stream_timing_t *t, const vn_h2_stream_timing_t *in)
+static void timing_defaults(vn_h2_client_timing_t *t, const vn_h2_client_timing_t *in)
 {
-    vn_h2_stream_timing_t z = {0};
+    vn_h2_client_timing_t z = {0};
     if (!in)
         in = &z;
     t->ping_interval_s = in->ping_interval_s > 0 ? in->ping_interval_s : 310;
@@ -639,7 +639,7 @@ static vn_err_t open_wait(vn_h2_client_t *c, const bool *until_true, const doubl
     return e;
 }
 
-vn_err_t vn_h2_client_stream_open(vn_h2_client_t *c, const char *path, const vn_h2_stream_timing_t *t,
+vn_err_t vn_h2_client_stream_open(vn_h2_client_t *c, const char *path, const vn_h2_client_timing_t *t,
                                   double deadline)
 {
     c->why[0] = '\0';

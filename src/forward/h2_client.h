@@ -71,7 +71,7 @@ typedef struct vn_h2_client vn_h2_client_t;
 #define VN_H2_CLIENT_MAX_HEADERS 4
 
 /** Timing of a long-lived stream; 0 in any field = its default. */
-typedef struct vn_h2_stream_timing {
+typedef struct vn_h2_client_timing {
     double ping_interval_s; /* 310: a PING when none was sent for this long (grpc-go's default
                                enforcement allows one per 300 s) */
     double ping_timeout_s;  /* 20: an unanswered PING this old fails the stream */
@@ -79,7 +79,7 @@ typedef struct vn_h2_stream_timing {
                                also the TCP_USER_TIMEOUT of every connection */
     double heartbeat_s;     /* 60: an empty DATA frame after this long without body bytes, so
                                a server's idle timeout (veneur-c globals: 300 s) never fires */
-} vn_h2_stream_timing_t;
+} vn_h2_client_timing_t;
 
 /**
  * A client for addr ("host:port"); nothing is connected until the first
@@ -132,7 +132,7 @@ vn_err_t vn_h2_client_call(vn_h2_client_t *c, const char *path, const uint8_t *b
  * @return VN_OK; VN_ERR_IO (refused, unreachable, not HTTP/2),
  *   VN_ERR_TIMEOUT, VN_ERR_PROTO, with vn_h2_client_error saying why.
  */
-vn_err_t vn_h2_client_stream_open(vn_h2_client_t *c, const char *path, const vn_h2_stream_timing_t *t,
+vn_err_t vn_h2_client_stream_open(vn_h2_client_t *c, const char *path, const vn_h2_client_timing_t *t,
                                   double deadline);
 
 /** True when the last buffer given to vn_h2_client_stream_write has been taken whole by nghttp2. */

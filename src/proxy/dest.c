@@ -285,7 +285,7 @@ static vn_err_t open_stream(vn_dest_t *d, unsigned hops, vn_h2_client_t **out, c
         (void)vn_h2_client_set_header(c, VN_HOPS_HEADER, hv);
     if (d->o.self)
         (void)vn_h2_client_set_header(c, VN_PROXY_ID_HEADER, d->o.self->id);
-    vn_h2_stream_timing_t t = {.ping_interval_s = d->o.ping_interval_s,
+    vn_h2_client_timing_t t = {.ping_interval_s = d->o.ping_interval_s,
                                .ping_timeout_s = d->o.ping_timeout_s,
                                .stall_timeout_s = d->o.stall_timeout_s,
                                .heartbeat_s = d->o.heartbeat_s};
