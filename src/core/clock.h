@@ -12,13 +12,16 @@
 #include <stdint.h>
 #include <time.h>
 
-/** CLOCK_MONOTONIC in seconds. */
-static inline double vn_clock_mono_s(void)
+/** clock id in seconds (a helper for the named clocks below). */
+static inline double vn_clock__s(clockid_t id)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(id, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
+
+/** CLOCK_MONOTONIC in seconds. */
+static inline double vn_clock_mono_s(void) { return vn_clock__s(CLOCK_MONOTONIC); }
 
 /** CLOCK_MONOTONIC in whole milliseconds. */
 static inline uint64_t vn_clock_mono_ms(void)
@@ -41,20 +44,10 @@ static inline int64_t vn_clock_mono_ns(void)
  * without a vDSO clock read; for per-batch accounting where ms precision is
  * enough. Same epoch as vn_clock_mono_s.
  */
-static inline double vn_clock_mono_coarse_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+static inline double vn_clock_mono_coarse_s(void) { return vn_clock__s(CLOCK_MONOTONIC_COARSE); }
 
 /** CLOCK_REALTIME (Unix time) in seconds. */
-static inline double vn_clock_real_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+static inline double vn_clock_real_s(void) { return vn_clock__s(CLOCK_REALTIME); }
 
 /**
  * A poll() timeout for a vn_clock_mono_s deadline: 0 once it has passed,
