@@ -140,9 +140,9 @@ static void send_batch(vn_forwarder_t *f, vn_forward_batch_t *b)
     if (f->fail_streak++ % 60 == 0)
         VN_LOG(WARN,
                "event=forward_failed addr=%s metrics=%zu err=\"%s\" http_status=%d grpc_status=%d "
-               "grpc_message=\"%s\" failures_in_a_row=%u",
+               "grpc_message=%s failures_in_a_row=%u",
                f->address, b->metrics, vn_strerror(res.transport != VN_OK ? res.transport : e), res.http_status,
-               res.grpc_status, res.grpc_message, f->fail_streak);
+               res.grpc_status, VN_LOG_Q(res.grpc_message), f->fail_streak);
 }
 
 static void *forwarder_main(void *arg)

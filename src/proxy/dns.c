@@ -53,7 +53,34 @@ static vn_dns_rr_t *add(vn_dns_answer_t *a, uint16_t type)
     return r;
 }
 
-static vn_err_t parse_srv(const uint8_t *msg, int len, vn_dns_answer_t *out)
+/* A name Go's net package would accept (isDomainName): letters, digits, '-', '_', dots between
+ * labels of 1..63 bytes, at most 253 bytes (no final dot). c-ares hands names over in presentation
+ * form, so any other byte (its escapes included) makes the name one we cannot dial. */
+static bool valid_name(const char *n, size_t len)
+{
+    if (len == 0 || len > 253)
+        return false;
+    size_t label = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = n[i];
+        if (c == '.') {
+            if (label == 0)
+                return false;
+            label = 0;
+        } else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                   c == '_') {
+            if (++label > 63)
+                return false;
+        } else {
+            return false;
+        }
+    }
+    return label > 0;
+}
+
+/* bad: receives the first target that is not a valid name (then VN_ERR_PARSE; like Go's
+ * LookupSRV, an answer with an invalid target is an error). */
+static vn_err_t parse_srv(const uint8_t *msg, int len, vn_dns_answer_t *out, char *bad, size_t badcap)
 {
     struct ares_srv_reply *srv = NULL;
     int st = ares_parse_srv_reply(msg, len, &srv);
@@ -67,8 +94,12 @@ static vn_err_t parse_srv(const uint8_t *msg, int len, vn_dns_answer_t *out)
         size_t tl = strlen(s->host);
         if (tl && s->host[tl - 1] == '.')
             tl--;
-        if (tl >= VN_DNS_MAX_NAME)
-            continue; /* a name no DNS message can carry whole: malformed */
+        if (tl && !valid_name(s->host, tl)) { /* tl 0: "." = no service here, kept for discovery to skip */
+            if (bad)
+                snprintf(bad, badcap, "%.*s", (int)(tl < 300 ? tl : 300), s->host);
+            ares_free_data(srv);
+            return VN_ERR_PARSE;
+        }
         vn_dns_rr_t *r = add(out, VN_DNS_SRV);
         if (!r)
             break;
@@ -112,7 +143,7 @@ static vn_err_t parse_addrs(const uint8_t *msg, int len, uint16_t qtype, vn_dns_
     return VN_OK;
 }
 
-vn_err_t vn_dns_parse(const uint8_t *msg, size_t len, uint16_t qtype, vn_dns_answer_t *out)
+static vn_err_t parse(const uint8_t *msg, size_t len, uint16_t qtype, vn_dns_answer_t *out, char *bad, size_t badcap)
 {
     memset(out, 0, sizeof *out);
     if (len > 65535)
@@ -120,7 +151,7 @@ vn_err_t vn_dns_parse(const uint8_t *msg, size_t len, uint16_t qtype, vn_dns_ans
     pthread_once(&lib_once, lib_init);
     vn_err_t e;
     if (qtype == VN_DNS_SRV)
-        e = parse_srv(msg, (int)len, out);
+        e = parse_srv(msg, (int)len, out, bad, badcap);
     else if (qtype == VN_DNS_A || qtype == VN_DNS_AAAA)
         e = parse_addrs(msg, (int)len, qtype, out);
     else
@@ -132,6 +163,11 @@ vn_err_t vn_dns_parse(const uint8_t *msg, size_t len, uint16_t qtype, vn_dns_ans
     return e;
 }
 
+vn_err_t vn_dns_parse(const uint8_t *msg, size_t len, uint16_t qtype, vn_dns_answer_t *out)
+{
+    return parse(msg, len, qtype, out, NULL, 0);
+}
+
 /* ---- one question ---- */
 
 typedef struct query {
@@ -140,6 +176,7 @@ typedef struct query {
     uint16_t qtype;
     vn_dns_answer_t *out;
     vn_err_t parsed;
+    char bad[320]; /* an SRV target that is not a valid name */
 } query_t;
 
 static void on_answer(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
@@ -149,7 +186,7 @@ static void on_answer(void *arg, int status, int timeouts, unsigned char *abuf, 
     q->done = true;
     q->status = status;
     if (status == ARES_SUCCESS)
-        q->parsed = vn_dns_parse(abuf, (size_t)alen, q->qtype, q->out);
+        q->parsed = parse(abuf, (size_t)alen, q->qtype, q->out, q->bad, sizeof q->bad);
 }
 
 static const char *type_name(uint16_t t) { return t == VN_DNS_SRV ? "SRV" : t == VN_DNS_AAAA ? "AAAA" : "A"; }
@@ -237,6 +274,8 @@ vn_err_t vn_dns_query(const char *server, const char *name, uint16_t qtype, doub
         e = q.parsed;
         if (e == VN_ERR_NOTFOUND)
             snprintf(err, errcap, "dns: %s %.200s: no record", type_name(qtype), name);
+        else if (e == VN_ERR_PARSE)
+            snprintf(err, errcap, "dns: SRV %.200s: target \"%.300s\" is not a valid DNS name", name, q.bad);
         else if (e != VN_OK)
             snprintf(err, errcap, "dns: %s %.200s: malformed answer from %s", type_name(qtype), name, who);
         break;

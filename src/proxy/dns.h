@@ -9,8 +9,9 @@
  * The untrusted bytes of an answer are parsed by c-ares (ares_parse_*),
  * which checks every length against the message and follows compression
  * pointers with a bound; on top of that, names are capped at
- * VN_DNS_MAX_NAME bytes (a longer one drops its record) and records at
- * VN_DNS_MAX_RECORDS. Like Go's net.LookupSRV, only the answer section is
+ * 253 bytes and records at VN_DNS_MAX_RECORDS, and an SRV target that is
+ * not a valid host name (Go's isDomainName: letters, digits, '-', '_',
+ * labels of 1..63) fails the answer, as it fails Go's net.LookupSRV. Like Go's net.LookupSRV, only the answer section is
  * read: SRV targets are resolved by their own questions, not from glue.
  * Thread-safe (one c-ares channel per question, no shared state).
  */
@@ -44,7 +45,8 @@ typedef struct vn_dns_answer {
  * Reads the answer records of type qtype from a DNS response (msg
  * borrowed). @return VN_OK with *out (free with vn_dns_answer_free; at
  * least one record), VN_ERR_NOTFOUND when the answer has none of that type,
- * VN_ERR_PROTO when the message is malformed; *out is empty on error.
+ * VN_ERR_PARSE for an SRV target that is not a valid name, VN_ERR_PROTO when
+ * the message is malformed; *out is empty on error.
  */
 vn_err_t vn_dns_parse(const uint8_t *msg, size_t len, uint16_t qtype, vn_dns_answer_t *out);
 
@@ -55,7 +57,8 @@ void vn_dns_answer_free(vn_dns_answer_t *a);
  * /etc/resolv.conf) for name/qtype before deadline (CLOCK_MONOTONIC
  * seconds). @return VN_OK with *out (at least one record), VN_ERR_NOTFOUND
  * (NXDOMAIN, or no record of that type), VN_ERR_TIMEOUT, VN_ERR_IO,
- * VN_ERR_PROTO, VN_ERR_PARSE (not a valid DNS name); err says why.
+ * VN_ERR_PROTO, VN_ERR_PARSE (name, or an SRV target, not a valid DNS
+ * name); err says why.
  */
 vn_err_t vn_dns_query(const char *server, const char *name, uint16_t qtype, double deadline, vn_dns_answer_t *out,
                       char *err, size_t errcap);

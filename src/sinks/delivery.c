@@ -45,6 +45,7 @@ typedef struct payload {
     char *url;
     char *hdr[VN_HTTP_MAX_HEADERS];
     size_t nhdr;
+    char *method, *aws_sigv4, *userpwd; /* NULL unless the sink set them */
     char *body;
     size_t len;
     size_t nmetrics;
@@ -159,6 +160,9 @@ static void payload_free(payload_t *p)
     if (!p)
         return;
     free(p->url);
+    free(p->method);
+    free(p->aws_sigv4);
+    free(p->userpwd);
     for (size_t i = 0; i < p->nhdr; i++)
         free(p->hdr[i]);
     free(p->body);
@@ -390,6 +394,9 @@ static void *delivery_main(void *arg)
             for (size_t h = 0; h < p->nhdr; h++)
                 req.headers[h] = p->hdr[h];
             req.nheaders = p->nhdr;
+            req.method = p->method;
+            req.aws_sigv4 = p->aws_sigv4;
+            req.userpwd = p->userpwd;
             if (t->ops->start(t, &req, p) != VN_OK) {
                 pthread_mutex_lock(&d->mu); /* the transport is full: try again next round */
                 p->in_flight = false;
@@ -488,6 +495,9 @@ vn_err_t vn_delivery_enqueue(vn_delivery_t *d, vn_delivery_req_t *r)
     p->nhdr = r->nheaders < VN_HTTP_MAX_HEADERS ? r->nheaders : VN_HTTP_MAX_HEADERS;
     for (size_t i = 0; i < p->nhdr; i++)
         p->hdr[i] = vn_xstrdup(r->headers[i] ? r->headers[i] : "");
+    p->method = r->method ? vn_xstrdup(r->method) : NULL;
+    p->aws_sigv4 = r->aws_sigv4 ? vn_xstrdup(r->aws_sigv4) : NULL;
+    p->userpwd = r->userpwd ? vn_xstrdup(r->userpwd) : NULL;
     p->body = body;
     p->len = r->len;
     p->nmetrics = r->nmetrics;

@@ -208,6 +208,12 @@ static vn_err_t ct_start(vn_http_transport_t *t, const vn_http_request_t *req, v
     curl_easy_setopt(e, CURLOPT_POST, 1L);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, req->body);
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+    if (req->method)
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
+    if (req->aws_sigv4 && req->userpwd) {
+        curl_easy_setopt(e, CURLOPT_AWS_SIGV4, req->aws_sigv4);
+        curl_easy_setopt(e, CURLOPT_USERPWD, req->userpwd);
+    }
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->hdrs);
     curl_easy_setopt(e, CURLOPT_USERAGENT, c->user_agent);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout);

@@ -56,6 +56,9 @@ typedef struct vn_http_request {
     const char *body;
     size_t body_len;
     long timeout_ms; /* whole request, connect included; > 0 */
+    const char *method;    /* NULL: POST; else e.g. "PUT" (the body is sent the same way) */
+    const char *aws_sigv4; /* NULL, or libcurl's CURLOPT_AWS_SIGV4 "aws:amz:REGION:SERVICE" (needs userpwd) */
+    const char *userpwd;   /* NULL, or "ACCESS_KEY_ID:SECRET" for aws_sigv4 */
 } vn_http_request_t;
 
 typedef struct vn_http_transport vn_http_transport_t;

@@ -12,6 +12,9 @@
  *         flush_max_per_body: 0                   # 0: one body per token
  *         vary_key_by: team                       # dimension whose value picks a token
  *         per_tag_api_keys: [{name: a, api_key: "..."}]
+ *         dynamic_per_tag_api_keys_enable: true   # also fetch per-tag tokens ...
+ *         dynamic_per_tag_api_keys_refresh_period: 10m  # ... this often ...
+ *         endpoint_api: https://api.signalfx.com  # ... from {origin}/v2/token (signalfx_tokens.c)
  *         # also preferred_vary_key_by, drop_host_with_tag_key,
  *         # metric_name_prefix_drops, metric_tag_prefix_drops, and the
  *         # delivery keys of delivery.h
@@ -37,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/types.h>
 
 #include "core/log.h"
@@ -157,11 +161,6 @@ vn_err_t vn_sfx__init(vn_sfx_t *x, const vn_sink_config_t *sc, const char *sink_
         x->per_tag = vn_xrealloc(x->per_tag, (x->n_per_tag + 1) * sizeof *x->per_tag);
         token_init(&x->per_tag[x->n_per_tag++], tn, tk);
     }
-    const char *dyn = vn_sink_config_get(sc, "dynamic_per_tag_api_keys_enable");
-    if (dyn && strcmp(dyn, "true") == 0)
-        VN_LOG(WARN, "event=config_unsupported sink=%s key=dynamic_per_tag_api_keys_enable "
-                     "msg=\"fetching tokens from endpoint_api is not supported; per_tag_api_keys are used\"",
-               name);
     return VN_OK;
 }
 
@@ -585,14 +584,53 @@ vn_err_t vn_sfx__encode_events(vn_sfx_t *x, const vn_sink_t *s, const vn_sink_ev
 typedef struct sfx_sink {
     vn_sfx_t enc;
     vn_delivery_t *dl;
+    /* enc's per-tag token table is shared with the dynamic token fetcher:
+     * the encoder holds mu for a whole flush call, the fetcher only to merge */
+    pthread_mutex_t mu;
+    vn_sfx_fetcher_t *fetcher; /* NULL unless dynamic_per_tag_api_keys_enable */
 } sfx_sink_t;
+
+static bool yaml_true(const char *v)
+{
+    return v && (strcasecmp(v, "true") == 0 || strcasecmp(v, "yes") == 0 || strcasecmp(v, "on") == 0);
+}
+
+/* dynamic_per_tag_api_keys_{enable,refresh_period} and endpoint_api -> the token URL and period, or no fetching. */
+static vn_err_t dynamic_config(const vn_sink_config_t *sc, const char *name, char **url, double *period,
+                               char *errbuf, size_t errcap)
+{
+    *url = NULL;
+    *period = 0;
+    if (!yaml_true(vn_sink_config_get(sc, "dynamic_per_tag_api_keys_enable")))
+        return VN_OK;
+    const char *rp = vn_sink_config_get(sc, "dynamic_per_tag_api_keys_refresh_period");
+    if (!rp || !rp[0] || vn_config_parse_duration(rp, period) != VN_OK || *period <= 0)
+        return bad(errbuf, errcap, name,
+                   "per tag API keys are enabled, but the refresh period is unset "
+                   "(config key dynamic_per_tag_api_keys_refresh_period, a positive Go duration)");
+    const char *api = vn_sink_config_get(sc, "endpoint_api");
+    if (!api || !api[0]) {
+        api = VN_SFX_DEFAULT_API;
+        VN_LOG(INFO, "event=signalfx_endpoint_api_default sink=%s endpoint_api=%s", name, api);
+    }
+    char *origin = origin_of(api);
+    if (!origin)
+        return bad(errbuf, errcap, name, "config key endpoint_api: want an http:// or https:// URL");
+    size_t n = strlen(origin) + 16;
+    *url = vn_xmalloc(n);
+    snprintf(*url, n, "%s/v2/token", origin); /* Go: endpoint.Parse("/v2/token") replaces the path */
+    free(origin);
+    return VN_OK;
+}
 
 static vn_err_t sfx_flush(vn_sink_t *s, const vn_inter_metric_t *m, size_t n, const vn_flush_info_t *info)
 {
     sfx_sink_t *ss = s->impl;
     vn_delivery_bind_stats(ss->dl, s->stats);
+    pthread_mutex_lock(&ss->mu);
     size_t skipped = ss->enc.skipped;
     vn_err_t err = vn_sfx__encode_metrics(&ss->enc, s, m, n, info, vn_delivery_emit, ss->dl);
+    pthread_mutex_unlock(&ss->mu);
     if (ss->enc.skipped > skipped && s->stats)
         vn_stats_add(&s->stats->dropped, ss->enc.skipped - skipped);
     return err;
@@ -602,7 +640,9 @@ static void sfx_flush_events(vn_sink_t *s, const vn_sink_event_t *ev, size_t n, 
 {
     sfx_sink_t *ss = s->impl;
     vn_delivery_bind_stats(ss->dl, s->stats);
+    pthread_mutex_lock(&ss->mu);
     vn_err_t err = vn_sfx__encode_events(&ss->enc, s, ev, n, info, vn_delivery_emit, ss->dl);
+    pthread_mutex_unlock(&ss->mu);
     if (err != VN_OK)
         VN_LOG(WARN, "event=sink_events_failed sink=%s events=%zu err=\"%s\"", s->name, n, vn_strerror(err));
 }
@@ -612,8 +652,10 @@ static void sfx_destroy(vn_sink_t *s)
     sfx_sink_t *ss = s->impl;
     if (!ss)
         return;
-    vn_delivery_free(ss->dl); /* drains for the grace period first */
+    vn_sfx_fetcher_free(ss->fetcher); /* first: it writes into enc */
+    vn_delivery_free(ss->dl);         /* drains for the grace period first */
     vn_sfx__destroy(&ss->enc);
+    pthread_mutex_destroy(&ss->mu);
     free(ss);
     s->impl = NULL;
 }
@@ -631,8 +673,12 @@ vn_err_t vn_sink__signalfx_new(vn_sink_t *s, const vn_sink_config_t *sc, const v
     sfx_sink_t *ss = vn_xcalloc(1, sizeof *ss);
     vn_err_t err = vn_sfx__init(&ss->enc, sc, s->name, errbuf, errcap);
     vn_delivery_opts_t o;
+    char *token_url = NULL;
+    double period = 0;
     if (err == VN_OK)
         err = vn_delivery_config(sc, cfg, s->name, &o, errbuf, errcap);
+    if (err == VN_OK)
+        err = dynamic_config(sc, s->name, &token_url, &period, errbuf, errcap);
     if (err != VN_OK) {
         vn_sfx__destroy(&ss->enc);
         free(ss);
@@ -648,6 +694,13 @@ vn_err_t vn_sink__signalfx_new(vn_sink_t *s, const vn_sink_config_t *sc, const v
     o.nsecrets = nsec;
     ss->dl = vn_delivery_new(&o, NULL);
     free(secrets);
+    pthread_mutex_init(&ss->mu, NULL);
+    if (token_url) {
+        ss->fetcher = vn_sfx_fetcher_start(&ss->enc, &ss->mu, s->name, token_url, ss->enc.def.token, period);
+        VN_LOG(INFO, "event=signalfx_dynamic_tokens sink=%s token_url=%s refresh_period_s=%g", s->name, token_url,
+               period);
+        free(token_url);
+    }
     s->impl = ss;
     s->ops = &signalfx_ops;
     VN_LOG(INFO, "event=sink_started sink=%s kind=signalfx endpoint=%s per_tag_tokens=%zu max_queue_bytes=%zu",
