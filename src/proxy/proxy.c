@@ -103,7 +103,6 @@ vn_err_t vn_proxy_start(const vn_proxy_config_t *cfg, vn_proxy_t **out, char *er
                            .stats = &p->stats,
                            .self = &p->self};
     p->router = vn_router_new(&ro);
-    vn_router_add_static(p->router, (const char *const *)cfg->forward_addresses.v, cfg->forward_addresses.n);
 
     vn_err_t e = VN_OK;
     char why[512] = "";
@@ -150,6 +149,9 @@ vn_err_t vn_proxy_start(const vn_proxy_config_t *cfg, vn_proxy_t **out, char *er
         free(p);
         return e;
     }
+    /* only now: our listener is known, so a destination that is this proxy is refused by
+     * address before it is dialled, not found by id after (a race on a slow start) */
+    vn_router_add_static(p->router, (const char *const *)cfg->forward_addresses.v, cfg->forward_addresses.n);
     if (cfg->disc_kind != VN_DISC_NONE) {
         VN_LOG(INFO, "event=proxy_discovery_started kind=%s service=\"%s\" interval_s=%g",
                vn_disc_kind_name(cfg->disc_kind), cfg->forward_service, cfg->discovery_interval_s);
