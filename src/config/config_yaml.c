@@ -17,6 +17,7 @@
 
 #include "config/config_internal.h"
 #include "core/log.h"
+#include "core/regex.h"
 #include "core/xalloc.h"
 
 /* ---------------------------------------------------------------- lists and kvs */
@@ -496,6 +497,22 @@ static vn_err_t check_kind(vn_cfg_loader_t *ld, const char *kind, bool allow_any
                         vn_cfg__show(k, false, shown, sizeof shown));
 }
 
+/* A regex matcher's pattern must compile (RE2, Go's syntax) at load, not at
+ * the first metric: a typo fails -validate-config instead of a running flush. */
+static vn_err_t check_regex(vn_cfg_loader_t *ld, const char *kind, const char *value, const char *where)
+{
+    char why[160], shown[160];
+    if (!kind || strcmp(kind, "regex") != 0)
+        return VN_OK;
+    vn_regex_t *re = vn_regex_compile(value ? value : "", why, sizeof why);
+    if (re) {
+        vn_regex_free(re);
+        return VN_OK;
+    }
+    return vn_cfg__errf(ld, "key \"%s.value\": invalid regex \"%s\": %s", where,
+                        vn_cfg__show(value ? value : "", false, shown, sizeof shown), why);
+}
+
 /* One {kind, value, unset} tag matcher. */
 static vn_err_t parse_tag_matcher(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_t *node, const char *where,
                                   vn_tag_matcher_t *tm)
@@ -523,6 +540,8 @@ static vn_err_t parse_tag_matcher(vn_cfg_loader_t *ld, yaml_document_t *doc, yam
         err = check_kind(ld, tm->kind, false, where);
     if (err == VN_OK && !tm->value)
         tm->value = vn_xstrdup("");
+    if (err == VN_OK)
+        err = check_regex(ld, tm->kind, tm->value, where);
     return err;
 }
 
@@ -688,6 +707,8 @@ static vn_err_t parse_matcher(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_no
             }
             if (err == VN_OK)
                 err = check_kind(ld, m->name_kind, true, sub);
+            if (err == VN_OK)
+                err = check_regex(ld, m->name_kind, m->name_value, sub);
         } else if (strcmp(k, "tags") == 0 && !m->tags) {
             err = vn_cfg__parse_tag_matchers(ld, doc, v, sub, &m->tags, &m->n_tags);
         } else {

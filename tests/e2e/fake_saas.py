@@ -44,9 +44,16 @@ Control (JSON answers):
                                    must count it as delivered, not send it again
   POST /_control/sfx_token_table   body {"name": "secret", ...}: what /v2/token serves (the secrets
                                    become valid X-Sf-Tokens for /v2/datapoint)
+  POST /_control/outage?on=1[&status=503][&path=/api][&retry_after=R]
+                                   switchable outage: every matching request is answered `status`
+                                   until /_control/outage?on=0 (recorded under "failed" with its
+                                   time "t"); R adds a Retry-After header: "N" (seconds form) or
+                                   "date:N" (HTTP-date N seconds from now). fail also takes
+                                   retry_after.
   POST /_control/reset             forget everything (not the token table)
 """
 import argparse
+import email.utils
 import gzip
 import json
 import struct
@@ -353,11 +360,15 @@ class State:
         self.token_calls = []  # offsets of accepted /v2/token calls, in order
         self.conns = set()
         self.modes = []  # [{"kind": fail|hang, "status", "count", "until", "path", "hold"}]
+        self.outage = None  # a "fail" mode without count or deadline, while switched on
 
     def take_mode(self, path):
         """The fault to apply to this request, if any (consumes one count)."""
         now = time.monotonic()
         with self.lock:
+            o = self.outage
+            if o and (not o["path"] or path.startswith(o["path"])):
+                return o
             for m in self.modes:
                 if m["path"] and not path.startswith(m["path"]):
                     continue
@@ -377,9 +388,15 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):
         pass
 
-    def answer(self, status, body, ctype="application/json"):
+    def answer(self, status, body, ctype="application/json", retry_after=None):
         data = body if isinstance(body, bytes) else body.encode()
         self.send_response(status)
+        if retry_after:
+            if retry_after.startswith("date:"):
+                when = time.time() + float(retry_after[5:])
+                self.send_header("Retry-After", email.utils.formatdate(when, usegmt=True))
+            else:
+                self.send_header("Retry-After", retry_after)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
@@ -433,10 +450,18 @@ class Handler(BaseHTTPRequestHandler):
             with st.lock:
                 st.token_table = dict(table)
                 st.sfx_tokens = st.sfx_tokens + [t for t in table.values() if t not in st.sfx_tokens]
+        elif url.path == "/_control/outage":
+            mode = None
+            if q.get("on", "1") not in ("0", "false"):
+                mode = {"kind": "fail", "status": int(q.get("status", 503)), "path": q.get("path", ""),
+                        "retry_after": q.get("retry_after")}
+            with st.lock:
+                st.outage = mode
         elif url.path in ("/_control/fail", "/_control/hang", "/_control/stall"):
             secs = float(q["seconds"]) if "seconds" in q else None
             mode = {"kind": url.path.rsplit("/", 1)[1], "status": int(q.get("status", 503)),
                     "count": int(q.get("count", 1)), "path": q.get("path", ""), "hold": float(q.get("hold", 30)),
+                    "retry_after": q.get("retry_after"),
                     "until": time.monotonic() + secs if secs is not None else None}
             with st.lock:
                 st.modes.append(mode)
@@ -489,7 +514,7 @@ class Handler(BaseHTTPRequestHandler):
             msg = {"errors": ["forced %d" % mode["status"]]}
             if 400 <= mode["status"] < 500:
                 msg["errors"].append("invalid api key %s" % st.dd_key)  # clients must not log this back
-            return self.answer(mode["status"], json.dumps(msg))
+            return self.answer(mode["status"], json.dumps(msg), retry_after=mode.get("retry_after"))
         with st.lock:
             st.requests.append(rec)
         if rec["api"] == "signalfx":
