@@ -343,6 +343,8 @@ vn_err_t vn_cfg_loader_env(vn_cfg_loader_t *ld)
         vn_cfg_env_name(ld->schema, k, name, sizeof name);
         const char *v = vn_cfg__getenv(ld->envp, name);
         if (v) {
+            if (*v)
+                vn_cfg__mark_set(ld, k);
             vn_err_t err = vn_cfg__set_from_env(ld, k, v, name);
             if (err != VN_OK)
                 return err;
@@ -779,8 +781,6 @@ static vn_err_t validate(vn_cfg_loader_t *ld)
         return err;
     if ((err = check_ports(ld)) || (err = check_implicit_tags(ld)))
         return err;
-    if (c->ssf_listen_addresses.n)
-        VN_LOG(WARN, "event=config_ignored_key key=ssf_listen_addresses reason=ssf_not_implemented");
     return VN_OK;
 }
 
@@ -863,6 +863,7 @@ vn_cfg_loader_t *vn_cfg_loader_new(const vn_config_schema_t *schema, void *obj, 
     ld->err = err;
     ld->errcap = errcap;
     ld->envp = envp;
+    ld->set = vn_xcalloc(schema->nkeys ? schema->nkeys : 1, sizeof *ld->set);
     if (err && errcap)
         err[0] = '\0';
     return ld;
@@ -877,6 +878,7 @@ void vn_cfg_loader_free(vn_cfg_loader_t *ld)
     for (size_t i = 0; i < ld->n_arena; i++)
         free(ld->arena[i]);
     free(ld->arena);
+    free(ld->set);
     free(ld);
 }
 
@@ -892,6 +894,8 @@ vn_err_t vn_config_load(const char *yaml, size_t yaml_len, char *const *envp, bo
         err = vn_cfg_loader_env(ld);
     if (err == VN_OK)
         err = finish(ld);
+    if (err == VN_OK)
+        err = vn_cfg_loader_verdicts(ld);
     if (err != VN_OK && !ld->failed)
         vn_cfg__errf(ld, "%s", vn_strerror(err));
     vn_cfg_loader_free(ld);

@@ -30,6 +30,8 @@
 #define VN_CFG_MAX_METRIC_LENGTH (16 << 20)
 
 extern const vn_config_key_t vn_config_keys[];
+/* veneur's keys accepted but not implemented (config_verdicts.c) */
+extern const vn_config_verdict_t vn_config__unimpl[]; /* ends with {NULL, NULL} */
 extern const size_t vn_config_nkeys;
 
 /** Growable kv vector used while building (cap is not kept in vn_sink_config_t). */
@@ -55,7 +57,17 @@ struct vn_cfg_loader {
     char *const *envp;
     void **arena; /* pair arrays from vn_cfg__map_pairs, freed at the end of the load */
     size_t n_arena;
+    bool *set; /* per schema row: set by this load to a non-null value (the verdicts) */
+    /* strict: what vn_cfg_loader_verdicts fails with (cut with "..." when full) */
+    char unknown[512], unimpl[768];
+    size_t n_unknown, n_unimpl;
 };
+
+/** Strict mode: adds item to the unknown (or unimplemented) list the load will fail with. */
+void vn_cfg__strict_add(vn_cfg_loader_t *ld, bool unknown, const char *item);
+
+/** Notes that k (a row of ld's schema) was given a value (vn_cfg_loader_verdicts). */
+void vn_cfg__mark_set(vn_cfg_loader_t *ld, const vn_config_key_t *k);
 
 
 /* ---- errors and safe printing (config.c) ---- */

@@ -197,7 +197,7 @@ const vn_config_key_t vn_config_keys[] = {
 };
 const size_t vn_config_nkeys = sizeof vn_config_keys / sizeof vn_config_keys[0];
 const vn_config_schema_t vn_config_schema = {vn_config_keys, sizeof vn_config_keys / sizeof vn_config_keys[0],
-                                             "VENEUR_"};
+                                             "VENEUR_", vn_config__unimpl};
 
 const vn_config_key_t *vn_cfg__schema_find(const vn_config_schema_t *s, const char *path)
 {
@@ -565,6 +565,8 @@ vn_err_t vn_cfg__set_from_node(vn_cfg_loader_t *ld, const vn_config_key_t *k, ya
 {
     char where[48];
     snprintf(where, sizeof where, " (line %zu)", node->start_mark.line + 1);
+    if (!vn_cfg__is_null(node))
+        vn_cfg__mark_set(ld, k);
     switch (k->type) {
     case VN_KT_SINKS:
         return vn_cfg__parse_sinks(ld, doc, node);
@@ -579,9 +581,7 @@ vn_err_t vn_cfg__set_from_node(vn_cfg_loader_t *ld, const vn_config_key_t *k, ya
         return vn_cfg__parse_tag_matchers(ld, doc, node, k->key, arr, n);
     }
     case VN_KT_IGNORED:
-        if (!vn_cfg__is_null(node))
-            VN_LOG(WARN, "event=config_ignored_key key=%s reason=%s", k->key, k->sink_key);
-        return VN_OK;
+        return VN_OK; /* vn_cfg_loader_verdicts says so */
     case VN_KT_V13: {
         vn_kvvec_t *v = &ld->v13[v13_index(k->sink_kind)];
         vn_cfg__kvvec_remove_prefix(v, k->sink_key);

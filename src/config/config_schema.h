@@ -63,11 +63,44 @@ typedef struct vn_config_key {
     size_t off2;           /* MATCHERS: offset of the count */
 } vn_config_key_t;
 
+/**
+ * A key that is accepted (so a Go config loads) but does nothing here, and
+ * why. Kept apart from the key table so that implementing a key is deleting
+ * one row. VN_KT_IGNORED rows are not implemented either (their reason is
+ * in sink_key) and need no row here.
+ */
+typedef struct vn_config_verdict {
+    const char *key; /* YAML path, as in the key table */
+    const char *why; /* short reason, no spaces: goes into a log field */
+} vn_config_verdict_t;
+
 typedef struct vn_config_schema {
     const vn_config_key_t *keys; /* rows sharing a YAML prefix ("tls.") are adjacent */
     size_t nkeys;
     const char *env_prefix; /* "VENEUR_", "VENEUR_PROXY_" */
+    const vn_config_verdict_t *unimpl; /* keys accepted but not implemented, {NULL, NULL}-terminated
+                                          (NULL = none); a list, so removing a row is the whole change */
 } vn_config_schema_t;
+
+/**
+ * Why key (a YAML path of schema) is accepted but not implemented, or NULL
+ * when it is implemented (or unknown).
+ */
+const char *vn_cfg_unimplemented(const vn_config_schema_t *schema, const char *key);
+
+/** A sink or source kind of Go's and ours: why is NULL when we implement it. */
+typedef struct vn_config_kind {
+    const char *section; /* "metric_sinks", "span_sinks", "sources" */
+    const char *kind;
+    const char *why;
+} vn_config_kind_t;
+
+/** Every kind Go v14 registers, plus veneur-c's own (config_verdicts.c). */
+extern const vn_config_kind_t vn_config_kinds[];
+extern const size_t vn_config_nkinds;
+
+/** NULL when `kind` is an implemented kind of section, else why not. */
+const char *vn_cfg_kind_unimplemented(const char *section, const char *kind);
 
 /** veneur's own schema (config_keys.c). */
 extern const vn_config_schema_t vn_config_schema;
@@ -89,6 +122,14 @@ vn_err_t vn_cfg_loader_yaml(vn_cfg_loader_t *ld, const char *yaml, size_t len);
 
 /** Applies <prefix><GOFIELD> environment values (set-but-empty overrides too). */
 vn_err_t vn_cfg_loader_env(vn_cfg_loader_t *ld);
+
+/**
+ * The verdicts of this load: every key that was set (YAML value not null,
+ * or env value not empty) and is not implemented gets a WARN line naming it
+ * and why (event=config_key_not_implemented). When strict, the load then
+ * fails with one error listing all of them. Call after yaml and env.
+ */
+vn_err_t vn_cfg_loader_verdicts(vn_cfg_loader_t *ld);
 
 /** Records the first error as "config: ..." (one line) and returns VN_ERR_CONFIG. */
 vn_err_t vn_cfg__errf(vn_cfg_loader_t *ld, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -317,8 +317,12 @@ vn_err_t vn_cfg__unknown_key(vn_cfg_loader_t *ld, const char *key)
 {
     char shown[160];
     vn_cfg__show(key, false, shown, sizeof shown);
-    if (ld->strict)
-        return vn_cfg__errf(ld, "unknown key \"%s\"%s", shown, *key ? "" : " (an empty key)");
+    if (ld->strict) {
+        /* the load goes on so that vn_cfg_loader_verdicts lists every one at the end */
+        char item[200];
+        snprintf(item, sizeof item, "\"%s\"%s", shown, *key ? "" : " (an empty key)");
+        vn_cfg__strict_add(ld, true, item);
+    }
     char q[VN_LOG_QUOTE_CAP];
     /* not rate-limited: the operator needs every unknown key, and the file bounds them */
     vn_log_write(VN_LOG_WARN, 0, "event=config_unknown_key key=%s", vn_log_quote_cstr(q, sizeof q, key));

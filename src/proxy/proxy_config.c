@@ -89,8 +89,31 @@ const vn_config_key_t vn_proxy__keys[] = {
     S("discovery.kubernetes_namespace_file", "Discovery.KubernetesNamespaceFile", k8s_namespace_file),
 };
 const size_t vn_proxy__nkeys = sizeof vn_proxy__keys / sizeof vn_proxy__keys[0];
+
+/* Keys accepted but not implemented (config_schema.h vn_config_verdict_t):
+ * each one set is a WARN at start and fails -validate-config-strict. */
+static const vn_config_verdict_t proxy_unimpl[] = {
+    {"grpc_server.connection_timeout", "grpc_server_knob_not_implemented"},
+    {"grpc_server.max_connection_age", "grpc_server_knob_not_implemented"},
+    {"grpc_server.max_connection_age_grace", "grpc_server_knob_not_implemented"},
+    {"grpc_server.ping_timeout", "grpc_server_knob_not_implemented"},
+    {"grpc_server.keepalive_timeout", "grpc_server_knob_not_implemented"},
+    {"grpc_tls_address", "grpc_tls_listener_not_implemented"},
+    {"tls.ca_file", "grpc_tls_listener_not_implemented"},
+    {"tls.cert_file", "grpc_tls_listener_not_implemented"},
+    {"tls.key_file", "grpc_tls_listener_not_implemented"},
+    {"tls.server_name", "grpc_tls_listener_not_implemented"},
+    {"http.enable_profiling", "go_runtime_profiler_no_debug_pprof"},
+    {"runtime_metrics_interval", "go_runtime_metrics"},
+    {"sentry_dsn", "sentry_reporting_not_implemented"},
+    {"statsd.address", "self_metrics_only_on_/metrics"},
+    {"statsd.aggregation_interval", "self_metrics_only_on_/metrics"},
+    {"statsd.channel_buffer_size", "self_metrics_only_on_/metrics"},
+    {"statsd.messages_per_payload", "self_metrics_only_on_/metrics"},
+    {NULL, NULL},
+};
 const vn_config_schema_t vn_proxy__schema = {vn_proxy__keys, sizeof vn_proxy__keys / sizeof vn_proxy__keys[0],
-                                             "VENEUR_PROXY_"};
+                                             "VENEUR_PROXY_", proxy_unimpl};
 
 #define SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount/"
 
@@ -198,6 +221,8 @@ vn_err_t vn_proxy_config_load(const char *yaml, size_t len, char *const *envp, b
     apply_defaults(c, envp); /* also on failure, so free sees a consistent struct */
     if (e == VN_OK)
         e = validate(ld, c);
+    if (e == VN_OK)
+        e = vn_cfg_loader_verdicts(ld);
     vn_cfg_loader_free(ld);
     if (e != VN_OK) {
         vn_proxy_config_free(c);

@@ -4,7 +4,9 @@
  *
  * Flags are Go's (cmd/veneur-proxy): -f FILE (required), -strict and
  * -print-secrets (Go's util flag: /config/json and /config/yaml show secrets),
- * with one or two dashes and "-x=v" or "-x v"; plus -version and -h/--help.
+ * with one or two dashes and "-x=v" or "-x v"; plus -version and -h/--help,
+ * and veneur's -validate-config / -validate-config-strict (load, report,
+ * exit; strict also fails on keys accepted but not implemented).
  * Exit status: 0 after a graceful stop, 1 for a config or start-up error
  * (Go's logrus.Fatal), 2 for a bad flag (Go's flag package).
  * Signals: SIGINT, SIGTERM, SIGHUP and SIGUSR2 all stop gracefully (Go
@@ -35,6 +37,10 @@ static void usage(FILE *out)
                  "        Disables redacting config secrets\n"
                  "  -strict\n"
                  "        Fails if unknown config fields are present\n"
+                 "  -validate-config\n"
+                 "        Validate the config file and exit\n"
+                 "  -validate-config-strict\n"
+                 "        As -validate-config, and fail on unknown or unimplemented keys\n"
                  "  -version\n"
                  "        Print the version and exit.\n"
                  "Environment variables VENEUR_PROXY_<FIELD> override config keys\n"
@@ -44,10 +50,22 @@ static void usage(FILE *out)
 int main(int argc, char **argv)
 {
     const char *path = NULL;
-    bool strict = false, print_secrets = false;
+    bool strict = false, print_secrets = false, validate = false;
     for (int i = 1; i < argc; i++) {
         const char *v;
-        if (vn_cli_flag(argv[i], "f", &v)) {
+        bool b = false;
+        if (vn_cli_flag(argv[i], "validate-config-strict", &v)) {
+            if (!vn_cli_bool("validate-config-strict", v, &b)) {
+                usage(stderr);
+                return 2;
+            }
+            validate = strict = b;
+        } else if (vn_cli_flag(argv[i], "validate-config", &v)) {
+            if (!vn_cli_bool("validate-config", v, &validate)) {
+                usage(stderr);
+                return 2;
+            }
+        } else if (vn_cli_flag(argv[i], "f", &v)) {
             if (!(path = vn_cli_value(argc, argv, &i, "f", v))) {
                 usage(stderr);
                 return 2;
@@ -87,6 +105,11 @@ int main(int argc, char **argv)
     if (vn_proxy_config_load_file(path, environ, strict, &cfg, err, sizeof err) != VN_OK) {
         fprintf(stderr, "veneur-proxy: failed to load config file: %s\n", err);
         return 1;
+    }
+    if (validate) {
+        printf("config ok\n");
+        vn_proxy_config_free(cfg);
+        return 0;
     }
     cfg->print_secrets = print_secrets;
     vn_log_set_level(cfg->debug ? VN_LOG_DEBUG : VN_LOG_INFO);

@@ -1,0 +1,157 @@
+/**
+ * config_verdicts.c - which of the keys and kinds we accept do nothing, and
+ * why (issue 18: every Go key is implemented or says plainly that it is not).
+ *
+ * The key table (config_keys.c) says how a key is read; this table says
+ * which of the keys read are not acted on. Implementing a key is deleting
+ * its row here. tests/unit/config/test_verdicts.c walks Go's key lists
+ * (tests/data/go-keys/) and fails when a Go key has no row in the key table.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config_internal.h"
+#include "core/log.h"
+#include "core/xalloc.h"
+
+const vn_config_verdict_t vn_config__unimpl[] = {
+    /* Go runtime knobs: there is no Go runtime here */
+    {"block_profile_rate", "go_runtime_profiler_knob"},
+    {"enable_profiling", "go_runtime_profiler_no_debug_pprof"},
+    {"mutex_profile_fraction", "go_runtime_profiler_knob"},
+    {"features.diagnostics_metrics_enabled", "go_runtime_diagnostics_metrics"},
+    {"sentry_dsn", "sentry_reporting_not_implemented"},
+    /* self-metrics (issue 18, in progress elsewhere) */
+    {"stats_address", "self_metrics_only_on_/metrics"},
+    {"veneur_metrics_additional_tags", "self_metrics_only_on_/metrics"},
+    {"veneur_metrics_scopes.counter", "self_metrics_only_on_/metrics"},
+    {"veneur_metrics_scopes.gauge", "self_metrics_only_on_/metrics"},
+    {"veneur_metrics_scopes.histogram", "self_metrics_only_on_/metrics"},
+    {"veneur_metrics_scopes.set", "self_metrics_only_on_/metrics"},
+    {"veneur_metrics_scopes.status", "self_metrics_only_on_/metrics"},
+    {"count_unique_timeseries", "unique_timeseries_metric_not_emitted"},
+    {"flush_watchdog_missed_flushes", "flush_watchdog_not_implemented"},
+    /* SSF / spans / gRPC ingest */
+    {"ssf_listen_addresses", "ssf_ingest_not_implemented"},
+    {"grpc_listen_addresses", "grpc_ingest_not_implemented"},
+    {"num_span_workers", "spans_not_supported"},
+    {"span_channel_capacity", "spans_not_supported"},
+    {"trace_max_length_bytes", "spans_not_supported"},
+    {"indicator_span_timer_name", "spans_not_supported"},
+    {"objective_span_timer_name", "spans_not_supported"},
+    /* [v13] */
+    {"forward_use_grpc", "forwarding_is_always_grpc"},
+    {NULL, NULL},
+};
+
+
+/* Go v14's cmd/veneur/main.go registrations, and veneur-c's alias. */
+const vn_config_kind_t vn_config_kinds[] = {
+    {"metric_sinks", "cortex", NULL},
+    {"metric_sinks", "datadog", NULL},
+    {"metric_sinks", "debug", NULL},
+    {"metric_sinks", "kafka", NULL},
+    {"metric_sinks", "localfile", NULL},
+    {"metric_sinks", "newrelic", NULL},
+    {"metric_sinks", "prometheus", NULL},
+    {"metric_sinks", "s3", NULL},
+    {"metric_sinks", "signalfx", NULL},
+    {"metric_sinks", "prometheus_remote_write", NULL}, /* veneur-c: cortex under a clearer name */
+    {"span_sinks", "datadog", "span_sinks_not_supported"},
+    {"span_sinks", "debug", "span_sinks_not_supported"},
+    {"span_sinks", "falconer", "span_sinks_not_supported"},
+    {"span_sinks", "kafka", "span_sinks_not_supported"},
+    {"span_sinks", "lightstep", "span_sinks_not_supported"},
+    {"span_sinks", "newrelic", "span_sinks_not_supported"},
+    {"span_sinks", "splunk", "span_sinks_not_supported"},
+    {"span_sinks", "xray", "span_sinks_not_supported"},
+    {"sources", "openmetrics", "sources_not_supported"},
+};
+const size_t vn_config_nkinds = sizeof vn_config_kinds / sizeof vn_config_kinds[0];
+
+const char *vn_cfg_kind_unimplemented(const char *section, const char *kind)
+{
+    for (size_t i = 0; i < vn_config_nkinds; i++)
+        if (strcmp(vn_config_kinds[i].section, section) == 0 && kind && strcmp(vn_config_kinds[i].kind, kind) == 0)
+            return vn_config_kinds[i].why;
+    return "unknown_kind";
+}
+
+const char *vn_cfg_unimplemented(const vn_config_schema_t *schema, const char *key)
+{
+    for (size_t i = 0; schema->unimpl && schema->unimpl[i].key; i++)
+        if (strcmp(schema->unimpl[i].key, key) == 0)
+            return schema->unimpl[i].why;
+    const vn_config_key_t *k = vn_cfg__schema_find(schema, key);
+    if (k && k->type == VN_KT_IGNORED)
+        return k->sink_key;
+    return NULL;
+}
+
+void vn_cfg__mark_set(vn_cfg_loader_t *ld, const vn_config_key_t *k)
+{
+    if (!ld->set || k < ld->schema->keys || k >= ld->schema->keys + ld->schema->nkeys)
+        return;
+    ld->set[k - ld->schema->keys] = true;
+}
+
+/* Appends item to a list; the list is cut (with "...") rather than
+ * overrun, the WARN lines carry every name anyway. */
+static void list_add(char *list, size_t cap, size_t *n, const char *item)
+{
+    size_t len = strlen(list);
+    (*n)++;
+    if (len + strlen(item) + 8 >= cap) {
+        if (!strstr(list, ", ..."))
+            snprintf(list + len, cap - len, ", ...");
+        return;
+    }
+    snprintf(list + len, cap - len, "%s%s", *n > 1 ? ", " : "", item);
+}
+
+void vn_cfg__strict_add(vn_cfg_loader_t *ld, bool unknown, const char *item)
+{
+    if (unknown)
+        list_add(ld->unknown, sizeof ld->unknown, &ld->n_unknown, item);
+    else
+        list_add(ld->unimpl, sizeof ld->unimpl, &ld->n_unimpl, item);
+}
+
+vn_err_t vn_cfg_loader_verdicts(vn_cfg_loader_t *ld)
+{
+    char q[160], item[192];
+    for (size_t i = 0; ld->set && i < ld->schema->nkeys; i++) {
+        if (!ld->set[i])
+            continue;
+        const char *key = ld->schema->keys[i].key;
+        const char *why = vn_cfg_unimplemented(ld->schema, key);
+        if (!why)
+            continue;
+        /* not rate-limited: the operator needs every one, and the table bounds them */
+        vn_log_write(VN_LOG_WARN, 0, "event=config_key_not_implemented key=%s reason=%s msg=\"accepted, has no effect\"",
+                     key, why);
+        vn_cfg__strict_add(ld, false, key);
+    }
+    for (size_t i = 0; ld->cfg && i < ld->cfg->n_metric_sinks; i++) {
+        const char *kind = ld->cfg->metric_sinks[i].kind;
+        const char *why = vn_cfg_kind_unimplemented("metric_sinks", kind);
+        if (!why)
+            continue;
+        vn_log_write(VN_LOG_WARN, 0, "event=config_kind_not_implemented section=metric_sinks kind=%s name=%s reason=%s",
+                     vn_log_quote_cstr(q, sizeof q, kind), vn_log_quote_cstr(item, sizeof item,
+                     ld->cfg->metric_sinks[i].name), why);
+        snprintf(item, sizeof item, "metric_sinks[%zu].kind=%s", i, vn_cfg__show(kind, false, q, sizeof q));
+        vn_cfg__strict_add(ld, false, item);
+    }
+    if (!ld->strict || (!ld->n_unknown && !ld->n_unimpl))
+        return VN_OK;
+    char unknown[sizeof ld->unknown + 32] = "";
+    if (ld->n_unknown)
+        snprintf(unknown, sizeof unknown, "unknown key%s %s", ld->n_unknown == 1 ? "" : "s", ld->unknown);
+    if (!ld->n_unimpl)
+        return vn_cfg__errf(ld, "%s", unknown);
+    return vn_cfg__errf(ld, "%s%s%zu key%s or kind%s accepted but not implemented: %s", unknown,
+                        ld->n_unknown ? "; " : "", ld->n_unimpl, ld->n_unimpl == 1 ? "" : "s",
+                        ld->n_unimpl == 1 ? "" : "s", ld->unimpl);
+}
