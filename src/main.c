@@ -22,6 +22,7 @@
 #include "aggregate/worker.h"
 #include "config/config.h"
 #include "core/cli.h"
+#include "core/buf.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/stats.h"
@@ -59,7 +60,7 @@ static void usage(FILE *out)
                  "  -validate-config-strict\n"
                  "        Validate as with -validate-config, but also fail if there are any unknown fields.\n"
                  "  -print-secrets\n"
-                 "        Disables redacting config secrets (in /config/yaml).\n"
+                 "        Disables redacting config secrets (in /config/json and /config/yaml).\n"
                  "  -version\n"
                  "        Print the version and exit.\n"
                  "Environment variables VENEUR_<FIELD> override config keys (e.g. VENEUR_INTERVAL=10s).\n");
@@ -84,6 +85,17 @@ static size_t config_yaml_cb(void *ctx, char *buf, size_t cap)
     if (len <= cap)
         memcpy(buf, mem, len);
     free(mem);
+    return len;
+}
+
+static size_t config_json_cb(void *ctx, char *buf, size_t cap)
+{
+    vn_buf_t b = VN_BUF_INIT(VN_HTTP_MAX_RENDER);
+    vn_config_dump_json(((app_t *)ctx)->cfg, ((app_t *)ctx)->print_secrets, &b);
+    size_t len = vn_buf_len(&b);
+    if (len <= cap)
+        memcpy(buf, vn_buf_ptr(&b), len);
+    vn_buf_free(&b);
     return len;
 }
 
@@ -337,6 +349,7 @@ int main(int argc, char **argv)
         vn_http_handlers_t h = {.ctx = &app,
                                 .ready = ready_cb,
                                 .metrics = metrics_cb,
+                                .config_json = cfg->http_config ? config_json_cb : NULL,
                                 .config_yaml = cfg->http_config ? config_yaml_cb : NULL,
                                 .quit = cfg->http_quit ? quit_cb : NULL};
         err[0] = '\0';

@@ -199,6 +199,14 @@ void vn_config_dump(const vn_config_t *cfg, FILE *out);
 /** As vn_config_dump; print_secrets (Go's -print-secrets) writes secrets as they are. */
 void vn_config_dump_opts(const vn_config_t *cfg, FILE *out, bool print_secrets);
 
+struct vn_buf;
+/**
+ * Appends the config as one JSON object and a newline to out (/config/json,
+ * config_json.c): Go's json.Marshal shape (struct field names, durations in
+ * ns), secrets "<redacted>" unless print_secrets. Borrows cfg.
+ */
+void vn_config_dump_json(const vn_config_t *cfg, bool print_secrets, struct vn_buf *out);
+
 /** Nesting of a YAML config document (mappings + sequences); deeper is refused. */
 #define VN_CONFIG_MAX_YAML_DEPTH 64
 
