@@ -889,6 +889,8 @@ vn_err_t vn_config_load(const char *yaml, size_t yaml_len, char *const *envp, bo
     vn_config_t *cfg = vn_xcalloc(1, sizeof *cfg);
     vn_cfg__init_defaults(cfg);
     vn_cfg_loader_t *ld = vn_cfg_loader_new(&vn_config_schema, cfg, envp, strict, errbuf, errcap);
+    if (strict) /* veneur is strict only to validate (-validate-config-strict) */
+        vn_cfg_loader_fail_unimplemented(ld);
     vn_err_t err = vn_cfg_loader_yaml(ld, yaml, yaml_len);
     if (err == VN_OK)
         err = vn_cfg_loader_env(ld);

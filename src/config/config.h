@@ -165,8 +165,9 @@ vn_config_t *vn_config_new_defaults(void);
  * defaults, validates. Only the first YAML document is read. Text templates
  * (`{{ }}`) are not expanded (a warning is logged). Not thread-safe with respect
  * to the log level only; otherwise reentrant.
- * strict: unknown keys are errors (else each is a warning naming the key).
- * On error returns VN_ERR_CONFIG, *out = NULL, and writes a one-line message
+ * strict (-validate-config-strict): unknown keys, and keys or metric sink
+ * kinds accepted but not implemented, are errors, all listed in one message
+ * (else each is a warning naming the key). On error returns VN_ERR_CONFIG, *out = NULL, and writes a one-line message
  * naming the key and the bad value into errbuf. Returns owned config in *out.
  */
 vn_err_t vn_config_load(const char *yaml, size_t yaml_len, char *const *envp, bool strict, vn_config_t **out,

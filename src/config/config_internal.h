@@ -61,6 +61,7 @@ struct vn_cfg_loader {
     /* strict: what vn_cfg_loader_verdicts fails with (cut with "..." when full) */
     char unknown[512], unimpl[768];
     size_t n_unknown, n_unimpl;
+    bool fail_unimpl; /* vn_cfg_loader_fail_unimplemented */
 };
 
 /** Strict mode: adds item to the unknown (or unimplemented) list the load will fail with. */

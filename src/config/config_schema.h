@@ -124,10 +124,19 @@ vn_err_t vn_cfg_loader_yaml(vn_cfg_loader_t *ld, const char *yaml, size_t len);
 vn_err_t vn_cfg_loader_env(vn_cfg_loader_t *ld);
 
 /**
+ * Makes vn_cfg_loader_verdicts fail on keys accepted but not implemented
+ * (-validate-config-strict); the loader's strict alone (Go's -strict: no
+ * unknown key) does not.
+ */
+void vn_cfg_loader_fail_unimplemented(vn_cfg_loader_t *ld);
+
+/**
  * The verdicts of this load: every key that was set (YAML value not null,
  * or env value not empty) and is not implemented gets a WARN line naming it
- * and why (event=config_key_not_implemented). When strict, the load then
- * fails with one error listing all of them. Call after yaml and env.
+ * and why (event=config_key_not_implemented). Strict loads fail with one
+ * error listing every unknown key, and, after
+ * vn_cfg_loader_fail_unimplemented, every unimplemented key and metric sink
+ * kind too. Call after yaml and env.
  */
 vn_err_t vn_cfg_loader_verdicts(vn_cfg_loader_t *ld);
 

@@ -118,6 +118,8 @@ void vn_cfg__strict_add(vn_cfg_loader_t *ld, bool unknown, const char *item)
         list_add(ld->unimpl, sizeof ld->unimpl, &ld->n_unimpl, item);
 }
 
+void vn_cfg_loader_fail_unimplemented(vn_cfg_loader_t *ld) { ld->fail_unimpl = true; }
+
 vn_err_t vn_cfg_loader_verdicts(vn_cfg_loader_t *ld)
 {
     char q[160], item[192];
@@ -144,6 +146,8 @@ vn_err_t vn_cfg_loader_verdicts(vn_cfg_loader_t *ld)
         snprintf(item, sizeof item, "metric_sinks[%zu].kind=%s", i, vn_cfg__show(kind, false, q, sizeof q));
         vn_cfg__strict_add(ld, false, item);
     }
+    if (!ld->fail_unimpl)
+        ld->n_unimpl = 0;
     if (!ld->strict || (!ld->n_unknown && !ld->n_unimpl))
         return VN_OK;
     char unknown[sizeof ld->unknown + 32] = "";

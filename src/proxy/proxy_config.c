@@ -209,12 +209,14 @@ static vn_err_t validate(vn_cfg_loader_t *ld, const vn_proxy_config_t *c)
     return VN_OK;
 }
 
-vn_err_t vn_proxy_config_load(const char *yaml, size_t len, char *const *envp, bool strict,
-                              vn_proxy_config_t **out, char *errbuf, size_t errcap)
+static vn_err_t load(const char *yaml, size_t len, char *const *envp, bool strict, bool fail_unimpl,
+                     vn_proxy_config_t **out, char *errbuf, size_t errcap)
 {
     *out = NULL;
     vn_proxy_config_t *c = vn_xcalloc(1, sizeof *c);
     vn_cfg_loader_t *ld = vn_cfg_loader_new(&vn_proxy__schema, c, envp, strict, errbuf, errcap);
+    if (fail_unimpl)
+        vn_cfg_loader_fail_unimplemented(ld);
     vn_err_t e = vn_cfg_loader_yaml(ld, yaml, len);
     if (e == VN_OK)
         e = vn_cfg_loader_env(ld);
@@ -232,8 +234,14 @@ vn_err_t vn_proxy_config_load(const char *yaml, size_t len, char *const *envp, b
     return VN_OK;
 }
 
-vn_err_t vn_proxy_config_load_file(const char *path, char *const *envp, bool strict, vn_proxy_config_t **out,
-                                   char *errbuf, size_t errcap)
+vn_err_t vn_proxy_config_load(const char *yaml, size_t len, char *const *envp, bool strict,
+                              vn_proxy_config_t **out, char *errbuf, size_t errcap)
+{
+    return load(yaml, len, envp, strict, false, out, errbuf, errcap);
+}
+
+static vn_err_t load_file(const char *path, char *const *envp, bool strict, bool fail_unimpl, vn_proxy_config_t **out,
+                          char *errbuf, size_t errcap)
 {
     *out = NULL;
     char *buf;
@@ -241,9 +249,21 @@ vn_err_t vn_proxy_config_load_file(const char *path, char *const *envp, bool str
     vn_err_t e = vn_cfg_read_file(path, VN_PROXY_MAX_CONFIG_FILE, &buf, &len, errbuf, errcap);
     if (e != VN_OK)
         return e;
-    e = vn_proxy_config_load(buf, len, envp, strict, out, errbuf, errcap);
+    e = load(buf, len, envp, strict, fail_unimpl, out, errbuf, errcap);
     free(buf);
     return e;
+}
+
+vn_err_t vn_proxy_config_load_file(const char *path, char *const *envp, bool strict, vn_proxy_config_t **out,
+                                   char *errbuf, size_t errcap)
+{
+    return load_file(path, envp, strict, false, out, errbuf, errcap);
+}
+
+vn_err_t vn_proxy_config_validate_file(const char *path, char *const *envp, vn_proxy_config_t **out, char *errbuf,
+                                       size_t errcap)
+{
+    return load_file(path, envp, true, true, out, errbuf, errcap);
 }
 
 void vn_proxy_config_free(vn_proxy_config_t *c)

@@ -100,6 +100,14 @@ vn_err_t vn_proxy_config_load(const char *yaml, size_t len, char *const *envp, b
 vn_err_t vn_proxy_config_load_file(const char *path, char *const *envp, bool strict, vn_proxy_config_t **out,
                                    char *errbuf, size_t errcap);
 
+/**
+ * As vn_proxy_config_load_file with strict, and keys accepted but not
+ * implemented are errors too (-validate-config-strict); the error lists
+ * every unknown and every unimplemented key.
+ */
+vn_err_t vn_proxy_config_validate_file(const char *path, char *const *envp, vn_proxy_config_t **out, char *errbuf,
+                                       size_t errcap);
+
 /** NULL ok. */
 void vn_proxy_config_free(vn_proxy_config_t *c);
 

@@ -102,7 +102,9 @@ int main(int argc, char **argv)
     }
     char err[1024] = "";
     vn_proxy_config_t *cfg = NULL;
-    if (vn_proxy_config_load_file(path, environ, strict, &cfg, err, sizeof err) != VN_OK) {
+    vn_err_t rc = validate && strict ? vn_proxy_config_validate_file(path, environ, &cfg, err, sizeof err)
+                                     : vn_proxy_config_load_file(path, environ, strict, &cfg, err, sizeof err);
+    if (rc != VN_OK) {
         fprintf(stderr, "veneur-proxy: failed to load config file: %s\n", err);
         return 1;
     }

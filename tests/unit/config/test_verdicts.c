@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config/config.h"
 #include "config/config_internal.h"
@@ -172,10 +173,21 @@ static void test_verdicts__strict_lists_all(void **state)
     assert_non_null(strstr(err, "1 key or kind accepted but not implemented: mutex_profile_fraction"));
     /* the proxy's too */
     const char *py = "statsd:\n  address: 127.0.0.1:8125\nforward_addresses: [a:1]\nnope: 1\n";
+    char path[] = "/tmp/vn-verdicts-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, py, strlen(py)), (ssize_t)strlen(py));
+    close(fd);
     vn_proxy_config_t *pc = NULL;
-    assert_int_equal(vn_proxy_config_load(py, strlen(py), NULL, true, &pc, err, sizeof err), VN_ERR_CONFIG);
+    assert_int_equal(vn_proxy_config_validate_file(path, NULL, &pc, err, sizeof err), VN_ERR_CONFIG);
     assert_non_null(strstr(err, "unknown key \"nope\"; 1 key or kind accepted but not implemented: statsd.address"));
-    assert_int_equal(vn_proxy_config_load(py, strlen(py), NULL, false, &pc, err, sizeof err), VN_OK);
+    /* Go's -strict (a running proxy) refuses unknown keys only */
+    assert_int_equal(vn_proxy_config_load_file(path, NULL, true, &pc, err, sizeof err), VN_ERR_CONFIG);
+    assert_non_null(strstr(err, "unknown key \"nope\""));
+    assert_null(strstr(err, "statsd.address"));
+    unlink(path);
+    const char *ok = "statsd:\n  address: 127.0.0.1:8125\nforward_addresses: [a:1]\n";
+    assert_int_equal(vn_proxy_config_load(ok, strlen(ok), NULL, true, &pc, err, sizeof err), VN_OK);
     vn_proxy_config_free(pc);
 }
 

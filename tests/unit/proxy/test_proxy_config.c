@@ -19,15 +19,10 @@
 #include "core/json_read.h"
 #include "proxy/proxy_config.h"
 
-/* strict here means "no unknown key": a strict load that fails only because
- * keys are accepted but not implemented (issue 18; test_verdicts.c covers
- * that) is retried without strict, so these tests keep checking values. */
 static vn_proxy_config_t *load(const char *yaml, char **env, bool strict, char *err, size_t errcap)
 {
     vn_proxy_config_t *c = NULL;
     vn_err_t e = vn_proxy_config_load(yaml, yaml ? strlen(yaml) : 0, env, strict, &c, err, errcap);
-    if (e != VN_OK && strict && strstr(err, "accepted but not implemented") && !strstr(err, "unknown key"))
-        e = vn_proxy_config_load(yaml, yaml ? strlen(yaml) : 0, env, false, &c, err, errcap);
     if (e != VN_OK)
         assert_null(c);
     return c;
