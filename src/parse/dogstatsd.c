@@ -15,7 +15,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "parse/number.h"
+#include "core/gonum.h"
 #include "parse/scan.h"
 #include "parse/tags.h"
 
@@ -215,7 +215,7 @@ vn_parse_err_t vn_parse_metric(const vn_parser_t *p, const char *line, size_t le
             if (have_rate)
                 return VN_PARSE_ERR_MULTI_RATE;
             double r;
-            if (vn_parse__float(chunk.p + 1, chunk.len - 1, &r) != VN_NUM_OK)
+            if (vn_gonum_parse_float(chunk.p + 1, chunk.len - 1, VN_GONUM_UNDERSCORE_HEX_ONLY, &r) != VN_GONUM_OK)
                 return VN_PARSE_ERR_BAD_RATE;
             if (!(r > 0 && r <= 1)) /* NaN fails too */
                 return VN_PARSE_ERR_RATE_RANGE;
@@ -279,7 +279,7 @@ int vn_value_next_num(vn_value_iter_t *it, double *out)
     if (!vn_value_next_str(it, &piece))
         return 0;
     double v;
-    if (vn_parse__float(piece.p, piece.len, &v) != VN_NUM_OK || !isfinite(v))
+    if (vn_gonum_parse_float(piece.p, piece.len, VN_GONUM_UNDERSCORE_HEX_ONLY, &v) != VN_GONUM_OK || !isfinite(v))
         return -1;
     *out = v;
     return 1;
@@ -311,7 +311,7 @@ static inline bool str_is(vn_str_t s, const char *lit, size_t n) { return s.len 
 /* Go strconv.Atoi for the _e{a,b} lengths: must be an integer > 0. */
 static bool positive_len(const char *s, size_t n, int64_t *out)
 {
-    return vn_parse__int64(s, n, out) == VN_NUM_OK && *out > 0;
+    return vn_gonum_parse_int64(s, n, 10, out) == VN_GONUM_OK && *out > 0;
 }
 
 vn_parse_err_t vn_parse_event(const vn_parser_t *p, const char *line, size_t len, int64_t now, char *scratch,
@@ -379,7 +379,7 @@ vn_parse_err_t vn_parse_event(const vn_parser_t *p, const char *line, size_t len
         if (has_kv_prefix(chunk, 'd')) {
             if (have_d)
                 return VN_PARSE_ERR_EV_MULTI;
-            if (vn_parse__int64(v.p, v.len, &out->timestamp) != VN_NUM_OK)
+            if (vn_gonum_parse_int64(v.p, v.len, 10, &out->timestamp) != VN_GONUM_OK)
                 return VN_PARSE_ERR_EV_DATE;
             have_d = true;
         } else if (has_kv_prefix(chunk, 'h')) {
@@ -484,7 +484,7 @@ vn_parse_err_t vn_parse_service_check(const vn_parser_t *p, const char *line, si
                 return VN_PARSE_ERR_SC_MSG_NOT_LAST;
             if (have_d)
                 return VN_PARSE_ERR_SC_MULTI;
-            if (vn_parse__int64(v.p, v.len, &out->timestamp) != VN_NUM_OK)
+            if (vn_gonum_parse_int64(v.p, v.len, 10, &out->timestamp) != VN_GONUM_OK)
                 return VN_PARSE_ERR_SC_DATE;
             have_d = true;
         } else if (has_kv_prefix(chunk, 'h')) {

@@ -6,7 +6,7 @@
  *     flush ts=1700000000 type=status name=svc.up value=1 tags=[] host=h message="all good"
  *     event ts=1700000000 title="deploy" text="v2 out" host="h" priority="normal" tags=[env:prod]
  *
- * Values use the shortest round-trip form (core/json.h, Go encoding/json layout;
+ * Values use the shortest round-trip form (core/gonum.h, Go encoding/json layout;
  * NaN/+Inf/-Inf spelled out). Counters show the raw interval sum. Bytes below
  * 0x20 and 0x7f in names, tags and hosts are written as \xNN so each metric
  * stays on one line; quoted fields also escape '"' and '\\'.
@@ -25,7 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/json.h"
+#include "core/gonum.h"
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "sinks/sink_internal.h"
@@ -108,9 +108,8 @@ static const char *type_name(vn_im_type_t t)
 static vn_err_t metric_line(vn_buf_t *b, const vn_sink_t *s, const void *item)
 {
     const vn_inter_metric_t *m = item;
-    char num[VN_JSON_DOUBLE_MAX];
-    vn_json_format_double(m->value, isfinite(m->value) ? VN_JSON_DFMT_JSON : VN_JSON_DFMT_FIXED, num,
-                          sizeof num);
+    char num[VN_GONUM_FLOAT_MAX];
+    vn_gonum_format_float(m->value, VN_GONUM_FMT_JSON, num, sizeof num); /* NaN, +Inf as 'f' writes them */
     vn_err_t err = vn_buf_printf(b, "flush ts=%lld type=%s name=", (long long)m->timestamp, type_name(m->type));
     if (err == VN_OK)
         err = add_text(b, m->name, false);

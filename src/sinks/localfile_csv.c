@@ -23,7 +23,7 @@
 #include <time.h>
 #include <zlib.h>
 
-#include "core/json.h"
+#include "core/gonum.h"
 #include "sinks/sink_internal.h"
 
 /* Decodes the first rune of s[0..n) if it is valid UTF-8; returns its code
@@ -168,7 +168,7 @@ vn_err_t vn_sink__csv_row(vn_buf_t *b, const vn_sink_t *s, const vn_inter_metric
         return VN_OK; /* status checks have no CSV form (Go returns an error and writes nothing) */
     }
 
-    char ival[24], ts[32], val[VN_JSON_DOUBLE_MAX], part[16];
+    char ival[24], ts[32], val[VN_GONUM_FLOAT_MAX], part[16];
     int ivlen = snprintf(ival, sizeof ival, "%lld", (long long)interval_s);
 
     struct tm tm;
@@ -183,7 +183,7 @@ vn_err_t vn_sink__csv_row(vn_buf_t *b, const vn_sink_t *s, const vn_inter_metric
     int partlen = 0;
     if (gmtime_r(&t, &tm))
         partlen = snprintf(part, sizeof part, "%04d%02d%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
-    size_t vlen = vn_json_format_double(value, VN_JSON_DFMT_FIXED, val, sizeof val);
+    size_t vlen = vn_gonum_format_float(value, VN_GONUM_FMT_F, val, sizeof val);
     if (!hostname)
         hostname = "";
 

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/gonum.h"
 #include "core/xalloc.h"
 #include "emit.h"
 
@@ -123,6 +124,8 @@ static bool set_value(const flagdef_t *f, const char *val, vn_emit_opts_t *o, ch
 {
     char *base = (char *)o;
     const char *why = "parse error";
+    vn_gonum_rc_t rc;
+    double fv;
     switch (f->type) {
     case F_STRING:
         *(const char **)(base + f->off) = val;
@@ -143,16 +146,27 @@ static bool set_value(const flagdef_t *f, const char *val, vn_emit_opts_t *o, ch
         }
         return true;
     case F_INT64:
-        if (vn_emit_parse_int64(val, (int64_t *)(void *)(base + f->off), &why))
+        rc = vn_gonum_parse_int64(val, strlen(val), 0, (int64_t *)(void *)(base + f->off));
+        if (rc == VN_GONUM_OK)
             goto passed;
+        why = rc == VN_GONUM_RANGE ? "value out of range" : "parse error";
         break;
     case F_FLOAT64:
-        if (vn_emit_parse_float64(val, (double *)(void *)(base + f->off), &why))
+        rc = vn_gonum_parse_float(val, strlen(val), 0, &fv);
+        if (rc == VN_GONUM_OK) {
+            *(double *)(void *)(base + f->off) = fv;
             goto passed;
+        }
+        why = rc == VN_GONUM_RANGE ? "value out of range" : "parse error";
         break;
     case F_DURATION:
-        if (vn_emit_parse_duration(val, (int64_t *)(void *)(base + f->off), &why))
+        rc = vn_gonum_parse_duration(val, strlen(val), (int64_t *)(void *)(base + f->off));
+        if (rc == VN_GONUM_OK)
             goto passed;
+        why = rc == VN_GONUM_RANGE      ? "duration out of range"
+              : rc == VN_GONUM_NO_UNIT  ? "missing unit in duration (want ns, us, ms, s, m or h)"
+              : rc == VN_GONUM_BAD_UNIT ? "unknown unit in duration (want ns, us, ms, s, m or h)"
+                                        : "invalid duration";
         break;
     case F_BOOL:
         break; /* handled by the caller */
@@ -205,7 +219,7 @@ vn_emit_flags_rc_t vn_emit_flags_parse(int argc, char **argv, vn_emit_opts_t *o,
         }
         if (f->type == F_BOOL) {
             bool b = true;
-            if (val && !vn_emit_parse_bool(val, &b)) {
+            if (val && !vn_gonum_parse_bool(val, &b)) {
                 char q[256];
                 quote(val, q, sizeof q);
                 snprintf(err, errlen, "invalid boolean value %s for -%s: parse error", q, f->name);

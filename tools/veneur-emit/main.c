@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/gonum.h"
 #include "core/log.h"
 #include "emit.h"
 
@@ -32,17 +33,8 @@ static bool env_trace_id_set(void)
     const char *s = getenv("VENEUR_EMIT_TRACE_ID");
     if (!s)
         return false;
-    const char *d = s + (*s == '+' || *s == '-');
-    if (!*d || strspn(d, "0123456789") != strlen(d))
-        return false;
-    while (d[0] == '0' && d[1])
-        d++; /* "007" is decimal here, not Go's base-0 octal */
-    char buf[32];
     int64_t v;
-    const char *why;
-    if (snprintf(buf, sizeof buf, "%s%s", *s == '-' ? "-" : "", d) >= (int)sizeof buf)
-        return false;
-    return vn_emit_parse_int64(buf, &v, &why) && v != 0;
+    return vn_gonum_parse_int64(s, strlen(s), 10, &v) == VN_GONUM_OK && v != 0;
 }
 
 static int run(vn_emit_opts_t *o)

@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/gonum.h"
 #include "core/xalloc.h"
 #include "emit.h"
 
@@ -244,7 +245,7 @@ vn_err_t vn_emit_render_metrics(const vn_emit_opts_t *o, const int64_t *cmd_ms, 
         return VN_ERR_CONFIG;
     }
     /* Go's order: command timer, -timing, -gauge, -count, -set. */
-    char cmd_v[48], timing_v[48], gauge_v[400], count_v[32];
+    char cmd_v[48], timing_v[48], gauge_v[VN_GONUM_FLOAT_MAX], count_v[32];
     const char *vals[VN_EMIT_MAX_LINES], *types[VN_EMIT_MAX_LINES];
     size_t n = 0;
     if (cmd_ms) {
@@ -258,7 +259,7 @@ vn_err_t vn_emit_render_metrics(const vn_emit_opts_t *o, const int64_t *cmd_ms, 
         types[n++] = "ms";
     }
     if (o->has_gauge) {
-        vn_emit_format_float(o->gauge, gauge_v, sizeof gauge_v);
+        vn_gonum_format_float(o->gauge, VN_GONUM_FMT_F, gauge_v, sizeof gauge_v);
         vals[n] = gauge_v;
         types[n++] = "g";
     }
