@@ -7,7 +7,7 @@
  * Go's grammars, which are not C's: strtod accepts leading blanks, "0x1.8"
  * without an exponent and "nan(123)", and rejects "1_000"; printf has no
  * shortest round-trip mode. Every parser and formatter in veneur-c that must
- * agree with Go calls these (docs/internals/core.md, "Go numbers").
+ * agree with Go calls these.
  *
  * All parsers read exactly [s, s+n): the input need not be NUL-terminated and
  * is never read past n. Nothing here allocates; every function is reentrant

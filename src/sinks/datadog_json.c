@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/gzip.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "core/xalloc.h"
@@ -245,7 +246,7 @@ static void emit_range(enc_t *e, body_kind_t kind, const size_t *idx, size_t lo,
     char *body = NULL;
     size_t len = 0;
     if (err == VN_OK && kind == BODY_SERIES) {
-        err = vn_delivery_compress(vn_buf_ptr(&dd->json), vn_buf_len(&dd->json), VN_DELIVERY_ZLIB, &body, &len);
+        err = vn_gzip_alloc(vn_buf_ptr(&dd->json), vn_buf_len(&dd->json), VN_GZIP_ZLIB, &body, &len);
     } else if (err == VN_OK) {
         len = vn_buf_len(&dd->json);
         body = vn_xmalloc(len ? len : 1);
@@ -398,7 +399,7 @@ static vn_err_t emit_events(vn_dd_t *dd, const vn_sink_event_t *ev, size_t lo, s
     char *body = NULL;
     size_t len = 0;
     if (err == VN_OK)
-        err = vn_delivery_compress(vn_buf_ptr(b), vn_buf_len(b), VN_DELIVERY_ZLIB, &body, &len);
+        err = vn_gzip_alloc(vn_buf_ptr(b), vn_buf_len(b), VN_GZIP_ZLIB, &body, &len);
     if (err == VN_OK && len > dd->sent_cap) {
         free(body);
         err = VN_ERR_TOO_LARGE;

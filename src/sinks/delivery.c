@@ -30,7 +30,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <zlib.h>
 
 #include "core/log.h"
 #include "core/xalloc.h"
@@ -672,35 +671,3 @@ void vn_delivery_strv_free(char **v, size_t n)
     free(v);
 }
 
-/* ------------------------------------------------------------ compression */
-
-vn_err_t vn_delivery_compress(const char *in, size_t len, vn_delivery_zfmt_t fmt, char **out, size_t *out_len)
-{
-    *out = NULL;
-    *out_len = 0;
-    if (len > ((size_t)1 << 30))
-        return VN_ERR_TOO_LARGE;
-    z_stream zs;
-    memset(&zs, 0, sizeof zs);
-    int wbits = fmt == VN_DELIVERY_GZIP ? 15 + 16 : 15;
-    if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, wbits, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-        return VN_ERR_IO;
-    /* deflateBound covers the wrapper too, so one Z_FINISH call ends the stream. */
-    size_t bound = deflateBound(&zs, (uLong)len);
-    char *buf = vn_xmalloc(bound ? bound : 1);
-    zs.next_in = (Bytef *)(uintptr_t)in;
-    zs.avail_in = (uInt)len;
-    zs.next_out = (Bytef *)buf;
-    zs.avail_out = (uInt)bound;
-    int rc = deflate(&zs, Z_FINISH);
-    size_t n = zs.total_out;
-    deflateEnd(&zs);
-    if (rc != Z_STREAM_END) {
-        free(buf);
-        return VN_ERR_IO;
-    }
-    char *shrunk = realloc(buf, n ? n : 1); /* give back deflateBound's slack */
-    *out = shrunk ? shrunk : buf;
-    *out_len = n;
-    return VN_OK;
-}

@@ -138,14 +138,4 @@ void vn_delivery_bind_stats(vn_delivery_t *d, vn_stats_sink_t *slot);
 /** The counters in use: the bound slot, or the queue's own until one is bound. Borrowed. */
 const vn_stats_sink_t *vn_delivery_stats(const vn_delivery_t *d);
 
-typedef enum vn_delivery_zfmt { VN_DELIVERY_ZLIB = 0, VN_DELIVERY_GZIP = 1 } vn_delivery_zfmt_t;
-
-/**
- * Compresses in[0..len) at zlib's default level into a new malloc'd buffer:
- * VN_DELIVERY_ZLIB = RFC 1950 (HTTP `Content-Encoding: deflate`, what Go's
- * compress/zlib writes), VN_DELIVERY_GZIP = RFC 1952. *out is owned by the
- * caller. VN_ERR_TOO_LARGE past 1 GiB of input, VN_ERR_IO on a zlib failure.
- */
-vn_err_t vn_delivery_compress(const char *in, size_t len, vn_delivery_zfmt_t fmt, char **out, size_t *out_len);
-
 #endif

@@ -46,6 +46,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/gzip.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "core/stats.h"
@@ -135,7 +136,7 @@ static vn_err_t write_chunk(localfile_t *lf, int fd, bool regular, size_t *dropp
         err = vn_sink__write_all(fd, vn_buf_ptr(&lf->text), n);
     } else {
         vn_buf_reset(&lf->gz);
-        err = vn_sink__gzip_member(&lf->gz, vn_buf_ptr(&lf->text), n);
+        err = vn_gzip_append(&lf->gz, vn_buf_ptr(&lf->text), n, VN_GZIP_GZIP);
         if (err == VN_OK)
             err = vn_sink__write_all(fd, vn_buf_ptr(&lf->gz), vn_buf_len(&lf->gz));
     }

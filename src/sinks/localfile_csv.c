@@ -1,5 +1,5 @@
 /*
- * localfile_csv.c - the localfile sink's `format: csv` rows and gzip members,
+ * localfile_csv.c - the localfile sink's `format: csv` rows (the gzip members: core/gzip.h),
  * byte-compatible with Go Veneur's util.EncodeInterMetricCSV written through
  * Go's encoding/csv and compress/gzip (SPEC W4.7, with the real interval: SPEC 0.8).
  *
@@ -21,7 +21,6 @@
  */
 #include <string.h>
 #include <time.h>
-#include <zlib.h>
 
 #include "core/gonum.h"
 #include "sinks/sink_internal.h"
@@ -203,36 +202,6 @@ vn_err_t vn_sink__csv_row(vn_buf_t *b, const vn_sink_t *s, const vn_inter_metric
         err = add_field(b, val, vlen, delim, dlen, delim, dlen);
     if (err == VN_OK)
         err = add_field(b, part, (size_t)partlen, delim, dlen, "\n", 1);
-    return err;
-}
-
-vn_err_t vn_sink__gzip_member(vn_buf_t *out, const char *in, size_t len)
-{
-    if (len > (size_t)UINT32_MAX / 2)
-        return VN_ERR_TOO_LARGE; /* zlib's avail_in is a uInt; our chunks are far smaller */
-    z_stream zs;
-    memset(&zs, 0, sizeof zs);
-    /* windowBits 15 + 16: a gzip header and trailer instead of zlib's. */
-    if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-        return VN_ERR_IO;
-    /* deflateBound covers the gzip wrapper too, so one Z_FINISH call must end the stream. */
-    size_t bound = deflateBound(&zs, (uLong)len);
-    char *tail;
-    vn_err_t err = vn_buf_reserve(out, bound, &tail);
-    if (err != VN_OK) {
-        deflateEnd(&zs);
-        return err;
-    }
-    zs.next_in = (Bytef *)(uintptr_t)in;
-    zs.avail_in = (uInt)len;
-    zs.next_out = (Bytef *)tail;
-    zs.avail_out = (uInt)bound;
-    int rc = deflate(&zs, Z_FINISH);
-    if (rc == Z_STREAM_END)
-        vn_buf_commit(out, zs.total_out);
-    else
-        err = VN_ERR_IO;
-    deflateEnd(&zs);
     return err;
 }
 

@@ -39,6 +39,7 @@
 #include <string.h>
 #include <sys/types.h>
 
+#include "core/gzip.h"
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "signalfx.pb-c.h"
@@ -363,7 +364,7 @@ static vn_err_t emit_body(enc_t *e, const char *what, const char *url, const vn_
     if (len > VN_SFX_GZIP_OVER) {
         char *z = NULL;
         size_t zl = 0;
-        if (vn_delivery_compress(body, len, VN_DELIVERY_GZIP, &z, &zl) == VN_OK) {
+        if (vn_gzip_alloc(body, len, VN_GZIP_GZIP, &z, &zl) == VN_OK) {
             free(body);
             body = z;
             len = zl;

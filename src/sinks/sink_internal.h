@@ -59,13 +59,6 @@ vn_err_t vn_sink__csv_row(vn_buf_t *b, const vn_sink_t *s, const vn_inter_metric
                           size_t delim_len, const char *hostname, double interval_s, int64_t partition_ts);
 
 /**
- * Appends one complete gzip member (RFC 1952, zlib default level) holding
- * in[0..len) to out. VN_ERR_TOO_LARGE if it does not fit (out then unchanged),
- * VN_ERR_IO on a zlib failure.
- */
-vn_err_t vn_sink__gzip_member(vn_buf_t *out, const char *in, size_t len);
-
-/**
  * Validates a CSV delimiter the way Go's encoding/csv does (one UTF-8 rune, not
  * NUL, '"', '\r', '\n' or U+FFFD) and returns its byte length, or 0 if invalid.
  * Only the first rune of s counts (Go's util.Rune keeps the first rune).
