@@ -43,6 +43,7 @@
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "signalfx.pb-c.h"
+#include "sinks/queued.h"
 #include "sinks/sink_internal.h"
 
 #define ARENA_CHUNK ((size_t)256 << 10)
@@ -583,75 +584,46 @@ vn_err_t vn_sfx__encode_events(vn_sfx_t *x, const vn_sink_t *s, const vn_sink_ev
 
 /* ------------------------------------------------------------ sink ops */
 
-typedef struct sfx_sink {
-    vn_sfx_t enc;
-    vn_delivery_t *dl;
-} sfx_sink_t;
-
-static vn_err_t sfx_flush(vn_sink_t *s, const vn_inter_metric_t *m, size_t n, const vn_flush_info_t *info)
+static vn_err_t sfx_metrics(void *enc, const vn_sink_t *s, const vn_inter_metric_t *m, size_t n,
+                            const vn_flush_info_t *info, vn_delivery_emit_fn emit, void *ctx)
 {
-    sfx_sink_t *ss = s->impl;
-    vn_delivery_bind_stats(ss->dl, s->stats);
-    size_t skipped = ss->enc.skipped;
-    vn_err_t err = vn_sfx__encode_metrics(&ss->enc, s, m, n, info, vn_delivery_emit, ss->dl);
-    if (ss->enc.skipped > skipped && s->stats)
-        vn_stats_add(&s->stats->dropped, ss->enc.skipped - skipped);
-    return err;
+    return vn_sfx__encode_metrics(enc, s, m, n, info, emit, ctx);
 }
 
-static void sfx_flush_events(vn_sink_t *s, const vn_sink_event_t *ev, size_t n, const vn_flush_info_t *info)
+static vn_err_t sfx_events(void *enc, const vn_sink_t *s, const vn_sink_event_t *ev, size_t n,
+                           const vn_flush_info_t *info, vn_delivery_emit_fn emit, void *ctx)
 {
-    sfx_sink_t *ss = s->impl;
-    vn_delivery_bind_stats(ss->dl, s->stats);
-    vn_err_t err = vn_sfx__encode_events(&ss->enc, s, ev, n, info, vn_delivery_emit, ss->dl);
-    if (err != VN_OK)
-        VN_LOG(WARN, "event=sink_events_failed sink=%s events=%zu err=\"%s\"", s->name, n, vn_strerror(err));
+    return vn_sfx__encode_events(enc, s, ev, n, info, emit, ctx);
 }
 
-static void sfx_destroy(vn_sink_t *s)
-{
-    sfx_sink_t *ss = s->impl;
-    if (!ss)
-        return;
-    vn_delivery_free(ss->dl); /* drains for the grace period first */
-    vn_sfx__destroy(&ss->enc);
-    free(ss);
-    s->impl = NULL;
-}
+static size_t sfx_skipped(const void *enc) { return ((const vn_sfx_t *)enc)->skipped; }
+static void sfx_destroy(void *enc) { vn_sfx__destroy(enc); }
+
+static const vn_queued_kind_t signalfx_kind = {sfx_metrics, sfx_events, sfx_skipped, sfx_destroy};
 
 static const vn_sink_ops_t signalfx_ops = {
     .kind = "signalfx",
-    .flush = sfx_flush,
-    .flush_events = sfx_flush_events,
-    .destroy = sfx_destroy,
+    .flush = vn_queued_flush,
+    .flush_events = vn_queued_flush_events,
+    .destroy = vn_queued_destroy,
 };
 
 vn_err_t vn_sink__signalfx_new(vn_sink_t *s, const vn_sink_config_t *sc, const vn_config_t *cfg, char *errbuf,
                                size_t errcap)
 {
-    sfx_sink_t *ss = vn_xcalloc(1, sizeof *ss);
-    vn_err_t err = vn_sfx__init(&ss->enc, sc, s->name, errbuf, errcap);
+    vn_sfx_t *x = vn_xcalloc(1, sizeof *x);
+    vn_err_t err = vn_sfx__init(x, sc, s->name, errbuf, errcap);
+    /* every token is a secret: the default one and each per-tag one */
+    size_t nsec = err == VN_OK ? x->n_per_tag + 1 : 0;
+    const char **secrets = vn_xcalloc(nsec + 1, sizeof *secrets);
+    for (size_t i = 0; i < nsec; i++)
+        secrets[i] = i == 0 ? x->def.token : x->per_tag[i - 1].token;
     vn_delivery_opts_t o;
-    if (err == VN_OK)
-        err = vn_delivery_config(sc, cfg, s->name, &o, errbuf, errcap);
-    if (err != VN_OK) {
-        vn_sfx__destroy(&ss->enc);
-        free(ss);
-        return err;
-    }
-    size_t nsec = ss->enc.n_per_tag + 1;
-    const char **secrets = vn_xcalloc(nsec, sizeof *secrets);
-    secrets[0] = ss->enc.def.token;
-    for (size_t i = 0; i < ss->enc.n_per_tag; i++)
-        secrets[i + 1] = ss->enc.per_tag[i].token;
-    o.name = s->name;
-    o.secrets = secrets;
-    o.nsecrets = nsec;
-    ss->dl = vn_delivery_new(&o, NULL);
+    err = vn_queued_start(s, &signalfx_ops, &signalfx_kind, x, err, sc, cfg, secrets, nsec, &o, errbuf, errcap);
     free(secrets);
-    s->impl = ss;
-    s->ops = &signalfx_ops;
+    if (err != VN_OK)
+        return err;
     VN_LOG(INFO, "event=sink_started sink=%s kind=signalfx endpoint=%s per_tag_tokens=%zu max_queue_bytes=%zu",
-           s->name, ss->enc.datapoint_url, ss->enc.n_per_tag, o.max_queue_bytes);
+           s->name, x->datapoint_url, x->n_per_tag, o.max_queue_bytes);
     return VN_OK;
 }
