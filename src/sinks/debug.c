@@ -95,22 +95,12 @@ static vn_err_t add_tags(vn_buf_t *b, const vn_sink_t *s, const char *const *tag
     return err;
 }
 
-static const char *type_name(vn_im_type_t t)
-{
-    switch (t) {
-    case VN_IM_COUNTER: return "counter";
-    case VN_IM_GAUGE: return "gauge";
-    case VN_IM_STATUS: return "status";
-    }
-    return "unknown";
-}
-
 static vn_err_t metric_line(vn_buf_t *b, const vn_sink_t *s, const void *item)
 {
     const vn_inter_metric_t *m = item;
     char num[VN_GONUM_FLOAT_MAX];
     vn_gonum_format_float(m->value, VN_GONUM_FMT_JSON, num, sizeof num); /* NaN, +Inf as 'f' writes them */
-    vn_err_t err = vn_buf_printf(b, "flush ts=%lld type=%s name=", (long long)m->timestamp, type_name(m->type));
+    vn_err_t err = vn_buf_printf(b, "flush ts=%lld type=%s name=", (long long)m->timestamp, vn_sink__type_name(m->type));
     if (err == VN_OK)
         err = add_text(b, m->name, false);
     if (err == VN_OK)
@@ -206,19 +196,28 @@ static vn_err_t add_line(vn_sink_t *s, line_fn fn, const void *item, size_t *ski
     return VN_OK;
 }
 
+/* One line per item (n items, `size` bytes apart; metrics only when they are for s), then the
+ * buffer goes out. *skipped counts the items too large for a line. */
+static vn_err_t write_lines(vn_sink_t *s, line_fn fn, const void *items, size_t n, size_t size, bool metrics,
+                            size_t *skipped)
+{
+    debug_sink_t *d = s->impl;
+    vn_err_t err = VN_OK;
+    vn_buf_reset(&d->buf);
+    for (size_t i = 0; err == VN_OK && i < n; i++) {
+        const void *item = (const char *)items + i * size;
+        if (!metrics || vn_sink__wants(s, item))
+            err = add_line(s, fn, item, skipped);
+    }
+    vn_err_t werr = write_out(d);
+    return err == VN_OK ? werr : err;
+}
+
 static vn_err_t debug_flush(vn_sink_t *s, const vn_inter_metric_t *m, size_t n, const vn_flush_info_t *info)
 {
     (void)info;
-    debug_sink_t *d = s->impl;
     size_t skipped = 0;
-    vn_err_t err = VN_OK;
-    vn_buf_reset(&d->buf);
-    for (size_t i = 0; err == VN_OK && i < n; i++)
-        if (vn_sink__wants(s, &m[i]))
-            err = add_line(s, metric_line, &m[i], &skipped);
-    vn_err_t werr = write_out(d);
-    if (err == VN_OK)
-        err = werr;
+    vn_err_t err = write_lines(s, metric_line, m, n, sizeof *m, true, &skipped);
     if (err == VN_OK && skipped)
         err = VN_ERR_TOO_LARGE;
     return err;
@@ -227,15 +226,8 @@ static vn_err_t debug_flush(vn_sink_t *s, const vn_inter_metric_t *m, size_t n, 
 static void debug_flush_events(vn_sink_t *s, const vn_sink_event_t *ev, size_t n, const vn_flush_info_t *info)
 {
     (void)info;
-    debug_sink_t *d = s->impl;
     size_t skipped = 0;
-    vn_err_t err = VN_OK;
-    vn_buf_reset(&d->buf);
-    for (size_t i = 0; err == VN_OK && i < n; i++)
-        err = add_line(s, event_line, &ev[i], &skipped);
-    vn_err_t werr = write_out(d);
-    if (err == VN_OK)
-        err = werr;
+    vn_err_t err = write_lines(s, event_line, ev, n, sizeof *ev, false, &skipped);
     if (err != VN_OK || skipped)
         VN_LOG(WARN, "event=sink_events_failed sink=%s err=\"%s\" skipped=%zu", s->name, vn_strerror(err),
                skipped);

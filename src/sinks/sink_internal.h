@@ -28,6 +28,9 @@ vn_err_t vn_sink__debug_new(vn_sink_t *s, const vn_sink_config_t *sc, const vn_c
 vn_err_t vn_sink__localfile_new(vn_sink_t *s, const vn_sink_config_t *sc, const vn_config_t *cfg, char *errbuf,
                                 size_t errcap);
 
+/** "counter", "gauge", "status" (the debug and localfile JSON type words). */
+const char *vn_sink__type_name(vn_im_type_t t);
+
 /** True when the metric is for this sink: no veneursinkonly target, or it names s. */
 bool vn_sink__wants(const vn_sink_t *s, const vn_inter_metric_t *m);
 
