@@ -100,7 +100,8 @@ static vn_err_t metric_line(vn_buf_t *b, const vn_sink_t *s, const void *item)
     const vn_inter_metric_t *m = item;
     char num[VN_GONUM_FLOAT_MAX];
     vn_gonum_format_float(m->value, VN_GONUM_FMT_JSON, num, sizeof num); /* NaN, +Inf as 'f' writes them */
-    vn_err_t err = vn_buf_printf(b, "flush ts=%lld type=%s name=", (long long)m->timestamp, vn_sink__type_name(m->type));
+    vn_err_t err =
+        vn_buf_printf(b, "flush ts=%lld type=%s name=", (long long)m->timestamp, vn_sink__type_name(m->type));
     if (err == VN_OK)
         err = add_text(b, m->name, false);
     if (err == VN_OK)
