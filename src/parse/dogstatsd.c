@@ -108,7 +108,27 @@ static inline bool next_chunk(pipes_t *sp, vn_str_t *chunk)
     return true;
 }
 
-static inline bool has_kv_prefix(vn_str_t c, char k) { return c.len >= 2 && c.p[0] == k && c.p[1] == ':'; }
+/* The field an event or service-check section names: its letter for an "x:"
+ * section with x in `known`, '#' for tags, else 0 (unknown or malformed). */
+static char field_of(vn_str_t c, const char *known)
+{
+    if (c.len >= 1 && c.p[0] == '#')
+        return '#';
+    if (c.len >= 2 && c.p[1] == ':' && c.p[0] >= 'a' && c.p[0] <= 'z' && strchr(known, c.p[0]))
+        return c.p[0];
+    return 0;
+}
+
+static inline unsigned field_bit(char f) { return 1u << (f == '#' ? 26 : f - 'a'); }
+
+/* Each field at most once: marks f as seen, false when it already was. */
+static inline bool first_time(unsigned *seen, char f)
+{
+    if (*seen & field_bit(f))
+        return false;
+    *seen |= field_bit(f);
+    return true;
+}
 
 static inline vn_str_t after(vn_str_t c, size_t n) { return (vn_str_t){c.p + n, c.len - n}; }
 
@@ -365,9 +385,8 @@ vn_parse_err_t vn_parse_event(const vn_parser_t *p, const char *line, size_t len
     out->timestamp = now;
     out->ignored_sections = 0;
     out->hostname = out->agg_key = out->priority = out->source_type = out->alert_type = (vn_str_t){line, 0};
-    bool have_d = false, have_h = false, have_k = false, have_p = false, have_s = false, have_t = false;
     vn_str_t tags = {NULL, 0};
-    bool have_tags = false;
+    unsigned seen = 0;
 
     /* "_e{5,4}:title|text|d:1700000000|h:web1|k:key|p:low|s:src|t:info|#a:b"
      *                     ^^^^^^^^^^^^ ^^^^^^ ^^^^^ ^^^^^ ^^^^^ ^^^^^^ ^^^^
@@ -375,57 +394,41 @@ vn_parse_err_t vn_parse_event(const vn_parser_t *p, const char *line, size_t len
     while (next_chunk(&sp, &chunk)) {
         if (chunk.len == 0)
             return VN_PARSE_ERR_EV_EMPTY_SECTION;
-        vn_str_t v = after(chunk, 2);
-        if (has_kv_prefix(chunk, 'd')) {
-            if (have_d)
-                return VN_PARSE_ERR_EV_MULTI;
+        char f = field_of(chunk, "dhkpst");
+        if (f == 0) {
+            /* "...|#a:b|c:ci-abc|e:it-false|card:low"
+             *           ^^^^^^^^ ^^^^^^^^^^ ^^^^^^^^  datadog-go v5 / datadogpy: skipped, counted */
+            if (!unknown_field(chunk))
+                return VN_PARSE_ERR_EV_UNKNOWN;
+            out->ignored_sections++;
+            continue;
+        }
+        if (!first_time(&seen, f))
+            return VN_PARSE_ERR_EV_MULTI;
+        vn_str_t v = after(chunk, f == '#' ? 1 : 2);
+        switch (f) {
+        case 'd':
             if (vn_gonum_parse_int64(v.p, v.len, 10, &out->timestamp) != VN_GONUM_OK)
                 return VN_PARSE_ERR_EV_DATE;
-            have_d = true;
-        } else if (has_kv_prefix(chunk, 'h')) {
-            if (have_h)
-                return VN_PARSE_ERR_EV_MULTI;
-            out->hostname = v;
-            have_h = true;
-        } else if (has_kv_prefix(chunk, 'k')) {
-            if (have_k)
-                return VN_PARSE_ERR_EV_MULTI;
-            out->agg_key = v;
-            have_k = true;
-        } else if (has_kv_prefix(chunk, 'p')) {
-            if (have_p)
-                return VN_PARSE_ERR_EV_MULTI;
+            break;
+        case 'h': out->hostname = v; break;
+        case 'k': out->agg_key = v; break;
+        case 'p':
             if (!str_is(v, "normal", 6) && !str_is(v, "low", 3))
                 return VN_PARSE_ERR_EV_PRIORITY;
             out->priority = v;
-            have_p = true;
-        } else if (has_kv_prefix(chunk, 's')) {
-            if (have_s)
-                return VN_PARSE_ERR_EV_MULTI;
-            out->source_type = v;
-            have_s = true;
-        } else if (has_kv_prefix(chunk, 't')) {
-            if (have_t)
-                return VN_PARSE_ERR_EV_MULTI;
+            break;
+        case 's': out->source_type = v; break;
+        case 't':
             if (!str_is(v, "error", 5) && !str_is(v, "warning", 7) && !str_is(v, "info", 4) &&
                 !str_is(v, "success", 7))
                 return VN_PARSE_ERR_EV_ALERT;
             out->alert_type = v;
-            have_t = true;
-        } else if (chunk.p[0] == '#') {
-            if (have_tags)
-                return VN_PARSE_ERR_EV_MULTI;
-            tags = after(chunk, 1);
-            have_tags = true;
-        } else if (unknown_field(chunk)) {
-            /* "...|#a:b|c:ci-abc|e:it-false|card:low"
-             *           ^^^^^^^^ ^^^^^^^^^^ ^^^^^^^^  datadog-go v5 / datadogpy: skipped, counted */
-            out->ignored_sections++;
-        } else {
-            return VN_PARSE_ERR_EV_UNKNOWN;
+            break;
+        default: tags = v; break; /* '#' */
         }
     }
-    return vn_parse__event_tags(p, tags.p, tags.len, have_tags, out->tags, &out->ntags);
+    return vn_parse__event_tags(p, tags.p, tags.len, (seen & field_bit('#')) != 0, out->tags, &out->ntags);
 }
 
 vn_parse_err_t vn_parse_service_check(const vn_parser_t *p, const char *line, size_t len, int64_t now,
@@ -464,7 +467,7 @@ vn_parse_err_t vn_parse_service_check(const vn_parser_t *p, const char *line, si
     out->scope = VN_SCOPE_MIXED;
     out->ntags = 0;
     out->ignored_sections = 0;
-    bool have_d = false, have_h = false, have_m = false, have_tags = false;
+    unsigned seen = 0;
     size_t n_imp = p->n_implicit ? vn_parse__n_implicit(p) : 0;
     if (n_imp > VN_PARSE_MAX_TAGS)
         return VN_PARSE_ERR_TOO_MANY_TAGS;
@@ -478,43 +481,35 @@ vn_parse_err_t vn_parse_service_check(const vn_parser_t *p, const char *line, si
     while (next_chunk(&sp, &chunk)) {
         if (chunk.len == 0)
             return VN_PARSE_ERR_SC_EMPTY_SECTION;
-        vn_str_t v = after(chunk, 2);
-        if (has_kv_prefix(chunk, 'd')) {
-            if (have_m)
-                return VN_PARSE_ERR_SC_MSG_NOT_LAST;
-            if (have_d)
-                return VN_PARSE_ERR_SC_MULTI;
+        bool after_m = seen & field_bit('m');
+        char f = field_of(chunk, "dhm");
+        if (f == 0) {
+            if (!unknown_field(chunk)) /* Go checks "message last" before the section: keep its category */
+                return after_m ? VN_PARSE_ERR_SC_MSG_NOT_LAST : VN_PARSE_ERR_SC_UNKNOWN;
+            out->ignored_sections++;
+            continue;
+        }
+        if (after_m) /* Go: a second m: is "message must be last" too */
+            return VN_PARSE_ERR_SC_MSG_NOT_LAST;
+        if (!first_time(&seen, f))
+            return VN_PARSE_ERR_SC_MULTI;
+        vn_str_t v = after(chunk, f == '#' ? 1 : 2);
+        switch (f) {
+        case 'd':
             if (vn_gonum_parse_int64(v.p, v.len, 10, &out->timestamp) != VN_GONUM_OK)
                 return VN_PARSE_ERR_SC_DATE;
-            have_d = true;
-        } else if (has_kv_prefix(chunk, 'h')) {
-            if (have_m)
-                return VN_PARSE_ERR_SC_MSG_NOT_LAST;
-            if (have_h)
-                return VN_PARSE_ERR_SC_MULTI;
-            out->hostname = v;
-            have_h = true;
-        } else if (has_kv_prefix(chunk, 'm')) {
-            if (have_m) /* Go: a second m: is "message must be last" */
-                return VN_PARSE_ERR_SC_MSG_NOT_LAST;
+            break;
+        case 'h': out->hostname = v; break;
+        case 'm':
             if (!unescape_nl(v, scratch, scratch_cap, &out->message))
                 return VN_PARSE_ERR_SC_UNKNOWN; /* caller broke "scratch holds len bytes" */
-            have_m = true;
-        } else if (chunk.p[0] == '#') {
-            if (have_m)
-                return VN_PARSE_ERR_SC_MSG_NOT_LAST;
-            if (have_tags)
-                return VN_PARSE_ERR_SC_MULTI;
-            have_tags = true;
-            vn_parse_err_t e = vn_parse__split_tags(p, chunk.p + 1, chunk.len - 1, VN_MAGIC_EXACT, &out->scope,
-                                                    out->tags, &out->ntags, VN_PARSE_MAX_TAGS - n_imp);
+            break;
+        default: { /* '#' */
+            vn_parse_err_t e = vn_parse__split_tags(p, v.p, v.len, VN_MAGIC_EXACT, &out->scope, out->tags,
+                                                    &out->ntags, VN_PARSE_MAX_TAGS - n_imp);
             if (e != VN_PARSE_OK)
                 return e;
-        } else if (unknown_field(chunk)) {
-            out->ignored_sections++;
-        } else {
-            /* Go checks "message last" before the section: keep its category */
-            return have_m ? VN_PARSE_ERR_SC_MSG_NOT_LAST : VN_PARSE_ERR_SC_UNKNOWN;
+        }
         }
     }
     vn_parse__finish_tags(p, out->tags, &out->ntags);
