@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cli.h"
 #include "core/gonum.h"
 #include "core/xalloc.h"
 #include "emit.h"
@@ -186,30 +187,18 @@ vn_emit_flags_rc_t vn_emit_flags_parse(int argc, char **argv, vn_emit_opts_t *o,
     memset(o, 0, sizeof *o);
     o->tag_args = vn_xcalloc((size_t)(argc > 0 ? argc : 1), sizeof *o->tag_args);
     int i = 1;
-    while (i < argc) {
-        const char *s = argv[i];
-        if (s[0] != '-' || s[1] == '\0')
-            break; /* first non-flag argument ("-" alone counts as one) */
-        const char *name = s + 1;
-        if (s[1] == '-') {
-            if (s[2] == '\0') { /* "--" ends the flags */
-                i++;
-                break;
-            }
-            name = s + 2;
-        }
-        if (name[0] == '\0' || name[0] == '-' || name[0] == '=') {
+    const char *name, *val;
+    size_t nlen;
+    for (;;) {
+        vn_cli_tok_t t = vn_cli_next(argc, argv, &i, &name, &nlen, &val);
+        if (t == VN_CLI_END)
+            break;
+        if (t == VN_CLI_BAD) {
             char q[256];
-            quote(s, q, sizeof q);
+            quote(argv[i], q, sizeof q);
             snprintf(err, errlen, "bad flag syntax: %s", q);
             return VN_EMIT_FLAGS_ERR;
         }
-        i++;
-        /* -name=foo: the '=' is never the first byte of the name
-         *  ^^^^ ^^^                                               */
-        const char *eq = strchr(name + 1, '=');
-        size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
-        const char *val = eq ? eq + 1 : NULL;
         const flagdef_t *f = lookup(name, nlen);
         if (!f) {
             if ((nlen == 1 && name[0] == 'h') || (nlen == 4 && memcmp(name, "help", 4) == 0))
