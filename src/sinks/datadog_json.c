@@ -185,16 +185,8 @@ typedef struct enc {
     const vn_sink_t *s;
     const vn_inter_metric_t *m;
     const vn_flush_info_t *info;
-    vn_delivery_emit_fn emit;
-    void *ctx;
-    vn_err_t first_err;
+    vn_delivery_out_t out;
 } enc_t;
-
-static void note_err(enc_t *e, vn_err_t err)
-{
-    if (err != VN_OK && e->first_err == VN_OK)
-        e->first_err = err;
-}
 
 /* Builds the JSON body of idx[lo..hi) into dd->json. */
 static vn_err_t build_json(enc_t *e, body_kind_t kind, const size_t *idx, size_t lo, size_t hi)
@@ -268,7 +260,7 @@ static void emit_range(enc_t *e, body_kind_t kind, const size_t *idx, size_t lo,
         return;
     }
     if (err != VN_OK) {
-        note_err(e, err);
+        vn_delivery_out_note(&e->out, err);
         return;
     }
     vn_delivery_req_t r = {.body = body, .len = len, .nmetrics = hi - lo};
@@ -281,7 +273,7 @@ static void emit_range(enc_t *e, body_kind_t kind, const size_t *idx, size_t lo,
         r.what = "check_run";
         r.url = dd->check_url;
     }
-    note_err(e, e->emit(e->ctx, &r));
+    vn_delivery_out_send(&e->out, &r);
 }
 
 /* Go's split: bodies = ceil(n / max), each ceil(n / bodies) long (the last shorter). */
@@ -334,10 +326,10 @@ vn_err_t vn_dd__encode_metrics(vn_dd_t *dd, const vn_sink_t *s, const vn_inter_m
             series[ns++] = i;
         }
     }
-    enc_t e = {.dd = dd, .s = s, .m = m, .info = info, .emit = emit, .ctx = ctx};
+    enc_t e = {.dd = dd, .s = s, .m = m, .info = info, .out = {emit, ctx, VN_OK}};
     emit_chunks(&e, BODY_CHECKS, checks, nc);
     emit_chunks(&e, BODY_SERIES, series, ns);
-    return e.first_err;
+    return e.out.first_err;
 }
 
 /* ------------------------------------------------------------ events */

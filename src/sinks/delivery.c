@@ -541,6 +541,17 @@ vn_err_t vn_delivery_emit(void *ctx, vn_delivery_req_t *r)
     return vn_delivery_enqueue(ctx, r);
 }
 
+void vn_delivery_out_note(vn_delivery_out_t *out, vn_err_t err)
+{
+    if (err != VN_OK && out->first_err == VN_OK)
+        out->first_err = err;
+}
+
+void vn_delivery_out_send(vn_delivery_out_t *out, vn_delivery_req_t *r)
+{
+    vn_delivery_out_note(out, out->emit(out->ctx, r));
+}
+
 void vn_delivery_bind_stats(vn_delivery_t *d, vn_stats_sink_t *slot)
 {
     if (!d || !slot || st(d) == slot)

@@ -128,6 +128,20 @@ typedef vn_err_t (*vn_delivery_emit_fn)(void *ctx, vn_delivery_req_t *r);
 /** A vn_delivery_emit_fn that enqueues on ctx (a vn_delivery_t *). */
 vn_err_t vn_delivery_emit(void *ctx, vn_delivery_req_t *r);
 
+/** An encoder's outlet for one flush: bodies go to emit(ctx, ...); the first
+ *  error is kept while later bodies are still tried, so a bad body loses only itself. */
+typedef struct vn_delivery_out {
+    vn_delivery_emit_fn emit;
+    void *ctx;
+    vn_err_t first_err;
+} vn_delivery_out_t;
+
+/** Keeps err as out->first_err when it is the first error. */
+void vn_delivery_out_note(vn_delivery_out_t *out, vn_err_t err);
+
+/** Hands r to out->emit and notes the result. */
+void vn_delivery_out_send(vn_delivery_out_t *out, vn_delivery_req_t *r);
+
 /**
  * Points the counters at the sink's self-metrics slot (borrowed; must outlive
  * d). Counts made before are added to it. Call from the flush thread (the

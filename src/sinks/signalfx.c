@@ -337,16 +337,8 @@ typedef struct enc {
     const vn_sink_t *s;
     const vn_inter_metric_t *m;
     const vn_flush_info_t *info;
-    vn_delivery_emit_fn emit;
-    void *ctx;
-    vn_err_t first_err;
+    vn_delivery_out_t out;
 } enc_t;
-
-static void note_err(enc_t *e, vn_err_t err)
-{
-    if (err != VN_OK && e->first_err == VN_OK)
-        e->first_err = err;
-}
 
 static int64_t counter_value(double v)
 {
@@ -377,7 +369,7 @@ static vn_err_t emit_body(enc_t *e, const char *what, const char *url, const vn_
     r.headers[r.nheaders++] = tok->header;
     if (gz)
         r.headers[r.nheaders++] = "Content-Encoding: gzip";
-    return e->emit(e->ctx, &r);
+    return e->out.emit(e->out.ctx, &r);
 }
 
 static void emit_points(enc_t *e, const vn_sfx_token_t *tok, const size_t *idx, size_t lo, size_t hi)
@@ -431,7 +423,7 @@ static void emit_points(enc_t *e, const vn_sfx_token_t *tok, const size_t *idx, 
     char *body = vn_xmalloc(len ? len : 1);
     sfxpb__data_point_upload_message__pack(&msg, (uint8_t *)body);
     arena_reset(x); /* do not keep a huge flush's structs until the next one */
-    note_err(e, emit_body(e, "datapoint", x->datapoint_url, tok, body, len, n));
+    vn_delivery_out_note(&e->out, emit_body(e, "datapoint", x->datapoint_url, tok, body, len, n));
 }
 
 static bool has_prefix(const char *s, const char *p)
@@ -487,7 +479,7 @@ vn_err_t vn_sfx__encode_metrics(vn_sfx_t *x, const vn_sink_t *s, const vn_inter_
     for (size_t i = 0; i < n; i++)
         if (x->token_of[i] >= -1)
             x->order[count[x->token_of[i] + 1]++] = i;
-    enc_t e = {.x = x, .s = s, .m = m, .info = info, .emit = emit, .ctx = ctx};
+    enc_t e = {.x = x, .s = s, .m = m, .info = info, .out = {emit, ctx, VN_OK}};
     for (size_t g = 0; g < ngroups; g++) {
         size_t lo = start[g], hi = start[g + 1];
         const vn_sfx_token_t *tok = g == 0 ? &x->def : &x->per_tag[g - 1];
@@ -497,7 +489,7 @@ vn_err_t vn_sfx__encode_metrics(vn_sfx_t *x, const vn_sink_t *s, const vn_inter_
     }
     free(start);
     free(count);
-    return e.first_err;
+    return e.out.first_err;
 }
 
 /* ------------------------------------------------------------ events */
@@ -541,7 +533,7 @@ static char *description(vn_arena_t *a, const char *text)
 vn_err_t vn_sfx__encode_events(vn_sfx_t *x, const vn_sink_t *s, const vn_sink_event_t *ev, size_t n,
                                const vn_flush_info_t *info, vn_delivery_emit_fn emit, void *ctx)
 {
-    enc_t e = {.x = x, .s = s, .info = info, .emit = emit, .ctx = ctx};
+    enc_t e = {.x = x, .s = s, .info = info, .out = {emit, ctx, VN_OK}};
     size_t per = x->max_per_body ? x->max_per_body : n;
     for (size_t lo = 0; lo < n; lo += per) {
         size_t hi = lo + per < n ? lo + per : n;
@@ -577,9 +569,9 @@ vn_err_t vn_sfx__encode_events(vn_sfx_t *x, const vn_sink_t *s, const vn_sink_ev
         char *body = vn_xmalloc(len ? len : 1);
         sfxpb__event_upload_message__pack(&msg, (uint8_t *)body);
         arena_reset(x);
-        note_err(&e, emit_body(&e, "event", x->event_url, &x->def, body, len, hi - lo));
+        vn_delivery_out_note(&e.out, emit_body(&e, "event", x->event_url, &x->def, body, len, hi - lo));
     }
-    return e.first_err;
+    return e.out.first_err;
 }
 
 /* ------------------------------------------------------------ sink ops */
