@@ -172,16 +172,27 @@ static inline vn_parse_err_t forbidden_bytes(const char *line, size_t len)
     return VN_PARSE_OK;
 }
 
+/* Every parser's first checks: an empty line is `empty` (which also keeps
+ * NULL + 0 out of the pointer math), then forbidden bytes; sets up the '|' splitter. */
+static inline vn_parse_err_t begin_line(const char *line, size_t len, vn_parse_err_t empty, pipes_t *sp)
+{
+    if (len == 0)
+        return empty;
+    vn_parse_err_t fb = forbidden_bytes(line, len);
+    if (fb != VN_PARSE_OK)
+        return fb;
+    *sp = (pipes_t){line, line + len, false};
+    return VN_PARSE_OK;
+}
+
 /* ---------------------------------------------------------------- metrics */
 
 vn_parse_err_t vn_parse_metric(const vn_parser_t *p, const char *line, size_t len, vn_metric_line_t *out)
 {
-    if (len == 0)
-        return VN_PARSE_ERR_NO_PIPE; /* also keeps NULL + 0 out of the pointer math */
-    vn_parse_err_t fb = forbidden_bytes(line, len);
-    if (fb != VN_PARSE_OK)
-        return fb;
-    pipes_t sp = {line, line + len, false};
+    pipes_t sp;
+    vn_parse_err_t e0 = begin_line(line, len, VN_PARSE_ERR_NO_PIPE, &sp);
+    if (e0 != VN_PARSE_OK)
+        return e0;
     vn_str_t head, chunk;
 
     /* "a.b:1:2|ms|@0.5|#x:y"
@@ -337,12 +348,10 @@ static bool positive_len(const char *s, size_t n, int64_t *out)
 vn_parse_err_t vn_parse_event(const vn_parser_t *p, const char *line, size_t len, int64_t now, char *scratch,
                               size_t scratch_cap, vn_event_t *out)
 {
-    if (len == 0)
-        return VN_PARSE_ERR_EV_NO_COLON;
-    vn_parse_err_t fb = forbidden_bytes(line, len);
-    if (fb != VN_PARSE_OK)
-        return fb;
-    pipes_t sp = {line, line + len, false};
+    pipes_t sp;
+    vn_parse_err_t e0 = begin_line(line, len, VN_PARSE_ERR_EV_NO_COLON, &sp);
+    if (e0 != VN_PARSE_OK)
+        return e0;
     vn_str_t head, chunk;
 
     /* "_e{5,4}:title|text|p:low|#a:b"
@@ -434,12 +443,10 @@ vn_parse_err_t vn_parse_event(const vn_parser_t *p, const char *line, size_t len
 vn_parse_err_t vn_parse_service_check(const vn_parser_t *p, const char *line, size_t len, int64_t now,
                                       char *scratch, size_t scratch_cap, vn_service_check_t *out)
 {
-    if (len == 0)
-        return VN_PARSE_ERR_SC_PREFIX;
-    vn_parse_err_t fb = forbidden_bytes(line, len);
-    if (fb != VN_PARSE_OK)
-        return fb;
-    pipes_t sp = {line, line + len, false};
+    pipes_t sp;
+    vn_parse_err_t e0 = begin_line(line, len, VN_PARSE_ERR_SC_PREFIX, &sp);
+    if (e0 != VN_PARSE_OK)
+        return e0;
     vn_str_t chunk;
 
     /* "_sc|db.up|2|d:1700000000|h:db1|#env:prod|m:down"
