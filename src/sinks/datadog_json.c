@@ -65,9 +65,8 @@ static tag_kind_t classify_tag(const vn_sink_t *s, const vn_dd_tag_rule_t *rule,
         return TAG_DEVICE;
     if (vn_sink__tag_excluded(s, tag))
         return TAG_DROP;
-    for (size_t i = 0; rule && i < rule->ntags; i++)
-        if (has_prefix(tag, rule->tags[i]))
-            return TAG_DROP;
+    if (rule && vn_delivery_strv_prefixes(tag, rule->tags, rule->ntags))
+        return TAG_DROP;
     return TAG_KEEP;
 }
 
@@ -288,14 +287,6 @@ static void emit_chunks(enc_t *e, body_kind_t kind, const size_t *idx, size_t n)
         emit_range(e, kind, idx, lo, lo + chunk < n ? lo + chunk : n);
 }
 
-static bool name_dropped(const vn_dd_t *dd, const char *name)
-{
-    for (size_t i = 0; i < dd->n_name_drops; i++)
-        if (has_prefix(name, dd->name_drops[i]))
-            return true;
-    return false;
-}
-
 vn_err_t vn_dd__encode_metrics(vn_dd_t *dd, const vn_sink_t *s, const vn_inter_metric_t *m, size_t n,
                                const vn_flush_info_t *info, vn_delivery_emit_fn emit, void *ctx)
 {
@@ -310,7 +301,8 @@ vn_err_t vn_dd__encode_metrics(vn_dd_t *dd, const vn_sink_t *s, const vn_inter_m
     size_t ns = 0, nc = 0;
     for (size_t i = 0; i < n; i++) {
         const vn_inter_metric_t *mi = &m[i];
-        if (!vn_sink__wants(s, mi) || !mi->name || name_dropped(dd, mi->name))
+        if (!vn_sink__wants(s, mi) || !mi->name ||
+            vn_delivery_strv_prefixes(mi->name, dd->name_drops, dd->n_name_drops))
             continue;
         if (mi->type == VN_IM_STATUS) {
             if (!isfinite(mi->value)) {

@@ -675,6 +675,14 @@ void vn_delivery_config_list(const vn_sink_config_t *sc, const char *key, char *
     }
 }
 
+bool vn_delivery_strv_prefixes(const char *s, char *const *prefixes, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(s, prefixes[i], strlen(prefixes[i])) == 0)
+            return true;
+    return false;
+}
+
 void vn_delivery_strv_free(char **v, size_t n)
 {
     for (size_t i = 0; i < n; i++)

@@ -86,6 +86,9 @@ vn_err_t vn_delivery_config(const vn_sink_config_t *sc, const vn_config_t *cfg, 
  * Empty items are skipped. *n = 0 and *out = NULL when the key is absent.
  */
 void vn_delivery_config_list(const vn_sink_config_t *sc, const char *key, char ***out, size_t *n);
+
+/** True when s starts with one of prefixes[0..n) (the "*_drops" lists above; "" matches all). */
+bool vn_delivery_strv_prefixes(const char *s, char *const *prefixes, size_t n);
 void vn_delivery_strv_free(char **v, size_t n);
 
 /**

@@ -426,20 +426,13 @@ static void emit_points(enc_t *e, const vn_sfx_token_t *tok, const size_t *idx, 
     vn_delivery_out_note(&e->out, emit_body(e, "datapoint", x->datapoint_url, tok, body, len, n));
 }
 
-static bool has_prefix(const char *s, const char *p)
-{
-    return strncmp(s, p, strlen(p)) == 0;
-}
-
 static bool dropped(const vn_sfx_t *x, const vn_inter_metric_t *m)
 {
-    for (size_t i = 0; i < x->n_name_drops; i++)
-        if (has_prefix(m->name, x->name_drops[i]))
+    if (vn_delivery_strv_prefixes(m->name, x->name_drops, x->n_name_drops))
+        return true;
+    for (size_t t = 0; t < m->ntags; t++)
+        if (vn_delivery_strv_prefixes(m->tags[t], x->tag_drops, x->n_tag_drops))
             return true;
-    for (size_t i = 0; i < x->n_tag_drops; i++)
-        for (size_t t = 0; t < m->ntags; t++)
-            if (has_prefix(m->tags[t], x->tag_drops[i]))
-                return true;
     return false;
 }
 
