@@ -8,7 +8,7 @@
  * splitter shared by all three grammars (Go's SplitBytes: "a||b" -> "a", "",
  * "b"). Errors are checked in
  * Go's order, so a line gets the same error category as in Go Veneur.
- * Tag work lives in tags.c and number syntax in number.c.
+ * Tag work lives in tags.c; number syntax is core/gonum.h.
  */
 #include "parse/dogstatsd.h"
 
