@@ -58,7 +58,7 @@ UNIT_BINS := $(patsubst %.c,$(BUILD)/%,$(UNIT_SRC))
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
-.PHONY: all deps run test test-unit test-asan test-e2e fuzz fuzz-build bench clean unit-bins
+.PHONY: all deps run test test-unit test-asan test-e2e fuzz fuzz-build bench clean unit-bins fleet
 all: $(BUILD)/veneur $(TOOL_BINS)
 
 deps:
@@ -139,6 +139,10 @@ fuzz: deps fuzz-build
 
 bench: deps all unit-bins
 	@scripts/bench.sh
+
+# issue 16: 20 locals, 3 proxies, 4 globals on 127.0.0.1; prints the loss table (tests/fleet/fleet.py)
+fleet: deps all
+	python3 tests/fleet/fleet.py
 
 clean:
 	rm -rf build

@@ -348,8 +348,11 @@ int main(int argc, char **argv)
            nreaders, nsinks, cfg->interval_s);
 
     for (;;) {
-        int sig = 0;
-        if (sigwait(&sigs, &sig) != 0)
+        /* Wakes every second to report log lines dropped by a burst that went quiet (core/log.h). */
+        struct timespec tick = {.tv_sec = 1};
+        int sig = sigtimedwait(&sigs, NULL, &tick);
+        vn_log_report_suppressed();
+        if (sig < 0)
             continue;
         if (sig == SIGINT || sig == SIGTERM) {
             VN_LOG(INFO, "event=shutdown signal=%s deadline_s=%d", sig == SIGINT ? "SIGINT" : "SIGTERM",
@@ -359,11 +362,13 @@ int main(int argc, char **argv)
         log_ignored_signal(sig);
     }
     start_shutdown_watchdog();
+    /* Sinks get the shutdown budget less a margin for what runs after them. */
+    double sinks_by = vn_flusher_mono_now() + SHUTDOWN_DEADLINE_S - 5;
 
     atomic_store(&app.ready, false);
     vn_listeners_stop(listeners);
     vn_forward_stop_import(forward); /* no import may land after the final flush */
-    vn_flusher_stop(flusher, cfg->flush_on_shutdown);
+    vn_flusher_stop_by(flusher, cfg->flush_on_shutdown, sinks_by);
     vn_http_server_stop(http);
     vn_flusher_free(flusher);
     vn_forward_free(forward); /* sends the final batch (bounded by one interval) */

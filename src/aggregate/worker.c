@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "aggregate/series_key.h"
@@ -32,6 +33,7 @@
 #include "core/metric.h"
 #include "core/spsc.h"
 #include "core/xalloc.h"
+#include "flush/ticker.h" /* the tick a swap closes (issue 16) */
 
 /* Batches in flight per reader->worker pair: 64 x 64 KiB = 4 MiB of buffering. */
 #define BATCHES_PER_READER 64
@@ -62,6 +64,11 @@ struct vn_worker {
     vn_import_t *imp_head, *imp_tail;
     size_t imp_n, imp_bytes;
     _Atomic bool imp_pending;
+    /* interval tags (issue 16), under imp_mu: the cut that closes a map and the
+     * late check share that mutex, so "late" means exactly "missed its map" */
+    bool clk_on;
+    double clk_iv, clk_off;
+    int64_t closed_ms; /* tick closed by the last swap; 0 = none yet */
 };
 
 static void wake(vn_worker_t *w)
@@ -182,14 +189,27 @@ size_t vn_worker_apply_imports(vn_series_map_t *m, vn_import_t *chain)
     return failed;
 }
 
+void vn_worker_set_interval_clock(vn_worker_t *w, double interval_s, double offset_s)
+{
+    pthread_mutex_lock(&w->imp_mu);
+    w->clk_on = interval_s > 0;
+    w->clk_iv = interval_s;
+    w->clk_off = offset_s;
+    pthread_mutex_unlock(&w->imp_mu);
+}
+
 size_t vn_worker_import(vn_worker_t *w, vn_import_t *chain)
 {
-    size_t dropped = 0;
+    size_t dropped = 0, late = 0;
+    /* Ticks are whole seconds on the wire; half an interval of slack keeps a
+     * sub-second or fractional interval from reading its own tick as late. */
     pthread_mutex_lock(&w->imp_mu);
+    int64_t late_below = w->closed_ms + (int64_t)(w->clk_iv * 500.0);
     while (chain) {
         vn_import_t *it = chain;
         chain = it->next;
         it->next = NULL;
+        late += w->clk_on && w->closed_ms && it->interval_ms && it->interval_ms < late_below;
         size_t b = import_bytes(it);
         if (w->imp_n >= VN_WORKER_MAX_IMPORTS || w->imp_bytes + b > VN_WORKER_MAX_IMPORT_BYTES) {
             vn_import_free(it);
@@ -208,17 +228,25 @@ size_t vn_worker_import(vn_worker_t *w, vn_import_t *chain)
     if (any)
         atomic_store(&w->imp_pending, true);
     pthread_mutex_unlock(&w->imp_mu);
+    if (late)
+        vn_stats_add(&w->stats->import_metrics_late, late);
     if (any && atomic_load(&w->sleeping))
         wake(w);
     return dropped;
 }
 
-/* Worker thread: takes the queued imports and merges them into the current map. */
-static void apply_pending_imports(vn_worker_t *w)
+/* Worker thread: takes the queued imports and merges them into the current map.
+ * cut: this take closes the map (a swap), so record the tick it closes. */
+static void apply_pending_imports(vn_worker_t *w, bool cut)
 {
-    if (!atomic_load(&w->imp_pending))
+    if (!cut && !atomic_load(&w->imp_pending))
         return;
     pthread_mutex_lock(&w->imp_mu);
+    if (cut && w->clk_on) {
+        struct timespec rt;
+        clock_gettime(CLOCK_REALTIME, &rt);
+        w->closed_ms = vn_ticker_tick_ms((double)rt.tv_sec + (double)rt.tv_nsec / 1e9, w->clk_iv, w->clk_off);
+    }
     vn_import_t *chain = w->imp_head;
     size_t n = w->imp_n;
     w->imp_head = w->imp_tail = NULL;
@@ -258,7 +286,7 @@ static void handle_swap(vn_worker_t *w)
     if (!atomic_load(&w->swap_req))
         return;
     drain(w);
-    apply_pending_imports(w);
+    apply_pending_imports(w, true);
     pthread_mutex_lock(&w->mu);
     w->handed = w->map;
     w->map = vn_series_map_new_limited(&w->lim);
@@ -272,7 +300,7 @@ static void *worker_main(void *arg)
     vn_worker_t *w = arg;
     while (!atomic_load(&w->stop)) {
         handle_swap(w);
-        apply_pending_imports(w);
+        apply_pending_imports(w, false);
         if (drain(w))
             continue;
         atomic_store(&w->sleeping, true);

@@ -78,6 +78,7 @@ typedef struct vn_import {
     uint8_t type;  /* vn_mtype_t: COUNTER, GAUGE, HISTOGRAM, TIMER or SET */
     uint8_t scope; /* target series scope (SPEC W1.3): GLOBAL for counters and
                       gauges, MIXED for sets, MIXED or GLOBAL for histograms/timers */
+    int64_t interval_ms; /* the sender's interval tick (x-veneur-interval-end, unix ms); 0 = untagged */
     union {
         double value;
         vn_tdigest_t digest;
@@ -116,6 +117,16 @@ void vn_import_free_chain(vn_import_t *head);
  * chain is freed. @return the number of imports dropped that way.
  */
 size_t vn_worker_import(vn_worker_t *w, vn_import_t *chain);
+
+/**
+ * Issue 16: makes w tell imports tagged with an interval it has already
+ * flushed ("late") from the others. From now on each swap records the tick
+ * it closes (flush/ticker.h: nearest multiple of interval_s to the wall
+ * clock minus offset_s); vn_worker_import counts a tagged import whose tick
+ * is not after that one in stats->import_metrics_late (it is still merged,
+ * into the interval that is open). Call once, before imports start.
+ */
+void vn_worker_set_interval_clock(vn_worker_t *w, double interval_s, double offset_s);
 
 /**
  * Merges a chain into a map (SPEC W1.3: counters add, gauges overwrite,

@@ -78,25 +78,88 @@ bool vn_config_url_userinfo(const char *v, size_t *start, size_t *end)
     return true;
 }
 
+/* A query parameter whose value is a secret: a secret key word in its name
+ * (api_key, access_token, password, client_secret, key, auth, ...), or sig/pwd/pass. */
+static bool query_name_is_secret(const char *name, size_t len)
+{
+    char low[VN_CFG_MAX_KEY + 1];
+    if (len == 0 || len > VN_CFG_MAX_KEY)
+        return len > 0; /* an over-long name is not worth guessing about */
+    for (size_t i = 0; i < len; i++)
+        low[i] = (char)tolower((unsigned char)name[i]);
+    low[len] = '\0';
+    return vn_cfg__key_is_secret(low) || strstr(low, "pass") || strstr(low, "signature") || strcmp(low, "sig") == 0 ||
+           strcmp(low, "pwd") == 0;
+}
+
+char *vn_config_redact_url(const char *v)
+{
+    const char *sep = v ? strstr(v, "://") : NULL;
+    if (!sep)
+        return NULL;
+    size_t n = strlen(v), neq = 0;
+    for (const char *p = v; *p; p++)
+        neq += *p == '=';
+    /* each redaction replaces at least one byte by the 10 of "<redacted>" */
+    char *out = vn_xmalloc(n + 10 * (neq + 1) + 1);
+    size_t o = 0, i = 0, ui0, ui1;
+    bool changed = false;
+    if (vn_config_url_userinfo(v, &ui0, &ui1)) {
+        memcpy(out, v, ui0);
+        memcpy(out + ui0, "<redacted>", 10);
+        o = ui0 + 10;
+        i = ui1;
+        changed = true;
+    }
+    const char *q = strchr(sep + 3, '?'), *frag = strchr(sep + 3, '#');
+    if (q && (!frag || q < frag)) {
+        size_t qi = (size_t)(q - v) + 1, end = frag ? (size_t)(frag - v) : n;
+        memcpy(out + o, v + i, qi - i);
+        o += qi - i;
+        i = qi;
+        while (i < end) { /* one name[=value] per round, separators copied as they are */
+            size_t pend = i;
+            while (pend < end && v[pend] != '&' && v[pend] != ';')
+                pend++;
+            const char *eq = memchr(v + i, '=', pend - i);
+            if (eq && (size_t)(eq - v) + 1 < pend && query_name_is_secret(v + i, (size_t)(eq - v) - i)) {
+                size_t nl = (size_t)(eq - v) + 1 - i;
+                memcpy(out + o, v + i, nl);
+                memcpy(out + o + nl, "<redacted>", 10);
+                o += nl + 10;
+                changed = true;
+            } else {
+                memcpy(out + o, v + i, pend - i);
+                o += pend - i;
+            }
+            i = pend;
+            if (i < end)
+                out[o++] = v[i++];
+        }
+    }
+    if (!changed) {
+        free(out);
+        return NULL;
+    }
+    memcpy(out + o, v + i, n - i + 1);
+    return out;
+}
+
 const char *vn_cfg__show(const char *v, bool secret, char *buf, size_t cap)
 {
     if (secret) {
         snprintf(buf, cap, "<redacted>");
         return buf;
     }
-    size_t n = 0, ui0 = 0, ui1 = 0;
-    bool userinfo = vn_config_url_userinfo(v, &ui0, &ui1);
-    const size_t limit = cap > 24 ? cap - 16 : 0; /* room for an escape, "<redacted>" and "..." */
+    char *hidden = vn_config_redact_url(v); /* https://<redacted>@host/?api_key=<redacted> */
+    if (hidden)
+        v = hidden;
+    size_t n = 0;
+    const size_t limit = cap > 24 ? cap - 16 : 0; /* room for an escape and "..." */
     for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
-        if (userinfo && (size_t)(p - (const unsigned char *)v) == ui0) {
-            if (n + 10 < limit) {
-                memcpy(buf + n, "<redacted>", 10);
-                n += 10;
-            }
-            p = (const unsigned char *)v + ui1; /* ui1 > ui0: the '@', always forward */
-        }
         if (n >= limit) {
             memcpy(buf + n, "...", 4);
+            free(hidden);
             return buf;
         }
         if (*p == '"' || *p == '\\')
@@ -107,6 +170,7 @@ const char *vn_cfg__show(const char *v, bool secret, char *buf, size_t cap)
             buf[n++] = (char)*p;
     }
     buf[n] = '\0';
+    free(hidden);
     return buf;
 }
 

@@ -103,6 +103,7 @@ typedef struct vn_config {
     /* flush */
     double interval_s;              /* `interval`, Go duration; default 10s */
     bool synchronize_with_interval;
+    double import_grace_period_s;   /* veneur-c: 0 = min(interval/4, 2s), < 0 = off (flush/ticker.h) */
     bool flush_on_shutdown;         /* default TRUE (SPEC 0.7) */
     int flush_watchdog_missed_flushes;
     double *percentiles;
@@ -225,6 +226,19 @@ bool vn_config_port_ok(const char *v);
  * (up to the first '/', '?' or '#') holds no '@'. Thread-safe, borrows v.
  */
 bool vn_config_url_userinfo(const char *v, size_t *start, size_t *end);
+
+/**
+ * A URL-shaped value (it has "://") with its secrets replaced by "<redacted>":
+ * the userinfo (as vn_config_url_userinfo) and the value of each query
+ * parameter whose name reads as a secret - a word of vn_cfg's secret keys
+ * (key, token, password, secret, auth, credential, dsn: api_key=, token=,
+ * password=, client_secret=, key=) or pass/sig/pwd/signature:
+ *   "https://u:p@h/x?api_key=abc&q=1#f" -> "https://<redacted>@h/x?api_key=<redacted>&q=1#f".
+ * Returns a new string (caller frees), or NULL when v has nothing to hide.
+ * Used by every config dump (/config/yaml, /config/json) and config message
+ * of veneur and veneur-proxy. Thread-safe, borrows v.
+ */
+char *vn_config_redact_url(const char *v);
 
 /** Embedded default config used by `make run` (no -f): UDP 127.0.0.1:8126, HTTP 127.0.0.1:8127, debug sink. */
 extern const char vn_config_default_yaml[];

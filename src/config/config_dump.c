@@ -77,24 +77,20 @@ static void put_str(FILE *out, const char *s)
 /* Go's -print-secrets; set only for the duration of one vn_config_dump_opts call. */
 static _Thread_local bool t_print_secrets;
 
-/* A value: "<redacted>" for a secret; any URL's userinfo is hidden too, whatever
- * the key (api_hostname: https://user:pass@host), since a password embedded
- * there is as secret as an api_key. */
+/* A value: "<redacted>" for a secret; a URL's userinfo and secret query
+ * parameters are hidden too, whatever the key (api_hostname:
+ * https://user:pass@host/?api_key=...), since a password embedded there is as
+ * secret as an api_key. */
 static void put_value_str(FILE *out, const char *s, bool secret)
 {
-    size_t a, b;
+    char *hidden;
     if (t_print_secrets) {
         put_str(out, s);
     } else if (secret && *s) {
         put_str(out, "<redacted>");
-    } else if (vn_config_url_userinfo(s, &a, &b)) {
-        size_t n = strlen(s);
-        char *r = vn_xmalloc(n + 11);
-        memcpy(r, s, a);
-        memcpy(r + a, "<redacted>", 10);
-        memcpy(r + a + 10, s + b, n - b + 1);
-        put_str(out, r);
-        free(r);
+    } else if ((hidden = vn_config_redact_url(s)) != NULL) {
+        put_str(out, hidden);
+        free(hidden);
     } else {
         put_str(out, s);
     }

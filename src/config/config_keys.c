@@ -55,6 +55,8 @@ const vn_config_key_t vn_config_keys[] = {
     K("http.config", "HTTP.Config", VN_KT_BOOL, http_config, NULL, 0),
     K("http_address", "HTTPAddress", VN_KT_STR, http_address, NULL, 0),
     K("http_quit", "HTTPQuit", VN_KT_BOOL, http_quit, NULL, 0),
+    /* veneur-c only (issue 16): a synchronized global's import window past the tick; 0 = auto, < 0 = off */
+    K("import_grace_period", "ImportGracePeriod", VN_KT_DURATION, import_grace_period_s, NULL, 0),
     K("indicator_span_timer_name", "IndicatorSpanTimerName", VN_KT_STR, indicator_span_timer_name, NULL, 0),
     K("interval", "Interval", VN_KT_DURATION, interval_s, "10s", VN_KF_ZERO_DEFAULT),
     /* veneur-c only: no Go field; the env name follows the same rule */

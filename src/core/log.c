@@ -11,6 +11,9 @@
 
 static vn_log_level_t g_level = VN_LOG_INFO; /* set once before threads start */
 static _Atomic uint64_t g_suppressed;
+/* Sites that have dropped lines (never removed: a site is static), for the periodic report. */
+static vn_log_site_t *_Atomic g_pending[VN_LOG_PENDING_MAX];
+static _Atomic uint64_t g_last_report_s; /* now_s() of the last automatic report */
 
 void vn_log_set_level(vn_log_level_t level) { g_level = level; }
 vn_log_level_t vn_log_get_level(void) { return g_level; }
@@ -89,6 +92,30 @@ static void vwrite_line(vn_log_level_t level, int err_no, uint64_t suppressed, c
     (void)w;
 }
 
+/* Gives a site that has just started dropping lines a registry slot (once; when
+ * all slots are taken it keeps the report-on-next-line behaviour only). */
+static void site_register(vn_log_site_t *site)
+{
+    if (!site->file || atomic_exchange_explicit(&site->registered, 1, memory_order_relaxed))
+        return;
+    for (size_t i = 0; i < VN_LOG_PENDING_MAX; i++) {
+        vn_log_site_t *expect = NULL;
+        if (atomic_compare_exchange_strong_explicit(&g_pending[i], &expect, site, memory_order_release,
+                                                    memory_order_relaxed))
+            return;
+    }
+}
+
+/* At most once a second per process, whoever logs first runs the report. */
+static void maybe_report(void)
+{
+    uint64_t now = now_s(), last = atomic_load_explicit(&g_last_report_s, memory_order_relaxed);
+    if (now != last &&
+        atomic_compare_exchange_strong_explicit(&g_last_report_s, &last, now, memory_order_relaxed,
+                                                memory_order_relaxed))
+        vn_log_report_suppressed();
+}
+
 void vn_log_write_site(vn_log_site_t *site, vn_log_level_t level, int err_no, const char *fmt, ...)
 {
     if (level < g_level)
@@ -96,8 +123,10 @@ void vn_log_write_site(vn_log_site_t *site, vn_log_level_t level, int err_no, co
     uint64_t suppressed = 0;
     if (site) {
         if (!site_take(site)) {
-            atomic_fetch_add_explicit(&site->suppressed, 1, memory_order_relaxed);
+            if (atomic_fetch_add_explicit(&site->suppressed, 1, memory_order_relaxed) == 0)
+                site_register(site);
             atomic_fetch_add_explicit(&g_suppressed, 1, memory_order_relaxed);
+            maybe_report();
             return;
         }
         if (atomic_load_explicit(&site->suppressed, memory_order_relaxed))
@@ -107,6 +136,40 @@ void vn_log_write_site(vn_log_site_t *site, vn_log_level_t level, int err_no, co
     va_start(ap, fmt);
     vwrite_line(level, err_no, suppressed, fmt, ap);
     va_end(ap);
+    maybe_report();
+}
+
+static void write_line(vn_log_level_t level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void write_line(vn_log_level_t level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vwrite_line(level, 0, 0, fmt, ap);
+    va_end(ap);
+}
+
+size_t vn_log_report_suppressed(void)
+{
+    uint64_t now = now_s();
+    size_t lines = 0;
+    for (size_t i = 0; i < VN_LOG_PENDING_MAX; i++) {
+        vn_log_site_t *site = atomic_load_explicit(&g_pending[i], memory_order_acquire);
+        if (!site)
+            break; /* slots fill in order and are never freed */
+        if (atomic_load_explicit(&site->suppressed, memory_order_relaxed) == 0)
+            continue;
+        /* A site still logging reports its own count, on its next line (within a second). */
+        uint64_t last = atomic_load_explicit(&site->bucket, memory_order_relaxed) >> 8;
+        if (now < last + VN_LOG_QUIET_S)
+            continue;
+        uint64_t n = atomic_exchange_explicit(&site->suppressed, 0, memory_order_relaxed);
+        if (n == 0)
+            continue;
+        write_line(VN_LOG_WARN, "event=log_suppressed site=%s:%d count=%llu msg=\"lines over this call site's rate limit\"",
+                   site->file, site->line, (unsigned long long)n);
+        lines++;
+    }
+    return lines;
 }
 
 void vn_log_write(vn_log_level_t level, int err_no, const char *fmt, ...)
@@ -117,6 +180,7 @@ void vn_log_write(vn_log_level_t level, int err_no, const char *fmt, ...)
     va_start(ap, fmt);
     vwrite_line(level, err_no, 0, fmt, ap);
     va_end(ap);
+    maybe_report();
 }
 
 /* Bytes the escaped form of c takes. */

@@ -258,6 +258,9 @@ size_t vn_stats_render_prometheus(const vn_stats_t *s, char *buf, size_t cap)
             vn_stats_get(&s->forward_calls));
     counter(&o, "veneur_forward_errors_total", "SendMetricsV2 calls to forward_address that failed.",
             vn_stats_get(&s->forward_failures));
+    counter(&o, "veneur_forward_failovers_total",
+            "Times the forwarder moved to the next forward_address entry after a failed call.",
+            vn_stats_get(&s->forward_failovers));
     counter(&o, "veneur_forward_metrics_sent_total", "Metrics forwarded in calls that succeeded.",
             vn_stats_get(&s->forward_metrics_sent));
     counter(&o, "veneur_forward_metrics_failed_total", "Metrics in forwarding calls that failed.",
@@ -280,6 +283,9 @@ size_t vn_stats_render_prometheus(const vn_stats_t *s, char *buf, size_t cap)
             vn_stats_get(&s->import_metrics_dropped));
     counter(&o, "veneur_import_metrics_applied_total", "Imported metrics merged into a series.",
             vn_stats_get(&s->import_metrics_applied));
+    counter(&o, "veneur_import_metrics_late_total",
+            "Imported metrics tagged with an interval this global had already flushed (merged into the current one).",
+            vn_stats_get(&s->import_metrics_late));
     counter(&o, "veneur_import_metrics_failed_total", "Imported metrics a worker could not merge.",
             vn_stats_get(&s->import_metrics_failed));
     counter(&o, "veneur_grpc_connections_total", "HTTP/2 connections accepted on grpc_address.",

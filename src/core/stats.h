@@ -89,6 +89,7 @@ typedef struct vn_stats {
     /* forwarding, local side (forward/forwarder.c): one SendMetricsV2 call per interval */
     _Atomic uint64_t forward_calls;            /* calls that ended with grpc-status 0 */
     _Atomic uint64_t forward_failures;         /* calls that failed: connect, deadline, reset, non-0 status */
+    _Atomic uint64_t forward_failovers;        /* switches to the next forward_address entry (issue 16) */
     _Atomic uint64_t forward_metrics_sent;     /* metrics in calls that succeeded */
     _Atomic uint64_t forward_metrics_failed;   /* metrics in calls that failed */
     _Atomic uint64_t forward_metrics_dropped;  /* never sent: queue full, over a size cap, unencodable */
@@ -99,6 +100,7 @@ typedef struct vn_stats {
     _Atomic uint64_t import_metrics_received;  /* metrics decoded and handed to workers */
     _Atomic uint64_t import_metrics_rejected;  /* metrics refused (bad protobuf, Local scope, no value, ...) */
     _Atomic uint64_t import_metrics_dropped;   /* worker import queue full */
+    _Atomic uint64_t import_metrics_late;      /* tagged with an interval already flushed (issue 16) */
     _Atomic uint64_t import_metrics_applied;   /* merged into a series by a worker */
     _Atomic uint64_t import_metrics_failed;    /* not merged: series cap, HLL precision mismatch */
     _Atomic uint64_t grpc_connections_total;   /* HTTP/2 connections accepted on grpc_address */

@@ -32,6 +32,7 @@
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "flush/sink_runner.h"
+#include "flush/ticker.h"
 
 struct vn_flusher {
     vn_flusher_opts_t o;
@@ -44,6 +45,7 @@ struct vn_flusher {
     bool started;
     vn_sink_runner_t **runners; /* one per sink; NULL once stopped */
     uint64_t seq;               /* intervals flushed (flusher thread, then the stopping thread) */
+    double final_by;            /* the final flush's CLOCK_MONOTONIC deadline (stopping thread) */
 };
 
 static double mono_now(void)
@@ -67,16 +69,16 @@ static int64_t flush_stamp(const vn_flusher_t *f, double tick_mono)
     double now = real_now();
     if (tick_mono < 0 || !f->o.cfg->synchronize_with_interval)
         return (int64_t)floor(now);
-    double tick_real = now - (mono_now() - tick_mono);
+    /* a synchronized global runs offset_s past the wall-clock tick (issue 16): stamp the tick */
+    double tick_real = now - (mono_now() - tick_mono) - vn_ticker_offset_s(f->o.cfg);
     return (int64_t)floor(tick_real + 0.5);
 }
 
-/* Metrics handed to the sinks per chunk: bounds the flush's extra memory whatever the
- * number of series (a sink may be called several times per interval). */
-#define FLUSH_CHUNK 16384
-
-/* Hands one chunk to every sink's runner (never waits for a sink), then leaves out empty. */
-static void deliver(vn_flusher_t *f, vn_flush_output_t *out, const vn_flush_info_t *info)
+/* Hands one chunk to every sink's runner, then leaves out empty. A runner whose
+ * queue is full of this interval makes it wait, until wait_until at most, while
+ * that sink makes progress (sink_runner.h): a slower sink still gets the whole
+ * interval without the flush holding more than its queue cap per sink. */
+static void deliver(vn_flusher_t *f, vn_flush_output_t *out, const vn_flush_info_t *info, double wait_until)
 {
     if (out->n == 0)
         return; /* Go never calls sinks with an empty list */
@@ -88,7 +90,7 @@ static void deliver(vn_flusher_t *f, vn_flush_output_t *out, const vn_flush_info
     }
     vn_flush_chunk_t *c = vn_flush_chunk_new(out, f->o.nsinks);
     for (size_t i = 0; i < f->o.nsinks; i++)
-        vn_sink_runner_push(f->runners[i], f->seq, c, info);
+        vn_sink_runner_push(f->runners[i], f->seq, c, info, wait_until);
 }
 
 static void note_overflow(vn_flusher_t *f, const vn_series_map_t *m)
@@ -119,35 +121,46 @@ static void flush_once(vn_flusher_t *f, double tick_mono)
         .hostname = f->rules.hostname,
         .deadline_s = t0 + f->o.cfg->interval_s,
     };
+    /* Waiting on slow sinks may use half the interval: the next tick stays on
+     * time. The final flush may use what is left of the shutdown budget. */
+    double wait_until = tick_mono < 0 ? f->final_by : t0 + f->o.cfg->interval_s / 2;
     f->seq++;
     vn_flush_output_t out;
     vn_flush_output_init(&out);
     size_t series = 0;
     uint64_t metrics = 0;
     /* Forwarding (issue 6): NULL unless forward_address is set. Encoding the
-     * forwardable series happens here; sending is the forwarder thread's. */
+     * forwardable series happens here, before the sinks' chunks, so a slow sink
+     * that makes deliver() wait never delays the forward; sending is the
+     * forwarder thread's. (Both paths compact digests first, so the order does
+     * not change what either sees.) */
     vn_forward_batch_t *fwd = vn_forward_begin(f->o.forward);
+    for (size_t w = 0; w < f->o.nworkers; w++) {
+        if (!maps[w])
+            continue;
+        series += maps[w]->count;
+        note_overflow(f, maps[w]);
+        vn_forward_add_map(fwd, maps[w]);
+    }
+    vn_forward_end(f->o.forward, fwd); /* queues without blocking; drops (counted) when full */
     for (size_t w = 0; w < f->o.nworkers; w++) {
         vn_series_map_t *m = maps[w];
         if (!m)
             continue;
-        series += m->count;
-        note_overflow(f, m);
         for (size_t at = 0; at < m->cap;) {
-            at = vn_flush_generate_from(m, at, FLUSH_CHUNK, &f->rules, ts, &out);
-            if (out.n >= FLUSH_CHUNK) {
+            at = vn_flush_generate_bounded(m, at, VN_FLUSH_CHUNK_MAX_METRICS, VN_FLUSH_CHUNK_MAX_BYTES, &f->rules,
+                                           ts, &out);
+            if (out.n >= VN_FLUSH_CHUNK_MAX_METRICS || vn_flush_output_bytes(&out) >= VN_FLUSH_CHUNK_MAX_BYTES) {
                 metrics += out.n;
-                deliver(f, &out, &info);
+                deliver(f, &out, &info, wait_until);
             }
         }
-        vn_forward_add_map(fwd, m);
         vn_series_map_free(m);
     }
     metrics += out.n;
-    deliver(f, &out, &info);
+    deliver(f, &out, &info, wait_until);
     vn_flush_output_destroy(&out);
     free(maps);
-    vn_forward_end(f->o.forward, fwd); /* queues without blocking; drops (counted) when full */
     vn_event_list_t events = {0};
     if (f->o.events)
         vn_event_store_take(f->o.events, &events);
@@ -185,7 +198,7 @@ static void *flusher_main(void *arg)
         struct timespec rt;
         clock_gettime(CLOCK_REALTIME, &rt);
         double now = (double)rt.tv_sec + (double)rt.tv_nsec / 1e9;
-        next = mono_now() + (iv - fmod(now, iv));
+        next = mono_now() + vn_ticker_first_delay(now, iv, vn_ticker_offset_s(f->o.cfg)); /* issue 16 */
     }
     pthread_mutex_lock(&f->mu);
     while (!f->stop) {
@@ -236,7 +249,7 @@ vn_flusher_t *vn_flusher_start(const vn_flusher_opts_t *opts)
     f->runners = vn_xcalloc(opts->nsinks ? opts->nsinks : 1, sizeof *f->runners);
     for (size_t i = 0; i < opts->nsinks; i++)
         f->runners[i] = vn_sink_runner_start(opts->sinks[i], i < VN_STATS_MAX_SINKS ? &opts->stats->sinks[i] : NULL,
-                                             c->interval_s, 0);
+                                             c->interval_s, 0, 0);
     pthread_mutex_init(&f->mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -251,14 +264,12 @@ vn_flusher_t *vn_flusher_start(const vn_flusher_opts_t *opts)
     return f;
 }
 
-/* Lets every runner drain for one shared grace period; a sink still stuck in a
+/* Lets every runner drain until one shared deadline; a sink still stuck in a
  * call by then is abandoned and its slot in the caller's array set to NULL. */
-static void stop_runners(vn_flusher_t *f)
+static void stop_runners(vn_flusher_t *f, double deadline)
 {
     if (!f->runners)
         return;
-    double iv = f->o.cfg->interval_s;
-    double deadline = mono_now() + (iv > 0 && iv < VN_SINK_STOP_GRACE_MAX_S ? iv : VN_SINK_STOP_GRACE_MAX_S);
     for (size_t i = 0; i < f->o.nsinks; i++) {
         if (!vn_sink_runner_stop(f->runners[i], deadline))
             f->o.sinks[i] = NULL;
@@ -267,12 +278,19 @@ static void stop_runners(vn_flusher_t *f)
     f->runners = NULL;
 }
 
+double vn_flusher_mono_now(void) { return mono_now(); }
+
 void vn_flusher_stop(vn_flusher_t *f, bool final)
+{
+    vn_flusher_stop_by(f, final, mono_now() + VN_FLUSHER_STOP_GRACE_S);
+}
+
+void vn_flusher_stop_by(vn_flusher_t *f, bool final, double deadline_mono)
 {
     if (!f)
         return;
     if (!f->started) {
-        stop_runners(f);
+        stop_runners(f, deadline_mono);
         return;
     }
     pthread_mutex_lock(&f->mu);
@@ -281,9 +299,10 @@ void vn_flusher_stop(vn_flusher_t *f, bool final)
     pthread_mutex_unlock(&f->mu);
     pthread_join(f->thread, NULL);
     f->started = false;
+    f->final_by = deadline_mono;
     if (final)
         flush_once(f, -1);
-    stop_runners(f);
+    stop_runners(f, deadline_mono);
 }
 
 void vn_flusher_free(vn_flusher_t *f)

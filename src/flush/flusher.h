@@ -35,16 +35,33 @@ typedef struct vn_flusher_opts {
 
 typedef struct vn_flusher vn_flusher_t;
 
+/** Output metrics per chunk handed to the sinks (a sink may be called several times per interval). */
+#define VN_FLUSH_CHUNK_MAX_METRICS 16384
+/**
+ * Bytes per chunk (vn_flush_output_bytes: strings and metrics array). With long
+ * keys a count alone lets one chunk copy the whole map; this bounds what the
+ * flush holds beside the maps to a few chunks per sink queue.
+ */
+#define VN_FLUSH_CHUNK_MAX_BYTES ((size_t)8 << 20)
+/** vn_flusher_stop's drain budget for the sinks, counted from the call. */
+#define VN_FLUSHER_STOP_GRACE_S 20.0
+
 /** Starts the ticker thread. Returns owned. */
 vn_flusher_t *vn_flusher_start(const vn_flusher_opts_t *opts);
 /**
- * Stops the ticker; when final is true, runs one last flush first. Then each
- * sink's runner gets min(interval, 5 s) to deliver what is queued; a sink still
- * inside a flush call after that (stuck in the kernel: a hung NFS mount, a
- * FIFO nobody drains) is abandoned, and its entry in opts->sinks is set to NULL
- * so the caller does not free a sink another thread still uses. NULL ok.
+ * Stops the ticker; when final is true, runs one last flush first. Then the
+ * sinks' runners deliver what is queued until deadline_mono (CLOCK_MONOTONIC
+ * seconds, see vn_flusher_mono_now): a slow but healthy sink gets the rest of
+ * the shutdown budget for the final interval. A sink still inside a flush call
+ * at the deadline (stuck in the kernel: a hung NFS mount, a FIFO nobody
+ * drains) is abandoned, and its entry in opts->sinks is set to NULL so the
+ * caller does not free a sink another thread still uses. NULL ok.
  */
+void vn_flusher_stop_by(vn_flusher_t *f, bool final, double deadline_mono);
+/** vn_flusher_stop_by with a deadline VN_FLUSHER_STOP_GRACE_S from now. */
 void vn_flusher_stop(vn_flusher_t *f, bool final);
+/** CLOCK_MONOTONIC in seconds, the clock of vn_flusher_stop_by's deadline. */
+double vn_flusher_mono_now(void);
 void vn_flusher_free(vn_flusher_t *f);
 
 /** The metrics produced from some maps; strings live in the arena. */
@@ -56,6 +73,8 @@ typedef struct vn_flush_output {
 
 void vn_flush_output_init(vn_flush_output_t *o);
 void vn_flush_output_destroy(vn_flush_output_t *o);
+/** Bytes o holds: its arena's chunks plus the metrics array (what a queued chunk costs). */
+size_t vn_flush_output_bytes(const vn_flush_output_t *o);
 
 /** Per-flush generation settings (derived from the config once). */
 typedef struct vn_flush_rules {
@@ -82,5 +101,13 @@ void vn_flush_generate(const vn_series_map_t *map, const vn_flush_rules_t *rules
  */
 size_t vn_flush_generate_from(const vn_series_map_t *map, size_t start, size_t limit, const vn_flush_rules_t *rules,
                               int64_t timestamp, vn_flush_output_t *out);
+
+/**
+ * Like vn_flush_generate_from, also stopping once out holds max_bytes
+ * (vn_flush_output_bytes; it may pass it by one series' outputs). Long keys make
+ * a few metrics weigh megabytes, so a count alone does not bound a chunk.
+ */
+size_t vn_flush_generate_bounded(const vn_series_map_t *map, size_t start, size_t max_metrics, size_t max_bytes,
+                                 const vn_flush_rules_t *rules, int64_t timestamp, vn_flush_output_t *out);
 
 #endif

@@ -45,20 +45,24 @@ static vn_inter_metric_t *push(vn_flush_output_t *o)
 }
 
 typedef struct split {
-    const char *name;
+    const char *name;   /* borrowed from the series key: not NUL-terminated */
     size_t name_len;
+    const char *name_z; /* arena copy of name, made on first bare use (see bare_name) */
     const char *const *tags;
     size_t ntags;
     const char *sink_only;
 } split_t;
 
-/* Splits "name\nt1,t2" into arena strings; strips veneursinkonly:NAME (kept as routing). */
+/* Splits "name\nt1,t2": tags into arena strings, strips veneursinkonly:NAME (kept
+ * as routing). The name stays in the key: histograms only ever emit it with a
+ * suffix, so copying it here too would cost one more key-sized copy per series. */
 static void split_key(const vn_series_t *s, vn_flush_output_t *o, split_t *out)
 {
     const char *nl = memchr(s->key, '\n', s->key_len);
     size_t nlen = nl ? (size_t)(nl - s->key) : s->key_len;
-    out->name = vn_arena_strndup(&o->arena, s->key, nlen);
+    out->name = s->key;
     out->name_len = nlen;
+    out->name_z = NULL;
     out->sink_only = NULL;
     const char *t = nl ? nl + 1 : s->key + s->key_len;
     const char *end = s->key + s->key_len;
@@ -86,18 +90,28 @@ static void split_key(const vn_series_t *s, vn_flush_output_t *o, split_t *out)
     out->ntags = n;
 }
 
-static void emit(vn_flush_output_t *o, const split_t *k, const char *suffix, double value, vn_im_type_t type,
+/* The name alone as a C string in the output arena (the key it came from dies with the map). */
+static const char *bare_name(vn_flush_output_t *o, split_t *k)
+{
+    if (!k->name_z)
+        k->name_z = vn_arena_strndup(&o->arena, k->name, k->name_len);
+    return k->name_z;
+}
+
+static void emit(vn_flush_output_t *o, split_t *k, const char *suffix, double value, vn_im_type_t type,
                  int64_t ts, const char *host)
 {
     vn_inter_metric_t *m = push(o);
     if (suffix) {
+        /* Each output owns "name.suffix": sinks take C strings, and the map (the
+         * key) is freed before the sinks run. */
         size_t sl = strlen(suffix);
         char *nm = vn_arena_alloc(&o->arena, k->name_len + sl + 1);
         memcpy(nm, k->name, k->name_len);
         memcpy(nm + k->name_len, suffix, sl + 1);
         m->name = nm;
     } else {
-        m->name = k->name;
+        m->name = bare_name(o, k);
     }
     m->timestamp = ts;
     m->value = value;
@@ -108,7 +122,7 @@ static void emit(vn_flush_output_t *o, const split_t *k, const char *suffix, dou
     m->sink_only = k->sink_only;
 }
 
-static void emit_histo(vn_flush_output_t *o, const split_t *k, vn_histo_t *h, const vn_flush_rules_t *r, bool pct,
+static void emit_histo(vn_flush_output_t *o, split_t *k, vn_histo_t *h, const vn_flush_rules_t *r, bool pct,
                        bool global, int64_t ts)
 {
     vn_histo_out_t outs[7 + 64];
@@ -121,16 +135,27 @@ static void emit_histo(vn_flush_output_t *o, const split_t *k, vn_histo_t *h, co
              r->hostname);
 }
 
+size_t vn_flush_output_bytes(const vn_flush_output_t *o)
+{
+    return o->arena.bytes + o->cap * sizeof *o->m;
+}
+
 void vn_flush_generate(const vn_series_map_t *map, const vn_flush_rules_t *r, int64_t ts, vn_flush_output_t *o)
 {
-    vn_flush_generate_from(map, 0, SIZE_MAX, r, ts, o);
+    vn_flush_generate_bounded(map, 0, SIZE_MAX, SIZE_MAX, r, ts, o);
 }
 
 size_t vn_flush_generate_from(const vn_series_map_t *map, size_t start, size_t limit, const vn_flush_rules_t *r,
                               int64_t ts, vn_flush_output_t *o)
 {
+    return vn_flush_generate_bounded(map, start, limit, SIZE_MAX, r, ts, o);
+}
+
+size_t vn_flush_generate_bounded(const vn_series_map_t *map, size_t start, size_t max_metrics, size_t max_bytes,
+                                 const vn_flush_rules_t *r, int64_t ts, vn_flush_output_t *o)
+{
     size_t i;
-    for (i = start; i < map->cap && o->n < limit; i++) {
+    for (i = start; i < map->cap && o->n < max_metrics && vn_flush_output_bytes(o) < max_bytes; i++) {
         vn_series_t *s = map->slots[i];
         if (!s)
             continue;

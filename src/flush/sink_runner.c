@@ -45,12 +45,18 @@ struct vn_sink_runner {
     vn_stats_sink_t *slot;
     double interval_s;
     size_t max_metrics;
+    size_t max_bytes;
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;      /* work or stop for the thread */
     pthread_cond_t idle_cv; /* the thread left a sink call, or exited */
     item_t *head, *tail;
     size_t pending;         /* metrics in waiting chunk items */
+    size_t pending_bytes;   /* vn_flush_chunk_t.bytes of waiting chunk items */
+    uint64_t done;          /* items the thread finished: progress a waiting pusher looks for */
+    uint64_t nowait_seq;    /* an interval whose pusher already waited in vain: drop, don't wait again */
+    double stop_deadline;   /* set with stopping: no sink call is told it has longer */
+    double call_deadline;   /* deadline the current sink call was given (valid while busy) */
     bool stopping, exited, busy;
     bool abandoned;         /* stop gave up on the thread: it frees r itself if it ever returns */
     _Atomic uint64_t dropped;
@@ -72,6 +78,7 @@ vn_flush_chunk_t *vn_flush_chunk_new(vn_flush_output_t *out, size_t refs)
 {
     vn_flush_chunk_t *c = vn_xcalloc(1, sizeof *c);
     c->out = *out;
+    c->bytes = sizeof *c + vn_flush_output_bytes(out);
     atomic_init(&c->refs, refs);
     vn_flush_output_init(out);
     return c;
@@ -126,8 +133,10 @@ static void append(vn_sink_runner_t *r, item_t *it)
     else
         r->head = it;
     r->tail = it;
-    if (it->chunk)
+    if (it->chunk) {
         r->pending += it->chunk->out.n;
+        r->pending_bytes += it->chunk->bytes;
+    }
 }
 
 static item_t *pop(vn_sink_runner_t *r)
@@ -139,8 +148,10 @@ static item_t *pop(vn_sink_runner_t *r)
     if (!r->head)
         r->tail = NULL;
     it->next = NULL;
-    if (it->chunk)
+    if (it->chunk) {
         r->pending -= it->chunk->out.n;
+        r->pending_bytes -= it->chunk->bytes;
+    }
     return it;
 }
 
@@ -203,12 +214,20 @@ static void tally_for(vn_sink_runner_t *r, uint64_t seq)
     r->t = (tally_t){.open = true, .seq = seq, .start = now, .deadline = now + r->interval_s};
 }
 
-static void run_item(vn_sink_runner_t *r, item_t *it)
+/* The deadline a call for `it` gets: its interval's start + interval, and no
+ * later than stop_by (the stop deadline once stopping, else 0), so a sink that
+ * honours it returns before it would be abandoned. */
+static double call_deadline(vn_sink_runner_t *r, const item_t *it, double stop_by)
+{
+    tally_for(r, it->seq);
+    return stop_by > 0 && stop_by < r->t.deadline ? stop_by : r->t.deadline;
+}
+
+static void run_item(vn_sink_runner_t *r, item_t *it, double deadline)
 {
     vn_sink_t *s = r->s;
-    tally_for(r, it->seq);
     vn_flush_info_t info = it->info;
-    info.deadline_s = r->t.deadline;
+    info.deadline_s = deadline;
     double s0 = mono_now();
     if (it->chunk) {
         r->t.handed += wanted(s, it->chunk);
@@ -237,11 +256,14 @@ static void *runner_main(void *arg)
         if (!it)
             break; /* stopping and drained */
         r->busy = true;
+        r->call_deadline = call_deadline(r, it, r->stopping ? r->stop_deadline : 0);
+        double dl = r->call_deadline;
         pthread_mutex_unlock(&r->mu);
-        run_item(r, it);
+        run_item(r, it, dl);
         item_free(it);
         pthread_mutex_lock(&r->mu);
         r->busy = false;
+        r->done++;
         pthread_cond_broadcast(&r->idle_cv);
     }
     tally_close(r);
@@ -260,13 +282,15 @@ static void *runner_main(void *arg)
 
 /* ------------------------------------------------------------ public */
 
-vn_sink_runner_t *vn_sink_runner_start(vn_sink_t *s, vn_stats_sink_t *slot, double interval_s, size_t max_metrics)
+vn_sink_runner_t *vn_sink_runner_start(vn_sink_t *s, vn_stats_sink_t *slot, double interval_s, size_t max_metrics,
+                                       size_t max_bytes)
 {
     vn_sink_runner_t *r = vn_xcalloc(1, sizeof *r);
     r->s = s;
     r->slot = slot;
     r->interval_s = interval_s > 0 ? interval_s : 10.0;
     r->max_metrics = max_metrics ? max_metrics : VN_SINK_QUEUE_MAX_METRICS;
+    r->max_bytes = max_bytes ? max_bytes : VN_SINK_QUEUE_MAX_BYTES;
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->cv, NULL);
     pthread_condattr_t ca;
@@ -281,22 +305,70 @@ vn_sink_runner_t *vn_sink_runner_start(vn_sink_t *s, vn_stats_sink_t *slot, doub
     return r;
 }
 
-void vn_sink_runner_push(vn_sink_runner_t *r, uint64_t seq, vn_flush_chunk_t *c, const vn_flush_info_t *info)
+static bool fits(const vn_sink_runner_t *r, size_t metrics, size_t bytes)
+{
+    return r->pending + metrics <= r->max_metrics && r->pending_bytes + bytes <= r->max_bytes;
+}
+
+static void abs_time(double mono, struct timespec *ts);
+
+/*
+ * Makes room for chunk c of interval seq (mu held). Older intervals go first,
+ * whole, but only when that is enough: evicting them for a chunk that cannot
+ * fit anyway would lose more. What is left is this interval's own backlog: the
+ * sink is slower than the flusher produces. Then the pusher waits for the
+ * runner until wait_until, as long as the runner finishes an item at least
+ * every VN_SINK_PUSH_STALL_S; a runner stuck in one call gets no second wait
+ * in the same interval, so a hung sink costs the flusher one stall period.
+ */
+static bool make_room(vn_sink_runner_t *r, uint64_t seq, const vn_flush_chunk_t *c, double wait_until)
+{
+    if (c->out.n > r->max_metrics || c->bytes > r->max_bytes)
+        return false; /* would not fit an empty queue */
+    for (;;) {
+        size_t same = 0, same_bytes = 0;
+        for (const item_t *q = r->head; q; q = q->next) {
+            if (q->seq == seq && q->chunk) {
+                same += q->chunk->out.n;
+                same_bytes += q->chunk->bytes;
+            }
+        }
+        bool can_fit = same + c->out.n <= r->max_metrics && same_bytes + c->bytes <= r->max_bytes;
+        while (can_fit && !fits(r, c->out.n, c->bytes) && r->head && r->head->seq != seq)
+            evict_oldest(r, "queue_full");
+        if (r->stopping || r->exited)
+            return false;
+        if (fits(r, c->out.n, c->bytes))
+            return true;
+        /* Only this interval's chunks are left, or c alone is over the cap. */
+        if (r->nowait_seq == seq || (r->pending == 0 && !r->busy))
+            return false;
+        double now = mono_now(), until = now + VN_SINK_PUSH_STALL_S;
+        if (until > wait_until)
+            until = wait_until;
+        if (now >= until)
+            return false;
+        uint64_t done = r->done;
+        struct timespec dl;
+        abs_time(until, &dl);
+        while (r->done == done && !r->exited && pthread_cond_timedwait(&r->idle_cv, &r->mu, &dl) == 0)
+            ;
+        if (r->done == done) {
+            r->nowait_seq = seq; /* no progress in a whole stall period (or out of time) */
+            return false;
+        }
+    }
+}
+
+void vn_sink_runner_push(vn_sink_runner_t *r, uint64_t seq, vn_flush_chunk_t *c, const vn_flush_info_t *info,
+                         double wait_until)
 {
     item_t *it = vn_xcalloc(1, sizeof *it);
     it->seq = seq;
     it->chunk = c;
     it->info = *info;
     pthread_mutex_lock(&r->mu);
-    /* Older intervals make room only when that is enough: evicting them for a
-     * chunk that cannot fit anyway would lose more. */
-    size_t same = 0;
-    for (const item_t *q = r->head; q; q = q->next)
-        same += q->seq == seq && q->chunk ? q->chunk->out.n : 0;
-    bool can_fit = same + c->out.n <= r->max_metrics;
-    while (can_fit && r->pending + c->out.n > r->max_metrics && r->head && r->head->seq != seq)
-        evict_oldest(r, "queue_full");
-    if (r->stopping || r->pending + c->out.n > r->max_metrics) {
+    if (!make_room(r, seq, c, wait_until)) {
         count_dropped(r, wanted(r->s, c), r->stopping ? "stopping" : "queue_full", seq);
         pthread_mutex_unlock(&r->mu);
         item_free(it);
@@ -344,9 +416,22 @@ bool vn_sink_runner_stop(vn_sink_runner_t *r, double deadline_mono)
     abs_time(deadline_mono, &dl);
     pthread_mutex_lock(&r->mu);
     r->stopping = true; /* the thread drains the queue, then exits */
+    r->stop_deadline = deadline_mono;
     pthread_cond_broadcast(&r->cv);
-    while (!r->exited && pthread_cond_timedwait(&r->idle_cv, &r->mu, &dl) == 0)
-        ;
+    for (;;) {
+        if (r->exited)
+            break;
+        /* A call already past its own deadline by VN_SINK_OVERDUE_S does not
+         * honour deadlines (stuck in the kernel): waiting longer for it would
+         * only hold the process. Slow calls within theirs get until deadline_mono. */
+        double until = deadline_mono, now = mono_now();
+        if (r->busy && r->call_deadline + VN_SINK_OVERDUE_S < until)
+            until = r->call_deadline + VN_SINK_OVERDUE_S;
+        if (now >= until)
+            break;
+        abs_time(until, &dl);
+        pthread_cond_timedwait(&r->idle_cv, &r->mu, &dl);
+    }
     if (!r->exited) {
         /* Past the deadline: what still waits is dropped; a thread stuck in the
          * sink is left behind so shutdown can finish. */

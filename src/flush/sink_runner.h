@@ -10,11 +10,15 @@
  * start + interval (a sink that honours it, like cortex, gives up by then; a
  * sink stuck in the kernel blocks only this thread).
  *
- * Bound: a queue holds at most max_metrics metrics of waiting chunks. Past
+ * Bound: a queue holds at most max_metrics metrics and max_bytes bytes of
+ * waiting chunks (a chunk shared by every queue counts whole in each). Past
  * that, the oldest waiting interval is dropped whole (its remaining chunks and
- * events), counted in the sink's `dropped` self-metric and logged; if only the
- * incoming interval is left, the incoming chunk is dropped instead. Intervals
- * are never merged to make room.
+ * events), counted in the sink's `dropped` self-metric and logged. If only the
+ * incoming interval is left (the sink is slower than the flusher makes the
+ * interval's chunks), the pusher waits for the runner, bounded: until the
+ * caller's wait_until, and only while the runner finishes an item at least
+ * every VN_SINK_PUSH_STALL_S; then the incoming chunk is dropped (counted).
+ * Intervals are never merged to make room.
  *
  * Ownership: chunks and event sets are refcounted; each push takes one
  * reference, released by the runner when done (or on eviction). The sink is
@@ -34,14 +38,27 @@
 #include "flush/flusher.h"
 #include "sinks/sink.h"
 
-/** Waiting metrics per sink before whole intervals are dropped (~200 MiB of chunks at worst). */
+/** Waiting metrics per sink before whole intervals are dropped. */
 #define VN_SINK_QUEUE_MAX_METRICS ((size_t)1 << 20)
-/** How long a stopping runner may take to drain: min(interval, this). */
-#define VN_SINK_STOP_GRACE_MAX_S 5.0
+/**
+ * Waiting bytes per sink (chunks: metrics arrays and their strings) before
+ * whole intervals are dropped. Four chunks of VN_FLUSH_CHUNK_MAX_BYTES: enough
+ * to keep a sink busy while the flusher makes the next one, small next to the
+ * series maps the flush comes from.
+ */
+#define VN_SINK_QUEUE_MAX_BYTES ((size_t)32 << 20)
+/**
+ * At stop, a sink call this far past the deadline it was given is taken as hung
+ * (it does not honour deadlines) and abandoned without waiting for the stop deadline.
+ */
+#define VN_SINK_OVERDUE_S 1.0
+/** A pusher facing a full queue stops waiting when the runner finishes nothing for this long. */
+#define VN_SINK_PUSH_STALL_S 2.0
 
 /** An immutable chunk of one interval's metrics shared by every runner. */
 typedef struct vn_flush_chunk {
     vn_flush_output_t out; /* metrics and the arena of their strings */
+    size_t bytes;          /* what the chunk holds, for the queues' byte caps */
     _Atomic size_t refs;
 } vn_flush_chunk_t;
 
@@ -63,19 +80,31 @@ typedef struct vn_sink_runner vn_sink_runner_t;
 /**
  * Starts the thread of sink s. slot (may be NULL) receives flushed / errors /
  * last_duration_ns per interval and dropped on eviction. max_metrics 0 means
- * VN_SINK_QUEUE_MAX_METRICS. Aborts on thread creation failure (start-up).
+ * VN_SINK_QUEUE_MAX_METRICS, max_bytes 0 VN_SINK_QUEUE_MAX_BYTES. Aborts on
+ * thread creation failure (start-up).
  */
-vn_sink_runner_t *vn_sink_runner_start(vn_sink_t *s, vn_stats_sink_t *slot, double interval_s, size_t max_metrics);
+vn_sink_runner_t *vn_sink_runner_start(vn_sink_t *s, vn_stats_sink_t *slot, double interval_s, size_t max_metrics,
+                                       size_t max_bytes);
 
-/** Queues a chunk of interval `seq` (takes one reference of c; never blocks on the sink). */
-void vn_sink_runner_push(vn_sink_runner_t *r, uint64_t seq, vn_flush_chunk_t *c, const vn_flush_info_t *info);
+/**
+ * Queues a chunk of interval `seq` (takes one reference of c). When the queue
+ * is full of this same interval, waits for the runner until wait_until
+ * (CLOCK_MONOTONIC seconds; 0: never waits) while it makes progress (see Bound
+ * above), else drops c (counted). Never waits on a stuck sink longer than
+ * VN_SINK_PUSH_STALL_S per interval.
+ */
+void vn_sink_runner_push(vn_sink_runner_t *r, uint64_t seq, vn_flush_chunk_t *c, const vn_flush_info_t *info,
+                         double wait_until);
 
 /** Ends interval `seq`: ev (one reference taken; NULL: no events) goes to flush_events, then the stats. */
 void vn_sink_runner_end(vn_sink_runner_t *r, uint64_t seq, vn_flush_events_t *ev, const vn_flush_info_t *info);
 
 /**
  * Lets the runner finish what is queued until deadline_mono (CLOCK_MONOTONIC
- * seconds), then drops the rest (counted) and joins. Returns true and frees r
+ * seconds), then drops the rest (counted) and joins. Sink calls made while
+ * stopping see a vn_flush_info_t deadline no later than deadline_mono. A call
+ * still running VN_SINK_OVERDUE_S past its own deadline ends the wait early
+ * (the sink ignores deadlines; waiting would only delay exit). Returns true and frees r
  * when the thread ended; false when the sink is still stuck in a call at the
  * deadline: the thread is detached and frees r itself if the call ever
  * returns; the caller must not free the sink (the process exit reclaims it).

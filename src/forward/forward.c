@@ -8,9 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/log.h"
 #include "core/xalloc.h"
+#include "flush/ticker.h"
 #include "forward/import_server.h"
 #include "listen/tls.h"
 
@@ -21,6 +23,8 @@ struct vn_forward {
     vn_forwarder_t *fwd;
     vn_import_server_t *imp;
     double interval_s;
+    bool tag_intervals; /* synchronized: batches carry their tick (issue 16) */
+    double offset_s;    /* this instance's flush offset past the tick (flush/ticker.h) */
 };
 
 /* Reads a whole file as a NUL-terminated string; returns owned or NULL with errbuf set. */
@@ -68,11 +72,18 @@ vn_err_t vn_forward_start(const vn_config_t *cfg, vn_worker_t **workers, size_t 
         return VN_OK;
     vn_forward_t *f = vn_xcalloc(1, sizeof *f);
     f->interval_s = cfg->interval_s;
+    f->tag_intervals = cfg->synchronize_with_interval && cfg->interval_s > 0;
+    f->offset_s = vn_ticker_offset_s(cfg);
     vn_err_t e = VN_OK;
     if (imp) {
+        /* Before the server starts, so every import meets a worker that knows the interval clock. */
+        for (size_t w = 0; f->tag_intervals && w < nworkers; w++)
+            vn_worker_set_interval_clock(workers[w], cfg->interval_s, f->offset_s);
         e = vn_import_server_start(cfg->grpc_address, workers, nworkers, stats, &f->imp, errbuf, errcap);
         if (e != VN_OK)
             goto fail;
+        if (f->tag_intervals)
+            VN_LOG(INFO, "event=import_window interval_s=%g flush_offset_s=%g", cfg->interval_s, f->offset_s);
         VN_LOG(INFO, "event=listening proto=grpc addr=%s port=%d", cfg->grpc_address, vn_import_server_port(f->imp));
     }
     if (fwd) {
@@ -104,7 +115,19 @@ fail:
     return e;
 }
 
-vn_forward_batch_t *vn_forward_begin(vn_forward_t *f) { return f && f->fwd ? vn_forward_batch_new() : NULL; }
+vn_forward_batch_t *vn_forward_begin(vn_forward_t *f)
+{
+    if (!f || !f->fwd)
+        return NULL;
+    vn_forward_batch_t *b = vn_forward_batch_new();
+    if (f->tag_intervals) {
+        /* Called by the flusher at its tick (+ offset): name the tick the data belongs to. */
+        struct timespec rt;
+        clock_gettime(CLOCK_REALTIME, &rt);
+        b->interval_ms = vn_ticker_tick_ms((double)rt.tv_sec + (double)rt.tv_nsec / 1e9, f->interval_s, f->offset_s);
+    }
+    return b;
+}
 
 void vn_forward_add_map(vn_forward_batch_t *b, vn_series_map_t *m)
 {

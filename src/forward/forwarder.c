@@ -14,19 +14,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "forward/grpc_frame.h"
 #include "forward/h2_client.h"
+#include "forward/hops.h"
 #include "forward/metricpb_codec.h"
 
 #define PATH_V2 "/forwardrpc.Forward/SendMetricsV2"
 
 struct vn_forwarder {
     vn_forwarder_opts_t o;
-    char address[300];
-    vn_h2_client_t *client;
+    char address[300]; /* the one in use (forwarder thread's logs only) */
+    char list[1024];   /* forward_address as configured (any thread's logs) */
+    vn_h2_client_t *clients[VN_FORWARD_MAX_ADDRESSES];
+    char addrs[VN_FORWARD_MAX_ADDRESSES][300];
+    size_t naddr, cur; /* cur: the address calls go to until one fails */
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -69,6 +74,41 @@ size_t vn_forward_batch_add_map(vn_forward_batch_t *b, vn_series_map_t *m)
     return added;
 }
 
+/* One call to the current address; on failure the next call goes to the next
+ * address. A call that failed before its request was submitted (refused,
+ * unreachable: nothing can have reached that peer) is retried at once on the
+ * next address, within the same deadline; one that failed later is not, since
+ * the peer may have merged part of it and a resend would count that twice. */
+static vn_err_t call_with_failover(vn_forwarder_t *f, vn_forward_batch_t *b, double deadline, vn_grpc_result_t *res)
+{
+    char tick[32] = "";
+    if (b->interval_ms > 0) {
+        if (b->interval_ms % 1000)
+            snprintf(tick, sizeof tick, "%lld.%03lld", (long long)(b->interval_ms / 1000),
+                     (long long)(b->interval_ms % 1000));
+        else
+            snprintf(tick, sizeof tick, "%lld", (long long)(b->interval_ms / 1000));
+    }
+    vn_err_t e = VN_ERR_IO;
+    for (size_t tries = 0; tries < f->naddr; tries++) {
+        vn_h2_client_t *c = f->clients[f->cur];
+        vn_h2_client_set_header(c, tick[0] ? VN_INTERVAL_HEADER : NULL, tick);
+        snprintf(f->address, sizeof f->address, "%s", f->addrs[f->cur]);
+        e = vn_h2_client_call(c, PATH_V2, (const uint8_t *)vn_buf_ptr(&b->body), vn_buf_len(&b->body), deadline,
+                              res);
+        if (e == VN_OK || f->naddr == 1)
+            return e;
+        size_t from = f->cur;
+        f->cur = (f->cur + 1) % f->naddr;
+        vn_stats_add(&f->o.stats->forward_failovers, 1);
+        VN_LOG(WARN, "event=forward_failover from=%s to=%s submitted=%s err=\"%s\"", f->addrs[from],
+               f->addrs[f->cur], res->submitted ? "yes" : "no", vn_strerror(e));
+        if (res->submitted || vn_h2_now() >= deadline)
+            return e;
+    }
+    return e;
+}
+
 static void send_batch(vn_forwarder_t *f, vn_forward_batch_t *b)
 {
     double t0 = vn_h2_now();
@@ -78,8 +118,7 @@ static void send_batch(vn_forwarder_t *f, vn_forward_batch_t *b)
         deadline = f->stop_deadline;
     pthread_mutex_unlock(&f->mu);
     vn_grpc_result_t res;
-    vn_err_t e = vn_h2_client_call(f->client, PATH_V2, (const uint8_t *)vn_buf_ptr(&b->body), vn_buf_len(&b->body),
-                                   deadline, &res);
+    vn_err_t e = call_with_failover(f, b, deadline, &res);
     uint64_t dur = (uint64_t)((vn_h2_now() - t0) * 1e9);
     vn_stats_t *st = f->o.stats;
     atomic_store(&st->forward_duration_ns_last, dur);
@@ -100,9 +139,9 @@ static void send_batch(vn_forwarder_t *f, vn_forward_batch_t *b)
     if (f->fail_streak++ % 60 == 0)
         VN_LOG(WARN,
                "event=forward_failed addr=%s metrics=%zu err=\"%s\" http_status=%d grpc_status=%d "
-               "grpc_message=\"%s\" failures_in_a_row=%u",
+               "grpc_message=%s failures_in_a_row=%u",
                f->address, b->metrics, vn_strerror(res.transport != VN_OK ? res.transport : e), res.http_status,
-               res.grpc_status, res.grpc_message, f->fail_streak);
+               res.grpc_status, VN_LOG_Q(res.grpc_message), f->fail_streak);
 }
 
 static void *forwarder_main(void *arg)
@@ -138,13 +177,36 @@ vn_err_t vn_forwarder_start(const vn_forwarder_opts_t *opts, vn_forwarder_t **ou
     *out = NULL;
     vn_forwarder_t *f = vn_xcalloc(1, sizeof *f);
     f->o = *opts;
-    snprintf(f->address, sizeof f->address, "%s", opts->address);
-    f->o.address = f->address;
-    if (vn_h2_client_new(opts->address, opts->tls, opts->server_name, &f->client) != VN_OK) {
-        snprintf(errbuf, errcap, "forward_address %s: want host:port", opts->address);
-        free(f);
-        return VN_ERR_CONFIG;
+    /* "a:1,b:2": several peers (e.g. every proxy), one in use at a time */
+    for (const char *p = opts->address; *p;) {
+        while (*p == ',' || *p == ' ')
+            p++;
+        size_t n = strcspn(p, ", ");
+        if (n == 0)
+            break;
+        if (f->naddr == VN_FORWARD_MAX_ADDRESSES || n >= sizeof f->addrs[0]) {
+            snprintf(errbuf, errcap, "forward_address: more than %d addresses or one over %zu bytes",
+                     VN_FORWARD_MAX_ADDRESSES, sizeof f->addrs[0] - 1);
+            goto bad;
+        }
+        memcpy(f->addrs[f->naddr], p, n);
+        f->addrs[f->naddr][n] = '\0';
+        if (vn_h2_client_new(f->addrs[f->naddr], opts->tls, opts->server_name, &f->clients[f->naddr]) != VN_OK) {
+            snprintf(errbuf, errcap, "forward_address %s: want host:port", f->addrs[f->naddr]);
+            goto bad;
+        }
+        f->naddr++;
+        p += n;
     }
+    if (f->naddr == 0) {
+        snprintf(errbuf, errcap, "forward_address \"%s\": want host:port", opts->address);
+        goto bad;
+    }
+    /* Start on a per-process address, as a Service spreads its clients' connections. */
+    f->cur = ((size_t)getpid() * 2654435761u >> 7) % f->naddr;
+    snprintf(f->address, sizeof f->address, "%s", f->addrs[f->cur]);
+    snprintf(f->list, sizeof f->list, "%s", opts->address);
+    f->o.address = f->list;
     if (!(f->o.deadline_s > 0))
         f->o.deadline_s = 9.0;
     pthread_mutex_init(&f->mu, NULL);
@@ -155,6 +217,11 @@ vn_err_t vn_forwarder_start(const vn_forwarder_opts_t *opts, vn_forwarder_t **ou
     }
     *out = f;
     return VN_OK;
+bad:
+    for (size_t i = 0; i < f->naddr; i++)
+        vn_h2_client_free(f->clients[i]);
+    free(f);
+    return VN_ERR_CONFIG;
 }
 
 void vn_forwarder_submit(vn_forwarder_t *f, vn_forward_batch_t *b)
@@ -179,7 +246,7 @@ void vn_forwarder_submit(vn_forwarder_t *f, vn_forward_batch_t *b)
     pthread_mutex_unlock(&f->mu);
     if (full) {
         vn_stats_add(&f->o.stats->forward_metrics_dropped, b->metrics);
-        VN_LOG(WARN, "event=forward_queue_full addr=%s dropped_metrics=%zu", f->address, b->metrics);
+        VN_LOG(WARN, "event=forward_queue_full addr=%s dropped_metrics=%zu", f->list, b->metrics);
         vn_forward_batch_free(b);
     }
 }
@@ -194,7 +261,8 @@ void vn_forwarder_stop(vn_forwarder_t *f, double drain_s)
     pthread_cond_signal(&f->cv);
     pthread_mutex_unlock(&f->mu);
     pthread_join(f->thread, NULL);
-    vn_h2_client_free(f->client);
+    for (size_t i = 0; i < f->naddr; i++)
+        vn_h2_client_free(f->clients[i]);
     pthread_mutex_destroy(&f->mu);
     pthread_cond_destroy(&f->cv);
     free(f);

@@ -28,6 +28,8 @@
 
 /** Batches waiting for the forwarder thread before submit drops. */
 #define VN_FORWARD_QUEUE 4
+/** Addresses forward_address may list (comma-separated). */
+#define VN_FORWARD_MAX_ADDRESSES 16
 /** Cap on one interval's request body (all its framed messages). */
 #define VN_FORWARD_MAX_BATCH_BYTES (512u << 20)
 
@@ -37,6 +39,7 @@ typedef struct vn_forward_batch {
     vn_buf_t body;
     size_t metrics; /* messages in body */
     size_t dropped; /* forwardable series left out: over 4 MiB, or the batch cap reached */
+    int64_t interval_ms; /* the flush tick it belongs to (unix ms), sent as x-veneur-interval-end; 0 = none */
 } vn_forward_batch_t;
 
 /** Returns an owned empty batch (vn_forward_batch_free). */
@@ -50,7 +53,9 @@ void vn_forward_batch_free(vn_forward_batch_t *b);
 size_t vn_forward_batch_add_map(vn_forward_batch_t *b, vn_series_map_t *m);
 
 typedef struct vn_forwarder_opts {
-    const char *address;     /* forward_address, "host:port" (copied) */
+    const char *address;     /* forward_address (copied): "host:port", or several comma-separated:
+                                calls go to one until it fails, then to the next (a call that
+                                failed before its request was sent is retried there at once) */
     SSL_CTX *tls;            /* NULL = h2c; else referenced for the forwarder's life */
     const char *server_name; /* certificate name to check; NULL/"" = the host of address */
     double deadline_s;       /* per call; keep it below the interval */

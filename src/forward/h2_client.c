@@ -41,6 +41,7 @@ enum { IO_AGAIN = -2, IO_ERR = -1 };
 struct vn_h2_client {
     char host[256], port[16];
     char authority[300];
+    char xname[48], xvalue[48]; /* one extra request header ("" = none), vn_h2_client_set_header */
     char *server_name;
     SSL_CTX *tls;
     int fd;
@@ -444,14 +445,17 @@ static vn_err_t one_call(vn_h2_client_t *c, const char *path, double deadline, v
         NV("te", "trailers"),
         NV("grpc-timeout", timeout),
         NV("user-agent", "veneur-c/" VN_VERSION),
+        {(uint8_t *)c->xname, (uint8_t *)c->xvalue, strlen(c->xname), strlen(c->xvalue), NGHTTP2_NV_FLAG_NONE},
     };
 #undef NV
+    size_t nhdrs = sizeof hdrs / sizeof hdrs[0] - (c->xname[0] ? 0 : 1);
     nghttp2_data_provider prov = {.source = {.ptr = NULL}, .read_callback = body_read};
     c->done = false;
     c->got_headers = false;
     c->body_off = 0;
     c->res = res;
-    c->stream_id = nghttp2_submit_request(c->sess, NULL, hdrs, sizeof hdrs / sizeof hdrs[0], &prov, c);
+    res->submitted = true;
+    c->stream_id = nghttp2_submit_request(c->sess, NULL, hdrs, nhdrs, &prov, c);
     if (c->stream_id < 0) {
         c->dead = true;
         return VN_ERR_PROTO;
@@ -531,4 +535,14 @@ void vn_h2_client_free(vn_h2_client_t *c)
         SSL_CTX_free(c->tls);
     free(c->server_name);
     free(c);
+}
+
+void vn_h2_client_set_header(vn_h2_client_t *c, const char *name, const char *value)
+{
+    if (!name || !value || strlen(name) >= sizeof c->xname || strlen(value) >= sizeof c->xvalue) {
+        c->xname[0] = c->xvalue[0] = '\0';
+        return;
+    }
+    snprintf(c->xname, sizeof c->xname, "%s", name);
+    snprintf(c->xvalue, sizeof c->xvalue, "%s", value);
 }

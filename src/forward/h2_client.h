@@ -17,6 +17,7 @@
 #ifndef VN_FORWARD_H2_CLIENT_H
 #define VN_FORWARD_H2_CLIENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,6 +33,8 @@ typedef struct vn_grpc_result {
     int grpc_status;         /* grpc-status, -1 if none arrived */
     char grpc_message[256];  /* grpc-message, percent-decoded, "" if none */
     uint32_t reset_code;     /* HTTP/2 error code if the stream was reset, else 0 */
+    bool submitted;          /* the request reached nghttp2 (false: failed while connecting,
+                                nothing of the body can have reached the server) */
     size_t body_len;         /* response body bytes */
     uint8_t body[64];        /* their first bytes */
 } vn_grpc_result_t;
@@ -73,6 +76,13 @@ void vn_h2_client_free(vn_h2_client_t *c);
  */
 vn_err_t vn_h2_client_call(vn_h2_client_t *c, const char *path, const uint8_t *body, size_t len, double deadline,
                            vn_grpc_result_t *res);
+
+/**
+ * Sets one extra request header sent on every later call (name lower-case,
+ * both copied, each under 48 bytes); NULL or too long = none. Used for
+ * x-veneur-interval-end (forward/hops.h).
+ */
+void vn_h2_client_set_header(vn_h2_client_t *c, const char *name, const char *value);
 
 /** Current CLOCK_MONOTONIC time in seconds. */
 double vn_h2_now(void);

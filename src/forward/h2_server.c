@@ -317,6 +317,30 @@ static void call_end_of_input(call_t *c)
 
 /* ---- nghttp2 callbacks ---- */
 
+int64_t vn_h2_parse_interval_ms(const char *v, size_t len)
+{
+    int64_t sec = 0, ms = 0;
+    size_t i = 0, digits = 0;
+    for (; i < len && v[i] >= '0' && v[i] <= '9'; i++, digits++) {
+        if (digits >= 12)
+            return 0; /* past year 33000: not a tick */
+        sec = sec * 10 + (v[i] - '0');
+    }
+    if (digits == 0)
+        return 0;
+    if (i < len) {
+        if (v[i++] != '.' || i == len || len - i > 3)
+            return 0;
+        int64_t scale = 100;
+        for (; i < len; i++, scale /= 10) {
+            if (v[i] < '0' || v[i] > '9')
+                return 0;
+            ms += (v[i] - '0') * scale;
+        }
+    }
+    return sec * 1000 + ms;
+}
+
 static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 {
     conn_t *cn = ud;
@@ -369,6 +393,8 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
             memcpy(c->meta.proxy_id, value, vlen);
             c->meta.proxy_id[vlen] = '\0';
         }
+    } else if (nlen == sizeof VN_INTERVAL_HEADER - 1 && memcmp(name, VN_INTERVAL_HEADER, nlen) == 0) {
+        c->meta.interval_ms = vn_h2_parse_interval_ms((const char *)value, vlen);
     } else if (nlen == 10 && memcmp(name, ":authority", 10) == 0) {
         if (vlen < sizeof c->meta.authority) {
             memcpy(c->meta.authority, value, vlen);

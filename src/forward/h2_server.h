@@ -52,7 +52,16 @@ typedef struct vn_grpc_meta {
     unsigned hops;          /* x-veneur-hops; 0 when absent; a malformed value reads as UINT_MAX */
     char proxy_id[33];      /* x-veneur-proxy-id, "" when absent or longer than 32 */
     char authority[256];    /* :authority as the client dialled it, "" when absent or too long */
+    int64_t interval_ms;    /* x-veneur-interval-end in unix ms; 0 when absent or malformed */
 } vn_grpc_meta_t;
+
+/**
+ * Reads an x-veneur-interval-end value (forward/hops.h): decimal unix
+ * seconds with up to three fraction digits, e.g. "1765072808" or
+ * "1765072808.500". @return unix milliseconds, or 0 for anything else
+ * (empty, signs, more digits than a 64-bit millisecond count holds).
+ */
+int64_t vn_h2_parse_interval_ms(const char *v, size_t len);
 
 /** Callbacks for one service; all run on the server thread. */
 typedef struct vn_grpc_handler {

@@ -41,6 +41,7 @@ typedef struct chain {
 typedef struct call {
     vn_import_server_t *srv;
     bool unary;
+    int64_t interval_ms; /* the caller's x-veneur-interval-end (issue 16); 0 = untagged */
     size_t messages;
     size_t accepted, rejected;
     const char *first_reason;
@@ -81,6 +82,7 @@ static void take_metric(call_t *c, const uint8_t *data, size_t len)
     c->accepted++;
     if (!it)
         return; /* valid but nothing to merge (histogram without digest) */
+    it->interval_ms = c->interval_ms;
     size_t w = c->srv->nworkers > 1 ? it->hash % c->srv->nworkers : 0;
     chain_t *ch = &c->chains[w];
     if (ch->tail)
@@ -122,7 +124,10 @@ static void *h_open_meta(void *ctx, const char *path, const vn_grpc_meta_t *meta
         VN_LOG(WARN, "event=import_loop_refused hops=%u max=%d", meta->hops, VN_HOPS_MAX);
         return NULL;
     }
-    return h_open(ctx, path, status, msg);
+    call_t *c = h_open(ctx, path, status, msg);
+    if (c)
+        c->interval_ms = meta->interval_ms;
+    return c;
 }
 
 static vn_grpc_status_t h_message(void *call, const uint8_t *data, size_t len, const char **msg)

@@ -193,19 +193,37 @@ static enum MHD_Result queue_fixed(const vn_http_server_t *s, struct MHD_Connect
     return MHD_queue_response(c, fixed[id].status, s->resp[id]);
 }
 
+/* The server's own counters, appended to every program's /metrics (the daemon
+ * and veneur-proxy alike) so no caller has to wire them. Returns the length. */
+static size_t own_metrics(vn_http_server_t *s, char *buf, size_t cap)
+{
+    int n = snprintf(buf, cap,
+                     "# HELP veneur_http_connections_evicted_total HTTP connections closed by the connection limits "
+                     "or the request deadline.\n"
+                     "# TYPE veneur_http_connections_evicted_total counter\n"
+                     "veneur_http_connections_evicted_total %llu\n",
+                     vn_http_server_evicted(s));
+    return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
+}
+
 /*
  * Calls a render callback with a growing buffer until the body fits, then queues
  * it. *hint remembers the size that fitted so the next request starts there.
+ * With own, the server's counters follow the callback's body.
  */
 static enum MHD_Result serve_render(vn_http_server_t *s, struct MHD_Connection *c, vn_http_render_fn fn,
-                                    size_t *hint, const char *ctype)
+                                    size_t *hint, const char *ctype, bool own)
 {
+    char tail[512];
+    size_t tl = own ? own_metrics(s, tail, sizeof tail) : 0;
     size_t cap = *hint;
     size_t need = 0;
     for (int attempt = 0; attempt < RENDER_ATTEMPTS; attempt++) {
-        char *buf = vn_xmalloc(cap);
+        char *buf = vn_xmalloc(cap + tl);
         need = fn(s->h.ctx, buf, cap);
         if (need <= cap) {
+            memcpy(buf + need, tail, tl);
+            need += tl;
             *hint = cap;
             struct MHD_Response *r = MHD_create_response_from_buffer(need, buf, MHD_RESPMEM_MUST_FREE);
             if (r == NULL) {
@@ -240,9 +258,9 @@ static enum MHD_Result serve(vn_http_server_t *s, struct MHD_Connection *c, stru
     }
     case EP_READY:
         return queue_fixed(s, c, (s->h.ready == NULL || s->h.ready(s->h.ctx)) ? RESP_READY : RESP_NOT_READY);
-    case EP_METRICS: return serve_render(s, c, s->h.metrics, &s->hint_metrics, CT_PROM);
-    case EP_CONFIG_JSON: return serve_render(s, c, s->h.config_json, &s->hint_json, "application/json");
-    case EP_CONFIG_YAML: return serve_render(s, c, s->h.config_yaml, &s->hint_yaml, "application/x-yaml");
+    case EP_METRICS: return serve_render(s, c, s->h.metrics, &s->hint_metrics, CT_PROM, true);
+    case EP_CONFIG_JSON: return serve_render(s, c, s->h.config_json, &s->hint_json, "application/json", false);
+    case EP_CONFIG_YAML: return serve_render(s, c, s->h.config_yaml, &s->hint_yaml, "application/x-yaml", false);
     case EP_QUIT: {
         enum MHD_Result ret = queue_fixed(s, c, RESP_QUIT);
         if (ret == MHD_YES) {
@@ -473,7 +491,7 @@ __attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const ch
             msg[i] = msg[i] == '"' ? '\'' : ' ';
     while (len > 0 && msg[len - 1] == ' ')
         msg[--len] = '\0';
-    VN_LOG(WARN, "event=http_server_error msg=\"%s\" suppressed=%u", msg,
+    VN_LOG(WARN, "event=http_server_error msg=%s suppressed=%u", VN_LOG_Q(msg),
            atomic_exchange(&s->log_dropped, 0));
 }
 

@@ -15,7 +15,8 @@
  *   GET  /version              200 VN_VERSION           (no newline, like Go)
  *   GET  /builddate            200 VN_BUILD_DATE        (no newline, like Go)
  *   GET  /echo                 200 "hello world!\n"     (cmd/veneur's custom handler)
- *   GET  /metrics              200 Prometheus text 0.0.4 (when handlers->metrics)
+ *   GET  /metrics              200 Prometheus text 0.0.4 (when handlers->metrics); the
+ *                              server appends its own veneur_http_connections_evicted_total
  *   GET  /config/json          200 application/json     (when handlers->config_json)
  *   GET  /config/yaml          200 application/x-yaml   (when handlers->config_yaml)
  *   POST /quitquitquit         200 "Beginning graceful shutdown....\n" (when handlers->quit)

@@ -461,7 +461,7 @@ static conn_end_t conn_handshake(vn_stream_loop_t *l, conn_t *c)
         }
         char eb[160];
         ERR_error_string_n(ERR_peek_last_error(), eb, sizeof eb);
-        VN_LOG(WARN, "event=tls_handshake_failed err=\"%s\"", eb);
+        VN_LOG(WARN, "event=tls_handshake_failed err=%s", VN_LOG_Q(eb));
         vn_stats_add(&l->stats->tls_handshake_failures, 1);
         return END_TLS_FAILED;
     }

@@ -217,7 +217,7 @@ static void refuse_self(vn_dest_t *d, const char *how)
         vn_pstat_add(&d->o.stats->loop_self_address, 1); /* by id: the server counted it */
     VN_LOG(WARN, "event=proxy_destination_is_self destination=%s detected_by=%s msg=\"this veneur-proxy is in its "
                  "own destination list: refused, metrics would loop forever\"",
-           d->addr, how);
+           VN_LOG_Q(d->addr), how);
     while (!stopping(d))
         nap(d, 3600);
 }
@@ -236,7 +236,7 @@ static void restream(vn_dest_t *d, vn_h2_stream_t *s, batch_t *b, bool count)
         return;
     if (d->o.stats)
         vn_pstat_add(&d->o.stats->hops_restreams, 1);
-    VN_LOG(INFO, "event=proxy_destination_restream destination=%s hops=%u clean=%s", d->addr, want_hops(d),
+    VN_LOG(INFO, "event=proxy_destination_restream destination=%s hops=%u clean=%s", VN_LOG_Q(d->addr), want_hops(d),
            clean ? "true" : "false");
 }
 
@@ -261,8 +261,8 @@ static void drain(vn_dest_t *d, vn_h2_stream_t *s, batch_t *b)
         atomic_fetch_add(&d->sent, b->count);
         b->len = b->count = 0;
     } else {
-        VN_LOG(WARN, "event=proxy_destination_drain_incomplete destination=%s reason=\"%s\"", d->addr,
-               vn_h2_stream_error(s));
+        VN_LOG(WARN, "event=proxy_destination_drain_incomplete destination=%s reason=%s", VN_LOG_Q(d->addr),
+               VN_LOG_Q(vn_h2_stream_error(s)));
     }
     give_back(d, b, b->len ? vn_h2_stream_unsent(s) : 0, false);
 }
@@ -301,8 +301,8 @@ static void *dest_main(void *arg)
                 continue; /* our own server refused the call: refused at the top of the loop */
             atomic_fetch_add(&d->connect_failures, 1);
             if (vn_h2_now() - last_fail_log >= FAIL_LOG_EVERY_S) {
-                VN_LOG(WARN, "event=proxy_destination_dial_failed destination=%s reason=\"%s\" retry_s=%g",
-                       d->addr, err, backoff > 0 ? backoff : d->o.backoff_min_s);
+                VN_LOG(WARN, "event=proxy_destination_dial_failed destination=%s reason=%s retry_s=%g",
+                       VN_LOG_Q(d->addr), VN_LOG_Q(err), backoff > 0 ? backoff : d->o.backoff_min_s);
                 last_fail_log = vn_h2_now();
             }
             backoff = backoff > 0 ? backoff * 2 : d->o.backoff_min_s;
@@ -322,7 +322,7 @@ static void *dest_main(void *arg)
         pthread_mutex_unlock(&d->mu);
         d->hooks.up(d->hooks.ctx, d);
         atomic_store(&d->up, 1);
-        VN_LOG(INFO, "event=proxy_destination_up destination=%s", d->addr);
+        VN_LOG(INFO, "event=proxy_destination_up destination=%s", VN_LOG_Q(d->addr));
         run_end_t end = run(d, s, &b, hops);
         if (end == RUN_STOP)
             break; /* stop asked: handled below with the stream still open */
@@ -336,7 +336,8 @@ static void *dest_main(void *arg)
         }
         atomic_fetch_add(&d->disconnects, 1);
         d->hooks.down(d->hooks.ctx, d); /* out of the ring before the queue is taken */
-        VN_LOG(WARN, "event=proxy_destination_down destination=%s reason=\"%s\"", d->addr, vn_h2_stream_error(s));
+        VN_LOG(WARN, "event=proxy_destination_down destination=%s reason=%s", VN_LOG_Q(d->addr),
+               VN_LOG_Q(vn_h2_stream_error(s)));
         give_back(d, &b, vn_h2_stream_unsent(s), true);
         vn_h2_stream_free(s);
         s = NULL;

@@ -148,8 +148,8 @@ vn_err_t vn_disc_parse_k8s_endpoints(const char *body, size_t len, const char *p
             continue; /* only not-ready addresses in this subset */
         int64_t port = subset_port(&d, vn_jread_get(&d, s, "ports"), port_name);
         if (addrs->type != VN_JREAD_ARRAY || port == 0) {
-            VN_LOG(DEBUG, "event=proxy_discovery_subset_skipped subset=%zu reason=\"no usable port named %s\"", si,
-                   port_name);
+            VN_LOG(DEBUG, "event=proxy_discovery_subset_skipped subset=%zu reason=\"no usable port\" port_name=%s",
+                   si, VN_LOG_Q(port_name));
             continue;
         }
         for (const vn_jread_node_t *a = vn_jread_child(&d, addrs, NULL); a && e == VN_OK;

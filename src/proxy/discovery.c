@@ -390,8 +390,8 @@ static void poll_once(vn_discovery_t *d)
     vn_pstat_add(&d->stats->discovery_duration_ns_total, (uint64_t)((vn_h2_now() - t0) * 1e9));
     if (e != VN_OK) {
         vn_pstat_add(&d->stats->discovery_fail, 1);
-        VN_LOG(WARN, "event=proxy_discovery_failed kind=%s service=\"%s\" reason=\"%s\"",
-               vn_disc_kind_name(d->cfg->disc_kind), d->cfg->forward_service, err);
+        VN_LOG(WARN, "event=proxy_discovery_failed kind=%s service=%s reason=%s",
+               vn_disc_kind_name(d->cfg->disc_kind), VN_LOG_Q(d->cfg->forward_service), VN_LOG_Q(err));
         return;
     }
     vn_pstat_add(&d->stats->discovery_success, 1);

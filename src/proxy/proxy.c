@@ -57,6 +57,7 @@ static size_t metrics_cb(void *ctx, char *buf, size_t cap)
     atomic_store(&p->stats.grpc_connections_total, vn_stats_get(&p->conn_stats.grpc_connections_total));
     vn_buf_t b = VN_BUF_INIT(VN_HTTP_MAX_RENDER);
     vn_proxy_stats_render(&p->stats, &b);
+    vn_proxy_stats_render_grpc(&p->conn_stats, &b);
     vn_router_render(p->router, &b);
     return render_buf(&b, buf, cap);
 }

@@ -119,19 +119,18 @@ static const char *show(const char *v, bool secret, char *buf, size_t cap)
         snprintf(buf, cap, "<redacted>");
         return buf;
     }
-    size_t n = 0, ui0 = 0, ui1 = 0;
-    bool userinfo = vn_config_url_userinfo(v, &ui0, &ui1); /* https://user:pass@host */
+    size_t n = 0;
+    char *hidden = vn_config_redact_url(v); /* https://<redacted>@host/?token=<redacted> */
+    if (hidden)
+        v = hidden;
     for (const unsigned char *p = (const unsigned char *)v; *p && n + 8 < cap; p++) {
-        if (userinfo && (size_t)(p - (const unsigned char *)v) == ui0) {
-            n += (size_t)snprintf(buf + n, cap - n, "%s", n + 18 < cap ? "<redacted>" : "");
-            p = (const unsigned char *)v + ui1; /* ui1 > ui0: the '@', always forward */
-        }
         if (*p < 0x20 || *p == 0x7f || *p == '"' || *p == '\\')
             n += (size_t)snprintf(buf + n, cap - n, "\\x%02x", *p);
         else
             buf[n++] = (char)*p;
     }
     buf[n] = '\0';
+    free(hidden);
     return buf;
 }
 

@@ -83,6 +83,7 @@ typedef struct vn_proxy_config {
     char *k8s_namespace;        /* "" = the service account's namespace file */
     char *k8s_port_name;
     char *k8s_token_file, *k8s_ca_file, *k8s_namespace_file;
+    bool print_secrets; /* not a key: -print-secrets (Go's util.PrintSecrets) shows secrets in the dumps */
 } vn_proxy_config_t;
 
 /**
@@ -106,7 +107,8 @@ void vn_proxy_config_free(vn_proxy_config_t *c);
  * /config/json (http.enable_config): the config as Go's json.Marshal of its
  * Config struct writes it (Go field names, durations in nanoseconds), the
  * discovery block under "Discovery"; secrets (sentry_dsn) print as
- * "<redacted>". Appended to out.
+ * "<redacted>", and so do URL userinfo and secret query parameters
+ * (vn_config_redact_url), unless c->print_secrets. Appended to out.
  */
 void vn_proxy_config_dump_json(const vn_proxy_config_t *c, vn_buf_t *out);
 

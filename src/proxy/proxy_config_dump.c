@@ -5,6 +5,7 @@
  */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config/config.h"
@@ -13,16 +14,19 @@
 
 /* ---------------------------------------------------------------- dumps */
 
-static bool is_secret_value(const vn_pcfg_key_t *k) { return k->secret; }
+/* -print-secrets (c->print_secrets) shows every value as it is, as Go's flag does. */
+static bool is_secret_value(const vn_proxy_config_t *c, const vn_pcfg_key_t *k) { return k->secret && !c->print_secrets; }
 
-/* v with a URL's userinfo replaced ("https://<redacted>@host"), into buf; v itself
- * when it has none. A value longer than buf keeps only "<redacted>" (never the secret). */
-static const char *hide_userinfo(const char *v, char *buf, size_t cap)
+/* v with a URL's secrets replaced ("https://<redacted>@host/?token=<redacted>",
+ * vn_config_redact_url), into buf; v itself when it has none. A value longer
+ * than buf keeps only "<redacted>" (never the secret). */
+static const char *hide_userinfo(const vn_proxy_config_t *c, const char *v, char *buf, size_t cap)
 {
-    size_t a, b;
-    if (!vn_config_url_userinfo(v, &a, &b))
+    char *hidden = c->print_secrets ? NULL : vn_config_redact_url(v);
+    if (!hidden)
         return v;
-    int n = snprintf(buf, cap, "%.*s<redacted>%s", (int)a, v, v + b);
+    int n = snprintf(buf, cap, "%s", hidden);
+    free(hidden);
     return n >= 0 && (size_t)n < cap ? buf : "<redacted>";
 }
 
@@ -41,7 +45,7 @@ static void json_value(vn_json_t *w, const vn_proxy_config_t *c, const vn_pcfg_k
     case VN_PCFG_STR: {
         const char *v = *VN_PCFG_FIELD(c, k, char *);
         char hb[1024];
-        vn_json_string(w, is_secret_value(k) && v[0] ? "<redacted>" : hide_userinfo(v, hb, sizeof hb));
+        vn_json_string(w, is_secret_value(c, k) && v[0] ? "<redacted>" : hide_userinfo(c, v, hb, sizeof hb));
         break;
     }
     case VN_PCFG_BOOL: vn_json_bool(w, *VN_PCFG_FIELD(c, k, bool)); break;
@@ -56,7 +60,7 @@ static void json_value(vn_json_t *w, const vn_proxy_config_t *c, const vn_pcfg_k
         vn_json_array_begin(w);
         char hb[1024];
         for (size_t i = 0; i < l->n; i++)
-            vn_json_string(w, hide_userinfo(l->v[i], hb, sizeof hb));
+            vn_json_string(w, hide_userinfo(c, l->v[i], hb, sizeof hb));
         vn_json_array_end(w);
         break;
     }
@@ -142,7 +146,7 @@ void vn_proxy_config_dump_yaml(const vn_proxy_config_t *c, vn_buf_t *out)
         case VN_PCFG_STR: {
             const char *v = *VN_PCFG_FIELD(c, k, char *);
             char hb[1024];
-            yaml_str(out, k->secret && v[0] ? "<redacted>" : hide_userinfo(v, hb, sizeof hb));
+            yaml_str(out, is_secret_value(c, k) && v[0] ? "<redacted>" : hide_userinfo(c, v, hb, sizeof hb));
             break;
         }
         case VN_PCFG_BOOL: vn_buf_add_str(out, *VN_PCFG_FIELD(c, k, bool) ? "true" : "false"); break;
@@ -159,7 +163,7 @@ void vn_proxy_config_dump_yaml(const vn_proxy_config_t *c, vn_buf_t *out)
             for (size_t j = 0; j < l->n; j++) {
                 if (j)
                     vn_buf_add_str(out, ", ");
-                yaml_str(out, hide_userinfo(l->v[j], hb, sizeof hb));
+                yaml_str(out, hide_userinfo(c, l->v[j], hb, sizeof hb));
             }
             vn_buf_add_byte(out, ']');
             break;

@@ -79,9 +79,9 @@ static void *h_open_meta(void *ctx, const char *path, const vn_grpc_meta_t *meta
     const vn_self_t *self = vn_router_self(s->router);
     if (self && meta->proxy_id[0] && strcmp(meta->proxy_id, self->id) == 0) {
         vn_pstat_add(&s->stats->loop_self_id, 1);
-        VN_LOG(WARN, "event=proxy_loop_refused reason=self_id destination=\"%s\" msg=\"a call from this veneur-proxy "
+        VN_LOG(WARN, "event=proxy_loop_refused reason=self_id destination=%s msg=\"a call from this veneur-proxy "
                      "to itself: that destination is refused\"",
-               meta->authority);
+               VN_LOG_Q(meta->authority));
         vn_router_mark_self(s->router, meta->authority);
         *status = VN_GRPC_FAILED_PRECONDITION;
         *msg = "forwarding loop: this veneur-proxy is its own destination (x-veneur-proxy-id)";

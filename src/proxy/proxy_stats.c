@@ -6,6 +6,8 @@
 
 #include <stdio.h>
 
+#include "core/stats.h"
+
 static void family(vn_buf_t *out, const char *name, const char *type, const char *help)
 {
     vn_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
@@ -60,4 +62,30 @@ void vn_proxy_stats_render(const vn_proxy_stats_t *s, vn_buf_t *out)
     family(out, "veneur_proxy_hops_restreams_total", "counter",
            "destination streams re-opened to carry a higher x-veneur-hops (a proxy chain, or a loop)");
     value(out, "veneur_proxy_hops_restreams_total", NULL, &s->hops_restreams);
+}
+
+void vn_proxy_stats_render_grpc(const vn_stats_t *c, vn_buf_t *out)
+{
+    static const struct {
+        const char *name, *help;
+        size_t off;
+    } fams[] = {
+        {"veneur_proxy_grpc_accept_paused_total", "times the gRPC listener paused because accept ran out of resources",
+         offsetof(vn_stats_t, grpc_accept_paused)},
+        {"veneur_proxy_grpc_connections_refused_total", "gRPC connections refused at a connection limit",
+         offsetof(vn_stats_t, grpc_connections_refused)},
+        {"veneur_proxy_grpc_connections_evicted_total", "idle gRPC connections closed to admit a new one",
+         offsetof(vn_stats_t, grpc_connections_evicted)},
+        {"veneur_proxy_grpc_handshake_timeouts_total", "gRPC connections closed without an HTTP/2 handshake in time",
+         offsetof(vn_stats_t, grpc_handshake_timeouts)},
+        {"veneur_proxy_grpc_reassembly_refused_total", "gRPC calls ended by a message reassembly budget",
+         offsetof(vn_stats_t, grpc_reassembly_refused)},
+        {"veneur_proxy_grpc_body_timeouts_total", "gRPC calls ended because a split message did not complete in time",
+         offsetof(vn_stats_t, grpc_body_timeouts)},
+    };
+    for (size_t i = 0; i < sizeof fams / sizeof fams[0]; i++) {
+        const _Atomic uint64_t *v = (const _Atomic uint64_t *)((const char *)c + fams[i].off);
+        family(out, fams[i].name, "counter", fams[i].help);
+        value(out, fams[i].name, NULL, v);
+    }
 }

@@ -53,4 +53,13 @@ static inline uint64_t vn_pstat_get(const _Atomic uint64_t *c)
 /** Appends the process-wide counters in Prometheus text format to out. */
 void vn_proxy_stats_render(const vn_proxy_stats_t *s, vn_buf_t *out);
 
+struct vn_stats;
+/**
+ * Appends the gRPC server's limit counters, which h2_server keeps in a
+ * vn_stats_t (accept pauses, refused and evicted connections, handshake and
+ * body timeouts, reassembly refusals), as veneur_proxy_grpc_* families.
+ * conn is borrowed (read with relaxed loads).
+ */
+void vn_proxy_stats_render_grpc(const struct vn_stats *conn, vn_buf_t *out);
+
 #endif

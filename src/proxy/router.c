@@ -182,7 +182,7 @@ static vn_dest_t *add_dest(vn_router_t *r, const char *addr)
     vn_dest_hooks_t h = {.ctx = r, .up = hook_up, .down = hook_down, .reroute = hook_reroute};
     vn_dest_t *d = vn_dest_start(addr, &o, &h);
     r->dests[r->n++] = d;
-    VN_LOG(INFO, "event=proxy_destination_added destination=%s", addr);
+    VN_LOG(INFO, "event=proxy_destination_added destination=%s", VN_LOG_Q(addr));
     return d;
 }
 
@@ -252,7 +252,7 @@ void vn_router_set_discovered(vn_router_t *r, const char *const *addrs, size_t n
         gone = vn_xrealloc(gone, (ngone + 1) * sizeof *gone);
         gone[ngone++] = d;
         r->dests[i] = r->dests[--r->n];
-        VN_LOG(INFO, "event=proxy_destination_removed destination=%s reason=\"left discovery\"", d->addr);
+        VN_LOG(INFO, "event=proxy_destination_removed destination=%s reason=\"left discovery\"", VN_LOG_Q(d->addr));
     }
     for (size_t i = 0; i < n; i++) {
         if (!find(r, addrs[i])) {

@@ -95,7 +95,8 @@ static void on_event(rd_kafka_t *rk, rd_kafka_event_t *ev, void *opaque)
     case RD_KAFKA_EVENT_ERROR:
         atomic_fetch_add_explicit(&k->transport_errors, 1, memory_order_relaxed);
         if (rd_kafka_event_error_is_fatal(ev))
-            VN_LOG(ERROR, "event=kafka_fatal_error sink=%s err=\"%s\"", k->sink_name, rd_kafka_event_error_string(ev));
+            VN_LOG(ERROR, "event=kafka_fatal_error sink=%s err=%s", k->sink_name,
+                   VN_LOG_Q(rd_kafka_event_error_string(ev)));
         break;
     default:
         break;
@@ -108,9 +109,9 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char 
 {
     (void)rk;
     if (level <= 4)
-        VN_LOG(WARN, "event=kafka_client fac=%s msg=\"%s\"", fac, buf);
+        VN_LOG(WARN, "event=kafka_client fac=%s msg=%s", VN_LOG_Q(fac), VN_LOG_Q(buf));
     else
-        VN_LOG(DEBUG, "event=kafka_client fac=%s msg=\"%s\"", fac, buf);
+        VN_LOG(DEBUG, "event=kafka_client fac=%s msg=%s", VN_LOG_Q(fac), VN_LOG_Q(buf));
 }
 
 /* ---------------------------------------------------------------- flush */

@@ -171,8 +171,8 @@ static vn_err_t post(rw_t *w, const vn_sink_t *s, const char *body, size_t len, 
         if (!retry) {
             *transient = false;
             if (rc == CURLE_OK)
-                VN_LOG(WARN, "event=remote_write_rejected sink=%s status=%ld body=\"%s\"", s->name, code,
-                       resp_text(w));
+                VN_LOG(WARN, "event=remote_write_rejected sink=%s status=%ld body=%s", s->name, code,
+                       VN_LOG_Q(resp_text(w)));
             else
                 VN_LOG(WARN, "event=remote_write_failed sink=%s err=\"%s\"", s->name, curl_easy_strerror(rc));
             return rc == CURLE_OK ? VN_ERR_PROTO : VN_ERR_IO;
@@ -180,8 +180,8 @@ static vn_err_t post(rw_t *w, const vn_sink_t *s, const char *body, size_t len, 
         w->transport_errors++;
         if (attempt >= RW_ATTEMPTS || deadline - mono_now() < backoff + RW_MIN_ATTEMPT_S) {
             if (rc == CURLE_OK)
-                VN_LOG(WARN, "event=remote_write_failed sink=%s status=%ld attempts=%d body=\"%s\"", s->name, code,
-                       attempt, resp_text(w));
+                VN_LOG(WARN, "event=remote_write_failed sink=%s status=%ld attempts=%d body=%s", s->name, code,
+                       attempt, VN_LOG_Q(resp_text(w)));
             else
                 VN_LOG(WARN, "event=remote_write_failed sink=%s err=\"%s\" attempts=%d", s->name,
                        curl_easy_strerror(rc), attempt);

@@ -1,7 +1,8 @@
 /**
  * sink.h - the metric sink interface. The flusher calls every sink with the
- * interval's flushed metrics (in chunks of at most 16384, so a sink may be called
- * several times per interval); adding a sink never touches the flusher.
+ * interval's flushed metrics (in chunks of at most 16384 metrics and about 8 MiB,
+ * flush/flusher.h, so a sink may be called several times per interval); adding a
+ * sink never touches the flusher.
  *
  * Threading: each sink has its own flush thread (flush/sink_runner.h); its
  * flush and flush_events are called from it, one call at a time, interval by

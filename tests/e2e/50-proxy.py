@@ -54,7 +54,7 @@ def ring_owner(key, members):
 class Proxy:
     """A running build/veneur-proxy on ephemeral ports."""
 
-    def __init__(self, yaml_text, env=None):
+    def __init__(self, yaml_text, env=None, args=()):
         self.dir = tempfile.mkdtemp(prefix="vn-proxy-")
         self.grpc_port = free_port(socket.SOCK_STREAM)
         self.http_port = free_port(socket.SOCK_STREAM)
@@ -66,8 +66,8 @@ class Proxy:
         self._stderr = open(self.stderr_path, "w")
         e = dict(os.environ)
         e.update(env or {})
-        self.proc = subprocess.Popen([PROXY, "-f", self.config], stdout=subprocess.DEVNULL, stderr=self._stderr,
-                                     env=e)
+        self.proc = subprocess.Popen([PROXY, "-f", self.config] + list(args), stdout=subprocess.DEVNULL,
+                                     stderr=self._stderr, env=e)
         wait_for(self._alive, timeout=10, what="veneur-proxy /healthz")
 
     def _alive(self):
@@ -744,6 +744,30 @@ def test_cli_and_env():
         if p:
             p.stop()
         g.stop()
+
+
+def test_print_secrets():
+    """Go's -print-secrets: the dumps show secrets; without it a URL's token and userinfo are redacted."""
+    rc, out, _ = run_proxy(["--help"])
+    expect(rc == 0 and "-print-secrets" in out, "--help lists -print-secrets: %r" % out)
+    rc, _, err = run_proxy(["-print-secrets=maybe", "-f", "/nonexistent"])
+    expect(rc == 2 and "invalid boolean value" in err, "-print-secrets=maybe: %d %r" % (rc, err))
+    text = ('http: {enable_config: true}\nsentry_dsn: "https://SEKRET1@sentry/1"\n'
+            'discovery:\n  consul_address: "http://u:SEKRET2@127.0.0.1:1/?api_key=SEKRET3"\n')
+    for args, shown in (([], False), (["-print-secrets"], True), (["--print-secrets=false"], False)):
+        p = Proxy(text, args=args)
+        try:
+            for path in ("/config/json", "/config/yaml"):
+                status, body = p.http(path)
+                expect(status == 200, "%s %s: status %d" % (args, path, status))
+                if shown:
+                    expect(all(s in body for s in ("SEKRET1", "u:SEKRET2@", "api_key=SEKRET3")),
+                           "%s %s shows secrets: %r" % (args, path, body[:600]))
+                else:
+                    expect("SEKRET" not in body and "api_key=<redacted>" in body,
+                           "%s %s redacts: %r" % (args, path, body[:600]))
+        finally:
+            p.stop()
 
 
 if __name__ == "__main__":

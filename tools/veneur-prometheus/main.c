@@ -69,21 +69,21 @@ static void scrape_once(loop_t *l)
     if (rc == VN_PM_SCRAPE_STOPPED)
         return;
     if (rc == VN_PM_SCRAPE_CONNECT || rc == VN_PM_SCRAPE_STATUS) {
-        VN_LOG(WARN, "event=scrape_failed prometheus_host=\"%s\" err=\"%s\"", o->url, err);
+        VN_LOG(WARN, "event=scrape_failed prometheus_host=\"%s\" err=%s", o->url, VN_LOG_Q(err));
         send_error_count(l, "veneur.prometheus.connect_errors_total");
         return;
     }
     if (rc == VN_PM_SCRAPE_TOO_BIG) {
-        VN_LOG(WARN, "event=decode_error host=\"%s\" err=\"%s\"", o->url, err);
+        VN_LOG(WARN, "event=decode_error host=\"%s\" err=%s", o->url, VN_LOG_Q(err));
         send_error_count(l, "veneur.prometheus.decode_errors_total");
         return;
     }
     vn_prom_error_t perr;
     vn_err_t prc = vn_prom_parse(&l->doc, body, len, &perr);
     if (prc != VN_OK) {
-        VN_LOG(WARN,
-               "event=decode_error host=\"%s\" line=%u err=\"text format parsing error in line %u: %s\"",
-               o->url, perr.line, perr.line, perr.msg);
+        char m[sizeof perr.msg + 64]; /* Go's wording, quoted whole: msg can echo scraped bytes */
+        snprintf(m, sizeof m, "text format parsing error in line %u: %s", perr.line, perr.msg);
+        VN_LOG(WARN, "event=decode_error host=\"%s\" line=%u err=%s", o->url, perr.line, VN_LOG_Q(m));
         send_error_count(l, "veneur.prometheus.decode_errors_total");
         return;
     }
@@ -170,6 +170,7 @@ static int run(const vn_pm_opts_t *o)
         if (next <= now)
             next = now + o->interval_s;
         sleep_until(next);
+        vn_log_report_suppressed(); /* a burst that went quiet (core/log.h) */
     }
     VN_LOG(INFO, "event=stop datagrams=%llu send_errors=%llu", (unsigned long long)l.sender.datagrams,
            (unsigned long long)l.sender.send_errors);

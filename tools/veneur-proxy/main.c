@@ -2,8 +2,9 @@
  * main.c - veneur-proxy: flags, config, signals. The proxy itself is
  * src/proxy/ (proxy.h).
  *
- * Flags are Go's (cmd/veneur-proxy): -f FILE (required) and -strict, with
- * one or two dashes and "-x=v" or "-x v"; plus -version and -h/--help.
+ * Flags are Go's (cmd/veneur-proxy): -f FILE (required), -strict and
+ * -print-secrets (Go's util flag: /config/json and /config/yaml show secrets),
+ * with one or two dashes and "-x=v" or "-x v"; plus -version and -h/--help.
  * Exit status: 0 after a graceful stop, 1 for a config or start-up error
  * (Go's logrus.Fatal), 2 for a bad flag (Go's flag package).
  * Signals: SIGINT, SIGTERM, SIGHUP and SIGUSR2 all stop gracefully (Go
@@ -30,6 +31,8 @@ static void usage(FILE *out)
     fprintf(out, "Usage of veneur-proxy:\n"
                  "  -f string\n"
                  "        The config file to read for settings.\n"
+                 "  -print-secrets\n"
+                 "        Disables redacting config secrets\n"
                  "  -strict\n"
                  "        Fails if unknown config fields are present\n"
                  "  -version\n"
@@ -41,7 +44,7 @@ static void usage(FILE *out)
 int main(int argc, char **argv)
 {
     const char *path = NULL;
-    bool strict = false;
+    bool strict = false, print_secrets = false;
     for (int i = 1; i < argc; i++) {
         const char *v;
         if (vn_cli_flag(argv[i], "f", &v)) {
@@ -57,6 +60,11 @@ int main(int argc, char **argv)
                 return 2;
             }
             strict = !v || strcmp(v, "true") == 0 || strcmp(v, "1") == 0;
+        } else if (vn_cli_flag(argv[i], "print-secrets", &v)) {
+            if (!vn_cli_bool("print-secrets", v, &print_secrets)) {
+                usage(stderr);
+                return 2;
+            }
         } else if (vn_cli_flag(argv[i], "version", &v)) {
             printf("veneur-proxy (veneur-c) %s (built %s)\n", VN_VERSION, VN_BUILD_DATE);
             return 0;
@@ -80,6 +88,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "veneur-proxy: failed to load config file: %s\n", err);
         return 1;
     }
+    cfg->print_secrets = print_secrets;
     vn_log_set_level(cfg->debug ? VN_LOG_DEBUG : VN_LOG_INFO);
     VN_LOG(INFO, "event=starting version=%s", VN_VERSION);
 
@@ -107,8 +116,11 @@ int main(int argc, char **argv)
     VN_LOG(INFO, "event=started grpc_port=%d http_port=%d static_destinations=%zu discovery=%s",
            vn_proxy_grpc_port(p), vn_proxy_http_port(p), cfg->forward_addresses.n, vn_disc_kind_name(cfg->disc_kind));
     for (;;) {
-        int sig = 0;
-        if (sigwait(&sigs, &sig) == 0)
+        /* Wakes every second to report log lines dropped by a burst that went quiet (core/log.h). */
+        struct timespec tick = {.tv_sec = 1};
+        int sig = sigtimedwait(&sigs, NULL, &tick);
+        vn_log_report_suppressed();
+        if (sig > 0)
             break;
     }
     VN_LOG(INFO, "event=shutdown");

@@ -1305,6 +1305,70 @@ static void test_config__url_userinfo_redacted(void **state)
     vn_config_free(c);
 }
 
+static void redact_is(const char *in, const char *want)
+{
+    char *got = vn_config_redact_url(in);
+    if (!want) {
+        if (got)
+            fail_msg("%s: redacted to %s, want unchanged", in ? in : "(null)", got);
+        return;
+    }
+    if (!got)
+        fail_msg("%s: unchanged, want %s", in ? in : "(null)", want);
+    assert_string_equal(got, want);
+    free(got);
+}
+
+static void test_config__url_query_secrets_redacted(void **state)
+{
+    (void)state;
+    redact_is("https://h/x?api_key=abc&q=1#f", "https://h/x?api_key=<redacted>&q=1#f");
+    redact_is("https://u:p@h/x?token=t;password=pw&key=k&sig=s&x=1&Client_Secret=c&auth=a",
+              "https://<redacted>@h/x?token=<redacted>;password=<redacted>&key=<redacted>&sig=<redacted>&x=1"
+              "&Client_Secret=<redacted>&auth=<redacted>");
+    redact_is("https://h/?API_KEY=abc", "https://h/?API_KEY=<redacted>");
+    redact_is("http://h:1/?&&access_token=a&", "http://h:1/?&&access_token=<redacted>&");
+    redact_is("https://h/x?q=1&name=key", NULL); /* the name decides, not the value */
+    redact_is("https://h/x?api_key=", NULL);     /* nothing to hide */
+    redact_is("https://h/x?api_key", NULL);
+    redact_is("https://h/x#frag?token=x", NULL); /* a fragment is not a query */
+    redact_is("host:1/x?token=x", NULL);         /* not URL-shaped */
+    redact_is("https://h/x", NULL);
+    redact_is(NULL, NULL);
+    redact_is("https://u:p@h", "https://<redacted>@h");
+    char shown[200];
+    assert_string_equal(vn_cfg__show("https://h:1/p?api_key=SEKRET&x=\"", false, shown, sizeof shown),
+                        "https://h:1/p?api_key=<redacted>&x=\\\"");
+    vn_config_t *c = load_ok("forward_address: \"http://fwd:8128/?token=SEKRET1\"\n"
+                             "statsd_listen_addresses: [\"udp://127.0.0.1:8126\"]\n"
+                             "datadog_api_key: SEKRET0\n"
+                             "datadog_api_hostname: \"https://dd.example/?api_key=SEKRET2&site=eu\"\n"
+                             "metric_sinks:\n"
+                             "  - kind: cortex\n"
+                             "    config: {url: \"https://cortex/push?password=SEKRET3\", "
+                             "urls: [\"http://y/?secret=SEKRET4\"]}\n",
+                             NULL, true);
+    char *d = dump_to_string(c);
+    assert_null(strstr(d, "SEKRET"));
+    assert_contains(d, "http://fwd:8128/?token=<redacted>");
+    assert_contains(d, "https://dd.example/?api_key=<redacted>&site=eu");
+    assert_contains(d, "https://cortex/push?password=<redacted>");
+    assert_contains(d, "http://y/?secret=<redacted>");
+    vn_config_t *again = load_ok(d, NULL, true);
+    vn_config_free(again);
+    free(d);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    vn_config_dump_opts(c, f, true); /* -print-secrets */
+    fclose(f);
+    assert_contains(buf, "?token=SEKRET1");
+    assert_contains(buf, "?api_key=SEKRET2");
+    free(buf);
+    vn_config_free(c);
+    assert_null(strstr(load_err("statsd_listen_addresses: [\"bogus://h:1/?key=SEKRET5\"]\n", NULL, true), "SEKRET"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1338,6 +1402,7 @@ int main(void)
         cmocka_unit_test(test_config__no_empty_messages),
         cmocka_unit_test(test_config__implicit_tag_limit),
         cmocka_unit_test(test_config__url_userinfo_redacted),
+        cmocka_unit_test(test_config__url_query_secrets_redacted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

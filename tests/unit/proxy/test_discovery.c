@@ -25,6 +25,8 @@
 #include "forward/h2_client.h"
 #include "proxy/discovery.h"
 #include "proxy/dns.h"
+#include "proxy/proxy_stats.h"
+#include "proxy/router.h"
 
 static void list_is(vn_strlist_t *l, const char *const *want, size_t n)
 {
@@ -485,6 +487,103 @@ static void test_discovery__discover_dns(void **state)
     assert_int_equal(vn_discover(&cfg, &l, err, sizeof err), VN_ERR_CONFIG);
 }
 
+/* A UDP server that answers one SRV query with a hostile target: a label carrying a quote, a
+ * newline, a backslash and a logfmt field, then a label "." (so the name is not valid to query). */
+typedef struct evil {
+    int udp, port;
+} evil_t;
+
+static void *evil_main(void *arg)
+{
+    evil_t *f = arg;
+    uint8_t buf[2048];
+    struct sockaddr_in from;
+    socklen_t fl = sizeof from;
+    ssize_t n = recvfrom(f->udp, buf, sizeof buf, 0, (struct sockaddr *)&from, &fl);
+    if (n < 12)
+        return NULL;
+    msg_t m = {.n = 0};
+    put(&m, buf, 2); /* id */
+    put16(&m, 0x8180);
+    put16(&m, 1);
+    put16(&m, 1);
+    put16(&m, 0);
+    put16(&m, 0);
+    size_t qname = m.n;
+    put_name(&m, "_grpc._tcp.g.test");
+    put16(&m, 33);
+    put16(&m, 1);
+    static const uint8_t target[] = "\x0e" "ev\"il\nlevel=x\\" "\x01" "." "\x04" "test";
+    put16(&m, 0xC000 | (unsigned)qname);
+    rr_head(&m, 33, 6 + (unsigned)sizeof target); /* sizeof counts the root label's 0 */
+    put16(&m, 0);
+    put16(&m, 5);
+    put16(&m, 9001);
+    put(&m, target, sizeof target);
+    sendto(f->udp, m.b, m.n, 0, (struct sockaddr *)&from, fl);
+    return NULL;
+}
+
+/* The discovery thread logs a failure caused by that answer as one line, the name escaped. */
+static void test_discovery__hostile_answer_logged_escaped(void **state)
+{
+    (void)state;
+    evil_t f = {0};
+    f.udp = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(f.udp, (struct sockaddr *)&a, sizeof a), 0);
+    socklen_t l = sizeof a;
+    getsockname(f.udp, (struct sockaddr *)&a, &l);
+    f.port = ntohs(a.sin_port);
+    pthread_t t;
+    pthread_create(&t, NULL, evil_main, &f);
+    char dns[64];
+    snprintf(dns, sizeof dns, "127.0.0.1:%d", f.port);
+    vn_proxy_config_t cfg = {.disc_kind = VN_DISC_DNS,
+                             .disc_timeout_s = 5,
+                             .discovery_interval_s = 3600,
+                             .forward_service = "_grpc._tcp.g.test",
+                             .dns_server = dns,
+                             .hosts_file = ""};
+    vn_proxy_stats_t st;
+    memset(&st, 0, sizeof st);
+    vn_router_opts_t ro = {.dial_timeout_s = 1, .queue_max_msgs = 10, .backoff_min_s = 0.1, .backoff_max_s = 1,
+                           .ping_interval_s = 1, .ping_timeout_s = 1, .stats = &st};
+    vn_router_t *r = vn_router_new(&ro);
+
+    fflush(stderr);
+    FILE *cap = tmpfile();
+    assert_non_null(cap);
+    int saved = dup(STDERR_FILENO);
+    dup2(fileno(cap), STDERR_FILENO);
+    vn_discovery_t *d = vn_discovery_start(&cfg, r, &st);
+    char out[8192] = "";
+    for (int i = 0; i < 500 && !strstr(out, "event=proxy_discovery_failed"); i++) {
+        usleep(10 * 1000);
+        ssize_t k = pread(fileno(cap), out, sizeof out - 1, 0);
+        out[k > 0 ? k : 0] = '\0';
+    }
+    vn_discovery_stop(d);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    fclose(cap);
+    pthread_join(t, NULL);
+    close(f.udp);
+    vn_router_free(r);
+
+    const char *line = strstr(out, "event=proxy_discovery_failed");
+    if (!line)
+        fail_msg("no discovery failure logged: %s", out);
+    const char *eol = strchr(line, '\n');
+    assert_non_null(eol);
+    assert_null(strstr(eol + 1, "level=x")); /* nothing of the name spilled onto a next line */
+    char one[2048];
+    snprintf(one, sizeof one, "%.*s", (int)(eol - line), line);
+    /* the whole reason is one quoted value; the name's quote, newline and backslash are escaped */
+    assert_non_null(strstr(one, "reason=\"\\\"ev\\\"il\\nlevel=x\\\\...test\\\" is not a valid DNS name\""));
+    assert_int_equal(atomic_load(&st.discovery_fail), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -498,6 +597,7 @@ int main(void)
         cmocka_unit_test(test_discovery__dns_udp_then_tcp),
         cmocka_unit_test(test_discovery__dns_timeout),
         cmocka_unit_test(test_discovery__discover_dns),
+        cmocka_unit_test(test_discovery__hostile_answer_logged_escaped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

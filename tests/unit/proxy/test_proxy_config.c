@@ -372,6 +372,42 @@ static void test_proxy_config__hostile_edges(void **state)
     vn_proxy_config_free(c);
     assert_null(load("forward_addresses: [\"http://u:SEKRET4@h:1/\"]\n", NULL, true, err, sizeof err));
     assert_null(strstr(err, "SEKRET"));
+    /* so do secret query parameters */
+    c = load("discovery:\n  kubernetes_api: \"https://k8s:6443/?token=SEKRET5\"\n"
+             "  consul_address: \"http://consul:8500?x=1&api_key=SEKRET6\"\n",
+             NULL, true, err, sizeof err);
+    assert_non_null(c);
+    b = (vn_buf_t)VN_BUF_INIT(1 << 20);
+    vn_proxy_config_dump_yaml(c, &b);
+    assert_null(strstr(vn_buf_ptr(&b), "SEKRET"));
+    assert_non_null(strstr(vn_buf_ptr(&b), "https://k8s:6443/?token=<redacted>"));
+    vn_buf_free(&b);
+    b = (vn_buf_t)VN_BUF_INIT(1 << 20);
+    vn_proxy_config_dump_json(c, &b);
+    assert_null(strstr(vn_buf_ptr(&b), "SEKRET"));
+    assert_non_null(strstr(vn_buf_ptr(&b), "http://consul:8500?x=1&api_key=<redacted>"));
+    vn_buf_free(&b);
+    vn_proxy_config_free(c);
+    /* -print-secrets (c->print_secrets): both dumps show every value as it is */
+    c = load("discovery:\n  kubernetes_api: \"https://ku:SEKRET8@k8s:6443/?token=SEKRET9\"\n"
+             "sentry_dsn: \"https://SEKRET10@sentry/1\"\n",
+             NULL, true, err, sizeof err);
+    assert_non_null(c);
+    c->print_secrets = true;
+    b = (vn_buf_t)VN_BUF_INIT(1 << 20);
+    vn_proxy_config_dump_yaml(c, &b);
+    assert_non_null(strstr(vn_buf_ptr(&b), "https://ku:SEKRET8@k8s:6443/?token=SEKRET9"));
+    assert_non_null(strstr(vn_buf_ptr(&b), "https://SEKRET10@sentry/1"));
+    vn_buf_free(&b);
+    b = (vn_buf_t)VN_BUF_INIT(1 << 20);
+    vn_proxy_config_dump_json(c, &b);
+    assert_non_null(strstr(vn_buf_ptr(&b), "https://ku:SEKRET8@k8s:6443/?token=SEKRET9"));
+    assert_non_null(strstr(vn_buf_ptr(&b), "\"SentryDsn\":\"https://SEKRET10@sentry/1\""));
+    vn_buf_free(&b);
+    vn_proxy_config_free(c);
+    assert_null(load("forward_addresses: [\"http://h:1/?password=SEKRET7\"]\n", NULL, true, err, sizeof err));
+    assert_true(err[0] != '\0');
+    assert_null(strstr(err, "SEKRET"));
 }
 
 int main(void)

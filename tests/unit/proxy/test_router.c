@@ -343,25 +343,31 @@ static void test_router__slow_destination_never_blocks(void **state)
     vn_route_ctx_init(&c, r);
     uint8_t m[64];
     size_t n = metric_bytes(1, m);
-    size_t ok = 0, dropped = 0;
+    size_t ok = 0, dropped = 0, no_dest = 0;
     double t0 = vn_h2_now();
-    for (int i = 0; i < 200000; i++) {
+    for (int i = 0; i < 20000; i++) { /* 20x the queue: it must overflow */
         vn_route_result_t res = vn_route_metric(&c, m, n);
         ok += res == VN_ROUTE_OK;
         dropped += res == VN_ROUTE_DROPPED;
+        no_dest += res == VN_ROUTE_NO_DEST;
     }
     double took = vn_h2_now() - t0;
     vn_route_ctx_release(&c);
     assert_true(took < 5); /* no waiting on the stalled peer */
     assert_true(dropped > 0);
-    assert_int_equal(ok + dropped, 200000);
+    /* Every metric is accounted for. On a slow (sanitizer, loaded) run the stalled peer may be
+     * declared failed mid-loop, which empties this one-member ring: those count as no_dest. */
+    assert_int_equal(ok + dropped + no_dest, 20000);
     pthread_mutex_lock(&f[0].mu);
     f[0].paused = false;
     pthread_cond_broadcast(&f[0].cv);
     pthread_mutex_unlock(&f[0].mu);
-    /* what was queued is delivered by the drain at shutdown */
-    vn_router_stop(r, vn_h2_now() + 10);
-    assert_int_equal(fake_total(&f[0]), ok);
+    /* what was queued is delivered by the drain at shutdown (stop returns as soon as it is done) */
+    vn_router_stop(r, vn_h2_now() + 30);
+    if (no_dest == 0)
+        assert_int_equal(fake_total(&f[0]), ok);
+    else
+        assert_true(fake_total(&f[0]) <= ok);
     vn_router_free(r);
     fake_stop(&f[0]);
 }
