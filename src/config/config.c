@@ -581,6 +581,18 @@ static vn_err_t translate_v13(vn_cfg_loader_t *ld)
             VN_LOG(WARN, "event=config_v13_sink_skipped kind=kafka reason=\"no metric, check or event topic\"");
         }
     }
+    /* Go v13 server.go: a New Relic sink when the insert key and an account id are set, S3 with a bucket */
+    const char *nr_acct = pass_get(&ld->v13[VN_V13_NEWRELIC], "account_id");
+    if (err == VN_OK && pass_get(&ld->v13[VN_V13_NEWRELIC], "insert_key") && nr_acct && atoll(nr_acct) > 0) {
+        vn_kvvec_t kv = {0};
+        err = v13_kv(ld, &kv, NULL, 0, &ld->v13[VN_V13_NEWRELIC]);
+        add_sink(cfg, "newrelic", &kv);
+    }
+    if (err == VN_OK && pass_get(&ld->v13[VN_V13_S3], "s3_bucket")) {
+        vn_kvvec_t kv = {0};
+        err = v13_kv(ld, &kv, NULL, 0, &ld->v13[VN_V13_S3]);
+        add_sink(cfg, "s3", &kv);
+    }
     if (err == VN_OK && *cfg->flush_file) {
         /* SPEC 0.8: v13's flat flush_file means the gzip-CSV format */
         const char *pairs[] = {"flush_file", cfg->flush_file, "format", "csv"};

@@ -71,7 +71,7 @@ typedef struct vn_kvvec {
     size_t n, cap;
 } vn_kvvec_t;
 
-enum { VN_V13_DATADOG, VN_V13_SIGNALFX, VN_V13_KAFKA, VN_V13__N };
+enum { VN_V13_DATADOG, VN_V13_SIGNALFX, VN_V13_KAFKA, VN_V13_NEWRELIC, VN_V13_S3, VN_V13__N };
 
 /** Loader state for one vn_config_load call. */
 typedef struct vn_cfg_loader {

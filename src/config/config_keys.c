@@ -143,11 +143,19 @@ const vn_config_key_t vn_config_keys[] = {
     P13("kafka_metric_require_acks", "KafkaMetricRequireAcks", "kafka", "metric_require_acks", 0),
     P13("kafka_partitioner", "KafkaPartitioner", "kafka", "partitioner", 0),
     P13("kafka_retry_max", "KafkaRetryMax", "kafka", "retry_max", 0),
+    /* [v13] New Relic and S3 (a v13 plugin): translated into a sink like the above */
+    P13("newrelic_account_id", "NewrelicAccountID", "newrelic", "account_id", 0),
+    P13("newrelic_common_tags", "NewrelicCommonTags", "newrelic", "common_tags", VN_KF_LIST),
+    P13("newrelic_event_type", "NewrelicEventType", "newrelic", "event_type", 0),
+    P13("newrelic_insert_key", "NewrelicInsertKey", "newrelic", "insert_key", 0),
+    P13("newrelic_region", "NewrelicRegion", "newrelic", "region", 0),
+    P13("newrelic_service_check_event_type", "NewrelicServiceCheckEventType", "newrelic", "service_check_event_type",
+        0),
+    P13("aws_access_key_id", "AwsAccessKeyID", "s3", "access_key_id", 0),
+    P13("aws_region", "AwsRegion", "s3", "region", 0),
+    P13("aws_s3_bucket", "AwsS3Bucket", "s3", "s3_bucket", 0),
+    P13("aws_secret_access_key", "AwsSecretAccessKey", "s3", "secret_access_key", 0),
     /* [v13] keys of span sinks and of sinks veneur-c does not have: accepted, warned about */
-    IGN("aws_access_key_id", "s3_sink_not_supported"),
-    IGN("aws_region", "s3_sink_not_supported"),
-    IGN("aws_s3_bucket", "s3_sink_not_supported"),
-    IGN("aws_secret_access_key", "s3_sink_not_supported"),
     IGN("datadog_span_buffer_size", "span_sinks_not_supported"),
     IGN("datadog_trace_api_address", "span_sinks_not_supported"),
     IGN("debug_ingested_spans", "span_sinks_not_supported"),
@@ -165,13 +173,7 @@ const vn_config_key_t vn_config_keys[] = {
     IGN("lightstep_maximum_spans", "span_sinks_not_supported"),
     IGN("lightstep_num_clients", "span_sinks_not_supported"),
     IGN("lightstep_reconnect_period", "span_sinks_not_supported"),
-    IGN("newrelic_account_id", "newrelic_sink_not_supported"),
-    IGN("newrelic_common_tags", "newrelic_sink_not_supported"),
-    IGN("newrelic_event_type", "newrelic_sink_not_supported"),
-    IGN("newrelic_insert_key", "newrelic_sink_not_supported"),
-    IGN("newrelic_region", "newrelic_sink_not_supported"),
-    IGN("newrelic_service_check_event_type", "newrelic_sink_not_supported"),
-    IGN("newrelic_trace_observer_url", "newrelic_sink_not_supported"),
+    IGN("newrelic_trace_observer_url", "span_sinks_not_supported"),
     IGN("splunk_hec_address", "span_sinks_not_supported"),
     IGN("splunk_hec_batch_size", "span_sinks_not_supported"),
     IGN("splunk_hec_connection_lifetime_jitter", "span_sinks_not_supported"),
@@ -263,6 +265,10 @@ static int v13_index(const char *kind)
         return VN_V13_DATADOG;
     if (strcmp(kind, "signalfx") == 0)
         return VN_V13_SIGNALFX;
+    if (strcmp(kind, "newrelic") == 0)
+        return VN_V13_NEWRELIC;
+    if (strcmp(kind, "s3") == 0)
+        return VN_V13_S3;
     return VN_V13_KAFKA;
 }
 

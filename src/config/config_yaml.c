@@ -17,6 +17,7 @@
 
 #include "config/config_internal.h"
 #include "core/log.h"
+#include "core/regex.h"
 #include "core/xalloc.h"
 
 /* ---------------------------------------------------------------- lists and kvs */
@@ -495,6 +496,22 @@ static vn_err_t check_kind(vn_cfg_loader_t *ld, const char *kind, bool allow_any
                         vn_cfg__show(k, false, shown, sizeof shown));
 }
 
+/* A regex matcher's pattern must compile (RE2, Go's syntax) at load, not at
+ * the first metric: a typo fails -validate-config instead of a running flush. */
+static vn_err_t check_regex(vn_cfg_loader_t *ld, const char *kind, const char *value, const char *where)
+{
+    char why[160], shown[160];
+    if (!kind || strcmp(kind, "regex") != 0)
+        return VN_OK;
+    vn_regex_t *re = vn_regex_compile(value ? value : "", why, sizeof why);
+    if (re) {
+        vn_regex_free(re);
+        return VN_OK;
+    }
+    return vn_cfg__errf(ld, "key \"%s.value\": invalid regex \"%s\": %s", where,
+                        vn_cfg__show(value ? value : "", false, shown, sizeof shown), why);
+}
+
 /* ---------------------------------------------------------------- mapping and list walkers */
 
 /* One key of a mapping: `sub` is its full path for messages ("where.key"). */
@@ -572,6 +589,8 @@ static vn_err_t parse_tag_matcher(vn_cfg_loader_t *ld, yaml_document_t *doc, yam
         err = check_kind(ld, tm->kind, false, where);
     if (err == VN_OK && !tm->value)
         tm->value = vn_xstrdup("");
+    if (err == VN_OK)
+        err = check_regex(ld, tm->kind, tm->value, where);
     return err;
 }
 
@@ -701,7 +720,11 @@ static vn_err_t matcher_key(vn_cfg_loader_t *ld, yaml_document_t *doc, const cha
     if (strcmp(k, "name") == 0) {
         c->have_name = true;
         vn_err_t err = each_key(ld, doc, v, sub, matcher_name_key, c->m);
-        return err == VN_OK ? check_kind(ld, c->m->name_kind, true, sub) : err;
+        if (err == VN_OK)
+            err = check_kind(ld, c->m->name_kind, true, sub);
+        if (err == VN_OK)
+            err = check_regex(ld, c->m->name_kind, c->m->name_value, sub);
+        return err;
     }
     if (strcmp(k, "tags") == 0 && !c->m->tags)
         return parse_tag_matchers(ld, doc, v, sub, &c->m->tags, &c->m->n_tags);

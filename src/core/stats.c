@@ -101,6 +101,47 @@ static void sink_counter(out_t *o, const vn_stats_t *s, const char *name, const 
     }
 }
 
+/* One labelled family over every sink: label=value for each (value, field). */
+typedef struct labelled {
+    const char *value;
+    size_t field;
+} labelled_t;
+
+static void sink_labelled(out_t *o, const vn_stats_t *s, const char *name, const char *help, const char *label,
+                          const labelled_t *l, size_t nl)
+{
+    emit(o, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
+    for (size_t i = 0; i < s->n_sinks; i++)
+        for (size_t k = 0; k < nl; k++) {
+            const _Atomic uint64_t *c = (const _Atomic uint64_t *)(const void *)((const char *)&s->sinks[i] + l[k].field);
+            emit(o, "%s{sink_name=\"%s\",sink_kind=\"%s\",%s=\"%s\"} %llu\n", name, s->sinks[i].name,
+                 s->sinks[i].kind, label, l[k].value, (unsigned long long)vn_stats_get(c));
+        }
+}
+
+/* Go's flushed_metrics{status} / dropped_metrics{reason} of sink routing. */
+static void sink_routing(out_t *o, const vn_stats_t *s)
+{
+    static const labelled_t status[] = {
+        {"skipped", offsetof(vn_stats_sink_t, route_skipped)},
+        {"max_name_length", offsetof(vn_stats_sink_t, route_max_name_length)},
+        {"max_tags", offsetof(vn_stats_sink_t, route_max_tags)},
+        {"max_tag_length", offsetof(vn_stats_sink_t, route_max_tag_length)},
+        {"flushed", offsetof(vn_stats_sink_t, route_flushed)},
+    };
+    static const labelled_t reason[] = {
+        {"max_name_length", offsetof(vn_stats_sink_t, route_dropped_max_name_length)},
+        {"max_tags", offsetof(vn_stats_sink_t, route_dropped_max_tags)},
+        {"max_tag_length", offsetof(vn_stats_sink_t, route_dropped_max_tag_length)},
+    };
+    sink_labelled(o, s, "veneur_flushed_metrics_total",
+                  "Sink routing (Go's flushed_metrics): metrics per sink by status (skipped, limits, flushed).",
+                  "status", status, sizeof status / sizeof status[0]);
+    sink_labelled(o, s, "veneur_dropped_metrics_total",
+                  "Sink routing (Go's dropped_metrics): metrics a sink's limits dropped, by reason.", "reason", reason,
+                  sizeof reason / sizeof reason[0]);
+}
+
 /* Payload counters of the sinks' HTTP delivery queues (sinks/delivery.c; zero
  * for sinks without one). Drops are one family with a reason label. */
 static void sink_payloads(out_t *o, const vn_stats_t *s)
@@ -253,6 +294,7 @@ size_t vn_stats_render_prometheus(const vn_stats_t *s, char *buf, size_t cap)
                      "Connection or broker errors and retryable responses, per attempt.",
                      offsetof(vn_stats_sink_t, transport_errors));
         sink_payloads(&o, s);
+        sink_routing(&o, s);
     }
     counter(&o, "veneur_forward_calls_total", "SendMetricsV2 calls to forward_address that succeeded.",
             vn_stats_get(&s->forward_calls));

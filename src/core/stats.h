@@ -57,6 +57,17 @@ typedef struct vn_stats_sink {
     _Atomic uint64_t payload_bytes_sent;         /* body bytes (as sent, compressed) of accepted payloads */
     _Atomic uint64_t queue_payloads;             /* gauge: payloads held (waiting + in flight) */
     _Atomic uint64_t queue_bytes;                /* gauge: body bytes held */
+    /* Sink routing (flush/routing.h), Go's flushed_metrics{status} and
+     * dropped_metrics{reason}; written by the sink's runner thread, zero
+     * while features.enable_metric_sink_routing is off. */
+    _Atomic uint64_t route_skipped;         /* status:skipped, not routed to this sink */
+    _Atomic uint64_t route_max_name_length; /* status:max_name_length */
+    _Atomic uint64_t route_max_tags;        /* status:max_tags */
+    _Atomic uint64_t route_max_tag_length;  /* status:max_tag_length */
+    _Atomic uint64_t route_flushed;         /* status:flushed */
+    _Atomic uint64_t route_dropped_max_name_length; /* dropped_metrics reason:max_name_length */
+    _Atomic uint64_t route_dropped_max_tags;        /* reason:max_tags */
+    _Atomic uint64_t route_dropped_max_tag_length;  /* reason:max_tag_length */
 } vn_stats_sink_t;
 
 typedef struct vn_stats {

@@ -247,9 +247,18 @@ vn_flusher_t *vn_flusher_start(const vn_flusher_opts_t *opts)
         opts->stats->n_sinks = i + 1;
     }
     f->runners = vn_xcalloc(opts->nsinks ? opts->nsinks : 1, sizeof *f->runners);
-    for (size_t i = 0; i < opts->nsinks; i++)
+    for (size_t i = 0; i < opts->nsinks; i++) {
         f->runners[i] = vn_sink_runner_start(opts->sinks[i], i < VN_STATS_MAX_SINKS ? &opts->stats->sinks[i] : NULL,
                                              c->interval_s, 0, 0);
+        /* Routing (issue 19): each runner applies its sink's rules and limits. */
+        vn_sink_route_t *route = NULL;
+        char why[256];
+        if (vn_sink_route_new(c, opts->sinks[i]->name, &route, why, sizeof why) != VN_OK) {
+            VN_LOG(ERROR, "event=sink_routing_invalid sink=%s err=\"%s\"", opts->sinks[i]->name, why);
+            abort(); /* config load compiles every pattern first: unreachable */
+        }
+        vn_sink_runner_set_route(f->runners[i], route);
+    }
     pthread_mutex_init(&f->mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);

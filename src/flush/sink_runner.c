@@ -63,6 +63,8 @@ struct vn_sink_runner {
     double last_evict_log;
     uint64_t evict_suppressed;
     tally_t t;              /* thread-owned */
+    vn_sink_route_t *route; /* owned; NULL: no routing. Set before the first push, then read-only */
+    vn_route_scratch_t scratch; /* thread-owned: routed copies of the current chunk */
 };
 
 static double mono_now(void)
@@ -223,6 +225,25 @@ static double call_deadline(vn_sink_runner_t *r, const item_t *it, double stop_b
     return stop_by > 0 && stop_by < r->t.deadline ? stop_by : r->t.deadline;
 }
 
+/* Routing and limits for this sink, on this thread; counts into the slot. */
+static size_t route_chunk(vn_sink_runner_t *r, const vn_flush_chunk_t *c, const vn_inter_metric_t **m)
+{
+    vn_route_counts_t k = {0};
+    size_t n = vn_sink_route_apply(r->route, c->out.m, c->out.n, &r->scratch, m, &k);
+    vn_stats_sink_t *sl = r->slot;
+    if (sl) {
+        vn_stats_add(&sl->route_skipped, k.skipped);
+        vn_stats_add(&sl->route_max_name_length, k.max_name_length);
+        vn_stats_add(&sl->route_max_tags, k.max_tags);
+        vn_stats_add(&sl->route_max_tag_length, k.max_tag_length);
+        vn_stats_add(&sl->route_flushed, k.flushed);
+        vn_stats_add(&sl->route_dropped_max_name_length, k.dropped_max_name_length);
+        vn_stats_add(&sl->route_dropped_max_tags, k.dropped_max_tags);
+        vn_stats_add(&sl->route_dropped_max_tag_length, k.dropped_max_tag_length);
+    }
+    return n;
+}
+
 static void run_item(vn_sink_runner_t *r, item_t *it, double deadline)
 {
     vn_sink_t *s = r->s;
@@ -230,8 +251,15 @@ static void run_item(vn_sink_runner_t *r, item_t *it, double deadline)
     info.deadline_s = deadline;
     double s0 = mono_now();
     if (it->chunk) {
-        r->t.handed += wanted(s, it->chunk);
-        vn_err_t err = s->ops->flush(s, it->chunk->out.m, it->chunk->out.n, &info);
+        const vn_inter_metric_t *m = it->chunk->out.m;
+        size_t n = it->chunk->out.n;
+        if (r->route) {
+            n = route_chunk(r, it->chunk, &m);
+            r->t.handed += n;
+        } else {
+            r->t.handed += wanted(s, it->chunk);
+        }
+        vn_err_t err = n || !r->route ? s->ops->flush(s, m, n, &info) : VN_OK;
         if (err != VN_OK) {
             r->t.failed = true;
             VN_LOG(WARN, "event=sink_flush_failed sink=%s err=\"%s\"", s->name, vn_strerror(err));
@@ -272,6 +300,8 @@ static void *runner_main(void *arg)
     pthread_cond_broadcast(&r->idle_cv);
     pthread_mutex_unlock(&r->mu);
     if (self_free) {
+        vn_sink_route_free(r->route);
+        vn_route_scratch_free(&r->scratch);
         pthread_mutex_destroy(&r->mu);
         pthread_cond_destroy(&r->cv);
         pthread_cond_destroy(&r->idle_cv);
@@ -303,6 +333,14 @@ vn_sink_runner_t *vn_sink_runner_start(vn_sink_t *s, vn_stats_sink_t *slot, doub
         abort();
     }
     return r;
+}
+
+void vn_sink_runner_set_route(vn_sink_runner_t *r, vn_sink_route_t *route)
+{
+    pthread_mutex_lock(&r->mu); /* publishes it to the thread, which reads it after popping under mu */
+    vn_sink_route_free(r->route);
+    r->route = route;
+    pthread_mutex_unlock(&r->mu);
 }
 
 static bool fits(const vn_sink_runner_t *r, size_t metrics, size_t bytes)
@@ -450,6 +488,8 @@ bool vn_sink_runner_stop(vn_sink_runner_t *r, double deadline_mono)
     }
     pthread_mutex_unlock(&r->mu);
     pthread_join(r->thread, NULL);
+    vn_sink_route_free(r->route);
+    vn_route_scratch_free(&r->scratch);
     pthread_mutex_destroy(&r->mu);
     pthread_cond_destroy(&r->cv);
     pthread_cond_destroy(&r->idle_cv);

@@ -36,6 +36,7 @@
 #include "aggregate/events.h"
 #include "core/stats.h"
 #include "flush/flusher.h"
+#include "flush/routing.h"
 #include "sinks/sink.h"
 
 /** Waiting metrics per sink before whole intervals are dropped. */
@@ -85,6 +86,14 @@ typedef struct vn_sink_runner vn_sink_runner_t;
  */
 vn_sink_runner_t *vn_sink_runner_start(vn_sink_t *s, vn_stats_sink_t *slot, double interval_s, size_t max_metrics,
                                        size_t max_bytes);
+
+/**
+ * Gives the runner sink routing and the sink's limits (flush/routing.h; takes
+ * ownership of route, NULL: everything unchanged). Call before the first push.
+ * The runner applies it to each chunk on its own thread, so routing costs the
+ * flusher nothing, and counts Go's flushed_metrics / dropped_metrics into slot.
+ */
+void vn_sink_runner_set_route(vn_sink_runner_t *r, vn_sink_route_t *route);
 
 /**
  * Queues a chunk of interval `seq` (takes one reference of c). When the queue

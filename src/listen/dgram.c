@@ -83,9 +83,8 @@ static void drain(vn_dgram_reader_t *r, struct mmsghdr *msgs, struct iovec *iov)
     }
 }
 
-static void *dgram_main(void *arg)
+void vn_dgram_reader_run(vn_dgram_reader_t *r)
 {
-    vn_dgram_reader_t *r = arg;
     size_t bufsz = r->max_len + 1;
     char *bufs = vn_xmalloc(bufsz * VLEN);
     struct mmsghdr msgs[VLEN];
@@ -134,6 +133,11 @@ static void *dgram_main(void *arg)
     drain(r, msgs, iov);
     vn_ingest_commit(r->ingest);
     free(bufs);
+}
+
+static void *dgram_main(void *arg)
+{
+    vn_dgram_reader_run(arg);
     return NULL;
 }
 

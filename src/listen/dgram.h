@@ -36,8 +36,14 @@ typedef struct vn_dgram_reader {
     pthread_t thread;
 } vn_dgram_reader_t;
 
-/** Returns 0 or an errno value from pthread_create. */
+/** Runs vn_dgram_reader_run on a new thread. Returns 0 or an errno value from pthread_create. */
 int vn_dgram_reader_start(vn_dgram_reader_t *r);
+/**
+ * The reader itself, on the calling thread: reads until the stop flag is set,
+ * drains, commits, returns. Called with the flag already set it only drains,
+ * which is how tests check the drain without racing the thread.
+ */
+void vn_dgram_reader_run(vn_dgram_reader_t *r);
 /** Sets the stop flag only (the caller wakes wake_fd, then joins). */
 void vn_dgram_reader_signal(vn_dgram_reader_t *r);
 /** Joins a signalled reader; its drained datagrams are pushed before it returns. */

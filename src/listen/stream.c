@@ -10,6 +10,17 @@
  *   explicit reason (conn_end_t): EOF, bad line, line too long, buffer budget,
  *   read error, TLS failure, handshake deadline, idle, evicted.
  *
+ * Each connection's state is explicit, one enum per question, no flag that
+ * means several things: conn_phase_t says where the socket is (HANDSHAKE,
+ * READING); the line buffer's vn_linebuf_state_t says where framing is:
+ * READING (accepting bytes; a line is *ready* the moment its '\n' arrives
+ * and is handed to vn_ingest_line within the same read, so no ready line is
+ * ever held back), BAD_LINE (ingest rejected a line: nothing after it is
+ * delivered), TOO_LONG (64 KiB without '\n'), NO_MEMORY (the loop's buffer budget)
+ * and EOF (the peer finished; an unterminated last line was delivered once).
+ * end_of() maps a finished framing state to the conn_end_t the connection
+ * closes with; conn_read() returns END_NONE while it stays open.
+ *
  * Limits, defaults (compile time; docs/operations.md "Stream listeners"):
  *   MAX_CONNS 4096 per loop. At the cap a new connection is not refused: the
  *     worst held connection is evicted instead - the oldest one that never

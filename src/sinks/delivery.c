@@ -14,6 +14,17 @@
  * by its own deadline: the earliest retry time, expiry, or the end of the
  * shutdown grace period (at most 1 s, so a missed wakeup costs little).
  *
+ * Outages: a transient failure (connect, timeout, 408, 429, 5xx) switches the
+ * queue into outage mode: nothing but one probe is sent -- the oldest waiting
+ * payload, alone, after the backoff (or the server's Retry-After on 429/503,
+ * whichever is longer). The first accepted probe ends the outage and every
+ * waiting payload becomes ready at once, so delivery resumes oldest first
+ * within one backoff step (capped at one interval by vn_delivery_config) of
+ * the server coming back, and a dead API gets one request per step rather than
+ * one per queued payload. A payload is never sent twice unless its first
+ * attempt failed. The age limit (default 55 min, under the hour Datadog
+ * accepts points for) and the byte cap decide what an outage may cost.
+ *
  * Logs never carry a URL (the Datadog API key is a query parameter), only the
  * payload label; response excerpts have every configured secret redacted.
  * Repeated failure lines are rate-limited to one per 10 s per kind with a
@@ -43,6 +54,7 @@ typedef struct payload {
     char *url;
     char *hdr[VN_HTTP_MAX_HEADERS];
     size_t nhdr;
+    char *method, *aws_sigv4, *userpwd; /* NULL unless the sink set them */
     char *body;
     size_t len;
     size_t nmetrics;
@@ -73,6 +85,12 @@ struct vn_delivery {
     vn_stats_sink_t own; /* counters until a slot is bound */
     vn_stats_sink_t *_Atomic st;
     limiter_t lim_full, lim_retry, lim_perm, lim_expired;
+    /* Outage (see the top): after a transient failure only the oldest waiting
+     * payload is sent, one at a time, at probe_at; the first success ends it. */
+    bool outage;
+    unsigned outage_fails; /* transient failures since the outage began: the backoff step */
+    double probe_at;
+    double outage_since;
 };
 
 static double mono_now(void)
@@ -164,6 +182,9 @@ static void payload_free(payload_t *p)
     if (!p)
         return;
     free(p->url);
+    free(p->method);
+    free(p->aws_sigv4);
+    free(p->userpwd);
     for (size_t i = 0; i < p->nhdr; i++)
         free(p->hdr[i]);
     free(p->body);
@@ -241,6 +262,36 @@ static bool is_transient_status(int status)
     return status == 408 || status == 429 || (status >= 500 && status <= 599);
 }
 
+/* The server answered again: every waiting payload is ready now, oldest first. */
+static void end_outage(vn_delivery_t *d, double now)
+{
+    VN_LOG(INFO, "event=sink_delivery_resumed sink=%s outage_s=%.1f failures=%u waiting=%zu", d->name,
+           now - d->outage_since, d->outage_fails, d->npayloads);
+    d->outage = false;
+    d->outage_fails = 0;
+    for (payload_t *q = d->head; q; q = q->next)
+        if (!q->in_flight)
+            q->next_at = now;
+}
+
+/* A transient failure: starts or extends the outage; returns the delay to the
+ * next probe (backoff step, or a longer Retry-After of a 429/503). */
+static double outage_step(vn_delivery_t *d, const vn_http_result_t *r, double now)
+{
+    if (!d->outage) {
+        d->outage = true;
+        d->outage_since = now;
+        d->probe_at = now;
+    }
+    d->outage_fails++;
+    double delay = backoff_s(d, d->outage_fails);
+    if (r->outcome == VN_HTTP_RESPONSE && (r->status == 429 || r->status == 503) && r->retry_after_s > delay)
+        delay = r->retry_after_s;
+    if (now + delay > d->probe_at)
+        d->probe_at = now + delay;
+    return d->probe_at - now;
+}
+
 static void on_result(vn_delivery_t *d, payload_t *p, const vn_http_result_t *r, double now)
 {
     p->in_flight = false;
@@ -253,6 +304,8 @@ static void on_result(vn_delivery_t *d, payload_t *p, const vn_http_result_t *r,
         vn_stats_add(&s->delivered, p->nmetrics);
         list_remove(d, p);
         payload_free(p);
+        if (d->outage)
+            end_outage(d, now);
         return;
     }
     if (r->outcome == VN_HTTP_ABORTED || d->aborted) {
@@ -275,11 +328,13 @@ static void on_result(vn_delivery_t *d, payload_t *p, const vn_http_result_t *r,
         count_drop(d, p, DROP_PERMANENT);
         list_remove(d, p);
         payload_free(p);
+        if (d->outage)
+            end_outage(d, now); /* the server answers: the rest need not wait for a probe */
         return;
     }
     vn_stats_add(&s->transport_errors, 1);
     p->attempts++;
-    double delay = backoff_s(d, p->attempts);
+    double delay = outage_step(d, r, now);
     /* While draining for shutdown a retry may still beat the grace deadline;
      * otherwise a retry that cannot start within the age limit is pointless. */
     if (!d->stopping && now + delay > p->created + d->o.max_age_s) {
@@ -294,7 +349,7 @@ static void on_result(vn_delivery_t *d, payload_t *p, const vn_http_result_t *r,
         payload_free(p);
         return;
     }
-    p->next_at = now + delay;
+    p->next_at = d->probe_at;
     vn_stats_add(&s->payloads_retried, 1);
     if (limiter_ok(&d->lim_retry, now, &supp))
         VN_LOG(WARN,
@@ -370,6 +425,20 @@ static void *delivery_main(void *arg)
         for (payload_t *p = d->head; p && !d->aborted; p = p->next) {
             if (p->in_flight)
                 continue;
+            if (d->outage) {
+                /* one probe at a time: the oldest waiting payload, once due */
+                double expiry = p->created + d->o.max_age_s;
+                if (d->inflight == 0 && d->probe_at <= now) {
+                    p->in_flight = true;
+                    d->inflight++;
+                    batch[nb++] = p;
+                } else if (d->inflight == 0 && d->probe_at < wake) {
+                    wake = d->probe_at;
+                }
+                if (expiry < wake)
+                    wake = expiry;
+                break;
+            }
             if (p->next_at <= now && d->inflight < d->o.max_in_flight) {
                 p->in_flight = true;
                 d->inflight++;
@@ -395,6 +464,9 @@ static void *delivery_main(void *arg)
             for (size_t h = 0; h < p->nhdr; h++)
                 req.headers[h] = p->hdr[h];
             req.nheaders = p->nhdr;
+            req.method = p->method;
+            req.aws_sigv4 = p->aws_sigv4;
+            req.userpwd = p->userpwd;
             if (t->ops->start(t, &req, p) != VN_OK) {
                 pthread_mutex_lock(&d->mu); /* the transport is full: try again next round */
                 p->in_flight = false;
@@ -493,6 +565,9 @@ vn_err_t vn_delivery_enqueue(vn_delivery_t *d, vn_delivery_req_t *r)
     p->nhdr = r->nheaders < VN_HTTP_MAX_HEADERS ? r->nheaders : VN_HTTP_MAX_HEADERS;
     for (size_t i = 0; i < p->nhdr; i++)
         p->hdr[i] = vn_xstrdup(r->headers[i] ? r->headers[i] : "");
+    p->method = r->method ? vn_xstrdup(r->method) : NULL;
+    p->aws_sigv4 = r->aws_sigv4 ? vn_xstrdup(r->aws_sigv4) : NULL;
+    p->userpwd = r->userpwd ? vn_xstrdup(r->userpwd) : NULL;
     p->body = body;
     p->len = r->len;
     p->nmetrics = r->nmetrics;
@@ -609,10 +684,15 @@ vn_err_t vn_delivery_config(const vn_sink_config_t *sc, const vn_config_t *cfg, 
     double iv = cfg && cfg->interval_s > 0 ? cfg->interval_s : 10.0;
     memset(o, 0, sizeof *o);
     o->max_queue_bytes = VN_DELIVERY_DEFAULT_MAX_QUEUE_BYTES;
-    o->max_age_s = VN_DELIVERY_DEFAULT_AGE_INTERVALS * iv;
+    o->max_age_s = VN_DELIVERY_DEFAULT_AGE_INTERVALS * iv > VN_DELIVERY_DEFAULT_MAX_AGE_S
+                       ? VN_DELIVERY_DEFAULT_AGE_INTERVALS * iv
+                       : VN_DELIVERY_DEFAULT_MAX_AGE_S;
     o->request_timeout_s = 0.9 * iv;
     o->backoff_base_s = VN_DELIVERY_BACKOFF_BASE_S;
-    o->backoff_max_s = VN_DELIVERY_BACKOFF_MAX_S;
+    /* resume within one interval of the server coming back */
+    o->backoff_max_s = iv < VN_DELIVERY_BACKOFF_MAX_S ? iv : VN_DELIVERY_BACKOFF_MAX_S;
+    if (o->backoff_max_s < o->backoff_base_s)
+        o->backoff_max_s = o->backoff_base_s;
     o->max_in_flight = VN_DELIVERY_DEFAULT_MAX_IN_FLIGHT;
     o->drain_grace_s = iv < VN_DELIVERY_MAX_GRACE_S ? iv : VN_DELIVERY_MAX_GRACE_S;
     o->idle_conn_timeout_s = 2 * iv;

@@ -10,11 +10,15 @@
  * classifies each outcome:
  *
  *   2xx                                  sent (counted, freed)
- *   connect error, timeout, I/O error,   transient: sent again after an
- *   408, 429, 5xx                        exponential backoff with jitter (base
+ *   connect error, timeout, I/O error,   transient: the queue enters an outage:
+ *   408, 429, 5xx                        only its oldest body is sent, alone, after
+ *                                        an exponential backoff with jitter (base
  *                                        backoff_base_s, doubling, capped at
- *                                        backoff_max_s) while the body is younger
- *                                        than max_age_s, else dropped (expired)
+ *                                        backoff_max_s) or the 429/503 response's
+ *                                        Retry-After if longer; the first success
+ *                                        ends it and every body is ready at once.
+ *                                        A body older than max_age_s is dropped
+ *                                        (expired)
  *   any other status, unusable URL       permanent: logged once with an excerpt
  *                                        of the response body (<= 200 bytes,
  *                                        secrets redacted) and dropped
@@ -45,7 +49,13 @@
 #define VN_DELIVERY_MAX_IN_FLIGHT_LIMIT 64u
 #define VN_DELIVERY_BACKOFF_BASE_S 0.25
 #define VN_DELIVERY_BACKOFF_MAX_S 10.0
-/** Payload age limit by default: this many flush intervals. */
+/**
+ * Payload age limit by default: 55 minutes, so an API outage of up to ten
+ * minutes (and far longer) loses nothing while the byte cap holds, yet no
+ * point is sent after Datadog's one-hour acceptance window (5 min margin for
+ * clock skew and the request itself). Never below this many intervals.
+ */
+#define VN_DELIVERY_DEFAULT_MAX_AGE_S 3300.0
 #define VN_DELIVERY_DEFAULT_AGE_INTERVALS 3.0
 /** Shutdown drain grace: min(interval, this). */
 #define VN_DELIVERY_MAX_GRACE_S 5.0
@@ -70,10 +80,11 @@ typedef struct vn_delivery_opts {
  * Fills o from the sink's `config:` keys (all optional) and the daemon config
  * (cfg may be NULL: interval 10 s):
  *   max_queue_bytes  integer bytes, >= 1024; default 64 MiB
- *   max_payload_age  Go duration; default 3 intervals
+ *   max_payload_age  Go duration; default 55 min (VN_DELIVERY_DEFAULT_MAX_AGE_S)
  *   request_timeout  Go duration; default 0.9 interval (Go's sink HTTP client timeout)
  *   max_in_flight    1..64; default 4
- * Fixed: backoff 250 ms doubling to 10 s, drain grace min(interval, 5 s), idle
+ * Fixed: backoff 250 ms doubling to min(10 s, interval) (delivery resumes
+ * within one interval of the server's return), drain grace min(interval, 5 s), idle
  * connections kept 2 intervals (Go). name and secrets are left NULL/0.
  * Returns VN_OK or VN_ERR_CONFIG with a message naming the sink and key.
  */
@@ -116,6 +127,7 @@ typedef struct vn_delivery_req {
     char *body;                                /* malloc'd; ownership moves to the callee */
     size_t len;
     size_t nmetrics;                           /* metrics (or events) in the body, for per-metric counters */
+    const char *method, *aws_sigv4, *userpwd;  /* optional, copied: see vn_http_request_t */
 } vn_delivery_req_t;
 
 /**

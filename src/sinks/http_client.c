@@ -29,6 +29,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 #include "core/log.h"
 #include "core/version.h"
@@ -87,6 +89,55 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
     x->res.excerpt_len += take;
     x->res.excerpt[x->res.excerpt_len] = '\0';
     return len; /* the rest is read and discarded so the connection stays reusable */
+}
+
+double vn_http_parse_retry_after(const char *v, size_t len, long long now_unix)
+{
+    while (len && (*v == ' ' || *v == '\t')) {
+        v++;
+        len--;
+    }
+    while (len && (v[len - 1] == ' ' || v[len - 1] == '\t' || v[len - 1] == '\r' || v[len - 1] == '\n'))
+        len--;
+    if (!len || len > 64)
+        return -1;
+    char buf[65];
+    memcpy(buf, v, len);
+    buf[len] = '\0';
+    double secs;
+    if (buf[0] >= '0' && buf[0] <= '9') {
+        unsigned long long n = 0;
+        for (size_t i = 0; i < len; i++) {
+            if (buf[i] < '0' || buf[i] > '9')
+                return -1;
+            if (n < 1000000000ull)
+                n = n * 10 + (unsigned)(buf[i] - '0');
+        }
+        secs = (double)n;
+    } else {
+        time_t at = curl_getdate(buf, NULL);
+        if (at == (time_t)-1)
+            return -1;
+        secs = (double)((long long)at - now_unix);
+        if (secs < 0)
+            secs = 0;
+    }
+    return secs > VN_HTTP_RETRY_AFTER_MAX_S ? VN_HTTP_RETRY_AFTER_MAX_S : secs;
+}
+
+/* Keeps the last response's Retry-After (a 1xx interim response resets it). */
+static size_t on_header(char *p, size_t size, size_t n, void *ud)
+{
+    xfer_t *x = ud;
+    size_t len = size * n;
+    static const char name[] = "retry-after:";
+    if (len >= 5 && memcmp(p, "HTTP/", 5) == 0)
+        x->res.retry_after_s = 0;
+    else if (len > sizeof name - 1 && strncasecmp(p, name, sizeof name - 1) == 0) {
+        double s = vn_http_parse_retry_after(p + sizeof name - 1, len - (sizeof name - 1), (long long)time(NULL));
+        x->res.retry_after_s = s > 0 ? s : 0;
+    }
+    return len;
 }
 
 static vn_http_outcome_t outcome_of(CURLcode rc)
@@ -208,6 +259,12 @@ static vn_err_t ct_start(vn_http_transport_t *t, const vn_http_request_t *req, v
     curl_easy_setopt(e, CURLOPT_POST, 1L);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, req->body);
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+    if (req->method)
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
+    if (req->aws_sigv4 && req->userpwd) {
+        curl_easy_setopt(e, CURLOPT_AWS_SIGV4, req->aws_sigv4);
+        curl_easy_setopt(e, CURLOPT_USERPWD, req->userpwd);
+    }
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->hdrs);
     curl_easy_setopt(e, CURLOPT_USERAGENT, c->user_agent);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout);
@@ -216,6 +273,8 @@ static vn_err_t ct_start(vn_http_transport_t *t, const vn_http_request_t *req, v
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
     curl_easy_setopt(e, CURLOPT_PRIVATE, x);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
 #if LIBCURL_VERSION_NUM >= 0x075500

@@ -45,7 +45,24 @@ typedef struct vn_http_result {
     char excerpt[VN_HTTP_EXCERPT_MAX + 1]; /* first bytes of the body, NUL-terminated (may hold NULs) */
     size_t excerpt_len;
     char error[128]; /* transport error text (never contains the URL) */
+    /* Retry-After of the response in seconds from its arrival (RFC 9110:
+     * delay-seconds or an HTTP-date), capped at VN_HTTP_RETRY_AFTER_MAX_S;
+     * 0 when absent, unparsable or in the past. The caller decides which
+     * statuses it honours (delivery.c: 429 and 503). */
+    double retry_after_s;
 } vn_http_result_t;
+
+/** Longest Retry-After honoured: a server asking for more is still probed this often. */
+#define VN_HTTP_RETRY_AFTER_MAX_S 120.0
+
+/**
+ * Parses a Retry-After value v[0..len) (no NUL needed; surrounding blanks
+ * ignored): delay-seconds ("120") or an HTTP-date ("Wed, 21 Oct 2015
+ * 07:28:00 GMT", and the obsolete forms libcurl's date parser accepts),
+ * relative to now_unix. Returns seconds capped at VN_HTTP_RETRY_AFTER_MAX_S,
+ * 0 for a date in the past, -1 when unparsable.
+ */
+double vn_http_parse_retry_after(const char *v, size_t len, long long now_unix);
 
 /** One POST. The transport copies url and headers at start; body is borrowed
  *  and must stay valid and unchanged until the request is reported done. */
@@ -56,6 +73,9 @@ typedef struct vn_http_request {
     const char *body;
     size_t body_len;
     long timeout_ms; /* whole request, connect included; > 0 */
+    const char *method;    /* NULL: POST; else e.g. "PUT" (the body is sent the same way) */
+    const char *aws_sigv4; /* NULL, or libcurl's CURLOPT_AWS_SIGV4 "aws:amz:REGION:SERVICE" (needs userpwd) */
+    const char *userpwd;   /* NULL, or "ACCESS_KEY_ID:SECRET" for aws_sigv4 */
 } vn_http_request_t;
 
 typedef struct vn_http_transport vn_http_transport_t;

@@ -9,15 +9,21 @@
 #include "core/xalloc.h"
 #include "sinks/sink_internal.h"
 
+/* What the encoder skipped since `before` (non-finite values, items alone over a cap) counts as dropped. */
+static void count_skipped(vn_sink_t *s, const vn_queued_sink_t *q, size_t before)
+{
+    size_t now = q->kind->skipped(q->enc);
+    if (now > before && s->stats)
+        vn_stats_add(&s->stats->dropped, now - before);
+}
+
 vn_err_t vn_queued_flush(vn_sink_t *s, const vn_inter_metric_t *m, size_t n, const vn_flush_info_t *info)
 {
     vn_queued_sink_t *q = s->impl;
     vn_delivery_bind_stats(q->dl, s->stats);
     size_t skipped = q->kind->skipped(q->enc);
     vn_err_t err = q->kind->metrics(q->enc, s, m, n, info, vn_delivery_emit, q->dl);
-    size_t now = q->kind->skipped(q->enc);
-    if (now > skipped && s->stats)
-        vn_stats_add(&s->stats->dropped, now - skipped);
+    count_skipped(s, q, skipped);
     return err;
 }
 
@@ -25,7 +31,9 @@ void vn_queued_flush_events(vn_sink_t *s, const vn_sink_event_t *ev, size_t n, c
 {
     vn_queued_sink_t *q = s->impl;
     vn_delivery_bind_stats(q->dl, s->stats);
+    size_t skipped = q->kind->skipped(q->enc);
     vn_err_t err = q->kind->events(q->enc, s, ev, n, info, vn_delivery_emit, q->dl);
+    count_skipped(s, q, skipped);
     if (err != VN_OK)
         VN_LOG(WARN, "event=sink_events_failed sink=%s events=%zu err=\"%s\"", s->name, n, vn_strerror(err));
 }

@@ -1,6 +1,6 @@
 /**
  * queued.h - the sink half shared by the sinks that encode HTTP bodies into a
- * delivery queue (datadog, signalfx): what flush, flush_events and destroy do
+ * delivery queue (datadog, signalfx, newrelic): what flush, flush_events and destroy do
  * around the encoder, and the construction steps after the encoder exists.
  *
  *   flush:        bind the sink's stats to the queue, encode, count metrics the

@@ -23,7 +23,10 @@
 #include "core/xalloc.h"
 #include "sinks/datadog.h"
 #include "sinks/kafka_internal.h"
+#include "sinks/newrelic.h"
+#include "sinks/prometheus_repeater.h"
 #include "sinks/remote_write_internal.h"
+#include "sinks/s3.h"
 #include "sinks/signalfx.h"
 #include "sinks/sink_internal.h"
 
@@ -38,6 +41,9 @@ static const struct {
     {"kafka", vn_sink__kafka_new},
     {"cortex", vn_sink__remote_write_new},
     {"prometheus_remote_write", vn_sink__remote_write_new}, /* veneur-c alias of cortex */
+    {"newrelic", vn_sink__newrelic_new},
+    {"prometheus", vn_sink__prometheus_new}, /* Go's statsd repeater, not remote write */
+    {"s3", vn_sink__s3_new},
 };
 
 static void errf(char *errbuf, size_t errcap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

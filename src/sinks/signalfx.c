@@ -12,6 +12,9 @@
  *         flush_max_per_body: 0                   # 0: one body per token
  *         vary_key_by: team                       # dimension whose value picks a token
  *         per_tag_api_keys: [{name: a, api_key: "..."}]
+ *         dynamic_per_tag_api_keys_enable: true   # also fetch per-tag tokens ...
+ *         dynamic_per_tag_api_keys_refresh_period: 10m  # ... this often ...
+ *         endpoint_api: https://api.signalfx.com  # ... from {origin}/v2/token (signalfx_tokens.c)
  *         # also preferred_vary_key_by, drop_host_with_tag_key,
  *         # metric_name_prefix_drops, metric_tag_prefix_drops, and the
  *         # delivery keys of delivery.h
@@ -37,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/types.h>
 
 #include "core/gzip.h"
@@ -159,11 +163,6 @@ vn_err_t vn_sfx__init(vn_sfx_t *x, const vn_sink_config_t *sc, const char *sink_
         x->per_tag = vn_xrealloc(x->per_tag, (x->n_per_tag + 1) * sizeof *x->per_tag);
         token_init(&x->per_tag[x->n_per_tag++], tn, tk);
     }
-    const char *dyn = vn_sink_config_get(sc, "dynamic_per_tag_api_keys_enable");
-    if (dyn && strcmp(dyn, "true") == 0)
-        VN_LOG(WARN, "event=config_unsupported sink=%s key=dynamic_per_tag_api_keys_enable "
-                     "msg=\"fetching tokens from endpoint_api is not supported; per_tag_api_keys are used\"",
-               name);
     return VN_OK;
 }
 
@@ -569,20 +568,78 @@ vn_err_t vn_sfx__encode_events(vn_sfx_t *x, const vn_sink_t *s, const vn_sink_ev
 
 /* ------------------------------------------------------------ sink ops */
 
+/* The queued encoder (sinks/queued.h): the protobuf encoder, and what it shares
+ * with the dynamic token fetcher. x's per-tag token table is written by the
+ * fetcher: the encoder holds mu for a whole flush call, the fetcher only to merge. */
+typedef struct sfx_enc {
+    vn_sfx_t x;
+    pthread_mutex_t mu;
+    vn_sfx_fetcher_t *fetcher; /* NULL unless dynamic_per_tag_api_keys_enable */
+} sfx_enc_t;
+
+static bool yaml_true(const char *v)
+{
+    return v && (strcasecmp(v, "true") == 0 || strcasecmp(v, "yes") == 0 || strcasecmp(v, "on") == 0);
+}
+
+/* dynamic_per_tag_api_keys_{enable,refresh_period} and endpoint_api -> the token URL and period, or no fetching. */
+static vn_err_t dynamic_config(const vn_sink_config_t *sc, const char *name, char **url, double *period,
+                               char *errbuf, size_t errcap)
+{
+    *url = NULL;
+    *period = 0;
+    if (!yaml_true(vn_sink_config_get(sc, "dynamic_per_tag_api_keys_enable")))
+        return VN_OK;
+    const char *rp = vn_sink_config_get(sc, "dynamic_per_tag_api_keys_refresh_period");
+    if (!rp || !rp[0] || vn_config_parse_duration(rp, period) != VN_OK || *period <= 0)
+        return bad(errbuf, errcap, name,
+                   "per tag API keys are enabled, but the refresh period is unset "
+                   "(config key dynamic_per_tag_api_keys_refresh_period, a positive Go duration)");
+    const char *api = vn_sink_config_get(sc, "endpoint_api");
+    if (!api || !api[0]) {
+        api = VN_SFX_DEFAULT_API;
+        VN_LOG(INFO, "event=signalfx_endpoint_api_default sink=%s endpoint_api=%s", name, api);
+    }
+    char *origin = origin_of(api);
+    if (!origin)
+        return bad(errbuf, errcap, name, "config key endpoint_api: want an http:// or https:// URL");
+    size_t n = strlen(origin) + 16;
+    *url = vn_xmalloc(n);
+    snprintf(*url, n, "%s/v2/token", origin); /* Go: endpoint.Parse("/v2/token") replaces the path */
+    free(origin);
+    return VN_OK;
+}
+
 static vn_err_t sfx_metrics(void *enc, const vn_sink_t *s, const vn_inter_metric_t *m, size_t n,
                             const vn_flush_info_t *info, vn_delivery_emit_fn emit, void *ctx)
 {
-    return vn_sfx__encode_metrics(enc, s, m, n, info, emit, ctx);
+    sfx_enc_t *e = enc;
+    pthread_mutex_lock(&e->mu);
+    vn_err_t err = vn_sfx__encode_metrics(&e->x, s, m, n, info, emit, ctx);
+    pthread_mutex_unlock(&e->mu);
+    return err;
 }
 
 static vn_err_t sfx_events(void *enc, const vn_sink_t *s, const vn_sink_event_t *ev, size_t n,
                            const vn_flush_info_t *info, vn_delivery_emit_fn emit, void *ctx)
 {
-    return vn_sfx__encode_events(enc, s, ev, n, info, emit, ctx);
+    sfx_enc_t *e = enc;
+    pthread_mutex_lock(&e->mu);
+    vn_err_t err = vn_sfx__encode_events(&e->x, s, ev, n, info, emit, ctx);
+    pthread_mutex_unlock(&e->mu);
+    return err;
 }
 
-static size_t sfx_skipped(const void *enc) { return ((const vn_sfx_t *)enc)->skipped; }
-static void sfx_destroy(void *enc) { vn_sfx__destroy(enc); }
+/* skipped is written only by the encoder, on the caller's thread */
+static size_t sfx_skipped(const void *enc) { return ((const sfx_enc_t *)enc)->x.skipped; }
+
+static void sfx_destroy(void *enc)
+{
+    sfx_enc_t *e = enc;
+    vn_sfx_fetcher_free(e->fetcher); /* first: it writes into x */
+    vn_sfx__destroy(&e->x);
+    pthread_mutex_destroy(&e->mu);
+}
 
 static const vn_queued_kind_t signalfx_kind = {sfx_metrics, sfx_events, sfx_skipped, sfx_destroy};
 
@@ -596,19 +653,32 @@ static const vn_sink_ops_t signalfx_ops = {
 vn_err_t vn_sink__signalfx_new(vn_sink_t *s, const vn_sink_config_t *sc, const vn_config_t *cfg, char *errbuf,
                                size_t errcap)
 {
-    vn_sfx_t *x = vn_xcalloc(1, sizeof *x);
-    vn_err_t err = vn_sfx__init(x, sc, s->name, errbuf, errcap);
+    sfx_enc_t *e = vn_xcalloc(1, sizeof *e);
+    pthread_mutex_init(&e->mu, NULL); /* before anything can fail: sfx_destroy always destroys it */
+    vn_err_t err = vn_sfx__init(&e->x, sc, s->name, errbuf, errcap);
+    char *token_url = NULL;
+    double period = 0;
+    if (err == VN_OK)
+        err = dynamic_config(sc, s->name, &token_url, &period, errbuf, errcap);
     /* every token is a secret: the default one and each per-tag one */
-    size_t nsec = err == VN_OK ? x->n_per_tag + 1 : 0;
+    size_t nsec = err == VN_OK ? e->x.n_per_tag + 1 : 0;
     const char **secrets = vn_xcalloc(nsec + 1, sizeof *secrets);
     for (size_t i = 0; i < nsec; i++)
-        secrets[i] = i == 0 ? x->def.token : x->per_tag[i - 1].token;
+        secrets[i] = i == 0 ? e->x.def.token : e->x.per_tag[i - 1].token;
     vn_delivery_opts_t o;
-    err = vn_queued_start(s, &signalfx_ops, &signalfx_kind, x, err, sc, cfg, secrets, nsec, &o, errbuf, errcap);
+    err = vn_queued_start(s, &signalfx_ops, &signalfx_kind, e, err, sc, cfg, secrets, nsec, &o, errbuf, errcap);
     free(secrets);
-    if (err != VN_OK)
+    if (err != VN_OK) {
+        free(token_url);
         return err;
+    }
+    if (token_url) {
+        e->fetcher = vn_sfx_fetcher_start(&e->x, &e->mu, s->name, token_url, e->x.def.token, period);
+        VN_LOG(INFO, "event=signalfx_dynamic_tokens sink=%s token_url=%s refresh_period_s=%g", s->name, token_url,
+               period);
+        free(token_url);
+    }
     VN_LOG(INFO, "event=sink_started sink=%s kind=signalfx endpoint=%s per_tag_tokens=%zu max_queue_bytes=%zu",
-           s->name, x->datapoint_url, x->n_per_tag, o.max_queue_bytes);
+           s->name, e->x.datapoint_url, e->x.n_per_tag, o.max_queue_bytes);
     return VN_OK;
 }

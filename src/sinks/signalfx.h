@@ -16,6 +16,7 @@
 #ifndef VN_SINKS_SIGNALFX_H
 #define VN_SINKS_SIGNALFX_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -72,10 +73,11 @@ vn_err_t vn_sink__signalfx_new(vn_sink_t *s, const vn_sink_config_t *sc, const v
  * https://ingest.signalfx.com; its path is replaced, as Go's ResolveReference
  * does), flush_max_per_body, hostname_tag, drop_host_with_tag_key,
  * metric_name_prefix_drops, metric_tag_prefix_drops, vary_key_by,
- * preferred_vary_key_by, per_tag_api_keys ([{name, api_key}]). Dynamic token
- * fetching (dynamic_per_tag_api_keys_*, endpoint_api) is not supported: a
- * warning is logged when it is enabled. Returns VN_OK or VN_ERR_CONFIG naming
- * the sink and key; x is initialised either way (release with vn_sfx__destroy).
+ * preferred_vary_key_by, per_tag_api_keys ([{name, api_key}]). The dynamic
+ * token keys (dynamic_per_tag_api_keys_enable, _refresh_period, endpoint_api)
+ * are read by the sink (signalfx_tokens.c), not here. Returns VN_OK or
+ * VN_ERR_CONFIG naming the sink and key; x is initialised either way (release
+ * with vn_sfx__destroy).
  */
 vn_err_t vn_sfx__init(vn_sfx_t *x, const vn_sink_config_t *sc, const char *sink_name, char *errbuf, size_t errcap);
 void vn_sfx__destroy(vn_sfx_t *x);
@@ -95,6 +97,55 @@ size_t vn_sfx__dims(vn_sfx_t *x, const vn_sink_t *s, const vn_inter_metric_t *m,
 
 /** Index into x->per_tag of the token for client_key, or -1 for the default token. */
 int vn_sfx__token_for(const vn_sfx_t *x, const char *client_key);
+
+/* ---- dynamic per-tag tokens (signalfx_tokens.c) ---- */
+
+#define VN_SFX_TOKEN_PAGE 200                 /* Go's limit per /v2/token call */
+#define VN_SFX_TOKEN_MAX_BODY ((size_t)8 << 20) /* one page's response */
+#define VN_SFX_DYNAMIC_TOKENS_MAX 100000      /* names kept; more are ignored (logged) */
+#define VN_SFX_DEFAULT_API "https://api.signalfx.com"
+
+/** Tokens fetched from the token API: parallel owned arrays. */
+typedef struct vn_sfx_token_list {
+    char **names, **secrets;
+    size_t n, cap;
+} vn_sfx_token_list_t;
+
+/**
+ * Appends the tokens of one /v2/token response page to l. The page is
+ * {"results": [{"name": S, "secret": S, ...}, ...], ...}; *count gets the
+ * number of results (0 ends the paging). Returns VN_OK, or VN_ERR_PARSE (err
+ * says why) when the page is not that shape (l then unchanged), or
+ * VN_ERR_TOO_LARGE past VN_SFX_DYNAMIC_TOKENS_MAX tokens.
+ */
+vn_err_t vn_sfx__parse_token_page(vn_sfx_token_list_t *l, const char *body, size_t len, size_t *count, char *err,
+                                  size_t errcap);
+void vn_sfx__token_list_free(vn_sfx_token_list_t *l);
+
+/**
+ * Applies fetched tokens to x->per_tag: a name already there gets the new
+ * secret (a fetched token replaces a configured one, as in Go, where both live
+ * in one map; a later duplicate in l wins), a new name is appended. Names are
+ * never removed (Go keeps them too). Returns how many names were added. Not
+ * thread-safe: the caller serialises with the encoder.
+ */
+size_t vn_sfx__merge_tokens(vn_sfx_t *x, const vn_sfx_token_list_t *l);
+
+typedef struct vn_sfx_fetcher vn_sfx_fetcher_t;
+
+/**
+ * Starts the thread that, every period_s (the first time one period after the
+ * start, as Go's ticker), fetches every page of token_url?limit=200&name=&offset=N
+ * (GET, headers X-Sf-Token: default token, Content-Type: application/json) until
+ * a page has no results, then merges them into x under *mu (all pages or
+ * nothing, as Go). Failures are logged and retried the next period. Borrows x and mu (must outlive the
+ * fetcher); copies the strings. Returns owned; stop with vn_sfx_fetcher_free.
+ */
+vn_sfx_fetcher_t *vn_sfx_fetcher_start(vn_sfx_t *x, pthread_mutex_t *mu, const char *sink_name, const char *token_url,
+                                       const char *default_token, double period_s);
+
+/** Stops the thread (interrupting its wait; a request in flight ends by its timeout) and frees. NULL ok. */
+void vn_sfx_fetcher_free(vn_sfx_fetcher_t *f);
 
 /**
  * Encodes the metrics s wants (vn_sink__wants, prefix drops) and hands each

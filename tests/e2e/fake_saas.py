@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""A strict fake of the Datadog and SignalFx intake APIs (python3 stdlib only).
+"""A strict fake of the Datadog, SignalFx and New Relic intake APIs (python3 stdlib only).
 
-Run:  fake_saas.py --dd-key KEY --sfx-token TOKEN [--sfx-token TOKEN2 ...]
+Run:  fake_saas.py --dd-key KEY --sfx-token TOKEN [--sfx-token TOKEN2 ...] [--nr-key KEY --nr-account ID]
 It listens on 127.0.0.1 on an ephemeral port and prints "PORT <n>" on stdout.
 
 Served (what veneur's datadog and signalfx sinks send, SPEC W4.2/W4.3):
@@ -11,6 +11,15 @@ Served (what veneur's datadog and signalfx sinks send, SPEC W4.2/W4.3):
   POST /v2/datapoint                  X-Sf-Token, application/x-protobuf, gzip iff > 1500 bytes,
                                       DataPointUploadMessage
   POST /v2/event                      same headers, EventUploadMessage
+  GET  /v2/token?limit=200&name=&offset=N
+                                      SignalFx token API (X-Sf-Token = the first --sfx-token):
+                                      {"count": n, "results": [{"name", "secret"}, ...]}, 200 a page,
+                                      from the table set by /_control/sfx_token_table
+  POST /metric/v1                     New Relic Metric API: Api-Key, application/json, gzip,
+                                      [{"common":{timestamp,interval.ms,attributes},
+                                        "metrics":[{name,type,value,timestamp,interval.ms,attributes}]}]
+  POST /v1/accounts/ID/events         New Relic Event API: X-Insert-Key, application/json, gzip,
+                                      [{"eventType": ..., flat attributes}]
 
 Every request is validated strictly: method, path, exact query, key/token, Content-Type,
 Content-Encoding and that the body decompresses, the JSON schema of every element (exact
@@ -33,9 +42,18 @@ Control (JSON answers):
                                    "stalled": true), send the status line, headers and half of
                                    the body, then stall for `hold` seconds and close: a client
                                    must count it as delivered, not send it again
-  POST /_control/reset             forget everything
+  POST /_control/sfx_token_table   body {"name": "secret", ...}: what /v2/token serves (the secrets
+                                   become valid X-Sf-Tokens for /v2/datapoint)
+  POST /_control/outage?on=1[&status=503][&path=/api][&retry_after=R]
+                                   switchable outage: every matching request is answered `status`
+                                   until /_control/outage?on=0 (recorded under "failed" with its
+                                   time "t"); R adds a Retry-After header: "N" (seconds form) or
+                                   "date:N" (HTTP-date N seconds from now). fail also takes
+                                   retry_after.
+  POST /_control/reset             forget everything (not the token table)
 """
 import argparse
+import email.utils
 import gzip
 import json
 import struct
@@ -279,22 +297,78 @@ def validate_sfx_events(body):
 
 # ---------------------------------------------------------------- server
 
+def nr_attributes(v, what):
+    need(isinstance(v, dict), "%s: attributes must be an object" % what)
+    for k, x in v.items():
+        need(isinstance(k, str) and k, "%s: attribute key %r" % (what, k))
+        need(isinstance(x, (str, bool)) or is_num(x), "%s: attribute %s has a non-scalar value %r" % (what, k, x))
+    return v
+
+
+def validate_nr_metrics(doc):
+    need(isinstance(doc, list) and len(doc) == 1, "body must be a one-element JSON array")
+    blk = doc[0]
+    need(isinstance(blk, dict) and set(blk) == {"common", "metrics"}, "block keys %r" % (list(blk)
+                                                                           if isinstance(blk, dict) else blk))
+    common = blk["common"]
+    need(isinstance(common, dict) and set(common) <= {"timestamp", "interval.ms", "attributes"}, "common %r" % common)
+    if "timestamp" in common:
+        need(isinstance(common["timestamp"], int) and common["timestamp"] > 10 ** 12, "common.timestamp (ms)")
+    if "interval.ms" in common:
+        need(isinstance(common["interval.ms"], int) and common["interval.ms"] > 0, "common.interval.ms")
+    if "attributes" in common:
+        nr_attributes(common["attributes"], "common")
+    ms = blk["metrics"]
+    need(isinstance(ms, list) and ms, "metrics must be a non-empty array")
+    for m in ms:
+        need(isinstance(m, dict), "metric must be an object")
+        check_keys(m, ["name", "type", "value", "timestamp", "interval.ms", "attributes"],
+                   ["name", "type", "value", "timestamp"], "metric")
+        need(isinstance(m["name"], str) and m["name"], "metric name")
+        need(m["type"] in ("count", "gauge"), "metric type %r" % m["type"])
+        need(is_num(m["value"]), "metric value %r" % m["value"])
+        need(isinstance(m["timestamp"], int) and m["timestamp"] > 10 ** 12, "metric timestamp must be ms")
+        if m["type"] == "count":
+            need("interval.ms" in m or "interval.ms" in common, "a count needs interval.ms")
+        if "interval.ms" in m:
+            need(isinstance(m["interval.ms"], int) and m["interval.ms"] > 0, "interval.ms")
+        if "attributes" in m:
+            nr_attributes(m["attributes"], "metric %s" % m["name"])
+    return {"common": common, "metrics": ms}
+
+
+def validate_nr_events(doc):
+    need(isinstance(doc, list) and doc, "body must be a non-empty JSON array")
+    for e in doc:
+        nr_attributes(e, "event")
+        need(isinstance(e.get("eventType"), str) and e["eventType"], "eventType")
+        need(is_num(e.get("timestamp")), "event timestamp")
+    return doc
+
+
 class State:
-    def __init__(self, dd_key, sfx_tokens):
+    def __init__(self, dd_key, sfx_tokens, nr_key=None, nr_account=None):
         self.lock = threading.Lock()
         self.dd_key = dd_key
         self.sfx_tokens = sfx_tokens
+        self.nr_key, self.nr_account = nr_key, nr_account
+        self.token_table = {}  # SignalFx token API: name -> secret
         self.reset()
 
     def reset(self):
         self.requests, self.invalid, self.failed = [], [], []
+        self.token_calls = []  # offsets of accepted /v2/token calls, in order
         self.conns = set()
         self.modes = []  # [{"kind": fail|hang, "status", "count", "until", "path", "hold"}]
+        self.outage = None  # a "fail" mode without count or deadline, while switched on
 
     def take_mode(self, path):
         """The fault to apply to this request, if any (consumes one count)."""
         now = time.monotonic()
         with self.lock:
+            o = self.outage
+            if o and (not o["path"] or path.startswith(o["path"])):
+                return o
             for m in self.modes:
                 if m["path"] and not path.startswith(m["path"]):
                     continue
@@ -314,9 +388,15 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):
         pass
 
-    def answer(self, status, body, ctype="application/json"):
+    def answer(self, status, body, ctype="application/json", retry_after=None):
         data = body if isinstance(body, bytes) else body.encode()
         self.send_response(status)
+        if retry_after:
+            if retry_after.startswith("date:"):
+                when = time.time() + float(retry_after[5:])
+                self.send_header("Retry-After", email.utils.formatdate(when, usegmt=True))
+            else:
+                self.send_header("Retry-After", retry_after)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
@@ -327,10 +407,31 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/_control/received":
             with st.lock:
                 out = {"requests": st.requests, "invalid": st.invalid, "failed": st.failed,
-                       "connections": len(st.conns)}
+                       "connections": len(st.conns), "token_calls": st.token_calls}
                 data = json.dumps(out)
             return self.answer(200, data)
+        url = urllib.parse.urlsplit(self.path)
+        if url.path == "/v2/token":
+            try:
+                return self.token_page(url)
+            except Invalid as e:
+                return self.reject(url.path, str(e))
         self.answer(405 if self.path.startswith(("/api", "/v2", "/intake")) else 404, '{"errors":["no"]}')
+
+    def token_page(self, url):
+        """The SignalFx token API as Go's fetchAPIKeys pages through it."""
+        st = self.server.state
+        q = urllib.parse.parse_qs(url.query, keep_blank_values=True)
+        need(sorted(q) == ["limit", "name", "offset"] and q["limit"] == ["200"] and q["name"] == [""]
+             and len(q["offset"]) == 1 and q["offset"][0].isdigit(), "token query %r" % url.query)
+        need(self.headers.get("X-Sf-Token") == st.sfx_tokens[0], "token API needs the default X-Sf-Token")
+        need(self.headers.get("Content-Type") == "application/json", "token API Content-Type")
+        off = int(q["offset"][0])
+        with st.lock:
+            items = sorted(st.token_table.items())
+            st.token_calls.append(off)
+        page = [{"name": n, "secret": sec, "id": "id-" + n} for n, sec in items[off:off + 200]]
+        self.answer(200, json.dumps({"count": len(items), "results": page}))
 
     def read_body(self):
         need("chunked" not in self.headers.get("Transfer-Encoding", ""), "chunked bodies are not expected")
@@ -344,10 +445,23 @@ class Handler(BaseHTTPRequestHandler):
         if url.path == "/_control/reset":
             with st.lock:
                 st.reset()
+        elif url.path == "/_control/sfx_token_table":
+            table = json.loads(self._ctl_body.decode() or "{}")
+            with st.lock:
+                st.token_table = dict(table)
+                st.sfx_tokens = st.sfx_tokens + [t for t in table.values() if t not in st.sfx_tokens]
+        elif url.path == "/_control/outage":
+            mode = None
+            if q.get("on", "1") not in ("0", "false"):
+                mode = {"kind": "fail", "status": int(q.get("status", 503)), "path": q.get("path", ""),
+                        "retry_after": q.get("retry_after")}
+            with st.lock:
+                st.outage = mode
         elif url.path in ("/_control/fail", "/_control/hang", "/_control/stall"):
             secs = float(q["seconds"]) if "seconds" in q else None
             mode = {"kind": url.path.rsplit("/", 1)[1], "status": int(q.get("status", 503)),
                     "count": int(q.get("count", 1)), "path": q.get("path", ""), "hold": float(q.get("hold", 30)),
+                    "retry_after": q.get("retry_after"),
                     "until": time.monotonic() + secs if secs is not None else None}
             with st.lock:
                 st.modes.append(mode)
@@ -365,6 +479,7 @@ class Handler(BaseHTTPRequestHandler):
         except Invalid as e:
             return self.reject(url.path, str(e))
         if url.path.startswith("/_control/"):
+            self._ctl_body = body
             return self.control(url)
         mode = st.take_mode(url.path)
         if mode and mode["kind"] == "hang":
@@ -399,11 +514,13 @@ class Handler(BaseHTTPRequestHandler):
             msg = {"errors": ["forced %d" % mode["status"]]}
             if 400 <= mode["status"] < 500:
                 msg["errors"].append("invalid api key %s" % st.dd_key)  # clients must not log this back
-            return self.answer(mode["status"], json.dumps(msg))
+            return self.answer(mode["status"], json.dumps(msg), retry_after=mode.get("retry_after"))
         with st.lock:
             st.requests.append(rec)
         if rec["api"] == "signalfx":
             return self.answer(200, '"OK"')
+        if rec["api"] == "newrelic":
+            return self.answer(202, '{"requestId":"00000000-0000-0000-0000-000000000000"}')
         self.answer(202, '{"status":"ok"}')
 
     def reject(self, path, why):
@@ -466,6 +583,28 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 rec["events"] = validate_sfx_events(raw)
             return rec
+        if url.path == "/metric/v1" or (url.path.startswith("/v1/accounts/") and url.path.endswith("/events")):
+            rec["api"] = "newrelic"
+            need(st.nr_key is not None, "New Relic is not configured in this fake")
+            need(url.query == "", "no query expected")
+            need(ctype == "application/json", "Content-Type %r" % ctype)
+            need(enc == "gzip", "Content-Encoding %r, want gzip" % enc)
+            try:
+                raw = gzip.decompress(body)
+            except (OSError, EOFError) as e:
+                raise Invalid("body is not gzip: %s" % e)
+            try:
+                doc = json.loads(raw.decode("utf-8"))
+            except (ValueError, UnicodeDecodeError) as e:
+                raise Invalid("bad JSON: %s" % e)
+            if url.path == "/metric/v1":
+                need(self.headers.get("Api-Key") == st.nr_key, "Api-Key header")
+                rec.update(validate_nr_metrics(doc))
+            else:
+                need(url.path == "/v1/accounts/%s/events" % st.nr_account, "account in %s" % url.path)
+                need(self.headers.get("X-Insert-Key") == st.nr_key, "X-Insert-Key header")
+                rec["nr_events"] = validate_nr_events(doc)
+            return rec
         raise Invalid("unknown path %s" % url.path)
 
 
@@ -478,9 +617,11 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--dd-key", required=True)
     ap.add_argument("--sfx-token", action="append", required=True)
+    ap.add_argument("--nr-key")
+    ap.add_argument("--nr-account")
     args = ap.parse_args()
     srv = Server(("127.0.0.1", 0), Handler)
-    srv.state = State(args.dd_key, args.sfx_token)
+    srv.state = State(args.dd_key, args.sfx_token, args.nr_key, args.nr_account)
     print("PORT %d" % srv.server_address[1], flush=True)
     try:
         srv.serve_forever()

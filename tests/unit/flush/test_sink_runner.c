@@ -180,6 +180,49 @@ static void test_sink_runner__intervals_in_order_never_merged(void **state)
     assert_int_equal(vn_stats_get(&slot.dropped), 0);
 }
 
+/* With a route the runner hands its sink only the routed metrics and counts
+ * Go's flushed_metrics statuses into the slot (issue 19). */
+static void test_sink_runner__applies_route(void **state)
+{
+    (void)state;
+    static const char yaml[] = "features: {enable_metric_sink_routing: true}\n"
+                               "metric_sinks: [{kind: debug, name: fake, max_name_length: 3}]\n"
+                               "metric_sink_routing: [{name: r, match: [{name: {kind: prefix, value: m}}], "
+                               "sinks: {matched: [fake]}}]\n";
+    char err[256];
+    char *env[] = {NULL};
+    vn_config_t *cfg = NULL;
+    assert_int_equal(vn_config_load(yaml, strlen(yaml), env, false, &cfg, err, sizeof err), VN_OK);
+    vn_sink_route_t *route = NULL;
+    assert_int_equal(vn_sink_route_new(cfg, "fake", &route, err, sizeof err), VN_OK);
+    fake_t f;
+    vn_sink_t s;
+    fake_init(&f, &s);
+    vn_stats_sink_t slot;
+    memset(&slot, 0, sizeof slot);
+    vn_sink_runner_t *r = vn_sink_runner_start(&s, &slot, 10, 0, 0);
+    vn_sink_runner_set_route(r, route);
+    vn_flush_output_t out;
+    vn_flush_output_init(&out);
+    out.m = calloc(4, sizeof *out.m);
+    out.n = out.cap = 4;
+    static const char *const names[] = {"m", "x", "mmmm", "m2"};
+    for (size_t i = 0; i < 4; i++)
+        out.m[i] = (vn_inter_metric_t){.name = names[i], .type = VN_IM_GAUGE, .value = 1};
+    vn_flush_info_t info = info_at(10);
+    vn_sink_runner_push(r, 1, vn_flush_chunk_new(&out, 1), &info, 0);
+    vn_sink_runner_end(r, 1, NULL, &info);
+    assert_true(vn_sink_runner_stop(r, mono() + 5));
+    assert_int_equal(f.ncalls, 1);
+    assert_int_equal(f.call_n[0], 2); /* "m" and "m2" */
+    assert_int_equal(vn_stats_get(&slot.flushed), 2);
+    assert_int_equal(vn_stats_get(&slot.route_flushed), 2);
+    assert_int_equal(vn_stats_get(&slot.route_skipped), 1);
+    assert_int_equal(vn_stats_get(&slot.route_max_name_length), 1);
+    assert_int_equal(vn_stats_get(&slot.route_dropped_max_name_length), 1);
+    vn_config_free(cfg);
+}
+
 static void test_sink_runner__blocked_sink_drops_whole_old_intervals(void **state)
 {
     (void)state;
@@ -391,6 +434,7 @@ int main(void)
         cmocka_unit_test(test_sink_runner__full_queue_waits_for_a_slow_sink),
         cmocka_unit_test(test_sink_runner__full_queue_stuck_sink_waits_once),
         cmocka_unit_test(test_sink_runner__stop_deadline_reaches_the_sink),
+        cmocka_unit_test(test_sink_runner__applies_route),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

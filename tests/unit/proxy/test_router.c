@@ -353,8 +353,8 @@ static void test_router__slow_destination_never_blocks(void **state)
     }
     double took = vn_h2_now() - t0;
     vn_route_ctx_release(&c);
-    assert_true(took < 5); /* no waiting on the stalled peer */
-    assert_true(dropped > 0);
+    assert_true(took < 5);              /* no waiting on the stalled peer */
+    assert_true(dropped + no_dest > 0); /* the overflow was refused, not queued */
     /* Every metric is accounted for. On a slow (sanitizer, loaded) run the stalled peer may be
      * declared failed mid-loop, which empties this one-member ring: those count as no_dest. */
     assert_int_equal(ok + dropped + no_dest, 20000);

@@ -32,6 +32,7 @@ typedef struct fresp {
     const char *body;
     double delay_s; /* answer after this long */
     bool hang;      /* never answer: ends by the request timeout or abort_all */
+    double retry_after_s; /* the response's parsed Retry-After */
 } fresp_t;
 
 typedef struct fflight {
@@ -122,9 +123,11 @@ static vn_err_t fake_start(vn_http_transport_t *t, const vn_http_request_t *req,
 static void fake_settle(fake_t *f, double now)
 {
     for (size_t i = 0; i < f->nfl;) {
-        if (f->fl[i].due <= now)
+        if (f->fl[i].due <= now) {
+            double ra = f->fl[i].r.retry_after_s;
             fake_complete(f, i, f->fl[i].r.outcome, f->fl[i].r.status, f->fl[i].r.body);
-        else
+            f->done[f->ndone - 1].res.retry_after_s = ra;
+        } else
             i++;
     }
 }
@@ -404,10 +407,11 @@ static void test_delivery__drops_oldest_when_full(void **state)
     WAIT_FOR(GET(&slot, payloads_sent) == 2); /* a (after its timeout and a retry) and e */
     vn_delivery_free(d);
     assert_int_equal(f->nrec, 3);
-    /* a timed out; e, ready, went out while a waited for its backoff; then a again */
+    /* a timed out: an outage, so a alone is probed again; once it is
+     * accepted e follows (oldest first, issue 19) */
     assert_memory_equal(f->rec[0].body, a, 40);
-    assert_memory_equal(f->rec[1].body, e, 40);
-    assert_memory_equal(f->rec[2].body, a, 40);
+    assert_memory_equal(f->rec[1].body, a, 40);
+    assert_memory_equal(f->rec[2].body, e, 40);
     assert_int_equal(GET(&slot, payloads_retried), 1);
     fake_free(f);
 }
@@ -560,6 +564,79 @@ static void test_delivery__excerpt_redacts_secrets(void **state)
     assert_true(strlen(small) < sizeof small);
 }
 
+/* An outage (issue 19): one probe at a time, the oldest payload; on the first
+ * success everything goes, oldest first, each accepted payload sent once. */
+static void test_delivery__outage_probes_oldest_then_resumes_in_order(void **state)
+{
+    (void)state;
+    fake_t *f = fake_new();
+    fresp_t fail = {.outcome = VN_HTTP_RESPONSE, .status = 503, .delay_s = 0.01};
+    fake_script(f, (fresp_t[]){fail, fail, fail, fail, fail, fail}, 6);
+    vn_delivery_opts_t o = fast_opts();
+    vn_delivery_t *d = vn_delivery_new(&o, &f->base);
+    vn_stats_sink_t slot;
+    memset(&slot, 0, sizeof slot);
+    vn_delivery_bind_stats(d, &slot);
+    enum { NP = 12 };
+    char bodies[NP][8];
+    for (int i = 0; i < NP; i++) {
+        snprintf(bodies[i], sizeof bodies[i], "p%02d", i);
+        assert_int_equal(put(d, bodies[i], 1), VN_OK);
+    }
+    WAIT_FOR(GET(&slot, payloads_sent) == NP);
+    vn_delivery_free(d);
+    /* six failed attempts, then every payload exactly once, in enqueue order */
+    assert_int_equal(f->nrec, 6 + NP);
+    for (int i = 0; i < NP; i++)
+        assert_string_equal(f->rec[6 + i].body, bodies[i]);
+    /* while failing, nothing ran beside the probe once the outage was seen:
+     * the failed attempts after the first batch all carry the oldest body */
+    assert_string_equal(f->rec[5].body, bodies[0]);
+    assert_int_equal(GET(&slot, payloads_dropped_expired), 0);
+    assert_int_equal(GET(&slot, delivered), NP);
+    fake_free(f);
+}
+
+/* A 503 with Retry-After waits that long, not the (shorter) backoff. */
+static void test_delivery__honours_retry_after(void **state)
+{
+    (void)state;
+    fake_t *f = fake_new();
+    fake_script(f, (fresp_t[]){{.outcome = VN_HTTP_RESPONSE, .status = 503, .retry_after_s = 0.5}}, 1);
+    vn_delivery_opts_t o = fast_opts();
+    vn_delivery_t *d = vn_delivery_new(&o, &f->base);
+    vn_stats_sink_t slot;
+    memset(&slot, 0, sizeof slot);
+    vn_delivery_bind_stats(d, &slot);
+    double t0 = tnow();
+    assert_int_equal(put(d, "x", 1), VN_OK);
+    WAIT_FOR(GET(&slot, payloads_sent) == 1);
+    double took = tnow() - t0;
+    assert_true(took >= 0.5);
+    assert_true(took < 2.0);
+    vn_delivery_free(d);
+    fake_free(f);
+}
+
+static void test_http_client__parse_retry_after(void **state)
+{
+    (void)state;
+    const long long now = 1445412480; /* Wed, 21 Oct 2015 07:28:00 GMT */
+    assert_true(vn_http_parse_retry_after("120", 3, now) == 120);
+    assert_true(vn_http_parse_retry_after(" 5 \r\n", 5, now) == 5);
+    assert_true(vn_http_parse_retry_after("0", 1, now) == 0);
+    assert_true(vn_http_parse_retry_after("99999999999", 11, now) == VN_HTTP_RETRY_AFTER_MAX_S);
+    const char *d1 = "Wed, 21 Oct 2015 07:28:30 GMT";
+    assert_true(vn_http_parse_retry_after(d1, strlen(d1), now) == 30);
+    const char *past = "Wed, 21 Oct 2015 07:00:00 GMT";
+    assert_true(vn_http_parse_retry_after(past, strlen(past), now) == 0);
+    const char *far = "Thu, 22 Oct 2015 07:28:00 GMT";
+    assert_true(vn_http_parse_retry_after(far, strlen(far), now) == VN_HTTP_RETRY_AFTER_MAX_S);
+    assert_true(vn_http_parse_retry_after("soon", 4, now) < 0);
+    assert_true(vn_http_parse_retry_after("12x", 3, now) < 0);
+    assert_true(vn_http_parse_retry_after("", 0, now) < 0);
+}
+
 static void test_delivery__config(void **state)
 {
     (void)state;
@@ -571,12 +648,12 @@ static void test_delivery__config(void **state)
     char err[256];
     assert_int_equal(vn_delivery_config(&sc, &cfg, "dd", &o, err, sizeof err), VN_OK);
     assert_int_equal(o.max_queue_bytes, 64u << 20);
-    assert_true(o.max_age_s == 30 && o.request_timeout_s == 9 && o.drain_grace_s == 5);
+    assert_true(o.max_age_s == 3300 && o.request_timeout_s == 9 && o.drain_grace_s == 5);
     assert_true(o.backoff_base_s == 0.25 && o.backoff_max_s == 10 && o.max_in_flight == 4);
     assert_true(o.idle_conn_timeout_s == 20);
     cfg.interval_s = 1;
     assert_int_equal(vn_delivery_config(&sc, &cfg, "dd", &o, err, sizeof err), VN_OK);
-    assert_true(o.drain_grace_s == 1 && o.max_age_s == 3);
+    assert_true(o.drain_grace_s == 1 && o.max_age_s == 3300 && o.backoff_max_s == 1);
 
     vn_kv_t kv[] = {{.key = "max_queue_bytes", .value = "1048576"},
                     {.key = "max_payload_age", .value = "1m"},
@@ -848,6 +925,9 @@ int main(void)
         cmocka_unit_test(test_delivery__parallel_and_never_blocks),
         cmocka_unit_test(test_delivery__backoff_schedule),
         cmocka_unit_test(test_delivery__excerpt_redacts_secrets),
+        cmocka_unit_test(test_delivery__outage_probes_oldest_then_resumes_in_order),
+        cmocka_unit_test(test_delivery__honours_retry_after),
+        cmocka_unit_test(test_http_client__parse_retry_after),
         cmocka_unit_test(test_delivery__config),
         cmocka_unit_test(test_delivery__config_list),
         cmocka_unit_test(test_http_client__statuses_keepalive_timeouts),

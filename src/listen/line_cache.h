@@ -1,0 +1,258 @@
+/**
+ * line_cache.h - one reader's memory of recently seen statsd lines, so a
+ * repeated line skips the parser (listen/ingest.c is the only user).
+ *
+ * What it caches. A metric line's parse result (type, rate, scope, canonical
+ * series key and its hash) depends only on its name and on everything from
+ * the first '|' on, never on the value. That pair is the line's *signature*:
+ *
+ *     "name:1:2|c|#b:2,a:1"   signature = "name" + "|c|#b:2,a:1"
+ *      ^^^^ ^^^ ^^^^^^^^^^^
+ *
+ * An entry maps a signature to its parsed series. A hit costs one hash, one
+ * probe of two adjacent entries (one cache line each) and two memcmp, instead
+ * of tokenising, sorting and joining the tags again.
+ *
+ * Pre-aggregation. Each counter and gauge entry also holds a *pending* value
+ * for the samples seen since the last flush: counters sum value/rate in
+ * double precision (a deliberate difference from Go, which truncates each
+ * sample to int64), gauges keep the last value. So a hot series costs the
+ * worker one record per commit (every ~10 ms) instead of one per line. A
+ * pending value leaves the cache
+ * only through the emit callback, exactly once, when:
+ *   - vn_line_cache_flush is called (the reader's commit), or
+ *   - its entry is evicted by a new signature landing on its slot, or
+ *   - the byte area is full (see below).
+ * Timers, histograms and sets are cached too (their series), but their
+ * samples are not held: the caller sends each on at once. Events and service
+ * checks never reach the cache.
+ *
+ * Layout and eviction. VN_LINE_CACHE_SLOTS entries, two-way set associative
+ * by signature hash. A miss fills a free way of its set, else replaces one way
+ * chosen by a hash bit (random replacement: no recency bookkeeping on hits).
+ *
+ * The byte area. Signature and key bytes live in one per-cache area of
+ * VN_LINE_CACHE_BYTES, not in the entries, so an entry stays within one cache
+ * line (a fixed 240-byte entry made every probe a cache miss). Bytes are only
+ * appended; when the next entry does not fit, every pending value is emitted,
+ * every entry is forgotten (stale byte ranges become unreachable) and the area
+ * starts empty again. The cache never allocates.
+ *
+ * Limits. A line whose name + signature is longer than VN_LINE_CACHE_SIG_MAX
+ * (lookup reports it as not cacheable), or whose key is longer than
+ * VN_LINE_CACHE_KEY_MAX (insert refuses it), is never cached: it takes the
+ * full parse every time.
+ *
+ * Ownership and threads. The caller owns the struct (about 712 KiB: embed it
+ * in a heap object, not on a stack). Bytes passed in are copied; pointers
+ * returned (entries, keys) are valid until the next call that can insert,
+ * reset or flush. One cache per reader thread; not thread-safe.
+ */
+#ifndef VN_LISTEN_LINE_CACHE_H
+#define VN_LISTEN_LINE_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <xxhash.h>
+
+#include "core/metric.h"
+
+#define VN_LINE_CACHE_SLOTS 4096 /* power of two; a dirty index fits uint16_t */
+#define VN_LINE_CACHE_SIG_MAX 1024
+#define VN_LINE_CACHE_KEY_MAX 1024
+#define VN_LINE_CACHE_BYTES (512 * 1024)
+
+_Static_assert((VN_LINE_CACHE_SLOTS & (VN_LINE_CACHE_SLOTS - 1)) == 0 && VN_LINE_CACHE_SLOTS <= 65536,
+               "slot count: power of two, indexable by uint16_t");
+_Static_assert(VN_LINE_CACHE_BYTES <= UINT32_MAX, "entry offsets are 32-bit");
+
+/** One cached signature. Read-only for callers; fields are public for the inline hot path. */
+typedef struct vn_line_cache_entry {
+    uint64_t sig_hash;
+    uint32_t key_hash;
+    uint32_t pending_samples; /* lines folded into pending_value (for drop accounting) */
+    double rate;              /* the line's @rate */
+    double pending_value;     /* counter: sum of value/rate; gauge: last value */
+    uint32_t off;             /* in bytes[]: name bytes, signature rest bytes, then key bytes */
+    uint16_t name_len, rest_len, key_len;
+    uint8_t type, scope;      /* vn_mtype_t, vn_scope_t (already normalised by the caller) */
+    uint8_t ignored;          /* DogStatsD 1.1+ sections in the signature, saturated at 255 */
+    bool used, pending;
+    bool listed;              /* on dirty[] until the next flush */
+} vn_line_cache_entry_t;
+
+_Static_assert(sizeof(vn_line_cache_entry_t) <= 56, "keep line-cache entries within one cache line");
+
+/**
+ * Receives one pending value leaving the cache: the entry (its key_hash, type,
+ * scope, pending_value and pending_samples; a counter's value is already
+ * value/rate, so it travels with rate 1) and its key bytes. Called from
+ * vn_line_cache_flush, vn_line_cache_insert (eviction, area reset).
+ */
+typedef void (*vn_line_cache_emit_fn)(void *ctx, const vn_line_cache_entry_t *e, const char *key);
+
+typedef struct vn_line_cache {
+    vn_line_cache_emit_fn emit;
+    void *emit_ctx; /* borrowed */
+    uint64_t resets; /* times the byte area filled up (tests, diagnostics) */
+    size_t ndirty;
+    uint16_t dirty[VN_LINE_CACHE_SLOTS]; /* entries with a pending value since the last flush */
+    vn_line_cache_entry_t slots[VN_LINE_CACHE_SLOTS];
+    size_t used; /* bytes of bytes[] in use */
+    char bytes[VN_LINE_CACHE_BYTES];
+} vn_line_cache_t;
+
+/** Where a signature is, or would go (filled by vn_line_cache_lookup). */
+typedef struct vn_line_cache_probe {
+    uint64_t sig_hash; /* set on a miss */
+    size_t slot;       /* hit: its slot; miss: the slot an insert takes; VN_LINE_CACHE_NONE: not cacheable */
+    const char *key;   /* hit: the entry's key bytes (vn_line_cache_key, already at hand) */
+} vn_line_cache_probe_t;
+
+#define VN_LINE_CACHE_NONE SIZE_MAX
+
+/** The parsed series a signature stands for (vn_line_cache_insert copies key). */
+typedef struct vn_line_cache_series {
+    const char *key;
+    size_t key_len;
+    uint32_t key_hash;
+    uint8_t type, scope;
+    double rate;
+    size_t ignored;
+} vn_line_cache_series_t;
+
+/** Empties c; emit/ctx receive every pending value from now on (ctx borrowed). */
+void vn_line_cache_init(vn_line_cache_t *c, vn_line_cache_emit_fn emit, void *ctx);
+
+/** Signature hash of name[0..nlen) + rest[0..rlen) (rest starts at the first '|'). */
+static inline uint64_t vn_line_cache_hash(const char *name, size_t nlen, const char *rest, size_t rlen)
+{
+    return XXH3_64bits_withSeed(rest, rlen, XXH3_64bits(name, nlen));
+}
+
+/** First slot of the two-way set a signature hash maps to. */
+static inline size_t vn_line_cache_set(uint64_t sig_hash)
+{
+    return (size_t)(sig_hash & (VN_LINE_CACHE_SLOTS / 2 - 1)) * 2;
+}
+
+/**
+ * Finds the entry for a signature. On a hit returns it and sets p->slot to its
+ * slot (for vn_line_cache_sample) and p->key to its key bytes; on a miss returns NULL and fills *p for
+ * vn_line_cache_insert: the hash and the slot a new entry would take
+ * (VN_LINE_CACHE_NONE when the signature is too long to cache).
+ */
+static inline vn_line_cache_entry_t *vn_line_cache_lookup(vn_line_cache_t *c, const char *name, size_t nlen,
+                                                          const char *rest, size_t rlen, vn_line_cache_probe_t *p)
+{
+    if (nlen + rlen > VN_LINE_CACHE_SIG_MAX) {
+        *p = (vn_line_cache_probe_t){.slot = VN_LINE_CACHE_NONE};
+        return NULL;
+    }
+    uint64_t sh = vn_line_cache_hash(name, nlen, rest, rlen);
+    size_t set = vn_line_cache_set(sh);
+    for (size_t way = 0; way < 2; way++) {
+        vn_line_cache_entry_t *e = &c->slots[set + way];
+        if (e->used && e->sig_hash == sh && e->name_len == nlen && e->rest_len == rlen) {
+            const char *sig = c->bytes + e->off;
+            if (memcmp(sig, name, nlen) == 0 && memcmp(sig + nlen, rest, rlen) == 0) {
+                p->slot = set + way;
+                p->key = sig + nlen + rlen;
+                return e;
+            }
+        }
+    }
+    p->sig_hash = sh;
+    /* fill a free way, else evict one chosen by a hash bit (random replacement) */
+    p->slot = !c->slots[set].used ? set : !c->slots[set + 1].used ? set + 1 : set + ((sh >> 40) & 1);
+    return NULL;
+}
+
+/** An entry's series key bytes (key_len of them, not NUL-terminated). */
+static inline const char *vn_line_cache_key(const vn_line_cache_t *c, const vn_line_cache_entry_t *e)
+{
+    return c->bytes + e->off + e->name_len + e->rest_len;
+}
+
+/** Whether an entry's samples are held (counters, gauges) rather than sent on at once. */
+static inline bool vn_line_cache_combines(const vn_line_cache_entry_t *e)
+{
+    return e->type == VN_MT_COUNTER || e->type == VN_MT_GAUGE;
+}
+
+/**
+ * Folds one sample into the pending value of the combining entry in `slot`
+ * (p->slot of its lookup or insert; see vn_line_cache_combines). The slot is
+ * passed rather than derived from the entry pointer: that division showed up
+ * in the per-line instruction count.
+ */
+static inline void vn_line_cache_sample(vn_line_cache_t *c, size_t slot, double v)
+{
+    vn_line_cache_entry_t *e = &c->slots[slot];
+    if (!e->pending) {
+        e->pending = true;
+        e->pending_samples = 0;
+        e->pending_value = 0;
+        if (!e->listed) { /* an entry flushed by eviction may be refilled before the next flush */
+            e->listed = true;
+            c->dirty[c->ndirty++] = (uint16_t)slot;
+        }
+    }
+    e->pending_samples++;
+    if (e->type == VN_MT_COUNTER)
+        e->pending_value += v / e->rate; /* double, never truncated (see the top) */
+    else
+        e->pending_value = v;
+}
+
+/* Cold halves of vn_line_cache_insert (line_cache.c); not for callers. */
+void vn_line_cache__emit(vn_line_cache_t *c, vn_line_cache_entry_t *e);
+void vn_line_cache__reset(vn_line_cache_t *c);
+
+/**
+ * Caches a signature that missed (p from that lookup, nothing inserted in
+ * between) with its parsed series s. The slot's previous entry first emits its
+ * pending value; when the byte area cannot hold the new bytes, every pending
+ * value is emitted and the cache starts over first. Returns the new entry (in
+ * p->slot), or NULL (nothing changed) when p says not cacheable or the key is
+ * longer than VN_LINE_CACHE_KEY_MAX. Inline: a miss costs a full parse, but
+ * misses are common while a sender's series churn.
+ */
+static inline vn_line_cache_entry_t *vn_line_cache_insert(vn_line_cache_t *c, const vn_line_cache_probe_t *p,
+                                                          const char *name, size_t nlen, const char *rest,
+                                                          size_t rlen, const vn_line_cache_series_t *s)
+{
+    if (p->slot == VN_LINE_CACHE_NONE || s->key_len > VN_LINE_CACHE_KEY_MAX)
+        return NULL;
+    vn_line_cache_entry_t *e = &c->slots[p->slot];
+    if (e->pending)
+        vn_line_cache__emit(c, e); /* the slot's previous series keeps its pending value */
+    size_t need = nlen + rlen + s->key_len;
+    if (c->used + need > VN_LINE_CACHE_BYTES)
+        vn_line_cache__reset(c);
+    char *dst = c->bytes + c->used;
+    memcpy(dst, name, nlen);
+    memcpy(dst + nlen, rest, rlen);
+    memcpy(dst + nlen + rlen, s->key, s->key_len);
+    e->used = true;
+    e->sig_hash = p->sig_hash;
+    e->off = (uint32_t)c->used;
+    e->name_len = (uint16_t)nlen;
+    e->rest_len = (uint16_t)rlen;
+    e->key_hash = s->key_hash;
+    e->key_len = (uint16_t)s->key_len;
+    e->type = s->type;
+    e->scope = s->scope;
+    e->rate = s->rate;
+    e->ignored = (uint8_t)(s->ignored > 255 ? 255 : s->ignored);
+    c->used += need;
+    return e;
+}
+
+/** Emits every pending value (the reader's commit). Entries stay cached. */
+void vn_line_cache_flush(vn_line_cache_t *c);
+
+#endif
