@@ -151,13 +151,12 @@ static vn_err_t dd_events(void *enc, const vn_sink_t *s, const vn_sink_event_t *
 static size_t dd_skipped(const void *enc) { return ((const vn_dd_t *)enc)->skipped; }
 static void dd_destroy(void *enc) { vn_dd__destroy(enc); }
 
-static const vn_queued_kind_t datadog_kind = {dd_metrics, dd_events, dd_skipped, dd_destroy};
-
-static const vn_sink_ops_t datadog_ops = {
-    .kind = "datadog",
-    .flush = vn_queued_flush,
-    .flush_events = vn_queued_flush_events,
-    .destroy = vn_queued_destroy,
+static const vn_queued_kind_t datadog_kind = {
+    .ops = VN_QUEUED_OPS("datadog"),
+    .metrics = dd_metrics,
+    .events = dd_events,
+    .skipped = dd_skipped,
+    .destroy = dd_destroy,
 };
 
 vn_err_t vn_sink__datadog_new(vn_sink_t *s, const vn_sink_config_t *sc, const vn_config_t *cfg, char *errbuf,
@@ -167,7 +166,7 @@ vn_err_t vn_sink__datadog_new(vn_sink_t *s, const vn_sink_config_t *sc, const vn
     vn_err_t err = vn_dd__init(dd, sc, s->name, errbuf, errcap);
     const char *secrets[] = {dd->api_key};
     vn_delivery_opts_t o;
-    err = vn_queued_start(s, &datadog_ops, &datadog_kind, dd, err, sc, cfg, secrets, 1, &o, errbuf, errcap);
+    err = vn_queued_start(s, &datadog_kind, dd, err, sc, cfg, secrets, 1, &o, errbuf, errcap);
     if (err != VN_OK)
         return err;
     VN_LOG(INFO, "event=sink_started sink=%s kind=datadog flush_max_per_body=%zu max_queue_bytes=%zu", s->name,

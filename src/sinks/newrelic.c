@@ -601,13 +601,12 @@ static vn_err_t nr_events(void *enc, const vn_sink_t *s, const vn_sink_event_t *
 static size_t nr_skipped(const void *enc) { return ((const vn_nr_t *)enc)->skipped; }
 static void nr_destroy(void *enc) { vn_nr__destroy(enc); }
 
-static const vn_queued_kind_t newrelic_kind = {nr_metrics, nr_events, nr_skipped, nr_destroy};
-
-static const vn_sink_ops_t newrelic_ops = {
-    .kind = "newrelic",
-    .flush = vn_queued_flush,
-    .flush_events = vn_queued_flush_events,
-    .destroy = vn_queued_destroy,
+static const vn_queued_kind_t newrelic_kind = {
+    .ops = VN_QUEUED_OPS("newrelic"),
+    .metrics = nr_metrics,
+    .events = nr_events,
+    .skipped = nr_skipped,
+    .destroy = nr_destroy,
 };
 
 vn_err_t vn_sink__newrelic_new(vn_sink_t *s, const vn_sink_config_t *sc, const vn_config_t *cfg, char *errbuf,
@@ -617,7 +616,7 @@ vn_err_t vn_sink__newrelic_new(vn_sink_t *s, const vn_sink_config_t *sc, const v
     vn_err_t err = vn_nr__init(nr, sc, s->name, errbuf, errcap);
     const char *secrets[] = {nr->insert_key};
     vn_delivery_opts_t o;
-    err = vn_queued_start(s, &newrelic_ops, &newrelic_kind, nr, err, sc, cfg, secrets, 1, &o, errbuf, errcap);
+    err = vn_queued_start(s, &newrelic_kind, nr, err, sc, cfg, secrets, 1, &o, errbuf, errcap);
     if (err != VN_OK)
         return err;
     if (!nr->event_url)

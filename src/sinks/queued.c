@@ -50,7 +50,7 @@ void vn_queued_destroy(vn_sink_t *s)
     s->impl = NULL;
 }
 
-vn_err_t vn_queued_start(vn_sink_t *s, const vn_sink_ops_t *ops, const vn_queued_kind_t *kind, void *enc,
+vn_err_t vn_queued_start(vn_sink_t *s, const vn_queued_kind_t *kind, void *enc,
                          vn_err_t enc_err, const vn_sink_config_t *sc, const vn_config_t *cfg,
                          const char *const *secrets, size_t nsecrets, vn_delivery_opts_t *o, char *errbuf,
                          size_t errcap)
@@ -71,6 +71,6 @@ vn_err_t vn_queued_start(vn_sink_t *s, const vn_sink_ops_t *ops, const vn_queued
     q->enc = enc;
     q->dl = vn_delivery_new(o, NULL);
     s->impl = q;
-    s->ops = ops;
+    s->ops = &kind->ops;
     return VN_OK;
 }

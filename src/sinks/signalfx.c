@@ -641,13 +641,12 @@ static void sfx_destroy(void *enc)
     pthread_mutex_destroy(&e->mu);
 }
 
-static const vn_queued_kind_t signalfx_kind = {sfx_metrics, sfx_events, sfx_skipped, sfx_destroy};
-
-static const vn_sink_ops_t signalfx_ops = {
-    .kind = "signalfx",
-    .flush = vn_queued_flush,
-    .flush_events = vn_queued_flush_events,
-    .destroy = vn_queued_destroy,
+static const vn_queued_kind_t signalfx_kind = {
+    .ops = VN_QUEUED_OPS("signalfx"),
+    .metrics = sfx_metrics,
+    .events = sfx_events,
+    .skipped = sfx_skipped,
+    .destroy = sfx_destroy,
 };
 
 vn_err_t vn_sink__signalfx_new(vn_sink_t *s, const vn_sink_config_t *sc, const vn_config_t *cfg, char *errbuf,
@@ -666,7 +665,7 @@ vn_err_t vn_sink__signalfx_new(vn_sink_t *s, const vn_sink_config_t *sc, const v
     for (size_t i = 0; i < nsec; i++)
         secrets[i] = i == 0 ? e->x.def.token : e->x.per_tag[i - 1].token;
     vn_delivery_opts_t o;
-    err = vn_queued_start(s, &signalfx_ops, &signalfx_kind, e, err, sc, cfg, secrets, nsec, &o, errbuf, errcap);
+    err = vn_queued_start(s, &signalfx_kind, e, err, sc, cfg, secrets, nsec, &o, errbuf, errcap);
     free(secrets);
     if (err != VN_OK) {
         free(token_url);
