@@ -4,7 +4,7 @@
  *
  * Start-up order: config -> sinks -> listeners (bind) -> workers (sized by the
  * number of readers) -> reader threads -> flusher -> HTTP. Shutdown runs it
- * backwards with a final flush in between (SPEC 0.7): stop reading, mark not
+ * backwards with a final flush in between (docs/behaviour.md 0.7): stop reading, mark not
  * ready, flush what is held, exit 0.
  */
 #include <errno.h>
@@ -30,7 +30,7 @@
 #include "forward/forward.h"
 #include "http/server.h"
 #include "listen/listeners.h"
-#include "listen/tls.h"
+#include "tls/tls.h"
 #include "parse/dogstatsd.h"
 #include "sinks/sink.h"
 

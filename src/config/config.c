@@ -1,7 +1,7 @@
 /**
  * config.c - vn_config_load: YAML file -> VENEUR_* env -> defaults -> validation.
  *
- * Order (SPEC 4.1): the table defaults that are not "zero means default"
+ * Order (docs/behaviour.md 4.1): the table defaults that are not "zero means default"
  * (flush_on_shutdown, num_*) are set first; the first YAML document is applied
  * key by key through the table (config_keys.c); then every key with a Go field
  * is looked up in the environment (set-but-empty still overrides); then Go's
@@ -594,7 +594,7 @@ static vn_err_t translate_v13(vn_cfg_loader_t *ld)
         add_sink(cfg, "s3", &kv);
     }
     if (err == VN_OK && *cfg->flush_file) {
-        /* SPEC 0.8: v13's flat flush_file means the gzip-CSV format */
+        /* docs/behaviour.md 0.8: v13's flat flush_file means the gzip-CSV format */
         const char *pairs[] = {"flush_file", cfg->flush_file, "format", "csv"};
         vn_kvvec_t kv = {0};
         err = v13_kv(ld, &kv, pairs, 4, &(vn_kvvec_t){0});
@@ -829,7 +829,7 @@ static vn_err_t finish(vn_cfg_loader_t *ld)
             c->extend_tags.v[c->extend_tags.n++] = vn_xstrdup(c->v13_tags.v[i]);
     }
     vn_cfg__apply_zero_defaults(c);
-    if (c->num_readers <= 0) /* SPEC 0.7 */
+    if (c->num_readers <= 0) /* docs/behaviour.md 0.7 */
         c->num_readers = 1;
     if (c->num_workers <= 0)
         c->num_workers = 1;

@@ -139,7 +139,7 @@ vn_err_t vn_cfg__map_pairs(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_
                            vn_cfg_pair_t **pairs, size_t *n);
 /** Unknown key: error when strict, else a warning naming it. */
 vn_err_t vn_cfg__unknown_key(vn_cfg_loader_t *ld, const char *key);
-/** Flattens node under prefix into out (SPEC: nested maps join with '.', items by index). */
+/** Flattens node under prefix into out (docs/behaviour.md 4.1: nested maps join with '.', items by index). */
 vn_err_t vn_cfg__flatten(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_t *node, const char *prefix,
                          int depth, vn_kvvec_t *out);
 vn_err_t vn_cfg__parse_sinks(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_t *node);

@@ -44,7 +44,7 @@ const vn_config_key_t vn_config_keys[] = {
       features_diagnostics_metrics_enabled, NULL, 0),
     K("features.enable_metric_sink_routing", "Features.EnableMetricSinkRouting", VN_KT_BOOL,
       features_enable_metric_sink_routing, NULL, 0),
-    /* SPEC 0.7: true by default (Go: false) */
+    /* docs/behaviour.md 0.7: true by default (Go: false) */
     K("flush_on_shutdown", "FlushOnShutdown", VN_KT_BOOL, flush_on_shutdown, "true", 0),
     K("flush_watchdog_missed_flushes", "FlushWatchdogMissedFlushes", VN_KT_INT, flush_watchdog_missed_flushes, NULL,
       0),
@@ -106,7 +106,7 @@ const vn_config_key_t vn_config_keys[] = {
     K("veneur_metrics_scopes.status", "VeneurMetricsScopes.Status", VN_KT_STR, veneur_metrics_scopes_status, NULL,
       0),
 
-    /* ---- [v13] flat keys (SPEC 0.1) ---- */
+    /* ---- [v13] flat keys (docs/behaviour.md 0.1) ---- */
     K13("tags", "Tags", VN_KT_STRLIST, v13_tags, 0),
     K13("forward_use_grpc", "ForwardUseGrpc", VN_KT_BOOL, forward_use_grpc, 0),
     K13("flush_file", "FlushFile", VN_KT_STR, flush_file, 0),

@@ -33,7 +33,7 @@ typedef enum vn_gonum_rc {
 /** vn_gonum_parse_float flags. */
 enum {
     /** Underscores only after a 0x prefix (the DogStatsD value grammar,
-     *  docs/internals/parse.md); Go's ParseFloat also takes "1_000". */
+     *  docs/behaviour.md 1.2.9); Go's ParseFloat also takes "1_000". */
     VN_GONUM_UNDERSCORE_HEX_ONLY = 1u << 0,
 };
 

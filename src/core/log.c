@@ -16,7 +16,6 @@ static vn_log_site_t *_Atomic g_pending[VN_LOG_PENDING_MAX];
 static _Atomic uint64_t g_last_report_s; /* now_s() of the last automatic report */
 
 void vn_log_set_level(vn_log_level_t level) { g_level = level; }
-vn_log_level_t vn_log_get_level(void) { return g_level; }
 uint64_t vn_log_suppressed_total(void) { return atomic_load_explicit(&g_suppressed, memory_order_relaxed); }
 
 /* Whole seconds of CLOCK_MONOTONIC, +1 so that a used bucket is never 0. */
@@ -55,6 +54,9 @@ static bool site_take(vn_log_site_t *site)
             return true;
     }
 }
+
+static void vwrite_line(vn_log_level_t level, int err_no, uint64_t suppressed, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
 
 static void vwrite_line(vn_log_level_t level, int err_no, uint64_t suppressed, const char *fmt, va_list ap)
 {

@@ -32,7 +32,7 @@
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "flush/sink_runner.h"
-#include "flush/ticker.h"
+#include "ticker/ticker.h"
 
 struct vn_flusher {
     vn_flusher_opts_t o;

@@ -1,7 +1,7 @@
 /**
  * flusher.h - the interval loop: every `interval` it swaps each worker's map,
- * turns the series into output metrics (SPEC.md 2.4-2.7, 3) and hands them to
- * every sink. A flush on stop drains what is held (SPEC 0.7).
+ * turns the series into output metrics (docs/behaviour.md 2.4-2.7, 3) and hands them to
+ * every sink. A flush on stop drains what is held (docs/behaviour.md 0.7).
  *
  * Threading: one flusher thread; every sink has its own thread and queue
  * (flush/sink_runner.h) fed with shared chunks, so no sink can delay the
@@ -87,7 +87,7 @@ typedef struct vn_flush_rules {
 } vn_flush_rules_t;
 
 /**
- * Appends the output metrics of every series in map to out (SPEC 2.7 rules).
+ * Appends the output metrics of every series in map to out (docs/behaviour.md 2.7 rules).
  * Borrows map (not modified except digest compaction). timestamp in unix seconds.
  */
 void vn_flush_generate(const vn_series_map_t *map, const vn_flush_rules_t *rules, int64_t timestamp,

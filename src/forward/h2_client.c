@@ -34,7 +34,7 @@
 #include "core/version.h"
 #include "core/xalloc.h"
 #include "forward/grpc_frame.h"
-#include "listen/tls.h"
+#include "tls/tls.h"
 
 enum { IO_AGAIN = -2, IO_ERR = -1 };
 

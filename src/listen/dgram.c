@@ -5,7 +5,7 @@
  * been quiet for 1 ms or 10 ms have passed, so hand-off latency stays bounded
  * while workers are woken per batch rather than per burst.
  *
- * A datagram longer than metric_max_length is dropped whole (SPEC 1.1): the
+ * A datagram longer than metric_max_length is dropped whole (docs/behaviour.md 1.1): the
  * buffers are metric_max_length + 1 bytes, so truncation is detectable.
  *
  * Stop (dgram.h): the idle poll also watches wake_fd, so every reader leaves
@@ -150,9 +150,3 @@ int vn_dgram_reader_start(vn_dgram_reader_t *r)
 void vn_dgram_reader_signal(vn_dgram_reader_t *r) { atomic_store(&r->stop, true); }
 
 void vn_dgram_reader_join(vn_dgram_reader_t *r) { pthread_join(r->thread, NULL); }
-
-void vn_dgram_reader_stop(vn_dgram_reader_t *r)
-{
-    vn_dgram_reader_signal(r);
-    vn_dgram_reader_join(r);
-}

@@ -20,7 +20,7 @@
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "proxy/disc_internal.h"
-#include "proxy/json_read.h"
+#include "core/json_read.h"
 
 #define MAX_JSON_NODES 1000000
 

@@ -1,5 +1,5 @@
 /**
- * discovery.h - where the globals are (SPEC W3.3, 0.9; veneur-c adds DNS and
+ * discovery.h - where the globals are (docs/behaviour.md W3.3, 0.9; veneur-c adds DNS and
  * Kubernetes to Go's Consul): a thread that polls the configured source for
  * forward_service at start and every discovery_interval, and hands each
  * successful answer to the router (which adds new addresses and removes

@@ -1,7 +1,7 @@
 /**
  * h2_stream.h - one long-lived gRPC client stream over its own HTTP/2
  * connection (h2c, what Go's proxy dials with grpc.WithInsecure): the
- * proxy's SendMetricsV2 stream to one global (SPEC W3.3).
+ * proxy's SendMetricsV2 stream to one global (docs/behaviour.md W3.3).
  *
  * Unlike forward/h2_client.h (one call per interval, whole body known up
  * front), the body here is open-ended: the owner hands over one buffer of

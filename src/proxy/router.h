@@ -1,6 +1,6 @@
 /**
  * router.h - the proxy's destinations and the ring that routes metrics to
- * them (SPEC W3.3, 0.9).
+ * them (docs/behaviour.md W3.3, 0.9).
  *
  * The router keeps the set of wanted destinations (static forward_addresses
  * plus whatever discovery returned last), one destination object per

@@ -1,6 +1,6 @@
 /*
  * remote_write.c - the "cortex" metric sink (alias "prometheus_remote_write"):
- * each flush is POSTed as Prometheus remote-write 0.1.0 requests (SPEC W4.6):
+ * each flush is POSTed as Prometheus remote-write 0.1.0 requests (docs/behaviour.md W4.6):
  * a snappy block-compressed protobuf prometheus.WriteRequest (proto/remote.proto,
  * encoded by remote_write_pb.c) per batch.
  *
