@@ -126,6 +126,15 @@ void vn_cfg__kvvec_remove_prefix(vn_kvvec_t *v, const char *key)
     v->n = w;
 }
 
+void vn_cfg__matchers_free(vn_tag_matcher_t *m, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(m[i].kind);
+        free(m[i].value);
+    }
+    free(m);
+}
+
 void vn_cfg__sink_free(vn_sink_config_t *sc)
 {
     free(sc->kind);
@@ -133,11 +142,7 @@ void vn_cfg__sink_free(vn_sink_config_t *sc)
     for (size_t i = 0; i < sc->n_kv; i++)
         vn_cfg__kv_free(&sc->kv[i]);
     free(sc->kv);
-    for (size_t i = 0; i < sc->n_strip_tags; i++) {
-        free(sc->strip_tags[i].kind);
-        free(sc->strip_tags[i].value);
-    }
-    free(sc->strip_tags);
+    vn_cfg__matchers_free(sc->strip_tags, sc->n_strip_tags);
     for (size_t i = 0; i < sc->n_add_tags; i++)
         vn_cfg__kv_free(&sc->add_tags[i]);
     free(sc->add_tags);
@@ -151,11 +156,7 @@ void vn_cfg__routing_free(vn_sink_routing_t *r)
         vn_metric_matcher_t *m = &r->match[i];
         free(m->name_kind);
         free(m->name_value);
-        for (size_t j = 0; j < m->n_tags; j++) {
-            free(m->tags[j].kind);
-            free(m->tags[j].value);
-        }
-        free(m->tags);
+        vn_cfg__matchers_free(m->tags, m->n_tags);
     }
     free(r->match);
     vn_cfg__strlist_free(&r->matched);
@@ -595,8 +596,8 @@ static vn_err_t parse_tag_matcher(vn_cfg_loader_t *ld, yaml_document_t *doc, yam
 }
 
 /* A list of tag matchers into *arr / *n (grown in place so the caller can free on error). */
-static vn_err_t parse_tag_matchers(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_t *node, const char *where,
-                                   vn_tag_matcher_t **arr, size_t *n)
+vn_err_t vn_cfg__parse_tag_matchers(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_t *node, const char *where,
+                                    vn_tag_matcher_t **arr, size_t *n)
 {
     void *a = NULL;
     vn_err_t err = each_item(ld, doc, node, where, sizeof **arr, &a, n, parse_tag_matcher);
@@ -644,7 +645,7 @@ static vn_err_t sink_key(vn_cfg_loader_t *ld, yaml_document_t *doc, const char *
     if (strcmp(k, "max_tags") == 0)
         return node_int(ld, v, sub, &sc->max_tags);
     if (strcmp(k, "strip_tags") == 0 && !sc->strip_tags)
-        return parse_tag_matchers(ld, doc, v, sub, &sc->strip_tags, &sc->n_strip_tags);
+        return vn_cfg__parse_tag_matchers(ld, doc, v, sub, &sc->strip_tags, &sc->n_strip_tags);
     if (strcmp(k, "add_tags") == 0 && !sc->add_tags)
         return parse_add_tags(ld, doc, v, sub, sc);
     if (strcmp(k, "config") == 0 && !sc->kv) {
@@ -727,7 +728,7 @@ static vn_err_t matcher_key(vn_cfg_loader_t *ld, yaml_document_t *doc, const cha
         return err;
     }
     if (strcmp(k, "tags") == 0 && !c->m->tags)
-        return parse_tag_matchers(ld, doc, v, sub, &c->m->tags, &c->m->n_tags);
+        return vn_cfg__parse_tag_matchers(ld, doc, v, sub, &c->m->tags, &c->m->n_tags);
     return vn_cfg__unknown_key(ld, sub);
 }
 

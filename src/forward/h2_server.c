@@ -44,6 +44,7 @@
 #include <unistd.h>
 
 #include "core/accept_backoff.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "forward/hops.h"
 #include "core/xalloc.h"
@@ -107,15 +108,6 @@ struct vn_h2_server {
         if ((s)->o.stats)                                                                                          \
             vn_stats_add(&(s)->o.stats->field, 1);                                                                 \
     } while (0)
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static uint64_t now_ms(void) { return (uint64_t)(now_s() * 1000); }
 
 /* ---- responses ---- */
 
@@ -446,7 +438,7 @@ static int on_data(nghttp2_session *s, uint8_t flags, int32_t sid, const uint8_t
     if (vn_grpc_reader_idle(&c->reader))
         c->partial_since = 0;
     else if (!c->partial_since || c->reader.messages != before)
-        c->partial_since = now_s();
+        c->partial_since = vn_clock_mono_s();
     return 0;
 }
 
@@ -584,7 +576,7 @@ static bool conn_read(conn_t *cn)
             return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
         if (n == 0)
             return false;
-        cn->last_active = now_s();
+        cn->last_active = vn_clock_mono_s();
         if (nghttp2_session_mem_recv(cn->sess, buf, (size_t)n) < 0)
             return false;
         if ((size_t)n < sizeof buf)
@@ -599,7 +591,7 @@ static conn_t *conn_create(struct vn_h2_server *s, int fd, const uint8_t peer[16
     conn_t *cn = vn_xcalloc(1, sizeof *cn);
     cn->srv = s;
     cn->fd = fd;
-    cn->accepted_at = cn->last_active = now_s();
+    cn->accepted_at = cn->last_active = vn_clock_mono_s();
     memcpy(cn->peer, peer, 16);
     nghttp2_session_callbacks *cb;
     if (nghttp2_session_callbacks_new(&cb) != 0) {
@@ -664,7 +656,7 @@ static void peer_key(const struct sockaddr_storage *ss, uint8_t out[16])
  * must not be able to write the log without limit. */
 static void limit_log(struct vn_h2_server *s, const char *what, const char *reason)
 {
-    double now = now_s();
+    double now = vn_clock_mono_s();
     if (now - s->last_limit_log < 1.0) {
         s->limit_unlogged++;
         return;
@@ -727,7 +719,7 @@ static bool admit(struct vn_h2_server *s, const uint8_t peer[16])
 
 static void accept_pause(struct vn_h2_server *s, int err)
 {
-    bool fresh = vn_accept_backoff_pause(&s->backoff, now_ms());
+    bool fresh = vn_accept_backoff_pause(&s->backoff, vn_clock_mono_ms());
     epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->lfd, NULL);
     BUMP(s, grpc_accept_paused);
     if (fresh)
@@ -737,7 +729,7 @@ static void accept_pause(struct vn_h2_server *s, int err)
 
 static void accept_resume_if_due(struct vn_h2_server *s)
 {
-    if (!vn_accept_backoff_resume_due(&s->backoff, now_ms()))
+    if (!vn_accept_backoff_resume_due(&s->backoff, vn_clock_mono_ms()))
         return;
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &s->lfd};
     epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->lfd, &ev);
@@ -819,9 +811,9 @@ static void *server_main(void *arg)
 {
     struct vn_h2_server *s = arg;
     struct epoll_event evs[64];
-    double last_sweep = now_s();
+    double last_sweep = vn_clock_mono_s();
     for (;;) {
-        int timeout = vn_accept_backoff_wait_ms(&s->backoff, now_ms(), 1000);
+        int timeout = vn_accept_backoff_wait_ms(&s->backoff, vn_clock_mono_ms(), 1000);
         int n = epoll_wait(s->epfd, evs, 64, timeout);
         bool stop = false;
         for (int i = 0; i < n; i++) {
@@ -849,9 +841,9 @@ static void *server_main(void *arg)
         if (stop)
             break;
         accept_resume_if_due(s);
-        if (now_s() - last_sweep >= 1.0) {
-            vn_h2_server_sweep(s, now_s());
-            last_sweep = now_s();
+        if (vn_clock_mono_s() - last_sweep >= 1.0) {
+            vn_h2_server_sweep(s, vn_clock_mono_s());
+            last_sweep = vn_clock_mono_s();
         }
     }
     while (s->conns)
@@ -978,7 +970,7 @@ vn_h2_conn_t *vn_h2_conn_new(vn_h2_server_t *s, const uint8_t *peer)
 
 bool vn_h2_conn_feed(vn_h2_conn_t *cn, const uint8_t *data, size_t len)
 {
-    cn->last_active = now_s();
+    cn->last_active = vn_clock_mono_s();
     if (nghttp2_session_mem_recv(cn->sess, data, len) < 0)
         return false;
     conn_drained(cn);

@@ -61,6 +61,7 @@
 #include <unistd.h>
 
 #include "core/accept_backoff.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "listen/linebuf.h"
@@ -151,13 +152,6 @@ struct vn_stream_loop {
 
 /* epoll user data: listeners are tagged with the low bit (pointers are aligned). */
 #define TAG_LISTENER 1u
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 /* ------------------------------------------------------------ peer table */
 
@@ -336,7 +330,7 @@ static void conn_close(vn_stream_loop_t *l, conn_t *c)
 
 static void accept_pause(vn_stream_loop_t *l, int err)
 {
-    if (vn_accept_backoff_pause(&l->backoff, now_ms())) {
+    if (vn_accept_backoff_pause(&l->backoff, vn_clock_mono_ms())) {
         /* once per episode: the condition can last minutes and must not flood the log */
         errno = err;
         VN_LOG_ERRNO(WARN, "event=accept_failed action=pause_listeners first_pause_ms=%d max_pause_ms=%d",
@@ -393,7 +387,7 @@ static void accept_all(vn_stream_loop_t *l, lsock_t *ls)
             return;
         }
         vn_accept_backoff_accepted(&l->backoff); /* one log line per episode is enough here */
-        uint64_t now = now_ms();
+        uint64_t now = vn_clock_mono_ms();
         peer_key_t pk = peer_of(fd, ls->tcp, &sa);
         conn_t *victim = NULL;
         if (peer_count(l, &pk) >= MAX_CONNS_PER_PEER)
@@ -535,7 +529,7 @@ static conn_end_t conn_read(vn_stream_loop_t *l, conn_t *c)
             end = e;
     }
     if (bytes)
-        c->active_ms = now_ms();
+        c->active_ms = vn_clock_mono_ms();
     if (lc.lines) {
         /* proven (or still) a sender: move to the tail of the activity order */
         list_remove(list_of(l, c), c);
@@ -573,9 +567,9 @@ static void *stream_main(void *arg)
 {
     vn_stream_loop_t *l = arg;
     struct epoll_event evs[64];
-    uint64_t last_reap = now_ms();
+    uint64_t last_reap = vn_clock_mono_ms();
     while (!atomic_load(&l->stop)) {
-        int timeout = vn_accept_backoff_wait_ms(&l->backoff, now_ms(), 1000);
+        int timeout = vn_accept_backoff_wait_ms(&l->backoff, vn_clock_mono_ms(), 1000);
         int n = epoll_wait(l->epfd, evs, 64, timeout);
         l->batch = evs;
         l->batch_n = n > 0 ? n : 0;
@@ -594,7 +588,7 @@ static void *stream_main(void *arg)
         }
         l->batch_n = 0;
         vn_ingest_commit(l->ingest);
-        uint64_t now = now_ms();
+        uint64_t now = vn_clock_mono_ms();
         accept_resume_if_due(l, now);
         if (now - last_reap >= 1000) {
             reap(l, now);
