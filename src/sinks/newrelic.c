@@ -26,7 +26,6 @@
  */
 #include "sinks/newrelic.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -34,6 +33,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/gonum.h"
 #include "core/gzip.h"
 #include "core/json.h"
 #include "core/log.h"
@@ -188,15 +188,8 @@ void vn_nr__destroy(vn_nr_t *x)
 /* Go's strconv.ParseFloat accepting v, to a finite double (anything else stays a string). */
 static bool go_float(const char *v, double *out)
 {
-    if (!v[0] || isspace((unsigned char)v[0]) || strcasecmp(v, "infinity") == 0)
-        return false;
-    const char *x = strpbrk(v, "xX");
-    if (x && !strpbrk(x, "pP"))
-        return false; /* Go wants a 'p' exponent in a hex float; strtod does not */
-    char *end;
-    errno = 0;
-    double d = strtod(v, &end);
-    if (*end || !isfinite(d) || (errno == ERANGE && fabs(d) > 1.0))
+    double d;
+    if (vn_gonum_parse_float(v, strlen(v), 0, &d) != VN_GONUM_OK || !isfinite(d))
         return false;
     *out = d;
     return true;
