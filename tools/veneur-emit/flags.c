@@ -257,8 +257,9 @@ static const char *type_word(ftype_t t)
 void vn_emit_flags_usage(FILE *out)
 {
     fputs("Usage: veneur-emit -hostport ADDR [flags] [-command CMD [ARG...]]\n"
-          "Sends DogStatsD metrics, events or service checks, e.g.\n"
+          "Sends DogStatsD metrics, events or service checks, or one SSF span (-ssf), e.g.\n"
           "  veneur-emit -hostport udp://localhost:8126 -name resp_success -count 1 -tag method:post\n"
+          "  veneur-emit -hostport unix:///run/veneur/ssf.sock -ssf -trace_id 1 -name job -command ./job.sh\n"
           "Flags take one or two dashes, and -flag=value or -flag value.\n"
           "Exit status: 0 sent; 1 failed (resolve, connect, send, unsupported); 2 bad command line;\n"
           "with -command, the command's status.\n\nFlags:\n",
