@@ -375,7 +375,10 @@ def main():
                 ("1709651045", "1709651045123", T0 * 10**9, T0 * 10**9 + 123000000),
                 ("1709651045123456", "1709651045123456789", T0 * 10**9 + 123456000, T0 * 10**9 + 123456789),
                 ("2024-03-05T16:04:05+01:00", "2024-03-05T10:04:05.5-0500", T0 * 10**9, T0 * 10**9 + 500000000),
-                ("20240305150405", "2024/03/05 15:04:05 UTC", T0 * 10**9, T0 * 10**9)):
+                # Go's dateparse: 4 and 8 digits are yyyy and yyyymmdd, 14 digits are unix us, "1" is 1 s
+                ("20240305", "2024/3/5 15:04:05 UTC", (T0 - 54245) * 10**9, T0 * 10**9),
+                ("1", "17096510451234", 10**9, 17096510451234000),
+                ("2024", "2024-03-05 15:04:05 +0000 UTC", 1704067200 * 10**9, T0 * 10**9)):
             p = emit(["-hostport", P.udp_url, "-ssf", "-name", "t", "-count", "1",
                       "-span_starttime", start, "-span_endtime", end])
             expect_rc(p, 0)
@@ -470,6 +473,10 @@ def main():
                ["-span_endtime"])
     error_case("err_span_bad_time", ["-ssf", "-name", "a", "-span_starttime", "yesterday", "-span_endtime",
                                      "1709651045"], 2, ["-span_starttime", "yesterday"])
+    error_case("err_span_bare_hour_zone", ["-ssf", "-name", "a", "-span_starttime", "2024-03-05T15:04:05+01",
+                                           "-span_endtime", "1"], 2, ["-span_starttime", "zone"])
+    error_case("err_span_time_overflows_ns", ["-ssf", "-name", "a", "-span_starttime", "1",
+                                              "-span_endtime", "9999999999"], 2, ["-span_endtime", "range"])
     error_case("err_span_bad_day", ["-ssf", "-name", "a", "-span_starttime", "1709651045", "-span_endtime",
                                     "2023-02-29"], 2, ["-span_endtime"])
     error_case("err_gauge_outside_float32", ["-ssf", "-name", "a", "-gauge", "1e39"], 2, ["-gauge"])

@@ -6,15 +6,19 @@
  * reads (docs/internals/emit.md lists the difference), always as UTC when no
  * zone is written, as ParseAny does:
  *
- *   all digits, by length     19 unix ns   16 unix us   13 unix ms   10 unix s
- *                             14 yyyymmddhhmmss   8 yyyymmdd   4 yyyy
+ *   all digits, by length     4 yyyy   8 yyyymmdd   else unix time: 1-10 digits s,
+ *                             11-13 ms, 14-16 us, 17-19 ns (what Go's vendored
+ *                             dateparse does, checked against Go veneur-emit)
  *   Y-M-D or Y/M/D            2024-03-05   2024-3-5   2024/03/05
  *     then 'T' or ' ' time    15:04   15:04:05   15:04:05.123456789
- *     then a zone             Z   +07:00   -0700   +07   " UTC"   " GMT"   " +0000 UTC"
+ *     then a zone             Z   +07:00   -0700   " UTC"   " GMT"   " +0000 UTC"
+ *
+ * A bare "+07" zone is refused: Go's dateparse misreads it (as another month).
  *
  * Anything else is an error naming what was not understood, so a typo never
  * becomes a silently wrong timestamp.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -71,36 +75,29 @@ static bool civil_ns(int64_t y, int64_t mo, int64_t d, int64_t h, int64_t mi, in
 static bool all_digits(const char *s, int64_t *out, const char **why)
 {
     size_t n = strlen(s);
-    int64_t v, y, mo = 1, d = 1, h = 0, mi = 0, sec = 0;
-    switch (n) {
-    case 19: /* fits: 19 digits may overflow only above 9223372036854775807 */
-        if (strcmp(s, "9223372036854775807") > 0) {
-            *why = "out of range";
-            return false;
-        }
-        digits(s, 19, &v);
-        *out = v;
-        return true;
-    case 16: digits(s, 16, &v); *out = v * 1000; return true;
-    case 13: digits(s, 13, &v); *out = v * 1000000; return true;
-    case 10: digits(s, 10, &v); *out = v * 1000000000; return true;
-    case 14:
-        digits(s + 8, 2, &h);
-        digits(s + 10, 2, &mi);
-        digits(s + 12, 2, &sec);
-        /* fall through */
-    case 8:
-        digits(s + 4, 2, &mo);
-        digits(s + 6, 2, &d);
-        /* fall through */
-    case 4:
+    int64_t v, y, mo = 1, d = 1;
+    if (n == 4 || n == 8) {
         digits(s, 4, &y);
-        return civil_ns(y, mo, d, h, mi, sec, 0, 0, out, why);
-    default:
-        *why = "a number must have 4, 8, 10, 13, 14, 16 or 19 digits (yyyy, yyyymmdd, unix s, ms, "
-               "yyyymmddhhmmss, us, ns)";
+        if (n == 8) {
+            digits(s + 4, 2, &mo);
+            digits(s + 6, 2, &d);
+        }
+        return civil_ns(y, mo, d, 0, 0, 0, 0, 0, out, why);
+    }
+    if (n > 19 || (n == 19 && strcmp(s, "9223372036854775807") > 0)) {
+        *why = "out of range for unix nanoseconds";
         return false;
     }
+    digits(s, 19, &v);
+    /* unix seconds, ms, us or ns by digit count; seconds and ms stay below 2^63 ns up to 10 and 13 digits */
+    static const int64_t scale[4] = {1000000000, 1000000, 1000, 1};
+    int64_t k = scale[n <= 10 ? 0 : n <= 13 ? 1 : n <= 16 ? 2 : 3];
+    if (v > INT64_MAX / k) {
+        *why = "out of range for unix nanoseconds";
+        return false;
+    }
+    *out = v * k;
+    return true;
 }
 
 /* " UTC", "Z", "+07:00", "-0700", "+07", " +0000 UTC": seconds east of UTC. */
@@ -120,11 +117,9 @@ static bool zone(const char *p, int64_t *east, const char **why)
         p += 2;
         if (*p == ':')
             p++;
-        if (digit(*p)) {
-            if (digits(p, 2, &mm) != 2)
-                goto bad;
-            p += 2;
-        }
+        if (digits(p, 2, &mm) != 2)
+            goto bad;
+        p += 2;
         if (hh > 23 || mm > 59)
             goto bad;
         *east = sign * (hh * 3600 + mm * 60);
