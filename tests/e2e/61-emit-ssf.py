@@ -38,6 +38,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 
 EMIT = os.environ.get("VENEUR_EMIT", harness.VENEUR_EMIT)
+# Go Veneur v14's veneur-emit, when ../shared/peers/build-peers.sh built it: every span is compared with its.
+GO_EMIT = os.environ.get("GO_VENEUR_EMIT") or os.path.join(os.path.expanduser("~"), ".cache", "veneur-peers",
+                                                          "bin", "veneur-emit")
 TIMEOUT = 5.0
 
 COUNTER, GAUGE, HISTOGRAM, SET = 0, 1, 2, 3
@@ -495,6 +498,48 @@ def main():
         expect_rc(p, 1)
         expect(b"-command" in p.stderr, "stderr %r" % p.stderr)
         expect_eq(P.datagrams(), [], "datagrams")
+
+    go_argsets = [
+        full_args,
+        ["-ssf", "-name", "foo", "-count", "-2", "-tag", "k:v", "-span_service", "s", "-span_tags", "x:y", "-error"],
+        ["-ssf", "-trace_id", "-5", "-name", "span.only"],
+        ["-ssf", "-name", "v", "-gauge", "0.1", "-count", "16777217", "-timing", "1.9ms"],
+        ["-ssf", "-name", "v", "-timing", "-1.9ms", "-gauge", "3.3", "-set", ""],
+        ["-ssf", "-name", "t", "-count", "1", "-span_starttime", "1", "-span_endtime", "17096510451234"],
+        ["-ssf", "-name", "t", "-count", "1", "-span_starttime", "20240305", "-span_endtime", "2024-03-05T10:04:05.5-0500"],
+        ["-ssf", "-trace_id", "3", "-name", "c", "-tag", "a:1", "-command", "sh", "-c", "exit 3"],
+    ]
+
+    def comparable(raw, args):
+        """The span minus what differs per run: the random id, and command times."""
+        sp = decode_span(raw)
+        sp["id"] = sp["id"] != 0
+        if "-command" in args:
+            sp["start_timestamp"] = sp["start_timestamp"] > 0
+            sp["end_timestamp"] = sp["end_timestamp"] > sp["start_timestamp"]
+            for m in sp["metrics"]:
+                m["value"] = m["value"] >= 0
+        return sp
+
+    def same_spans_as_go_veneur_emit():
+        for hp in (P.udp_url, P.unix_url):
+            for args in go_argsets:
+                got = []
+                for binary in (GO_EMIT, EMIT):
+                    e = {k: v for k, v in os.environ.items() if not k.startswith(("DD_", "VENEUR_EMIT_"))}
+                    p = subprocess.run([binary, "-hostport", hp] + args, env=e, capture_output=True, timeout=60)
+                    if hp.startswith("udp"):
+                        raw = P.datagrams()
+                    else:
+                        raw = [unframe(c) for c in P.connections()]
+                    expect_eq(len(raw), 1, "spans from %s" % binary)
+                    got.append((p.returncode, comparable(raw[0], args)))
+                expect_eq(got[1], got[0], "veneur-c vs Go for %s %s" % (hp[:4], " ".join(args)))
+
+    if os.access(GO_EMIT, os.X_OK):
+        cases.append(same_spans_as_go_veneur_emit)
+    else:
+        print("SKIP same_spans_as_go_veneur_emit: %s not built on this machine" % GO_EMIT, flush=True)
 
     try:
         for fn in cases:
