@@ -22,6 +22,7 @@
 #include "aggregate/worker.h"
 #include "config/config.h"
 #include "core/cli.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/stats.h"
 #include "core/version.h"
@@ -363,7 +364,7 @@ int main(int argc, char **argv)
     }
     start_shutdown_watchdog();
     /* Sinks get the shutdown budget less a margin for what runs after them. */
-    double sinks_by = vn_flusher_mono_now() + SHUTDOWN_DEADLINE_S - 5;
+    double sinks_by = vn_clock_mono_s() + SHUTDOWN_DEADLINE_S - 5;
 
     atomic_store(&app.ready, false);
     vn_listeners_stop(listeners);

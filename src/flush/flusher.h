@@ -51,7 +51,7 @@ vn_flusher_t *vn_flusher_start(const vn_flusher_opts_t *opts);
 /**
  * Stops the ticker; when final is true, runs one last flush first. Then the
  * sinks' runners deliver what is queued until deadline_mono (CLOCK_MONOTONIC
- * seconds, see vn_flusher_mono_now): a slow but healthy sink gets the rest of
+ * seconds, core/clock.h vn_clock_mono_s): a slow but healthy sink gets the rest of
  * the shutdown budget for the final interval. A sink still inside a flush call
  * at the deadline (stuck in the kernel: a hung NFS mount, a FIFO nobody
  * drains) is abandoned, and its entry in opts->sinks is set to NULL so the
@@ -60,8 +60,6 @@ vn_flusher_t *vn_flusher_start(const vn_flusher_opts_t *opts);
 void vn_flusher_stop_by(vn_flusher_t *f, bool final, double deadline_mono);
 /** vn_flusher_stop_by with a deadline VN_FLUSHER_STOP_GRACE_S from now. */
 void vn_flusher_stop(vn_flusher_t *f, bool final);
-/** CLOCK_MONOTONIC in seconds, the clock of vn_flusher_stop_by's deadline. */
-double vn_flusher_mono_now(void);
 void vn_flusher_free(vn_flusher_t *f);
 
 /** The metrics produced from some maps; strings live in the arena. */
