@@ -68,6 +68,7 @@ vn_err_t vn_selfstats_new(const vn_config_t *cfg, const vn_stats_t *stats, vn_se
         free(s);
         return rc;
     }
+    *out = s;
     return VN_OK;
 }
 
