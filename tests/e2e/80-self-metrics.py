@@ -172,7 +172,46 @@ def test_watchdog():
         v.stop()
 
 
+def test_proxy_statsd_address():
+    sink = Sink()
+    gport = free_port(socket.SOCK_STREAM)
+    glob = px.start_global(gport)
+    p = px.Proxy('forward_addresses: ["127.0.0.1:%d"]\nstatsd:\n  address: "127.0.0.1:%d"\n'
+                 '  aggregation_interval: 500ms\n  messages_per_payload: 3\n' % (gport, sink.port))
+    local = None
+    try:
+        p.wait_destinations(["127.0.0.1:%d" % gport])
+        local = Veneur('forward_address: "127.0.0.1:%d"\n' % p.grpc_port, interval="500ms")
+        local.send_udp("p.h1:1|h\np.h2:2|h\np.h3:3|h")
+
+        def routed():
+            sink.pump()
+            return sum(l[1] for l in sink.find("veneur_proxy.handle.metrics_count", ["error:false"])) >= 3
+        wait_for(routed, timeout=10, step=0.05, what="3 metrics routed, reported to statsd.address")
+        ingest = sum(l[1] for l in sink.find("veneur_proxy.ingest.metrics_count", ["protocol:grpc-stream"]))
+        expect(ingest == 3, "ingest.metrics_count{grpc-stream} = 3, got %s" % ingest)
+        reqs = sum(l[1] for l in sink.find("veneur_proxy.ingest.request_count"))
+        expect(reqs >= 1, "ingest.request_count counted")
+        for name, tags in [("veneur_proxy.ingest.request_count", ["protocol:grpc-single"]),
+                           ("veneur_proxy.ingest.request_error_count", ["protocol:grpc-stream"]),
+                           ("veneur_proxy.handle.metrics_count", ["error:destination"]),
+                           ("veneur_proxy.handle.metrics_count", ["error:dropped"]),
+                           ("veneur_proxy.discovery.count", ["status:success"]),
+                           ("veneur_proxy.discovery.destinations", [])]:
+            expect(sink.find(name, tags), "%s %s sent" % (name, tags))
+        expect(sum(l[1] for l in sink.find("veneur_proxy.handle.metrics_count", ["error:dropped"])) == 0,
+               "nothing dropped")
+        expect(all(d.count(b"\n") <= 2 for d in sink.dgrams), "messages_per_payload: 3 lines per datagram at most")
+    finally:
+        if local:
+            local.stop()
+        p.stop()
+        glob.stop()
+        sink.close()
+
+
 check("daemon_stats_address", test_daemon_stats_address)
 check("daemon_own_port", test_daemon_own_port)
 check("watchdog", test_watchdog)
+check("proxy_statsd_address", test_proxy_statsd_address)
 run()
