@@ -26,10 +26,15 @@ endif
 
 VERSION ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo dirty)
 BUILD_DATE ?= $(shell git log -1 --format=%ct 2>/dev/null || echo dirty)
-PKGS := yaml-0.1 libmicrohttpd openssl zlib libprotobuf-c libxxhash libnghttp2 libcurl snappy rdkafka re2
+PKGS := yaml-0.1 libmicrohttpd openssl zlib libprotobuf-c libxxhash libnghttp2 libcurl snappy rdkafka re2 libcares
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes -Wvla -fno-common
+# WERROR=1 (scripts/run-tests.sh sets it): any warning fails the build, including the fuzz build's.
+WERROR ?= 0
+ifeq ($(WERROR),1)
+  WARN += -Werror
+endif
 CFLAGS_ALL := -std=c11 -D_GNU_SOURCE $(WARN) $(OPT) -pthread -Isrc -I$(BUILD)/gen $(PKG_CFLAGS) \
   -MMD -MP $(EXTRA_CFLAGS)
 LDLIBS_ALL := $(PKG_LIBS) -lm -pthread -lstdc++
@@ -112,7 +117,7 @@ FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
 FUZZ_LIB_OBJ := $(patsubst %.c,build/fuzz/obj/%.o,$(LIB_SRC)) $(patsubst build/gen/%.c,build/fuzz/gen/%.o,$(patsubst $(BUILD)/gen/%,build/gen/%,$(PROTO_C)))
-FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -pthread -Isrc -Ibuild/gen $(PKG_CFLAGS) -MMD -MP
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -pthread -Isrc -Ibuild/gen $(PKG_CFLAGS) -MMD -MP
 FUZZ_LIB_OBJ += $(patsubst %.cc,build/fuzz/obj/%.o,$(CXX_SRC))
 
 build/fuzz/obj/%.o: %.cc
@@ -125,7 +130,7 @@ build/fuzz/obj/%.o: %.c | $(patsubst proto/%.proto,build/gen/%.pb-c.h,$(PROTOS))
 
 build/fuzz/gen/%.o: build/gen/%.c
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) $(FUZZ_FLAGS) -c $< -o $@
+	clang $(FUZZ_CFLAGS) $(FUZZ_FLAGS) -Wno-missing-prototypes -c $< -o $@
 
 $(FUZZ_BINS): build/fuzz/%: fuzz/%.c $(FUZZ_LIB_OBJ)
 	@mkdir -p $(dir $@)

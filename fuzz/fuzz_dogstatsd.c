@@ -1,7 +1,7 @@
 /*
  * fuzz_dogstatsd.c - libFuzzer target for src/parse/dogstatsd.h.
  *
- * The input is one datagram: split on '\n' like the listeners do (SPEC 1.1),
+ * The input is one datagram: split on '\n' like the listeners do (docs/behaviour.md 1.1),
  * and every line goes through all three parsers (not only the one its prefix
  * selects), the value iterators and vn_tags_join. The parser has two implicit
  * tags so the override/append paths run. Outputs are checked for invariants

@@ -152,7 +152,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size -= 2;
     memset(&g_calls, 0, sizeof g_calls);
     vn_h2_server_opts_t o = {
-        .handler = {h_open, h_message, h_finish, h_close, &g_calls, h_drained},
+        .handler = {.open = h_open, .message = h_message, .finish = h_finish, .close = h_close, .ctx = &g_calls,
+                    .drained = h_drained},
         .max_message = 64u << 10,
         .reassembly_budget = BUDGET,
         .conn_reassembly = 64u << 10,

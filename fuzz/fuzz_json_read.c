@@ -1,5 +1,5 @@
 /*
- * fuzz_json_read.c - libFuzzer target for src/proxy/json_read.h, the strict
+ * fuzz_json_read.c - libFuzzer target for src/core/json_read.h, the strict
  * JSON reader that discovery responses (Consul, Kubernetes) go through.
  *
  * The input is one document, copied into an exact-size allocation so any
@@ -19,7 +19,7 @@
 
 #include "core/buf.h"
 #include "core/json.h"
-#include "proxy/json_read.h"
+#include "core/json_read.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

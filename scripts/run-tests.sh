@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every suite and ends with one line: "N passed, N failed". Exit status 0 only when
 # nothing failed. Suites (SUITES="..." picks some):
-#   unit      release build, cmocka unit tests
+#   unit      release build, cmocka unit tests, include-graph layer check (scripts/check-layers.sh)
 #   asan      unit tests under ASan+UBSan (build/asan)
 #   e2e       every tests/e2e/NN-*.py against build/
 #   tsan      unit tests under ThreadSanitizer (build/tsan) + e2e smoke (10-udp.py) against build/tsan
@@ -13,6 +13,8 @@ JOBS=${JOBS:-2}
 FUZZ_SMOKE=${FUZZ_SMOKE:-10}      # seconds per fuzz target
 FUZZ_PARSER=${FUZZ_PARSER:-30}    # the line parser gets longer (issue 3: >= 30 s)
 SUITES=${SUITES:-"unit asan e2e tsan e2e-asan fuzz"}
+# Every build here (release, asan, tsan, fuzz) fails on any compiler warning (Makefile WERROR).
+export WERROR=${WERROR:-1}
 # Unit tests not run under TSan: librdkafka starts its threads with C11 thrd_create, which glibc does
 # not route through pthread_create, so TSan never registers them and crashes in its own allocator
 # (SIGSEGV in getaddrinfo on an rdk:broker thread). Not a veneur-c race; the release and ASan suites
@@ -85,7 +87,9 @@ for s in $SUITES; do
   unit)
     note "== build + unit tests"
     if make -j"$JOBS" all unit-bins >"$log/build.log" 2>&1; then pass; else fail "build (see $log/build.log)"; tail -30 "$log/build.log"; fi
-    run_unit_dir build/tests/unit unit ;;
+    run_unit_dir build/tests/unit unit
+    # include graph against README's layer order: one counted check
+    if scripts/check-layers.sh >"$log/layers.log" 2>&1; then pass; else fail "layers (see $log/layers.log)"; cat "$log/layers.log"; fi ;;
   asan)
     note "== unit tests under ASan+UBSan"
     if make MODE=asan -j"$JOBS" all unit-bins >"$log/build-asan.log" 2>&1; then pass; else fail "asan build"; tail -30 "$log/build-asan.log"; fi

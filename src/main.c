@@ -4,7 +4,7 @@
  *
  * Start-up order: config -> sinks -> listeners (bind) -> workers (sized by the
  * number of readers) -> reader threads -> flusher -> HTTP. Shutdown runs it
- * backwards with a final flush in between (SPEC 0.7): stop reading, mark not
+ * backwards with a final flush in between (docs/behaviour.md 0.7): stop reading, mark not
  * ready, flush what is held, exit 0.
  */
 #include <errno.h>
@@ -22,6 +22,7 @@
 #include "aggregate/worker.h"
 #include "config/config.h"
 #include "core/cli.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/stats.h"
 #include "core/version.h"
@@ -30,7 +31,7 @@
 #include "forward/forward.h"
 #include "http/server.h"
 #include "listen/listeners.h"
-#include "listen/tls.h"
+#include "tls/tls.h"
 #include "parse/dogstatsd.h"
 #include "sinks/sink.h"
 #include "telemetry/selfstats.h"
@@ -392,7 +393,7 @@ int main(int argc, char **argv)
     }
     start_shutdown_watchdog();
     /* Sinks get the shutdown budget less a margin for what runs after them. */
-    double sinks_by = vn_flusher_mono_now() + SHUTDOWN_DEADLINE_S - 5;
+    double sinks_by = vn_clock_mono_s() + SHUTDOWN_DEADLINE_S - 5;
 
     atomic_store(&app.ready, false);
     vn_listeners_stop(listeners);

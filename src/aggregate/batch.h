@@ -36,7 +36,7 @@ typedef struct vn_rec {
     uint16_t key_len;
     uint16_t aux_len;
     uint8_t type;     /* vn_mtype_t */
-    uint8_t scope;    /* vn_scope_t, already normalised per type (SPEC 2.7) */
+    uint8_t scope;    /* vn_scope_t, already normalised per type (docs/behaviour.md 2.7) */
     uint16_t _pad;
     uint32_t _pad2;
     double value;

@@ -14,9 +14,9 @@
 #include <pthread.h>
 #include <stddef.h>
 
+#include "core/event.h"
 #include "core/stats.h"
 #include "parse/dogstatsd.h"
-#include "sinks/sink.h"
 
 typedef struct vn_event_list {
     vn_sink_event_t *ev; /* each event's strings are owned by the list */

@@ -334,14 +334,7 @@ void vn_hll_destroy(vn_hll_t *h)
     h->_tmp_n = h->_tmp_cap = h->_list_len = h->_list_cap = h->_list_count = 0;
 }
 
-void vn_hll_reset(vn_hll_t *h)
-{
-    unsigned p = h->_p;
-    vn_hll_destroy(h);
-    (void)vn_hll_init_precision(h, p);
-}
-
-void vn_hll_add_hash(vn_hll_t *h, uint64_t x)
+static void add_hash(vn_hll_t *h, uint64_t x)
 {
     if (h->_sparse) {
         tmp_insert(h, vn_hll_sparse_key(x, h->_p));
@@ -354,7 +347,7 @@ void vn_hll_add_hash(vn_hll_t *h, uint64_t x)
 
 void vn_hll_add(vn_hll_t *h, const void *data, size_t len)
 {
-    vn_hll_add_hash(h, vn_metrohash64(data, len, VN_METRO_HLL_SEED));
+    add_hash(h, vn_metrohash64(data, len, VN_METRO_HLL_SEED));
 }
 
 unsigned vn_hll_precision(const vn_hll_t *h) { return h->_p; }
@@ -597,7 +590,7 @@ uint64_t vn_hll_estimate_go(const vn_hll_t *h)
  *   dense (flag 0):
  *     u32 m/2 | m/2 register bytes (register 2i in the high nibble of byte i)
  *   All u32 big-endian. Examples at p = 14:
- *     {"foo"}, key pending (SPEC W7, 24 bytes):
+ *     {"foo"}, key pending (docs/behaviour.md W7, 24 bytes):
  *       01 0e 00 01 | 00000001 | 02c512b6 | 00000000 | 00000000 | 00000000
  *     {"foo", "a"} once listed (keys 02c512b6, 036493c0):
  *       01 0e 00 01 | 00000000 | 00000002 | 036493c0 | 00000008 |

@@ -1,6 +1,6 @@
 /**
  * hll.h - HyperLogLog for sets, byte-compatible with Go Veneur's
- * axiomhq/hyperloglog @8300947202c9 (SPEC 0.6, 2.3, W2.2, W7).
+ * axiomhq/hyperloglog @8300947202c9 (docs/behaviour.md 0.6, 2.3, W2.2, W7).
  *
  * Same as Go: MetroHash64 seed 1337 of the member bytes, precision 14 by
  * default (4..18 accepted), sparse representation (25-bit keys, pending keys
@@ -8,7 +8,7 @@
  * dense registers with a shared base b; the MarshalBinary layout; the sparse
  * and dense estimators (linear counting at 2^25; LogLog-Beta). Different: the
  * dense estimator counts zero registers correctly (Go tests the high nibble
- * of each byte twice, SPEC 0.6); merging dense sketches with different bases
+ * of each byte twice, docs/behaviour.md 0.6); merging dense sketches with different bases
  * clamps registers below the new base to 0 (Go leaves them unchanged);
  * pending keys are written in ascending order (Go: map order); estimate is
  * read-only; bad input is rejected instead of panicking.
@@ -65,14 +65,8 @@ vn_err_t vn_hll_init_precision(vn_hll_t *h, unsigned precision);
 /** Frees everything h holds; NULL ok. Re-initialise before reuse. */
 void vn_hll_destroy(vn_hll_t *h);
 
-/** Empties h, keeping its precision. */
-void vn_hll_reset(vn_hll_t *h);
-
 /** Adds a member: MetroHash64(data[0..len), seed 1337). @arg data borrowed. */
 void vn_hll_add(vn_hll_t *h, const void *data, size_t len);
-
-/** Adds an already hashed member. */
-void vn_hll_add_hash(vn_hll_t *h, uint64_t x);
 
 /**
  * Union: dst becomes the sketch of both sets. @arg src borrowed, unchanged.

@@ -1,7 +1,7 @@
 /*
  * metrohash.c - MetroHash64, the 64-bit MetroHash by J. Andrew Rogers (public
  * domain reference algorithm, "MetroHash64_1" constants). Written from the
- * algorithm description; pinned by the reference vectors in SPEC W7.
+ * algorithm description; pinned by the reference vectors in docs/behaviour.md W7.
  *
  * Shape of the function (all arithmetic mod 2^64, words little-endian):
  *   h = (seed + K2) * K0

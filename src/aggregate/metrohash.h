@@ -2,7 +2,7 @@
  * metrohash.h - MetroHash64 (J. Andrew Rogers' "MetroHash64_1" variant, as
  * implemented by dgryski/go-metro @0f6473574cdf), used to hash set members for
  * the HyperLogLog so that sketches built here merge bit-for-bit with Go
- * Veneur's (SPEC W2.2, vectors in SPEC W7).
+ * Veneur's (docs/behaviour.md W2.2, vectors in docs/behaviour.md W7).
  *
  * Not a cryptographic hash. Pure function of (bytes, seed): thread-safe,
  * endian-independent (input words are read little-endian byte by byte).

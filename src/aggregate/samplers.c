@@ -1,4 +1,4 @@
-/* samplers.c - histogram/timer flush rules and status checks (SPEC.md 2.4, 2.5, 0.4). */
+/* samplers.c - histogram/timer flush rules and status checks (docs/behaviour.md 2.4, 2.5, 0.4). */
 #include "aggregate/samplers.h"
 
 #include <math.h>
@@ -23,7 +23,7 @@ void vn_histo_destroy(vn_histo_t *h) { vn_tdigest_destroy(&h->digest); }
 
 void vn_histo_sample(vn_histo_t *h, double v, double rate)
 {
-    double w = 1.0 / rate; /* double, not Go's float32 (SPEC 0.2) */
+    double w = 1.0 / rate; /* double, not Go's float32 (docs/behaviour.md 0.2) */
     if (!isfinite(v) || !(w > 0) || !isfinite(w))
         return;
     if (vn_tdigest_add(&h->digest, v, w) != VN_OK)

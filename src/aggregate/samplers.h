@@ -1,5 +1,5 @@
 /**
- * samplers.h - per-series state for each metric type (SPEC.md section 2):
+ * samplers.h - per-series state for each metric type (docs/behaviour.md section 2):
  * counters and gauges are a double held inline in vn_series_t; histograms/timers
  * (t-digest + local stats), sets (HyperLogLog) and status checks live here.
  *
@@ -14,7 +14,7 @@
 #include "aggregate/hll.h"
 #include "aggregate/tdigest.h"
 
-/** Histogram/timer: merging digest plus exact local aggregates (SPEC 2.4). */
+/** Histogram/timer: merging digest plus exact local aggregates (docs/behaviour.md 2.4). */
 typedef struct vn_histo {
     vn_tdigest_t digest;
     double local_weight, local_min, local_max, local_sum, local_recip_sum;
@@ -45,7 +45,7 @@ typedef struct vn_histo_out {
 } vn_histo_out_t;
 
 /**
- * Computes the metrics of SPEC 2.4 in Go's order (max,min,sum,avg,count,median,
+ * Computes the metrics of docs/behaviour.md 2.4 in Go's order (max,min,sum,avg,count,median,
  * hmean, then percentiles). pct_names[i] is the suffix for percentiles[i].
  * Writes at most 7 + npct entries into out; returns the count.
  */
@@ -53,7 +53,7 @@ size_t vn_histo_flush(vn_histo_t *h, unsigned aggregates, const double *percenti
                       size_t npct, bool global, vn_histo_out_t *out);
 
 /**
- * Suffix for percentile p (SPEC 0.4): ".<int(p*100)>percentile" when p*100 is a
+ * Suffix for percentile p (docs/behaviour.md 0.4): ".<int(p*100)>percentile" when p*100 is a
  * whole number, else the digits of p*100 with '_' for the point (0.999 ->
  * ".99_9percentile"). Writes into buf; returns buf.
  */

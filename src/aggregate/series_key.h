@@ -8,7 +8,7 @@
  *
  * Key layout: name '\n' tags joined by ',' (e.g. "api.req\nmethod:get,route:/").
  * Hash: XXH3-64 of the key seeded with type + 1, folded to 32 bits by xor of
- * the halves. An internal choice (Go uses FNV-1a with per-path inputs, SPEC
+ * the halves. An internal choice (Go uses FNV-1a with per-path inputs, docs/behaviour.md
  * 2.7); nothing outside the process sees it.
  */
 #ifndef VN_AGGREGATE_SERIES_KEY_H

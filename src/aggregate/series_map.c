@@ -164,11 +164,6 @@ bool vn_series_map_recharge(vn_series_map_t *m, size_t old_bytes, size_t new_byt
     return true;
 }
 
-size_t vn_series_map_bytes(const vn_series_map_t *m)
-{
-    return m->arena.bytes + m->cap * (sizeof *m->slots + sizeof *m->hashes);
-}
-
 void vn_series_map_note_overflow(vn_series_map_t *m, const char *key, size_t key_len)
 {
     const char *nl = memchr(key, '\n', key_len);

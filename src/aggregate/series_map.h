@@ -124,7 +124,4 @@ void vn_series_map_note_overflow(vn_series_map_t *m, const char *key, size_t key
 
 /** Iteration: for (size_t i = 0; i < m->cap; i++) if (m->slots[i]) ... */
 
-/** Approximate heap bytes held by the map (arena + table + sampler buffers). */
-size_t vn_series_map_bytes(const vn_series_map_t *m);
-
 #endif

@@ -241,14 +241,6 @@ void vn_tdigest_destroy(vn_tdigest_t *td)
     td->_cap = td->_n_main = td->_n_temp = 0;
 }
 
-void vn_tdigest_reset(vn_tdigest_t *td)
-{
-    double d = td->_compression;
-    vn_tdigest_scale_t s = (vn_tdigest_scale_t)td->_scale;
-    vn_tdigest_destroy(td);
-    (void)vn_tdigest_init_scale(td, d, s);
-}
-
 /* ---- sorting pending samples by mean ---- */
 
 /*
@@ -446,7 +438,7 @@ vn_err_t vn_tdigest_merge(vn_tdigest_t *dst, vn_tdigest_t *src)
     return VN_OK;
 }
 
-/* ---- queries (SPEC W2.1 interpolation) ---- */
+/* ---- queries (docs/behaviour.md W2.1 interpolation) ---- */
 
 static double midpoint(double a, double b)
 {

@@ -1,6 +1,6 @@
 /**
  * tdigest.h - merging t-digest for histograms and timers, wire-compatible with
- * Go Veneur's tdigest.MergingDigest (SPEC 0.5, 2.4, W2.1).
+ * Go Veneur's tdigest.MergingDigest (docs/behaviour.md 0.5, 2.4, W2.1).
  *
  * What is the same as Go: the protobuf form (MergingDigestData), the default
  * compression (100), how quantile() and cdf() interpolate (uniform inside a
@@ -104,9 +104,6 @@ vn_err_t vn_tdigest_init_scale(vn_tdigest_t *td, double compression, vn_tdigest_
 /** Frees the centroid block; td may be NULL. td must be re-initialised before reuse. */
 void vn_tdigest_destroy(vn_tdigest_t *td);
 
-/** Empties the digest, keeping compression and scale; frees the block. */
-void vn_tdigest_reset(vn_tdigest_t *td);
-
 /**
  * Adds x with weight w (a sample rate r gives w = 1/r).
  * @return VN_OK; VN_ERR_PARSE (digest unchanged) if x is NaN or infinite or w
@@ -119,7 +116,7 @@ vn_err_t vn_tdigest_add(vn_tdigest_t *td, double x, double w);
 
 /**
  * Merges src into dst (the global's import path). dst keeps its compression
- * and scale; min/max become the extremes of both digests' own min/max (SPEC
+ * and scale; min/max become the extremes of both digests' own min/max (docs/behaviour.md
  * 0.5), count/sum/reciprocal_sum add up. Deterministic.
  * @arg src borrowed; its pending samples are folded (hence not const) but its
  *   distribution is unchanged. src == dst is rejected.
@@ -131,13 +128,13 @@ vn_err_t vn_tdigest_add(vn_tdigest_t *td, double x, double w);
 vn_err_t vn_tdigest_merge(vn_tdigest_t *dst, vn_tdigest_t *src);
 
 /**
- * Value at quantile q in [0, 1], interpolated as Go does (SPEC W2.1), the
+ * Value at quantile q in [0, 1], interpolated as Go does (docs/behaviour.md W2.1), the
  * result kept inside its centroid's bounds: q = 0 gives min, q = 1 gives max.
  * NaN if the digest is empty or q is NaN or outside [0, 1].
  */
 double vn_tdigest_quantile(vn_tdigest_t *td, double q);
 
-/** Fraction of the weight below x (SPEC W2.1): 0 if x <= min, 1 if x >= max,
+/** Fraction of the weight below x (docs/behaviour.md W2.1): 0 if x <= min, 1 if x >= max,
  *  NaN if empty or x is NaN. */
 double vn_tdigest_cdf(vn_tdigest_t *td, double x);
 
@@ -172,7 +169,7 @@ size_t vn_tdigest_memory(const vn_tdigest_t *td);
  *  only receives adds (merges may hold more until they finish). */
 size_t vn_tdigest_max_bytes(double compression);
 
-/* ---- wire: tdigest.MergingDigestData (SPEC W1.1, W2.1) ---- */
+/* ---- wire: tdigest.MergingDigestData (docs/behaviour.md W1.1, W2.1) ---- */
 
 /** Bytes vn_tdigest_encode will write (folds pending samples). */
 size_t vn_tdigest_encoded_size(vn_tdigest_t *td);

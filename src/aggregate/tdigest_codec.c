@@ -1,6 +1,6 @@
 /*
  * tdigest_codec.c - the t-digest on the wire: protobuf tdigest.MergingDigestData
- * (proto/tdigest.proto, SPEC W1.1 / W2.1), byte-identical to Go Veneur's gogo
+ * (proto/tdigest.proto, docs/behaviour.md W1.1 / W2.1), byte-identical to Go Veneur's gogo
  * output, plus conversion to and from the protobuf-c struct used inside
  * metricpb messages.
  *
@@ -10,7 +10,7 @@
  *   0a 12 09 <mean:8 LE> 11 <weight:8 LE>     one per centroid, ascending mean
  *   11 <compression:8>  19 <min:8>  21 <max:8>  29 <reciprocalSum:8>
  *
- * Worked example, a digest holding the single sample 5 (SPEC W7):
+ * Worked example, a digest holding the single sample 5 (docs/behaviour.md W7):
  *   0a 12 09 0000000000001440 11 000000000000f03f   centroid {5, 1}
  *   11 0000000000005940                             compression 100
  *   19 0000000000001440  21 0000000000001440        min 5, max 5

@@ -33,7 +33,7 @@
 #include "core/metric.h"
 #include "core/spsc.h"
 #include "core/xalloc.h"
-#include "flush/ticker.h" /* the tick a swap closes (issue 16) */
+#include "ticker/ticker.h" /* the tick a swap closes (issue 16) */
 
 /* Batches in flight per reader->worker pair: 64 x 64 KiB = 4 MiB of buffering. */
 #define BATCHES_PER_READER 64
@@ -91,7 +91,7 @@ size_t vn_worker_apply(vn_series_map_t *m, const vn_batch_t *b)
             continue;
         }
         switch ((vn_mtype_t)r->type) {
-        case VN_MT_COUNTER: s->u.counter += r->value / r->rate; break; /* SPEC 0.2: double, no truncation */
+        case VN_MT_COUNTER: s->u.counter += r->value / r->rate; break; /* docs/behaviour.md 0.2: double, no truncation */
         case VN_MT_GAUGE: s->u.gauge = r->value; break;
         case VN_MT_HISTOGRAM:
         case VN_MT_TIMER: vn_histo_sample(s->u.histo, r->value, r->rate); break;
@@ -176,7 +176,7 @@ size_t vn_worker_apply_imports(vn_series_map_t *m, vn_import_t *chain)
             case VN_MT_GAUGE: s->u.gauge = it->u.value; break; /* last received wins, as Go */
             case VN_MT_HISTOGRAM:
             case VN_MT_TIMER:
-                /* Only the digest: local_* stay as the local samples left them (SPEC 2.7). */
+                /* Only the digest: local_* stay as the local samples left them (docs/behaviour.md 2.7). */
                 ok = vn_tdigest_merge(&s->u.histo->digest, &it->u.digest) == VN_OK;
                 break;
             case VN_MT_SET: ok = vn_hll_merge(s->u.set, &it->u.hll) == VN_OK; break;

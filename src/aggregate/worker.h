@@ -10,7 +10,7 @@
  * Flush: vn_worker_swap (flusher thread) drains the rings, installs a fresh
  * map and returns the old one, whose ownership passes to the caller.
  *
- * Imports (gRPC from local veneurs, SPEC W1.3): any thread queues decoded
+ * Imports (gRPC from local veneurs, docs/behaviour.md W1.3): any thread queues decoded
  * metrics with vn_worker_import on a bounded, mutex-protected list; the
  * worker merges them into its current map, and vn_worker_swap merges what is
  * still queued before it hands the map over.
@@ -61,7 +61,7 @@ vn_series_map_t *vn_worker_swap(vn_worker_t *w);
 /** Applies one batch to a map (exposed for tests and benchmarks). Returns samples dropped by the cap. */
 size_t vn_worker_apply(vn_series_map_t *m, const vn_batch_t *b);
 
-/* ---- imports: metrics merged in from local veneurs (forward/import_server.c, SPEC W1.3) ---- */
+/* ---- imports: metrics merged in from local veneurs (forward/import_server.c, docs/behaviour.md W1.3) ---- */
 
 /**
  * One decoded, validated imported metric, ready to merge into a series of
@@ -76,7 +76,7 @@ typedef struct vn_import {
     uint32_t hash;          /* vn_series_key_hash(key, key_len, type) */
     uint16_t key_len;
     uint8_t type;  /* vn_mtype_t: COUNTER, GAUGE, HISTOGRAM, TIMER or SET */
-    uint8_t scope; /* target series scope (SPEC W1.3): GLOBAL for counters and
+    uint8_t scope; /* target series scope (docs/behaviour.md W1.3): GLOBAL for counters and
                       gauges, MIXED for sets, MIXED or GLOBAL for histograms/timers */
     int64_t interval_ms; /* the sender's interval tick (x-veneur-interval-end, unix ms); 0 = untagged */
     union {
@@ -121,7 +121,7 @@ size_t vn_worker_import(vn_worker_t *w, vn_import_t *chain);
 /**
  * Issue 16: makes w tell imports tagged with an interval it has already
  * flushed ("late") from the others. From now on each swap records the tick
- * it closes (flush/ticker.h: nearest multiple of interval_s to the wall
+ * it closes (ticker/ticker.h: nearest multiple of interval_s to the wall
  * clock minus offset_s); vn_worker_import counts a tagged import whose tick
  * is not after that one in stats->import_metrics_late (it is still merged,
  * into the interval that is open). Call once, before imports start.
@@ -129,7 +129,7 @@ size_t vn_worker_import(vn_worker_t *w, vn_import_t *chain);
 void vn_worker_set_interval_clock(vn_worker_t *w, double interval_s, double offset_s);
 
 /**
- * Merges a chain into a map (SPEC W1.3: counters add, gauges overwrite,
+ * Merges a chain into a map (docs/behaviour.md W1.3: counters add, gauges overwrite,
  * digests and HLLs merge; a merged digest never touches the histogram's
  * local_* fields) and frees the chain. Exposed for tests; the worker thread
  * calls it. @return imports not applied: series cap reached or merge

@@ -1,5 +1,5 @@
 /**
- * config.h - the immutable daemon configuration (SPEC.md section 4 and 0.1).
+ * config.h - the immutable daemon configuration (docs/behaviour.md section 4 and 0.1).
  *
  * Loaded once from YAML (`-f FILE`), then VENEUR_* environment overrides (Go
  * envconfig naming: "VENEUR_" + upper-cased Go field name, no underscores between
@@ -51,14 +51,14 @@ typedef struct vn_sink_config {
     int max_name_length, max_tag_length, max_tags;
     vn_kv_t *kv;
     size_t n_kv;
-    /* veneur-c additions: per-sink tag rules (applied only with sink routing, SPEC W4.1) */
+    /* veneur-c additions: per-sink tag rules (applied only with sink routing, docs/behaviour.md W4.1) */
     vn_tag_matcher_t *strip_tags;
     size_t n_strip_tags;
     vn_kv_t *add_tags; /* key = tag key, value = tag value; document order */
     size_t n_add_tags;
 } vn_sink_config_t;
 
-/** veneur-c addition: one `metric_sink_routing` matcher (SPEC W4.1). name_kind: any|exact|prefix|regex. */
+/** veneur-c addition: one `metric_sink_routing` matcher (docs/behaviour.md W4.1). name_kind: any|exact|prefix|regex. */
 typedef struct vn_metric_matcher {
     char *name_kind;
     char *name_value;
@@ -91,7 +91,7 @@ typedef struct vn_config {
     int read_buffer_size_bytes; /* default 2097152 */
     int metric_max_length;      /* default 4096 */
     int trace_max_length_bytes;
-    int num_readers;            /* <= 0 means 1 (SPEC 0.7) */
+    int num_readers;            /* <= 0 means 1 (docs/behaviour.md 0.7) */
     int num_workers;            /* default 1 */
     int num_span_workers;
     int span_channel_capacity;
@@ -103,8 +103,8 @@ typedef struct vn_config {
     /* flush */
     double interval_s;              /* `interval`, Go duration; default 10s */
     bool synchronize_with_interval;
-    double import_grace_period_s;   /* veneur-c: 0 = min(interval/4, 2s), < 0 = off (flush/ticker.h) */
-    bool flush_on_shutdown;         /* default TRUE (SPEC 0.7) */
+    double import_grace_period_s;   /* veneur-c: 0 = min(interval/4, 2s), < 0 = off (ticker/ticker.h) */
+    bool flush_on_shutdown;         /* default TRUE (docs/behaviour.md 0.7) */
     int flush_watchdog_missed_flushes;
     double *percentiles;
     size_t n_percentiles;

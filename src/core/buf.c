@@ -96,7 +96,9 @@ vn_err_t vn_buf_add_byte(vn_buf_t *b, unsigned char c)
     return vn_buf_add(b, &c, 1);
 }
 
-vn_err_t vn_buf_vprintf(vn_buf_t *b, const char *fmt, va_list ap)
+static vn_err_t buf_vprintf(vn_buf_t *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+
+static vn_err_t buf_vprintf(vn_buf_t *b, const char *fmt, va_list ap)
 {
     va_list ap2;
     va_copy(ap2, ap);
@@ -128,7 +130,7 @@ vn_err_t vn_buf_printf(vn_buf_t *b, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vn_err_t err = vn_buf_vprintf(b, fmt, ap);
+    vn_err_t err = buf_vprintf(b, fmt, ap);
     va_end(ap);
     return err;
 }

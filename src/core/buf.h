@@ -60,7 +60,6 @@ vn_err_t vn_buf_add_byte(vn_buf_t *b, unsigned char c);
 
 /** Appends printf-formatted text; VN_ERR_TOO_LARGE leaves the buffer unchanged. */
 vn_err_t vn_buf_printf(vn_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-vn_err_t vn_buf_vprintf(vn_buf_t *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 /**
  * Makes room for n more bytes without adding them and returns (in *tail) where

@@ -50,7 +50,6 @@ typedef struct vn_log_site {
 } vn_log_site_t;
 
 void vn_log_set_level(vn_log_level_t level);
-vn_log_level_t vn_log_get_level(void);
 
 /**
  * Writes one line unless the level is below the threshold or site (may be NULL:

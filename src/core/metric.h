@@ -15,7 +15,7 @@ typedef enum vn_mtype {
     VN_MT__COUNT
 } vn_mtype_t;
 
-/** Magic-tag scope (SPEC 1.2 step 7); numbers match metricpb.Scope. */
+/** Magic-tag scope (docs/behaviour.md 1.2 step 7); numbers match metricpb.Scope. */
 typedef enum vn_scope { VN_SCOPE_MIXED = 0, VN_SCOPE_LOCAL = 1, VN_SCOPE_GLOBAL = 2 } vn_scope_t;
 
 /** "counter", "gauge", "histogram", "timer", "set", "status". */
@@ -25,7 +25,7 @@ static inline const char *vn_mtype_name(vn_mtype_t t)
     return (unsigned)t < VN_MT__COUNT ? names[t] : "unknown";
 }
 
-/** Histogram aggregate bitmask (SPEC 2.6). */
+/** Histogram aggregate bitmask (docs/behaviour.md 2.6). */
 enum {
     VN_AGG_MIN = 1,
     VN_AGG_MAX = 2,

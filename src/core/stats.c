@@ -8,7 +8,8 @@
 
 #include "core/log.h"
 
-const char *vn_proto_name(vn_proto_t p)
+/* "dogstatsd-udp", ... (Go's listen.received_per_protocol_total tag values). */
+static const char *proto_name(vn_proto_t p)
 {
     switch (p) {
     case VN_PROTO_UDP: return "dogstatsd-udp";
@@ -189,12 +190,12 @@ size_t vn_stats_render_prometheus(const vn_stats_t *s, char *buf, size_t cap)
     emit(&o, "# HELP veneur_packets_received_total Datagrams (or stream lines) received, by protocol.\n"
              "# TYPE veneur_packets_received_total counter\n");
     for (int p = 0; p < VN_PROTO__COUNT; p++)
-        emit(&o, "veneur_packets_received_total{protocol=\"%s\"} %llu\n", vn_proto_name((vn_proto_t)p),
+        emit(&o, "veneur_packets_received_total{protocol=\"%s\"} %llu\n", proto_name((vn_proto_t)p),
              (unsigned long long)vn_stats_get(&s->packets[p]));
     emit(&o, "# HELP veneur_bytes_received_total Bytes received, by protocol.\n"
              "# TYPE veneur_bytes_received_total counter\n");
     for (int p = 0; p < VN_PROTO__COUNT; p++)
-        emit(&o, "veneur_bytes_received_total{protocol=\"%s\"} %llu\n", vn_proto_name((vn_proto_t)p),
+        emit(&o, "veneur_bytes_received_total{protocol=\"%s\"} %llu\n", proto_name((vn_proto_t)p),
              (unsigned long long)vn_stats_get(&s->bytes[p]));
     counter(&o, "veneur_lines_received_total", "Non-empty statsd lines received.", vn_stats_get(&s->lines));
     counter(&o, "veneur_log_suppressed_total", "Log lines dropped by the per-call-site rate limit (core/log.h).",

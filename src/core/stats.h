@@ -15,7 +15,7 @@
 
 #include <pthread.h>
 
-#include "parse/dogstatsd.h"
+#include "core/parse_err.h"
 
 #define VN_STATS_OVERFLOW_NAMES 32
 
@@ -27,9 +27,6 @@ typedef enum vn_proto {
     VN_PROTO_GRPC,
     VN_PROTO__COUNT
 } vn_proto_t;
-
-/** "dogstatsd-udp", ... (Go's listen.received_per_protocol_total tag values). */
-const char *vn_proto_name(vn_proto_t p);
 
 #define VN_STATS_MAX_SINKS 16
 
@@ -77,7 +74,7 @@ typedef struct vn_stats {
     _Atomic uint64_t samples;                       /* samples handed to workers */
     _Atomic uint64_t parse_errors[VN_PARSE_ERR__COUNT];
     _Atomic uint64_t packet_too_long;               /* datagrams over metric_max_length */
-    _Atomic uint64_t ignored_sections;              /* SPEC 0.3 */
+    _Atomic uint64_t ignored_sections;              /* docs/behaviour.md 0.3 */
     _Atomic uint64_t queue_dropped_samples;         /* worker ring full */
     _Atomic uint64_t series_dropped_samples;        /* cardinality cap or series byte budget reached */
     _Atomic uint64_t series_dropped_bytes;          /* of those: refused by the series byte budget */

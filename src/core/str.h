@@ -27,12 +27,6 @@ static inline bool vn_str_eq(vn_str_t a, vn_str_t b)
     return a.len == b.len && (a.len == 0 || memcmp(a.p, b.p, a.len) == 0);
 }
 
-static inline bool vn_str_has_prefix(vn_str_t s, const char *prefix)
-{
-    size_t n = strlen(prefix);
-    return s.len >= n && memcmp(s.p, prefix, n) == 0;
-}
-
 /** Byte-wise comparison like Go's sort.Strings: <0, 0, >0. */
 static inline int vn_str_cmp(vn_str_t a, vn_str_t b)
 {

@@ -30,10 +30,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "flush/sink_runner.h"
-#include "flush/ticker.h"
+#include "ticker/ticker.h"
 
 struct vn_flusher {
     vn_flusher_opts_t o;
@@ -50,29 +51,15 @@ struct vn_flusher {
     unsigned long wedge_at, wedge_seen; /* VENEUR_TEST_WEDGE_FLUSH (maybe_wedge) */
 };
 
-static double mono_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double real_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* The unix second to stamp a flush with. tick_mono is the scheduled tick on
  * CLOCK_MONOTONIC, or < 0 for an unscheduled flush (the final one). */
 static int64_t flush_stamp(const vn_flusher_t *f, double tick_mono)
 {
-    double now = real_now();
+    double now = vn_clock_real_s();
     if (tick_mono < 0 || !f->o.cfg->synchronize_with_interval)
         return (int64_t)floor(now);
     /* a synchronized global runs offset_s past the wall-clock tick (issue 16): stamp the tick */
-    double tick_real = now - (mono_now() - tick_mono) - vn_ticker_offset_s(f->o.cfg);
+    double tick_real = now - (vn_clock_mono_s() - tick_mono) - vn_ticker_offset_s(f->o.cfg);
     return (int64_t)floor(tick_real + 0.5);
 }
 
@@ -137,7 +124,7 @@ static void flush_once(vn_flusher_t *f, double tick_mono)
 {
     if (tick_mono >= 0)
         maybe_wedge(f);
-    double t0 = mono_now();
+    double t0 = vn_clock_mono_s();
     int64_t ts = flush_stamp(f, tick_mono);
     /* Swap every worker first, so all shards close the interval at the same moment. */
     vn_series_map_t **maps = vn_xcalloc(f->o.nworkers, sizeof *maps);
@@ -201,13 +188,13 @@ static void flush_once(vn_flusher_t *f, double tick_mono)
     for (size_t i = 0; i < f->o.nsinks; i++)
         vn_sink_runner_end(f->runners[i], f->seq, ev, &info);
     vn_event_list_free(&events); /* empty unless no sink took it */
-    uint64_t dur = (uint64_t)((mono_now() - t0) * 1e9);
+    uint64_t dur = (uint64_t)((vn_clock_mono_s() - t0) * 1e9);
     vn_stats_add(&f->o.stats->flushes, 1);
     atomic_store(&f->o.stats->flush_duration_ns_last, dur);
     vn_stats_add(&f->o.stats->flush_duration_ns_total, dur);
     atomic_store(&f->o.stats->series_last_flush, series);
     if (f->o.on_flush) {
-        rep.done_unix_ns = (int64_t)(real_now() * 1e9);
+        rep.done_unix_ns = (int64_t)(vn_clock_real_s() * 1e9);
         rep.series = series;
         f->o.on_flush(f->o.on_flush_ctx, &rep);
     }
@@ -229,12 +216,10 @@ static void *flusher_main(void *arg)
 {
     vn_flusher_t *f = arg;
     double iv = f->o.cfg->interval_s;
-    double next = mono_now() + iv;
+    double next = vn_clock_mono_s() + iv;
     if (f->o.cfg->synchronize_with_interval) {
-        struct timespec rt;
-        clock_gettime(CLOCK_REALTIME, &rt);
-        double now = (double)rt.tv_sec + (double)rt.tv_nsec / 1e9;
-        next = mono_now() + vn_ticker_first_delay(now, iv, vn_ticker_offset_s(f->o.cfg)); /* issue 16 */
+        double now = vn_clock_real_s();
+        next = vn_clock_mono_s() + vn_ticker_first_delay(now, iv, vn_ticker_offset_s(f->o.cfg)); /* issue 16 */
     }
     pthread_mutex_lock(&f->mu);
     while (!f->stop) {
@@ -243,12 +228,12 @@ static void *flusher_main(void *arg)
         int rc = pthread_cond_timedwait(&f->cv, &f->mu, &dl);
         if (f->stop)
             break;
-        if (rc == 0 && mono_now() < next)
+        if (rc == 0 && vn_clock_mono_s() < next)
             continue; /* spurious wake-up */
         pthread_mutex_unlock(&f->mu);
-        atomic_store(&f->o.stats->flush_lateness_ns_last, (uint64_t)((mono_now() - next) * 1e9));
+        atomic_store(&f->o.stats->flush_lateness_ns_last, (uint64_t)((vn_clock_mono_s() - next) * 1e9));
         flush_once(f, next);
-        double now = mono_now();
+        double now = vn_clock_mono_s();
         do
             next += iv;
         while (next <= now);
@@ -325,11 +310,9 @@ static void stop_runners(vn_flusher_t *f, double deadline)
     f->runners = NULL;
 }
 
-double vn_flusher_mono_now(void) { return mono_now(); }
-
 void vn_flusher_stop(vn_flusher_t *f, bool final)
 {
-    vn_flusher_stop_by(f, final, mono_now() + VN_FLUSHER_STOP_GRACE_S);
+    vn_flusher_stop_by(f, final, vn_clock_mono_s() + VN_FLUSHER_STOP_GRACE_S);
 }
 
 void vn_flusher_stop_by(vn_flusher_t *f, bool final, double deadline_mono)

@@ -1,7 +1,7 @@
 /**
  * flusher.h - the interval loop: every `interval` it swaps each worker's map,
- * turns the series into output metrics (SPEC.md 2.4-2.7, 3) and hands them to
- * every sink. A flush on stop drains what is held (SPEC 0.7).
+ * turns the series into output metrics (docs/behaviour.md 2.4-2.7, 3) and hands them to
+ * every sink. A flush on stop drains what is held (docs/behaviour.md 0.7).
  *
  * Threading: one flusher thread; every sink has its own thread and queue
  * (flush/sink_runner.h) fed with shared chunks, so no sink can delay the
@@ -64,7 +64,7 @@ vn_flusher_t *vn_flusher_start(const vn_flusher_opts_t *opts);
 /**
  * Stops the ticker; when final is true, runs one last flush first. Then the
  * sinks' runners deliver what is queued until deadline_mono (CLOCK_MONOTONIC
- * seconds, see vn_flusher_mono_now): a slow but healthy sink gets the rest of
+ * seconds, core/clock.h vn_clock_mono_s): a slow but healthy sink gets the rest of
  * the shutdown budget for the final interval. A sink still inside a flush call
  * at the deadline (stuck in the kernel: a hung NFS mount, a FIFO nobody
  * drains) is abandoned, and its entry in opts->sinks is set to NULL so the
@@ -73,8 +73,6 @@ vn_flusher_t *vn_flusher_start(const vn_flusher_opts_t *opts);
 void vn_flusher_stop_by(vn_flusher_t *f, bool final, double deadline_mono);
 /** vn_flusher_stop_by with a deadline VN_FLUSHER_STOP_GRACE_S from now. */
 void vn_flusher_stop(vn_flusher_t *f, bool final);
-/** CLOCK_MONOTONIC in seconds, the clock of vn_flusher_stop_by's deadline. */
-double vn_flusher_mono_now(void);
 void vn_flusher_free(vn_flusher_t *f);
 
 /** The metrics produced from some maps; strings live in the arena. */
@@ -100,7 +98,7 @@ typedef struct vn_flush_rules {
 } vn_flush_rules_t;
 
 /**
- * Appends the output metrics of every series in map to out (SPEC 2.7 rules).
+ * Appends the output metrics of every series in map to out (docs/behaviour.md 2.7 rules).
  * Borrows map (not modified except digest compaction). timestamp in unix seconds.
  */
 void vn_flush_generate(const vn_series_map_t *map, const vn_flush_rules_t *rules, int64_t timestamp,

@@ -1,5 +1,5 @@
 /*
- * generate.c - from one interval's series to output metrics (SPEC.md 2.7).
+ * generate.c - from one interval's series to output metrics (docs/behaviour.md 2.7).
  *
  *   type/scope           standalone or global     local (forward_address set)
  *   counter, gauge       emitted                   emitted (global scope: forwarded)

@@ -1,6 +1,6 @@
 /**
  * routing.h - metric sink routing and per-sink limits, as Go Veneur's
- * flusher.go applies them (SPEC W4.1; docs/internals/flush.md "Routing").
+ * flusher.go applies them (docs/behaviour.md W4.1; docs/internals/flush.md "Routing").
  *
  * With features.enable_metric_sink_routing, every `metric_sink_routing` rule
  * is evaluated for every flushed metric: when any matcher of its `match` list

@@ -12,9 +12,9 @@
 
 #include "core/log.h"
 #include "core/xalloc.h"
-#include "flush/ticker.h"
+#include "ticker/ticker.h"
 #include "forward/import_server.h"
-#include "listen/tls.h"
+#include "tls/tls.h"
 
 /* PEM files are small; anything past this is not a certificate bundle. */
 #define PEM_MAX (1u << 20)
@@ -24,7 +24,7 @@ struct vn_forward {
     vn_import_server_t *imp;
     double interval_s;
     bool tag_intervals; /* synchronized: batches carry their tick (issue 16) */
-    double offset_s;    /* this instance's flush offset past the tick (flush/ticker.h) */
+    double offset_s;    /* this instance's flush offset past the tick (ticker/ticker.h) */
 };
 
 /* Reads a whole file as a NUL-terminated string; returns owned or NULL with errbuf set. */
@@ -144,8 +144,6 @@ void vn_forward_end(vn_forward_t *f, vn_forward_batch_t *b)
     else
         vn_forward_batch_free(b);
 }
-
-int vn_forward_import_port(const vn_forward_t *f) { return f && f->imp ? vn_import_server_port(f->imp) : 0; }
 
 void vn_forward_stop_import(vn_forward_t *f)
 {

@@ -1,5 +1,5 @@
 /**
- * forward.h - global aggregation, wired from the config (SPEC 2.7, W1,
+ * forward.h - global aggregation, wired from the config (docs/behaviour.md 2.7, W1,
  * 0.12): the one handle main.c and the flusher use.
  *
  *   forward_address set -> a forwarder: each flush sends this instance's
@@ -45,9 +45,6 @@ vn_forward_batch_t *vn_forward_begin(vn_forward_t *f);
 void vn_forward_add_map(vn_forward_batch_t *b, vn_series_map_t *m);
 /** Flusher: hands the batch to the forwarder thread; never blocks. Takes ownership; b may be NULL. */
 void vn_forward_end(vn_forward_t *f, vn_forward_batch_t *b);
-
-/** Port the import server listens on, or 0 (tests, logs). */
-int vn_forward_import_port(const vn_forward_t *f);
 
 /** Stops the import server (the forwarder keeps running). NULL ok. */
 void vn_forward_stop_import(vn_forward_t *f);

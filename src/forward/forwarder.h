@@ -1,5 +1,5 @@
 /**
- * forwarder.h - the local side of forwarding (SPEC W1.2, 0.12): what a
+ * forwarder.h - the local side of forwarding (docs/behaviour.md W1.2, 0.12): what a
  * veneur with forward_address sends to its global, and the thread that
  * sends it.
  *

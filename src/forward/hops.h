@@ -24,7 +24,7 @@
  * x-veneur-interval-end (issue 16): on a local's SendMetricsV2 call, the
  * wall-clock tick (unix seconds, "S" or "S.mmm") of the flush whose data the
  * call carries; sent only by synchronized veneur-c locals. A global counts
- * an import whose tick it has already flushed as late (flush/ticker.h).
+ * an import whose tick it has already flushed as late (ticker/ticker.h).
  */
 #define VN_INTERVAL_HEADER "x-veneur-interval-end"
 /** A chain local -> proxy -> ... -> global longer than this is taken for a loop. */

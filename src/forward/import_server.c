@@ -155,7 +155,7 @@ static vn_grpc_status_t h_message(void *call, const uint8_t *data, size_t len, c
     return VN_GRPC_OK;
 }
 
-/* A long-lived stream (a proxy's, SPEC W3.3) must not hold metrics until it
+/* A long-lived stream (a proxy's, docs/behaviour.md W3.3) must not hold metrics until it
  * ends: hand what this read brought to the workers now, as Go ingests each
  * Recv. A local's one-call-per-interval stream gets here too, per read. */
 static void h_drained(void *call) { push_all(call); }

@@ -1,5 +1,5 @@
 /**
- * import_server.h - the global side of forwarding (SPEC W1.3, 0.12): serves
+ * import_server.h - the global side of forwarding (docs/behaviour.md W1.3, 0.12): serves
  * forwardrpc.Forward on grpc_address and merges what locals send into the
  * workers' current maps.
  *

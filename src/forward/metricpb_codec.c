@@ -1,6 +1,6 @@
 /*
  * metricpb_codec.c - metricpb.Metric encode/decode and MetricList walking
- * (layout and worked example in metricpb_codec.h; SPEC W1.1, W7).
+ * (layout and worked example in metricpb_codec.h; docs/behaviour.md W1.1, W7).
  *
  * The encoder computes the exact size first (the gRPC prefix needs it and
  * the output buffer is capped), then writes in field-number order. The
@@ -41,7 +41,7 @@ bool vn_pb_metric_from_series(vn_series_t *s, vn_pb_metric_in_t *out)
         if (s->scope != VN_SCOPE_GLOBAL || !isfinite(s->u.counter))
             return false;
         double v = s->u.counter;
-        /* SPEC 0.2: the double sum, rounded to nearest where the wire needs an integer. */
+        /* docs/behaviour.md 0.2: the double sum, rounded to nearest where the wire needs an integer. */
         out->counter = v >= 9223372036854775807.0    ? INT64_MAX
                        : v <= -9223372036854775808.0 ? INT64_MIN
                                                      : (int64_t)llround(v);

@@ -1,6 +1,6 @@
 /**
  * metricpb_codec.h - metricpb.Metric and forwardrpc.MetricList on the wire
- * (proto/metric.proto, proto/forward.proto; SPEC W1.1, W1.2, W1.3, W7),
+ * (proto/metric.proto, proto/forward.proto; docs/behaviour.md W1.1, W1.2, W1.3, W7),
  * byte-identical to Go Veneur's gogo marshaller on output and tolerant of
  * any valid protobuf on input.
  *
@@ -72,8 +72,8 @@ typedef struct vn_pb_metric_in {
 } vn_pb_metric_in_t;
 
 /**
- * What a local forwards for series s (SPEC 2.7, W1.2): global counters
- * (sum rounded to the nearest int64, SPEC 0.2) and gauges, mixed and global
+ * What a local forwards for series s (docs/behaviour.md 2.7, W1.2): global counters
+ * (sum rounded to the nearest int64, docs/behaviour.md 0.2) and gauges, mixed and global
  * histograms and timers, mixed sets. Fills *out borrowing s (valid while the
  * map lives) and returns true; false for series that stay local (mixed
  * counters and gauges, local-scope series, status checks) and for a counter
@@ -139,7 +139,7 @@ vn_err_t vn_pb_metric_decode(const uint8_t *buf, size_t len, vn_pb_metric_t *out
 bool vn_pb_metric_next_tag(const vn_pb_metric_t *m, size_t *pos, vn_str_t *tag);
 
 /**
- * Turns a decoded Metric into a worker import (SPEC W1.3): key = name '\n'
+ * Turns a decoded Metric into a worker import (docs/behaviour.md W1.3): key = name '\n'
  * tags joined by ',' in received order; counters and gauges go to GLOBAL
  * series whatever the wire scope, sets to MIXED, histograms and timers to
  * MIXED or GLOBAL by wire scope. Refused, with a static reason in *why:

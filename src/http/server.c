@@ -49,6 +49,7 @@
 
 #include <microhttpd.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/version.h"
 #include "core/xalloc.h"
@@ -157,8 +158,6 @@ struct hconn {
     unsigned requests;    /* answered so far: keep-alive ones are left to MHD's idle timeout */
     bool evicted;         /* shut down, MHD has not closed it yet */
 };
-
-static double mono_s(void);
 
 /* Per-request state; freed by on_completed on the server thread. */
 struct request {
@@ -337,7 +336,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         struct hconn *hc = ci->socket_context;
         hc->busy = false;
         hc->requests++;
-        hc->waiting_since = mono_s();
+        hc->waiting_since = vn_clock_mono_s();
     }
     if (req == NULL)
         return;
@@ -351,13 +350,6 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
 /* ------------------------------------------------------------------------- */
 /* Connection limits                                                          */
-
-static double mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void peer_key(const struct sockaddr *sa, uint8_t out[16])
 {
@@ -424,7 +416,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
     struct hconn *hc = vn_xcalloc(1, sizeof *hc);
     hc->fd = fi ? fi->connect_fd : -1;
     peer_key(ai ? ai->client_addr : NULL, hc->peer);
-    double now = mono_s();
+    double now = vn_clock_mono_s();
     hc->waiting_since = now;
     hc->prev = s->conns_tail;
     if (s->conns_tail)

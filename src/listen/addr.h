@@ -1,5 +1,5 @@
 /**
- * addr.h - statsd listen addresses (SPEC 4.2 statsd_listen_addresses):
+ * addr.h - statsd listen addresses (docs/behaviour.md 4.2 statsd_listen_addresses):
  * udp[46]://host:port, tcp[46]://host:port, unixgram:///path, unix:///path.
  */
 #ifndef VN_LISTEN_ADDR_H

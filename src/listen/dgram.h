@@ -48,7 +48,5 @@ void vn_dgram_reader_run(vn_dgram_reader_t *r);
 void vn_dgram_reader_signal(vn_dgram_reader_t *r);
 /** Joins a signalled reader; its drained datagrams are pushed before it returns. */
 void vn_dgram_reader_join(vn_dgram_reader_t *r);
-/** Signal + join for a lone reader (wake_fd, if any, is not written: the 200 ms poll notices). */
-void vn_dgram_reader_stop(vn_dgram_reader_t *r);
 
 #endif

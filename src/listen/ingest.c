@@ -132,7 +132,7 @@ static size_t build_key(vn_ingest_t *in, vn_str_t name, vn_mtype_t type, const v
     return klen;
 }
 
-/* SPEC 2.7: which map a (type, scope) pair lands in; equivalent scopes are merged. */
+/* docs/behaviour.md 2.7: which map a (type, scope) pair lands in; equivalent scopes are merged. */
 static vn_scope_t normalise_scope(vn_mtype_t t, vn_scope_t s)
 {
     switch (t) {

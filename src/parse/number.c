@@ -59,7 +59,7 @@ static inline int digit_val(int c, bool hex)
 /*
  * Go's rule for '_' (strconv underscoreOK): an underscore must sit between two
  * digits, where the base prefix counts as a digit. Called only for 0x numbers
- * (SPEC 1.2.9: underscores are valid only with a 0x prefix).
+ * (docs/behaviour.md 1.2.9: underscores are valid only with a 0x prefix).
  */
 static bool underscores_ok(const char *s, size_t n)
 {

@@ -24,7 +24,7 @@ enum {
  * '.', optional e/E exponent; hex mantissa with a mandatory p/P exponent
  * ("0x1.8p1"); "inf"/"infinity" (any case, optional sign) and "nan" (any case,
  * no sign) parse to Inf/NaN and return VN_NUM_OK, so callers reject them.
- * No whitespace. Underscores between digits only after a 0x prefix (SPEC 1.2.9).
+ * No whitespace. Underscores between digits only after a 0x prefix (docs/behaviour.md 1.2.9).
  * Overflow ("1e400") -> VN_NUM_RANGE; underflow rounds to 0 or a subnormal, OK.
  * Correctly rounded (plain short decimals are converted without strtod).
  */

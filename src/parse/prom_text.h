@@ -1,7 +1,7 @@
 /**
  * prom_text.h - the Prometheus text exposition format (version 0.0.4), parsed
  * into metric families the way Go's expfmt.TextParser does (the decoder Go
- * veneur-prometheus uses; SPEC.md W6, design notes in docs/internals/prometheus.md).
+ * veneur-prometheus uses; docs/behaviour.md W6, design notes in docs/internals/prometheus.md).
  *
  *     # HELP http_requests_total Requests served.
  *     # TYPE http_requests_total counter

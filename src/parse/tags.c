@@ -1,7 +1,7 @@
 /**
  * tags.c - tag splitting, magic scope tags, implicit tags, sorting, joining.
  *
- * SPEC 1.4 (Go tagging/extend_tags.go):
+ * docs/behaviour.md 1.4 (Go tagging/extend_tags.go):
  *   explicit "#b:2,veneurlocalonly,a,env:dev"   implicit ["env:prod"]
  *   1. split on ','              -> [b:2, veneurlocalonly, a, env:dev]
  *   2. first magic tag removed   -> [b:2, a, env:dev], scope local
@@ -25,6 +25,9 @@
 
 /* Above this, insertion sort's n^2 moves lose to shell sort. */
 #define INSERTION_MAX 16
+
+/* Byte-wise ascending sort (Go sort.Strings order); no allocation. */
+static void sort_tags(vn_str_t *t, size_t n);
 
 static inline size_t key_len(vn_str_t t)
 {
@@ -117,7 +120,7 @@ void vn_parse__finish_tags(const vn_parser_t *p, vn_str_t *tags, size_t *ntags)
     for (size_t i = 0; i < p->n_implicit; i++)
         if (p->implicit_tags[i].len != 0)
             tags[n++] = p->implicit_tags[i];
-    vn_parse__sort_tags(tags, n);
+    sort_tags(tags, n);
     *ntags = n;
 }
 
@@ -129,7 +132,7 @@ static inline bool str_less(vn_str_t a, vn_str_t b)
     return vn_str_cmp(a, b) < 0;
 }
 
-void vn_parse__sort_tags(vn_str_t *t, size_t n)
+static void sort_tags(vn_str_t *t, size_t n)
 {
     /* Shell sort (Ciura gaps) for long lists; its last pass, gap 1, is the
      * insertion sort used alone for short ones. Not stable: equal tags are
@@ -205,7 +208,7 @@ vn_parse_err_t vn_parse__event_tags(const vn_parser_t *p, const char *s, size_t 
         }
         tags[n++] = imp;
     }
-    vn_parse__sort_tags(tags, n);
+    sort_tags(tags, n);
     *ntags = n;
     return VN_PARSE_OK;
 }

@@ -1,5 +1,5 @@
 /**
- * tags.h - module-internal tag handling for src/parse (SPEC 1.4): splitting a
+ * tags.h - module-internal tag handling for src/parse (docs/behaviour.md 1.4): splitting a
  * `#a,b:c` section, magic scope tags, implicit-tag override, byte-wise sort.
  *
  * Every vn_str_t written borrows the input line or the parser's implicit tags.
@@ -12,13 +12,13 @@
 
 #include "parse/dogstatsd.h"
 
-/** How the first magic scope tag is recognised (SPEC 1.2 step 7, 1.6). */
+/** How the first magic scope tag is recognised (docs/behaviour.md 1.2 step 7, 1.6). */
 typedef enum vn_parse__magic {
     VN_MAGIC_PREFIX, /* metrics: HasPrefix("veneurlocalonly"/"veneurglobalonly") */
     VN_MAGIC_EXACT,  /* service checks: the whole tag must equal the word */
 } vn_parse__magic_t;
 
-/** Number of non-empty implicit tags (empty ones are ignored, SPEC 1.4). */
+/** Number of non-empty implicit tags (empty ones are ignored, docs/behaviour.md 1.4). */
 size_t vn_parse__n_implicit(const vn_parser_t *p);
 
 /**
@@ -34,15 +34,12 @@ vn_parse_err_t vn_parse__split_tags(const vn_parser_t *p, const char *s, size_t 
 void vn_parse__finish_tags(const vn_parser_t *p, vn_str_t *tags, size_t *ntags);
 
 /**
- * Map semantics (events, SPEC 1.5): each tag is key[:value], a later key
+ * Map semantics (events, docs/behaviour.md 1.5): each tag is key[:value], a later key
  * replaces an earlier one, implicit tags replace explicit ones. Written as
  * "k:v", or "k" when the value is empty; sorted. has_section false means the
  * line had no `#` section (only implicit tags result).
  */
 vn_parse_err_t vn_parse__event_tags(const vn_parser_t *p, const char *s, size_t len, int has_section,
                                     vn_str_t *tags, size_t *ntags);
-
-/** Byte-wise ascending sort (Go sort.Strings order); no allocation. */
-void vn_parse__sort_tags(vn_str_t *t, size_t n);
 
 #endif

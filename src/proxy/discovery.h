@@ -1,5 +1,5 @@
 /**
- * discovery.h - where the globals are (SPEC W3.3, 0.9; veneur-c adds DNS and
+ * discovery.h - where the globals are (docs/behaviour.md W3.3, 0.9; veneur-c adds DNS and
  * Kubernetes to Go's Consul): a thread that polls the configured source for
  * forward_service at start and every discovery_interval, and hands each
  * successful answer to the router (which adds new addresses and removes
@@ -86,9 +86,6 @@ vn_err_t vn_disc_parse_k8s_endpoints(const char *body, size_t len, const char *p
  * name has at least one line.
  */
 bool vn_disc_hosts_lookup(const char *text, size_t len, const char *name, vn_strlist_t *out);
-
-/** "host:port" with host bracketed when it is an IPv6 address; into out. */
-void vn_disc_join_hostport(const char *host, unsigned port, char *out, size_t cap);
 
 /* ---- the polling thread ---- */
 

@@ -16,10 +16,11 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/clock.h"
+#include "core/hostport.h"
 #include "core/log.h"
 #include "core/stats.h"
 #include "core/xalloc.h"
-#include "forward/h2_client.h"
 #include "http/server.h"
 #include "proxy/discovery.h"
 #include "proxy/proxy_server.h"
@@ -139,7 +140,6 @@ vn_err_t vn_proxy_start(const vn_proxy_config_t *cfg, vn_proxy_t **out, char *er
                            .stats = &p->stats,
                            .self = &p->self};
     p->router = vn_router_new(&ro);
-    vn_router_add_static(p->router, (const char *const *)cfg->forward_addresses.v, cfg->forward_addresses.n);
 
     vn_err_t e = VN_OK;
     char why[512] = "";
@@ -150,7 +150,7 @@ vn_err_t vn_proxy_start(const vn_proxy_config_t *cfg, vn_proxy_t **out, char *er
             snprintf(err, errcap, "grpc_address: %s", why);
         else {
             char host[256] = "", port[16];
-            if (vn_h2_split_hostport(cfg->grpc_address, host, sizeof host, port, sizeof port) != VN_OK)
+            if (vn_hostport_split(cfg->grpc_address, false, host, sizeof host, port, sizeof port) != VN_OK)
                 host[0] = '\0';
             vn_self_set_listen(&p->self, host, vn_proxy_server_port(p->grpc));
             VN_LOG(INFO, "event=listening proto=grpc addr=%s port=%d proxy_id=%s", cfg->grpc_address,
@@ -187,6 +187,9 @@ vn_err_t vn_proxy_start(const vn_proxy_config_t *cfg, vn_proxy_t **out, char *er
         free(p);
         return e;
     }
+    /* only now: our listener is known, so a destination that is this proxy is refused by
+     * address before it is dialled, not found by id after (a race on a slow start) */
+    vn_router_add_static(p->router, (const char *const *)cfg->forward_addresses.v, cfg->forward_addresses.n);
     if (cfg->disc_kind != VN_DISC_NONE) {
         VN_LOG(INFO, "event=proxy_discovery_started kind=%s service=\"%s\" interval_s=%g",
                vn_disc_kind_name(cfg->disc_kind), cfg->forward_service, cfg->discovery_interval_s);
@@ -208,7 +211,7 @@ void vn_proxy_shutdown(vn_proxy_t *p)
     vn_discovery_stop(p->disc);
     vn_proxy_server_stop(p->grpc);
     /* HTTP stays up while queues drain: /healthcheck keeps saying 503 */
-    vn_router_stop(p->router, vn_h2_now() + p->cfg->shutdown_timeout_s);
+    vn_router_stop(p->router, vn_clock_mono_s() + p->cfg->shutdown_timeout_s);
     vn_http_server_stop(p->http);
     vn_periodic_stop(p->statsd_tick); /* reports the last partial interval */
     vn_statsd_out_free(p->statsd);

@@ -1,5 +1,5 @@
 /**
- * proxy.h - veneur-proxy as a whole (SPEC W3): the gRPC listener, the
+ * proxy.h - veneur-proxy as a whole (docs/behaviour.md W3): the gRPC listener, the
  * router with its destinations, discovery, and the HTTP endpoints, started
  * and stopped in order. tools/veneur-proxy/main.c only parses flags, loads
  * the config and waits for a signal.

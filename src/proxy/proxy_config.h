@@ -1,5 +1,5 @@
 /**
- * proxy_config.h - veneur-proxy's configuration (SPEC W3.1): Go's keys
+ * proxy_config.h - veneur-proxy's configuration (docs/behaviour.md W3.1): Go's keys
  * (proxy/config.go), plus a `discovery:` block that is a veneur-c addition.
  *
  * Loading: the first YAML document, then environment overrides named as Go's

@@ -1,5 +1,5 @@
 /**
- * proxy_server.h - the proxy's gRPC listener (SPEC W3.2): serves
+ * proxy_server.h - the proxy's gRPC listener (docs/behaviour.md W3.2): serves
  * forwardrpc.Forward on grpc_address like a global, but routes each metric
  * to its destination instead of aggregating it.
  *

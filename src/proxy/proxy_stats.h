@@ -1,7 +1,7 @@
 /**
  * proxy_stats.h - veneur-proxy's own counters, shown on /metrics in
  * Prometheus text format (names veneur_proxy_*; Go's proxy sends the same
- * facts as DogStatsD metrics named veneur_proxy.*, see SPEC W3.3).
+ * facts as DogStatsD metrics named veneur_proxy.*, see docs/behaviour.md W3.3).
  *
  * One per process, owned by main, passed by pointer. Relaxed atomics: the
  * routing path adds once per message batch where it can. Per-destination

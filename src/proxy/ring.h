@@ -1,5 +1,5 @@
 /**
- * ring.h - the proxy's consistent hash ring, Go Veneur's exactly (SPEC W3.3,
+ * ring.h - the proxy's consistent hash ring, Go Veneur's exactly (docs/behaviour.md W3.3,
  * 0.9): stathat.com/c/consistent v1.0.0 with its defaults, so a Go proxy and a
  * C proxy given the same destinations route every metric to the same global.
  *

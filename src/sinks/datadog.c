@@ -1,5 +1,5 @@
 /*
- * datadog.c - the "datadog" metric sink (SPEC W4.2, 0.10): the encoder of
+ * datadog.c - the "datadog" metric sink (docs/behaviour.md W4.2, 0.10): the encoder of
  * datadog_json.c feeding a delivery queue (delivery.h).
  *
  *   metric_sinks:

@@ -1,6 +1,6 @@
 /**
  * datadog.h - the Datadog metric sink's encoder (module-internal to
- * src/sinks/; datadog.c is the sink, datadog_json.c the encoder). SPEC W4.2,
+ * src/sinks/; datadog.c is the sink, datadog_json.c the encoder). docs/behaviour.md W4.2,
  * 4.3; operator notes in docs/internals/delivery.md.
  *
  * The encoder turns one flush into request bodies and hands each to an emit

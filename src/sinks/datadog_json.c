@@ -1,6 +1,6 @@
 /*
  * datadog_json.c - the Datadog encoder (datadog.h): one flush -> request
- * bodies, SPEC W4.2.
+ * bodies, docs/behaviour.md W4.2.
  *
  * Series element, keys in Go's struct order, empty/zero ones left out as Go's
  * `omitempty` does:

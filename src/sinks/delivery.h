@@ -1,7 +1,7 @@
 /**
  * delivery.h - the per-sink delivery queue of the HTTP sinks (datadog,
  * signalfx): a bounded queue of request bodies and one thread that sends them,
- * retrying transient failures (SPEC 0.10; design in docs/internals/delivery.md).
+ * retrying transient failures (docs/behaviour.md 0.10; design in docs/internals/delivery.md).
  *
  * The sink's flush (flush thread) encodes the interval into request bodies and
  * enqueues them; enqueueing never blocks on the network, so a slow or dead

@@ -1,6 +1,6 @@
 /*
  * kafka.c - the "kafka" metric sink: every flushed metric becomes one Kafka
- * message on metric_topic (SPEC W4.4), produced with librdkafka.
+ * message on metric_topic (docs/behaviour.md W4.4), produced with librdkafka.
  *
  * Config keys (the sink's `config:` block; Go's names, sarama semantics mapped
  * onto librdkafka properties):

@@ -1,5 +1,5 @@
 /*
- * kafka_encode.c - the Kafka metric sink's message values (SPEC W4.4): Go's
+ * kafka_encode.c - the Kafka metric sink's message values (docs/behaviour.md W4.4): Go's
  * JSON form of samplers.InterMetric, or veneur-c's protobuf form of the same
  * fields (proto/intermetric.proto). One metric = one message.
  *

@@ -25,7 +25,7 @@ vn_err_t vn_sink__kafka_new(vn_sink_t *s, const vn_sink_config_t *sc, const vn_c
 /**
  * Appends m as one Kafka message value to b (b is not reset first).
  *
- * JSON: Go's json.Marshal of samplers.InterMetric (SPEC W4.4), keys in Go's
+ * JSON: Go's json.Marshal of samplers.InterMetric (docs/behaviour.md W4.4), keys in Go's
  * field order: {"Name","Timestamp","Value","Tags","Type","Message","HostName",
  * "Sinks"}. Tags is always an array (Go's flushed tags are never nil); Sinks is
  * null, or {"<target>":{}} for a veneursinkonly metric; HostName is m->hostname

@@ -1,7 +1,7 @@
 /*
  * localfile.c - the "localfile" metric sink: appends each flush to a file, as
  * Go Veneur's gzip-CSV (`format: csv`, the default) or as JSON lines
- * (`format: jsonl`, veneur-c's addition for tests and scripts; SPEC 0.8, W4.7).
+ * (`format: jsonl`, veneur-c's addition for tests and scripts; docs/behaviour.md 0.8, W4.7).
  *
  * Config keys (the sink's `config:` block):
  *   flush_file  required; the path (opened O_APPEND|O_CREAT on every flush, so a

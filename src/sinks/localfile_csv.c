@@ -1,7 +1,7 @@
 /*
  * localfile_csv.c - the localfile sink's `format: csv` rows and gzip members,
  * byte-compatible with Go Veneur's util.EncodeInterMetricCSV written through
- * Go's encoding/csv and compress/gzip (SPEC W4.7, with the real interval: SPEC 0.8).
+ * Go's encoding/csv and compress/gzip (docs/behaviour.md W4.7, with the real interval: docs/behaviour.md 0.8).
  *
  * One row per counter/gauge, eight fields, no header, "\n" line ends:
  *

@@ -2,7 +2,7 @@
  * remote_write_counters.c - the remote-write sink's `convert_counters_to_monotonic`
  * store: every counter series seen since start, with its running sum, so each
  * flush can send Prometheus-style cumulative counters instead of per-interval
- * deltas (Go's CortexMetricSink.counters, SPEC W4.6).
+ * deltas (Go's CortexMetricSink.counters, docs/behaviour.md W4.6).
  *
  * Key: name + tags. Flushed tags arrive sorted (sink.h), so the tag list is
  * compared as is; Go joins the sorted tags with "|" into a string key, which

@@ -1,6 +1,6 @@
 /**
  * remote_write_internal.h - the Prometheus remote-write sink (kinds "cortex"
- * and "prometheus_remote_write"; SPEC W4.6): the sink (remote_write.c), its
+ * and "prometheus_remote_write"; docs/behaviour.md W4.6): the sink (remote_write.c), its
  * WriteRequest encoder (remote_write_pb.c) and the monotonic-counter store
  * (remote_write_counters.c). Only the sink registry and unit tests include this.
  */
@@ -30,7 +30,7 @@ vn_err_t vn_sink__remote_write_new(vn_sink_t *s, const vn_sink_config_t *sc, con
 /**
  * Appends the Prometheus name form of s[0..len) to out: every byte outside
  * [A-Za-z0-9_:] becomes '_' (one '_' per UTF-8 character, not per byte), and
- * a leading digit gets a '_' prefix (Go's sanitise, SPEC W4.6, minus its NUL
+ * a leading digit gets a '_' prefix (Go's sanitise, docs/behaviour.md W4.6, minus its NUL
  * bytes for multi-byte characters). VN_ERR_TOO_LARGE when out is full.
  */
 vn_err_t vn_rw__sanitise(vn_buf_t *out, const char *s, size_t len);

@@ -2,7 +2,7 @@
  * remote_write_pb.c - one flushed metric -> one prometheus.TimeSeries inside a
  * WriteRequest (proto/remote.proto), written straight into the request buffer.
  *
- * Labels (SPEC W4.6): __name__ = sanitise(name), host = the configured
+ * Labels (docs/behaviour.md W4.6): __name__ = sanitise(name), host = the configured
  * hostname, then every "k:v" tag as sanitise(k) = v. Unlike Go (which emits
  * labels in map order), labels are sorted by name, byte order, and each name
  * appears once: Prometheus, Cortex, Mimir and Thanos reject or mis-index series

@@ -1,5 +1,5 @@
 /*
- * signalfx.c - the "signalfx" metric sink (SPEC W4.3, 0.10): protobuf
+ * signalfx.c - the "signalfx" metric sink (docs/behaviour.md W4.3, 0.10): protobuf
  * datapoints and events (signalfx.h, proto/signalfx.proto) fed to a delivery
  * queue (delivery.h).
  *

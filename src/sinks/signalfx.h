@@ -1,6 +1,6 @@
 /**
  * signalfx.h - the SignalFx metric sink's encoder (module-internal to
- * src/sinks/; signalfx.c). SPEC W4.3; operator notes in
+ * src/sinks/; signalfx.c). docs/behaviour.md W4.3; operator notes in
  * docs/internals/delivery.md.
  *
  * One flush becomes protobuf DataPointUploadMessage bodies (proto/signalfx.proto)

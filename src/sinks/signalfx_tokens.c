@@ -20,7 +20,7 @@
 #include "core/buf.h"
 #include "core/log.h"
 #include "core/xalloc.h"
-#include "proxy/json_read.h"
+#include "core/json_read.h"
 #include "sinks/signalfx.h"
 
 #define MAX_PAGES 1000 /* 200 000 tokens: a runaway server cannot keep us paging forever */

@@ -21,6 +21,7 @@
 
 #include "config/config.h"
 #include "core/err.h"
+#include "core/event.h"
 
 /** Output types (Go InterMetric.Type numbering). */
 typedef enum vn_im_type { VN_IM_COUNTER = 0, VN_IM_GAUGE = 1, VN_IM_STATUS = 2 } vn_im_type_t;
@@ -43,14 +44,6 @@ typedef struct vn_flush_info {
     const char *hostname;
     double deadline_s;   /* monotonic seconds by which the flush must return */
 } vn_flush_info_t;
-
-/** A DogStatsD event, flattened for sinks (strings borrowed for the call). */
-typedef struct vn_sink_event {
-    const char *title, *text, *hostname, *agg_key, *priority, *source_type, *alert_type;
-    int64_t timestamp;
-    const char *const *tags;
-    size_t ntags;
-} vn_sink_event_t;
 
 typedef struct vn_sink vn_sink_t;
 

@@ -88,6 +88,11 @@ static uint64_t delta(vn_selfstats_t *s, size_t i, uint64_t now)
     return d;
 }
 
+/* Go's listen.received_per_protocol_total tag values, by vn_proto_t (the same as /metrics' protocol label). */
+static const char *const proto_names[VN_PROTO__COUNT] = {
+    [VN_PROTO_UDP] = "dogstatsd-udp",   [VN_PROTO_TCP] = "dogstatsd-tcp", [VN_PROTO_UNIXGRAM] = "dogstatsd-unixgram",
+    [VN_PROTO_UNIX] = "dogstatsd-unix", [VN_PROTO_GRPC] = "dogstatsd-grpc"};
+
 static uint64_t get(const _Atomic uint64_t *c) { return vn_stats_get(c); }
 
 static void count(vn_selfstats_t *s, const char *name, size_t i, uint64_t now, const char *tags)
@@ -202,7 +207,7 @@ void vn_selfstats_report(vn_selfstats_t *s, const vn_flush_report_t *r)
         if (p == VN_PROTO_GRPC)
             continue; /* no dogstatsd-grpc listener in veneur-c: the line would always be 0 */
         char tag[64];
-        snprintf(tag, sizeof tag, "protocol:%s", vn_proto_name((vn_proto_t)p));
+        snprintf(tag, sizeof tag, "protocol:%s", proto_names[p]);
         count(s, "listen.received_per_protocol_total", P_PROTO + (size_t)p, get(&st->packets[p]), tag);
     }
     uint64_t pm = 0, pe = 0, ps = 0;

@@ -1,4 +1,4 @@
-"""UDP ingest -> aggregation -> jsonl localfile, checked exactly (SPEC 1, 2, 0.8)."""
+"""UDP ingest -> aggregation -> jsonl localfile, checked exactly (docs/behaviour.md 1, 2, 0.8)."""
 import os
 import signal
 import subprocess
@@ -41,7 +41,7 @@ def test_exact_flush():
     expect(h["a.hist.sum"]["value"] == 5050 and h["a.hist.avg"]["value"] == 50.5, "sum/avg")
     expect(abs(h["a.hist.50percentile"]["value"] - 50.5) <= 1.0, "p50 %r" % h["a.hist.50percentile"])
     expect(abs(h["a.hist.99percentile"]["value"] - 99.5) <= 1.0, "p99 %r" % h["a.hist.99percentile"])
-    expect("a.hist.99_9percentile" in h, "0.999 gets its own name (SPEC 0.4): %r" % sorted(h))
+    expect("a.hist.99_9percentile" in h, "0.999 gets its own name (docs/behaviour.md 0.4): %r" % sorted(h))
     expect(all(r["tags"] == ["t:x"] for r in h.values()), "hist tags")
     t = {r["name"]: r["value"] for r in recs if r["name"].startswith("a.timer")}
     expect(t["a.timer.count"] == 6, "timer weighted count %r" % t)

@@ -1,4 +1,4 @@
-"""DogStatsD 1.2-1.6 fields from real client formats reach the sinks with exact values (SPEC 0.3).
+"""DogStatsD 1.2-1.6 fields from real client formats reach the sinks with exact values (docs/behaviour.md 0.3).
 
 datadog-go v5 and datadogpy append `|c:<container>` and `|e:<external data>` to every metric,
 event and service check (after a check's `|m:` too); the Agent's protocol adds `|T<unix>` (v1.3)

@@ -1,4 +1,4 @@
-"""Global aggregation over gRPC (SPEC 2.7, W1, 0.12): locals forward to a global.
+"""Global aggregation over gRPC (docs/behaviour.md 2.7, W1, 0.12): locals forward to a global.
 
 Cases: two build/veneur locals + one global (the union of histograms and sets,
 the sum of a veneurglobalonly counter, locals keeping only their local
@@ -64,7 +64,7 @@ def test_two_locals_one_global():
         # lines: 10 histogram lines (50 values each), 1 timer line, 100 set lines, counters, gauge
         for v, lines in ((a, 10 + 1 + 100 + 6), (b, 10 + 1 + 100 + 9)):
             wait_for(lambda: v.metric("veneur_lines_received_total") >= lines, what="lines at a local")
-        # A local's SIGTERM flushes and forwards what it holds before it exits (SPEC 0.7), so once
+        # A local's SIGTERM flushes and forwards what it holds before it exits (docs/behaviour.md 0.7), so once
         # both have exited the global has answered every call they made.
         for v in (a, b):
             expect(v.stop() == 0, "local exit 0")
@@ -84,7 +84,7 @@ def test_two_locals_one_global():
         expect(r is not None, "global has fw.hist.%spercentile: %r" % (p, sorted(gv)))
         expect(abs(r["value"] - want) <= 5, "p%s of the union %r (want ~%s)" % (p, r["value"], want))
         expect(r["tags"] == ["env:e2e"] and r["type"] == "gauge", "percentile record %r" % r)
-    # Imported-only mixed histograms: no local aggregates at the global (SPEC 2.7).
+    # Imported-only mixed histograms: no local aggregates at the global (docs/behaviour.md 2.7).
     for agg in ("min", "max", "count"):
         expect("fw.hist." + agg not in gv, "global must not emit fw.hist.%s" % agg)
     expect(abs(gv["fw.timer.50percentile"]["value"] - 25) <= 1e-9, "timer p50 %r" % gv["fw.timer.50percentile"])
@@ -171,11 +171,11 @@ def test_our_local_to_node_server():
         p.terminate()
         p.wait(timeout=10)
     m = {r["name"]: r for r in recs}
-    expect(set(m) == {"n.gc", "n.gg", "n.h", "n.t", "n.s"}, "forwarded set (SPEC W1.2): %r" % sorted(m))
+    expect(set(m) == {"n.gc", "n.gg", "n.h", "n.t", "n.s"}, "forwarded set (docs/behaviour.md W1.2): %r" % sorted(m))
     expect(all(r["_method"] == "SendMetricsV2" for r in recs), "a local streams with SendMetricsV2")
     gc = m["n.gc"]
     expect(gc["type"] == "Counter" and gc["scope"] == "Global" and gc["value"] == "counter", "counter %r" % gc)
-    expect(gc["counter"]["value"] == "3", "2.5 rounds to the nearest int64 (SPEC 0.2): %r" % gc)
+    expect(gc["counter"]["value"] == "3", "2.5 rounds to the nearest int64 (docs/behaviour.md 0.2): %r" % gc)
     expect(gc["tags"] == ["a:2", "z:1"], "sorted tags, magic tag stripped: %r" % gc["tags"])
     gg = m["n.gg"]
     expect(gg["type"] == "Gauge" and gg["scope"] == "Global" and gg["gauge"]["value"] == -4.5, "gauge %r" % gg)

@@ -4,7 +4,7 @@ tests/data/go-forward/local-{a,b}.bin are the raw gRPC messages two real Go Vene
 sent to a recorder in one flush (README.md there says how they were made, and from which
 statsd lines). Node @grpc/grpc-js (tests/e2e/node/grpc_raw.js) replays them byte for byte on
 /forwardrpc.Forward/SendMetricsV2 to build/veneur running as a global, both streams at once; the
-global's final flush (SIGTERM, SPEC 0.7) is then checked against the statsd lines the Go locals
+global's final flush (SIGTERM, docs/behaviour.md 0.7) is then checked against the statsd lines the Go locals
 got: percentiles of the merged t-digests within tolerance, set cardinality exact, global-only
 counters summed, gauges kept, tags and scopes as Go sent them. A second case replays each
 stream three times concurrently (six streams): counters triple, everything else is unchanged.
@@ -69,7 +69,7 @@ def check_union(recs, copies):
     for p, want in (("50", 500.5), ("90", 900.5), ("99", 990.5)):
         near(recs, "go.hist.%spercentile" % p, ENV, want, 10)
     near(recs, "go.hist.50percentile", ["az:b", "env:fixture"], 4.5, 0.5)
-    # Mixed-scope histograms: the locals emit min/max/count, the global only percentiles (SPEC 2.7).
+    # Mixed-scope histograms: the locals emit min/max/count, the global only percentiles (docs/behaviour.md 2.7).
     for agg in ("min", "max", "count"):
         expect(not by_name(recs, "go.hist." + agg), "global must not emit go.hist.%s" % agg)
     # go.dist (a DogStatsD distribution is a Go histogram): 1..100 and 101..200.

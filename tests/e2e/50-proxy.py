@@ -1,4 +1,4 @@
-"""veneur-proxy (SPEC W3, 0.9): consistent hashing of forwarded metrics to globals.
+"""veneur-proxy (docs/behaviour.md W3, 0.9): consistent hashing of forwarded metrics to globals.
 
 Cases:
 - ring: 1 local build/veneur -> build/veneur-proxy -> 3 globals (build/veneur, grpc_address,

@@ -1,4 +1,4 @@
-"""Datadog and SignalFx sinks against a strict fake SaaS (fake_saas.py), SPEC W4.2, W4.3, 0.10.
+"""Datadog and SignalFx sinks against a strict fake SaaS (fake_saas.py), docs/behaviour.md W4.2, W4.3, 0.10.
 
 build/veneur runs with a jsonl localfile sink plus a datadog and a signalfx sink pointed at the
 fake. Cases: exact payloads (series, service checks, events, datapoints, per-tag tokens), retry
@@ -271,7 +271,7 @@ def test_shutdown_drains(fake):
 
 
 def test_v13_env_keys(fake):
-    """Deployments copied from v13 docs configure the sinks with VENEUR_* flat keys (SPEC 0.1)."""
+    """Deployments copied from v13 docs configure the sinks with VENEUR_* flat keys (docs/behaviour.md 0.1)."""
     env = {"VENEUR_DATADOGAPIKEY": DD_KEY, "VENEUR_DATADOGAPIHOSTNAME": fake.url,
            "VENEUR_SIGNALFXAPIKEY": SFX_DEFAULT, "VENEUR_SIGNALFXENDPOINTBASE": fake.url}
     v = Veneur(interval="1s", env=env)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""End-to-end tests of build/veneur-emit (SPEC.md W5, 0.13; docs/internals/emit.md).
+"""End-to-end tests of build/veneur-emit (docs/behaviour.md W5, 0.13; docs/internals/emit.md).
 
 Real sockets on this machine receive what veneur-emit sends, and the bytes are
 compared exactly: a UDP socket and a TCP listener on 127.0.0.1 (ephemeral

@@ -17,7 +17,7 @@ the ConfigMap file it is given with -f and its env vars; then build/veneur runs 
 port, every env var shows in the effective config (/config/yaml), the statsd and gRPC ports
 accept traffic, the stand-in app's own command delivers its heartbeat to the sidecar, and SIGTERM
 exits 0. veneur-proxy containers: build/veneur-proxy does not exist yet (issue 7), so only their
-env var names are checked against Go Veneur's proxy config (SPEC W3.1).
+env var names are checked against Go Veneur's proxy config (docs/behaviour.md W3.1).
 """
 import json
 import os
@@ -39,7 +39,7 @@ VALIDATE_JS = os.path.join(DEPLOY_TESTS, "validate.js")
 BUILD = os.path.join(ROOT, "build")
 VENEUR = os.path.join(BUILD, "veneur")
 
-# Go Veneur's proxy config keys (SPEC W3.1, proxy/config.go); env name = VENEUR_PROXY_ + the Go
+# Go Veneur's proxy config keys (docs/behaviour.md W3.1, proxy/config.go); env name = VENEUR_PROXY_ + the Go
 # field path upper-cased, nested structs joined by "_" (envconfig).
 PROXY_KEYS = ["debug", "dial_timeout", "discovery_interval", "forward_addresses", "forward_service",
               "grpc_server.connection_timeout", "grpc_server.max_connection_idle",
@@ -63,7 +63,7 @@ PROXY_KEYS += ["discovery.kind", "discovery.timeout", "discovery.consul_address"
                "discovery.kubernetes_token_file"]
 PROXY_ENV = {env_name("VENEUR_PROXY_", k) for k in PROXY_KEYS}
 PROXY = os.path.join(BUILD, "veneur-proxy")
-# [v13] flat keys become a metric_sinks entry (SPEC 0.1), so they show there, not as a key.
+# [v13] flat keys become a metric_sinks entry (docs/behaviour.md 0.1), so they show there, not as a key.
 V13_SINK_ENV = {"VENEUR_DATADOGAPIKEY": ("datadog", "api_key"),
                 "VENEUR_DATADOGAPIHOSTNAME": ("datadog", "api_hostname")}
 LOCAL_HOSTS = {"0.0.0.0", "127.0.0.1", "localhost", "[::]", "[::1]", ""}
@@ -503,7 +503,7 @@ def run_pod(pod):
 def proxy_env(pod, c):
     names = [e["name"] for e in c["env"]]
     bad = [n for n in names if n not in PROXY_ENV]
-    expect(not bad, "not VENEUR_PROXY_* names of the proxy config (SPEC W3.1 + veneur-c discovery): %s" % ", ".join(bad))
+    expect(not bad, "not VENEUR_PROXY_* names of the proxy config (docs/behaviour.md W3.1 + veneur-c discovery): %s" % ", ".join(bad))
     args = c["args"]
     expect(arg_value(args, "-f") in c["files"], "-f file is not a mounted ConfigMap file")
     # The file itself: top-level keys must be proxy keys too.

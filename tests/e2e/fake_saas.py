@@ -4,7 +4,7 @@
 Run:  fake_saas.py --dd-key KEY --sfx-token TOKEN [--sfx-token TOKEN2 ...] [--nr-key KEY --nr-account ID]
 It listens on 127.0.0.1 on an ephemeral port and prints "PORT <n>" on stdout.
 
-Served (what veneur's datadog and signalfx sinks send, SPEC W4.2/W4.3):
+Served (what veneur's datadog and signalfx sinks send, docs/behaviour.md W4.2/W4.3):
   POST /api/v1/series?api_key=KEY     application/json, deflate (zlib), {"series":[...]}\\n
   POST /api/v1/check_run?api_key=KEY  application/json, uncompressed, [...]\\n
   POST /intake?api_key=KEY            application/json, deflate, {"events":{"api":[...]}}\\n

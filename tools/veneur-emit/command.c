@@ -17,14 +17,9 @@
 
 #include "emit.h"
 
-extern char **environ;
+#include "core/clock.h"
 
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
+extern char **environ;
 
 vn_err_t vn_emit_run_command(char **argv, int argc, int64_t *elapsed_ns, int *status, char *err,
                              size_t errlen)
@@ -35,7 +30,7 @@ vn_err_t vn_emit_run_command(char **argv, int argc, int64_t *elapsed_ns, int *st
     }
     /* argv from main() is NULL-terminated at argc; ours is a tail of it, so it is too. */
     pid_t pid;
-    int64_t start = now_ns();
+    int64_t start = vn_clock_mono_ns();
     int rc = posix_spawnp(&pid, argv[0], NULL, NULL, argv, environ);
     if (rc != 0) {
         snprintf(err, errlen, "-command: cannot run \"%s\": %s", argv[0], strerror(rc));
@@ -46,7 +41,7 @@ vn_err_t vn_emit_run_command(char **argv, int argc, int64_t *elapsed_ns, int *st
     do
         w = waitpid(pid, &ws, 0);
     while (w < 0 && errno == EINTR);
-    *elapsed_ns = now_ns() - start;
+    *elapsed_ns = vn_clock_mono_ns() - start;
     if (w < 0) {
         snprintf(err, errlen, "-command: waitpid: %s", strerror(errno));
         return VN_ERR_IO;

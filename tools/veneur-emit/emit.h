@@ -1,6 +1,6 @@
 /**
  * emit.h - internals of build/veneur-emit, the command-line DogStatsD client
- * (SPEC.md W5 and 0.13; design notes in docs/internals/emit.md).
+ * (docs/behaviour.md W5 and 0.13; design notes in docs/internals/emit.md).
  *
  * The program is four stages, one file each, and nothing is sent until every
  * stage before sending has succeeded (so an error never leaves a partial
@@ -161,7 +161,7 @@ typedef struct vn_emit_payload {
 void vn_emit_payload_destroy(vn_emit_payload_t *p);
 
 /**
- * Renders the metric lines (datadog-go v3.7.2 bytes, SPEC W5.3) in Go's order:
+ * Renders the metric lines (datadog-go v3.7.2 bytes, docs/behaviour.md W5.3) in Go's order:
  * command timer (if cmd_ms != NULL; whole ms), -timing, -gauge, -count, -set;
  * global tags from DD_ENV, DD_SERVICE, DD_VERSION, DD_ENTITY_ID come first in
  * each tag list. *out is initialised here; free with vn_emit_payload_destroy.
@@ -170,10 +170,10 @@ void vn_emit_payload_destroy(vn_emit_payload_t *p);
  */
 vn_err_t vn_emit_render_metrics(const vn_emit_opts_t *o, const int64_t *cmd_ms, vn_emit_payload_t *out,
                                 char *err, size_t errlen);
-/** Renders one event packet (SPEC W5.4) as a single chunk, like the above;
+/** Renders one event packet (docs/behaviour.md W5.4) as a single chunk, like the above;
  * VN_ERR_CONFIG if -e_title or -e_text is missing. */
 vn_err_t vn_emit_render_event(const vn_emit_opts_t *o, vn_emit_payload_t *out, char *err, size_t errlen);
-/** Renders one service-check packet (SPEC W5.4) as a single chunk, like the
+/** Renders one service-check packet (docs/behaviour.md W5.4) as a single chunk, like the
  * above; VN_ERR_CONFIG if -sc_name or -sc_status is missing. */
 vn_err_t vn_emit_render_sc(const vn_emit_opts_t *o, vn_emit_payload_t *out, char *err, size_t errlen);
 

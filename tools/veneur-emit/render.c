@@ -1,5 +1,5 @@
 /*
- * render.c - the bytes veneur-emit sends (SPEC.md W5.3, W5.4, 0.13).
+ * render.c - the bytes veneur-emit sends (docs/behaviour.md W5.3, W5.4, 0.13).
  *
  * Metric lines are what datadog-go v3.7.2 writes for Go veneur-emit:
  *
@@ -130,7 +130,7 @@ static vn_err_t add_no_newlines(vn_emit_buf_t *b, vn_str_t s)
 }
 
 /* DD_* variables datadog-go turns into global tags. Go's order is map order
- * (random); ours is fixed, as SPEC W5.3 lists them. */
+ * (random); ours is fixed, as docs/behaviour.md W5.3 lists them. */
 static const struct {
     const char *env, *tag;
 } g_env_tags[] = {

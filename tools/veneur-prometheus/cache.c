@@ -1,5 +1,5 @@
 /*
- * cache.c - counter values of the previous scrape, for deltas (SPEC W6.3).
+ * cache.c - counter values of the previous scrape, for deltas (docs/behaviour.md W6.3).
  *
  * Prometheus counters are cumulative; statsd counters are increments. Each
  * scrape records every counter under its key (metric name, then each tag

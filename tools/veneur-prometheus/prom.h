@@ -1,7 +1,7 @@
 /**
  * prom.h - internals of build/veneur-prometheus: poll a Prometheus text
  * endpoint, translate the families into DogStatsD lines and send them to
- * veneur over UDP (SPEC.md W6; design notes in docs/internals/prometheus.md).
+ * veneur over UDP (docs/behaviour.md W6; design notes in docs/internals/prometheus.md).
  *
  * Stages, one file each; nothing is sent for a scrape until the whole body
  * has been fetched, parsed (src/parse/prom_text.h) and translated:
@@ -111,7 +111,7 @@ void vn_pm_cache_init(vn_pm_cache_t *c);
 void vn_pm_cache_destroy(vn_pm_cache_t *c);
 /**
  * Records value under key (copied) for the next scrape and returns the delta
- * to send (SPEC W6.3): 0 before the first completed scrape; value when the key
+ * to send (docs/behaviour.md W6.3): 0 before the first completed scrape; value when the key
  * was not in the last scrape or the value went down (a reset); else value -
  * previous (saturating). A key may repeat within a scrape (last value kept).
  */

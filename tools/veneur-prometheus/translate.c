@@ -1,5 +1,5 @@
 /*
- * translate.c - Prometheus families -> DogStatsD lines (SPEC W6.3), with the
+ * translate.c - Prometheus families -> DogStatsD lines (docs/behaviour.md W6.3), with the
  * names and bytes Go veneur-prometheus (datadog-go v3.7.2) produces:
  *
  *   # TYPE http_requests_total counter

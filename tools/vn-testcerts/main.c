@@ -9,7 +9,7 @@
  * subjectAltName IP:127.0.0.1, IP:::1, DNS:localhost; the client certificate is
  * CN=veneur-test-client for clientAuth; both are signed by ca.pem. Keys are EC
  * P-256 in unencrypted PKCS#8 PEM. DAYS defaults to 7. The generator is shared
- * with the unit tests (tests/unit/listen/tls_testcerts.h). Exit 0 on success,
+ * with the unit tests (tests/unit/tls/tls_testcerts.h). Exit 0 on success,
  * 1 on failure, 2 on bad usage.
  */
 #include <errno.h>
@@ -20,7 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../tests/unit/listen/tls_testcerts.h"
+#include "../../tests/unit/tls/tls_testcerts.h"
 
 static int write_file(const char *dir, const char *name, const char *text, mode_t mode)
 {

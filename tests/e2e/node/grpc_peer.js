@@ -36,7 +36,7 @@ const def = protoLoader.loadSync('forward.proto', {
 const pkg = grpc.loadPackageDefinition(def);
 const Forward = pkg.forwardrpc.Forward;
 
-// HLL MarshalBinary of a precision-14 sketch holding the member "foo" (SPEC W7).
+// HLL MarshalBinary of a precision-14 sketch holding the member "foo" (docs/behaviour.md W7).
 const HLL_FOO = Buffer.from('010e00010000000102c512b6000000000000000000000000', 'hex');
 
 function digestOf(values) {

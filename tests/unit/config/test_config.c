@@ -1,4 +1,4 @@
-/* test_config.c - src/config: YAML + VENEUR_* env -> vn_config_t (SPEC 0.1, 0.7, 4.1-4.3, W4.7). */
+/* test_config.c - src/config: YAML + VENEUR_* env -> vn_config_t (docs/behaviour.md 0.1, 0.7, 4.1-4.3, W4.7). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -137,7 +137,7 @@ static void test_config__zero_means_default(void **state)
     assert_int_equal(c->read_buffer_size_bytes, 2097152);
     assert_int_equal(c->span_channel_capacity, 100);
     assert_int_equal(c->aggregates, DEFAULT_AGGS);
-    assert_int_equal(c->num_readers, 1); /* SPEC 0.7 */
+    assert_int_equal(c->num_readers, 1); /* docs/behaviour.md 0.7 */
     assert_int_equal(c->num_workers, 1);
     assert_int_equal(c->n_percentiles, 0);
     vn_config_free(c);

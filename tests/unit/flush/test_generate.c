@@ -1,4 +1,4 @@
-/* Unit tests for histogram flush rules, percentile names and scope routing (SPEC 2.4, 2.7, 0.4). */
+/* Unit tests for histogram flush rules, percentile names and scope routing (docs/behaviour.md 2.4, 2.7, 0.4). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -29,7 +29,7 @@ static void test_generate__percentile_names(void **state)
     assert_string_equal(vn_percentile_suffix(1.0, b, sizeof b), ".100percentile");
 }
 
-/* SPEC 2.4: samples 5,10,15,20,25 global, all aggregates, percentile 0.9. */
+/* docs/behaviour.md 2.4: samples 5,10,15,20,25 global, all aggregates, percentile 0.9. */
 static void test_generate__histo_all_aggregates_global(void **state)
 {
     (void)state;
@@ -54,7 +54,7 @@ static void test_generate__histo_all_aggregates_global(void **state)
     vn_histo_destroy(&h);
 }
 
-/* SPEC 2.4: rate 0.5 weights count; local (non-global) rules skip aggregates without local samples. */
+/* docs/behaviour.md 2.4: rate 0.5 weights count; local (non-global) rules skip aggregates without local samples. */
 static void test_generate__histo_rate_and_local_guards(void **state)
 {
     (void)state;
@@ -162,7 +162,7 @@ static void test_generate__series_map_grows_and_dedups(void **state)
     assert_int_equal(m->count, 50000);
     snprintf(key, sizeof key, "k%d\n", 4242);
     assert_true(add(m, VN_MT_COUNTER, VN_SCOPE_MIXED, key)->u.counter == 2);
-    /* Same key, other type: a different series (SPEC 1.8). */
+    /* Same key, other type: a different series (docs/behaviour.md 1.8). */
     add(m, VN_MT_GAUGE, VN_SCOPE_MIXED, key);
     assert_int_equal(m->count, 50001);
     vn_series_map_free(m);

@@ -230,7 +230,7 @@ static void test_many_tags_use_scratch(void **st)
                                "metric_sink_routing:\n  - {name: r, match: [{name: {kind: any}}], sinks: {matched: [s]}}\n");
     vn_sink_route_t *r = route_for(cfg, "s");
     enum { NT = 200, NM = 50 };
-    static char tagbuf[NT][8];
+    static char tagbuf[NT][16]; /* room for any int: gcc -O1 checks the %d width */
     const char *tags[NT];
     for (int i = 0; i < NT; i++) {
         snprintf(tagbuf[i], sizeof tagbuf[i], "t%d", i);

@@ -1,5 +1,5 @@
 /*
- * test_import_apply.c - aggregate/worker import path (SPEC W1.3 merge rules):
+ * test_import_apply.c - aggregate/worker import path (docs/behaviour.md W1.3 merge rules):
  * vn_worker_apply_imports on a map, and vn_worker_import through a running
  * worker thread, including imports that meet series built by the reader path.
  */
@@ -97,7 +97,7 @@ static void test_import__digest_merge_keeps_local_fields(void **state)
     vn_histo_t *h = s->u.histo;
     assert_true(vn_tdigest_count(&h->digest) == 10);
     assert_true(vn_tdigest_min(&h->digest) == 1 && vn_tdigest_max(&h->digest) == 100);
-    /* local_* only know the local sample (SPEC 2.7: no double counting of aggregates). */
+    /* local_* only know the local sample (docs/behaviour.md 2.7: no double counting of aggregates). */
     assert_true(h->local_weight == 1 && h->local_min == 100 && h->local_max == 100 && h->local_sum == 100);
     vn_series_map_free(m);
 }

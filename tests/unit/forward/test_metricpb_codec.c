@@ -1,7 +1,7 @@
 /*
- * test_metricpb_codec.c - forward/metricpb_codec: the SPEC W7 byte vectors
- * (confirmed against Go Veneur in wire-vectors.md), decode validation, the
- * import conversion rules of SPEC W1.3, and a cross-check against the
+ * test_metricpb_codec.c - forward/metricpb_codec: the docs/behaviour.md W7 byte vectors
+ * (confirmed against Go Veneur, docs/behaviour.md W7), decode validation, the
+ * import conversion rules of docs/behaviour.md W1.3, and a cross-check against the
  * protobuf-c code generated from proto/metric.proto and proto/forward.proto.
  */
 #include <setjmp.h>
@@ -73,7 +73,7 @@ static void test_metricpb__w7_global_counter(void **state)
     vn_series_t *s = series(m, "foo\na:b", VN_MT_COUNTER, VN_SCOPE_GLOBAL);
     s->u.counter = 3;
     expect_encoding(s, W7_COUNTER);
-    /* SPEC 0.2: the double sum rounds to nearest on the wire. */
+    /* docs/behaviour.md 0.2: the double sum rounds to nearest on the wire. */
     s->u.counter = 2.6;
     expect_encoding(s, W7_COUNTER);
     s->u.counter = 3.4999;
@@ -138,7 +138,7 @@ static void test_metricpb__w7_mixed_set(void **state)
 static void test_metricpb__what_is_forwarded(void **state)
 {
     (void)state;
-    /* SPEC W1.2: mixed counters/gauges, local-scope series and status checks stay local. */
+    /* docs/behaviour.md W1.2: mixed counters/gauges, local-scope series and status checks stay local. */
     static const struct {
         vn_mtype_t t;
         vn_scope_t sc;

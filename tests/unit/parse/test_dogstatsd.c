@@ -1,7 +1,7 @@
 /*
  * test_dogstatsd.c - src/parse (dogstatsd.c, tags.c, number.c).
  *
- * Data tables: every vector of SPEC 1.7 and 7, then the extra cases of the
+ * Data tables: every vector of docs/behaviour.md 1.7 and 7, then the extra cases of the
  * brief (multi-value order, zero values, ignored sections, sort, implicit
  * override, tag limit, events, service checks, NUL and 0xff bytes).
  */
@@ -49,7 +49,7 @@ typedef struct {
 #define NOBAD -1
 
 static const mcase_t k_metric_cases[] = {
-    /* SPEC 1.7 */
+    /* docs/behaviour.md 1.7 */
     {"a.b.c:1|c", 0, OK_, "a.b.c", VN_MT_COUNTER, "", 0, 1, VN_SCOPE_MIXED, 1, {1}, {0}, NOBAD, 0},
     {"a.b.c:1|c", 1, OK_, "a.b.c", VN_MT_COUNTER, "implicit", 1, 1, VN_SCOPE_MIXED, 1, {1}, {0}, NOBAD, 0},
     {"a.b.c:1|g", 0, OK_, "a.b.c", VN_MT_GAUGE, "", 0, 1, VN_SCOPE_MIXED, 1, {1}, {0}, NOBAD, 0},
@@ -103,7 +103,7 @@ static const mcase_t k_metric_cases[] = {
     {"foo:1|c|@0.5|@0.2", 0, VN_PARSE_ERR_MULTI_RATE, NULL, 0, NULL, 0, 0, 0, 0, {0}, {0}, NOBAD, 0},
     {"foo:1|c|#foo|#bar", 0, VN_PARSE_ERR_MULTI_TAGS, NULL, 0, NULL, 0, 0, 0, 0, {0}, {0}, NOBAD, 0},
 
-    /* SPEC 7: sample rate is a double here (0.2); nan/inf parse, then fail the range */
+    /* docs/behaviour.md 7: sample rate is a double here (0.2); nan/inf parse, then fail the range */
     {"foo:1|c|@nan", 0, VN_PARSE_ERR_RATE_RANGE, NULL, 0, NULL, 0, 0, 0, 0, {0}, {0}, NOBAD, 0},
     {"foo:1|c|@inf", 0, VN_PARSE_ERR_RATE_RANGE, NULL, 0, NULL, 0, 0, 0, 0, {0}, {0}, NOBAD, 0},
     {"foo:1|c|@+nan", 0, VN_PARSE_ERR_BAD_RATE, NULL, 0, NULL, 0, 0, 0, 0, {0}, {0}, NOBAD, 0},
@@ -116,7 +116,7 @@ static const mcase_t k_metric_cases[] = {
     {"foo:1|c|@0x1p-1", 0, OK_, "foo", VN_MT_COUNTER, "", 0, 0.5, VN_SCOPE_MIXED, 1, {1}, {0}, NOBAD, 0},
     {"foo:1|c|@+.25", 0, OK_, "foo", VN_MT_COUNTER, "", 0, 0.25, VN_SCOPE_MIXED, 1, {1}, {0}, NOBAD, 0},
     {"foo:1|c|@1", 0, OK_, "foo", VN_MT_COUNTER, "", 0, 1, VN_SCOPE_MIXED, 1, {1}, {0}, NOBAD, 0},
-    /* SPEC 7: values are ParseFloat(64) */
+    /* docs/behaviour.md 7: values are ParseFloat(64) */
     {"x:1e400|g", 0, OK_, "x", VN_MT_GAUGE, "", 0, 1, VN_SCOPE_MIXED, 0, {0}, {0}, 0, 0},
     {"x:+3|g", 0, OK_, "x", VN_MT_GAUGE, "", 0, 1, VN_SCOPE_MIXED, 1, {3}, {0}, NOBAD, 0},
     {"x:inf|g", 0, OK_, "x", VN_MT_GAUGE, "", 0, 1, VN_SCOPE_MIXED, 0, {0}, {0}, 0, 0},
@@ -127,19 +127,19 @@ static const mcase_t k_metric_cases[] = {
     {"x:1 |g", 0, OK_, "x", VN_MT_GAUGE, "", 0, 1, VN_SCOPE_MIXED, 0, {0}, {0}, 0, 0},
     {"x:1|c|#a, b", 0, OK_, "x", VN_MT_COUNTER, " b,a", 2, 1, VN_SCOPE_MIXED, 1, {1}, {0}, NOBAD, 0},
     {"my metric:1|c", 0, OK_, "my metric", VN_MT_COUNTER, "", 0, 1, VN_SCOPE_MIXED, 1, {1}, {0}, NOBAD, 0},
-    /* SPEC 7: type from the first byte only */
+    /* docs/behaviour.md 7: type from the first byte only */
     {"x:1|count", 0, OK_, "x", VN_MT_COUNTER, "", 0, 1, VN_SCOPE_MIXED, 1, {1}, {0}, NOBAD, 0},
     {"x:1|m", 0, OK_, "x", VN_MT_TIMER, "", 0, 1, VN_SCOPE_MIXED, 1, {1}, {0}, NOBAD, 0},
     {"x:1|mfoo", 0, OK_, "x", VN_MT_TIMER, "", 0, 1, VN_SCOPE_MIXED, 1, {1}, {0}, NOBAD, 0},
     {"x:1|d", 0, OK_, "x", VN_MT_HISTOGRAM, "", 0, 1, VN_SCOPE_MIXED, 1, {1}, {0}, NOBAD, 0},
     {"x:a|sx", 0, OK_, "x", VN_MT_SET, "", 0, 1, VN_SCOPE_MIXED, 1, {0}, {"a"}, NOBAD, 0},
     {"x:1|C", 0, VN_PARSE_ERR_BAD_TYPE, NULL, 0, NULL, 0, 0, 0, 0, {0}, {0}, NOBAD, 0},
-    /* SPEC 7: zero values, empty first piece */
+    /* docs/behaviour.md 7: zero values, empty first piece */
     {"x:|c", 0, OK_, "x", VN_MT_COUNTER, "", 0, 1, VN_SCOPE_MIXED, 0, {0}, {0}, NOBAD, 0},
     {"x::|c", 0, OK_, "x", VN_MT_COUNTER, "", 0, 1, VN_SCOPE_MIXED, 0, {0}, {0}, 0, 0},
     {"x:a:|s", 0, OK_, "x", VN_MT_SET, "", 0, 1, VN_SCOPE_MIXED, 2, {0}, {"a", ""}, NOBAD, 0},
     {"x:|s", 0, OK_, "x", VN_MT_SET, "", 0, 1, VN_SCOPE_MIXED, 0, {0}, {0}, NOBAD, 0},
-    /* SPEC 7: magic tags, prefix match for metrics, first one only */
+    /* docs/behaviour.md 7: magic tags, prefix match for metrics, first one only */
     {"x:1|c|#a,veneurlocalonly:true,b", 0, OK_, "x", VN_MT_COUNTER, "a,b", 2, 1, VN_SCOPE_LOCAL, 1, {1}, {0},
      NOBAD, 0},
     {"x:1|c|#veneurglobalonlyXYZ", 0, OK_, "x", VN_MT_COUNTER, "", 0, 1, VN_SCOPE_GLOBAL, 1, {1}, {0}, NOBAD, 0},
@@ -163,7 +163,7 @@ static const mcase_t k_metric_cases[] = {
      {0}, NOBAD, 0},
     {"x:1:2:oops:4|c", 0, OK_, "x", VN_MT_COUNTER, "", 0, 1, VN_SCOPE_MIXED, 2, {1, 2}, {0}, 2, 0},
     {"x:1:|c", 0, OK_, "x", VN_MT_COUNTER, "", 0, 1, VN_SCOPE_MIXED, 1, {1}, {0}, 1, 0},
-    /* SPEC 0.3: DogStatsD 1.1-1.3 sections ignored and counted */
+    /* docs/behaviour.md 0.3: DogStatsD 1.1-1.3 sections ignored and counted */
     {"x:1|c|c:abc123|T1700000000|e:it-false,cn-x|@0.5", 0, OK_, "x", VN_MT_COUNTER, "", 0, 0.5, VN_SCOPE_MIXED,
      1, {1}, {0}, NOBAD, 3},
     {"x:1|c|#a|c:|z:1|c:again", 0, OK_, "x", VN_MT_COUNTER, "a", 1, 1, VN_SCOPE_MIXED, 1, {1}, {0}, NOBAD, 3},
@@ -424,7 +424,7 @@ static const ncase_t k_num_cases[] = {
     {"1e+", 0, 0},
     {"1e_5", 0, 0},
     {"1_e5", 0, 0},
-    {"1_000", 0, 0}, /* SPEC 1.2.9: '_' only with 0x (Go 1.13+ would accept it) */
+    {"1_000", 0, 0}, /* docs/behaviour.md 1.2.9: '_' only with 0x (Go 1.13+ would accept it) */
     {"0x1__0p0", 0, 0},
     {"0x1p_10", 0, 0},
     {"0x1_p0", 0, 0},
@@ -658,7 +658,7 @@ static void test_dogstatsd__tags_join(void **state)
     assert_int_equal(vn_tags_join(t + 1, 1, NULL, 0), 0);
 }
 
-/* SPEC 1.8: digest = fnv1a32(name ++ type ++ joined tags). */
+/* docs/behaviour.md 1.8: digest = fnv1a32(name ++ type ++ joined tags). */
 static uint32_t digest(const char *line)
 {
     static vn_metric_line_t m;
@@ -829,7 +829,7 @@ static const scase_t k_sc_cases[] = {
     {"_sc|foo.bar|0|d:abc", 0, VN_PARSE_ERR_SC_DATE, 0, 0, 0, 0, 0, 0, 0, 0},
     {"_sc|foo|1|m:foo", 0, VN_PARSE_OK, "foo", 1, NOW, "", "foo", "", VN_SCOPE_MIXED, 0},
     {"_sc|foo|0|m:foo\\nbar\\nbaz\\n", 0, VN_PARSE_OK, "foo", 0, NOW, "", "foo\nbar\nbaz\n", "", VN_SCOPE_MIXED, 0},
-    /* SPEC 7: exact match only for service checks */
+    /* docs/behaviour.md 7: exact match only for service checks */
     {"_sc|n|0|#veneurlocalonly:true", 0, VN_PARSE_OK, "n", 0, NOW, "", "", "veneurlocalonly:true", VN_SCOPE_MIXED, 0},
     {"_sc|n|3|#b,veneurlocalonly,a", 0, VN_PARSE_OK, "n", 3, NOW, "", "", "a,b", VN_SCOPE_LOCAL, 0},
     {"_sc|n|2|#veneurglobalonly|h:x", 0, VN_PARSE_OK, "n", 2, NOW, "x", "", "", VN_SCOPE_GLOBAL, 0},

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "core/buf.h"
-#include "proxy/json_read.h"
+#include "core/json_read.h"
 #include "proxy/proxy_config.h"
 
 static vn_proxy_config_t *load(const char *yaml, char **env, bool strict, char *err, size_t errcap)

@@ -1,6 +1,6 @@
 /*
- * test_ring.c - proxy/ring (Go's consistent hash, SPEC W3.3) and
- * proxy/tag_match (ignore_tags): the wire-vectors.md ring vectors, key
+ * test_ring.c - proxy/ring (Go's consistent hash, docs/behaviour.md W3.3) and
+ * proxy/tag_match (ignore_tags): the ring vectors of docs/behaviour.md W7.5, key
  * building with ignored tags, wrap-around, minimal movement on removal, and
  * the RE2 -> POSIX translation.
  */
@@ -19,7 +19,7 @@
 
 static const char *const members3[] = {"127.0.0.1:8001", "127.0.0.1:8002", "127.0.0.1:8003"};
 
-/* wire-vectors.md "Proxy ring": confirmed against stathat.com/c/consistent v1.0.0 */
+/* docs/behaviour.md W7.5 "Proxy ring": confirmed against stathat.com/c/consistent v1.0.0 */
 static const struct {
     const char *key;
     uint32_t crc;

@@ -12,7 +12,7 @@
 
 #include "aggregate/worker.h"
 #include "core/stats.h"
-#include "flush/ticker.h"
+#include "ticker/ticker.h"
 #include "forward/h2_server.h"
 
 static void test_ticker__offset(void **state)

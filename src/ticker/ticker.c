@@ -1,7 +1,7 @@
 /*
  * ticker.c - flush schedule arithmetic (see ticker.h).
  */
-#include "flush/ticker.h"
+#include "ticker/ticker.h"
 
 #include <math.h>
 

@@ -1,7 +1,8 @@
 /**
- * json_read.h - a small, strict JSON reader for discovery responses (Consul
- * health API, Kubernetes Endpoints): untrusted bytes from the network in, a
- * read-only tree out, or a one-line reason.
+ * json_read.h - a small, strict JSON reader for untrusted responses (the
+ * proxy's Consul and Kubernetes discovery, the SignalFx token API): bytes from
+ * the network in, a read-only tree out, or a one-line reason. In core so that
+ * sinks and proxy share it without one depending on the other.
  *
  * Strict RFC 8259: one value (any type) surrounded only by whitespace
  * (space, tab, CR, LF); no trailing commas, comments, single quotes, NaN,
@@ -20,8 +21,8 @@
  * vn_jread_child. Strings are decoded (escapes resolved) and NUL-terminated
  * in the document's pool. Thread-safety: a parsed document is read-only.
  */
-#ifndef VN_PROXY_JSON_READ_H
-#define VN_PROXY_JSON_READ_H
+#ifndef VN_CORE_JSON_READ_H
+#define VN_CORE_JSON_READ_H
 
 #include <stdbool.h>
 #include <stddef.h>

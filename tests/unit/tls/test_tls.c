@@ -24,7 +24,7 @@
 
 #include <openssl/err.h>
 
-#include "listen/tls.h"
+#include "tls/tls.h"
 #include "tls_testcerts.h"
 
 #define IO_TIMEOUT_S 5

@@ -11,8 +11,8 @@
  *
  * Pure functions: no clock is read here, callers pass wall-clock seconds.
  */
-#ifndef VN_FLUSH_TICKER_H
-#define VN_FLUSH_TICKER_H
+#ifndef VN_TICKER_TICKER_H
+#define VN_TICKER_TICKER_H
 
 #include <stdint.h>
 

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proxy/json_read.h"
+#include "core/json_read.h"
 
 static vn_err_t parse(const char *s, vn_jread_doc_t *d)
 {

@@ -2,7 +2,7 @@
  * tls.h - OpenSSL contexts for the statsd TCP listener (server side) and for
  * tests and tools that talk to it (client side).
  *
- * Config keys (SPEC 4.2) hold PEM *contents*, not paths, as in Go Veneur:
+ * Config keys (docs/behaviour.md 4.2) hold PEM *contents*, not paths, as in Go Veneur:
  *   tls_key                    private key (PEM; PKCS#8, PKCS#1 RSA or SEC1 EC)
  *   tls_certificate            certificate, optionally followed by its chain
  *   tls_authority_certificate  CA bundle; when set, clients must present a
@@ -14,8 +14,8 @@
  * An SSL_CTX is reference-counted and safe to share between threads once built;
  * free it with SSL_CTX_free (NULL ok).
  */
-#ifndef VN_LISTEN_TLS_H
-#define VN_LISTEN_TLS_H
+#ifndef VN_TLS_TLS_H
+#define VN_TLS_TLS_H
 
 #include <stddef.h>
 

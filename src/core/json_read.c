@@ -13,7 +13,7 @@
  * The number's text is copied into the pool and converted with strtod
  * ("C" locale; the daemon never calls setlocale).
  */
-#include "proxy/json_read.h"
+#include "core/json_read.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -13,7 +13,7 @@
  * a session-id context so session resumption keeps working with client certs.
  * OpenSSL's per-thread error queue is always left empty on return.
  */
-#include "listen/tls.h"
+#include "tls/tls.h"
 
 #include <arpa/inet.h>
 #include <stdarg.h>
