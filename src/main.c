@@ -35,6 +35,8 @@
 #include "tls/tls.h"
 #include "parse/dogstatsd.h"
 #include "sinks/sink.h"
+#include "telemetry/selfstats.h"
+#include "telemetry/watchdog.h"
 
 extern char **environ;
 
@@ -48,6 +50,8 @@ typedef struct app {
     vn_stats_t stats;
     _Atomic bool ready;
     bool print_secrets; /* -print-secrets: /config/yaml shows secrets (Go's flag) */
+    vn_selfstats_t *selfstats; /* NULL unless stats_address is set */
+    vn_watchdog_t *watchdog;   /* NULL unless flush_watchdog_missed_flushes > 0 */
 } app_t;
 
 static void usage(FILE *out)
@@ -66,7 +70,22 @@ static void usage(FILE *out)
                  "Environment variables VENEUR_<FIELD> override config keys (e.g. VENEUR_INTERVAL=10s).\n");
 }
 
-static bool ready_cb(void *ctx) { return atomic_load(&((app_t *)ctx)->ready); }
+static bool ready_cb(void *ctx)
+{
+    return atomic_load(&((app_t *)ctx)->ready) && vn_watchdog_healthy(((app_t *)ctx)->watchdog);
+}
+
+static bool live_cb(void *ctx) { return vn_watchdog_healthy(((app_t *)ctx)->watchdog); }
+
+static unsigned healthcheck_cb(void *ctx) { return live_cb(ctx) ? 200 : 503; }
+
+/* After every flush (flusher thread): self-metrics to stats_address, and the watchdog's kick. */
+static void on_flush_cb(void *ctx, const vn_flush_report_t *r)
+{
+    app_t *app = ctx;
+    vn_watchdog_kick(app->watchdog);
+    vn_selfstats_report(app->selfstats, r);
+}
 
 static size_t metrics_cb(void *ctx, char *buf, size_t cap)
 {
@@ -334,7 +353,15 @@ int main(int argc, char **argv)
     err[0] = '\0';
     if (vn_forward_start(cfg, workers, nworkers, &app.stats, &forward, err, sizeof err) != VN_OK)
         return fail(NULL, err, VN_ERR_CONFIG);
+    err[0] = '\0';
+    if (vn_selfstats_new(cfg, &app.stats, &app.selfstats, err, sizeof err) != VN_OK)
+        return fail("stats_address", err, VN_ERR_CONFIG);
+    if (app.selfstats)
+        VN_LOG(INFO, "event=self_metrics addr=%s namespace=veneur.", cfg->stats_address);
+    app.watchdog = vn_watchdog_start(cfg->flush_watchdog_missed_flushes, cfg->interval_s);
     vn_flusher_opts_t fo = {.cfg = cfg,
+                            .on_flush = on_flush_cb,
+                            .on_flush_ctx = &app,
                             .forward = forward,
                             .workers = workers,
                             .nworkers = nworkers,
@@ -349,6 +376,8 @@ int main(int argc, char **argv)
         vn_http_handlers_t h = {.ctx = &app,
                                 .ready = ready_cb,
                                 .metrics = metrics_cb,
+                                .healthcheck = healthcheck_cb,
+                                .live = live_cb,
                                 .config_json = cfg->http_config ? config_json_cb : NULL,
                                 .config_yaml = cfg->http_config ? config_yaml_cb : NULL,
                                 .quit = cfg->http_quit ? quit_cb : NULL};
@@ -383,8 +412,10 @@ int main(int argc, char **argv)
     vn_listeners_stop(listeners);
     vn_forward_stop_import(forward); /* no import may land after the final flush */
     vn_flusher_stop_by(flusher, cfg->flush_on_shutdown, sinks_by);
+    vn_watchdog_stop(app.watchdog); /* after the final flush: it may not trip during a slow one */
     vn_http_server_stop(http);
     vn_flusher_free(flusher);
+    vn_selfstats_free(app.selfstats);
     vn_forward_free(forward); /* sends the final batch (bounded by one interval) */
     vn_listeners_free(listeners);
     for (size_t w = 0; w < nworkers; w++)

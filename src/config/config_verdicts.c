@@ -22,16 +22,6 @@ const vn_config_verdict_t vn_config__unimpl[] = {
     {"mutex_profile_fraction", "go_runtime_profiler_knob"},
     {"features.diagnostics_metrics_enabled", "go_runtime_diagnostics_metrics"},
     {"sentry_dsn", "sentry_reporting_not_implemented"},
-    /* self-metrics (issue 18, in progress elsewhere) */
-    {"stats_address", "self_metrics_only_on_/metrics"},
-    {"veneur_metrics_additional_tags", "self_metrics_only_on_/metrics"},
-    {"veneur_metrics_scopes.counter", "self_metrics_only_on_/metrics"},
-    {"veneur_metrics_scopes.gauge", "self_metrics_only_on_/metrics"},
-    {"veneur_metrics_scopes.histogram", "self_metrics_only_on_/metrics"},
-    {"veneur_metrics_scopes.set", "self_metrics_only_on_/metrics"},
-    {"veneur_metrics_scopes.status", "self_metrics_only_on_/metrics"},
-    {"count_unique_timeseries", "unique_timeseries_metric_not_emitted"},
-    {"flush_watchdog_missed_flushes", "flush_watchdog_not_implemented"},
     /* SSF / spans / gRPC ingest */
     {"ssf_listen_addresses", "ssf_ingest_not_implemented"},
     {"grpc_listen_addresses", "grpc_ingest_not_implemented"},

@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/clock.h"
 #include "core/log.h"
@@ -47,6 +48,7 @@ struct vn_flusher {
     vn_sink_runner_t **runners; /* one per sink; NULL once stopped */
     uint64_t seq;               /* intervals flushed (flusher thread, then the stopping thread) */
     double final_by;            /* the final flush's CLOCK_MONOTONIC deadline (stopping thread) */
+    unsigned long wedge_at, wedge_seen; /* VENEUR_TEST_WEDGE_FLUSH (maybe_wedge) */
 };
 
 /* The unix second to stamp a flush with. tick_mono is the scheduled tick on
@@ -94,8 +96,34 @@ static void note_overflow(vn_flusher_t *f, const vn_series_map_t *m)
     }
 }
 
+/* Series per type and scope, Go's worker.metrics_flushed_total{metric_type} (one pass over the slots). */
+static void tally(vn_series_map_t **maps, size_t n, vn_flush_report_t *r)
+{
+    memset(r, 0, sizeof *r);
+    for (size_t w = 0; w < n; w++)
+        for (size_t i = 0; maps[w] && i < maps[w]->cap; i++) {
+            const vn_series_t *s = maps[w]->slots[i];
+            if (s && s->type < VN_MT__COUNT && s->scope < 3)
+                r->by_type_scope[s->type][s->scope]++;
+        }
+}
+
+/* Debug hook for the watchdog's e2e test: VENEUR_TEST_WEDGE_FLUSH=N makes the
+ * flusher block for good at its N-th flush, as a flusher stuck in a deadlock
+ * would. Read once at start; unset in production. */
+static void maybe_wedge(vn_flusher_t *f)
+{
+    if (f->wedge_at == 0 || ++f->wedge_seen < f->wedge_at)
+        return;
+    VN_LOG(WARN, "event=test_wedge_flush msg=\"VENEUR_TEST_WEDGE_FLUSH: the flusher blocks forever\"");
+    for (;;)
+        pause();
+}
+
 static void flush_once(vn_flusher_t *f, double tick_mono)
 {
+    if (tick_mono >= 0)
+        maybe_wedge(f);
     double t0 = vn_clock_mono_s();
     int64_t ts = flush_stamp(f, tick_mono);
     /* Swap every worker first, so all shards close the interval at the same moment. */
@@ -130,6 +158,9 @@ static void flush_once(vn_flusher_t *f, double tick_mono)
         vn_forward_add_map(fwd, maps[w]);
     }
     vn_forward_end(f->o.forward, fwd); /* queues without blocking; drops (counted) when full */
+    vn_flush_report_t rep;
+    if (f->o.on_flush)
+        tally(maps, f->o.nworkers, &rep);
     for (size_t w = 0; w < f->o.nworkers; w++) {
         vn_series_map_t *m = maps[w];
         if (!m)
@@ -162,6 +193,11 @@ static void flush_once(vn_flusher_t *f, double tick_mono)
     atomic_store(&f->o.stats->flush_duration_ns_last, dur);
     vn_stats_add(&f->o.stats->flush_duration_ns_total, dur);
     atomic_store(&f->o.stats->series_last_flush, series);
+    if (f->o.on_flush) {
+        rep.done_unix_ns = (int64_t)(vn_clock_real_s() * 1e9);
+        rep.series = series;
+        f->o.on_flush(f->o.on_flush_ctx, &rep);
+    }
     VN_LOG(DEBUG, "event=flush series=%zu metrics=%llu ms=%.3f", series, (unsigned long long)metrics,
            (double)dur / 1e6);
 }
@@ -210,6 +246,8 @@ static void *flusher_main(void *arg)
 vn_flusher_t *vn_flusher_start(const vn_flusher_opts_t *opts)
 {
     vn_flusher_t *f = vn_xcalloc(1, sizeof *f);
+    const char *wedge = getenv("VENEUR_TEST_WEDGE_FLUSH");
+    f->wedge_at = wedge ? strtoul(wedge, NULL, 10) : 0;
     f->o = *opts;
     const vn_config_t *c = opts->cfg;
     f->pct_names = vn_xcalloc(c->n_percentiles ? c->n_percentiles : 1, sizeof *f->pct_names);

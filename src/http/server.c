@@ -108,7 +108,7 @@ static const struct fixed_resp {
 /* ------------------------------------------------------------------------- */
 /* Routes                                                                     */
 
-enum endpoint { EP_FIXED, EP_READY, EP_METRICS, EP_CONFIG_JSON, EP_CONFIG_YAML, EP_QUIT, EP_HEALTH };
+enum endpoint { EP_FIXED, EP_READY, EP_METRICS, EP_CONFIG_JSON, EP_CONFIG_YAML, EP_QUIT, EP_HEALTH, EP_LIVE };
 
 static const struct route {
     const char *path;
@@ -118,7 +118,7 @@ static const struct route {
 } routes[] = {
     {"/healthcheck", EP_HEALTH, RESP_OK, false},
     {"/healthcheck/tracing", EP_FIXED, RESP_OK, false},
-    {"/healthz", EP_FIXED, RESP_OK, false},
+    {"/healthz", EP_LIVE, RESP_OK, false},
     {"/readyz", EP_READY, RESP_OK, false},
     {"/version", EP_FIXED, RESP_VERSION, false},
     {"/builddate", EP_FIXED, RESP_BUILDDATE, false},
@@ -174,7 +174,8 @@ static bool route_enabled(const vn_http_server_t *s, enum endpoint ep)
     case EP_QUIT: return s->h.quit != NULL;
     case EP_FIXED:
     case EP_READY:
-    case EP_HEALTH: break;
+    case EP_HEALTH:
+    case EP_LIVE: break;
     }
     return true;
 }
@@ -255,6 +256,8 @@ static enum MHD_Result serve(vn_http_server_t *s, struct MHD_Connection *c, stru
         unsigned st = s->h.healthcheck ? s->h.healthcheck(s->h.ctx) : 200;
         return queue_fixed(s, c, st == 200 ? RESP_OK : st == 204 ? RESP_NO_CONTENT : RESP_UNAVAILABLE);
     }
+    case EP_LIVE: /* liveness: fails once the program says it is wedged (flush watchdog) */
+        return queue_fixed(s, c, (s->h.live == NULL || s->h.live(s->h.ctx)) ? RESP_OK : RESP_UNAVAILABLE);
     case EP_READY:
         return queue_fixed(s, c, (s->h.ready == NULL || s->h.ready(s->h.ctx)) ? RESP_READY : RESP_NOT_READY);
     case EP_METRICS: return serve_render(s, c, s->h.metrics, &s->hint_metrics, CT_PROM, true);

@@ -106,10 +106,6 @@ static const vn_config_verdict_t proxy_unimpl[] = {
     {"http.enable_profiling", "go_runtime_profiler_no_debug_pprof"},
     {"runtime_metrics_interval", "go_runtime_metrics"},
     {"sentry_dsn", "sentry_reporting_not_implemented"},
-    {"statsd.address", "self_metrics_only_on_/metrics"},
-    {"statsd.aggregation_interval", "self_metrics_only_on_/metrics"},
-    {"statsd.channel_buffer_size", "self_metrics_only_on_/metrics"},
-    {"statsd.messages_per_payload", "self_metrics_only_on_/metrics"},
     {NULL, NULL},
 };
 const vn_config_schema_t vn_proxy__schema = {vn_proxy__keys, sizeof vn_proxy__keys / sizeof vn_proxy__keys[0],

@@ -92,7 +92,8 @@ static void test_verdicts__unimpl_rows_name_keys(void **state)
         }
     assert_null(vn_cfg_unimplemented(&vn_config_schema, "interval"));
     assert_string_equal(vn_cfg_unimplemented(&vn_config_schema, "span_sinks"), "span_sinks_not_supported");
-    assert_non_null(vn_cfg_unimplemented(&vn_proxy__schema, "statsd.address"));
+    assert_non_null(vn_cfg_unimplemented(&vn_proxy__schema, "sentry_dsn"));
+    assert_null(vn_cfg_unimplemented(&vn_proxy__schema, "forward_addresses"));
 }
 
 static void test_verdicts__every_go_kind_has_one(void **state)
@@ -150,7 +151,7 @@ static void test_verdicts__kinds_match_the_registry(void **state)
 static void test_verdicts__strict_lists_all(void **state)
 {
     (void)state;
-    const char *yaml = "stats_address: 127.0.0.1:8125\nbogus_a: 1\nsentry_dsn: https://k@s/1\n"
+    const char *yaml = "block_profile_rate: 1\nbogus_a: 1\nsentry_dsn: https://k@s/1\n"
                        "span_sinks: [{kind: lightstep}]\nbogus_b: 2\nmetric_sinks: [{kind: nope, name: n1}]\n"
                        "interval: 10s\n";
     char err[1024];
@@ -158,7 +159,7 @@ static void test_verdicts__strict_lists_all(void **state)
     assert_int_equal(vn_config_load(yaml, strlen(yaml), NULL, true, &cfg, err, sizeof err), VN_ERR_CONFIG);
     assert_null(cfg);
     const char *want[] = {"unknown keys \"bogus_a\", \"bogus_b\"", "4 keys or kinds accepted but not implemented",
-                          "stats_address", "sentry_dsn", "span_sinks", "metric_sinks[0].kind=nope"};
+                          "block_profile_rate", "sentry_dsn", "span_sinks", "metric_sinks[0].kind=nope"};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         if (!strstr(err, want[i]))
             fail_msg("\"%s\" lacks \"%s\"", err, want[i]);
@@ -172,7 +173,7 @@ static void test_verdicts__strict_lists_all(void **state)
     assert_int_equal(vn_config_load("", 0, env, true, &cfg, err, sizeof err), VN_ERR_CONFIG);
     assert_non_null(strstr(err, "1 key or kind accepted but not implemented: mutex_profile_fraction"));
     /* the proxy's too */
-    const char *py = "statsd:\n  address: 127.0.0.1:8125\nforward_addresses: [a:1]\nnope: 1\n";
+    const char *py = "runtime_metrics_interval: 10s\nforward_addresses: [a:1]\nnope: 1\n";
     char path[] = "/tmp/vn-verdicts-XXXXXX";
     int fd = mkstemp(path);
     assert_true(fd >= 0);
@@ -180,13 +181,13 @@ static void test_verdicts__strict_lists_all(void **state)
     close(fd);
     vn_proxy_config_t *pc = NULL;
     assert_int_equal(vn_proxy_config_validate_file(path, NULL, &pc, err, sizeof err), VN_ERR_CONFIG);
-    assert_non_null(strstr(err, "unknown key \"nope\"; 1 key or kind accepted but not implemented: statsd.address"));
+    assert_non_null(strstr(err, "unknown key \"nope\"; 1 key or kind accepted but not implemented: runtime_metrics_interval"));
     /* Go's -strict (a running proxy) refuses unknown keys only */
     assert_int_equal(vn_proxy_config_load_file(path, NULL, true, &pc, err, sizeof err), VN_ERR_CONFIG);
     assert_non_null(strstr(err, "unknown key \"nope\""));
-    assert_null(strstr(err, "statsd.address"));
+    assert_null(strstr(err, "runtime_metrics_interval"));
     unlink(path);
-    const char *ok = "statsd:\n  address: 127.0.0.1:8125\nforward_addresses: [a:1]\n";
+    const char *ok = "runtime_metrics_interval: 10s\nforward_addresses: [a:1]\n";
     assert_int_equal(vn_proxy_config_load(ok, strlen(ok), NULL, true, &pc, err, sizeof err), VN_OK);
     vn_proxy_config_free(pc);
 }
