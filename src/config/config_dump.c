@@ -5,7 +5,8 @@
  * except that redacted secrets read back as the text "<redacted>". Strings are
  * always double-quoted with YAML escapes, so no value can change the structure.
  * [v13] flat keys are not written: they appear as the metric_sinks entries they
- * were translated into. A sink's flattened `config:` is written back nested, as
+ * were translated into. Keys accepted but not implemented (config_verdicts.c)
+ * are not written either: they have no effect. A sink's flattened `config:` is written back nested, as
  * one flow mapping:  {"api_key": "<redacted>", "drops": ["a", "b"], "x": {"y": "1"}}.
  */
 #include <stdio.h>
@@ -404,6 +405,10 @@ static void dump(const vn_config_t *cfg, FILE *out)
     for (size_t i = 0; i < vn_config_nkeys; i++) {
         const vn_config_key_t *k = &vn_config_keys[i];
         if (k->flags & VN_KF_NODUMP || k->type == VN_KT_IGNORED || k->type == VN_KT_V13)
+            continue;
+        /* a key with no effect is not part of the effective config (and would
+         * make the dump fail -validate-config-strict) */
+        if (vn_cfg_unimplemented(&vn_config_schema, k->key))
             continue;
         if (k->type == VN_KT_SINKS) {
             group = NULL;

@@ -140,12 +140,18 @@ vn_err_t vn_cfg_loader_verdicts(vn_cfg_loader_t *ld)
         ld->n_unimpl = 0;
     if (!ld->strict || (!ld->n_unknown && !ld->n_unimpl))
         return VN_OK;
-    char unknown[sizeof ld->unknown + 32] = "";
+    char unknown[sizeof ld->unknown + 32] = "", msg[sizeof unknown + sizeof ld->unimpl + 64];
     if (ld->n_unknown)
         snprintf(unknown, sizeof unknown, "unknown key%s %s", ld->n_unknown == 1 ? "" : "s", ld->unknown);
     if (!ld->n_unimpl)
-        return vn_cfg__errf(ld, "%s", unknown);
-    return vn_cfg__errf(ld, "%s%s%zu key%s or kind%s accepted but not implemented: %s", unknown,
-                        ld->n_unknown ? "; " : "", ld->n_unimpl, ld->n_unimpl == 1 ? "" : "s",
-                        ld->n_unimpl == 1 ? "" : "s", ld->unimpl);
+        snprintf(msg, sizeof msg, "%s", unknown);
+    else
+        snprintf(msg, sizeof msg, "%s%s%zu key%s or kind%s accepted but not implemented: %s", unknown,
+                 ld->n_unknown ? "; " : "", ld->n_unimpl, ld->n_unimpl == 1 ? "" : "s",
+                 ld->n_unimpl == 1 ? "" : "s", ld->unimpl);
+    /* a caller's small buffer gets a visibly cut message, not one that stops mid-list at a ", " */
+    size_t room = ld->errcap > 8 + 1 ? ld->errcap - 8 - 1 : 0;
+    if (room > 4 && strlen(msg) > room)
+        memcpy(msg + room - 4, " ...", 5);
+    return vn_cfg__errf(ld, "%s", msg);
 }
