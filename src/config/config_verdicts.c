@@ -140,7 +140,7 @@ vn_err_t vn_cfg_loader_verdicts(vn_cfg_loader_t *ld)
         ld->n_unimpl = 0;
     if (!ld->strict || (!ld->n_unknown && !ld->n_unimpl))
         return VN_OK;
-    char unknown[sizeof ld->unknown + 32] = "", msg[sizeof unknown + sizeof ld->unimpl + 64];
+    char unknown[sizeof ld->unknown + 32] = "", msg[2 * (sizeof unknown + sizeof ld->unimpl)];
     if (ld->n_unknown)
         snprintf(unknown, sizeof unknown, "unknown key%s %s", ld->n_unknown == 1 ? "" : "s", ld->unknown);
     if (!ld->n_unimpl)
