@@ -331,6 +331,9 @@ size_t vn_stats_render_prometheus(const vn_stats_t *s, char *buf, size_t cap)
             vn_stats_get(&s->import_metrics_late));
     counter(&o, "veneur_import_metrics_failed_total", "Imported metrics a worker could not merge.",
             vn_stats_get(&s->import_metrics_failed));
+    counter(&o, "veneur_self_metrics_dropped_total",
+            "Self-metrics datagrams to stats_address that could not be sent (no listener, buffer full).",
+            vn_stats_get(&s->self_metrics_dropped));
     counter(&o, "veneur_grpc_connections_total", "HTTP/2 connections accepted on grpc_address.",
             vn_stats_get(&s->grpc_connections_total));
     counter(&o, "veneur_grpc_accept_paused_total", "Times the gRPC listener paused because accept ran out of resources.",

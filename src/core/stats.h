@@ -67,6 +67,11 @@ typedef struct vn_stats_sink {
     _Atomic uint64_t route_dropped_max_tag_length;  /* reason:max_tag_length */
 } vn_stats_sink_t;
 
+/* Go's forward.error_total causes (flusher.go): the flush deadline passed; the connection
+ * was refused, lost or never up (grpc-go's TransientFailure / "transport is closing");
+ * anything else (an error status, a protocol error). */
+enum { VN_FWD_CAUSE_DEADLINE = 0, VN_FWD_CAUSE_UNAVAILABLE = 1, VN_FWD_CAUSE_SEND = 2 };
+
 typedef struct vn_stats {
     _Atomic uint64_t packets[VN_PROTO__COUNT];      /* datagrams, or lines for streams */
     _Atomic uint64_t bytes[VN_PROTO__COUNT];
@@ -102,6 +107,10 @@ typedef struct vn_stats {
     _Atomic uint64_t forward_metrics_failed;   /* metrics in calls that failed */
     _Atomic uint64_t forward_metrics_dropped;  /* never sent: queue full, over a size cap, unencodable */
     _Atomic uint64_t forward_duration_ns_last, forward_duration_ns_total;
+    /* forward_failures split by Go's forward.error_total cause tag (VN_FWD_CAUSE_*); self-metrics only */
+    _Atomic uint64_t forward_failures_by_cause[3];
+    /* stats_address datagrams the self-metrics sender dropped (send failed); copied after each report */
+    _Atomic uint64_t self_metrics_dropped;
     /* imports, global side (forward/import_server.c, aggregate/worker.c) */
     _Atomic uint64_t import_calls;             /* SendMetrics/SendMetricsV2 calls answered */
     _Atomic uint64_t import_call_errors;       /* calls answered with a non-0 grpc-status */
