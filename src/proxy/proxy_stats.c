@@ -63,6 +63,9 @@ void vn_proxy_stats_render(const vn_proxy_stats_t *s, vn_buf_t *out)
     family(out, "veneur_proxy_hops_restreams_total", "counter",
            "destination streams re-opened to carry a higher x-veneur-hops (a proxy chain, or a loop)");
     value(out, "veneur_proxy_hops_restreams_total", NULL, &s->hops_restreams);
+    family(out, "veneur_proxy_self_metrics_dropped_total", "counter",
+           "self-metrics datagrams to statsd.address that could not be sent (no listener, buffer full)");
+    value(out, "veneur_proxy_self_metrics_dropped_total", NULL, &s->self_metrics_dropped);
 }
 
 void vn_proxy_stats_render_grpc(const vn_stats_t *c, vn_buf_t *out)
