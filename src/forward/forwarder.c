@@ -146,8 +146,9 @@ static void send_batch(vn_forwarder_t *f, vn_forward_batch_t *b)
                vn_buf_len(&b->body), (double)dur / 1e6);
         return;
     }
-    vn_stats_add(&st->forward_failures, 1);
+    /* the cause first: a reader that saw forward_failures finds its cause counted */
     vn_stats_add(&st->forward_failures_by_cause[failure_cause(e, &res, deadline)], 1);
+    vn_stats_add(&st->forward_failures, 1);
     vn_stats_add(&st->forward_metrics_failed, b->metrics);
     /* The first failure and then one in 60 consecutive ones: a dead global must not flood the log. */
     if (f->fail_streak++ % 60 == 0)
