@@ -19,6 +19,7 @@ void vn_ssf_arena_init(vn_ssf_arena_t *a, size_t max_packet)
     a->cap = max_packet * ARENA_FACTOR + ARENA_SLACK;
     a->mem = vn_xmalloc(a->cap);
     a->used = 0;
+    a->failed = 0;
 }
 
 void vn_ssf_arena_destroy(vn_ssf_arena_t *a)
@@ -32,8 +33,10 @@ static void *arena_alloc(void *data, size_t size)
 {
     vn_ssf_arena_t *a = data;
     size_t off = (a->used + 15u) & ~(size_t)15u;
-    if (off > a->cap || size > a->cap - off)
+    if (off > a->cap || size > a->cap - off) {
+        a->failed = 1;
         return NULL;
+    }
     a->used = off + size;
     return a->mem + off;
 }
@@ -51,11 +54,12 @@ vn_ssf_dec_rc_t vn_ssf_decode(vn_ssf_arena_t *a, const uint8_t *buf, size_t len,
     if (len == 0 && !allow_empty)
         return VN_SSF_DEC_EMPTY;
     a->used = 0;
+    a->failed = 0;
     ProtobufCAllocator al = {.alloc = arena_alloc, .free = arena_free, .allocator_data = a};
     Ssf__SSFSpan *s = ssf__ssfspan__unpack(&al, len, buf);
     if (!s) {
-        /* protobuf-c does not say why; a full arena is the only allocation failure */
-        return a->used + 256 >= a->cap ? VN_SSF_DEC_NOMEM : VN_SSF_DEC_INVALID;
+        /* protobuf-c does not say why; a refused allocation is the only memory failure */
+        return a->failed ? VN_SSF_DEC_NOMEM : VN_SSF_DEC_INVALID;
     }
     if (!s->name || !*s->name) {
         for (size_t i = 0; i < s->n_tags; i++) {

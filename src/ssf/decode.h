@@ -17,6 +17,7 @@
 typedef struct vn_ssf_arena {
     uint8_t *mem; /* owned */
     size_t cap, used;
+    int failed; /* an allocation was refused during the last decode */
 } vn_ssf_arena_t;
 
 typedef enum vn_ssf_dec_rc {
