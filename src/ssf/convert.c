@@ -174,7 +174,10 @@ void vn_ssf_conv_span(vn_ssf_conv_t *cv, const Ssf__SSFSpan *span)
     const char *err = span->error ? "true" : "false";
     if (span->indicator) {
         /* Go: duration in ns, carried as the sample's float32 value */
-        double ns = (double)(float)(span->end_timestamp - span->start_timestamp);
+        int64_t d;
+        if (__builtin_sub_overflow(span->end_timestamp, span->start_timestamp, &d))
+            d = span->end_timestamp > span->start_timestamp ? INT64_MAX : INT64_MIN; /* Go time.Sub saturates */
+        double ns = (double)(float)d;
         if (*cv->indicator_timer) {
             kv_t kv[] = {{"error", err}, {"service", service}};
             if (emit(cv, cv->indicator_timer, VN_MT_HISTOGRAM, VN_SCOPE_MIXED, ns, 1, kv, 2, NULL))
