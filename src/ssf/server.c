@@ -6,7 +6,9 @@
  * Limits against hostile peers: datagrams over the limit are dropped whole
  * (MSG_TRUNC); a stream's frame may not claim more than the limit (framing
  * error: connection closed, as Go closes on any framing error); at most
- * VN_SSF_MAX_CONNS connections, each with one limit-sized body buffer; accept
+ * VN_SSF_MAX_CONNS connections (VN_SSF_MAX_CONNS_PER_UID per peer uid; at a cap the
+ * oldest connection that never delivered a frame is evicted, else the newcomer is
+ * refused), each with one limit-sized body buffer; accept
  * errors (EMFILE, ...) pause the listener with a doubling backoff.
  */
 #include "ssf/server.h"
@@ -20,6 +22,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,9 +38,15 @@
 #define BACKOFF_MAX_MS 2000
 #define READ_CHUNK 65536
 #define UDP_BURST 64
+/* A worker hands its part-filled batches to the metric workers at least this often under load. */
+#define COMMIT_EVERY_SPANS 256
+#define COMMIT_EVERY_MS 10
 
 typedef struct conn {
     int fd;
+    uid_t uid;       /* SO_PEERCRED; (uid_t)-1 when unknown */
+    bool proven;     /* has delivered a whole frame */
+    uint64_t born_ms;
     vn_ssf_frame_t fr;
     uint8_t *body; /* limit bytes, owned */
 } conn_t;
@@ -61,6 +70,8 @@ typedef struct worker {
     vn_ssf_arena_t arena;
     vn_ssf_conv_t *conv;
     uint8_t *buf;
+    size_t since_commit;
+    uint64_t last_commit_ms;
     pthread_t thread;
 } worker_t;
 
@@ -223,6 +234,12 @@ static void *worker_main(void *arg)
         s->count--;
         pthread_mutex_unlock(&s->mu);
         handle_span(w, w->buf, len, framed);
+        if (++w->since_commit >= COMMIT_EVERY_SPANS || now_ms() - w->last_commit_ms >= COMMIT_EVERY_MS) {
+            vn_ingest_commit(w->ingest);
+            flush_counts(w);
+            w->since_commit = 0;
+            w->last_commit_ms = now_ms();
+        }
         pthread_mutex_lock(&s->mu);
     }
     pthread_mutex_unlock(&s->mu);
@@ -267,6 +284,7 @@ static bool conn_read(vn_ssf_server_t *s, conn_t *c, uint8_t *chunk)
                 vn_ssf_frame_feed(&c->fr, chunk + off, (size_t)n - off, &used, c->body, s->limit, &blen);
             off += used;
             if (rc == VN_SSF_FRAME_READY) {
+                c->proven = true;
                 vn_stats_add(&s->stats->ssf_frames, 1);
                 vn_stats_add(&s->stats->ssf_bytes, blen);
                 enqueue(s, c->body, blen, true);
@@ -278,6 +296,41 @@ static bool conn_read(vn_ssf_server_t *s, conn_t *c, uint8_t *chunk)
             }
         }
     }
+    return true;
+}
+
+static uid_t peer_uid(int fd)
+{
+    struct ucred cr;
+    socklen_t len = sizeof cr;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0)
+        return (uid_t)-1;
+    return cr.uid;
+}
+
+/* Makes room for a newcomer from uid, or says no. At a cap (global, or this uid's), the
+ * oldest connection that never delivered a whole frame is closed to admit it: a peer that
+ * opens connections and sends nothing cannot lock out one that sends spans. */
+static bool admit(vn_ssf_server_t *s, uid_t uid)
+{
+    size_t mine = 0;
+    for (size_t i = 0; i < s->nconns; i++)
+        mine += s->conns[i]->uid == uid;
+    bool full_global = s->nconns >= VN_SSF_MAX_CONNS, full_uid = mine >= VN_SSF_MAX_CONNS_PER_UID;
+    if (!full_global && !full_uid)
+        return true;
+    size_t victim = SIZE_MAX;
+    for (size_t i = 0; i < s->nconns; i++) {
+        conn_t *c = s->conns[i];
+        if (c->proven || (full_uid && c->uid != uid))
+            continue;
+        if (victim == SIZE_MAX || c->born_ms < s->conns[victim]->born_ms)
+            victim = i;
+    }
+    if (victim == SIZE_MAX)
+        return false;
+    conn_close(s, victim);
+    vn_stats_add(&s->stats->ssf_conns_evicted, 1);
     return true;
 }
 
@@ -301,13 +354,16 @@ static void accept_conns(vn_ssf_server_t *s, lsock_t *l)
             return;
         }
         l->backoff_ms = 0;
-        if (s->nconns == VN_SSF_MAX_CONNS) {
+        uid_t uid = peer_uid(fd);
+        if (!admit(s, uid)) {
             close(fd);
             vn_stats_add(&s->stats->ssf_conns_rejected, 1);
             continue;
         }
         conn_t *c = vn_xcalloc(1, sizeof *c);
         c->fd = fd;
+        c->uid = uid;
+        c->born_ms = now_ms();
         c->body = vn_xmalloc(s->limit ? s->limit : 1);
         vn_ssf_frame_init(&c->fr);
         struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = c};

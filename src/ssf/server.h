@@ -22,8 +22,10 @@
 
 /** Used when trace_max_length_bytes is 0 (Go would read every datagram into 0 bytes). */
 #define VN_SSF_DEFAULT_MAX_LEN 16384
-/** Open unix stream connections; newcomers beyond it are closed at once (counted). */
+/** Open unix stream connections; see server.c for eviction (counted). */
 #define VN_SSF_MAX_CONNS 1024
+/** Open connections per peer uid (SO_PEERCRED), so one local user cannot take them all. */
+#define VN_SSF_MAX_CONNS_PER_UID 256
 
 typedef struct vn_ssf_server vn_ssf_server_t;
 

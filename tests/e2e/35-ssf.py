@@ -136,6 +136,19 @@ def main():
         st2.connect(sock_path)
         st2.sendall(frame(span([sample(COUNTER, "ssf.stream", 100)])) + b"\x00" + struct.pack(">I", 1 << 20))
 
+        # 260 silent connections from our uid (cap 256 per uid): the oldest silent ones are
+        # evicted so a newcomer that sends a span is still served
+        silent = []
+        for _ in range(260):
+            c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            c.connect(sock_path)
+            silent.append(c)
+        wait_for(lambda: counter("veneur_ssf_connections_accepted_total") >= 262, timeout=10, what="accepts")
+        late = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        late.connect(sock_path)
+        late.sendall(frame(span([sample(COUNTER, "ssf.evict_ok", 1)])))
+        state["evicted"] = lambda: counter("veneur_ssf_connections_evicted_total")
+
         def gains(name, n):
             return counter(name) - base[name] >= n
         wait_for(lambda: gains("veneur_ssf_frame_errors_total", 2) and gains("veneur_ssf_spans_received_total", 9),
@@ -144,11 +157,14 @@ def main():
         def have_all(recs):
             names = {r["name"] for r in recs}
             return {"ssf.count", "ssf.gauge", "ssf.set", "ssf.hist.50percentile", "indicator.span.timer.count",
-                    "objective.span.timer.count", "ssf.stream", "ssf.bytewise", "ssf.carrier"} <= names
+                    "objective.span.timer.count", "ssf.stream", "ssf.bytewise", "ssf.carrier", "ssf.evict_ok"} <= names
         recs = v.wait_records(have_all, timeout=15, what="span-derived metrics flushed")
         # a second interval may split them; wait for the next flush so totals are final
         state["recs"] = recs
         state["v"] = v
+        state["evicted_n"] = state["evicted"]()
+        for c in silent + [late, st, st2]:
+            c.close()
     finally:
         udp.close()
         rc = v.stop()
@@ -207,6 +223,11 @@ def case_stream():
     expect(not vals("ssf.after_bad"), "frame after a bad version must not be read")
 
 
+def case_eviction():
+    expect(one("ssf.evict_ok", []) == 1, "newcomer past the per-uid cap served")
+    expect(state["evicted_n"] >= 5, "silent connections evicted: %s" % state["evicted_n"])
+
+
 def case_hostile_counted():
     v, b = state["v"], state["base"]
     g = {n: state["after"][n] - b[n] for n in b}
@@ -243,4 +264,5 @@ if __name__ == "__main__":
         check("ssf indicator and objective timers with Go's tags", case_indicator)
         check("ssf unix stream framing, byte-at-a-time, bad version closes", case_stream)
         check("ssf hostile bytes counted and dropped", case_hostile_counted)
+        check("ssf per-uid connection cap evicts silent connections", case_eviction)
     run()
