@@ -92,6 +92,7 @@ struct vn_ssf_server {
     /* the span queue */
     pthread_mutex_t mu;
     pthread_cond_t cv;
+    pthread_cond_t space; /* signalled when a worker frees a slot */
     slot_t *slots;
     size_t cap, head, count;
     bool closing; /* no more pushes; workers drain and exit */
@@ -154,10 +155,22 @@ size_t vn_ssf_server_reader_count(const vn_ssf_server_t *s)
     return s ? s->nworkers : 0;
 }
 
-/* Copies one span's bytes into the queue; false (counted) when it is full. */
+/* Copies one span's bytes into the queue; false (counted) when it is full. A stream frame
+ * waits for room instead (Go blocks on its span channel): the sender is slowed through its
+ * socket buffer rather than losing spans it has no way to learn about. The wait ends at stop. */
 static bool enqueue(vn_ssf_server_t *s, const uint8_t *p, size_t len, bool framed)
 {
     pthread_mutex_lock(&s->mu);
+    while (framed && s->count == s->cap && !atomic_load(&s->stop)) {
+        struct timespec dl;
+        clock_gettime(CLOCK_REALTIME, &dl);
+        dl.tv_nsec += 100000000;
+        if (dl.tv_nsec >= 1000000000) {
+            dl.tv_sec++;
+            dl.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&s->space, &s->mu, &dl);
+    }
     if (s->count == s->cap) {
         pthread_mutex_unlock(&s->mu);
         vn_stats_add(&s->stats->ssf_spans_dropped, 1);
@@ -232,6 +245,7 @@ static void *worker_main(void *arg)
         memcpy(w->buf, sl->buf, len);
         s->head = (s->head + 1) % s->cap;
         s->count--;
+        pthread_cond_signal(&s->space);
         pthread_mutex_unlock(&s->mu);
         handle_span(w, w->buf, len, framed);
         if (++w->since_commit >= COMMIT_EVERY_SPANS || now_ms() - w->last_commit_ms >= COMMIT_EVERY_MS) {
@@ -457,6 +471,7 @@ vn_err_t vn_ssf_server_start(vn_ssf_server_t *s, const vn_ingest_shared_t *share
     s->stats = shared->stats;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
+    pthread_cond_init(&s->space, NULL);
     s->slots = vn_xcalloc(s->cap, sizeof *s->slots);
     for (size_t i = 0; i < s->cap; i++)
         s->slots[i].buf = vn_xmalloc(s->limit);
@@ -534,6 +549,7 @@ void vn_ssf_server_free(vn_ssf_server_t *s)
         free(s->slots);
         pthread_mutex_destroy(&s->mu);
         pthread_cond_destroy(&s->cv);
+        pthread_cond_destroy(&s->space);
     }
     if (s->epfd >= 0)
         close(s->epfd);

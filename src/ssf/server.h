@@ -3,7 +3,8 @@
  * one I/O thread on epoll reads `udp://` sockets (one SSFSpan per datagram,
  * at most trace_max_length_bytes) and `unix://` stream sockets (ssf/frame.h
  * framing), copies each span's bytes into a bounded queue of
- * span_channel_capacity preallocated slots (full: counted drop), and
+ * span_channel_capacity preallocated slots (full: a datagram is dropped and
+ * counted; a stream frame waits for room, as Go blocks), and
  * num_span_workers threads decode (ssf/decode.h), convert (ssf/convert.h)
  * and free each span. docs/internals/ssf.md.
  *
