@@ -26,7 +26,7 @@ endif
 
 VERSION ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo dirty)
 BUILD_DATE ?= $(shell git log -1 --format=%ct 2>/dev/null || echo dirty)
-PKGS := yaml-0.1 libmicrohttpd openssl zlib libprotobuf-c libxxhash libnghttp2 libcurl snappy rdkafka re2
+PKGS := yaml-0.1 libmicrohttpd openssl zlib libprotobuf-c libxxhash libnghttp2 libcurl snappy rdkafka re2 libcares
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes -Wvla -fno-common

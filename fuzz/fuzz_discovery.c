@@ -2,19 +2,20 @@
  * fuzz_discovery.c - libFuzzer target for the discovery response parsers
  * (src/proxy/discovery.h, dns.h): every input is fed, as it is, to the
  * Consul parser, the Kubernetes Endpoints parser, the hosts_file lookup and
- * the DNS response parser (id from its first two bytes).
+ * the DNS response reader (as an A, AAAA and SRV answer).
  *
  * Invariants: whatever a parser returns is an address the proxy can dial
  * ("host:port" that splits, port 1..65535, no spaces or control bytes), at
  * most VN_DISC_MAX_ADDRS of them; DNS records are at most
- * VN_DNS_MAX_RECORDS with NUL-terminated names shorter than VN_DNS_MAX_NAME;
+ * VN_DNS_MAX_RECORDS of the asked type with NUL-terminated names shorter
+ * than VN_DNS_MAX_NAME;
  * a failed parse returns nothing.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "forward/h2_client.h"
+#include "core/hostport.h"
 #include "proxy/discovery.h"
 #include "proxy/dns.h"
 
@@ -31,7 +32,7 @@ static void check_list(vn_strlist_t *l, int ports_required)
                 abort();
         if (ports_required) {
             char host[256], port[16];
-            if (vn_h2_split_hostport(a, host, sizeof host, port, sizeof port) != VN_OK)
+            if (vn_hostport_split(a, false, host, sizeof host, port, sizeof port) != VN_OK)
                 abort();
             long v = strtol(port, NULL, 10);
             if (v < 1 || v > 65535)
@@ -57,21 +58,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (l.n > VN_DISC_MAX_ADDRS)
         abort();
     vn_disc_list_free(&l);
-    vn_dns_answer_t a;
-    uint16_t id = size >= 2 ? (uint16_t)((data[0] << 8) | data[1]) : 0;
-    if (vn_dns_parse((const uint8_t *)text, size, id, &a) == VN_OK) {
-        if (a.n > VN_DNS_MAX_RECORDS)
-            abort();
-        for (size_t i = 0; i < a.n; i++) {
-            if (strlen(a.rr[i].owner) >= VN_DNS_MAX_NAME || strlen(a.rr[i].target) >= VN_DNS_MAX_NAME)
+    /* DNS: the answer parsed as each type discovery asks for (c-ares underneath, our bounds on top) */
+    static const uint16_t types[] = {VN_DNS_A, VN_DNS_AAAA, VN_DNS_SRV};
+    for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+        vn_dns_answer_t a;
+        if (vn_dns_parse(data, size, types[t], &a) == VN_OK) {
+            if (a.n == 0 || a.n > VN_DNS_MAX_RECORDS)
                 abort();
-            char ip[64];
-            if (a.rr[i].type == VN_DNS_A || a.rr[i].type == VN_DNS_AAAA)
-                vn_dns_format_addr(&a.rr[i], ip, sizeof ip);
+            for (size_t i = 0; i < a.n; i++) {
+                if (a.rr[i].type != types[t] || strlen(a.rr[i].target) >= VN_DNS_MAX_NAME)
+                    abort();
+                char ip[64];
+                if (types[t] != VN_DNS_SRV)
+                    vn_dns_format_addr(&a.rr[i], ip, sizeof ip);
+            }
+            vn_dns_answer_free(&a);
+        } else if (a.rr || a.n) {
+            abort();
         }
-        vn_dns_answer_free(&a);
-    } else if (a.rr || a.n) {
-        abort();
     }
     free(text);
     return 0;

@@ -22,6 +22,7 @@
 #include "aggregate/worker.h"
 #include "config/config.h"
 #include "core/cli.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/stats.h"
 #include "core/version.h"
@@ -34,6 +35,8 @@
 #include "tls/tls.h"
 #include "parse/dogstatsd.h"
 #include "sinks/sink.h"
+#include "telemetry/selfstats.h"
+#include "telemetry/watchdog.h"
 
 extern char **environ;
 
@@ -47,6 +50,8 @@ typedef struct app {
     vn_stats_t stats;
     _Atomic bool ready;
     bool print_secrets; /* -print-secrets: /config/yaml shows secrets (Go's flag) */
+    vn_selfstats_t *selfstats; /* NULL unless stats_address is set */
+    vn_watchdog_t *watchdog;   /* NULL unless flush_watchdog_missed_flushes > 0 */
 } app_t;
 
 static void usage(FILE *out)
@@ -65,7 +70,22 @@ static void usage(FILE *out)
                  "Environment variables VENEUR_<FIELD> override config keys (e.g. VENEUR_INTERVAL=10s).\n");
 }
 
-static bool ready_cb(void *ctx) { return atomic_load(&((app_t *)ctx)->ready); }
+static bool ready_cb(void *ctx)
+{
+    return atomic_load(&((app_t *)ctx)->ready) && vn_watchdog_healthy(((app_t *)ctx)->watchdog);
+}
+
+static bool live_cb(void *ctx) { return vn_watchdog_healthy(((app_t *)ctx)->watchdog); }
+
+static unsigned healthcheck_cb(void *ctx) { return live_cb(ctx) ? 200 : 503; }
+
+/* After every flush (flusher thread): self-metrics to stats_address, and the watchdog's kick. */
+static void on_flush_cb(void *ctx, const vn_flush_report_t *r)
+{
+    app_t *app = ctx;
+    vn_watchdog_kick(app->watchdog);
+    vn_selfstats_report(app->selfstats, r);
+}
 
 static size_t metrics_cb(void *ctx, char *buf, size_t cap)
 {
@@ -331,7 +351,15 @@ int main(int argc, char **argv)
     err[0] = '\0';
     if (vn_forward_start(cfg, workers, nworkers, &app.stats, &forward, err, sizeof err) != VN_OK)
         return fail(NULL, err, VN_ERR_CONFIG);
+    err[0] = '\0';
+    if (vn_selfstats_new(cfg, &app.stats, &app.selfstats, err, sizeof err) != VN_OK)
+        return fail("stats_address", err, VN_ERR_CONFIG);
+    if (app.selfstats)
+        VN_LOG(INFO, "event=self_metrics addr=%s namespace=veneur.", cfg->stats_address);
+    app.watchdog = vn_watchdog_start(cfg->flush_watchdog_missed_flushes, cfg->interval_s);
     vn_flusher_opts_t fo = {.cfg = cfg,
+                            .on_flush = on_flush_cb,
+                            .on_flush_ctx = &app,
                             .forward = forward,
                             .workers = workers,
                             .nworkers = nworkers,
@@ -346,6 +374,8 @@ int main(int argc, char **argv)
         vn_http_handlers_t h = {.ctx = &app,
                                 .ready = ready_cb,
                                 .metrics = metrics_cb,
+                                .healthcheck = healthcheck_cb,
+                                .live = live_cb,
                                 .config_yaml = cfg->http_config ? config_yaml_cb : NULL,
                                 .quit = cfg->http_quit ? quit_cb : NULL};
         err[0] = '\0';
@@ -373,15 +403,17 @@ int main(int argc, char **argv)
     }
     start_shutdown_watchdog();
     /* Sinks get the shutdown budget less a margin for what runs after them. */
-    double sinks_by = vn_flusher_mono_now() + SHUTDOWN_DEADLINE_S - 5;
+    double sinks_by = vn_clock_mono_s() + SHUTDOWN_DEADLINE_S - 5;
 
     atomic_store(&app.ready, false);
     vn_listeners_stop(listeners);
     vn_ssf_server_stop(ssf); /* queued spans are converted before the final flush */
     vn_forward_stop_import(forward); /* no import may land after the final flush */
     vn_flusher_stop_by(flusher, cfg->flush_on_shutdown, sinks_by);
+    vn_watchdog_stop(app.watchdog); /* after the final flush: it may not trip during a slow one */
     vn_http_server_stop(http);
     vn_flusher_free(flusher);
+    vn_selfstats_free(app.selfstats);
     vn_forward_free(forward); /* sends the final batch (bounded by one interval) */
     vn_listeners_free(listeners);
     vn_ssf_server_free(ssf);

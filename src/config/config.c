@@ -201,15 +201,6 @@ const char *vn_cfg__getenv(char *const *envp, const char *name)
 
 /* ---------------------------------------------------------------- YAML */
 
-static bool is_group(const char *k)
-{
-    size_t n = strlen(k);
-    for (size_t i = 0; i < vn_config_nkeys; i++)
-        if (strncmp(vn_config_keys[i].key, k, n) == 0 && vn_config_keys[i].key[n] == '.')
-            return true;
-    return false;
-}
-
 static vn_err_t load_root(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_t *root)
 {
     char path[256];
@@ -224,10 +215,10 @@ static vn_err_t load_root(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_t
         const char *k = ps[i].key;
         yaml_node_t *v = ps[i].val;
         /* "features.x" is only reachable nested, as in Go */
-        const vn_config_key_t *kt = strchr(k, '.') ? NULL : vn_cfg__find_key(k);
+        const vn_config_key_t *kt = strchr(k, '.') ? NULL : vn_cfg__schema_find(ld->schema, k);
         if (kt) {
             err = vn_cfg__set_from_node(ld, kt, doc, v);
-        } else if (is_group(k)) {
+        } else if (vn_cfg__schema_is_group(ld->schema, k)) {
             if (vn_cfg__is_null(v))
                 continue;
             vn_cfg_pair_t *ps2;
@@ -235,7 +226,7 @@ static vn_err_t load_root(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_t
             err = vn_cfg__map_pairs(ld, doc, v, k, &ps2, &pn2);
             for (size_t j = 0; j < pn2 && err == VN_OK; j++) {
                 snprintf(path, sizeof path, "%s.%s", k, ps2[j].key);
-                kt = vn_cfg__find_key(path);
+                kt = vn_cfg__schema_find(ld->schema, path);
                 err = kt ? vn_cfg__set_from_node(ld, kt, doc, ps2[j].val) : vn_cfg__unknown_key(ld, path);
             }
         } else {
@@ -311,8 +302,13 @@ static vn_err_t check_depth(vn_cfg_loader_t *ld, const char *yaml, size_t len)
     return vn_cfg__errf(ld, "%s", msg);
 }
 
-static vn_err_t load_yaml(vn_cfg_loader_t *ld, const char *yaml, size_t len)
+vn_err_t vn_cfg_loader_yaml(vn_cfg_loader_t *ld, const char *yaml, size_t len)
 {
+    if (!yaml || !len)
+        return VN_OK;
+    if (memmem(yaml, len, "{{", 2))
+        VN_LOG(WARN, "event=config_template_unsupported msg=\"the file contains {{ but text/template "
+                     "expansion is not implemented; the text is used as is\"");
     vn_err_t err = check_depth(ld, yaml, len);
     if (err != VN_OK)
         return err;
@@ -337,14 +333,14 @@ static vn_err_t load_yaml(vn_cfg_loader_t *ld, const char *yaml, size_t len)
 
 /* ---------------------------------------------------------------- env */
 
-static vn_err_t apply_env(vn_cfg_loader_t *ld)
+vn_err_t vn_cfg_loader_env(vn_cfg_loader_t *ld)
 {
     char name[160];
-    for (size_t i = 0; i < vn_config_nkeys; i++) {
-        const vn_config_key_t *k = &vn_config_keys[i];
+    for (size_t i = 0; i < ld->schema->nkeys; i++) {
+        const vn_config_key_t *k = &ld->schema->keys[i];
         if (!k->gofield)
             continue;
-        vn_cfg__env_name(k, name, sizeof name);
+        vn_cfg_env_name(ld->schema, k, name, sizeof name);
         const char *v = vn_cfg__getenv(ld->envp, name);
         if (v) {
             vn_err_t err = vn_cfg__set_from_env(ld, k, v, name);
@@ -854,34 +850,50 @@ static vn_err_t finish(vn_cfg_loader_t *ld)
 
 /* ---------------------------------------------------------------- public API */
 
+vn_cfg_loader_t *vn_cfg_loader_new(const vn_config_schema_t *schema, void *obj, char *const *envp, bool strict,
+                                   char *err, size_t errcap)
+{
+    vn_cfg_loader_t *ld = vn_xcalloc(1, sizeof *ld);
+    ld->schema = schema;
+    ld->obj = obj;
+    ld->cfg = schema == &vn_config_schema ? obj : NULL;
+    ld->strict = strict;
+    ld->err = err;
+    ld->errcap = errcap;
+    ld->envp = envp;
+    if (err && errcap)
+        err[0] = '\0';
+    return ld;
+}
+
+void vn_cfg_loader_free(vn_cfg_loader_t *ld)
+{
+    if (!ld)
+        return;
+    for (int i = 0; i < VN_V13__N; i++)
+        vn_cfg__kvvec_free(&ld->v13[i]);
+    for (size_t i = 0; i < ld->n_arena; i++)
+        free(ld->arena[i]);
+    free(ld->arena);
+    free(ld);
+}
+
 vn_err_t vn_config_load(const char *yaml, size_t yaml_len, char *const *envp, bool strict, vn_config_t **out,
                         char *errbuf, size_t errcap)
 {
-    if (errbuf && errcap)
-        errbuf[0] = '\0';
     *out = NULL;
     vn_config_t *cfg = vn_xcalloc(1, sizeof *cfg);
     vn_cfg__init_defaults(cfg);
-    vn_cfg_loader_t ld = {.cfg = cfg, .strict = strict, .err = errbuf, .errcap = errcap, .envp = envp};
-    vn_err_t err = VN_OK;
-    if (yaml && yaml_len) {
-        if (memmem(yaml, yaml_len, "{{", 2))
-            VN_LOG(WARN, "event=config_template_unsupported msg=\"the file contains {{ but text/template "
-                         "expansion is not implemented; the text is used as is\"");
-        err = load_yaml(&ld, yaml, yaml_len);
-    }
+    vn_cfg_loader_t *ld = vn_cfg_loader_new(&vn_config_schema, cfg, envp, strict, errbuf, errcap);
+    vn_err_t err = vn_cfg_loader_yaml(ld, yaml, yaml_len);
     if (err == VN_OK)
-        err = apply_env(&ld);
+        err = vn_cfg_loader_env(ld);
     if (err == VN_OK)
-        err = finish(&ld);
-    for (int i = 0; i < VN_V13__N; i++)
-        vn_cfg__kvvec_free(&ld.v13[i]);
-    for (size_t i = 0; i < ld.n_arena; i++)
-        free(ld.arena[i]);
-    free(ld.arena);
+        err = finish(ld);
+    if (err != VN_OK && !ld->failed)
+        vn_cfg__errf(ld, "%s", vn_strerror(err));
+    vn_cfg_loader_free(ld);
     if (err != VN_OK) {
-        if (!ld.failed)
-            vn_cfg__errf(&ld, "%s", vn_strerror(err));
         vn_config_free(cfg);
         return VN_ERR_CONFIG;
     }
@@ -889,12 +901,12 @@ vn_err_t vn_config_load(const char *yaml, size_t yaml_len, char *const *envp, bo
     return VN_OK;
 }
 
-vn_err_t vn_config_load_file(const char *path, char *const *envp, bool strict, vn_config_t **out, char *errbuf,
-                             size_t errcap)
+vn_err_t vn_cfg_read_file(const char *path, size_t max, char **out, size_t *out_len, char *errbuf, size_t errcap)
 {
     char shown[160];
     vn_cfg_loader_t ld = {.err = errbuf, .errcap = errcap};
     *out = NULL;
+    *out_len = 0;
     /* O_NONBLOCK: opening a FIFO (or a device) must not wait for a writer; such
      * files are refused below, regular files ignore the flag */
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
@@ -907,12 +919,12 @@ vn_err_t vn_config_load_file(const char *path, char *const *envp, bool strict, v
         return vn_cfg__errf(&ld, "cannot read \"%s\": not a regular file",
                             vn_cfg__show(path, false, shown, sizeof shown));
     }
-    if (st.st_size > (off_t)VN_CFG_MAX_FILE) {
+    if (st.st_size > (off_t)max) {
         close(fd);
-        return vn_cfg__errf(&ld, "cannot read \"%s\": larger than %u bytes",
-                            vn_cfg__show(path, false, shown, sizeof shown), VN_CFG_MAX_FILE);
+        return vn_cfg__errf(&ld, "cannot read \"%s\": larger than %zu bytes",
+                            vn_cfg__show(path, false, shown, sizeof shown), max);
     }
-    size_t cap = (size_t)st.st_size, len = 0;
+    size_t cap = (size_t)st.st_size, len = 0; /* what the file held when opened */
     char *buf = vn_xmalloc(cap + 1);
     while (len < cap) {
         ssize_t r = read(fd, buf + len, cap - len);
@@ -931,7 +943,21 @@ vn_err_t vn_config_load_file(const char *path, char *const *envp, bool strict, v
     }
     close(fd);
     buf[len] = '\0';
-    vn_err_t err = vn_config_load(buf, len, envp, strict, out, errbuf, errcap);
+    *out = buf;
+    *out_len = len;
+    return VN_OK;
+}
+
+vn_err_t vn_config_load_file(const char *path, char *const *envp, bool strict, vn_config_t **out, char *errbuf,
+                             size_t errcap)
+{
+    *out = NULL;
+    char *buf;
+    size_t len;
+    vn_err_t err = vn_cfg_read_file(path, VN_CFG_MAX_FILE, &buf, &len, errbuf, errcap);
+    if (err != VN_OK)
+        return err;
+    err = vn_config_load(buf, len, envp, strict, out, errbuf, errcap);
     free(buf);
     return err;
 }

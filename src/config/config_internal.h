@@ -15,6 +15,7 @@
 #include <yaml.h>
 
 #include "config/config.h"
+#include "config/config_schema.h"
 
 /* ---- limits: every size that comes from the file is bounded before use ---- */
 #define VN_CFG_MAX_FILE (16u << 20)     /* bytes of YAML read by vn_config_load_file */
@@ -28,40 +29,6 @@
 #define VN_CFG_MAX_PERCENTILES 100u
 #define VN_CFG_MAX_METRIC_LENGTH (16 << 20)
 
-typedef enum vn_ktype {
-    VN_KT_STR,       /* char *                                   */
-    VN_KT_INT,       /* int (Go int; we reject values beyond C int) */
-    VN_KT_LONG,      /* long                                     */
-    VN_KT_BOOL,      /* bool                                     */
-    VN_KT_DURATION,  /* double seconds, Go duration syntax       */
-    VN_KT_STRLIST,   /* vn_strlist_t                             */
-    VN_KT_URLLIST,   /* vn_strlist_t of listen URLs (validated after load) */
-    VN_KT_FLOATLIST, /* percentiles: double *percentiles + n_percentiles */
-    VN_KT_AGGS,      /* unsigned VN_AGG_* mask from a list of names */
-    VN_KT_SINKS,     /* metric_sinks (YAML only)                 */
-    VN_KT_ROUTING,   /* metric_sink_routing (YAML only)          */
-    VN_KT_V13,       /* [v13] flat sink key passed into a translated sink's kv */
-    VN_KT_IGNORED,   /* accepted, any shape, not used (reason in sink_key) */
-} vn_ktype_t;
-
-enum {
-    VN_KF_SECRET = 1,       /* value never printed */
-    VN_KF_NODUMP = 2,       /* not written by vn_config_dump (v13 keys: dumped as metric_sinks) */
-    VN_KF_ZERO_DEFAULT = 4, /* zero after file+env means "use the default" (Go ApplyDefaults) */
-    VN_KF_LIST = 8,         /* V13: the Go field is a []string (env is comma-split) */
-};
-
-typedef struct vn_config_key {
-    const char *key;       /* YAML path; nested keys joined with '.' ("features.enable_metric_sink_routing") */
-    const char *gofield;   /* Go field path ("Features.EnableMetricSinkRouting"); NULL = no env */
-    vn_ktype_t type;
-    size_t off;            /* offset in vn_config_t (unused for V13/IGNORED) */
-    const char *def;       /* default in env syntax, or NULL */
-    unsigned flags;        /* VN_KF_* */
-    const char *sink_kind; /* V13: "datadog" | "signalfx" | "kafka" */
-    const char *sink_key;  /* V13: key in that sink's config; IGNORED: reason logged */
-} vn_config_key_t;
-
 extern const vn_config_key_t vn_config_keys[];
 extern const size_t vn_config_nkeys;
 
@@ -73,9 +40,11 @@ typedef struct vn_kvvec {
 
 enum { VN_V13_DATADOG, VN_V13_SIGNALFX, VN_V13_KAFKA, VN_V13_NEWRELIC, VN_V13_S3, VN_V13__N };
 
-/** Loader state for one vn_config_load call. */
-typedef struct vn_cfg_loader {
-    vn_config_t *cfg;
+/** Loader state for one load (vn_cfg_loader_t). */
+struct vn_cfg_loader {
+    const vn_config_schema_t *schema;
+    void *obj;        /* the struct the schema describes */
+    vn_config_t *cfg; /* obj when the schema is veneur's, else NULL (veneur-only key types) */
     bool strict;
     char *err;       /* caller's errbuf (may be NULL) */
     size_t errcap;
@@ -86,26 +55,19 @@ typedef struct vn_cfg_loader {
     char *const *envp;
     void **arena; /* pair arrays from vn_cfg__map_pairs, freed at the end of the load */
     size_t n_arena;
-} vn_cfg_loader_t;
+};
+
 
 /* ---- errors and safe printing (config.c) ---- */
-/** Records the first error as "config: ..." (one line) and returns VN_ERR_CONFIG. */
-vn_err_t vn_cfg__errf(vn_cfg_loader_t *ld, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/** Escaped, truncated copy of v for messages, or "<redacted>" when secret. Writes into buf. */
-const char *vn_cfg__show(const char *v, bool secret, char *buf, size_t cap);
 /** True for keys whose values are secrets (key, token, password, secret, credential, auth, dsn). */
 bool vn_cfg__key_is_secret(const char *key);
-/** Env lookup in a NULL-terminated "K=V" array; NULL when unset. Borrows. */
-const char *vn_cfg__getenv(char *const *envp, const char *name);
 
 /* ---- scalar parsing (config_keys.c) ---- */
 bool vn_cfg__parse_int(const char *s, long long min, long long max, long long *out);
 bool vn_cfg__parse_bool(const char *s, bool yaml_forms, bool *out);
 bool vn_cfg__parse_float(const char *s, double *out);
-/** Go Duration.String()-compatible enough to parse back: "10s", "1500ms", "0s". */
-void vn_cfg__format_duration(double seconds, char *buf, size_t cap);
 
-/* ---- table-driven setters (config_keys.c) ---- */
+/* ---- table-driven setters (config_keys.c); fields are found in ld->obj ---- */
 /** Applies defaults of the table (before the file is read). */
 void vn_cfg__init_defaults(vn_config_t *cfg);
 /** Sets a key from env text (lists comma-split). origin names the env var for messages. */
@@ -117,6 +79,15 @@ vn_err_t vn_cfg__set_from_node(vn_cfg_loader_t *ld, const vn_config_key_t *k, ya
 void vn_cfg__apply_zero_defaults(vn_config_t *cfg);
 /** Frees what the table's fields own (not sinks/routing). */
 void vn_cfg__free_fields(vn_config_t *cfg);
+/** A row of the loader's schema by YAML path, or NULL. */
+const vn_config_key_t *vn_cfg__schema_find(const vn_config_schema_t *s, const char *path);
+/** True when some row of s is nested under k ("tls" for "tls.ca_file"). */
+bool vn_cfg__schema_is_group(const vn_config_schema_t *s, const char *k);
+/** A key's value is never printed: VN_KF_SECRET or a secret-sounding name. */
+bool vn_cfg__secret_key(const vn_config_key_t *k);
+/** Tag matchers ({kind, value, unset}) from a YAML list into *arr / *n (config_yaml.c). */
+vn_err_t vn_cfg__parse_tag_matchers(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_t *node, const char *where,
+                                    vn_tag_matcher_t **arr, size_t *n);
 const vn_config_key_t *vn_cfg__find_key(const char *path);
 /** "VENEUR_" + Go path upper-cased with '.' -> '_'. */
 void vn_cfg__env_name(const vn_config_key_t *k, char *buf, size_t cap);
@@ -162,6 +133,8 @@ void vn_cfg__split_commas(const char *s, vn_strlist_t *out);
 /** Joins with ','; returns owned. */
 char *vn_cfg__join(const vn_strlist_t *l);
 void vn_cfg__sink_free(vn_sink_config_t *sc);
+/** Frees n matchers and the array. */
+void vn_cfg__matchers_free(vn_tag_matcher_t *m, size_t n);
 void vn_cfg__routing_free(vn_sink_routing_t *r);
 
 #endif

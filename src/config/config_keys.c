@@ -24,12 +24,13 @@
 #include "core/xalloc.h"
 
 #define OFF(f) offsetof(vn_config_t, f)
-#define K(key, go, type, field, def, flags) {key, go, type, OFF(field), def, flags, NULL, NULL}
+#define K(k_, go_, t_, field_, def_, fl_) {.key = k_, .gofield = go_, .type = t_, .off = OFF(field_), .def = def_, .flags = fl_}
 /* [v13] typed flat key: kept in its own field, translated into a sink later, not dumped */
-#define K13(key, go, type, field, flags) {key, go, type, OFF(field), NULL, (flags) | VN_KF_NODUMP, NULL, NULL}
+#define K13(k_, go_, t_, field_, fl_) {.key = k_, .gofield = go_, .type = t_, .off = OFF(field_), .flags = (fl_) | VN_KF_NODUMP}
 /* [v13] flat sink key passed verbatim into the translated sink's config */
-#define P13(key, go, kind, skey, flags) {key, go, VN_KT_V13, 0, NULL, (flags) | VN_KF_NODUMP, kind, skey}
-#define IGN(key, reason) {key, NULL, VN_KT_IGNORED, 0, NULL, VN_KF_NODUMP, NULL, reason}
+#define P13(k_, go_, kind_, skey_, fl_)                                                                         \
+    {.key = k_, .gofield = go_, .type = VN_KT_V13, .flags = (fl_) | VN_KF_NODUMP, .sink_kind = kind_, .sink_key = skey_}
+#define IGN(k_, reason_) {.key = k_, .type = VN_KT_IGNORED, .flags = VN_KF_NODUMP, .sink_key = reason_}
 
 /* Rows that share a YAML prefix ("features.", "tls.") must stay adjacent: the
  * dump writes each group as one nested mapping. */
@@ -195,20 +196,34 @@ const vn_config_key_t vn_config_keys[] = {
     IGN("xray_sample_percentage", "span_sinks_not_supported"),
 };
 const size_t vn_config_nkeys = sizeof vn_config_keys / sizeof vn_config_keys[0];
+const vn_config_schema_t vn_config_schema = {vn_config_keys, sizeof vn_config_keys / sizeof vn_config_keys[0],
+                                             "VENEUR_"};
 
-const vn_config_key_t *vn_cfg__find_key(const char *path)
+const vn_config_key_t *vn_cfg__schema_find(const vn_config_schema_t *s, const char *path)
 {
-    for (size_t i = 0; i < vn_config_nkeys; i++)
-        if (strcmp(vn_config_keys[i].key, path) == 0)
-            return &vn_config_keys[i];
+    for (size_t i = 0; i < s->nkeys; i++)
+        if (strcmp(s->keys[i].key, path) == 0)
+            return &s->keys[i];
     return NULL;
 }
 
-void vn_cfg__env_name(const vn_config_key_t *k, char *buf, size_t cap)
+bool vn_cfg__schema_is_group(const vn_config_schema_t *s, const char *k)
+{
+    size_t n = strlen(k);
+    for (size_t i = 0; i < s->nkeys; i++)
+        if (strncmp(s->keys[i].key, k, n) == 0 && s->keys[i].key[n] == '.')
+            return true;
+    return false;
+}
+
+const vn_config_key_t *vn_cfg__find_key(const char *path) { return vn_cfg__schema_find(&vn_config_schema, path); }
+
+void vn_cfg__env_name(const vn_config_key_t *k, char *buf, size_t cap) { vn_cfg_env_name(&vn_config_schema, k, buf, cap); }
+
+void vn_cfg_env_name(const vn_config_schema_t *schema, const vn_config_key_t *k, char *buf, size_t cap)
 {
     size_t n = 0;
-    const char *pre = "VENEUR_";
-    for (const char *p = pre; *p && n + 1 < cap; p++)
+    for (const char *p = schema->env_prefix; *p && n + 1 < cap; p++)
         buf[n++] = *p;
     for (const char *p = k->gofield ? k->gofield : ""; *p && n + 1 < cap; p++) {
         char c = *p;
@@ -322,7 +337,7 @@ bool vn_cfg__parse_float(const char *s, double *out)
 
 #define FIELD(cfg, k, T) ((T *)(void *)((char *)(cfg) + (k)->off))
 
-static bool secret_key(const vn_config_key_t *k) { return (k->flags & VN_KF_SECRET) || vn_cfg__key_is_secret(k->key); }
+bool vn_cfg__secret_key(const vn_config_key_t *k) { return (k->flags & VN_KF_SECRET) || vn_cfg__key_is_secret(k->key); }
 
 static int v13_index(const char *kind)
 {
@@ -341,7 +356,7 @@ static int v13_index(const char *kind)
 static vn_err_t set_scalar(vn_cfg_loader_t *ld, const vn_config_key_t *k, const char *val, bool yaml,
                            const char *where)
 {
-    vn_config_t *cfg = ld->cfg;
+    void *cfg = ld->obj;
     char shown[160];
     long long ll;
     switch (k->type) {
@@ -352,33 +367,59 @@ static vn_err_t set_scalar(vn_cfg_loader_t *ld, const vn_config_key_t *k, const 
         return VN_OK;
     }
     case VN_KT_INT:
-    case VN_KT_LONG: {
-        long long lo = k->type == VN_KT_INT ? INT_MIN : LONG_MIN, hi = k->type == VN_KT_INT ? INT_MAX : LONG_MAX;
-        if (!vn_cfg__parse_int(val, lo, hi, &ll))
+    case VN_KT_LONG:
+    case VN_KT_ULONG: {
+        long long lo = k->type == VN_KT_INT ? INT_MIN : k->type == VN_KT_LONG ? LONG_MIN : 0;
+        long long hi = k->type == VN_KT_INT ? INT_MAX : LONG_MAX;
+        bool ranged = k->min < k->max;
+        if (ranged) {
+            lo = k->min;
+            hi = k->max;
+        }
+        if (!vn_cfg__parse_int(val, lo, hi, &ll)) {
+            if (ranged)
+                return vn_cfg__errf(ld, "key \"%s\": invalid integer \"%s\" (%lld..%lld)%s", k->key,
+                                    vn_cfg__show(val, vn_cfg__secret_key(k), shown, sizeof shown), lo, hi, where);
             return vn_cfg__errf(ld, "key \"%s\": invalid integer \"%s\"%s", k->key,
-                                vn_cfg__show(val, secret_key(k), shown, sizeof shown), where);
+                                vn_cfg__show(val, vn_cfg__secret_key(k), shown, sizeof shown), where);
+        }
         if (k->type == VN_KT_INT)
             *FIELD(cfg, k, int) = (int)ll;
-        else
+        else if (k->type == VN_KT_LONG)
             *FIELD(cfg, k, long) = (long)ll;
+        else
+            *FIELD(cfg, k, unsigned long) = (unsigned long)ll;
         return VN_OK;
     }
+    case VN_KT_ENUM:
+        for (int i = 0; k->names[i]; i++) {
+            if (strcmp(val, k->names[i]) == 0) {
+                *FIELD(cfg, k, int) = i;
+                return VN_OK;
+            }
+        }
+        return vn_cfg__errf(ld, "key \"%s\": unknown value \"%s\" (%s)%s", k->key,
+                            vn_cfg__show(val, vn_cfg__secret_key(k), shown, sizeof shown), k->sink_key, where);
     case VN_KT_BOOL:
         if (!vn_cfg__parse_bool(val, yaml, FIELD(cfg, k, bool)))
             return vn_cfg__errf(ld, "key \"%s\": invalid boolean \"%s\"%s", k->key,
-                                vn_cfg__show(val, secret_key(k), shown, sizeof shown), where);
+                                vn_cfg__show(val, vn_cfg__secret_key(k), shown, sizeof shown), where);
         return VN_OK;
-    case VN_KT_DURATION:
-        if (vn_config_parse_duration(val, FIELD(cfg, k, double)) != VN_OK)
-            return vn_cfg__errf(ld, "key \"%s\": invalid duration \"%s\"%s", k->key,
-                                vn_cfg__show(val, secret_key(k), shown, sizeof shown), where);
+    case VN_KT_DURATION: {
+        double d;
+        if (vn_config_parse_duration(val, &d) != VN_OK || ((k->flags & VN_KF_NONNEG) && d < 0))
+            return vn_cfg__errf(ld, "key \"%s\": invalid duration \"%s\"%s%s", k->key,
+                                vn_cfg__show(val, vn_cfg__secret_key(k), shown, sizeof shown),
+                                (k->flags & VN_KF_NONNEG) ? " (Go syntax, >= 0, e.g. 2s, 500ms, 1m30s)" : "", where);
+        *FIELD(cfg, k, double) = d;
         return VN_OK;
+    }
     default:
         return vn_cfg__errf(ld, "key \"%s\": expected a list%s", k->key, where);
     }
 }
 
-static void set_zero(vn_config_t *cfg, const vn_config_key_t *k)
+static void set_zero(void *cfg, const vn_config_key_t *k)
 {
     switch (k->type) {
     case VN_KT_STR:
@@ -390,6 +431,12 @@ static void set_zero(vn_config_t *cfg, const vn_config_key_t *k)
         break;
     case VN_KT_LONG:
         *FIELD(cfg, k, long) = 0;
+        break;
+    case VN_KT_ULONG:
+        *FIELD(cfg, k, unsigned long) = 0;
+        break;
+    case VN_KT_ENUM:
+        *FIELD(cfg, k, int) = 0;
         break;
     case VN_KT_BOOL:
         *FIELD(cfg, k, bool) = false;
@@ -418,13 +465,13 @@ static unsigned agg_bit(const char *name)
 /* List -> field; takes ownership of items (freed here on every path). */
 static vn_err_t set_list(vn_cfg_loader_t *ld, const vn_config_key_t *k, vn_strlist_t *items, const char *where)
 {
-    vn_config_t *cfg = ld->cfg;
+    vn_config_t *cfg = ld->cfg; /* FLOATLIST, AGGS: veneur's struct only */
     char shown[160];
     vn_err_t err = VN_OK;
     switch (k->type) {
     case VN_KT_STRLIST:
     case VN_KT_URLLIST: {
-        vn_strlist_t *l = FIELD(cfg, k, vn_strlist_t);
+        vn_strlist_t *l = FIELD(ld->obj, k, vn_strlist_t);
         vn_cfg__strlist_free(l);
         *l = *items;
         items->v = NULL;
@@ -508,7 +555,7 @@ vn_err_t vn_cfg__set_from_env(vn_cfg_loader_t *ld, const vn_config_key_t *k, con
         }
         return vn_cfg__kvvec_push(ld, v, k->sink_key, val, NULL, false);
     }
-    if (k->type == VN_KT_SINKS || k->type == VN_KT_ROUTING || k->type == VN_KT_IGNORED)
+    if (k->type == VN_KT_SINKS || k->type == VN_KT_ROUTING || k->type == VN_KT_IGNORED || k->type == VN_KT_MATCHERS)
         return VN_OK; /* no env form (gofield is NULL for these) */
     return set_scalar(ld, k, val, false, where);
 }
@@ -523,6 +570,14 @@ vn_err_t vn_cfg__set_from_node(vn_cfg_loader_t *ld, const vn_config_key_t *k, ya
         return vn_cfg__parse_sinks(ld, doc, node);
     case VN_KT_ROUTING:
         return vn_cfg__parse_routing(ld, doc, node);
+    case VN_KT_MATCHERS: {
+        vn_tag_matcher_t **arr = FIELD(ld->obj, k, vn_tag_matcher_t *);
+        size_t *n = (size_t *)(void *)((char *)ld->obj + k->off2);
+        vn_cfg__matchers_free(*arr, *n);
+        *arr = NULL;
+        *n = 0;
+        return vn_cfg__parse_tag_matchers(ld, doc, node, k->key, arr, n);
+    }
     case VN_KT_IGNORED:
         if (!vn_cfg__is_null(node))
             VN_LOG(WARN, "event=config_ignored_key key=%s reason=%s", k->key, k->sink_key);
@@ -545,7 +600,7 @@ vn_err_t vn_cfg__set_from_node(vn_cfg_loader_t *ld, const vn_config_key_t *k, ya
     if (node->type != YAML_SCALAR_NODE)
         return vn_cfg__errf(ld, "key \"%s\": expected a single value%s", k->key, where);
     if (vn_cfg__is_null(node)) {
-        set_zero(ld->cfg, k);
+        set_zero(ld->obj, k);
         return VN_OK;
     }
     return set_scalar(ld, k, (const char *)node->data.scalar.value, true, where);
@@ -555,7 +610,7 @@ vn_err_t vn_cfg__set_from_node(vn_cfg_loader_t *ld, const vn_config_key_t *k, ya
 
 static void apply_default(vn_config_t *cfg, const vn_config_key_t *k)
 {
-    vn_cfg_loader_t ld = {.cfg = cfg};
+    vn_cfg_loader_t ld = {.schema = &vn_config_schema, .obj = cfg, .cfg = cfg};
     (void)vn_cfg__set_from_env(&ld, k, k->def, "default"); /* table defaults always parse (unit-tested) */
 }
 
@@ -594,26 +649,36 @@ void vn_cfg__apply_zero_defaults(vn_config_t *cfg)
     }
 }
 
-void vn_cfg__free_fields(vn_config_t *cfg)
+void vn_cfg_free_fields(const vn_config_schema_t *schema, void *obj)
 {
-    for (size_t i = 0; i < vn_config_nkeys; i++) {
-        const vn_config_key_t *k = &vn_config_keys[i];
+    for (size_t i = 0; i < schema->nkeys; i++) {
+        const vn_config_key_t *k = &schema->keys[i];
         switch (k->type) {
         case VN_KT_STR:
-            free(*FIELD(cfg, k, char *));
-            *FIELD(cfg, k, char *) = NULL;
+            free(*FIELD(obj, k, char *));
+            *FIELD(obj, k, char *) = NULL;
             break;
         case VN_KT_STRLIST:
         case VN_KT_URLLIST:
-            vn_cfg__strlist_free(FIELD(cfg, k, vn_strlist_t));
+            vn_cfg__strlist_free(FIELD(obj, k, vn_strlist_t));
             break;
-        case VN_KT_FLOATLIST:
-            free(cfg->percentiles);
-            cfg->percentiles = NULL;
-            cfg->n_percentiles = 0;
+        case VN_KT_MATCHERS: {
+            size_t *n = (size_t *)(void *)((char *)obj + k->off2);
+            vn_cfg__matchers_free(*FIELD(obj, k, vn_tag_matcher_t *), *n);
+            *FIELD(obj, k, vn_tag_matcher_t *) = NULL;
+            *n = 0;
             break;
+        }
         default:
             break;
         }
     }
+}
+
+void vn_cfg__free_fields(vn_config_t *cfg)
+{
+    vn_cfg_free_fields(&vn_config_schema, cfg);
+    free(cfg->percentiles);
+    cfg->percentiles = NULL;
+    cfg->n_percentiles = 0;
 }

@@ -126,6 +126,15 @@ void vn_cfg__kvvec_remove_prefix(vn_kvvec_t *v, const char *key)
     v->n = w;
 }
 
+void vn_cfg__matchers_free(vn_tag_matcher_t *m, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(m[i].kind);
+        free(m[i].value);
+    }
+    free(m);
+}
+
 void vn_cfg__sink_free(vn_sink_config_t *sc)
 {
     free(sc->kind);
@@ -133,11 +142,7 @@ void vn_cfg__sink_free(vn_sink_config_t *sc)
     for (size_t i = 0; i < sc->n_kv; i++)
         vn_cfg__kv_free(&sc->kv[i]);
     free(sc->kv);
-    for (size_t i = 0; i < sc->n_strip_tags; i++) {
-        free(sc->strip_tags[i].kind);
-        free(sc->strip_tags[i].value);
-    }
-    free(sc->strip_tags);
+    vn_cfg__matchers_free(sc->strip_tags, sc->n_strip_tags);
     for (size_t i = 0; i < sc->n_add_tags; i++)
         vn_cfg__kv_free(&sc->add_tags[i]);
     free(sc->add_tags);
@@ -151,11 +156,7 @@ void vn_cfg__routing_free(vn_sink_routing_t *r)
         vn_metric_matcher_t *m = &r->match[i];
         free(m->name_kind);
         free(m->name_value);
-        for (size_t j = 0; j < m->n_tags; j++) {
-            free(m->tags[j].kind);
-            free(m->tags[j].value);
-        }
-        free(m->tags);
+        vn_cfg__matchers_free(m->tags, m->n_tags);
     }
     free(r->match);
     vn_cfg__strlist_free(&r->matched);
@@ -545,8 +546,8 @@ static vn_err_t parse_tag_matcher(vn_cfg_loader_t *ld, yaml_document_t *doc, yam
 }
 
 /* A list of tag matchers into *arr / *n (grown in place so the caller can free on error). */
-static vn_err_t parse_tag_matchers(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_t *node, const char *where,
-                                   vn_tag_matcher_t **arr, size_t *n)
+vn_err_t vn_cfg__parse_tag_matchers(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_t *node, const char *where,
+                                    vn_tag_matcher_t **arr, size_t *n)
 {
     char sub[256];
     size_t cnt;
@@ -619,7 +620,7 @@ static vn_err_t parse_sink(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_
         else if (strcmp(k, "max_tags") == 0)
             err = node_int(ld, v, sub, &sc->max_tags);
         else if (strcmp(k, "strip_tags") == 0 && !sc->strip_tags)
-            err = parse_tag_matchers(ld, doc, v, sub, &sc->strip_tags, &sc->n_strip_tags);
+            err = vn_cfg__parse_tag_matchers(ld, doc, v, sub, &sc->strip_tags, &sc->n_strip_tags);
         else if (strcmp(k, "add_tags") == 0 && !sc->add_tags)
             err = parse_add_tags(ld, doc, v, sub, sc);
         else if (strcmp(k, "config") == 0 && !sc->kv) {
@@ -709,7 +710,7 @@ static vn_err_t parse_matcher(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_no
             if (err == VN_OK)
                 err = check_regex(ld, m->name_kind, m->name_value, sub);
         } else if (strcmp(k, "tags") == 0 && !m->tags) {
-            err = parse_tag_matchers(ld, doc, v, sub, &m->tags, &m->n_tags);
+            err = vn_cfg__parse_tag_matchers(ld, doc, v, sub, &m->tags, &m->n_tags);
         } else {
             err = vn_cfg__unknown_key(ld, sub);
         }

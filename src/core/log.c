@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
+
 static vn_log_level_t g_level = VN_LOG_INFO; /* set once before threads start */
 static _Atomic uint64_t g_suppressed;
 /* Sites that have dropped lines (never removed: a site is static), for the periodic report. */
@@ -19,12 +21,7 @@ void vn_log_set_level(vn_log_level_t level) { g_level = level; }
 uint64_t vn_log_suppressed_total(void) { return atomic_load_explicit(&g_suppressed, memory_order_relaxed); }
 
 /* Whole seconds of CLOCK_MONOTONIC, +1 so that a used bucket is never 0. */
-static uint64_t now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec + 1;
-}
+static uint64_t now_s(void) { return vn_clock_mono_ms() / 1000u + 1; }
 
 /* Takes one token from the site's bucket. Lock-free: the whole bucket is one word,
  * so concurrent callers at one site never lose or double-spend a token. */

@@ -28,7 +28,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "flush/sink_runner.h"
@@ -46,31 +48,18 @@ struct vn_flusher {
     vn_sink_runner_t **runners; /* one per sink; NULL once stopped */
     uint64_t seq;               /* intervals flushed (flusher thread, then the stopping thread) */
     double final_by;            /* the final flush's CLOCK_MONOTONIC deadline (stopping thread) */
+    unsigned long wedge_at, wedge_seen; /* VENEUR_TEST_WEDGE_FLUSH (maybe_wedge) */
 };
-
-static double mono_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double real_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* The unix second to stamp a flush with. tick_mono is the scheduled tick on
  * CLOCK_MONOTONIC, or < 0 for an unscheduled flush (the final one). */
 static int64_t flush_stamp(const vn_flusher_t *f, double tick_mono)
 {
-    double now = real_now();
+    double now = vn_clock_real_s();
     if (tick_mono < 0 || !f->o.cfg->synchronize_with_interval)
         return (int64_t)floor(now);
     /* a synchronized global runs offset_s past the wall-clock tick (issue 16): stamp the tick */
-    double tick_real = now - (mono_now() - tick_mono) - vn_ticker_offset_s(f->o.cfg);
+    double tick_real = now - (vn_clock_mono_s() - tick_mono) - vn_ticker_offset_s(f->o.cfg);
     return (int64_t)floor(tick_real + 0.5);
 }
 
@@ -107,9 +96,35 @@ static void note_overflow(vn_flusher_t *f, const vn_series_map_t *m)
     }
 }
 
+/* Series per type and scope, Go's worker.metrics_flushed_total{metric_type} (one pass over the slots). */
+static void tally(vn_series_map_t **maps, size_t n, vn_flush_report_t *r)
+{
+    memset(r, 0, sizeof *r);
+    for (size_t w = 0; w < n; w++)
+        for (size_t i = 0; maps[w] && i < maps[w]->cap; i++) {
+            const vn_series_t *s = maps[w]->slots[i];
+            if (s && s->type < VN_MT__COUNT && s->scope < 3)
+                r->by_type_scope[s->type][s->scope]++;
+        }
+}
+
+/* Debug hook for the watchdog's e2e test: VENEUR_TEST_WEDGE_FLUSH=N makes the
+ * flusher block for good at its N-th flush, as a flusher stuck in a deadlock
+ * would. Read once at start; unset in production. */
+static void maybe_wedge(vn_flusher_t *f)
+{
+    if (f->wedge_at == 0 || ++f->wedge_seen < f->wedge_at)
+        return;
+    VN_LOG(WARN, "event=test_wedge_flush msg=\"VENEUR_TEST_WEDGE_FLUSH: the flusher blocks forever\"");
+    for (;;)
+        pause();
+}
+
 static void flush_once(vn_flusher_t *f, double tick_mono)
 {
-    double t0 = mono_now();
+    if (tick_mono >= 0)
+        maybe_wedge(f);
+    double t0 = vn_clock_mono_s();
     int64_t ts = flush_stamp(f, tick_mono);
     /* Swap every worker first, so all shards close the interval at the same moment. */
     vn_series_map_t **maps = vn_xcalloc(f->o.nworkers, sizeof *maps);
@@ -143,6 +158,9 @@ static void flush_once(vn_flusher_t *f, double tick_mono)
         vn_forward_add_map(fwd, maps[w]);
     }
     vn_forward_end(f->o.forward, fwd); /* queues without blocking; drops (counted) when full */
+    vn_flush_report_t rep;
+    if (f->o.on_flush)
+        tally(maps, f->o.nworkers, &rep);
     for (size_t w = 0; w < f->o.nworkers; w++) {
         vn_series_map_t *m = maps[w];
         if (!m)
@@ -170,11 +188,16 @@ static void flush_once(vn_flusher_t *f, double tick_mono)
     for (size_t i = 0; i < f->o.nsinks; i++)
         vn_sink_runner_end(f->runners[i], f->seq, ev, &info);
     vn_event_list_free(&events); /* empty unless no sink took it */
-    uint64_t dur = (uint64_t)((mono_now() - t0) * 1e9);
+    uint64_t dur = (uint64_t)((vn_clock_mono_s() - t0) * 1e9);
     vn_stats_add(&f->o.stats->flushes, 1);
     atomic_store(&f->o.stats->flush_duration_ns_last, dur);
     vn_stats_add(&f->o.stats->flush_duration_ns_total, dur);
     atomic_store(&f->o.stats->series_last_flush, series);
+    if (f->o.on_flush) {
+        rep.done_unix_ns = (int64_t)(vn_clock_real_s() * 1e9);
+        rep.series = series;
+        f->o.on_flush(f->o.on_flush_ctx, &rep);
+    }
     VN_LOG(DEBUG, "event=flush series=%zu metrics=%llu ms=%.3f", series, (unsigned long long)metrics,
            (double)dur / 1e6);
 }
@@ -193,12 +216,10 @@ static void *flusher_main(void *arg)
 {
     vn_flusher_t *f = arg;
     double iv = f->o.cfg->interval_s;
-    double next = mono_now() + iv;
+    double next = vn_clock_mono_s() + iv;
     if (f->o.cfg->synchronize_with_interval) {
-        struct timespec rt;
-        clock_gettime(CLOCK_REALTIME, &rt);
-        double now = (double)rt.tv_sec + (double)rt.tv_nsec / 1e9;
-        next = mono_now() + vn_ticker_first_delay(now, iv, vn_ticker_offset_s(f->o.cfg)); /* issue 16 */
+        double now = vn_clock_real_s();
+        next = vn_clock_mono_s() + vn_ticker_first_delay(now, iv, vn_ticker_offset_s(f->o.cfg)); /* issue 16 */
     }
     pthread_mutex_lock(&f->mu);
     while (!f->stop) {
@@ -207,12 +228,12 @@ static void *flusher_main(void *arg)
         int rc = pthread_cond_timedwait(&f->cv, &f->mu, &dl);
         if (f->stop)
             break;
-        if (rc == 0 && mono_now() < next)
+        if (rc == 0 && vn_clock_mono_s() < next)
             continue; /* spurious wake-up */
         pthread_mutex_unlock(&f->mu);
-        atomic_store(&f->o.stats->flush_lateness_ns_last, (uint64_t)((mono_now() - next) * 1e9));
+        atomic_store(&f->o.stats->flush_lateness_ns_last, (uint64_t)((vn_clock_mono_s() - next) * 1e9));
         flush_once(f, next);
-        double now = mono_now();
+        double now = vn_clock_mono_s();
         do
             next += iv;
         while (next <= now);
@@ -225,6 +246,8 @@ static void *flusher_main(void *arg)
 vn_flusher_t *vn_flusher_start(const vn_flusher_opts_t *opts)
 {
     vn_flusher_t *f = vn_xcalloc(1, sizeof *f);
+    const char *wedge = getenv("VENEUR_TEST_WEDGE_FLUSH");
+    f->wedge_at = wedge ? strtoul(wedge, NULL, 10) : 0;
     f->o = *opts;
     const vn_config_t *c = opts->cfg;
     f->pct_names = vn_xcalloc(c->n_percentiles ? c->n_percentiles : 1, sizeof *f->pct_names);
@@ -287,11 +310,9 @@ static void stop_runners(vn_flusher_t *f, double deadline)
     f->runners = NULL;
 }
 
-double vn_flusher_mono_now(void) { return mono_now(); }
-
 void vn_flusher_stop(vn_flusher_t *f, bool final)
 {
-    vn_flusher_stop_by(f, final, mono_now() + VN_FLUSHER_STOP_GRACE_S);
+    vn_flusher_stop_by(f, final, vn_clock_mono_s() + VN_FLUSHER_STOP_GRACE_S);
 }
 
 void vn_flusher_stop_by(vn_flusher_t *f, bool final, double deadline_mono)

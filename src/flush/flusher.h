@@ -12,15 +12,26 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "aggregate/events.h"
 #include "aggregate/series_map.h"
 #include "aggregate/worker.h"
 #include "config/config.h"
 #include "core/arena.h"
+#include "core/metric.h"
 #include "core/stats.h"
 #include "forward/forward.h"
 #include "sinks/sink.h"
+
+/** What one completed flush did, for self-metrics and the flush watchdog (telemetry/). */
+typedef struct vn_flush_report {
+    int64_t done_unix_ns;                 /* wall clock when the flush completed */
+    size_t series;                        /* series in the swapped maps (unique timeseries) */
+    uint64_t by_type_scope[VN_MT__COUNT][3]; /* series per vn_mtype_t x vn_scope_t */
+} vn_flush_report_t;
+/** Called on the flusher thread after every flush; must not block. */
+typedef void (*vn_flush_report_fn)(void *ctx, const vn_flush_report_t *r);
 
 typedef struct vn_flusher_opts {
     const vn_config_t *cfg;     /* borrowed */
@@ -31,6 +42,8 @@ typedef struct vn_flusher_opts {
     vn_event_store_t *events;   /* borrowed, may be NULL */
     vn_stats_t *stats;          /* borrowed */
     vn_forward_t *forward;      /* borrowed, may be NULL: forwarding to a global (issue 6) */
+    vn_flush_report_fn on_flush; /* may be NULL */
+    void *on_flush_ctx;
 } vn_flusher_opts_t;
 
 typedef struct vn_flusher vn_flusher_t;
@@ -51,7 +64,7 @@ vn_flusher_t *vn_flusher_start(const vn_flusher_opts_t *opts);
 /**
  * Stops the ticker; when final is true, runs one last flush first. Then the
  * sinks' runners deliver what is queued until deadline_mono (CLOCK_MONOTONIC
- * seconds, see vn_flusher_mono_now): a slow but healthy sink gets the rest of
+ * seconds, core/clock.h vn_clock_mono_s): a slow but healthy sink gets the rest of
  * the shutdown budget for the final interval. A sink still inside a flush call
  * at the deadline (stuck in the kernel: a hung NFS mount, a FIFO nobody
  * drains) is abandoned, and its entry in opts->sinks is set to NULL so the
@@ -60,8 +73,6 @@ vn_flusher_t *vn_flusher_start(const vn_flusher_opts_t *opts);
 void vn_flusher_stop_by(vn_flusher_t *f, bool final, double deadline_mono);
 /** vn_flusher_stop_by with a deadline VN_FLUSHER_STOP_GRACE_S from now. */
 void vn_flusher_stop(vn_flusher_t *f, bool final);
-/** CLOCK_MONOTONIC in seconds, the clock of vn_flusher_stop_by's deadline. */
-double vn_flusher_mono_now(void);
 void vn_flusher_free(vn_flusher_t *f);
 
 /** The metrics produced from some maps; strings live in the arena. */

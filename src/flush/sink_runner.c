@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/xalloc.h"
 
@@ -66,13 +67,6 @@ struct vn_sink_runner {
     vn_sink_route_t *route; /* owned; NULL: no routing. Set before the first push, then read-only */
     vn_route_scratch_t scratch; /* thread-owned: routed copies of the current chunk */
 };
-
-static double mono_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* ------------------------------------------------------------ shared chunks */
 
@@ -164,7 +158,7 @@ static void count_dropped(vn_sink_runner_t *r, size_t metrics, const char *why, 
     atomic_fetch_add(&r->dropped, metrics);
     if (r->slot)
         vn_stats_add(&r->slot->dropped, metrics);
-    double now = mono_now();
+    double now = vn_clock_mono_s();
     if (r->last_evict_log != 0 && now - r->last_evict_log < EVICT_LOG_EVERY_S) {
         r->evict_suppressed++;
         return;
@@ -212,7 +206,7 @@ static void tally_for(vn_sink_runner_t *r, uint64_t seq)
     if (r->t.open && r->t.seq == seq)
         return;
     tally_close(r); /* the previous interval lost its end to eviction */
-    double now = mono_now();
+    double now = vn_clock_mono_s();
     r->t = (tally_t){.open = true, .seq = seq, .start = now, .deadline = now + r->interval_s};
 }
 
@@ -249,7 +243,7 @@ static void run_item(vn_sink_runner_t *r, item_t *it, double deadline)
     vn_sink_t *s = r->s;
     vn_flush_info_t info = it->info;
     info.deadline_s = deadline;
-    double s0 = mono_now();
+    double s0 = vn_clock_mono_s();
     if (it->chunk) {
         const vn_inter_metric_t *m = it->chunk->out.m;
         size_t n = it->chunk->out.n;
@@ -264,12 +258,12 @@ static void run_item(vn_sink_runner_t *r, item_t *it, double deadline)
             r->t.failed = true;
             VN_LOG(WARN, "event=sink_flush_failed sink=%s err=\"%s\"", s->name, vn_strerror(err));
         }
-        r->t.seconds += mono_now() - s0;
+        r->t.seconds += vn_clock_mono_s() - s0;
         return;
     }
     if (it->ev && it->ev->list.n && s->ops->flush_events)
         s->ops->flush_events(s, it->ev->list.ev, it->ev->list.n, &info);
-    r->t.seconds += mono_now() - s0;
+    r->t.seconds += vn_clock_mono_s() - s0;
     tally_close(r);
 }
 
@@ -381,7 +375,7 @@ static bool make_room(vn_sink_runner_t *r, uint64_t seq, const vn_flush_chunk_t 
         /* Only this interval's chunks are left, or c alone is over the cap. */
         if (r->nowait_seq == seq || (r->pending == 0 && !r->busy))
             return false;
-        double now = mono_now(), until = now + VN_SINK_PUSH_STALL_S;
+        double now = vn_clock_mono_s(), until = now + VN_SINK_PUSH_STALL_S;
         if (until > wait_until)
             until = wait_until;
         if (now >= until)
@@ -462,7 +456,7 @@ bool vn_sink_runner_stop(vn_sink_runner_t *r, double deadline_mono)
         /* A call already past its own deadline by VN_SINK_OVERDUE_S does not
          * honour deadlines (stuck in the kernel): waiting longer for it would
          * only hold the process. Slow calls within theirs get until deadline_mono. */
-        double until = deadline_mono, now = mono_now();
+        double until = deadline_mono, now = vn_clock_mono_s();
         if (r->busy && r->call_deadline + VN_SINK_OVERDUE_S < until)
             until = r->call_deadline + VN_SINK_OVERDUE_S;
         if (now >= until)

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "forward/grpc_frame.h"
@@ -92,7 +93,7 @@ static vn_err_t call_with_failover(vn_forwarder_t *f, vn_forward_batch_t *b, dou
     vn_err_t e = VN_ERR_IO;
     for (size_t tries = 0; tries < f->naddr; tries++) {
         vn_h2_client_t *c = f->clients[f->cur];
-        vn_h2_client_set_header(c, tick[0] ? VN_INTERVAL_HEADER : NULL, tick);
+        (void)vn_h2_client_set_header(c, VN_INTERVAL_HEADER, tick[0] ? tick : NULL);
         snprintf(f->address, sizeof f->address, "%s", f->addrs[f->cur]);
         e = vn_h2_client_call(c, PATH_V2, (const uint8_t *)vn_buf_ptr(&b->body), vn_buf_len(&b->body), deadline,
                               res);
@@ -103,7 +104,7 @@ static vn_err_t call_with_failover(vn_forwarder_t *f, vn_forward_batch_t *b, dou
         vn_stats_add(&f->o.stats->forward_failovers, 1);
         VN_LOG(WARN, "event=forward_failover from=%s to=%s submitted=%s err=\"%s\"", f->addrs[from],
                f->addrs[f->cur], res->submitted ? "yes" : "no", vn_strerror(e));
-        if (res->submitted || vn_h2_now() >= deadline)
+        if (res->submitted || vn_clock_mono_s() >= deadline)
             return e;
     }
     return e;
@@ -111,7 +112,7 @@ static vn_err_t call_with_failover(vn_forwarder_t *f, vn_forward_batch_t *b, dou
 
 static void send_batch(vn_forwarder_t *f, vn_forward_batch_t *b)
 {
-    double t0 = vn_h2_now();
+    double t0 = vn_clock_mono_s();
     double deadline = t0 + f->o.deadline_s;
     pthread_mutex_lock(&f->mu);
     if (f->stop && f->stop_deadline < deadline)
@@ -119,7 +120,7 @@ static void send_batch(vn_forwarder_t *f, vn_forward_batch_t *b)
     pthread_mutex_unlock(&f->mu);
     vn_grpc_result_t res;
     vn_err_t e = call_with_failover(f, b, deadline, &res);
-    uint64_t dur = (uint64_t)((vn_h2_now() - t0) * 1e9);
+    uint64_t dur = (uint64_t)((vn_clock_mono_s() - t0) * 1e9);
     vn_stats_t *st = f->o.stats;
     atomic_store(&st->forward_duration_ns_last, dur);
     vn_stats_add(&st->forward_duration_ns_total, dur);
@@ -158,7 +159,7 @@ static void *forwarder_main(void *arg)
                 f->tail = NULL;
             f->queued--;
         }
-        bool late = f->stop && vn_h2_now() >= f->stop_deadline;
+        bool late = f->stop && vn_clock_mono_s() >= f->stop_deadline;
         pthread_mutex_unlock(&f->mu);
         if (!b)
             break; /* stopping and nothing left */
@@ -257,7 +258,7 @@ void vn_forwarder_stop(vn_forwarder_t *f, double drain_s)
         return;
     pthread_mutex_lock(&f->mu);
     f->stop = true;
-    f->stop_deadline = vn_h2_now() + drain_s;
+    f->stop_deadline = vn_clock_mono_s() + drain_s;
     pthread_cond_signal(&f->cv);
     pthread_mutex_unlock(&f->mu);
     pthread_join(f->thread, NULL);

@@ -43,6 +43,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "forward/hops.h"
 #include "core/xalloc.h"
@@ -108,13 +109,6 @@ struct vn_h2_server {
         if ((s)->o.stats)                                                                                          \
             vn_stats_add(&(s)->o.stats->field, 1);                                                                 \
     } while (0)
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* ---- responses ---- */
 
@@ -445,7 +439,7 @@ static int on_data(nghttp2_session *s, uint8_t flags, int32_t sid, const uint8_t
     if (vn_grpc_reader_idle(&c->reader))
         c->partial_since = 0;
     else if (!c->partial_since || c->reader.messages != before)
-        c->partial_since = now_s();
+        c->partial_since = vn_clock_mono_s();
     return 0;
 }
 
@@ -583,7 +577,7 @@ static bool conn_read(conn_t *cn)
             return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
         if (n == 0)
             return false;
-        cn->last_active = now_s();
+        cn->last_active = vn_clock_mono_s();
         if (nghttp2_session_mem_recv(cn->sess, buf, (size_t)n) < 0)
             return false;
         if ((size_t)n < sizeof buf)
@@ -598,7 +592,7 @@ static conn_t *conn_create(struct vn_h2_server *s, int fd, const uint8_t peer[16
     conn_t *cn = vn_xcalloc(1, sizeof *cn);
     cn->srv = s;
     cn->fd = fd;
-    cn->accepted_at = cn->last_active = now_s();
+    cn->accepted_at = cn->last_active = vn_clock_mono_s();
     memcpy(cn->peer, peer, 16);
     nghttp2_session_callbacks *cb;
     if (nghttp2_session_callbacks_new(&cb) != 0) {
@@ -663,7 +657,7 @@ static void peer_key(const struct sockaddr_storage *ss, uint8_t out[16])
  * must not be able to write the log without limit. */
 static void limit_log(struct vn_h2_server *s, const char *what, const char *reason)
 {
-    double now = now_s();
+    double now = vn_clock_mono_s();
     if (now - s->last_limit_log < 1.0) {
         s->limit_unlogged++;
         return;
@@ -728,7 +722,7 @@ static void accept_pause(struct vn_h2_server *s, int err)
 {
     double b = s->accept_backoff > 0 ? s->accept_backoff * 2 : VN_H2_ACCEPT_PAUSE_MIN_S;
     s->accept_backoff = b > VN_H2_ACCEPT_PAUSE_MAX_S ? VN_H2_ACCEPT_PAUSE_MAX_S : b;
-    s->accept_resume_at = now_s() + s->accept_backoff;
+    s->accept_resume_at = vn_clock_mono_s() + s->accept_backoff;
     epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->lfd, NULL);
     s->accept_paused = true;
     s->episode_pauses++;
@@ -828,11 +822,11 @@ static void *server_main(void *arg)
 {
     struct vn_h2_server *s = arg;
     struct epoll_event evs[64];
-    double last_sweep = now_s();
+    double last_sweep = vn_clock_mono_s();
     for (;;) {
         int timeout = 1000;
         if (s->accept_paused) {
-            double ms = (s->accept_resume_at - now_s()) * 1000 + 1;
+            double ms = (s->accept_resume_at - vn_clock_mono_s()) * 1000 + 1;
             timeout = ms < 0 ? 0 : ms > 1000 ? 1000 : (int)ms;
         }
         int n = epoll_wait(s->epfd, evs, 64, timeout);
@@ -861,11 +855,11 @@ static void *server_main(void *arg)
         reap(s);
         if (stop)
             break;
-        if (s->accept_paused && now_s() >= s->accept_resume_at)
+        if (s->accept_paused && vn_clock_mono_s() >= s->accept_resume_at)
             accept_resume(s);
-        if (now_s() - last_sweep >= 1.0) {
-            vn_h2_server_sweep(s, now_s());
-            last_sweep = now_s();
+        if (vn_clock_mono_s() - last_sweep >= 1.0) {
+            vn_h2_server_sweep(s, vn_clock_mono_s());
+            last_sweep = vn_clock_mono_s();
         }
     }
     while (s->conns)
@@ -990,7 +984,7 @@ vn_h2_conn_t *vn_h2_conn_new(vn_h2_server_t *s, const uint8_t *peer)
 
 bool vn_h2_conn_feed(vn_h2_conn_t *cn, const uint8_t *data, size_t len)
 {
-    cn->last_active = now_s();
+    cn->last_active = vn_clock_mono_s();
     if (nghttp2_session_mem_recv(cn->sess, data, len) < 0)
         return false;
     conn_drained(cn);

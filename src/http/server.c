@@ -49,6 +49,7 @@
 
 #include <microhttpd.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/version.h"
 #include "core/xalloc.h"
@@ -107,7 +108,7 @@ static const struct fixed_resp {
 /* ------------------------------------------------------------------------- */
 /* Routes                                                                     */
 
-enum endpoint { EP_FIXED, EP_READY, EP_METRICS, EP_CONFIG_JSON, EP_CONFIG_YAML, EP_QUIT, EP_HEALTH };
+enum endpoint { EP_FIXED, EP_READY, EP_METRICS, EP_CONFIG_JSON, EP_CONFIG_YAML, EP_QUIT, EP_HEALTH, EP_LIVE };
 
 static const struct route {
     const char *path;
@@ -117,7 +118,7 @@ static const struct route {
 } routes[] = {
     {"/healthcheck", EP_HEALTH, RESP_OK, false},
     {"/healthcheck/tracing", EP_FIXED, RESP_OK, false},
-    {"/healthz", EP_FIXED, RESP_OK, false},
+    {"/healthz", EP_LIVE, RESP_OK, false},
     {"/readyz", EP_READY, RESP_OK, false},
     {"/version", EP_FIXED, RESP_VERSION, false},
     {"/builddate", EP_FIXED, RESP_BUILDDATE, false},
@@ -158,8 +159,6 @@ struct hconn {
     bool evicted;         /* shut down, MHD has not closed it yet */
 };
 
-static double mono_s(void);
-
 /* Per-request state; freed by on_completed on the server thread. */
 struct request {
     size_t body; /* bytes of request body seen and discarded */
@@ -175,7 +174,8 @@ static bool route_enabled(const vn_http_server_t *s, enum endpoint ep)
     case EP_QUIT: return s->h.quit != NULL;
     case EP_FIXED:
     case EP_READY:
-    case EP_HEALTH: break;
+    case EP_HEALTH:
+    case EP_LIVE: break;
     }
     return true;
 }
@@ -256,6 +256,8 @@ static enum MHD_Result serve(vn_http_server_t *s, struct MHD_Connection *c, stru
         unsigned st = s->h.healthcheck ? s->h.healthcheck(s->h.ctx) : 200;
         return queue_fixed(s, c, st == 200 ? RESP_OK : st == 204 ? RESP_NO_CONTENT : RESP_UNAVAILABLE);
     }
+    case EP_LIVE: /* liveness: fails once the program says it is wedged (flush watchdog) */
+        return queue_fixed(s, c, (s->h.live == NULL || s->h.live(s->h.ctx)) ? RESP_OK : RESP_UNAVAILABLE);
     case EP_READY:
         return queue_fixed(s, c, (s->h.ready == NULL || s->h.ready(s->h.ctx)) ? RESP_READY : RESP_NOT_READY);
     case EP_METRICS: return serve_render(s, c, s->h.metrics, &s->hint_metrics, CT_PROM, true);
@@ -334,7 +336,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         struct hconn *hc = ci->socket_context;
         hc->busy = false;
         hc->requests++;
-        hc->waiting_since = mono_s();
+        hc->waiting_since = vn_clock_mono_s();
     }
     if (req == NULL)
         return;
@@ -348,13 +350,6 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
 /* ------------------------------------------------------------------------- */
 /* Connection limits                                                          */
-
-static double mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void peer_key(const struct sockaddr *sa, uint8_t out[16])
 {
@@ -421,7 +416,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
     struct hconn *hc = vn_xcalloc(1, sizeof *hc);
     hc->fd = fi ? fi->connect_fd : -1;
     peer_key(ai ? ai->client_addr : NULL, hc->peer);
-    double now = mono_s();
+    double now = vn_clock_mono_s();
     hc->waiting_since = now;
     hc->prev = s->conns_tail;
     if (s->conns_tail)

@@ -10,7 +10,7 @@
  * Endpoints (GET also answers HEAD, as Go's goji pat.Get does):
  *   GET  /healthcheck          200 "ok\n" (or handlers->healthcheck's status, empty body)
  *   GET  /healthcheck/tracing  200 "ok\n"
- *   GET  /healthz              200 "ok\n"               (liveness)
+ *   GET  /healthz              200 "ok\n" / 503 (liveness, handlers->live)
  *   GET  /readyz               200 "ready\n" / 503 "shutting down\n"
  *   GET  /version              200 VN_VERSION           (no newline, like Go)
  *   GET  /builddate            200 VN_BUILD_DATE        (no newline, like Go)
@@ -105,6 +105,7 @@ typedef struct vn_http_handlers {
     vn_http_render_fn config_yaml; /**< /config/yaml (http.config: true); NULL = 404 */
     vn_http_quit_fn quit;          /**< POST /quitquitquit (http_quit: true); NULL = 404 */
     vn_http_status_fn healthcheck; /**< /healthcheck status; NULL = always 200 "ok\n" */
+    vn_http_ready_fn live;         /**< /healthz: false = 503; NULL = always 200 "ok\n" */
 } vn_http_handlers_t;
 
 /**

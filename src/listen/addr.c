@@ -13,46 +13,20 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "core/hostport.h"
+
 static vn_err_t split_hostport(const char *hp, vn_addr_t *out, const char *url, char *errbuf, size_t errcap)
 {
-    const char *colon;
-    if (hp[0] == '[') {
-        const char *rb = strchr(hp, ']');
-        if (!rb || rb[1] != ':')
-            goto bad;
-        size_t hl = (size_t)(rb - hp - 1);
-        if (hl >= sizeof out->host)
-            goto bad;
-        memcpy(out->host, hp + 1, hl);
-        out->host[hl] = '\0';
-        colon = rb + 1;
-    } else {
-        colon = strrchr(hp, ':');
-        if (!colon)
-            goto bad;
-        size_t hl = (size_t)(colon - hp);
-        if (hl >= sizeof out->host)
-            goto bad;
-        memcpy(out->host, hp, hl);
-        out->host[hl] = '\0';
+    if (vn_hostport_split(hp, true, out->host, sizeof out->host, out->port, sizeof out->port) != VN_OK ||
+        vn_hostport_port_num(out->port) == -1) {
+        snprintf(errbuf, errcap, "invalid host:port in address \"%s\"", url);
+        return VN_ERR_CONFIG;
     }
-    size_t pl = strlen(colon + 1);
-    if (pl == 0 || pl >= sizeof out->port || strspn(colon + 1, "0123456789") != pl)
-        goto bad;
-    /* getaddrinfo would take "65537" modulo 2^16 and bind port 1 */
-    unsigned long port = 0;
-    for (const char *d = colon + 1; *d; d++)
-        if ((port = port * 10 + (unsigned long)(*d - '0')) > 65535)
-            break;
-    if (port > 65535) {
+    if (vn_hostport_port_num(out->port) < 0) {
         snprintf(errbuf, errcap, "invalid port in address \"%s\" (must be 0 to 65535)", url);
         return VN_ERR_CONFIG;
     }
-    memcpy(out->port, colon + 1, pl + 1);
     return VN_OK;
-bad:
-    snprintf(errbuf, errcap, "invalid host:port in address \"%s\"", url);
-    return VN_ERR_CONFIG;
 }
 
 vn_err_t vn_addr_parse(const char *url, vn_addr_t *out, char *errbuf, size_t errcap)

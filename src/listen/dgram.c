@@ -23,24 +23,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/xalloc.h"
 
 #define VLEN 64
-
-static double now_coarse(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double now_mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* Hands n received datagrams to the ingest path and counts them. */
 static void take(vn_dgram_reader_t *r, struct mmsghdr *msgs, struct iovec *iov, int n)
@@ -66,7 +53,7 @@ static void take(vn_dgram_reader_t *r, struct mmsghdr *msgs, struct iovec *iov, 
 static void drain(vn_dgram_reader_t *r, struct mmsghdr *msgs, struct iovec *iov)
 {
     double budget = r->drain_s > 0 ? r->drain_s : VN_DGRAM_DRAIN_MAX_S;
-    double end = now_mono() + budget;
+    double end = vn_clock_mono_s() + budget;
     for (;;) {
         int n = recvmmsg(r->fd, msgs, VLEN, MSG_DONTWAIT, NULL);
         if (n < 0 && errno == EINTR)
@@ -75,7 +62,7 @@ static void drain(vn_dgram_reader_t *r, struct mmsghdr *msgs, struct iovec *iov)
             break;
         take(r, msgs, iov, n);
         r->drained += (uint64_t)n;
-        if (now_mono() > end) {
+        if (vn_clock_mono_s() > end) {
             VN_LOG(WARN, "event=dgram_drain_budget_spent drained=%llu budget_s=%g",
                    (unsigned long long)r->drained, budget);
             break;
@@ -97,7 +84,7 @@ void vn_dgram_reader_run(vn_dgram_reader_t *r)
         msgs[i].msg_hdr.msg_iovlen = 1;
     }
     bool pending = false;    /* records ingested but not yet pushed to the workers */
-    double last_commit = now_coarse();
+    double last_commit = vn_clock_mono_coarse_s();
     while (!atomic_load(&r->stop)) {
         int n = recvmmsg(r->fd, msgs, VLEN, MSG_DONTWAIT, NULL);
         if (n <= 0) {
@@ -113,7 +100,7 @@ void vn_dgram_reader_run(vn_dgram_reader_t *r)
                     continue;
                 vn_ingest_commit(r->ingest);
                 pending = false;
-                last_commit = now_coarse();
+                last_commit = vn_clock_mono_coarse_s();
                 continue;
             }
             /* Idle: block so an idle sidecar costs no CPU; wake_fd ends the wait at stop
@@ -123,7 +110,7 @@ void vn_dgram_reader_run(vn_dgram_reader_t *r)
         }
         take(r, msgs, iov, n);
         pending = true;
-        double now = now_coarse();
+        double now = vn_clock_mono_coarse_s();
         if (now - last_commit > 0.01) { /* bound hand-off latency under a steady trickle */
             vn_ingest_commit(r->ingest);
             pending = false;

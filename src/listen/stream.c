@@ -60,6 +60,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "listen/linebuf.h"
@@ -152,13 +153,6 @@ struct vn_stream_loop {
 
 /* epoll user data: listeners are tagged with the low bit (pointers are aligned). */
 #define TAG_LISTENER 1u
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 /* ------------------------------------------------------------ peer table */
 
@@ -336,7 +330,7 @@ static void conn_close(vn_stream_loop_t *l, conn_t *c)
 
 static void accept_pause(vn_stream_loop_t *l, int err)
 {
-    uint64_t now = now_ms();
+    uint64_t now = vn_clock_mono_ms();
     if (!l->in_episode || now - l->last_accept_error_ms >= ACCEPT_EPISODE_QUIET_MS) {
         /* once per episode: the condition can last minutes and must not flood the log */
         errno = err;
@@ -401,7 +395,7 @@ static void accept_all(vn_stream_loop_t *l, lsock_t *ls)
             accept_pause(l, errno); /* EMFILE, ENFILE, ENOMEM, ENOBUFS, ...: retrying at once spins */
             return;
         }
-        uint64_t now = now_ms();
+        uint64_t now = vn_clock_mono_ms();
         peer_key_t pk = peer_of(fd, ls->tcp, &sa);
         conn_t *victim = NULL;
         if (peer_count(l, &pk) >= MAX_CONNS_PER_PEER)
@@ -543,7 +537,7 @@ static conn_end_t conn_read(vn_stream_loop_t *l, conn_t *c)
             end = e;
     }
     if (bytes)
-        c->active_ms = now_ms();
+        c->active_ms = vn_clock_mono_ms();
     if (lc.lines) {
         /* proven (or still) a sender: move to the tail of the activity order */
         list_remove(list_of(l, c), c);
@@ -581,11 +575,11 @@ static void *stream_main(void *arg)
 {
     vn_stream_loop_t *l = arg;
     struct epoll_event evs[64];
-    uint64_t last_reap = now_ms();
+    uint64_t last_reap = vn_clock_mono_ms();
     while (!atomic_load(&l->stop)) {
         int timeout = 1000;
         if (l->paused) {
-            uint64_t now = now_ms();
+            uint64_t now = vn_clock_mono_ms();
             timeout = l->resume_ms > now ? (int)(l->resume_ms - now) : 0;
         }
         int n = epoll_wait(l->epfd, evs, 64, timeout);
@@ -606,7 +600,7 @@ static void *stream_main(void *arg)
         }
         l->batch_n = 0;
         vn_ingest_commit(l->ingest);
-        uint64_t now = now_ms();
+        uint64_t now = vn_clock_mono_ms();
         accept_resume_if_due(l, now);
         if (now - last_reap >= 1000) {
             reap(l, now);

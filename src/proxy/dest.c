@@ -22,11 +22,13 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/log.h"
+#include "core/version.h"
 #include "core/xalloc.h"
 #include "forward/grpc_frame.h"
 #include "forward/h2_client.h"
-#include "proxy/h2_stream.h"
+#include "forward/hops.h"
 
 #define PATH_V2 "/forwardrpc.Forward/SendMetricsV2"
 /* A batch buffer this large that was mostly empty is released, so a burst does not pin memory. */
@@ -58,9 +60,9 @@ static void drain_efd(vn_dest_t *d)
 /* Sleeps up to s seconds, returning early when stopped. */
 static void nap(vn_dest_t *d, double s)
 {
-    double end = vn_h2_now() + s;
+    double end = vn_clock_mono_s() + s;
     while (!stopping(d)) {
-        double left = end - vn_h2_now();
+        double left = end - vn_clock_mono_s();
         if (left <= 0)
             return;
         struct pollfd p = {.fd = d->efd, .events = POLLIN};
@@ -185,24 +187,24 @@ typedef enum run_end { RUN_STOP, RUN_FAILED, RUN_RESTREAM, RUN_SELF } run_end_t;
 static unsigned want_hops(const vn_dest_t *d) { return d->o.hops ? atomic_load(d->o.hops) : 0; }
 
 /* Sends until the stream fails, a stop is asked, the hop count rose or we turned out to be ourselves. */
-static run_end_t run(vn_dest_t *d, vn_h2_stream_t *s, batch_t *b, unsigned hops)
+static run_end_t run(vn_dest_t *d, vn_h2_client_t *s, batch_t *b, unsigned hops)
 {
     while (!stopping(d)) {
         if (atomic_load(&d->is_self))
             return RUN_SELF;
         if (want_hops(d) > hops)
             return RUN_RESTREAM;
-        if (vn_h2_stream_idle(s)) {
+        if (vn_h2_client_stream_idle(s)) {
             if (b->count) {
                 atomic_fetch_add_explicit(&d->sent, b->count, memory_order_relaxed);
                 batch_done(b);
             }
             swap_queue(d, b);
             if (b->len)
-                vn_h2_stream_write(s, b->p, b->len);
+                vn_h2_client_stream_write(s, b->p, b->len);
         }
         bool woken = false;
-        if (vn_h2_stream_pump(s, 1000, d->efd, &woken) != VN_OK)
+        if (vn_h2_client_stream_pump(s, 1000, d->efd, &woken) != VN_OK)
             return RUN_FAILED;
         if (woken)
             drain_efd(d);
@@ -223,15 +225,15 @@ static void refuse_self(vn_dest_t *d, const char *how)
 }
 
 /* A higher hop count is wanted: end this stream cleanly (all it took is delivered), then re-dial. */
-static void restream(vn_dest_t *d, vn_h2_stream_t *s, batch_t *b, bool count)
+static void restream(vn_dest_t *d, vn_h2_client_t *s, batch_t *b, bool count)
 {
     d->hooks.down(d->hooks.ctx, d);
-    double deadline = vn_h2_now() + d->o.dial_timeout_s;
+    double deadline = vn_clock_mono_s() + d->o.dial_timeout_s;
     bool ok = true;
-    while (ok && !vn_h2_stream_idle(s) && vn_h2_now() < deadline)
-        ok = vn_h2_stream_pump(s, 100, -1, NULL) == VN_OK;
-    bool clean = ok && vn_h2_stream_idle(s) && vn_h2_stream_finish(s, deadline) == VN_OK;
-    give_back(d, b, clean ? 0 : vn_h2_stream_unsent(s), true);
+    while (ok && !vn_h2_client_stream_idle(s) && vn_clock_mono_s() < deadline)
+        ok = vn_h2_client_stream_pump(s, 100, -1, NULL) == VN_OK;
+    bool clean = ok && vn_h2_client_stream_idle(s) && vn_h2_client_stream_finish(s, deadline) == VN_OK;
+    give_back(d, b, clean ? 0 : vn_h2_client_stream_unsent(s), true);
     if (!count)
         return;
     if (d->o.stats)
@@ -241,30 +243,60 @@ static void restream(vn_dest_t *d, vn_h2_stream_t *s, batch_t *b, bool count)
 }
 
 /* Shutdown: send what is queued until the deadline, then end the stream. */
-static void drain(vn_dest_t *d, vn_h2_stream_t *s, batch_t *b)
+static void drain(vn_dest_t *d, vn_h2_client_t *s, batch_t *b)
 {
     double deadline = d->stop_deadline;
     bool ok = true;
-    while (ok && vn_h2_now() < deadline) {
-        if (vn_h2_stream_idle(s)) {
+    while (ok && vn_clock_mono_s() < deadline) {
+        if (vn_h2_client_stream_idle(s)) {
             atomic_fetch_add(&d->sent, b->count);
             batch_done(b);
             swap_queue(d, b);
             if (!b->len)
                 break;
-            vn_h2_stream_write(s, b->p, b->len);
+            vn_h2_client_stream_write(s, b->p, b->len);
         }
-        double left = deadline - vn_h2_now();
-        ok = vn_h2_stream_pump(s, left > 0 ? (int)(left * 1000) + 1 : 0, -1, NULL) == VN_OK;
+        double left = deadline - vn_clock_mono_s();
+        ok = vn_h2_client_stream_pump(s, left > 0 ? (int)(left * 1000) + 1 : 0, -1, NULL) == VN_OK;
     }
-    if (ok && vn_h2_stream_idle(s) && vn_h2_stream_finish(s, deadline) == VN_OK) {
+    if (ok && vn_h2_client_stream_idle(s) && vn_h2_client_stream_finish(s, deadline) == VN_OK) {
         atomic_fetch_add(&d->sent, b->count);
         b->len = b->count = 0;
     } else {
         VN_LOG(WARN, "event=proxy_destination_drain_incomplete destination=%s reason=%s", VN_LOG_Q(d->addr),
-               VN_LOG_Q(vn_h2_stream_error(s)));
+               VN_LOG_Q(vn_h2_client_error(s)));
     }
-    give_back(d, b, b->len ? vn_h2_stream_unsent(s) : 0, false);
+    give_back(d, b, b->len ? vn_h2_client_stream_unsent(s) : 0, false);
+}
+
+/* A fresh client and stream to the destination, carrying our id and hop count (forward/hops.h). */
+static vn_err_t open_stream(vn_dest_t *d, unsigned hops, vn_h2_client_t **out, char *err, size_t errcap)
+{
+    vn_h2_client_t *c = NULL;
+    vn_err_t e = vn_h2_client_new(d->addr, NULL, NULL, &c);
+    if (e != VN_OK) {
+        snprintf(err, errcap, "not host:port");
+        return e;
+    }
+    char hv[16];
+    snprintf(hv, sizeof hv, "%u", hops);
+    (void)vn_h2_client_set_header(c, "user-agent", "veneur-proxy-c/" VN_VERSION);
+    if (hops)
+        (void)vn_h2_client_set_header(c, VN_HOPS_HEADER, hv);
+    if (d->o.self)
+        (void)vn_h2_client_set_header(c, VN_PROXY_ID_HEADER, d->o.self->id);
+    vn_h2_client_timing_t t = {.ping_interval_s = d->o.ping_interval_s,
+                               .ping_timeout_s = d->o.ping_timeout_s,
+                               .stall_timeout_s = d->o.stall_timeout_s,
+                               .heartbeat_s = d->o.heartbeat_s};
+    e = vn_h2_client_stream_open(c, PATH_V2, &t, vn_clock_mono_s() + d->o.dial_timeout_s);
+    if (e != VN_OK) {
+        snprintf(err, errcap, "%s", vn_h2_client_error(c));
+        vn_h2_client_free(c);
+        return e;
+    }
+    *out = c;
+    return VN_OK;
 }
 
 static void *dest_main(void *arg)
@@ -272,7 +304,7 @@ static void *dest_main(void *arg)
     vn_dest_t *d = arg;
     batch_t b = {0};
     double backoff = 0, last_fail_log = -1e9;
-    vn_h2_stream_t *s = NULL;
+    vn_h2_client_t *s = NULL;
     while (!stopping(d)) {
         if (backoff > 0)
             nap(d, backoff);
@@ -288,22 +320,14 @@ static void *dest_main(void *arg)
         }
         unsigned hops = want_hops(d);
         char err[256];
-        vn_h2_stream_opts_t so = {.addr = d->addr,
-                                  .path = PATH_V2,
-                                  .ping_interval_s = d->o.ping_interval_s,
-                                  .ping_timeout_s = d->o.ping_timeout_s,
-                                  .stall_timeout_s = d->o.stall_timeout_s,
-                                  .heartbeat_s = d->o.heartbeat_s,
-                                  .proxy_id = d->o.self ? d->o.self->id : NULL,
-                                  .hops = hops};
-        if (vn_h2_stream_open(&so, vn_h2_now() + d->o.dial_timeout_s, &s, err, sizeof err) != VN_OK) {
+        if (open_stream(d, hops, &s, err, sizeof err) != VN_OK) {
             if (atomic_load(&d->is_self))
                 continue; /* our own server refused the call: refused at the top of the loop */
             atomic_fetch_add(&d->connect_failures, 1);
-            if (vn_h2_now() - last_fail_log >= FAIL_LOG_EVERY_S) {
+            if (vn_clock_mono_s() - last_fail_log >= FAIL_LOG_EVERY_S) {
                 VN_LOG(WARN, "event=proxy_destination_dial_failed destination=%s reason=%s retry_s=%g",
                        VN_LOG_Q(d->addr), VN_LOG_Q(err), backoff > 0 ? backoff : d->o.backoff_min_s);
-                last_fail_log = vn_h2_now();
+                last_fail_log = vn_clock_mono_s();
             }
             backoff = backoff > 0 ? backoff * 2 : d->o.backoff_min_s;
             if (backoff > d->o.backoff_max_s)
@@ -312,7 +336,7 @@ static void *dest_main(void *arg)
         }
         if (atomic_load(&d->is_self)) {
             /* the opening PING's answer came after our server saw our id: never join the ring */
-            vn_h2_stream_free(s);
+            vn_h2_client_free(s);
             s = NULL;
             continue;
         }
@@ -329,7 +353,7 @@ static void *dest_main(void *arg)
         atomic_store(&d->up, 0);
         if (end == RUN_RESTREAM || end == RUN_SELF) {
             restream(d, s, &b, end == RUN_RESTREAM); /* for RUN_SELF: what was queued goes elsewhere; refused at the loop top */
-            vn_h2_stream_free(s);
+            vn_h2_client_free(s);
             s = NULL;
             backoff = 0;
             continue;
@@ -337,9 +361,9 @@ static void *dest_main(void *arg)
         atomic_fetch_add(&d->disconnects, 1);
         d->hooks.down(d->hooks.ctx, d); /* out of the ring before the queue is taken */
         VN_LOG(WARN, "event=proxy_destination_down destination=%s reason=%s", VN_LOG_Q(d->addr),
-               VN_LOG_Q(vn_h2_stream_error(s)));
-        give_back(d, &b, vn_h2_stream_unsent(s), true);
-        vn_h2_stream_free(s);
+               VN_LOG_Q(vn_h2_client_error(s)));
+        give_back(d, &b, vn_h2_client_stream_unsent(s), true);
+        vn_h2_client_free(s);
         s = NULL;
         last_fail_log = -1e9; /* the first dial failure after an outage is worth a line */
         backoff = d->o.backoff_min_s;
@@ -350,11 +374,11 @@ static void *dest_main(void *arg)
     } else {
         d->hooks.down(d->hooks.ctx, d);
         bool reroute = stopping(d) == VN_DEST_STOP_REROUTE;
-        give_back(d, &b, s ? vn_h2_stream_unsent(s) : 0, reroute);
+        give_back(d, &b, s ? vn_h2_client_stream_unsent(s) : 0, reroute);
         if (s) /* a clean end: the global keeps what it merged either way */
-            (void)vn_h2_stream_finish(s, vn_h2_now() + d->o.dial_timeout_s);
+            (void)vn_h2_client_stream_finish(s, vn_clock_mono_s() + d->o.dial_timeout_s);
     }
-    vn_h2_stream_free(s);
+    vn_h2_client_free(s);
     free(b.p);
     return NULL;
 }

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/hostport.h"
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "proxy/disc_internal.h"
@@ -89,7 +90,7 @@ vn_err_t vn_disc_parse_consul(const char *body, size_t len, vn_strlist_t *out, c
             e = VN_ERR_TOO_LARGE;
         } else {
             char hp[300];
-            vn_disc_join_hostport(addr, (unsigned)port, hp, sizeof hp);
+            vn_hostport_join(addr, (unsigned)port, hp, sizeof hp);
             push(out, hp);
         }
     }
@@ -164,7 +165,7 @@ vn_err_t vn_disc_parse_k8s_endpoints(const char *body, size_t len, const char *p
                 e = VN_ERR_TOO_LARGE;
             } else {
                 char hp[300];
-                vn_disc_join_hostport(ip, (unsigned)port, hp, sizeof hp);
+                vn_hostport_join(ip, (unsigned)port, hp, sizeof hp);
                 push(out, hp);
             }
         }

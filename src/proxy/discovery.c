@@ -7,8 +7,9 @@
  *
  *   hosts_file lists the name?  -> its addresses (host:port tokens resolved)
  *   name starts with '_' or dns_port is 0
- *                               -> SRV: each target's A/AAAA (from the
- *                                  additional section, else asked) + SRV port
+ *                               -> SRV: each target's A/AAAA (hosts_file,
+ *                                  else asked, like Go's net.LookupSRV
+ *                                  and dial: glue is not read) + SRV port
  *   otherwise                   -> A and AAAA + dns_port
  */
 #include "proxy/discovery.h"
@@ -26,9 +27,10 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "core/clock.h"
+#include "core/hostport.h"
 #include "core/log.h"
 #include "core/xalloc.h"
-#include "forward/h2_client.h"
 #include "proxy/disc_internal.h"
 #include "proxy/dns.h"
 
@@ -64,12 +66,6 @@ void vn_disc_list_normalize(vn_strlist_t *l)
             l->v[w++] = l->v[i];
     }
     l->n = w;
-}
-
-void vn_disc_join_hostport(const char *host, unsigned port, char *out, size_t cap)
-{
-    bool v6 = strchr(host, ':') != NULL;
-    snprintf(out, cap, "%s%s%s:%u", v6 ? "[" : "", host, v6 ? "]" : "", port);
 }
 
 /* ---- hosts_file ---- */
@@ -147,7 +143,6 @@ typedef struct dns_ctx {
     const char *hosts; /* hosts_file text or NULL */
     size_t hosts_len;
     double deadline;
-    char server[300]; /* "" = system resolver for A/AAAA */
     char *err;
     size_t errcap;
 } dns_ctx_t;
@@ -156,25 +151,6 @@ static bool is_ip(const char *s)
 {
     unsigned char b[16];
     return inet_pton(AF_INET, s, b) == 1 || inet_pton(AF_INET6, s, b) == 1;
-}
-
-/* First nameserver of /etc/resolv.conf as host:port, for SRV without dns_server. */
-static bool system_nameserver(char *out, size_t cap)
-{
-    FILE *f = fopen("/etc/resolv.conf", "re");
-    if (!f)
-        return false;
-    char line[512];
-    bool ok = false;
-    while (!ok && fgets(line, sizeof line, f)) {
-        char ns[256];
-        if (sscanf(line, " nameserver %255s", ns) == 1 && is_ip(ns)) {
-            vn_disc_join_hostport(ns, 53, out, cap);
-            ok = true;
-        }
-    }
-    fclose(f);
-    return ok;
 }
 
 /* IPs of host (A then AAAA): hosts_file, then the DNS server, then getaddrinfo. Appends to ips. */
@@ -204,11 +180,9 @@ static vn_err_t resolve_host(dns_ctx_t *c, const char *host, vn_strlist_t *ips)
             if (last != VN_OK)
                 continue;
             for (size_t i = 0; i < a.n; i++) {
-                if (a.rr[i].type == types[t]) {
-                    char ip[64];
-                    vn_dns_format_addr(&a.rr[i], ip, sizeof ip);
-                    push(ips, ip);
-                }
+                char ip[64];
+                vn_dns_format_addr(&a.rr[i], ip, sizeof ip);
+                push(ips, ip);
             }
             vn_dns_answer_free(&a);
         }
@@ -235,7 +209,7 @@ static void add_all(vn_strlist_t *out, const vn_strlist_t *ips, unsigned port)
 {
     for (size_t i = 0; i < ips->n && out->n < VN_DISC_MAX_ADDRS; i++) {
         char hp[300];
-        vn_disc_join_hostport(ips->v[i], port, hp, sizeof hp);
+        vn_hostport_join(ips->v[i], port, hp, sizeof hp);
         push(out, hp);
     }
 }
@@ -249,7 +223,7 @@ static vn_err_t from_hosts_tokens(dns_ctx_t *c, const vn_strlist_t *toks, vn_str
         vn_strlist_t ips = {0};
         unsigned p = (unsigned)c->cfg->dns_port;
         /* a bare IPv6 address has colons but is no host:port */
-        bool hp = !is_ip(t) && vn_h2_split_hostport(t, host, sizeof host, port, sizeof port) == VN_OK;
+        bool hp = !is_ip(t) && vn_hostport_split(t, false, host, sizeof host, port, sizeof port) == VN_OK;
         if (hp) {
             char *end;
             long v = strtol(port, &end, 10);
@@ -275,36 +249,19 @@ static vn_err_t from_hosts_tokens(dns_ctx_t *c, const vn_strlist_t *toks, vn_str
     return VN_OK;
 }
 
+/* SRV targets, each resolved on its own (hosts_file, the DNS server, getaddrinfo): glue is not read. */
 static vn_err_t srv_lookup(dns_ctx_t *c, const char *name, vn_strlist_t *out)
 {
-    const char *server = c->cfg->dns_server[0] ? c->cfg->dns_server : c->server;
-    if (!server[0]) {
-        snprintf(c->err, c->errcap, "dns: no discovery.dns_server and no nameserver in /etc/resolv.conf");
-        return VN_ERR_CONFIG;
-    }
     vn_dns_answer_t a;
-    vn_err_t e = vn_dns_query(server, name, VN_DNS_SRV, c->deadline, &a, c->err, c->errcap);
+    vn_err_t e = vn_dns_query(c->cfg->dns_server, name, VN_DNS_SRV, c->deadline, &a, c->err, c->errcap);
     if (e != VN_OK)
         return e;
-    if (a.rcode != 0) {
-        snprintf(c->err, c->errcap, "dns: SRV %s: rcode %d%s", name, a.rcode, a.rcode == 3 ? " (NXDOMAIN)" : "");
-        vn_dns_answer_free(&a);
-        return VN_ERR_NOTFOUND;
-    }
     for (size_t i = 0; i < a.n && e == VN_OK; i++) {
         const vn_dns_rr_t *r = &a.rr[i];
-        if (r->type != VN_DNS_SRV || r->additional || r->port == 0 || r->target[0] == '\0')
+        if (r->port == 0 || r->target[0] == '\0')
             continue; /* target "." means: no service here */
         vn_strlist_t ips = {0};
-        for (size_t j = 0; j < a.n; j++) {
-            if ((a.rr[j].type == VN_DNS_A || a.rr[j].type == VN_DNS_AAAA) && strcmp(a.rr[j].owner, r->target) == 0) {
-                char ip[64];
-                vn_dns_format_addr(&a.rr[j], ip, sizeof ip);
-                push(&ips, ip);
-            }
-        }
-        if (ips.n == 0)
-            e = resolve_host(c, r->target, &ips);
+        e = resolve_host(c, r->target, &ips);
         if (e == VN_OK)
             add_all(out, &ips, r->port);
         vn_disc_list_free(&ips);
@@ -315,7 +272,7 @@ static vn_err_t srv_lookup(dns_ctx_t *c, const char *name, vn_strlist_t *out)
 
 static vn_err_t dns_discover(const vn_proxy_config_t *cfg, vn_strlist_t *out, char *err, size_t errcap)
 {
-    dns_ctx_t c = {.cfg = cfg, .deadline = vn_h2_now() + cfg->disc_timeout_s, .err = err, .errcap = errcap};
+    dns_ctx_t c = {.cfg = cfg, .deadline = vn_clock_mono_s() + cfg->disc_timeout_s, .err = err, .errcap = errcap};
     char *hosts = NULL;
     if (cfg->hosts_file[0]) {
         hosts = read_file(cfg->hosts_file, VN_DISC_MAX_HOSTS_FILE, &c.hosts_len, err, errcap);
@@ -323,8 +280,6 @@ static vn_err_t dns_discover(const vn_proxy_config_t *cfg, vn_strlist_t *out, ch
             return VN_ERR_IO;
         c.hosts = hosts;
     }
-    if (!cfg->dns_server[0])
-        system_nameserver(c.server, sizeof c.server);
     const char *name = cfg->forward_service;
     vn_err_t e;
     vn_strlist_t toks = {0};
@@ -385,9 +340,9 @@ static void poll_once(vn_discovery_t *d)
 {
     char err[512];
     vn_strlist_t list;
-    double t0 = vn_h2_now();
+    double t0 = vn_clock_mono_s();
     vn_err_t e = vn_discover(d->cfg, &list, err, sizeof err);
-    vn_pstat_add(&d->stats->discovery_duration_ns_total, (uint64_t)((vn_h2_now() - t0) * 1e9));
+    vn_pstat_add(&d->stats->discovery_duration_ns_total, (uint64_t)((vn_clock_mono_s() - t0) * 1e9));
     if (e != VN_OK) {
         vn_pstat_add(&d->stats->discovery_fail, 1);
         VN_LOG(WARN, "event=proxy_discovery_failed kind=%s service=%s reason=%s",
@@ -405,10 +360,10 @@ static void *disc_main(void *arg)
 {
     vn_discovery_t *d = arg;
     while (!atomic_load(&d->stop)) {
-        double next = vn_h2_now() + d->cfg->discovery_interval_s;
+        double next = vn_clock_mono_s() + d->cfg->discovery_interval_s;
         poll_once(d);
         while (!atomic_load(&d->stop)) {
-            double left = next - vn_h2_now();
+            double left = next - vn_clock_mono_s();
             if (left <= 0)
                 break;
             struct pollfd p = {.fd = d->efd, .events = POLLIN};

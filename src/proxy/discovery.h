@@ -87,9 +87,6 @@ vn_err_t vn_disc_parse_k8s_endpoints(const char *body, size_t len, const char *p
  */
 bool vn_disc_hosts_lookup(const char *text, size_t len, const char *name, vn_strlist_t *out);
 
-/** "host:port" with host bracketed when it is an IPv6 address; into out. */
-void vn_disc_join_hostport(const char *host, unsigned port, char *out, size_t cap);
-
 /* ---- the polling thread ---- */
 
 typedef struct vn_discovery vn_discovery_t;

@@ -1,355 +1,309 @@
 /*
- * dns.c - DNS stub queries for discovery (see dns.h).
+ * dns.c - discovery's DNS questions on c-ares (see dns.h).
  *
- * Message layout (RFC 1035 4.1), all integers big-endian:
- *
- *   header  id(2) flags(2) qdcount(2) ancount(2) nscount(2) arcount(2)
- *   question  name type(2) class(2)
- *   records   name type(2) class(2) ttl(4) rdlength(2) rdata
- *
- *   name: labels "\x07globals\x04test\x00", or a 2-byte pointer 0xC000|offset
- *         to an earlier name (compression); SRV rdata: priority weight port target
+ * One channel per question: it is configured for exactly this question
+ * (one server, no search list, EDNS0) and dropped after it, so a poll
+ * never inherits state from the last one. The channel's sockets are driven
+ * here with poll() (ares_getsock + ares_process_fd; not select, which
+ * breaks above fd 1023 in a proxy with many connections), never past the
+ * caller's deadline. c-ares's own retry: the question is sent twice, each
+ * try getting a share of the time left, and a truncated UDP answer is
+ * asked again over TCP.
  */
 #include "proxy/dns.h"
 
 #include <arpa/inet.h>
-#include <errno.h>
+#include <ares.h>
 #include <netdb.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
+#include "core/clock.h"
 #include "core/xalloc.h"
-#include "forward/h2_client.h"
 
-#define MAX_UDP 4096
-#define MAX_TCP 65535
+static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
+static int lib_status;
 
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static uint16_t get16(const uint8_t *p) { return (uint16_t)((p[0] << 8) | p[1]); }
-
-vn_err_t vn_dns_build_query(const char *name, uint16_t qtype, uint16_t id, uint8_t *buf, size_t cap, size_t *len)
-{
-    size_t nl = strlen(name);
-    if (nl && name[nl - 1] == '.')
-        nl--;
-    if (nl == 0 || nl > 253)
-        return VN_ERR_PARSE;
-    size_t need = 12 + nl + 2 + 4 + 11;
-    if (cap < need)
-        return VN_ERR_TOO_LARGE;
-    memset(buf, 0, 12);
-    put16(buf, id);
-    put16(buf + 2, 0x0100); /* RD: let the server recurse */
-    put16(buf + 4, 1);
-    put16(buf + 10, 1); /* the OPT record */
-    size_t o = 12, start = 0;
-    for (size_t i = 0; i <= nl; i++) {
-        if (i == nl || name[i] == '.') {
-            size_t ll = i - start;
-            if (ll == 0 || ll > 63)
-                return VN_ERR_PARSE;
-            buf[o++] = (uint8_t)ll;
-            memcpy(buf + o, name + start, ll);
-            o += ll;
-            start = i + 1;
-        }
-    }
-    buf[o++] = 0;
-    put16(buf + o, qtype);
-    put16(buf + o + 2, 1); /* IN */
-    o += 4;
-    /* EDNS0 OPT: root name, type 41, class = UDP payload size, ttl 0, rdlen 0 */
-    buf[o++] = 0;
-    put16(buf + o, 41);
-    put16(buf + o + 2, MAX_UDP);
-    memset(buf + o + 4, 0, 6);
-    o += 10;
-    *len = o;
-    return VN_OK;
-}
-
-/* Reads the name at *pos (advancing past it) into out, lower-case, dots between labels. */
-static bool read_name(const uint8_t *m, size_t len, size_t *pos, char *out)
-{
-    size_t p = *pos, o = 0;
-    bool jumped = false;
-    int jumps = 0;
-    for (;;) {
-        if (p >= len)
-            return false;
-        uint8_t l = m[p];
-        if ((l & 0xC0) == 0xC0) {
-            if (p + 1 >= len || ++jumps > 64)
-                return false;
-            size_t target = ((size_t)(l & 0x3F) << 8) | m[p + 1];
-            if (target >= p) /* only backwards: no loops, no forward references */
-                return false;
-            if (!jumped)
-                *pos = p + 2;
-            jumped = true;
-            p = target;
-            continue;
-        }
-        if (l & 0xC0)
-            return false; /* 0x40/0x80: extended label types are not used */
-        p++;
-        if (l == 0)
-            break;
-        if (p + l > len || o + l + 2 > VN_DNS_MAX_NAME)
-            return false;
-        if (o)
-            out[o++] = '.';
-        for (size_t i = 0; i < l; i++) {
-            char c = (char)m[p + i];
-            out[o++] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-        }
-        p += l;
-    }
-    out[o] = '\0';
-    if (!jumped)
-        *pos = p;
-    return true;
-}
+static void lib_init(void) { lib_status = ares_library_init(ARES_LIB_INIT_ALL); }
 
 void vn_dns_answer_free(vn_dns_answer_t *a)
 {
-    if (!a)
-        return;
     free(a->rr);
     a->rr = NULL;
     a->n = 0;
 }
 
-vn_err_t vn_dns_parse(const uint8_t *msg, size_t len, uint16_t id, vn_dns_answer_t *out)
-{
-    memset(out, 0, sizeof *out);
-    if (len < 12 || get16(msg) != id || !(msg[2] & 0x80))
-        return VN_ERR_PROTO;
-    out->truncated = (msg[2] & 0x02) != 0;
-    out->rcode = msg[3] & 0x0F;
-    size_t qd = get16(msg + 4), an = get16(msg + 6), ns = get16(msg + 8), ar = get16(msg + 10);
-    size_t pos = 12;
-    char name[VN_DNS_MAX_NAME];
-    for (size_t i = 0; i < qd; i++) {
-        if (!read_name(msg, len, &pos, name) || pos + 4 > len)
-            return VN_ERR_PROTO;
-        pos += 4;
-    }
-    size_t total = an + ns + ar;
-    out->rr = vn_xcalloc(total < VN_DNS_MAX_RECORDS ? (total ? total : 1) : VN_DNS_MAX_RECORDS, sizeof *out->rr);
-    for (size_t i = 0; i < total; i++) {
-        if (!read_name(msg, len, &pos, name) || pos + 10 > len)
-            goto bad;
-        uint16_t type = get16(msg + pos), cls = get16(msg + pos + 2);
-        size_t rdlen = get16(msg + pos + 8);
-        pos += 10;
-        if (pos + rdlen > len)
-            goto bad;
-        size_t rd = pos;
-        pos += rdlen;
-        bool in_answer = i < an, in_additional = i >= an + ns;
-        if (cls != 1 || !(in_answer || in_additional) || out->n >= VN_DNS_MAX_RECORDS)
-            continue;
-        vn_dns_rr_t *r = &out->rr[out->n];
-        memset(r, 0, sizeof *r);
-        r->type = type;
-        r->additional = in_additional;
-        snprintf(r->owner, sizeof r->owner, "%s", name);
-        if (type == VN_DNS_A && rdlen == 4) {
-            memcpy(r->addr, msg + rd, 4);
-        } else if (type == VN_DNS_AAAA && rdlen == 16) {
-            memcpy(r->addr, msg + rd, 16);
-        } else if (type == VN_DNS_SRV && rdlen >= 7) {
-            r->priority = get16(msg + rd);
-            r->weight = get16(msg + rd + 2);
-            r->port = get16(msg + rd + 4);
-            size_t tp = rd + 6;
-            if (!read_name(msg, rd + rdlen, &tp, r->target) || tp != rd + rdlen)
-                goto bad;
-        } else if (type == VN_DNS_CNAME && rdlen >= 1) {
-            size_t tp = rd;
-            if (!read_name(msg, rd + rdlen, &tp, r->target) || tp != rd + rdlen)
-                goto bad;
-        } else {
-            continue; /* another type, or an A/AAAA of the wrong size */
-        }
-        out->n++;
-    }
-    return VN_OK;
-bad:
-    vn_dns_answer_free(out);
-    return VN_ERR_PROTO;
-}
-
 void vn_dns_format_addr(const vn_dns_rr_t *rr, char *out, size_t cap)
 {
-    if (!inet_ntop(rr->type == VN_DNS_AAAA ? AF_INET6 : AF_INET, rr->addr, out, (socklen_t)cap))
-        snprintf(out, cap, "?");
+    if (!inet_ntop(rr->type == VN_DNS_AAAA ? AF_INET6 : AF_INET, rr->addr, out, (socklen_t)cap) && cap)
+        out[0] = '\0';
 }
 
-static int ms_until(double deadline)
+/* A record slot, or NULL once VN_DNS_MAX_RECORDS are held. */
+static vn_dns_rr_t *add(vn_dns_answer_t *a, uint16_t type)
 {
-    double left = deadline - vn_h2_now();
-    return left <= 0 ? 0 : (int)(left * 1000) + 1;
+    if (a->n == VN_DNS_MAX_RECORDS)
+        return NULL;
+    vn_dns_rr_t *r = &a->rr[a->n++];
+    memset(r, 0, sizeof *r);
+    r->type = type;
+    return r;
 }
 
-/* Waits for fd to be ready for events before deadline. */
-static bool wait_fd(int fd, short events, double deadline)
+/* A name Go's net package would accept (isDomainName): letters, digits, '-', '_', dots between
+ * labels of 1..63 bytes, at most 253 bytes (no final dot). c-ares hands names over in presentation
+ * form, so any other byte (its escapes included) makes the name one we cannot dial. */
+static bool valid_name(const char *n, size_t len)
 {
-    for (;;) {
-        struct pollfd p = {.fd = fd, .events = events};
-        int ms = ms_until(deadline);
-        if (ms == 0)
+    if (len == 0 || len > 253)
+        return false;
+    size_t label = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = n[i];
+        if (c == '.') {
+            if (label == 0)
+                return false;
+            label = 0;
+        } else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                   c == '_') {
+            if (++label > 63)
+                return false;
+        } else {
             return false;
-        int r = poll(&p, 1, ms);
-        if (r > 0)
-            return true;
-        if (r < 0 && errno != EINTR)
-            return false;
+        }
     }
+    return label > 0;
 }
 
-static int open_sock(const char *server, int type, struct sockaddr_storage *sa, socklen_t *sl, char *err,
-                     size_t errcap)
+/* bad: receives the first target that is not a valid name (then VN_ERR_PARSE; like Go's
+ * LookupSRV, an answer with an invalid target is an error). */
+static vn_err_t parse_srv(const uint8_t *msg, int len, vn_dns_answer_t *out, char *bad, size_t badcap)
 {
-    char host[256], port[16];
-    if (vn_h2_split_hostport(server, host, sizeof host, port, sizeof port) != VN_OK) {
-        snprintf(err, errcap, "dns_server \"%s\" is not host:port", server);
-        return -1;
-    }
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = type, .ai_flags = AI_NUMERICHOST}, *res;
-    if (getaddrinfo(host, port, &hints, &res) != 0) {
-        snprintf(err, errcap, "dns_server \"%s\" is not a numeric address", server);
-        return -1;
-    }
-    int fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    memcpy(sa, res->ai_addr, res->ai_addrlen);
-    *sl = res->ai_addrlen;
-    freeaddrinfo(res);
-    if (fd < 0)
-        snprintf(err, errcap, "socket: %s", strerror(errno));
-    return fd;
-}
-
-static vn_err_t query_udp(const char *server, const uint8_t *q, size_t ql, uint16_t id, double deadline,
-                          vn_dns_answer_t *out, char *err, size_t errcap)
-{
-    struct sockaddr_storage sa;
-    socklen_t sl;
-    int fd = open_sock(server, SOCK_DGRAM, &sa, &sl, err, errcap);
-    if (fd < 0)
-        return VN_ERR_IO;
-    vn_err_t e = VN_ERR_TIMEOUT;
-    /* connect() filters datagrams from other sources; resend once halfway if nothing came */
-    if (connect(fd, (struct sockaddr *)&sa, sl) != 0 || send(fd, q, ql, 0) != (ssize_t)ql) {
-        snprintf(err, errcap, "dns send: %s", strerror(errno));
-        close(fd);
-        return VN_ERR_IO;
-    }
-    double resend = vn_h2_now() + (deadline - vn_h2_now()) / 2;
-    bool resent = false;
-    uint8_t *buf = vn_xmalloc(MAX_UDP);
-    while (e == VN_ERR_TIMEOUT) {
-        double until = resent ? deadline : resend;
-        if (!wait_fd(fd, POLLIN, until)) {
-            if (!resent && vn_h2_now() < deadline) {
-                resent = true;
-                (void)send(fd, q, ql, 0);
-                continue;
-            }
-            snprintf(err, errcap, "dns: no answer from %s before the timeout", server);
+    struct ares_srv_reply *srv = NULL;
+    int st = ares_parse_srv_reply(msg, len, &srv);
+    if (st != ARES_SUCCESS)
+        return st == ARES_ENODATA ? VN_ERR_NOTFOUND : VN_ERR_PROTO;
+    size_t n = 0;
+    for (struct ares_srv_reply *s = srv; s; s = s->next)
+        n++;
+    out->rr = vn_xcalloc(n < VN_DNS_MAX_RECORDS ? (n ? n : 1) : VN_DNS_MAX_RECORDS, sizeof *out->rr);
+    for (struct ares_srv_reply *s = srv; s; s = s->next) {
+        size_t tl = strlen(s->host);
+        if (tl && s->host[tl - 1] == '.')
+            tl--;
+        if (tl && !valid_name(s->host, tl)) { /* tl 0: "." = no service here, kept for discovery to skip */
+            if (bad)
+                snprintf(bad, badcap, "%.*s", (int)(tl < 300 ? tl : 300), s->host);
+            ares_free_data(srv);
+            return VN_ERR_PARSE;
+        }
+        vn_dns_rr_t *r = add(out, VN_DNS_SRV);
+        if (!r)
             break;
-        }
-        ssize_t n = recv(fd, buf, MAX_UDP, 0);
-        if (n < 0) {
-            if (errno == EAGAIN || errno == EINTR)
-                continue;
-            snprintf(err, errcap, "dns recv from %s: %s", server, strerror(errno));
-            e = VN_ERR_IO;
+        r->priority = s->priority;
+        r->weight = s->weight;
+        r->port = s->port;
+        for (size_t i = 0; i < tl; i++)
+            r->target[i] = (char)(s->host[i] >= 'A' && s->host[i] <= 'Z' ? s->host[i] + 32 : s->host[i]);
+        r->target[tl] = '\0';
+    }
+    ares_free_data(srv);
+    return VN_OK;
+}
+
+static vn_err_t parse_addrs(const uint8_t *msg, int len, uint16_t qtype, vn_dns_answer_t *out)
+{
+    int n = VN_DNS_MAX_RECORDS, st;
+    void *ttls;
+    if (qtype == VN_DNS_A) {
+        ttls = vn_xcalloc(VN_DNS_MAX_RECORDS, sizeof(struct ares_addrttl));
+        st = ares_parse_a_reply(msg, len, NULL, ttls, &n);
+    } else {
+        ttls = vn_xcalloc(VN_DNS_MAX_RECORDS, sizeof(struct ares_addr6ttl));
+        st = ares_parse_aaaa_reply(msg, len, NULL, ttls, &n);
+    }
+    if (st != ARES_SUCCESS) {
+        free(ttls);
+        return st == ARES_ENODATA ? VN_ERR_NOTFOUND : VN_ERR_PROTO;
+    }
+    out->rr = vn_xcalloc(n > 0 ? (size_t)n : 1, sizeof *out->rr);
+    for (int i = 0; i < n; i++) {
+        vn_dns_rr_t *r = add(out, qtype);
+        if (!r)
             break;
-        }
-        if (vn_dns_parse(buf, (size_t)n, id, out) == VN_OK)
-            e = VN_OK; /* anything else (a stray or forged datagram) is ignored */
+        if (qtype == VN_DNS_A)
+            memcpy(r->addr, &((struct ares_addrttl *)ttls)[i].ipaddr, 4);
+        else
+            memcpy(r->addr, &((struct ares_addr6ttl *)ttls)[i].ip6addr, 16);
     }
-    free(buf);
-    close(fd);
-    return e;
+    free(ttls);
+    return VN_OK;
 }
 
-static bool io_all(int fd, uint8_t *p, size_t n, bool write_, double deadline)
+static vn_err_t parse(const uint8_t *msg, size_t len, uint16_t qtype, vn_dns_answer_t *out, char *bad, size_t badcap)
 {
-    size_t done = 0;
-    while (done < n) {
-        if (!wait_fd(fd, write_ ? POLLOUT : POLLIN, deadline))
-            return false;
-        ssize_t r = write_ ? send(fd, p + done, n - done, MSG_NOSIGNAL) : recv(fd, p + done, n - done, 0);
-        if (r < 0 && (errno == EAGAIN || errno == EINTR))
-            continue;
-        if (r <= 0)
-            return false;
-        done += (size_t)r;
-    }
-    return true;
-}
-
-static vn_err_t query_tcp(const char *server, const uint8_t *q, size_t ql, uint16_t id, double deadline,
-                          vn_dns_answer_t *out, char *err, size_t errcap)
-{
-    struct sockaddr_storage sa;
-    socklen_t sl;
-    int fd = open_sock(server, SOCK_STREAM, &sa, &sl, err, errcap);
-    if (fd < 0)
-        return VN_ERR_IO;
-    vn_err_t e = VN_ERR_IO;
-    uint8_t *buf = vn_xmalloc(MAX_TCP + 2);
-    int rc = connect(fd, (struct sockaddr *)&sa, sl);
-    if (rc == 0 || errno == EINPROGRESS) {
-        int soerr = 0;
-        socklen_t el = sizeof soerr;
-        if (wait_fd(fd, POLLOUT, deadline) && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &el) == 0 && !soerr) {
-            put16(buf, (uint16_t)ql);
-            memcpy(buf + 2, q, ql);
-            if (io_all(fd, buf, ql + 2, true, deadline) && io_all(fd, buf, 2, false, deadline)) {
-                size_t n = get16(buf);
-                if (io_all(fd, buf, n, false, deadline))
-                    e = vn_dns_parse(buf, n, id, out) == VN_OK ? VN_OK : VN_ERR_PROTO;
-            }
-        }
-    }
+    memset(out, 0, sizeof *out);
+    if (len > 65535)
+        return VN_ERR_PROTO; /* more than one DNS message can be */
+    pthread_once(&lib_once, lib_init);
+    vn_err_t e;
+    if (qtype == VN_DNS_SRV)
+        e = parse_srv(msg, (int)len, out, bad, badcap);
+    else if (qtype == VN_DNS_A || qtype == VN_DNS_AAAA)
+        e = parse_addrs(msg, (int)len, qtype, out);
+    else
+        e = VN_ERR_CONFIG;
+    if (e == VN_OK && out->n == 0)
+        e = VN_ERR_NOTFOUND;
     if (e != VN_OK)
-        snprintf(err, errcap, "dns over tcp to %s failed", server);
-    free(buf);
-    close(fd);
+        vn_dns_answer_free(out);
     return e;
+}
+
+vn_err_t vn_dns_parse(const uint8_t *msg, size_t len, uint16_t qtype, vn_dns_answer_t *out)
+{
+    return parse(msg, len, qtype, out, NULL, 0);
+}
+
+/* ---- one question ---- */
+
+typedef struct query {
+    bool done;
+    int status;          /* ARES_* */
+    uint16_t qtype;
+    vn_dns_answer_t *out;
+    vn_err_t parsed;
+    char bad[320]; /* an SRV target that is not a valid name */
+} query_t;
+
+static void on_answer(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
+{
+    (void)timeouts;
+    query_t *q = arg;
+    q->done = true;
+    q->status = status;
+    if (status == ARES_SUCCESS)
+        q->parsed = parse(abuf, (size_t)alen, q->qtype, q->out, q->bad, sizeof q->bad);
+}
+
+static const char *type_name(uint16_t t) { return t == VN_DNS_SRV ? "SRV" : t == VN_DNS_AAAA ? "AAAA" : "A"; }
+
+/* Runs the channel until the question is answered or the deadline passes. */
+static void drive(ares_channel ch, query_t *q, double deadline)
+{
+    while (!q->done) {
+        ares_socket_t socks[ARES_GETSOCK_MAXNUM];
+        /* the bits by hand: c-ares's ARES_GETSOCK_WRITABLE shifts a signed 1 into the sign bit */
+        unsigned bits = (unsigned)ares_getsock(ch, socks, ARES_GETSOCK_MAXNUM);
+        struct pollfd p[ARES_GETSOCK_MAXNUM];
+        nfds_t np = 0;
+        for (unsigned i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
+            short ev = (short)(((bits >> i) & 1u ? POLLIN : 0) | ((bits >> (i + ARES_GETSOCK_MAXNUM)) & 1u ? POLLOUT : 0));
+            if (ev)
+                p[np++] = (struct pollfd){.fd = socks[i], .events = ev};
+        }
+        int ms = vn_clock_ms_until(deadline);
+        if (ms == 0) {
+            ares_cancel(ch); /* calls on_answer with ARES_ECANCELLED */
+            return;
+        }
+        struct timeval cap = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000}, tvb;
+        struct timeval *tv = ares_timeout(ch, &cap, &tvb);
+        int wait = (int)(tv->tv_sec * 1000 + (tv->tv_usec + 999) / 1000);
+        int pr = poll(p, np, wait);
+        if (pr <= 0) {
+            ares_process_fd(ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD); /* c-ares's own timeouts */
+            continue;
+        }
+        for (nfds_t i = 0; i < np && !q->done; i++) {
+            if (!p[i].revents)
+                continue;
+            ares_socket_t r = p[i].revents & (POLLIN | POLLHUP | POLLERR) ? p[i].fd : ARES_SOCKET_BAD;
+            ares_socket_t w = p[i].revents & (POLLOUT | POLLHUP | POLLERR) ? p[i].fd : ARES_SOCKET_BAD;
+            ares_process_fd(ch, r, w);
+        }
+    }
 }
 
 vn_err_t vn_dns_query(const char *server, const char *name, uint16_t qtype, double deadline, vn_dns_answer_t *out,
                       char *err, size_t errcap)
 {
     memset(out, 0, sizeof *out);
-    uint8_t q[512];
-    size_t ql;
-    uint16_t id;
-    if (getrandom(&id, sizeof id, 0) != sizeof id)
-        id = (uint16_t)(vn_h2_now() * 1e6);
-    if (vn_dns_build_query(name, qtype, id, q, sizeof q, &ql) != VN_OK) {
+    pthread_once(&lib_once, lib_init);
+    if (lib_status != ARES_SUCCESS) {
+        snprintf(err, errcap, "dns: c-ares: %s", ares_strerror(lib_status));
+        return VN_ERR_IO;
+    }
+    if (!name[0] || strcmp(name, ".") == 0) {
         snprintf(err, errcap, "\"%.200s\" is not a valid DNS name", name);
         return VN_ERR_PARSE;
     }
-    vn_err_t e = query_udp(server, q, ql, id, deadline, out, err, errcap);
-    if (e == VN_OK && out->truncated) {
-        vn_dns_answer_free(out);
-        e = query_tcp(server, q, ql, id, deadline, out, err, errcap);
+    double left = deadline - vn_clock_mono_s();
+    struct ares_options o = {
+        .flags = ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES | ARES_FLAG_EDNS,
+        .timeout = left > 0 ? (int)(left * 1000 / 3) + 1 : 1, /* two tries; c-ares doubles the second */
+        .tries = 2,
+        .ndots = 0,
+        .ednspsz = 4096,
+        .lookups = (char *)"b",
+    };
+    int mask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_NDOTS | ARES_OPT_EDNSPSZ |
+               ARES_OPT_LOOKUPS;
+    ares_channel ch;
+    int st = ares_init_options(&ch, &o, mask);
+    if (st != ARES_SUCCESS) {
+        snprintf(err, errcap, "dns: c-ares: %s", ares_strerror(st));
+        return VN_ERR_IO;
     }
+    if (server && server[0] && (st = ares_set_servers_ports_csv(ch, server)) != ARES_SUCCESS) {
+        snprintf(err, errcap, "dns_server \"%.200s\" is not a numeric host:port (%s)", server, ares_strerror(st));
+        ares_destroy(ch);
+        return VN_ERR_IO;
+    }
+    const char *who = server && server[0] ? server : "the resolv.conf servers";
+    query_t q = {.qtype = qtype, .out = out, .parsed = VN_OK};
+    ares_query(ch, name, 1 /* class IN */, qtype, on_answer, &q);
+    drive(ch, &q, deadline);
+    ares_destroy(ch);
+    vn_err_t e = VN_OK;
+    switch (q.status) {
+    case ARES_SUCCESS:
+        e = q.parsed;
+        if (e == VN_ERR_NOTFOUND)
+            snprintf(err, errcap, "dns: %s %.200s: no record", type_name(qtype), name);
+        else if (e == VN_ERR_PARSE)
+            snprintf(err, errcap, "dns: SRV %.200s: target \"%.300s\" is not a valid DNS name", name, q.bad);
+        else if (e != VN_OK)
+            snprintf(err, errcap, "dns: %s %.200s: malformed answer from %s", type_name(qtype), name, who);
+        break;
+    case ARES_ENODATA:
+    case ARES_ENOTFOUND:
+        snprintf(err, errcap, "dns: %s %.200s: %s", type_name(qtype), name,
+                 q.status == ARES_ENOTFOUND ? "NXDOMAIN" : "no record");
+        e = VN_ERR_NOTFOUND;
+        break;
+    case ARES_EBADNAME:
+        snprintf(err, errcap, "\"%.200s\" is not a valid DNS name", name);
+        e = VN_ERR_PARSE;
+        break;
+    case ARES_ETIMEOUT:
+    case ARES_ECANCELLED:
+        snprintf(err, errcap, "dns: no answer from %s for %s %.200s before the deadline", who, type_name(qtype), name);
+        e = VN_ERR_TIMEOUT;
+        break;
+    case ARES_EBADRESP:
+    case ARES_EFORMERR:
+        snprintf(err, errcap, "dns: malformed answer from %s for %.200s", who, name);
+        e = VN_ERR_PROTO;
+        break;
+    default:
+        snprintf(err, errcap, "dns: %s %.200s via %s: %s", type_name(qtype), name, who, ares_strerror(q.status));
+        e = VN_ERR_IO;
+    }
+    if (e != VN_OK)
+        vn_dns_answer_free(out);
     return e;
 }

@@ -16,10 +16,11 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/clock.h"
+#include "core/hostport.h"
 #include "core/log.h"
 #include "core/stats.h"
 #include "core/xalloc.h"
-#include "forward/h2_client.h"
 #include "http/server.h"
 #include "proxy/discovery.h"
 #include "proxy/proxy_server.h"
@@ -27,6 +28,8 @@
 #include "proxy/router.h"
 #include "proxy/self.h"
 #include "proxy/tag_match.h"
+#include "telemetry/periodic.h"
+#include "telemetry/statsd_out.h"
 
 struct vn_proxy {
     const vn_proxy_config_t *cfg;
@@ -39,7 +42,42 @@ struct vn_proxy {
     vn_http_server_t *http;
     vn_discovery_t *disc;
     _Atomic bool shutting_down;
+    /* statsd.address: veneur_proxy.* every statsd.aggregation_interval (NULL when unset) */
+    vn_statsd_out_t *statsd;
+    vn_proxy_stats_prev_t statsd_prev;
+    vn_periodic_t *statsd_tick;
 };
+
+static void statsd_tick(void *ctx)
+{
+    vn_proxy_t *p = ctx;
+    vn_proxy_stats_emit(&p->stats, &p->statsd_prev, p->statsd);
+}
+
+/* Go's datadog-go client with client-side aggregation: one line per name and
+ * tag set per aggregation_interval, messages_per_payload lines per datagram.
+ * channel_buffer_size bounds Go's queue of unaggregated calls; we aggregate in
+ * the counters themselves, so it has nothing to bound here. */
+static vn_err_t start_statsd(vn_proxy_t *p, char *err, size_t errcap)
+{
+    const vn_proxy_config_t *cfg = p->cfg;
+    if (!cfg->statsd_address[0])
+        return VN_OK;
+    vn_statsd_out_opts_t o = {.address = cfg->statsd_address,
+                              .ns = "",
+                              .max_lines = cfg->statsd_messages_per_payload > 0
+                                               ? (size_t)cfg->statsd_messages_per_payload
+                                               : 0};
+    char why[256] = "";
+    if (vn_statsd_out_open(&o, &p->statsd, why, sizeof why) != VN_OK) {
+        snprintf(err, errcap, "statsd.address: %s", why);
+        return VN_ERR_CONFIG;
+    }
+    double iv = cfg->statsd_aggregation_interval_s > 0 ? cfg->statsd_aggregation_interval_s : 10;
+    p->statsd_tick = vn_periodic_start(iv, statsd_tick, p);
+    VN_LOG(INFO, "event=self_metrics addr=%s aggregation_interval_s=%g", cfg->statsd_address, iv);
+    return VN_OK;
+}
 
 static size_t render_buf(vn_buf_t *b, char *buf, size_t cap);
 
@@ -102,7 +140,6 @@ vn_err_t vn_proxy_start(const vn_proxy_config_t *cfg, vn_proxy_t **out, char *er
                            .stats = &p->stats,
                            .self = &p->self};
     p->router = vn_router_new(&ro);
-    vn_router_add_static(p->router, (const char *const *)cfg->forward_addresses.v, cfg->forward_addresses.n);
 
     vn_err_t e = VN_OK;
     char why[512] = "";
@@ -113,7 +150,7 @@ vn_err_t vn_proxy_start(const vn_proxy_config_t *cfg, vn_proxy_t **out, char *er
             snprintf(err, errcap, "grpc_address: %s", why);
         else {
             char host[256] = "", port[16];
-            if (vn_h2_split_hostport(cfg->grpc_address, host, sizeof host, port, sizeof port) != VN_OK)
+            if (vn_hostport_split(cfg->grpc_address, false, host, sizeof host, port, sizeof port) != VN_OK)
                 host[0] = '\0';
             vn_self_set_listen(&p->self, host, vn_proxy_server_port(p->grpc));
             VN_LOG(INFO, "event=listening proto=grpc addr=%s port=%d proxy_id=%s", cfg->grpc_address,
@@ -126,9 +163,8 @@ vn_err_t vn_proxy_start(const vn_proxy_config_t *cfg, vn_proxy_t **out, char *er
         VN_LOG(WARN, "event=grpc_tls_not_supported addr=%s msg=\"grpc_tls_address is not served yet; use "
                      "grpc_address (plain h2c) or a TLS terminator\"",
                cfg->grpc_tls_address);
-    if (cfg->statsd_address[0])
-        VN_LOG(WARN, "event=statsd_self_metrics_not_supported msg=\"statsd.address is ignored; self-metrics are on "
-                     "/metrics\"");
+    if (e == VN_OK)
+        e = start_statsd(p, err, errcap);
     if (e == VN_OK && cfg->http_address[0]) {
         vn_http_handlers_t h = {.ctx = p,
                                 .ready = ready_cb,
@@ -143,12 +179,17 @@ vn_err_t vn_proxy_start(const vn_proxy_config_t *cfg, vn_proxy_t **out, char *er
             snprintf(err, errcap, "http_address: %s", why);
     }
     if (e != VN_OK) {
+        vn_periodic_stop(p->statsd_tick);
+        vn_statsd_out_free(p->statsd);
         vn_proxy_server_stop(p->grpc);
         vn_router_free(p->router);
         vn_tagm_set_destroy(&p->ignore);
         free(p);
         return e;
     }
+    /* only now: our listener is known, so a destination that is this proxy is refused by
+     * address before it is dialled, not found by id after (a race on a slow start) */
+    vn_router_add_static(p->router, (const char *const *)cfg->forward_addresses.v, cfg->forward_addresses.n);
     if (cfg->disc_kind != VN_DISC_NONE) {
         VN_LOG(INFO, "event=proxy_discovery_started kind=%s service=\"%s\" interval_s=%g",
                vn_disc_kind_name(cfg->disc_kind), cfg->forward_service, cfg->discovery_interval_s);
@@ -170,8 +211,10 @@ void vn_proxy_shutdown(vn_proxy_t *p)
     vn_discovery_stop(p->disc);
     vn_proxy_server_stop(p->grpc);
     /* HTTP stays up while queues drain: /healthcheck keeps saying 503 */
-    vn_router_stop(p->router, vn_h2_now() + p->cfg->shutdown_timeout_s);
+    vn_router_stop(p->router, vn_clock_mono_s() + p->cfg->shutdown_timeout_s);
     vn_http_server_stop(p->http);
+    vn_periodic_stop(p->statsd_tick); /* reports the last partial interval */
+    vn_statsd_out_free(p->statsd);
     VN_LOG(INFO, "event=proxy_stopped routed=%llu no_destination=%llu dropped=%llu rerouted=%llu",
            (unsigned long long)vn_pstat_get(&p->stats.handle_ok),
            (unsigned long long)vn_pstat_get(&p->stats.handle_no_destination),

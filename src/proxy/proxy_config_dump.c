@@ -9,13 +9,17 @@
 #include <string.h>
 
 #include "config/config.h"
+#include "config/config_schema.h"
 #include "core/json.h"
 #include "proxy/proxy_config_internal.h"
 
 /* ---------------------------------------------------------------- dumps */
 
 /* -print-secrets (c->print_secrets) shows every value as it is, as Go's flag does. */
-static bool is_secret_value(const vn_proxy_config_t *c, const vn_pcfg_key_t *k) { return k->secret && !c->print_secrets; }
+static bool is_secret_value(const vn_proxy_config_t *c, const vn_config_key_t *k)
+{
+    return (k->flags & VN_KF_SECRET) && !c->print_secrets;
+}
 
 /* v with a URL's secrets replaced ("https://<redacted>@host/?token=<redacted>",
  * vn_config_redact_url), into buf; v itself when it has none. A value longer
@@ -31,7 +35,7 @@ static const char *hide_userinfo(const vn_proxy_config_t *c, const char *v, char
 }
 
 /* Go field name of a key: the last segment of its Go path ("IgnoreTags" for the YAML-only key). */
-static void go_split(const vn_pcfg_key_t *k, char *group, size_t gcap, const char **field)
+static void go_split(const vn_config_key_t *k, char *group, size_t gcap, const char **field)
 {
     const char *g = k->gofield ? k->gofield : "IgnoreTags";
     const char *dot = strchr(g, '.');
@@ -39,23 +43,23 @@ static void go_split(const vn_pcfg_key_t *k, char *group, size_t gcap, const cha
     *field = dot ? dot + 1 : g;
 }
 
-static void json_value(vn_json_t *w, const vn_proxy_config_t *c, const vn_pcfg_key_t *k)
+static void json_value(vn_json_t *w, const vn_proxy_config_t *c, const vn_config_key_t *k)
 {
     switch (k->type) {
-    case VN_PCFG_STR: {
+    case VN_KT_STR: {
         const char *v = *VN_PCFG_FIELD(c, k, char *);
         char hb[1024];
         vn_json_string(w, is_secret_value(c, k) && v[0] ? "<redacted>" : hide_userinfo(c, v, hb, sizeof hb));
         break;
     }
-    case VN_PCFG_BOOL: vn_json_bool(w, *VN_PCFG_FIELD(c, k, bool)); break;
-    case VN_PCFG_DURATION: /* Go's time.Duration marshals as integer nanoseconds */
+    case VN_KT_BOOL: vn_json_bool(w, *VN_PCFG_FIELD(c, k, bool)); break;
+    case VN_KT_DURATION: /* Go's time.Duration marshals as integer nanoseconds */
         vn_json_int(w, (int64_t)llround(*VN_PCFG_FIELD(c, k, double) * 1e9));
         break;
-    case VN_PCFG_ULONG: vn_json_int(w, (int64_t)*VN_PCFG_FIELD(c, k, unsigned long)); break;
-    case VN_PCFG_LONG: vn_json_int(w, *VN_PCFG_FIELD(c, k, long)); break;
-    case VN_PCFG_DISC_KIND: vn_json_string(w, vn_disc_kind_name(*VN_PCFG_FIELD(c, k, vn_disc_kind_t))); break;
-    case VN_PCFG_STRLIST: {
+    case VN_KT_ULONG: vn_json_int(w, (int64_t)*VN_PCFG_FIELD(c, k, unsigned long)); break;
+    case VN_KT_LONG: vn_json_int(w, *VN_PCFG_FIELD(c, k, long)); break;
+    case VN_KT_ENUM: vn_json_string(w, vn_disc_kind_name(*VN_PCFG_FIELD(c, k, vn_disc_kind_t))); break;
+    case VN_KT_STRLIST: {
         const vn_strlist_t *l = VN_PCFG_FIELD(c, k, vn_strlist_t);
         vn_json_array_begin(w);
         char hb[1024];
@@ -64,7 +68,7 @@ static void json_value(vn_json_t *w, const vn_proxy_config_t *c, const vn_pcfg_k
         vn_json_array_end(w);
         break;
     }
-    case VN_PCFG_MATCHERS:
+    case VN_KT_MATCHERS:
         vn_json_array_begin(w);
         for (size_t i = 0; i < c->n_ignore_tags; i++) {
             vn_json_object_begin(w);
@@ -78,6 +82,7 @@ static void json_value(vn_json_t *w, const vn_proxy_config_t *c, const vn_pcfg_k
         }
         vn_json_array_end(w);
         break;
+    default: break; /* key types only veneur's table has */
     }
 }
 
@@ -114,49 +119,36 @@ static void yaml_str(vn_buf_t *out, const char *s)
     vn_json_add_string(out, s, strlen(s)); /* a JSON string is a valid YAML double-quoted scalar */
 }
 
-/* Whole nanoseconds in the largest unit that keeps them exact: "2s", "1500ms", "250us", "7ns". */
-static void yaml_duration(vn_buf_t *out, double seconds)
-{
-    long long ns = llround(seconds * 1e9);
-    static const struct {
-        long long div;
-        const char *unit;
-    } u[] = {{1000000000LL, "s"}, {1000000LL, "ms"}, {1000LL, "us"}, {1LL, "ns"}};
-    for (size_t i = 0; i < sizeof u / sizeof u[0]; i++) {
-        if (ns % u[i].div == 0) {
-            vn_buf_printf(out, "%lld%s", ns / u[i].div, u[i].unit);
-            return;
-        }
-    }
-}
-
 void vn_proxy_config_dump_yaml(const vn_proxy_config_t *c, vn_buf_t *out)
 {
     char open_group[64] = "";
     for (size_t i = 0; i < vn_proxy__nkeys; i++) {
-        const vn_pcfg_key_t *k = &vn_proxy__keys[i];
-        const char *dot = strchr(k->yaml, '.');
+        const vn_config_key_t *k = &vn_proxy__keys[i];
+        const char *dot = strchr(k->key, '.');
         char group[64];
-        snprintf(group, sizeof group, "%.*s", dot ? (int)(dot - k->yaml) : 0, k->yaml);
+        snprintf(group, sizeof group, "%.*s", dot ? (int)(dot - k->key) : 0, k->key);
         if (strcmp(group, open_group) != 0 && group[0])
             vn_buf_printf(out, "%s:\n", group);
         snprintf(open_group, sizeof open_group, "%s", group);
-        vn_buf_printf(out, "%s%s: ", group[0] ? "  " : "", dot ? dot + 1 : k->yaml);
+        vn_buf_printf(out, "%s%s: ", group[0] ? "  " : "", dot ? dot + 1 : k->key);
         switch (k->type) {
-        case VN_PCFG_STR: {
+        case VN_KT_STR: {
             const char *v = *VN_PCFG_FIELD(c, k, char *);
             char hb[1024];
             yaml_str(out, is_secret_value(c, k) && v[0] ? "<redacted>" : hide_userinfo(c, v, hb, sizeof hb));
             break;
         }
-        case VN_PCFG_BOOL: vn_buf_add_str(out, *VN_PCFG_FIELD(c, k, bool) ? "true" : "false"); break;
-        case VN_PCFG_DURATION: yaml_duration(out, *VN_PCFG_FIELD(c, k, double)); break;
-        case VN_PCFG_ULONG: vn_buf_printf(out, "%lu", *VN_PCFG_FIELD(c, k, unsigned long)); break;
-        case VN_PCFG_LONG: vn_buf_printf(out, "%ld", *VN_PCFG_FIELD(c, k, long)); break;
-        case VN_PCFG_DISC_KIND:
-            vn_buf_add_str(out, c->disc_kind == VN_DISC_NONE ? "\"\"" : vn_disc_kind_name(c->disc_kind));
+        case VN_KT_BOOL: vn_buf_add_str(out, *VN_PCFG_FIELD(c, k, bool) ? "true" : "false"); break;
+        case VN_KT_DURATION: {
+            char d[64];
+            vn_cfg__format_duration(*VN_PCFG_FIELD(c, k, double), d, sizeof d);
+            vn_buf_add_str(out, d);
             break;
-        case VN_PCFG_STRLIST: {
+        }
+        case VN_KT_ULONG: vn_buf_printf(out, "%lu", *VN_PCFG_FIELD(c, k, unsigned long)); break;
+        case VN_KT_LONG: vn_buf_printf(out, "%ld", *VN_PCFG_FIELD(c, k, long)); break;
+        case VN_KT_ENUM: yaml_str(out, k->names[*VN_PCFG_FIELD(c, k, int)]); break;
+        case VN_KT_STRLIST: {
             const vn_strlist_t *l = VN_PCFG_FIELD(c, k, vn_strlist_t);
             vn_buf_add_byte(out, '[');
             char hb[1024];
@@ -168,7 +160,7 @@ void vn_proxy_config_dump_yaml(const vn_proxy_config_t *c, vn_buf_t *out)
             vn_buf_add_byte(out, ']');
             break;
         }
-        case VN_PCFG_MATCHERS:
+        case VN_KT_MATCHERS:
             vn_buf_add_byte(out, '[');
             for (size_t j = 0; j < c->n_ignore_tags; j++) {
                 vn_buf_add_str(out, j ? ", {kind: " : "{kind: ");
@@ -179,6 +171,7 @@ void vn_proxy_config_dump_yaml(const vn_proxy_config_t *c, vn_buf_t *out)
             }
             vn_buf_add_byte(out, ']');
             break;
+        default: break; /* key types only veneur's table has */
         }
         vn_buf_add_byte(out, '\n');
     }

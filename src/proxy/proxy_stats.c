@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "core/stats.h"
+#include "telemetry/statsd_out.h"
 
 static void family(vn_buf_t *out, const char *name, const char *type, const char *help)
 {
@@ -88,4 +89,37 @@ void vn_proxy_stats_render_grpc(const vn_stats_t *c, vn_buf_t *out)
         family(out, fams[i].name, "counter", fams[i].help);
         value(out, fams[i].name, NULL, v);
     }
+}
+
+static void emit_count(vn_proxy_stats_prev_t *prev, size_t i, const _Atomic uint64_t *c, vn_statsd_out_t *out,
+                       const char *name, const char *tags)
+{
+    uint64_t now = vn_pstat_get(c);
+    uint64_t d = now >= prev->v[i] ? now - prev->v[i] : 0;
+    prev->v[i] = now;
+    vn_statsd_out_add(out, name, (double)d, "c", tags);
+}
+
+void vn_proxy_stats_emit(const vn_proxy_stats_t *s, vn_proxy_stats_prev_t *prev, vn_statsd_out_t *out)
+{
+    static const char *const proto[2] = {"protocol:grpc-single", "protocol:grpc-stream"};
+    size_t k = 0;
+    for (int i = 0; i < 2; i++) {
+        emit_count(prev, k++, &s->ingest_requests[i], out, "veneur_proxy.ingest.request_count", proto[i]);
+        emit_count(prev, k++, &s->ingest_metrics[i], out, "veneur_proxy.ingest.metrics_count", proto[i]);
+        emit_count(prev, k++, &s->ingest_errors[i], out, "veneur_proxy.ingest.request_error_count", proto[i]);
+    }
+    emit_count(prev, k++, &s->handle_ok, out, "veneur_proxy.handle.metrics_count", "error:false");
+    emit_count(prev, k++, &s->handle_no_destination, out, "veneur_proxy.handle.metrics_count", "error:destination");
+    emit_count(prev, k++, &s->handle_dropped, out, "veneur_proxy.handle.metrics_count", "error:dropped");
+    emit_count(prev, k++, &s->discovery_success, out, "veneur_proxy.discovery.count", "status:success");
+    emit_count(prev, k++, &s->discovery_fail, out, "veneur_proxy.discovery.count", "status:fail");
+    uint64_t ns = vn_pstat_get(&s->discovery_duration_ns_total);
+    uint64_t ms_now = ns / 1000000u;
+    vn_statsd_out_add(out, "veneur_proxy.discovery.duration_total_ms",
+                      (double)(ms_now >= prev->v[k] ? ms_now - prev->v[k] : 0), "c", NULL);
+    prev->v[k++] = ms_now;
+    vn_statsd_out_add(out, "veneur_proxy.discovery.destinations", (double)vn_pstat_get(&s->discovery_destinations),
+                      "g", NULL);
+    vn_statsd_out_flush(out);
 }

@@ -62,4 +62,16 @@ struct vn_stats;
  */
 void vn_proxy_stats_render_grpc(const struct vn_stats *conn, vn_buf_t *out);
 
+struct vn_statsd_out;
+/** Previous values for vn_proxy_stats_emit's deltas; zero-initialised by the owner. */
+typedef struct vn_proxy_stats_prev {
+    uint64_t v[16];
+} vn_proxy_stats_prev_t;
+/**
+ * Adds one interval of Go's veneur_proxy.* DogStatsD metrics (counter deltas
+ * since prev, which is updated; gauges as read) to out, then flushes it.
+ * A fixed set of lines per call. Called by one thread (the telemetry tick).
+ */
+void vn_proxy_stats_emit(const vn_proxy_stats_t *s, vn_proxy_stats_prev_t *prev, struct vn_statsd_out *out);
+
 #endif

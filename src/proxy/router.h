@@ -49,10 +49,10 @@ typedef struct vn_router_opts {
     size_t queue_max_bytes;      /* 0 = VN_DEST_MAX_QUEUE_BYTES */
     double backoff_min_s;        /* 0 = 0.25: first re-dial after a failure */
     double backoff_max_s;        /* 0 = 8 */
-    double ping_interval_s;      /* 0 = h2_stream.h's default (310 s) */
-    double ping_timeout_s;       /* 0 = h2_stream.h's default (20 s) */
-    double stall_timeout_s;      /* 0 = h2_stream.h's default (30 s) */
-    double heartbeat_s;          /* 0 = h2_stream.h's default (60 s) */
+    double ping_interval_s;      /* 0 = forward/h2_client.h's default (310 s) */
+    double ping_timeout_s;       /* 0 = forward/h2_client.h's default (20 s) */
+    double stall_timeout_s;      /* 0 = forward/h2_client.h's default (30 s) */
+    double heartbeat_s;          /* 0 = forward/h2_client.h's default (60 s) */
     const vn_tagm_set_t *ignore; /* ignore_tags; borrowed, must outlive the router; NULL = none */
     vn_proxy_stats_t *stats;     /* borrowed, must outlive the router */
     const vn_self_t *self;       /* borrowed, must outlive the router; NULL = no self detection (tests) */

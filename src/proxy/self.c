@@ -2,6 +2,7 @@
  * self.c - recognising our own listener among destinations (see self.h).
  */
 #include "proxy/self.h"
+#include "core/hostport.h"
 
 #include <arpa/inet.h>
 #include <ifaddrs.h>
@@ -16,7 +17,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "forward/h2_client.h"
 
 void vn_self_init(vn_self_t *s)
 {
@@ -103,7 +103,7 @@ bool vn_self_is_addr(const vn_self_t *s, const char *hostport)
 {
     int port = atomic_load(&((vn_self_t *)s)->port);
     char host[256], ps[16];
-    if (port <= 0 || vn_h2_split_hostport(hostport, host, sizeof host, ps, sizeof ps) != VN_OK || atoi(ps) != port)
+    if (port <= 0 || vn_hostport_split(hostport, false, host, sizeof host, ps, sizeof ps) != VN_OK || atoi(ps) != port)
         return false;
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *dst = NULL, *bind = NULL;
     if (getaddrinfo(host, ps, &hints, &dst) != 0)

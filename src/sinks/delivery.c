@@ -43,6 +43,7 @@
 #include <time.h>
 #include <zlib.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/xalloc.h"
 
@@ -93,13 +94,6 @@ struct vn_delivery {
     double probe_at;
     double outage_since;
 };
-
-static double mono_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static vn_stats_sink_t *st(vn_delivery_t *d)
 {
@@ -403,7 +397,7 @@ static void *delivery_main(void *arg)
     payload_t *batch[VN_DELIVERY_MAX_IN_FLIGHT_LIMIT];
     pthread_mutex_lock(&d->mu);
     for (;;) {
-        double now = mono_now();
+        double now = vn_clock_mono_s();
         if (d->stopping) {
             if (!d->head)
                 break;
@@ -475,14 +469,14 @@ static void *delivery_main(void *arg)
                 pthread_mutex_unlock(&d->mu);
             }
         }
-        double left = wake - mono_now();
+        double left = wake - vn_clock_mono_s();
         int ms = left <= 0 ? 0 : left * 1e3 >= MAX_WAIT_MS ? MAX_WAIT_MS : (int)ceil(left * 1e3);
         t->ops->wait(t, ms);
 
         pthread_mutex_lock(&d->mu);
         void *tag;
         vn_http_result_t res;
-        now = mono_now();
+        now = vn_clock_mono_s();
         while (t->ops->next_done(t, &tag, &res))
             on_result(d, tag, &res, now);
     }
@@ -525,7 +519,7 @@ vn_delivery_t *vn_delivery_new(const vn_delivery_opts_t *o, vn_http_transport_t 
         transport = vn_http_client_new(&co);
     }
     d->t = transport;
-    d->rng = (uint64_t)(uintptr_t)d ^ (uint64_t)(mono_now() * 1e9);
+    d->rng = (uint64_t)(uintptr_t)d ^ (uint64_t)(vn_clock_mono_s() * 1e9);
     atomic_store(&d->st, &d->own);
     pthread_mutex_init(&d->mu, NULL);
     if (pthread_create(&d->thread, NULL, delivery_main, d) != 0) {
@@ -541,7 +535,7 @@ void vn_delivery_free(vn_delivery_t *d)
         return;
     pthread_mutex_lock(&d->mu);
     d->stopping = true;
-    d->grace_deadline = mono_now() + (d->o.drain_grace_s > 0 ? d->o.drain_grace_s : 0);
+    d->grace_deadline = vn_clock_mono_s() + (d->o.drain_grace_s > 0 ? d->o.drain_grace_s : 0);
     pthread_mutex_unlock(&d->mu);
     d->t->ops->wakeup(d->t);
     pthread_join(d->thread, NULL);
@@ -559,7 +553,7 @@ vn_err_t vn_delivery_enqueue(vn_delivery_t *d, vn_delivery_req_t *r)
 {
     char *body = r->body;
     r->body = NULL;
-    double now = mono_now();
+    double now = vn_clock_mono_s();
     payload_t *p = vn_xcalloc(1, sizeof *p);
     p->what = r->what ? r->what : "payload";
     p->url = vn_xstrdup(r->url ? r->url : "");

@@ -35,6 +35,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
+#include "core/hostport.h"
 #include "core/log.h"
 #include "core/stats.h"
 #include "core/xalloc.h"
@@ -146,43 +148,17 @@ static vn_err_t bad(char *errbuf, size_t errcap, const char *sink, const char *w
     return VN_ERR_CONFIG;
 }
 
-/* host:port or [v6]:port -> owned host and port; false when malformed. */
+/* host:port or [v6]:port -> owned host and port; false when malformed (an
+ * unbracketed v6 address, a path, a port outside 1..65535). */
 static bool split_hostport(const char *a, char **host, char **port)
 {
-    const char *colon;
-    size_t hs = 0, hl;
-    if (a[0] == '[') {
-        const char *rb = strchr(a, ']');
-        if (!rb || rb[1] != ':')
-            return false;
-        hs = 1;
-        hl = (size_t)(rb - a - 1);
-        colon = rb + 1;
-    } else {
-        colon = strrchr(a, ':');
-        if (!colon || memchr(a, ':', (size_t)(colon - a)) || strchr(a, '/'))
-            return false;
-        hl = (size_t)(colon - a);
-    }
-    const char *pt = colon + 1;
-    if (!pt[0] || strspn(pt, "0123456789") != strlen(pt) || atol(pt) < 1 || atol(pt) > 65535 || strlen(pt) > 5)
+    char h[256], p[16];
+    if (vn_hostport_split(a, true, h, sizeof h, p, sizeof p) != VN_OK || strchr(a, '/') ||
+        (a[0] != '[' && strchr(h, ':')) || vn_hostport_port_num(p) < 1)
         return false;
-    *host = vn_xstrndup(a + hs, hl);
-    *port = vn_xstrdup(pt);
+    *host = vn_xstrdup(h);
+    *port = vn_xstrdup(p);
     return true;
-}
-
-static double mono_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int ms_left(double deadline)
-{
-    double left = deadline - mono_now();
-    return left <= 0 ? 0 : left > 3600 ? 3600000 : (int)(left * 1000) + 1;
 }
 
 /* A connected socket to pr's address (non-blocking for TCP), or -1 with why set. */
@@ -206,7 +182,7 @@ static int dial(const promrep_t *pr, double deadline, const char **why)
             struct pollfd pf = {.fd = fd, .events = POLLOUT};
             int soerr = 0;
             socklen_t sl = sizeof soerr;
-            if (poll(&pf, 1, ms_left(deadline)) == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 &&
+            if (poll(&pf, 1, vn_clock_ms_until(deadline)) == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 &&
                 soerr == 0)
                 break;
             *why = soerr ? strerror(soerr) : "connect timed out";
@@ -236,7 +212,7 @@ static bool send_all(int fd, bool tcp, const char *p, size_t len, double deadlin
             continue;
         if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
             struct pollfd pf = {.fd = fd, .events = POLLOUT};
-            if (poll(&pf, 1, ms_left(deadline)) == 1)
+            if (poll(&pf, 1, vn_clock_ms_until(deadline)) == 1)
                 continue;
         }
         return false;

@@ -50,6 +50,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/stats.h"
 #include "core/xalloc.h"
@@ -82,13 +83,6 @@ typedef struct rw {
     uint64_t delivered, failed, dropped, transport_errors;
     vn_err_t first_err;
 } rw_t;
-
-static double mono_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void sleep_s(double s)
 {
@@ -147,7 +141,7 @@ static vn_err_t post(rw_t *w, const vn_sink_t *s, const char *body, size_t len, 
     double backoff = RW_BACKOFF_S;
     *transient = true;
     for (int attempt = 1;; attempt++) {
-        double left = deadline - mono_now();
+        double left = deadline - vn_clock_mono_s();
         if (left < RW_MIN_ATTEMPT_S)
             return VN_ERR_TIMEOUT;
         double t = left < w->timeout_s ? left : w->timeout_s;
@@ -178,7 +172,7 @@ static vn_err_t post(rw_t *w, const vn_sink_t *s, const char *body, size_t len, 
             return rc == CURLE_OK ? VN_ERR_PROTO : VN_ERR_IO;
         }
         w->transport_errors++;
-        if (attempt >= RW_ATTEMPTS || deadline - mono_now() < backoff + RW_MIN_ATTEMPT_S) {
+        if (attempt >= RW_ATTEMPTS || deadline - vn_clock_mono_s() < backoff + RW_MIN_ATTEMPT_S) {
             if (rc == CURLE_OK)
                 VN_LOG(WARN, "event=remote_write_failed sink=%s status=%ld attempts=%d body=%s", s->name, code,
                        attempt, VN_LOG_Q(resp_text(w)));

@@ -371,7 +371,7 @@ function checkPod(pod, services) {
         const hp = hostPort(a);
         if (!hp) continue;
         if (LOCAL_HOSTS.has(hp.host)) {
-          const proto = /^udp/.test(hp.scheme) || /STATSD/.test(e.name) ? 'UDP' : 'TCP';
+          const proto = /^udp/.test(hp.scheme) || /STATSD|STATSADDRESS/.test(e.name) ? 'UDP' : 'TCP';
           if (!podListens(hp.port, proto)) errs.push(`${where}: ${e.name}=${a}: nothing in the pod listens on ${proto} ${hp.port}`);
         } else {
           const svc = services[hp.host];
@@ -492,6 +492,21 @@ function cmdCheck() {
       const want = obj.spec.selector.matchLabels;
       const have = obj.spec.template.metadata.labels || {};
       for (const [k, v] of Object.entries(want)) expect(have[k] === v, `template lacks selector label ${k}=${v}`);
+    });
+    check(`deploy/self-telemetry/${obj.metadata.name}`, () => {
+      // Issue 18: /metrics scraped on every pod, veneur.* sent to a pod-local statsd listener.
+      const an = obj.spec.template.metadata.annotations || {};
+      expect(an['prometheus.io/scrape'] === 'true', 'no prometheus.io/scrape: "true" annotation');
+      expect(an['prometheus.io/path'] === '/metrics', 'prometheus.io/path is not /metrics');
+      const port = Number(an['prometheus.io/port']);
+      const cs = obj.spec.template.spec.containers;
+      expect(cs.some((c) => (c.ports || []).some((p) => p.containerPort === port)),
+        `prometheus.io/port ${an['prometheus.io/port']} is not a containerPort`);
+      for (const c of cs) {
+        if (!(c.args || []).some((a) => /veneur\.yaml$/.test(a))) continue; /* veneur daemons only */
+        const sa = ((c.env || []).find((e) => e.name === 'VENEUR_STATSADDRESS') || {}).value;
+        expect(sa && /^(127\.0\.0\.1|localhost):/.test(sa), `${c.name}: VENEUR_STATSADDRESS is not pod-local (${sa})`);
+      }
     });
     check(`deploy/pod-security/${obj.metadata.name}`, () => {
       const ps = obj.spec.template.spec.securityContext || {};

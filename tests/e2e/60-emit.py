@@ -459,8 +459,8 @@ def main():
                hostport="unixgram://" + os.path.join(P.dir, "nope.sock"))
     error_case("err_event_unix_socket_missing", ["-mode", "event", "-e_title", "T", "-e_text", "x"], 1,
                ["-hostport"], hostport="unix://" + os.path.join(P.dir, "nope.sock"))
-    error_case("err_ssf_not_supported", ["-ssf", "-name", "foo", "-count", "1"], 1,
-               ["-ssf is not supported yet"])
+    error_case("err_ssf_not_over_tcp", ["-ssf", "-name", "foo", "-count", "1"], 1, ["-hostport"],
+               hostport=P.tcp_url)  # -ssf itself: tests/e2e/61-emit-ssf.py
     error_case("err_grpc_not_supported", ["-grpc", "-name", "foo", "-count", "1"], 1,
                ["-grpc is not supported yet"])
     error_case("err_tracing_needs_ssf", ["-trace_id", "5", "-name", "foo", "-count", "1"], 1, ["-ssf"])

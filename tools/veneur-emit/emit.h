@@ -10,6 +10,8 @@
  *             the shortest-round-trip 'f' float format datadog-go uses for gauges
  *   render.c  opts -> vn_emit_payload_t (metric lines packed into <=1432-byte
  *             chunks, or one event / service-check packet)
+ *   ssf.c     opts -> one SSFSpan protobuf (-ssf), framed for unix streams
+ *   when.c    -span_starttime / -span_endtime date strings
  *   send.c    -hostport -> vn_emit_dest_t; payload -> socket
  *   command.c -command: run and time a child process
  *   main.c    wiring and exit status
@@ -71,7 +73,7 @@ typedef struct vn_emit_opts {
         *e_alert_type, *e_event_tags;
     /* service check */
     const char *sc_name, *sc_status, *sc_time, *sc_hostname, *sc_tags, *sc_msg;
-    /* tracing (SSF only; accepted for flag compatibility) */
+    /* tracing (SSF only) */
     int64_t trace_id, parent_span_id;
     const char *span_starttime, *span_endtime, *span_service, *span_tags;
     bool indicator, error;
@@ -177,6 +179,35 @@ vn_err_t vn_emit_render_event(const vn_emit_opts_t *o, vn_emit_payload_t *out, c
  * above; VN_ERR_CONFIG if -sc_name or -sc_status is missing. */
 vn_err_t vn_emit_render_sc(const vn_emit_opts_t *o, vn_emit_payload_t *out, char *err, size_t errlen);
 
+/* ---- ssf.c ---- */
+
+/** What -ssf puts in the span besides the flags (main.c gathers it). */
+typedef struct vn_emit_span_in {
+    int64_t trace_id, parent_id; /* flag, else env; trace_id 0 = not tracing */
+    int64_t span_id;             /* random, used only when tracing */
+    int64_t start_ns, end_ns;    /* unix ns; 0 = unset */
+    bool error;                  /* the -command failed */
+    const int64_t *cmd_ns;       /* -command wall time, or NULL without -command */
+} vn_emit_span_in_t;
+
+/**
+ * Encodes the span (fields as listed in ssf.c) as one chunk in *out, which is
+ * initialised here (free with vn_emit_payload_destroy). framed prepends Go's
+ * 5-byte stream frame (version 0, big-endian length) for unix sockets.
+ * VN_ERR_CONFIG (message in err, *out empty): a sample without -name, nothing
+ * to send, a -gauge outside float32; VN_ERR_TOO_LARGE past VN_EMIT_MAX_PAYLOAD.
+ */
+vn_err_t vn_emit_render_ssf(const vn_emit_opts_t *o, const vn_emit_span_in_t *in, bool framed,
+                            vn_emit_payload_t *out, char *err, size_t errlen);
+
+/* ---- when.c ---- */
+
+/**
+ * A -span_starttime/-span_endtime value (formats in when.c; UTC unless a zone
+ * is written) -> unix ns. On failure `why` receives a static reason.
+ */
+bool vn_emit_parse_time(const char *s, int64_t *unix_ns, const char **why);
+
 /* ---- send.c ---- */
 
 /** A resolved -hostport. */
@@ -208,10 +239,12 @@ vn_err_t vn_emit_send(const vn_emit_dest_t *d, const vn_emit_payload_t *p, bool 
 
 /**
  * Runs argv[0..argc) (PATH search, inherited stdio and environment), waits for
- * it and returns its wall time (monotonic, ns) and exit status (128+signal if
- * killed). VN_ERR_IO with a message if it could not be started.
+ * it and returns its wall time (monotonic, ns), the unix ns just before the
+ * spawn and just after the reap (start_unix_ns/end_unix_ns, may be NULL) and
+ * its exit status (128+signal if killed). VN_ERR_IO with a message if it could
+ * not be started.
  */
-vn_err_t vn_emit_run_command(char **argv, int argc, int64_t *elapsed_ns, int *status, char *err,
-                             size_t errlen);
+vn_err_t vn_emit_run_command(char **argv, int argc, int64_t *elapsed_ns, int64_t *start_unix_ns,
+                             int64_t *end_unix_ns, int *status, char *err, size_t errlen);
 
 #endif

@@ -40,7 +40,9 @@ typedef struct flagdef {
 static const flagdef_t g_flags[] = {
     {"command", F_BOOL, OFF(command), NO_HAS,
      "Run the arguments left after the flags as a command, time it, send the wall time as a\n"
-     "timer in ms named -name, and exit with the command's status."},
+     "timer in ms named -name, and exit with the command's status. With -ssf the span also\n"
+     "covers the command, is marked as an error if it exits non-zero, and the command gets\n"
+     "VENEUR_EMIT_TRACE_ID and VENEUR_EMIT_PARENT_SPAN_ID so its own veneur-emit calls nest."},
     {"count", F_INT64, OFF(count), OFF(has_count), "Send a counter with this integer value."},
     {"debug", F_BOOL, OFF(debug), NO_HAS, "Log the destination and every payload sent on stderr."},
     {"e_aggr_key", F_STRING, OFF(e_aggr_key), NO_HAS, "Event aggregation key (|k:)."},
@@ -55,16 +57,16 @@ static const flagdef_t g_flags[] = {
     {"e_text", F_STRING, OFF(e_text), NO_HAS, "Event text (required with -mode event); newlines are sent as \\n."},
     {"e_time", F_STRING, OFF(e_time), NO_HAS, "Event timestamp, unix seconds (|d:)."},
     {"e_title", F_STRING, OFF(e_title), NO_HAS, "Event title (required with -mode event)."},
-    {"error", F_BOOL, OFF(error), NO_HAS, "SSF only: mark the span as failed."},
+    {"error", F_BOOL, OFF(error), NO_HAS, "SSF, tracing only: mark the span as failed."},
     {"gauge", F_FLOAT64, OFF(gauge), OFF(has_gauge), "Send a gauge with this value (full double precision)."},
     {"grpc", F_BOOL, OFF(grpc), NO_HAS, "Send over gRPC (not supported yet)."},
     {"hostport", F_STRING, OFF(hostport), NO_HAS,
      "Destination: udp://host:port, tcp://host:port, unix:///path (stream), unixgram:///path,\n"
      "or a bare host:port (UDP)."},
-    {"indicator", F_BOOL, OFF(indicator), NO_HAS, "SSF only: mark the span as an indicator span."},
+    {"indicator", F_BOOL, OFF(indicator), NO_HAS, "SSF, tracing only: mark the span as an indicator (SLO) span."},
     {"mode", F_MODE, 0, NO_HAS, "What to send: metric, event or sc (service check). Default metric."},
     {"name", F_STRING, OFF(name), NO_HAS, "Metric name (required with -mode metric)."},
-    {"parent_span_id", F_INT64, OFF(parent_span_id), NO_HAS, "SSF only: parent span id."},
+    {"parent_span_id", F_INT64, OFF(parent_span_id), NO_HAS, "SSF, tracing only: parent span id (default env VENEUR_EMIT_PARENT_SPAN_ID)."},
     {"proxy", F_STRING, OFF(proxy), NO_HAS, "gRPC only: dial this host:port instead of -hostport."},
     {"sc_hostname", F_STRING, OFF(sc_hostname), NO_HAS, "Service check hostname (|h:)."},
     {"sc_msg", F_STRING, OFF(sc_msg), NO_HAS, "Service check message (|m:, always last)."},
@@ -75,18 +77,21 @@ static const flagdef_t g_flags[] = {
      "Service check tags, comma separated; -tag values are merged in and win."},
     {"sc_time", F_STRING, OFF(sc_time), NO_HAS, "Service check timestamp, unix seconds (|d:)."},
     {"set", F_STRING, OFF(set), NO_HAS, "Send a set sample with this string value."},
-    {"span_endtime", F_STRING, OFF(span_endtime), NO_HAS, "SSF only: span end time."},
-    {"span_service", F_STRING, OFF(span_service), NO_HAS, "SSF only: span service (default veneur-emit)."},
-    {"span_starttime", F_STRING, OFF(span_starttime), NO_HAS, "SSF only: span start time."},
-    {"span_tags", F_STRING, OFF(span_tags), NO_HAS, "SSF only: span tags, comma separated."},
-    {"ssf", F_BOOL, OFF(ssf), NO_HAS, "Send an SSF span instead of DogStatsD (not supported yet)."},
+    {"span_endtime", F_STRING, OFF(span_endtime), NO_HAS, "SSF: span end time, same formats as -span_starttime."},
+    {"span_service", F_STRING, OFF(span_service), NO_HAS, "SSF, tracing only: span service (default veneur-emit)."},
+    {"span_starttime", F_STRING, OFF(span_starttime), NO_HAS, "SSF: span start time (with -span_endtime): 2024-03-05T15:04:05Z, \"2024-03-05 15:04:05\"\n"
+     "(UTC unless a zone is given), or unix seconds, ms, us or ns by digit count."},
+    {"span_tags", F_STRING, OFF(span_tags), NO_HAS, "SSF, tracing only: span tags, comma separated; they win over -tag on the span."},
+    {"ssf", F_BOOL, OFF(ssf), NO_HAS, "Send one SSF span instead of DogStatsD: the metrics become samples in it. -hostport\n"
+     "udp:// (one span per datagram) or unix:// (Go's framed stream)."},
     {"tag", F_TAG, 0, NO_HAS,
      "Tags for everything sent, comma separated \"k:v,k2:v2\". May be repeated; all are kept in\n"
      "order, and for a repeated key the last value wins at the first position."},
     {"timing", F_DURATION, OFF(timing_ns), OFF(has_timing),
      "Send a timer: a Go duration such as 150ms, 1.5s or 1500us, sent in whole milliseconds."},
     {"trace_id", F_INT64, OFF(trace_id), NO_HAS,
-     "SSF only: trace id; non-zero (or env VENEUR_EMIT_TRACE_ID) needs -ssf."},
+     "SSF: trace id (default env VENEUR_EMIT_TRACE_ID); non-zero turns the span into a trace\n"
+     "span with -name, -span_service, tags, a random id. Needs -ssf."},
 };
 
 static const flagdef_t *lookup(const char *name, size_t n)
@@ -252,8 +257,9 @@ static const char *type_word(ftype_t t)
 void vn_emit_flags_usage(FILE *out)
 {
     fputs("Usage: veneur-emit -hostport ADDR [flags] [-command CMD [ARG...]]\n"
-          "Sends DogStatsD metrics, events or service checks, e.g.\n"
+          "Sends DogStatsD metrics, events or service checks, or one SSF span (-ssf), e.g.\n"
           "  veneur-emit -hostport udp://localhost:8126 -name resp_success -count 1 -tag method:post\n"
+          "  veneur-emit -hostport unix:///run/veneur/ssf.sock -ssf -trace_id 1 -name job -command ./job.sh\n"
           "Flags take one or two dashes, and -flag=value or -flag value.\n"
           "Exit status: 0 sent; 1 failed (resolve, connect, send, unsupported); 2 bad command line;\n"
           "with -command, the command's status.\n\nFlags:\n",

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "prom.h"
 
@@ -30,13 +31,6 @@ static void on_signal(int sig)
 {
     (void)sig;
     g_stop = 1;
-}
-
-static double now_mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 typedef struct loop {
@@ -60,7 +54,7 @@ static void send_error_count(loop_t *l, const char *what)
 static void scrape_once(loop_t *l)
 {
     const vn_pm_opts_t *o = l->o;
-    double t0 = now_mono();
+    double t0 = vn_clock_mono_s();
     const char *body = NULL;
     size_t len = 0;
     char err[512];
@@ -106,7 +100,7 @@ static void scrape_once(loop_t *l)
            "event=scrape_done bytes=%zu families=%u series=%u translated=%llu lines=%u datagrams=%zu "
            "ms=%.1f",
            len, l->doc.nfamilies, l->doc.nseries, (unsigned long long)l->out.translated, l->out.nlines,
-           dgrams, (now_mono() - t0) * 1000);
+           dgrams, (vn_clock_mono_s() - t0) * 1000);
 }
 
 /* Sleeps until the monotonic time `until`, or a signal. */
@@ -160,11 +154,11 @@ static int run(const vn_pm_opts_t *o)
 
     VN_LOG(INFO, "event=start metrics_host=\"%s\" interval_s=%g stats_host=\"%s\" prefix=\"%s\"", o->url,
            o->interval_s, l.sender.display, o->prefix);
-    double next = now_mono();
+    double next = vn_clock_mono_s();
     while (!g_stop) {
         scrape_once(&l);
         next += o->interval_s;
-        double now = now_mono();
+        double now = vn_clock_mono_s();
         if (next <= now) /* overran: skip the missed ticks, like a Go ticker */
             next += ceil((now - next) / o->interval_s) * o->interval_s;
         if (next <= now)

@@ -10,9 +10,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "forward/h2_client.h"
 #include "forward/hops.h"
-#include "proxy/h2_stream.h"
 #include "proxy/proxy_server.h"
 #include "proxy/router.h"
 #include "proxy/self.h"
@@ -46,15 +46,21 @@ static void env_stop(env_t *e)
 /* Opens a stream and pumps up to 2 s: VN_OK if it stays up, else the failure (reason in why). */
 static vn_err_t try_stream(const char *addr, unsigned hops, const char *id, char *why, size_t cap)
 {
-    vn_h2_stream_opts_t so = {.addr = addr, .path = "/forwardrpc.Forward/SendMetricsV2", .hops = hops, .proxy_id = id};
-    vn_h2_stream_t *s = NULL;
-    vn_err_t e = vn_h2_stream_open(&so, vn_h2_now() + 2, &s, why, cap);
-    double end = vn_h2_now() + 0.5;
-    while (e == VN_OK && vn_h2_now() < end)
-        e = vn_h2_stream_pump(s, 50, -1, NULL);
-    if (e != VN_OK && s)
-        snprintf(why, cap, "%s", vn_h2_stream_error(s));
-    vn_h2_stream_free(s);
+    vn_h2_client_t *c = NULL;
+    assert_int_equal(vn_h2_client_new(addr, NULL, NULL, &c), VN_OK);
+    char hv[16];
+    snprintf(hv, sizeof hv, "%u", hops);
+    if (hops)
+        assert_int_equal(vn_h2_client_set_header(c, VN_HOPS_HEADER, hv), VN_OK);
+    if (id)
+        assert_int_equal(vn_h2_client_set_header(c, VN_PROXY_ID_HEADER, id), VN_OK);
+    vn_err_t e = vn_h2_client_stream_open(c, "/forwardrpc.Forward/SendMetricsV2", NULL, vn_clock_mono_s() + 2);
+    double end = vn_clock_mono_s() + 0.5;
+    while (e == VN_OK && vn_clock_mono_s() < end)
+        e = vn_h2_client_stream_pump(c, 50, -1, NULL);
+    if (e != VN_OK)
+        snprintf(why, cap, "%s", vn_h2_client_error(c));
+    vn_h2_client_free(c);
     return e;
 }
 
@@ -94,8 +100,8 @@ static void test_loop__own_id(void **state)
     /* the router dials itself: refused by id, never in the ring */
     const char *addrs[] = {e.addr};
     vn_router_add_static(e.r, addrs, 1);
-    double end = vn_h2_now() + 5;
-    while (vn_pstat_get(&e.st.loop_self_id) < 2 && vn_h2_now() < end) {
+    double end = vn_clock_mono_s() + 5;
+    while (vn_pstat_get(&e.st.loop_self_id) < 2 && vn_clock_mono_s() < end) {
         struct timespec ts = {0, 10 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
@@ -116,8 +122,8 @@ static void test_loop__own_address(void **state)
     vn_self_set_listen(&e.self, "127.0.0.1", vn_proxy_server_port(e.srv));
     const char *addrs[] = {e.addr};
     vn_router_add_static(e.r, addrs, 1);
-    double end = vn_h2_now() + 5;
-    while (vn_pstat_get(&e.st.loop_self_address) < 1 && vn_h2_now() < end) {
+    double end = vn_clock_mono_s() + 5;
+    while (vn_pstat_get(&e.st.loop_self_address) < 1 && vn_clock_mono_s() < end) {
         struct timespec ts = {0, 10 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
