@@ -136,6 +136,17 @@ def main():
         st2.connect(sock_path)
         st2.sendall(frame(span([sample(COUNTER, "ssf.stream", 100)])) + b"\x00" + struct.pack(">I", 1 << 20))
 
+        # our own veneur-emit as a real SSF client: a counter over udp, a traced indicator
+        # command over the unix stream (its duration becomes the indicator timers)
+        import subprocess
+        from harness import VENEUR_EMIT
+        emit_rc = [subprocess.run([VENEUR_EMIT, "-hostport", "udp://127.0.0.1:%d" % ssf_port, "-ssf", "-name",
+                                   "emit.count", "-count", "3", "-tag", "via:emit"], timeout=20).returncode,
+                   subprocess.run([VENEUR_EMIT, "-hostport", "unix://" + sock_path, "-ssf", "-trace_id", "77",
+                                   "-name", "emit.job", "-span_service", "batch", "-indicator", "-command", "true"],
+                                  timeout=20).returncode]
+        state["emit_rc"] = emit_rc
+
         # 260 silent connections from our uid (cap 256 per uid): the oldest silent ones are
         # evicted so a newcomer that sends a span is still served
         silent = []
@@ -157,7 +168,8 @@ def main():
         def have_all(recs):
             names = {r["name"] for r in recs}
             return {"ssf.count", "ssf.gauge", "ssf.set", "ssf.hist.50percentile", "indicator.span.timer.count",
-                    "objective.span.timer.count", "ssf.stream", "ssf.bytewise", "ssf.carrier", "ssf.evict_ok"} <= names
+                    "objective.span.timer.count", "ssf.stream", "ssf.bytewise", "ssf.carrier", "ssf.evict_ok", "emit.count"} <= names and any(
+                r["name"] == "indicator.span.timer.count" and "service:batch" in r["tags"] for r in recs)
         recs = v.wait_records(have_all, timeout=15, what="span-derived metrics flushed")
         # a second interval may split them; wait for the next flush so totals are final
         state["recs"] = recs
@@ -228,6 +240,17 @@ def case_eviction():
     expect(state["evicted_n"] >= 5, "silent connections evicted: %s" % state["evicted_n"])
 
 
+def case_veneur_emit():
+    expect(state["emit_rc"] == [0, 0], "veneur-emit exit status: %s" % state["emit_rc"])
+    expect(one("emit.count", ["via:emit"]) == 3, "veneur-emit -ssf counter: %s" % vals("emit.count"))
+    tags = ["error:false", "service:batch"]
+    expect(one("indicator.span.timer.count", tags) == 1, "indicator timer of the traced command")
+    ns = one("indicator.span.timer.max", tags)
+    expect(0 < ns < 20e9, "command duration in ns: %s" % ns)
+    expect(one("objective.span.timer.count", ["error:false", "objective:emit.job", "service:batch"]) == 1,
+           "objective timer named after the span")
+
+
 def case_hostile_counted():
     v, b = state["v"], state["base"]
     g = {n: state["after"][n] - b[n] for n in b}
@@ -265,4 +288,5 @@ if __name__ == "__main__":
         check("ssf unix stream framing, byte-at-a-time, bad version closes", case_stream)
         check("ssf hostile bytes counted and dropped", case_hostile_counted)
         check("ssf per-uid connection cap evicts silent connections", case_eviction)
+        check("ssf from our veneur-emit -ssf (udp and unix, -indicator -command)", case_veneur_emit)
     run()
