@@ -318,8 +318,16 @@ int main(int argc, char **argv)
     }
     vn_ssf_server_t *ssf = NULL;
     err[0] = '\0';
-    if (vn_ssf_server_open(cfg, &ssf, err, sizeof err) != VN_OK)
-        return fail("ssf_listen_addresses", err, VN_ERR_CONFIG);
+    if (vn_ssf_server_open(cfg, &ssf, err, sizeof err) != VN_OK) {
+        int code = fail("ssf_listen_addresses", err, VN_ERR_CONFIG);
+        vn_listeners_free(listeners);
+        free_sinks(sinks, nsinks);
+        free(sinks);
+        if (tls)
+            SSL_CTX_free(tls);
+        vn_config_free(cfg);
+        return code;
+    }
     size_t nstatsd_readers = vn_listeners_reader_count(listeners);
     size_t nreaders = nstatsd_readers + vn_ssf_server_reader_count(ssf);
     size_t nworkers = cfg->num_workers > 0 ? (size_t)cfg->num_workers : 1;

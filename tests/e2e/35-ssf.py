@@ -251,6 +251,18 @@ def case_veneur_emit():
            "objective timer named after the span")
 
 
+def case_bad_scheme():
+    import subprocess
+    from harness import VENEUR, sanitizer_env
+    d = tempfile.mkdtemp(prefix="vn-e2e-ssf-cfg-")
+    cfg = os.path.join(d, "v.yaml")
+    with open(cfg, "w") as f:
+        f.write('statsd_listen_addresses: ["udp://127.0.0.1:0"]\nssf_listen_addresses: ["tcp://127.0.0.1:0"]\n')
+    p = subprocess.run([VENEUR, "-f", cfg], capture_output=True, text=True, timeout=20, env=sanitizer_env())
+    expect(p.returncode == 2 and "only udp:// and unix://" in p.stderr, "tcp:// refused: rc %s %s"
+           % (p.returncode, p.stderr[-400:]))
+
+
 def case_hostile_counted():
     v, b = state["v"], state["base"]
     g = {n: state["after"][n] - b[n] for n in b}
@@ -288,5 +300,6 @@ if __name__ == "__main__":
         check("ssf unix stream framing, byte-at-a-time, bad version closes", case_stream)
         check("ssf hostile bytes counted and dropped", case_hostile_counted)
         check("ssf per-uid connection cap evicts silent connections", case_eviction)
+        check("ssf_listen_addresses tcp:// is a config error (exit 2), as Go refuses it", case_bad_scheme)
         check("ssf from our veneur-emit -ssf (udp and unix, -indicator -command)", case_veneur_emit)
     run()
