@@ -252,7 +252,7 @@ static void yaml_error_text(const yaml_parser_t *p, char *buf, size_t cap)
                  p->context && p->context[0] ? p->context : "");
 }
 
-/* Streams the first document's events once and refuses nesting deeper than
+/* Streams every document's events once and refuses nesting deeper than
  * VN_CONFIG_MAX_YAML_DEPTH before the document is built: libyaml's scanner does
  * work proportional to the open flow levels for every token, so "[[[[..." of a
  * few MB would take hours; capped, loading stays linear in the input. */
@@ -284,7 +284,8 @@ vn_err_t vn_config_yaml_check(const char *yaml, size_t len, char *errbuf, size_t
             break;
         case YAML_SEQUENCE_END_EVENT:
         case YAML_MAPPING_END_EVENT: depth--; break;
-        case YAML_DOCUMENT_END_EVENT: /* only the first document is used */
+        /* Only the first document is used, but every one is checked: text after it that does not
+         * parse, or nests too deeply, is refused rather than silently ignored. */
         case YAML_STREAM_END_EVENT: done = true; break;
         default: break;
         }
@@ -779,8 +780,6 @@ static vn_err_t validate(vn_cfg_loader_t *ld)
         return err;
     if ((err = check_ports(ld)) || (err = check_implicit_tags(ld)))
         return err;
-    if (c->ssf_listen_addresses.n)
-        VN_LOG(WARN, "event=config_ignored_key key=ssf_listen_addresses reason=ssf_not_implemented");
     return VN_OK;
 }
 

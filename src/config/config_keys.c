@@ -10,7 +10,6 @@
  * YAML text and env text reach the same setters, so both accept the same
  * values; env lists are comma-split without trimming.
  */
-#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stddef.h>
@@ -19,6 +18,7 @@
 #include <string.h>
 
 #include "config/config_internal.h"
+#include "core/gonum.h"
 #include "core/log.h"
 #include "core/metric.h"
 #include "core/xalloc.h"
@@ -234,81 +234,23 @@ void vn_cfg_env_name(const vn_config_schema_t *schema, const vn_config_key_t *k,
 
 /* ---------------------------------------------------------------- scalars */
 
-static int digit_val(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A' + 10;
-    return 99;
-}
-
-/* Go strconv.ParseInt(s, 0, 64): sign, 0x/0o/0b/0 prefixes, '_' only between digits. */
+/* Go strconv.ParseInt(s, 0, 64) (core/gonum.h), then the key's range. */
 bool vn_cfg__parse_int(const char *s, long long min, long long max, long long *out)
 {
-    bool neg = false;
-    if (*s == '+' || *s == '-') {
-        neg = *s == '-';
-        s++;
-    }
-    int base = 10;
-    bool prefixed = false;
-    if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-        base = 16;
-        s += 2;
-        prefixed = true;
-    } else if (s[0] == '0' && (s[1] == 'o' || s[1] == 'O')) {
-        base = 8;
-        s += 2;
-        prefixed = true;
-    } else if (s[0] == '0' && (s[1] == 'b' || s[1] == 'B')) {
-        base = 2;
-        s += 2;
-        prefixed = true;
-    } else if (s[0] == '0' && s[1] != '\0') {
-        base = 8; /* the leading 0 counts as a digit */
-    }
-    unsigned long long v = 0, lim = neg ? (unsigned long long)LLONG_MAX + 1 : (unsigned long long)LLONG_MAX;
-    bool any = false, prev_digit = prefixed; /* "0x_1" is valid in Go */
-    for (; *s; s++) {
-        if (*s == '_') {
-            if (!prev_digit || digit_val(s[1]) >= base)
-                return false;
-            prev_digit = false;
-            continue;
-        }
-        int d = digit_val(*s);
-        if (d >= base)
-            return false;
-        if (v > (lim - (unsigned long long)d) / (unsigned long long)base)
-            return false;
-        v = v * (unsigned long long)base + (unsigned long long)d;
-        any = prev_digit = true;
-    }
-    if (!any)
+    int64_t v;
+    if (vn_gonum_parse_int64(s, strlen(s), 0, &v) != VN_GONUM_OK || v < min || v > max)
         return false;
-    long long r = neg ? (v == (unsigned long long)LLONG_MAX + 1 ? LLONG_MIN : -(long long)v) : (long long)v;
-    if (r < min || r > max)
-        return false;
-    *out = r;
+    *out = v;
     return true;
 }
 
 /* Go strconv.ParseBool; the YAML path also takes YAML 1.1 yes/no/on/off (as yaml.v3 does for bools). */
 bool vn_cfg__parse_bool(const char *s, bool yaml_forms, bool *out)
 {
-    static const char *const t[] = {"1", "t", "T", "TRUE", "true", "True"};
-    static const char *const f[] = {"0", "f", "F", "FALSE", "false", "False"};
     static const char *const yt[] = {"y", "Y", "yes", "Yes", "YES", "on", "On", "ON"};
     static const char *const yf[] = {"n", "N", "no", "No", "NO", "off", "Off", "OFF"};
-    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
-        if (strcmp(s, t[i]) == 0)
-            return *out = true, true;
-        if (strcmp(s, f[i]) == 0)
-            return *out = false, true;
-    }
+    if (vn_gonum_parse_bool(s, out))
+        return true;
     if (yaml_forms) {
         for (size_t i = 0; i < sizeof yt / sizeof yt[0]; i++) {
             if (strcmp(s, yt[i]) == 0)
@@ -320,17 +262,10 @@ bool vn_cfg__parse_bool(const char *s, bool yaml_forms, bool *out)
     return false;
 }
 
+/* Go strconv.ParseFloat(s, 64); Inf/NaN spellings pass, overflow does not. */
 bool vn_cfg__parse_float(const char *s, double *out)
 {
-    if (*s == '\0' || *s == ' ' || *s == '\t' || *s == '\n' || *s == '\r' || *s == '\f' || *s == '\v')
-        return false;
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (*end != '\0' || errno == ERANGE)
-        return false;
-    *out = v;
-    return true;
+    return vn_gonum_parse_float(s, strlen(s), 0, out) == VN_GONUM_OK;
 }
 
 /* ---------------------------------------------------------------- setters */

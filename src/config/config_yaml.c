@@ -513,29 +513,79 @@ static vn_err_t check_regex(vn_cfg_loader_t *ld, const char *kind, const char *v
                         vn_cfg__show(value ? value : "", false, shown, sizeof shown), why);
 }
 
-/* One {kind, value, unset} tag matcher. */
-static vn_err_t parse_tag_matcher(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_t *node, const char *where,
-                                  vn_tag_matcher_t *tm)
+/* ---------------------------------------------------------------- mapping and list walkers */
+
+/* One key of a mapping: `sub` is its full path for messages ("where.key"). */
+typedef vn_err_t (*key_fn)(vn_cfg_loader_t *ld, yaml_document_t *doc, const char *key, yaml_node_t *val,
+                           const char *sub, void *obj);
+
+/* Calls fn for each key of the mapping at node (merge keys resolved), stopping at the first error. */
+static vn_err_t each_key(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_t *node, const char *where,
+                         key_fn fn, void *obj)
 {
-    char sub[256];
+    char sub[300];
     vn_cfg_pair_t *ps = NULL;
     size_t pn = 0;
     vn_err_t err = vn_cfg__map_pairs(ld, doc, node, where, &ps, &pn);
-    for (size_t i = 0; err == VN_OK && i < pn; i++) {
-        const char *k;
-        yaml_node_t *v;
-        k = ps[i].key;
-        v = ps[i].val;
-        subkey(sub, sizeof sub, where, ".", k);
-        if (strcmp(k, "kind") == 0)
-            err = node_str(ld, v, sub, &tm->kind);
-        else if (strcmp(k, "value") == 0)
-            err = node_str(ld, v, sub, &tm->value);
-        else if (strcmp(k, "unset") == 0)
-            err = node_bool(ld, v, sub, &tm->unset);
-        else
-            err = vn_cfg__unknown_key(ld, sub);
+    for (size_t i = 0; err == VN_OK && i < pn; i++)
+        err = fn(ld, doc, ps[i].key, ps[i].val, subkey(sub, sizeof sub, where, ".", ps[i].key), obj);
+    return err;
+}
+
+/* One list item into elem (zeroed); `sub` is "where[i]". */
+typedef vn_err_t (*item_fn)(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_t *node, const char *sub,
+                            void *elem);
+
+/*
+ * A list (null: empty) into a new array *arr of elem_size-byte elements, one
+ * per item, each filled by fn. *arr is set before the first item and *n
+ * counts the items handed to fn, so the caller frees what was parsed even on
+ * error.
+ */
+static vn_err_t each_item(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_t *node, const char *where,
+                          size_t elem_size, void **arr, size_t *n, item_fn fn)
+{
+    char sub[300];
+    size_t cnt;
+    if (vn_cfg__is_null(node))
+        return VN_OK;
+    vn_err_t err = seq_check(ld, node, where, &cnt);
+    if (err != VN_OK)
+        return err;
+    *arr = vn_xcalloc(cnt ? cnt : 1, elem_size);
+    for (size_t i = 0; i < cnt && err == VN_OK; i++) {
+        yaml_node_t *it = item(doc, node, i);
+        subidx(sub, sizeof sub, where, i);
+        if (!it || !vn_cfg__visit(ld))
+            return ld->failed ? VN_ERR_CONFIG : vn_cfg__errf(ld, "key \"%s\": malformed list", sub);
+        (*n)++;
+        err = fn(ld, doc, it, sub, (char *)*arr + i * elem_size);
     }
+    return err;
+}
+
+/* ---------------------------------------------------------------- tag matchers */
+
+static vn_err_t tag_matcher_key(vn_cfg_loader_t *ld, yaml_document_t *doc, const char *k, yaml_node_t *v,
+                                const char *sub, void *obj)
+{
+    (void)doc;
+    vn_tag_matcher_t *tm = obj;
+    if (strcmp(k, "kind") == 0)
+        return node_str(ld, v, sub, &tm->kind);
+    if (strcmp(k, "value") == 0)
+        return node_str(ld, v, sub, &tm->value);
+    if (strcmp(k, "unset") == 0)
+        return node_bool(ld, v, sub, &tm->unset);
+    return vn_cfg__unknown_key(ld, sub);
+}
+
+/* One {kind, value, unset} tag matcher. */
+static vn_err_t parse_tag_matcher(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_t *node, const char *where,
+                                  void *elem)
+{
+    vn_tag_matcher_t *tm = elem;
+    vn_err_t err = each_key(ld, doc, node, where, tag_matcher_key, tm);
     if (err == VN_OK)
         err = check_kind(ld, tm->kind, false, where);
     if (err == VN_OK && !tm->value)
@@ -549,22 +599,9 @@ static vn_err_t parse_tag_matcher(vn_cfg_loader_t *ld, yaml_document_t *doc, yam
 vn_err_t vn_cfg__parse_tag_matchers(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_t *node, const char *where,
                                     vn_tag_matcher_t **arr, size_t *n)
 {
-    char sub[256];
-    size_t cnt;
-    if (vn_cfg__is_null(node))
-        return VN_OK;
-    vn_err_t err = seq_check(ld, node, where, &cnt);
-    if (err != VN_OK)
-        return err;
-    *arr = vn_xcalloc(cnt ? cnt : 1, sizeof **arr);
-    for (size_t i = 0; i < cnt && err == VN_OK; i++) {
-        yaml_node_t *it = item(doc, node, i);
-        subidx(sub, sizeof sub, where, i);
-        if (!it || !vn_cfg__visit(ld))
-            return ld->failed ? VN_ERR_CONFIG : vn_cfg__errf(ld, "key \"%s\": malformed list", sub);
-        (*n)++;
-        err = parse_tag_matcher(ld, doc, it, sub, &(*arr)[i]);
-    }
+    void *a = NULL;
+    vn_err_t err = each_item(ld, doc, node, where, sizeof **arr, &a, n, parse_tag_matcher);
+    *arr = a;
     return err;
 }
 
@@ -582,59 +619,54 @@ static vn_err_t parse_add_tags(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_n
         return err;
     sc->add_tags = vn_xcalloc(pn ? pn : 1, sizeof *sc->add_tags);
     for (size_t i = 0; i < pn; i++) {
-        const char *k;
-        yaml_node_t *v;
-        k = ps[i].key;
-        v = ps[i].val;
+        yaml_node_t *v = ps[i].val;
         if (v->type != YAML_SCALAR_NODE)
             return vn_cfg__errf(ld, "key \"%s\": values must be plain strings (line %zu)", where,
                                 v->start_mark.line + 1);
         vn_kv_t *kv = &sc->add_tags[sc->n_add_tags++];
-        kv->key = vn_xstrdup(k);
+        kv->key = vn_xstrdup(ps[i].key);
         kv->value = vn_xstrdup(scalar_text(v));
     }
     return VN_OK;
 }
 
-static vn_err_t parse_sink(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_t *node, const char *where,
-                           vn_sink_config_t *sc)
+static vn_err_t sink_key(vn_cfg_loader_t *ld, yaml_document_t *doc, const char *k, yaml_node_t *v, const char *sub,
+                         void *obj)
 {
-    char sub[256];
-    vn_cfg_pair_t *ps = NULL;
-    size_t pn = 0;
-    vn_err_t err = vn_cfg__map_pairs(ld, doc, node, where, &ps, &pn);
-    for (size_t i = 0; err == VN_OK && i < pn; i++) {
-        const char *k;
-        yaml_node_t *v;
-        k = ps[i].key;
-        v = ps[i].val;
-        subkey(sub, sizeof sub, where, ".", k);
-        if (strcmp(k, "kind") == 0)
-            err = node_str(ld, v, sub, &sc->kind);
-        else if (strcmp(k, "name") == 0)
-            err = node_str(ld, v, sub, &sc->name);
-        else if (strcmp(k, "max_name_length") == 0)
-            err = node_int(ld, v, sub, &sc->max_name_length);
-        else if (strcmp(k, "max_tag_length") == 0)
-            err = node_int(ld, v, sub, &sc->max_tag_length);
-        else if (strcmp(k, "max_tags") == 0)
-            err = node_int(ld, v, sub, &sc->max_tags);
-        else if (strcmp(k, "strip_tags") == 0 && !sc->strip_tags)
-            err = vn_cfg__parse_tag_matchers(ld, doc, v, sub, &sc->strip_tags, &sc->n_strip_tags);
-        else if (strcmp(k, "add_tags") == 0 && !sc->add_tags)
-            err = parse_add_tags(ld, doc, v, sub, sc);
-        else if (strcmp(k, "config") == 0 && !sc->kv) {
-            if (vn_cfg__is_null(v))
-                continue;
-            if (v->type != YAML_MAPPING_NODE)
-                return vn_cfg__errf(ld, "key \"%s\": expected a mapping (line %zu)", sub, v->start_mark.line + 1);
-            vn_kvvec_t kv = {0};
-            err = vn_cfg__flatten(ld, doc, v, "", 0, &kv);
-            sc->kv = kv.v; /* handed over even on error so vn_config_free releases it */
-            sc->n_kv = kv.n;
-        } else
-            err = vn_cfg__unknown_key(ld, sub);
+    vn_sink_config_t *sc = obj;
+    if (strcmp(k, "kind") == 0)
+        return node_str(ld, v, sub, &sc->kind);
+    if (strcmp(k, "name") == 0)
+        return node_str(ld, v, sub, &sc->name);
+    if (strcmp(k, "max_name_length") == 0)
+        return node_int(ld, v, sub, &sc->max_name_length);
+    if (strcmp(k, "max_tag_length") == 0)
+        return node_int(ld, v, sub, &sc->max_tag_length);
+    if (strcmp(k, "max_tags") == 0)
+        return node_int(ld, v, sub, &sc->max_tags);
+    if (strcmp(k, "strip_tags") == 0 && !sc->strip_tags)
+        return vn_cfg__parse_tag_matchers(ld, doc, v, sub, &sc->strip_tags, &sc->n_strip_tags);
+    if (strcmp(k, "add_tags") == 0 && !sc->add_tags)
+        return parse_add_tags(ld, doc, v, sub, sc);
+    if (strcmp(k, "config") == 0 && !sc->kv) {
+        if (vn_cfg__is_null(v))
+            return VN_OK;
+        if (v->type != YAML_MAPPING_NODE)
+            return vn_cfg__errf(ld, "key \"%s\": expected a mapping (line %zu)", sub, v->start_mark.line + 1);
+        vn_kvvec_t kv = {0};
+        vn_err_t err = vn_cfg__flatten(ld, doc, v, "", 0, &kv);
+        sc->kv = kv.v; /* handed over even on error so vn_config_free releases it */
+        sc->n_kv = kv.n;
+        return err;
     }
+    return vn_cfg__unknown_key(ld, sub);
+}
+
+static vn_err_t parse_sink(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_t *node, const char *where,
+                           void *elem)
+{
+    vn_sink_config_t *sc = elem;
+    vn_err_t err = each_key(ld, doc, node, where, sink_key, sc);
     if (err != VN_OK)
         return err;
     if (!sc->kind || !*sc->kind)
@@ -648,7 +680,6 @@ static vn_err_t parse_sink(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_
 
 vn_err_t vn_cfg__parse_sinks(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_t *node)
 {
-    char where[64];
     size_t n;
     if (vn_cfg__is_null(node))
         return VN_OK;
@@ -658,126 +689,95 @@ vn_err_t vn_cfg__parse_sinks(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_nod
     if (n > VN_CFG_MAX_SINKS)
         return vn_cfg__errf(ld, "key \"metric_sinks\": too many sinks (%zu, max %u)", n, VN_CFG_MAX_SINKS);
     vn_config_t *cfg = ld->cfg;
-    for (size_t i = 0; i < n && err == VN_OK; i++) {
-        yaml_node_t *it = item(doc, node, i);
-        snprintf(where, sizeof where, "metric_sinks[%zu]", i);
-        if (!it || !vn_cfg__visit(ld))
-            return ld->failed ? VN_ERR_CONFIG : vn_cfg__errf(ld, "key \"%s\": malformed list", where);
-        cfg->metric_sinks = vn_xrealloc(cfg->metric_sinks, (cfg->n_metric_sinks + 1) * sizeof *cfg->metric_sinks);
-        vn_sink_config_t *sc = &cfg->metric_sinks[cfg->n_metric_sinks++];
-        memset(sc, 0, sizeof *sc);
-        err = parse_sink(ld, doc, it, where, sc);
-    }
+    void *a = NULL;
+    err = each_item(ld, doc, node, "metric_sinks", sizeof *cfg->metric_sinks, &a, &cfg->n_metric_sinks, parse_sink);
+    cfg->metric_sinks = a;
     return err;
 }
 
 /* ---------------------------------------------------------------- metric_sink_routing */
 
-static vn_err_t parse_matcher(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_t *node, const char *where,
-                              vn_metric_matcher_t *m)
+static vn_err_t matcher_name_key(vn_cfg_loader_t *ld, yaml_document_t *doc, const char *k, yaml_node_t *v,
+                                 const char *sub, void *obj)
 {
-    char sub[256], sub2[300];
-    bool have_name = false;
-    vn_cfg_pair_t *ps = NULL;
-    size_t pn = 0;
-    vn_err_t err = vn_cfg__map_pairs(ld, doc, node, where, &ps, &pn);
-    for (size_t i = 0; err == VN_OK && i < pn; i++) {
-        const char *k;
-        yaml_node_t *v;
-        k = ps[i].key;
-        v = ps[i].val;
-        subkey(sub, sizeof sub, where, ".", k);
-        if (strcmp(k, "name") == 0) {
-            have_name = true;
-            vn_cfg_pair_t *ps2 = NULL;
-            size_t pn2 = 0;
-            err = vn_cfg__map_pairs(ld, doc, v, sub, &ps2, &pn2);
-            for (size_t j = 0; err == VN_OK && j < pn2; j++) {
-                const char *k2;
-                yaml_node_t *v2;
-                k2 = ps2[j].key;
-                v2 = ps2[j].val;
-                subkey(sub2, sizeof sub2, sub, ".", k2);
-                if (strcmp(k2, "kind") == 0)
-                    err = node_str(ld, v2, sub2, &m->name_kind);
-                else if (strcmp(k2, "value") == 0)
-                    err = node_str(ld, v2, sub2, &m->name_value);
-                else
-                    err = vn_cfg__unknown_key(ld, sub2);
-            }
-            if (err == VN_OK)
-                err = check_kind(ld, m->name_kind, true, sub);
-            if (err == VN_OK)
-                err = check_regex(ld, m->name_kind, m->name_value, sub);
-        } else if (strcmp(k, "tags") == 0 && !m->tags) {
-            err = vn_cfg__parse_tag_matchers(ld, doc, v, sub, &m->tags, &m->n_tags);
-        } else {
-            err = vn_cfg__unknown_key(ld, sub);
-        }
+    (void)doc;
+    vn_metric_matcher_t *m = obj;
+    if (strcmp(k, "kind") == 0)
+        return node_str(ld, v, sub, &m->name_kind);
+    if (strcmp(k, "value") == 0)
+        return node_str(ld, v, sub, &m->name_value);
+    return vn_cfg__unknown_key(ld, sub);
+}
+
+typedef struct {
+    vn_metric_matcher_t *m;
+    bool have_name;
+} matcher_ctx_t;
+
+static vn_err_t matcher_key(vn_cfg_loader_t *ld, yaml_document_t *doc, const char *k, yaml_node_t *v,
+                            const char *sub, void *obj)
+{
+    matcher_ctx_t *c = obj;
+    if (strcmp(k, "name") == 0) {
+        c->have_name = true;
+        vn_err_t err = each_key(ld, doc, v, sub, matcher_name_key, c->m);
+        if (err == VN_OK)
+            err = check_kind(ld, c->m->name_kind, true, sub);
+        if (err == VN_OK)
+            err = check_regex(ld, c->m->name_kind, c->m->name_value, sub);
+        return err;
     }
-    if (err == VN_OK && !have_name) /* Go would crash on the first metric; say it now */
+    if (strcmp(k, "tags") == 0 && !c->m->tags)
+        return vn_cfg__parse_tag_matchers(ld, doc, v, sub, &c->m->tags, &c->m->n_tags);
+    return vn_cfg__unknown_key(ld, sub);
+}
+
+static vn_err_t parse_matcher(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_t *node, const char *where,
+                              void *elem)
+{
+    matcher_ctx_t c = {elem, false};
+    vn_err_t err = each_key(ld, doc, node, where, matcher_key, &c);
+    if (err == VN_OK && !c.have_name) /* Go would crash on the first metric; say it now */
         return vn_cfg__errf(ld, "key \"%s.name\": missing", where);
-    if (err == VN_OK && !m->name_value)
-        m->name_value = vn_xstrdup("");
+    if (err == VN_OK && !c.m->name_value)
+        c.m->name_value = vn_xstrdup("");
     return err;
 }
 
-static vn_err_t parse_route(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_t *node, const char *where,
-                            vn_sink_routing_t *r)
+static vn_err_t route_sinks_key(vn_cfg_loader_t *ld, yaml_document_t *doc, const char *k, yaml_node_t *v,
+                                const char *sub, void *obj)
 {
-    char sub[256], sub2[300];
-    vn_cfg_pair_t *ps = NULL;
-    size_t pn = 0;
-    vn_err_t err = vn_cfg__map_pairs(ld, doc, node, where, &ps, &pn);
-    for (size_t i = 0; err == VN_OK && i < pn; i++) {
-        const char *k;
-        yaml_node_t *v;
-        k = ps[i].key;
-        v = ps[i].val;
-        subkey(sub, sizeof sub, where, ".", k);
-        if (strcmp(k, "name") == 0) {
-            err = node_str(ld, v, sub, &r->name);
-        } else if (strcmp(k, "match") == 0 && !r->match) {
-            size_t n;
-            if (vn_cfg__is_null(v))
-                continue;
-            if ((err = seq_check(ld, v, sub, &n)) != VN_OK)
-                return err;
-            r->match = vn_xcalloc(n ? n : 1, sizeof *r->match);
-            for (size_t j = 0; j < n && err == VN_OK; j++) {
-                yaml_node_t *it = item(doc, v, j);
-                subidx(sub2, sizeof sub2, sub, j);
-                if (!it || !vn_cfg__visit(ld))
-                    return ld->failed ? VN_ERR_CONFIG : vn_cfg__errf(ld, "key \"%s\": malformed list", sub2);
-                r->n_match++;
-                err = parse_matcher(ld, doc, it, sub2, &r->match[j]);
-            }
-        } else if (strcmp(k, "sinks") == 0) {
-            if (vn_cfg__is_null(v))
-                continue;
-            vn_cfg_pair_t *ps2 = NULL;
-            size_t pn2 = 0;
-            err = vn_cfg__map_pairs(ld, doc, v, sub, &ps2, &pn2);
-            for (size_t j = 0; err == VN_OK && j < pn2; j++) {
-                const char *k2;
-                yaml_node_t *v2;
-                k2 = ps2[j].key;
-                v2 = ps2[j].val;
-                subkey(sub2, sizeof sub2, sub, ".", k2);
-                vn_strlist_t *dst = strcmp(k2, "matched") == 0       ? &r->matched
-                                    : strcmp(k2, "not_matched") == 0 ? &r->not_matched
-                                                                     : NULL;
-                if (!dst) {
-                    err = vn_cfg__unknown_key(ld, sub2);
-                    continue;
-                }
-                vn_cfg__strlist_free(dst);
-                err = vn_cfg__node_strlist(ld, doc, v2, sub2, dst);
-            }
-        } else {
-            err = vn_cfg__unknown_key(ld, sub);
-        }
+    vn_sink_routing_t *r = obj;
+    vn_strlist_t *dst = strcmp(k, "matched") == 0 ? &r->matched : strcmp(k, "not_matched") == 0 ? &r->not_matched
+                                                                                              : NULL;
+    if (!dst)
+        return vn_cfg__unknown_key(ld, sub);
+    vn_cfg__strlist_free(dst);
+    return vn_cfg__node_strlist(ld, doc, v, sub, dst);
+}
+
+static vn_err_t route_key(vn_cfg_loader_t *ld, yaml_document_t *doc, const char *k, yaml_node_t *v, const char *sub,
+                          void *obj)
+{
+    vn_sink_routing_t *r = obj;
+    if (strcmp(k, "name") == 0)
+        return node_str(ld, v, sub, &r->name);
+    if (strcmp(k, "match") == 0 && !r->match) {
+        void *a = NULL;
+        vn_err_t err = each_item(ld, doc, v, sub, sizeof *r->match, &a, &r->n_match, parse_matcher);
+        r->match = a;
+        return err;
     }
+    if (strcmp(k, "sinks") == 0)
+        return vn_cfg__is_null(v) ? VN_OK : each_key(ld, doc, v, sub, route_sinks_key, r);
+    return vn_cfg__unknown_key(ld, sub);
+}
+
+static vn_err_t parse_route(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_t *node, const char *where,
+                            void *elem)
+{
+    vn_sink_routing_t *r = elem;
+    vn_err_t err = each_key(ld, doc, node, where, route_key, r);
     if (err == VN_OK && !r->name)
         r->name = vn_xstrdup("");
     return err;
@@ -785,22 +785,10 @@ static vn_err_t parse_route(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node
 
 vn_err_t vn_cfg__parse_routing(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_t *node)
 {
-    char where[64];
-    size_t n;
-    if (vn_cfg__is_null(node))
-        return VN_OK;
-    vn_err_t err = seq_check(ld, node, "metric_sink_routing", &n);
-    if (err != VN_OK)
-        return err;
     vn_config_t *cfg = ld->cfg;
-    cfg->metric_sink_routing = vn_xcalloc(n ? n : 1, sizeof *cfg->metric_sink_routing);
-    for (size_t i = 0; i < n && err == VN_OK; i++) {
-        yaml_node_t *it = item(doc, node, i);
-        snprintf(where, sizeof where, "metric_sink_routing[%zu]", i);
-        if (!it || !vn_cfg__visit(ld))
-            return ld->failed ? VN_ERR_CONFIG : vn_cfg__errf(ld, "key \"%s\": malformed list", where);
-        cfg->n_metric_sink_routing++;
-        err = parse_route(ld, doc, it, where, &cfg->metric_sink_routing[i]);
-    }
+    void *a = NULL;
+    vn_err_t err = each_item(ld, doc, node, "metric_sink_routing", sizeof *cfg->metric_sink_routing, &a,
+                             &cfg->n_metric_sink_routing, parse_route);
+    cfg->metric_sink_routing = a;
     return err;
 }

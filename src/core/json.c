@@ -1,189 +1,28 @@
 /*
- * json.c - JSON writer and shortest round-trip double formatting (see json.h).
+ * json.c - streaming JSON writer (see json.h). Numbers are Go's encoding/json
+ * text from core/gonum.c:
  *
- * Doubles: printf's "%.*e" gives correctly rounded digits, strtod tells whether
- * they read back as the same double. Trying 15, 16 then 17 significant digits
- * finds the shortest form whenever it is <= 15 digits long (any decimal of up to
- * 15 digits survives the double round trip, and rounding the exact binary value
- * to 15 digits lands on it), else the correctly rounded 16-digit form, else 17
- * digits, which always round-trip (subnormals, whose precision is lower, try
- * every length from 1). The digits are then laid out the way Go does:
- *
- *     value            JSON style                 FIXED style
- *     0.1              0.1                        0.1
- *     123456789.125    123456789.125              123456789.125
- *     1e20             100000000000000000000      100000000000000000000
- *     1e21             1e+21                      1000000000000000000000
- *     1e-7             1e-7                       0.0000001
- *     -0.0             -0                         -0
- *     NaN, +Inf        null, null                 NaN, +Inf
+ *     0.1 -> 0.1    1e20 -> 100000000000000000000    1e21 -> 1e+21
+ *     1e-7 -> 1e-7  -0.0 -> -0                       NaN, +Inf -> null
  */
 #include "core/json.h"
 
-#include <float.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/gonum.h"
+
 /* ---------------------------------------------------------------- doubles */
-
-/*
- * Shortest round-trip decimal digits of v (finite, > 0): digs holds nd digits
- * (no trailing zeros except a lone "0"), the value is d0.d1d2... x 10^exp10.
- *
- *     "1.2345000000000e+02"  ->  digs "12345", nd 5, exp10 2
- *      ^ ^^^^^^^^^^^^^ ^^^
- */
-/*
- * Fast path for values with few decimals (integers, 0.37, 12.5, timestamps):
- * the smallest k <= 8 for which m = round(v * 10^k) satisfies m / 10^k == v
- * exactly. IEEE division is correctly rounded and m and 10^k are exact, so
- * "m e-k" reads back as v; with m < 1e15 it has <= 15 digits, and a
- * round-tripping decimal of <= 15 digits is unique per digit count, so this is
- * the same answer as the printf path below, at a fraction of the cost.
- * Returns 0 when no such k exists.
- */
-static int fast_digits(double v, char digs[24], int *exp10)
-{
-    static const double p10[] = {1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8};
-    for (int k = 0; k < 9; k++) {
-        double scaled = v * p10[k];
-        if (scaled >= 1e15)
-            return 0;
-        long long m = llround(scaled);
-        if (m == 0 || (double)m / p10[k] != v)
-            continue;
-        char tmp[24];
-        int nd = snprintf(tmp, sizeof tmp, "%lld", m);
-        *exp10 = nd - 1 - k;
-        while (nd > 1 && tmp[nd - 1] == '0')
-            nd--;
-        memcpy(digs, tmp, (size_t)nd);
-        return nd;
-    }
-    return 0;
-}
-
-static int shortest_digits(double v, char digs[24], int *exp10)
-{
-    char tmp[48];
-    int prec;
-    if (v >= DBL_MIN) {
-        int nd = fast_digits(v, digs, exp10);
-        if (nd)
-            return nd;
-    }
-    /* Subnormals carry fewer than 15 significant digits, so their shortest form
-     * can be much shorter than the 15-digit rounding (5e-324 vs 4.94065645841247e-324):
-     * search every precision for them. */
-    for (prec = v < DBL_MIN ? 1 : 15; prec <= 17; prec++) {
-        snprintf(tmp, sizeof tmp, "%.*e", prec - 1, v);
-        if (prec == 17 || strtod(tmp, NULL) == v)
-            break;
-    }
-    const char *p = tmp;
-    int nd = 0;
-    digs[nd++] = *p++;
-    if (*p == '.') {
-        p++;
-        while (*p >= '0' && *p <= '9' && nd < 23)
-            digs[nd++] = *p++;
-    }
-    int e = 0, sign = 1;
-    if (*p == 'e') {
-        p++;
-        if (*p == '-')
-            sign = -1;
-        if (*p == '-' || *p == '+')
-            p++;
-        while (*p >= '0' && *p <= '9')
-            e = e * 10 + (*p++ - '0');
-    }
-    while (nd > 1 && digs[nd - 1] == '0')
-        nd--;
-    *exp10 = sign * e;
-    return nd;
-}
-
-/* Plain decimal layout of digs x 10^exp: "12345" e2 -> "123.45", e-3 -> "0.0012345". */
-static size_t layout_fixed(char *o, const char *digs, int nd, int exp)
-{
-    size_t n = 0;
-    if (exp >= 0) {
-        int intlen = exp + 1;
-        for (int i = 0; i < intlen; i++)
-            o[n++] = i < nd ? digs[i] : '0';
-        if (nd > intlen) {
-            o[n++] = '.';
-            for (int i = intlen; i < nd; i++)
-                o[n++] = digs[i];
-        }
-    } else {
-        o[n++] = '0';
-        o[n++] = '.';
-        for (int i = 0; i < -exp - 1; i++)
-            o[n++] = '0';
-        for (int i = 0; i < nd; i++)
-            o[n++] = digs[i];
-    }
-    return n;
-}
-
-/* Go's exponent layout: "1.5e+21", "1e-7" (Go pads positive exponents to two
- * digits and trims the padding of negative ones). */
-static size_t layout_exp(char *o, const char *digs, int nd, int exp)
-{
-    size_t n = 0;
-    o[n++] = digs[0];
-    if (nd > 1) {
-        o[n++] = '.';
-        for (int i = 1; i < nd; i++)
-            o[n++] = digs[i];
-    }
-    int w = exp < 0 ? snprintf(o + n, 8, "e-%d", -exp) : snprintf(o + n, 8, "e+%02d", exp);
-    return n + (size_t)w;
-}
-
-size_t vn_json_format_double(double v, vn_json_dfmt_t style, char *out, size_t cap)
-{
-    char tmp[VN_JSON_DOUBLE_MAX];
-    size_t n = 0;
-    if (isnan(v) || isinf(v)) {
-        const char *s = style == VN_JSON_DFMT_JSON ? "null" : isnan(v) ? "NaN" : v > 0 ? "+Inf" : "-Inf";
-        n = strlen(s);
-        memcpy(tmp, s, n);
-    } else {
-        if (signbit(v))
-            tmp[n++] = '-';
-        double a = fabs(v);
-        if (a == 0) {
-            tmp[n++] = '0';
-        } else {
-            char digs[24];
-            int exp;
-            int nd = shortest_digits(a, digs, &exp);
-            if (style == VN_JSON_DFMT_JSON && (a < 1e-6 || a >= 1e21))
-                n += layout_exp(tmp + n, digs, nd, exp);
-            else
-                n += layout_fixed(tmp + n, digs, nd, exp);
-        }
-    }
-    if (n + 1 > cap) {
-        if (cap)
-            out[0] = '\0';
-        return 0;
-    }
-    memcpy(out, tmp, n);
-    out[n] = '\0';
-    return n;
-}
 
 vn_err_t vn_json_add_double(vn_buf_t *b, double v)
 {
-    char tmp[VN_JSON_DOUBLE_MAX];
-    size_t n = vn_json_format_double(v, VN_JSON_DFMT_JSON, tmp, sizeof tmp);
+    if (!isfinite(v))
+        return vn_buf_add(b, "null", 4);
+    char tmp[VN_GONUM_FLOAT_MAX];
+    size_t n = vn_gonum_format_float(v, VN_GONUM_FMT_JSON, tmp, sizeof tmp);
     return vn_buf_add(b, tmp, n);
 }
 

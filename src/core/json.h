@@ -1,7 +1,6 @@
 /**
  * json.h - a small streaming JSON writer into a capped vn_buf_t, and the
- * shortest round-trip double formatting shared by every text output (JSON
- * bodies, the localfile sink's CSV and JSON lines, the debug sink).
+ * JSON number text (encoding/json's layout, core/gonum.h).
  *
  * Strings: '"' and '\\' are backslash-escaped; \n, \r and \t use their short
  * escapes and every other byte below 0x20 is written as \u00XX (lower-case hex);
@@ -11,8 +10,9 @@
  * sequences) becomes \ufffd. This is what Go's encoding/json does, minus its
  * HTML escaping of <, > and & (nothing we write is embedded in HTML).
  *
- * Numbers: see vn_json_format_double. NaN and +/-Inf have no JSON form and are
- * written as null.
+ * Numbers: vn_gonum_format_float(VN_GONUM_FMT_JSON), the shortest round-trip
+ * digits as Go's encoding/json writes them. NaN and +/-Inf have no JSON form
+ * and are written as null.
  *
  * Thread-safety: a vn_json_t has one owner; the free functions are reentrant.
  */
@@ -26,39 +26,15 @@
 #include "core/buf.h"
 #include "core/err.h"
 
-/** Bytes enough for any double in any vn_json_dfmt_t style, NUL included
- *  (the longest is 5e-324 in FIXED style: "0." + 323 zeros + "5", plus sign). */
-#define VN_JSON_DOUBLE_MAX 352
-
 /** Maximum nesting of objects/arrays in one vn_json_t. */
 #define VN_JSON_MAX_DEPTH 64
-
-typedef enum vn_json_dfmt {
-    /** Go encoding/json: shortest round-trip digits; plain decimal when
-     *  1e-6 <= |v| < 1e21 (and for 0), else exponent form "1e+21", "1e-7",
-     *  "1.5e-10"; NaN/Inf -> "null". -0 -> "-0". */
-    VN_JSON_DFMT_JSON = 0,
-    /** Go strconv.FormatFloat(v, 'f', -1, 64): shortest round-trip digits, never an
-     *  exponent (1e300 prints 301 digits); NaN -> "NaN", Inf -> "+Inf"/"-Inf". */
-    VN_JSON_DFMT_FIXED = 1,
-} vn_json_dfmt_t;
-
-/**
- * Formats v into out (cap bytes, NUL-terminated). Digits are the shortest that
- * strtod reads back as exactly v (15, 16 or 17 significant digits tried in
- * order, so the shortest form is found whenever it has at most 15 digits and
- * otherwise the correctly rounded 16- or 17-digit form). Assumes the "C" locale
- * (the daemon never calls setlocale). Returns the length written, or 0 when cap
- * is too small (out then holds ""). cap >= VN_JSON_DOUBLE_MAX always suffices.
- */
-size_t vn_json_format_double(double v, vn_json_dfmt_t style, char *out, size_t cap);
 
 /** Appends s[0..len) as a quoted, escaped JSON string (rules above). On
  *  VN_ERR_TOO_LARGE the buffer may hold a partial string: roll back with
  *  vn_buf_truncate to a length taken before the call. */
 vn_err_t vn_json_add_string(vn_buf_t *b, const char *s, size_t len);
 
-/** Appends a double in VN_JSON_DFMT_JSON style (null for NaN/Inf). */
+/** Appends a double as encoding/json does (null for NaN/Inf). */
 vn_err_t vn_json_add_double(vn_buf_t *b, double v);
 
 /**

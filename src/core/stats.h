@@ -128,6 +128,21 @@ typedef struct vn_stats {
     _Atomic uint64_t grpc_handshake_timeouts;  /* closed: no preface + SETTINGS in time */
     _Atomic uint64_t grpc_reassembly_refused;  /* calls ended RESOURCE_EXHAUSTED by a reassembly budget */
     _Atomic uint64_t grpc_body_timeouts;       /* calls ended: a split message did not complete in time */
+    /* SSF span ingest (ssf/server.c, ssf/convert.c; Go ssf.* self-metrics, docs/internals/ssf.md) */
+    _Atomic uint64_t ssf_packets;            /* UDP datagrams read */
+    _Atomic uint64_t ssf_frames;             /* stream frames read */
+    _Atomic uint64_t ssf_bytes;              /* span bytes read (datagrams and frame bodies) */
+    _Atomic uint64_t ssf_spans_received;     /* decoded spans (Go ssf.spans.received_total) */
+    _Atomic uint64_t ssf_root_spans_received; /* of those, id == trace_id (Go ssf.spans.root.received_total) */
+    _Atomic uint64_t ssf_spans_dropped;      /* span queue (span_channel_capacity) full */
+    _Atomic uint64_t ssf_errors_zerolength;  /* empty datagrams (Go reason:zerolength) */
+    _Atomic uint64_t ssf_errors_decode;      /* not an SSFSpan protobuf, or larger than the decode arena */
+    _Atomic uint64_t ssf_errors_empty_id;    /* decoded span with id 0 (Go reason:empty_id; still processed) */
+    _Atomic uint64_t ssf_packet_too_long;    /* datagrams over trace_max_length_bytes */
+    _Atomic uint64_t ssf_frame_errors;       /* streams closed on a framing error (version, length) */
+    _Atomic uint64_t ssf_samples_invalid;    /* samples not converted (Go reason:invalid_metrics) */
+    _Atomic uint64_t ssf_metrics_generated;  /* metrics derived from spans (Go metrics_flushed_total, metric_extraction) */
+    _Atomic uint64_t ssf_conns_accepted, ssf_conns_rejected, ssf_conns_evicted, ssf_accept_backoffs;
     /* Samples refused by the series cap, per metric name (first VN_STATS_OVERFLOW_NAMES names,
      * then name "" for all others). Written by the flusher under overflow_mu, read by /metrics. */
     pthread_mutex_t overflow_mu;

@@ -43,6 +43,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/accept_backoff.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "forward/hops.h"
@@ -97,9 +98,7 @@ struct vn_h2_server {
     size_t held;     /* reassembly bytes, all connections */
     size_t nholding; /* connections with held > 0 */
     /* accept back-off (see h2_server.h) */
-    bool accept_paused, accept_episode;
-    double accept_resume_at, accept_backoff;
-    uint64_t episode_pauses;
+    vn_accept_backoff_t backoff;
     double last_limit_log; /* refusal/eviction log lines: one per second */
     uint64_t limit_unlogged;
 };
@@ -720,25 +719,20 @@ static bool admit(struct vn_h2_server *s, const uint8_t peer[16])
 
 static void accept_pause(struct vn_h2_server *s, int err)
 {
-    double b = s->accept_backoff > 0 ? s->accept_backoff * 2 : VN_H2_ACCEPT_PAUSE_MIN_S;
-    s->accept_backoff = b > VN_H2_ACCEPT_PAUSE_MAX_S ? VN_H2_ACCEPT_PAUSE_MAX_S : b;
-    s->accept_resume_at = vn_clock_mono_s() + s->accept_backoff;
+    bool fresh = vn_accept_backoff_pause(&s->backoff, vn_clock_mono_ms());
     epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->lfd, NULL);
-    s->accept_paused = true;
-    s->episode_pauses++;
     BUMP(s, grpc_accept_paused);
-    if (!s->accept_episode) {
-        s->accept_episode = true;
-        VN_LOG(WARN, "event=grpc_accept_paused errno=%d err=\"%s\" pause_ms=%.0f connections=%zu", err, strerror(err),
-               s->accept_backoff * 1000, s->nconns);
-    }
+    if (fresh)
+        VN_LOG(WARN, "event=grpc_accept_paused errno=%d err=\"%s\" pause_ms=%llu connections=%zu", err, strerror(err),
+               (unsigned long long)s->backoff.backoff_ms, s->nconns);
 }
 
-static void accept_resume(struct vn_h2_server *s)
+static void accept_resume_if_due(struct vn_h2_server *s)
 {
+    if (!vn_accept_backoff_resume_due(&s->backoff, vn_clock_mono_ms()))
+        return;
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &s->lfd};
     epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->lfd, &ev);
-    s->accept_paused = false;
 }
 
 static void conn_accept(struct vn_h2_server *s)
@@ -749,21 +743,16 @@ static void conn_accept(struct vn_h2_server *s)
         socklen_t sl = sizeof ss;
         int fd = accept4(s->lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO || errno == EPERM)
+            vn_accept_next_t next = vn_accept_classify(errno);
+            if (next == VN_ACCEPT_NEXT)
                 continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                return;
-            /* EMFILE, ENFILE, ENOMEM, ENOBUFS and anything unexpected: the
-             * listener stays readable, so retrying now would spin */
-            accept_pause(s, errno);
+            if (next == VN_ACCEPT_PAUSE)
+                accept_pause(s, errno);
             return;
         }
-        if (s->accept_episode) {
-            VN_LOG(INFO, "event=grpc_accept_resumed pauses=%llu", (unsigned long long)s->episode_pauses);
-            s->accept_episode = false;
-            s->accept_backoff = 0;
-            s->episode_pauses = 0;
-        }
+        uint64_t pauses = vn_accept_backoff_accepted(&s->backoff);
+        if (pauses)
+            VN_LOG(INFO, "event=grpc_accept_resumed pauses=%llu", (unsigned long long)pauses);
         uint8_t peer[16];
         peer_key(&ss, peer);
         if (!admit(s, peer)) {
@@ -824,11 +813,7 @@ static void *server_main(void *arg)
     struct epoll_event evs[64];
     double last_sweep = vn_clock_mono_s();
     for (;;) {
-        int timeout = 1000;
-        if (s->accept_paused) {
-            double ms = (s->accept_resume_at - vn_clock_mono_s()) * 1000 + 1;
-            timeout = ms < 0 ? 0 : ms > 1000 ? 1000 : (int)ms;
-        }
+        int timeout = vn_accept_backoff_wait_ms(&s->backoff, vn_clock_mono_ms(), 1000);
         int n = epoll_wait(s->epfd, evs, 64, timeout);
         bool stop = false;
         for (int i = 0; i < n; i++) {
@@ -855,8 +840,7 @@ static void *server_main(void *arg)
         reap(s);
         if (stop)
             break;
-        if (s->accept_paused && vn_clock_mono_s() >= s->accept_resume_at)
-            accept_resume(s);
+        accept_resume_if_due(s);
         if (vn_clock_mono_s() - last_sweep >= 1.0) {
             vn_h2_server_sweep(s, vn_clock_mono_s());
             last_sweep = vn_clock_mono_s();
@@ -905,6 +889,8 @@ vn_err_t vn_h2_server_start(const vn_h2_server_opts_t *opts, vn_h2_server_t **ou
     if (lfd < 0)
         return VN_ERR_IO;
     struct vn_h2_server *s = vn_xcalloc(1, sizeof *s);
+    vn_accept_backoff_init(&s->backoff, (uint64_t)(VN_H2_ACCEPT_PAUSE_MIN_S * 1000),
+                           (uint64_t)(VN_H2_ACCEPT_PAUSE_MAX_S * 1000), VN_H2_ACCEPT_EPISODE_QUIET_MS);
     s->o = *opts;
     snprintf(s->address, sizeof s->address, "%s", opts->address);
     s->o.address = s->address;

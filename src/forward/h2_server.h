@@ -33,8 +33,8 @@
  *   - max_streams concurrent calls per connection (HTTP/2 setting) [32].
  * accept(2) failing for want of resources (EMFILE, ENFILE, ENOMEM, ENOBUFS)
  * takes the listener out of epoll for 100 ms, doubling to 1 s while it
- * persists (logged once per episode, counted), instead of spinning on a
- * listener that stays readable.
+ * persists (core/accept_backoff.h: logged once per episode, counted), instead
+ * of spinning on a listener that stays readable.
  */
 #ifndef VN_FORWARD_H2_SERVER_H
 #define VN_FORWARD_H2_SERVER_H
@@ -129,6 +129,8 @@ typedef struct vn_h2_server_opts {
 /** accept(2) back-off: first pause and ceiling (seconds). */
 #define VN_H2_ACCEPT_PAUSE_MIN_S 0.1
 #define VN_H2_ACCEPT_PAUSE_MAX_S 1.0
+/** An accept-failure episode (one log line) ends after this long without a failure. */
+#define VN_H2_ACCEPT_EPISODE_QUIET_MS 10000
 
 typedef struct vn_h2_server vn_h2_server_t;
 

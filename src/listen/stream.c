@@ -60,6 +60,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/accept_backoff.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/xalloc.h"
@@ -141,9 +142,7 @@ struct vn_stream_loop {
     size_t nconns;
     peer_t *peers; /* PEER_SLOTS, open addressing */
     vn_linebuf_budget_t budget;
-    bool paused;              /* listeners out of epoll until resume_ms */
-    bool in_episode;          /* accept errors less than ACCEPT_EPISODE_QUIET_MS apart */
-    uint64_t resume_ms, backoff_ms, last_accept_error_ms;
+    vn_accept_backoff_t backoff; /* accept(2) resource failures */
     struct epoll_event *batch; /* events being handled: a connection closed early is struck out */
     int batch_n;
     _Atomic bool stop;
@@ -271,6 +270,7 @@ static conn_list_t *list_of(vn_stream_loop_t *l, conn_t *c) { return c->proven ?
 vn_stream_loop_t *vn_stream_loop_new(void *tls_ctx, vn_stats_t *stats)
 {
     vn_stream_loop_t *l = vn_xcalloc(1, sizeof *l);
+    vn_accept_backoff_init(&l->backoff, ACCEPT_BACKOFF_MIN_MS, ACCEPT_BACKOFF_MAX_MS, ACCEPT_EPISODE_QUIET_MS);
     l->tls = tls_ctx;
     l->stats = stats;
     l->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -330,18 +330,12 @@ static void conn_close(vn_stream_loop_t *l, conn_t *c)
 
 static void accept_pause(vn_stream_loop_t *l, int err)
 {
-    uint64_t now = vn_clock_mono_ms();
-    if (!l->in_episode || now - l->last_accept_error_ms >= ACCEPT_EPISODE_QUIET_MS) {
+    if (vn_accept_backoff_pause(&l->backoff, vn_clock_mono_ms())) {
         /* once per episode: the condition can last minutes and must not flood the log */
         errno = err;
         VN_LOG_ERRNO(WARN, "event=accept_failed action=pause_listeners first_pause_ms=%d max_pause_ms=%d",
                      ACCEPT_BACKOFF_MIN_MS, ACCEPT_BACKOFF_MAX_MS);
-        l->in_episode = true;
-        l->backoff_ms = ACCEPT_BACKOFF_MIN_MS;
-    } else {
-        l->backoff_ms = l->backoff_ms * 2 > ACCEPT_BACKOFF_MAX_MS ? ACCEPT_BACKOFF_MAX_MS : l->backoff_ms * 2;
     }
-    l->last_accept_error_ms = now;
     vn_stats_add(&l->stats->stream_accept_backoffs, 1);
     if ((err == EMFILE || err == ENFILE) && l->silent.head) {
         /* Out of descriptors: shed the oldest connection that never sent a line, so the process
@@ -351,17 +345,14 @@ static void accept_pause(vn_stream_loop_t *l, int err)
     }
     for (size_t i = 0; i < l->nls; i++)
         epoll_ctl(l->epfd, EPOLL_CTL_DEL, l->ls[i].fd, NULL);
-    l->paused = true;
-    l->resume_ms = now + l->backoff_ms;
 }
 
 static void accept_resume_if_due(vn_stream_loop_t *l, uint64_t now)
 {
-    if (!l->paused || now < l->resume_ms)
+    if (!vn_accept_backoff_resume_due(&l->backoff, now))
         return;
     for (size_t i = 0; i < l->nls; i++)
         listener_arm(l, i, EPOLL_CTL_ADD);
-    l->paused = false;
 }
 
 /* The connection to give up for a newcomer: never-proven first (oldest), else the least recently
@@ -388,13 +379,14 @@ static void accept_all(vn_stream_loop_t *l, lsock_t *ls)
         memset(&sa, 0, sizeof sa);
         int fd = accept4(ls->fd, (struct sockaddr *)&sa, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                return;
-            if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO || errno == EPERM)
+            vn_accept_next_t next = vn_accept_classify(errno);
+            if (next == VN_ACCEPT_NEXT)
                 continue; /* that one connection failed; the next may not */
-            accept_pause(l, errno); /* EMFILE, ENFILE, ENOMEM, ENOBUFS, ...: retrying at once spins */
+            if (next == VN_ACCEPT_PAUSE)
+                accept_pause(l, errno);
             return;
         }
+        vn_accept_backoff_accepted(&l->backoff); /* one log line per episode is enough here */
         uint64_t now = vn_clock_mono_ms();
         peer_key_t pk = peer_of(fd, ls->tcp, &sa);
         conn_t *victim = NULL;
@@ -577,11 +569,7 @@ static void *stream_main(void *arg)
     struct epoll_event evs[64];
     uint64_t last_reap = vn_clock_mono_ms();
     while (!atomic_load(&l->stop)) {
-        int timeout = 1000;
-        if (l->paused) {
-            uint64_t now = vn_clock_mono_ms();
-            timeout = l->resume_ms > now ? (int)(l->resume_ms - now) : 0;
-        }
+        int timeout = vn_accept_backoff_wait_ms(&l->backoff, vn_clock_mono_ms(), 1000);
         int n = epoll_wait(l->epfd, evs, 64, timeout);
         l->batch = evs;
         l->batch_n = n > 0 ? n : 0;
@@ -590,7 +578,7 @@ static void *stream_main(void *arg)
             if (evs[i].data.ptr == NULL)
                 continue; /* wake-up */
             if (u & TAG_LISTENER) {
-                if (!l->paused) /* a pause in this batch already took the listeners out */
+                if (!l->backoff.paused) /* a pause in this batch already took the listeners out */
                     accept_all(l, (lsock_t *)(uintptr_t)(u & ~(uint64_t)TAG_LISTENER));
                 continue;
             }

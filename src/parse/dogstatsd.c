@@ -8,14 +8,14 @@
  * splitter shared by all three grammars (Go's SplitBytes: "a||b" -> "a", "",
  * "b"). Errors are checked in
  * Go's order, so a line gets the same error category as in Go Veneur.
- * Tag work lives in tags.c and number syntax in number.c.
+ * Tag work lives in tags.c; number syntax is core/gonum.h.
  */
 #include "parse/dogstatsd.h"
 
 #include <math.h>
 #include <string.h>
 
-#include "parse/number.h"
+#include "core/gonum.h"
 #include "parse/scan.h"
 #include "parse/tags.h"
 
@@ -43,7 +43,27 @@ static inline bool next_chunk(pipes_t *sp, vn_str_t *chunk)
     return true;
 }
 
-static inline bool has_kv_prefix(vn_str_t c, char k) { return c.len >= 2 && c.p[0] == k && c.p[1] == ':'; }
+/* The field an event or service-check section names: its letter for an "x:"
+ * section with x in `known`, '#' for tags, else 0 (unknown or malformed). */
+static char field_of(vn_str_t c, const char *known)
+{
+    if (c.len >= 1 && c.p[0] == '#')
+        return '#';
+    if (c.len >= 2 && c.p[1] == ':' && c.p[0] >= 'a' && c.p[0] <= 'z' && strchr(known, c.p[0]))
+        return c.p[0];
+    return 0;
+}
+
+static inline unsigned field_bit(char f) { return 1u << (f == '#' ? 26 : f - 'a'); }
+
+/* Each field at most once: marks f as seen, false when it already was. */
+static inline bool first_time(unsigned *seen, char f)
+{
+    if (*seen & field_bit(f))
+        return false;
+    *seen |= field_bit(f);
+    return true;
+}
 
 static inline vn_str_t after(vn_str_t c, size_t n) { return (vn_str_t){c.p + n, c.len - n}; }
 
@@ -87,16 +107,27 @@ static inline vn_parse_err_t forbidden_bytes(const char *line, size_t len)
     return VN_PARSE_OK;
 }
 
+/* Every parser's first checks: an empty line is `empty` (which also keeps
+ * NULL + 0 out of the pointer math), then forbidden bytes; sets up the '|' splitter. */
+static inline vn_parse_err_t begin_line(const char *line, size_t len, vn_parse_err_t empty, pipes_t *sp)
+{
+    if (len == 0)
+        return empty;
+    vn_parse_err_t fb = forbidden_bytes(line, len);
+    if (fb != VN_PARSE_OK)
+        return fb;
+    *sp = (pipes_t){line, line + len, false};
+    return VN_PARSE_OK;
+}
+
 /* ---------------------------------------------------------------- metrics */
 
 vn_parse_err_t vn_parse_metric(const vn_parser_t *p, const char *line, size_t len, vn_metric_line_t *out)
 {
-    if (len == 0)
-        return VN_PARSE_ERR_NO_PIPE; /* also keeps NULL + 0 out of the pointer math */
-    vn_parse_err_t fb = forbidden_bytes(line, len);
-    if (fb != VN_PARSE_OK)
-        return fb;
-    pipes_t sp = {line, line + len, false};
+    pipes_t sp;
+    vn_parse_err_t e0 = begin_line(line, len, VN_PARSE_ERR_NO_PIPE, &sp);
+    if (e0 != VN_PARSE_OK)
+        return e0;
     vn_str_t head, chunk;
 
     /* "a.b:1:2|ms|@0.5|#x:y"
@@ -150,7 +181,7 @@ vn_parse_err_t vn_parse_metric(const vn_parser_t *p, const char *line, size_t le
             if (have_rate)
                 return VN_PARSE_ERR_MULTI_RATE;
             double r;
-            if (vn_parse__float(chunk.p + 1, chunk.len - 1, &r) != VN_NUM_OK)
+            if (vn_gonum_parse_float(chunk.p + 1, chunk.len - 1, VN_GONUM_UNDERSCORE_HEX_ONLY, &r) != VN_GONUM_OK)
                 return VN_PARSE_ERR_BAD_RATE;
             if (!(r > 0 && r <= 1)) /* NaN fails too */
                 return VN_PARSE_ERR_RATE_RANGE;
@@ -214,7 +245,7 @@ int vn_value_next_num(vn_value_iter_t *it, double *out)
     if (!vn_value_next_str(it, &piece))
         return 0;
     double v;
-    if (vn_parse__float(piece.p, piece.len, &v) != VN_NUM_OK || !isfinite(v))
+    if (vn_gonum_parse_float(piece.p, piece.len, VN_GONUM_UNDERSCORE_HEX_ONLY, &v) != VN_GONUM_OK || !isfinite(v))
         return -1;
     *out = v;
     return 1;
@@ -246,18 +277,16 @@ static inline bool str_is(vn_str_t s, const char *lit, size_t n) { return s.len 
 /* Go strconv.Atoi for the _e{a,b} lengths: must be an integer > 0. */
 static bool positive_len(const char *s, size_t n, int64_t *out)
 {
-    return vn_parse__int64(s, n, out) == VN_NUM_OK && *out > 0;
+    return vn_gonum_parse_int64(s, n, 10, out) == VN_GONUM_OK && *out > 0;
 }
 
 vn_parse_err_t vn_parse_event(const vn_parser_t *p, const char *line, size_t len, int64_t now, char *scratch,
                               size_t scratch_cap, vn_event_t *out)
 {
-    if (len == 0)
-        return VN_PARSE_ERR_EV_NO_COLON;
-    vn_parse_err_t fb = forbidden_bytes(line, len);
-    if (fb != VN_PARSE_OK)
-        return fb;
-    pipes_t sp = {line, line + len, false};
+    pipes_t sp;
+    vn_parse_err_t e0 = begin_line(line, len, VN_PARSE_ERR_EV_NO_COLON, &sp);
+    if (e0 != VN_PARSE_OK)
+        return e0;
     vn_str_t head, chunk;
 
     /* "_e{5,4}:title|text|p:low|#a:b"
@@ -300,9 +329,8 @@ vn_parse_err_t vn_parse_event(const vn_parser_t *p, const char *line, size_t len
     out->timestamp = now;
     out->ignored_sections = 0;
     out->hostname = out->agg_key = out->priority = out->source_type = out->alert_type = (vn_str_t){line, 0};
-    bool have_d = false, have_h = false, have_k = false, have_p = false, have_s = false, have_t = false;
     vn_str_t tags = {NULL, 0};
-    bool have_tags = false;
+    unsigned seen = 0;
 
     /* "_e{5,4}:title|text|d:1700000000|h:web1|k:key|p:low|s:src|t:info|#a:b"
      *                     ^^^^^^^^^^^^ ^^^^^^ ^^^^^ ^^^^^ ^^^^^ ^^^^^^ ^^^^
@@ -310,68 +338,50 @@ vn_parse_err_t vn_parse_event(const vn_parser_t *p, const char *line, size_t len
     while (next_chunk(&sp, &chunk)) {
         if (chunk.len == 0)
             return VN_PARSE_ERR_EV_EMPTY_SECTION;
-        vn_str_t v = after(chunk, 2);
-        if (has_kv_prefix(chunk, 'd')) {
-            if (have_d)
-                return VN_PARSE_ERR_EV_MULTI;
-            if (vn_parse__int64(v.p, v.len, &out->timestamp) != VN_NUM_OK)
+        char f = field_of(chunk, "dhkpst");
+        if (f == 0) {
+            /* "...|#a:b|c:ci-abc|e:it-false|card:low"
+             *           ^^^^^^^^ ^^^^^^^^^^ ^^^^^^^^  datadog-go v5 / datadogpy: skipped, counted */
+            if (!unknown_field(chunk))
+                return VN_PARSE_ERR_EV_UNKNOWN;
+            out->ignored_sections++;
+            continue;
+        }
+        if (!first_time(&seen, f))
+            return VN_PARSE_ERR_EV_MULTI;
+        vn_str_t v = after(chunk, f == '#' ? 1 : 2);
+        switch (f) {
+        case 'd':
+            if (vn_gonum_parse_int64(v.p, v.len, 10, &out->timestamp) != VN_GONUM_OK)
                 return VN_PARSE_ERR_EV_DATE;
-            have_d = true;
-        } else if (has_kv_prefix(chunk, 'h')) {
-            if (have_h)
-                return VN_PARSE_ERR_EV_MULTI;
-            out->hostname = v;
-            have_h = true;
-        } else if (has_kv_prefix(chunk, 'k')) {
-            if (have_k)
-                return VN_PARSE_ERR_EV_MULTI;
-            out->agg_key = v;
-            have_k = true;
-        } else if (has_kv_prefix(chunk, 'p')) {
-            if (have_p)
-                return VN_PARSE_ERR_EV_MULTI;
+            break;
+        case 'h': out->hostname = v; break;
+        case 'k': out->agg_key = v; break;
+        case 'p':
             if (!str_is(v, "normal", 6) && !str_is(v, "low", 3))
                 return VN_PARSE_ERR_EV_PRIORITY;
             out->priority = v;
-            have_p = true;
-        } else if (has_kv_prefix(chunk, 's')) {
-            if (have_s)
-                return VN_PARSE_ERR_EV_MULTI;
-            out->source_type = v;
-            have_s = true;
-        } else if (has_kv_prefix(chunk, 't')) {
-            if (have_t)
-                return VN_PARSE_ERR_EV_MULTI;
+            break;
+        case 's': out->source_type = v; break;
+        case 't':
             if (!str_is(v, "error", 5) && !str_is(v, "warning", 7) && !str_is(v, "info", 4) &&
                 !str_is(v, "success", 7))
                 return VN_PARSE_ERR_EV_ALERT;
             out->alert_type = v;
-            have_t = true;
-        } else if (chunk.p[0] == '#') {
-            if (have_tags)
-                return VN_PARSE_ERR_EV_MULTI;
-            tags = after(chunk, 1);
-            have_tags = true;
-        } else if (unknown_field(chunk)) {
-            /* "...|#a:b|c:ci-abc|e:it-false|card:low"
-             *           ^^^^^^^^ ^^^^^^^^^^ ^^^^^^^^  datadog-go v5 / datadogpy: skipped, counted */
-            out->ignored_sections++;
-        } else {
-            return VN_PARSE_ERR_EV_UNKNOWN;
+            break;
+        default: tags = v; break; /* '#' */
         }
     }
-    return vn_parse__event_tags(p, tags.p, tags.len, have_tags, out->tags, &out->ntags);
+    return vn_parse__event_tags(p, tags.p, tags.len, (seen & field_bit('#')) != 0, out->tags, &out->ntags);
 }
 
 vn_parse_err_t vn_parse_service_check(const vn_parser_t *p, const char *line, size_t len, int64_t now,
                                       char *scratch, size_t scratch_cap, vn_service_check_t *out)
 {
-    if (len == 0)
-        return VN_PARSE_ERR_SC_PREFIX;
-    vn_parse_err_t fb = forbidden_bytes(line, len);
-    if (fb != VN_PARSE_OK)
-        return fb;
-    pipes_t sp = {line, line + len, false};
+    pipes_t sp;
+    vn_parse_err_t e0 = begin_line(line, len, VN_PARSE_ERR_SC_PREFIX, &sp);
+    if (e0 != VN_PARSE_OK)
+        return e0;
     vn_str_t chunk;
 
     /* "_sc|db.up|2|d:1700000000|h:db1|#env:prod|m:down"
@@ -399,7 +409,7 @@ vn_parse_err_t vn_parse_service_check(const vn_parser_t *p, const char *line, si
     out->scope = VN_SCOPE_MIXED;
     out->ntags = 0;
     out->ignored_sections = 0;
-    bool have_d = false, have_h = false, have_m = false, have_tags = false;
+    unsigned seen = 0;
     size_t n_imp = p->n_implicit ? vn_parse__n_implicit(p) : 0;
     if (n_imp > VN_PARSE_MAX_TAGS)
         return VN_PARSE_ERR_TOO_MANY_TAGS;
@@ -413,43 +423,35 @@ vn_parse_err_t vn_parse_service_check(const vn_parser_t *p, const char *line, si
     while (next_chunk(&sp, &chunk)) {
         if (chunk.len == 0)
             return VN_PARSE_ERR_SC_EMPTY_SECTION;
-        vn_str_t v = after(chunk, 2);
-        if (has_kv_prefix(chunk, 'd')) {
-            if (have_m)
-                return VN_PARSE_ERR_SC_MSG_NOT_LAST;
-            if (have_d)
-                return VN_PARSE_ERR_SC_MULTI;
-            if (vn_parse__int64(v.p, v.len, &out->timestamp) != VN_NUM_OK)
+        bool after_m = seen & field_bit('m');
+        char f = field_of(chunk, "dhm");
+        if (f == 0) {
+            if (!unknown_field(chunk)) /* Go checks "message last" before the section: keep its category */
+                return after_m ? VN_PARSE_ERR_SC_MSG_NOT_LAST : VN_PARSE_ERR_SC_UNKNOWN;
+            out->ignored_sections++;
+            continue;
+        }
+        if (after_m) /* Go: a second m: is "message must be last" too */
+            return VN_PARSE_ERR_SC_MSG_NOT_LAST;
+        if (!first_time(&seen, f))
+            return VN_PARSE_ERR_SC_MULTI;
+        vn_str_t v = after(chunk, f == '#' ? 1 : 2);
+        switch (f) {
+        case 'd':
+            if (vn_gonum_parse_int64(v.p, v.len, 10, &out->timestamp) != VN_GONUM_OK)
                 return VN_PARSE_ERR_SC_DATE;
-            have_d = true;
-        } else if (has_kv_prefix(chunk, 'h')) {
-            if (have_m)
-                return VN_PARSE_ERR_SC_MSG_NOT_LAST;
-            if (have_h)
-                return VN_PARSE_ERR_SC_MULTI;
-            out->hostname = v;
-            have_h = true;
-        } else if (has_kv_prefix(chunk, 'm')) {
-            if (have_m) /* Go: a second m: is "message must be last" */
-                return VN_PARSE_ERR_SC_MSG_NOT_LAST;
+            break;
+        case 'h': out->hostname = v; break;
+        case 'm':
             if (!unescape_nl(v, scratch, scratch_cap, &out->message))
                 return VN_PARSE_ERR_SC_UNKNOWN; /* caller broke "scratch holds len bytes" */
-            have_m = true;
-        } else if (chunk.p[0] == '#') {
-            if (have_m)
-                return VN_PARSE_ERR_SC_MSG_NOT_LAST;
-            if (have_tags)
-                return VN_PARSE_ERR_SC_MULTI;
-            have_tags = true;
-            vn_parse_err_t e = vn_parse__split_tags(p, chunk.p + 1, chunk.len - 1, VN_MAGIC_EXACT, &out->scope,
-                                                    out->tags, &out->ntags, VN_PARSE_MAX_TAGS - n_imp);
+            break;
+        default: { /* '#' */
+            vn_parse_err_t e = vn_parse__split_tags(p, v.p, v.len, VN_MAGIC_EXACT, &out->scope, out->tags,
+                                                    &out->ntags, VN_PARSE_MAX_TAGS - n_imp);
             if (e != VN_PARSE_OK)
                 return e;
-        } else if (unknown_field(chunk)) {
-            out->ignored_sections++;
-        } else {
-            /* Go checks "message last" before the section: keep its category */
-            return have_m ? VN_PARSE_ERR_SC_MSG_NOT_LAST : VN_PARSE_ERR_SC_UNKNOWN;
+        }
         }
     }
     vn_parse__finish_tags(p, out->tags, &out->ntags);

@@ -38,9 +38,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/gonum.h"
 #include "core/hash.h"
 #include "core/xalloc.h"
-#include "parse/number.h"
 
 /* ------------------------------------------------------------ small helpers */
 
@@ -123,7 +123,7 @@ static bool parse_value(const char *p, size_t n, double *out)
     for (size_t i = 0; i < n; i++)
         if (p[i] == 'p' || p[i] == 'P' || p[i] == '_')
             return false;
-    return vn_parse__float(p, n, out) == VN_NUM_OK;
+    return vn_gonum_parse_float(p, n, 0, out) == VN_GONUM_OK;
 }
 
 /* A Go-%q-like rendering of bytes for messages, cut at 48 bytes. */
@@ -706,7 +706,7 @@ static vn_err_t sample_line(pstate_t *ps, const char *p, const char *eol)
     const char *t = p;
     p = token_end(p, eol);
     int64_t ts;
-    if (vn_parse__int64(t, (size_t)(p - t), &ts) != VN_NUM_OK) {
+    if (vn_gonum_parse_int64(t, (size_t)(p - t), 10, &ts) != VN_GONUM_OK) {
         quote(q, sizeof q, t, (size_t)(p - t));
         return fail(ps, VN_ERR_PARSE, "expected integer as timestamp, got %s", q);
     }

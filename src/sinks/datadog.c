@@ -26,12 +26,8 @@
 #include "core/xalloc.h"
 #include "sinks/datadog.h"
 #include "sinks/delivery.h"
+#include "sinks/queued.h"
 #include "sinks/sink_internal.h"
-
-typedef struct dd_sink {
-    vn_dd_t enc;
-    vn_delivery_t *dl;
-} dd_sink_t;
 
 /* ------------------------------------------------------------ config */
 
@@ -139,65 +135,41 @@ void vn_dd__destroy(vn_dd_t *dd)
 
 /* ------------------------------------------------------------ sink ops */
 
-static vn_err_t dd_flush(vn_sink_t *s, const vn_inter_metric_t *m, size_t n, const vn_flush_info_t *info)
+static vn_err_t dd_metrics(void *enc, const vn_sink_t *s, const vn_inter_metric_t *m, size_t n,
+                           const vn_flush_info_t *info, vn_delivery_emit_fn emit, void *ctx)
 {
-    dd_sink_t *ds = s->impl;
-    vn_delivery_bind_stats(ds->dl, s->stats);
-    size_t skipped = ds->enc.skipped;
-    vn_err_t err = vn_dd__encode_metrics(&ds->enc, s, m, n, info, vn_delivery_emit, ds->dl);
-    if (ds->enc.skipped > skipped && s->stats)
-        vn_stats_add(&s->stats->dropped, ds->enc.skipped - skipped);
-    return err;
+    return vn_dd__encode_metrics(enc, s, m, n, info, emit, ctx);
 }
 
-static void dd_flush_events(vn_sink_t *s, const vn_sink_event_t *ev, size_t n, const vn_flush_info_t *info)
+static vn_err_t dd_events(void *enc, const vn_sink_t *s, const vn_sink_event_t *ev, size_t n,
+                          const vn_flush_info_t *info, vn_delivery_emit_fn emit, void *ctx)
 {
-    dd_sink_t *ds = s->impl;
-    vn_delivery_bind_stats(ds->dl, s->stats);
-    vn_err_t err = vn_dd__encode_events(&ds->enc, ev, n, info, vn_delivery_emit, ds->dl);
-    if (err != VN_OK)
-        VN_LOG(WARN, "event=sink_events_failed sink=%s events=%zu err=\"%s\"", s->name, n, vn_strerror(err));
+    (void)s;
+    return vn_dd__encode_events(enc, ev, n, info, emit, ctx);
 }
 
-static void dd_destroy(vn_sink_t *s)
-{
-    dd_sink_t *ds = s->impl;
-    if (!ds)
-        return;
-    vn_delivery_free(ds->dl); /* drains for the grace period first */
-    vn_dd__destroy(&ds->enc);
-    free(ds);
-    s->impl = NULL;
-}
+static size_t dd_skipped(const void *enc) { return ((const vn_dd_t *)enc)->skipped; }
+static void dd_destroy(void *enc) { vn_dd__destroy(enc); }
 
-static const vn_sink_ops_t datadog_ops = {
-    .kind = "datadog",
-    .flush = dd_flush,
-    .flush_events = dd_flush_events,
+static const vn_queued_kind_t datadog_kind = {
+    .ops = VN_QUEUED_OPS("datadog"),
+    .metrics = dd_metrics,
+    .events = dd_events,
+    .skipped = dd_skipped,
     .destroy = dd_destroy,
 };
 
 vn_err_t vn_sink__datadog_new(vn_sink_t *s, const vn_sink_config_t *sc, const vn_config_t *cfg, char *errbuf,
                               size_t errcap)
 {
-    dd_sink_t *ds = vn_xcalloc(1, sizeof *ds);
-    vn_err_t err = vn_dd__init(&ds->enc, sc, s->name, errbuf, errcap);
+    vn_dd_t *dd = vn_xcalloc(1, sizeof *dd);
+    vn_err_t err = vn_dd__init(dd, sc, s->name, errbuf, errcap);
+    const char *secrets[] = {dd->api_key};
     vn_delivery_opts_t o;
-    if (err == VN_OK)
-        err = vn_delivery_config(sc, cfg, s->name, &o, errbuf, errcap);
-    if (err != VN_OK) {
-        vn_dd__destroy(&ds->enc);
-        free(ds);
+    err = vn_queued_start(s, &datadog_kind, dd, err, sc, cfg, secrets, 1, &o, errbuf, errcap);
+    if (err != VN_OK)
         return err;
-    }
-    const char *secrets[] = {ds->enc.api_key};
-    o.name = s->name;
-    o.secrets = secrets;
-    o.nsecrets = 1;
-    ds->dl = vn_delivery_new(&o, NULL);
-    s->impl = ds;
-    s->ops = &datadog_ops;
     VN_LOG(INFO, "event=sink_started sink=%s kind=datadog flush_max_per_body=%zu max_queue_bytes=%zu", s->name,
-           ds->enc.max_per_body, o.max_queue_bytes);
+           dd->max_per_body, o.max_queue_bytes);
     return VN_OK;
 }

@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/gzip.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "core/xalloc.h"
@@ -64,9 +65,8 @@ static tag_kind_t classify_tag(const vn_sink_t *s, const vn_dd_tag_rule_t *rule,
         return TAG_DEVICE;
     if (vn_sink__tag_excluded(s, tag))
         return TAG_DROP;
-    for (size_t i = 0; rule && i < rule->ntags; i++)
-        if (has_prefix(tag, rule->tags[i]))
-            return TAG_DROP;
+    if (rule && vn_delivery_strv_prefixes(tag, rule->tags, rule->ntags))
+        return TAG_DROP;
     return TAG_KEEP;
 }
 
@@ -184,16 +184,8 @@ typedef struct enc {
     const vn_sink_t *s;
     const vn_inter_metric_t *m;
     const vn_flush_info_t *info;
-    vn_delivery_emit_fn emit;
-    void *ctx;
-    vn_err_t first_err;
+    vn_delivery_out_t out;
 } enc_t;
-
-static void note_err(enc_t *e, vn_err_t err)
-{
-    if (err != VN_OK && e->first_err == VN_OK)
-        e->first_err = err;
-}
 
 /* Builds the JSON body of idx[lo..hi) into dd->json. */
 static vn_err_t build_json(enc_t *e, body_kind_t kind, const size_t *idx, size_t lo, size_t hi)
@@ -245,7 +237,7 @@ static void emit_range(enc_t *e, body_kind_t kind, const size_t *idx, size_t lo,
     char *body = NULL;
     size_t len = 0;
     if (err == VN_OK && kind == BODY_SERIES) {
-        err = vn_delivery_compress(vn_buf_ptr(&dd->json), vn_buf_len(&dd->json), VN_DELIVERY_ZLIB, &body, &len);
+        err = vn_gzip_alloc(vn_buf_ptr(&dd->json), vn_buf_len(&dd->json), VN_GZIP_ZLIB, &body, &len);
     } else if (err == VN_OK) {
         len = vn_buf_len(&dd->json);
         body = vn_xmalloc(len ? len : 1);
@@ -267,7 +259,7 @@ static void emit_range(enc_t *e, body_kind_t kind, const size_t *idx, size_t lo,
         return;
     }
     if (err != VN_OK) {
-        note_err(e, err);
+        vn_delivery_out_note(&e->out, err);
         return;
     }
     vn_delivery_req_t r = {.body = body, .len = len, .nmetrics = hi - lo};
@@ -280,7 +272,7 @@ static void emit_range(enc_t *e, body_kind_t kind, const size_t *idx, size_t lo,
         r.what = "check_run";
         r.url = dd->check_url;
     }
-    note_err(e, e->emit(e->ctx, &r));
+    vn_delivery_out_send(&e->out, &r);
 }
 
 /* Go's split: bodies = ceil(n / max), each ceil(n / bodies) long (the last shorter). */
@@ -293,14 +285,6 @@ static void emit_chunks(enc_t *e, body_kind_t kind, const size_t *idx, size_t n)
     size_t chunk = (n - 1) / bodies + 1;
     for (size_t lo = 0; lo < n; lo += chunk)
         emit_range(e, kind, idx, lo, lo + chunk < n ? lo + chunk : n);
-}
-
-static bool name_dropped(const vn_dd_t *dd, const char *name)
-{
-    for (size_t i = 0; i < dd->n_name_drops; i++)
-        if (has_prefix(name, dd->name_drops[i]))
-            return true;
-    return false;
 }
 
 vn_err_t vn_dd__encode_metrics(vn_dd_t *dd, const vn_sink_t *s, const vn_inter_metric_t *m, size_t n,
@@ -317,7 +301,8 @@ vn_err_t vn_dd__encode_metrics(vn_dd_t *dd, const vn_sink_t *s, const vn_inter_m
     size_t ns = 0, nc = 0;
     for (size_t i = 0; i < n; i++) {
         const vn_inter_metric_t *mi = &m[i];
-        if (!vn_sink__wants(s, mi) || !mi->name || name_dropped(dd, mi->name))
+        if (!vn_sink__wants(s, mi) || !mi->name ||
+            vn_delivery_strv_prefixes(mi->name, dd->name_drops, dd->n_name_drops))
             continue;
         if (mi->type == VN_IM_STATUS) {
             if (!isfinite(mi->value)) {
@@ -333,10 +318,10 @@ vn_err_t vn_dd__encode_metrics(vn_dd_t *dd, const vn_sink_t *s, const vn_inter_m
             series[ns++] = i;
         }
     }
-    enc_t e = {.dd = dd, .s = s, .m = m, .info = info, .emit = emit, .ctx = ctx};
+    enc_t e = {.dd = dd, .s = s, .m = m, .info = info, .out = {emit, ctx, VN_OK}};
     emit_chunks(&e, BODY_CHECKS, checks, nc);
     emit_chunks(&e, BODY_SERIES, series, ns);
-    return e.first_err;
+    return e.out.first_err;
 }
 
 /* ------------------------------------------------------------ events */
@@ -398,7 +383,7 @@ static vn_err_t emit_events(vn_dd_t *dd, const vn_sink_event_t *ev, size_t lo, s
     char *body = NULL;
     size_t len = 0;
     if (err == VN_OK)
-        err = vn_delivery_compress(vn_buf_ptr(b), vn_buf_len(b), VN_DELIVERY_ZLIB, &body, &len);
+        err = vn_gzip_alloc(vn_buf_ptr(b), vn_buf_len(b), VN_GZIP_ZLIB, &body, &len);
     if (err == VN_OK && len > dd->sent_cap) {
         free(body);
         err = VN_ERR_TOO_LARGE;

@@ -6,7 +6,7 @@
  *     flush ts=1700000000 type=status name=svc.up value=1 tags=[] host=h message="all good"
  *     event ts=1700000000 title="deploy" text="v2 out" host="h" priority="normal" tags=[env:prod]
  *
- * Values use the shortest round-trip form (core/json.h, Go encoding/json layout;
+ * Values use the shortest round-trip form (core/gonum.h, Go encoding/json layout;
  * NaN/+Inf/-Inf spelled out). Counters show the raw interval sum. Bytes below
  * 0x20 and 0x7f in names, tags and hosts are written as \xNN so each metric
  * stays on one line; quoted fields also escape '"' and '\\'.
@@ -25,7 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/json.h"
+#include "core/gonum.h"
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "sinks/sink_internal.h"
@@ -95,23 +95,13 @@ static vn_err_t add_tags(vn_buf_t *b, const vn_sink_t *s, const char *const *tag
     return err;
 }
 
-static const char *type_name(vn_im_type_t t)
-{
-    switch (t) {
-    case VN_IM_COUNTER: return "counter";
-    case VN_IM_GAUGE: return "gauge";
-    case VN_IM_STATUS: return "status";
-    }
-    return "unknown";
-}
-
 static vn_err_t metric_line(vn_buf_t *b, const vn_sink_t *s, const void *item)
 {
     const vn_inter_metric_t *m = item;
-    char num[VN_JSON_DOUBLE_MAX];
-    vn_json_format_double(m->value, isfinite(m->value) ? VN_JSON_DFMT_JSON : VN_JSON_DFMT_FIXED, num,
-                          sizeof num);
-    vn_err_t err = vn_buf_printf(b, "flush ts=%lld type=%s name=", (long long)m->timestamp, type_name(m->type));
+    char num[VN_GONUM_FLOAT_MAX];
+    vn_gonum_format_float(m->value, VN_GONUM_FMT_JSON, num, sizeof num); /* NaN, +Inf as 'f' writes them */
+    vn_err_t err =
+        vn_buf_printf(b, "flush ts=%lld type=%s name=", (long long)m->timestamp, vn_sink__type_name(m->type));
     if (err == VN_OK)
         err = add_text(b, m->name, false);
     if (err == VN_OK)
@@ -207,19 +197,28 @@ static vn_err_t add_line(vn_sink_t *s, line_fn fn, const void *item, size_t *ski
     return VN_OK;
 }
 
+/* One line per item (n items, `size` bytes apart; metrics only when they are for s), then the
+ * buffer goes out. *skipped counts the items too large for a line. */
+static vn_err_t write_lines(vn_sink_t *s, line_fn fn, const void *items, size_t n, size_t size, bool metrics,
+                            size_t *skipped)
+{
+    debug_sink_t *d = s->impl;
+    vn_err_t err = VN_OK;
+    vn_buf_reset(&d->buf);
+    for (size_t i = 0; err == VN_OK && i < n; i++) {
+        const void *item = (const char *)items + i * size;
+        if (!metrics || vn_sink__wants(s, item))
+            err = add_line(s, fn, item, skipped);
+    }
+    vn_err_t werr = write_out(d);
+    return err == VN_OK ? werr : err;
+}
+
 static vn_err_t debug_flush(vn_sink_t *s, const vn_inter_metric_t *m, size_t n, const vn_flush_info_t *info)
 {
     (void)info;
-    debug_sink_t *d = s->impl;
     size_t skipped = 0;
-    vn_err_t err = VN_OK;
-    vn_buf_reset(&d->buf);
-    for (size_t i = 0; err == VN_OK && i < n; i++)
-        if (vn_sink__wants(s, &m[i]))
-            err = add_line(s, metric_line, &m[i], &skipped);
-    vn_err_t werr = write_out(d);
-    if (err == VN_OK)
-        err = werr;
+    vn_err_t err = write_lines(s, metric_line, m, n, sizeof *m, true, &skipped);
     if (err == VN_OK && skipped)
         err = VN_ERR_TOO_LARGE;
     return err;
@@ -228,15 +227,8 @@ static vn_err_t debug_flush(vn_sink_t *s, const vn_inter_metric_t *m, size_t n, 
 static void debug_flush_events(vn_sink_t *s, const vn_sink_event_t *ev, size_t n, const vn_flush_info_t *info)
 {
     (void)info;
-    debug_sink_t *d = s->impl;
     size_t skipped = 0;
-    vn_err_t err = VN_OK;
-    vn_buf_reset(&d->buf);
-    for (size_t i = 0; err == VN_OK && i < n; i++)
-        err = add_line(s, event_line, &ev[i], &skipped);
-    vn_err_t werr = write_out(d);
-    if (err == VN_OK)
-        err = werr;
+    vn_err_t err = write_lines(s, event_line, ev, n, sizeof *ev, false, &skipped);
     if (err != VN_OK || skipped)
         VN_LOG(WARN, "event=sink_events_failed sink=%s err=\"%s\" skipped=%zu", s->name, vn_strerror(err),
                skipped);

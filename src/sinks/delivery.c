@@ -41,7 +41,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <zlib.h>
 
 #include "core/clock.h"
 #include "core/log.h"
@@ -611,6 +610,17 @@ vn_err_t vn_delivery_emit(void *ctx, vn_delivery_req_t *r)
     return vn_delivery_enqueue(ctx, r);
 }
 
+void vn_delivery_out_note(vn_delivery_out_t *out, vn_err_t err)
+{
+    if (err != VN_OK && out->first_err == VN_OK)
+        out->first_err = err;
+}
+
+void vn_delivery_out_send(vn_delivery_out_t *out, vn_delivery_req_t *r)
+{
+    vn_delivery_out_note(out, out->emit(out->ctx, r));
+}
+
 void vn_delivery_bind_stats(vn_delivery_t *d, vn_stats_sink_t *slot)
 {
     if (!d || !slot || st(d) == slot)
@@ -739,6 +749,14 @@ void vn_delivery_config_list(const vn_sink_config_t *sc, const char *key, char *
     }
 }
 
+bool vn_delivery_strv_prefixes(const char *s, char *const *prefixes, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(s, prefixes[i], strlen(prefixes[i])) == 0)
+            return true;
+    return false;
+}
+
 void vn_delivery_strv_free(char **v, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -746,35 +764,3 @@ void vn_delivery_strv_free(char **v, size_t n)
     free(v);
 }
 
-/* ------------------------------------------------------------ compression */
-
-vn_err_t vn_delivery_compress(const char *in, size_t len, vn_delivery_zfmt_t fmt, char **out, size_t *out_len)
-{
-    *out = NULL;
-    *out_len = 0;
-    if (len > ((size_t)1 << 30))
-        return VN_ERR_TOO_LARGE;
-    z_stream zs;
-    memset(&zs, 0, sizeof zs);
-    int wbits = fmt == VN_DELIVERY_GZIP ? 15 + 16 : 15;
-    if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, wbits, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-        return VN_ERR_IO;
-    /* deflateBound covers the wrapper too, so one Z_FINISH call ends the stream. */
-    size_t bound = deflateBound(&zs, (uLong)len);
-    char *buf = vn_xmalloc(bound ? bound : 1);
-    zs.next_in = (Bytef *)(uintptr_t)in;
-    zs.avail_in = (uInt)len;
-    zs.next_out = (Bytef *)buf;
-    zs.avail_out = (uInt)bound;
-    int rc = deflate(&zs, Z_FINISH);
-    size_t n = zs.total_out;
-    deflateEnd(&zs);
-    if (rc != Z_STREAM_END) {
-        free(buf);
-        return VN_ERR_IO;
-    }
-    char *shrunk = realloc(buf, n ? n : 1); /* give back deflateBound's slack */
-    *out = shrunk ? shrunk : buf;
-    *out_len = n;
-    return VN_OK;
-}

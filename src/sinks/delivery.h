@@ -97,6 +97,9 @@ vn_err_t vn_delivery_config(const vn_sink_config_t *sc, const vn_config_t *cfg, 
  * Empty items are skipped. *n = 0 and *out = NULL when the key is absent.
  */
 void vn_delivery_config_list(const vn_sink_config_t *sc, const char *key, char ***out, size_t *n);
+
+/** True when s starts with one of prefixes[0..n) (the "*_drops" lists above; "" matches all). */
+bool vn_delivery_strv_prefixes(const char *s, char *const *prefixes, size_t n);
 void vn_delivery_strv_free(char **v, size_t n);
 
 /**
@@ -140,6 +143,20 @@ typedef vn_err_t (*vn_delivery_emit_fn)(void *ctx, vn_delivery_req_t *r);
 /** A vn_delivery_emit_fn that enqueues on ctx (a vn_delivery_t *). */
 vn_err_t vn_delivery_emit(void *ctx, vn_delivery_req_t *r);
 
+/** An encoder's outlet for one flush: bodies go to emit(ctx, ...); the first
+ *  error is kept while later bodies are still tried, so a bad body loses only itself. */
+typedef struct vn_delivery_out {
+    vn_delivery_emit_fn emit;
+    void *ctx;
+    vn_err_t first_err;
+} vn_delivery_out_t;
+
+/** Keeps err as out->first_err when it is the first error. */
+void vn_delivery_out_note(vn_delivery_out_t *out, vn_err_t err);
+
+/** Hands r to out->emit and notes the result. */
+void vn_delivery_out_send(vn_delivery_out_t *out, vn_delivery_req_t *r);
+
 /**
  * Points the counters at the sink's self-metrics slot (borrowed; must outlive
  * d). Counts made before are added to it. Call from the flush thread (the
@@ -149,15 +166,5 @@ void vn_delivery_bind_stats(vn_delivery_t *d, vn_stats_sink_t *slot);
 
 /** The counters in use: the bound slot, or the queue's own until one is bound. Borrowed. */
 const vn_stats_sink_t *vn_delivery_stats(const vn_delivery_t *d);
-
-typedef enum vn_delivery_zfmt { VN_DELIVERY_ZLIB = 0, VN_DELIVERY_GZIP = 1 } vn_delivery_zfmt_t;
-
-/**
- * Compresses in[0..len) at zlib's default level into a new malloc'd buffer:
- * VN_DELIVERY_ZLIB = RFC 1950 (HTTP `Content-Encoding: deflate`, what Go's
- * compress/zlib writes), VN_DELIVERY_GZIP = RFC 1952. *out is owned by the
- * caller. VN_ERR_TOO_LARGE past 1 GiB of input, VN_ERR_IO on a zlib failure.
- */
-vn_err_t vn_delivery_compress(const char *in, size_t len, vn_delivery_zfmt_t fmt, char **out, size_t *out_len);
 
 #endif

@@ -10,7 +10,7 @@
  *   {"Name":"db.up","Timestamp":1700000000,"Value":2,"Tags":[],"Type":2,"Message":"disk full","HostName":"db1","Sinks":null}
  *
  * Numbers are Go's float64 text (shortest round-trip, exponent outside
- * [1e-6, 1e21): core/json.h VN_JSON_DFMT_JSON). Two deliberate differences:
+ * [1e-6, 1e21): core/gonum.h VN_GONUM_FMT_JSON). Two deliberate differences:
  * strings are not HTML-escaped (Go writes '<' as \u003c; both decode to the
  * same text), and a NaN/Inf value fails only that metric, where Go's
  * json.Marshal error aborts the rest of the flush.

@@ -46,6 +46,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/gzip.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "core/stats.h"
@@ -68,16 +69,6 @@ typedef struct localfile {
     uint64_t dropped;     /* metrics of chunks cut off again (full disk), since start */
 } localfile_t;
 
-static const char *type_name(vn_im_type_t t)
-{
-    switch (t) {
-    case VN_IM_COUNTER: return "counter";
-    case VN_IM_GAUGE: return "gauge";
-    case VN_IM_STATUS: return "status";
-    }
-    return "unknown";
-}
-
 static vn_err_t jsonl_line(vn_buf_t *b, const vn_sink_t *s, const vn_inter_metric_t *m,
                            const vn_flush_info_t *info)
 {
@@ -93,7 +84,7 @@ static vn_err_t jsonl_line(vn_buf_t *b, const vn_sink_t *s, const vn_inter_metri
             vn_json_string(&j, m->tags[i]);
     vn_json_array_end(&j);
     vn_json_key(&j, "type");
-    vn_json_string(&j, type_name(m->type));
+    vn_json_string(&j, vn_sink__type_name(m->type));
     vn_json_key(&j, "value");
     vn_json_double(&j, m->value);
     vn_json_key(&j, "timestamp");
@@ -135,7 +126,7 @@ static vn_err_t write_chunk(localfile_t *lf, int fd, bool regular, size_t *dropp
         err = vn_sink__write_all(fd, vn_buf_ptr(&lf->text), n);
     } else {
         vn_buf_reset(&lf->gz);
-        err = vn_sink__gzip_member(&lf->gz, vn_buf_ptr(&lf->text), n);
+        err = vn_gzip_append(&lf->gz, vn_buf_ptr(&lf->text), n, VN_GZIP_GZIP);
         if (err == VN_OK)
             err = vn_sink__write_all(fd, vn_buf_ptr(&lf->gz), vn_buf_len(&lf->gz));
     }

@@ -1,5 +1,5 @@
 /*
- * localfile_csv.c - the localfile sink's `format: csv` rows and gzip members,
+ * localfile_csv.c - the localfile sink's `format: csv` rows (the gzip members: core/gzip.h),
  * byte-compatible with Go Veneur's util.EncodeInterMetricCSV written through
  * Go's encoding/csv and compress/gzip (docs/behaviour.md W4.7, with the real interval: docs/behaviour.md 0.8).
  *
@@ -21,9 +21,8 @@
  */
 #include <string.h>
 #include <time.h>
-#include <zlib.h>
 
-#include "core/json.h"
+#include "core/gonum.h"
 #include "sinks/sink_internal.h"
 
 /* Decodes the first rune of s[0..n) if it is valid UTF-8; returns its code
@@ -168,7 +167,7 @@ vn_err_t vn_sink__csv_row(vn_buf_t *b, const vn_sink_t *s, const vn_inter_metric
         return VN_OK; /* status checks have no CSV form (Go returns an error and writes nothing) */
     }
 
-    char ival[24], ts[32], val[VN_JSON_DOUBLE_MAX], part[16];
+    char ival[24], ts[32], val[VN_GONUM_FLOAT_MAX], part[16];
     int ivlen = snprintf(ival, sizeof ival, "%lld", (long long)interval_s);
 
     struct tm tm;
@@ -183,7 +182,7 @@ vn_err_t vn_sink__csv_row(vn_buf_t *b, const vn_sink_t *s, const vn_inter_metric
     int partlen = 0;
     if (gmtime_r(&t, &tm))
         partlen = snprintf(part, sizeof part, "%04d%02d%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
-    size_t vlen = vn_json_format_double(value, VN_JSON_DFMT_FIXED, val, sizeof val);
+    size_t vlen = vn_gonum_format_float(value, VN_GONUM_FMT_F, val, sizeof val);
     if (!hostname)
         hostname = "";
 
@@ -203,36 +202,6 @@ vn_err_t vn_sink__csv_row(vn_buf_t *b, const vn_sink_t *s, const vn_inter_metric
         err = add_field(b, val, vlen, delim, dlen, delim, dlen);
     if (err == VN_OK)
         err = add_field(b, part, (size_t)partlen, delim, dlen, "\n", 1);
-    return err;
-}
-
-vn_err_t vn_sink__gzip_member(vn_buf_t *out, const char *in, size_t len)
-{
-    if (len > (size_t)UINT32_MAX / 2)
-        return VN_ERR_TOO_LARGE; /* zlib's avail_in is a uInt; our chunks are far smaller */
-    z_stream zs;
-    memset(&zs, 0, sizeof zs);
-    /* windowBits 15 + 16: a gzip header and trailer instead of zlib's. */
-    if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-        return VN_ERR_IO;
-    /* deflateBound covers the gzip wrapper too, so one Z_FINISH call must end the stream. */
-    size_t bound = deflateBound(&zs, (uLong)len);
-    char *tail;
-    vn_err_t err = vn_buf_reserve(out, bound, &tail);
-    if (err != VN_OK) {
-        deflateEnd(&zs);
-        return err;
-    }
-    zs.next_in = (Bytef *)(uintptr_t)in;
-    zs.avail_in = (uInt)len;
-    zs.next_out = (Bytef *)tail;
-    zs.avail_out = (uInt)bound;
-    int rc = deflate(&zs, Z_FINISH);
-    if (rc == Z_STREAM_END)
-        vn_buf_commit(out, zs.total_out);
-    else
-        err = VN_ERR_IO;
-    deflateEnd(&zs);
     return err;
 }
 

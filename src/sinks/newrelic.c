@@ -26,7 +26,6 @@
  */
 #include "sinks/newrelic.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -34,9 +33,12 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/gonum.h"
+#include "core/gzip.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "core/xalloc.h"
+#include "sinks/queued.h"
 #include "sinks/sink_internal.h"
 
 /* ------------------------------------------------------------ config */
@@ -186,15 +188,8 @@ void vn_nr__destroy(vn_nr_t *x)
 /* Go's strconv.ParseFloat accepting v, to a finite double (anything else stays a string). */
 static bool go_float(const char *v, double *out)
 {
-    if (!v[0] || isspace((unsigned char)v[0]) || strcasecmp(v, "infinity") == 0)
-        return false;
-    const char *x = strpbrk(v, "xX");
-    if (x && !strpbrk(x, "pP"))
-        return false; /* Go wants a 'p' exponent in a hex float; strtod does not */
-    char *end;
-    errno = 0;
-    double d = strtod(v, &end);
-    if (*end || !isfinite(d) || (errno == ERANGE && fabs(d) > 1.0))
+    double d;
+    if (vn_gonum_parse_float(v, strlen(v), 0, &d) != VN_GONUM_OK || !isfinite(d))
         return false;
     *out = d;
     return true;
@@ -489,7 +484,7 @@ static void emit_range(enc_t *e, size_t lo, size_t hi)
     }
     char *z = NULL;
     size_t zl = 0;
-    err = vn_delivery_compress(vn_buf_ptr(b), vn_buf_len(b), VN_DELIVERY_GZIP, &z, &zl);
+    err = vn_gzip_alloc(vn_buf_ptr(b), vn_buf_len(b), VN_GZIP_GZIP, &z, &zl);
     if (err != VN_OK) {
         note_err(e, err);
         return;
@@ -584,77 +579,44 @@ vn_err_t vn_nr__encode_events(vn_nr_t *x, const vn_sink_t *s, const vn_sink_even
 
 /* ------------------------------------------------------------ sink ops */
 
-typedef struct nr_sink {
-    vn_nr_t enc;
-    vn_delivery_t *dl;
-} nr_sink_t;
-
-static vn_err_t nr_flush(vn_sink_t *s, const vn_inter_metric_t *m, size_t n, const vn_flush_info_t *info)
+static vn_err_t nr_metrics(void *enc, const vn_sink_t *s, const vn_inter_metric_t *m, size_t n,
+                           const vn_flush_info_t *info, vn_delivery_emit_fn emit, void *ctx)
 {
-    nr_sink_t *ns = s->impl;
-    vn_delivery_bind_stats(ns->dl, s->stats);
-    size_t skipped = ns->enc.skipped;
-    vn_err_t err = vn_nr__encode_metrics(&ns->enc, s, m, n, info, vn_delivery_emit, ns->dl);
-    if (ns->enc.skipped > skipped && s->stats)
-        vn_stats_add(&s->stats->dropped, ns->enc.skipped - skipped);
-    return err;
+    return vn_nr__encode_metrics(enc, s, m, n, info, emit, ctx);
 }
 
-static void nr_flush_events(vn_sink_t *s, const vn_sink_event_t *ev, size_t n, const vn_flush_info_t *info)
+static vn_err_t nr_events(void *enc, const vn_sink_t *s, const vn_sink_event_t *ev, size_t n,
+                          const vn_flush_info_t *info, vn_delivery_emit_fn emit, void *ctx)
 {
-    nr_sink_t *ns = s->impl;
-    vn_delivery_bind_stats(ns->dl, s->stats);
-    size_t skipped = ns->enc.skipped;
-    vn_err_t err = vn_nr__encode_events(&ns->enc, s, ev, n, info, vn_delivery_emit, ns->dl);
-    if (ns->enc.skipped > skipped && s->stats)
-        vn_stats_add(&s->stats->dropped, ns->enc.skipped - skipped);
-    if (err != VN_OK)
-        VN_LOG(WARN, "event=sink_events_failed sink=%s events=%zu err=\"%s\"", s->name, n, vn_strerror(err));
+    return vn_nr__encode_events(enc, s, ev, n, info, emit, ctx);
 }
 
-static void nr_destroy(vn_sink_t *s)
-{
-    nr_sink_t *ns = s->impl;
-    if (!ns)
-        return;
-    vn_delivery_free(ns->dl); /* drains for the grace period first */
-    vn_nr__destroy(&ns->enc);
-    free(ns);
-    s->impl = NULL;
-}
+static size_t nr_skipped(const void *enc) { return ((const vn_nr_t *)enc)->skipped; }
+static void nr_destroy(void *enc) { vn_nr__destroy(enc); }
 
-static const vn_sink_ops_t newrelic_ops = {
-    .kind = "newrelic",
-    .flush = nr_flush,
-    .flush_events = nr_flush_events,
+static const vn_queued_kind_t newrelic_kind = {
+    .ops = VN_QUEUED_OPS("newrelic"),
+    .metrics = nr_metrics,
+    .events = nr_events,
+    .skipped = nr_skipped,
     .destroy = nr_destroy,
 };
 
 vn_err_t vn_sink__newrelic_new(vn_sink_t *s, const vn_sink_config_t *sc, const vn_config_t *cfg, char *errbuf,
                                size_t errcap)
 {
-    nr_sink_t *ns = vn_xcalloc(1, sizeof *ns);
-    vn_err_t err = vn_nr__init(&ns->enc, sc, s->name, errbuf, errcap);
+    vn_nr_t *nr = vn_xcalloc(1, sizeof *nr);
+    vn_err_t err = vn_nr__init(nr, sc, s->name, errbuf, errcap);
+    const char *secrets[] = {nr->insert_key};
     vn_delivery_opts_t o;
-    if (err == VN_OK)
-        err = vn_delivery_config(sc, cfg, s->name, &o, errbuf, errcap);
-    if (err != VN_OK) {
-        vn_nr__destroy(&ns->enc);
-        free(ns);
+    err = vn_queued_start(s, &newrelic_kind, nr, err, sc, cfg, secrets, 1, &o, errbuf, errcap);
+    if (err != VN_OK)
         return err;
-    }
-    const char *secrets[] = {ns->enc.insert_key};
-    o.name = s->name;
-    o.secrets = secrets;
-    o.nsecrets = 1;
-    ns->dl = vn_delivery_new(&o, NULL);
-    s->impl = ns;
-    s->ops = &newrelic_ops;
-    if (!ns->enc.event_url)
+    if (!nr->event_url)
         VN_LOG(WARN, "event=newrelic_no_account_id sink=%s msg=\"account_id is unset: status checks and events "
                      "are dropped (counted)\"",
                s->name);
     VN_LOG(INFO, "event=sink_started sink=%s kind=newrelic metric_url=%s max_queue_bytes=%zu", s->name,
-           ns->enc.metric_url, o.max_queue_bytes);
+           nr->metric_url, o.max_queue_bytes);
     return VN_OK;
 }

@@ -37,6 +37,7 @@
 
 #include "core/clock.h"
 #include "core/hostport.h"
+#include "core/gonum.h"
 #include "core/log.h"
 #include "core/stats.h"
 #include "core/xalloc.h"
@@ -48,63 +49,7 @@
 
 size_t vn_promrep__format_value(double v, char *out)
 {
-    if (isnan(v))
-        return (size_t)snprintf(out, VN_PROMREP_VALUE_MAX, "NaN");
-    if (isinf(v))
-        return (size_t)snprintf(out, VN_PROMREP_VALUE_MAX, v > 0 ? "+Inf" : "-Inf");
-    char *o = out;
-    if (signbit(v)) {
-        *o++ = '-';
-        v = -v;
-    }
-    if (v == 0) {
-        *o++ = '0';
-        *o = '\0';
-        return (size_t)(o - out);
-    }
-    /* shortest digits: the fewest significant digits that read back as v */
-    char e[40];
-    for (int prec = 0; prec < 17; prec++) {
-        snprintf(e, sizeof e, "%.*e", prec, v);
-        if (strtod(e, NULL) == v)
-            break;
-    }
-    char digits[24];
-    size_t nd = 0;
-    const char *p = e;
-    for (; *p && *p != 'e'; p++)
-        if (*p >= '0' && *p <= '9')
-            digits[nd++] = *p;
-    int exp10 = atoi(p + 1);
-    while (nd > 1 && digits[nd - 1] == '0')
-        nd--;
-    if (exp10 < -4 || exp10 >= 6) {
-        *o++ = digits[0];
-        if (nd > 1) {
-            *o++ = '.';
-            memcpy(o, digits + 1, nd - 1);
-            o += nd - 1;
-        }
-        o += sprintf(o, "e%c%02d", exp10 < 0 ? '-' : '+', exp10 < 0 ? -exp10 : exp10);
-    } else if (exp10 < 0) {
-        *o++ = '0';
-        *o++ = '.';
-        for (int i = 0; i < -exp10 - 1; i++)
-            *o++ = '0';
-        memcpy(o, digits, nd);
-        o += nd;
-    } else {
-        size_t ip = (size_t)exp10 + 1; /* digits before the point */
-        for (size_t i = 0; i < ip; i++)
-            *o++ = i < nd ? digits[i] : '0';
-        if (nd > ip) {
-            *o++ = '.';
-            memcpy(o, digits + ip, nd - ip);
-            o += nd - ip;
-        }
-    }
-    *o = '\0';
-    return (size_t)(o - out);
+    return vn_gonum_format_float(v, VN_GONUM_FMT_G, out, VN_PROMREP_VALUE_MAX); /* Go's %v is 'g', -1 */
 }
 
 vn_err_t vn_promrep__line(vn_buf_t *b, const vn_sink_t *s, const vn_inter_metric_t *m)

@@ -157,6 +157,16 @@ void vn_sink_free(vn_sink_t *s)
     free(s);
 }
 
+const char *vn_sink__type_name(vn_im_type_t t)
+{
+    switch (t) {
+    case VN_IM_COUNTER: return "counter";
+    case VN_IM_GAUGE: return "gauge";
+    case VN_IM_STATUS: return "status";
+    }
+    return "unknown";
+}
+
 bool vn_sink__wants(const vn_sink_t *s, const vn_inter_metric_t *m)
 {
     return !m->sink_only || strcmp(m->sink_only, s->name) == 0;

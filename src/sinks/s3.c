@@ -28,6 +28,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/gzip.h"
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "sinks/delivery.h"
@@ -162,7 +163,7 @@ static vn_err_t s3_flush(vn_sink_t *s, const vn_inter_metric_t *m, size_t n, con
     }
     char *z = NULL;
     size_t zl = 0;
-    vn_err_t err = vn_delivery_compress(vn_buf_ptr(&x->tsv), vn_buf_len(&x->tsv), VN_DELIVERY_GZIP, &z, &zl);
+    vn_err_t err = vn_gzip_alloc(vn_buf_ptr(&x->tsv), vn_buf_len(&x->tsv), VN_GZIP_GZIP, &z, &zl);
     if (err != VN_OK) {
         if (s->stats)
             vn_stats_add(&s->stats->dropped, rows);

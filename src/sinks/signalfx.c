@@ -43,9 +43,11 @@
 #include <strings.h>
 #include <sys/types.h>
 
+#include "core/gzip.h"
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "signalfx.pb-c.h"
+#include "sinks/queued.h"
 #include "sinks/sink_internal.h"
 
 #define ARENA_CHUNK ((size_t)256 << 10)
@@ -334,16 +336,8 @@ typedef struct enc {
     const vn_sink_t *s;
     const vn_inter_metric_t *m;
     const vn_flush_info_t *info;
-    vn_delivery_emit_fn emit;
-    void *ctx;
-    vn_err_t first_err;
+    vn_delivery_out_t out;
 } enc_t;
-
-static void note_err(enc_t *e, vn_err_t err)
-{
-    if (err != VN_OK && e->first_err == VN_OK)
-        e->first_err = err;
-}
 
 static int64_t counter_value(double v)
 {
@@ -362,7 +356,7 @@ static vn_err_t emit_body(enc_t *e, const char *what, const char *url, const vn_
     if (len > VN_SFX_GZIP_OVER) {
         char *z = NULL;
         size_t zl = 0;
-        if (vn_delivery_compress(body, len, VN_DELIVERY_GZIP, &z, &zl) == VN_OK) {
+        if (vn_gzip_alloc(body, len, VN_GZIP_GZIP, &z, &zl) == VN_OK) {
             free(body);
             body = z;
             len = zl;
@@ -374,7 +368,7 @@ static vn_err_t emit_body(enc_t *e, const char *what, const char *url, const vn_
     r.headers[r.nheaders++] = tok->header;
     if (gz)
         r.headers[r.nheaders++] = "Content-Encoding: gzip";
-    return e->emit(e->ctx, &r);
+    return e->out.emit(e->out.ctx, &r);
 }
 
 static void emit_points(enc_t *e, const vn_sfx_token_t *tok, const size_t *idx, size_t lo, size_t hi)
@@ -428,23 +422,16 @@ static void emit_points(enc_t *e, const vn_sfx_token_t *tok, const size_t *idx, 
     char *body = vn_xmalloc(len ? len : 1);
     sfxpb__data_point_upload_message__pack(&msg, (uint8_t *)body);
     arena_reset(x); /* do not keep a huge flush's structs until the next one */
-    note_err(e, emit_body(e, "datapoint", x->datapoint_url, tok, body, len, n));
-}
-
-static bool has_prefix(const char *s, const char *p)
-{
-    return strncmp(s, p, strlen(p)) == 0;
+    vn_delivery_out_note(&e->out, emit_body(e, "datapoint", x->datapoint_url, tok, body, len, n));
 }
 
 static bool dropped(const vn_sfx_t *x, const vn_inter_metric_t *m)
 {
-    for (size_t i = 0; i < x->n_name_drops; i++)
-        if (has_prefix(m->name, x->name_drops[i]))
+    if (vn_delivery_strv_prefixes(m->name, x->name_drops, x->n_name_drops))
+        return true;
+    for (size_t t = 0; t < m->ntags; t++)
+        if (vn_delivery_strv_prefixes(m->tags[t], x->tag_drops, x->n_tag_drops))
             return true;
-    for (size_t i = 0; i < x->n_tag_drops; i++)
-        for (size_t t = 0; t < m->ntags; t++)
-            if (has_prefix(m->tags[t], x->tag_drops[i]))
-                return true;
     return false;
 }
 
@@ -484,7 +471,7 @@ vn_err_t vn_sfx__encode_metrics(vn_sfx_t *x, const vn_sink_t *s, const vn_inter_
     for (size_t i = 0; i < n; i++)
         if (x->token_of[i] >= -1)
             x->order[count[x->token_of[i] + 1]++] = i;
-    enc_t e = {.x = x, .s = s, .m = m, .info = info, .emit = emit, .ctx = ctx};
+    enc_t e = {.x = x, .s = s, .m = m, .info = info, .out = {emit, ctx, VN_OK}};
     for (size_t g = 0; g < ngroups; g++) {
         size_t lo = start[g], hi = start[g + 1];
         const vn_sfx_token_t *tok = g == 0 ? &x->def : &x->per_tag[g - 1];
@@ -494,7 +481,7 @@ vn_err_t vn_sfx__encode_metrics(vn_sfx_t *x, const vn_sink_t *s, const vn_inter_
     }
     free(start);
     free(count);
-    return e.first_err;
+    return e.out.first_err;
 }
 
 /* ------------------------------------------------------------ events */
@@ -538,7 +525,7 @@ static char *description(vn_arena_t *a, const char *text)
 vn_err_t vn_sfx__encode_events(vn_sfx_t *x, const vn_sink_t *s, const vn_sink_event_t *ev, size_t n,
                                const vn_flush_info_t *info, vn_delivery_emit_fn emit, void *ctx)
 {
-    enc_t e = {.x = x, .s = s, .info = info, .emit = emit, .ctx = ctx};
+    enc_t e = {.x = x, .s = s, .info = info, .out = {emit, ctx, VN_OK}};
     size_t per = x->max_per_body ? x->max_per_body : n;
     for (size_t lo = 0; lo < n; lo += per) {
         size_t hi = lo + per < n ? lo + per : n;
@@ -574,21 +561,21 @@ vn_err_t vn_sfx__encode_events(vn_sfx_t *x, const vn_sink_t *s, const vn_sink_ev
         char *body = vn_xmalloc(len ? len : 1);
         sfxpb__event_upload_message__pack(&msg, (uint8_t *)body);
         arena_reset(x);
-        note_err(&e, emit_body(&e, "event", x->event_url, &x->def, body, len, hi - lo));
+        vn_delivery_out_note(&e.out, emit_body(&e, "event", x->event_url, &x->def, body, len, hi - lo));
     }
-    return e.first_err;
+    return e.out.first_err;
 }
 
 /* ------------------------------------------------------------ sink ops */
 
-typedef struct sfx_sink {
-    vn_sfx_t enc;
-    vn_delivery_t *dl;
-    /* enc's per-tag token table is shared with the dynamic token fetcher:
-     * the encoder holds mu for a whole flush call, the fetcher only to merge */
+/* The queued encoder (sinks/queued.h): the protobuf encoder, and what it shares
+ * with the dynamic token fetcher. x's per-tag token table is written by the
+ * fetcher: the encoder holds mu for a whole flush call, the fetcher only to merge. */
+typedef struct sfx_enc {
+    vn_sfx_t x;
     pthread_mutex_t mu;
     vn_sfx_fetcher_t *fetcher; /* NULL unless dynamic_per_tag_api_keys_enable */
-} sfx_sink_t;
+} sfx_enc_t;
 
 static bool yaml_true(const char *v)
 {
@@ -623,87 +610,74 @@ static vn_err_t dynamic_config(const vn_sink_config_t *sc, const char *name, cha
     return VN_OK;
 }
 
-static vn_err_t sfx_flush(vn_sink_t *s, const vn_inter_metric_t *m, size_t n, const vn_flush_info_t *info)
+static vn_err_t sfx_metrics(void *enc, const vn_sink_t *s, const vn_inter_metric_t *m, size_t n,
+                            const vn_flush_info_t *info, vn_delivery_emit_fn emit, void *ctx)
 {
-    sfx_sink_t *ss = s->impl;
-    vn_delivery_bind_stats(ss->dl, s->stats);
-    pthread_mutex_lock(&ss->mu);
-    size_t skipped = ss->enc.skipped;
-    vn_err_t err = vn_sfx__encode_metrics(&ss->enc, s, m, n, info, vn_delivery_emit, ss->dl);
-    pthread_mutex_unlock(&ss->mu);
-    if (ss->enc.skipped > skipped && s->stats)
-        vn_stats_add(&s->stats->dropped, ss->enc.skipped - skipped);
+    sfx_enc_t *e = enc;
+    pthread_mutex_lock(&e->mu);
+    vn_err_t err = vn_sfx__encode_metrics(&e->x, s, m, n, info, emit, ctx);
+    pthread_mutex_unlock(&e->mu);
     return err;
 }
 
-static void sfx_flush_events(vn_sink_t *s, const vn_sink_event_t *ev, size_t n, const vn_flush_info_t *info)
+static vn_err_t sfx_events(void *enc, const vn_sink_t *s, const vn_sink_event_t *ev, size_t n,
+                           const vn_flush_info_t *info, vn_delivery_emit_fn emit, void *ctx)
 {
-    sfx_sink_t *ss = s->impl;
-    vn_delivery_bind_stats(ss->dl, s->stats);
-    pthread_mutex_lock(&ss->mu);
-    vn_err_t err = vn_sfx__encode_events(&ss->enc, s, ev, n, info, vn_delivery_emit, ss->dl);
-    pthread_mutex_unlock(&ss->mu);
-    if (err != VN_OK)
-        VN_LOG(WARN, "event=sink_events_failed sink=%s events=%zu err=\"%s\"", s->name, n, vn_strerror(err));
+    sfx_enc_t *e = enc;
+    pthread_mutex_lock(&e->mu);
+    vn_err_t err = vn_sfx__encode_events(&e->x, s, ev, n, info, emit, ctx);
+    pthread_mutex_unlock(&e->mu);
+    return err;
 }
 
-static void sfx_destroy(vn_sink_t *s)
+/* skipped is written only by the encoder, on the caller's thread */
+static size_t sfx_skipped(const void *enc) { return ((const sfx_enc_t *)enc)->x.skipped; }
+
+static void sfx_destroy(void *enc)
 {
-    sfx_sink_t *ss = s->impl;
-    if (!ss)
-        return;
-    vn_sfx_fetcher_free(ss->fetcher); /* first: it writes into enc */
-    vn_delivery_free(ss->dl);         /* drains for the grace period first */
-    vn_sfx__destroy(&ss->enc);
-    pthread_mutex_destroy(&ss->mu);
-    free(ss);
-    s->impl = NULL;
+    sfx_enc_t *e = enc;
+    vn_sfx_fetcher_free(e->fetcher); /* first: it writes into x */
+    vn_sfx__destroy(&e->x);
+    pthread_mutex_destroy(&e->mu);
 }
 
-static const vn_sink_ops_t signalfx_ops = {
-    .kind = "signalfx",
-    .flush = sfx_flush,
-    .flush_events = sfx_flush_events,
+static const vn_queued_kind_t signalfx_kind = {
+    .ops = VN_QUEUED_OPS("signalfx"),
+    .metrics = sfx_metrics,
+    .events = sfx_events,
+    .skipped = sfx_skipped,
     .destroy = sfx_destroy,
 };
 
 vn_err_t vn_sink__signalfx_new(vn_sink_t *s, const vn_sink_config_t *sc, const vn_config_t *cfg, char *errbuf,
                                size_t errcap)
 {
-    sfx_sink_t *ss = vn_xcalloc(1, sizeof *ss);
-    vn_err_t err = vn_sfx__init(&ss->enc, sc, s->name, errbuf, errcap);
-    vn_delivery_opts_t o;
+    sfx_enc_t *e = vn_xcalloc(1, sizeof *e);
+    pthread_mutex_init(&e->mu, NULL); /* before anything can fail: sfx_destroy always destroys it */
+    vn_err_t err = vn_sfx__init(&e->x, sc, s->name, errbuf, errcap);
     char *token_url = NULL;
     double period = 0;
     if (err == VN_OK)
-        err = vn_delivery_config(sc, cfg, s->name, &o, errbuf, errcap);
-    if (err == VN_OK)
         err = dynamic_config(sc, s->name, &token_url, &period, errbuf, errcap);
+    /* every token is a secret: the default one and each per-tag one */
+    size_t nsec = err == VN_OK ? e->x.n_per_tag + 1 : 0;
+    const char **secrets = vn_xcalloc(nsec + 1, sizeof *secrets);
+    for (size_t i = 0; i < nsec; i++)
+        secrets[i] = i == 0 ? e->x.def.token : e->x.per_tag[i - 1].token;
+    vn_delivery_opts_t o;
+    err = vn_queued_start(s, &signalfx_kind, e, err, sc, cfg, secrets, nsec, &o, errbuf, errcap);
+    free(secrets);
     if (err != VN_OK) {
-        vn_sfx__destroy(&ss->enc);
-        free(ss);
+        free(token_url);
         return err;
     }
-    size_t nsec = ss->enc.n_per_tag + 1;
-    const char **secrets = vn_xcalloc(nsec, sizeof *secrets);
-    secrets[0] = ss->enc.def.token;
-    for (size_t i = 0; i < ss->enc.n_per_tag; i++)
-        secrets[i + 1] = ss->enc.per_tag[i].token;
-    o.name = s->name;
-    o.secrets = secrets;
-    o.nsecrets = nsec;
-    ss->dl = vn_delivery_new(&o, NULL);
-    free(secrets);
-    pthread_mutex_init(&ss->mu, NULL);
     if (token_url) {
-        ss->fetcher = vn_sfx_fetcher_start(&ss->enc, &ss->mu, s->name, token_url, ss->enc.def.token, period);
+        e->fetcher = vn_sfx_fetcher_start(&e->x, &e->mu, s->name, token_url, e->x.def.token, period);
         VN_LOG(INFO, "event=signalfx_dynamic_tokens sink=%s token_url=%s refresh_period_s=%g", s->name, token_url,
                period);
         free(token_url);
     }
-    s->impl = ss;
-    s->ops = &signalfx_ops;
     VN_LOG(INFO, "event=sink_started sink=%s kind=signalfx endpoint=%s per_tag_tokens=%zu max_queue_bytes=%zu",
-           s->name, ss->enc.datapoint_url, ss->enc.n_per_tag, o.max_queue_bytes);
+           s->name, e->x.datapoint_url, e->x.n_per_tag, o.max_queue_bytes);
     return VN_OK;
 }

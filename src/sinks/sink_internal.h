@@ -28,6 +28,9 @@ vn_err_t vn_sink__debug_new(vn_sink_t *s, const vn_sink_config_t *sc, const vn_c
 vn_err_t vn_sink__localfile_new(vn_sink_t *s, const vn_sink_config_t *sc, const vn_config_t *cfg, char *errbuf,
                                 size_t errcap);
 
+/** "counter", "gauge", "status" (the debug and localfile JSON type words). */
+const char *vn_sink__type_name(vn_im_type_t t);
+
 /** True when the metric is for this sink: no veneursinkonly target, or it names s. */
 bool vn_sink__wants(const vn_sink_t *s, const vn_inter_metric_t *m);
 
@@ -57,13 +60,6 @@ vn_err_t vn_sink__write_all(int fd, const char *buf, size_t len);
  */
 vn_err_t vn_sink__csv_row(vn_buf_t *b, const vn_sink_t *s, const vn_inter_metric_t *m, const char *delim,
                           size_t delim_len, const char *hostname, double interval_s, int64_t partition_ts);
-
-/**
- * Appends one complete gzip member (RFC 1952, zlib default level) holding
- * in[0..len) to out. VN_ERR_TOO_LARGE if it does not fit (out then unchanged),
- * VN_ERR_IO on a zlib failure.
- */
-vn_err_t vn_sink__gzip_member(vn_buf_t *out, const char *in, size_t len);
 
 /**
  * Validates a CSV delimiter the way Go's encoding/csv does (one UTF-8 rune, not

@@ -23,15 +23,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
 
 
-def binary():
-    if os.environ.get("VENEUR_BIN"):
-        return os.environ["VENEUR_BIN"]
-    bd = os.environ.get("VENEUR_BUILD_DIR")
-    if bd:
-        return os.path.join(bd if os.path.isabs(bd) else os.path.join(h.ROOT, bd), "veneur")
-    return h.VENEUR
-
-
 N_QUEUED = 40000
 
 
@@ -58,7 +49,7 @@ def wait_exit(v, timeout):
 
 
 def case_drain():
-    v = h.Veneur(interval="60s", binary=binary(),
+    v = h.Veneur(interval="60s",
                  extra_yaml="num_readers: 2\nread_buffer_size_bytes: 268435456\n")
     try:
         os.kill(v.proc.pid, signal.SIGSTOP)
@@ -83,7 +74,7 @@ def case_drain():
 
 
 def case_readers():
-    v = h.Veneur(interval="60s", binary=binary(), extra_yaml="num_readers: 256\n")
+    v = h.Veneur(interval="60s", extra_yaml="num_readers: 256\n")
     try:
         for i in range(50):
             v.send_udp("sd.readers:2|c")
@@ -99,7 +90,7 @@ def case_readers():
 
 
 def case_signals():
-    v = h.Veneur(interval="60s", binary=binary())
+    v = h.Veneur(interval="60s")
     try:
         v.send_udp("sd.signals:3|c")
         sigs = [signal.SIGUSR1, signal.SIGALRM, signal.SIGVTALRM, signal.SIGPROF]

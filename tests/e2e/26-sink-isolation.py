@@ -28,15 +28,6 @@ import harness as h  # noqa: E402
 RUN_S = 4.5
 
 
-def binary():
-    if os.environ.get("VENEUR_BIN"):
-        return os.environ["VENEUR_BIN"]
-    bd = os.environ.get("VENEUR_BUILD_DIR")
-    if bd:
-        return os.path.join(bd if os.path.isabs(bd) else os.path.join(h.ROOT, bd), "veneur")
-    return h.VENEUR
-
-
 class HungServer:
     """Accepts TCP connections, reads what comes, never answers."""
 
@@ -76,7 +67,7 @@ def cortex_yaml(port):
 def launch(extra_sinks):
     """A Veneur whose metric_sinks are the harness's jsonl sink plus extra_sinks (the harness
     writes that list last, so list entries appended as extra YAML join it)."""
-    return h.Veneur(interval="1s", binary=binary(), extra_yaml=extra_sinks)
+    return h.Veneur(interval="1s", extra_yaml=extra_sinks)
 
 
 def drive(v, fill=0):

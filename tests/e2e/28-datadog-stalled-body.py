@@ -25,15 +25,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 DD_KEY = "ddkey0123456789abcdef"
 
 
-def binary():
-    if os.environ.get("VENEUR_BIN"):
-        return os.environ["VENEUR_BIN"]
-    bd = os.environ.get("VENEUR_BUILD_DIR")
-    if bd:
-        return os.path.join(bd if os.path.isabs(bd) else os.path.join(h.ROOT, bd), "veneur")
-    return h.VENEUR
-
-
 class Fake:
     def __init__(self):
         self.proc = subprocess.Popen([sys.executable, os.path.join(HERE, "fake_saas.py"), "--dd-key", DD_KEY,
@@ -70,7 +61,7 @@ def start(fake):
       request_timeout: 700ms
       max_payload_age: 30s
 """ % (DD_KEY, fake.url)
-    v = h.Veneur(yaml, interval="1s", jsonl=False, binary=binary())
+    v = h.Veneur(yaml, interval="1s", jsonl=False)
     v.out = os.path.join(d, "none.jsonl")
     return v
 

@@ -23,15 +23,6 @@ ROUNDS = 6
 SEEN_LATENCY_S = 0.25
 
 
-def binary():
-    if os.environ.get("VENEUR_BIN"):
-        return os.environ["VENEUR_BIN"]
-    bd = os.environ.get("VENEUR_BUILD_DIR")
-    if bd:
-        return os.path.join(bd if os.path.isabs(bd) else os.path.join(h.ROOT, bd), "veneur")
-    return h.VENEUR
-
-
 def observe(v, rounds):
     """[(stamp, wall time when the round's lines were first seen)] for `rounds` flushes."""
     out = []
@@ -60,7 +51,7 @@ def observe(v, rounds):
 
 
 def case_synchronized():
-    v = h.Veneur(interval="1s", binary=binary(), extra_yaml="synchronize_with_interval: true\n")
+    v = h.Veneur(interval="1s", extra_yaml="synchronize_with_interval: true\n")
     try:
         obs = observe(v, ROUNDS)
         h.expect(len(obs) == ROUNDS, "saw %d of %d flushes" % (len(obs), ROUNDS))
@@ -73,7 +64,7 @@ def case_synchronized():
 
 
 def case_free():
-    v = h.Veneur(interval="1s", binary=binary())
+    v = h.Veneur(interval="1s")
     try:
         obs = observe(v, ROUNDS)
         h.expect(len(obs) == ROUNDS, "saw %d of %d flushes" % (len(obs), ROUNDS))

@@ -202,33 +202,16 @@ SCRIPT = [
 
 
 def test_bad_scrapes():
-    hits = {"n": 0}
-    lock = threading.Lock()
+    def script(i):
+        status, body = SCRIPT[min(i, len(SCRIPT) - 1)]
+        return status, body.encode("latin-1")
 
-    class H(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            with lock:
-                i = hits["n"]
-                hits["n"] += 1
-            status, body = SCRIPT[min(i, len(SCRIPT) - 1)]
-            data = body.encode("latin-1")
-            self.send_response(status)
-            self.send_header("Content-Type", "text/plain; version=0.0.4")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *a):
-            pass
-
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-    th = threading.Thread(target=srv.serve_forever, daemon=True)
-    th.start()
+    srv = harness.ScriptedHTTP(script)
     v = tool = None
     try:
         v = Veneur(interval="1s")
-        tool = prom_tool("http://127.0.0.1:%d/metrics" % srv.server_address[1], v, interval="200ms")
-        wait_for(lambda: hits["n"] >= len(SCRIPT) + 2, timeout=20, what="every scripted response served")
+        tool = prom_tool(srv.url, v, interval="200ms")
+        wait_for(lambda: srv.hits >= len(SCRIPT) + 2, timeout=20, what="every scripted response served")
         expect(tool.alive(), "veneur-prometheus died on bad input: " + tool.log())
         expect(tool.stop() == 0, "veneur-prometheus exit status")
         tool = None
@@ -247,8 +230,7 @@ def test_bad_scrapes():
         stop_all(tool)
         if v:
             v.stop()
-        srv.shutdown()
-        srv.server_close()
+        srv.close()
 
 
 def test_connect_error():

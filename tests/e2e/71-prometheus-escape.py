@@ -9,13 +9,11 @@ sanitized_total counted.
 
 Env VN_PROM_TOOL overrides the veneur-prometheus binary (to measure an older build).
 """
-import http.server
 import os
 import signal
 import subprocess
 import sys
 import tempfile
-import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -36,35 +34,16 @@ WANT_TAGS = {"test.reqs_total": ["v:x_@0.0001"], "test.inj_total": ["w:a_env:evi
 
 
 def test_hostile_labels():
-    hits = {"n": 0}
-    lock = threading.Lock()
-
-    class H(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            with lock:
-                i = hits["n"]
-                hits["n"] += 1
-            data = (BODY % {"n": min(i, K)}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain; version=0.0.4")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *a):
-            pass
-
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    srv = harness.ScriptedHTTP(lambda i: (200, (BODY % {"n": min(i, K)}).encode()))
     v = tool = None
     log = tempfile.TemporaryFile()
     try:
         v = Veneur(interval="1s")
-        tool = subprocess.Popen([PROM_TOOL, "-h", "http://127.0.0.1:%d/metrics" % srv.server_address[1],
+        tool = subprocess.Popen([PROM_TOOL, "-h", srv.url,
                                  "-i", "100ms", "-p", "test.", "-s", "127.0.0.1:%d" % v.udp_port],
                                 stdout=log, stderr=subprocess.STDOUT)
         # K + 3 scrapes: the counter has reached K and been scraped again at least twice
-        wait_for(lambda: hits["n"] >= K + 3 or tool.poll() is not None, timeout=20, what="scrapes")
+        wait_for(lambda: srv.hits >= K + 3 or tool.poll() is not None, timeout=20, what="scrapes")
         expect(tool.poll() is None, "veneur-prometheus exited %s" % tool.returncode)
         tool.send_signal(signal.SIGTERM)
         tool.wait(timeout=10)
@@ -94,7 +73,7 @@ def test_hostile_labels():
         if tool and tool.poll() is None:
             tool.kill()
             tool.wait()
-        srv.shutdown()
+        srv.close()
         if v:
             v.stop()
 

@@ -8,8 +8,10 @@ Sanitizer builds: env VENEUR_BUILD_DIR (default "build", relative to the repo
 root) selects the directory of every binary below, e.g. build/asan or
 build/tsan. Deadlines of wait_for are stretched by TIME_SCALE there (env
 VENEUR_TIME_SCALE overrides). A Veneur whose stderr holds a sanitizer report
-when it stops is reported as "FAIL sanitizer ...".
+when it stops is reported as "FAIL sanitizer ...". Env VENEUR_BIN names one
+veneur binary to run instead (to measure another build).
 """
+import http.server
 import json
 import os
 import signal
@@ -17,6 +19,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -59,6 +62,46 @@ def sanitizer_report(text):
     return None
 
 
+def veneur_binary():
+    """The veneur binary to run: $VENEUR_BIN, else VENEUR (which honours VENEUR_BUILD_DIR)."""
+    return os.environ.get("VENEUR_BIN") or VENEUR
+
+
+class ScriptedHTTP:
+    """An HTTP server on 127.0.0.1 (ephemeral port) whose i-th GET (from 0) is answered
+    with script(i) -> (status, body bytes), as a Prometheus text endpoint.
+    .hits counts the requests, .url is its /metrics URL; close() stops it."""
+
+    def __init__(self, script, content_type="text/plain; version=0.0.4"):
+        self.hits = 0
+        lock = threading.Lock()
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                with lock:
+                    i = outer.hits
+                    outer.hits += 1
+                status, data = script(i)
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *a):
+                pass
+
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.srv.server_address[1]
+        self.url = "http://127.0.0.1:%d/metrics" % self.port
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
 def free_port(kind=socket.SOCK_DGRAM):
     """An ephemeral port free for both UDP and TCP on 127.0.0.1 right now."""
     for _ in range(50):
@@ -92,7 +135,7 @@ def wait_for(cond, timeout=10.0, step=0.02, what="condition"):
 class Veneur:
     """A running build/veneur with a jsonl localfile sink."""
 
-    def __init__(self, extra_yaml="", listen=None, interval="1s", env=None, jsonl=True, binary=VENEUR):
+    def __init__(self, extra_yaml="", listen=None, interval="1s", env=None, jsonl=True, binary=None):
         self.dir = tempfile.mkdtemp(prefix="vn-e2e-")
         self.udp_port = free_port()
         self.http_port = free_port(socket.SOCK_STREAM)
@@ -109,7 +152,7 @@ class Veneur:
         self.stderr_path = os.path.join(self.dir, "stderr.log")
         self._stderr = open(self.stderr_path, "a")  # O_APPEND: nothing written to it is overwritten
         self._checked = False
-        self.proc = subprocess.Popen([binary, "-f", self.config], stdout=subprocess.PIPE, stderr=self._stderr,
+        self.proc = subprocess.Popen([binary or veneur_binary(), "-f", self.config], stdout=subprocess.PIPE, stderr=self._stderr,
                                      env=sanitizer_env(env))
         _running.append(self)
         wait_for(self._healthy, timeout=10, what="veneur /healthcheck")

@@ -5,9 +5,8 @@
  * The program is four stages, one file each, and nothing is sent until every
  * stage before sending has succeeded (so an error never leaves a partial
  * datagram on the wire):
- *   flags.c   argv -> vn_emit_opts_t, with Go `flag` package rules
- *   gonum.c   Go number syntax: ParseInt base 0, ParseFloat, ParseDuration, and
- *             the shortest-round-trip 'f' float format datadog-go uses for gauges
+ *   flags.c   argv -> vn_emit_opts_t, with Go `flag` package rules (numbers:
+ *             core/gonum.h; gauges use its 'f' format, as datadog-go does)
  *   render.c  opts -> vn_emit_payload_t (metric lines packed into <=1432-byte
  *             chunks, or one event / service-check packet)
  *   ssf.c     opts -> one SSFSpan protobuf (-ssf), framed for unix streams
@@ -102,23 +101,6 @@ vn_emit_flags_rc_t vn_emit_flags_parse(int argc, char **argv, vn_emit_opts_t *o,
 void vn_emit_opts_destroy(vn_emit_opts_t *o);
 /** Prints the usage text (every flag, one paragraph each) to out. */
 void vn_emit_flags_usage(FILE *out);
-
-/* ---- gonum.c: Go number syntax. `why` receives a static reason on failure. ---- */
-
-/** strconv.ParseInt(s, 0, 64): sign, 0x/0o/0b/0 prefixes, `_` separators. */
-bool vn_emit_parse_int64(const char *s, int64_t *out, const char **why);
-/** strconv.ParseFloat(s, 64): decimal, hex (p exponent), inf/infinity/nan, `_`. */
-bool vn_emit_parse_float64(const char *s, double *out, const char **why);
-/** time.ParseDuration: "1.5s", "120ms", "1h2m", units ns us µs μs ms s m h. */
-bool vn_emit_parse_duration(const char *s, int64_t *ns, const char **why);
-/** strconv.ParseBool: 1 t T TRUE true True 0 f F FALSE false False. */
-bool vn_emit_parse_bool(const char *s, bool *out);
-/**
- * strconv.FormatFloat(v, 'f', -1, 64): the shortest decimal that reads back as
- * v, never with an exponent; "NaN", "+Inf", "-Inf", "-0". Writes at most cap-1
- * bytes plus NUL; returns the full length (as snprintf). 350 bytes always suffice.
- */
-size_t vn_emit_format_float(double v, char *out, size_t cap);
 
 /* ---- render.c ---- */
 

@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cli.h"
+#include "core/gonum.h"
 #include "core/xalloc.h"
 #include "emit.h"
 
@@ -128,6 +130,8 @@ static bool set_value(const flagdef_t *f, const char *val, vn_emit_opts_t *o, ch
 {
     char *base = (char *)o;
     const char *why = "parse error";
+    vn_gonum_rc_t rc;
+    double fv;
     switch (f->type) {
     case F_STRING:
         *(const char **)(base + f->off) = val;
@@ -148,16 +152,27 @@ static bool set_value(const flagdef_t *f, const char *val, vn_emit_opts_t *o, ch
         }
         return true;
     case F_INT64:
-        if (vn_emit_parse_int64(val, (int64_t *)(void *)(base + f->off), &why))
+        rc = vn_gonum_parse_int64(val, strlen(val), 0, (int64_t *)(void *)(base + f->off));
+        if (rc == VN_GONUM_OK)
             goto passed;
+        why = rc == VN_GONUM_RANGE ? "value out of range" : "parse error";
         break;
     case F_FLOAT64:
-        if (vn_emit_parse_float64(val, (double *)(void *)(base + f->off), &why))
+        rc = vn_gonum_parse_float(val, strlen(val), 0, &fv);
+        if (rc == VN_GONUM_OK) {
+            *(double *)(void *)(base + f->off) = fv;
             goto passed;
+        }
+        why = rc == VN_GONUM_RANGE ? "value out of range" : "parse error";
         break;
     case F_DURATION:
-        if (vn_emit_parse_duration(val, (int64_t *)(void *)(base + f->off), &why))
+        rc = vn_gonum_parse_duration(val, strlen(val), (int64_t *)(void *)(base + f->off));
+        if (rc == VN_GONUM_OK)
             goto passed;
+        why = rc == VN_GONUM_RANGE      ? "duration out of range"
+              : rc == VN_GONUM_NO_UNIT  ? "missing unit in duration (want ns, us, ms, s, m or h)"
+              : rc == VN_GONUM_BAD_UNIT ? "unknown unit in duration (want ns, us, ms, s, m or h)"
+                                        : "invalid duration";
         break;
     case F_BOOL:
         break; /* handled by the caller */
@@ -177,30 +192,18 @@ vn_emit_flags_rc_t vn_emit_flags_parse(int argc, char **argv, vn_emit_opts_t *o,
     memset(o, 0, sizeof *o);
     o->tag_args = vn_xcalloc((size_t)(argc > 0 ? argc : 1), sizeof *o->tag_args);
     int i = 1;
-    while (i < argc) {
-        const char *s = argv[i];
-        if (s[0] != '-' || s[1] == '\0')
-            break; /* first non-flag argument ("-" alone counts as one) */
-        const char *name = s + 1;
-        if (s[1] == '-') {
-            if (s[2] == '\0') { /* "--" ends the flags */
-                i++;
-                break;
-            }
-            name = s + 2;
-        }
-        if (name[0] == '\0' || name[0] == '-' || name[0] == '=') {
+    const char *name, *val;
+    size_t nlen;
+    for (;;) {
+        vn_cli_tok_t t = vn_cli_next(argc, argv, &i, &name, &nlen, &val);
+        if (t == VN_CLI_END)
+            break;
+        if (t == VN_CLI_BAD) {
             char q[256];
-            quote(s, q, sizeof q);
+            quote(argv[i], q, sizeof q);
             snprintf(err, errlen, "bad flag syntax: %s", q);
             return VN_EMIT_FLAGS_ERR;
         }
-        i++;
-        /* -name=foo: the '=' is never the first byte of the name
-         *  ^^^^ ^^^                                               */
-        const char *eq = strchr(name + 1, '=');
-        size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
-        const char *val = eq ? eq + 1 : NULL;
         const flagdef_t *f = lookup(name, nlen);
         if (!f) {
             if ((nlen == 1 && name[0] == 'h') || (nlen == 4 && memcmp(name, "help", 4) == 0))
@@ -210,7 +213,7 @@ vn_emit_flags_rc_t vn_emit_flags_parse(int argc, char **argv, vn_emit_opts_t *o,
         }
         if (f->type == F_BOOL) {
             bool b = true;
-            if (val && !vn_emit_parse_bool(val, &b)) {
+            if (val && !vn_gonum_parse_bool(val, &b)) {
                 char q[256];
                 quote(val, q, sizeof q);
                 snprintf(err, errlen, "invalid boolean value %s for -%s: parse error", q, f->name);

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/gonum.h"
 #include "core/log.h"
 #include "emit.h"
 
@@ -41,18 +42,11 @@ static int64_t env_id(const char *var)
     const char *s = getenv(var);
     if (!s)
         return 0;
-    const char *d = s + (*s == '+' || *s == '-');
-    char buf[32];
     int64_t v = 0;
-    const char *why = "not a decimal integer";
-    if (*d && strspn(d, "0123456789") == strlen(d)) {
-        while (d[0] == '0' && d[1])
-            d++; /* "007" is decimal here, not Go's base-0 octal */
-        if (snprintf(buf, sizeof buf, "%s%s", *s == '-' ? "-" : "", d) < (int)sizeof buf &&
-            vn_emit_parse_int64(buf, &v, &why))
-            return v;
-        why = "out of range";
-    }
+    vn_gonum_rc_t rc = vn_gonum_parse_int64(s, strlen(s), 10, &v);
+    if (rc == VN_GONUM_OK)
+        return v;
+    const char *why = rc == VN_GONUM_RANGE ? "out of range" : "not a decimal integer";
     fprintf(stderr, "veneur-emit: warning: ignoring %s=\"%.40s\": %s\n", var, s, why);
     return 0;
 }

@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/gonum.h"
 #include "core/xalloc.h"
 #include "emit.h"
 
@@ -164,26 +165,24 @@ static vn_err_t add_metric_tags(vn_emit_buf_t *b, const vn_emit_tags_t *user)
     return rc ? VN_ERR_TOO_LARGE : VN_OK;
 }
 
-/* Raw "|#k:v,k2:v2" for events and service checks; nothing when empty. */
-static vn_err_t add_raw_tags(vn_emit_buf_t *b, const vn_emit_tags_t *t)
+/* Raw "|#k:v,k2:v2" for an event or check, nothing when empty: the mode's own
+ * list, then every -tag (wins). */
+static vn_err_t add_raw_tags(vn_emit_buf_t *b, const vn_emit_opts_t *o, const char *own)
 {
-    vn_err_t rc = VN_OK;
-    for (size_t i = 0; i < t->n; i++) {
-        rc |= vn_emit_buf_adds(b, i == 0 ? "|#" : ",");
-        rc |= vn_emit_buf_add(b, t->v[i].key.p, t->v[i].key.len);
-        rc |= vn_emit_buf_add(b, ":", 1);
-        rc |= vn_emit_buf_add(b, t->v[i].val.p, t->v[i].val.len);
-    }
-    return rc ? VN_ERR_TOO_LARGE : VN_OK;
-}
-
-/* Tags of an event or check: the mode's own list, then every -tag (wins). */
-static void collect_tags(const vn_emit_opts_t *o, const char *own, vn_emit_tags_t *t)
-{
+    vn_emit_tags_t t = {0};
     if (own)
-        vn_emit_tags_add_csv(t, own);
+        vn_emit_tags_add_csv(&t, own);
     for (size_t i = 0; i < o->ntag_args; i++)
-        vn_emit_tags_add_csv(t, o->tag_args[i]);
+        vn_emit_tags_add_csv(&t, o->tag_args[i]);
+    vn_err_t rc = VN_OK;
+    for (size_t i = 0; i < t.n; i++) {
+        rc |= vn_emit_buf_adds(b, i == 0 ? "|#" : ",");
+        rc |= vn_emit_buf_add(b, t.v[i].key.p, t.v[i].key.len);
+        rc |= vn_emit_buf_add(b, ":", 1);
+        rc |= vn_emit_buf_add(b, t.v[i].val.p, t.v[i].val.len);
+    }
+    vn_emit_tags_destroy(&t);
+    return rc ? VN_ERR_TOO_LARGE : VN_OK;
 }
 
 /* ---- metrics ---- */
@@ -244,7 +243,7 @@ vn_err_t vn_emit_render_metrics(const vn_emit_opts_t *o, const int64_t *cmd_ms, 
         return VN_ERR_CONFIG;
     }
     /* Go's order: command timer, -timing, -gauge, -count, -set. */
-    char cmd_v[48], timing_v[48], gauge_v[400], count_v[32];
+    char cmd_v[48], timing_v[48], gauge_v[VN_GONUM_FLOAT_MAX], count_v[32];
     const char *vals[VN_EMIT_MAX_LINES], *types[VN_EMIT_MAX_LINES];
     size_t n = 0;
     if (cmd_ms) {
@@ -258,7 +257,7 @@ vn_err_t vn_emit_render_metrics(const vn_emit_opts_t *o, const int64_t *cmd_ms, 
         types[n++] = "ms";
     }
     if (o->has_gauge) {
-        vn_emit_format_float(o->gauge, gauge_v, sizeof gauge_v);
+        vn_gonum_format_float(o->gauge, VN_GONUM_FMT_F, gauge_v, sizeof gauge_v);
         vals[n] = gauge_v;
         types[n++] = "g";
     }
@@ -335,10 +334,7 @@ vn_err_t vn_emit_render_event(const vn_emit_opts_t *o, vn_emit_payload_t *out, c
     rc |= add_section(b, "|p:", o->e_priority);
     rc |= add_section(b, "|s:", o->e_source_type);
     rc |= add_section(b, "|t:", o->e_alert_type);
-    vn_emit_tags_t tags = {0};
-    collect_tags(o, o->e_event_tags, &tags);
-    rc |= add_raw_tags(b, &tags);
-    vn_emit_tags_destroy(&tags);
+    rc |= add_raw_tags(b, o, o->e_event_tags);
     return single_chunk(out, rc, err, errlen);
 }
 
@@ -356,10 +352,7 @@ vn_err_t vn_emit_render_sc(const vn_emit_opts_t *o, vn_emit_payload_t *out, char
     rc |= vn_emit_buf_adds(b, o->sc_status);
     rc |= add_section(b, "|d:", o->sc_time);
     rc |= add_section(b, "|h:", o->sc_hostname);
-    vn_emit_tags_t tags = {0};
-    collect_tags(o, o->sc_tags, &tags);
-    rc |= add_raw_tags(b, &tags);
-    vn_emit_tags_destroy(&tags);
+    rc |= add_raw_tags(b, o, o->sc_tags);
     rc |= add_section(b, "|m:", o->sc_msg);
     return single_chunk(out, rc, err, errlen);
 }

@@ -21,6 +21,8 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "core/cli.h"
+#include "core/gonum.h"
 #include "core/xalloc.h"
 #include "prom.h"
 
@@ -173,25 +175,17 @@ vn_pm_flags_rc_t vn_pm_flags_parse(int argc, char **argv, vn_pm_opts_t *o, char 
     o->interval = "10s";
     o->statsd = "127.0.0.1:8126";
     o->prefix = "";
-    for (int i = 1; i < argc;) {
-        const char *s = argv[i];
-        if (s[0] != '-' || s[1] == '\0')
-            break; /* first non-flag argument */
-        const char *name = s + 1;
-        if (s[1] == '-') {
-            if (s[2] == '\0') /* "--" */
-                break;
-            name = s + 2;
-        }
-        if (name[0] == '\0' || name[0] == '-' || name[0] == '=') {
-            snprintf(err, errlen, "bad flag syntax: %s", s);
+    int i = 1;
+    const char *name, *eqval;
+    size_t nlen;
+    for (;;) {
+        vn_cli_tok_t t = vn_cli_next(argc, argv, &i, &name, &nlen, &eqval);
+        if (t == VN_CLI_END)
+            break;
+        if (t == VN_CLI_BAD) {
+            snprintf(err, errlen, "bad flag syntax: %s", argv[i]);
             return VN_PM_FLAGS_USAGE;
         }
-        i++;
-        /* -h=http://x:9100/metrics
-         *  ^ ^^^^^^^^^^^^^^^^^^^^^^ name, value */
-        const char *eq = strchr(name + 1, '=');
-        size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
         const flagdef_t *f = lookup(name, nlen);
         if (!f) {
             if ((nlen == 4 && memcmp(name, "help", 4) == 0))
@@ -202,23 +196,14 @@ vn_pm_flags_rc_t vn_pm_flags_parse(int argc, char **argv, vn_pm_opts_t *o, char 
         char *base = (char *)o;
         if (f->is_bool) {
             bool v = true;
-            if (eq) {
-                const char *b = eq + 1;
-                if (!strcmp(b, "1") || !strcmp(b, "t") || !strcmp(b, "T") || !strcmp(b, "true") ||
-                    !strcmp(b, "TRUE") || !strcmp(b, "True"))
-                    v = true;
-                else if (!strcmp(b, "0") || !strcmp(b, "f") || !strcmp(b, "F") || !strcmp(b, "false") ||
-                         !strcmp(b, "FALSE") || !strcmp(b, "False"))
-                    v = false;
-                else {
-                    snprintf(err, errlen, "invalid boolean value \"%s\" for -%s", b, f->name);
-                    return VN_PM_FLAGS_USAGE;
-                }
+            if (eqval && !vn_gonum_parse_bool(eqval, &v)) {
+                snprintf(err, errlen, "invalid boolean value \"%s\" for -%s", eqval, f->name);
+                return VN_PM_FLAGS_USAGE;
             }
             *(bool *)(base + f->off) = v;
             continue;
         }
-        const char *val = eq ? eq + 1 : NULL;
+        const char *val = eqval;
         if (!val) {
             if (i >= argc) {
                 snprintf(err, errlen, "flag needs an argument: -%s", f->name);

@@ -27,7 +27,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/json.h"
+#include "core/gonum.h"
 #include "prom.h"
 
 void vn_pm_out_init(vn_pm_out_t *o)
@@ -214,8 +214,8 @@ static vn_err_t emit(vn_pm_out_t *o, const char *prefix, const char *value, char
 
 static vn_err_t gauge(vn_pm_out_t *o, const vn_pm_tcfg_t *cfg, double v)
 {
-    char num[VN_JSON_DOUBLE_MAX];
-    vn_json_format_double(v, VN_JSON_DFMT_FIXED, num, sizeof num);
+    char num[VN_GONUM_FLOAT_MAX];
+    vn_gonum_format_float(v, VN_GONUM_FMT_F, num, sizeof num);
     o->translated++;
     return emit(o, cfg->prefix, num, 'g', true);
 }

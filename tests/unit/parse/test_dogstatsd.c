@@ -1,5 +1,5 @@
 /*
- * test_dogstatsd.c - src/parse (dogstatsd.c, tags.c, number.c).
+ * test_dogstatsd.c - src/parse (dogstatsd.c, tags.c; numbers via core/gonum.c).
  *
  * Data tables: every vector of docs/behaviour.md 1.7 and 7, then the extra cases of the
  * brief (multi-value order, zero values, ignored sections, sort, implicit

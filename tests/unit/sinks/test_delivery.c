@@ -21,7 +21,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "sinks/delivery.c"
 
@@ -682,37 +681,6 @@ static void test_delivery__config(void **state)
     }
 }
 
-static void test_delivery__compress_roundtrip(void **state)
-{
-    (void)state;
-    char in[5000];
-    for (size_t i = 0; i < sizeof in; i++)
-        in[i] = (char)('a' + i % 7);
-    for (int fmt = 0; fmt < 2; fmt++) {
-        char *out = NULL;
-        size_t n = 0;
-        assert_int_equal(vn_delivery_compress(in, sizeof in, (vn_delivery_zfmt_t)fmt, &out, &n), VN_OK);
-        assert_true(n > 10 && n < sizeof in);
-        if (fmt == VN_DELIVERY_ZLIB)
-            assert_true((unsigned char)out[0] == 0x78); /* RFC 1950 header */
-        else
-            assert_true((unsigned char)out[0] == 0x1f && (unsigned char)out[1] == 0x8b);
-        z_stream zs;
-        memset(&zs, 0, sizeof zs);
-        assert_int_equal(inflateInit2(&zs, fmt == VN_DELIVERY_ZLIB ? 15 : 31), Z_OK);
-        char back[6000];
-        zs.next_in = (Bytef *)out;
-        zs.avail_in = (uInt)n;
-        zs.next_out = (Bytef *)back;
-        zs.avail_out = sizeof back;
-        assert_int_equal(inflate(&zs, Z_FINISH), Z_STREAM_END);
-        assert_int_equal(zs.total_out, sizeof in);
-        assert_memory_equal(back, in, sizeof in);
-        inflateEnd(&zs);
-        free(out);
-    }
-}
-
 static void test_delivery__config_list(void **state)
 {
     (void)state;
@@ -961,7 +929,6 @@ int main(void)
         cmocka_unit_test(test_delivery__honours_retry_after),
         cmocka_unit_test(test_http_client__parse_retry_after),
         cmocka_unit_test(test_delivery__config),
-        cmocka_unit_test(test_delivery__compress_roundtrip),
         cmocka_unit_test(test_delivery__config_list),
         cmocka_unit_test(test_http_client__statuses_keepalive_timeouts),
         cmocka_unit_test(test_http_client__under_delivery),
