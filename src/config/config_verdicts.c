@@ -22,14 +22,8 @@ const vn_config_verdict_t vn_config__unimpl[] = {
     {"mutex_profile_fraction", "go_runtime_profiler_knob"},
     {"features.diagnostics_metrics_enabled", "go_runtime_diagnostics_metrics"},
     {"sentry_dsn", "sentry_reporting_not_implemented"},
-    /* SSF / spans / gRPC ingest */
-    {"ssf_listen_addresses", "ssf_ingest_not_implemented"},
+    /* gRPC ingest (SSF over gRPC, metrics over gRPC from clients) */
     {"grpc_listen_addresses", "grpc_ingest_not_implemented"},
-    {"num_span_workers", "spans_not_supported"},
-    {"span_channel_capacity", "spans_not_supported"},
-    {"trace_max_length_bytes", "spans_not_supported"},
-    {"indicator_span_timer_name", "spans_not_supported"},
-    {"objective_span_timer_name", "spans_not_supported"},
     /* [v13] */
     {"forward_use_grpc", "forwarding_is_always_grpc"},
     {NULL, NULL},
