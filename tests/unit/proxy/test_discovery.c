@@ -16,6 +16,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -352,8 +353,8 @@ static void test_discovery__dns_parse(void **state)
 typedef struct fake {
     int udp, tcp;
     int port;
-    int udp_queries, tcp_queries, a_queries;
-    volatile bool stop;
+    _Atomic int udp_queries, tcp_queries, a_queries; /* read by the test while the thread runs */
+    _Atomic bool stop;
 } fake_t;
 
 /* The question's name (as sent) and type; false if the query is malformed. */
