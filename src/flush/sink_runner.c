@@ -19,6 +19,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/mono_cond.h"
 #include "core/xalloc.h"
 
 #define EVICT_LOG_EVERY_S 10.0
@@ -317,11 +318,7 @@ vn_sink_runner_t *vn_sink_runner_start(vn_sink_t *s, vn_stats_sink_t *slot, doub
     r->max_bytes = max_bytes ? max_bytes : VN_SINK_QUEUE_MAX_BYTES;
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->cv, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&r->idle_cv, &ca);
-    pthread_condattr_destroy(&ca);
+    vn_mono_cond_init(&r->idle_cv);
     if (pthread_create(&r->thread, NULL, runner_main, r) != 0) {
         VN_LOG(ERROR, "event=thread_create_failed what=sink_runner sink=%s", s->name);
         abort();
@@ -342,7 +339,6 @@ static bool fits(const vn_sink_runner_t *r, size_t metrics, size_t bytes)
     return r->pending + metrics <= r->max_metrics && r->pending_bytes + bytes <= r->max_bytes;
 }
 
-static void abs_time(double mono, struct timespec *ts);
 
 /*
  * Makes room for chunk c of interval seq (mu held). Older intervals go first,
@@ -381,8 +377,7 @@ static bool make_room(vn_sink_runner_t *r, uint64_t seq, const vn_flush_chunk_t 
         if (now >= until)
             return false;
         uint64_t done = r->done;
-        struct timespec dl;
-        abs_time(until, &dl);
+        struct timespec dl = vn_mono_cond_deadline(until);
         while (r->done == done && !r->exited && pthread_cond_timedwait(&r->idle_cv, &r->mu, &dl) == 0)
             ;
         if (r->done == done) {
@@ -428,24 +423,11 @@ void vn_sink_runner_end(vn_sink_runner_t *r, uint64_t seq, vn_flush_events_t *ev
     pthread_mutex_unlock(&r->mu);
 }
 
-static void abs_time(double mono, struct timespec *ts)
-{
-    if (mono < 0)
-        mono = 0;
-    ts->tv_sec = (time_t)mono;
-    ts->tv_nsec = (long)((mono - (double)ts->tv_sec) * 1e9);
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
-
 bool vn_sink_runner_stop(vn_sink_runner_t *r, double deadline_mono)
 {
     if (!r)
         return true;
-    struct timespec dl;
-    abs_time(deadline_mono, &dl);
+    struct timespec dl = vn_mono_cond_deadline(deadline_mono);
     pthread_mutex_lock(&r->mu);
     r->stopping = true; /* the thread drains the queue, then exits */
     r->stop_deadline = deadline_mono;
@@ -461,7 +443,7 @@ bool vn_sink_runner_stop(vn_sink_runner_t *r, double deadline_mono)
             until = r->call_deadline + VN_SINK_OVERDUE_S;
         if (now >= until)
             break;
-        abs_time(until, &dl);
+        dl = vn_mono_cond_deadline(until);
         pthread_cond_timedwait(&r->idle_cv, &r->mu, &dl);
     }
     if (!r->exited) {

@@ -18,7 +18,9 @@
 #include <time.h>
 
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/log.h"
+#include "core/mono_cond.h"
 #include "core/xalloc.h"
 #include "core/json_read.h"
 #include "sinks/signalfx.h"
@@ -243,23 +245,20 @@ static void fetch_all(vn_sfx_fetcher_t *f)
 static void *fetcher_main(void *arg)
 {
     vn_sfx_fetcher_t *f = arg;
-    struct timespec next;
-    clock_gettime(CLOCK_MONOTONIC, &next);
+    double next = vn_clock_mono_s();
     for (;;) {
-        double at = (double)next.tv_sec + (double)next.tv_nsec / 1e9 + f->period_s;
-        next.tv_sec = (time_t)at;
-        next.tv_nsec = (long)((at - (double)next.tv_sec) * 1e9);
+        next += f->period_s;
+        struct timespec dl = vn_mono_cond_deadline(next);
         pthread_mutex_lock(&f->mu);
-        while (!f->stop && pthread_cond_timedwait(&f->cv, &f->mu, &next) != ETIMEDOUT)
+        while (!f->stop && pthread_cond_timedwait(&f->cv, &f->mu, &dl) != ETIMEDOUT)
             ;
         bool stop = f->stop;
         pthread_mutex_unlock(&f->mu);
         if (stop)
             return NULL;
         fetch_all(f);
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        if (now.tv_sec > next.tv_sec || (now.tv_sec == next.tv_sec && now.tv_nsec > next.tv_nsec))
+        double now = vn_clock_mono_s();
+        if (now > next)
             next = now; /* a slow fetch: ticks that passed are skipped, as Go's ticker drops them */
     }
 }
@@ -277,11 +276,7 @@ vn_sfx_fetcher_t *vn_sfx_fetcher_start(vn_sfx_t *x, pthread_mutex_t *mu, const c
     snprintf(f->token_header, n, "X-Sf-Token: %s", default_token);
     f->period_s = period_s;
     pthread_mutex_init(&f->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&f->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    vn_mono_cond_init(&f->cv);
     if (pthread_create(&f->thr, NULL, fetcher_main, f) != 0) {
         VN_LOG(ERROR, "event=thread_create_failed what=signalfx_token_fetcher sink=%s", sink_name);
         abort();
