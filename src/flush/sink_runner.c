@@ -268,6 +268,18 @@ static void run_item(vn_sink_runner_t *r, item_t *it, double deadline)
     tally_close(r);
 }
 
+/* Frees r once its thread is gone: joined by stop, or (abandoned at the
+ * shutdown deadline) by the thread itself on its way out. */
+static void runner_free(vn_sink_runner_t *r)
+{
+    vn_sink_route_free(r->route);
+    vn_route_scratch_free(&r->scratch);
+    pthread_mutex_destroy(&r->mu);
+    pthread_cond_destroy(&r->cv);
+    pthread_cond_destroy(&r->idle_cv);
+    free(r);
+}
+
 static void *runner_main(void *arg)
 {
     vn_sink_runner_t *r = arg;
@@ -295,12 +307,7 @@ static void *runner_main(void *arg)
     pthread_cond_broadcast(&r->idle_cv);
     pthread_mutex_unlock(&r->mu);
     if (self_free) {
-        vn_sink_route_free(r->route);
-        vn_route_scratch_free(&r->scratch);
-        pthread_mutex_destroy(&r->mu);
-        pthread_cond_destroy(&r->cv);
-        pthread_cond_destroy(&r->idle_cv);
-        free(r);
+        runner_free(r);
     }
     return NULL;
 }
@@ -387,13 +394,27 @@ static bool make_room(vn_sink_runner_t *r, uint64_t seq, const vn_flush_chunk_t 
     }
 }
 
-void vn_sink_runner_push(vn_sink_runner_t *r, uint64_t seq, vn_flush_chunk_t *c, const vn_flush_info_t *info,
-                         double wait_until)
+static item_t *item_new(uint64_t seq, const vn_flush_info_t *info)
 {
     item_t *it = vn_xcalloc(1, sizeof *it);
     it->seq = seq;
-    it->chunk = c;
     it->info = *info;
+    return it;
+}
+
+/* Called with r->mu held; queues it (owned by the queue from here), wakes the thread and unlocks. */
+static void enqueue_unlock(vn_sink_runner_t *r, item_t *it)
+{
+    append(r, it);
+    pthread_cond_signal(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+}
+
+void vn_sink_runner_push(vn_sink_runner_t *r, uint64_t seq, vn_flush_chunk_t *c, const vn_flush_info_t *info,
+                         double wait_until)
+{
+    item_t *it = item_new(seq, info);
+    it->chunk = c;
     pthread_mutex_lock(&r->mu);
     if (!make_room(r, seq, c, wait_until)) {
         count_dropped(r, wanted(r->s, c), r->stopping ? "stopping" : "queue_full", seq);
@@ -401,26 +422,20 @@ void vn_sink_runner_push(vn_sink_runner_t *r, uint64_t seq, vn_flush_chunk_t *c,
         item_free(it);
         return;
     }
-    append(r, it);
-    pthread_cond_signal(&r->cv);
-    pthread_mutex_unlock(&r->mu);
+    enqueue_unlock(r, it);
 }
 
 void vn_sink_runner_end(vn_sink_runner_t *r, uint64_t seq, vn_flush_events_t *ev, const vn_flush_info_t *info)
 {
-    item_t *it = vn_xcalloc(1, sizeof *it);
-    it->seq = seq;
+    item_t *it = item_new(seq, info);
     it->ev = ev;
-    it->info = *info;
     pthread_mutex_lock(&r->mu);
     if (r->stopping) {
         pthread_mutex_unlock(&r->mu);
         item_free(it);
         return;
     }
-    append(r, it);
-    pthread_cond_signal(&r->cv);
-    pthread_mutex_unlock(&r->mu);
+    enqueue_unlock(r, it);
 }
 
 bool vn_sink_runner_stop(vn_sink_runner_t *r, double deadline_mono)
@@ -464,12 +479,7 @@ bool vn_sink_runner_stop(vn_sink_runner_t *r, double deadline_mono)
     }
     pthread_mutex_unlock(&r->mu);
     pthread_join(r->thread, NULL);
-    vn_sink_route_free(r->route);
-    vn_route_scratch_free(&r->scratch);
-    pthread_mutex_destroy(&r->mu);
-    pthread_cond_destroy(&r->cv);
-    pthread_cond_destroy(&r->idle_cv);
-    free(r);
+    runner_free(r);
     return true;
 }
 
