@@ -11,7 +11,6 @@
  *                                      "ports": [{"name": "grpc", "port": 8128, "protocol": "TCP"}]}]}
  */
 #include <arpa/inet.h>
-#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +20,7 @@
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "proxy/disc_internal.h"
+#include "sinks/http_get.h"
 #include "core/json_read.h"
 
 #define MAX_JSON_NODES 1000000
@@ -178,21 +178,6 @@ vn_err_t vn_disc_parse_k8s_endpoints(const char *body, size_t len, const char *p
 
 /* ---- fetching ---- */
 
-typedef struct sink {
-    vn_buf_t b;
-    bool too_large;
-} sink_t;
-
-static size_t on_body(char *p, size_t size, size_t n, void *ud)
-{
-    sink_t *s = ud;
-    if (vn_buf_add(&s->b, p, size * n) != VN_OK) {
-        s->too_large = true;
-        return 0; /* aborts the transfer */
-    }
-    return size * n;
-}
-
 /* Reads a small file (token, namespace) whole, trailing whitespace trimmed; NULL on error. */
 static char *read_small(const char *path)
 {
@@ -212,47 +197,18 @@ static char *read_small(const char *path)
 static vn_err_t fetch(const vn_proxy_config_t *cfg, const char *url, const char *auth_header, const char *ca_file,
                       vn_buf_t *body, char *err, size_t errcap)
 {
-    CURL *c = curl_easy_init();
-    if (!c) {
-        snprintf(err, errcap, "curl_easy_init failed");
-        return VN_ERR_IO;
-    }
-    sink_t s = {.b = VN_BUF_INIT(VN_DISC_MAX_BODY)};
-    struct curl_slist *h = curl_slist_append(NULL, "Accept: application/json");
-    if (auth_header)
-        h = curl_slist_append(h, auth_header);
-    long ms = (long)(cfg->disc_timeout_s * 1000);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, ms > 0 ? ms : 5000);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "veneur-proxy-c");
-    if (ca_file && ca_file[0])
-        curl_easy_setopt(c, CURLOPT_CAINFO, ca_file);
-    CURLcode rc = curl_easy_perform(c);
-    long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    vn_err_t e = VN_OK;
-    if (s.too_large) {
-        snprintf(err, errcap, "GET %s: response larger than %zu bytes", url, VN_DISC_MAX_BODY);
-        e = VN_ERR_TOO_LARGE;
-    } else if (rc != CURLE_OK) {
-        snprintf(err, errcap, "GET %s: %s", url, curl_easy_strerror(rc));
-        e = rc == CURLE_OPERATION_TIMEDOUT ? VN_ERR_TIMEOUT : VN_ERR_IO;
-    } else if (status != 200) {
-        snprintf(err, errcap, "GET %s: HTTP status %ld", url, status);
-        e = VN_ERR_PROTO;
-    }
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    if (e == VN_OK)
-        *body = s.b;
-    else
-        vn_buf_free(&s.b);
+    vn_http_get_opts_t o = {
+        .url = url,
+        .headers = {"Accept: application/json", auth_header},
+        .timeout_s = cfg->disc_timeout_s > 0 ? cfg->disc_timeout_s : 5.0,
+        .max_body = VN_DISC_MAX_BODY,
+        .ca_file = ca_file,
+        .user_agent = "veneur-proxy-c",
+    };
+    char why[256];
+    vn_err_t e = vn_http_get(&o, body, NULL, why, sizeof why);
+    if (e != VN_OK)
+        snprintf(err, errcap, "GET %s: %s", url, why);
     return e;
 }
 
