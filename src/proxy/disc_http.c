@@ -57,17 +57,50 @@ static bool is_ip(const char *s)
     return inet_pton(AF_INET, s, b) == 1 || inet_pton(AF_INET6, s, b) == 1;
 }
 
+/* Parses a discovery response into d (free with parse_end) and returns its root;
+ * NULL when it is not JSON, with err saying who answered (what) and why. */
+static const vn_jread_node_t *parse_doc(const char *what, const char *body, size_t len, vn_jread_doc_t *d,
+                                        char *err, size_t errcap)
+{
+    char jerr[160];
+    if (vn_jread_parse(body, len, MAX_JSON_NODES, d, jerr, sizeof jerr) != VN_OK) {
+        snprintf(err, errcap, "%s: invalid response: %s", what, jerr);
+        return NULL;
+    }
+    return vn_jread_root(d);
+}
+
+/* Frees d; a failed parse adds nothing: what it added after n0 is taken back. */
+static vn_err_t parse_end(vn_jread_doc_t *d, vn_strlist_t *out, size_t n0, vn_err_t e)
+{
+    vn_jread_free(d);
+    if (e != VN_OK)
+        drop_from(out, n0);
+    return e;
+}
+
+/* Appends host:port, or fails at VN_DISC_MAX_ADDRS with "<what>: more than N <items>". */
+static vn_err_t add_addr(vn_strlist_t *out, const char *what, const char *items, const char *host, int64_t port,
+                         char *err, size_t errcap)
+{
+    if (out->n >= VN_DISC_MAX_ADDRS) {
+        snprintf(err, errcap, "%s: more than %d %s", what, VN_DISC_MAX_ADDRS, items);
+        return VN_ERR_TOO_LARGE;
+    }
+    char hp[300];
+    vn_hostport_join(host, (unsigned)port, hp, sizeof hp);
+    push(out, hp);
+    return VN_OK;
+}
+
 vn_err_t vn_disc_parse_consul(const char *body, size_t len, vn_strlist_t *out, char *err, size_t errcap)
 {
-    vn_jread_doc_t d;
-    char jerr[160];
-    if (vn_jread_parse(body, len, MAX_JSON_NODES, &d, jerr, sizeof jerr) != VN_OK) {
-        snprintf(err, errcap, "consul: invalid response: %s", jerr);
-        return VN_ERR_PARSE;
-    }
-    vn_err_t e = VN_OK;
     size_t n0 = out->n;
-    const vn_jread_node_t *root = vn_jread_root(&d);
+    vn_jread_doc_t d;
+    const vn_jread_node_t *root = parse_doc("consul", body, len, &d, err, errcap);
+    if (!root)
+        return VN_ERR_PARSE;
+    vn_err_t e = VN_OK;
     if (root->type != VN_JREAD_ARRAY) {
         snprintf(err, errcap, "consul: invalid response: expected an array of service entries");
         e = VN_ERR_PARSE;
@@ -85,19 +118,11 @@ vn_err_t vn_disc_parse_consul(const char *body, size_t len, vn_strlist_t *out, c
                    port < 1 || port > 65535) {
             snprintf(err, errcap, "consul: entry %zu: Service.Port missing or not a port", i);
             e = VN_ERR_PARSE;
-        } else if (out->n >= VN_DISC_MAX_ADDRS) {
-            snprintf(err, errcap, "consul: more than %d entries", VN_DISC_MAX_ADDRS);
-            e = VN_ERR_TOO_LARGE;
         } else {
-            char hp[300];
-            vn_hostport_join(addr, (unsigned)port, hp, sizeof hp);
-            push(out, hp);
+            e = add_addr(out, "consul", "entries", addr, port, err, errcap);
         }
     }
-    vn_jread_free(&d);
-    if (e != VN_OK)
-        drop_from(out, n0);
-    return e;
+    return parse_end(&d, out, n0, e);
 }
 
 /* The port of a subset: the one named name, else the only one. 0 when none fits. */
@@ -123,15 +148,12 @@ static int64_t subset_port(const vn_jread_doc_t *d, const vn_jread_node_t *ports
 vn_err_t vn_disc_parse_k8s_endpoints(const char *body, size_t len, const char *port_name, vn_strlist_t *out,
                                      char *err, size_t errcap)
 {
-    vn_jread_doc_t d;
-    char jerr[160];
-    if (vn_jread_parse(body, len, MAX_JSON_NODES, &d, jerr, sizeof jerr) != VN_OK) {
-        snprintf(err, errcap, "kubernetes: invalid response: %s", jerr);
-        return VN_ERR_PARSE;
-    }
-    vn_err_t e = VN_OK;
     size_t n0 = out->n;
-    const vn_jread_node_t *root = vn_jread_root(&d);
+    vn_jread_doc_t d;
+    const vn_jread_node_t *root = parse_doc("kubernetes", body, len, &d, err, errcap);
+    if (!root)
+        return VN_ERR_PARSE;
+    vn_err_t e = VN_OK;
     const char *kind = vn_jread_str(&d, vn_jread_get(&d, root, "kind"), NULL);
     const vn_jread_node_t *subsets = vn_jread_get(&d, root, "subsets");
     if (root->type != VN_JREAD_OBJECT || (kind && strcmp(kind, "Endpoints") != 0)) {
@@ -160,20 +182,12 @@ vn_err_t vn_disc_parse_k8s_endpoints(const char *body, size_t len, const char *p
             if (!ip || !sane_host(ip, il) || !is_ip(ip)) {
                 snprintf(err, errcap, "kubernetes: subset %zu: an address has no valid ip", si);
                 e = VN_ERR_PARSE;
-            } else if (out->n >= VN_DISC_MAX_ADDRS) {
-                snprintf(err, errcap, "kubernetes: more than %d addresses", VN_DISC_MAX_ADDRS);
-                e = VN_ERR_TOO_LARGE;
             } else {
-                char hp[300];
-                vn_hostport_join(ip, (unsigned)port, hp, sizeof hp);
-                push(out, hp);
+                e = add_addr(out, "kubernetes", "addresses", ip, port, err, errcap);
             }
         }
     }
-    vn_jread_free(&d);
-    if (e != VN_OK)
-        drop_from(out, n0);
-    return e;
+    return parse_end(&d, out, n0, e);
 }
 
 /* ---- fetching ---- */
