@@ -31,6 +31,7 @@
 #include "forward/forward.h"
 #include "http/server.h"
 #include "listen/listeners.h"
+#include "ssf/server.h"
 #include "tls/tls.h"
 #include "parse/dogstatsd.h"
 #include "sinks/sink.h"
@@ -300,8 +301,8 @@ int main(int argc, char **argv)
         }
         sinks[nsinks++] = s;
     }
-    if (cfg->ssf_listen_addresses.n || cfg->grpc_listen_addresses.n)
-        VN_LOG(WARN, "event=listener_not_supported msg=\"ssf_listen_addresses and grpc_listen_addresses are ignored\"");
+    if (cfg->grpc_listen_addresses.n)
+        VN_LOG(WARN, "event=listener_not_supported msg=\"grpc_listen_addresses are ignored\"");
 
     vn_listeners_t *listeners = NULL;
     err[0] = '\0';
@@ -315,7 +316,20 @@ int main(int argc, char **argv)
         vn_config_free(cfg);
         return code;
     }
-    size_t nreaders = vn_listeners_reader_count(listeners);
+    vn_ssf_server_t *ssf = NULL;
+    err[0] = '\0';
+    if (vn_ssf_server_open(cfg, &ssf, err, sizeof err) != VN_OK) {
+        int code = fail("ssf_listen_addresses", err, VN_ERR_CONFIG);
+        vn_listeners_free(listeners);
+        free_sinks(sinks, nsinks);
+        free(sinks);
+        if (tls)
+            SSL_CTX_free(tls);
+        vn_config_free(cfg);
+        return code;
+    }
+    size_t nstatsd_readers = vn_listeners_reader_count(listeners);
+    size_t nreaders = nstatsd_readers + vn_ssf_server_reader_count(ssf);
     size_t nworkers = cfg->num_workers > 0 ? (size_t)cfg->num_workers : 1;
     vn_worker_t **workers = vn_xcalloc(nworkers, sizeof *workers);
     for (size_t w = 0; w < nworkers; w++) {
@@ -335,6 +349,10 @@ int main(int argc, char **argv)
         .parser = &parser, .workers = workers, .nworkers = nworkers, .events = &events, .stats = &app.stats};
     if (vn_listeners_start(listeners, &shared) != VN_OK) {
         VN_LOG(ERROR, "event=listener_start_failed");
+        return 1;
+    }
+    if (vn_ssf_server_start(ssf, &shared, nstatsd_readers) != VN_OK) {
+        VN_LOG(ERROR, "event=ssf_start_failed");
         return 1;
     }
     vn_forward_t *forward = NULL; /* forward_address / grpc_address (issue 6) */
@@ -397,6 +415,7 @@ int main(int argc, char **argv)
 
     atomic_store(&app.ready, false);
     vn_listeners_stop(listeners);
+    vn_ssf_server_stop(ssf); /* queued spans are converted before the final flush */
     vn_forward_stop_import(forward); /* no import may land after the final flush */
     vn_flusher_stop_by(flusher, cfg->flush_on_shutdown, sinks_by);
     vn_watchdog_stop(app.watchdog); /* after the final flush: it may not trip during a slow one */
@@ -405,6 +424,7 @@ int main(int argc, char **argv)
     vn_selfstats_free(app.selfstats);
     vn_forward_free(forward); /* sends the final batch (bounded by one interval) */
     vn_listeners_free(listeners);
+    vn_ssf_server_free(ssf);
     for (size_t w = 0; w < nworkers; w++)
         vn_worker_free(workers[w]);
     free(workers);

@@ -780,8 +780,6 @@ static vn_err_t validate(vn_cfg_loader_t *ld)
         return err;
     if ((err = check_ports(ld)) || (err = check_implicit_tags(ld)))
         return err;
-    if (c->ssf_listen_addresses.n)
-        VN_LOG(WARN, "event=config_ignored_key key=ssf_listen_addresses reason=ssf_not_implemented");
     return VN_OK;
 }
 

@@ -83,7 +83,7 @@ const vn_strlist_t *vn_sink_config_list(const vn_sink_config_t *sc, const char *
 typedef struct vn_config {
     /* listeners */
     vn_strlist_t statsd_listen_addresses;
-    vn_strlist_t ssf_listen_addresses;  /* accepted; SSF not implemented yet (warning) */
+    vn_strlist_t ssf_listen_addresses;  /* udp:// and unix:// (ssf/server.h) */
     vn_strlist_t grpc_listen_addresses;
     char *grpc_address;
     char *http_address;
@@ -146,7 +146,7 @@ typedef struct vn_config {
     size_t n_metric_sink_routing;
     char *tls_server_name;                  /* tls.server_name */
     int block_profile_rate, mutex_profile_fraction; /* accepted, unused */
-    char *indicator_span_timer_name, *objective_span_timer_name; /* accepted, unused (SSF) */
+    char *indicator_span_timer_name, *objective_span_timer_name; /* ssf/convert.h; "" disables */
     /* veneur_metrics_scopes.{counter,gauge,histogram,set,status}: "", "default", "local" or "global" */
     char *veneur_metrics_scopes_counter, *veneur_metrics_scopes_gauge, *veneur_metrics_scopes_histogram,
         *veneur_metrics_scopes_set, *veneur_metrics_scopes_status;

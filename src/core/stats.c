@@ -331,6 +331,9 @@ size_t vn_stats_render_prometheus(const vn_stats_t *s, char *buf, size_t cap)
             vn_stats_get(&s->import_metrics_late));
     counter(&o, "veneur_import_metrics_failed_total", "Imported metrics a worker could not merge.",
             vn_stats_get(&s->import_metrics_failed));
+    counter(&o, "veneur_self_metrics_dropped_total",
+            "Self-metrics datagrams to stats_address that could not be sent (no listener, buffer full).",
+            vn_stats_get(&s->self_metrics_dropped));
     counter(&o, "veneur_grpc_connections_total", "HTTP/2 connections accepted on grpc_address.",
             vn_stats_get(&s->grpc_connections_total));
     counter(&o, "veneur_grpc_accept_paused_total", "Times the gRPC listener paused because accept ran out of resources.",
@@ -345,5 +348,35 @@ size_t vn_stats_render_prometheus(const vn_stats_t *s, char *buf, size_t cap)
             vn_stats_get(&s->grpc_reassembly_refused));
     counter(&o, "veneur_grpc_body_timeouts_total", "gRPC calls ended because a split message did not complete in time.",
             vn_stats_get(&s->grpc_body_timeouts));
+    counter(&o, "veneur_ssf_packets_total", "SSF UDP datagrams read.", vn_stats_get(&s->ssf_packets));
+    counter(&o, "veneur_ssf_frames_total", "SSF stream frames read.", vn_stats_get(&s->ssf_frames));
+    counter(&o, "veneur_ssf_bytes_total", "SSF span bytes read.", vn_stats_get(&s->ssf_bytes));
+    counter(&o, "veneur_ssf_spans_received_total", "SSF spans decoded (Go ssf.spans.received_total).",
+            vn_stats_get(&s->ssf_spans_received));
+    counter(&o, "veneur_ssf_spans_root_received_total", "Decoded SSF spans whose id is their trace id.",
+            vn_stats_get(&s->ssf_root_spans_received));
+    counter(&o, "veneur_ssf_spans_dropped_total", "SSF spans dropped: span queue full.",
+            vn_stats_get(&s->ssf_spans_dropped));
+    counter(&o, "veneur_ssf_errors_zerolength_total", "Empty SSF datagrams.", vn_stats_get(&s->ssf_errors_zerolength));
+    counter(&o, "veneur_ssf_errors_decode_total", "SSF packets that are not an SSFSpan protobuf.",
+            vn_stats_get(&s->ssf_errors_decode));
+    counter(&o, "veneur_ssf_errors_empty_id_total", "SSF spans with id 0 (still processed).",
+            vn_stats_get(&s->ssf_errors_empty_id));
+    counter(&o, "veneur_ssf_packet_too_long_total", "SSF datagrams over trace_max_length_bytes.",
+            vn_stats_get(&s->ssf_packet_too_long));
+    counter(&o, "veneur_ssf_frame_errors_total", "SSF streams closed on a framing error.",
+            vn_stats_get(&s->ssf_frame_errors));
+    counter(&o, "veneur_ssf_samples_invalid_total", "SSF samples not converted to metrics.",
+            vn_stats_get(&s->ssf_samples_invalid));
+    counter(&o, "veneur_ssf_metrics_generated_total", "Metrics derived from SSF spans.",
+            vn_stats_get(&s->ssf_metrics_generated));
+    counter(&o, "veneur_ssf_connections_accepted_total", "SSF stream connections accepted.",
+            vn_stats_get(&s->ssf_conns_accepted));
+    counter(&o, "veneur_ssf_connections_rejected_total", "SSF stream connections refused at the connection cap.",
+            vn_stats_get(&s->ssf_conns_rejected));
+    counter(&o, "veneur_ssf_connections_evicted_total", "SSF stream connections that never sent a frame, closed at a cap.",
+            vn_stats_get(&s->ssf_conns_evicted));
+    counter(&o, "veneur_ssf_accept_backoffs_total", "SSF stream listener pauses after accept errors.",
+            vn_stats_get(&s->ssf_accept_backoffs));
     return o.len;
 }

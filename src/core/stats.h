@@ -67,6 +67,11 @@ typedef struct vn_stats_sink {
     _Atomic uint64_t route_dropped_max_tag_length;  /* reason:max_tag_length */
 } vn_stats_sink_t;
 
+/* Go's forward.error_total causes (flusher.go): the flush deadline passed; the connection
+ * was refused, lost or never up (grpc-go's TransientFailure / "transport is closing");
+ * anything else (an error status, a protocol error). */
+enum { VN_FWD_CAUSE_DEADLINE = 0, VN_FWD_CAUSE_UNAVAILABLE = 1, VN_FWD_CAUSE_SEND = 2 };
+
 typedef struct vn_stats {
     _Atomic uint64_t packets[VN_PROTO__COUNT];      /* datagrams, or lines for streams */
     _Atomic uint64_t bytes[VN_PROTO__COUNT];
@@ -102,6 +107,10 @@ typedef struct vn_stats {
     _Atomic uint64_t forward_metrics_failed;   /* metrics in calls that failed */
     _Atomic uint64_t forward_metrics_dropped;  /* never sent: queue full, over a size cap, unencodable */
     _Atomic uint64_t forward_duration_ns_last, forward_duration_ns_total;
+    /* forward_failures split by Go's forward.error_total cause tag (VN_FWD_CAUSE_*); self-metrics only */
+    _Atomic uint64_t forward_failures_by_cause[3];
+    /* stats_address datagrams the self-metrics sender dropped (send failed); copied after each report */
+    _Atomic uint64_t self_metrics_dropped;
     /* imports, global side (forward/import_server.c, aggregate/worker.c) */
     _Atomic uint64_t import_calls;             /* SendMetrics/SendMetricsV2 calls answered */
     _Atomic uint64_t import_call_errors;       /* calls answered with a non-0 grpc-status */
@@ -119,6 +128,21 @@ typedef struct vn_stats {
     _Atomic uint64_t grpc_handshake_timeouts;  /* closed: no preface + SETTINGS in time */
     _Atomic uint64_t grpc_reassembly_refused;  /* calls ended RESOURCE_EXHAUSTED by a reassembly budget */
     _Atomic uint64_t grpc_body_timeouts;       /* calls ended: a split message did not complete in time */
+    /* SSF span ingest (ssf/server.c, ssf/convert.c; Go ssf.* self-metrics, docs/internals/ssf.md) */
+    _Atomic uint64_t ssf_packets;            /* UDP datagrams read */
+    _Atomic uint64_t ssf_frames;             /* stream frames read */
+    _Atomic uint64_t ssf_bytes;              /* span bytes read (datagrams and frame bodies) */
+    _Atomic uint64_t ssf_spans_received;     /* decoded spans (Go ssf.spans.received_total) */
+    _Atomic uint64_t ssf_root_spans_received; /* of those, id == trace_id (Go ssf.spans.root.received_total) */
+    _Atomic uint64_t ssf_spans_dropped;      /* span queue (span_channel_capacity) full */
+    _Atomic uint64_t ssf_errors_zerolength;  /* empty datagrams (Go reason:zerolength) */
+    _Atomic uint64_t ssf_errors_decode;      /* not an SSFSpan protobuf, or larger than the decode arena */
+    _Atomic uint64_t ssf_errors_empty_id;    /* decoded span with id 0 (Go reason:empty_id; still processed) */
+    _Atomic uint64_t ssf_packet_too_long;    /* datagrams over trace_max_length_bytes */
+    _Atomic uint64_t ssf_frame_errors;       /* streams closed on a framing error (version, length) */
+    _Atomic uint64_t ssf_samples_invalid;    /* samples not converted (Go reason:invalid_metrics) */
+    _Atomic uint64_t ssf_metrics_generated;  /* metrics derived from spans (Go metrics_flushed_total, metric_extraction) */
+    _Atomic uint64_t ssf_conns_accepted, ssf_conns_rejected, ssf_conns_evicted, ssf_accept_backoffs;
     /* Samples refused by the series cap, per metric name (first VN_STATS_OVERFLOW_NAMES names,
      * then name "" for all others). Written by the flusher under overflow_mu, read by /metrics. */
     pthread_mutex_t overflow_mu;

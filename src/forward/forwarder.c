@@ -110,6 +110,18 @@ static vn_err_t call_with_failover(vn_forwarder_t *f, vn_forward_batch_t *b, dou
     return e;
 }
 
+/* Go's forward.error_total cause for a failed call (core/stats.h VN_FWD_CAUSE_*). */
+static int failure_cause(vn_err_t e, const vn_grpc_result_t *res, double deadline)
+{
+    vn_err_t t = res->transport != VN_OK ? res->transport : e;
+    if (t == VN_ERR_TIMEOUT || vn_clock_mono_s() >= deadline)
+        return VN_FWD_CAUSE_DEADLINE;
+    /* refused, unreachable or reset with no answer: the connection, not the call, failed */
+    if (t == VN_ERR_IO && res->grpc_status < 0)
+        return VN_FWD_CAUSE_UNAVAILABLE;
+    return VN_FWD_CAUSE_SEND;
+}
+
 static void send_batch(vn_forwarder_t *f, vn_forward_batch_t *b)
 {
     double t0 = vn_clock_mono_s();
@@ -134,6 +146,8 @@ static void send_batch(vn_forwarder_t *f, vn_forward_batch_t *b)
                vn_buf_len(&b->body), (double)dur / 1e6);
         return;
     }
+    /* the cause first: a reader that saw forward_failures finds its cause counted */
+    vn_stats_add(&st->forward_failures_by_cause[failure_cause(e, &res, deadline)], 1);
     vn_stats_add(&st->forward_failures, 1);
     vn_stats_add(&st->forward_metrics_failed, b->metrics);
     /* The first failure and then one in 60 consecutive ones: a dead global must not flood the log. */

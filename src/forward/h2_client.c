@@ -61,6 +61,7 @@ struct vn_h2_client {
     nghttp2_session *sess;
     bool dead;         /* GOAWAY seen, EOF or an error: reconnect before the next call */
     bool got_settings; /* the server's SETTINGS arrived */
+    bool dialled;      /* ... on the last stream open (kept after a disconnect) */
     const uint8_t *out; /* pending output chunk from nghttp2_session_mem_send */
     size_t out_len;
     /* the call in progress */
@@ -232,6 +233,7 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud)
     vn_h2_client_t *c = ud;
     if (f->hd.type == NGHTTP2_SETTINGS && !(f->hd.flags & NGHTTP2_FLAG_ACK)) {
         c->got_settings = true;
+        c->dialled = true;
     } else if (f->hd.type == NGHTTP2_PING && (f->hd.flags & NGHTTP2_FLAG_ACK)) {
         c->ping_sent = 0;
         c->last_ping_ack = vn_clock_mono_s();
@@ -656,6 +658,7 @@ vn_err_t vn_h2_client_stream_open(vn_h2_client_t *c, const char *path, const vn_
     c->res = &c->own_res;
     c->sid = 0;
     c->closed = false;
+    c->dialled = false;
     vn_err_t e = connect_all(c, deadline);
     /* the dial completes when the server's SETTINGS arrive (Go's WithBlock waits for READY) */
     if (e == VN_OK)
@@ -685,6 +688,8 @@ vn_err_t vn_h2_client_stream_open(vn_h2_client_t *c, const char *path, const vn_
     c->last_ping_ack = c->last_progress = c->last_data = vn_clock_mono_s();
     return VN_OK;
 }
+
+bool vn_h2_client_dialled(const vn_h2_client_t *c) { return c->dialled; }
 
 bool vn_h2_client_stream_idle(const vn_h2_client_t *c) { return c->body_off == c->body_len; }
 

@@ -165,6 +165,10 @@ vn_err_t vn_h2_client_stream_pump(vn_h2_client_t *c, int timeout_ms, int wake_fd
  */
 vn_err_t vn_h2_client_stream_finish(vn_h2_client_t *c, double deadline);
 
+/** The last vn_h2_client_stream_open got as far as the server's SETTINGS (the dial
+ * succeeded; a failure after it was the call's), whether or not it then failed. */
+bool vn_h2_client_dialled(const vn_h2_client_t *c);
+
 /** Why the last stream open or pump failed ("no error" if none); valid until the next call or free. */
 const char *vn_h2_client_error(const vn_h2_client_t *c);
 

@@ -268,6 +268,30 @@ static bool ingest_event(vn_ingest_t *in, const char *line, size_t len)
     return true;
 }
 
+bool vn_ingest_sample(vn_ingest_t *in, vn_str_t name, vn_mtype_t type, vn_scope_t scope, double value,
+                      double rate, const vn_str_t *tags, size_t ntags, vn_str_t member)
+{
+    uint32_t hash;
+    size_t klen = build_key(in, name, type, tags, ntags, &hash);
+    if (!klen || !vn_rec_fits(klen, type == VN_MT_STATUS ? 1 + member.len : member.len)) {
+        in->errors[VN_PARSE_ERR_KEY_TOO_LONG]++;
+        return false;
+    }
+    scope = normalise_scope(type, scope);
+    if (type == VN_MT_SET)
+        return put(in, hash, type, scope, 0, 1, in->key, klen, member.p, member.len);
+    if (type == VN_MT_STATUS) {
+        /* aux = hostname '\0' message; SSF carries no hostname */
+        char aux[VN_REC_MAX_AUX + 1];
+        aux[0] = '\0';
+        if (member.len)
+            memcpy(aux + 1, member.p, member.len);
+        in->service_checks++;
+        return put(in, hash, type, scope, value, 1, in->key, klen, aux, 1 + member.len);
+    }
+    return put(in, hash, type, scope, value, rate, in->key, klen, NULL, 0);
+}
+
 bool vn_ingest_line(vn_ingest_t *in, const char *line, size_t len)
 {
     if (len == 0)

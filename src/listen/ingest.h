@@ -36,6 +36,17 @@ void vn_ingest_packet(vn_ingest_t *in, const char *buf, size_t len);
 /** Ingests one line (no '\n'). Returns false if it was rejected (counted). */
 bool vn_ingest_line(vn_ingest_t *in, const char *line, size_t len);
 
+/**
+ * Ingests one already-decoded sample (SSF spans, ssf/convert.h) exactly as a
+ * parsed statsd line would be: same key, hash, worker, scope merge. tags must
+ * be final (implicit tags applied, byte-wise sorted, no magic scope tags) and
+ * free of ',' '\n' NUL; name free of '\n' NUL. member: the set member (VN_MT_SET)
+ * or the status message (VN_MT_STATUS), else ignored. Never allocates. Returns
+ * false when the sample was dropped (key too long or queue full; counted).
+ */
+bool vn_ingest_sample(vn_ingest_t *in, vn_str_t name, vn_mtype_t type, vn_scope_t scope, double value,
+                      double rate, const vn_str_t *tags, size_t ntags, vn_str_t member);
+
 /** Pushes partially filled batches to the workers; call after each read burst. */
 void vn_ingest_commit(vn_ingest_t *in);
 

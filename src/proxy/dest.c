@@ -39,7 +39,21 @@
 typedef struct batch {
     uint8_t *p;
     size_t len, cap, count;
+    double first; /* monotonic time its first message was queued */
 } batch_t;
+
+/* Process-wide counters (Go's veneur_proxy.forward.* / grpc.conn_*); none without stats. */
+#define PSTAT(d, field, n)                                                                                            \
+    do {                                                                                                               \
+        if ((d)->o.stats)                                                                                              \
+            vn_pstat_add(&(d)->o.stats->field, (n));                                                                   \
+    } while (0)
+
+static void count_sent(vn_dest_t *d, size_t n)
+{
+    atomic_fetch_add_explicit(&d->sent, n, memory_order_relaxed);
+    PSTAT(d, fwd_metrics[VN_PSTAT_FWD_OK], n);
+}
 
 static int stopping(vn_dest_t *d) { return atomic_load(&d->stop); }
 
@@ -94,6 +108,8 @@ vn_dest_push_t vn_dest_push(vn_dest_t *d, const uint8_t *msg, size_t len)
         d->qcap = cap;
     }
     bool was_empty = d->qlen == 0;
+    if (was_empty)
+        d->q_first = vn_clock_mono_s(); /* once per batch: the buffer latency is the oldest message's */
     vn_grpc_prefix(d->q + d->qlen, (uint32_t)len);
     memcpy(d->q + d->qlen + VN_GRPC_PREFIX, msg, len);
     d->qlen += need;
@@ -110,6 +126,7 @@ static void swap_queue(vn_dest_t *d, batch_t *b)
     pthread_mutex_lock(&d->mu);
     uint8_t *p = d->q;
     size_t len = d->qlen, cap = d->qcap, count = d->qcount;
+    b->first = d->q_first;
     d->q = b->p;
     d->qcap = b->cap;
     d->qlen = 0;
@@ -152,11 +169,12 @@ static void give_back(vn_dest_t *d, batch_t *b, size_t unsent, bool reroute)
 {
     size_t taken = b->len - unsent, boundary;
     size_t sent = frames_before(b->p, b->len, taken, &boundary);
-    atomic_fetch_add(&d->sent, sent);
+    count_sent(d, sent);
     size_t rest_frames = b->count - sent;
     if (boundary < taken && rest_frames > 0) {
         /* one message was cut in the middle: the server drops it with the stream */
         atomic_fetch_add(&d->dropped_down, 1);
+        PSTAT(d, fwd_metrics[VN_PSTAT_FWD_EOF], 1);
         rest_frames--;
         size_t m = ((size_t)b->p[boundary + 1] << 24) | ((size_t)b->p[boundary + 2] << 16) |
                    ((size_t)b->p[boundary + 3] << 8) | b->p[boundary + 4];
@@ -178,6 +196,7 @@ static void give_back(vn_dest_t *d, batch_t *b, size_t unsent, bool reroute)
         lost = rest_frames + q.count;
     }
     atomic_fetch_add(&d->dropped_down, lost);
+    PSTAT(d, fwd_metrics[VN_PSTAT_FWD_DROPPED], lost);
     free(q.p);
     batch_done(b);
 }
@@ -196,12 +215,19 @@ static run_end_t run(vn_dest_t *d, vn_h2_client_t *s, batch_t *b, unsigned hops)
             return RUN_RESTREAM;
         if (vn_h2_client_stream_idle(s)) {
             if (b->count) {
-                atomic_fetch_add_explicit(&d->sent, b->count, memory_order_relaxed);
+                /* the stream took the whole batch: Go's send latency (queued to sent) */
+                atomic_store_explicit(&d->lat_send_ns, (uint64_t)((vn_clock_mono_s() - b->first) * 1e9),
+                                      memory_order_relaxed);
+                atomic_store_explicit(&d->lat_fresh, 1, memory_order_relaxed);
+                count_sent(d, b->count);
                 batch_done(b);
             }
             swap_queue(d, b);
-            if (b->len)
+            if (b->len) {
+                atomic_store_explicit(&d->lat_buffer_ns, (uint64_t)((vn_clock_mono_s() - b->first) * 1e9),
+                                      memory_order_relaxed);
                 vn_h2_client_stream_write(s, b->p, b->len);
+            }
         }
         bool woken = false;
         if (vn_h2_client_stream_pump(s, 1000, d->efd, &woken) != VN_OK)
@@ -249,7 +275,7 @@ static void drain(vn_dest_t *d, vn_h2_client_t *s, batch_t *b)
     bool ok = true;
     while (ok && vn_clock_mono_s() < deadline) {
         if (vn_h2_client_stream_idle(s)) {
-            atomic_fetch_add(&d->sent, b->count);
+            count_sent(d, b->count);
             batch_done(b);
             swap_queue(d, b);
             if (!b->len)
@@ -260,7 +286,7 @@ static void drain(vn_dest_t *d, vn_h2_client_t *s, batch_t *b)
         ok = vn_h2_client_stream_pump(s, left > 0 ? (int)(left * 1000) + 1 : 0, -1, NULL) == VN_OK;
     }
     if (ok && vn_h2_client_stream_idle(s) && vn_h2_client_stream_finish(s, deadline) == VN_OK) {
-        atomic_fetch_add(&d->sent, b->count);
+        count_sent(d, b->count);
         b->len = b->count = 0;
     } else {
         VN_LOG(WARN, "event=proxy_destination_drain_incomplete destination=%s reason=%s", VN_LOG_Q(d->addr),
@@ -272,6 +298,7 @@ static void drain(vn_dest_t *d, vn_h2_client_t *s, batch_t *b)
 /* A fresh client and stream to the destination, carrying our id and hop count (forward/hops.h). */
 static vn_err_t open_stream(vn_dest_t *d, unsigned hops, vn_h2_client_t **out, char *err, size_t errcap)
 {
+    *out = NULL;
     vn_h2_client_t *c = NULL;
     vn_err_t e = vn_h2_client_new(d->addr, NULL, NULL, &c);
     if (e != VN_OK) {
@@ -292,11 +319,27 @@ static vn_err_t open_stream(vn_dest_t *d, unsigned hops, vn_h2_client_t **out, c
     e = vn_h2_client_stream_open(c, PATH_V2, &t, vn_clock_mono_s() + d->o.dial_timeout_s);
     if (e != VN_OK) {
         snprintf(err, errcap, "%s", vn_h2_client_error(c));
+        /* Go: failed_dial when the connection never came up, failed_connect when the call was refused */
+        bool dialled = vn_h2_client_dialled(c);
+        PSTAT(d, fwd_connect[dialled ? VN_PSTAT_CONN_FAILED_CONNECT : VN_PSTAT_CONN_FAILED_DIAL], 1);
+        PSTAT(d, grpc_client_conn_begin, dialled ? 1 : 0);
+        PSTAT(d, grpc_client_conn_end, dialled ? 1 : 0);
         vn_h2_client_free(c);
         return e;
     }
+    PSTAT(d, grpc_client_conn_begin, 1);
     *out = c;
     return VN_OK;
+}
+
+/* Frees an open stream's client: the connection ends (Go's grpc.conn_end client:true). */
+static void close_stream(vn_dest_t *d, vn_h2_client_t **s)
+{
+    if (!*s)
+        return;
+    vn_h2_client_free(*s);
+    *s = NULL;
+    PSTAT(d, grpc_client_conn_end, 1);
 }
 
 static void *dest_main(void *arg)
@@ -336,11 +379,11 @@ static void *dest_main(void *arg)
         }
         if (atomic_load(&d->is_self)) {
             /* the opening PING's answer came after our server saw our id: never join the ring */
-            vn_h2_client_free(s);
-            s = NULL;
+            close_stream(d, &s);
             continue;
         }
         atomic_fetch_add(&d->connects, 1);
+        PSTAT(d, fwd_connect[VN_PSTAT_CONN_SUCCESS], 1);
         pthread_mutex_lock(&d->mu);
         d->accepting = true;
         pthread_mutex_unlock(&d->mu);
@@ -353,18 +396,18 @@ static void *dest_main(void *arg)
         atomic_store(&d->up, 0);
         if (end == RUN_RESTREAM || end == RUN_SELF) {
             restream(d, s, &b, end == RUN_RESTREAM); /* for RUN_SELF: what was queued goes elsewhere; refused at the loop top */
-            vn_h2_client_free(s);
-            s = NULL;
+            PSTAT(d, fwd_disconnect[0], 1); /* ended by us, cleanly */
+            close_stream(d, &s);
             backoff = 0;
             continue;
         }
         atomic_fetch_add(&d->disconnects, 1);
+        PSTAT(d, fwd_disconnect[1], 1);
         d->hooks.down(d->hooks.ctx, d); /* out of the ring before the queue is taken */
         VN_LOG(WARN, "event=proxy_destination_down destination=%s reason=%s", VN_LOG_Q(d->addr),
                VN_LOG_Q(vn_h2_client_error(s)));
         give_back(d, &b, vn_h2_client_stream_unsent(s), true);
-        vn_h2_client_free(s);
-        s = NULL;
+        close_stream(d, &s);
         last_fail_log = -1e9; /* the first dial failure after an outage is worth a line */
         backoff = d->o.backoff_min_s;
     }
@@ -378,7 +421,9 @@ static void *dest_main(void *arg)
         if (s) /* a clean end: the global keeps what it merged either way */
             (void)vn_h2_client_stream_finish(s, vn_clock_mono_s() + d->o.dial_timeout_s);
     }
-    vn_h2_client_free(s);
+    if (s)
+        PSTAT(d, fwd_disconnect[0], 1); /* stopped: the stream ends from our side */
+    close_stream(d, &s);
     free(b.p);
     return NULL;
 }

@@ -73,6 +73,7 @@ struct vn_dest {
     bool accepting;
     uint8_t *q;
     size_t qlen, qcap, qcount;
+    double q_first; /* monotonic time the oldest queued message arrived */
     vn_dest_opts_t o;
     vn_dest_hooks_t hooks;
     int efd; /* eventfd: queue became non-empty, or stop */
@@ -81,6 +82,10 @@ struct vn_dest {
     pthread_t thread;
     /* counters for /metrics */
     _Atomic uint64_t up, connects, connect_failures, disconnects, sent, dropped_full, dropped_down, rerouted_out;
+    /* Go's forward.buffer_latency_ns / send_latency_ns: the last batch's oldest message, queued
+     * to handed to the stream / to taken whole by it; lat_fresh: a batch was sent since the last read */
+    _Atomic uint64_t lat_buffer_ns, lat_send_ns, lat_fresh;
+    uint64_t dropped_full_emitted; /* the telemetry thread's last read, for handle.enqueue's delta */
 };
 
 /** Creates the destination (addr copied), refs = 1 (the caller's), and starts its thread. */

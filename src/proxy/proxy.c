@@ -52,6 +52,11 @@ static void statsd_tick(void *ctx)
 {
     vn_proxy_t *p = ctx;
     vn_proxy_stats_emit(&p->stats, &p->statsd_prev, p->statsd);
+    if (p->cfg->disc_kind != VN_DISC_NONE)
+        vn_proxy_stats_emit_discovery(&p->stats, &p->statsd_prev, p->statsd);
+    vn_router_emit(p->router, p->statsd);
+    vn_statsd_out_flush(p->statsd);
+    atomic_store(&p->stats.self_metrics_dropped, vn_statsd_out_counts(p->statsd).dgrams_dropped);
 }
 
 /* Go's datadog-go client with client-side aggregation: one line per name and

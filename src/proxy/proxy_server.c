@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "forward/fwd_call.h"
@@ -40,6 +41,7 @@ typedef struct pcall {
     counts_t c;             /* not yet added to the shared stats */
     vn_route_ctx_t rc;
     char msg[160];
+    double t0; /* call opened (monotonic): Go's ingest.request_latency_ms */
 } pcall_t;
 
 static void flush_counts(pcall_t *p)
@@ -113,6 +115,7 @@ static void *h_open(void *ctx, const char *path, vn_grpc_status_t *status, const
     p->srv = s;
     p->fc = fc;
     vn_route_ctx_init(&p->rc, s->router);
+    p->t0 = vn_clock_mono_s();
     vn_pstat_add(&s->stats->ingest_requests[fc.unary ? VN_PSTAT_SINGLE : VN_PSTAT_STREAM], 1);
     return p;
 }
@@ -145,8 +148,12 @@ static void h_close(void *call, vn_grpc_status_t final)
 {
     pcall_t *p = call;
     flush_counts(p);
+    int proto = p->fc.unary ? VN_PSTAT_SINGLE : VN_PSTAT_STREAM;
+    double us = (vn_clock_mono_s() - p->t0) * 1e6;
+    vn_pstat_add(&p->srv->stats->req_latency_us[proto], us > 0 ? (uint64_t)us : 0);
+    vn_pstat_add(&p->srv->stats->req_latency_n[proto], 1);
     if (final != VN_GRPC_OK)
-        vn_pstat_add(&p->srv->stats->ingest_errors[p->fc.unary ? VN_PSTAT_SINGLE : VN_PSTAT_STREAM], 1);
+        vn_pstat_add(&p->srv->stats->ingest_errors[proto], 1);
     if (p->rejected)
         VN_LOG(WARN, "event=proxy_metrics_rejected n=%zu of=%zu reason=\"not a valid metricpb.Metric\"",
                p->rejected, p->total);

@@ -63,6 +63,9 @@ void vn_proxy_stats_render(const vn_proxy_stats_t *s, vn_buf_t *out)
     family(out, "veneur_proxy_hops_restreams_total", "counter",
            "destination streams re-opened to carry a higher x-veneur-hops (a proxy chain, or a loop)");
     value(out, "veneur_proxy_hops_restreams_total", NULL, &s->hops_restreams);
+    family(out, "veneur_proxy_self_metrics_dropped_total", "counter",
+           "self-metrics datagrams to statsd.address that could not be sent (no listener, buffer full)");
+    value(out, "veneur_proxy_self_metrics_dropped_total", NULL, &s->self_metrics_dropped);
 }
 
 void vn_proxy_stats_render_grpc(const vn_stats_t *c, vn_buf_t *out)
@@ -100,26 +103,69 @@ static void emit_count(vn_proxy_stats_prev_t *prev, size_t i, const _Atomic uint
     vn_statsd_out_add(out, name, (double)d, "c", tags);
 }
 
+/* prev->v slots: fixed, so the set of lines per interval never depends on traffic */
+enum {
+    PV_INGEST = 0,             /* 3 per protocol */
+    PV_HANDLE = 6,             /* 3 */
+    PV_CONNECT = 9,            /* 3 */
+    PV_FWD = 12,               /* 3 */
+    PV_DISC = 15,              /* 2 */
+    PV_GRPC = 17,              /* 2 */
+    PV_LAT_US = 19,            /* 2 */
+    PV_LAT_N = 21,             /* 2 */
+    PV_DISCONNECT = 23,        /* 2 */
+    PV_DISC_MS = 25,
+    PV__END
+};
+_Static_assert(PV__END <= sizeof(((vn_proxy_stats_prev_t *)0)->v) / sizeof(uint64_t), "prev slots");
+
+static uint64_t take(vn_proxy_stats_prev_t *prev, size_t i, uint64_t now)
+{
+    uint64_t d = now >= prev->v[i] ? now - prev->v[i] : 0;
+    prev->v[i] = now;
+    return d;
+}
+
 void vn_proxy_stats_emit(const vn_proxy_stats_t *s, vn_proxy_stats_prev_t *prev, vn_statsd_out_t *out)
 {
     static const char *const proto[2] = {"protocol:grpc-single", "protocol:grpc-stream"};
-    size_t k = 0;
     for (int i = 0; i < 2; i++) {
-        emit_count(prev, k++, &s->ingest_requests[i], out, "veneur_proxy.ingest.request_count", proto[i]);
-        emit_count(prev, k++, &s->ingest_metrics[i], out, "veneur_proxy.ingest.metrics_count", proto[i]);
-        emit_count(prev, k++, &s->ingest_errors[i], out, "veneur_proxy.ingest.request_error_count", proto[i]);
+        emit_count(prev, PV_INGEST + 3 * (size_t)i, &s->ingest_requests[i], out, "veneur_proxy.ingest.request_count",
+                   proto[i]);
+        emit_count(prev, PV_INGEST + 3 * (size_t)i + 1, &s->ingest_metrics[i], out,
+                   "veneur_proxy.ingest.metrics_count", proto[i]);
+        emit_count(prev, PV_INGEST + 3 * (size_t)i + 2, &s->ingest_errors[i], out,
+                   "veneur_proxy.ingest.request_error_count", proto[i]);
+        /* Go times every call; one mean per interval, with a sample rate so the receiver
+         * counts every call (datadog-go's client-side aggregation does not aggregate timings) */
+        uint64_t us = take(prev, PV_LAT_US + (size_t)i, vn_pstat_get(&s->req_latency_us[i]));
+        uint64_t n = take(prev, PV_LAT_N + (size_t)i, vn_pstat_get(&s->req_latency_n[i]));
+        if (n)
+            vn_statsd_out_add_rate(out, "veneur_proxy.ingest.request_latency_ms", (double)us / 1000.0 / (double)n,
+                                   "ms", 1.0 / (double)n, proto[i]);
     }
-    emit_count(prev, k++, &s->handle_ok, out, "veneur_proxy.handle.metrics_count", "error:false");
-    emit_count(prev, k++, &s->handle_no_destination, out, "veneur_proxy.handle.metrics_count", "error:destination");
-    emit_count(prev, k++, &s->handle_dropped, out, "veneur_proxy.handle.metrics_count", "error:dropped");
-    emit_count(prev, k++, &s->discovery_success, out, "veneur_proxy.discovery.count", "status:success");
-    emit_count(prev, k++, &s->discovery_fail, out, "veneur_proxy.discovery.count", "status:fail");
-    uint64_t ns = vn_pstat_get(&s->discovery_duration_ns_total);
-    uint64_t ms_now = ns / 1000000u;
-    vn_statsd_out_add(out, "veneur_proxy.discovery.duration_total_ms",
-                      (double)(ms_now >= prev->v[k] ? ms_now - prev->v[k] : 0), "c", NULL);
-    prev->v[k++] = ms_now;
+    emit_count(prev, PV_HANDLE, &s->handle_ok, out, "veneur_proxy.handle.metrics_count", "error:false");
+    emit_count(prev, PV_HANDLE + 1, &s->handle_no_destination, out, "veneur_proxy.handle.metrics_count",
+               "error:destination");
+    emit_count(prev, PV_HANDLE + 2, &s->handle_dropped, out, "veneur_proxy.handle.metrics_count", "error:dropped");
+    static const char *const conn[3] = {"status:success", "status:failed_dial", "status:failed_connect"};
+    for (size_t i = 0; i < 3; i++)
+        emit_count(prev, PV_CONNECT + i, &s->fwd_connect[i], out, "veneur_proxy.forward.connect", conn[i]);
+    static const char *const fwd[3] = {"error:false", "error:eof", "error:dropped"};
+    for (size_t i = 0; i < 3; i++)
+        emit_count(prev, PV_FWD + i, &s->fwd_metrics[i], out, "veneur_proxy.forward.metrics_count", fwd[i]);
+    emit_count(prev, PV_DISCONNECT, &s->fwd_disconnect[0], out, "veneur_proxy.forward.disconnect", "error:false");
+    emit_count(prev, PV_DISCONNECT + 1, &s->fwd_disconnect[1], out, "veneur_proxy.forward.disconnect", "error:true");
+    emit_count(prev, PV_GRPC, &s->grpc_client_conn_begin, out, "veneur_proxy.grpc.conn_begin", "client:true");
+    emit_count(prev, PV_GRPC + 1, &s->grpc_client_conn_end, out, "veneur_proxy.grpc.conn_end", "client:true");
+}
+
+void vn_proxy_stats_emit_discovery(const vn_proxy_stats_t *s, vn_proxy_stats_prev_t *prev, vn_statsd_out_t *out)
+{
+    emit_count(prev, PV_DISC, &s->discovery_success, out, "veneur_proxy.discovery.count", "status:success");
+    emit_count(prev, PV_DISC + 1, &s->discovery_fail, out, "veneur_proxy.discovery.count", "status:fail");
+    uint64_t ms = take(prev, PV_DISC_MS, vn_pstat_get(&s->discovery_duration_ns_total) / 1000000u);
+    vn_statsd_out_add(out, "veneur_proxy.discovery.duration_total_ms", (double)ms, "c", NULL);
     vn_statsd_out_add(out, "veneur_proxy.discovery.destinations", (double)vn_pstat_get(&s->discovery_destinations),
                       "g", NULL);
-    vn_statsd_out_flush(out);
 }

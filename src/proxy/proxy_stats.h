@@ -37,7 +37,21 @@ typedef struct vn_proxy_stats {
     _Atomic uint64_t loop_self_id;       /* destinations refused: the call reached us with our own id */
     _Atomic uint64_t loop_hops;          /* calls refused: x-veneur-hops at or over VN_HOPS_MAX */
     _Atomic uint64_t hops_restreams;     /* streams re-opened to carry a higher x-veneur-hops */
+    /* Go's per-destination facts (proxy/connect), summed over destinations so a removed
+     * destination's counts survive it; dest.c adds where the event happens */
+    _Atomic uint64_t fwd_connect[3];    /* VN_PSTAT_CONN_*: dials by outcome */
+    _Atomic uint64_t fwd_metrics[3];    /* VN_PSTAT_FWD_*: queued metrics by fate */
+    _Atomic uint64_t fwd_disconnect[2]; /* streams ended: [0] cleanly (error:false), [1] failed */
+    _Atomic uint64_t grpc_client_conn_begin, grpc_client_conn_end; /* connections to destinations */
+    _Atomic uint64_t req_latency_us[2], req_latency_n[2]; /* ingest calls: summed duration, calls (by protocol) */
+    _Atomic uint64_t self_metrics_dropped; /* statsd.address datagrams the sender dropped (copied at render) */
 } vn_proxy_stats_t;
+
+/* fwd_connect: Go's status tag values */
+enum { VN_PSTAT_CONN_SUCCESS = 0, VN_PSTAT_CONN_FAILED_DIAL = 1, VN_PSTAT_CONN_FAILED_CONNECT = 2 };
+/* fwd_metrics: error:false taken by a stream; error:eof the message cut when a stream failed
+ * mid-message; error:dropped lost with a failed or stopped destination (not rerouted) */
+enum { VN_PSTAT_FWD_OK = 0, VN_PSTAT_FWD_EOF = 1, VN_PSTAT_FWD_DROPPED = 2 };
 
 static inline void vn_pstat_add(_Atomic uint64_t *c, uint64_t n)
 {
@@ -65,13 +79,17 @@ void vn_proxy_stats_render_grpc(const struct vn_stats *conn, vn_buf_t *out);
 struct vn_statsd_out;
 /** Previous values for vn_proxy_stats_emit's deltas; zero-initialised by the owner. */
 typedef struct vn_proxy_stats_prev {
-    uint64_t v[16];
+    uint64_t v[40];
 } vn_proxy_stats_prev_t;
 /**
  * Adds one interval of Go's veneur_proxy.* DogStatsD metrics (counter deltas
- * since prev, which is updated; gauges as read) to out, then flushes it.
+ * since prev, which is updated; gauges as read) to out; the caller flushes.
  * A fixed set of lines per call. Called by one thread (the telemetry tick).
  */
 void vn_proxy_stats_emit(const vn_proxy_stats_t *s, vn_proxy_stats_prev_t *prev, struct vn_statsd_out *out);
+/** Go's discovery lines (discovery.count, .duration_total_ms, .destinations): Go sends them only
+ * when discovery runs, so the caller adds them only then. Same threading as vn_proxy_stats_emit. */
+void vn_proxy_stats_emit_discovery(const vn_proxy_stats_t *s, vn_proxy_stats_prev_t *prev,
+                                   struct vn_statsd_out *out);
 
 #endif

@@ -28,6 +28,7 @@
 #include "core/xalloc.h"
 #include "forward/grpc_frame.h"
 #include "forward/metricpb_codec.h"
+#include "telemetry/statsd_out.h"
 #include "forward/hops.h"
 #include "proxy/dest.h"
 #include "proxy/ring.h"
@@ -415,6 +416,33 @@ void vn_router_render(vn_router_t *r, vn_buf_t *out)
                        "# HELP veneur_proxy_destinations_healthy destinations in the ring\n"
                        "# TYPE veneur_proxy_destinations_healthy gauge\nveneur_proxy_destinations_healthy %zu\n",
                   r->n, (size_t)atomic_load(&r->healthy));
+    pthread_mutex_unlock(&r->mu);
+}
+
+void vn_router_emit(vn_router_t *r, vn_statsd_out_t *out)
+{
+    pthread_mutex_lock(&r->mu);
+    for (size_t i = 0; i < r->n; i++) {
+        vn_dest_t *d = r->dests[i];
+        char tag[320];
+        snprintf(tag, sizeof tag, "destination:%s", d->addr);
+        uint64_t full = atomic_load_explicit(&d->dropped_full, memory_order_relaxed);
+        if (full > d->dropped_full_emitted)
+            vn_statsd_out_add(out, "veneur_proxy.handle.enqueue", (double)(full - d->dropped_full_emitted), "c", tag);
+        d->dropped_full_emitted = full;
+        if (!d->in_ring)
+            continue;
+        pthread_mutex_lock(&d->mu);
+        size_t queued = d->qcount;
+        pthread_mutex_unlock(&d->mu);
+        vn_statsd_out_add(out, "veneur_proxy.forward.buffer_size", (double)queued, "g", tag);
+        if (atomic_exchange_explicit(&d->lat_fresh, 0, memory_order_relaxed)) {
+            vn_statsd_out_add(out, "veneur_proxy.forward.buffer_latency_ns",
+                              (double)atomic_load_explicit(&d->lat_buffer_ns, memory_order_relaxed), "g", tag);
+            vn_statsd_out_add(out, "veneur_proxy.forward.send_latency_ns",
+                              (double)atomic_load_explicit(&d->lat_send_ns, memory_order_relaxed), "g", tag);
+        }
+    }
     pthread_mutex_unlock(&r->mu);
 }
 

@@ -113,6 +113,16 @@ size_t vn_router_size(const vn_router_t *r);
 /** Appends per-destination counters (Prometheus text, label destination="addr") to out. */
 void vn_router_render(vn_router_t *r, vn_buf_t *out);
 
+struct vn_statsd_out;
+/**
+ * Adds Go's per-destination veneur_proxy.* lines to out (tag destination:<addr>):
+ * forward.buffer_size (messages queued) for each destination in the ring,
+ * forward.buffer_latency_ns / send_latency_ns when a batch went out since the
+ * last call, handle.enqueue when metrics found the queue full. One caller
+ * thread (the telemetry tick); does not flush.
+ */
+void vn_router_emit(vn_router_t *r, struct vn_statsd_out *out);
+
 /* ---- routing ---- */
 
 typedef enum vn_route_result {

@@ -20,8 +20,8 @@ enum {
     P_PERR_EVENT,
     P_PERR_SC,
     P_FWD_CALLS,
-    P_FWD_FAIL,
-    P_FWD_SENT,
+    P_FWD_FAIL, /* 3 slots: one per VN_FWD_CAUSE_* */
+    P_FWD_SENT = P_FWD_FAIL + 3,
     P_FWD_FAILED_M,
     P_FWD_DUR,
     P_PROTO,                          /* VN_PROTO__COUNT entries */
@@ -32,7 +32,7 @@ enum { S_FLUSHED, S_ERRORS, S_DROPPED, S_R_SKIP, S_R_NAME, S_R_TAGS, S_R_TAGLEN,
 
 struct vn_selfstats {
     const vn_config_t *cfg;
-    const vn_stats_t *st;
+    vn_stats_t *st; /* borrowed; only self_metrics_dropped is written */
     vn_statsd_out_t *out;
     const char *scope_c, *scope_g, *scope_h; /* ",veneurlocalonly:true" / ",veneurglobalonly:true" / "" */
     uint64_t prev[NPREV];
@@ -47,7 +47,7 @@ static const char *scope_tag(const char *v)
     return "";
 }
 
-vn_err_t vn_selfstats_new(const vn_config_t *cfg, const vn_stats_t *stats, vn_selfstats_t **out, char *err,
+vn_err_t vn_selfstats_new(const vn_config_t *cfg, vn_stats_t *stats, vn_selfstats_t **out, char *err,
                           size_t errcap)
 {
     *out = NULL;
@@ -229,17 +229,28 @@ void vn_selfstats_report(vn_selfstats_t *s, const vn_flush_report_t *r)
     count(s, "tcp.tls_handshake_failures", P_TLS_FAIL, get(&st->tls_handshake_failures), NULL);
     if (!global_instance) {
         uint64_t calls = delta(s, P_FWD_CALLS, get(&st->forward_calls));
-        uint64_t fails = delta(s, P_FWD_FAIL, get(&st->forward_failures));
+        uint64_t fails = 0;
+        static const char *const cause[3] = {[VN_FWD_CAUSE_DEADLINE] = "cause:deadline_exceeded",
+                                             [VN_FWD_CAUSE_UNAVAILABLE] = "cause:transient_unavailable",
+                                             [VN_FWD_CAUSE_SEND] = "cause:send"};
+        uint64_t by_cause[3];
+        for (size_t c = 0; c < 3; c++) {
+            by_cause[c] = delta(s, P_FWD_FAIL + c, get(&st->forward_failures_by_cause[c]));
+            fails += by_cause[c];
+        }
         uint64_t sent = delta(s, P_FWD_SENT, get(&st->forward_metrics_sent));
         uint64_t failed = delta(s, P_FWD_FAILED_M, get(&st->forward_metrics_failed));
         uint64_t dur = delta(s, P_FWD_DUR, get(&st->forward_duration_ns_total));
         line(s, "forward.metrics_total", (double)(sent + failed), "g", NULL);
-        line(s, "forward.error_total", (double)fails, "c", "cause:send");
+        for (size_t c = 0; c < 3; c++)
+            line(s, "forward.error_total", (double)by_cause[c], "c", cause[c]);
         if (calls + fails)
             line(s, "forward.duration_ns", (double)dur / (double)(calls + fails), "h", "part:grpc");
     }
     sinks(s);
     vn_statsd_out_flush(s->out);
+    atomic_store_explicit(&s->st->self_metrics_dropped, vn_statsd_out_counts(s->out).dgrams_dropped,
+                          memory_order_relaxed);
 }
 
 void vn_selfstats_free(vn_selfstats_t *s)

@@ -21,9 +21,9 @@ typedef struct vn_selfstats vn_selfstats_t;
 
 /**
  * *out is NULL (and VN_OK) when stats_address is empty. cfg and stats are
- * borrowed and must outlive the result.
+ * borrowed and must outlive the result; stats->self_metrics_dropped is written after each report.
  */
-vn_err_t vn_selfstats_new(const vn_config_t *cfg, const vn_stats_t *stats, vn_selfstats_t **out, char *err,
+vn_err_t vn_selfstats_new(const vn_config_t *cfg, vn_stats_t *stats, vn_selfstats_t **out, char *err,
                           size_t errcap);
 /** Sends one interval's lines; called on the flusher thread (vn_flush_report_fn). NULL ok. */
 void vn_selfstats_report(vn_selfstats_t *s, const vn_flush_report_t *r);

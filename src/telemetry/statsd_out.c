@@ -121,14 +121,24 @@ void vn_statsd_out_flush(vn_statsd_out_t *s)
 
 void vn_statsd_out_add(vn_statsd_out_t *s, const char *name, double value, const char *type, const char *tags)
 {
+    vn_statsd_out_add_rate(s, name, value, type, 1.0, tags);
+}
+
+void vn_statsd_out_add_rate(vn_statsd_out_t *s, const char *name, double value, const char *type, double rate,
+                            const char *tags)
+{
     if (!s)
         return;
+    char at[40] = "";
+    if (rate > 0 && rate < 1)
+        snprintf(at, sizeof at, "|@%.9g", rate);
     atomic_fetch_add_explicit(&s->lines, 1, memory_order_relaxed);
     char line[VN_STATSD_OUT_MAX_DGRAM + 1];
     const char *t = tags ? tags : "";
     const char *suf = s->suffix[0] ? (t[0] ? s->suffix : s->suffix + 1) : ""; /* no leading comma alone */
     bool any = t[0] || suf[0];
-    int n = snprintf(line, sizeof line, "%s%s:%.17g|%s%s%s%s", s->ns, name, value, type, any ? "|#" : "", t, suf);
+    int n = snprintf(line, sizeof line, "%s%s:%.17g|%s%s%s%s%s", s->ns, name, value, type, at, any ? "|#" : "", t,
+                     suf);
     if (n < 0 || (size_t)n >= s->max_dgram) {
         atomic_fetch_add_explicit(&s->lines_dropped, 1, memory_order_relaxed);
         return;

@@ -43,6 +43,13 @@ vn_err_t vn_statsd_out_open(const vn_statsd_out_opts_t *o, vn_statsd_out_t **out
  * than a datagram is dropped and counted.
  */
 void vn_statsd_out_add(vn_statsd_out_t *s, const char *name, double value, const char *type, const char *tags);
+/**
+ * As vn_statsd_out_add with a DogStatsD sample rate (|@rate, when 0 < rate < 1):
+ * the receiver counts the line as 1/rate samples, so one mean per interval
+ * stands for every timed call without one line per call.
+ */
+void vn_statsd_out_add_rate(vn_statsd_out_t *s, const char *name, double value, const char *type, double rate,
+                            const char *tags);
 /** Sends what is buffered. */
 void vn_statsd_out_flush(vn_statsd_out_t *s);
 

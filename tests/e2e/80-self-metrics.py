@@ -188,6 +188,7 @@ def test_proxy_statsd_address():
             sink.pump()
             return sum(l[1] for l in sink.find("veneur_proxy.handle.metrics_count", ["error:false"])) >= 3
         wait_for(routed, timeout=10, step=0.05, what="3 metrics routed, reported to statsd.address")
+        dest = "destination:127.0.0.1:%d" % gport
         ingest = sum(l[1] for l in sink.find("veneur_proxy.ingest.metrics_count", ["protocol:grpc-stream"]))
         expect(ingest == 3, "ingest.metrics_count{grpc-stream} = 3, got %s" % ingest)
         reqs = sum(l[1] for l in sink.find("veneur_proxy.ingest.request_count"))
@@ -196,21 +197,102 @@ def test_proxy_statsd_address():
                            ("veneur_proxy.ingest.request_error_count", ["protocol:grpc-stream"]),
                            ("veneur_proxy.handle.metrics_count", ["error:destination"]),
                            ("veneur_proxy.handle.metrics_count", ["error:dropped"]),
-                           ("veneur_proxy.discovery.count", ["status:success"]),
-                           ("veneur_proxy.discovery.destinations", [])]:
+                           ("veneur_proxy.forward.connect", ["status:failed_dial"]),
+                           ("veneur_proxy.forward.connect", ["status:failed_connect"]),
+                           ("veneur_proxy.forward.metrics_count", ["error:eof"]),
+                           ("veneur_proxy.forward.metrics_count", ["error:dropped"]),
+                           ("veneur_proxy.forward.disconnect", ["error:false"])]:
             expect(sink.find(name, tags), "%s %s sent" % (name, tags))
         expect(sum(l[1] for l in sink.find("veneur_proxy.handle.metrics_count", ["error:dropped"])) == 0,
                "nothing dropped")
+        expect(not [l for l in sink.lines if l[0].startswith("veneur_proxy.discovery.")],
+               "no discovery.* lines without discovery (Go sends them only when it polls)")
+
+        # Go's per-destination metrics (proxy/connect): the stream came up once, carried the 3
+        # metrics, and its latency gauges are tagged with the destination.
+        def forwarded():
+            sink.pump()
+            return sum(l[1] for l in sink.find("veneur_proxy.forward.metrics_count", ["error:false"])) >= 3 and \
+                sink.find("veneur_proxy.forward.send_latency_ns", [dest]) and \
+                sink.find("veneur_proxy.ingest.request_latency_ms", ["protocol:grpc-stream"])
+        wait_for(forwarded, timeout=10, step=0.05, what="forward.metrics_count and latency gauges")
+        fwd = sum(l[1] for l in sink.find("veneur_proxy.forward.metrics_count", ["error:false"]))
+        expect(fwd == 3, "forward.metrics_count{error:false} = 3, got %s" % fwd)
+        conn = sum(l[1] for l in sink.find("veneur_proxy.forward.connect", ["status:success"]))
+        expect(conn == 1, "forward.connect{status:success} = 1, got %s" % conn)
+        begin = sum(l[1] for l in sink.find("veneur_proxy.grpc.conn_begin", ["client:true"]))
+        expect(begin == 1, "grpc.conn_begin{client:true} = 1, got %s" % begin)
+        size = sink.find("veneur_proxy.forward.buffer_size", [dest])
+        expect(size and size[-1][2] == "g" and size[-1][1] >= 0, "forward.buffer_size gauge per destination")
+        for n in ("buffer_latency_ns", "send_latency_ns"):
+            g = sink.find("veneur_proxy.forward." + n, [dest])
+            expect(g and g[-1][2] == "g" and 0 <= g[-1][1] < 10e9, "forward.%s gauge in ns: %r" % (n, g[-1:]))
+        lat = sink.find("veneur_proxy.ingest.request_latency_ms", ["protocol:grpc-stream"])
+        expect(lat[-1][2] == "ms" and 0 <= lat[-1][1] < 10000, "request_latency_ms timing: %r" % (lat[-1],))
+
+        # The global goes away: the stream fails (disconnect error:true, the connection ends)
+        # and the redials find nothing listening (failed_dial).
+        glob.stop()
+        glob = None
+
+        def went_down():
+            sink.pump()
+            return sink.find("veneur_proxy.forward.disconnect", ["error:true"]) and \
+                sum(l[1] for l in sink.find("veneur_proxy.forward.disconnect", ["error:true"])) >= 1 and \
+                sum(l[1] for l in sink.find("veneur_proxy.forward.connect", ["status:failed_dial"])) >= 1 and \
+                sum(l[1] for l in sink.find("veneur_proxy.grpc.conn_end", ["client:true"])) >= 1
+        wait_for(went_down, timeout=10, step=0.05, what="disconnect, failed_dial, conn_end after the global stops")
         expect(all(d.count(b"\n") <= 2 for d in sink.dgrams), "messages_per_payload: 3 lines per datagram at most")
     finally:
         if local:
             local.stop()
         p.stop()
-        glob.stop()
+        if glob:
+            glob.stop()
         sink.close()
 
 
+def test_daemon_forward_cause_and_drops():
+    """forward.error_total carries Go's cause: a refused connection is transient_unavailable, not
+    send. Then the stats_address socket closes: the datagrams the sender drops reach /metrics."""
+    sink = Sink()
+    dead = free_port(socket.SOCK_STREAM)  # nothing listens: every forward is refused
+    v = Veneur('stats_address: "127.0.0.1:%d"\nforward_address: "127.0.0.1:%d"\n' % (sink.port, dead),
+               interval="500ms")
+    try:
+        v.send_udp("f.h:1|h")  # a histogram: forwarded to the global
+
+        def refused():
+            sink.pump()
+            return sum(l[1] for l in sink.find("veneur.forward.error_total", ["cause:transient_unavailable"])) >= 1
+        wait_for(refused, timeout=10, step=0.05, what="forward.error_total{cause:transient_unavailable}")
+        for c in ("send", "deadline_exceeded"):
+            lines = sink.find("veneur.forward.error_total", ["cause:" + c])
+            expect(lines and sum(l[1] for l in lines) == 0, "forward.error_total{cause:%s} sent, 0: %r" % (c, lines[-3:]))
+        expect(v.metric("veneur_self_metrics_dropped_total") == 0, "nothing dropped while the socket listens")
+        sink.close()
+        sink = None
+        wait_for(lambda: v.metric("veneur_self_metrics_dropped_total") >= 1, timeout=10, step=0.1,
+                 what="veneur_self_metrics_dropped_total counts datagrams to a closed socket")
+    finally:
+        v.stop()
+        if sink:
+            sink.close()
+
+
+def test_proxy_self_metrics_dropped():
+    dead = free_port()  # no UDP socket there: the kernel refuses the datagrams
+    p = px.Proxy('statsd:\n  address: "127.0.0.1:%d"\n  aggregation_interval: 200ms\n' % dead)
+    try:
+        wait_for(lambda: p.metric("veneur_proxy_self_metrics_dropped_total") >= 1, timeout=10, step=0.1,
+                 what="veneur_proxy_self_metrics_dropped_total on /metrics")
+    finally:
+        p.stop()
+
+
 check("daemon_stats_address", test_daemon_stats_address)
+check("daemon_forward_cause_and_drops", test_daemon_forward_cause_and_drops)
+check("proxy_self_metrics_dropped", test_proxy_self_metrics_dropped)
 check("daemon_own_port", test_daemon_own_port)
 check("watchdog", test_watchdog)
 check("proxy_statsd_address", test_proxy_statsd_address)

@@ -473,6 +473,9 @@ static void test_import_server__forwarder_end_to_end(void **state)
     for (int i = 0; i < 500 && vn_stats_get(&lst.forward_failures) < 3; i++)
         usleep(10000);
     assert_int_equal(vn_stats_get(&lst.forward_failures), 3);
+    /* refused: Go's transient_unavailable, not send */
+    assert_int_equal(vn_stats_get(&lst.forward_failures_by_cause[VN_FWD_CAUSE_UNAVAILABLE]), 3);
+    assert_int_equal(vn_stats_get(&lst.forward_failures_by_cause[VN_FWD_CAUSE_SEND]), 0);
     assert_int_equal(vn_stats_get(&lst.forward_metrics_failed), 3);
     assert_int_equal(vn_stats_get(&lst.forward_calls), 0);
     vn_forwarder_stop(fw, 1);
@@ -512,6 +515,10 @@ static void test_import_server__forwarder_queue_full_drops(void **state)
     t0 = vn_clock_mono_s();
     vn_forwarder_stop(fw, 0.6);
     assert_true(vn_clock_mono_s() - t0 < 1.5);
+    /* a peer that never answers: every failure is Go's deadline_exceeded */
+    assert_true(vn_stats_get(&lst.forward_failures) >= 1);
+    assert_int_equal(vn_stats_get(&lst.forward_failures_by_cause[VN_FWD_CAUSE_DEADLINE]),
+                     vn_stats_get(&lst.forward_failures));
     close(s);
 }
 

@@ -39,6 +39,24 @@ static vn_statsd_out_t *open_to(int port, const char *const *tags, size_t ntags,
     return s;
 }
 
+/* A sample rate goes between the type and the tags; rate 1 adds nothing. */
+static void test_statsd_out__sample_rate(void **state)
+{
+    (void)state;
+    int port, fd = listener(&port);
+    vn_statsd_out_t *s = open_to(port, NULL, 0, 0);
+    vn_statsd_out_add_rate(s, "t", 2.5, "ms", 0.25, "p:q");
+    vn_statsd_out_add_rate(s, "u", 1, "ms", 1.0, NULL);
+    vn_statsd_out_flush(s);
+    char buf[2048];
+    ssize_t n = recv(fd, buf, sizeof buf - 1, 0);
+    assert_true(n > 0);
+    buf[n] = '\0';
+    assert_string_equal(buf, "veneur.t:2.5|ms|@0.25|#p:q\nveneur.u:1|ms");
+    vn_statsd_out_free(s);
+    close(fd);
+}
+
 static void test_statsd_out__format(void **state)
 {
     (void)state;
@@ -126,6 +144,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_statsd_out__format),
+        cmocka_unit_test(test_statsd_out__sample_rate),
         cmocka_unit_test(test_statsd_out__bounded),
         cmocka_unit_test(test_statsd_out__max_lines_and_drops),
         cmocka_unit_test(test_statsd_out__bad_address),

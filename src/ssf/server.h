@@ -1,0 +1,46 @@
+/**
+ * server.h - the SSF span pipeline of one daemon (Go ssf_listen_addresses):
+ * one I/O thread on epoll reads `udp://` sockets (one SSFSpan per datagram,
+ * at most trace_max_length_bytes) and `unix://` stream sockets (ssf/frame.h
+ * framing), copies each span's bytes into a bounded queue of
+ * span_channel_capacity preallocated slots (full: a datagram is dropped and
+ * counted; a stream frame waits for room, as Go blocks), and
+ * num_span_workers threads decode (ssf/decode.h), convert (ssf/convert.h)
+ * and free each span. docs/internals/ssf.md.
+ *
+ * Life cycle: open (bind; errors are config errors) -> reader_count (reader
+ * ids the span workers need in every metric worker's rings) -> start -> stop
+ * -> free.
+ */
+#ifndef VN_SSF_SERVER_H
+#define VN_SSF_SERVER_H
+
+#include <stddef.h>
+
+#include "config/config.h"
+#include "core/err.h"
+#include "listen/ingest.h"
+
+/** Used when trace_max_length_bytes is 0 (Go would read every datagram into 0 bytes). */
+#define VN_SSF_DEFAULT_MAX_LEN 16384
+/** Open unix stream connections; see server.c for eviction (counted). */
+#define VN_SSF_MAX_CONNS 1024
+/** Open connections per peer uid (SO_PEERCRED), so one local user cannot take them all. */
+#define VN_SSF_MAX_CONNS_PER_UID 256
+
+typedef struct vn_ssf_server vn_ssf_server_t;
+
+/** Binds every ssf_listen_addresses entry (udp://, unix:// only). *out NULL when none. */
+vn_err_t vn_ssf_server_open(const vn_config_t *cfg, vn_ssf_server_t **out, char *errbuf, size_t errcap);
+
+/** Reader ids used by the span workers (0 for a NULL server). */
+size_t vn_ssf_server_reader_count(const vn_ssf_server_t *s);
+
+/** Starts the threads; span worker i uses reader id first_reader + i. shared is copied. */
+vn_err_t vn_ssf_server_start(vn_ssf_server_t *s, const vn_ingest_shared_t *shared, size_t first_reader);
+
+/** Stops reading, lets the workers finish the queue, joins, closes sockets. NULL-safe. */
+void vn_ssf_server_stop(vn_ssf_server_t *s);
+void vn_ssf_server_free(vn_ssf_server_t *s);
+
+#endif
