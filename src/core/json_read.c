@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hex.h"
 #include "core/xalloc.h"
 
 typedef struct parser {
@@ -91,24 +92,13 @@ static void pool_put(parser_t *p, const void *b, size_t k)
     p->doc->pool_len += k;
 }
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static bool read_hex4(parser_t *p, unsigned *out)
 {
     if (p->len - p->pos < 4)
         return false;
     unsigned v = 0;
     for (int i = 0; i < 4; i++) {
-        int h = hexval(p->s[p->pos + (size_t)i]);
+        int h = vn_hex_digit((unsigned char)p->s[p->pos + (size_t)i]);
         if (h < 0)
             return false;
         v = v * 16 + (unsigned)h;

@@ -32,6 +32,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/mono_cond.h"
 #include "core/xalloc.h"
 #include "flush/sink_runner.h"
 #include "ticker/ticker.h"
@@ -202,16 +203,6 @@ static void flush_once(vn_flusher_t *f, double tick_mono)
            (double)dur / 1e6);
 }
 
-static void abs_time(double mono, struct timespec *ts)
-{
-    ts->tv_sec = (time_t)mono;
-    ts->tv_nsec = (long)((mono - (double)ts->tv_sec) * 1e9);
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
-
 static void *flusher_main(void *arg)
 {
     vn_flusher_t *f = arg;
@@ -223,8 +214,7 @@ static void *flusher_main(void *arg)
     }
     pthread_mutex_lock(&f->mu);
     while (!f->stop) {
-        struct timespec dl;
-        abs_time(next, &dl);
+        struct timespec dl = vn_mono_cond_deadline(next);
         int rc = pthread_cond_timedwait(&f->cv, &f->mu, &dl);
         if (f->stop)
             break;
@@ -283,11 +273,7 @@ vn_flusher_t *vn_flusher_start(const vn_flusher_opts_t *opts)
         vn_sink_runner_set_route(f->runners[i], route);
     }
     pthread_mutex_init(&f->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&f->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    vn_mono_cond_init(&f->cv);
     if (pthread_create(&f->thread, NULL, flusher_main, f) != 0) {
         VN_LOG(ERROR, "event=thread_create_failed what=flusher");
         abort();

@@ -19,6 +19,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/mono_cond.h"
 #include "core/xalloc.h"
 
 #define EVICT_LOG_EVERY_S 10.0
@@ -267,6 +268,18 @@ static void run_item(vn_sink_runner_t *r, item_t *it, double deadline)
     tally_close(r);
 }
 
+/* Frees r once its thread is gone: joined by stop, or (abandoned at the
+ * shutdown deadline) by the thread itself on its way out. */
+static void runner_free(vn_sink_runner_t *r)
+{
+    vn_sink_route_free(r->route);
+    vn_route_scratch_free(&r->scratch);
+    pthread_mutex_destroy(&r->mu);
+    pthread_cond_destroy(&r->cv);
+    pthread_cond_destroy(&r->idle_cv);
+    free(r);
+}
+
 static void *runner_main(void *arg)
 {
     vn_sink_runner_t *r = arg;
@@ -294,12 +307,7 @@ static void *runner_main(void *arg)
     pthread_cond_broadcast(&r->idle_cv);
     pthread_mutex_unlock(&r->mu);
     if (self_free) {
-        vn_sink_route_free(r->route);
-        vn_route_scratch_free(&r->scratch);
-        pthread_mutex_destroy(&r->mu);
-        pthread_cond_destroy(&r->cv);
-        pthread_cond_destroy(&r->idle_cv);
-        free(r);
+        runner_free(r);
     }
     return NULL;
 }
@@ -317,11 +325,7 @@ vn_sink_runner_t *vn_sink_runner_start(vn_sink_t *s, vn_stats_sink_t *slot, doub
     r->max_bytes = max_bytes ? max_bytes : VN_SINK_QUEUE_MAX_BYTES;
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->cv, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&r->idle_cv, &ca);
-    pthread_condattr_destroy(&ca);
+    vn_mono_cond_init(&r->idle_cv);
     if (pthread_create(&r->thread, NULL, runner_main, r) != 0) {
         VN_LOG(ERROR, "event=thread_create_failed what=sink_runner sink=%s", s->name);
         abort();
@@ -342,7 +346,6 @@ static bool fits(const vn_sink_runner_t *r, size_t metrics, size_t bytes)
     return r->pending + metrics <= r->max_metrics && r->pending_bytes + bytes <= r->max_bytes;
 }
 
-static void abs_time(double mono, struct timespec *ts);
 
 /*
  * Makes room for chunk c of interval seq (mu held). Older intervals go first,
@@ -381,8 +384,7 @@ static bool make_room(vn_sink_runner_t *r, uint64_t seq, const vn_flush_chunk_t 
         if (now >= until)
             return false;
         uint64_t done = r->done;
-        struct timespec dl;
-        abs_time(until, &dl);
+        struct timespec dl = vn_mono_cond_deadline(until);
         while (r->done == done && !r->exited && pthread_cond_timedwait(&r->idle_cv, &r->mu, &dl) == 0)
             ;
         if (r->done == done) {
@@ -392,13 +394,27 @@ static bool make_room(vn_sink_runner_t *r, uint64_t seq, const vn_flush_chunk_t 
     }
 }
 
-void vn_sink_runner_push(vn_sink_runner_t *r, uint64_t seq, vn_flush_chunk_t *c, const vn_flush_info_t *info,
-                         double wait_until)
+static item_t *item_new(uint64_t seq, const vn_flush_info_t *info)
 {
     item_t *it = vn_xcalloc(1, sizeof *it);
     it->seq = seq;
-    it->chunk = c;
     it->info = *info;
+    return it;
+}
+
+/* Called with r->mu held; queues it (owned by the queue from here), wakes the thread and unlocks. */
+static void enqueue_unlock(vn_sink_runner_t *r, item_t *it)
+{
+    append(r, it);
+    pthread_cond_signal(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+}
+
+void vn_sink_runner_push(vn_sink_runner_t *r, uint64_t seq, vn_flush_chunk_t *c, const vn_flush_info_t *info,
+                         double wait_until)
+{
+    item_t *it = item_new(seq, info);
+    it->chunk = c;
     pthread_mutex_lock(&r->mu);
     if (!make_room(r, seq, c, wait_until)) {
         count_dropped(r, wanted(r->s, c), r->stopping ? "stopping" : "queue_full", seq);
@@ -406,46 +422,27 @@ void vn_sink_runner_push(vn_sink_runner_t *r, uint64_t seq, vn_flush_chunk_t *c,
         item_free(it);
         return;
     }
-    append(r, it);
-    pthread_cond_signal(&r->cv);
-    pthread_mutex_unlock(&r->mu);
+    enqueue_unlock(r, it);
 }
 
 void vn_sink_runner_end(vn_sink_runner_t *r, uint64_t seq, vn_flush_events_t *ev, const vn_flush_info_t *info)
 {
-    item_t *it = vn_xcalloc(1, sizeof *it);
-    it->seq = seq;
+    item_t *it = item_new(seq, info);
     it->ev = ev;
-    it->info = *info;
     pthread_mutex_lock(&r->mu);
     if (r->stopping) {
         pthread_mutex_unlock(&r->mu);
         item_free(it);
         return;
     }
-    append(r, it);
-    pthread_cond_signal(&r->cv);
-    pthread_mutex_unlock(&r->mu);
-}
-
-static void abs_time(double mono, struct timespec *ts)
-{
-    if (mono < 0)
-        mono = 0;
-    ts->tv_sec = (time_t)mono;
-    ts->tv_nsec = (long)((mono - (double)ts->tv_sec) * 1e9);
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
+    enqueue_unlock(r, it);
 }
 
 bool vn_sink_runner_stop(vn_sink_runner_t *r, double deadline_mono)
 {
     if (!r)
         return true;
-    struct timespec dl;
-    abs_time(deadline_mono, &dl);
+    struct timespec dl = vn_mono_cond_deadline(deadline_mono);
     pthread_mutex_lock(&r->mu);
     r->stopping = true; /* the thread drains the queue, then exits */
     r->stop_deadline = deadline_mono;
@@ -461,7 +458,7 @@ bool vn_sink_runner_stop(vn_sink_runner_t *r, double deadline_mono)
             until = r->call_deadline + VN_SINK_OVERDUE_S;
         if (now >= until)
             break;
-        abs_time(until, &dl);
+        dl = vn_mono_cond_deadline(until);
         pthread_cond_timedwait(&r->idle_cv, &r->mu, &dl);
     }
     if (!r->exited) {
@@ -482,12 +479,7 @@ bool vn_sink_runner_stop(vn_sink_runner_t *r, double deadline_mono)
     }
     pthread_mutex_unlock(&r->mu);
     pthread_join(r->thread, NULL);
-    vn_sink_route_free(r->route);
-    vn_route_scratch_free(&r->scratch);
-    pthread_mutex_destroy(&r->mu);
-    pthread_cond_destroy(&r->cv);
-    pthread_cond_destroy(&r->idle_cv);
-    free(r);
+    runner_free(r);
     return true;
 }
 

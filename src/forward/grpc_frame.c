@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hex.h"
 #include "core/xalloc.h"
 
 void vn_grpc_prefix(uint8_t out[VN_GRPC_PREFIX], uint32_t len)
@@ -197,17 +198,6 @@ char *vn_grpc_message_encode(const char *msg, char *out, size_t cap)
     return out;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 char *vn_grpc_message_decode(const char *in, size_t len, char *out, size_t cap)
 {
     size_t o = 0;
@@ -215,7 +205,8 @@ char *vn_grpc_message_decode(const char *in, size_t len, char *out, size_t cap)
         return out;
     for (size_t i = 0; i < len && o + 1 < cap; i++) {
         int h, l;
-        if (in[i] == '%' && i + 2 < len && (h = hexval(in[i + 1])) >= 0 && (l = hexval(in[i + 2])) >= 0) {
+        if (in[i] == '%' && i + 2 < len && (h = vn_hex_digit((unsigned char)in[i + 1])) >= 0 &&
+            (l = vn_hex_digit((unsigned char)in[i + 2])) >= 0) {
             out[o++] = (char)(h << 4 | l);
             i += 2;
         } else {

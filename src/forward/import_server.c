@@ -18,12 +18,11 @@
 
 #include "core/log.h"
 #include "core/xalloc.h"
+#include "forward/fwd_call.h"
 #include "forward/h2_server.h"
 #include "forward/hops.h"
 #include "forward/metricpb_codec.h"
 
-#define PATH_V1 "/forwardrpc.Forward/SendMetrics"
-#define PATH_V2 "/forwardrpc.Forward/SendMetricsV2"
 #define CHAIN_MAX 256
 
 struct vn_import_server {
@@ -40,9 +39,8 @@ typedef struct chain {
 
 typedef struct call {
     vn_import_server_t *srv;
-    bool unary;
+    vn_fwd_call_t fc;
     int64_t interval_ms; /* the caller's x-veneur-interval-end (issue 16); 0 = untagged */
-    size_t messages;
     size_t accepted, rejected;
     const char *first_reason;
     char msg[256]; /* final grpc-message */
@@ -68,8 +66,9 @@ static void push_all(call_t *c)
 }
 
 /* Decodes one Metric and queues it; a bad one is counted and skipped. */
-static void take_metric(call_t *c, const uint8_t *data, size_t len)
+static void take_metric(void *arg, const uint8_t *data, size_t len)
 {
+    call_t *c = arg;
     vn_pb_metric_t m;
     vn_import_t *it = NULL;
     const char *why = "invalid protobuf";
@@ -97,17 +96,15 @@ static void take_metric(call_t *c, const uint8_t *data, size_t len)
 static void *h_open(void *ctx, const char *path, vn_grpc_status_t *status, const char **msg)
 {
     vn_import_server_t *s = ctx;
-    bool v2 = strcmp(path, PATH_V2) == 0;
-    if (!v2 && strcmp(path, PATH_V1) != 0) {
-        *status = VN_GRPC_UNIMPLEMENTED;
-        *msg = "unknown method: forwardrpc.Forward serves SendMetrics and SendMetricsV2";
+    vn_fwd_call_t fc;
+    if (!vn_fwd_call_open(&fc, path, status, msg)) {
         vn_stats_add(&s->stats->import_calls, 1);
         vn_stats_add(&s->stats->import_call_errors, 1);
         return NULL;
     }
     call_t *c = vn_xcalloc(1, sizeof *c + s->nworkers * sizeof(chain_t));
     c->srv = s;
-    c->unary = !v2;
+    c->fc = fc;
     return c;
 }
 
@@ -133,24 +130,15 @@ static void *h_open_meta(void *ctx, const char *path, const vn_grpc_meta_t *meta
 static vn_grpc_status_t h_message(void *call, const uint8_t *data, size_t len, const char **msg)
 {
     call_t *c = call;
-    c->messages++;
-    if (!c->unary) {
-        take_metric(c, data, len);
-        return VN_GRPC_OK;
-    }
-    if (c->messages > 1) {
-        *msg = "SendMetrics is unary: more than one request message";
-        return VN_GRPC_INVALID_ARGUMENT;
-    }
-    size_t pos = 0, ml;
-    const uint8_t *m;
-    int r;
-    while ((r = vn_pb_list_next(data, len, &pos, &m, &ml)) == 1)
-        take_metric(c, m, ml);
-    if (r < 0) {
+    switch (vn_fwd_call_message(&c->fc, data, len, take_metric, c, msg)) {
+    case VN_FWD_MSG_OK: return VN_GRPC_OK;
+    case VN_FWD_MSG_EXTRA: return VN_GRPC_INVALID_ARGUMENT;
+    case VN_FWD_MSG_BAD_LIST:
+        /* the metrics before the break are kept; the call ends with the count at finish */
         c->rejected++;
         if (!c->first_reason)
-            c->first_reason = "invalid protobuf: MetricList";
+            c->first_reason = VN_FWD_BAD_LIST_TEXT;
+        return VN_GRPC_OK;
     }
     return VN_GRPC_OK;
 }
@@ -164,10 +152,8 @@ static vn_grpc_status_t h_finish(void *call, const char **msg)
 {
     call_t *c = call;
     push_all(c);
-    if (c->unary && c->messages == 0) {
-        *msg = "SendMetrics is unary: no request message";
+    if (vn_fwd_call_missing(&c->fc, msg))
         return VN_GRPC_INVALID_ARGUMENT;
-    }
     if (c->rejected) {
         snprintf(c->msg, sizeof c->msg, "%zu of %zu metrics rejected; first: %s", c->rejected,
                  c->rejected + c->accepted, c->first_reason);
@@ -192,6 +178,13 @@ static void h_close(void *call, vn_grpc_status_t final)
     free(c);
 }
 
+static const vn_grpc_handler_t handler = {.open = h_open,
+                                          .open_meta = h_open_meta,
+                                          .message = h_message,
+                                          .finish = h_finish,
+                                          .close = h_close,
+                                          .drained = h_drained};
+
 vn_err_t vn_import_server_start(const char *address, vn_worker_t **workers, size_t nworkers, vn_stats_t *stats,
                                 vn_import_server_t **out, char *errbuf, size_t errcap)
 {
@@ -200,32 +193,19 @@ vn_err_t vn_import_server_start(const char *address, vn_worker_t **workers, size
     s->workers = workers;
     s->nworkers = nworkers ? nworkers : 1;
     s->stats = stats;
-    vn_h2_server_opts_t o = {
-        .address = address,
-        .handler = {.open = h_open,
-                    .open_meta = h_open_meta,
-                    .message = h_message,
-                    .finish = h_finish,
-                    .close = h_close,
-                    .ctx = s,
-                    .drained = h_drained},
-        .stats = stats,
-    };
-    vn_err_t e = vn_h2_server_start(&o, &s->h2, errbuf, errcap);
-    if (e != VN_OK) {
+    vn_err_t e = vn_fwd_serve(address, &handler, s, 0, stats, &s->h2, errbuf, errcap);
+    if (e == VN_OK)
+        *out = s;
+    else
         free(s);
-        return e;
-    }
-    *out = s;
-    return VN_OK;
+    return e;
 }
 
 int vn_import_server_port(const vn_import_server_t *s) { return vn_h2_server_port(s->h2); }
 
 void vn_import_server_stop(vn_import_server_t *s)
 {
-    if (!s)
-        return;
-    vn_h2_server_stop(s->h2);
+    if (s)
+        vn_h2_server_stop(s->h2); /* joins: no handler runs after this */
     free(s);
 }

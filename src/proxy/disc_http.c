@@ -11,7 +11,6 @@
  *                                      "ports": [{"name": "grpc", "port": 8128, "protocol": "TCP"}]}]}
  */
 #include <arpa/inet.h>
-#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +20,7 @@
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "proxy/disc_internal.h"
+#include "sinks/http_get.h"
 #include "core/json_read.h"
 
 #define MAX_JSON_NODES 1000000
@@ -57,17 +57,50 @@ static bool is_ip(const char *s)
     return inet_pton(AF_INET, s, b) == 1 || inet_pton(AF_INET6, s, b) == 1;
 }
 
+/* Parses a discovery response into d (free with parse_end) and returns its root;
+ * NULL when it is not JSON, with err saying who answered (what) and why. */
+static const vn_jread_node_t *parse_doc(const char *what, const char *body, size_t len, vn_jread_doc_t *d,
+                                        char *err, size_t errcap)
+{
+    char jerr[160];
+    if (vn_jread_parse(body, len, MAX_JSON_NODES, d, jerr, sizeof jerr) != VN_OK) {
+        snprintf(err, errcap, "%s: invalid response: %s", what, jerr);
+        return NULL;
+    }
+    return vn_jread_root(d);
+}
+
+/* Frees d; a failed parse adds nothing: what it added after n0 is taken back. */
+static vn_err_t parse_end(vn_jread_doc_t *d, vn_strlist_t *out, size_t n0, vn_err_t e)
+{
+    vn_jread_free(d);
+    if (e != VN_OK)
+        drop_from(out, n0);
+    return e;
+}
+
+/* Appends host:port, or fails at VN_DISC_MAX_ADDRS with "<what>: more than N <items>". */
+static vn_err_t add_addr(vn_strlist_t *out, const char *what, const char *items, const char *host, int64_t port,
+                         char *err, size_t errcap)
+{
+    if (out->n >= VN_DISC_MAX_ADDRS) {
+        snprintf(err, errcap, "%s: more than %d %s", what, VN_DISC_MAX_ADDRS, items);
+        return VN_ERR_TOO_LARGE;
+    }
+    char hp[300];
+    vn_hostport_join(host, (unsigned)port, hp, sizeof hp);
+    push(out, hp);
+    return VN_OK;
+}
+
 vn_err_t vn_disc_parse_consul(const char *body, size_t len, vn_strlist_t *out, char *err, size_t errcap)
 {
-    vn_jread_doc_t d;
-    char jerr[160];
-    if (vn_jread_parse(body, len, MAX_JSON_NODES, &d, jerr, sizeof jerr) != VN_OK) {
-        snprintf(err, errcap, "consul: invalid response: %s", jerr);
-        return VN_ERR_PARSE;
-    }
-    vn_err_t e = VN_OK;
     size_t n0 = out->n;
-    const vn_jread_node_t *root = vn_jread_root(&d);
+    vn_jread_doc_t d;
+    const vn_jread_node_t *root = parse_doc("consul", body, len, &d, err, errcap);
+    if (!root)
+        return VN_ERR_PARSE;
+    vn_err_t e = VN_OK;
     if (root->type != VN_JREAD_ARRAY) {
         snprintf(err, errcap, "consul: invalid response: expected an array of service entries");
         e = VN_ERR_PARSE;
@@ -85,19 +118,11 @@ vn_err_t vn_disc_parse_consul(const char *body, size_t len, vn_strlist_t *out, c
                    port < 1 || port > 65535) {
             snprintf(err, errcap, "consul: entry %zu: Service.Port missing or not a port", i);
             e = VN_ERR_PARSE;
-        } else if (out->n >= VN_DISC_MAX_ADDRS) {
-            snprintf(err, errcap, "consul: more than %d entries", VN_DISC_MAX_ADDRS);
-            e = VN_ERR_TOO_LARGE;
         } else {
-            char hp[300];
-            vn_hostport_join(addr, (unsigned)port, hp, sizeof hp);
-            push(out, hp);
+            e = add_addr(out, "consul", "entries", addr, port, err, errcap);
         }
     }
-    vn_jread_free(&d);
-    if (e != VN_OK)
-        drop_from(out, n0);
-    return e;
+    return parse_end(&d, out, n0, e);
 }
 
 /* The port of a subset: the one named name, else the only one. 0 when none fits. */
@@ -123,15 +148,12 @@ static int64_t subset_port(const vn_jread_doc_t *d, const vn_jread_node_t *ports
 vn_err_t vn_disc_parse_k8s_endpoints(const char *body, size_t len, const char *port_name, vn_strlist_t *out,
                                      char *err, size_t errcap)
 {
-    vn_jread_doc_t d;
-    char jerr[160];
-    if (vn_jread_parse(body, len, MAX_JSON_NODES, &d, jerr, sizeof jerr) != VN_OK) {
-        snprintf(err, errcap, "kubernetes: invalid response: %s", jerr);
-        return VN_ERR_PARSE;
-    }
-    vn_err_t e = VN_OK;
     size_t n0 = out->n;
-    const vn_jread_node_t *root = vn_jread_root(&d);
+    vn_jread_doc_t d;
+    const vn_jread_node_t *root = parse_doc("kubernetes", body, len, &d, err, errcap);
+    if (!root)
+        return VN_ERR_PARSE;
+    vn_err_t e = VN_OK;
     const char *kind = vn_jread_str(&d, vn_jread_get(&d, root, "kind"), NULL);
     const vn_jread_node_t *subsets = vn_jread_get(&d, root, "subsets");
     if (root->type != VN_JREAD_OBJECT || (kind && strcmp(kind, "Endpoints") != 0)) {
@@ -160,38 +182,15 @@ vn_err_t vn_disc_parse_k8s_endpoints(const char *body, size_t len, const char *p
             if (!ip || !sane_host(ip, il) || !is_ip(ip)) {
                 snprintf(err, errcap, "kubernetes: subset %zu: an address has no valid ip", si);
                 e = VN_ERR_PARSE;
-            } else if (out->n >= VN_DISC_MAX_ADDRS) {
-                snprintf(err, errcap, "kubernetes: more than %d addresses", VN_DISC_MAX_ADDRS);
-                e = VN_ERR_TOO_LARGE;
             } else {
-                char hp[300];
-                vn_hostport_join(ip, (unsigned)port, hp, sizeof hp);
-                push(out, hp);
+                e = add_addr(out, "kubernetes", "addresses", ip, port, err, errcap);
             }
         }
     }
-    vn_jread_free(&d);
-    if (e != VN_OK)
-        drop_from(out, n0);
-    return e;
+    return parse_end(&d, out, n0, e);
 }
 
 /* ---- fetching ---- */
-
-typedef struct sink {
-    vn_buf_t b;
-    bool too_large;
-} sink_t;
-
-static size_t on_body(char *p, size_t size, size_t n, void *ud)
-{
-    sink_t *s = ud;
-    if (vn_buf_add(&s->b, p, size * n) != VN_OK) {
-        s->too_large = true;
-        return 0; /* aborts the transfer */
-    }
-    return size * n;
-}
 
 /* Reads a small file (token, namespace) whole, trailing whitespace trimmed; NULL on error. */
 static char *read_small(const char *path)
@@ -212,47 +211,18 @@ static char *read_small(const char *path)
 static vn_err_t fetch(const vn_proxy_config_t *cfg, const char *url, const char *auth_header, const char *ca_file,
                       vn_buf_t *body, char *err, size_t errcap)
 {
-    CURL *c = curl_easy_init();
-    if (!c) {
-        snprintf(err, errcap, "curl_easy_init failed");
-        return VN_ERR_IO;
-    }
-    sink_t s = {.b = VN_BUF_INIT(VN_DISC_MAX_BODY)};
-    struct curl_slist *h = curl_slist_append(NULL, "Accept: application/json");
-    if (auth_header)
-        h = curl_slist_append(h, auth_header);
-    long ms = (long)(cfg->disc_timeout_s * 1000);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, ms > 0 ? ms : 5000);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "veneur-proxy-c");
-    if (ca_file && ca_file[0])
-        curl_easy_setopt(c, CURLOPT_CAINFO, ca_file);
-    CURLcode rc = curl_easy_perform(c);
-    long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    vn_err_t e = VN_OK;
-    if (s.too_large) {
-        snprintf(err, errcap, "GET %s: response larger than %zu bytes", url, VN_DISC_MAX_BODY);
-        e = VN_ERR_TOO_LARGE;
-    } else if (rc != CURLE_OK) {
-        snprintf(err, errcap, "GET %s: %s", url, curl_easy_strerror(rc));
-        e = rc == CURLE_OPERATION_TIMEDOUT ? VN_ERR_TIMEOUT : VN_ERR_IO;
-    } else if (status != 200) {
-        snprintf(err, errcap, "GET %s: HTTP status %ld", url, status);
-        e = VN_ERR_PROTO;
-    }
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    if (e == VN_OK)
-        *body = s.b;
-    else
-        vn_buf_free(&s.b);
+    vn_http_get_opts_t o = {
+        .url = url,
+        .headers = {"Accept: application/json", auth_header},
+        .timeout_s = cfg->disc_timeout_s > 0 ? cfg->disc_timeout_s : 5.0,
+        .max_body = VN_DISC_MAX_BODY,
+        .ca_file = ca_file,
+        .user_agent = "veneur-proxy-c",
+    };
+    char why[256];
+    vn_err_t e = vn_http_get(&o, body, NULL, why, sizeof why);
+    if (e != VN_OK)
+        snprintf(err, errcap, "GET %s: %s", url, why);
     return e;
 }
 

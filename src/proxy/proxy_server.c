@@ -16,12 +16,11 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/xalloc.h"
+#include "forward/fwd_call.h"
 #include "forward/h2_server.h"
 #include "forward/hops.h"
 #include "forward/metricpb_codec.h"
 
-#define PATH_V1 "/forwardrpc.Forward/SendMetrics"
-#define PATH_V2 "/forwardrpc.Forward/SendMetricsV2"
 
 struct vn_proxy_server {
     vn_h2_server_t *h2;
@@ -37,8 +36,7 @@ typedef struct counts {
 
 typedef struct pcall {
     vn_proxy_server_t *srv;
-    bool unary;
-    size_t messages;
+    vn_fwd_call_t fc;
     size_t rejected, total; /* for the final status */
     counts_t c;             /* not yet added to the shared stats */
     vn_route_ctx_t rc;
@@ -49,7 +47,7 @@ typedef struct pcall {
 static void flush_counts(pcall_t *p)
 {
     vn_proxy_stats_t *st = p->srv->stats;
-    int proto = p->unary ? VN_PSTAT_SINGLE : VN_PSTAT_STREAM;
+    int proto = p->fc.unary ? VN_PSTAT_SINGLE : VN_PSTAT_STREAM;
     vn_pstat_add(&st->ingest_metrics[proto], p->c.metrics);
     vn_pstat_add(&st->handle_ok, p->c.ok);
     vn_pstat_add(&st->handle_no_destination, p->c.no_dest);
@@ -58,8 +56,9 @@ static void flush_counts(pcall_t *p)
     memset(&p->c, 0, sizeof p->c);
 }
 
-static void route_one(pcall_t *p, const uint8_t *m, size_t len)
+static void route_one(void *arg, const uint8_t *m, size_t len)
 {
+    pcall_t *p = arg;
     p->c.metrics++;
     p->total++;
     switch (vn_route_metric(&p->rc, m, len)) {
@@ -109,42 +108,23 @@ static void *h_open_meta(void *ctx, const char *path, const vn_grpc_meta_t *meta
 static void *h_open(void *ctx, const char *path, vn_grpc_status_t *status, const char **msg)
 {
     vn_proxy_server_t *s = ctx;
-    bool v2 = strcmp(path, PATH_V2) == 0;
-    if (!v2 && strcmp(path, PATH_V1) != 0) {
-        *status = VN_GRPC_UNIMPLEMENTED;
-        *msg = "unknown method: forwardrpc.Forward serves SendMetrics and SendMetricsV2";
+    vn_fwd_call_t fc;
+    if (!vn_fwd_call_open(&fc, path, status, msg))
         return NULL;
-    }
     pcall_t *p = vn_xcalloc(1, sizeof *p);
     p->srv = s;
-    p->unary = !v2;
+    p->fc = fc;
     vn_route_ctx_init(&p->rc, s->router);
     p->t0 = vn_clock_mono_s();
-    vn_pstat_add(&s->stats->ingest_requests[v2 ? VN_PSTAT_STREAM : VN_PSTAT_SINGLE], 1);
+    vn_pstat_add(&s->stats->ingest_requests[fc.unary ? VN_PSTAT_SINGLE : VN_PSTAT_STREAM], 1);
     return p;
 }
 
 static vn_grpc_status_t h_message(void *call, const uint8_t *data, size_t len, const char **msg)
 {
     pcall_t *p = call;
-    p->messages++;
-    if (!p->unary) {
-        route_one(p, data, len);
-        return VN_GRPC_OK;
-    }
-    if (p->messages > 1) {
-        *msg = "SendMetrics is unary: more than one request message";
+    if (vn_fwd_call_message(&p->fc, data, len, route_one, p, msg) != VN_FWD_MSG_OK)
         return VN_GRPC_INVALID_ARGUMENT;
-    }
-    size_t pos = 0, ml;
-    const uint8_t *m;
-    int r;
-    while ((r = vn_pb_list_next(data, len, &pos, &m, &ml)) == 1)
-        route_one(p, m, ml);
-    if (r < 0) {
-        *msg = "invalid protobuf: MetricList";
-        return VN_GRPC_INVALID_ARGUMENT;
-    }
     return VN_GRPC_OK;
 }
 
@@ -153,10 +133,8 @@ static void h_drained(void *call) { flush_counts(call); }
 static vn_grpc_status_t h_finish(void *call, const char **msg)
 {
     pcall_t *p = call;
-    if (p->unary && p->messages == 0) {
-        *msg = "SendMetrics is unary: no request message";
+    if (vn_fwd_call_missing(&p->fc, msg))
         return VN_GRPC_INVALID_ARGUMENT;
-    }
     if (p->rejected) {
         snprintf(p->msg, sizeof p->msg, "%zu of %zu metrics rejected: not a valid metricpb.Metric", p->rejected,
                  p->total);
@@ -170,18 +148,25 @@ static void h_close(void *call, vn_grpc_status_t final)
 {
     pcall_t *p = call;
     flush_counts(p);
-    int proto = p->unary ? VN_PSTAT_SINGLE : VN_PSTAT_STREAM;
+    int proto = p->fc.unary ? VN_PSTAT_SINGLE : VN_PSTAT_STREAM;
     double us = (vn_clock_mono_s() - p->t0) * 1e6;
     vn_pstat_add(&p->srv->stats->req_latency_us[proto], us > 0 ? (uint64_t)us : 0);
     vn_pstat_add(&p->srv->stats->req_latency_n[proto], 1);
     if (final != VN_GRPC_OK)
-        vn_pstat_add(&p->srv->stats->ingest_errors[p->unary ? VN_PSTAT_SINGLE : VN_PSTAT_STREAM], 1);
+        vn_pstat_add(&p->srv->stats->ingest_errors[proto], 1);
     if (p->rejected)
         VN_LOG(WARN, "event=proxy_metrics_rejected n=%zu of=%zu reason=\"not a valid metricpb.Metric\"",
                p->rejected, p->total);
     vn_route_ctx_release(&p->rc);
     free(p);
 }
+
+static const vn_grpc_handler_t handler = {.open = h_open,
+                                          .open_meta = h_open_meta,
+                                          .message = h_message,
+                                          .finish = h_finish,
+                                          .close = h_close,
+                                          .drained = h_drained};
 
 vn_err_t vn_proxy_server_start(const char *address, vn_router_t *router, vn_proxy_stats_t *stats,
                                vn_stats_t *conn_stats, double idle_timeout_s, vn_proxy_server_t **out, char *errbuf,
@@ -191,33 +176,19 @@ vn_err_t vn_proxy_server_start(const char *address, vn_router_t *router, vn_prox
     vn_proxy_server_t *s = vn_xcalloc(1, sizeof *s);
     s->router = router;
     s->stats = stats;
-    vn_h2_server_opts_t o = {
-        .address = address,
-        .handler = {.open = h_open,
-                    .open_meta = h_open_meta,
-                    .message = h_message,
-                    .finish = h_finish,
-                    .close = h_close,
-                    .ctx = s,
-                    .drained = h_drained},
-        .idle_timeout_s = idle_timeout_s,
-        .stats = conn_stats,
-    };
-    vn_err_t e = vn_h2_server_start(&o, &s->h2, errbuf, errcap);
-    if (e != VN_OK) {
+    vn_err_t e = vn_fwd_serve(address, &handler, s, idle_timeout_s, conn_stats, &s->h2, errbuf, errcap);
+    if (e == VN_OK)
+        *out = s;
+    else
         free(s);
-        return e;
-    }
-    *out = s;
-    return VN_OK;
+    return e;
 }
 
 int vn_proxy_server_port(const vn_proxy_server_t *s) { return vn_h2_server_port(s->h2); }
 
 void vn_proxy_server_stop(vn_proxy_server_t *s)
 {
-    if (!s)
-        return;
-    vn_h2_server_stop(s->h2);
+    if (s)
+        vn_h2_server_stop(s->h2); /* joins: no handler runs after this */
     free(s);
 }

@@ -20,19 +20,12 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/pbwire.h"
 
 enum { PBW_VARINT = 0, PBW_FIXED64 = 1, PBW_LEN = 2 };
 
-/** Bytes the varint encoding of v takes (1..10). */
-static inline size_t pbw_varint_size(uint64_t v)
-{
-    size_t n = 1;
-    while (v >= 0x80) {
-        v >>= 7;
-        n++;
-    }
-    return n;
-}
+/** Bytes the varint encoding of v takes (1..10): core/pbwire.h's count. */
+static inline size_t pbw_varint_size(uint64_t v) { return vn_pb_varint_len(v); }
 
 /** Size of a whole length-delimited field: key + length + payload. */
 static inline size_t pbw_len_field_size(unsigned field, size_t len)

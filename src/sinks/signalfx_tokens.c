@@ -10,7 +10,6 @@
  * timeout of min(period, 10 s) and a response cap of VN_SFX_TOKEN_MAX_BODY.
  * The table only grows (as in Go) up to VN_SFX_DYNAMIC_TOKENS_MAX names.
  */
-#include <curl/curl.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,9 +17,12 @@
 #include <time.h>
 
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/log.h"
+#include "core/mono_cond.h"
 #include "core/xalloc.h"
 #include "core/json_read.h"
+#include "sinks/http_get.h"
 #include "sinks/signalfx.h"
 
 #define MAX_PAGES 1000 /* 200 000 tokens: a runaway server cannot keep us paging forever */
@@ -147,59 +149,20 @@ struct vn_sfx_fetcher {
     bool stop;
 };
 
-typedef struct body_sink {
-    vn_buf_t b;
-    bool too_large;
-} body_sink_t;
-
-static size_t on_body(char *p, size_t size, size_t n, void *ud)
+static vn_err_t get_page(vn_sfx_fetcher_t *f, size_t offset, vn_buf_t *body, char *err, size_t errcap)
 {
-    body_sink_t *s = ud;
-    if (vn_buf_add(&s->b, p, size * n) != VN_OK) {
-        s->too_large = true;
-        return 0; /* aborts the transfer */
-    }
-    return size * n;
-}
-
-static vn_err_t get_page(vn_sfx_fetcher_t *f, size_t offset, body_sink_t *s, char *err, size_t errcap)
-{
-    CURL *c = curl_easy_init();
-    if (!c) {
-        snprintf(err, errcap, "curl_easy_init failed");
-        return VN_ERR_IO;
-    }
     char url[2048];
     snprintf(url, sizeof url, "%s?limit=%d&name=&offset=%zu", f->url, VN_SFX_TOKEN_PAGE, offset);
-    struct curl_slist *h = curl_slist_append(NULL, f->token_header);
-    h = curl_slist_append(h, "Content-Type: application/json");
-    long ms = f->period_s < 10 ? (long)(f->period_s * 1000) : 10000L;
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, s);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, ms > 100 ? ms : 100L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-#if LIBCURL_VERSION_NUM >= 0x075500
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-#endif
-    CURLcode rc = curl_easy_perform(c);
-    long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    vn_err_t e = VN_OK;
-    if (s->too_large) {
-        snprintf(err, errcap, "response larger than %zu bytes", VN_SFX_TOKEN_MAX_BODY);
-        e = VN_ERR_TOO_LARGE;
-    } else if (rc != CURLE_OK) {
-        snprintf(err, errcap, "%s", curl_easy_strerror(rc));
-        e = VN_ERR_IO;
-    } else if (status != 200) {
+    vn_http_get_opts_t o = {
+        .url = url,
+        .headers = {f->token_header, "Content-Type: application/json"},
+        .timeout_s = f->period_s < 10 ? f->period_s : 10.0,
+        .max_body = VN_SFX_TOKEN_MAX_BODY,
+    };
+    long status;
+    vn_err_t e = vn_http_get(&o, body, &status, err, errcap);
+    if (e == VN_ERR_PROTO) /* Go's wording */
         snprintf(err, errcap, "signalfx api returned unknown response code: %ld", status);
-        e = VN_ERR_PROTO;
-    }
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
     return e;
 }
 
@@ -215,12 +178,13 @@ static void fetch_all(vn_sfx_fetcher_t *f)
             e = VN_ERR_TOO_LARGE;
             break;
         }
-        body_sink_t s = {.b = VN_BUF_INIT(VN_SFX_TOKEN_MAX_BODY)};
-        e = get_page(f, offset, &s, err, sizeof err);
+        vn_buf_t body;
+        e = get_page(f, offset, &body, err, sizeof err);
         size_t count = 0;
-        if (e == VN_OK)
-            e = vn_sfx__parse_token_page(&l, vn_buf_ptr(&s.b), vn_buf_len(&s.b), &count, err, sizeof err);
-        vn_buf_free(&s.b);
+        if (e == VN_OK) {
+            e = vn_sfx__parse_token_page(&l, vn_buf_ptr(&body), vn_buf_len(&body), &count, err, sizeof err);
+            vn_buf_free(&body);
+        }
         if (e != VN_OK || count == 0)
             break;
     }
@@ -243,23 +207,20 @@ static void fetch_all(vn_sfx_fetcher_t *f)
 static void *fetcher_main(void *arg)
 {
     vn_sfx_fetcher_t *f = arg;
-    struct timespec next;
-    clock_gettime(CLOCK_MONOTONIC, &next);
+    double next = vn_clock_mono_s();
     for (;;) {
-        double at = (double)next.tv_sec + (double)next.tv_nsec / 1e9 + f->period_s;
-        next.tv_sec = (time_t)at;
-        next.tv_nsec = (long)((at - (double)next.tv_sec) * 1e9);
+        next += f->period_s;
+        struct timespec dl = vn_mono_cond_deadline(next);
         pthread_mutex_lock(&f->mu);
-        while (!f->stop && pthread_cond_timedwait(&f->cv, &f->mu, &next) != ETIMEDOUT)
+        while (!f->stop && pthread_cond_timedwait(&f->cv, &f->mu, &dl) != ETIMEDOUT)
             ;
         bool stop = f->stop;
         pthread_mutex_unlock(&f->mu);
         if (stop)
             return NULL;
         fetch_all(f);
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        if (now.tv_sec > next.tv_sec || (now.tv_sec == next.tv_sec && now.tv_nsec > next.tv_nsec))
+        double now = vn_clock_mono_s();
+        if (now > next)
             next = now; /* a slow fetch: ticks that passed are skipped, as Go's ticker drops them */
     }
 }
@@ -277,11 +238,7 @@ vn_sfx_fetcher_t *vn_sfx_fetcher_start(vn_sfx_t *x, pthread_mutex_t *mu, const c
     snprintf(f->token_header, n, "X-Sf-Token: %s", default_token);
     f->period_s = period_s;
     pthread_mutex_init(&f->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&f->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    vn_mono_cond_init(&f->cv);
     if (pthread_create(&f->thr, NULL, fetcher_main, f) != 0) {
         VN_LOG(ERROR, "event=thread_create_failed what=signalfx_token_fetcher sink=%s", sink_name);
         abort();
