@@ -106,6 +106,8 @@ static const vn_config_verdict_t proxy_unimpl[] = {
     {"http.enable_profiling", "go_runtime_profiler_no_debug_pprof"},
     {"runtime_metrics_interval", "go_runtime_metrics"},
     {"sentry_dsn", "sentry_reporting_not_implemented"},
+    /* the self-metric sender writes each interval's lines at once; there is no channel to size */
+    {"statsd.channel_buffer_size", "no_buffered_channel_to_size"},
     {NULL, NULL},
 };
 const vn_config_schema_t vn_proxy__schema = {vn_proxy__keys, sizeof vn_proxy__keys / sizeof vn_proxy__keys[0],
