@@ -46,7 +46,7 @@ typedef struct batch {
 #define PSTAT(d, field, n)                                                                                            \
     do {                                                                                                               \
         if ((d)->o.stats)                                                                                              \
-            vn_pstat_add(&(d)->o.stats->field, (n));                                                                   \
+            vn_stats_add(&(d)->o.stats->field, (n));                                                                   \
     } while (0)
 
 static void count_sent(vn_dest_t *d, size_t n)
@@ -242,7 +242,7 @@ static run_end_t run(vn_dest_t *d, vn_h2_client_t *s, batch_t *b, unsigned hops)
 static void refuse_self(vn_dest_t *d, const char *how)
 {
     if (strcmp(how, "address") == 0 && d->o.stats)
-        vn_pstat_add(&d->o.stats->loop_self_address, 1); /* by id: the server counted it */
+        vn_stats_add(&d->o.stats->loop_self_address, 1); /* by id: the server counted it */
     VN_LOG(WARN, "event=proxy_destination_is_self destination=%s detected_by=%s msg=\"this veneur-proxy is in its "
                  "own destination list: refused, metrics would loop forever\"",
            VN_LOG_Q(d->addr), how);
@@ -263,7 +263,7 @@ static void restream(vn_dest_t *d, vn_h2_client_t *s, batch_t *b, bool count)
     if (!count)
         return;
     if (d->o.stats)
-        vn_pstat_add(&d->o.stats->hops_restreams, 1);
+        vn_stats_add(&d->o.stats->hops_restreams, 1);
     VN_LOG(INFO, "event=proxy_destination_restream destination=%s hops=%u clean=%s", VN_LOG_Q(d->addr), want_hops(d),
            clean ? "true" : "false");
 }

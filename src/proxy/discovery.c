@@ -342,14 +342,14 @@ static void poll_once(vn_discovery_t *d)
     vn_strlist_t list;
     double t0 = vn_clock_mono_s();
     vn_err_t e = vn_discover(d->cfg, &list, err, sizeof err);
-    vn_pstat_add(&d->stats->discovery_duration_ns_total, (uint64_t)((vn_clock_mono_s() - t0) * 1e9));
+    vn_stats_add(&d->stats->discovery_duration_ns_total, (uint64_t)((vn_clock_mono_s() - t0) * 1e9));
     if (e != VN_OK) {
-        vn_pstat_add(&d->stats->discovery_fail, 1);
+        vn_stats_add(&d->stats->discovery_fail, 1);
         VN_LOG(WARN, "event=proxy_discovery_failed kind=%s service=%s reason=%s",
                vn_disc_kind_name(d->cfg->disc_kind), VN_LOG_Q(d->cfg->forward_service), VN_LOG_Q(err));
         return;
     }
-    vn_pstat_add(&d->stats->discovery_success, 1);
+    vn_stats_add(&d->stats->discovery_success, 1);
     atomic_store(&d->stats->discovery_destinations, list.n);
     VN_LOG(DEBUG, "event=proxy_discovered kind=%s n=%zu", vn_disc_kind_name(d->cfg->disc_kind), list.n);
     vn_router_set_discovered(d->router, (const char *const *)list.v, list.n);

@@ -221,10 +221,10 @@ void vn_proxy_shutdown(vn_proxy_t *p)
     vn_periodic_stop(p->statsd_tick); /* reports the last partial interval */
     vn_statsd_out_free(p->statsd);
     VN_LOG(INFO, "event=proxy_stopped routed=%llu no_destination=%llu dropped=%llu rerouted=%llu",
-           (unsigned long long)vn_pstat_get(&p->stats.handle_ok),
-           (unsigned long long)vn_pstat_get(&p->stats.handle_no_destination),
-           (unsigned long long)vn_pstat_get(&p->stats.handle_dropped),
-           (unsigned long long)vn_pstat_get(&p->stats.rerouted));
+           (unsigned long long)vn_stats_get(&p->stats.handle_ok),
+           (unsigned long long)vn_stats_get(&p->stats.handle_no_destination),
+           (unsigned long long)vn_stats_get(&p->stats.handle_dropped),
+           (unsigned long long)vn_stats_get(&p->stats.rerouted));
     vn_router_free(p->router);
     vn_tagm_set_destroy(&p->ignore);
     free(p);

@@ -48,11 +48,11 @@ static void flush_counts(pcall_t *p)
 {
     vn_proxy_stats_t *st = p->srv->stats;
     int proto = p->fc.unary ? VN_PSTAT_SINGLE : VN_PSTAT_STREAM;
-    vn_pstat_add(&st->ingest_metrics[proto], p->c.metrics);
-    vn_pstat_add(&st->handle_ok, p->c.ok);
-    vn_pstat_add(&st->handle_no_destination, p->c.no_dest);
-    vn_pstat_add(&st->handle_dropped, p->c.dropped);
-    vn_pstat_add(&st->handle_invalid, p->c.invalid);
+    vn_stats_add(&st->ingest_metrics[proto], p->c.metrics);
+    vn_stats_add(&st->handle_ok, p->c.ok);
+    vn_stats_add(&st->handle_no_destination, p->c.no_dest);
+    vn_stats_add(&st->handle_dropped, p->c.dropped);
+    vn_stats_add(&st->handle_invalid, p->c.invalid);
     memset(&p->c, 0, sizeof p->c);
 }
 
@@ -79,7 +79,7 @@ static void *h_open_meta(void *ctx, const char *path, const vn_grpc_meta_t *meta
     vn_proxy_server_t *s = ctx;
     const vn_self_t *self = vn_router_self(s->router);
     if (self && meta->proxy_id[0] && strcmp(meta->proxy_id, self->id) == 0) {
-        vn_pstat_add(&s->stats->loop_self_id, 1);
+        vn_stats_add(&s->stats->loop_self_id, 1);
         VN_LOG(WARN, "event=proxy_loop_refused reason=self_id destination=%s msg=\"a call from this veneur-proxy "
                      "to itself: that destination is refused\"",
                VN_LOG_Q(meta->authority));
@@ -89,8 +89,8 @@ static void *h_open_meta(void *ctx, const char *path, const vn_grpc_meta_t *meta
         return NULL;
     }
     if (meta->hops >= VN_HOPS_MAX) {
-        vn_pstat_add(&s->stats->loop_hops, 1);
-        uint64_t n = vn_pstat_get(&s->stats->loop_hops);
+        vn_stats_add(&s->stats->loop_hops, 1);
+        uint64_t n = vn_stats_get(&s->stats->loop_hops);
         if ((n & (n - 1)) == 0) /* 1st, 2nd, 4th, ...: a loop retries for as long as it exists */
             VN_LOG(WARN, "event=proxy_loop_refused reason=hops hops=%u max=%d refused=%llu msg=\"a call came through too many "
                          "veneur-proxies: a forwarding loop\"",
@@ -116,7 +116,7 @@ static void *h_open(void *ctx, const char *path, vn_grpc_status_t *status, const
     p->fc = fc;
     vn_route_ctx_init(&p->rc, s->router);
     p->t0 = vn_clock_mono_s();
-    vn_pstat_add(&s->stats->ingest_requests[fc.unary ? VN_PSTAT_SINGLE : VN_PSTAT_STREAM], 1);
+    vn_stats_add(&s->stats->ingest_requests[fc.unary ? VN_PSTAT_SINGLE : VN_PSTAT_STREAM], 1);
     return p;
 }
 
@@ -150,10 +150,10 @@ static void h_close(void *call, vn_grpc_status_t final)
     flush_counts(p);
     int proto = p->fc.unary ? VN_PSTAT_SINGLE : VN_PSTAT_STREAM;
     double us = (vn_clock_mono_s() - p->t0) * 1e6;
-    vn_pstat_add(&p->srv->stats->req_latency_us[proto], us > 0 ? (uint64_t)us : 0);
-    vn_pstat_add(&p->srv->stats->req_latency_n[proto], 1);
+    vn_stats_add(&p->srv->stats->req_latency_us[proto], us > 0 ? (uint64_t)us : 0);
+    vn_stats_add(&p->srv->stats->req_latency_n[proto], 1);
     if (final != VN_GRPC_OK)
-        vn_pstat_add(&p->srv->stats->ingest_errors[proto], 1);
+        vn_stats_add(&p->srv->stats->ingest_errors[proto], 1);
     if (p->rejected)
         VN_LOG(WARN, "event=proxy_metrics_rejected n=%zu of=%zu reason=\"not a valid metricpb.Metric\"",
                p->rejected, p->total);

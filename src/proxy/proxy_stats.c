@@ -17,7 +17,7 @@ static void family(vn_buf_t *out, const char *name, const char *type, const char
 static void value(vn_buf_t *out, const char *name, const char *labels, const _Atomic uint64_t *v)
 {
     vn_buf_printf(out, "%s%s%s%s %llu\n", name, labels ? "{" : "", labels ? labels : "", labels ? "}" : "",
-                  (unsigned long long)vn_pstat_get(v));
+                  (unsigned long long)vn_stats_get(v));
 }
 
 void vn_proxy_stats_render(const vn_proxy_stats_t *s, vn_buf_t *out)
@@ -49,7 +49,7 @@ void vn_proxy_stats_render(const vn_proxy_stats_t *s, vn_buf_t *out)
     value(out, "veneur_proxy_discovery_destinations", NULL, &s->discovery_destinations);
     family(out, "veneur_proxy_discovery_duration_seconds_total", "counter", "time spent polling discovery");
     vn_buf_printf(out, "veneur_proxy_discovery_duration_seconds_total %.6f\n",
-                  (double)vn_pstat_get(&s->discovery_duration_ns_total) / 1e9);
+                  (double)vn_stats_get(&s->discovery_duration_ns_total) / 1e9);
     family(out, "veneur_proxy_ring_rebuilds_total", "counter", "times the ring was rebuilt and swapped");
     value(out, "veneur_proxy_ring_rebuilds_total", NULL, &s->ring_rebuilds);
     family(out, "veneur_proxy_grpc_connections_total", "counter", "HTTP/2 connections accepted on grpc_address");
@@ -97,7 +97,7 @@ void vn_proxy_stats_render_grpc(const vn_stats_t *c, vn_buf_t *out)
 static void emit_count(vn_proxy_stats_prev_t *prev, size_t i, const _Atomic uint64_t *c, vn_statsd_out_t *out,
                        const char *name, const char *tags)
 {
-    uint64_t now = vn_pstat_get(c);
+    uint64_t now = vn_stats_get(c);
     uint64_t d = now >= prev->v[i] ? now - prev->v[i] : 0;
     prev->v[i] = now;
     vn_statsd_out_add(out, name, (double)d, "c", tags);
@@ -138,8 +138,8 @@ void vn_proxy_stats_emit(const vn_proxy_stats_t *s, vn_proxy_stats_prev_t *prev,
                    "veneur_proxy.ingest.request_error_count", proto[i]);
         /* Go times every call; one mean per interval, with a sample rate so the receiver
          * counts every call (datadog-go's client-side aggregation does not aggregate timings) */
-        uint64_t us = take(prev, PV_LAT_US + (size_t)i, vn_pstat_get(&s->req_latency_us[i]));
-        uint64_t n = take(prev, PV_LAT_N + (size_t)i, vn_pstat_get(&s->req_latency_n[i]));
+        uint64_t us = take(prev, PV_LAT_US + (size_t)i, vn_stats_get(&s->req_latency_us[i]));
+        uint64_t n = take(prev, PV_LAT_N + (size_t)i, vn_stats_get(&s->req_latency_n[i]));
         if (n)
             vn_statsd_out_add_rate(out, "veneur_proxy.ingest.request_latency_ms", (double)us / 1000.0 / (double)n,
                                    "ms", 1.0 / (double)n, proto[i]);
@@ -164,8 +164,8 @@ void vn_proxy_stats_emit_discovery(const vn_proxy_stats_t *s, vn_proxy_stats_pre
 {
     emit_count(prev, PV_DISC, &s->discovery_success, out, "veneur_proxy.discovery.count", "status:success");
     emit_count(prev, PV_DISC + 1, &s->discovery_fail, out, "veneur_proxy.discovery.count", "status:fail");
-    uint64_t ms = take(prev, PV_DISC_MS, vn_pstat_get(&s->discovery_duration_ns_total) / 1000000u);
+    uint64_t ms = take(prev, PV_DISC_MS, vn_stats_get(&s->discovery_duration_ns_total) / 1000000u);
     vn_statsd_out_add(out, "veneur_proxy.discovery.duration_total_ms", (double)ms, "c", NULL);
-    vn_statsd_out_add(out, "veneur_proxy.discovery.destinations", (double)vn_pstat_get(&s->discovery_destinations),
+    vn_statsd_out_add(out, "veneur_proxy.discovery.destinations", (double)vn_stats_get(&s->discovery_destinations),
                       "g", NULL);
 }

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "core/buf.h"
+#include "core/stats.h" /* vn_stats_add / vn_stats_get: the one relaxed-atomic counter API */
 
 enum { VN_PSTAT_SINGLE = 0, VN_PSTAT_STREAM = 1 }; /* protocol:grpc-single | grpc-stream */
 
@@ -52,17 +53,6 @@ enum { VN_PSTAT_CONN_SUCCESS = 0, VN_PSTAT_CONN_FAILED_DIAL = 1, VN_PSTAT_CONN_F
 /* fwd_metrics: error:false taken by a stream; error:eof the message cut when a stream failed
  * mid-message; error:dropped lost with a failed or stopped destination (not rerouted) */
 enum { VN_PSTAT_FWD_OK = 0, VN_PSTAT_FWD_EOF = 1, VN_PSTAT_FWD_DROPPED = 2 };
-
-static inline void vn_pstat_add(_Atomic uint64_t *c, uint64_t n)
-{
-    if (n)
-        atomic_fetch_add_explicit(c, n, memory_order_relaxed);
-}
-
-static inline uint64_t vn_pstat_get(const _Atomic uint64_t *c)
-{
-    return atomic_load_explicit((_Atomic uint64_t *)c, memory_order_relaxed);
-}
 
 /** Appends the process-wide counters in Prometheus text format to out. */
 void vn_proxy_stats_render(const vn_proxy_stats_t *s, vn_buf_t *out);

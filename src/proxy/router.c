@@ -100,7 +100,7 @@ static void rebuild(vn_router_t *r)
     pthread_mutex_unlock(&r->snap_mu);
     atomic_store(&r->healthy, vn_ring_size(s->ring));
     snap_unref(old);
-    vn_pstat_add(&r->o.stats->ring_rebuilds, 1);
+    vn_stats_add(&r->o.stats->ring_rebuilds, 1);
     VN_LOG(INFO, "event=proxy_ring_rebuilt members=%zu generation=%llu", vn_ring_size(s->ring),
            (unsigned long long)s->gen);
 }
@@ -147,7 +147,7 @@ static size_t hook_reroute(void *ctx, const uint8_t *frames, size_t len)
         pos += VN_GRPC_PREFIX + m;
     }
     vn_route_ctx_release(&c);
-    vn_pstat_add(&r->o.stats->rerouted, ok);
+    vn_stats_add(&r->o.stats->rerouted, ok);
     return failed;
 }
 

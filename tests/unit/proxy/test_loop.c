@@ -79,7 +79,7 @@ static void test_loop__hops(void **state)
     assert_int_equal(vn_router_hops(e.r), 4);
     assert_int_not_equal(try_stream(e.addr, VN_HOPS_MAX, NULL, why, sizeof why), VN_OK);
     assert_non_null(strstr(why, "grpc-status 9"));
-    assert_int_equal(vn_pstat_get(&e.st.loop_hops), 1);
+    assert_int_equal(vn_stats_get(&e.st.loop_hops), 1);
     assert_int_equal(vn_router_hops(e.r), 4);
     env_stop(&e);
 }
@@ -95,20 +95,20 @@ static void test_loop__own_id(void **state)
     assert_int_equal(try_stream(e.addr, 1, other.id, why, sizeof why), VN_OK); /* another proxy */
     assert_int_not_equal(try_stream(e.addr, 1, e.self.id, why, sizeof why), VN_OK);
     assert_non_null(strstr(why, "grpc-status 9"));
-    assert_int_equal(vn_pstat_get(&e.st.loop_self_id), 1);
+    assert_int_equal(vn_stats_get(&e.st.loop_self_id), 1);
 
     /* the router dials itself: refused by id, never in the ring */
     const char *addrs[] = {e.addr};
     vn_router_add_static(e.r, addrs, 1);
     double end = vn_clock_mono_s() + 5;
-    while (vn_pstat_get(&e.st.loop_self_id) < 2 && vn_clock_mono_s() < end) {
+    while (vn_stats_get(&e.st.loop_self_id) < 2 && vn_clock_mono_s() < end) {
         struct timespec ts = {0, 10 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
-    assert_int_equal(vn_pstat_get(&e.st.loop_self_id), 2);
+    assert_int_equal(vn_stats_get(&e.st.loop_self_id), 2);
     struct timespec ts = {0, 300 * 1000 * 1000};
     nanosleep(&ts, NULL); /* a window for a wrong re-dial or ring join to show */
-    assert_int_equal(vn_pstat_get(&e.st.loop_self_id), 2);
+    assert_int_equal(vn_stats_get(&e.st.loop_self_id), 2);
     assert_int_equal(vn_router_healthy(e.r), 0);
     assert_int_equal(vn_router_size(e.r), 1);
     env_stop(&e);
@@ -123,13 +123,13 @@ static void test_loop__own_address(void **state)
     const char *addrs[] = {e.addr};
     vn_router_add_static(e.r, addrs, 1);
     double end = vn_clock_mono_s() + 5;
-    while (vn_pstat_get(&e.st.loop_self_address) < 1 && vn_clock_mono_s() < end) {
+    while (vn_stats_get(&e.st.loop_self_address) < 1 && vn_clock_mono_s() < end) {
         struct timespec ts = {0, 10 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
-    assert_int_equal(vn_pstat_get(&e.st.loop_self_address), 1);
-    assert_int_equal(vn_pstat_get(&e.st.loop_self_id), 0); /* refused before dialling */
-    assert_int_equal(vn_pstat_get(&e.st.ingest_requests[VN_PSTAT_STREAM]), 0);
+    assert_int_equal(vn_stats_get(&e.st.loop_self_address), 1);
+    assert_int_equal(vn_stats_get(&e.st.loop_self_id), 0); /* refused before dialling */
+    assert_int_equal(vn_stats_get(&e.st.ingest_requests[VN_PSTAT_STREAM]), 0);
     env_stop(&e);
 }
 

@@ -83,14 +83,14 @@ static void test_proxy_stats__emit_forward_counters(void **state)
 
     static vn_proxy_stats_t st; /* static: zeroed */
     vn_proxy_stats_prev_t prev = {0};
-    vn_pstat_add(&st.fwd_connect[VN_PSTAT_CONN_SUCCESS], 2);
-    vn_pstat_add(&st.fwd_connect[VN_PSTAT_CONN_FAILED_DIAL], 5);
-    vn_pstat_add(&st.fwd_metrics[VN_PSTAT_FWD_OK], 7);
-    vn_pstat_add(&st.fwd_metrics[VN_PSTAT_FWD_DROPPED], 3);
-    vn_pstat_add(&st.fwd_disconnect[1], 1);
-    vn_pstat_add(&st.grpc_client_conn_begin, 2);
-    vn_pstat_add(&st.req_latency_us[VN_PSTAT_STREAM], 3000);
-    vn_pstat_add(&st.req_latency_n[VN_PSTAT_STREAM], 2);
+    vn_stats_add(&st.fwd_connect[VN_PSTAT_CONN_SUCCESS], 2);
+    vn_stats_add(&st.fwd_connect[VN_PSTAT_CONN_FAILED_DIAL], 5);
+    vn_stats_add(&st.fwd_metrics[VN_PSTAT_FWD_OK], 7);
+    vn_stats_add(&st.fwd_metrics[VN_PSTAT_FWD_DROPPED], 3);
+    vn_stats_add(&st.fwd_disconnect[1], 1);
+    vn_stats_add(&st.grpc_client_conn_begin, 2);
+    vn_stats_add(&st.req_latency_us[VN_PSTAT_STREAM], 3000);
+    vn_stats_add(&st.req_latency_n[VN_PSTAT_STREAM], 2);
     vn_proxy_stats_emit(&st, &prev, out);
     vn_statsd_out_flush(out);
     char buf[16384];
@@ -113,8 +113,8 @@ static void test_proxy_stats__emit_forward_counters(void **state)
     assert_null(strstr(buf, "request_latency_ms:0")); /* grpc-single had no call: no line */
 
     /* the next interval carries only what happened since */
-    vn_pstat_add(&st.fwd_metrics[VN_PSTAT_FWD_OK], 4);
-    vn_pstat_add(&st.discovery_success, 1);
+    vn_stats_add(&st.fwd_metrics[VN_PSTAT_FWD_OK], 4);
+    vn_stats_add(&st.discovery_success, 1);
     vn_proxy_stats_emit(&st, &prev, out);
     vn_proxy_stats_emit_discovery(&st, &prev, out);
     vn_statsd_out_flush(out);

@@ -186,7 +186,7 @@ static void route_all(vn_router_t *r, vn_proxy_stats_t *st)
         uint8_t m[32];
         size_t n = metric_bytes(i, m);
         if (vn_route_metric(&c, m, n) == VN_ROUTE_OK)
-            vn_pstat_add(&st->handle_ok, 1);
+            vn_stats_add(&st->handle_ok, 1);
     }
     vn_route_ctx_release(&c);
 }
