@@ -22,6 +22,14 @@
 vn_err_t vn_hostport_split(const char *addr, bool allow_empty_host, char *host, size_t hostcap, char *port,
                            size_t portcap);
 
+/**
+ * The strict form Go's net.Listen applies to a listen address: "host:port", ":port" or "[v6]:port";
+ * a bare IPv6 address without brackets is refused ("too many colons"), an empty port means 0, a
+ * numeric port above 65535 is refused. On error errbuf holds `address "<addr>": <Go's reason>`.
+ */
+vn_err_t vn_hostport_split_go(const char *addr, char *host, size_t hcap, char *port, size_t pcap, char *errbuf,
+                             size_t errcap);
+
 /** port as a number: 0..65535; -1 if it is not all decimal digits (or empty), -2 if above 65535. */
 int vn_hostport_port_num(const char *port);
 

@@ -49,6 +49,7 @@
 
 #include <microhttpd.h>
 
+#include "core/hostport.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/version.h"
@@ -493,67 +494,6 @@ __attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const ch
 /* ------------------------------------------------------------------------- */
 /* Address parsing and binding                                                */
 
-/*
- * Splits "host:port", ":port" or "[v6]:port" like Go's net.SplitHostPort; host and
- * port are written NUL-terminated. An empty port means 0, as in Go's net.Listen.
- */
-static vn_err_t split_host_port(const char *addr, char *host, size_t hcap, char *port, size_t pcap,
-                                char *errbuf, size_t errcap)
-{
-    const char *why = NULL;
-    const char *hp = NULL, *he = NULL, *colon = NULL;
-    if (addr[0] == '[') {
-        const char *rb = strchr(addr, ']');
-        if (rb == NULL) {
-            why = "missing ']' in address";
-        } else if (rb[1] != ':') {
-            why = rb[1] == '\0' ? "missing port in address" : "unexpected ']' in address";
-        } else {
-            hp = addr + 1;
-            he = rb;
-            colon = rb + 1;
-            if (memchr(hp, '[', (size_t)(he - hp)) != NULL)
-                why = "unexpected '[' in address";
-        }
-    } else {
-        colon = strrchr(addr, ':');
-        hp = addr;
-        he = colon;
-        if (colon == NULL)
-            why = "missing port in address";
-        else if (memchr(addr, ':', (size_t)(colon - addr)) != NULL)
-            why = "too many colons in address";
-        else if (memchr(addr, '[', (size_t)(colon - addr)) != NULL || strchr(colon, ']') != NULL)
-            why = "unexpected '[' or ']' in address";
-    }
-    if (why == NULL) {
-        size_t hl = (size_t)(he - hp), pl = strlen(colon + 1);
-        if (hl >= hcap || pl >= pcap) {
-            why = "address too long";
-        } else {
-            memcpy(host, hp, hl);
-            host[hl] = '\0';
-            memcpy(port, colon + 1, pl + 1);
-            if (pl == 0)
-                snprintf(port, pcap, "0");
-        }
-    }
-    if (why != NULL) {
-        snprintf(errbuf, errcap, "address \"%s\": %s", addr, why);
-        return VN_ERR_CONFIG;
-    }
-    bool numeric = true;
-    unsigned long pn = 0;
-    for (const char *p = port; *p != '\0' && numeric; p++) {
-        numeric = *p >= '0' && *p <= '9';
-        if (numeric && (pn = pn * 10 + (unsigned long)(*p - '0')) > 65535) {
-            snprintf(errbuf, errcap, "address \"%s\": invalid port", addr);
-            return VN_ERR_CONFIG;
-        }
-    }
-    return VN_OK;
-}
-
 /* One socket bound to ai and listening, or -1 with errno and *step ("socket", "bind", ...). */
 static int bind_one(const struct addrinfo *ai, bool dual_stack, const char **step)
 {
@@ -605,7 +545,7 @@ static vn_err_t listen_addr(const char *addr, int *fd, int *port, char *errbuf, 
     char host[256], serv[64];
     if (addr == NULL)
         addr = "";
-    vn_err_t err = split_host_port(addr, host, sizeof host, serv, sizeof serv, errbuf, errcap);
+    vn_err_t err = vn_hostport_split_go(addr, host, sizeof host, serv, sizeof serv, errbuf, errcap);
     if (err != VN_OK)
         return err;
 

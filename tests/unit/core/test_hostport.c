@@ -91,6 +91,33 @@ static void test_clock__monotonic_and_deadlines(void **state)
     assert_int_equal(vn_clock_ms_until(vn_clock_mono_s() + 1e6), 3600000);
 }
 
+/* Go's net.Listen rules, with its messages (the HTTP listener reports them as is). */
+static void test_hostport__split_go_strict(void **state)
+{
+    (void)state;
+    char h[64], p[16], e[128];
+    assert_int_equal(vn_hostport_split_go("127.0.0.1:8127", h, sizeof h, p, sizeof p, e, sizeof e), VN_OK);
+    assert_string_equal(h, "127.0.0.1");
+    assert_string_equal(p, "8127");
+    assert_int_equal(vn_hostport_split_go(":", h, sizeof h, p, sizeof p, e, sizeof e), VN_OK);
+    assert_string_equal(h, "");
+    assert_string_equal(p, "0"); /* empty port: any, as net.Listen */
+    assert_int_equal(vn_hostport_split_go("[::1]:80", h, sizeof h, p, sizeof p, e, sizeof e), VN_OK);
+    assert_string_equal(h, "::1");
+    static const struct {
+        const char *in, *why;
+    } bad[] = {
+        {"::1:80", "too many colons in address"}, {"localhost", "missing port in address"},
+        {"[::1]", "missing port in address"},     {"[::1", "missing ']' in address"},
+        {"[::1]x:80", "unexpected ']' in address"}, {"a[b:80", "unexpected '[' or ']' in address"},
+        {"h:65536", "invalid port"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(vn_hostport_split_go(bad[i].in, h, sizeof h, p, sizeof p, e, sizeof e), VN_ERR_CONFIG);
+        assert_non_null(strstr(e, bad[i].why));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -98,6 +125,7 @@ int main(void)
         cmocka_unit_test(test_hostport__split_rejects),
         cmocka_unit_test(test_hostport__port_num),
         cmocka_unit_test(test_hostport__join),
+        cmocka_unit_test(test_hostport__split_go_strict),
         cmocka_unit_test(test_clock__monotonic_and_deadlines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
