@@ -329,10 +329,6 @@ def test_idle_connections_do_not_lock_out():
 # ------------------------------------------------------------------ floods: bytes stay bounded
 
 
-def vm_kib(pid, key):
-    return int([l for l in open("/proc/%d/status" % pid) if l.startswith(key)][0].split()[1])
-
-
 def test_long_key_and_half_line_floods():
     if raise_nofile(12000) < 3000:
         print("  skipped: RLIMIT_NOFILE hard limit below 3000")
@@ -341,13 +337,13 @@ def test_long_key_and_half_line_floods():
     v = Veneur(listen=["tcp://127.0.0.1:%d" % port], interval="60s")
     held = []
     try:
-        base = vm_kib(v.proc.pid, "VmRSS")
+        base = harness.vm_status_kib(v.proc.pid, "VmRSS")
         sanitized = "libasan" in open("/proc/%d/maps" % v.proc.pid).read()
         # 400 connections, each a good line then a key one byte past a batch record
         long_key = b"F" * (KEY_MAX + 1) + b":1|c\n"
         for i in range(400):
             stream_send(tcp_connect(port, "127.0.0.%d" % (2 + i % 4)), b"flood.ok:1|c\n" + long_key)
-        after_keys = vm_kib(v.proc.pid, "VmHWM")
+        after_keys = harness.vm_status_kib(v.proc.pid, "VmHWM")
         # 2000 connections each pinning a 60 KB half line: the 64 MiB line-buffer budget must hold
         half = b"h" * 60000
         for i in range(2000):
@@ -366,7 +362,7 @@ def test_long_key_and_half_line_floods():
             return done
         wait_for(settled, timeout=30, step=0.3, what="half lines read")
         budget_drops = v.metric("veneur_stream_buffer_budget_drops_total")
-        peak = vm_kib(v.proc.pid, "VmHWM")
+        peak = harness.vm_status_kib(v.proc.pid, "VmHWM")
         for c in held:
             c.close()
         held = []

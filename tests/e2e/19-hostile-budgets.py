@@ -12,12 +12,10 @@ import re
 import socket
 import sys
 import tempfile
-import threading
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import Veneur, by_name, check, expect, free_port, run, wait_for  # noqa: E402
+from harness import PeakRss, vm_hwm_mb, Veneur, by_name, check, expect, free_port, run, wait_for  # noqa: E402
 
 # Peak RSS bounds (MiB). Release measurements on a 2-core box: event flood 27, long-key flood 30,
 # against 200+ and 180+ before the budgets. ASan+UBSan adds shadow memory and a quarantine of
@@ -34,35 +32,6 @@ KEY_BUDGET = 4 << 20
 SERIES_FIXED_COST = 128  # VN_SERIES_FIXED_COST: charged per series on top of its key bytes
 KEY_LEN = 59998
 KEYS = 1500
-
-
-def vm_hwm_mb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024.0
-    return 0.0
-
-
-class PeakRss:
-    """Polls VmHWM of a process until it exits (VmHWM is monotonic: the last read is the peak)."""
-
-    def __init__(self, pid):
-        self.pid, self.peak = pid, 0.0
-        self._t = threading.Thread(target=self._poll, daemon=True)
-        self._t.start()
-
-    def _poll(self):
-        while True:
-            try:
-                self.peak = max(self.peak, vm_hwm_mb(self.pid))
-            except (OSError, ValueError):
-                return
-            time.sleep(0.05)
-
-    def done(self):
-        self._t.join(timeout=10)
-        return self.peak
 
 
 def veneur(extra):
@@ -86,7 +55,7 @@ def progress(v):
 
 def test_event_flood():
     v = veneur("")
-    rss = PeakRss(v.proc.pid)
+    rss = PeakRss(v.proc.pid, step=0.05)
     try:
         s = socket.create_connection(("127.0.0.1", v.tcp_port))
         text = b"x" * EVENT_TEXT
@@ -99,7 +68,7 @@ def test_event_flood():
         dropped = v.metric("veneur_events_dropped_total")
         by_budget = v.metric("veneur_events_dropped_byte_budget_total")
         expect(v.stop() == 0, "clean exit")
-        peak = rss.done()
+        peak = rss.done(timeout=10)
     finally:
         v.stop()
     kept = EVENT_BUDGET // (7 + EVENT_TEXT)  # cost = title + text bytes
@@ -119,7 +88,7 @@ def test_event_flood():
 def test_long_key_flood():
     v = veneur("num_workers: 1\nmax_series_per_interval: 10000\nmax_series_bytes_per_interval: %d\n"
                % KEY_BUDGET)
-    rss = PeakRss(v.proc.pid)
+    rss = PeakRss(v.proc.pid, step=0.05)
     pad = "k" * (KEY_LEN - 8)
     keys = ["lk.%s.%04d" % (pad, i) for i in range(KEYS)]
     expect(len(keys[0]) == KEY_LEN, "key length")
@@ -141,7 +110,7 @@ def test_long_key_flood():
         by_budget = v.metric("veneur_series_dropped_byte_budget_total")
         queue = v.metric("veneur_worker_queue_dropped_total")
         expect(v.stop() == 0, "clean exit")
-        peak = rss.done()
+        peak = rss.done(timeout=10)
     finally:
         v.stop()
     kept = KEY_BUDGET // (KEY_LEN + SERIES_FIXED_COST)

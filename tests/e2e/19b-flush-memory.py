@@ -12,12 +12,11 @@ Defaults keep the case short (a 96 MiB series budget); the full measurement of t
 import os
 import socket
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import Veneur, check, expect, free_port, run, wait_for  # noqa: E402
+from harness import PeakRss, vm_hwm_mb, Veneur, check, expect, free_port, run, wait_for  # noqa: E402
 
 FULL = os.environ.get("VN_FLUSHMEM_FULL") == "1"
 KEY_LEN = 59998
@@ -32,35 +31,6 @@ KEYS = 10000 if FULL else KEPT + 40
 SCALE = {"asan": 3, "tsan": 6}.get(harness._SANITIZED, 1)
 MARGIN_MB = 56 * SCALE
 ASAN_EXTRA = {"ASAN_OPTIONS": harness.sanitizer_env()["ASAN_OPTIONS"] + ":quarantine_size_mb=16"}
-
-
-def vm_hwm_mb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024.0
-    return 0.0
-
-
-class PeakRss:
-    """Polls VmHWM until the process exits (VmHWM only grows: the last read is the peak)."""
-
-    def __init__(self, pid):
-        self.pid, self.peak = pid, 0.0
-        self._t = threading.Thread(target=self._poll, daemon=True)
-        self._t.start()
-
-    def _poll(self):
-        while True:
-            try:
-                self.peak = max(self.peak, vm_hwm_mb(self.pid))
-            except (OSError, ValueError):
-                return
-            time.sleep(0.02)
-
-    def done(self):
-        self._t.join(timeout=30)
-        return self.peak
 
 
 def progress(v):

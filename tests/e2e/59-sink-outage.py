@@ -89,14 +89,6 @@ class Sender(threading.Thread):
         self.join(5)
 
 
-def vm_hwm_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return 0
-
-
 def delivered(got):
     """{series: [(timestamp, value)]} over every accepted /api/v1/series request."""
     out = {}
@@ -166,7 +158,7 @@ def case_outage(fake, v):
     sender.start()
     try:
         h.wait_for(lambda: sums(fake.got()), timeout=10, what="first delivery before the outage")
-        hwm0 = vm_hwm_kib(v.proc.pid)
+        hwm0 = h.vm_status_kib(v.proc.pid, "VmHWM")
         fake.outage(True, retry_after="1")
         t_on = time.time()
         deadline = time.monotonic() + OUTAGE_S
@@ -198,7 +190,7 @@ def case_outage(fake, v):
         gaps = sorted(b - a for a, b in zip(probes[4:], probes[5:]))
         h.expect(gaps and gaps[len(gaps) // 2] >= 0.9, "median probe gap %.2f s < Retry-After 1 s" %
                  (gaps[len(gaps) // 2] if gaps else -1))
-        growth = (vm_hwm_kib(v.proc.pid) - hwm0) / 1024
+        growth = (h.vm_status_kib(v.proc.pid, "VmHWM") - hwm0) / 1024
         h.expect(growth < RSS_GROWTH_MAX_MIB, "VmHWM grew %.1f MiB during the outage" % growth)
         print("  outage %.0f s: %d intervals x %d series delivered after it, resumed in %.2f s, %d probes, "
               "VmHWM +%.1f MiB, %d samples per series" %

@@ -236,6 +236,41 @@ class Veneur:
             _results.append(False)
 
 
+
+def vm_status_kib(pid, field="VmHWM"):
+    """A /proc/PID/status memory field (VmHWM, VmRSS, ...) in KiB, or 0 when absent."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def vm_hwm_mb(pid):
+    return vm_status_kib(pid, "VmHWM") / 1024.0
+
+
+class PeakRss:
+    """Polls VmHWM of a process until it exits (VmHWM only grows: the last read is the peak)."""
+
+    def __init__(self, pid, step=0.02):
+        self.pid, self.peak, self.step = pid, 0.0, step
+        self._t = threading.Thread(target=self._poll, daemon=True)
+        self._t.start()
+
+    def _poll(self):
+        while True:
+            try:
+                self.peak = max(self.peak, vm_hwm_mb(self.pid))
+            except (OSError, ValueError):
+                return
+            time.sleep(self.step)  # a sampling period, bounded by the process's life
+
+    def done(self, timeout=30):
+        self._t.join(timeout=timeout)
+        return self.peak
+
+
 def by_name(records, name, tags=None):
     out = [r for r in records if r["name"] == name and (tags is None or r["tags"] == tags)]
     return out
