@@ -27,7 +27,8 @@ enum {
     P_PROTO,                          /* VN_PROTO__COUNT entries */
     P_SINK = P_PROTO + VN_PROTO__COUNT, /* S__COUNT entries per sink */
 };
-enum { S_FLUSHED, S_ERRORS, S_DROPPED, S_R_SKIP, S_R_NAME, S_R_TAGS, S_R_TAGLEN, S_R_OK, S__COUNT };
+enum { S_FLUSHED, S_ERRORS, S_DROPPED, S_R_SKIP, S_R_NAME, S_R_TAGS, S_R_TAGLEN, S_R_OK, S_D_NAME, S_D_TAGS, S_D_TAGLEN,
+       S__COUNT };
 #define NPREV (P_SINK + VN_STATS_MAX_SINKS * S__COUNT)
 
 struct vn_selfstats {
@@ -186,6 +187,19 @@ static void sinks(vn_selfstats_t *s)
             const _Atomic uint64_t *c = (const _Atomic uint64_t *)(const void *)((const char *)k + rs[j].field);
             snprintf(tags, sizeof tags, "%s,status:%s,veneurglobalonly:true", nk, rs[j].status);
             count(s, "flushed_metrics", b + rs[j].slot, get(c), tags);
+        }
+        /* Go tags each drop with metric_name too; that tag's cardinality is unbounded, so the
+         * interval's drops are counted per sink and reason instead (docs/operations.md 4.1). */
+        static const struct {
+            const char *reason;
+            size_t slot, field;
+        } ds[] = {{"max_name_length", S_D_NAME, offsetof(vn_stats_sink_t, route_dropped_max_name_length)},
+                  {"max_tags", S_D_TAGS, offsetof(vn_stats_sink_t, route_dropped_max_tags)},
+                  {"max_tag_length", S_D_TAGLEN, offsetof(vn_stats_sink_t, route_dropped_max_tag_length)}};
+        for (size_t j = 0; j < sizeof ds / sizeof ds[0]; j++) {
+            const _Atomic uint64_t *c = (const _Atomic uint64_t *)(const void *)((const char *)k + ds[j].field);
+            snprintf(tags, sizeof tags, "%s,reason:%s,veneurglobalonly:true", nk, ds[j].reason);
+            count(s, "dropped_metrics", b + ds[j].slot, get(c), tags);
         }
     }
 }

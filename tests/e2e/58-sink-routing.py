@@ -20,6 +20,7 @@ Binaries: harness constants (VENEUR_BUILD_DIR honoured).
 """
 import os
 import re
+import socket
 import subprocess
 import sys
 import tempfile
@@ -182,10 +183,33 @@ def go_flush(metrics):
 
 # ---------------------------------------------------------------- run
 
-def start(routing):
+def start(routing, extra=""):
     out_dir = tempfile.mkdtemp(prefix="vn-e2e-route-")
-    v = h.Veneur(extra_yaml=yaml_config(out_dir, routing), jsonl=False, interval="1s")
+    v = h.Veneur(extra_yaml=yaml_config(out_dir, routing) + extra, jsonl=False, interval="1s")
     return v, out_dir
+
+
+def self_metric_lines(sock):
+    """Every DogStatsD line read so far from the stats_address socket."""
+    lines = []
+    while True:
+        try:
+            lines += sock.recv(65536).decode().split("\n")
+        except (BlockingIOError, socket.timeout):
+            return lines
+
+
+def self_metric_counts(lines, name, label):
+    """Sums the `veneur.<name>` counters in lines: {(sink, label value): n}."""
+    out = {}
+    for line in lines:
+        m = re.match(r"^veneur\.%s:(\d+)\|c\|#(.*)$" % name, line)
+        if not m:
+            continue
+        tags = dict(t.split(":", 1) for t in m.group(2).split(",") if ":" in t)
+        key = (tags.get("sink_name"), tags.get(label))
+        out[key] = out.get(key, 0) + int(m.group(1))
+    return out
 
 
 def read_sink(out_dir, s):
@@ -232,7 +256,10 @@ def prom(v, family):
 
 
 def case_routed():
-    v, out_dir = start(True)
+    stats = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    stats.bind(("127.0.0.1", 0))
+    stats.setblocking(False)
+    v, out_dir = start(True, 'stats_address: "127.0.0.1:%d"\n' % stats.getsockname()[1])
     try:
         h.wait_for(lambda: v.metric("veneur_flushes_total") >= 1, timeout=10, what="first flush")
         send_all(v)
@@ -256,6 +283,20 @@ def case_routed():
                      "sink %s skipped: got %s want >= %d" % (s, st.get((s, "skipped")), status[s]["skipped"]))
             for k, n in dropped[s].items():
                 h.expect(dr.get((s, k)) == n, "sink %s dropped_metrics{reason=%s}: got %s want %d" % (s, k, dr.get((s, k)), n))
+        # the same counts reach stats_address as Go's DogStatsD self-metrics (veneurglobalonly:true)
+        h.wait_for(lambda: v.metric("veneur_flushes_total") >= nflush + 2, timeout=10, what="self-metrics sent")
+        lines = self_metric_lines(stats)
+        sent_status = self_metric_counts(lines, "flushed_metrics", "status")
+        sent_dropped = self_metric_counts(lines, "dropped_metrics", "reason")
+        for s in SINKS:
+            for k, n in status[s].items():
+                if k != "skipped":
+                    h.expect(sent_status.get((s, k), 0) == n,
+                             "stats_address flushed_metrics %s/%s: got %s want %d" % (s, k, sent_status.get((s, k)), n))
+            for k, n in dropped[s].items():
+                h.expect(sent_dropped.get((s, k), 0) == n,
+                         "stats_address dropped_metrics %s/%s: got %s want %d" % (s, k, sent_dropped.get((s, k)), n))
+        h.expect(any(sent_dropped.values()), "no dropped_metrics reached stats_address: %s" % sent_dropped)
         # the model exercises every limit at least once (else the test proves less than it says)
         h.expect(status["a"]["max_name_length"] and status["a"]["max_tags"] and status["b"]["max_tag_length"],
                  "model does not reach every limit: %s" % status)
@@ -263,6 +304,7 @@ def case_routed():
               flush=True)
     finally:
         v.stop()
+        stats.close()
 
 
 def case_off():
