@@ -32,6 +32,7 @@
 #include "forward/forward.h"
 #include "http/server.h"
 #include "listen/listeners.h"
+#include "spansinks/runner.h"
 #include "ssf/server.h"
 #include "tls/tls.h"
 #include "parse/dogstatsd.h"
@@ -340,6 +341,23 @@ int main(int argc, char **argv)
         vn_config_free(cfg);
         return code;
     }
+    vn_span_sinks_t *span_sinks = NULL;
+    err[0] = '\0';
+    if (vn_span_sinks_open(cfg, &app.stats, &span_sinks, err, sizeof err) != VN_OK) {
+        int code = fail("span_sinks", err, VN_ERR_CONFIG);
+        vn_ssf_server_free(ssf);
+        vn_listeners_free(listeners);
+        free_sinks(sinks, nsinks);
+        free(sinks);
+        if (tls)
+            SSL_CTX_free(tls);
+        vn_config_free(cfg);
+        return code;
+    }
+    if (span_sinks && !ssf)
+        VN_LOG(WARN, "event=span_sinks_without_ssf msg=\"span_sinks are set but no ssf_listen_addresses: no span "
+                     "will reach them\"");
+    vn_ssf_server_set_span_hook(ssf, span_sinks ? vn_span_sinks_offer : NULL, span_sinks);
     size_t nstatsd_readers = vn_listeners_reader_count(listeners);
     size_t nreaders = nstatsd_readers + vn_ssf_server_reader_count(ssf);
     size_t nworkers = cfg->num_workers > 0 ? (size_t)cfg->num_workers : 1;
@@ -361,6 +379,10 @@ int main(int argc, char **argv)
         .parser = &parser, .workers = workers, .nworkers = nworkers, .events = &events, .stats = &app.stats};
     if (vn_listeners_start(listeners, &shared) != VN_OK) {
         VN_LOG(ERROR, "event=listener_start_failed");
+        return 1;
+    }
+    if (vn_span_sinks_start(span_sinks) != VN_OK) {
+        VN_LOG(ERROR, "event=span_sinks_start_failed");
         return 1;
     }
     if (vn_ssf_server_start(ssf, &shared, nstatsd_readers) != VN_OK) {
@@ -429,6 +451,7 @@ int main(int argc, char **argv)
     atomic_store(&app.ready, false);
     vn_listeners_stop(listeners);
     vn_ssf_server_stop(ssf); /* queued spans are converted before the final flush */
+    vn_span_sinks_stop(span_sinks, sinks_by); /* after the span workers: they feed the span sinks */
     vn_forward_stop_import(forward); /* no import may land after the final flush */
     vn_flusher_stop_by(flusher, cfg->flush_on_shutdown, sinks_by);
     vn_watchdog_stop(app.watchdog); /* after the final flush: it may not trip during a slow one */
@@ -438,6 +461,7 @@ int main(int argc, char **argv)
     vn_forward_free(forward); /* sends the final batch (bounded by one interval) */
     vn_listeners_free(listeners);
     vn_ssf_server_free(ssf);
+    vn_span_sinks_free(span_sinks);
     for (size_t w = 0; w < nworkers; w++)
         vn_worker_free(workers[w]);
     free(workers);

@@ -495,10 +495,10 @@ static void apply_sink_env(vn_cfg_loader_t *ld, vn_sink_config_t *sc)
 
 /* ---------------------------------------------------------------- [v13] flat keys -> sinks */
 
-static vn_sink_config_t *add_sink(vn_config_t *cfg, const char *kind, vn_kvvec_t *kv)
+static vn_sink_config_t *add_sink_to(vn_sink_config_t **arr, size_t *n, const char *kind, vn_kvvec_t *kv)
 {
-    cfg->metric_sinks = vn_xrealloc(cfg->metric_sinks, (cfg->n_metric_sinks + 1) * sizeof *cfg->metric_sinks);
-    vn_sink_config_t *sc = &cfg->metric_sinks[cfg->n_metric_sinks++];
+    *arr = vn_xrealloc(*arr, (*n + 1) * sizeof **arr);
+    vn_sink_config_t *sc = &(*arr)[(*n)++];
     memset(sc, 0, sizeof *sc);
     sc->kind = vn_xstrdup(kind);
     sc->name = vn_xstrdup(kind);
@@ -509,6 +509,16 @@ static vn_sink_config_t *add_sink(vn_config_t *cfg, const char *kind, vn_kvvec_t
         kv->n = kv->cap = 0;
     }
     return sc;
+}
+
+static vn_sink_config_t *add_sink(vn_config_t *cfg, const char *kind, vn_kvvec_t *kv)
+{
+    return add_sink_to(&cfg->metric_sinks, &cfg->n_metric_sinks, kind, kv);
+}
+
+static vn_sink_config_t *add_span_sink(vn_config_t *cfg, const char *kind, vn_kvvec_t *kv)
+{
+    return add_sink_to(&cfg->span_sinks, &cfg->n_span_sinks, kind, kv);
 }
 
 /* Builds kv = fixed entries first, then the passthrough keys of that kind. */
@@ -538,6 +548,63 @@ static const char *pass_get(const vn_kvvec_t *pass, const char *key)
         if (pass->v[i].key && strcmp(pass->v[i].key, key) == 0)
             return pass->v[i].value;
     return NULL;
+}
+
+/* Go v13 server.go: span sinks exist only with ssf_listen_addresses; each kind when its
+ * address (or topic) is set. Keys arrive already renamed to the v14 span sink keys. Runs
+ * before the metric sinks take the shared kafka keys (broker, partitioner, retry_max). */
+static vn_err_t translate_v13_spans(vn_cfg_loader_t *ld)
+{
+    vn_config_t *cfg = ld->cfg;
+    vn_err_t err = VN_OK;
+    if (cfg->ssf_listen_addresses.n == 0)
+        return VN_OK;
+    vn_kvvec_t *dd = &ld->v13[VN_V13_SPAN_DATADOG];
+    const char *ta = pass_get(dd, "datadog_trace_api_address");
+    if (ta && *ta && *cfg->datadog_api_key) {
+        vn_kvvec_t kv = {0};
+        err = v13_kv(ld, &kv, NULL, 0, dd);
+        add_span_sink(cfg, "datadog", &kv);
+    }
+    vn_kvvec_t *xr = &ld->v13[VN_V13_SPAN_XRAY];
+    const char *xa = pass_get(xr, "address");
+    if (err == VN_OK && xa && *xa) {
+        vn_kvvec_t kv = {0};
+        err = v13_kv(ld, &kv, NULL, 0, xr);
+        add_span_sink(cfg, "xray", &kv);
+    }
+    vn_kvvec_t *sp = &ld->v13[VN_V13_SPAN_SPLUNK];
+    const char *sa = pass_get(sp, "hec_address"), *st = pass_get(sp, "hec_token");
+    if (err == VN_OK && ((sa && *sa) || (st && *st))) {
+        if (!sa || !*sa || !st || !*st)
+            return vn_cfg__errf(ld, "key \"splunk_hec_address\": splunk_hec_address and splunk_hec_token must "
+                                    "both be set");
+        vn_kvvec_t kv = {0};
+        err = v13_kv(ld, &kv, NULL, 0, sp);
+        add_span_sink(cfg, "splunk", &kv);
+    }
+    vn_kvvec_t *fa = &ld->v13[VN_V13_SPAN_FALCONER];
+    const char *ft = pass_get(fa, "target");
+    if (err == VN_OK && ft && *ft) {
+        vn_kvvec_t kv = {0};
+        err = v13_kv(ld, &kv, NULL, 0, fa);
+        add_span_sink(cfg, "falconer", &kv);
+    }
+    vn_kvvec_t *ka = &ld->v13[VN_V13_SPAN_KAFKA];
+    const char *topic = pass_get(ka, "span_topic");
+    if (err == VN_OK && topic && *topic) {
+        /* v13 passed the metric sink's acks, partitioner and retries to the span sink too */
+        vn_kvvec_t *mk = &ld->v13[VN_V13_KAFKA];
+        const char *pairs[] = {"broker", *cfg->kafka_broker ? cfg->kafka_broker : NULL,
+                               "partitioner", pass_get(mk, "partitioner"),
+                               "retry_max", pass_get(mk, "retry_max")};
+        vn_kvvec_t kv = {0};
+        err = v13_kv(ld, &kv, pairs, 6, ka);
+        add_span_sink(cfg, "kafka", &kv);
+    }
+    if (err == VN_OK && cfg->debug_ingested_spans)
+        add_span_sink(cfg, "debug", NULL);
+    return err;
 }
 
 static vn_err_t translate_v13(vn_cfg_loader_t *ld)
@@ -845,7 +912,9 @@ static vn_err_t finish(vn_cfg_loader_t *ld)
         return err;
     for (size_t i = 0; i < c->n_metric_sinks; i++)
         apply_sink_env(ld, &c->metric_sinks[i]);
-    if ((err = translate_v13(ld)) != VN_OK)
+    for (size_t i = 0; i < c->n_span_sinks; i++)
+        apply_sink_env(ld, &c->span_sinks[i]);
+    if ((err = translate_v13_spans(ld)) != VN_OK || (err = translate_v13(ld)) != VN_OK)
         return err;
     check_sink_names(c);
     return VN_OK;
@@ -987,6 +1056,9 @@ void vn_config_free(vn_config_t *cfg)
     for (size_t i = 0; i < cfg->n_metric_sinks; i++)
         vn_cfg__sink_free(&cfg->metric_sinks[i]);
     free(cfg->metric_sinks);
+    for (size_t i = 0; i < cfg->n_span_sinks; i++)
+        vn_cfg__sink_free(&cfg->span_sinks[i]);
+    free(cfg->span_sinks);
     for (size_t i = 0; i < cfg->n_metric_sink_routing; i++)
         vn_cfg__routing_free(&cfg->metric_sink_routing[i]);
     free(cfg->metric_sink_routing);

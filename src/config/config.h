@@ -133,6 +133,10 @@ typedef struct vn_config {
     /* sinks: v14 metric_sinks, plus v13 flat keys translated into entries here */
     vn_sink_config_t *metric_sinks;
     size_t n_metric_sinks;
+    /* span sinks (spansinks/span_sink.h): v14 span_sinks, plus the [v13] flat span keys
+     * translated into entries here (same shape as metric sinks; the tag rules are unused) */
+    vn_sink_config_t *span_sinks;
+    size_t n_span_sinks;
 
     /* v13 flat sink keys kept verbatim (secrets never printed) */
     char *datadog_api_key, *datadog_api_hostname;
@@ -154,6 +158,7 @@ typedef struct vn_config {
     vn_strlist_t v13_tags;          /* [v13] `tags` as given; also appended to extend_tags at load */
     int flush_max_per_body;         /* [v13] deprecated alias of datadog_flush_max_per_body */
     bool debug_flushed_metrics;     /* [v13] true adds a {kind: debug, name: debug} sink */
+    bool debug_ingested_spans;      /* [v13] true adds a {kind: debug, name: debug} span sink */
 } vn_config_t;
 
 /** Defaults only (as if from an empty file and an empty environment). Returns owned config. */

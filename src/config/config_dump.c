@@ -265,15 +265,15 @@ static void put_tag_matchers(FILE *out, const vn_tag_matcher_t *t, size_t n)
     fputc(']', out);
 }
 
-static void put_sinks(FILE *out, const vn_config_t *c)
+static void put_sinks(FILE *out, const char *section, const vn_sink_config_t *arr, size_t n)
 {
-    if (c->n_metric_sinks == 0) {
-        fputs("metric_sinks: []\n", out);
+    if (n == 0) {
+        fprintf(out, "%s: []\n", section);
         return;
     }
-    fputs("metric_sinks:\n", out);
-    for (size_t i = 0; i < c->n_metric_sinks; i++) {
-        const vn_sink_config_t *sc = &c->metric_sinks[i];
+    fprintf(out, "%s:\n", section);
+    for (size_t i = 0; i < n; i++) {
+        const vn_sink_config_t *sc = &arr[i];
         fputs("  - kind: ", out);
         put_str(out, sc->kind);
         fputs("\n    name: ", out);
@@ -412,7 +412,9 @@ static void dump(const vn_config_t *cfg, FILE *out)
             continue;
         if (k->type == VN_KT_SINKS) {
             group = NULL;
-            put_sinks(out, cfg);
+            bool span = strcmp(k->key, "span_sinks") == 0;
+            put_sinks(out, k->key, span ? cfg->span_sinks : cfg->metric_sinks,
+                      span ? cfg->n_span_sinks : cfg->n_metric_sinks);
             continue;
         }
         if (k->type == VN_KT_ROUTING) {

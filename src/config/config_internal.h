@@ -40,7 +40,21 @@ typedef struct vn_kvvec {
     size_t n, cap;
 } vn_kvvec_t;
 
-enum { VN_V13_DATADOG, VN_V13_SIGNALFX, VN_V13_KAFKA, VN_V13_NEWRELIC, VN_V13_S3, VN_V13__N };
+enum {
+    VN_V13_DATADOG,
+    VN_V13_SIGNALFX,
+    VN_V13_KAFKA,
+    VN_V13_NEWRELIC,
+    VN_V13_S3,
+    /* span sinks: keys already renamed to the v14 span sink config keys */
+    VN_V13_SPAN_DATADOG,
+    VN_V13_SPAN_KAFKA,
+    VN_V13_SPAN_SPLUNK,
+    VN_V13_SPAN_XRAY,
+    VN_V13_SPAN_LIGHTSTEP,
+    VN_V13_SPAN_FALCONER,
+    VN_V13__N
+};
 
 /** Loader state for one load (vn_cfg_loader_t). */
 struct vn_cfg_loader {
@@ -126,7 +140,9 @@ vn_err_t vn_cfg__unknown_key(vn_cfg_loader_t *ld, const char *key);
 /** Flattens node under prefix into out (docs/behaviour.md 4.1: nested maps join with '.', items by index). */
 vn_err_t vn_cfg__flatten(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_t *node, const char *prefix,
                          int depth, vn_kvvec_t *out);
-vn_err_t vn_cfg__parse_sinks(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_t *node);
+/** metric_sinks or span_sinks (section) into *arr / *n. */
+vn_err_t vn_cfg__parse_sinks(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_t *node, const char *section,
+                             vn_sink_config_t **arr, size_t *n);
 vn_err_t vn_cfg__parse_routing(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_t *node);
 /** Scalar sequence -> owned string array (null -> empty). */
 vn_err_t vn_cfg__node_strlist(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_t *node, const char *where,

@@ -58,11 +58,11 @@ static void tag_matchers(vn_json_t *w, const vn_tag_matcher_t *t, size_t n)
     vn_json_array_end(w);
 }
 
-static void sinks(vn_json_t *w, const vn_config_t *c, bool ps)
+static void sinks(vn_json_t *w, const vn_sink_config_t *arr, size_t n, bool ps)
 {
     vn_json_array_begin(w);
-    for (size_t i = 0; i < c->n_metric_sinks; i++) {
-        const vn_sink_config_t *sc = &c->metric_sinks[i];
+    for (size_t i = 0; i < n; i++) {
+        const vn_sink_config_t *sc = &arr[i];
         vn_json_object_begin(w);
         vn_json_key(w, "Kind");
         vn_json_string(w, sc->kind ? sc->kind : "");
@@ -166,7 +166,12 @@ static void value(vn_json_t *w, const vn_config_t *c, const vn_config_key_t *k, 
         vn_json_array_end(w);
         break;
     }
-    case VN_KT_SINKS: sinks(w, c, ps); break;
+    case VN_KT_SINKS:
+        if (strcmp(k->key, "span_sinks") == 0)
+            sinks(w, c->span_sinks, c->n_span_sinks, ps);
+        else
+            sinks(w, c->metric_sinks, c->n_metric_sinks, ps);
+        break;
     case VN_KT_ROUTING: routing(w, c, ps); break;
     default: vn_json_null(w); break;
     }
@@ -183,7 +188,7 @@ void vn_config_dump_json(const vn_config_t *cfg, bool print_secrets, vn_buf_t *o
         if (k->flags & VN_KF_NODUMP || k->type == VN_KT_IGNORED || k->type == VN_KT_V13)
             continue;
         const char *go = k->gofield ? k->gofield
-                         : k->type == VN_KT_SINKS ? "MetricSinks"
+                         : k->type == VN_KT_SINKS ? (strcmp(k->key, "span_sinks") == 0 ? "SpanSinks" : "MetricSinks")
                          : k->type == VN_KT_ROUTING ? "MetricSinkRouting"
                                                      : k->key;
         const char *dot = strchr(go, '.');

@@ -69,7 +69,7 @@ const vn_config_key_t vn_config_keys[] = {
     K("metric_max_length", "MetricMaxLength", VN_KT_INT, metric_max_length, "4096", VN_KF_ZERO_DEFAULT),
     /* lists of structs: Go's envconfig cannot set these either */
     K("metric_sink_routing", NULL, VN_KT_ROUTING, metric_sink_routing, NULL, 0),
-    K("metric_sinks", NULL, VN_KT_SINKS, metric_sinks, NULL, 0),
+    {.key = "metric_sinks", .type = VN_KT_SINKS, .off = OFF(metric_sinks), .off2 = OFF(n_metric_sinks)},
     K("mutex_profile_fraction", "MutexProfileFraction", VN_KT_INT, mutex_profile_fraction, NULL, 0),
     K("num_readers", "NumReaders", VN_KT_INT, num_readers, "1", 0),
     K("num_span_workers", "NumSpanWorkers", VN_KT_INT, num_span_workers, "1", 0),
@@ -82,7 +82,7 @@ const vn_config_key_t vn_config_keys[] = {
     K("sentry_dsn", "SentryDsn", VN_KT_STR, sentry_dsn, NULL, VN_KF_SECRET),
     IGN("sources", "sources_not_supported"),
     K("span_channel_capacity", "SpanChannelCapacity", VN_KT_INT, span_channel_capacity, "100", VN_KF_ZERO_DEFAULT),
-    IGN("span_sinks", "span_sinks_not_supported"),
+    {.key = "span_sinks", .type = VN_KT_SINKS, .off = OFF(span_sinks), .off2 = OFF(n_span_sinks)},
     K("ssf_listen_addresses", "SsfListenAddresses", VN_KT_URLLIST, ssf_listen_addresses, NULL, 0),
     K("stats_address", "StatsAddress", VN_KT_STR, stats_address, NULL, 0),
     K("statsd_listen_addresses", "StatsdListenAddresses", VN_KT_URLLIST, statsd_listen_addresses, NULL, 0),
@@ -156,44 +156,49 @@ const vn_config_key_t vn_config_keys[] = {
     P13("aws_region", "AwsRegion", "s3", "region", 0),
     P13("aws_s3_bucket", "AwsS3Bucket", "s3", "s3_bucket", 0),
     P13("aws_secret_access_key", "AwsSecretAccessKey", "s3", "secret_access_key", 0),
-    /* [v13] keys of span sinks and of sinks veneur-c does not have: accepted, warned about */
-    IGN("datadog_span_buffer_size", "span_sinks_not_supported"),
-    IGN("datadog_trace_api_address", "span_sinks_not_supported"),
-    IGN("debug_ingested_spans", "span_sinks_not_supported"),
-    IGN("falconer_address", "span_sinks_not_supported"),
-    IGN("kafka_span_buffer_bytes", "span_sinks_not_supported"),
-    IGN("kafka_span_buffer_frequency", "span_sinks_not_supported"),
-    IGN("kafka_span_buffer_mesages", "span_sinks_not_supported"),
-    IGN("kafka_span_require_acks", "span_sinks_not_supported"),
-    IGN("kafka_span_sample_rate_percent", "span_sinks_not_supported"),
-    IGN("kafka_span_sample_tag", "span_sinks_not_supported"),
-    IGN("kafka_span_serialization_format", "span_sinks_not_supported"),
-    IGN("kafka_span_topic", "span_sinks_not_supported"),
-    IGN("lightstep_access_token", "span_sinks_not_supported"),
-    IGN("lightstep_collector_host", "span_sinks_not_supported"),
-    IGN("lightstep_maximum_spans", "span_sinks_not_supported"),
-    IGN("lightstep_num_clients", "span_sinks_not_supported"),
-    IGN("lightstep_reconnect_period", "span_sinks_not_supported"),
-    IGN("newrelic_trace_observer_url", "span_sinks_not_supported"),
-    IGN("splunk_hec_address", "span_sinks_not_supported"),
-    IGN("splunk_hec_batch_size", "span_sinks_not_supported"),
-    IGN("splunk_hec_connection_lifetime_jitter", "span_sinks_not_supported"),
-    IGN("splunk_hec_ingest_timeout", "span_sinks_not_supported"),
-    IGN("splunk_hec_max_connection_lifetime", "span_sinks_not_supported"),
-    IGN("splunk_hec_send_timeout", "span_sinks_not_supported"),
-    IGN("splunk_hec_submission_workers", "span_sinks_not_supported"),
-    IGN("splunk_hec_tls_validate_hostname", "span_sinks_not_supported"),
-    IGN("splunk_hec_token", "span_sinks_not_supported"),
-    IGN("splunk_span_sample_rate", "span_sinks_not_supported"),
-    IGN("ssf_buffer_size", "span_sinks_not_supported"),
-    IGN("trace_lightstep_access_token", "span_sinks_not_supported"),
-    IGN("trace_lightstep_collector_host", "span_sinks_not_supported"),
-    IGN("trace_lightstep_maximum_spans", "span_sinks_not_supported"),
-    IGN("trace_lightstep_num_clients", "span_sinks_not_supported"),
-    IGN("trace_lightstep_reconnect_period", "span_sinks_not_supported"),
-    IGN("xray_address", "span_sinks_not_supported"),
-    IGN("xray_annotation_tags", "span_sinks_not_supported"),
-    IGN("xray_sample_percentage", "span_sinks_not_supported"),
+    /* [v13] span sink keys: translated into span_sinks entries (config.c translate_v13_spans);
+     * the sink kind is "span:<kind>", the key is the v14 span sink config key */
+    P13("datadog_span_buffer_size", "DatadogSpanBufferSize", "span:datadog", "datadog_span_buffer_size", 0),
+    P13("datadog_trace_api_address", "DatadogTraceAPIAddress", "span:datadog", "datadog_trace_api_address", 0),
+    K13("debug_ingested_spans", "DebugIngestedSpans", VN_KT_BOOL, debug_ingested_spans, 0),
+    P13("falconer_address", "FalconerAddress", "span:falconer", "target", 0),
+    P13("kafka_span_buffer_bytes", "KafkaSpanBufferBytes", "span:kafka", "span_buffer_bytes", 0),
+    P13("kafka_span_buffer_frequency", "KafkaSpanBufferFrequency", "span:kafka", "span_buffer_frequency", 0),
+    P13("kafka_span_buffer_mesages", "KafkaSpanBufferMesages", "span:kafka", "span_buffer_mesages", 0),
+    P13("kafka_span_require_acks", "KafkaSpanRequireAcks", "span:kafka", "span_require_acks", 0),
+    P13("kafka_span_sample_rate_percent", "KafkaSpanSampleRatePercent", "span:kafka", "span_sample_rate_percent", 0),
+    P13("kafka_span_sample_tag", "KafkaSpanSampleTag", "span:kafka", "span_sample_tag", 0),
+    P13("kafka_span_serialization_format", "KafkaSpanSerializationFormat", "span:kafka", "span_serialization_format",
+        0),
+    P13("kafka_span_topic", "KafkaSpanTopic", "span:kafka", "span_topic", 0),
+    IGN("lightstep_access_token", "lightstep_span_sink_not_implemented"),
+    IGN("lightstep_collector_host", "lightstep_span_sink_not_implemented"),
+    IGN("lightstep_maximum_spans", "lightstep_span_sink_not_implemented"),
+    IGN("lightstep_num_clients", "lightstep_span_sink_not_implemented"),
+    IGN("lightstep_reconnect_period", "lightstep_span_sink_not_implemented"),
+    IGN("newrelic_trace_observer_url", "newrelic_span_sink_not_implemented"),
+    P13("splunk_hec_address", "SplunkHecAddress", "span:splunk", "hec_address", 0),
+    P13("splunk_hec_batch_size", "SplunkHecBatchSize", "span:splunk", "hec_batch_size", 0),
+    P13("splunk_hec_connection_lifetime_jitter", "SplunkHecConnectionLifetimeJitter", "span:splunk",
+        "hec_connection_lifetime_jitter", 0),
+    P13("splunk_hec_ingest_timeout", "SplunkHecIngestTimeout", "span:splunk", "hec_ingest_timeout", 0),
+    P13("splunk_hec_max_connection_lifetime", "SplunkHecMaxConnectionLifetime", "span:splunk",
+        "hec_max_connection_lifetime", 0),
+    P13("splunk_hec_send_timeout", "SplunkHecSendTimeout", "span:splunk", "hec_send_timeout", 0),
+    P13("splunk_hec_submission_workers", "SplunkHecSubmissionWorkers", "span:splunk", "hec_submission_workers", 0),
+    P13("splunk_hec_tls_validate_hostname", "SplunkHecTLSValidateHostname", "span:splunk",
+        "hec_tls_validate_hostname", 0),
+    P13("splunk_hec_token", "SplunkHecToken", "span:splunk", "hec_token", 0),
+    P13("splunk_span_sample_rate", "SplunkSpanSampleRate", "span:splunk", "span_sample_rate", 0),
+    IGN("ssf_buffer_size", "go_trace_client_buffer"),
+    IGN("trace_lightstep_access_token", "lightstep_span_sink_not_implemented"),
+    IGN("trace_lightstep_collector_host", "lightstep_span_sink_not_implemented"),
+    IGN("trace_lightstep_maximum_spans", "lightstep_span_sink_not_implemented"),
+    IGN("trace_lightstep_num_clients", "lightstep_span_sink_not_implemented"),
+    IGN("trace_lightstep_reconnect_period", "lightstep_span_sink_not_implemented"),
+    P13("xray_address", "XrayAddress", "span:xray", "address", 0),
+    P13("xray_annotation_tags", "XrayAnnotationTags", "span:xray", "annotation_tags", VN_KF_LIST),
+    P13("xray_sample_percentage", "XraySamplePercentage", "span:xray", "sample_percentage", 0),
 };
 const size_t vn_config_nkeys = sizeof vn_config_keys / sizeof vn_config_keys[0];
 const vn_config_schema_t vn_config_schema = {vn_config_keys, sizeof vn_config_keys / sizeof vn_config_keys[0],
@@ -284,6 +289,16 @@ static int v13_index(const char *kind)
         return VN_V13_NEWRELIC;
     if (strcmp(kind, "s3") == 0)
         return VN_V13_S3;
+    if (strcmp(kind, "span:datadog") == 0)
+        return VN_V13_SPAN_DATADOG;
+    if (strcmp(kind, "span:kafka") == 0)
+        return VN_V13_SPAN_KAFKA;
+    if (strcmp(kind, "span:splunk") == 0)
+        return VN_V13_SPAN_SPLUNK;
+    if (strcmp(kind, "span:xray") == 0)
+        return VN_V13_SPAN_XRAY;
+    if (strcmp(kind, "span:falconer") == 0)
+        return VN_V13_SPAN_FALCONER;
     return VN_V13_KAFKA;
 }
 
@@ -503,8 +518,16 @@ vn_err_t vn_cfg__set_from_node(vn_cfg_loader_t *ld, const vn_config_key_t *k, ya
     if (!vn_cfg__is_null(node))
         vn_cfg__mark_set(ld, k);
     switch (k->type) {
-    case VN_KT_SINKS:
-        return vn_cfg__parse_sinks(ld, doc, node);
+    case VN_KT_SINKS: {
+        vn_sink_config_t **arr = FIELD(ld->obj, k, vn_sink_config_t *);
+        size_t *n = (size_t *)(void *)((char *)ld->obj + k->off2);
+        for (size_t i = 0; i < *n; i++) /* a repeated key: the last one wins, as for every other key */
+            vn_cfg__sink_free(&(*arr)[i]);
+        free(*arr);
+        *arr = NULL;
+        *n = 0;
+        return vn_cfg__parse_sinks(ld, doc, node, k->key, arr, n);
+    }
     case VN_KT_ROUTING:
         return vn_cfg__parse_routing(ld, doc, node);
     case VN_KT_MATCHERS: {

@@ -31,7 +31,7 @@ typedef enum vn_ktype {
     VN_KT_URLLIST,   /* vn_strlist_t of listen URLs (validated after load) */
     VN_KT_FLOATLIST, /* percentiles: double *percentiles + n_percentiles */
     VN_KT_AGGS,      /* unsigned VN_AGG_* mask from a list of names */
-    VN_KT_SINKS,     /* metric_sinks (YAML only)                 */
+    VN_KT_SINKS,     /* metric_sinks, span_sinks: vn_sink_config_t * at off, count at off2 (YAML only) */
     VN_KT_ROUTING,   /* metric_sink_routing (YAML only)          */
     VN_KT_V13,       /* [v13] flat sink key passed into a translated sink's kv */
     VN_KT_IGNORED,   /* accepted, any shape, not used (reason in sink_key) */
@@ -60,7 +60,7 @@ typedef struct vn_config_key {
                               accepted values for messages ("consul, dns or kubernetes") */
     long long min, max;    /* INT, LONG, ULONG: the range when min < max (else the C type's) */
     const char *const *names; /* ENUM: NULL-terminated; the field holds the index */
-    size_t off2;           /* MATCHERS: offset of the count */
+    size_t off2;           /* MATCHERS, SINKS: offset of the count */
 } vn_config_key_t;
 
 /**

@@ -42,14 +42,15 @@ const vn_config_kind_t vn_config_kinds[] = {
     {"metric_sinks", "s3", NULL},
     {"metric_sinks", "signalfx", NULL},
     {"metric_sinks", "prometheus_remote_write", NULL}, /* veneur-c: cortex under a clearer name */
-    {"span_sinks", "datadog", "span_sinks_not_supported"},
-    {"span_sinks", "debug", "span_sinks_not_supported"},
-    {"span_sinks", "falconer", "span_sinks_not_supported"},
-    {"span_sinks", "kafka", "span_sinks_not_supported"},
-    {"span_sinks", "lightstep", "span_sinks_not_supported"},
-    {"span_sinks", "newrelic", "span_sinks_not_supported"},
-    {"span_sinks", "splunk", "span_sinks_not_supported"},
-    {"span_sinks", "xray", "span_sinks_not_supported"},
+    {"span_sinks", "datadog", "span_sink_kind_not_implemented"},
+    {"span_sinks", "debug", NULL},
+    {"span_sinks", "falconer", "falconer_span_sink_not_implemented"},
+    {"span_sinks", "kafka", "span_sink_kind_not_implemented"},
+    {"span_sinks", "lightstep", "lightstep_span_sink_not_implemented"},
+    {"span_sinks", "newrelic", "newrelic_span_sink_not_implemented"},
+    {"span_sinks", "splunk", "span_sink_kind_not_implemented"},
+    {"span_sinks", "xray", "span_sink_kind_not_implemented"},
+    {"span_sinks", "localfile", NULL}, /* veneur-c: jsonl spans for scripts and tests */
     {"sources", "openmetrics", "sources_not_supported"},
 };
 const size_t vn_config_nkinds = sizeof vn_config_kinds / sizeof vn_config_kinds[0];
@@ -119,16 +120,21 @@ vn_err_t vn_cfg_loader_verdicts(vn_cfg_loader_t *ld)
                      key, why);
         vn_cfg__strict_add(ld, false, key);
     }
-    for (size_t i = 0; ld->cfg && i < ld->cfg->n_metric_sinks; i++) {
-        const char *kind = ld->cfg->metric_sinks[i].kind;
-        const char *why = vn_cfg_kind_unimplemented("metric_sinks", kind);
-        if (!why)
-            continue;
-        vn_log_write(VN_LOG_WARN, 0, "event=config_kind_not_implemented section=metric_sinks kind=%s name=%s reason=%s",
-                     vn_log_quote_cstr(q, sizeof q, kind), vn_log_quote_cstr(item, sizeof item,
-                     ld->cfg->metric_sinks[i].name), why);
-        snprintf(item, sizeof item, "metric_sinks[%zu].kind=%s", i, vn_cfg__show(kind, false, q, sizeof q));
-        vn_cfg__strict_add(ld, false, item);
+    for (int sec = 0; ld->cfg && sec < 2; sec++) {
+        const char *section = sec ? "span_sinks" : "metric_sinks";
+        const vn_sink_config_t *arr = sec ? ld->cfg->span_sinks : ld->cfg->metric_sinks;
+        size_t n = sec ? ld->cfg->n_span_sinks : ld->cfg->n_metric_sinks;
+        for (size_t i = 0; i < n; i++) {
+            const char *kind = arr[i].kind;
+            const char *why = vn_cfg_kind_unimplemented(section, kind);
+            if (!why)
+                continue;
+            vn_log_write(VN_LOG_WARN, 0, "event=config_kind_not_implemented section=%s kind=%s name=%s reason=%s",
+                         section, vn_log_quote_cstr(q, sizeof q, kind),
+                         vn_log_quote_cstr(item, sizeof item, arr[i].name), why);
+            snprintf(item, sizeof item, "%s[%zu].kind=%s", section, i, vn_cfg__show(kind, false, q, sizeof q));
+            vn_cfg__strict_add(ld, false, item);
+        }
     }
     if (!ld->fail_unimpl)
         ld->n_unimpl = 0;

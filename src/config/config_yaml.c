@@ -682,20 +682,20 @@ static vn_err_t parse_sink(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_
     return VN_OK;
 }
 
-vn_err_t vn_cfg__parse_sinks(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_t *node)
+vn_err_t vn_cfg__parse_sinks(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_t *node, const char *section,
+                             vn_sink_config_t **arr, size_t *n)
 {
-    size_t n;
+    size_t cnt;
     if (vn_cfg__is_null(node))
         return VN_OK;
-    vn_err_t err = seq_check(ld, node, "metric_sinks", &n);
+    vn_err_t err = seq_check(ld, node, section, &cnt);
     if (err != VN_OK)
         return err;
-    if (n > VN_CFG_MAX_SINKS)
-        return vn_cfg__errf(ld, "key \"metric_sinks\": too many sinks (%zu, max %u)", n, VN_CFG_MAX_SINKS);
-    vn_config_t *cfg = ld->cfg;
+    if (cnt > VN_CFG_MAX_SINKS)
+        return vn_cfg__errf(ld, "key \"%s\": too many sinks (%zu, max %u)", section, cnt, VN_CFG_MAX_SINKS);
     void *a = NULL;
-    err = each_item(ld, doc, node, "metric_sinks", sizeof *cfg->metric_sinks, &a, &cfg->n_metric_sinks, parse_sink);
-    cfg->metric_sinks = a;
+    err = each_item(ld, doc, node, section, sizeof **arr, &a, n, parse_sink);
+    *arr = a;
     return err;
 }
 

@@ -67,6 +67,23 @@ typedef struct vn_stats_sink {
     _Atomic uint64_t route_dropped_max_tag_length;  /* reason:max_tag_length */
 } vn_stats_sink_t;
 
+/* One span sink's counters (spansinks/runner.h): the runner writes queued..flushes, the sink
+ * itself (through vn_span_sink_t.stats) writes delivered and delivery_failed. */
+typedef struct vn_stats_span_sink {
+    const char *name; /* borrowed from the sink; set once at start-up */
+    const char *kind;
+    _Atomic uint64_t queued;          /* spans copied into the sink's queue */
+    _Atomic uint64_t queue_dropped;   /* spans lost because the sink's queue was full */
+    _Atomic uint64_t ingested;        /* spans the sink took (buffered or sent) */
+    _Atomic uint64_t skipped;         /* spans not for this sink: invalid trace, sampled out */
+    _Atomic uint64_t dropped;         /* spans the sink wanted but lost before sending (its buffer full, unencodable) */
+    _Atomic uint64_t delivered;       /* spans the remote end accepted */
+    _Atomic uint64_t delivery_failed; /* spans whose delivery failed for good */
+    _Atomic uint64_t flushes;
+    _Atomic uint64_t last_flush_ns;   /* duration of the last flush call */
+    _Atomic uint64_t queue_bytes;     /* gauge: bytes waiting in the sink's queue */
+} vn_stats_span_sink_t;
+
 /* Go's forward.error_total causes (flusher.go): the flush deadline passed; the connection
  * was refused, lost or never up (grpc-go's TransientFailure / "transport is closing");
  * anything else (an error status, a protocol error). */
@@ -99,6 +116,8 @@ typedef struct vn_stats {
     _Atomic uint64_t flush_lateness_ns_last;        /* how late the last tick started */
     size_t n_sinks;
     vn_stats_sink_t sinks[VN_STATS_MAX_SINKS];
+    size_t n_span_sinks;
+    vn_stats_span_sink_t span_sinks[VN_STATS_MAX_SINKS];
     /* forwarding, local side (forward/forwarder.c): one SendMetricsV2 call per interval */
     _Atomic uint64_t forward_calls;            /* calls that ended with grpc-status 0 */
     _Atomic uint64_t forward_failures;         /* calls that failed: connect, deadline, reset, non-0 status */
@@ -140,6 +159,7 @@ typedef struct vn_stats {
     _Atomic uint64_t ssf_errors_empty_id;    /* decoded span with id 0 (Go reason:empty_id; still processed) */
     _Atomic uint64_t ssf_packet_too_long;    /* datagrams over trace_max_length_bytes */
     _Atomic uint64_t ssf_frame_errors;       /* streams closed on a framing error (version, length) */
+    _Atomic uint64_t ssf_spans_empty;        /* neither a valid trace nor metrics: no span sink gets it (Go worker.ssf.empty_total) */
     _Atomic uint64_t ssf_samples_invalid;    /* samples not converted (Go reason:invalid_metrics) */
     _Atomic uint64_t ssf_metrics_generated;  /* metrics derived from spans (Go metrics_flushed_total, metric_extraction) */
     _Atomic uint64_t ssf_conns_accepted, ssf_conns_rejected, ssf_conns_evicted, ssf_accept_backoffs;

@@ -80,10 +80,10 @@ static bool rule_applies(const char *rule, const char *name, size_t *plen)
     }
 }
 
-static void set_excluded_tags(vn_sink_t *s, const vn_config_t *cfg)
+void vn_sink_excluded_tags_resolve(const vn_config_t *cfg, const char *name, const char *const **out, size_t *nout)
 {
-    s->excluded_tags = NULL;
-    s->n_excluded_tags = 0;
+    *out = NULL;
+    *nout = 0;
     if (!cfg || cfg->tags_exclude.n == 0)
         return;
     char **v = vn_xcalloc(cfg->tags_exclude.n, sizeof *v);
@@ -91,24 +91,34 @@ static void set_excluded_tags(vn_sink_t *s, const vn_config_t *cfg)
     for (size_t i = 0; i < cfg->tags_exclude.n; i++) {
         const char *rule = cfg->tags_exclude.v[i];
         size_t plen;
-        if (rule && rule_applies(rule, s->name, &plen) && plen > 0)
+        if (rule && rule_applies(rule, name, &plen) && plen > 0)
             v[n++] = vn_xstrndup(rule, plen);
     }
     if (n == 0) {
         free(v);
         return;
     }
-    s->excluded_tags = (const char *const *)v;
-    s->n_excluded_tags = n;
+    *out = (const char *const *)v;
+    *nout = n;
+}
+
+void vn_sink_excluded_tags_free(const char *const *tags, size_t n)
+{
+    /* vn_sink_excluded_tags_resolve allocated both the array and the strings */
+    char **v = (char **)(uintptr_t)tags;
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+static void set_excluded_tags(vn_sink_t *s, const vn_config_t *cfg)
+{
+    vn_sink_excluded_tags_resolve(cfg, s->name, &s->excluded_tags, &s->n_excluded_tags);
 }
 
 static void free_excluded_tags(vn_sink_t *s)
 {
-    /* The registry allocated both the array and the strings (set_excluded_tags). */
-    char **v = (char **)(uintptr_t)s->excluded_tags;
-    for (size_t i = 0; i < s->n_excluded_tags; i++)
-        free(v[i]);
-    free(v);
+    vn_sink_excluded_tags_free(s->excluded_tags, s->n_excluded_tags);
     s->excluded_tags = NULL;
     s->n_excluded_tags = 0;
 }

@@ -82,4 +82,12 @@ vn_err_t vn_sink_new(const vn_sink_config_t *sc, const vn_config_t *cfg, vn_sink
                      size_t errcap);
 void vn_sink_free(vn_sink_t *s);
 
+/**
+ * The tag prefixes `tags_exclude` removes for the sink named name (rules
+ * "prefix" or "prefix|sink|..."; empty prefixes dropped). *out is owned (NULL
+ * when none): free with vn_sink_excluded_tags_free. Span sinks use it too.
+ */
+void vn_sink_excluded_tags_resolve(const vn_config_t *cfg, const char *name, const char *const **out, size_t *nout);
+void vn_sink_excluded_tags_free(const char *const *tags, size_t n);
+
 #endif

@@ -97,6 +97,8 @@ struct vn_ssf_server {
     size_t cap, head, count;
     bool closing; /* no more pushes; workers drain and exit */
     worker_t *workers;
+    vn_ssf_span_hook_fn hook;
+    void *hook_ctx;
 };
 
 static uint64_t now_ms(void)
@@ -209,8 +211,22 @@ static void handle_span(worker_t *w, const uint8_t *buf, size_t len, bool framed
     if (span->id == 0)
         vn_stats_add(&st->ssf_errors_empty_id, 1); /* a client problem; Go still processes it */
     vn_ssf_conv_span(w->conv, span);
-    /* TODO(issue 20, span sinks): hand `span` to the span sinks here, before the arena is
-     * reused. This is the one place a decoded span exists; sinks must copy what they keep. */
+    /* Go's SpanWorker: a span that is neither a valid trace nor carries metrics is a client
+     * error and reaches no sink (worker.ssf.empty_total) */
+    if (w->srv->hook) {
+        if (vn_ssf_valid_trace(span) || span->n_metrics > 0)
+            w->srv->hook(w->srv->hook_ctx, buf, len);
+        else
+            vn_stats_add(&st->ssf_spans_empty, 1);
+    }
+}
+
+void vn_ssf_server_set_span_hook(vn_ssf_server_t *s, vn_ssf_span_hook_fn fn, void *ctx)
+{
+    if (!s)
+        return;
+    s->hook = fn;
+    s->hook_ctx = ctx;
 }
 
 static void *worker_main(void *arg)

@@ -16,6 +16,7 @@
 #define VN_SSF_SERVER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config/config.h"
 #include "core/err.h"
@@ -36,8 +37,19 @@ vn_err_t vn_ssf_server_open(const vn_config_t *cfg, vn_ssf_server_t **out, char 
 /** Reader ids used by the span workers (0 for a NULL server). */
 size_t vn_ssf_server_reader_count(const vn_ssf_server_t *s);
 
+/**
+ * Where a span goes after its metrics are taken out (the span sinks,
+ * spansinks/runner.h): called on a span worker with the span's protobuf bytes,
+ * for every span Go would hand its span sinks (a valid trace, or one carrying
+ * metrics). Must not block.
+ */
+typedef void (*vn_ssf_span_hook_fn)(void *ctx, const uint8_t *span, size_t len);
+
 /** Starts the threads; span worker i uses reader id first_reader + i. shared is copied. */
 vn_err_t vn_ssf_server_start(vn_ssf_server_t *s, const vn_ingest_shared_t *shared, size_t first_reader);
+
+/** Sets the span hook (before start; NULL = spans end at the metric conversion). */
+void vn_ssf_server_set_span_hook(vn_ssf_server_t *s, vn_ssf_span_hook_fn fn, void *ctx);
 
 /** Stops reading, lets the workers finish the queue, joins, closes sockets. NULL-safe. */
 void vn_ssf_server_stop(vn_ssf_server_t *s);

@@ -674,11 +674,16 @@ static void test_config__unknown_keys(void **state)
                     "unknown key \"metric_sinks[0].bogus_field\"");
     /* accepted-but-ignored keys are known (not "unknown key"), and say so */
     cap_begin(&cap);
-    c = load_ok("span_sinks: [{kind: debug}]\nforward_use_grpc: true\nlightstep_access_token: t\n", NULL, true);
+    c = load_ok("span_sinks: [{kind: debug}, {kind: lightstep, name: ls}]\nforward_use_grpc: true\n"
+                "lightstep_access_token: t\n", NULL, true);
     log = cap_end(&cap);
-    assert_contains(log, "event=config_key_not_implemented key=span_sinks");
+    assert_null(strstr(log, "key=span_sinks"));
+    assert_contains(log, "event=config_kind_not_implemented section=span_sinks kind=\"lightstep\" name=\"ls\"");
     assert_contains(log, "event=config_key_not_implemented key=lightstep_access_token");
     assert_true(c->forward_use_grpc);
+    assert_int_equal(c->n_span_sinks, 2);
+    assert_string_equal(c->span_sinks[0].kind, "debug");
+    assert_string_equal(c->span_sinks[0].name, "debug");
     free(log);
     vn_config_free(c);
 }

@@ -91,7 +91,9 @@ static void test_verdicts__unimpl_rows_name_keys(void **state)
             assert_null(strchr(schemas[s]->unimpl[i].why, ' ')); /* a log field */
         }
     assert_null(vn_cfg_unimplemented(&vn_config_schema, "interval"));
-    assert_string_equal(vn_cfg_unimplemented(&vn_config_schema, "span_sinks"), "span_sinks_not_supported");
+    assert_null(vn_cfg_unimplemented(&vn_config_schema, "span_sinks"));
+    assert_string_equal(vn_cfg_unimplemented(&vn_config_schema, "lightstep_access_token"),
+                        "lightstep_span_sink_not_implemented");
     assert_non_null(vn_cfg_unimplemented(&vn_proxy__schema, "sentry_dsn"));
     assert_null(vn_cfg_unimplemented(&vn_proxy__schema, "forward_addresses"));
 }
