@@ -235,6 +235,26 @@ def case_invalid_skipped_and_sampling():
     print("  50%% sink kept %d of %d traces: %s" % (len(got_half), len(ids), got_half))
 
 
+def case_v13_flat_keys():
+    """[v13] xray_address, xray_annotation_tags, xray_sample_percentage make the same sink."""
+    daemon = FakeXRayDaemon()
+    port = harness.free_port()
+    v = harness.Veneur("ssf_listen_addresses:\n  - \"udp://127.0.0.1:%d\"\nxray_address: \"%s\"\n"
+                       "xray_annotation_tags: [\"team\"]\nxray_sample_percentage: 50\n" % (port, daemon.addr))
+    try:
+        kept = next(t for t in range(7000, 8000) if kept_at_50(t))
+        dropped = next(t for t in range(7000, 8000) if not kept_at_50(t))
+        emit(port, dropped, tags="team:ops")
+        emit(port, kept, tags="team:ops,other:x")
+        d = daemon.wait_trace(kept)
+        expect(not daemon.errors, "invalid datagrams: %r" % daemon.errors)
+        expect(d["annotations"] == {"team": "ops", "indicator": "false"}, "annotations %r" % d["annotations"])
+        expect(daemon.traces() == [kept], "traces %r (want only %d; %d is sampled out)"
+               % (daemon.traces(), kept, dropped))
+    finally:
+        v.stop()
+
+
 def main():
     global S
     S = Setup()
@@ -245,6 +265,7 @@ def main():
         check("xray: invalid traces skipped; sample_percentage 50 keeps Go's crc32 subset", case_invalid_skipped_and_sampling)
     finally:
         S.v.stop()
+    check("xray: [v13] flat keys xray_address, xray_annotation_tags, xray_sample_percentage", case_v13_flat_keys)
     harness.run()
 
 
