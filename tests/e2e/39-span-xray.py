@@ -23,6 +23,7 @@ import json
 import os
 import re
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -154,10 +155,13 @@ def _varint(v):
 
 
 def raw_span(trace_id, span_id, start, end, name, service="svc"):
+    """A span carrying one counter sample: without one an invalid trace stops at the span
+    workers (Go's worker.ssf.empty_total) and never reaches a span sink."""
     f = lambda n, v: _varint(n << 3) + _varint(v) if v else b""  # noqa: E731
     s = lambda n, b: _varint(n << 3 | 2) + _varint(len(b)) + b if b else b""  # noqa: E731
+    sample = s(2, b"xray.e2e.carrier") + _varint(3 << 3 | 5) + struct.pack("<f", 1.0)
     return (f(2, trace_id) + f(3, span_id) + f(5, start) + f(6, end) + s(8, service.encode()) +
-            s(13, name.encode()))
+            s(10, sample) + s(13, name.encode()))
 
 
 class Setup:
@@ -165,12 +169,15 @@ class Setup:
         self.all = FakeXRayDaemon()
         self.half = FakeXRayDaemon()
         self.ssf_port = harness.free_port()
+        gone = harness.free_port()  # nobody listens: the kernel reports ICMP port unreachable on later sends
         extra = ("ssf_listen_addresses:\n  - \"udp://127.0.0.1:%d\"\nnum_span_workers: 1\n"
                  "span_sinks:\n"
                  "  - kind: xray\n    name: all\n    config:\n      address: \"%s\"\n"
                  "      annotation_tags: [\"team\", \"region:ignored\"]\n      sample_percentage: 100\n"
                  "  - kind: xray\n    name: half\n    config:\n      address: \"%s\"\n"
-                 "      sample_percentage: 50\n" % (self.ssf_port, self.all.addr, self.half.addr))
+                 "      sample_percentage: 50\n"
+                 "  - kind: xray\n    name: gone\n    config:\n      address: \"127.0.0.1:%d\"\n"
+                 "      sample_percentage: 100\n" % (self.ssf_port, self.all.addr, self.half.addr, gone))
         self.v = harness.Veneur(extra)
 
 
@@ -210,7 +217,15 @@ def case_indicator_error():
     expect(d["http"] == {"request": {"url": "batch:job"}, "response": {}}, "http %r" % d["http"])
 
 
+def prom(sink, family):
+    """veneur_span_sink_spans_<family>_total of one sink on /metrics."""
+    _, body = S.v.http("/metrics")
+    prefix = 'veneur_span_sink_spans_%s_total{sink_name="%s"' % (family, sink)
+    return sum(float(l.rsplit(" ", 1)[1]) for l in body.splitlines() if l.startswith(prefix))
+
+
 def case_invalid_skipped_and_sampling():
+    before = {(k, f): prom(k, f) for k in ("all", "half") for f in ("skipped", "flushed", "ingested")}
     udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     # invalid traces (Go protocol.ValidTrace): no span id, no end time, no name
     for body in (raw_span(501, 0, T0_NS, T0_NS + 1, "x"), raw_span(502, 5, T0_NS, 0, "x"),
@@ -232,7 +247,24 @@ def case_invalid_skipped_and_sampling():
     stray = [t for t in S.half.traces() if not kept_at_50(t)]
     expect(not stray, "50%% sink sent traces Go samples out: %r" % stray)
     expect(got_half == want_half, "50%% sink kept %r, want %r (Go's crc32 rule)" % (got_half, want_half))
+    n_half = len(want_half) + 1  # + the marker
+    want = {("all", "skipped"): 3, ("all", "flushed"): 25, ("all", "ingested"): 25,
+            ("half", "skipped"): 3 + len(ids) - len(want_half), ("half", "flushed"): n_half,
+            ("half", "ingested"): n_half}
+
+    def deltas():
+        return {k: prom(*k) - before[k] for k in want}
+    harness.wait_for(lambda: deltas() == want, timeout=10, what="span sink counters %r, want %r" % (deltas(), want))
     print("  50%% sink kept %d of %d traces: %s" % (len(got_half), len(ids), got_half))
+
+
+def case_send_failures_counted():
+    """The sink whose daemon is gone: refused sends are delivery_failed, the rest flushed (as Go, per send)."""
+    harness.wait_for(lambda: prom("gone", "delivery_failed") >= 1 and
+                     prom("gone", "delivery_failed") + prom("gone", "flushed") == prom("gone", "ingested") >= 27,
+                     timeout=10, what="delivery failures counted")
+    print("  gone: ingested %d, flushed %d, delivery_failed %d"
+          % (prom("gone", "ingested"), prom("gone", "flushed"), prom("gone", "delivery_failed")))
 
 
 def case_v13_flat_keys():
@@ -263,6 +295,7 @@ def main():
               case_values)
         check("xray: indicator and error spans", case_indicator_error)
         check("xray: invalid traces skipped; sample_percentage 50 keeps Go's crc32 subset", case_invalid_skipped_and_sampling)
+        check("xray: sends the kernel refuses are counted delivery_failed", case_send_failures_counted)
     finally:
         S.v.stop()
     check("xray: [v13] flat keys xray_address, xray_annotation_tags, xray_sample_percentage", case_v13_flat_keys)
