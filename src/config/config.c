@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -723,6 +724,26 @@ static vn_err_t check_listen(vn_cfg_loader_t *ld, const char *key, vn_strlist_t 
     return VN_OK;
 }
 
+/* otlp_listen_addresses (veneur-c): "http://host:port" entries, each an
+ * OTLP/HTTP listener (otlp/server.h); the port is required (4318 is only a
+ * convention) and nothing may follow it. */
+static vn_err_t check_otlp_listen(vn_cfg_loader_t *ld, const vn_strlist_t *l)
+{
+    char shown[160];
+    for (size_t i = 0; i < l->n; i++) {
+        const char *u = l->v[i];
+        const char *hp = strncasecmp(u, "http://", 7) == 0 ? u + 7 : NULL;
+        const char *colon = hp ? strrchr(hp, ':') : NULL;
+        bool ok = hp && *hp && colon && colon[1] && strcspn(hp, "/?#@") == strlen(hp);
+        for (const char *q = colon ? colon + 1 : ""; ok && *q; q++)
+            ok = *q >= '0' && *q <= '9';
+        if (!ok)
+            return vn_cfg__errf(ld, "key \"otlp_listen_addresses\": want \"http://host:port\", got \"%s\"",
+                                vn_cfg__show(u, false, shown, sizeof shown));
+    }
+    return VN_OK;
+}
+
 bool vn_config_port_ok(const char *v)
 {
     const char *h = v ? strstr(v, "://") : NULL;
@@ -857,7 +878,8 @@ static vn_err_t validate(vn_cfg_loader_t *ld)
     }
     if ((err = check_listen(ld, "statsd_listen_addresses", &c->statsd_listen_addresses)) ||
         (err = check_listen(ld, "ssf_listen_addresses", &c->ssf_listen_addresses)) ||
-        (err = check_listen(ld, "grpc_listen_addresses", &c->grpc_listen_addresses)))
+        (err = check_listen(ld, "grpc_listen_addresses", &c->grpc_listen_addresses)) ||
+        (err = check_otlp_listen(ld, &c->otlp_listen_addresses)))
         return err;
     if ((err = check_ports(ld)) || (err = check_implicit_tags(ld)))
         return err;

@@ -163,6 +163,13 @@ typedef struct vn_stats {
     _Atomic uint64_t ssf_samples_invalid;    /* samples not converted (Go reason:invalid_metrics) */
     _Atomic uint64_t ssf_metrics_generated;  /* metrics derived from spans (Go metrics_flushed_total, metric_extraction) */
     _Atomic uint64_t ssf_conns_accepted, ssf_conns_rejected, ssf_conns_evicted, ssf_accept_backoffs;
+    /* OTLP metric ingest (otlp/server.c, otlp/convert.h; docs/otlp.md) */
+    _Atomic uint64_t otlp_requests;          /* export requests decoded */
+    _Atomic uint64_t otlp_requests_refused;  /* not decoded: bad body, too large, bad gzip, spans/logs, wrong type */
+    _Atomic uint64_t otlp_points;            /* data points read */
+    _Atomic uint64_t otlp_samples;           /* samples handed to the workers */
+    _Atomic uint64_t otlp_points_rejected;   /* data points refused (partial success), cumulative table full included */
+    _Atomic uint64_t otlp_points_baseline;   /* first cumulative points that only set a baseline */
     /* Samples refused by the series cap, per metric name (first VN_STATS_OVERFLOW_NAMES names,
      * then name "" for all others). Written by the flusher under overflow_mu, read by /metrics. */
     pthread_mutex_t overflow_mu;
