@@ -724,21 +724,23 @@ static vn_err_t check_listen(vn_cfg_loader_t *ld, const char *key, vn_strlist_t 
     return VN_OK;
 }
 
-/* otlp_listen_addresses (veneur-c): "http://host:port" entries, each an
- * OTLP/HTTP listener (otlp/server.h); the port is required (4318 is only a
- * convention) and nothing may follow it. */
+/* otlp_listen_addresses (veneur-c): "http://host:port" (OTLP/HTTP) or
+ * "grpc://host:port" (OTLP/gRPC, h2c) entries (otlp/server.h); the port is
+ * required (4318 and 4317 are only conventions) and nothing may follow it. */
 static vn_err_t check_otlp_listen(vn_cfg_loader_t *ld, const vn_strlist_t *l)
 {
     char shown[160];
     for (size_t i = 0; i < l->n; i++) {
         const char *u = l->v[i];
-        const char *hp = strncasecmp(u, "http://", 7) == 0 ? u + 7 : NULL;
+        const char *hp = strncasecmp(u, "http://", 7) == 0 ? u + 7 : strncasecmp(u, "grpc://", 7) == 0 ? u + 7 : NULL;
         const char *colon = hp ? strrchr(hp, ':') : NULL;
         bool ok = hp && *hp && colon && colon[1] && strcspn(hp, "/?#@") == strlen(hp);
         for (const char *q = colon ? colon + 1 : ""; ok && *q; q++)
             ok = *q >= '0' && *q <= '9';
         if (!ok)
-            return vn_cfg__errf(ld, "key \"otlp_listen_addresses\": want \"http://host:port\", got \"%s\"",
+            return vn_cfg__errf(ld,
+                                "key \"otlp_listen_addresses\": want \"http://host:port\" or \"grpc://host:port\", "
+                                "got \"%s\"",
                                 vn_cfg__show(u, false, shown, sizeof shown));
     }
     return VN_OK;

@@ -6,7 +6,8 @@
  * *upload_data_size == 0 and is where the response is queued. Answering in
  * call 1 (413, 415, 501) makes MHD skip the body and close the connection.
  * Every call runs on the server's one polling thread, so its converter and
- * ingest handle need no lock.
+ * ingest handle need no lock. A grpc:// listener is forward/h2_server.h with
+ * a handler for MetricsService/Export; its thread is the listener's reader.
  */
 #include "otlp/server.h"
 
@@ -27,14 +28,17 @@
 #include "core/hostport.h"
 #include "core/log.h"
 #include "core/xalloc.h"
+#include "forward/h2_server.h"
 #include "otlp/convert.h"
 #include "otlp_metrics_service.pb-c.h"
 
 typedef struct listener {
     struct vn_otlp_server *srv;
     char *addr; /* as configured */
-    int fd;     /* handed to MHD at start, which then owns it */
+    bool grpc;  /* grpc://: served by forward/h2_server.h, bound at start */
+    int fd;     /* http://: handed to MHD at start, which then owns it */
     struct MHD_Daemon *daemon;
+    vn_h2_server_t *h2;
     vn_ingest_t *ingest;
     vn_otlp_conv_t *conv;
 } listener_t;
@@ -113,8 +117,9 @@ vn_err_t vn_otlp_server_open(const vn_config_t *cfg, vn_stats_t *stats, vn_otlp_
     s->l = vn_xcalloc(l->n, sizeof *s->l);
     for (size_t i = 0; i < l->n; i++) {
         listener_t *x = &s->l[s->n];
-        x->fd = bind_addr(l->v[i], errbuf, errcap);
-        if (x->fd < 0) {
+        x->grpc = strncasecmp(l->v[i], "grpc://", 7) == 0;
+        x->fd = x->grpc ? -1 : bind_addr(l->v[i], errbuf, errcap);
+        if (!x->grpc && x->fd < 0) {
             vn_otlp_server_free(s);
             return VN_ERR_CONFIG;
         }
@@ -319,6 +324,106 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     *con_cls = NULL;
 }
 
+/* ------------------------------------------------------------ gRPC */
+
+#define EXPORT_PATH "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export"
+
+/* One Export call: unary, one request message. The response is an empty
+ * ExportMetricsServiceResponse, which is the Empty the server sends (zero
+ * bytes either way); refused points cannot be reported on this path. */
+typedef struct gcall {
+    listener_t *x;
+    bool got;
+} gcall_t;
+
+static void count_conv(listener_t *x, const vn_otlp_counts_t *before)
+{
+    vn_stats_t *st = x->srv->stats;
+    if (!st)
+        return;
+    vn_stats_add(&st->otlp_requests, x->conv->c.requests - before->requests);
+    vn_stats_add(&st->otlp_points, x->conv->c.points - before->points);
+    vn_stats_add(&st->otlp_samples, x->conv->c.samples - before->samples);
+    vn_stats_add(&st->otlp_points_rejected, x->conv->c.rejected - before->rejected);
+    vn_stats_add(&st->otlp_points_baseline, x->conv->c.baseline - before->baseline);
+}
+
+static void *g_open(void *ctx, const char *path, vn_grpc_status_t *status, const char **msg)
+{
+    listener_t *x = ctx;
+    if (strcmp(path, EXPORT_PATH) != 0) {
+        if (x->srv->stats)
+            vn_stats_add(&x->srv->stats->otlp_requests_refused, 1);
+        *status = VN_GRPC_UNIMPLEMENTED;
+        *msg = strstr(path, "opentelemetry.proto.collector.")
+                   ? "veneur-c accepts OTLP metrics only; traces and logs are refused"
+                   : "unknown method: OTLP metrics are MetricsService/Export";
+        return NULL;
+    }
+    gcall_t *g = vn_xcalloc(1, sizeof *g);
+    g->x = x;
+    return g;
+}
+
+static vn_grpc_status_t g_message(void *call, const uint8_t *data, size_t len, const char **msg)
+{
+    gcall_t *g = call;
+    listener_t *x = g->x;
+    if (g->got) {
+        *msg = "Export is unary: one request message";
+        return VN_GRPC_INVALID_ARGUMENT;
+    }
+    g->got = true;
+    vn_otlp_counts_t before = x->conv->c;
+    vn_err_t err = vn_otlp_conv_request(x->conv, data, len, NULL);
+    if (err != VN_OK) {
+        if (x->srv->stats)
+            vn_stats_add(&x->srv->stats->otlp_requests_refused, 1);
+        *msg = "not an OTLP ExportMetricsServiceRequest";
+        return VN_GRPC_INVALID_ARGUMENT;
+    }
+    vn_ingest_commit(x->ingest);
+    count_conv(x, &before);
+    return VN_GRPC_OK;
+}
+
+static vn_grpc_status_t g_finish(void *call, const char **msg)
+{
+    gcall_t *g = call;
+    if (!g->got) {
+        *msg = "Export needs a request message";
+        return VN_GRPC_INVALID_ARGUMENT;
+    }
+    return VN_GRPC_OK;
+}
+
+static void g_close(void *call, vn_grpc_status_t final)
+{
+    (void)final;
+    free(call);
+}
+
+static vn_err_t start_grpc(listener_t *x)
+{
+    char err[256] = "";
+    vn_h2_server_opts_t o = {
+        .address = x->addr + 7, /* "grpc://" checked by the config */
+        .handler = {.open = g_open, .message = g_message, .finish = g_finish, .close = g_close, .ctx = x},
+        .max_message = VN_OTLP_MAX_BODY,
+        .reassembly_budget = VN_OTLP_GRPC_REASSEMBLY,
+        .conn_reassembly = 2 * VN_OTLP_MAX_BODY,
+        .max_connections = VN_OTLP_GRPC_MAX_CONNS,
+        .max_per_peer = VN_OTLP_GRPC_MAX_CONNS / 4,
+        .stats = x->srv->stats,
+    };
+    if (vn_h2_server_start(&o, &x->h2, err, sizeof err) != VN_OK) {
+        VN_LOG(ERROR, "event=otlp_listen_failed addr=%s err=%s", x->addr, VN_LOG_Q(err));
+        return VN_ERR_IO;
+    }
+    VN_LOG(INFO, "event=listening proto=otlp_grpc addr=%s", x->addr);
+    return VN_OK;
+}
+
 /* ------------------------------------------------------------ life cycle */
 
 static bool emit_sample(void *ctx, vn_str_t name, vn_mtype_t type, vn_scope_t scope, double value, double rate,
@@ -336,6 +441,11 @@ vn_err_t vn_otlp_server_start(vn_otlp_server_t *s, const vn_ingest_shared_t *sha
         x->ingest = vn_ingest_new(shared, first_reader + i);
         x->conv = vn_xmalloc(sizeof *x->conv);
         vn_otlp_conv_init(x->conv, shared->parser, 0, emit_sample, x->ingest);
+        if (x->grpc) {
+            if (start_grpc(x) != VN_OK)
+                return VN_ERR_IO;
+            continue;
+        }
         x->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG, 0, NULL,
                                      NULL, on_request, x, MHD_OPTION_LISTEN_SOCKET, x->fd,
                                      MHD_OPTION_CONNECTION_LIMIT, (unsigned)VN_OTLP_MAX_CONNS,
@@ -360,6 +470,10 @@ void vn_otlp_server_stop(vn_otlp_server_t *s)
         if (x->daemon) {
             MHD_stop_daemon(x->daemon); /* joins the polling thread */
             x->daemon = NULL;
+        }
+        if (x->h2) {
+            vn_h2_server_stop(x->h2); /* joins its thread: no handler runs after this */
+            x->h2 = NULL;
         }
         if (x->ingest)
             vn_ingest_commit(x->ingest);

@@ -1,8 +1,16 @@
 /**
- * server.h - OTLP/HTTP metric ingest (veneur-c key otlp_listen_addresses,
- * entries "http://host:port"): each address is its own small libmicrohttpd
- * server with one polling thread, one ingest reader id and one converter
- * (otlp/convert.h), so no lock is shared with any other reader.
+ * server.h - OTLP metric ingest (veneur-c key otlp_listen_addresses, entries
+ * "http://host:port" for OTLP/HTTP and "grpc://host:port" for OTLP/gRPC over
+ * h2c): each address is its own server with one thread, one ingest reader id
+ * and one converter (otlp/convert.h), so no lock is shared with any other
+ * reader. HTTP: a small libmicrohttpd server. gRPC: forward/h2_server.h
+ * serving /opentelemetry.proto.collector.metrics.v1.MetricsService/Export
+ * (unary; the answer is an empty ExportMetricsServiceResponse, so refused
+ * points are counted but not reported back; other OTLP services get
+ * UNIMPLEMENTED; messages over VN_OTLP_MAX_BODY get RESOURCE_EXHAUSTED;
+ * grpc-encoding gzip is not accepted: OTel exporters send uncompressed
+ * unless configured otherwise). A gRPC listener binds at start, so its bind
+ * errors stop the daemon at start-up rather than at config time.
  *
  *   POST /v1/metrics  Content-Type application/x-protobuf (Content-Encoding
  *                     gzip or none): 200 with an ExportMetricsServiceResponse
@@ -34,6 +42,9 @@
 #define VN_OTLP_MAX_BODY ((size_t)4 << 20)
 #define VN_OTLP_MAX_INFLATED ((size_t)16 << 20)
 #define VN_OTLP_MAX_CONNS 16
+/** gRPC: connections per listener (a quarter per peer) and split-message bytes held at once. */
+#define VN_OTLP_GRPC_MAX_CONNS 256
+#define VN_OTLP_GRPC_REASSEMBLY ((size_t)64 << 20)
 
 typedef struct vn_otlp_server vn_otlp_server_t;
 

@@ -1,6 +1,7 @@
 """OTLP metric ingest (otlp_listen_addresses, docs/otlp.md): the OpenTelemetry JS SDK
-(@opentelemetry/sdk-metrics) exports with its own OTLP/HTTP protobuf exporter
-(@opentelemetry/exporter-metrics-otlp-proto) to build/veneur, and the jsonl flush holds
+(@opentelemetry/sdk-metrics) exports with its own OTLP exporters (OTLP/HTTP protobuf:
+@opentelemetry/exporter-metrics-otlp-proto; OTLP/gRPC: @opentelemetry/exporter-metrics-otlp-grpc)
+to build/veneur, and the jsonl flush holds
 what it sent, mapped: counters (delta and cumulative) as counter deltas, the
 UpDownCounter too, the gauge's last value, explicit and exponential histograms as
 histograms whose min, max and count are exact; resource host.name as tag host.
@@ -21,9 +22,10 @@ OTEL = os.path.join(HERE, "otel")
 
 
 def start():
-    port = free_port(socket.SOCK_STREAM)
-    v = Veneur(extra_yaml='otlp_listen_addresses: ["http://127.0.0.1:%d"]\n' % port)
+    port, gport = free_port(socket.SOCK_STREAM), free_port(socket.SOCK_STREAM)
+    v = Veneur(extra_yaml='otlp_listen_addresses: ["http://127.0.0.1:%d", "grpc://127.0.0.1:%d"]\n' % (port, gport))
     v.otlp_url = "http://127.0.0.1:%d/v1/metrics" % port
+    v.grpc_url = "http://127.0.0.1:%d" % gport
     return v
 
 
@@ -59,10 +61,10 @@ def wait_values(v, want):
         raise AssertionError("flushed %r, want %r" % (got, want))
 
 
-def case_delta():
+def case_delta(proto="proto"):
     v = start()
     try:
-        send(v.otlp_url, "proto", "delta", 1)
+        send(v.otlp_url if proto == "proto" else v.grpc_url, proto, "delta", 1)
         wait_values(v, {
             ("otel.requests", (H, "http.code:200", "route:home")): 7,
             ("otel.inflight", (H, "pool:a")): -2,
@@ -127,5 +129,6 @@ def case_refusals():
 
 check("otlp_ingest_js_sdk_delta", case_delta)
 check("otlp_ingest_js_sdk_cumulative", case_cumulative)
+check("otlp_ingest_js_sdk_grpc_delta", lambda: case_delta("grpc"))
 check("otlp_ingest_refusals", case_refusals)
 run()
