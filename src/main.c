@@ -33,6 +33,7 @@
 #include "http/server.h"
 #include "listen/listeners.h"
 #include "spansinks/runner.h"
+#include "otlp/grpc_client.h"
 #include "otlp/server.h"
 #include "ssf/server.h"
 #include "tls/tls.h"
@@ -293,6 +294,8 @@ int main(int argc, char **argv)
         }
     }
 
+    /* the otlp sink's gRPC transport sits above the sinks in the layer order */
+    vn_sink_otlp_set_grpc_transport(vn_otlp_grpc_transport_new);
     vn_sink_t **sinks = vn_xcalloc(cfg->n_metric_sinks ? cfg->n_metric_sinks : 1, sizeof *sinks);
     size_t nsinks = 0;
     for (size_t i = 0; i < cfg->n_metric_sinks; i++) {

@@ -82,9 +82,18 @@ vn_err_t vn_otlp__init(vn_otlp_t *x, const vn_sink_config_t *sc, const char *sin
     const char *name = sink_name ? sink_name : "otlp";
     char msg[256];
 
+    const char *proto = vn_sink_config_get(sc, "protocol");
+    if (proto && proto[0]) {
+        if (strcasecmp(proto, "grpc") == 0)
+            x->grpc = true;
+        else if (strcasecmp(proto, "http/protobuf") != 0) {
+            snprintf(msg, sizeof msg, "config key protocol: want http/protobuf or grpc, got \"%.60s\"", proto);
+            return bad(errbuf, errcap, name, msg);
+        }
+    }
     const char *ep = vn_sink_config_get(sc, "endpoint");
     if (!ep || !ep[0])
-        ep = VN_OTLP_DEFAULT_ENDPOINT;
+        ep = x->grpc ? VN_OTLP_DEFAULT_GRPC_ENDPOINT : VN_OTLP_DEFAULT_ENDPOINT;
     size_t skip = strncasecmp(ep, "http://", 7) == 0 ? 7 : strncasecmp(ep, "https://", 8) == 0 ? 8 : 0;
     if (!skip || !ep[skip] || ep[skip] == '/') {
         snprintf(msg, sizeof msg, "config key endpoint: want an http:// or https:// URL, got \"%.80s\"", ep);
@@ -93,7 +102,9 @@ vn_err_t vn_otlp__init(vn_otlp_t *x, const vn_sink_config_t *sc, const char *sin
     /* OTel exporters take a base URL in OTEL_EXPORTER_OTLP_ENDPOINT and add the
      * signal path; a bare host:port here means the same */
     const char *path = strchr(ep + skip, '/');
-    if (!path || strcmp(path, "/") == 0) {
+    if (x->grpc) {
+        x->endpoint = vn_xstrndup(ep, path ? (size_t)(path - ep) : strlen(ep));
+    } else if (!path || strcmp(path, "/") == 0) {
         size_t n = strlen(ep) + sizeof "/v1/metrics";
         x->endpoint = vn_xmalloc(n);
         snprintf(x->endpoint, n, "%.*s/v1/metrics", (int)(path ? (size_t)(path - ep) : strlen(ep)), ep);
@@ -418,6 +429,14 @@ vn_err_t vn_otlp__encode_metrics(vn_otlp_t *x, const vn_sink_t *s, const vn_inte
 
 /* ------------------------------------------------------------ sink ops */
 
+/* Set once by main before any sink exists, read-only afterwards. */
+static vn_otlp_grpc_transport_fn grpc_transport;
+
+void vn_sink_otlp_set_grpc_transport(vn_otlp_grpc_transport_fn fn)
+{
+    grpc_transport = fn;
+}
+
 static vn_err_t otlp_metrics(void *enc, const vn_sink_t *s, const vn_inter_metric_t *m, size_t n,
                              const vn_flush_info_t *info, vn_delivery_emit_fn emit, void *ctx)
 {
@@ -443,6 +462,38 @@ static const vn_queued_kind_t otlp_kind = {
     .destroy = otlp_destroy,
 };
 
+/*
+ * vn_queued_start with the gRPC transport instead of libcurl (queued.h:
+ * the same sink half, only the queue's transport differs). Takes x.
+ */
+static vn_err_t start_grpc(vn_sink_t *s, vn_otlp_t *x, const vn_sink_config_t *sc, const vn_config_t *cfg,
+                           const char *const *secrets, size_t nsecrets, vn_delivery_opts_t *o, char *errbuf,
+                           size_t errcap)
+{
+    vn_http_transport_t *t = NULL;
+    vn_err_t err = vn_delivery_config(sc, cfg, s->name, o, errbuf, errcap);
+    if (err == VN_OK && !grpc_transport)
+        err = bad(errbuf, errcap, s->name, "config key protocol: grpc is not available in this binary");
+    if (err == VN_OK)
+        err = grpc_transport(x->endpoint, x->gzip, x->headers, x->nheaders, &t, errbuf, errcap);
+    if (err != VN_OK) {
+        vn_otlp__destroy(x);
+        free(x);
+        return err;
+    }
+    o->name = s->name;
+    o->secrets = secrets;
+    o->nsecrets = nsecrets;
+    o->max_in_flight = 1; /* the transport makes one call at a time */
+    vn_queued_sink_t *q = vn_xcalloc(1, sizeof *q);
+    q->kind = &otlp_kind;
+    q->enc = x;
+    q->dl = vn_delivery_new(o, t);
+    s->impl = q;
+    s->ops = &otlp_kind.ops;
+    return VN_OK;
+}
+
 vn_err_t vn_sink__otlp_new(vn_sink_t *s, const vn_sink_config_t *sc, const vn_config_t *cfg, char *errbuf,
                            size_t errcap)
 {
@@ -458,11 +509,14 @@ vn_err_t vn_sink__otlp_new(vn_sink_t *s, const vn_sink_config_t *sc, const vn_co
     }
     vn_delivery_opts_t o;
     char *endpoint = x->endpoint ? vn_xstrdup(x->endpoint) : NULL; /* x is owned by the queue from here */
-    err = vn_queued_start(s, &otlp_kind, x, err, sc, cfg, secrets, nsecrets, &o, errbuf, errcap);
+    if (err == VN_OK && x->grpc)
+        err = start_grpc(s, x, sc, cfg, secrets, nsecrets, &o, errbuf, errcap);
+    else
+        err = vn_queued_start(s, &otlp_kind, x, err, sc, cfg, secrets, nsecrets, &o, errbuf, errcap);
     if (err == VN_OK) {
         const char *shown = endpoint && strchr(endpoint, '@') ? strchr(endpoint, '@') + 1 : endpoint;
-        VN_LOG(INFO, "event=sink_started sink=%s kind=otlp endpoint=\"%s\" max_queue_bytes=%zu", s->name,
-               shown ? shown : "", o.max_queue_bytes);
+        VN_LOG(INFO, "event=sink_started sink=%s kind=otlp protocol=%s endpoint=\"%s\" max_queue_bytes=%zu",
+               s->name, x->grpc ? "grpc" : "http/protobuf", shown ? shown : "", o.max_queue_bytes);
     }
     free(endpoint);
     return err;

@@ -30,6 +30,7 @@
 #include "sinks/sink.h"
 
 #define VN_OTLP_DEFAULT_ENDPOINT "http://localhost:4318/v1/metrics"
+#define VN_OTLP_DEFAULT_GRPC_ENDPOINT "http://localhost:4317"
 /** Uncompressed request bytes at which a body is split: 4 MiB, the default
  *  receive limit of gRPC servers and of the OpenTelemetry Collector's receivers. */
 #define VN_OTLP_RAW_CAP ((size_t)4 << 20)
@@ -38,8 +39,25 @@
  *  VN_HTTP_MAX_HEADERS, two of them Content-Type and Content-Encoding). */
 #define VN_OTLP_MAX_USER_HEADERS (VN_HTTP_MAX_HEADERS - 2)
 
+/**
+ * Builds the transport of a `protocol: grpc` sink: endpoint "http://host:port"
+ * (h2c) or "https://host:port" (TLS, system trust store); headers
+ * "Name: value" sent as gRPC metadata. Returns VN_OK with *out owned by the
+ * caller (its delivery queue), or VN_ERR_CONFIG with errbuf saying why.
+ */
+typedef vn_err_t (*vn_otlp_grpc_transport_fn)(const char *endpoint, bool gzip, char *const *headers, size_t nheaders,
+                                              vn_http_transport_t **out, char *errbuf, size_t errcap);
+
+/**
+ * Installs the gRPC transport (otlp/grpc_client.h; the gRPC client sits above
+ * the sinks in the layer order). Call once at start-up, before any sink is
+ * built. Without it `protocol: grpc` is a config error.
+ */
+void vn_sink_otlp_set_grpc_transport(vn_otlp_grpc_transport_fn fn);
+
 typedef struct vn_otlp {
-    char *endpoint;                            /* full URL, .../v1/metrics */
+    char *endpoint;                            /* full URL, .../v1/metrics; grpc: http(s)://host:port */
+    bool grpc;                                 /* protocol: grpc (default http/protobuf) */
     bool gzip;                                 /* compression: gzip (default) or none */
     char *headers[VN_OTLP_MAX_USER_HEADERS];   /* "Name: value", owned */
     size_t nheaders;
@@ -55,9 +73,11 @@ vn_err_t vn_sink__otlp_new(vn_sink_t *s, const vn_sink_config_t *sc, const vn_co
                            size_t errcap);
 
 /**
- * Reads the sink's `config:` keys: endpoint (http:// or https:// URL; a URL
- * with no path or "/" gets /v1/metrics appended; default
- * VN_OTLP_DEFAULT_ENDPOINT), compression ("gzip" default, or "none"),
+ * Reads the sink's `config:` keys: protocol ("http/protobuf" default, or
+ * "grpc"), endpoint (http:// or https:// URL; for http/protobuf a URL with
+ * no path or "/" gets /v1/metrics appended, default
+ * VN_OTLP_DEFAULT_ENDPOINT; for grpc the scheme says h2c or TLS, the path is
+ * ignored, default VN_OTLP_DEFAULT_GRPC_ENDPOINT), compression ("gzip" default, or "none"),
  * headers ({Name: value}, at most VN_OTLP_MAX_USER_HEADERS),
  * flush_max_per_body (default 10000). https endpoints are verified against
  * the system trust store. Returns VN_OK or VN_ERR_CONFIG naming the sink and

@@ -5,7 +5,8 @@ build/veneur runs with a jsonl localfile sink (the reference) and an otlp sink p
 the receiver. Cases: every flushed counter and gauge arrives with the localfile value,
 counters as monotonic delta Sums with start = time - interval, gauges (timer percentiles
 included) as Gauges, tags as string attributes, host.name on the resource, gzip and the
-configured headers; compression none; retry after the receiver comes back (delivery queue).
+configured headers; compression none; retry after the receiver comes back (delivery queue);
+`protocol: grpc` to an @grpc/grpc-js server (gzip'd messages, metadata, a retried UNAVAILABLE).
 """
 import json
 import os
@@ -23,9 +24,12 @@ OTEL = os.path.join(HERE, "otel")
 class Receiver:
     """otel/otlp_receiver.js in its own process; .requests are its decoded lines."""
 
-    def __init__(self, port=0):
+    def __init__(self, port=0, grpc_fail=None):
+        env = dict(os.environ, PORT=str(port))
+        if grpc_fail is not None:
+            env.update(GRPC="1", GRPC_FAIL=str(grpc_fail))
         self.proc = subprocess.Popen(["node", os.path.join(OTEL, "otlp_receiver.js")], cwd=OTEL,
-                                     stdout=subprocess.PIPE, text=True, env=dict(os.environ, PORT=str(port)))
+                                     stdout=subprocess.PIPE, text=True, env=env)
         line = self.proc.stdout.readline()
         expect(line.startswith("LISTEN "), "receiver did not start: %r" % line)
         self.port = int(line.split()[1])
@@ -52,6 +56,8 @@ def points(requests):
     out = []
     for r in requests:
         expect("error" not in r, "receiver could not decode: %s" % r.get("error"))
+        if r.get("failed"):
+            continue
         for rm in r["request"].get("resourceMetrics", []):
             res = {a["key"]: a["value"].get("stringValue") for a in rm.get("resource", {}).get("attributes", [])}
             for sm in rm.get("scopeMetrics", []):
@@ -170,7 +176,31 @@ def case_retry():
             rx.stop()
 
 
+def case_grpc():
+    # OTLP/gRPC to @grpc/grpc-js; its first call answers UNAVAILABLE, which the delivery queue retries
+    rx = Receiver(grpc_fail=1)
+    v = start(rx.port, "      protocol: grpc\n      max_payload_age: 60s\n")
+    try:
+        v.send_udp("otlp.g:4|c|#k:v\notlp.gg:2.5|g\n")
+        wait_for(lambda: {"otlp.g", "otlp.gg"} <= {p[0] for p in points(rx.got())}, timeout=20, what="grpc points")
+        reqs = rx.got()
+        expect(reqs[0].get("failed"), "first call should have been refused: %r" % reqs[0])
+        pts = points(reqs)
+        by = {p[0]: p for p in pts}
+        expect(by["otlp.g"][1] == "sum" and by["otlp.g"][2]["asDouble"] == 4 and attrs(by["otlp.g"][2]) == {"k": "v"},
+               "counter %r" % (by["otlp.g"],))
+        expect(by["otlp.gg"][1] == "gauge" and by["otlp.gg"][2]["asDouble"] == 2.5, "gauge %r" % (by["otlp.gg"],))
+        expect(by["otlp.g"][3] == {"host.name": "testhost"}, "resource %r" % by["otlp.g"][3])
+        ok = [r for r in reqs if not r.get("failed")]
+        expect(ok[0]["headers"].get("x-api-key") == "sekret42", "metadata %r" % ok[0]["headers"])
+        expect(sum(p[2]["asDouble"] for p in pts if p[0] == "otlp.g") == 4, "counter delivered once")
+    finally:
+        v.stop()
+        rx.stop()
+
+
 check("otlp_sink_values_match_localfile", case_values)
+check("otlp_sink_grpc_with_retry", case_grpc)
 check("otlp_sink_compression_none", case_uncompressed)
 check("otlp_sink_retries_until_receiver_up", case_retry)
 run()

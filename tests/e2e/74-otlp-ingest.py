@@ -127,6 +127,20 @@ def case_refusals():
         v.stop()
 
 
+def case_bad_address():
+    import tempfile
+    from harness import VENEUR, sanitizer_env
+    d = tempfile.mkdtemp(prefix="vn-otlp-cfg-")
+    cfg = os.path.join(d, "v.yaml")
+    with open(cfg, "w") as f:
+        f.write('otlp_listen_addresses: ["udp://127.0.0.1:4318"]\n')
+    p = subprocess.run([VENEUR, "-f", cfg, "-validate-config"], capture_output=True, text=True, timeout=20,
+                       env=sanitizer_env())
+    expect(p.returncode != 0 and "otlp_listen_addresses" in p.stderr + p.stdout,
+           "validate-config: %d %r" % (p.returncode, (p.stderr + p.stdout)[-300:]))
+
+
+check("otlp_ingest_bad_address_refused", case_bad_address)
 check("otlp_ingest_js_sdk_delta", case_delta)
 check("otlp_ingest_js_sdk_cumulative", case_cumulative)
 check("otlp_ingest_js_sdk_grpc_delta", lambda: case_delta("grpc"))

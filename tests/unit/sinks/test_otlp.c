@@ -245,6 +245,10 @@ static void test_otlp__config(void **state)
         {{{.key = "endpoint", .value = "ftp://x"}}, 1, VN_ERR_CONFIG, NULL},
         {{{.key = "endpoint", .value = "http://"}}, 1, VN_ERR_CONFIG, NULL},
         {{{.key = "compression", .value = "zstd"}}, 1, VN_ERR_CONFIG, NULL},
+        {{{.key = "protocol", .value = "http/json"}}, 1, VN_ERR_CONFIG, NULL},
+        {{{.key = "protocol", .value = "grpc"}}, 1, VN_OK, VN_OTLP_DEFAULT_GRPC_ENDPOINT},
+        {{{.key = "protocol", .value = "grpc"}, {.key = "endpoint", .value = "https://c:4317/x"}}, 2, VN_OK,
+         "https://c:4317"},
         {{{.key = "flush_max_per_body", .value = "-1"}}, 1, VN_ERR_CONFIG, NULL},
         {{{.key = "headers.bad name", .value = "v"}}, 1, VN_ERR_CONFIG, NULL},
         {{{.key = "headers.Content-Type", .value = "text/plain"}}, 1, VN_ERR_CONFIG, NULL},
@@ -264,6 +268,19 @@ static void test_otlp__config(void **state)
     }
 }
 
+/* Without an installed gRPC transport (main installs it), protocol grpc is a config error, not a crash. */
+static void test_otlp__grpc_needs_transport(void **state)
+{
+    (void)state;
+    vn_kv_t kv[] = {{.key = "protocol", .value = "grpc"}};
+    vn_sink_config_t sc = {.kind = "otlp", .name = "o", .kv = kv, .n_kv = 1};
+    vn_sink_t *s = NULL;
+    char err[256] = "";
+    assert_int_equal(vn_sink_new(&sc, NULL, &s, err, sizeof err), VN_ERR_CONFIG);
+    assert_null(s);
+    assert_non_null(strstr(err, "grpc is not available"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -271,6 +288,7 @@ int main(void)
         cmocka_unit_test(test_otlp__excluded_and_sink_only),
         cmocka_unit_test(test_otlp__splits),
         cmocka_unit_test(test_otlp__config),
+        cmocka_unit_test(test_otlp__grpc_needs_transport),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
