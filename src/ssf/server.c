@@ -255,6 +255,19 @@ void vn_ssf_server_set_span_hook(vn_ssf_server_t *s, vn_ssf_span_hook_fn fn, voi
     s->hook_ctx = ctx;
 }
 
+/* Waits on the work condition for at most ms (called with mu held). */
+static void wait_ms(vn_ssf_server_t *s, long ms)
+{
+    struct timespec dl;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_nsec += ms * 1000000L;
+    while (dl.tv_nsec >= 1000000000) {
+        dl.tv_sec++;
+        dl.tv_nsec -= 1000000000;
+    }
+    pthread_cond_timedwait(&s->cv, &s->mu, &dl);
+}
+
 static void *worker_main(void *arg)
 {
     worker_t *w = arg;
@@ -262,21 +275,24 @@ static void *worker_main(void *arg)
     pthread_mutex_lock(&s->mu);
     for (;;) {
         while (s->count == 0 && !s->closing) {
-            /* everything ingested so far goes to the metric workers before we sleep */
-            pthread_mutex_unlock(&s->mu);
-            vn_ingest_commit(w->ingest);
-            flush_counts(w);
-            pthread_mutex_lock(&s->mu);
-            if (s->count || s->closing)
-                break;
-            struct timespec dl;
-            clock_gettime(CLOCK_REALTIME, &dl);
-            dl.tv_nsec += 200000000;
-            if (dl.tv_nsec >= 1000000000) {
-                dl.tv_sec++;
-                dl.tv_nsec -= 1000000000;
+            if (w->since_commit) {
+                /* Queue empty with spans not yet handed over: give the next span 1 ms to
+                 * arrive first. Committing after every span of a steady trickle would hand
+                 * the metric workers one tiny batch per span, emptying the reader's batch
+                 * pool (counted drops) and waking them per span. */
+                wait_ms(s, 1);
+                if (s->count || s->closing)
+                    break;
+                /* everything ingested so far goes to the metric workers before we sleep */
+                pthread_mutex_unlock(&s->mu);
+                vn_ingest_commit(w->ingest);
+                flush_counts(w);
+                w->since_commit = 0;
+                w->last_commit_ms = now_ms();
+                pthread_mutex_lock(&s->mu);
+                continue;
             }
-            pthread_cond_timedwait(&s->cv, &s->mu, &dl);
+            wait_ms(s, 200);
         }
         if (s->count == 0 && s->closing)
             break;
