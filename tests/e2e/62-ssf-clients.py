@@ -24,7 +24,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import ROOT, Veneur, by_name, check, expect, free_port, run, total, wait_for  # noqa: E402
+from harness import ROOT, VENEUR, Veneur, by_name, sanitizer_env, check, expect, free_port, run, total, wait_for  # noqa: E402
 
 NODE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "node")
 PROTO = os.path.join(ROOT, "proto", "ssf.proto")
@@ -253,6 +253,13 @@ def case_spans(p):
     return f
 
 
+def case_example_config():
+    """docs/operations.md section 7 points at this example: it must stay valid, strictly."""
+    r = subprocess.run([VENEUR, "-validate-config-strict", "-f", os.path.join(ROOT, "examples", "tracing-sidecar.yaml")],
+                       capture_output=True, text=True, timeout=30, env=sanitizer_env())
+    expect(r.returncode == 0, "rc %s: %s" % (r.returncode, (r.stdout + r.stderr)[-600:]))
+
+
 if __name__ == "__main__":
     check("ssf clients: node protobufjs and python protobuf send over udp and unix", setup)
     if "recs" in state:
@@ -264,4 +271,5 @@ if __name__ == "__main__":
             check("ssf python client (python3-protobuf): span samples, histogram, indicator timers",
                   case_metrics("py"))
             check("ssf python client (python3-protobuf): spans in the localfile span sink", case_spans("py"))
+    check("examples/tracing-sidecar.yaml passes -validate-config-strict", case_example_config)
     run()
