@@ -48,6 +48,8 @@
 /* A worker hands its part-filled batches to the metric workers at least this often under load. */
 #define COMMIT_EVERY_SPANS 256
 #define COMMIT_EVERY_MS 10
+/* A lingering worker (see worker_main) is woken early only once this many spans wait. */
+#define WAKE_BATCH 32
 
 typedef struct conn {
     int fd;
@@ -107,6 +109,7 @@ struct vn_ssf_server {
     slot_t *slots;
     size_t cap, head, count;
     bool closing; /* no more pushes; workers drain and exit */
+    size_t lingering; /* workers in their 1 ms linger: they come back without a signal */
     worker_t *workers;
     vn_ssf_span_hook_fn hook;
     void *hook_ctx;
@@ -209,7 +212,10 @@ static bool enqueue(vn_ssf_server_t *s, const uint8_t *p, size_t len, bool frame
     sl->len = (uint32_t)len;
     sl->framed = framed;
     s->count++;
-    pthread_cond_signal(&s->cv);
+    /* At a trickle, a signal per span would cost a worker wake-up (two context switches) per
+     * span; a lingering worker comes back within 1 ms anyway, so it is only hurried for a batch. */
+    if (s->lingering == 0 || s->count >= WAKE_BATCH)
+        pthread_cond_signal(&s->cv);
     pthread_mutex_unlock(&s->mu);
     return true;
 }
@@ -280,7 +286,9 @@ static void *worker_main(void *arg)
                  * arrive first. Committing after every span of a steady trickle would hand
                  * the metric workers one tiny batch per span, emptying the reader's batch
                  * pool (counted drops) and waking them per span. */
+                s->lingering++;
                 wait_ms(s, 1);
+                s->lingering--;
                 if (s->count || s->closing)
                     break;
                 /* everything ingested so far goes to the metric workers before we sleep */
