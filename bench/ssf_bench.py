@@ -16,7 +16,9 @@ geometric bisection below it (from the previous run's figure when there is one).
 (the whole SSF part is a few seconds of load plus flush waits).
 """
 import os
+import subprocess
 import time
+import urllib.request
 
 SSF_CPU_RATE = 25_000       # spans/s of the CPU trial: below the lossless rate on a loaded 2-core box
 TRIAL_S = 1.0
@@ -77,7 +79,6 @@ class SsfServer:
             return ""
 
     def metrics_text(self):
-        import urllib.request
         try:
             with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.http_port, timeout=2) as r:
                 return r.read().decode("utf-8", "replace")
@@ -86,7 +87,6 @@ class SsfServer:
 
 
 def loadgen(h, rb, srv, rate, duration):
-    import subprocess
     argv = [h.a.ssf_loadgen, "-H", "127.0.0.1", "-p", str(srv.port), "-r", "%d" % rate, "-d", "%g" % duration,
             "-m", str(srv.samples)]
     r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=duration + 30)
