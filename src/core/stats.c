@@ -415,8 +415,6 @@ size_t vn_stats_render_prometheus(const vn_stats_t *s, char *buf, size_t cap)
             vn_stats_get(&s->ssf_packet_too_long));
     counter(&o, "veneur_ssf_frame_errors_total", "SSF streams closed on a framing error.",
             vn_stats_get(&s->ssf_frame_errors));
-    counter(&o, "veneur_ssf_spans_empty_total", "SSF spans neither a valid trace nor carrying samples: no span sink gets them.",
-            vn_stats_get(&s->ssf_spans_empty));
     counter(&o, "veneur_ssf_samples_invalid_total", "SSF samples not converted to metrics.",
             vn_stats_get(&s->ssf_samples_invalid));
     counter(&o, "veneur_ssf_metrics_generated_total", "Metrics derived from SSF spans.",
