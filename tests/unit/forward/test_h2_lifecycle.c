@@ -12,9 +12,14 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "core/clock.h"
@@ -573,6 +578,110 @@ static void test_h2_lifecycle__max_age_reconnects_without_failures(void **state)
     vn_h2_server_stop(s);
 }
 
+/* ---- client: a call refused by GOAWAY is retried on a new connection ---- */
+
+typedef struct goaway_srv {
+    int lfd;
+    int accepted;
+    bool saw_headers_first; /* the first connection carried the call's HEADERS */
+} goaway_srv_t;
+
+/* Reads from fd until a HEADERS frame has arrived (after the 24-byte preface) or 3 s passed. */
+static bool read_until_headers(int fd)
+{
+    uint8_t buf[65536];
+    size_t n = 0;
+    double deadline = vn_clock_mono_s() + 3;
+    while (vn_clock_mono_s() < deadline && n < sizeof buf) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 50) <= 0)
+            continue;
+        ssize_t k = recv(fd, buf + n, sizeof buf - n, 0);
+        if (k <= 0)
+            return false;
+        n += (size_t)k;
+        for (size_t off = 24; off + 9 <= n;) {
+            size_t len = (size_t)buf[off] << 16 | (size_t)buf[off + 1] << 8 | buf[off + 2];
+            if (buf[off + 3] == 1)
+                return true;
+            off += 9 + len;
+        }
+    }
+    return false;
+}
+
+/* First connection: SETTINGS, then GOAWAY with last-stream-id 0 once the call's HEADERS are in
+ * (the call was not processed), then close. Second: a real h2_server engine over the socket. */
+static void *goaway_main(void *arg)
+{
+    goaway_srv_t *g = arg;
+    int fd = accept(g->lfd, NULL, NULL);
+    assert_true(fd >= 0);
+    g->accepted++;
+    g->saw_headers_first = read_until_headers(fd);
+    static const uint8_t refuse[] = {0, 0, 0, 4, 0, 0, 0, 0, 0,                    /* SETTINGS */
+                                     0, 0, 8, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}; /* GOAWAY 0 NO_ERROR */
+    assert_int_equal(send(fd, refuse, sizeof refuse, MSG_NOSIGNAL), (ssize_t)sizeof refuse);
+    shutdown(fd, SHUT_WR);
+    usleep(100000);
+    close(fd);
+
+    fd = accept(g->lfd, NULL, NULL);
+    assert_true(fd >= 0);
+    g->accepted++;
+    rec_t *r = g_rec;
+    vn_stats_t st;
+    vn_h2_server_opts_t o = opts_for(r, &st);
+    vn_h2_server_t *s = vn_h2_server_new_detached(&o);
+    vn_h2_conn_t *c = vn_h2_conn_new(s, NULL);
+    double deadline = vn_clock_mono_s() + 5;
+    bool alive = true;
+    while (alive && vn_clock_mono_s() < deadline) {
+        const uint8_t *out;
+        long n;
+        while ((n = vn_h2_conn_output(c, &out)) > 0)
+            assert_int_equal(send(fd, out, (size_t)n, MSG_NOSIGNAL), n);
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 50) <= 0)
+            continue;
+        uint8_t buf[16384];
+        ssize_t k = recv(fd, buf, sizeof buf, 0);
+        alive = k > 0 && vn_h2_conn_feed(c, buf, (size_t)k);
+    }
+    vn_h2_conn_close(c);
+    vn_h2_server_free_detached(s);
+    close(fd);
+    return NULL;
+}
+
+static void test_h2_lifecycle__client_retries_call_refused_by_goaway(void **state)
+{
+    (void)state;
+    rec_t r;
+    memset(&r, 0, sizeof r);
+    g_rec = &r;
+    goaway_srv_t g = {.lfd = socket(AF_INET, SOCK_STREAM, 0)};
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(g.lfd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(g.lfd, 4), 0);
+    socklen_t al = sizeof a;
+    getsockname(g.lfd, (struct sockaddr *)&a, &al);
+    char addr[64];
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", ntohs(a.sin_port));
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, goaway_main, &g), 0);
+    vn_grpc_result_t res;
+    vn_err_t e = one_call(addr, NULL, &res);
+    pthread_join(t, NULL);
+    close(g.lfd);
+    assert_true(g.saw_headers_first);
+    assert_int_equal(g.accepted, 2);
+    assert_int_equal(e, VN_OK);
+    assert_int_equal(res.grpc_status, 0);
+    assert_int_equal(r.opened, 1); /* processed once, on the second connection */
+    assert_int_equal(r.finals[0], VN_GRPC_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -584,6 +693,7 @@ int main(void)
         cmocka_unit_test(test_h2_lifecycle__pings_do_not_refresh_idle),
         cmocka_unit_test(test_h2_lifecycle__tls_requires_client_cert),
         cmocka_unit_test(test_h2_lifecycle__max_age_reconnects_without_failures),
+        cmocka_unit_test(test_h2_lifecycle__client_retries_call_refused_by_goaway),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
