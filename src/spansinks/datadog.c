@@ -330,6 +330,8 @@ static vn_span_ingest_rc_t dd_ingest(vn_span_sink_t *s, const Ssf__SSFSpan *span
 static void dd_flush(vn_span_sink_t *s, const vn_span_flush_info_t *info)
 {
     dd_span_sink_t *dd = s->impl;
+    if (!dd->dl) /* after the final flush: nothing can be sent any more */
+        return;
     size_t len, nspans, ntraces;
     char *body = vn_ddspan_buf_take(&dd->rb, &len, &nspans, &ntraces);
     if (body) {
@@ -431,8 +433,8 @@ vn_err_t vn_span_sink__datadog_new_with(vn_span_sink_t *s, const vn_sink_config_
     vn_delivery_bind_stats(dd->dl, &dd->dst);
     s->impl = dd;
     s->ops = &dd_ops;
-    VN_LOG(INFO, "event=span_sink_started sink=%s kind=datadog url=%s buffer_size=%lld max_queue_bytes=%zu", s->name,
-           dd->url, size, o.max_queue_bytes);
+    VN_LOG(INFO, "event=span_sink_started sink=%s kind=datadog buffer_size=%lld max_queue_bytes=%zu", s->name, size,
+           o.max_queue_bytes);
     return VN_OK;
 }
 

@@ -14,7 +14,8 @@
              `PUT /v0.3/traces`, Content-Type application/json, and a body of
              the shape and field types of Datadog's trace API (an array of
              traces, each a non-empty array of spans of one trace id).
-  flood      a span sink whose agent accepts TCP connections and never answers,
+  flood      a span sink whose agent accepts TCP connections and never answers
+             (it reads, so we know the span bodies went out),
              ~50k spans over UDP in ~3 s, statsd counters alongside: the jsonl
              metric flushes keep coming every second (consecutive stamps, no gap
              over 1.5 s), the counter totals are exact, and SIGTERM ends veneur
@@ -198,7 +199,7 @@ class FakeTraceAgent:
 
 
 class DeadAgent:
-    """Accepts TCP connections and never answers (nor reads)."""
+    """Accepts TCP connections, reads what comes (counting the bytes), never answers."""
 
     def __init__(self):
         self.ls = socket.socket()
@@ -206,6 +207,7 @@ class DeadAgent:
         self.ls.listen(128)
         self.url = "http://127.0.0.1:%d" % self.ls.getsockname()[1]
         self.conns = []
+        self.bytes = 0
         self.closed = False
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -216,6 +218,17 @@ class DeadAgent:
             except OSError:
                 return
             self.conns.append(c)
+            threading.Thread(target=self._drain, args=(c,), daemon=True).start()
+
+    def _drain(self, c):
+        while True:  # ends when the client or close() shuts the connection
+            try:
+                b = c.recv(1 << 16)
+            except OSError:
+                return
+            if not b:
+                return
+            self.bytes += len(b)
 
     def close(self):
         self.closed = True
@@ -245,6 +258,38 @@ def emit(args, env=None):
 
 
 # ---- cases --------------------------------------------------------------------------------
+
+def case_agent_is_strict():
+    """The fake agent refuses what Datadog's API would: else a PASS above proves nothing."""
+    import urllib.request
+    import urllib.error
+    agent = FakeTraceAgent()
+    good = {"duration": 1, "error": 0, "meta": {}, "metrics": None, "name": "n", "resource": "r", "service": "s",
+            "span_id": 1, "start": 1, "trace_id": 1, "type": "web"}
+
+    def send(method="PUT", path="/v0.3/traces", ctype="application/json", body=None):
+        data = json.dumps([[good]] if body is None else body).encode()
+        req = urllib.request.Request(agent.url + path, data=data, method=method, headers={"Content-Type": ctype})
+        try:
+            with urllib.request.urlopen(req, timeout=5) as r:
+                return r.status
+        except urllib.error.HTTPError as e:
+            return e.code
+    try:
+        h.expect(send() == 200, "a good body was refused: %r" % agent.snapshot()[1])
+        bad = [("POST", {}), ("PUT", {"path": "/v0.4/traces"}), ("PUT", {"ctype": "text/plain"}),
+               ("PUT", {"body": [good]}), ("PUT", {"body": [[]]}), ("PUT", {"body": []}),
+               ("PUT", {"body": [[dict(good, span_id="1")]]}), ("PUT", {"body": [[dict(good, error=True)]]}),
+               ("PUT", {"body": [[dict(good, meta={"a": 1})]]}), ("PUT", {"body": [[dict(good, extra=1)]]}),
+               ("PUT", {"body": [[{k: x for k, x in good.items() if k != "resource"}]]}),
+               ("PUT", {"body": [[good, dict(good, trace_id=2)]]}), ("PUT", {"body": [[good], [good]]}),
+               ("PUT", {"body": [[dict(good, trace_id=1 << 64)]]})]
+        for method, kw in bad:
+            st = send(method, **kw)
+            h.expect(st == 400, "%s %r answered %d" % (method, kw, st))
+    finally:
+        agent.close()
+
 
 def case_values():
     agent = FakeTraceAgent()
@@ -337,6 +382,7 @@ def case_flood_dead_sink():
             sent["spans"] = i
             s.close()
 
+        rss = h.PeakRss(v.proc.pid)
         th = threading.Thread(target=flood, daemon=True)
         seen = {}  # flush stamp -> monotonic time first seen
 
@@ -368,20 +414,23 @@ def case_flood_dead_sink():
         arrivals = [seen[s] for s in stamps]
         worst = max(b - a for a, b in zip(arrivals, arrivals[1:]))
         h.expect(worst <= 1.5 * h.TIME_SCALE, "a flush came %.2f s after the previous one" % worst)
-        h.expect(len(dead.conns) >= 1, "the span sink never connected to the dead agent")
+        # bodies of thousands of spans went out (~250 bytes a span): the flood reached the sink
+        h.expect(len(dead.conns) >= 1 and dead.bytes > 1000000,
+                 "the span sink sent %d bytes on %d connections" % (dead.bytes, len(dead.conns)))
         t0 = time.monotonic()
         rc = v.stop(timeout=SHUTDOWN_DEADLINE_S + 5)
         took = time.monotonic() - t0
         h.expect(rc == 0, "exit %r after %.1f s: %s" % (rc, took, v.log()[-1500:]))
         h.expect(took < SHUTDOWN_DEADLINE_S, "shutdown took %.1f s" % took)
-        print("  flood: %d spans, %d counts, %d flushes, worst flush gap %.2f s, shutdown %.2f s"
-              % (sent["spans"], n_counter, len(stamps), worst, took), flush=True)
+        print("  flood: %d spans, %d counts, %d flushes, worst flush gap %.2f s, shutdown %.2f s, peak RSS %.1f MB, "
+              "%d bytes to the dead agent" % (sent["spans"], n_counter, len(stamps), worst, took, rss.done(), dead.bytes), flush=True)
     finally:
         v.stop()
         dead.close()
 
 
 if __name__ == "__main__":
+    h.check("the fake trace agent refuses what Datadog's trace API refuses", case_agent_is_strict)
     h.check("datadog span sink: veneur-emit spans reach a strict trace agent with Go's values", case_values)
     h.check("span flood with a dead span sink leaves metric flushes on time", case_flood_dead_sink)
     h.run()
