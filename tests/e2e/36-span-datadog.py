@@ -28,6 +28,7 @@ import json
 import os
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -61,10 +62,16 @@ def f_bytes(num, b):
     return varint(num << 3 | 2) + varint(len(b)) + b if b else b""
 
 
-def span(trace_id=0, id=0, parent=0, start=0, end=0, error=False, service="", tags=None, name=""):
+def counter_sample(name, value):
+    """An SSFSample COUNTER (metric 0, the default) with a float32 value."""
+    return f_bytes(2, name) + varint(3 << 3 | 5) + struct.pack("<f", value)
+
+
+def span(trace_id=0, id=0, parent=0, start=0, end=0, error=False, service="", tags=None, name="", samples=()):
     tags_b = b"".join(f_bytes(11, f_bytes(1, k) + f_bytes(2, v)) for k, v in (tags or {}).items())
     return (f_varint(2, trace_id) + f_varint(3, id) + f_varint(4, parent) + f_varint(5, start) + f_varint(6, end) +
-            f_varint(7, 1 if error else 0) + f_bytes(8, service) + tags_b + f_bytes(13, name))
+            f_varint(7, 1 if error else 0) + f_bytes(8, service) + b"".join(f_bytes(10, m) for m in samples) +
+            tags_b + f_bytes(13, name))
 
 
 # ---- a strict fake Datadog trace agent ---------------------------------------------------
@@ -237,6 +244,13 @@ class DeadAgent:
             c.close()
 
 
+def prom(v, family, sink="dd"):
+    """veneur_span_sink_spans_<family>_total of one span sink on /metrics."""
+    _, body = v.http("/metrics")
+    prefix = 'veneur_span_sink_spans_%s_total{sink_name="%s"' % (family, sink)
+    return sum(float(l.rsplit(" ", 1)[1]) for l in body.splitlines() if l.startswith(prefix))
+
+
 def veneur_with_span_sink(agent_url, extra=""):
     ssf_port = h.free_port()
     yaml = ("ssf_listen_addresses: [\"udp://127.0.0.1:%d\"]\n"
@@ -304,9 +318,11 @@ def case_values():
         emit(["-hostport", hp, "-ssf", "-trace_id", "777", "-parent_span_id", "31", "-name", "timed.op",
               "-span_service", "svc2", "-span_starttime", "1700000000000000000",
               "-span_endtime", "1700000000123456789", "-span_tags", "a<b:x&y>z"])
-        # hand-encoded: an invalid trace (no name) is skipped; a valid one with a tag "resource" of ""
+        # hand-encoded: an invalid trace (no name; its sample takes it to the span sinks) is skipped; a
+        # valid one with a tag "resource" of "" and a negative parent id
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.sendto(span(trace_id=9001, id=5, start=10, end=20, service="x"), ("127.0.0.1", ssf_port))
+        s.sendto(span(trace_id=9001, id=5, start=10, end=20, service="x", samples=[counter_sample("inv.c", 1)]),
+                 ("127.0.0.1", ssf_port))
         s.sendto(span(trace_id=9002, id=6, parent=-1, start=10, end=20, service="x", name="neg.parent",
                       tags={"resource": ""}), ("127.0.0.1", ssf_port))
         s.close()
@@ -349,6 +365,11 @@ def case_values():
                          "resource": "unknown", "service": "x", "span_id": 6, "start": 10, "trace_id": 9002,
                          "type": "web"}, "hand-encoded span %r" % neg)
         h.expect(n >= 1, "requests %d" % n)
+        # the sink's counters on /metrics: delivered counts reach it at the flush after the 200
+        h.wait_for(lambda: prom(v, "flushed") >= 4, timeout=5, what="spans_flushed 4")
+        got = {f: prom(v, f) for f in ("ingested", "skipped", "dropped", "flushed", "delivery_failed")}
+        h.expect(got == {"ingested": 4, "skipped": 1, "dropped": 0, "flushed": 4, "delivery_failed": 0},
+                 "span sink counters %r" % got)
         rc = v.stop()
         h.expect(rc == 0, "exit %r" % rc)
         n2, rejected, spans = agent.snapshot()
@@ -417,13 +438,16 @@ def case_flood_dead_sink():
         # bodies of thousands of spans went out (~250 bytes a span): the flood reached the sink
         h.expect(len(dead.conns) >= 1 and dead.bytes > 1000000,
                  "the span sink sent %d bytes on %d connections" % (dead.bytes, len(dead.conns)))
+        got = {f: prom(v, f) for f in ("ingested", "dropped", "queue_dropped", "flushed")}
+        h.expect(got["ingested"] > 10000 and got["flushed"] == 0, "span sink counters %r" % got)
         t0 = time.monotonic()
         rc = v.stop(timeout=SHUTDOWN_DEADLINE_S + 5)
         took = time.monotonic() - t0
         h.expect(rc == 0, "exit %r after %.1f s: %s" % (rc, took, v.log()[-1500:]))
         h.expect(took < SHUTDOWN_DEADLINE_S, "shutdown took %.1f s" % took)
         print("  flood: %d spans, %d counts, %d flushes, worst flush gap %.2f s, shutdown %.2f s, peak RSS %.1f MB, "
-              "%d bytes to the dead agent" % (sent["spans"], n_counter, len(stamps), worst, took, rss.done(), dead.bytes), flush=True)
+              "%d bytes to the dead agent, span sink %r" % (sent["spans"], n_counter, len(stamps), worst, took, rss.done(),
+                                                dead.bytes, got), flush=True)
     finally:
         v.stop()
         dead.close()
