@@ -440,6 +440,12 @@ def case_flood_dead_sink():
                  "the span sink sent %d bytes on %d connections" % (dead.bytes, len(dead.conns)))
         got = {f: prom(v, f) for f in ("ingested", "dropped", "queue_dropped", "flushed")}
         h.expect(got["ingested"] > 10000 and got["flushed"] == 0, "span sink counters %r" % got)
+        # a flush only encodes and queues: it never waits on the dead agent
+        _, body = v.http("/metrics")
+        last = [float(l.rsplit(" ", 1)[1]) for l in body.splitlines()
+                if l.startswith('veneur_span_sink_flush_duration_ns_last{sink_name="dd"')]
+        h.expect(last and last[0] < 0.5e9 * h.TIME_SCALE, "last span flush took %r ns" % last)
+        got["last_flush_ms"] = round(last[0] / 1e6, 2)
         t0 = time.monotonic()
         rc = v.stop(timeout=SHUTDOWN_DEADLINE_S + 5)
         took = time.monotonic() - t0
