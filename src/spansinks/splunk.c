@@ -388,6 +388,10 @@ static void splunk_destroy(vn_span_sink_t *s)
         return;
     vn_delivery_free(sk->dl); /* drain grace 0: ends what is in flight now, counted as dropped */
     move_counts(s);
+    /* the totals at exit, also for operators without a /metrics scraper */
+    VN_LOG(INFO, "event=span_sink_stopped sink=%s kind=splunk delivered=%llu delivery_failed=%llu dropped=%llu",
+           s->name, (unsigned long long)sk->seen_delivered, (unsigned long long)sk->seen_failed,
+           (unsigned long long)sk->seen_dropped);
     splunk_free_impl(sk);
     s->impl = NULL;
 }
