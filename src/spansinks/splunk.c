@@ -14,7 +14,7 @@
  *         hec_connection_lifetime_jitter: 5s # + uniform random [0, jitter) per batch
  *         hec_send_timeout: 10s          # per request; Go reads this from the lifetime key, see below
  *         hec_ingest_timeout: 1s         # accepted, no effect (ingest never blocks here)
- *         hec_tls_validate_hostname: ""  # accepted only when empty, see below
+ *         hec_tls_validate_hostname: splunk.internal  # https: check the certificate for this name
  *         span_sample_rate: 10           # keep traces whose trace_id % 10 == 0
  *         # delivery (delivery.h): max_queue_bytes, max_payload_age, request_timeout, max_in_flight
  *
@@ -54,10 +54,11 @@
  * hec_max_connection_lifetime, so in Go that key also sets the send timeout;
  * here hec_send_timeout is read, and when absent the lifetime is used as the
  * request timeout (Go's effective value), else the delivery default.
- * hec_tls_validate_hostname (Go: verify the server certificate against
- * another name) needs a TLS name override the HTTP client does not have: a
- * non-empty value is refused at start-up rather than silently verifying
- * against the address's host.
+ * hec_tls_validate_hostname (Go: tls.Config.ServerName, the name the
+ * certificate is checked against and sent as SNI) is done with libcurl's
+ * CONNECT_TO: the request URL names that host, the connection goes to the
+ * address's host and port, and the Host header stays the address's, as Go's.
+ * It has no effect on an http:// address, as in Go.
  *
  * Counts (s->stats): every span ingest took ends in exactly one of
  * delivered (2xx), delivery_failed (rejected, e.g. 401, or expired) or
@@ -93,6 +94,8 @@ typedef struct splunk_sink {
     char *url;         /* .../services/collector?channel=<uuid> */
     char *auth_header; /* "Authorization: Splunk <token>" */
     char *token;       /* redacted from logged response excerpts */
+    char *connect_to;  /* hec_tls_validate_hostname: where to connect (else NULL) */
+    char *host_header; /* ... and the Host header of hec_address */
     int64_t sample_rate;
     size_t batch_size;
     double lifetime_s, jitter_s;
@@ -290,8 +293,9 @@ static void close_batch(vn_span_sink_t *s)
     vn_delivery_req_t r = {
         .what = "spans",
         .url = sk->url,
-        .headers = {sk->auth_header, "Content-Type: application/json"},
-        .nheaders = 2,
+        .headers = {sk->auth_header, "Content-Type: application/json", sk->host_header},
+        .nheaders = sk->host_header ? 3 : 2,
+        .connect_to = sk->connect_to,
         .body = body,
         .len = len,
         .nmetrics = sk->nbatch,
@@ -376,6 +380,8 @@ static void splunk_free_impl(splunk_sink_t *sk)
     free(sk->url);
     free(sk->auth_header);
     free(sk->token);
+    free(sk->connect_to);
+    free(sk->host_header);
     free(sk->tags);
     vn_buf_free(&sk->batch);
     free(sk);
@@ -403,9 +409,16 @@ static const vn_span_sink_ops_t splunk_ops = {"splunk", splunk_ingest, splunk_fl
 /* Go's hecClient.url: hec_address.ResolveReference("services/collector") (the
  * last path segment of the address is replaced; an empty path becomes "/"),
  * query and fragment of the address dropped, then ?channel=<uuid>. Dot
- * segments in the address path are kept as written. */
-static char *hec_url(const char *addr, const char *channel)
+ * segments in the address path are kept as written.
+ *
+ * tls_name (https only, NULL/"" for none) is Go's tls.Config.ServerName: the
+ * URL gets that host (so libcurl sends it as SNI and checks the certificate
+ * against it), *connect_to sends the connection to the address's host and
+ * port, and *host_hdr keeps the address's Host header, as Go's request has. */
+static char *hec_url(const char *addr, const char *channel, const char *tls_name, char **connect_to,
+                     char **host_hdr)
 {
+    *connect_to = *host_hdr = NULL;
     const char *auth = strstr(addr, "://") + 3;
     size_t alen = strcspn(auth, "/?#");
     const char *path = auth + alen;
@@ -414,13 +427,45 @@ static char *hec_url(const char *addr, const char *channel)
     while (dir > 0 && path[dir - 1] != '/')
         dir--;
     vn_buf_t b = VN_BUF_INIT(1 << 16);
-    vn_err_t err = vn_buf_add(&b, addr, (size_t)(auth - addr) + alen);
+    vn_err_t err = VN_OK;
+    if (tls_name && *tls_name && strncmp(addr, "https://", 8) == 0) {
+        /* [userinfo@]host[:port]; host may be an [IPv6] literal */
+        const char *at = memchr(auth, '@', alen);
+        const char *host = at ? at + 1 : auth;
+        size_t hlen = (size_t)(auth + alen - host);
+        const char *close = host[0] == '[' ? memchr(host, ']', hlen) : NULL;
+        const char *colon = memchr(close ? close : host, ':', hlen - (size_t)((close ? close : host) - host));
+        size_t name_len = colon ? (size_t)(colon - host) : hlen;
+        const char *port = colon ? colon + 1 : "443";
+        size_t port_len = colon ? hlen - name_len - 1 : 3;
+        if (port_len == 0)
+            port = "443", port_len = 3;
+        char tmp[1024];
+        if (snprintf(tmp, sizeof tmp, "%s:%.*s:%.*s:%.*s", tls_name, (int)port_len, port, (int)name_len, host,
+                     (int)port_len, port) >= (int)sizeof tmp)
+            return NULL;
+        *connect_to = vn_xstrdup(tmp);
+        if (snprintf(tmp, sizeof tmp, "Host: %.*s", (int)hlen, host) >= (int)sizeof tmp) {
+            free(*connect_to);
+            *connect_to = NULL;
+            return NULL;
+        }
+        *host_hdr = vn_xstrdup(tmp);
+        err = vn_buf_printf(&b, "https://%.*s%s:%.*s", (int)(host - auth), auth, tls_name, (int)port_len, port);
+    } else {
+        err = vn_buf_add(&b, addr, (size_t)(auth - addr) + alen);
+    }
     if (err == VN_OK)
         err = dir == 0 ? vn_buf_add_byte(&b, '/') : vn_buf_add(&b, path, dir);
     if (err == VN_OK)
         err = vn_buf_printf(&b, "services/collector?channel=%s", channel);
     char *url = err == VN_OK ? vn_xstrdup(vn_buf_ptr(&b)) : NULL;
     vn_buf_free(&b);
+    if (!url) {
+        free(*connect_to);
+        free(*host_hdr);
+        *connect_to = *host_hdr = NULL;
+    }
     return url;
 }
 
@@ -491,11 +536,11 @@ static vn_err_t parse(vn_span_sink_t *s, const vn_sink_config_t *sc, splunk_sink
     if (!token || !*token)
         return vn_span_sink__errf(errbuf, errcap, "span sink \"%s\": key \"hec_token\": missing", s->name);
     const char *tlsname = vn_sink_config_get(sc, "hec_tls_validate_hostname");
-    if (tlsname && *tlsname)
+    if (tlsname && strpbrk(tlsname, ":/@[]?# \t\r\n"))
         return vn_span_sink__errf(errbuf, errcap,
-                                  "span sink \"%s\": key \"hec_tls_validate_hostname\": not supported (certificates "
-                                  "are verified against the hec_address host; leave it empty)",
-                                  s->name);
+                                  "span sink \"%s\": key \"hec_tls_validate_hostname\": invalid value \"%.100s\" "
+                                  "(want a host name)",
+                                  s->name, tlsname);
     long long batch, workers, rate;
     double ingest_to, send_to;
     vn_err_t err = get_int(s, sc, "hec_batch_size", &batch, errbuf, errcap);
@@ -525,7 +570,7 @@ static vn_err_t parse(vn_span_sink_t *s, const vn_sink_config_t *sc, splunk_sink
     o->drain_grace_s = 0; /* the final flush drains until its deadline */
     char channel[37];
     uuid_v4(channel, &sk->rng);
-    sk->url = hec_url(addr, channel);
+    sk->url = hec_url(addr, channel, tlsname, &sk->connect_to, &sk->host_header);
     if (!sk->url)
         return vn_span_sink__errf(errbuf, errcap, "span sink \"%s\": key \"hec_address\": too long", s->name);
     sk->token = vn_xstrdup(token);

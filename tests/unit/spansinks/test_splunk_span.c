@@ -38,7 +38,7 @@ typedef struct fake {
         int status;
     } done[64];
     size_t ndone;
-    char url[512], hdr[VN_HTTP_MAX_HEADERS][256], body[64 * 1024];
+    char url[512], connect_to[256], hdr[VN_HTTP_MAX_HEADERS][256], body[64 * 1024];
     size_t nhdr, nreq;
     long timeout_ms;
 } fake_t;
@@ -53,6 +53,7 @@ static vn_err_t fake_start(vn_http_transport_t *t, const vn_http_request_t *req,
     }
     f->nreq++;
     snprintf(f->url, sizeof f->url, "%s", req->url);
+    snprintf(f->connect_to, sizeof f->connect_to, "%s", req->connect_to ? req->connect_to : "");
     f->nhdr = req->nheaders;
     for (size_t i = 0; i < req->nheaders; i++)
         snprintf(f->hdr[i], sizeof f->hdr[i], "%s", req->headers[i]);
@@ -367,15 +368,52 @@ static void test_request_and_batches(void **state)
     close_sink(&fx);
 
     /* the URL for the other address shapes */
-    char *u = hec_url("http://h:1", "c");
+    char *ct, *hh;
+    char *u = hec_url("http://h:1", "c", NULL, &ct, &hh);
     assert_string_equal(u, "http://h:1/services/collector?channel=c");
+    assert_null(ct);
+    assert_null(hh);
     free(u);
-    u = hec_url("http://h/a/", "c");
+    u = hec_url("http://h/a/", "c", "", &ct, &hh);
     assert_string_equal(u, "http://h/a/services/collector?channel=c");
     free(u);
-    u = hec_url("https://u:p@h#frag", "c");
+    u = hec_url("https://u:p@h#frag", "c", NULL, &ct, &hh);
     assert_string_equal(u, "https://u:p@h/services/collector?channel=c");
     free(u);
+    /* hec_tls_validate_hostname: that name in the URL (SNI, certificate), the connection and Host header as given */
+    u = hec_url("https://u@10.0.0.5:8088/p", "c", "hec.internal", &ct, &hh);
+    assert_string_equal(u, "https://u@hec.internal:8088/services/collector?channel=c");
+    assert_string_equal(ct, "hec.internal:8088:10.0.0.5:8088");
+    assert_string_equal(hh, "Host: 10.0.0.5:8088");
+    free(u), free(ct), free(hh);
+    u = hec_url("https://[::1]/x", "c", "hec.internal", &ct, &hh);
+    assert_string_equal(u, "https://hec.internal:443/services/collector?channel=c");
+    assert_string_equal(ct, "hec.internal:443:[::1]:443");
+    assert_string_equal(hh, "Host: [::1]");
+    free(u), free(ct), free(hh);
+    u = hec_url("http://10.0.0.5:8088/", "c", "hec.internal", &ct, &hh); /* no TLS: no effect, as Go */
+    assert_string_equal(u, "http://10.0.0.5:8088/services/collector?channel=c");
+    assert_null(ct);
+    free(u);
+}
+
+static void test_tls_validate_hostname_request(void **state)
+{
+    (void)state;
+    fixture_t fx;
+    const char *kv[] = {"hec_address", "https://127.0.0.1:8443", "hec_tls_validate_hostname", "hec.example", NULL};
+    assert_int_equal(open_sink(&fx, 200, kv, NULL, 0), VN_OK);
+    tspan_t t;
+    mk_span(&t, 1, 1, 0, NULL);
+    assert_int_equal(splunk_ingest(&fx.s, &t.sp), VN_SPAN_TAKEN);
+    final_flush(&fx, 2);
+    assert_int_equal(fake_nreq(fx.f), 1);
+    const char *pre = "https://hec.example:8443/services/collector?channel=";
+    assert_memory_equal(fx.f->url, pre, strlen(pre));
+    assert_string_equal(fx.f->connect_to, "hec.example:8443:127.0.0.1:8443");
+    assert_int_equal(fx.f->nhdr, 3);
+    assert_string_equal(fx.f->hdr[2], "Host: 127.0.0.1:8443");
+    close_sink(&fx);
 }
 
 static void test_lifetime_keeps_batch_open(void **state)
@@ -454,7 +492,7 @@ static void test_config_errors(void **state)
         {{"hec_send_timeout", "soon", NULL}, "key \"hec_send_timeout\": invalid duration"},
         {{"hec_ingest_timeout", "-1s", NULL}, "key \"hec_ingest_timeout\""},
         {{"hec_connection_lifetime_jitter", "5", NULL}, "key \"hec_connection_lifetime_jitter\""},
-        {{"hec_tls_validate_hostname", "other.example", NULL}, "not supported"},
+        {{"hec_tls_validate_hostname", "other.example:443", NULL}, "invalid value"},
         {{"max_in_flight", "0", NULL}, "max_in_flight"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -499,6 +537,7 @@ int main(void)
         cmocka_unit_test(test_event_bytes),
         cmocka_unit_test(test_which_spans),
         cmocka_unit_test(test_request_and_batches),
+        cmocka_unit_test(test_tls_validate_hostname_request),
         cmocka_unit_test(test_lifetime_keeps_batch_open),
         cmocka_unit_test(test_rejected_token_counts_failed),
         cmocka_unit_test(test_final_flush_deadline),
