@@ -210,6 +210,12 @@ def case_values():
         emit(hp, "-trace_id", "12", "-parent_span_id", "0", "-span_service", "svc-c", "-name", "op.c", "-error")
         wait_for(lambda: len(hec.snapshot()[0]) >= 2, timeout=15, what="the first batch at the fake HEC")
         expect([r[1] for r in hec.snapshot()[1]] == [2], "one batch of 2: %r" % [r[1] for r in hec.snapshot()[1]])
+        # counts move to /metrics at the sink's next interval flush
+        wait_for(lambda: v.metric("veneur_span_sink_spans_flushed_total") >= 2, timeout=10, what="flushed 2")
+        got = {k: v.metric("veneur_span_sink_spans_%s_total" % k)
+               for k in ("ingested", "skipped", "flushed", "delivery_failed", "dropped")}
+        expect(got == {"ingested": 3, "skipped": 1, "flushed": 2, "delivery_failed": 0, "dropped": 0},
+               "/metrics span sink counts %r" % got)
         expect(v.stop() == 0, "veneur exit status")  # the final flush sends the open batch
         events, reqs, errors, channels = hec.snapshot()
         expect(not errors, "protocol violations: %r" % errors)
@@ -262,6 +268,10 @@ def case_bad_token():
                % [r[0] for r in reqs])
         expect(v.http("/healthcheck")[0] == 200, "veneur still healthy")
         wait_for(lambda: "status=401" in v.log(), timeout=5, what="the 401 in the log")
+        wait_for(lambda: v.metric("veneur_span_sink_spans_delivery_failed_total") >= 3, timeout=10,
+                 what="3 failed on /metrics")
+        got = {k: v.metric("veneur_span_sink_spans_%s_total" % k) for k in ("ingested", "flushed", "delivery_failed")}
+        expect(got == {"ingested": 3, "flushed": 0, "delivery_failed": 3}, "/metrics span sink counts %r" % got)
         expect(v.stop() == 0, "veneur exit status")
         log = v.log()
         expect("event=span_sink_stopped sink=hec kind=splunk delivered=0 delivery_failed=3 dropped=0" in log,
