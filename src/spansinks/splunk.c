@@ -29,6 +29,10 @@
  *             "duration_ns":1500,"error":false,"service":"svc","tags":{...}|null,
  *             "indicator":false,"name":"op"[,"partial":true]}}
  *
+ * (Go sends no Content-Type and streams the body chunked; we send
+ * "Content-Type: application/json" with a Content-Length, which HEC accepts
+ * alike, rather than libcurl's default form type.)
+ *
  * time is a string of the start time truncated to milliseconds; ids are
  * strconv.FormatInt(id, 16) (signed hex); tags are sorted, null when the span
  * has none; "source" and "index" are never set, as in Go.

@@ -283,6 +283,30 @@ def case_bad_token():
         hec.close()
 
 
+def case_v13_flat_keys():
+    hec = FakeHEC()
+    v = None
+    try:
+        ssf_port = harness.free_port()
+        yaml = ("ssf_listen_addresses:\n  - \"udp://127.0.0.1:%d\"\n"
+                "splunk_hec_address: \"%s\"\nsplunk_hec_token: \"%s\"\nsplunk_span_sample_rate: 3\n"
+                % (ssf_port, hec.url, TOKEN))
+        v = harness.Veneur(extra_yaml=yaml, jsonl=False)
+        hp = "udp://127.0.0.1:%d" % ssf_port
+        emit(hp, "-trace_id", "4", "-span_service", "s", "-name", "out")  # 4 % 3 != 0: sampled out
+        emit(hp, "-trace_id", "9", "-span_service", "s", "-name", "in")
+        wait_for(lambda: hec.snapshot()[0], timeout=15, what="an event from the [v13] splunk_* keys")
+        expect(v.stop() == 0, "veneur exit status")
+        events, _, errors, _ = hec.snapshot()
+        expect(not errors, "protocol violations: %r" % errors)
+        expect([e["event"]["name"] for e in events] == ["in"], "events %r" % events)
+        expect(events[0]["event"]["trace_id"] == "9", "trace_id %r" % events[0]["event"]["trace_id"])
+    finally:
+        if v:
+            v.stop()
+        hec.close()
+
+
 def case_config_error():
     d = harness.tempfile.mkdtemp(prefix="vn-e2e-")
     cfg = os.path.join(d, "v.yaml")
@@ -300,6 +324,7 @@ def case_config_error():
 def main():
     check("splunk span sink: Go's HEC events, values, sampling, indicator, batches", case_values)
     check("splunk span sink: a wrong token is a 401, spans counted as failed, no crash", case_bad_token)
+    check("splunk span sink: [v13] splunk_hec_* / splunk_span_sample_rate keys", case_v13_flat_keys)
     check("splunk span sink: hec_address is required", case_config_error)
     harness.run()
 
