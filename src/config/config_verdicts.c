@@ -43,13 +43,13 @@ const vn_config_kind_t vn_config_kinds[] = {
     {"metric_sinks", "signalfx", NULL},
     {"metric_sinks", "prometheus_remote_write", NULL}, /* veneur-c: cortex under a clearer name */
     {"metric_sinks", "otlp", NULL}, /* veneur-c: OpenTelemetry OTLP/HTTP protobuf */
-    {"span_sinks", "datadog", "span_sink_kind_not_implemented"},
+    {"span_sinks", "datadog", NULL},
     {"span_sinks", "debug", NULL},
     {"span_sinks", "falconer", "falconer_span_sink_not_implemented"},
     {"span_sinks", "kafka", "span_sink_kind_not_implemented"},
     {"span_sinks", "lightstep", "lightstep_span_sink_not_implemented"},
     {"span_sinks", "newrelic", "newrelic_span_sink_not_implemented"},
-    {"span_sinks", "splunk", "span_sink_kind_not_implemented"},
+    {"span_sinks", "splunk", NULL},
     {"span_sinks", "xray", NULL},
     {"span_sinks", "localfile", NULL}, /* veneur-c: jsonl spans for scripts and tests */
     {"sources", "openmetrics", "sources_not_supported"},
