@@ -169,12 +169,17 @@ static void publish(vn_span_sink_t *s, kafka_span_sink_t *k)
 static void kspan_flush(vn_span_sink_t *s, const vn_span_flush_info_t *info)
 {
     kafka_span_sink_t *k = s->impl;
-    if (info && info->final) {
+    bool final = info && info->final;
+    if (final) {
         double left_s = info->deadline_s - vn_clock_mono_s();
         int ms = left_s > 0 ? (int)(left_s * 1000.0) : 0;
         vn_kafka_producer_drain(&k->p, ms);
     }
     publish(s, k);
+    if (final) /* the totals, once: what reached the brokers over the process's life */
+        VN_LOG(INFO, "event=kafka_span_sink_final sink=%s delivered=%llu delivery_failed=%llu", s->name,
+               (unsigned long long)vn_kafka_producer_load(&k->p.delivered),
+               (unsigned long long)vn_kafka_producer_load(&k->p.delivery_failed));
 }
 
 static void kspan_destroy(vn_span_sink_t *s)
