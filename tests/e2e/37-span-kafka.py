@@ -206,6 +206,16 @@ def sink_yaml(config):
     return "\n".join(lines) + "\n"
 
 
+def span_sink_counter(v, family, sink="kspans"):
+    """A per-span-sink counter from /metrics (spansinks/runner.h slot), or None when absent."""
+    _, body = v.http("/metrics")
+    prefix = '%s{sink_name="%s",' % (family, sink)
+    for line in body.splitlines():
+        if line.startswith(prefix):
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
 def check_json_span(raw, trace_id, tags):
     """Go's encoding/json of the span veneur-emit sent: exact fields and values (id is random)."""
     doc = json.loads(raw)
@@ -239,6 +249,12 @@ def test_json_tag_sampling():
         expect(sorted(by_trace) == [11, 14], "trace ids %r" % sorted(by_trace))
         check_json_span(by_trace[11], 11, {"baz": "farts0", "env": "prod"})
         check_json_span(by_trace[14], 14, {"baz": "farts0"})
+        # delivery reports reach /metrics at the next interval flush
+        wait_for(lambda: span_sink_counter(v, "veneur_span_sink_spans_flushed_total") == 2, timeout=10,
+                 what="2 spans flushed on /metrics")
+        counts = {f: span_sink_counter(v, "veneur_span_sink_spans_%s_total" % f)
+                  for f in ("ingested", "skipped", "dropped", "delivery_failed")}
+        expect(counts == {"ingested": 2, "skipped": 2, "dropped": 0, "delivery_failed": 0}, "counters %r" % counts)
         expect(v.stop() == 0, "exit status")
         expect("event=kafka_span_sink_final sink=kspans delivered=2 delivery_failed=0" in v.log(),
                "final delivery counts in the log")
