@@ -425,6 +425,8 @@ size_t vn_stats_render_prometheus(const vn_stats_t *s, char *buf, size_t cap)
             vn_stats_get(&s->ssf_conns_rejected));
     counter(&o, "veneur_ssf_connections_evicted_total", "SSF stream connections that never sent a frame, closed at a cap.",
             vn_stats_get(&s->ssf_conns_evicted));
+    counter(&o, "veneur_ssf_connections_idle_closed_total", "SSF stream connections closed after sending nothing for the idle timeout.",
+            vn_stats_get(&s->ssf_conns_idle_closed));
     counter(&o, "veneur_ssf_accept_backoffs_total", "SSF stream listener pauses after accept errors.",
             vn_stats_get(&s->ssf_accept_backoffs));
     counter(&o, "veneur_ssf_spans_empty_total",

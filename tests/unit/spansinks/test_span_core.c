@@ -186,6 +186,24 @@ static void test_config__v13_span_keys(void **state)
     assert_non_null(strstr(err, "splunk_hec_token"));
 }
 
+static void test_config__span_sink_env(void **state)
+{
+    (void)state;
+    vn_config_t *cfg = NULL;
+    char err[256];
+    /* Go runs envconfig over each span sink's config with the sink name as prefix */
+    const char *y = "span_sinks:\n  - kind: xray\n    name: xr\n    config: {address: \"a:1\"}\n"
+                    "  - kind: localfile\n    name: lf\n";
+    char *env[] = {"XR_ADDRESS=b:2", "XR_SAMPLEPERCENTAGE=25", "LF_FLUSHFILE=/tmp/x.jsonl", "XR_METRICTOPIC=no", NULL};
+    assert_int_equal(vn_config_load(y, strlen(y), env, false, &cfg, err, sizeof err), VN_OK);
+    assert_string_equal(vn_sink_config_get(&cfg->span_sinks[0], "address"), "b:2");
+    assert_string_equal(vn_sink_config_get(&cfg->span_sinks[0], "sample_percentage"), "25");
+    assert_null(vn_sink_config_get(&cfg->span_sinks[0], "metric_topic"));
+    assert_string_equal(vn_sink_config_get(&cfg->span_sinks[1], "flush_file"), "/tmp/x.jsonl");
+    assert_null(vn_sink_config_get(&cfg->span_sinks[1], "format")); /* a metric localfile key */
+    vn_config_free(cfg);
+}
+
 /* ---- a recording span sink for the runner ---- */
 
 typedef struct {
@@ -349,6 +367,7 @@ int main(void)
         cmocka_unit_test(test_json__float32_forms),
         cmocka_unit_test(test_registry__kinds_and_excludes),
         cmocka_unit_test(test_config__v13_span_keys),
+        cmocka_unit_test(test_config__span_sink_env),
         cmocka_unit_test(test_runner__delivers_in_order_and_drains_at_stop),
         cmocka_unit_test(test_runner__slow_sink_drops_only_its_own),
         cmocka_unit_test(test_runner__periodic_flush_and_oversize),
