@@ -45,7 +45,7 @@ const vn_config_kind_t vn_config_kinds[] = {
     {"span_sinks", "datadog", NULL},
     {"span_sinks", "debug", NULL},
     {"span_sinks", "falconer", "falconer_span_sink_not_implemented"},
-    {"span_sinks", "kafka", "span_sink_kind_not_implemented"},
+    {"span_sinks", "kafka", NULL},
     {"span_sinks", "lightstep", "lightstep_span_sink_not_implemented"},
     {"span_sinks", "newrelic", "newrelic_span_sink_not_implemented"},
     {"span_sinks", "splunk", NULL},
