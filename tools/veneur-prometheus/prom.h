@@ -131,8 +131,6 @@ vn_err_t vn_pm_translate(const vn_pm_tcfg_t *cfg, vn_prom_delta_t *cache, const 
 /** Appends `<prefix><name>:<value>|c` (no tags) -- the error self-metrics. */
 vn_err_t vn_pm_add_count(vn_pm_out_t *out, const char *prefix, const char *name, int64_t value);
 
-/** Go `%f` of a bucket bound: "0.005000", "+Inf", "-Inf" (NaN never reaches here). */
-size_t vn_pm_format_bound(double v, char *buf, size_t cap);
 /** Go int(q*100) on amd64: truncation; NaN and out-of-range give INT64_MIN. */
 int64_t vn_pm_go_int(double v);
 

@@ -58,18 +58,6 @@ void vn_pm_out_destroy(vn_pm_out_t *o)
     vn_buf_free(&o->_tmp);
 }
 
-size_t vn_pm_format_bound(double v, char *buf, size_t cap)
-{
-    int n;
-    if (isnan(v))
-        n = snprintf(buf, cap, "NaN");
-    else if (isinf(v))
-        n = snprintf(buf, cap, v > 0 ? "+Inf" : "-Inf");
-    else
-        n = snprintf(buf, cap, "%f", v);
-    return n < 0 ? 0 : (size_t)n;
-}
-
 int64_t vn_pm_go_int(double v)
 {
     /* amd64 CVTTSD2SQ: the "integer indefinite" value for NaN and overflow */
@@ -264,7 +252,7 @@ static vn_err_t series_out(const vn_pm_tcfg_t *cfg, vn_prom_delta_t *cache, cons
                 if (isnan(pt->bound))
                     continue;
                 char b[360];
-                vn_pm_format_bound(pt->bound, b, sizeof b);
+                vn_prom_format_bound(pt->bound, b, sizeof b);
                 snprintf(suffix, sizeof suffix, ".le%s", b);
                 if ((rc = set_name(o, f->name, suffix)) != VN_OK ||
                     (rc = counter(o, cfg, cache, vn_prom_counter_int(pt->value))) != VN_OK)

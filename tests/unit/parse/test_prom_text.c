@@ -658,17 +658,17 @@ static void test_prom_text__number_helpers(void **state)
 {
     (void)state;
     char b[400];
-    vn_pm_format_bound(0.005, b, sizeof b);
+    vn_prom_format_bound(0.005, b, sizeof b);
     assert_string_equal(b, "0.005000");
-    vn_pm_format_bound(1, b, sizeof b);
+    vn_prom_format_bound(1, b, sizeof b);
     assert_string_equal(b, "1.000000");
-    vn_pm_format_bound(INFINITY, b, sizeof b);
+    vn_prom_format_bound(INFINITY, b, sizeof b);
     assert_string_equal(b, "+Inf");
-    vn_pm_format_bound(-INFINITY, b, sizeof b);
+    vn_prom_format_bound(-INFINITY, b, sizeof b);
     assert_string_equal(b, "-Inf");
-    vn_pm_format_bound(-0.0000004, b, sizeof b);
+    vn_prom_format_bound(-0.0000004, b, sizeof b);
     assert_string_equal(b, "-0.000000");
-    vn_pm_format_bound(1e20, b, sizeof b);
+    vn_prom_format_bound(1e20, b, sizeof b);
     assert_string_equal(b, "100000000000000000000.000000");
     assert_true(vn_pm_go_int(99.9) == 99);
     assert_true(vn_pm_go_int(-0.5) == 0);
