@@ -12,9 +12,9 @@
  * start -> stop (ends an in-flight scrape at once, joins, commits pending
  * batches; call before the final flush) -> free.
  *
- * Memory per source: the scrape body (max_body_bytes), the parsed document
- * (bounded by max_series) and the counter baseline (two scrapes of keys),
- * all reused between scrapes.
+ * Memory per source: the scrape body (max_body_bytes; allocated per scrape
+ * and freed after it), the parsed document (bounded by max_series) and the
+ * counter baseline (two scrapes of keys), both reused between scrapes.
  */
 #ifndef VN_SOURCES_SOURCES_H
 #define VN_SOURCES_SOURCES_H
