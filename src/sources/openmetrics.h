@@ -24,7 +24,7 @@
  * are the labels as `label:value` plus the entry's tags, sorted. Timestamps are
  * ignored (Go passes them, its workers do not use them).
  *
- * One deliberate difference (docs/behaviour.md W6.4): Go ingests a counter's
+ * One deliberate difference (docs/behaviour.md 0.15, W6.4): Go ingests a counter's
  * cumulative value every scrape, so the flushed counter is the running total
  * summed over the scrapes of an interval. Here every counter sample (counter,
  * .count, .sum, .bucket) is the increment since the previous scrape, computed

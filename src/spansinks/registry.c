@@ -16,6 +16,7 @@ static const struct {
     const char *kind;
     vn_span_sink_ctor_fn ctor;
 } kinds[] = {
+    {"datadog", vn_span_sink__datadog_new},
     {"debug", vn_span_sink__debug_new},
     {"localfile", vn_span_sink__localfile_new},
     {"xray", vn_span_sink__xray_new},

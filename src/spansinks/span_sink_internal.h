@@ -22,6 +22,8 @@ typedef vn_err_t (*vn_span_sink_ctor_fn)(vn_span_sink_t *s, const vn_sink_config
 
 vn_err_t vn_span_sink__debug_new(vn_span_sink_t *s, const vn_sink_config_t *sc, const vn_config_t *cfg,
                                  char *errbuf, size_t errcap);
+vn_err_t vn_span_sink__datadog_new(vn_span_sink_t *s, const vn_sink_config_t *sc, const vn_config_t *cfg,
+                                   char *errbuf, size_t errcap);
 vn_err_t vn_span_sink__localfile_new(vn_span_sink_t *s, const vn_sink_config_t *sc, const vn_config_t *cfg,
                                      char *errbuf, size_t errcap);
 /* xray.c: VN_ERR_IO when the daemon's address does not resolve or no socket connects to it */

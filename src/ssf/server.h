@@ -28,6 +28,15 @@
 #define VN_SSF_MAX_CONNS 1024
 /** Open connections per peer uid (SO_PEERCRED), so one local user cannot take them all. */
 #define VN_SSF_MAX_CONNS_PER_UID 256
+/**
+ * A unix stream connection that sends nothing for this long is closed (counted in
+ * veneur_ssf_connections_idle_closed_total). Go has no SSF idle timeout; this is its statsd
+ * TCP read timeout (defaultTCPReadTimeout, 10 min), also ours for statsd streams. Tests
+ * shorten it with env VENEUR_TEST_SSF_IDLE_MS, read once at open.
+ */
+#define VN_SSF_IDLE_TIMEOUT_MS (600u * 1000u)
+/** Budget of the stop-time drain of the SSF sockets (as the statsd readers' VN_DGRAM_DRAIN_MAX_S). */
+#define VN_SSF_DRAIN_MAX_MS 2000
 
 typedef struct vn_ssf_server vn_ssf_server_t;
 
@@ -51,7 +60,10 @@ vn_err_t vn_ssf_server_start(vn_ssf_server_t *s, const vn_ingest_shared_t *share
 /** Sets the span hook (before start; NULL = spans end at the metric conversion). */
 void vn_ssf_server_set_span_hook(vn_ssf_server_t *s, vn_ssf_span_hook_fn fn, void *ctx);
 
-/** Stops reading, lets the workers finish the queue, joins, closes sockets. NULL-safe. */
+/**
+ * Stops reading after a drain of what the kernel already holds on every socket (until
+ * EAGAIN, at most VN_SSF_DRAIN_MAX_MS), lets the workers finish the queue, joins. NULL-safe.
+ */
 void vn_ssf_server_stop(vn_ssf_server_t *s);
 void vn_ssf_server_free(vn_ssf_server_t *s);
 
