@@ -32,6 +32,7 @@
 #include "forward/forward.h"
 #include "http/server.h"
 #include "listen/listeners.h"
+#include "sources/sources.h"
 #include "spansinks/runner.h"
 #include "otlp/grpc_client.h"
 #include "otlp/server.h"
@@ -362,11 +363,26 @@ int main(int argc, char **argv)
         VN_LOG(WARN, "event=span_sinks_without_ssf msg=\"span_sinks are set but no ssf_listen_addresses: no span "
                      "will reach them\"");
     vn_ssf_server_set_span_hook(ssf, span_sinks ? vn_span_sinks_offer : NULL, span_sinks);
+    vn_sources_t *sources = NULL; /* Go `sources` (openmetrics scrapers) */
+    err[0] = '\0';
+    if (vn_sources_open(cfg, &app.stats, &sources, err, sizeof err) != VN_OK) {
+        int code = fail("sources", err, VN_ERR_CONFIG);
+        vn_span_sinks_free(span_sinks);
+        vn_ssf_server_free(ssf);
+        vn_listeners_free(listeners);
+        free_sinks(sinks, nsinks);
+        free(sinks);
+        if (tls)
+            SSL_CTX_free(tls);
+        vn_config_free(cfg);
+        return code;
+    }
     size_t nstatsd_readers = vn_listeners_reader_count(listeners);
     vn_otlp_server_t *otlp = NULL; /* otlp_listen_addresses (otlp/server.h) */
     err[0] = '\0';
     if (vn_otlp_server_open(cfg, &app.stats, &otlp, err, sizeof err) != VN_OK) {
         int code = fail("otlp_listen_addresses", err, VN_ERR_CONFIG);
+        vn_sources_free(sources);
         vn_span_sinks_free(span_sinks);
         vn_ssf_server_free(ssf);
         vn_listeners_free(listeners);
@@ -378,7 +394,8 @@ int main(int argc, char **argv)
         return code;
     }
     size_t nssf_readers = vn_ssf_server_reader_count(ssf);
-    size_t nreaders = nstatsd_readers + nssf_readers + vn_otlp_server_reader_count(otlp);
+    size_t nsource_readers = vn_sources_reader_count(sources);
+    size_t nreaders = nstatsd_readers + nssf_readers + nsource_readers + vn_otlp_server_reader_count(otlp);
     size_t nworkers = cfg->num_workers > 0 ? (size_t)cfg->num_workers : 1;
     vn_worker_t **workers = vn_xcalloc(nworkers, sizeof *workers);
     for (size_t w = 0; w < nworkers; w++) {
@@ -408,7 +425,11 @@ int main(int argc, char **argv)
         VN_LOG(ERROR, "event=ssf_start_failed");
         return 1;
     }
-    if (vn_otlp_server_start(otlp, &shared, nstatsd_readers + nssf_readers) != VN_OK) {
+    if (vn_sources_start(sources, &shared, nstatsd_readers + nssf_readers) != VN_OK) {
+        VN_LOG(ERROR, "event=sources_start_failed");
+        return 1;
+    }
+    if (vn_otlp_server_start(otlp, &shared, nstatsd_readers + nssf_readers + nsource_readers) != VN_OK) {
         VN_LOG(ERROR, "event=otlp_start_failed");
         return 1;
     }
@@ -474,6 +495,7 @@ int main(int argc, char **argv)
     atomic_store(&app.ready, false);
     vn_listeners_stop(listeners);
     vn_ssf_server_stop(ssf); /* queued spans are converted before the final flush */
+    vn_sources_stop(sources); /* cancels an in-flight scrape; its committed samples make the final flush */
     vn_otlp_server_stop(otlp); /* requests in progress are ingested before the final flush */
     vn_span_sinks_stop(span_sinks, sinks_by); /* after the span workers: they feed the span sinks */
     vn_forward_stop_import(forward); /* no import may land after the final flush */
@@ -485,6 +507,7 @@ int main(int argc, char **argv)
     vn_forward_free(forward); /* sends the final batch (bounded by one interval) */
     vn_listeners_free(listeners);
     vn_ssf_server_free(ssf);
+    vn_sources_free(sources);
     vn_otlp_server_free(otlp);
     vn_span_sinks_free(span_sinks);
     for (size_t w = 0; w < nworkers; w++)
