@@ -86,6 +86,7 @@ typedef struct vn_config {
     vn_strlist_t ssf_listen_addresses;  /* udp:// and unix:// (ssf/server.h) */
     vn_strlist_t grpc_listen_addresses;
     char *grpc_address;
+    char *grpc_tls_address; /* veneur-c only: the import server over TLS (docs/behaviour.md 0) */
     char *http_address;
     char *forward_address;
     int read_buffer_size_bytes; /* default 2097152 */
