@@ -787,6 +787,10 @@ vn_err_t vn_h2_client_stream_finish(vn_h2_client_t *c, double deadline)
         if (e == VN_OK && c->failed)
             e = VN_ERR_IO;
     }
+    /* A server that closes the connection once its last call is answered (after a GOAWAY)
+     * sends the trailers and EOF together: the answer counts, the EOF after it does not. */
+    if (c->closed && e == VN_ERR_IO)
+        e = VN_OK;
     if (e == VN_OK && c->own_res.grpc_status != 0) {
         set_why(c, "grpc-status %d %.150s", c->own_res.grpc_status, c->own_res.grpc_message);
         e = VN_ERR_PROTO;
