@@ -30,6 +30,7 @@
 #include "core/xalloc.h"
 #include "flush/flusher.h"
 #include "forward/forward.h"
+#include "forward/grpc_ingest.h"
 #include "http/server.h"
 #include "listen/listeners.h"
 #include "spansinks/runner.h"
@@ -314,8 +315,9 @@ int main(int argc, char **argv)
         }
         sinks[nsinks++] = s;
     }
-    if (cfg->grpc_listen_addresses.n)
-        VN_LOG(WARN, "event=listener_not_supported msg=\"grpc_listen_addresses are ignored\"");
+    if (cfg->grpc_listen_addresses.n && tls)
+        VN_LOG(WARN, "event=grpc_ingest_without_tls msg=\"grpc_listen_addresses are served in plaintext (h2c); "
+                     "Go serves them with tls_key: TLS clients will fail\"");
 
     vn_listeners_t *listeners = NULL;
     err[0] = '\0';
@@ -359,7 +361,8 @@ int main(int argc, char **argv)
                      "will reach them\"");
     vn_ssf_server_set_span_hook(ssf, span_sinks ? vn_span_sinks_offer : NULL, span_sinks);
     size_t nstatsd_readers = vn_listeners_reader_count(listeners);
-    size_t nreaders = nstatsd_readers + vn_ssf_server_reader_count(ssf);
+    size_t ngrpc = cfg->grpc_listen_addresses.n; /* one reader each: its server thread */
+    size_t nreaders = nstatsd_readers + vn_ssf_server_reader_count(ssf) + ngrpc;
     size_t nworkers = cfg->num_workers > 0 ? (size_t)cfg->num_workers : 1;
     vn_worker_t **workers = vn_xcalloc(nworkers, sizeof *workers);
     for (size_t w = 0; w < nworkers; w++) {
@@ -388,6 +391,19 @@ int main(int argc, char **argv)
     if (vn_ssf_server_start(ssf, &shared, nstatsd_readers) != VN_OK) {
         VN_LOG(ERROR, "event=ssf_start_failed");
         return 1;
+    }
+    /* after the span workers: SendSpan hands them spans (issue 21) */
+    vn_grpc_ingest_t **grpc_in = vn_xcalloc(ngrpc ? ngrpc : 1, sizeof *grpc_in);
+    for (size_t i = 0; i < ngrpc; i++) {
+        vn_grpc_ingest_opts_t go = {.shared = &shared,
+                                    .reader_id = nstatsd_readers + vn_ssf_server_reader_count(ssf) + i,
+                                    .ssf = ssf,
+                                    .metric_max_length =
+                                        cfg->metric_max_length > 0 ? (size_t)cfg->metric_max_length : 0};
+        grpc_in[i] = vn_grpc_ingest_new(&go);
+        err[0] = '\0';
+        if (vn_grpc_ingest_listen(grpc_in[i], cfg->grpc_listen_addresses.v[i], err, sizeof err) != VN_OK)
+            return fail("grpc_listen_addresses", err, VN_ERR_CONFIG);
     }
     vn_forward_t *forward = NULL; /* forward_address / grpc_address (issue 6) */
     err[0] = '\0';
@@ -450,6 +466,8 @@ int main(int argc, char **argv)
 
     atomic_store(&app.ready, false);
     vn_listeners_stop(listeners);
+    for (size_t i = 0; i < ngrpc; i++)
+        vn_grpc_ingest_stop(grpc_in[i]); /* before the span workers it feeds */
     vn_ssf_server_stop(ssf); /* queued spans are converted before the final flush */
     vn_span_sinks_stop(span_sinks, sinks_by); /* after the span workers: they feed the span sinks */
     vn_forward_stop_import(forward); /* no import may land after the final flush */
@@ -460,6 +478,9 @@ int main(int argc, char **argv)
     vn_selfstats_free(app.selfstats);
     vn_forward_free(forward); /* sends the final batch (bounded by one interval) */
     vn_listeners_free(listeners);
+    for (size_t i = 0; i < ngrpc; i++)
+        vn_grpc_ingest_free(grpc_in[i]);
+    free(grpc_in);
     vn_ssf_server_free(ssf);
     vn_span_sinks_free(span_sinks);
     for (size_t w = 0; w < nworkers; w++)

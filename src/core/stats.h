@@ -147,6 +147,12 @@ typedef struct vn_stats {
     _Atomic uint64_t grpc_handshake_timeouts;  /* closed: no preface + SETTINGS in time */
     _Atomic uint64_t grpc_reassembly_refused;  /* calls ended RESOURCE_EXHAUSTED by a reassembly budget */
     _Atomic uint64_t grpc_body_timeouts;       /* calls ended: a split message did not complete in time */
+    /* gRPC ingest on grpc_listen_addresses (forward/grpc_ingest.c, issue 21); SendPacket packets
+     * count in packets/bytes[VN_PROTO_GRPC], over-long ones in packet_too_long */
+    _Atomic uint64_t grpc_ingest_calls;         /* SendPacket, SendSpan, Health/Check calls answered */
+    _Atomic uint64_t grpc_ingest_call_errors;   /* of those, answered with a non-0 grpc-status */
+    _Atomic uint64_t grpc_ingest_spans;         /* SendSpan spans queued for the span workers */
+    _Atomic uint64_t grpc_ingest_spans_refused; /* SendSpan spans not queued: too long, queue full, stopping */
     /* SSF span ingest (ssf/server.c, ssf/convert.c; Go ssf.* self-metrics, docs/internals/ssf.md) */
     _Atomic uint64_t ssf_packets;            /* UDP datagrams read */
     _Atomic uint64_t ssf_frames;             /* stream frames read */
