@@ -359,22 +359,33 @@ vn_err_t vn_cfg_loader_env(vn_cfg_loader_t *ld)
 static const struct {
     const char *kind, *key;
     bool list;
+    bool span; /* a span sink's key (the table is per section) */
 } known_sink_keys[] = {
-    {"datadog", "api_key", false},          {"datadog", "api_hostname", false},
-    {"datadog", "flush_max_per_body", false}, {"datadog", "metric_name_prefix_drops", true},
-    {"localfile", "flush_file", false},     {"localfile", "delimiter", false},
-    {"localfile", "format", false},         {"signalfx", "api_key", false},
-    {"signalfx", "endpoint_base", false},   {"signalfx", "endpoint_api", false},
-    {"signalfx", "flush_max_per_body", false}, {"signalfx", "hostname_tag", false},
-    {"signalfx", "vary_key_by", false},     {"signalfx", "preferred_vary_key_by", false},
-    {"signalfx", "drop_host_with_tag_key", false}, {"signalfx", "metric_name_prefix_drops", true},
-    {"signalfx", "metric_tag_prefix_drops", true}, {"kafka", "broker", false},
-    {"kafka", "metric_topic", false},       {"kafka", "check_topic", false},
-    {"kafka", "event_topic", false},        {"kafka", "metric_require_acks", false},
-    {"kafka", "partitioner", false},        {"kafka", "retry_max", false},
-    {"prometheus", "repeater_address", false}, {"prometheus", "network_type", false},
-    {"cortex", "url", false},               {"cortex", "remote_timeout", false},
-    {"cortex", "batch_write_size", false},
+    {"datadog", "api_key", false, false},          {"datadog", "api_hostname", false, false},
+    {"datadog", "flush_max_per_body", false, false}, {"datadog", "metric_name_prefix_drops", true, false},
+    {"localfile", "flush_file", false, false},     {"localfile", "delimiter", false, false},
+    {"localfile", "format", false, false},         {"signalfx", "api_key", false, false},
+    {"signalfx", "endpoint_base", false, false},   {"signalfx", "endpoint_api", false, false},
+    {"signalfx", "flush_max_per_body", false, false}, {"signalfx", "hostname_tag", false, false},
+    {"signalfx", "vary_key_by", false, false},     {"signalfx", "preferred_vary_key_by", false, false},
+    {"signalfx", "drop_host_with_tag_key", false, false}, {"signalfx", "metric_name_prefix_drops", true, false},
+    {"signalfx", "metric_tag_prefix_drops", true, false}, {"kafka", "broker", false, false},
+    {"kafka", "metric_topic", false, false},       {"kafka", "check_topic", false, false},
+    {"kafka", "event_topic", false, false},        {"kafka", "metric_require_acks", false, false},
+    {"kafka", "partitioner", false, false},        {"kafka", "retry_max", false, false},
+    {"prometheus", "repeater_address", false, false}, {"prometheus", "network_type", false, false},
+    {"cortex", "url", false, false},               {"cortex", "remote_timeout", false, false},
+    {"cortex", "batch_write_size", false, false},
+    /* span sinks (Go parses each span sink's config struct with envconfig too) */
+    {"datadog", "datadog_trace_api_address", false, true}, {"datadog", "datadog_span_buffer_size", false, true},
+    {"kafka", "broker", false, true},        {"kafka", "span_topic", false, true},
+    {"kafka", "span_serialization_format", false, true}, {"kafka", "span_sample_tag", false, true},
+    {"kafka", "span_sample_rate_percent", false, true}, {"kafka", "span_require_acks", false, true},
+    {"kafka", "partitioner", false, true},   {"kafka", "retry_max", false, true},
+    {"splunk", "hec_address", false, true},  {"splunk", "hec_token", false, true},
+    {"splunk", "hec_batch_size", false, true}, {"splunk", "span_sample_rate", false, true},
+    {"xray", "address", false, true},        {"xray", "sample_percentage", false, true},
+    {"xray", "annotation_tags", true, true}, {"localfile", "flush_file", false, true},
 };
 
 /* envconfig name for a flattened sink key: NAME_SEG1_SEG2 with '_' dropped inside
@@ -453,7 +464,7 @@ static void sink_set_list(vn_cfg_loader_t *ld, vn_sink_config_t *sc, size_t pos,
 }
 
 /* Go runs envconfig with prefix = sink name over each sink's parsed config. */
-static void apply_sink_env(vn_cfg_loader_t *ld, vn_sink_config_t *sc)
+static void apply_sink_env(vn_cfg_loader_t *ld, vn_sink_config_t *sc, bool span)
 {
     char name[VN_CFG_MAX_KEY + 160];
     for (size_t i = 0; i < sc->n_kv; i++) {
@@ -473,7 +484,8 @@ static void apply_sink_env(vn_cfg_loader_t *ld, vn_sink_config_t *sc)
         }
     }
     for (size_t j = 0; j < sizeof known_sink_keys / sizeof known_sink_keys[0]; j++) {
-        if (strcmp(known_sink_keys[j].kind, sc->kind) != 0 || vn_sink_config_get(sc, known_sink_keys[j].key))
+        if (known_sink_keys[j].span != span || strcmp(known_sink_keys[j].kind, sc->kind) != 0 ||
+            vn_sink_config_get(sc, known_sink_keys[j].key))
             continue;
         if (!sink_env_name(sc->name, known_sink_keys[j].key, name, sizeof name))
             continue;
@@ -911,9 +923,9 @@ static vn_err_t finish(vn_cfg_loader_t *ld)
     if (err != VN_OK)
         return err;
     for (size_t i = 0; i < c->n_metric_sinks; i++)
-        apply_sink_env(ld, &c->metric_sinks[i]);
+        apply_sink_env(ld, &c->metric_sinks[i], false);
     for (size_t i = 0; i < c->n_span_sinks; i++)
-        apply_sink_env(ld, &c->span_sinks[i]);
+        apply_sink_env(ld, &c->span_sinks[i], true);
     if ((err = translate_v13_spans(ld)) != VN_OK || (err = translate_v13(ld)) != VN_OK)
         return err;
     check_sink_names(c);

@@ -47,7 +47,7 @@ const vn_config_kind_t vn_config_kinds[] = {
     {"span_sinks", "lightstep", "lightstep_span_sink_not_implemented"},
     {"span_sinks", "newrelic", "newrelic_span_sink_not_implemented"},
     {"span_sinks", "splunk", "span_sink_kind_not_implemented"},
-    {"span_sinks", "xray", "span_sink_kind_not_implemented"},
+    {"span_sinks", "xray", NULL},
     {"span_sinks", "localfile", NULL}, /* veneur-c: jsonl spans for scripts and tests */
     {"sources", "openmetrics", "sources_not_supported"},
 };

@@ -184,6 +184,55 @@ static void sink_payloads(out_t *o, const vn_stats_t *s)
              s->sinks[i].kind, (unsigned long long)vn_stats_get(&s->sinks[i].queue_bytes));
 }
 
+/* One per-span-sink family; field is the offset of an _Atomic uint64_t in vn_stats_span_sink_t. */
+static void span_sink_family(out_t *o, const vn_stats_t *s, const char *name, const char *type, const char *help,
+                             size_t field)
+{
+    emit(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    for (size_t i = 0; i < s->n_span_sinks && i < VN_STATS_MAX_SINKS; i++) {
+        const _Atomic uint64_t *c =
+            (const _Atomic uint64_t *)(const void *)((const char *)&s->span_sinks[i] + field);
+        emit(o, "%s{sink_name=\"%s\",sink_kind=\"%s\"} %llu\n", name, s->span_sinks[i].name,
+             s->span_sinks[i].kind, (unsigned long long)vn_stats_get(c));
+    }
+}
+
+/* Span sinks (spansinks/runner.h): what each took, skipped, lost and delivered. */
+static void span_sinks(out_t *o, const vn_stats_t *s)
+{
+    static const struct {
+        const char *name, *type, *help;
+        size_t field;
+    } fams[] = {
+        {"veneur_span_sink_spans_queued_total", "counter", "Spans copied into the span sink's queue.",
+         offsetof(vn_stats_span_sink_t, queued)},
+        {"veneur_span_sink_spans_queue_dropped_total", "counter",
+         "Spans lost because the span sink's queue was full (a slow or dead sink).",
+         offsetof(vn_stats_span_sink_t, queue_dropped)},
+        {"veneur_span_sink_spans_ingested_total", "counter", "Spans the span sink took.",
+         offsetof(vn_stats_span_sink_t, ingested)},
+        {"veneur_span_sink_spans_skipped_total", "counter",
+         "Spans not for the span sink: invalid trace, sampled out (Go sink.spans_skipped_total).",
+         offsetof(vn_stats_span_sink_t, skipped)},
+        {"veneur_span_sink_spans_dropped_total", "counter",
+         "Spans the span sink lost before sending: its buffer full, unencodable (Go sink.spans_dropped_total).",
+         offsetof(vn_stats_span_sink_t, dropped)},
+        {"veneur_span_sink_spans_flushed_total", "counter",
+         "Spans the span sink's remote end accepted (Go sink.spans_flushed_total).",
+         offsetof(vn_stats_span_sink_t, delivered)},
+        {"veneur_span_sink_spans_delivery_failed_total", "counter", "Spans whose delivery failed for good.",
+         offsetof(vn_stats_span_sink_t, delivery_failed)},
+        {"veneur_span_sink_flushes_total", "counter", "Flush calls of the span sink.",
+         offsetof(vn_stats_span_sink_t, flushes)},
+        {"veneur_span_sink_flush_duration_ns_last", "gauge", "Duration of the span sink's last flush call.",
+         offsetof(vn_stats_span_sink_t, last_flush_ns)},
+        {"veneur_span_sink_queue_bytes", "gauge", "Bytes of spans waiting in the span sink's queue.",
+         offsetof(vn_stats_span_sink_t, queue_bytes)},
+    };
+    for (size_t f = 0; f < sizeof fams / sizeof fams[0]; f++)
+        span_sink_family(o, s, fams[f].name, fams[f].type, fams[f].help, fams[f].field);
+}
+
 size_t vn_stats_render_prometheus(const vn_stats_t *s, char *buf, size_t cap)
 {
     out_t o = {buf, cap, 0};
@@ -388,5 +437,9 @@ size_t vn_stats_render_prometheus(const vn_stats_t *s, char *buf, size_t cap)
             vn_stats_get(&s->ssf_conns_evicted));
     counter(&o, "veneur_ssf_accept_backoffs_total", "SSF stream listener pauses after accept errors.",
             vn_stats_get(&s->ssf_accept_backoffs));
+    counter(&o, "veneur_ssf_spans_empty_total",
+            "SSF packets with neither a valid span nor metrics: no span sink gets them (Go worker.ssf.empty_total).",
+            vn_stats_get(&s->ssf_spans_empty));
+    span_sinks(&o, s);
     return o.len;
 }

@@ -18,6 +18,7 @@ static const struct {
 } kinds[] = {
     {"debug", vn_span_sink__debug_new},
     {"localfile", vn_span_sink__localfile_new},
+    {"xray", vn_span_sink__xray_new},
 };
 
 vn_err_t vn_span_sink__errf(char *errbuf, size_t errcap, const char *fmt, ...)

@@ -42,11 +42,10 @@ size_t vn_span_json_float32(float f, char *out, size_t cap)
     while (nd > 1 && digits[nd - 1] == '0')
         nd--;
     int exp10 = *p == 'e' ? atoi(p + 1) : 0;
-    double a = fabs((double)f);
     size_t n = 0;
     if (neg)
         n += (size_t)snprintf(out + n, cap - n, "-");
-    if (a < 1e-6 || a >= 1e21) { /* encoding/json: exponent form, unpadded negative exponent */
+    if (fabsf(f) < 1e-6f || fabsf(f) >= 1e21f) { /* encoding/json (bits 32 compares as float32): exponent form */
         n += (size_t)snprintf(out + n, cap - n, "%c", digits[0]);
         if (nd > 1)
             n += (size_t)snprintf(out + n, cap - n, ".%.*s", (int)(nd - 1), digits + 1);

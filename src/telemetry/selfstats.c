@@ -24,12 +24,18 @@ enum {
     P_FWD_SENT = P_FWD_FAIL + 3,
     P_FWD_FAILED_M,
     P_FWD_DUR,
+    P_SSF_SPANS,
+    P_SSF_ROOT,
+    P_SSF_EMPTY,
+    P_SSF_CHAN_CAP,
     P_PROTO,                          /* VN_PROTO__COUNT entries */
     P_SINK = P_PROTO + VN_PROTO__COUNT, /* S__COUNT entries per sink */
 };
 enum { S_FLUSHED, S_ERRORS, S_DROPPED, S_R_SKIP, S_R_NAME, S_R_TAGS, S_R_TAGLEN, S_R_OK, S_D_NAME, S_D_TAGS, S_D_TAGLEN,
        S__COUNT };
-#define NPREV (P_SINK + VN_STATS_MAX_SINKS * S__COUNT)
+#define P_SPAN_SINK (P_SINK + VN_STATS_MAX_SINKS * S__COUNT) /* SP__COUNT entries per span sink */
+enum { SP_FLUSHED, SP_DROPPED, SP_SKIPPED, SP__COUNT };
+#define NPREV (P_SPAN_SINK + VN_STATS_MAX_SINKS * SP__COUNT)
 
 struct vn_selfstats {
     const vn_config_t *cfg;
@@ -204,6 +210,29 @@ static void sinks(vn_selfstats_t *s)
     }
 }
 
+/* Go's span sink keys (sinks/sinks.go) tagged sink:NAME, and the span worker's counters. */
+static void span_sinks(vn_selfstats_t *s)
+{
+    const vn_stats_t *st = s->st;
+    if (st->n_span_sinks == 0 && get(&st->ssf_spans_received) == 0)
+        return;
+    count(s, "ssf.spans.received_total", P_SSF_SPANS, get(&st->ssf_spans_received), NULL);
+    count(s, "ssf.spans.root.received_total", P_SSF_ROOT, get(&st->ssf_root_spans_received), NULL);
+    count(s, "worker.ssf.empty_total", P_SSF_EMPTY, get(&st->ssf_spans_empty), NULL);
+    count(s, "worker.span.hit_chan_cap", P_SSF_CHAN_CAP, get(&st->ssf_spans_dropped), NULL);
+    for (size_t i = 0; i < st->n_span_sinks && i < VN_STATS_MAX_SINKS; i++) {
+        const vn_stats_span_sink_t *k = &st->span_sinks[i];
+        size_t b = P_SPAN_SINK + i * SP__COUNT;
+        char tags[256];
+        snprintf(tags, sizeof tags, "sink:%s", k->name ? k->name : "");
+        count(s, "sink.spans_flushed_total", b + SP_FLUSHED, get(&k->delivered), tags);
+        count(s, "sink.spans_dropped_total", b + SP_DROPPED,
+              get(&k->queue_dropped) + get(&k->dropped) + get(&k->delivery_failed), tags);
+        count(s, "sink.spans_skipped_total", b + SP_SKIPPED, get(&k->skipped), tags);
+        line(s, "sink.span_flush_total_duration_ns", (double)get(&k->last_flush_ns), "ms", tags);
+    }
+}
+
 void vn_selfstats_report(vn_selfstats_t *s, const vn_flush_report_t *r)
 {
     if (!s)
@@ -260,6 +289,7 @@ void vn_selfstats_report(vn_selfstats_t *s, const vn_flush_report_t *r)
             line(s, "forward.duration_ns", (double)dur / (double)(calls + fails), "h", "part:grpc");
     }
     sinks(s);
+    span_sinks(s);
     vn_statsd_out_flush(s->out);
     atomic_store_explicit(&s->st->self_metrics_dropped, vn_statsd_out_counts(s->out).dgrams_dropped,
                           memory_order_relaxed);

@@ -14,6 +14,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -150,6 +151,49 @@ def case_proxy_lenient():
     expect(warned(err) == want, "warned %r, want %r" % (sorted(warned(err)), sorted(want)))
 
 
+LIGHTSTEP_YAML = """statsd_listen_addresses: ["udp://127.0.0.1:0"]
+lightstep_access_token: "tok"
+lightstep_collector_host: "https://collector.lightstep.example:443"
+lightstep_num_clients: 2
+span_sinks:
+  - kind: lightstep
+    name: ls
+    config:
+      access_token: tok
+  - kind: xray
+    name: xr
+    config:
+      address: "127.0.0.1:2000"
+"""
+LIGHTSTEP_KEYS = {"lightstep_access_token", "lightstep_collector_host", "lightstep_num_clients"}
+
+
+def validate_lightstep(strict):
+    with tempfile.NamedTemporaryFile("w", prefix="vn-e2e-82-", suffix=".yaml") as f:
+        f.write(LIGHTSTEP_YAML)
+        f.flush()
+        return validate(harness.VENEUR, f.name, strict)
+
+
+def case_span_kind_lenient():
+    """No maintained C Lightstep client: its span sink kind and keys are accepted, warned, inert;
+    an implemented span sink kind (xray) next to it is not warned about."""
+    rc, out, err = validate_lightstep(False)
+    expect(rc == 0 and "config ok" in out, "rc=%d %r" % (rc, err[-400:]))
+    expect(warned(err) == LIGHTSTEP_KEYS, "warned keys %r" % sorted(warned(err)))
+    kinds = re.findall(r"event=config_kind_not_implemented section=(\S+) kind=(\S+) name=(\S+) reason=(\S+)", err)
+    expect(kinds == [("span_sinks", '"lightstep"', '"ls"', "lightstep_span_sink_not_implemented")],
+           "kind warnings %r" % kinds)
+
+
+def case_span_kind_strict():
+    rc, out, err = validate_lightstep(True)
+    expect(rc != 0, "strict validation passed: %r" % out)
+    got = listed_unimpl(err)
+    want = LIGHTSTEP_KEYS | {"span_sinks[0].kind=lightstep"}
+    expect(got == want, "listed %r, want %r" % (sorted(got), sorted(want)))
+
+
 def case_config_json():
     v = harness.Veneur(extra_yaml="http:\n  config: true\nsentry_dsn: \"https://DSNSECRET@sentry.example/1\"\n"
                                   "percentiles: [0.5, 0.9]\n")
@@ -173,5 +217,8 @@ check("server: strict validation of Go's example.yaml lists exactly our unimplem
 check("server: non-strict validation warns about each and passes", case_server_lenient)
 check("proxy: strict validation of Go's example_proxy.yaml lists exactly our unimplemented keys", case_proxy_strict)
 check("proxy: non-strict validation warns about each and passes", case_proxy_lenient)
+check("server: span sink kind lightstep and lightstep_* keys warned, xray not; validation passes",
+      case_span_kind_lenient)
+check("server: strict validation fails on span sink kind lightstep and lightstep_* keys", case_span_kind_strict)
 check("server: /config/json has Go's shape, values, redaction", case_config_json)
 harness.run()
