@@ -13,6 +13,8 @@ recvmmsg ceiling). A peer that is not built is skipped and reported as such.
   * CPU-seconds per million lines: utime+stime of the server across a trial at a fixed rate.
   * RSS bytes per counter series after 1 M distinct counter series (peak RSS minus RSS before).
   * ours only: flush duration at 1 M series from GET /metrics (veneur_flush_duration_*), if exposed.
+  * ours only, SSF (bench/ssf_bench.py): max lossless spans/s over UDP (2 samples a span; plain
+    spans into a localfile span sink) and CPU-seconds per million spans.
   * the micro-benchmark binaries in build/bench/, output included verbatim.
 
 Output: one table on stdout (previous run beside the current one); results saved to
@@ -34,6 +36,8 @@ import sys
 import threading
 import time
 import urllib.request
+
+import ssf_bench
 
 PREFIX = "lg"                 # loadgen's default metric prefix; its counters are "lg.c.*"
 LOSSLESS = 0.001              # <= 0.1 % loss counts as lossless
@@ -416,6 +420,7 @@ SERVERS = [
     ("udpsink", "udpsink (no parsing)", "udpsink"),
     ("ours", "veneur-c (num_workers 2)", "ours"),
     ("ours_w1", "veneur-c (num_workers 1)", "ours"),
+    ("ours_ssf", "veneur-c SSF spans (udp)", "ours_ssf"),
     ("goveneur", "Go Veneur v14", "goveneur"),
     ("statsite", "statsite", "statsite"),
     ("brubeck", "brubeck", "brubeck"),
@@ -436,6 +441,7 @@ class Harness:
                      "statsite": os.path.join(a.peers_bin, "statsite"),
                      "brubeck": os.path.join(a.peers_bin, "brubeck"),
                      "udpsink": a.udpsink}
+        self.bins["ours_ssf"] = self.bins["ours"]
         self.duration = 1.0 if self.quick else 2.0
         self.steps = {"l20": 3 if self.quick else 7, "l1": 2 if self.quick else 6}
         self.prev = {}
@@ -655,6 +661,13 @@ class Harness:
         workers = 1 if key == "ours_w1" else 2
         entry["others_busy"] = machine_busy()
         log("%s: starting (machine %.0f%% busy with other work)" % (label, 100 * (entry["others_busy"] or 0)))
+        if kind == "ours_ssf":
+            try:
+                ssf_bench.run(self, sys.modules[__name__], entry)
+            except Exception as e:
+                entry["error"] = str(e)
+                log("%s: error: %s" % (label, e))
+            return
         srv = Server(self, key, workers)
         try:
             srv.start()
@@ -731,9 +744,16 @@ class Harness:
                     base = ceil.get(tag[:3])
                     if base and key != "udpsink":
                         f["%s/ratio_%s" % (key, tag)] = v / base
+            for tag in ("ssf2", "ssf_sink"):
+                v = e.get("lossless_" + tag, {}).get("lines_per_s")
+                if v:
+                    f["%s/lossless_%s" % (key, tag)] = v
             c = e.get("cpu", {}).get("cpu_s_per_million")
             if c is not None:
                 f["%s/cpu_s_per_M" % key] = c
+            c = e.get("cpu", {}).get("cpu_s_per_million_spans")
+            if c is not None:
+                f["%s/cpu_s_per_M_spans" % key] = c
             m = e.get("memory", {})
             if m.get("bytes_per_series") is not None:
                 f["%s/bytes_per_series" % key] = m["bytes_per_series"]
@@ -774,6 +794,9 @@ class Harness:
             "bytes_per_series": "RSS bytes per counter series (peak, %s held)" % human(self.a.mem_series),
             "bytes_per_series_after": "  same, RSS after the flush",
             "flush_s_mem": "flush duration at %s series (s)" % human(self.a.mem_series),
+            "lossless_ssf2": "max lossless spans/s, 2 samples/span",
+            "lossless_ssf_sink": "max lossless spans/s, localfile span sink",
+            "cpu_s_per_M_spans": "CPU-s per M spans @%s/s" % human(ssf_bench.SSF_CPU_RATE),
         }
         order = list(names)
         rows = [("server", "figure", "previous", "current", "change")]
@@ -957,6 +980,7 @@ def main():
     ap.add_argument("--repo", default=repo)
     ap.add_argument("--loadgen", required=True)
     ap.add_argument("--udpsink", default="")
+    ap.add_argument("--ssf-loadgen", default="", help="bench/tools/ssf_loadgen.c built (SSF figures)")
     ap.add_argument("--ours", default="", help="our daemon (default REPO/build/veneur)")
     ap.add_argument("--peers-bin", default=os.path.expanduser("~/.cache/veneur-peers/bin"))
     ap.add_argument("--results", default=os.path.join(repo, "bench", "results"))

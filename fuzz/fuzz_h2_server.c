@@ -158,6 +158,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .reassembly_budget = BUDGET,
         .conn_reassembly = 64u << 10,
         .max_streams = 16,
+        /* flags & 8: the lifecycle (issue 21): a GOAWAY notice and PINGs go out mid-input */
+        .max_age_s = (flags & 8) ? 1 : 0,
+        .keepalive_time_s = (flags & 8) ? 1 : 0,
     };
     vn_h2_server_t *s = vn_h2_server_new_detached(&o);
     if (flags & 2)
@@ -173,10 +176,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             chunk = size - off;
         alive = vn_h2_conn_feed(c, data + off, chunk) && drain(c);
         off += chunk;
+        if (alive && (flags & 8) && i == 2) {
+            struct timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            vn_h2_server_sweep(s, (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 + 1.5);
+            if (vn_h2_server_connections(s) == 0) {
+                c = NULL; /* closed and freed by the sweep */
+                break;
+            }
+            alive = drain(c);
+        }
         if (vn_h2_server_held(s) > BUDGET)
             abort();
     }
-    if (!alive)
+    if (c && !alive)
         vn_h2_conn_close(c);
     if (flags & 4) {
         struct timespec ts;

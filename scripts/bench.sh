@@ -3,7 +3,7 @@
 # End-to-end comparison of build/veneur with Go Veneur, statsite, brubeck and the udpsink ceiling,
 # plus the micro-benchmarks in build/bench/; see bench/README.md. Never part of pass/fail.
 #   BENCH_QUICK=1      ~2 minute run (fewer bisection steps, shorter trials)
-#   BENCH_ONLY=a,b     only these servers (udpsink,ours,ours_w1,goveneur,statsite,brubeck)
+#   BENCH_ONLY=a,b     only these servers (udpsink,ours,ours_w1,ours_ssf,goveneur,statsite,brubeck)
 #   PEERS_BIN=dir      peer binaries (default $HOME/.cache/veneur-peers/bin, see
 #                      ../shared/peers/README.md); a peer that is not there is skipped
 set -uo pipefail
@@ -30,8 +30,15 @@ tool() {
 }
 LOADGEN=$(tool loadgen) || { echo "bench: no loadgen ($PEERS_BIN/loadgen or $SHARED_PEERS/loadgen.c)" >&2; exit 1; }
 UDPSINK=$(tool udpsink) || { echo "bench: no udpsink; the ceiling will be skipped" >&2; UDPSINK=""; }
+# SSF spans: our own standalone sender (bench/tools/, not a micro-benchmark)
+SSF_LOADGEN=$TOOLS/ssf_loadgen
+mkdir -p "$TOOLS"
+if [ ! -x "$SSF_LOADGEN" ] || [ bench/tools/ssf_loadgen.c -nt "$SSF_LOADGEN" ]; then
+	${CC:-cc} -O2 -Wall -o "$SSF_LOADGEN" bench/tools/ssf_loadgen.c >&2 || SSF_LOADGEN=""
+fi
+[ -n "$SSF_LOADGEN" ] && SSF_LOADGEN=$REPO/$SSF_LOADGEN
 
-args=(--loadgen "$LOADGEN" --udpsink "$UDPSINK" --peers-bin "$PEERS_BIN")
+args=(--loadgen "$LOADGEN" --udpsink "$UDPSINK" --ssf-loadgen "$SSF_LOADGEN" --peers-bin "$PEERS_BIN")
 [ -n "${BENCH_ONLY:-}" ] && args+=(--only "$BENCH_ONLY")
 
 # The orchestrator kills everything it started on exit; this trap makes sure it gets the signal.

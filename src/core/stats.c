@@ -397,6 +397,14 @@ size_t vn_stats_render_prometheus(const vn_stats_t *s, char *buf, size_t cap)
             vn_stats_get(&s->grpc_reassembly_refused));
     counter(&o, "veneur_grpc_body_timeouts_total", "gRPC calls ended because a split message did not complete in time.",
             vn_stats_get(&s->grpc_body_timeouts));
+    counter(&o, "veneur_grpc_tls_handshake_failures_total", "gRPC TLS handshakes that failed (e.g. no valid client certificate).",
+            vn_stats_get(&s->grpc_tls_handshake_failures));
+    counter(&o, "veneur_grpc_max_age_goaways_total", "gRPC connections sent GOAWAY at grpc_server.max_connection_age.",
+            vn_stats_get(&s->grpc_max_age_goaways));
+    counter(&o, "veneur_grpc_max_age_closes_total", "gRPC connections closed at max_connection_age plus its grace.",
+            vn_stats_get(&s->grpc_max_age_closes));
+    counter(&o, "veneur_grpc_keepalive_timeouts_total", "gRPC connections closed because a keepalive PING went unanswered.",
+            vn_stats_get(&s->grpc_keepalive_timeouts));
     counter(&o, "veneur_grpc_ingest_calls_total",
             "SendPacket, SendSpan and Health/Check calls answered on grpc_listen_addresses.",
             vn_stats_get(&s->grpc_ingest_calls));
@@ -435,6 +443,8 @@ size_t vn_stats_render_prometheus(const vn_stats_t *s, char *buf, size_t cap)
             vn_stats_get(&s->ssf_conns_rejected));
     counter(&o, "veneur_ssf_connections_evicted_total", "SSF stream connections that never sent a frame, closed at a cap.",
             vn_stats_get(&s->ssf_conns_evicted));
+    counter(&o, "veneur_ssf_connections_idle_closed_total", "SSF stream connections closed after sending nothing for the idle timeout.",
+            vn_stats_get(&s->ssf_conns_idle_closed));
     counter(&o, "veneur_ssf_accept_backoffs_total", "SSF stream listener pauses after accept errors.",
             vn_stats_get(&s->ssf_accept_backoffs));
     counter(&o, "veneur_ssf_spans_empty_total",

@@ -147,6 +147,11 @@ typedef struct vn_stats {
     _Atomic uint64_t grpc_handshake_timeouts;  /* closed: no preface + SETTINGS in time */
     _Atomic uint64_t grpc_reassembly_refused;  /* calls ended RESOURCE_EXHAUSTED by a reassembly budget */
     _Atomic uint64_t grpc_body_timeouts;       /* calls ended: a split message did not complete in time */
+    /* gRPC connection lifecycle (forward/h2_server.h, issue 21) */
+    _Atomic uint64_t grpc_tls_handshake_failures; /* TLS handshakes failed: no or bad client certificate, not TLS */
+    _Atomic uint64_t grpc_max_age_goaways;     /* connections told to go (GOAWAY) at max_connection_age */
+    _Atomic uint64_t grpc_max_age_closes;      /* still open at max_connection_age + grace: closed */
+    _Atomic uint64_t grpc_keepalive_timeouts;  /* closed: a keepalive PING got no answer in time */
     /* gRPC ingest on grpc_listen_addresses (forward/grpc_ingest.c, issue 21); SendPacket packets
      * count in packets/bytes[VN_PROTO_GRPC], over-long ones in packet_too_long */
     _Atomic uint64_t grpc_ingest_calls;         /* SendPacket, SendSpan, Health/Check calls answered */
@@ -169,6 +174,7 @@ typedef struct vn_stats {
     _Atomic uint64_t ssf_samples_invalid;    /* samples not converted (Go reason:invalid_metrics) */
     _Atomic uint64_t ssf_metrics_generated;  /* metrics derived from spans (Go metrics_flushed_total, metric_extraction) */
     _Atomic uint64_t ssf_conns_accepted, ssf_conns_rejected, ssf_conns_evicted, ssf_accept_backoffs;
+    _Atomic uint64_t ssf_conns_idle_closed;  /* unix stream connections silent for VN_SSF_IDLE_TIMEOUT_MS */
     /* Samples refused by the series cap, per metric name (first VN_STATS_OVERFLOW_NAMES names,
      * then name "" for all others). Written by the flusher under overflow_mu, read by /metrics. */
     pthread_mutex_t overflow_mu;

@@ -4,7 +4,6 @@
  */
 #include "forward/forward.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,10 +13,7 @@
 #include "core/xalloc.h"
 #include "ticker/ticker.h"
 #include "forward/import_server.h"
-#include "tls/tls.h"
-
-/* PEM files are small; anything past this is not a certificate bundle. */
-#define PEM_MAX (1u << 20)
+#include "tls/tls_files.h"
 
 struct vn_forward {
     vn_forwarder_t *fwd;
@@ -27,39 +23,12 @@ struct vn_forward {
     double offset_s;    /* this instance's flush offset past the tick (ticker/ticker.h) */
 };
 
-/* Reads a whole file as a NUL-terminated string; returns owned or NULL with errbuf set. */
-static char *read_pem(const char *key, const char *path, char *errbuf, size_t errcap)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
-        snprintf(errbuf, errcap, "tls.%s %s: %s", key, path, strerror(errno));
-        return NULL;
-    }
-    char *buf = vn_xmalloc(PEM_MAX + 1);
-    size_t n = fread(buf, 1, PEM_MAX + 1, fp);
-    fclose(fp);
-    if (n > PEM_MAX) {
-        snprintf(errbuf, errcap, "tls.%s %s: larger than %u bytes", key, path, PEM_MAX);
-        free(buf);
-        return NULL;
-    }
-    buf[n] = '\0';
-    return buf;
-}
-
 static vn_err_t client_tls(const vn_config_t *cfg, SSL_CTX **out, char *errbuf, size_t errcap)
 {
     *out = NULL;
     if (!cfg->tls_ca_file[0])
         return VN_OK; /* config validation guarantees all three or none */
-    char *ca = read_pem("ca_file", cfg->tls_ca_file, errbuf, errcap);
-    char *cert = ca ? read_pem("cert_file", cfg->tls_cert_file, errbuf, errcap) : NULL;
-    char *key = cert ? read_pem("key_file", cfg->tls_key_file, errbuf, errcap) : NULL;
-    vn_err_t e = key ? vn_tls_client_ctx_new(ca, cert, key, out, errbuf, errcap) : VN_ERR_CONFIG;
-    free(ca);
-    free(cert);
-    free(key);
-    return e;
+    return vn_tls_files_client_ctx(cfg->tls_ca_file, cfg->tls_cert_file, cfg->tls_key_file, out, errbuf, errcap);
 }
 
 vn_err_t vn_forward_start(const vn_config_t *cfg, vn_worker_t **workers, size_t nworkers, vn_stats_t *stats,

@@ -23,11 +23,22 @@
  * Reassembly accounting: every call's reader reserves through budget_reserve
  * (ctx = the call), which charges the connection and the server; see
  * h2_server.h for the policy.
+ *
+ * Lifecycle (h2_server.h): each connection carries its own deadlines (age
+ * limit with jitter, keepalive PING due or overdue, grace end); the sweep
+ * acts on them and records the earliest one still ahead in next_due, which
+ * bounds the loop's epoll wait, so a 2 s max_age is kept to the millisecond
+ * rather than to the one-second sweep tick.
+ *
+ * TLS: the socket is driven non-blocking through SSL_do_handshake /
+ * SSL_read / SSL_write. Until the handshake is done, both the read and the
+ * write paths only advance it (EPOLLOUT while OpenSSL wants to write).
  */
 #include "forward/h2_server.h"
 
 #include <errno.h>
 #include <nghttp2/nghttp2.h>
+#include <openssl/err.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -37,6 +48,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <limits.h>
+#include <arpa/inet.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -79,15 +91,34 @@ struct conn {
     bool want_out; /* EPOLLOUT registered */
     bool handshake_done; /* the client's first SETTINGS arrived */
     bool dead;           /* killed, waiting in the graveyard */
-    double accepted_at, last_active;
+    double accepted_at, last_active; /* last_active: any input bytes (keepalive) */
+    double last_frame;   /* a frame other than PING began (idle timeout) */
+    SSL *ssl;            /* TLS, NULL for h2c */
+    bool tls_done;       /* handshake complete */
+    /* lifecycle: see h2_server.h */
+    double age_at;       /* GOAWAY due (jittered max_age); 0 = never */
+    int drain;           /* DRAIN_* */
+    double ka_ping_at;   /* keepalive PING outstanding since; 0 = none */
     uint8_t peer[16];    /* source address (IPv4 as ::ffff:a.b.c.d) */
     size_t held;         /* reassembly bytes of this connection's calls */
     size_t ncalls;
     call_t *calls;
 };
 
+enum { DRAIN_NONE, DRAIN_NOTICE, DRAIN_FINAL };
+
+/* PING payloads: which of our PINGs an ACK answers */
+static const uint8_t PING_DRAIN[8] = {'v', 'n', '-', 'd', 'r', 'a', 'i', 'n'};
+static const uint8_t PING_KEEPALIVE[8] = {'v', 'n', '-', 'k', 'e', 'e', 'p', 'a'};
+
 struct vn_h2_server {
     vn_h2_server_opts_t o;
+    uint64_t rng;    /* max_age jitter (splitmix64; no crypto need) */
+    double next_due; /* earliest lifecycle deadline of any connection; 0 = none */
+    double last_tls_log;
+    uint64_t tls_unlogged;
+    double (*clock)(void *); /* CLOCK_MONOTONIC seconds; tests replace it (vn_h2_server_set_clock) */
+    void *clock_ctx;
     char address[300];
     int lfd, efd, epfd;
     int port;
@@ -102,6 +133,14 @@ struct vn_h2_server {
     double last_limit_log; /* refusal/eviction log lines: one per second */
     uint64_t limit_unlogged;
 };
+
+static double real_clock(void *ctx)
+{
+    (void)ctx;
+    return vn_clock_mono_s();
+}
+
+static double now_s(const struct vn_h2_server *s) { return s->clock(s->clock_ctx); }
 
 #define BUMP(s, field)                                                                                             \
     do {                                                                                                           \
@@ -403,11 +442,35 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
     return 0;
 }
 
+/* Idle time counts frames, not bytes: keepalive PING answers do not keep a connection "busy". */
+static int on_begin_frame(nghttp2_session *s, const nghttp2_frame_hd *hd, void *ud)
+{
+    (void)s;
+    conn_t *cn = ud;
+    if (hd->type != NGHTTP2_PING)
+        cn->last_frame = cn->last_active;
+    return 0;
+}
+
+/* The answer to the drain PING: the client has read the notice, so every
+ * call it will ever send on this connection has reached us; name the last. */
+static void drain_final(conn_t *cn)
+{
+    if (cn->drain != DRAIN_NOTICE)
+        return;
+    cn->drain = DRAIN_FINAL;
+    nghttp2_submit_goaway(cn->sess, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(cn->sess),
+                          NGHTTP2_NO_ERROR, NULL, 0);
+}
+
 static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 {
     conn_t *cn = ud;
     if (f->hd.type == NGHTTP2_SETTINGS && !(f->hd.flags & NGHTTP2_FLAG_ACK))
         cn->handshake_done = true;
+    if (f->hd.type == NGHTTP2_PING && (f->hd.flags & NGHTTP2_FLAG_ACK) &&
+        memcmp(f->ping.opaque_data, PING_DRAIN, 8) == 0)
+        drain_final(cn);
     if (f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA)
         return 0;
     call_t *c = nghttp2_session_get_stream_user_data(s, f->hd.stream_id);
@@ -445,7 +508,7 @@ static int on_data(nghttp2_session *s, uint8_t flags, int32_t sid, const uint8_t
     if (vn_grpc_reader_idle(&c->reader))
         c->partial_since = 0;
     else if (!c->partial_since || c->reader.messages != before)
-        c->partial_since = vn_clock_mono_s();
+        c->partial_since = now_s(c->conn->srv);
     return 0;
 }
 
@@ -484,6 +547,10 @@ static void conn_kill(conn_t *cn)
         call_close(cn->calls);
     nghttp2_session_del(cn->sess);
     cn->sess = NULL;
+    if (cn->ssl) {
+        SSL_free(cn->ssl); /* no close_notify: the peer learns from GOAWAY or EOF */
+        cn->ssl = NULL;
+    }
     if (cn->fd >= 0) {
         epoll_ctl(s->epfd, EPOLL_CTL_DEL, cn->fd, NULL);
         close(cn->fd);
@@ -527,9 +594,109 @@ static bool conn_alive(conn_t *cn)
     return nghttp2_session_want_read(cn->sess) || nghttp2_session_want_write(cn->sess);
 }
 
+/* ---- socket I/O: plain or TLS ---- */
+
+enum { IO_AGAIN = -1, IO_FAILED = -2 };
+
+static void peer_text(const uint8_t peer[16], char *out, size_t cap)
+{
+    static const uint8_t v4[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (memcmp(peer, v4, 12) == 0)
+        inet_ntop(AF_INET, peer + 12, out, (socklen_t)cap);
+    else
+        inet_ntop(AF_INET6, peer, out, (socklen_t)cap);
+}
+
+/* A failed TLS handshake: counted, and logged at most once a second with
+ * OpenSSL's reason (a scanner or a client without a certificate must not
+ * be able to fill the log). */
+static void tls_failed(conn_t *cn)
+{
+    struct vn_h2_server *s = cn->srv;
+    BUMP(s, grpc_tls_handshake_failures);
+    double now = now_s(s);
+    if (now - s->last_tls_log < 1.0) {
+        s->tls_unlogged++;
+        ERR_clear_error();
+        return;
+    }
+    char why[256] = "connection closed during the handshake", peer[64];
+    unsigned long e = ERR_get_error();
+    if (e)
+        ERR_error_string_n(e, why, sizeof why);
+    ERR_clear_error();
+    peer_text(cn->peer, peer, sizeof peer);
+    VN_LOG(WARN, "event=grpc_tls_handshake_failed peer=%s reason=\"%s\" suppressed=%llu", peer, why,
+           (unsigned long long)s->tls_unlogged);
+    s->last_tls_log = now;
+    s->tls_unlogged = 0;
+}
+
+/* Advances the TLS handshake: 1 done, 0 waiting for the socket, -1 failed. */
+static int tls_step(conn_t *cn)
+{
+    ERR_clear_error();
+    int r = SSL_do_handshake(cn->ssl);
+    if (r == 1) {
+        cn->tls_done = true;
+        return 1;
+    }
+    switch (SSL_get_error(cn->ssl, r)) {
+    case SSL_ERROR_WANT_READ: set_want_out(cn, false); return 0;
+    case SSL_ERROR_WANT_WRITE: set_want_out(cn, true); return 0;
+    default: tls_failed(cn); return -1;
+    }
+}
+
+/* > 0 bytes read, 0 the peer closed, IO_AGAIN, IO_FAILED. */
+static ssize_t sock_recv(conn_t *cn, uint8_t *buf, size_t cap)
+{
+    if (!cn->ssl) {
+        ssize_t n = recv(cn->fd, buf, cap, 0);
+        if (n < 0)
+            return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? IO_AGAIN : IO_FAILED;
+        return n;
+    }
+    ERR_clear_error();
+    int n = SSL_read(cn->ssl, buf, (int)cap);
+    if (n > 0)
+        return n;
+    switch (SSL_get_error(cn->ssl, n)) {
+    case SSL_ERROR_WANT_READ: return IO_AGAIN;
+    case SSL_ERROR_WANT_WRITE: set_want_out(cn, true); return IO_AGAIN;
+    case SSL_ERROR_ZERO_RETURN: return 0;
+    default: ERR_clear_error(); return IO_FAILED;
+    }
+}
+
+/* >= 0 bytes written, IO_AGAIN, IO_FAILED. */
+static ssize_t sock_send(conn_t *cn, const uint8_t *buf, size_t len)
+{
+    if (!cn->ssl) {
+        ssize_t w = send(cn->fd, buf, len, MSG_NOSIGNAL);
+        if (w < 0)
+            return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? IO_AGAIN : IO_FAILED;
+        return w;
+    }
+    ERR_clear_error();
+    int w = SSL_write(cn->ssl, buf, len > INT_MAX ? INT_MAX : (int)len);
+    if (w > 0)
+        return w;
+    switch (SSL_get_error(cn->ssl, w)) {
+    case SSL_ERROR_WANT_READ:
+    case SSL_ERROR_WANT_WRITE: return IO_AGAIN; /* the same buffer is offered again (moving allowed) */
+    default: ERR_clear_error(); return IO_FAILED;
+    }
+}
+
 /* Writes what nghttp2 has; false when the connection must be closed. */
 static bool conn_flush(conn_t *cn)
 {
+    if (cn->ssl && !cn->tls_done) {
+        int r = tls_step(cn);
+        if (r <= 0)
+            return r == 0;
+    }
     for (;;) {
         if (!cn->out_len) {
             const uint8_t *d;
@@ -541,12 +708,11 @@ static bool conn_flush(conn_t *cn)
             cn->out = d;
             cn->out_len = (size_t)n;
         }
-        ssize_t w = send(cn->fd, cn->out, cn->out_len, MSG_NOSIGNAL);
-        if (w < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-                break;
+        ssize_t w = sock_send(cn, cn->out, cn->out_len);
+        if (w == IO_AGAIN)
+            break;
+        if (w < 0)
             return false;
-        }
         cn->out += w;
         cn->out_len -= (size_t)w;
     }
@@ -573,23 +739,45 @@ static void conn_drained(conn_t *cn)
 
 /* Reads what the socket has (at most 512 KiB per wake-up, so one busy
  * connection cannot starve the others; epoll is level-triggered and comes
- * back for the rest); false when the connection must be closed. */
+ * back for the rest, but not for a TLS record OpenSSL already holds, so that
+ * one is always taken); false when the connection must be closed. */
 static bool conn_read(conn_t *cn)
 {
+    if (cn->ssl && !cn->tls_done) {
+        int r = tls_step(cn);
+        if (r <= 0)
+            return r == 0;
+    }
     uint8_t buf[32768];
-    for (int i = 0; i < 16; i++) {
-        ssize_t n = recv(cn->fd, buf, sizeof buf, 0);
-        if (n < 0)
-            return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
-        if (n == 0)
+    for (int i = 0; i < 16 || (cn->ssl && SSL_pending(cn->ssl) > 0); i++) {
+        ssize_t n = sock_recv(cn, buf, sizeof buf);
+        if (n == IO_AGAIN)
+            return true;
+        if (n <= 0)
             return false;
-        cn->last_active = vn_clock_mono_s();
+        cn->last_active = now_s(cn->srv);
         if (nghttp2_session_mem_recv(cn->sess, buf, (size_t)n) < 0)
             return false;
-        if ((size_t)n < sizeof buf)
-            return true;
+        if (!cn->ssl && (size_t)n < sizeof buf)
+            return true; /* a short read: the socket is empty (TLS reads one record at a time) */
     }
     return true;
+}
+
+static void note_due(struct vn_h2_server *s, double t)
+{
+    if (t > 0 && (s->next_due == 0 || t < s->next_due))
+        s->next_due = t;
+}
+
+/* Uniform in [0, 1): splitmix64. */
+static double rand01(struct vn_h2_server *s)
+{
+    uint64_t z = (s->rng += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    return (double)(z >> 11) / 9007199254740992.0;
 }
 
 /* A new connection: session, our SETTINGS queued, linked at the tail. NULL if nghttp2 fails. */
@@ -598,10 +786,22 @@ static conn_t *conn_create(struct vn_h2_server *s, int fd, const uint8_t peer[16
     conn_t *cn = vn_xcalloc(1, sizeof *cn);
     cn->srv = s;
     cn->fd = fd;
-    cn->accepted_at = cn->last_active = vn_clock_mono_s();
+    cn->accepted_at = cn->last_active = cn->last_frame = now_s(s);
     memcpy(cn->peer, peer, 16);
+    if (fd >= 0 && s->o.tls) {
+        cn->ssl = SSL_new(s->o.tls);
+        if (!cn->ssl || SSL_set_fd(cn->ssl, fd) != 1) {
+            SSL_free(cn->ssl);
+            ERR_clear_error();
+            free(cn);
+            return NULL;
+        }
+        SSL_set_accept_state(cn->ssl);
+        SSL_set_mode(cn->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    }
     nghttp2_session_callbacks *cb;
     if (nghttp2_session_callbacks_new(&cb) != 0) {
+        SSL_free(cn->ssl);
         free(cn);
         return NULL;
     }
@@ -611,12 +811,21 @@ static conn_t *conn_create(struct vn_h2_server *s, int fd, const uint8_t peer[16
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data);
     nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
     nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
+    nghttp2_session_callbacks_set_on_begin_frame_callback(cb, on_begin_frame);
     int rc = nghttp2_session_server_new(&cn->sess, cb, cn);
     nghttp2_session_callbacks_del(cb);
     if (rc != 0) {
+        SSL_free(cn->ssl);
         free(cn);
         return NULL;
     }
+    if (s->o.max_age_s > 0) {
+        double jitter = (rand01(s) * 2 - 1) * VN_H2_MAX_AGE_JITTER;
+        cn->age_at = cn->accepted_at + s->o.max_age_s * (1 + jitter);
+        note_due(s, cn->age_at);
+    }
+    if (s->o.keepalive_time_s > 0)
+        note_due(s, cn->accepted_at + s->o.keepalive_time_s);
     /* Large windows: locals stream a whole interval per call. */
     nghttp2_settings_entry iv[] = {
         {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, s->o.max_streams},
@@ -663,7 +872,7 @@ static void peer_key(const struct sockaddr_storage *ss, uint8_t out[16])
  * must not be able to write the log without limit. */
 static void limit_log(struct vn_h2_server *s, const char *what, const char *reason)
 {
-    double now = vn_clock_mono_s();
+    double now = now_s(s);
     if (now - s->last_limit_log < 1.0) {
         s->limit_unlogged++;
         return;
@@ -783,22 +992,86 @@ static void conn_accept(struct vn_h2_server *s)
 
 /* ---- deadlines ---- */
 
+/* max_age: the GOAWAY notice and its PING, then the hard close after the grace.
+ * false when cn was closed. *queued: frames wait to be sent. */
+static bool age_step(conn_t *cn, double now, bool *queued)
+{
+    struct vn_h2_server *s = cn->srv;
+    if (cn->age_at <= 0)
+        return true;
+    if (cn->drain == DRAIN_NONE) {
+        if (now < cn->age_at) {
+            note_due(s, cn->age_at);
+            return true;
+        }
+        BUMP(s, grpc_max_age_goaways);
+        VN_LOG(DEBUG, "event=grpc_max_age_goaway age_s=%.3f calls=%zu", now - cn->accepted_at, cn->ncalls);
+        cn->drain = DRAIN_NOTICE;
+        nghttp2_submit_shutdown_notice(cn->sess);
+        nghttp2_submit_ping(cn->sess, NGHTTP2_FLAG_NONE, PING_DRAIN);
+        *queued = true;
+    }
+    if (s->o.max_age_grace_s > 0) {
+        double end = cn->age_at + s->o.max_age_grace_s;
+        if (now >= end) {
+            BUMP(s, grpc_max_age_closes);
+            VN_LOG(DEBUG, "event=grpc_max_age_closed calls=%zu", cn->ncalls);
+            conn_kill(cn);
+            return false;
+        }
+        note_due(s, end);
+    }
+    return true;
+}
+
+/* keepalive: a PING after keepalive_time_s without input, closed when it
+ * stays unanswered (no input at all) for keepalive_timeout_s. */
+static bool keepalive_step(conn_t *cn, double now, bool *queued)
+{
+    struct vn_h2_server *s = cn->srv;
+    if (!(s->o.keepalive_time_s > 0) || !cn->handshake_done)
+        return true;
+    if (cn->ka_ping_at > 0 && cn->last_active > cn->ka_ping_at)
+        cn->ka_ping_at = 0; /* anything at all arrived since: the peer is alive */
+    if (cn->ka_ping_at > 0) {
+        if (now - cn->ka_ping_at >= s->o.keepalive_timeout_s) {
+            BUMP(s, grpc_keepalive_timeouts);
+            VN_LOG(DEBUG, "event=grpc_keepalive_timeout silent_s=%.3f", now - cn->last_active);
+            conn_kill(cn);
+            return false;
+        }
+        note_due(s, cn->ka_ping_at + s->o.keepalive_timeout_s);
+    } else if (now - cn->last_active >= s->o.keepalive_time_s) {
+        nghttp2_submit_ping(cn->sess, NGHTTP2_FLAG_NONE, PING_KEEPALIVE);
+        cn->ka_ping_at = now;
+        *queued = true;
+        note_due(s, now + s->o.keepalive_timeout_s);
+    } else {
+        note_due(s, cn->last_active + s->o.keepalive_time_s);
+    }
+    return true;
+}
+
 void vn_h2_server_sweep(struct vn_h2_server *s, double now)
 {
+    s->next_due = 0;
     for (conn_t *cn = s->conns, *next; cn; cn = next) {
         next = cn->next;
         if (!cn->handshake_done && now - cn->accepted_at > s->o.handshake_timeout_s) {
             BUMP(s, grpc_handshake_timeouts);
-            VN_LOG(DEBUG, "event=grpc_handshake_timeout");
+            VN_LOG(DEBUG, "event=grpc_handshake_timeout tls=%s", cn->ssl ? (cn->tls_done ? "done" : "pending") : "off");
             conn_kill(cn);
             continue;
         }
-        if (now - cn->last_active > s->o.idle_timeout_s) {
+        if (now - cn->last_frame > s->o.idle_timeout_s) {
             VN_LOG(DEBUG, "event=grpc_connection_idle_closed");
             conn_goaway_kill(cn);
             continue;
         }
-        bool answered = false;
+        bool queued = false;
+        if (!age_step(cn, now, &queued) || !keepalive_step(cn, now, &queued))
+            continue;
+        bool answered = queued;
         for (call_t *c = cn->calls; c; c = c->next) {
             if (!c->partial_since || c->responded || now - c->partial_since <= s->o.body_timeout_s)
                 continue;
@@ -821,6 +1094,12 @@ static void *server_main(void *arg)
     double last_sweep = vn_clock_mono_s();
     for (;;) {
         int timeout = vn_accept_backoff_wait_ms(&s->backoff, vn_clock_mono_ms(), 1000);
+        if (s->next_due > 0) { /* a lifecycle deadline before the next one-second sweep */
+            double ms = (s->next_due - vn_clock_mono_s()) * 1000;
+            int due = ms <= 0 ? 0 : (int)ms + 1;
+            if (due < timeout)
+                timeout = due;
+        }
         int n = epoll_wait(s->epfd, evs, 64, timeout);
         bool stop = false;
         for (int i = 0; i < n; i++) {
@@ -848,9 +1127,10 @@ static void *server_main(void *arg)
         if (stop)
             break;
         accept_resume_if_due(s);
-        if (vn_clock_mono_s() - last_sweep >= 1.0) {
-            vn_h2_server_sweep(s, vn_clock_mono_s());
-            last_sweep = vn_clock_mono_s();
+        double now = vn_clock_mono_s();
+        if (now - last_sweep >= 1.0 || (s->next_due > 0 && now >= s->next_due)) {
+            vn_h2_server_sweep(s, now);
+            last_sweep = now;
         }
     }
     while (s->conns)
@@ -879,6 +1159,26 @@ static void apply_defaults(vn_h2_server_opts_t *o)
         o->handshake_timeout_s = VN_H2_DEFAULT_HANDSHAKE_S;
     if (!(o->body_timeout_s > 0))
         o->body_timeout_s = VN_H2_DEFAULT_BODY_S;
+    if (!(o->keepalive_timeout_s > 0))
+        o->keepalive_timeout_s = VN_H2_DEFAULT_KEEPALIVE_TIMEOUT_S;
+    if (!(o->max_age_s > 0))
+        o->max_age_s = 0;
+    if (!(o->max_age_grace_s > 0))
+        o->max_age_grace_s = 0;
+    if (!(o->keepalive_time_s > 0))
+        o->keepalive_time_s = 0;
+    else if (o->keepalive_time_s < 1)
+        o->keepalive_time_s = 1; /* grpc-go's floor */
+}
+
+static void init_common(struct vn_h2_server *s)
+{
+    s->clock = real_clock;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    s->rng = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^ (uint64_t)(uintptr_t)s;
+    if (s->o.tls)
+        SSL_CTX_up_ref(s->o.tls);
 }
 
 vn_err_t vn_h2_server_start(const vn_h2_server_opts_t *opts, vn_h2_server_t **out, char *errbuf, size_t errcap)
@@ -902,6 +1202,7 @@ vn_err_t vn_h2_server_start(const vn_h2_server_opts_t *opts, vn_h2_server_t **ou
     snprintf(s->address, sizeof s->address, "%s", opts->address);
     s->o.address = s->address;
     apply_defaults(&s->o);
+    init_common(s);
     s->lfd = lfd;
     s->port = vn_addr_bound_port(lfd);
     s->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -926,6 +1227,7 @@ fail:
     if (s->epfd >= 0)
         close(s->epfd);
     close(lfd);
+    SSL_CTX_free(s->o.tls);
     free(s);
     return VN_ERR_IO;
 }
@@ -943,6 +1245,7 @@ void vn_h2_server_stop(vn_h2_server_t *s)
     close(s->lfd);
     close(s->efd);
     close(s->epfd);
+    SSL_CTX_free(s->o.tls);
     free(s);
 }
 
@@ -955,6 +1258,7 @@ vn_h2_server_t *vn_h2_server_new_detached(const vn_h2_server_opts_t *opts)
     s->address[0] = '\0';
     s->o.address = s->address;
     apply_defaults(&s->o);
+    init_common(s);
     s->lfd = s->efd = s->epfd = -1;
     return s;
 }
@@ -966,7 +1270,14 @@ void vn_h2_server_free_detached(vn_h2_server_t *s)
     while (s->conns)
         conn_kill(s->conns);
     reap(s);
+    SSL_CTX_free(s->o.tls);
     free(s);
+}
+
+void vn_h2_server_set_clock(vn_h2_server_t *s, double (*now)(void *ctx), void *ctx)
+{
+    s->clock = now ? now : real_clock;
+    s->clock_ctx = ctx;
 }
 
 vn_h2_conn_t *vn_h2_conn_new(vn_h2_server_t *s, const uint8_t *peer)
@@ -977,7 +1288,7 @@ vn_h2_conn_t *vn_h2_conn_new(vn_h2_server_t *s, const uint8_t *peer)
 
 bool vn_h2_conn_feed(vn_h2_conn_t *cn, const uint8_t *data, size_t len)
 {
-    cn->last_active = vn_clock_mono_s();
+    cn->last_active = now_s(cn->srv);
     if (nghttp2_session_mem_recv(cn->sess, data, len) < 0)
         return false;
     conn_drained(cn);

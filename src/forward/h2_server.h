@@ -27,10 +27,30 @@
  *     connection without open calls (of that peer, resp. of anyone; one that
  *     never completed the handshake first) - idle sockets cannot lock
  *     senders out; only when every candidate has calls open is it refused.
- *   - handshake_timeout_s [10 s] for the client preface and first SETTINGS
- *     (the server is h2c only: there is no TLS handshake to bound).
- *   - idle_timeout_s [300 s]: a connection silent this long is closed.
+ *   - handshake_timeout_s [10 s] for the TLS handshake (when tls is set),
+ *     the client preface and first SETTINGS (grpc-go's ConnectionTimeout).
+ *   - idle_timeout_s [300 s]: a connection that sent no frame other than
+ *     PINGs this long is closed (GOAWAY first).
  *   - max_streams concurrent calls per connection (HTTP/2 setting) [32].
+ *
+ * Connection lifecycle (issue 21), grpc-go's keepalive.ServerParameters:
+ *   - max_age_s [off]: at the connection's age plus or minus 10 % (uniform
+ *     jitter drawn per connection, so a fleet does not reconnect in step)
+ *     the server sends GOAWAY with the largest stream id (a notice: calls in
+ *     flight are still accepted) and a PING; the PING's answer proves the
+ *     client has seen the notice, and a second GOAWAY then names the last
+ *     call taken. Calls up to it run to completion; a call the client sent
+ *     after it is refused unprocessed (REFUSED_STREAM) and goes to the
+ *     client's next connection. With no call open the connection closes.
+ *   - max_age_grace_s [unlimited]: calls still open this long after the
+ *     GOAWAY are cancelled and the connection closed.
+ *   - keepalive_time_s [off]: after this long without any input the server
+ *     PINGs; keepalive_timeout_s [20 s] later, still without input, the
+ *     connection is closed (a dead peer, a black-holed path).
+ * TLS (tls set): every connection is TLS; a failed handshake (for a server
+ * context that requires client certificates: a client without one, or one
+ * not signed by its CA) closes it, counted (grpc_tls_handshake_failures)
+ * and logged at most once per second.
  * accept(2) failing for want of resources (EMFILE, ENFILE, ENOMEM, ENOBUFS)
  * takes the listener out of epoll for 100 ms, doubling to 1 s while it
  * persists (core/accept_backoff.h: logged once per episode, counted), instead
@@ -42,6 +62,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <openssl/ssl.h>
 
 #include "core/err.h"
 #include "core/stats.h"
@@ -126,6 +148,12 @@ typedef struct vn_h2_server_opts {
     double handshake_timeout_s; /* preface + first SETTINGS; 0 = 10 */
     double body_timeout_s;   /* first to last byte of a split message; 0 = 30 */
     vn_stats_t *stats;       /* borrowed, may be NULL: grpc_* counters */
+    /* ---- lifecycle and TLS (issue 21); zero = off / default, see above ---- */
+    SSL_CTX *tls;            /* NULL = h2c; else referenced (SSL_CTX_up_ref) until the server stops */
+    double max_age_s;        /* grpc_server.max_connection_age; 0 = none */
+    double max_age_grace_s;  /* grpc_server.max_connection_age_grace; 0 = unlimited */
+    double keepalive_time_s; /* PING after this long without input; 0 = never */
+    double keepalive_timeout_s; /* unanswered PING closes after this long; 0 = 20 */
 } vn_h2_server_opts_t;
 
 #define VN_H2_DEFAULT_REASSEMBLY ((size_t)256 << 20)
@@ -136,6 +164,9 @@ typedef struct vn_h2_server_opts {
 #define VN_H2_DEFAULT_IDLE_S 300.0
 #define VN_H2_DEFAULT_HANDSHAKE_S 10.0
 #define VN_H2_DEFAULT_BODY_S 30.0
+#define VN_H2_DEFAULT_KEEPALIVE_TIMEOUT_S 20.0
+/** max_age jitter: each connection's age limit is max_age_s times [1 - this, 1 + this]. */
+#define VN_H2_MAX_AGE_JITTER 0.1
 /** accept(2) back-off: first pause and ceiling (seconds). */
 #define VN_H2_ACCEPT_PAUSE_MIN_S 0.1
 #define VN_H2_ACCEPT_PAUSE_MAX_S 1.0
@@ -192,10 +223,20 @@ void vn_h2_conn_close(vn_h2_conn_t *c);
 /**
  * Applies the deadlines at time now (CLOCK_MONOTONIC seconds): split
  * messages past body_timeout_s end DEADLINE_EXCEEDED; connections past the
- * handshake or idle deadline are closed and freed (their handles become
- * invalid). The server thread runs this every second.
+ * handshake or idle deadline, past max_age + grace, or with a keepalive PING
+ * unanswered are closed and freed (their handles become invalid); max_age
+ * GOAWAYs and keepalive PINGs are queued (read them with vn_h2_conn_output).
+ * The server thread runs this every second and at each connection's next
+ * lifecycle deadline.
  */
 void vn_h2_server_sweep(vn_h2_server_t *s, double now);
+
+/**
+ * Replaces the clock a detached server reads (tests of the lifecycle
+ * timers): now(ctx) returns CLOCK_MONOTONIC-like seconds. NULL restores the
+ * real clock. Call before the first vn_h2_conn_new.
+ */
+void vn_h2_server_set_clock(vn_h2_server_t *s, double (*now)(void *ctx), void *ctx);
 
 /** Reassembly bytes held by all connections (tests). */
 size_t vn_h2_server_held(const vn_h2_server_t *s);

@@ -28,6 +28,7 @@
 #include "proxy/router.h"
 #include "proxy/self.h"
 #include "proxy/tag_match.h"
+#include "tls/tls_files.h"
 #include "telemetry/periodic.h"
 #include "telemetry/statsd_out.h"
 
@@ -39,6 +40,7 @@ struct vn_proxy {
     vn_stats_t conn_stats; /* only grpc_connections_total is used (h2_server counts there) */
     vn_router_t *router;
     vn_proxy_server_t *grpc;
+    vn_proxy_server_t *grpc_tls; /* grpc_tls_address, NULL when unset */
     vn_http_server_t *http;
     vn_discovery_t *disc;
     _Atomic bool shutting_down;
@@ -85,6 +87,39 @@ static vn_err_t start_statsd(vn_proxy_t *p, char *err, size_t errcap)
 }
 
 static size_t render_buf(vn_buf_t *b, char *buf, size_t cap);
+
+/* grpc_tls_address: the same service over TLS with the tls: block's files.
+ * Go listens there whatever the config (":0" when unset) and needs the
+ * block to start at all; we serve TLS only when the address is set, and
+ * then the block is required. Clients must present a certificate signed by
+ * tls.ca_file (tls/tls_files.h). */
+static vn_err_t start_tls_listener(vn_proxy_t *p, const vn_proxy_listen_t *plain, char *err, size_t errcap)
+{
+    const vn_proxy_config_t *cfg = p->cfg;
+    if (!cfg->tls_ca_file[0]) {
+        snprintf(err, errcap, "grpc_tls_address: needs the tls: block (ca_file, cert_file, key_file)");
+        return VN_ERR_CONFIG;
+    }
+    char why[512] = "";
+    SSL_CTX *ctx = NULL;
+    vn_err_t e = vn_tls_files_server_ctx(cfg->tls_ca_file, cfg->tls_cert_file, cfg->tls_key_file, &ctx, why, sizeof why);
+    if (e != VN_OK) {
+        snprintf(err, errcap, "grpc_tls_address: %s", why);
+        return e;
+    }
+    vn_proxy_listen_t l = *plain;
+    l.address = cfg->grpc_tls_address;
+    l.tls = ctx;
+    e = vn_proxy_server_start_listen(&l, p->router, &p->stats, &p->conn_stats, &p->grpc_tls, why, sizeof why);
+    SSL_CTX_free(ctx); /* the server holds its own reference */
+    if (e != VN_OK) {
+        snprintf(err, errcap, "grpc_tls_address: %s", why);
+        return e;
+    }
+    VN_LOG(INFO, "event=listening proto=grpc_tls addr=%s port=%d client_certificates=required",
+           cfg->grpc_tls_address, vn_proxy_server_port(p->grpc_tls));
+    return VN_OK;
+}
 
 static unsigned health_cb(void *ctx)
 {
@@ -148,9 +183,18 @@ vn_err_t vn_proxy_start(const vn_proxy_config_t *cfg, vn_proxy_t **out, char *er
 
     vn_err_t e = VN_OK;
     char why[512] = "";
+    /* grpc_server.* apply to both listeners, as Go gives both grpc.Servers the same
+     * keepalive.ServerParameters; Go's keepalive Time is the key ping_timeout */
+    vn_proxy_listen_t l = {.address = cfg->grpc_address,
+                           .idle_timeout_s = cfg->grpc_max_connection_idle_s,
+                           .handshake_timeout_s = cfg->grpc_connection_timeout_s,
+                           .max_age_s = cfg->grpc_max_connection_age_s,
+                           .max_age_grace_s = cfg->grpc_max_connection_age_grace_s,
+                           .keepalive_time_s = cfg->grpc_ping_timeout_s > 0 ? cfg->grpc_ping_timeout_s
+                                                                            : VN_PROXY_KEEPALIVE_TIME_S,
+                           .keepalive_timeout_s = cfg->grpc_keepalive_timeout_s};
     if (cfg->grpc_address[0]) {
-        e = vn_proxy_server_start(cfg->grpc_address, p->router, &p->stats, &p->conn_stats,
-                                  cfg->grpc_max_connection_idle_s, &p->grpc, why, sizeof why);
+        e = vn_proxy_server_start_listen(&l, p->router, &p->stats, &p->conn_stats, &p->grpc, why, sizeof why);
         if (e != VN_OK)
             snprintf(err, errcap, "grpc_address: %s", why);
         else {
@@ -164,10 +208,8 @@ vn_err_t vn_proxy_start(const vn_proxy_config_t *cfg, vn_proxy_t **out, char *er
     } else {
         VN_LOG(WARN, "event=no_grpc_address msg=\"grpc_address is empty: nothing will be received\"");
     }
-    if (cfg->grpc_tls_address[0])
-        VN_LOG(WARN, "event=grpc_tls_not_supported addr=%s msg=\"grpc_tls_address is not served yet; use "
-                     "grpc_address (plain h2c) or a TLS terminator\"",
-               cfg->grpc_tls_address);
+    if (e == VN_OK && cfg->grpc_tls_address[0])
+        e = start_tls_listener(p, &l, err, errcap);
     if (e == VN_OK)
         e = start_statsd(p, err, errcap);
     if (e == VN_OK && cfg->http_address[0]) {
@@ -186,6 +228,7 @@ vn_err_t vn_proxy_start(const vn_proxy_config_t *cfg, vn_proxy_t **out, char *er
     if (e != VN_OK) {
         vn_periodic_stop(p->statsd_tick);
         vn_statsd_out_free(p->statsd);
+        vn_proxy_server_stop(p->grpc_tls);
         vn_proxy_server_stop(p->grpc);
         vn_router_free(p->router);
         vn_tagm_set_destroy(&p->ignore);
@@ -206,6 +249,8 @@ vn_err_t vn_proxy_start(const vn_proxy_config_t *cfg, vn_proxy_t **out, char *er
 
 int vn_proxy_grpc_port(const vn_proxy_t *p) { return p->grpc ? vn_proxy_server_port(p->grpc) : 0; }
 
+int vn_proxy_grpc_tls_port(const vn_proxy_t *p) { return p->grpc_tls ? vn_proxy_server_port(p->grpc_tls) : 0; }
+
 int vn_proxy_http_port(const vn_proxy_t *p) { return p->http ? vn_http_server_port(p->http) : 0; }
 
 void vn_proxy_shutdown(vn_proxy_t *p)
@@ -214,6 +259,7 @@ void vn_proxy_shutdown(vn_proxy_t *p)
         return;
     atomic_store(&p->shutting_down, true);
     vn_discovery_stop(p->disc);
+    vn_proxy_server_stop(p->grpc_tls);
     vn_proxy_server_stop(p->grpc);
     /* HTTP stays up while queues drain: /healthcheck keeps saying 503 */
     vn_router_stop(p->router, vn_clock_mono_s() + p->cfg->shutdown_timeout_s);

@@ -26,6 +26,7 @@ vn_err_t vn_proxy_start(const vn_proxy_config_t *cfg, vn_proxy_t **out, char *er
 
 /** Bound ports (0 when that listener is not configured). */
 int vn_proxy_grpc_port(const vn_proxy_t *p);
+int vn_proxy_grpc_tls_port(const vn_proxy_t *p);
 int vn_proxy_http_port(const vn_proxy_t *p);
 
 /**

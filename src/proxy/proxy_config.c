@@ -93,16 +93,6 @@ const size_t vn_proxy__nkeys = sizeof vn_proxy__keys / sizeof vn_proxy__keys[0];
 /* Keys accepted but not implemented (config_schema.h vn_config_verdict_t):
  * each one set is a WARN at start and fails -validate-config-strict. */
 static const vn_config_verdict_t proxy_unimpl[] = {
-    {"grpc_server.connection_timeout", "grpc_server_knob_not_implemented"},
-    {"grpc_server.max_connection_age", "grpc_server_knob_not_implemented"},
-    {"grpc_server.max_connection_age_grace", "grpc_server_knob_not_implemented"},
-    {"grpc_server.ping_timeout", "grpc_server_knob_not_implemented"},
-    {"grpc_server.keepalive_timeout", "grpc_server_knob_not_implemented"},
-    {"grpc_tls_address", "grpc_tls_listener_not_implemented"},
-    {"tls.ca_file", "grpc_tls_listener_not_implemented"},
-    {"tls.cert_file", "grpc_tls_listener_not_implemented"},
-    {"tls.key_file", "grpc_tls_listener_not_implemented"},
-    {"tls.server_name", "grpc_tls_listener_not_implemented"},
     {"http.enable_profiling", "go_runtime_profiler_no_debug_pprof"},
     {"runtime_metrics_interval", "go_runtime_metrics"},
     {"sentry_dsn", "sentry_reporting_not_implemented"},

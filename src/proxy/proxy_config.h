@@ -36,6 +36,8 @@
 
 /** Largest send_buffer_size accepted (metrics queued per destination). */
 #define VN_PROXY_MAX_SEND_BUFFER (16u << 20)
+/** grpc_server.ping_timeout when unset: grpc-go's default keepalive Time (2 h). */
+#define VN_PROXY_KEEPALIVE_TIME_S 7200.0
 /** Largest config file read (bytes). */
 #define VN_PROXY_MAX_CONFIG_FILE (4u << 20)
 
@@ -52,8 +54,10 @@ typedef struct vn_proxy_config {
     double discovery_interval_s;
     vn_strlist_t forward_addresses; /* static destinations, "host:port" */
     char *forward_service;          /* name to discover; "" = no discovery */
-    /* grpc_server.*: max_connection_idle is the listener's idle timeout; the
-     * others are accepted and not applied (see docs/internals/proxy.md) */
+    /* grpc_server.*: grpc-go's keepalive.ServerParameters on both listeners
+     * (forward/h2_server.h): max_connection_idle is the idle timeout,
+     * connection_timeout the handshake deadline, ping_timeout the keepalive
+     * PING interval (VN_PROXY_KEEPALIVE_TIME_S when 0, Go's default) */
     double grpc_connection_timeout_s, grpc_max_connection_idle_s, grpc_max_connection_age_s,
         grpc_max_connection_age_grace_s, grpc_ping_timeout_s, grpc_keepalive_timeout_s;
     char *grpc_address;

@@ -168,20 +168,40 @@ static const vn_grpc_handler_t handler = {.open = h_open,
                                           .close = h_close,
                                           .drained = h_drained};
 
-vn_err_t vn_proxy_server_start(const char *address, vn_router_t *router, vn_proxy_stats_t *stats,
-                               vn_stats_t *conn_stats, double idle_timeout_s, vn_proxy_server_t **out, char *errbuf,
-                               size_t errcap)
+vn_err_t vn_proxy_server_start_listen(const vn_proxy_listen_t *l, vn_router_t *router, vn_proxy_stats_t *stats,
+                                      vn_stats_t *conn_stats, vn_proxy_server_t **out, char *errbuf, size_t errcap)
 {
     *out = NULL;
     vn_proxy_server_t *s = vn_xcalloc(1, sizeof *s);
     s->router = router;
     s->stats = stats;
-    vn_err_t e = vn_fwd_serve(address, &handler, s, idle_timeout_s, conn_stats, &s->h2, errbuf, errcap);
+    vn_h2_server_opts_t o = {
+        .address = l->address,
+        .handler = handler,
+        .idle_timeout_s = l->idle_timeout_s,
+        .handshake_timeout_s = l->handshake_timeout_s,
+        .stats = conn_stats,
+        .tls = l->tls,
+        .max_age_s = l->max_age_s,
+        .max_age_grace_s = l->max_age_grace_s,
+        .keepalive_time_s = l->keepalive_time_s,
+        .keepalive_timeout_s = l->keepalive_timeout_s,
+    };
+    o.handler.ctx = s;
+    vn_err_t e = vn_h2_server_start(&o, &s->h2, errbuf, errcap);
     if (e == VN_OK)
         *out = s;
     else
         free(s);
     return e;
+}
+
+vn_err_t vn_proxy_server_start(const char *address, vn_router_t *router, vn_proxy_stats_t *stats,
+                               vn_stats_t *conn_stats, double idle_timeout_s, vn_proxy_server_t **out, char *errbuf,
+                               size_t errcap)
+{
+    vn_proxy_listen_t l = {.address = address, .idle_timeout_s = idle_timeout_s};
+    return vn_proxy_server_start_listen(&l, router, stats, conn_stats, out, errbuf, errcap);
 }
 
 int vn_proxy_server_port(const vn_proxy_server_t *s) { return vn_h2_server_port(s->h2); }

@@ -17,12 +17,32 @@
 #ifndef VN_PROXY_PROXY_SERVER_H
 #define VN_PROXY_PROXY_SERVER_H
 
+#include <openssl/ssl.h>
+
 #include "core/err.h"
 #include "core/stats.h"
 #include "proxy/proxy_stats.h"
 #include "proxy/router.h"
 
 typedef struct vn_proxy_server vn_proxy_server_t;
+
+/** One listener's transport: plain h2c or TLS, and the HTTP/2 lifecycle of its connections. */
+typedef struct vn_proxy_listen {
+    const char *address;        /* "host:port"; port 0 = ephemeral; borrowed for the call */
+    SSL_CTX *tls;               /* NULL = h2c; else referenced by the server (caller keeps its own) */
+    double idle_timeout_s;      /* grpc_server.max_connection_idle; 0 = 300 s */
+    double handshake_timeout_s; /* grpc_server.connection_timeout; 0 = 10 s */
+    double max_age_s, max_age_grace_s; /* grpc_server.max_connection_age(_grace); 0 = none / unlimited */
+    double keepalive_time_s;    /* grpc_server.ping_timeout (Go's keepalive Time); 0 = never */
+    double keepalive_timeout_s; /* grpc_server.keepalive_timeout; 0 = 20 s */
+} vn_proxy_listen_t;
+
+/**
+ * As vn_proxy_server_start, for the listener l describes (see
+ * forward/h2_server.h for the lifecycle semantics).
+ */
+vn_err_t vn_proxy_server_start_listen(const vn_proxy_listen_t *l, vn_router_t *router, vn_proxy_stats_t *stats,
+                                      vn_stats_t *conn_stats, vn_proxy_server_t **out, char *errbuf, size_t errcap);
 
 /**
  * Starts serving on address ("host:port"; port 0 = ephemeral). router and

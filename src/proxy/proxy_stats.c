@@ -86,6 +86,14 @@ void vn_proxy_stats_render_grpc(const vn_stats_t *c, vn_buf_t *out)
          offsetof(vn_stats_t, grpc_reassembly_refused)},
         {"veneur_proxy_grpc_body_timeouts_total", "gRPC calls ended because a split message did not complete in time",
          offsetof(vn_stats_t, grpc_body_timeouts)},
+        {"veneur_proxy_grpc_tls_handshake_failures_total", "gRPC TLS handshakes that failed (e.g. no valid client certificate)",
+         offsetof(vn_stats_t, grpc_tls_handshake_failures)},
+        {"veneur_proxy_grpc_max_age_goaways_total", "gRPC connections sent GOAWAY at grpc_server.max_connection_age",
+         offsetof(vn_stats_t, grpc_max_age_goaways)},
+        {"veneur_proxy_grpc_max_age_closes_total", "gRPC connections closed at max_connection_age plus its grace",
+         offsetof(vn_stats_t, grpc_max_age_closes)},
+        {"veneur_proxy_grpc_keepalive_timeouts_total", "gRPC connections closed because a keepalive PING went unanswered",
+         offsetof(vn_stats_t, grpc_keepalive_timeouts)},
     };
     for (size_t i = 0; i < sizeof fams / sizeof fams[0]; i++) {
         const _Atomic uint64_t *v = (const _Atomic uint64_t *)((const char *)c + fams[i].off);

@@ -9,7 +9,14 @@
  * VN_SSF_MAX_CONNS connections (VN_SSF_MAX_CONNS_PER_UID per peer uid; at a cap the
  * oldest connection that never delivered a frame is evicted, else the newcomer is
  * refused), each with one limit-sized body buffer; accept
- * errors (EMFILE, ...) pause the listener with a doubling backoff.
+ * errors (EMFILE, ...) pause the listener with a doubling backoff; a connection
+ * silent for VN_SSF_IDLE_TIMEOUT_MS is closed (counted), so dead peers do not hold
+ * slots and buffers forever.
+ *
+ * Stop: what the kernel already holds on the sockets (datagrams, stream bytes) was
+ * sent before the shutdown and belongs in the final flush, so the I/O thread reads
+ * every socket until EAGAIN (bounded by VN_SSF_DRAIN_MAX_MS) before the workers
+ * finish the queue; during that drain a full queue is waited on, not dropped.
  */
 #include "ssf/server.h"
 
@@ -41,12 +48,15 @@
 /* A worker hands its part-filled batches to the metric workers at least this often under load. */
 #define COMMIT_EVERY_SPANS 256
 #define COMMIT_EVERY_MS 10
+/* A lingering worker (see worker_main) is woken early only once this many spans wait. */
+#define WAKE_BATCH 32
 
 typedef struct conn {
     int fd;
     uid_t uid;       /* SO_PEERCRED; (uid_t)-1 when unknown */
     bool proven;     /* has delivered a whole frame */
     uint64_t born_ms;
+    uint64_t active_ms; /* last byte read (idle timeout) */
     vn_ssf_frame_t fr;
     uint8_t *body; /* limit bytes, owned */
 } conn_t;
@@ -86,6 +96,9 @@ struct vn_ssf_server {
     size_t nconns;
     _Atomic bool stop;
     bool started;
+    uint64_t idle_ms;        /* VN_SSF_IDLE_TIMEOUT_MS, or the test override */
+    bool draining;           /* I/O thread only: the stop-time drain is running */
+    uint64_t drain_end_ms;   /* deadline of that drain */
     pthread_t io;
     vn_stats_t *stats;
     vn_ingest_shared_t shared;
@@ -96,6 +109,7 @@ struct vn_ssf_server {
     slot_t *slots;
     size_t cap, head, count;
     bool closing; /* no more pushes; workers drain and exit */
+    size_t lingering; /* workers in their 1 ms linger: they come back without a signal */
     worker_t *workers;
     vn_ssf_span_hook_fn hook;
     void *hook_ctx;
@@ -126,6 +140,11 @@ vn_err_t vn_ssf_server_open(const vn_config_t *cfg, vn_ssf_server_t **out, char 
     s->indicator = cfg->indicator_span_timer_name;
     s->objective = cfg->objective_span_timer_name;
     s->epfd = s->wakefd = -1;
+    s->idle_ms = VN_SSF_IDLE_TIMEOUT_MS;
+    /* test hook (read once, like VENEUR_TEST_WEDGE_FLUSH): e2e tests cannot wait 10 minutes */
+    const char *idle = getenv("VENEUR_TEST_SSF_IDLE_MS");
+    if (idle && strtoull(idle, NULL, 10) > 0)
+        s->idle_ms = strtoull(idle, NULL, 10);
     for (size_t i = 0; i < cfg->ssf_listen_addresses.n; i++) {
         const char *url = cfg->ssf_listen_addresses.v[i];
         vn_addr_t a;
@@ -136,7 +155,8 @@ vn_err_t vn_ssf_server_open(const vn_config_t *cfg, vn_ssf_server_t **out, char 
             snprintf(errbuf, errcap, "can't listen for SSF on %s: only udp:// and unix:// are supported", url);
             goto fail;
         }
-        int fd = vn_addr_bind(&a, false, 0, errbuf, errcap);
+        /* Go applies read_buffer_size_bytes to its SSF UDP sockets too (startProcessingOnUDP) */
+        int fd = vn_addr_bind(&a, false, a.kind == VN_ADDR_UDP ? cfg->read_buffer_size_bytes : 0, errbuf, errcap);
         if (fd < 0)
             goto fail;
         s->ls[s->nls++] = (lsock_t){.fd = fd, .stream = a.kind == VN_ADDR_UNIX};
@@ -159,11 +179,20 @@ size_t vn_ssf_server_reader_count(const vn_ssf_server_t *s)
 
 /* Copies one span's bytes into the queue; false (counted) when it is full. A stream frame
  * waits for room instead (Go blocks on its span channel): the sender is slowed through its
- * socket buffer rather than losing spans it has no way to learn about. The wait ends at stop. */
-static bool enqueue(vn_ssf_server_t *s, const uint8_t *p, size_t len, bool framed, bool wait)
+ * socket buffer rather than losing spans it has no way to learn about. The wait ends at stop,
+ * except in the stop-time drain, where everything waits (the workers are still running)
+ * until the drain deadline. never_wait (vn_ssf_server_offer, the gRPC thread): never. */
+static bool may_wait(vn_ssf_server_t *s, bool framed)
+{
+    if (s->draining)
+        return now_ms() < s->drain_end_ms;
+    return framed && !atomic_load(&s->stop);
+}
+
+static bool enqueue(vn_ssf_server_t *s, const uint8_t *p, size_t len, bool framed, bool never_wait)
 {
     pthread_mutex_lock(&s->mu);
-    while (wait && s->count == s->cap && !atomic_load(&s->stop)) {
+    while (!never_wait && s->count == s->cap && may_wait(s, framed)) {
         struct timespec dl;
         clock_gettime(CLOCK_REALTIME, &dl);
         dl.tv_nsec += 100000000;
@@ -185,7 +214,10 @@ static bool enqueue(vn_ssf_server_t *s, const uint8_t *p, size_t len, bool frame
     sl->len = (uint32_t)len;
     sl->framed = framed;
     s->count++;
-    pthread_cond_signal(&s->cv);
+    /* At a trickle, a signal per span would cost a worker wake-up (two context switches) per
+     * span; a lingering worker comes back within 1 ms anyway, so it is only hurried for a batch. */
+    if (s->lingering == 0 || s->count >= WAKE_BATCH)
+        pthread_cond_signal(&s->cv);
     pthread_mutex_unlock(&s->mu);
     return true;
 }
@@ -230,7 +262,7 @@ vn_ssf_offer_rc_t vn_ssf_server_offer(vn_ssf_server_t *s, const uint8_t *span, s
     if (len > s->limit)
         return VN_SSF_OFFER_TOO_LONG;
     /* framed = a zero-length span decodes as an empty SSFSpan, as gRPC's unmarshal gives Go */
-    return enqueue(s, span, len, true, false) ? VN_SSF_OFFER_OK : VN_SSF_OFFER_FULL;
+    return enqueue(s, span, len, true, true) ? VN_SSF_OFFER_OK : VN_SSF_OFFER_FULL;
 }
 
 size_t vn_ssf_server_max_span(const vn_ssf_server_t *s) { return s ? s->limit : 0; }
@@ -243,6 +275,19 @@ void vn_ssf_server_set_span_hook(vn_ssf_server_t *s, vn_ssf_span_hook_fn fn, voi
     s->hook_ctx = ctx;
 }
 
+/* Waits on the work condition for at most ms (called with mu held). */
+static void wait_ms(vn_ssf_server_t *s, long ms)
+{
+    struct timespec dl;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_nsec += ms * 1000000L;
+    while (dl.tv_nsec >= 1000000000) {
+        dl.tv_sec++;
+        dl.tv_nsec -= 1000000000;
+    }
+    pthread_cond_timedwait(&s->cv, &s->mu, &dl);
+}
+
 static void *worker_main(void *arg)
 {
     worker_t *w = arg;
@@ -250,21 +295,26 @@ static void *worker_main(void *arg)
     pthread_mutex_lock(&s->mu);
     for (;;) {
         while (s->count == 0 && !s->closing) {
-            /* everything ingested so far goes to the metric workers before we sleep */
-            pthread_mutex_unlock(&s->mu);
-            vn_ingest_commit(w->ingest);
-            flush_counts(w);
-            pthread_mutex_lock(&s->mu);
-            if (s->count || s->closing)
-                break;
-            struct timespec dl;
-            clock_gettime(CLOCK_REALTIME, &dl);
-            dl.tv_nsec += 200000000;
-            if (dl.tv_nsec >= 1000000000) {
-                dl.tv_sec++;
-                dl.tv_nsec -= 1000000000;
+            if (w->since_commit) {
+                /* Queue empty with spans not yet handed over: give the next span 1 ms to
+                 * arrive first. Committing after every span of a steady trickle would hand
+                 * the metric workers one tiny batch per span, emptying the reader's batch
+                 * pool (counted drops) and waking them per span. */
+                s->lingering++;
+                wait_ms(s, 1);
+                s->lingering--;
+                if (s->count || s->closing)
+                    break;
+                /* everything ingested so far goes to the metric workers before we sleep */
+                pthread_mutex_unlock(&s->mu);
+                vn_ingest_commit(w->ingest);
+                flush_counts(w);
+                w->since_commit = 0;
+                w->last_commit_ms = now_ms();
+                pthread_mutex_lock(&s->mu);
+                continue;
             }
-            pthread_cond_timedwait(&s->cv, &s->mu, &dl);
+            wait_ms(s, 200);
         }
         if (s->count == 0 && s->closing)
             break;
@@ -310,10 +360,12 @@ static size_t conn_index(vn_ssf_server_t *s, const conn_t *c)
     return SIZE_MAX;
 }
 
-/* Reads what a connection holds; false when it was closed. */
-static bool conn_read(vn_ssf_server_t *s, conn_t *c, uint8_t *chunk)
+/* Reads what a connection holds, at most rounds chunks (bounded: other sockets get their
+ * turn); false when it was closed. */
+static bool conn_read(vn_ssf_server_t *s, conn_t *c, uint8_t *chunk, int rounds_max)
 {
-    for (int rounds = 0; rounds < 16; rounds++) { /* bounded: other sockets get their turn */
+    c->active_ms = now_ms();
+    for (int rounds = 0; rounds < rounds_max; rounds++) {
         ssize_t n = read(c->fd, chunk, READ_CHUNK);
         if (n < 0 && errno == EINTR)
             continue;
@@ -331,7 +383,7 @@ static bool conn_read(vn_ssf_server_t *s, conn_t *c, uint8_t *chunk)
                 c->proven = true;
                 vn_stats_add(&s->stats->ssf_frames, 1);
                 vn_stats_add(&s->stats->ssf_bytes, blen);
-                enqueue(s, c->body, blen, true, true);
+                enqueue(s, c->body, blen, true, false);
             } else if (rc != VN_SSF_FRAME_MORE) {
                 vn_stats_add(&s->stats->ssf_frame_errors, 1);
                 VN_LOG(INFO, "event=ssf_frame_error reason=%s",
@@ -407,7 +459,7 @@ static void accept_conns(vn_ssf_server_t *s, lsock_t *l)
         conn_t *c = vn_xcalloc(1, sizeof *c);
         c->fd = fd;
         c->uid = uid;
-        c->born_ms = now_ms();
+        c->born_ms = c->active_ms = now_ms();
         c->body = vn_xmalloc(s->limit ? s->limit : 1);
         vn_ssf_frame_init(&c->fr);
         struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = c};
@@ -422,15 +474,16 @@ static void accept_conns(vn_ssf_server_t *s, lsock_t *l)
     }
 }
 
-static void read_udp(vn_ssf_server_t *s, lsock_t *l, uint8_t *chunk)
+/* Reads at most burst datagrams; false once the socket is empty. */
+static bool read_udp(vn_ssf_server_t *s, lsock_t *l, uint8_t *chunk, int burst)
 {
-    for (int k = 0; k < UDP_BURST; k++) {
+    for (int k = 0; k < burst; k++) {
         /* chunk is READ_CHUNK >= limit + 1 bytes, MSG_TRUNC returns the real length */
         ssize_t n = recv(l->fd, chunk, s->limit + 1, MSG_TRUNC | MSG_DONTWAIT);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
-            return;
+            return false;
         vn_stats_add(&s->stats->ssf_packets, 1);
         vn_stats_add(&s->stats->ssf_bytes, (uint64_t)n);
         if ((size_t)n > s->limit) {
@@ -443,6 +496,49 @@ static void read_udp(vn_ssf_server_t *s, lsock_t *l, uint8_t *chunk)
         }
         enqueue(s, chunk, (size_t)n, false, false);
     }
+    return true;
+}
+
+/* Closes connections silent for idle_ms (counted). A linear walk over at most
+ * VN_SSF_MAX_CONNS pointers, done about once a second. */
+static void close_idle(vn_ssf_server_t *s, uint64_t now)
+{
+    for (size_t i = 0; i < s->nconns;) {
+        if (now - s->conns[i]->active_ms >= s->idle_ms) {
+            conn_close(s, i); /* moves the last one into i */
+            vn_stats_add(&s->stats->ssf_conns_idle_closed, 1);
+            continue;
+        }
+        i++;
+    }
+}
+
+/* Stop-time drain (see the file comment): every UDP socket, then every connection, read
+ * until EAGAIN or the deadline. Stream bytes that end mid-frame are lost, as at a hang-up. */
+static void drain(vn_ssf_server_t *s, uint8_t *chunk)
+{
+    s->draining = true;
+    s->drain_end_ms = now_ms() + VN_SSF_DRAIN_MAX_MS;
+    uint64_t before = vn_stats_get(&s->stats->ssf_packets) + vn_stats_get(&s->stats->ssf_frames);
+    for (size_t i = 0; i < s->nls; i++) {
+        if (s->ls[i].stream)
+            continue;
+        while (now_ms() < s->drain_end_ms && read_udp(s, &s->ls[i], chunk, UDP_BURST)) {
+        }
+    }
+    for (size_t i = 0; i < s->nconns && now_ms() < s->drain_end_ms; i++) {
+        conn_t *c = s->conns[i];
+        /* conn_read stops at EAGAIN; the bound only caps a peer still writing */
+        if (!conn_read(s, c, chunk, 1024))
+            continue; /* closed by the peer or a framing error: freed at server free */
+    }
+    uint64_t got = vn_stats_get(&s->stats->ssf_packets) + vn_stats_get(&s->stats->ssf_frames) - before;
+    if (now_ms() >= s->drain_end_ms)
+        VN_LOG(WARN, "event=ssf_drain_budget_spent drained=%llu budget_ms=%d", (unsigned long long)got,
+               VN_SSF_DRAIN_MAX_MS);
+    else if (got)
+        VN_LOG(INFO, "event=ssf_drained spans=%llu", (unsigned long long)got);
+    s->draining = false;
 }
 
 static void *io_main(void *arg)
@@ -451,9 +547,15 @@ static void *io_main(void *arg)
     size_t chunk_len = s->limit + 1 > READ_CHUNK ? s->limit + 1 : READ_CHUNK;
     uint8_t *chunk = vn_xmalloc(chunk_len);
     struct epoll_event evs[64];
+    /* idle sweeps at least once a second; more often only for a short (test) timeout */
+    uint64_t sweep_every = s->idle_ms < 2000 ? s->idle_ms / 2 + 1 : 1000, next_sweep = now_ms() + sweep_every;
     while (!atomic_load(&s->stop)) {
-        int timeout = 1000;
+        int timeout = (int)sweep_every;
         uint64_t now = now_ms();
+        if (now >= next_sweep) {
+            close_idle(s, now);
+            next_sweep = now + sweep_every;
+        }
         for (size_t i = 0; i < s->nls; i++) {
             lsock_t *l = &s->ls[i];
             if (!l->paused)
@@ -478,17 +580,18 @@ static void *io_main(void *arg)
             if (l && l->stream)
                 accept_conns(s, l);
             else if (l)
-                read_udp(s, l, chunk);
+                read_udp(s, l, chunk, UDP_BURST);
             else {
                 conn_t *c = p;
                 size_t idx = conn_index(s, c);
                 if (idx == SIZE_MAX)
                     continue; /* closed earlier in this batch */
-                if (!conn_read(s, c, chunk))
+                if (!conn_read(s, c, chunk, 16))
                     conn_close(s, idx);
             }
         }
     }
+    drain(s, chunk);
     free(chunk);
     return NULL;
 }

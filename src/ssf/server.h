@@ -28,6 +28,15 @@
 #define VN_SSF_MAX_CONNS 1024
 /** Open connections per peer uid (SO_PEERCRED), so one local user cannot take them all. */
 #define VN_SSF_MAX_CONNS_PER_UID 256
+/**
+ * A unix stream connection that sends nothing for this long is closed (counted in
+ * veneur_ssf_connections_idle_closed_total). Go has no SSF idle timeout; this is its statsd
+ * TCP read timeout (defaultTCPReadTimeout, 10 min), also ours for statsd streams. Tests
+ * shorten it with env VENEUR_TEST_SSF_IDLE_MS, read once at open.
+ */
+#define VN_SSF_IDLE_TIMEOUT_MS (600u * 1000u)
+/** Budget of the stop-time drain of the SSF sockets (as the statsd readers' VN_DGRAM_DRAIN_MAX_S). */
+#define VN_SSF_DRAIN_MAX_MS 2000
 
 typedef struct vn_ssf_server vn_ssf_server_t;
 
@@ -76,7 +85,10 @@ vn_ssf_offer_rc_t vn_ssf_server_offer(vn_ssf_server_t *s, const uint8_t *span, s
 /** The largest span vn_ssf_server_offer takes (trace_max_length_bytes, its default, Go's frame cap). */
 size_t vn_ssf_server_max_span(const vn_ssf_server_t *s);
 
-/** Stops reading, lets the workers finish the queue, joins, closes sockets. NULL-safe. */
+/**
+ * Stops reading after a drain of what the kernel already holds on every socket (until
+ * EAGAIN, at most VN_SSF_DRAIN_MAX_MS), lets the workers finish the queue, joins. NULL-safe.
+ */
 void vn_ssf_server_stop(vn_ssf_server_t *s);
 void vn_ssf_server_free(vn_ssf_server_t *s);
 

@@ -3,8 +3,9 @@
 // neither HTTP/2 nor protobuf comes from our own code. It loads the schemas in
 // proto/ (same packages, fields and paths as Go Veneur's).
 //
-//   node grpc_peer.js client HOST:PORT
-//       Calls our global: SendMetrics (unary MetricList), SendMetricsV2
+//   node grpc_peer.js client HOST:PORT [CA.pem [CERT.pem KEY.pem]]
+//       With CA.pem: over TLS, trusting CA.pem, presenting CERT.pem when given.
+//       Calls our global (or proxy): SendMetrics (unary MetricList), SendMetricsV2
 //       (client stream) and SendMetricsV2 with a Local-scope metric. Prints
 //       one JSON object: {"unary": {...}, "v2": {...}, "local": {...}} with
 //       the gRPC status code and details of each call.
@@ -50,8 +51,13 @@ function digestOf(values) {
   };
 }
 
-function client(addr) {
-  const cli = new Forward(addr, grpc.credentials.createInsecure());
+function client(addr, tlsFiles) {
+  const creds = tlsFiles.length
+    ? grpc.credentials.createSsl(fs.readFileSync(tlsFiles[0]),
+      tlsFiles.length === 3 ? fs.readFileSync(tlsFiles[2]) : null,
+      tlsFiles.length === 3 ? fs.readFileSync(tlsFiles[1]) : null)
+    : grpc.credentials.createInsecure();
+  const cli = new Forward(addr, creds);
   const deadline = () => new Date(Date.now() + 5000);
   const out = {};
   const done = (key) => (err) => {
@@ -142,9 +148,9 @@ function server(outPath, tlsFiles) {
 }
 
 const [mode, arg, ...rest] = process.argv.slice(2);
-if (mode === 'client' && arg) client(arg);
+if (mode === 'client' && arg && [0, 1, 3].includes(rest.length)) client(arg, rest);
 else if (mode === 'server' && arg && (rest.length === 0 || rest.length === 3)) server(arg, rest);
 else {
-  process.stderr.write('usage: grpc_peer.js client HOST:PORT | server OUT.jsonl [CA CERT KEY]\n');
+  process.stderr.write('usage: grpc_peer.js client HOST:PORT [CA [CERT KEY]] | server OUT.jsonl [CA CERT KEY]\n');
   process.exit(2);
 }
