@@ -36,6 +36,7 @@
 #include "spansinks/runner.h"
 #include "ssf/server.h"
 #include "tls/tls.h"
+#include "tls/tls_files.h"
 #include "parse/dogstatsd.h"
 #include "sinks/sink.h"
 #include "telemetry/selfstats.h"
@@ -315,9 +316,6 @@ int main(int argc, char **argv)
         }
         sinks[nsinks++] = s;
     }
-    if (cfg->grpc_listen_addresses.n && tls)
-        VN_LOG(WARN, "event=grpc_ingest_without_tls msg=\"grpc_listen_addresses are served in plaintext (h2c); "
-                     "Go serves them with tls_key: TLS clients will fail\"");
 
     vn_listeners_t *listeners = NULL;
     err[0] = '\0';
@@ -394,17 +392,27 @@ int main(int argc, char **argv)
     }
     /* after the span workers: SendSpan hands them spans (issue 21) */
     vn_grpc_ingest_t **grpc_in = vn_xcalloc(ngrpc ? ngrpc : 1, sizeof *grpc_in);
+    SSL_CTX *grpc_tls = NULL; /* Go: the statsd listeners' tls_key config, with ALPN h2 for gRPC */
+    if (ngrpc && tls) {
+        err[0] = '\0';
+        if (vn_tls_server_ctx_new(cfg->tls_key, cfg->tls_certificate, cfg->tls_authority_certificate, &grpc_tls,
+                                  err, sizeof err) != VN_OK)
+            return fail("grpc_listen_addresses", err, VN_ERR_CONFIG);
+        vn_tls_files_alpn_h2(grpc_tls);
+    }
     for (size_t i = 0; i < ngrpc; i++) {
         vn_grpc_ingest_opts_t go = {.shared = &shared,
                                     .reader_id = nstatsd_readers + vn_ssf_server_reader_count(ssf) + i,
                                     .ssf = ssf,
                                     .metric_max_length =
-                                        cfg->metric_max_length > 0 ? (size_t)cfg->metric_max_length : 0};
+                                        cfg->metric_max_length > 0 ? (size_t)cfg->metric_max_length : 0,
+                                    .tls = grpc_tls};
         grpc_in[i] = vn_grpc_ingest_new(&go);
         err[0] = '\0';
         if (vn_grpc_ingest_listen(grpc_in[i], cfg->grpc_listen_addresses.v[i], err, sizeof err) != VN_OK)
             return fail("grpc_listen_addresses", err, VN_ERR_CONFIG);
     }
+    SSL_CTX_free(grpc_tls); /* each server holds its own reference; NULL ok */
     vn_forward_t *forward = NULL; /* forward_address / grpc_address (issue 6) */
     err[0] = '\0';
     if (vn_forward_start(cfg, workers, nworkers, &app.stats, &forward, err, sizeof err) != VN_OK)

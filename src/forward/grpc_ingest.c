@@ -38,6 +38,7 @@ struct vn_grpc_ingest {
     vn_ssf_server_t *ssf;
     vn_stats_t *stats;
     size_t max_len;
+    SSL_CTX *tls; /* borrowed until listen (the h2 server takes its own reference) */
     vn_h2_server_t *h2;
     call_t *free_calls;
     size_t nfree;
@@ -240,6 +241,7 @@ vn_grpc_ingest_t *vn_grpc_ingest_new(const vn_grpc_ingest_opts_t *o)
     g->in = vn_ingest_new(&g->shared, o->reader_id);
     g->ssf = o->ssf;
     g->max_len = o->metric_max_length ? o->metric_max_length : DEFAULT_METRIC_MAX;
+    g->tls = o->tls;
     return g;
 }
 
@@ -254,10 +256,13 @@ vn_err_t vn_grpc_ingest_listen(vn_grpc_ingest_t *g, const char *url, char *errbu
     }
     char hostport[300];
     snprintf(hostport, sizeof hostport, strchr(a.host, ':') ? "[%s]:%s" : "%s:%s", a.host, a.port);
-    vn_h2_server_opts_t so = {.address = hostport, .handler = vn_grpc_ingest_handler(g), .stats = g->stats};
+    vn_h2_server_opts_t so = {
+        .address = hostport, .handler = vn_grpc_ingest_handler(g), .stats = g->stats, .tls = g->tls};
     vn_err_t e = vn_h2_server_start(&so, &g->h2, errbuf, errcap);
+    g->tls = NULL;
     if (e == VN_OK)
-        VN_LOG(INFO, "event=listening proto=grpc addr=%s port=%d", url, vn_h2_server_port(g->h2));
+        VN_LOG(INFO, "event=listening proto=grpc addr=%s port=%d mode=%s", url, vn_h2_server_port(g->h2),
+               so.tls ? "tls" : "h2c");
     return e;
 }
 

@@ -28,15 +28,17 @@
  * what a read brought is committed to the workers when the server goes back
  * to wait (handler drained) and at each call's end.
  *
- * TLS: the server is h2c only. With tls_key set Go serves these over TLS;
- * veneur-c serves them in plaintext and main.c warns (a TLS client then fails
- * its handshake; nothing is sent in the clear by a client that asked for TLS).
+ * TLS: as Go, with tls_key set (main.c builds the context from tls_key,
+ * tls_certificate and tls_authority_certificate, which then requires client
+ * certificates), every connection is TLS with ALPN h2; else h2c.
  */
 #ifndef VN_FORWARD_GRPC_INGEST_H
 #define VN_FORWARD_GRPC_INGEST_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include <openssl/ssl.h>
 
 #include "core/err.h"
 #include "core/stats.h"
@@ -53,6 +55,7 @@ typedef struct vn_grpc_ingest_opts {
     size_t reader_id;                 /* this listener's reader index in the metric workers' rings */
     vn_ssf_server_t *ssf;             /* borrowed, started before and stopped after; NULL = SendSpan UNIMPLEMENTED */
     size_t metric_max_length;         /* bytes of packetBytes; 0 = 4096 (Go's default) */
+    SSL_CTX *tls;                     /* NULL = h2c; else TLS (ALPN h2), referenced by the server while it runs */
 } vn_grpc_ingest_opts_t;
 
 typedef struct vn_grpc_ingest vn_grpc_ingest_t;

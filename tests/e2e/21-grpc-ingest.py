@@ -6,7 +6,9 @@ An independent client (Node @grpc/grpc-js + proto-loader on our proto/ copies of
 calls DogstatsdGRPC/SendPacket with good and bad lines mixed, an invalid DogstatsdPacket and an
 over-long one, SSFGRPC/SendSpan with samples, and Health/Check; veneur-emit -grpc sends metrics
 (SendPacket) and, with -ssf, a span (SendSpan). Checked: the flushed VALUES and tags, the spans
-in the span sink file, the gRPC statuses, and the self-metrics counting each path.
+in the span sink file, the gRPC statuses, and the self-metrics counting each path. A second
+veneur with tls_key + tls_authority_certificate serves the listener over mutual TLS (as Go):
+a client with a certificate is served, one without and a plaintext one are refused.
 """
 import json
 import os
@@ -17,7 +19,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import VENEUR_EMIT, Veneur, by_name, check, expect, free_port, run, sanitizer_env, total, wait_for  # noqa: E402
+from harness import VENEUR_EMIT, VN_TESTCERTS, Veneur, by_name, check, expect, free_port, run, sanitizer_env, total, wait_for  # noqa: E402
 
 NODE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "node")
 CLIENT = os.path.join(NODE_DIR, "grpc_ingest_client.js")
@@ -152,6 +154,42 @@ def test_emit_grpc_nothing_listening():
     expect(time.monotonic() - t0 < 12, "fails within the 10 s deadline")
 
 
+def test_tls_listener():
+    """tls_key + tls_authority_certificate: the gRPC listener is TLS with client certificates, as Go."""
+    d = tempfile.mkdtemp(prefix="vn-e2e-grpc-pki-")
+    r = subprocess.run([VN_TESTCERTS, d], capture_output=True, text=True, timeout=30)
+    expect(r.returncode == 0, "vn-testcerts: %s" % r.stderr)
+    f = {k: os.path.join(d, k) for k in ("ca.pem", "server.pem", "server.key", "client.pem", "client.key")}
+
+    def ind(path):
+        with open(path) as fh:
+            return "\n".join("  " + line for line in fh.read().strip().splitlines())
+    port = free_port(socket.SOCK_STREAM)
+    yaml = ('grpc_listen_addresses: ["tcp://127.0.0.1:%d"]\ntls_key: |\n%s\ntls_certificate: |\n%s\n'
+            "tls_authority_certificate: |\n%s\n" % (port, ind(f["server.key"]), ind(f["server.pem"]), ind(f["ca.pem"])))
+    v = Veneur(yaml, interval="1s")
+    try:
+        def calls(calls, *tls):
+            p = subprocess.run(["node", CLIENT, "127.0.0.1:%d" % port, json.dumps(calls)] + list(tls), cwd=NODE_DIR,
+                               capture_output=True, text=True, timeout=40)
+            expect(p.returncode == 0, "node client failed: %s" % p.stderr[-800:])
+            return json.loads(p.stdout.strip().splitlines()[-1])
+        res = calls([{"packet": "tls.grpc:4|c|#via:tls"}, {"health": ""}], f["ca.pem"], f["client.pem"],
+                    f["client.key"])
+        expect(res[0]["code"] == 0 and res[1]["response"] == {"status": "SERVING"}, "mutual TLS calls: %r" % res)
+        res = calls([{"packet": "tls.nocert:1|c"}], f["ca.pem"], "-", "-")
+        expect(res[0]["code"] == 14, "no client certificate: UNAVAILABLE (handshake refused): %r" % res)
+        res = calls([{"packet": "tls.plain:1|c"}])
+        expect(res[0]["code"] == 14, "plaintext to a TLS listener: UNAVAILABLE: %r" % res)
+        recs = v.wait_records(lambda r: by_name(r, "tls.grpc"), what="the TLS packet flushed")
+        expect(total(recs, "tls.grpc", ["via:tls"]) == 4, "value over TLS: %r" % by_name(recs, "tls.grpc"))
+        expect(not by_name(recs, "tls.nocert") and not by_name(recs, "tls.plain"), "refused clients sent nothing")
+        expect(v.metric("veneur_grpc_tls_handshake_failures_total") >= 2, "failed handshakes counted")
+        expect("mode=tls" in v.log(), "listening in TLS mode logged")
+    finally:
+        expect(v.stop() == 0, "veneur exit 0")
+
+
 def main():
     port = free_port(socket.SOCK_STREAM)
     STATE["port"] = port
@@ -166,7 +204,8 @@ def main():
                          ("health_check", test_health_check),
                          ("emit_grpc_metrics", test_emit_grpc_metrics),
                          ("emit_grpc_ssf", test_emit_grpc_ssf),
-                         ("emit_grpc_nothing_listening", test_emit_grpc_nothing_listening)]:
+                         ("emit_grpc_nothing_listening", test_emit_grpc_nothing_listening),
+                         ("tls_listener", test_tls_listener)]:
             check(name, fn)
 
         def stops_clean():

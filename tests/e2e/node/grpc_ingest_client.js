@@ -4,7 +4,10 @@
 // It loads proto/dogstatsd_grpc.proto, proto/ssf_grpc.proto and
 // proto/health.proto (Go Veneur's packages, services and field numbers).
 //
-//   node grpc_ingest_client.js HOST:PORT CALLS_JSON
+//   node grpc_ingest_client.js HOST:PORT CALLS_JSON [CA.pem CERT.pem KEY.pem]
+//
+// With the PEM files the channel is TLS (CA.pem must sign the server; CERT/KEY are the client
+// certificate, or "-" for none).
 //
 // CALLS_JSON is a JSON array of calls, made one after the other on one channel:
 //   {"packet": "line\nline"}     DogstatsdGRPC/SendPacket
@@ -14,6 +17,7 @@
 // Prints one JSON line: an array of {"code", "details", "response"} in call order.
 'use strict';
 
+const fs = require('fs');
 const path = require('path');
 const grpc = require('@grpc/grpc-js');
 const protoLoader = require('@grpc/proto-loader');
@@ -31,7 +35,10 @@ const pkg = grpc.loadPackageDefinition(def);
 function main() {
   const addr = process.argv[2];
   const calls = JSON.parse(process.argv[3]);
-  const creds = grpc.credentials.createInsecure();
+  const tls = process.argv.slice(4);
+  const pem = (f) => (f && f !== '-' ? fs.readFileSync(f) : null);
+  const creds = tls.length ? grpc.credentials.createSsl(pem(tls[0]), pem(tls[2]), pem(tls[1]))
+    : grpc.credentials.createInsecure();
   const dogstatsd = new pkg.dogstatsd.DogstatsdGRPC(addr, creds);
   const channel = dogstatsd.getChannel();
   const ssf = new pkg.ssf.SSFGRPC(addr, creds, { channelOverride: channel });

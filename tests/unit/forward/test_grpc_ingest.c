@@ -20,6 +20,10 @@
 #include "forward/h2_client.h"
 #include "dogstatsd_grpc.pb-c.h"
 #include "ssf.pb-c.h"
+#include "tls/tls.h"
+#include "tls/tls_files.h"
+
+#include "../tls/tls_testcerts.h"
 
 typedef struct fx {
     vn_stats_t stats;
@@ -373,6 +377,52 @@ static void test_grpc_ingest__served_over_h2(void **state)
     assert_true(counter_value("h2.c\n") == 7.0);
 }
 
+/* tls_key set: the listener is TLS only (ALPN h2, client certificates when a CA is set), as Go. */
+static void test_grpc_ingest__served_over_tls(void **state)
+{
+    fx_t *f = *state;
+    testcerts_t tc;
+    assert_true(testcerts_make(&tc, 1));
+    char err[256];
+    SSL_CTX *sctx = NULL, *cctx = NULL;
+    assert_int_equal(vn_tls_server_ctx_new(tc.server_key_pem, tc.server_pem, tc.ca_pem, &sctx, err, sizeof err),
+                     VN_OK);
+    vn_tls_files_alpn_h2(sctx);
+    assert_int_equal(vn_tls_client_ctx_new(tc.ca_pem, tc.client_pem, tc.client_key_pem, &cctx, err, sizeof err),
+                     VN_OK);
+    vn_grpc_ingest_opts_t o = {.shared = &f->sh, .reader_id = 2, .tls = sctx};
+    vn_grpc_ingest_t *g = vn_grpc_ingest_new(&o);
+    assert_int_equal(vn_grpc_ingest_listen(g, "tcp://127.0.0.1:0", err, sizeof err), VN_OK);
+    SSL_CTX_free(sctx); /* the server holds its own reference */
+    char addr[64];
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", vn_grpc_ingest_port(g));
+    uint8_t body[64];
+    vn_grpc_result_t res;
+    vn_h2_client_t *cli = NULL;
+    assert_int_equal(vn_h2_client_new(addr, cctx, NULL, &cli), VN_OK);
+    vn_grpc_prefix(body, 0);
+    assert_int_equal(vn_h2_client_call(cli, VN_GRPC_INGEST_PATH_HEALTH, body, VN_GRPC_PREFIX, vn_clock_mono_s() + 5,
+                                       &res),
+                     VN_OK);
+    assert_int_equal(res.body_len, 7);
+    size_t n = packet("tls.c:3|c", body + VN_GRPC_PREFIX);
+    vn_grpc_prefix(body, (uint32_t)n);
+    assert_int_equal(vn_h2_client_call(cli, VN_GRPC_INGEST_PATH_PACKET, body, VN_GRPC_PREFIX + n,
+                                       vn_clock_mono_s() + 5, &res),
+                     VN_OK);
+    vn_h2_client_free(cli);
+    /* a plaintext client gets nowhere */
+    assert_int_equal(vn_h2_client_new(addr, NULL, NULL, &cli), VN_OK);
+    assert_int_not_equal(vn_h2_client_call(cli, VN_GRPC_INGEST_PATH_PACKET, body, VN_GRPC_PREFIX + n,
+                                           vn_clock_mono_s() + 5, &res),
+                         VN_OK);
+    vn_h2_client_free(cli);
+    vn_grpc_ingest_free(g);
+    assert_true(counter_value("tls.c\n") == 3.0);
+    SSL_CTX_free(cctx);
+    testcerts_free(&tc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -384,6 +434,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_grpc_ingest__health_check, setup, teardown),
         cmocka_unit_test_setup_teardown(test_grpc_ingest__send_span, setup, teardown),
         cmocka_unit_test_setup_teardown(test_grpc_ingest__served_over_h2, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_grpc_ingest__served_over_tls, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
