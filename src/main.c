@@ -33,6 +33,7 @@
 #include "forward/grpc_ingest.h"
 #include "http/server.h"
 #include "listen/listeners.h"
+#include "sources/sources.h"
 #include "spansinks/runner.h"
 #include "ssf/server.h"
 #include "tls/tls.h"
@@ -358,9 +359,24 @@ int main(int argc, char **argv)
         VN_LOG(WARN, "event=span_sinks_without_ssf msg=\"span_sinks are set but no ssf_listen_addresses: no span "
                      "will reach them\"");
     vn_ssf_server_set_span_hook(ssf, span_sinks ? vn_span_sinks_offer : NULL, span_sinks);
+    vn_sources_t *sources = NULL; /* Go `sources` (openmetrics scrapers) */
+    err[0] = '\0';
+    if (vn_sources_open(cfg, &app.stats, &sources, err, sizeof err) != VN_OK) {
+        int code = fail("sources", err, VN_ERR_CONFIG);
+        vn_span_sinks_free(span_sinks);
+        vn_ssf_server_free(ssf);
+        vn_listeners_free(listeners);
+        free_sinks(sinks, nsinks);
+        free(sinks);
+        if (tls)
+            SSL_CTX_free(tls);
+        vn_config_free(cfg);
+        return code;
+    }
     size_t nstatsd_readers = vn_listeners_reader_count(listeners);
+    size_t nssf_readers = vn_ssf_server_reader_count(ssf);
     size_t ngrpc = cfg->grpc_listen_addresses.n; /* one reader each: its server thread */
-    size_t nreaders = nstatsd_readers + vn_ssf_server_reader_count(ssf) + ngrpc;
+    size_t nreaders = nstatsd_readers + nssf_readers + vn_sources_reader_count(sources) + ngrpc;
     size_t nworkers = cfg->num_workers > 0 ? (size_t)cfg->num_workers : 1;
     vn_worker_t **workers = vn_xcalloc(nworkers, sizeof *workers);
     for (size_t w = 0; w < nworkers; w++) {
@@ -390,6 +406,10 @@ int main(int argc, char **argv)
         VN_LOG(ERROR, "event=ssf_start_failed");
         return 1;
     }
+    if (vn_sources_start(sources, &shared, nstatsd_readers + nssf_readers) != VN_OK) {
+        VN_LOG(ERROR, "event=sources_start_failed");
+        return 1;
+    }
     /* after the span workers: SendSpan hands them spans (issue 21) */
     vn_grpc_ingest_t **grpc_in = vn_xcalloc(ngrpc ? ngrpc : 1, sizeof *grpc_in);
     SSL_CTX *grpc_tls = NULL; /* Go: the statsd listeners' tls_key config, with ALPN h2 for gRPC */
@@ -400,9 +420,10 @@ int main(int argc, char **argv)
             return fail("grpc_listen_addresses", err, VN_ERR_CONFIG);
         vn_tls_files_alpn_h2(grpc_tls);
     }
+    size_t first_grpc_reader = nstatsd_readers + nssf_readers + vn_sources_reader_count(sources);
     for (size_t i = 0; i < ngrpc; i++) {
         vn_grpc_ingest_opts_t go = {.shared = &shared,
-                                    .reader_id = nstatsd_readers + vn_ssf_server_reader_count(ssf) + i,
+                                    .reader_id = first_grpc_reader + i,
                                     .ssf = ssf,
                                     .metric_max_length =
                                         cfg->metric_max_length > 0 ? (size_t)cfg->metric_max_length : 0,
@@ -477,6 +498,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < ngrpc; i++)
         vn_grpc_ingest_stop(grpc_in[i]); /* before the span workers it feeds */
     vn_ssf_server_stop(ssf); /* queued spans are converted before the final flush */
+    vn_sources_stop(sources); /* cancels an in-flight scrape; its committed samples make the final flush */
     vn_span_sinks_stop(span_sinks, sinks_by); /* after the span workers: they feed the span sinks */
     vn_forward_stop_import(forward); /* no import may land after the final flush */
     vn_flusher_stop_by(flusher, cfg->flush_on_shutdown, sinks_by);
@@ -490,6 +512,7 @@ int main(int argc, char **argv)
         vn_grpc_ingest_free(grpc_in[i]);
     free(grpc_in);
     vn_ssf_server_free(ssf);
+    vn_sources_free(sources);
     vn_span_sinks_free(span_sinks);
     for (size_t w = 0; w < nworkers; w++)
         vn_worker_free(workers[w]);

@@ -1071,6 +1071,9 @@ void vn_config_free(vn_config_t *cfg)
     for (size_t i = 0; i < cfg->n_span_sinks; i++)
         vn_cfg__sink_free(&cfg->span_sinks[i]);
     free(cfg->span_sinks);
+    for (size_t i = 0; i < cfg->n_sources; i++)
+        vn_cfg__source_free(&cfg->sources[i]);
+    free(cfg->sources);
     for (size_t i = 0; i < cfg->n_metric_sink_routing; i++)
         vn_cfg__routing_free(&cfg->metric_sink_routing[i]);
     free(cfg->metric_sink_routing);
@@ -1078,6 +1081,14 @@ void vn_config_free(vn_config_t *cfg)
 }
 
 const char *vn_sink_config_get(const vn_sink_config_t *sc, const char *key)
+{
+    for (size_t i = 0; i < sc->n_kv; i++)
+        if (strcmp(sc->kv[i].key, key) == 0)
+            return sc->kv[i].value;
+    return NULL;
+}
+
+const char *vn_source_config_get(const vn_source_config_t *sc, const char *key)
 {
     for (size_t i = 0; i < sc->n_kv; i++)
         if (strcmp(sc->kv[i].key, key) == 0)

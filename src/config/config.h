@@ -58,6 +58,19 @@ typedef struct vn_sink_config {
     size_t n_add_tags;
 } vn_sink_config_t;
 
+/** One `sources` entry (Go SourceConfig): a metric source such as the openmetrics
+ *  scraper (sources/source.h). `config:` is flattened like a sink's. */
+typedef struct vn_source_config {
+    char *kind;       /* "openmetrics" */
+    char *name;       /* instance name; defaults to kind */
+    vn_kv_t *kv;      /* the flattened `config:` block */
+    size_t n_kv;
+    vn_strlist_t tags; /* "k:v" tags added to every metric the source ingests */
+} vn_source_config_t;
+
+/** Value of a source config key, or NULL when absent. Borrows; valid while cfg lives. */
+const char *vn_source_config_get(const vn_source_config_t *sc, const char *key);
+
 /** veneur-c addition: one `metric_sink_routing` matcher (docs/behaviour.md W4.1). name_kind: any|exact|prefix|regex. */
 typedef struct vn_metric_matcher {
     char *name_kind;
@@ -137,6 +150,9 @@ typedef struct vn_config {
      * translated into entries here (same shape as metric sinks; the tag rules are unused) */
     vn_sink_config_t *span_sinks;
     size_t n_span_sinks;
+    /* metric sources (Go `sources`, src/sources/): kind, name, config, tags */
+    vn_source_config_t *sources;
+    size_t n_sources;
 
     /* v13 flat sink keys kept verbatim (secrets never printed) */
     char *datadog_api_key, *datadog_api_hostname;

@@ -265,6 +265,34 @@ static void put_tag_matchers(FILE *out, const vn_tag_matcher_t *t, size_t n)
     fputc(']', out);
 }
 
+static void put_sources(FILE *out, const vn_source_config_t *arr, size_t n)
+{
+    if (n == 0) {
+        fputs("sources: []\n", out);
+        return;
+    }
+    fputs("sources:\n", out);
+    for (size_t i = 0; i < n; i++) {
+        const vn_source_config_t *sc = &arr[i];
+        fputs("  - kind: ", out);
+        put_str(out, sc->kind);
+        fputs("\n    name: ", out);
+        put_str(out, sc->name);
+        fputs("\n    tags: [", out);
+        for (size_t j = 0; j < sc->tags.n; j++) {
+            if (j)
+                fputs(", ", out);
+            put_str(out, sc->tags.v[j]);
+        }
+        fputs("]\n    config: ", out);
+        if (sc->n_kv)
+            put_kv_tree(out, sc->kv, 0, sc->n_kv, 0, 0);
+        else
+            fputs("{}", out);
+        fputc('\n', out);
+    }
+}
+
 static void put_sinks(FILE *out, const char *section, const vn_sink_config_t *arr, size_t n)
 {
     if (n == 0) {
@@ -415,6 +443,11 @@ static void dump(const vn_config_t *cfg, FILE *out)
             bool span = strcmp(k->key, "span_sinks") == 0;
             put_sinks(out, k->key, span ? cfg->span_sinks : cfg->metric_sinks,
                       span ? cfg->n_span_sinks : cfg->n_metric_sinks);
+            continue;
+        }
+        if (k->type == VN_KT_SOURCES) {
+            group = NULL;
+            put_sources(out, cfg->sources, cfg->n_sources);
             continue;
         }
         if (k->type == VN_KT_ROUTING) {

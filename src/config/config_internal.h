@@ -143,6 +143,9 @@ vn_err_t vn_cfg__flatten(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_t 
 /** metric_sinks or span_sinks (section) into *arr / *n. */
 vn_err_t vn_cfg__parse_sinks(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_t *node, const char *section,
                              vn_sink_config_t **arr, size_t *n);
+/** `sources` into *arr / *n. */
+vn_err_t vn_cfg__parse_sources(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_t *node,
+                               vn_source_config_t **arr, size_t *n);
 vn_err_t vn_cfg__parse_routing(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_t *node);
 /** Scalar sequence -> owned string array (null -> empty). */
 vn_err_t vn_cfg__node_strlist(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_t *node, const char *where,
@@ -162,6 +165,7 @@ void vn_cfg__split_commas(const char *s, vn_strlist_t *out);
 /** Joins with ','; returns owned. */
 char *vn_cfg__join(const vn_strlist_t *l);
 void vn_cfg__sink_free(vn_sink_config_t *sc);
+void vn_cfg__source_free(vn_source_config_t *sc);
 /** Frees n matchers and the array. */
 void vn_cfg__matchers_free(vn_tag_matcher_t *m, size_t n);
 void vn_cfg__routing_free(vn_sink_routing_t *r);

@@ -58,6 +58,41 @@ static void tag_matchers(vn_json_t *w, const vn_tag_matcher_t *t, size_t n)
     vn_json_array_end(w);
 }
 
+static void kv_object(vn_json_t *w, const vn_kv_t *kvs, size_t n, bool ps)
+{
+    vn_json_object_begin(w);
+    for (size_t j = 0; j < n; j++) {
+        const vn_kv_t *kv = &kvs[j];
+        bool secret = vn_cfg__key_is_secret(kv->key);
+        vn_json_key(w, kv->key);
+        if (kv->is_list)
+            strlist(w, &kv->list, secret, ps);
+        else
+            str_value(w, kv->value, secret, ps);
+    }
+    vn_json_object_end(w);
+}
+
+/* Go SourceConfig: Kind, Name, Config, Tags. */
+static void sources(vn_json_t *w, const vn_source_config_t *arr, size_t n, bool ps)
+{
+    vn_json_array_begin(w);
+    for (size_t i = 0; i < n; i++) {
+        const vn_source_config_t *sc = &arr[i];
+        vn_json_object_begin(w);
+        vn_json_key(w, "Kind");
+        vn_json_string(w, sc->kind ? sc->kind : "");
+        vn_json_key(w, "Name");
+        vn_json_string(w, sc->name ? sc->name : "");
+        vn_json_key(w, "Config");
+        kv_object(w, sc->kv, sc->n_kv, ps);
+        vn_json_key(w, "Tags");
+        strlist(w, &sc->tags, false, ps);
+        vn_json_object_end(w);
+    }
+    vn_json_array_end(w);
+}
+
 static void sinks(vn_json_t *w, const vn_sink_config_t *arr, size_t n, bool ps)
 {
     vn_json_array_begin(w);
@@ -69,17 +104,7 @@ static void sinks(vn_json_t *w, const vn_sink_config_t *arr, size_t n, bool ps)
         vn_json_key(w, "Name");
         vn_json_string(w, sc->name ? sc->name : "");
         vn_json_key(w, "Config");
-        vn_json_object_begin(w);
-        for (size_t j = 0; j < sc->n_kv; j++) {
-            const vn_kv_t *kv = &sc->kv[j];
-            bool secret = vn_cfg__key_is_secret(kv->key);
-            vn_json_key(w, kv->key);
-            if (kv->is_list)
-                strlist(w, &kv->list, secret, ps);
-            else
-                str_value(w, kv->value, secret, ps);
-        }
-        vn_json_object_end(w);
+        kv_object(w, sc->kv, sc->n_kv, ps);
         vn_json_key(w, "MaxNameLength");
         vn_json_int(w, sc->max_name_length);
         vn_json_key(w, "MaxTagLength");
@@ -172,6 +197,7 @@ static void value(vn_json_t *w, const vn_config_t *c, const vn_config_key_t *k, 
         else
             sinks(w, c->metric_sinks, c->n_metric_sinks, ps);
         break;
+    case VN_KT_SOURCES: sources(w, c->sources, c->n_sources, ps); break;
     case VN_KT_ROUTING: routing(w, c, ps); break;
     default: vn_json_null(w); break;
     }
@@ -190,6 +216,7 @@ void vn_config_dump_json(const vn_config_t *cfg, bool print_secrets, vn_buf_t *o
         const char *go = k->gofield ? k->gofield
                          : k->type == VN_KT_SINKS ? (strcmp(k->key, "span_sinks") == 0 ? "SpanSinks" : "MetricSinks")
                          : k->type == VN_KT_ROUTING ? "MetricSinkRouting"
+                         : k->type == VN_KT_SOURCES ? "Sources"
                                                      : k->key;
         const char *dot = strchr(go, '.');
         char group[64];

@@ -80,7 +80,7 @@ const vn_config_key_t vn_config_keys[] = {
     K("read_buffer_size_bytes", "ReadBufferSizeBytes", VN_KT_INT, read_buffer_size_bytes, "2097152",
       VN_KF_ZERO_DEFAULT),
     K("sentry_dsn", "SentryDsn", VN_KT_STR, sentry_dsn, NULL, VN_KF_SECRET),
-    IGN("sources", "sources_not_supported"),
+    {.key = "sources", .type = VN_KT_SOURCES, .off = OFF(sources), .off2 = OFF(n_sources)},
     K("span_channel_capacity", "SpanChannelCapacity", VN_KT_INT, span_channel_capacity, "100", VN_KF_ZERO_DEFAULT),
     {.key = "span_sinks", .type = VN_KT_SINKS, .off = OFF(span_sinks), .off2 = OFF(n_span_sinks)},
     K("ssf_listen_addresses", "SsfListenAddresses", VN_KT_URLLIST, ssf_listen_addresses, NULL, 0),
@@ -505,7 +505,8 @@ vn_err_t vn_cfg__set_from_env(vn_cfg_loader_t *ld, const vn_config_key_t *k, con
         }
         return vn_cfg__kvvec_push(ld, v, k->sink_key, val, NULL, false);
     }
-    if (k->type == VN_KT_SINKS || k->type == VN_KT_ROUTING || k->type == VN_KT_IGNORED || k->type == VN_KT_MATCHERS)
+    if (k->type == VN_KT_SINKS || k->type == VN_KT_ROUTING || k->type == VN_KT_IGNORED || k->type == VN_KT_MATCHERS ||
+        k->type == VN_KT_SOURCES)
         return VN_OK; /* no env form (gofield is NULL for these) */
     return set_scalar(ld, k, val, false, where);
 }
@@ -527,6 +528,16 @@ vn_err_t vn_cfg__set_from_node(vn_cfg_loader_t *ld, const vn_config_key_t *k, ya
         *arr = NULL;
         *n = 0;
         return vn_cfg__parse_sinks(ld, doc, node, k->key, arr, n);
+    }
+    case VN_KT_SOURCES: {
+        vn_source_config_t **arr = FIELD(ld->obj, k, vn_source_config_t *);
+        size_t *n = (size_t *)(void *)((char *)ld->obj + k->off2);
+        for (size_t i = 0; i < *n; i++)
+            vn_cfg__source_free(&(*arr)[i]);
+        free(*arr);
+        *arr = NULL;
+        *n = 0;
+        return vn_cfg__parse_sources(ld, doc, node, arr, n);
     }
     case VN_KT_ROUTING:
         return vn_cfg__parse_routing(ld, doc, node);

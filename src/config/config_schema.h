@@ -38,6 +38,7 @@ typedef enum vn_ktype {
     VN_KT_ULONG,     /* unsigned long within [min, max]           */
     VN_KT_ENUM,      /* int: index of the text in names[]         */
     VN_KT_MATCHERS,  /* vn_tag_matcher_t * at off, size_t count at off2 (YAML only) */
+    VN_KT_SOURCES,   /* sources: vn_source_config_t * at off, count at off2 (YAML only) */
 } vn_ktype_t;
 
 enum {
@@ -60,7 +61,7 @@ typedef struct vn_config_key {
                               accepted values for messages ("consul, dns or kubernetes") */
     long long min, max;    /* INT, LONG, ULONG: the range when min < max (else the C type's) */
     const char *const *names; /* ENUM: NULL-terminated; the field holds the index */
-    size_t off2;           /* MATCHERS, SINKS: offset of the count */
+    size_t off2;           /* MATCHERS, SINKS, SOURCES: offset of the count */
 } vn_config_key_t;
 
 /**

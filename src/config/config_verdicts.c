@@ -40,16 +40,16 @@ const vn_config_kind_t vn_config_kinds[] = {
     {"metric_sinks", "s3", NULL},
     {"metric_sinks", "signalfx", NULL},
     {"metric_sinks", "prometheus_remote_write", NULL}, /* veneur-c: cortex under a clearer name */
-    {"span_sinks", "datadog", "span_sink_kind_not_implemented"},
+    {"span_sinks", "datadog", NULL},
     {"span_sinks", "debug", NULL},
     {"span_sinks", "falconer", "falconer_span_sink_not_implemented"},
-    {"span_sinks", "kafka", "span_sink_kind_not_implemented"},
+    {"span_sinks", "kafka", NULL},
     {"span_sinks", "lightstep", "lightstep_span_sink_not_implemented"},
     {"span_sinks", "newrelic", "newrelic_span_sink_not_implemented"},
-    {"span_sinks", "splunk", "span_sink_kind_not_implemented"},
+    {"span_sinks", "splunk", NULL},
     {"span_sinks", "xray", NULL},
     {"span_sinks", "localfile", NULL}, /* veneur-c: jsonl spans for scripts and tests */
-    {"sources", "openmetrics", "sources_not_supported"},
+    {"sources", "openmetrics", NULL},
 };
 const size_t vn_config_nkinds = sizeof vn_config_kinds / sizeof vn_config_kinds[0];
 
@@ -118,18 +118,19 @@ vn_err_t vn_cfg_loader_verdicts(vn_cfg_loader_t *ld)
                      key, why);
         vn_cfg__strict_add(ld, false, key);
     }
-    for (int sec = 0; ld->cfg && sec < 2; sec++) {
-        const char *section = sec ? "span_sinks" : "metric_sinks";
+    for (int sec = 0; ld->cfg && sec < 3; sec++) {
+        const char *section = sec == 2 ? "sources" : sec ? "span_sinks" : "metric_sinks";
         const vn_sink_config_t *arr = sec ? ld->cfg->span_sinks : ld->cfg->metric_sinks;
-        size_t n = sec ? ld->cfg->n_span_sinks : ld->cfg->n_metric_sinks;
+        size_t n = sec == 2 ? ld->cfg->n_sources : sec ? ld->cfg->n_span_sinks : ld->cfg->n_metric_sinks;
         for (size_t i = 0; i < n; i++) {
-            const char *kind = arr[i].kind;
+            const char *kind = sec == 2 ? ld->cfg->sources[i].kind : arr[i].kind;
+            const char *name = sec == 2 ? ld->cfg->sources[i].name : arr[i].name;
             const char *why = vn_cfg_kind_unimplemented(section, kind);
             if (!why)
                 continue;
             vn_log_write(VN_LOG_WARN, 0, "event=config_kind_not_implemented section=%s kind=%s name=%s reason=%s",
                          section, vn_log_quote_cstr(q, sizeof q, kind),
-                         vn_log_quote_cstr(item, sizeof item, arr[i].name), why);
+                         vn_log_quote_cstr(item, sizeof item, name), why);
             snprintf(item, sizeof item, "%s[%zu].kind=%s", section, i, vn_cfg__show(kind, false, q, sizeof q));
             vn_cfg__strict_add(ld, false, item);
         }

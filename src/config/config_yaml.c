@@ -149,6 +149,17 @@ void vn_cfg__sink_free(vn_sink_config_t *sc)
     memset(sc, 0, sizeof *sc);
 }
 
+void vn_cfg__source_free(vn_source_config_t *sc)
+{
+    free(sc->kind);
+    free(sc->name);
+    for (size_t i = 0; i < sc->n_kv; i++)
+        vn_cfg__kv_free(&sc->kv[i]);
+    free(sc->kv);
+    vn_cfg__strlist_free(&sc->tags);
+    memset(sc, 0, sizeof *sc);
+}
+
 void vn_cfg__routing_free(vn_sink_routing_t *r)
 {
     free(r->name);
@@ -695,6 +706,73 @@ vn_err_t vn_cfg__parse_sinks(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_nod
         return vn_cfg__errf(ld, "key \"%s\": too many sinks (%zu, max %u)", section, cnt, VN_CFG_MAX_SINKS);
     void *a = NULL;
     err = each_item(ld, doc, node, section, sizeof **arr, &a, n, parse_sink);
+    *arr = a;
+    return err;
+}
+
+/* ---------------------------------------------------------------- sources */
+
+/* Flattens a `config:` mapping into *kv / *n (handed over even on error so the caller frees it). */
+static vn_err_t parse_kv_block(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_t *v, const char *sub,
+                               vn_kv_t **kv, size_t *n)
+{
+    if (vn_cfg__is_null(v))
+        return VN_OK;
+    if (v->type != YAML_MAPPING_NODE)
+        return vn_cfg__errf(ld, "key \"%s\": expected a mapping (line %zu)", sub, v->start_mark.line + 1);
+    vn_kvvec_t vec = {0};
+    vn_err_t err = vn_cfg__flatten(ld, doc, v, "", 0, &vec);
+    *kv = vec.v;
+    *n = vec.n;
+    return err;
+}
+
+static vn_err_t source_key(vn_cfg_loader_t *ld, yaml_document_t *doc, const char *k, yaml_node_t *v,
+                           const char *sub, void *obj)
+{
+    vn_source_config_t *sc = obj;
+    if (strcmp(k, "kind") == 0)
+        return node_str(ld, v, sub, &sc->kind);
+    if (strcmp(k, "name") == 0)
+        return node_str(ld, v, sub, &sc->name);
+    if (strcmp(k, "config") == 0 && !sc->kv)
+        return parse_kv_block(ld, doc, v, sub, &sc->kv, &sc->n_kv);
+    if (strcmp(k, "tags") == 0) {
+        vn_cfg__strlist_free(&sc->tags);
+        return vn_cfg__node_strlist(ld, doc, v, sub, &sc->tags);
+    }
+    return vn_cfg__unknown_key(ld, sub);
+}
+
+static vn_err_t parse_source(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_t *node, const char *where,
+                             void *elem)
+{
+    vn_source_config_t *sc = elem;
+    vn_err_t err = each_key(ld, doc, node, where, source_key, sc);
+    if (err != VN_OK)
+        return err;
+    if (!sc->kind || !*sc->kind)
+        return vn_cfg__errf(ld, "key \"%s.kind\": missing (every source needs a kind)", where);
+    if (!sc->name || !*sc->name) {
+        free(sc->name);
+        sc->name = vn_xstrdup(sc->kind);
+    }
+    return VN_OK;
+}
+
+vn_err_t vn_cfg__parse_sources(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_t *node,
+                               vn_source_config_t **arr, size_t *n)
+{
+    size_t cnt;
+    if (vn_cfg__is_null(node))
+        return VN_OK;
+    vn_err_t err = seq_check(ld, node, "sources", &cnt);
+    if (err != VN_OK)
+        return err;
+    if (cnt > VN_CFG_MAX_SINKS)
+        return vn_cfg__errf(ld, "key \"sources\": too many sources (%zu, max %u)", cnt, VN_CFG_MAX_SINKS);
+    void *a = NULL;
+    err = each_item(ld, doc, node, "sources", sizeof **arr, &a, n, parse_source);
     *arr = a;
     return err;
 }

@@ -435,6 +435,24 @@ size_t vn_stats_render_prometheus(const vn_stats_t *s, char *buf, size_t cap)
             vn_stats_get(&s->ssf_frame_errors));
     counter(&o, "veneur_ssf_samples_invalid_total", "SSF samples not converted to metrics.",
             vn_stats_get(&s->ssf_samples_invalid));
+    counter(&o, "veneur_source_scrapes_total", "Source scrapes fetched and parsed.", vn_stats_get(&s->source_scrapes));
+    counter(&o, "veneur_source_scrape_failures_total", "Source scrapes without a usable response.",
+            vn_stats_get(&s->source_scrape_failures));
+    counter(&o, "veneur_source_scrapes_too_large_total",
+            "Source scrapes dropped whole: body over max_body_bytes or series over max_series.",
+            vn_stats_get(&s->source_scrapes_too_large));
+    counter(&o, "veneur_source_parse_errors_total", "Source scrapes dropped whole: not a valid text exposition.",
+            vn_stats_get(&s->source_parse_errors));
+    counter(&o, "veneur_source_samples_total", "Samples sources handed to the workers.",
+            vn_stats_get(&s->source_samples));
+    counter(&o, "veneur_source_samples_dropped_total", "Source samples refused by ingest: queue full, key too long.",
+            vn_stats_get(&s->source_samples_dropped));
+    counter(&o, "veneur_source_samples_invalid_total",
+            "Source samples not sent: non-finite gauge, too many labels.", vn_stats_get(&s->source_samples_invalid));
+    counter(&o, "veneur_source_families_filtered_total", "Families skipped by a source's allowlist or denylist.",
+            vn_stats_get(&s->source_families_filtered));
+    counter(&o, "veneur_source_tags_sanitized_total", "Source label values with ',', NUL or newline rewritten.",
+            vn_stats_get(&s->source_tags_sanitized));
     counter(&o, "veneur_ssf_metrics_generated_total", "Metrics derived from SSF spans.",
             vn_stats_get(&s->ssf_metrics_generated));
     counter(&o, "veneur_ssf_connections_accepted_total", "SSF stream connections accepted.",

@@ -175,6 +175,16 @@ typedef struct vn_stats {
     _Atomic uint64_t ssf_metrics_generated;  /* metrics derived from spans (Go metrics_flushed_total, metric_extraction) */
     _Atomic uint64_t ssf_conns_accepted, ssf_conns_rejected, ssf_conns_evicted, ssf_accept_backoffs;
     _Atomic uint64_t ssf_conns_idle_closed;  /* unix stream connections silent for VN_SSF_IDLE_TIMEOUT_MS */
+    /* metric sources (src/sources/: `sources` entries, all sources together) */
+    _Atomic uint64_t source_scrapes;           /* scrapes fetched and parsed */
+    _Atomic uint64_t source_scrape_failures;   /* no usable response: connect, timeout, non-200 status */
+    _Atomic uint64_t source_scrapes_too_large; /* dropped whole: body over max_body_bytes or series over max_series */
+    _Atomic uint64_t source_parse_errors;      /* dropped whole: not a valid text exposition */
+    _Atomic uint64_t source_samples;           /* samples handed to the workers */
+    _Atomic uint64_t source_samples_dropped;   /* refused by ingest (worker queue full, key too long) */
+    _Atomic uint64_t source_samples_invalid;   /* not sent: non-finite gauge value, more labels than a series holds */
+    _Atomic uint64_t source_families_filtered; /* families skipped by allowlist/denylist */
+    _Atomic uint64_t source_tags_sanitized;    /* label values with ',', NUL or newline rewritten */
     /* Samples refused by the series cap, per metric name (first VN_STATS_OVERFLOW_NAMES names,
      * then name "" for all others). Written by the flusher under overflow_mu, read by /metrics. */
     pthread_mutex_t overflow_mu;

@@ -838,3 +838,15 @@ size_t vn_prom_statsd_safe(char *p, size_t n, bool name, bool *changed)
     }
     return k;
 }
+
+size_t vn_prom_format_bound(double v, char *buf, size_t cap)
+{
+    int n;
+    if (isnan(v))
+        n = snprintf(buf, cap, "NaN");
+    else if (isinf(v))
+        n = snprintf(buf, cap, v > 0 ? "+Inf" : "-Inf");
+    else
+        n = snprintf(buf, cap, "%f", v);
+    return n < 0 ? 0 : (size_t)n;
+}

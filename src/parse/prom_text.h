@@ -183,6 +183,13 @@ size_t vn_prom_unescape(vn_str_t raw, char *out);
  */
 size_t vn_prom_statsd_safe(char *p, size_t n, bool name, bool *changed);
 
+/**
+ * Go `%f` of a bucket bound or quantile, as veneur-prometheus names buckets and
+ * the openmetrics source writes its `le`/`quantile` tags: "0.005000", "+Inf",
+ * "-Inf", "NaN". Returns the length written (truncated to cap like snprintf).
+ */
+size_t vn_prom_format_bound(double v, char *buf, size_t cap);
+
 /** Lower-case name of a type ("counter", ..., "unknown"). Never NULL. */
 const char *vn_prom_type_name(vn_prom_type_t t);
 

@@ -55,7 +55,7 @@ typedef struct payload {
     char *url;
     char *hdr[VN_HTTP_MAX_HEADERS];
     size_t nhdr;
-    char *method, *aws_sigv4, *userpwd; /* NULL unless the sink set them */
+    char *method, *aws_sigv4, *userpwd, *connect_to; /* NULL unless the sink set them */
     char *body;
     size_t len;
     size_t nmetrics;
@@ -179,6 +179,7 @@ static void payload_free(payload_t *p)
     free(p->method);
     free(p->aws_sigv4);
     free(p->userpwd);
+    free(p->connect_to);
     for (size_t i = 0; i < p->nhdr; i++)
         free(p->hdr[i]);
     free(p->body);
@@ -461,6 +462,7 @@ static void *delivery_main(void *arg)
             req.method = p->method;
             req.aws_sigv4 = p->aws_sigv4;
             req.userpwd = p->userpwd;
+            req.connect_to = p->connect_to;
             if (t->ops->start(t, &req, p) != VN_OK) {
                 pthread_mutex_lock(&d->mu); /* the transport is full: try again next round */
                 p->in_flight = false;
@@ -562,6 +564,7 @@ vn_err_t vn_delivery_enqueue(vn_delivery_t *d, vn_delivery_req_t *r)
     p->method = r->method ? vn_xstrdup(r->method) : NULL;
     p->aws_sigv4 = r->aws_sigv4 ? vn_xstrdup(r->aws_sigv4) : NULL;
     p->userpwd = r->userpwd ? vn_xstrdup(r->userpwd) : NULL;
+    p->connect_to = r->connect_to ? vn_xstrdup(r->connect_to) : NULL;
     p->body = body;
     p->len = r->len;
     p->nmetrics = r->nmetrics;

@@ -128,6 +128,7 @@ typedef struct vn_delivery_req {
     size_t len;
     size_t nmetrics;                           /* metrics (or events) in the body, for per-metric counters */
     const char *method, *aws_sigv4, *userpwd;  /* optional, copied: see vn_http_request_t */
+    const char *connect_to;                    /* optional, copied: see vn_http_request_t */
 } vn_delivery_req_t;
 
 /**

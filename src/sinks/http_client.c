@@ -39,6 +39,7 @@
 typedef struct xfer {
     CURL *easy; /* NULL once finished */
     struct curl_slist *hdrs;
+    struct curl_slist *connect_to; /* NULL unless the request has one */
     void *tag;
     vn_http_result_t res;
     char errbuf[CURL_ERROR_SIZE];
@@ -189,6 +190,8 @@ static void release_easy(curl_transport_t *c, xfer_t *x)
     }
     curl_slist_free_all(x->hdrs);
     x->hdrs = NULL;
+    curl_slist_free_all(x->connect_to);
+    x->connect_to = NULL;
 }
 
 static void set_error(xfer_t *x, CURLcode rc)
@@ -266,6 +269,10 @@ static vn_err_t ct_start(vn_http_transport_t *t, const vn_http_request_t *req, v
         curl_easy_setopt(e, CURLOPT_USERPWD, req->userpwd);
     }
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->hdrs);
+    if (req->connect_to) {
+        x->connect_to = curl_slist_append(NULL, req->connect_to);
+        curl_easy_setopt(e, CURLOPT_CONNECT_TO, x->connect_to);
+    }
     curl_easy_setopt(e, CURLOPT_USERAGENT, c->user_agent);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, timeout < 10000 ? timeout : 10000L);

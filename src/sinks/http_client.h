@@ -76,6 +76,9 @@ typedef struct vn_http_request {
     const char *method;    /* NULL: POST; else e.g. "PUT" (the body is sent the same way) */
     const char *aws_sigv4; /* NULL, or libcurl's CURLOPT_AWS_SIGV4 "aws:amz:REGION:SERVICE" (needs userpwd) */
     const char *userpwd;   /* NULL, or "ACCESS_KEY_ID:SECRET" for aws_sigv4 */
+    /* NULL, or libcurl's CURLOPT_CONNECT_TO "HOST:PORT:CONNECT_HOST:CONNECT_PORT": the URL's
+     * host (SNI, certificate check) is kept while the TCP connection goes elsewhere */
+    const char *connect_to;
 } vn_http_request_t;
 
 typedef struct vn_http_transport vn_http_transport_t;

@@ -22,6 +22,13 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
     return size * n;
 }
 
+/* Polled by curl about once a second and on every read: a stop request ends a slow scrape. */
+static int on_progress(void *ud, curl_off_t dlt, curl_off_t dln, curl_off_t ult, curl_off_t uln)
+{
+    (void)dlt, (void)dln, (void)ult, (void)uln;
+    return atomic_load_explicit((const _Atomic bool *)ud, memory_order_relaxed) ? 1 : 0;
+}
+
 vn_err_t vn_http_get(const vn_http_get_opts_t *o, vn_buf_t *body, long *status, char *err, size_t errcap)
 {
     long st = 0;
@@ -50,6 +57,11 @@ vn_err_t vn_http_get(const vn_http_get_opts_t *o, vn_buf_t *body, long *status, 
 #endif
     if (o->user_agent)
         curl_easy_setopt(c, CURLOPT_USERAGENT, o->user_agent);
+    if (o->cancel) {
+        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(c, CURLOPT_XFERINFODATA, (void *)o->cancel);
+        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    }
     if (o->ca_file && o->ca_file[0])
         curl_easy_setopt(c, CURLOPT_CAINFO, o->ca_file);
     CURLcode rc = curl_easy_perform(c);

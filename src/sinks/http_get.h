@@ -8,6 +8,8 @@
 #ifndef VN_SINKS_HTTP_GET_H
 #define VN_SINKS_HTTP_GET_H
 
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "core/buf.h"
@@ -22,6 +24,7 @@ typedef struct vn_http_get_opts {
     size_t max_body;                                  /* bytes; a longer body fails with VN_ERR_TOO_LARGE */
     const char *ca_file;                              /* NULL or "" = system CAs */
     const char *user_agent;                           /* NULL = curl's */
+    const _Atomic bool *cancel;                       /* NULL, or: true ends the transfer (VN_ERR_IO) */
 } vn_http_get_opts_t;
 
 /**

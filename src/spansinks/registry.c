@@ -16,8 +16,11 @@ static const struct {
     const char *kind;
     vn_span_sink_ctor_fn ctor;
 } kinds[] = {
+    {"datadog", vn_span_sink__datadog_new},
     {"debug", vn_span_sink__debug_new},
     {"localfile", vn_span_sink__localfile_new},
+    {"kafka", vn_span_sink__kafka_new},
+    {"splunk", vn_span_sink__splunk_new},
     {"xray", vn_span_sink__xray_new},
 };
 

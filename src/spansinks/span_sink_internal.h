@@ -22,11 +22,19 @@ typedef vn_err_t (*vn_span_sink_ctor_fn)(vn_span_sink_t *s, const vn_sink_config
 
 vn_err_t vn_span_sink__debug_new(vn_span_sink_t *s, const vn_sink_config_t *sc, const vn_config_t *cfg,
                                  char *errbuf, size_t errcap);
+vn_err_t vn_span_sink__datadog_new(vn_span_sink_t *s, const vn_sink_config_t *sc, const vn_config_t *cfg,
+                                   char *errbuf, size_t errcap);
 vn_err_t vn_span_sink__localfile_new(vn_span_sink_t *s, const vn_sink_config_t *sc, const vn_config_t *cfg,
                                      char *errbuf, size_t errcap);
+vn_err_t vn_span_sink__splunk_new(vn_span_sink_t *s, const vn_sink_config_t *sc, const vn_config_t *cfg,
+                                  char *errbuf, size_t errcap);
 /* xray.c: VN_ERR_IO when the daemon's address does not resolve or no socket connects to it */
 vn_err_t vn_span_sink__xray_new(vn_span_sink_t *s, const vn_sink_config_t *sc, const vn_config_t *cfg,
                                 char *errbuf, size_t errcap);
+
+/** Go's KafkaSpanSink (kafka.c); the producer connects in the background. */
+vn_err_t vn_span_sink__kafka_new(vn_span_sink_t *s, const vn_sink_config_t *sc, const vn_config_t *cfg,
+                                 char *errbuf, size_t errcap);
 
 /** printf into errbuf (NULL-safe); returns VN_ERR_CONFIG for `return vn_span_sink__errf(...)`. */
 vn_err_t vn_span_sink__errf(char *errbuf, size_t errcap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

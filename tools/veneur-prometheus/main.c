@@ -39,7 +39,7 @@ typedef struct loop {
     vn_pm_sender_t sender;
     vn_pm_tcfg_t tcfg;
     vn_prom_doc_t doc;
-    vn_pm_cache_t cache;
+    vn_prom_delta_t cache;
     vn_pm_out_t out;
 } loop_t;
 
@@ -84,7 +84,7 @@ static void scrape_once(loop_t *l)
     vn_pm_out_reset(&l->out);
     vn_err_t trc = vn_pm_translate(&l->tcfg, &l->cache, &l->doc, &l->out);
     if (trc != VN_OK) {
-        vn_pm_cache_abort(&l->cache);
+        vn_prom_delta_abort(&l->cache);
         VN_LOG(WARN, "event=decode_error host=\"%s\" err=\"translated output over %u bytes\"", o->url,
                VN_PM_MAX_LINES_BYTES);
         send_error_count(l, "veneur.prometheus.decode_errors_total");
@@ -92,7 +92,7 @@ static void scrape_once(loop_t *l)
     }
     size_t dgrams =
         vn_pm_send_lines(&l->sender, vn_buf_ptr(&l->out.lines), vn_buf_len(&l->out.lines), o->debug);
-    vn_pm_cache_done(&l->cache);
+    vn_prom_delta_done(&l->cache);
     if (l->out.too_long)
         VN_LOG(WARN, "event=lines_dropped reason=longer_than_datagram max_bytes=%d count=%llu",
                VN_PM_MAX_DATAGRAM, (unsigned long long)l->out.too_long);
@@ -141,7 +141,7 @@ static int run(const vn_pm_opts_t *o)
                             .adds = o->adds,
                             .nadds = o->nadds};
     vn_prom_doc_init(&l.doc, NULL);
-    vn_pm_cache_init(&l.cache);
+    vn_prom_delta_init(&l.cache, VN_PM_MAX_CACHE_BYTES);
     vn_pm_out_init(&l.out);
 
     struct sigaction sa;
@@ -169,7 +169,7 @@ static int run(const vn_pm_opts_t *o)
     VN_LOG(INFO, "event=stop datagrams=%llu send_errors=%llu", (unsigned long long)l.sender.datagrams,
            (unsigned long long)l.sender.send_errors);
     vn_pm_out_destroy(&l.out);
-    vn_pm_cache_destroy(&l.cache);
+    vn_prom_delta_destroy(&l.cache);
     vn_prom_doc_destroy(&l.doc);
     vn_pm_scraper_free(l.scraper);
     vn_pm_sender_close(&l.sender);

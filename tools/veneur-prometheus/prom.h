@@ -7,7 +7,7 @@
  * has been fetched, parsed (src/parse/prom_text.h) and translated:
  *   flags.c      argv -> vn_pm_opts_t (Go `flag` rules), regexes, rename/add lists
  *   scrape.c     one HTTP GET with libcurl (TLS, mTLS, unix socket, timeout, body cap)
- *   cache.c      counter values of the previous scrape (deltas, resets)
+ *   (src/parse/prom_delta.h: counter values of the previous scrape -- deltas, resets)
  *   translate.c  families -> statsd lines, Go veneur-prometheus naming
  *   send.c       -s address -> socket; lines -> <=1432-byte datagrams
  *   main.c       the poll loop, self-metrics, signals
@@ -27,6 +27,7 @@
 #include "core/regex.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "parse/prom_delta.h"
 #include "parse/prom_text.h"
 
 /** Largest datagram (datadog-go OptimalUDPPayloadSize); a longer line is dropped. */
@@ -35,7 +36,7 @@
 #define VN_PM_MAX_BODY (64u << 20)
 /** Cap on one scrape's rendered statsd lines (bytes). */
 #define VN_PM_MAX_LINES_BYTES (256u << 20)
-/** Cap on one generation of the counter cache's key bytes. */
+/** Cap on one generation of the counter cache's key bytes (parse/prom_delta.h). */
 #define VN_PM_MAX_CACHE_BYTES (256u << 20)
 
 /** Exit statuses: 0 after SIGTERM/SIGINT, 1 bad flag value, 2 bad flag syntax. */
@@ -86,41 +87,6 @@ void vn_pm_flags_usage(FILE *out);
  */
 void vn_pm_kv_parse(const char *arg, vn_pm_kv_t **v, size_t *n);
 
-/* ---- cache.c ---- */
-
-/** One scrape's counter values, keyed by metric name + tags. Private. */
-typedef struct vn_pm_gen {
-    vn_buf_t keys; /* key bytes of all entries */
-    struct vn_pm_entry *entries;
-    uint32_t n, cap;
-    uint32_t *index, mask; /* entry + 1, 0 empty */
-} vn_pm_gen_t;
-
-/**
- * Go's countCache: `last` holds the previous successful scrape, `next` the one
- * being translated. vn_pm_cache_done makes next the new last; vn_pm_cache_abort
- * drops next (a scrape that is not sent must not move the baseline).
- */
-typedef struct vn_pm_cache {
-    vn_pm_gen_t last, next;
-    bool have_last;    /* false until the first scrape completes */
-    uint64_t overflow; /* keys not stored because the generation was full */
-} vn_pm_cache_t;
-
-void vn_pm_cache_init(vn_pm_cache_t *c);
-void vn_pm_cache_destroy(vn_pm_cache_t *c);
-/**
- * Records value under key (copied) for the next scrape and returns the delta
- * to send (docs/behaviour.md W6.3): 0 before the first completed scrape; value when the key
- * was not in the last scrape or the value went down (a reset); else value -
- * previous (saturating). A key may repeat within a scrape (last value kept).
- */
-int64_t vn_pm_cache_diff(vn_pm_cache_t *c, const char *key, size_t keylen, int64_t value);
-void vn_pm_cache_done(vn_pm_cache_t *c);
-void vn_pm_cache_abort(vn_pm_cache_t *c);
-/** Entries in the last completed scrape. */
-uint32_t vn_pm_cache_size(const vn_pm_cache_t *c);
-
 /* ---- translate.c ---- */
 
 /** What to translate with; everything borrowed for the call. */
@@ -156,21 +122,17 @@ void vn_pm_out_destroy(vn_pm_out_t *o);
  * families skipped) and then the self-metrics Go sends after a scrape:
  * `veneur.prometheus.unknown_metric_type_total` (only if nonzero) and
  * `veneur.prometheus.metrics_flushed_total` = translated + 2. Counters go
- * through the cache; the caller calls vn_pm_cache_done (sent) or
- * vn_pm_cache_abort. VN_ERR_TOO_LARGE if the output cap is hit.
+ * through the cache; the caller calls vn_prom_delta_done (sent) or
+ * vn_prom_delta_abort. VN_ERR_TOO_LARGE if the output cap is hit.
  */
-vn_err_t vn_pm_translate(const vn_pm_tcfg_t *cfg, vn_pm_cache_t *cache, const vn_prom_doc_t *doc,
+vn_err_t vn_pm_translate(const vn_pm_tcfg_t *cfg, vn_prom_delta_t *cache, const vn_prom_doc_t *doc,
                          vn_pm_out_t *out);
 
 /** Appends `<prefix><name>:<value>|c` (no tags) -- the error self-metrics. */
 vn_err_t vn_pm_add_count(vn_pm_out_t *out, const char *prefix, const char *name, int64_t value);
 
-/** Go `%f` of a bucket bound: "0.005000", "+Inf", "-Inf" (NaN never reaches here). */
-size_t vn_pm_format_bound(double v, char *buf, size_t cap);
 /** Go int(q*100) on amd64: truncation; NaN and out-of-range give INT64_MIN. */
 int64_t vn_pm_go_int(double v);
-/** A counter value as an int64: truncation, NaN -> 0, saturating at the ends. */
-int64_t vn_pm_counter_int(double v);
 
 /* ---- scrape.c ---- */
 

@@ -58,33 +58,10 @@ void vn_pm_out_destroy(vn_pm_out_t *o)
     vn_buf_free(&o->_tmp);
 }
 
-size_t vn_pm_format_bound(double v, char *buf, size_t cap)
-{
-    int n;
-    if (isnan(v))
-        n = snprintf(buf, cap, "NaN");
-    else if (isinf(v))
-        n = snprintf(buf, cap, v > 0 ? "+Inf" : "-Inf");
-    else
-        n = snprintf(buf, cap, "%f", v);
-    return n < 0 ? 0 : (size_t)n;
-}
-
 int64_t vn_pm_go_int(double v)
 {
     /* amd64 CVTTSD2SQ: the "integer indefinite" value for NaN and overflow */
     if (isnan(v) || v >= 9223372036854775808.0 || v < -9223372036854775808.0)
-        return INT64_MIN;
-    return (int64_t)v;
-}
-
-int64_t vn_pm_counter_int(double v)
-{
-    if (isnan(v))
-        return 0;
-    if (v >= 9223372036854775808.0)
-        return INT64_MAX;
-    if (v < -9223372036854775808.0)
         return INT64_MIN;
     return (int64_t)v;
 }
@@ -220,7 +197,7 @@ static vn_err_t gauge(vn_pm_out_t *o, const vn_pm_tcfg_t *cfg, double v)
     return emit(o, cfg->prefix, num, 'g', true);
 }
 
-static vn_err_t counter(vn_pm_out_t *o, const vn_pm_tcfg_t *cfg, vn_pm_cache_t *cache, int64_t v)
+static vn_err_t counter(vn_pm_out_t *o, const vn_pm_tcfg_t *cfg, vn_prom_delta_t *cache, int64_t v)
 {
     /* key: name + tags, before the prefix (Go keys on the un-namespaced name) */
     vn_buf_t *k = &o->_tmp;
@@ -230,7 +207,7 @@ static vn_err_t counter(vn_pm_out_t *o, const vn_pm_tcfg_t *cfg, vn_pm_cache_t *
         rc = vn_buf_add(k, vn_buf_ptr(&o->_keytags), vn_buf_len(&o->_keytags));
     if (rc != VN_OK)
         return rc;
-    int64_t d = vn_pm_cache_diff(cache, vn_buf_ptr(k), vn_buf_len(k), v);
+    int64_t d = vn_prom_delta_diff(cache, vn_buf_ptr(k), vn_buf_len(k), v);
     o->translated++;
     if (d == 0)
         return VN_OK;
@@ -239,7 +216,7 @@ static vn_err_t counter(vn_pm_out_t *o, const vn_pm_tcfg_t *cfg, vn_pm_cache_t *
     return emit(o, cfg->prefix, num, 'c', true);
 }
 
-static vn_err_t series_out(const vn_pm_tcfg_t *cfg, vn_pm_cache_t *cache, const vn_prom_doc_t *doc,
+static vn_err_t series_out(const vn_pm_tcfg_t *cfg, vn_prom_delta_t *cache, const vn_prom_doc_t *doc,
                            const vn_prom_family_t *f, const vn_prom_series_t *s, vn_pm_out_t *o)
 {
     vn_err_t rc = build_tags(cfg, doc, s, o);
@@ -251,7 +228,7 @@ static vn_err_t series_out(const vn_pm_tcfg_t *cfg, vn_pm_cache_t *cache, const 
     switch (f->type) {
     case VN_PROM_COUNTER:
         rc = set_name(o, f->name, NULL);
-        return rc == VN_OK ? counter(o, cfg, cache, vn_pm_counter_int(s->value)) : rc;
+        return rc == VN_OK ? counter(o, cfg, cache, vn_prom_counter_int(s->value)) : rc;
     case VN_PROM_GAUGE:
     case VN_PROM_UNTYPED:
         rc = set_name(o, f->name, NULL);
@@ -261,7 +238,7 @@ static vn_err_t series_out(const vn_pm_tcfg_t *cfg, vn_pm_cache_t *cache, const 
         if ((rc = set_name(o, f->name, ".sum")) != VN_OK || (rc = gauge(o, cfg, s->sum)) != VN_OK)
             return rc;
         if ((rc = set_name(o, f->name, ".count")) != VN_OK ||
-            (rc = counter(o, cfg, cache, vn_pm_counter_int(s->count))) != VN_OK)
+            (rc = counter(o, cfg, cache, vn_prom_counter_int(s->count))) != VN_OK)
             return rc;
         for (uint32_t p = s->point_head; p != VN_PROM_NONE; p = doc->points[p].next) {
             const vn_prom_point_t *pt = &doc->points[p];
@@ -275,10 +252,10 @@ static vn_err_t series_out(const vn_pm_tcfg_t *cfg, vn_pm_cache_t *cache, const 
                 if (isnan(pt->bound))
                     continue;
                 char b[360];
-                vn_pm_format_bound(pt->bound, b, sizeof b);
+                vn_prom_format_bound(pt->bound, b, sizeof b);
                 snprintf(suffix, sizeof suffix, ".le%s", b);
                 if ((rc = set_name(o, f->name, suffix)) != VN_OK ||
-                    (rc = counter(o, cfg, cache, vn_pm_counter_int(pt->value))) != VN_OK)
+                    (rc = counter(o, cfg, cache, vn_prom_counter_int(pt->value))) != VN_OK)
                     return rc;
             }
         }
@@ -298,7 +275,7 @@ vn_err_t vn_pm_add_count(vn_pm_out_t *out, const char *prefix, const char *name,
     return rc == VN_OK ? emit(out, prefix, num, 'c', false) : rc;
 }
 
-vn_err_t vn_pm_translate(const vn_pm_tcfg_t *cfg, vn_pm_cache_t *cache, const vn_prom_doc_t *doc,
+vn_err_t vn_pm_translate(const vn_pm_tcfg_t *cfg, vn_prom_delta_t *cache, const vn_prom_doc_t *doc,
                          vn_pm_out_t *out)
 {
     for (uint32_t fi = 0; fi < doc->nfamilies; fi++) {

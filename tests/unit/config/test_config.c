@@ -15,6 +15,7 @@
 
 #include "config/config.h"
 #include "config/config_internal.h"
+#include "core/buf.h"
 #include "core/log.h"
 #include "core/metric.h"
 #include "parse/dogstatsd.h"
@@ -1067,6 +1068,80 @@ static void test_config__dump_round_trip(void **state)
     vn_config_free(b);
 }
 
+/* ------------------------------------------------------------------ sources */
+
+static void test_config__sources(void **state)
+{
+    (void)state;
+    const char *yaml = "sources:\n"
+                       "  - kind: openmetrics\n"
+                       "    name: node\n"
+                       "    tags: [\"env:test\", \"team:x\"]\n"
+                       "    config:\n"
+                       "      scrape_interval: 10s\n"
+                       "      scrape_target: http://127.0.0.1:9100/metrics\n"
+                       "      allowlist: \"^node_\"\n"
+                       "  - kind: openmetrics\n"
+                       "    config: {scrape_interval: 5s, scrape_target: \"http://h/m\"}\n";
+    capture_t cap;
+    cap_begin(&cap);
+    vn_config_t *a = load_ok(yaml, NULL, true);
+    char *log = cap_end(&cap);
+    assert_null(strstr(log, "not_implemented")); /* the openmetrics kind is implemented */
+    free(log);
+    assert_int_equal(a->n_sources, 2);
+    assert_string_equal(a->sources[0].kind, "openmetrics");
+    assert_string_equal(a->sources[0].name, "node");
+    assert_int_equal(a->sources[0].tags.n, 2);
+    assert_string_equal(a->sources[0].tags.v[1], "team:x");
+    assert_string_equal(vn_source_config_get(&a->sources[0], "scrape_interval"), "10s");
+    assert_string_equal(vn_source_config_get(&a->sources[0], "allowlist"), "^node_");
+    assert_null(vn_source_config_get(&a->sources[0], "denylist"));
+    assert_string_equal(a->sources[1].name, "openmetrics"); /* name defaults to the kind */
+    assert_int_equal(a->sources[1].tags.n, 0);
+    /* the dump loads back into the same sources, and dumps the same */
+    char *d = dump_to_string(a);
+    assert_contains(d, "sources:\n  - kind: \"openmetrics\"\n    name: \"node\"\n    tags: [\"env:test\", \"team:x\"]\n");
+    vn_config_t *b = load_ok(d, NULL, true);
+    assert_int_equal(b->n_sources, 2);
+    for (size_t s = 0; s < 2; s++) {
+        assert_string_equal(a->sources[s].name, b->sources[s].name);
+        assert_int_equal(a->sources[s].tags.n, b->sources[s].tags.n);
+        assert_int_equal(a->sources[s].n_kv, b->sources[s].n_kv);
+        for (size_t i = 0; i < a->sources[s].n_kv; i++) {
+            assert_string_equal(a->sources[s].kv[i].key, b->sources[s].kv[i].key);
+            assert_string_equal(a->sources[s].kv[i].value, b->sources[s].kv[i].value);
+        }
+    }
+    char *d2 = dump_to_string(b);
+    assert_string_equal(d, d2);
+    free(d);
+    free(d2);
+    /* JSON: Go's SourceConfig field names */
+    vn_buf_t j = VN_BUF_INIT(1 << 20);
+    vn_config_dump_json(a, false, &j);
+    const char *want[] = {"\"Sources\":[{\"Kind\":\"openmetrics\",\"Name\":\"node\",\"Config\":{",
+                          "\"Tags\":[\"env:test\",\"team:x\"]"};
+    for (size_t w = 0; w < 2; w++)
+        if (!memmem(vn_buf_ptr(&j), vn_buf_len(&j), want[w], strlen(want[w])))
+            fail_msg("no %s in %.*s", want[w], (int)vn_buf_len(&j), vn_buf_ptr(&j));
+    vn_buf_free(&j);
+    vn_config_free(a);
+    vn_config_free(b);
+    /* shape errors */
+    assert_contains(load_err("sources: [{name: x}]\n", NULL, true), "sources[0].kind");
+    assert_contains(load_err("sources: [{kind: openmetrics, bogus: 1}]\n", NULL, true),
+                    "unknown key \"sources[0].bogus\"");
+    assert_contains(load_err("sources: [{kind: openmetrics, config: [1]}]\n", NULL, true), "expected a mapping");
+    /* an unknown kind is reported like an unknown sink kind */
+    cap_begin(&cap);
+    a = load_ok("sources: [{kind: nosuch}]\n", NULL, false);
+    log = cap_end(&cap);
+    assert_contains(log, "event=config_kind_not_implemented section=sources kind=\"nosuch\"");
+    free(log);
+    vn_config_free(a);
+}
+
 static void test_config__load_file(void **state)
 {
     (void)state;
@@ -1413,6 +1488,7 @@ int main(void)
         cmocka_unit_test(test_config__implicit_tag_limit),
         cmocka_unit_test(test_config__url_userinfo_redacted),
         cmocka_unit_test(test_config__url_query_secrets_redacted),
+        cmocka_unit_test(test_config__sources),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

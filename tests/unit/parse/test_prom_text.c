@@ -20,7 +20,6 @@
 
 #include "parse/prom_text.h"
 
-#include "../../../tools/veneur-prometheus/cache.c"
 #include "../../../tools/veneur-prometheus/flags.c"
 #include "../../../tools/veneur-prometheus/send.c"
 #include "../../../tools/veneur-prometheus/translate.c"
@@ -424,14 +423,14 @@ static void test_prom_text__limits(void **state)
 /* ------------------------------------------------------------ translator */
 
 typedef struct {
-    vn_pm_cache_t cache;
+    vn_prom_delta_t cache;
     vn_pm_out_t out;
     vn_pm_tcfg_t cfg;
 } tr_t;
 
 static void tr_init(tr_t *t, const char *prefix)
 {
-    vn_pm_cache_init(&t->cache);
+    vn_prom_delta_init(&t->cache, VN_PM_MAX_CACHE_BYTES);
     vn_pm_out_init(&t->out);
     memset(&t->cfg, 0, sizeof t->cfg);
     t->cfg.prefix = prefix;
@@ -439,7 +438,7 @@ static void tr_init(tr_t *t, const char *prefix)
 
 static void tr_destroy(tr_t *t)
 {
-    vn_pm_cache_destroy(&t->cache);
+    vn_prom_delta_destroy(&t->cache);
     vn_pm_out_destroy(&t->out);
 }
 
@@ -449,48 +448,48 @@ static const char *scrape(tr_t *t, const char *body)
     parse_ok(body);
     vn_pm_out_reset(&t->out);
     assert_int_equal(vn_pm_translate(&t->cfg, &t->cache, &g_doc, &t->out), VN_OK);
-    vn_pm_cache_done(&t->cache);
+    vn_prom_delta_done(&t->cache);
     return vn_buf_ptr(&t->out.lines);
 }
 
 static void test_prom_text__cache_delta_logic(void **state)
 {
     (void)state;
-    vn_pm_cache_t c;
-    vn_pm_cache_init(&c);
+    vn_prom_delta_t c;
+    vn_prom_delta_init(&c, VN_PM_MAX_CACHE_BYTES);
     /* first scrape: no basis, nothing counted */
-    assert_int_equal(vn_pm_cache_diff(&c, "a", 1, 3), 0);
-    assert_int_equal(vn_pm_cache_diff(&c, "b", 1, 3), 0);
-    vn_pm_cache_done(&c);
-    assert_int_equal(vn_pm_cache_size(&c), 2);
-    assert_int_equal(vn_pm_cache_diff(&c, "a", 1, 6), 3); /* grew */
-    assert_int_equal(vn_pm_cache_diff(&c, "c", 1, 4), 4); /* new series: full value */
-    vn_pm_cache_done(&c);
-    assert_int_equal(vn_pm_cache_diff(&c, "b", 1, 3), 3); /* came, left, came back: new again */
-    assert_int_equal(vn_pm_cache_diff(&c, "a", 1, 6), 0); /* unchanged */
-    assert_int_equal(vn_pm_cache_diff(&c, "c", 1, 1), 1); /* went down: a reset, send current */
-    vn_pm_cache_done(&c);
+    assert_int_equal(vn_prom_delta_diff(&c, "a", 1, 3), 0);
+    assert_int_equal(vn_prom_delta_diff(&c, "b", 1, 3), 0);
+    vn_prom_delta_done(&c);
+    assert_int_equal(vn_prom_delta_size(&c), 2);
+    assert_int_equal(vn_prom_delta_diff(&c, "a", 1, 6), 3); /* grew */
+    assert_int_equal(vn_prom_delta_diff(&c, "c", 1, 4), 4); /* new series: full value */
+    vn_prom_delta_done(&c);
+    assert_int_equal(vn_prom_delta_diff(&c, "b", 1, 3), 3); /* came, left, came back: new again */
+    assert_int_equal(vn_prom_delta_diff(&c, "a", 1, 6), 0); /* unchanged */
+    assert_int_equal(vn_prom_delta_diff(&c, "c", 1, 1), 1); /* went down: a reset, send current */
+    vn_prom_delta_done(&c);
     /* abort: the scrape that failed does not move the baseline */
-    assert_int_equal(vn_pm_cache_diff(&c, "a", 1, 100), 94);
-    vn_pm_cache_abort(&c);
-    assert_int_equal(vn_pm_cache_diff(&c, "a", 1, 10), 4);
-    vn_pm_cache_done(&c);
+    assert_int_equal(vn_prom_delta_diff(&c, "a", 1, 100), 94);
+    vn_prom_delta_abort(&c);
+    assert_int_equal(vn_prom_delta_diff(&c, "a", 1, 10), 4);
+    vn_prom_delta_done(&c);
     /* keys are whole byte strings ("a" vs "a\xff") and the delta saturates */
-    assert_int_equal(vn_pm_cache_diff(&c, "a\xff", 2, 7), 7);
-    assert_int_equal(vn_pm_cache_diff(&c, "a", 1, 12), 2);
-    vn_pm_cache_done(&c);
-    assert_int_equal(vn_pm_cache_diff(&c, "neg", 3, INT64_MIN), INT64_MIN);
-    vn_pm_cache_done(&c);
-    assert_int_equal(vn_pm_cache_diff(&c, "neg", 3, INT64_MAX), INT64_MAX);
+    assert_int_equal(vn_prom_delta_diff(&c, "a\xff", 2, 7), 7);
+    assert_int_equal(vn_prom_delta_diff(&c, "a", 1, 12), 2);
+    vn_prom_delta_done(&c);
+    assert_int_equal(vn_prom_delta_diff(&c, "neg", 3, INT64_MIN), INT64_MIN);
+    vn_prom_delta_done(&c);
+    assert_int_equal(vn_prom_delta_diff(&c, "neg", 3, INT64_MAX), INT64_MAX);
     /* many keys grow the index */
     char k[32];
     for (int i = 0; i < 5000; i++)
-        vn_pm_cache_diff(&c, k, (size_t)snprintf(k, sizeof k, "k%d", i), i);
-    vn_pm_cache_done(&c);
-    assert_int_equal(vn_pm_cache_size(&c), 5001); /* and "neg" */
+        vn_prom_delta_diff(&c, k, (size_t)snprintf(k, sizeof k, "k%d", i), i);
+    vn_prom_delta_done(&c);
+    assert_int_equal(vn_prom_delta_size(&c), 5001); /* and "neg" */
     for (int i = 0; i < 5000; i++)
-        assert_int_equal(vn_pm_cache_diff(&c, k, (size_t)snprintf(k, sizeof k, "k%d", i), i + 2), 2);
-    vn_pm_cache_destroy(&c);
+        assert_int_equal(vn_prom_delta_diff(&c, k, (size_t)snprintf(k, sizeof k, "k%d", i), i + 2), 2);
+    vn_prom_delta_destroy(&c);
 }
 
 static void test_prom_text__translate_counters_over_scrapes(void **state)
@@ -659,26 +658,26 @@ static void test_prom_text__number_helpers(void **state)
 {
     (void)state;
     char b[400];
-    vn_pm_format_bound(0.005, b, sizeof b);
+    vn_prom_format_bound(0.005, b, sizeof b);
     assert_string_equal(b, "0.005000");
-    vn_pm_format_bound(1, b, sizeof b);
+    vn_prom_format_bound(1, b, sizeof b);
     assert_string_equal(b, "1.000000");
-    vn_pm_format_bound(INFINITY, b, sizeof b);
+    vn_prom_format_bound(INFINITY, b, sizeof b);
     assert_string_equal(b, "+Inf");
-    vn_pm_format_bound(-INFINITY, b, sizeof b);
+    vn_prom_format_bound(-INFINITY, b, sizeof b);
     assert_string_equal(b, "-Inf");
-    vn_pm_format_bound(-0.0000004, b, sizeof b);
+    vn_prom_format_bound(-0.0000004, b, sizeof b);
     assert_string_equal(b, "-0.000000");
-    vn_pm_format_bound(1e20, b, sizeof b);
+    vn_prom_format_bound(1e20, b, sizeof b);
     assert_string_equal(b, "100000000000000000000.000000");
     assert_true(vn_pm_go_int(99.9) == 99);
     assert_true(vn_pm_go_int(-0.5) == 0);
     assert_true(vn_pm_go_int(INFINITY) == INT64_MIN);
     assert_true(vn_pm_go_int(NAN) == INT64_MIN);
-    assert_true(vn_pm_counter_int(12.9) == 12);
-    assert_true(vn_pm_counter_int(NAN) == 0);
-    assert_true(vn_pm_counter_int(1e300) == INT64_MAX);
-    assert_true(vn_pm_counter_int(-1e300) == INT64_MIN);
+    assert_true(vn_prom_counter_int(12.9) == 12);
+    assert_true(vn_prom_counter_int(NAN) == 0);
+    assert_true(vn_prom_counter_int(1e300) == INT64_MAX);
+    assert_true(vn_prom_counter_int(-1e300) == INT64_MIN);
 }
 
 /* ------------------------------------------------------------ packing */

@@ -1,43 +1,31 @@
 /*
- * cache.c - counter values of the previous scrape, for deltas (docs/behaviour.md W6.3).
+ * prom_delta.c - counter deltas between scrapes (see prom_delta.h).
  *
- * Prometheus counters are cumulative; statsd counters are increments. Each
- * scrape records every counter under its key (metric name, then each tag
- * preceded by a 0xff byte -- a byte valid UTF-8 never contains, so, unlike
- * Go's "-"-joined key, `a:b-c` and `a:b`,`c` cannot collide) in `next`, and
- * compares it with `last`, the previous scrape that was sent:
- *
- *   no scrape completed yet        -> 0 (no basis: Go's "first" state)
- *   key absent from last           -> the full value (a new series)
- *   value < last                   -> the full value (the target restarted)
- *   otherwise                      -> value - last
- *
- * Only two generations are kept, so series that disappear are forgotten after
- * one scrape and memory follows the target's current size. Each generation is
- * a key-byte pool, an entry array and an open-addressing index, all reused
- * from scrape to scrape (reset, not freed).
+ * Keys are hashed with FNV-1a 64; a generation is an append-only key pool plus
+ * entries and an open-addressing index rebuilt when half full.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/hash.h"
 #include "core/log.h"
 #include "core/xalloc.h"
-#include "prom.h"
+#include "parse/prom_delta.h"
 
-struct vn_pm_entry {
+struct vn_prom_delta_entry {
     uint64_t hash;
     uint32_t off, len; /* in gen->keys */
     int64_t value;
 };
 
-static void gen_init(vn_pm_gen_t *g)
+static void gen_init(vn_prom_delta_gen_t *g, size_t max_key_bytes)
 {
     memset(g, 0, sizeof *g);
-    vn_buf_init(&g->keys, VN_PM_MAX_CACHE_BYTES);
+    vn_buf_init(&g->keys, max_key_bytes);
 }
 
-static void gen_destroy(vn_pm_gen_t *g)
+static void gen_destroy(vn_prom_delta_gen_t *g)
 {
     vn_buf_free(&g->keys);
     free(g->entries);
@@ -45,7 +33,7 @@ static void gen_destroy(vn_pm_gen_t *g)
     memset(g, 0, sizeof *g);
 }
 
-static void gen_reset(vn_pm_gen_t *g)
+static void gen_reset(vn_prom_delta_gen_t *g)
 {
     vn_buf_reset(&g->keys);
     g->n = 0;
@@ -53,20 +41,20 @@ static void gen_reset(vn_pm_gen_t *g)
         memset(g->index, 0, ((size_t)g->mask + 1) * sizeof *g->index);
 }
 
-static struct vn_pm_entry *gen_find(const vn_pm_gen_t *g, uint64_t h, const char *key, size_t len)
+static struct vn_prom_delta_entry *gen_find(const vn_prom_delta_gen_t *g, uint64_t h, const char *key, size_t len)
 {
     if (!g->index)
         return NULL;
     const char *pool = vn_buf_ptr(&g->keys);
     for (uint32_t j = (uint32_t)h & g->mask, v; (v = g->index[j]) != 0; j = (j + 1) & g->mask) {
-        struct vn_pm_entry *e = &g->entries[v - 1];
+        struct vn_prom_delta_entry *e = &g->entries[v - 1];
         if (e->hash == h && e->len == len && memcmp(pool + e->off, key, len) == 0)
             return e;
     }
     return NULL;
 }
 
-static void gen_index(vn_pm_gen_t *g, uint32_t i)
+static void gen_index(vn_prom_delta_gen_t *g, uint32_t i)
 {
     uint32_t j = (uint32_t)g->entries[i].hash & g->mask;
     while (g->index[j])
@@ -75,9 +63,9 @@ static void gen_index(vn_pm_gen_t *g, uint32_t i)
 }
 
 /* Inserts or overwrites; false when the key pool is full. */
-static bool gen_put(vn_pm_gen_t *g, uint64_t h, const char *key, size_t len, int64_t value)
+static bool gen_put(vn_prom_delta_gen_t *g, uint64_t h, const char *key, size_t len, int64_t value)
 {
-    struct vn_pm_entry *e = gen_find(g, h, key, len);
+    struct vn_prom_delta_entry *e = gen_find(g, h, key, len);
     if (e) {
         e->value = value;
         return true;
@@ -90,7 +78,7 @@ static bool gen_put(vn_pm_gen_t *g, uint64_t h, const char *key, size_t len, int
         g->entries = vn_xrealloc(g->entries, (size_t)g->cap * sizeof *g->entries);
     }
     uint32_t i = g->n++;
-    g->entries[i] = (struct vn_pm_entry){h, (uint32_t)off, (uint32_t)len, value};
+    g->entries[i] = (struct vn_prom_delta_entry){h, (uint32_t)off, (uint32_t)len, value};
     if (!g->index || (uint64_t)g->n * 2 > (uint64_t)g->mask + 1) {
         uint32_t slots = g->index ? (g->mask + 1) * 2 : 2048;
         free(g->index);
@@ -104,14 +92,15 @@ static bool gen_put(vn_pm_gen_t *g, uint64_t h, const char *key, size_t len, int
     return true;
 }
 
-void vn_pm_cache_init(vn_pm_cache_t *c)
+void vn_prom_delta_init(vn_prom_delta_t *c, size_t max_key_bytes)
 {
     memset(c, 0, sizeof *c);
-    gen_init(&c->last);
-    gen_init(&c->next);
+    c->max_key_bytes = max_key_bytes;
+    gen_init(&c->last, max_key_bytes);
+    gen_init(&c->next, max_key_bytes);
 }
 
-void vn_pm_cache_destroy(vn_pm_cache_t *c)
+void vn_prom_delta_destroy(vn_prom_delta_t *c)
 {
     if (!c)
         return;
@@ -120,15 +109,15 @@ void vn_pm_cache_destroy(vn_pm_cache_t *c)
     c->have_last = false;
 }
 
-int64_t vn_pm_cache_diff(vn_pm_cache_t *c, const char *key, size_t keylen, int64_t value)
+int64_t vn_prom_delta_diff(vn_prom_delta_t *c, const char *key, size_t keylen, int64_t value)
 {
     uint64_t h = vn_fnv1a64(key, keylen);
     if (!gen_put(&c->next, h, key, keylen, value) && c->overflow++ == 0)
-        VN_LOG(WARN, "event=cache_full limit_bytes=%u msg=\"counter keys past the limit are not remembered\"",
-               VN_PM_MAX_CACHE_BYTES);
+        VN_LOG(WARN, "event=cache_full limit_bytes=%zu msg=\"counter keys past the limit are not remembered\"",
+               c->max_key_bytes);
     if (!c->have_last)
         return 0;
-    const struct vn_pm_entry *prev = gen_find(&c->last, h, key, keylen);
+    const struct vn_prom_delta_entry *prev = gen_find(&c->last, h, key, keylen);
     if (!prev || prev->value > value)
         return value;
     int64_t d;
@@ -137,15 +126,26 @@ int64_t vn_pm_cache_diff(vn_pm_cache_t *c, const char *key, size_t keylen, int64
     return d;
 }
 
-void vn_pm_cache_done(vn_pm_cache_t *c)
+void vn_prom_delta_done(vn_prom_delta_t *c)
 {
-    vn_pm_gen_t t = c->last;
+    vn_prom_delta_gen_t t = c->last;
     c->last = c->next;
     c->next = t;
     gen_reset(&c->next);
     c->have_last = true;
 }
 
-void vn_pm_cache_abort(vn_pm_cache_t *c) { gen_reset(&c->next); }
+void vn_prom_delta_abort(vn_prom_delta_t *c) { gen_reset(&c->next); }
 
-uint32_t vn_pm_cache_size(const vn_pm_cache_t *c) { return c->have_last ? c->last.n : 0; }
+uint32_t vn_prom_delta_size(const vn_prom_delta_t *c) { return c->have_last ? c->last.n : 0; }
+
+int64_t vn_prom_counter_int(double v)
+{
+    if (isnan(v))
+        return 0;
+    if (v >= 9223372036854775808.0)
+        return INT64_MAX;
+    if (v < -9223372036854775808.0)
+        return INT64_MIN;
+    return (int64_t)v;
+}
