@@ -28,9 +28,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 # npm packages the tests use (pinned by each package-lock.json): statsd clients and the gRPC peer
-# for the e2e tests, the s3rver fake S3 server for the s3 sink's, kubernetes-models for the
-# deployment checks.
-for d in tests/e2e/node tests/e2e/s3 tests/deploy; do
+# for the e2e tests, the OpenTelemetry JS SDK for the OTLP ones (tests/e2e/otel), the s3rver fake
+# S3 server for the s3 sink's, kubernetes-models for the deployment checks.
+for d in tests/e2e/node tests/e2e/s3 tests/e2e/otel tests/deploy; do
   if [ -f "$d/package.json" ] && { [ ! -f "$d/node_modules/.package-lock.json" ] ||
        [ "$d/package-lock.json" -nt "$d/node_modules/.package-lock.json" ]; }; then
     (cd "$d" && { npm ci --silent --no-audit --no-fund >/dev/null 2>&1 || npm install --silent --no-audit --no-fund >/dev/null; })

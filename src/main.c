@@ -35,6 +35,8 @@
 #include "listen/listeners.h"
 #include "sources/sources.h"
 #include "spansinks/runner.h"
+#include "otlp/grpc_client.h"
+#include "otlp/server.h"
 #include "ssf/server.h"
 #include "tls/tls.h"
 #include "tls/tls_files.h"
@@ -295,6 +297,8 @@ int main(int argc, char **argv)
         }
     }
 
+    /* the otlp sink's gRPC transport sits above the sinks in the layer order */
+    vn_sink_otlp_set_grpc_transport(vn_otlp_grpc_transport_new);
     vn_sink_t **sinks = vn_xcalloc(cfg->n_metric_sinks ? cfg->n_metric_sinks : 1, sizeof *sinks);
     size_t nsinks = 0;
     for (size_t i = 0; i < cfg->n_metric_sinks; i++) {
@@ -374,9 +378,26 @@ int main(int argc, char **argv)
         return code;
     }
     size_t nstatsd_readers = vn_listeners_reader_count(listeners);
+    vn_otlp_server_t *otlp = NULL; /* otlp_listen_addresses (otlp/server.h) */
+    err[0] = '\0';
+    if (vn_otlp_server_open(cfg, &app.stats, &otlp, err, sizeof err) != VN_OK) {
+        int code = fail("otlp_listen_addresses", err, VN_ERR_CONFIG);
+        vn_sources_free(sources);
+        vn_span_sinks_free(span_sinks);
+        vn_ssf_server_free(ssf);
+        vn_listeners_free(listeners);
+        free_sinks(sinks, nsinks);
+        free(sinks);
+        if (tls)
+            SSL_CTX_free(tls);
+        vn_config_free(cfg);
+        return code;
+    }
     size_t nssf_readers = vn_ssf_server_reader_count(ssf);
+    size_t nsource_readers = vn_sources_reader_count(sources);
     size_t ngrpc = cfg->grpc_listen_addresses.n; /* one reader each: its server thread */
-    size_t nreaders = nstatsd_readers + nssf_readers + vn_sources_reader_count(sources) + ngrpc;
+    size_t nreaders =
+        nstatsd_readers + nssf_readers + nsource_readers + vn_otlp_server_reader_count(otlp) + ngrpc;
     size_t nworkers = cfg->num_workers > 0 ? (size_t)cfg->num_workers : 1;
     vn_worker_t **workers = vn_xcalloc(nworkers, sizeof *workers);
     for (size_t w = 0; w < nworkers; w++) {
@@ -410,6 +431,10 @@ int main(int argc, char **argv)
         VN_LOG(ERROR, "event=sources_start_failed");
         return 1;
     }
+    if (vn_otlp_server_start(otlp, &shared, nstatsd_readers + nssf_readers + nsource_readers) != VN_OK) {
+        VN_LOG(ERROR, "event=otlp_start_failed");
+        return 1;
+    }
     /* after the span workers: SendSpan hands them spans (issue 21) */
     vn_grpc_ingest_t **grpc_in = vn_xcalloc(ngrpc ? ngrpc : 1, sizeof *grpc_in);
     SSL_CTX *grpc_tls = NULL; /* Go: the statsd listeners' tls_key config, with ALPN h2 for gRPC */
@@ -420,7 +445,7 @@ int main(int argc, char **argv)
             return fail("grpc_listen_addresses", err, VN_ERR_CONFIG);
         vn_tls_files_alpn_h2(grpc_tls);
     }
-    size_t first_grpc_reader = nstatsd_readers + nssf_readers + vn_sources_reader_count(sources);
+    size_t first_grpc_reader = nstatsd_readers + nssf_readers + nsource_readers + vn_otlp_server_reader_count(otlp);
     for (size_t i = 0; i < ngrpc; i++) {
         vn_grpc_ingest_opts_t go = {.shared = &shared,
                                     .reader_id = first_grpc_reader + i,
@@ -499,6 +524,7 @@ int main(int argc, char **argv)
         vn_grpc_ingest_stop(grpc_in[i]); /* before the span workers it feeds */
     vn_ssf_server_stop(ssf); /* queued spans are converted before the final flush */
     vn_sources_stop(sources); /* cancels an in-flight scrape; its committed samples make the final flush */
+    vn_otlp_server_stop(otlp); /* requests in progress are ingested before the final flush */
     vn_span_sinks_stop(span_sinks, sinks_by); /* after the span workers: they feed the span sinks */
     vn_forward_stop_import(forward); /* no import may land after the final flush */
     vn_flusher_stop_by(flusher, cfg->flush_on_shutdown, sinks_by);
@@ -513,6 +539,7 @@ int main(int argc, char **argv)
     free(grpc_in);
     vn_ssf_server_free(ssf);
     vn_sources_free(sources);
+    vn_otlp_server_free(otlp);
     vn_span_sinks_free(span_sinks);
     for (size_t w = 0; w < nworkers; w++)
         vn_worker_free(workers[w]);

@@ -98,6 +98,7 @@ typedef struct vn_config {
     vn_strlist_t statsd_listen_addresses;
     vn_strlist_t ssf_listen_addresses;  /* udp:// and unix:// (ssf/server.h) */
     vn_strlist_t grpc_listen_addresses;
+    vn_strlist_t otlp_listen_addresses; /* veneur-c: http:// or grpc://host:port OTLP metric ingest (otlp/server.h) */
     char *grpc_address;
     char *http_address;
     char *forward_address;

@@ -140,6 +140,10 @@ vn_err_t vn_cfg__unknown_key(vn_cfg_loader_t *ld, const char *key);
 /** Flattens node under prefix into out (docs/behaviour.md 4.1: nested maps join with '.', items by index). */
 vn_err_t vn_cfg__flatten(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_t *node, const char *prefix,
                          int depth, vn_kvvec_t *out);
+/** Go's envconfig overrides of one sink's (span: span sink's) keys (config_sinks.c). */
+void vn_cfg__apply_sink_env(vn_cfg_loader_t *ld, vn_sink_config_t *sc, bool span);
+/** The [v13] flat keys -> span_sinks and metric_sinks entries (config_sinks.c). */
+vn_err_t vn_cfg__translate_v13(vn_cfg_loader_t *ld);
 /** metric_sinks or span_sinks (section) into *arr / *n. */
 vn_err_t vn_cfg__parse_sinks(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_t *node, const char *section,
                              vn_sink_config_t **arr, size_t *n);

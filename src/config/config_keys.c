@@ -76,6 +76,8 @@ const vn_config_key_t vn_config_keys[] = {
     K("num_workers", "NumWorkers", VN_KT_INT, num_workers, "1", 0),
     K("objective_span_timer_name", "ObjectiveSpanTimerName", VN_KT_STR, objective_span_timer_name, NULL, 0),
     K("omit_empty_hostname", "OmitEmptyHostname", VN_KT_BOOL, omit_empty_hostname, NULL, 0),
+    /* veneur-c only: OTLP metric ingest (otlp/server.h, docs/otlp.md) */
+    K("otlp_listen_addresses", "OtlpListenAddresses", VN_KT_URLLIST, otlp_listen_addresses, NULL, 0),
     K("percentiles", "Percentiles", VN_KT_FLOATLIST, percentiles, NULL, 0),
     K("read_buffer_size_bytes", "ReadBufferSizeBytes", VN_KT_INT, read_buffer_size_bytes, "2097152",
       VN_KF_ZERO_DEFAULT),

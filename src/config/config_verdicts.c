@@ -40,6 +40,7 @@ const vn_config_kind_t vn_config_kinds[] = {
     {"metric_sinks", "s3", NULL},
     {"metric_sinks", "signalfx", NULL},
     {"metric_sinks", "prometheus_remote_write", NULL}, /* veneur-c: cortex under a clearer name */
+    {"metric_sinks", "otlp", NULL}, /* veneur-c: OpenTelemetry OTLP (HTTP protobuf or gRPC) */
     {"span_sinks", "datadog", NULL},
     {"span_sinks", "debug", NULL},
     {"span_sinks", "falconer", "falconer_span_sink_not_implemented"},

@@ -465,6 +465,18 @@ size_t vn_stats_render_prometheus(const vn_stats_t *s, char *buf, size_t cap)
             vn_stats_get(&s->ssf_conns_idle_closed));
     counter(&o, "veneur_ssf_accept_backoffs_total", "SSF stream listener pauses after accept errors.",
             vn_stats_get(&s->ssf_accept_backoffs));
+    counter(&o, "veneur_otlp_requests_total", "OTLP metric export requests decoded.", vn_stats_get(&s->otlp_requests));
+    counter(&o, "veneur_otlp_requests_refused_total",
+            "OTLP requests refused: undecodable, too large, bad gzip, traces or logs, unsupported content type.",
+            vn_stats_get(&s->otlp_requests_refused));
+    counter(&o, "veneur_otlp_points_total", "OTLP data points read.", vn_stats_get(&s->otlp_points));
+    counter(&o, "veneur_otlp_samples_total", "Samples made from OTLP data points.", vn_stats_get(&s->otlp_samples));
+    counter(&o, "veneur_otlp_points_rejected_total",
+            "OTLP data points refused (bad name or value, summaries, cumulative table full).",
+            vn_stats_get(&s->otlp_points_rejected));
+    counter(&o, "veneur_otlp_points_baseline_total",
+            "First points of cumulative OTLP series that only set their baseline.",
+            vn_stats_get(&s->otlp_points_baseline));
     counter(&o, "veneur_ssf_spans_empty_total",
             "SSF packets with neither a valid span nor metrics: no span sink gets them (Go worker.ssf.empty_total).",
             vn_stats_get(&s->ssf_spans_empty));

@@ -185,6 +185,13 @@ typedef struct vn_stats {
     _Atomic uint64_t source_samples_invalid;   /* not sent: non-finite gauge value, more labels than a series holds */
     _Atomic uint64_t source_families_filtered; /* families skipped by allowlist/denylist */
     _Atomic uint64_t source_tags_sanitized;    /* label values with ',', NUL or newline rewritten */
+    /* OTLP metric ingest (otlp/server.c, otlp/convert.h; docs/otlp.md) */
+    _Atomic uint64_t otlp_requests;          /* export requests decoded */
+    _Atomic uint64_t otlp_requests_refused;  /* not decoded: bad body, too large, bad gzip, spans/logs, wrong type */
+    _Atomic uint64_t otlp_points;            /* data points read */
+    _Atomic uint64_t otlp_samples;           /* samples handed to the workers */
+    _Atomic uint64_t otlp_points_rejected;   /* data points refused (partial success), cumulative table full included */
+    _Atomic uint64_t otlp_points_baseline;   /* first cumulative points that only set a baseline */
     /* Samples refused by the series cap, per metric name (first VN_STATS_OVERFLOW_NAMES names,
      * then name "" for all others). Written by the flusher under overflow_mu, read by /metrics. */
     pthread_mutex_t overflow_mu;

@@ -24,6 +24,7 @@
 #include "sinks/datadog.h"
 #include "sinks/kafka_internal.h"
 #include "sinks/newrelic.h"
+#include "sinks/otlp.h"
 #include "sinks/prometheus_repeater.h"
 #include "sinks/remote_write_internal.h"
 #include "sinks/s3.h"
@@ -44,6 +45,7 @@ static const struct {
     {"newrelic", vn_sink__newrelic_new},
     {"prometheus", vn_sink__prometheus_new}, /* Go's statsd repeater, not remote write */
     {"s3", vn_sink__s3_new},
+    {"otlp", vn_sink__otlp_new}, /* veneur-c: OpenTelemetry OTLP/HTTP protobuf */
 };
 
 static void errf(char *errbuf, size_t errcap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

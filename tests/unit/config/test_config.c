@@ -251,6 +251,11 @@ static bool sample_for(const vn_config_key_t *k, const vn_config_t *defs, sample
         strcpy(s->env_val, "a,b");
         return true;
     case VN_KT_URLLIST:
+        if (strcmp(k->key, "otlp_listen_addresses") == 0) { /* its own schemes (docs/otlp.md) */
+            strcpy(s->yaml_val, "[\"http://h:1\", \"grpc://h:2\"]");
+            strcpy(s->env_val, "http://h:1,grpc://h:2");
+            return true;
+        }
         strcpy(s->yaml_val, "[\"udp://h:1\", \"tcp://h:2\"]");
         strcpy(s->env_val, "udp://h:1,tcp://h:2");
         return true;
