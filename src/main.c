@@ -30,6 +30,7 @@
 #include "core/xalloc.h"
 #include "flush/flusher.h"
 #include "forward/forward.h"
+#include "forward/grpc_ingest.h"
 #include "http/server.h"
 #include "listen/listeners.h"
 #include "sources/sources.h"
@@ -38,6 +39,7 @@
 #include "otlp/server.h"
 #include "ssf/server.h"
 #include "tls/tls.h"
+#include "tls/tls_files.h"
 #include "parse/dogstatsd.h"
 #include "sinks/sink.h"
 #include "telemetry/selfstats.h"
@@ -319,8 +321,6 @@ int main(int argc, char **argv)
         }
         sinks[nsinks++] = s;
     }
-    if (cfg->grpc_listen_addresses.n)
-        VN_LOG(WARN, "event=listener_not_supported msg=\"grpc_listen_addresses are ignored\"");
 
     vn_listeners_t *listeners = NULL;
     err[0] = '\0';
@@ -395,7 +395,9 @@ int main(int argc, char **argv)
     }
     size_t nssf_readers = vn_ssf_server_reader_count(ssf);
     size_t nsource_readers = vn_sources_reader_count(sources);
-    size_t nreaders = nstatsd_readers + nssf_readers + nsource_readers + vn_otlp_server_reader_count(otlp);
+    size_t ngrpc = cfg->grpc_listen_addresses.n; /* one reader each: its server thread */
+    size_t nreaders =
+        nstatsd_readers + nssf_readers + nsource_readers + vn_otlp_server_reader_count(otlp) + ngrpc;
     size_t nworkers = cfg->num_workers > 0 ? (size_t)cfg->num_workers : 1;
     vn_worker_t **workers = vn_xcalloc(nworkers, sizeof *workers);
     for (size_t w = 0; w < nworkers; w++) {
@@ -433,6 +435,30 @@ int main(int argc, char **argv)
         VN_LOG(ERROR, "event=otlp_start_failed");
         return 1;
     }
+    /* after the span workers: SendSpan hands them spans (issue 21) */
+    vn_grpc_ingest_t **grpc_in = vn_xcalloc(ngrpc ? ngrpc : 1, sizeof *grpc_in);
+    SSL_CTX *grpc_tls = NULL; /* Go: the statsd listeners' tls_key config, with ALPN h2 for gRPC */
+    if (ngrpc && tls) {
+        err[0] = '\0';
+        if (vn_tls_server_ctx_new(cfg->tls_key, cfg->tls_certificate, cfg->tls_authority_certificate, &grpc_tls,
+                                  err, sizeof err) != VN_OK)
+            return fail("grpc_listen_addresses", err, VN_ERR_CONFIG);
+        vn_tls_files_alpn_h2(grpc_tls);
+    }
+    size_t first_grpc_reader = nstatsd_readers + nssf_readers + nsource_readers + vn_otlp_server_reader_count(otlp);
+    for (size_t i = 0; i < ngrpc; i++) {
+        vn_grpc_ingest_opts_t go = {.shared = &shared,
+                                    .reader_id = first_grpc_reader + i,
+                                    .ssf = ssf,
+                                    .metric_max_length =
+                                        cfg->metric_max_length > 0 ? (size_t)cfg->metric_max_length : 0,
+                                    .tls = grpc_tls};
+        grpc_in[i] = vn_grpc_ingest_new(&go);
+        err[0] = '\0';
+        if (vn_grpc_ingest_listen(grpc_in[i], cfg->grpc_listen_addresses.v[i], err, sizeof err) != VN_OK)
+            return fail("grpc_listen_addresses", err, VN_ERR_CONFIG);
+    }
+    SSL_CTX_free(grpc_tls); /* each server holds its own reference; NULL ok */
     vn_forward_t *forward = NULL; /* forward_address / grpc_address (issue 6) */
     err[0] = '\0';
     if (vn_forward_start(cfg, workers, nworkers, &app.stats, &forward, err, sizeof err) != VN_OK)
@@ -494,6 +520,8 @@ int main(int argc, char **argv)
 
     atomic_store(&app.ready, false);
     vn_listeners_stop(listeners);
+    for (size_t i = 0; i < ngrpc; i++)
+        vn_grpc_ingest_stop(grpc_in[i]); /* before the span workers it feeds */
     vn_ssf_server_stop(ssf); /* queued spans are converted before the final flush */
     vn_sources_stop(sources); /* cancels an in-flight scrape; its committed samples make the final flush */
     vn_otlp_server_stop(otlp); /* requests in progress are ingested before the final flush */
@@ -506,6 +534,9 @@ int main(int argc, char **argv)
     vn_selfstats_free(app.selfstats);
     vn_forward_free(forward); /* sends the final batch (bounded by one interval) */
     vn_listeners_free(listeners);
+    for (size_t i = 0; i < ngrpc; i++)
+        vn_grpc_ingest_free(grpc_in[i]);
+    free(grpc_in);
     vn_ssf_server_free(ssf);
     vn_sources_free(sources);
     vn_otlp_server_free(otlp);

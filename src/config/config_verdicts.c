@@ -22,8 +22,6 @@ const vn_config_verdict_t vn_config__unimpl[] = {
     {"mutex_profile_fraction", "go_runtime_profiler_knob"},
     {"features.diagnostics_metrics_enabled", "go_runtime_diagnostics_metrics"},
     {"sentry_dsn", "sentry_reporting_not_implemented"},
-    /* gRPC ingest (SSF over gRPC, metrics over gRPC from clients) */
-    {"grpc_listen_addresses", "grpc_ingest_not_implemented"},
     /* [v13] */
     {"forward_use_grpc", "forwarding_is_always_grpc"},
     {NULL, NULL},

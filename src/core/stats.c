@@ -405,6 +405,16 @@ size_t vn_stats_render_prometheus(const vn_stats_t *s, char *buf, size_t cap)
             vn_stats_get(&s->grpc_max_age_closes));
     counter(&o, "veneur_grpc_keepalive_timeouts_total", "gRPC connections closed because a keepalive PING went unanswered.",
             vn_stats_get(&s->grpc_keepalive_timeouts));
+    counter(&o, "veneur_grpc_ingest_calls_total",
+            "SendPacket, SendSpan and Health/Check calls answered on grpc_listen_addresses.",
+            vn_stats_get(&s->grpc_ingest_calls));
+    counter(&o, "veneur_grpc_ingest_call_errors_total", "gRPC ingest calls answered with a non-0 grpc-status.",
+            vn_stats_get(&s->grpc_ingest_call_errors));
+    counter(&o, "veneur_grpc_ingest_spans_total", "SSFGRPC/SendSpan spans queued for the span workers.",
+            vn_stats_get(&s->grpc_ingest_spans));
+    counter(&o, "veneur_grpc_ingest_spans_refused_total",
+            "SSFGRPC/SendSpan spans not queued: over trace_max_length_bytes, span queue full, or stopping.",
+            vn_stats_get(&s->grpc_ingest_spans_refused));
     counter(&o, "veneur_ssf_packets_total", "SSF UDP datagrams read.", vn_stats_get(&s->ssf_packets));
     counter(&o, "veneur_ssf_frames_total", "SSF stream frames read.", vn_stats_get(&s->ssf_frames));
     counter(&o, "veneur_ssf_bytes_total", "SSF span bytes read.", vn_stats_get(&s->ssf_bytes));

@@ -152,6 +152,12 @@ typedef struct vn_stats {
     _Atomic uint64_t grpc_max_age_goaways;     /* connections told to go (GOAWAY) at max_connection_age */
     _Atomic uint64_t grpc_max_age_closes;      /* still open at max_connection_age + grace: closed */
     _Atomic uint64_t grpc_keepalive_timeouts;  /* closed: a keepalive PING got no answer in time */
+    /* gRPC ingest on grpc_listen_addresses (forward/grpc_ingest.c, issue 21); SendPacket packets
+     * count in packets/bytes[VN_PROTO_GRPC], over-long ones in packet_too_long */
+    _Atomic uint64_t grpc_ingest_calls;         /* SendPacket, SendSpan, Health/Check calls answered */
+    _Atomic uint64_t grpc_ingest_call_errors;   /* of those, answered with a non-0 grpc-status */
+    _Atomic uint64_t grpc_ingest_spans;         /* SendSpan spans queued for the span workers */
+    _Atomic uint64_t grpc_ingest_spans_refused; /* SendSpan spans not queued: too long, queue full, stopping */
     /* SSF span ingest (ssf/server.c, ssf/convert.c; Go ssf.* self-metrics, docs/internals/ssf.md) */
     _Atomic uint64_t ssf_packets;            /* UDP datagrams read */
     _Atomic uint64_t ssf_frames;             /* stream frames read */

@@ -157,17 +157,24 @@ static ssize_t empty_body(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t 
 {
     (void)ud;
     call_t *c = src->ptr;
-    if (c->body_sent || length < VN_GRPC_PREFIX) {
+    const vn_grpc_handler_t *h = &c->conn->srv->o.handler;
+    const uint8_t *resp = NULL;
+    size_t rlen = h->response && c->hctx ? h->response(c->hctx, &resp) : 0;
+    if (rlen > VN_H2_MAX_RESPONSE)
+        rlen = 0;
+    if (c->body_sent || length < VN_GRPC_PREFIX + rlen) {
         *flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
         return 0;
     }
-    vn_grpc_prefix(buf, 0); /* google.protobuf.Empty: a zero-length message */
+    vn_grpc_prefix(buf, (uint32_t)rlen); /* 0: google.protobuf.Empty, a zero-length message */
+    if (rlen)
+        memcpy(buf + VN_GRPC_PREFIX, resp, rlen);
     c->body_sent = true;
     *flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
     nghttp2_nv tr[] = {NV("grpc-status", "0")};
     if (nghttp2_submit_trailer(s, sid, tr, 1) != 0)
         return NGHTTP2_ERR_CALLBACK_FAILURE;
-    return VN_GRPC_PREFIX;
+    return (ssize_t)(VN_GRPC_PREFIX + rlen);
 }
 
 static void respond_ok(call_t *c)

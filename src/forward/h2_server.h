@@ -123,7 +123,17 @@ typedef struct vn_grpc_handler {
      */
     void *(*open_meta)(void *ctx, const char *path, const vn_grpc_meta_t *meta, vn_grpc_status_t *status,
                        const char **msg);
+    /**
+     * Optional (added for grpc.health.v1.Health/Check, issue 21), NULL = an OK
+     * call answers Empty: the response message of an OK call, set *msg
+     * (borrowed until close) and return its length, at most
+     * VN_H2_MAX_RESPONSE; 0 = Empty.
+     */
+    size_t (*response)(void *call, const uint8_t **msg);
 } vn_grpc_handler_t;
+
+/** Largest response message a handler's response callback may return (one DATA frame). */
+#define VN_H2_MAX_RESPONSE 1024
 
 typedef struct vn_h2_server_opts {
     const char *address;     /* "host:port" to listen on; port 0 = ephemeral */

@@ -125,7 +125,7 @@ static uint64_t now_ms(void)
 vn_err_t vn_ssf_server_open(const vn_config_t *cfg, vn_ssf_server_t **out, char *errbuf, size_t errcap)
 {
     *out = NULL;
-    if (!cfg->ssf_listen_addresses.n)
+    if (!cfg->ssf_listen_addresses.n && !cfg->grpc_listen_addresses.n)
         return VN_OK;
     if (cfg->ssf_listen_addresses.n > MAX_LISTENERS) {
         snprintf(errbuf, errcap, "at most %d ssf_listen_addresses", MAX_LISTENERS);
@@ -181,7 +181,7 @@ size_t vn_ssf_server_reader_count(const vn_ssf_server_t *s)
  * waits for room instead (Go blocks on its span channel): the sender is slowed through its
  * socket buffer rather than losing spans it has no way to learn about. The wait ends at stop,
  * except in the stop-time drain, where everything waits (the workers are still running)
- * until the drain deadline. */
+ * until the drain deadline. never_wait (vn_ssf_server_offer, the gRPC thread): never. */
 static bool may_wait(vn_ssf_server_t *s, bool framed)
 {
     if (s->draining)
@@ -189,10 +189,10 @@ static bool may_wait(vn_ssf_server_t *s, bool framed)
     return framed && !atomic_load(&s->stop);
 }
 
-static bool enqueue(vn_ssf_server_t *s, const uint8_t *p, size_t len, bool framed)
+static bool enqueue(vn_ssf_server_t *s, const uint8_t *p, size_t len, bool framed, bool never_wait)
 {
     pthread_mutex_lock(&s->mu);
-    while (s->count == s->cap && may_wait(s, framed)) {
+    while (!never_wait && s->count == s->cap && may_wait(s, framed)) {
         struct timespec dl;
         clock_gettime(CLOCK_REALTIME, &dl);
         dl.tv_nsec += 100000000;
@@ -202,13 +202,15 @@ static bool enqueue(vn_ssf_server_t *s, const uint8_t *p, size_t len, bool frame
         }
         pthread_cond_timedwait(&s->space, &s->mu, &dl);
     }
-    if (s->count == s->cap) {
+    if (s->count == s->cap || s->closing) {
+        /* closing: the workers are leaving; a span queued now would never be read */
         pthread_mutex_unlock(&s->mu);
         vn_stats_add(&s->stats->ssf_spans_dropped, 1);
         return false;
     }
     slot_t *sl = &s->slots[(s->head + s->count) % s->cap];
-    memcpy(sl->buf, p, len);
+    if (len)
+        memcpy(sl->buf, p, len);
     sl->len = (uint32_t)len;
     sl->framed = framed;
     s->count++;
@@ -252,6 +254,18 @@ static void handle_span(worker_t *w, const uint8_t *buf, size_t len, bool framed
             vn_stats_add(&st->ssf_spans_empty, 1);
     }
 }
+
+vn_ssf_offer_rc_t vn_ssf_server_offer(vn_ssf_server_t *s, const uint8_t *span, size_t len)
+{
+    if (!s || !s->started || atomic_load(&s->stop))
+        return VN_SSF_OFFER_STOPPED;
+    if (len > s->limit)
+        return VN_SSF_OFFER_TOO_LONG;
+    /* framed = a zero-length span decodes as an empty SSFSpan, as gRPC's unmarshal gives Go */
+    return enqueue(s, span, len, true, true) ? VN_SSF_OFFER_OK : VN_SSF_OFFER_FULL;
+}
+
+size_t vn_ssf_server_max_span(const vn_ssf_server_t *s) { return s ? s->limit : 0; }
 
 void vn_ssf_server_set_span_hook(vn_ssf_server_t *s, vn_ssf_span_hook_fn fn, void *ctx)
 {
@@ -369,7 +383,7 @@ static bool conn_read(vn_ssf_server_t *s, conn_t *c, uint8_t *chunk, int rounds_
                 c->proven = true;
                 vn_stats_add(&s->stats->ssf_frames, 1);
                 vn_stats_add(&s->stats->ssf_bytes, blen);
-                enqueue(s, c->body, blen, true);
+                enqueue(s, c->body, blen, true, false);
             } else if (rc != VN_SSF_FRAME_MORE) {
                 vn_stats_add(&s->stats->ssf_frame_errors, 1);
                 VN_LOG(INFO, "event=ssf_frame_error reason=%s",
@@ -480,7 +494,7 @@ static bool read_udp(vn_ssf_server_t *s, lsock_t *l, uint8_t *chunk, int burst)
             vn_stats_add(&s->stats->ssf_errors_zerolength, 1);
             continue;
         }
-        enqueue(s, chunk, (size_t)n, false);
+        enqueue(s, chunk, (size_t)n, false, false);
     }
     return true;
 }

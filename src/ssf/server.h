@@ -40,7 +40,12 @@
 
 typedef struct vn_ssf_server vn_ssf_server_t;
 
-/** Binds every ssf_listen_addresses entry (udp://, unix:// only). *out NULL when none. */
+/**
+ * Binds every ssf_listen_addresses entry (udp://, unix:// only). *out NULL
+ * when there are none and no grpc_listen_addresses either: as in Go, a gRPC
+ * listener alone brings up the span workers (SSFGRPC/SendSpan feeds them
+ * through vn_ssf_server_offer).
+ */
 vn_err_t vn_ssf_server_open(const vn_config_t *cfg, vn_ssf_server_t **out, char *errbuf, size_t errcap);
 
 /** Reader ids used by the span workers (0 for a NULL server). */
@@ -59,6 +64,26 @@ vn_err_t vn_ssf_server_start(vn_ssf_server_t *s, const vn_ingest_shared_t *share
 
 /** Sets the span hook (before start; NULL = spans end at the metric conversion). */
 void vn_ssf_server_set_span_hook(vn_ssf_server_t *s, vn_ssf_span_hook_fn fn, void *ctx);
+
+/** What vn_ssf_server_offer did with a span. */
+typedef enum vn_ssf_offer_rc {
+    VN_SSF_OFFER_OK = 0,   /* queued for a span worker */
+    VN_SSF_OFFER_FULL,     /* the span queue is full: dropped, counted in ssf_spans_dropped */
+    VN_SSF_OFFER_TOO_LONG, /* over vn_ssf_server_max_span: not queued (the caller counts it) */
+    VN_SSF_OFFER_STOPPED,  /* not started, or stopping: not queued */
+} vn_ssf_offer_rc_t;
+
+/**
+ * Queues one SSFSpan's protobuf bytes (copied; 0 bytes is a valid empty span,
+ * as a decoded gRPC message is) for the span workers, from any thread, like
+ * a span read off a socket. Never waits for room: a full queue drops the span
+ * (the gRPC thread that calls this serves every connection, so blocking on
+ * one span would stall them all).
+ */
+vn_ssf_offer_rc_t vn_ssf_server_offer(vn_ssf_server_t *s, const uint8_t *span, size_t len);
+
+/** The largest span vn_ssf_server_offer takes (trace_max_length_bytes, its default, Go's frame cap). */
+size_t vn_ssf_server_max_span(const vn_ssf_server_t *s);
 
 /**
  * Stops reading after a drain of what the kernel already holds on every socket (until

@@ -247,8 +247,6 @@ void vn_selfstats_report(vn_selfstats_t *s, const vn_flush_report_t *r)
         line(s, "flush.unique_timeseries_total", (double)r->series, "c",
              global_instance ? "global_veneur:true" : "global_veneur:false");
     for (int p = 0; p < VN_PROTO__COUNT; p++) {
-        if (p == VN_PROTO_GRPC)
-            continue; /* no dogstatsd-grpc listener in veneur-c: the line would always be 0 */
         char tag[64];
         snprintf(tag, sizeof tag, "protocol:%s", proto_names[p]);
         count(s, "listen.received_per_protocol_total", P_PROTO + (size_t)p, get(&st->packets[p]), tag);

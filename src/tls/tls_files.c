@@ -55,6 +55,8 @@ static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outle
     return SSL_TLSEXT_ERR_OK;
 }
 
+void vn_tls_files_alpn_h2(SSL_CTX *ctx) { SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL); }
+
 static vn_err_t files_ctx(bool server, const char *ca_file, const char *cert_file, const char *key_file,
                           SSL_CTX **out, char *errbuf, size_t errcap)
 {

@@ -41,6 +41,13 @@ char *vn_tls_file_read(const char *key, const char *path, char *errbuf, size_t e
 vn_err_t vn_tls_files_client_ctx(const char *ca_file, const char *cert_file, const char *key_file, SSL_CTX **out,
                                  char *errbuf, size_t errcap);
 
+/**
+ * Makes a server context built elsewhere (vn_tls_server_ctx_new: the tls_key /
+ * tls_certificate contents that grpc_listen_addresses share with the statsd
+ * listeners, issue 21) select ALPN "h2" as vn_tls_files_server_ctx's do.
+ */
+void vn_tls_files_alpn_h2(SSL_CTX *ctx);
+
 /** Server context (mutual TLS, ALPN h2) from the three files; same contract as the client's. */
 vn_err_t vn_tls_files_server_ctx(const char *ca_file, const char *cert_file, const char *key_file, SSL_CTX **out,
                                  char *errbuf, size_t errcap);

@@ -461,8 +461,9 @@ def main():
                ["-hostport"], hostport="unix://" + os.path.join(P.dir, "nope.sock"))
     error_case("err_ssf_not_over_tcp", ["-ssf", "-name", "foo", "-count", "1"], 1, ["-hostport"],
                hostport=P.tcp_url)  # -ssf itself: tests/e2e/61-emit-ssf.py
-    error_case("err_grpc_not_supported", ["-grpc", "-name", "foo", "-count", "1"], 1,
-               ["-grpc is not supported yet"])
+    error_case("err_grpc_not_to_unix_socket", ["-grpc", "-name", "foo", "-count", "1"], 1,
+               ["-grpc", "unix socket"], hostport="unix://" + os.path.join(P.dir, "nope.sock"))
+    # -grpc itself: tests/e2e/21-grpc-ingest.py
     error_case("err_tracing_needs_ssf", ["-trace_id", "5", "-name", "foo", "-count", "1"], 1, ["-ssf"])
     error_case("err_event_missing_title", ["-mode", "event", "-e_text", "x"], 2, ["-e_title"])
     error_case("err_event_missing_text", ["-mode", "event", "-e_title", "x"], 2, ["-e_text"])

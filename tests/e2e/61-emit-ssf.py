@@ -485,7 +485,8 @@ def main():
     error_case("err_gauge_outside_float32", ["-ssf", "-name", "a", "-gauge", "1e39"], 2, ["-gauge"])
     error_case("err_bad_trace_id", ["-ssf", "-name", "a", "-trace_id", "x1"], 2, ["-trace_id"])
     error_case("err_bad_parent_id", ["-ssf", "-name", "a", "-parent_span_id", "1.5"], 2, ["-parent_span_id"])
-    error_case("err_grpc_unsupported", ["-ssf", "-grpc", "-name", "a", "-count", "1"], 1, ["-grpc"])
+    error_case("err_grpc_not_to_unix_socket", ["-ssf", "-grpc", "-name", "a", "-count", "1"], 1, ["-grpc"],
+               hostport="unix://" + os.path.join(tempfile.gettempdir(), "vn-no-such-dir", "s.sock"), cmd=False)
     error_case("err_tracing_needs_ssf", ["-trace_id", "5", "-name", "a", "-count", "1"], 1, ["-ssf"])
     error_case("err_env_tracing_needs_ssf", ["-name", "a", "-count", "1"], 1, ["-ssf"],
                env={"VENEUR_EMIT_TRACE_ID": "12"})

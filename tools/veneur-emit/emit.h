@@ -12,6 +12,7 @@
  *   ssf.c     opts -> one SSFSpan protobuf (-ssf), framed for unix streams
  *   when.c    -span_starttime / -span_endtime date strings
  *   send.c    -hostport -> vn_emit_dest_t; payload -> socket
+ *   grpc.c    -grpc: payload -> DogstatsdGRPC/SendPacket or SSFGRPC/SendSpan calls
  *   command.c -command: run and time a child process
  *   main.c    wiring and exit status
  *
@@ -216,6 +217,22 @@ vn_err_t vn_emit_dest_resolve(const char *hostport, vn_emit_dest_t *d, char *err
  */
 vn_err_t vn_emit_send(const vn_emit_dest_t *d, const vn_emit_payload_t *p, bool debug, char *err,
                       size_t errlen);
+
+/* ---- grpc.c ---- */
+
+/**
+ * Where -grpc dials: -proxy if set, else -hostport, resolved like
+ * vn_emit_dest_resolve, as "ip:port" into dial[cap] (the scheme only picks the
+ * address family: gRPC is always TCP). VN_ERR_IO for a unix socket address.
+ */
+vn_err_t vn_emit_grpc_target(const char *hostport, const char *proxy, char *dial, size_t cap, char *err,
+                             size_t errlen);
+/** One DogstatsdGRPC/SendPacket per chunk of p, on one connection. VN_ERR_IO with a message on any failure. */
+vn_err_t vn_emit_grpc_send_packets(const char *dial, const vn_emit_payload_t *p, bool debug, char *err,
+                                   size_t errlen);
+/** One SSFGRPC/SendSpan carrying p's buffer (an unframed SSFSpan). */
+vn_err_t vn_emit_grpc_send_span(const char *dial, const vn_emit_payload_t *p, bool debug, char *err,
+                                size_t errlen);
 
 /* ---- command.c ---- */
 

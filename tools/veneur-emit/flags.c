@@ -61,7 +61,7 @@ static const flagdef_t g_flags[] = {
     {"e_title", F_STRING, OFF(e_title), NO_HAS, "Event title (required with -mode event)."},
     {"error", F_BOOL, OFF(error), NO_HAS, "SSF, tracing only: mark the span as failed."},
     {"gauge", F_FLOAT64, OFF(gauge), OFF(has_gauge), "Send a gauge with this value (full double precision)."},
-    {"grpc", F_BOOL, OFF(grpc), NO_HAS, "Send over gRPC (not supported yet)."},
+    {"grpc", F_BOOL, OFF(grpc), NO_HAS, "Send over gRPC: DogstatsdGRPC/SendPacket, with -ssf SSFGRPC/SendSpan (to grpc_listen_addresses)."},
     {"hostport", F_STRING, OFF(hostport), NO_HAS,
      "Destination: udp://host:port, tcp://host:port, unix:///path (stream), unixgram:///path,\n"
      "or a bare host:port (UDP)."},

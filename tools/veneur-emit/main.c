@@ -4,8 +4,9 @@
  * Order matters for two promises: nothing is sent unless the whole payload
  * rendered, and a -command is not started when the command line is wrong.
  *   1. flags (usage errors exit 2 before anything else)
- *   2. -grpc: not supported, exit 1
- *   3. resolve -hostport (once, before any command runs, as Go does)
+ *   2. (removed: -grpc is supported, grpc.c)
+ *   3. resolve -hostport (once, before any command runs, as Go does); with
+ *      -grpc also the address to dial (-proxy, else -hostport)
  *   4. event / sc: render, send, exit
  *   5. trace ids (flag, else environment); tracing needs -ssf
  *   6. metric or -ssf span: render once as a dry run (catches a missing -name,
@@ -91,12 +92,13 @@ static int span_times(const vn_emit_opts_t *o, int64_t *start, int64_t *end)
  * widest value of every field that the run can change, so the real span can
  * only be smaller and a span too big to send is refused up front.
  */
-static int run_ssf(const vn_emit_opts_t *o, const vn_emit_dest_t *dest, int64_t trace_id, int64_t parent_id)
+static int run_ssf(const vn_emit_opts_t *o, const vn_emit_dest_t *dest, const char *grpc_dial, int64_t trace_id,
+                   int64_t parent_id)
 {
     char err[768];
-    if (dest->family != AF_UNIX && strcmp(dest->network, "udp") != 0)
+    if (!grpc_dial && dest->family != AF_UNIX && strcmp(dest->network, "udp") != 0)
         return fail(VN_EMIT_EXIT_FAIL, "-ssf sends to udp:// or unix:// addresses only, not tcp (check -hostport)");
-    bool framed = dest->family == AF_UNIX;
+    bool framed = !grpc_dial && dest->family == AF_UNIX;
     int64_t t0 = 0, t1 = 0;
     int st = span_times(o, &t0, &t1);
     if (st != VN_EMIT_EXIT_OK)
@@ -116,7 +118,7 @@ static int run_ssf(const vn_emit_opts_t *o, const vn_emit_dest_t *dest, int64_t 
         return fail(status_for(rc), err);
     size_t worst_len = pl.buf.len;
     vn_emit_payload_destroy(&pl);
-    if (!framed && worst_len > UDP_MAX_PAYLOAD) {
+    if (!grpc_dial && !framed && worst_len > UDP_MAX_PAYLOAD) {
         snprintf(err, sizeof err, "SSF span of up to %zu bytes does not fit a UDP datagram (%d bytes); "
                                   "use -hostport unix://",
                  worst_len, UDP_MAX_PAYLOAD);
@@ -151,7 +153,8 @@ static int run_ssf(const vn_emit_opts_t *o, const vn_emit_dest_t *dest, int64_t 
     rc = vn_emit_render_ssf(o, &in, framed, &pl, err, sizeof err);
     if (rc != VN_OK)
         return fail(status_for(rc), err);
-    rc = vn_emit_send(dest, &pl, o->debug, err, sizeof err);
+    rc = grpc_dial ? vn_emit_grpc_send_span(grpc_dial, &pl, o->debug, err, sizeof err)
+                   : vn_emit_send(dest, &pl, o->debug, err, sizeof err);
     vn_emit_payload_destroy(&pl);
     if (rc != VN_OK)
         return fail(VN_EMIT_EXIT_FAIL, err);
@@ -161,15 +164,21 @@ static int run_ssf(const vn_emit_opts_t *o, const vn_emit_dest_t *dest, int64_t 
 static int run(vn_emit_opts_t *o)
 {
     char err[768];
-    if (o->grpc)
-        return fail(VN_EMIT_EXIT_FAIL, "-grpc is not supported yet (use -hostport udp://, tcp:// or unix://)");
-
     vn_emit_dest_t dest;
     vn_err_t rc = vn_emit_dest_resolve(o->hostport, &dest, err, sizeof err);
     if (rc != VN_OK)
         return fail(status_for(rc), err);
     VN_LOG(DEBUG, "event=destination hostport=\"%s\" network=%s addr=\"%s\"", o->hostport, dest.network,
            dest.display);
+    char dial[200];
+    const char *grpc_dial = NULL;
+    if (o->grpc) {
+        rc = vn_emit_grpc_target(o->hostport, o->proxy, dial, sizeof dial, err, sizeof err);
+        if (rc != VN_OK)
+            return fail(status_for(rc), err);
+        grpc_dial = dial;
+        VN_LOG(DEBUG, "event=grpc_destination dial=\"%s\"", dial);
+    }
 
     vn_emit_payload_t pl;
     if (o->mode != VN_EMIT_MODE_METRIC) {
@@ -180,7 +189,8 @@ static int run(vn_emit_opts_t *o)
                                            : vn_emit_render_sc(o, &pl, err, sizeof err);
         if (rc != VN_OK)
             return fail(status_for(rc), err);
-        rc = vn_emit_send(&dest, &pl, o->debug, err, sizeof err);
+        rc = grpc_dial ? vn_emit_grpc_send_packets(grpc_dial, &pl, o->debug, err, sizeof err)
+                       : vn_emit_send(&dest, &pl, o->debug, err, sizeof err);
         vn_emit_payload_destroy(&pl);
         return rc == VN_OK ? VN_EMIT_EXIT_OK : fail(VN_EMIT_EXIT_FAIL, err);
     }
@@ -198,7 +208,7 @@ static int run(vn_emit_opts_t *o)
                         "non-flag; did you mean -command?)\n",
                 o->extra[0]);
     if (o->ssf)
-        return run_ssf(o, &dest, trace_id, parent_id);
+        return run_ssf(o, &dest, grpc_dial, trace_id, parent_id);
     int64_t unused_t0, unused_t1;
     int st = span_times(o, &unused_t0, &unused_t1); /* only checked: statsd has no span (Go parses them too) */
     if (st != VN_EMIT_EXIT_OK)
@@ -225,7 +235,8 @@ static int run(vn_emit_opts_t *o)
     rc = vn_emit_render_metrics(o, o->command ? &cmd_ms : NULL, &pl, err, sizeof err);
     if (rc != VN_OK)
         return fail(status_for(rc), err);
-    rc = vn_emit_send(&dest, &pl, o->debug, err, sizeof err);
+    rc = grpc_dial ? vn_emit_grpc_send_packets(grpc_dial, &pl, o->debug, err, sizeof err)
+                   : vn_emit_send(&dest, &pl, o->debug, err, sizeof err);
     vn_emit_payload_destroy(&pl);
     if (rc != VN_OK)
         return fail(VN_EMIT_EXIT_FAIL, err);
