@@ -19,7 +19,7 @@ export WERROR=${WERROR:-1}
 # not route through pthread_create, so TSan never registers them and crashes in its own allocator
 # (SIGSEGV in getaddrinfo on an rdk:broker thread). Not a veneur-c race; the release and ASan suites
 # still run it.
-TSAN_SKIP=${TSAN_SKIP:-"test_kafka"}
+TSAN_SKIP=${TSAN_SKIP:-"test_kafka test_kafka_span"}
 # Sanitizer runtime options: any report makes the process exit non-zero (harness.py has the same defaults).
 SAN_ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:abort_on_error=0:exitcode=86"
 SAN_UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"

@@ -100,6 +100,7 @@ typedef struct vn_config {
     vn_strlist_t grpc_listen_addresses;
     vn_strlist_t otlp_listen_addresses; /* veneur-c: http:// or grpc://host:port OTLP metric ingest (otlp/server.h) */
     char *grpc_address;
+    char *grpc_tls_address; /* veneur-c only: the import server over TLS (docs/behaviour.md 0) */
     char *http_address;
     char *forward_address;
     int read_buffer_size_bytes; /* default 2097152 */

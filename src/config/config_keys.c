@@ -52,6 +52,9 @@ const vn_config_key_t vn_config_keys[] = {
     K("forward_address", "ForwardAddress", VN_KT_STR, forward_address, NULL, 0),
     K("grpc_address", "GrpcAddress", VN_KT_STR, grpc_address, NULL, 0),
     K("grpc_listen_addresses", "GrpcListenAddresses", VN_KT_URLLIST, grpc_listen_addresses, NULL, 0),
+    /* veneur-c only (issue 21): the import service again over TLS (tls_certificate + tls_key;
+     * client certificates required when tls_authority_certificate is set) */
+    K("grpc_tls_address", "GrpcTlsAddress", VN_KT_STR, grpc_tls_address, NULL, 0),
     K("hostname", "Hostname", VN_KT_STR, hostname, NULL, 0),
     K("http.config", "HTTP.Config", VN_KT_BOOL, http_config, NULL, 0),
     K("http_address", "HTTPAddress", VN_KT_STR, http_address, NULL, 0),

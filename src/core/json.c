@@ -63,7 +63,7 @@ static size_t utf8_seq(const unsigned char *s, size_t len)
     return need;
 }
 
-vn_err_t vn_json_add_string(vn_buf_t *b, const char *str, size_t len)
+static vn_err_t add_string(vn_buf_t *b, const char *str, size_t len, bool html)
 {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *s = (const unsigned char *)str;
@@ -74,7 +74,7 @@ vn_err_t vn_json_add_string(vn_buf_t *b, const char *str, size_t len)
         unsigned char c = s[i];
         char esc[8];
         size_t esclen = 0, adv = 1;
-        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\' && !(html && (c == '<' || c == '>' || c == '&'))) {
             i++;
             continue;
         }
@@ -92,6 +92,11 @@ vn_err_t vn_json_add_string(vn_buf_t *b, const char *str, size_t len)
                 memcpy(esc, "\\ufffd", 6);
                 esclen = 6;
             }
+        } else if (c == '<' || c == '>' || c == '&') { /* html only: Go's encoding/json default */
+            memcpy(esc, "\\u00", 4);
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 0xF];
+            esclen = 6;
         } else if (c == '"' || c == '\\') {
             esc[0] = '\\';
             esc[1] = (char)c;
@@ -118,6 +123,16 @@ vn_err_t vn_json_add_string(vn_buf_t *b, const char *str, size_t len)
     if (err == VN_OK)
         err = vn_buf_add_byte(b, '"');
     return err;
+}
+
+vn_err_t vn_json_add_string(vn_buf_t *b, const char *s, size_t len)
+{
+    return add_string(b, s, len, false);
+}
+
+vn_err_t vn_json_add_string_html(vn_buf_t *b, const char *s, size_t len)
+{
+    return add_string(b, s, len, true);
 }
 
 /* ---------------------------------------------------------------- writer */

@@ -34,6 +34,10 @@
  *  vn_buf_truncate to a length taken before the call. */
 vn_err_t vn_json_add_string(vn_buf_t *b, const char *s, size_t len);
 
+/** As vn_json_add_string, plus Go encoding/json's default HTML escaping: '<', '>'
+ *  and '&' as \u003c, \u003e, \u0026 (what json.Marshal and json.Encoder write). */
+vn_err_t vn_json_add_string_html(vn_buf_t *b, const char *s, size_t len);
+
 /** Appends a double as encoding/json does (null for NaN/Inf). */
 vn_err_t vn_json_add_double(vn_buf_t *b, double v);
 

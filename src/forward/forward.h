@@ -6,6 +6,9 @@
  *                          forwardable series to the global (forwarder.h)
  *   grpc_address set    -> an import server: locals' metrics are merged
  *                          into this instance's workers (import_server.h)
+ *   grpc_tls_address set -> the same over TLS (veneur-c only; server identity
+ *                          tls_certificate + tls_key, client certificates
+ *                          required when tls_authority_certificate is set)
  *
  * Both may be set (a middle tier). Lifecycle in main.c:
  *   vn_forward_start (after the workers) -> flusher hooks every interval ->
@@ -31,7 +34,7 @@ typedef struct vn_forward vn_forward_t;
  * Starts what cfg asks for. cfg, workers and stats are borrowed and must
  * outlive the handle. The `tls` block (ca_file, cert_file, key_file, all
  * three; server_name optional) makes the forwarder dial TLS, as Go's does;
- * the import server is plain h2c, as Go's grpc_address is.
+ * the import server on grpc_address is plain h2c, as Go's is.
  * @return VN_OK with *out owned (NULL when neither address is set: every
  *   function below accepts NULL), or VN_ERR_CONFIG / VN_ERR_IO with a
  *   one-line reason in errbuf (bad address, port in use, unreadable PEM).

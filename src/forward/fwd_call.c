@@ -57,13 +57,14 @@ bool vn_fwd_call_missing(const vn_fwd_call_t *fc, const char **msg)
 }
 
 vn_err_t vn_fwd_serve(const char *address, const vn_grpc_handler_t *handler, void *ctx, double idle_timeout_s,
-                      vn_stats_t *stats, vn_h2_server_t **out, char *errbuf, size_t errcap)
+                      SSL_CTX *tls, vn_stats_t *stats, vn_h2_server_t **out, char *errbuf, size_t errcap)
 {
     vn_h2_server_opts_t o = {
         .address = address,
         .handler = *handler,
         .idle_timeout_s = idle_timeout_s,
         .stats = stats,
+        .tls = tls,
     };
     o.handler.ctx = ctx;
     return vn_h2_server_start(&o, out, errbuf, errcap);

@@ -57,10 +57,10 @@ bool vn_fwd_call_missing(const vn_fwd_call_t *fc, const char **msg);
 
 /**
  * Starts an h2 server for handler (copied, its ctx replaced by ctx, borrowed) on address with stats (borrowed,
- * may be NULL) and idle_timeout_s (0 = default). Same contract as
- * vn_h2_server_start: *out owned, vn_h2_server_stop.
+ * may be NULL), idle_timeout_s (0 = default) and tls (NULL = h2c; else referenced by the server). Same
+ * contract as vn_h2_server_start: *out owned, vn_h2_server_stop.
  */
 vn_err_t vn_fwd_serve(const char *address, const vn_grpc_handler_t *handler, void *ctx, double idle_timeout_s,
-                      vn_stats_t *stats, vn_h2_server_t **out, char *errbuf, size_t errcap);
+                      SSL_CTX *tls, vn_stats_t *stats, vn_h2_server_t **out, char *errbuf, size_t errcap);
 
 #endif

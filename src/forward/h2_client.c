@@ -66,7 +66,8 @@ struct vn_h2_client {
     size_t out_len;
     /* the call in progress */
     int32_t sid;
-    bool streaming;   /* a long-lived stream (keepalive, GOAWAY fails it) */
+    bool streaming;   /* a long-lived stream (keepalive; GOAWAY drains it) */
+    bool goaway;      /* the server sent GOAWAY naming this stream as taken: finish it, open another */
     bool closed;      /* the call's stream closed (answered or reset) */
     bool failed;      /* the stream failed: only a new open or free */
     bool got_headers; /* any response header arrived */
@@ -238,14 +239,17 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud)
         c->ping_sent = 0;
         c->last_ping_ack = vn_clock_mono_s();
     } else if (f->hd.type == NGHTTP2_GOAWAY) {
-        /* The server is leaving (idle close, shutdown). A unary call finishes
-         * what the server accepted, then reconnects; a stream will end, so it
-         * fails now and its owner redials without waiting for that. */
+        /* The server is leaving (max connection age, idle close, shutdown). A
+         * unary call finishes what the server accepted, then reconnects. A
+         * stream the GOAWAY names as taken (id <= last-stream-id) is still
+         * served: tearing the connection down now would lose what nghttp2 and
+         * the kernel hold unsent, so the owner ends it cleanly instead (its
+         * answer proves every byte was processed) and moves to a new
+         * connection. One above it was refused unprocessed: nghttp2 closes it
+         * (REFUSED_STREAM), which fails the stream. */
         c->dead = true;
-        if (c->streaming) {
-            c->failed = true;
-            set_why(c, "%s", "server sent GOAWAY");
-        }
+        if (c->streaming && c->sid > 0 && f->goaway.last_stream_id >= c->sid)
+            c->goaway = true;
     }
     return 0;
 }
@@ -647,6 +651,7 @@ vn_err_t vn_h2_client_stream_open(vn_h2_client_t *c, const char *path, const vn_
     c->why[0] = '\0';
     timing_defaults(&c->t, t);
     c->streaming = true;
+    c->goaway = false;
     c->failed = false;
     c->ending = false;
     c->heartbeat_due = false;
@@ -690,6 +695,8 @@ vn_err_t vn_h2_client_stream_open(vn_h2_client_t *c, const char *path, const vn_
 }
 
 bool vn_h2_client_dialled(const vn_h2_client_t *c) { return c->dialled; }
+
+bool vn_h2_client_stream_goaway(const vn_h2_client_t *c) { return c->goaway && !c->failed; }
 
 bool vn_h2_client_stream_idle(const vn_h2_client_t *c) { return c->body_off == c->body_len; }
 
@@ -780,6 +787,10 @@ vn_err_t vn_h2_client_stream_finish(vn_h2_client_t *c, double deadline)
         if (e == VN_OK && c->failed)
             e = VN_ERR_IO;
     }
+    /* A server that closes the connection once its last call is answered (after a GOAWAY)
+     * sends the trailers and EOF together: the answer counts, the EOF after it does not. */
+    if (c->closed && e == VN_ERR_IO)
+        e = VN_OK;
     if (e == VN_OK && c->own_res.grpc_status != 0) {
         set_why(c, "grpc-status %d %.150s", c->own_res.grpc_status, c->own_res.grpc_message);
         e = VN_ERR_PROTO;

@@ -25,7 +25,7 @@
  * any frame a gRPC server could object to.
  *
  * A stream fails on anything that means metrics may no longer arrive: EOF or
- * a reset connection, a GOAWAY, the server ending or resetting the stream
+ * a reset connection, a GOAWAY that does not name it as taken, the server ending or resetting the stream
  * (its response is, for a client stream, the end of it), an HTTP/2 protocol
  * error, a PING the server has not answered within the ping timeout (a hung
  * peer), output that has made no progress for the stall timeout (a peer that
@@ -164,6 +164,16 @@ vn_err_t vn_h2_client_stream_pump(vn_h2_client_t *c, int timeout_ms, int wake_fd
  * the server's answer. @return VN_OK when the call ended with grpc-status 0.
  */
 vn_err_t vn_h2_client_stream_finish(vn_h2_client_t *c, double deadline);
+
+/**
+ * The server sent GOAWAY (max connection age, shutdown) naming the open
+ * stream as taken (its id <= last-stream-id): the stream still works, but
+ * the connection will end. The owner should stop adding to it, end it with
+ * vn_h2_client_stream_finish (whose grpc-status 0 proves the server
+ * processed everything the stream carried: nothing is resent, nothing
+ * lost) and open a new stream, which dials a new connection (issue 21).
+ */
+bool vn_h2_client_stream_goaway(const vn_h2_client_t *c);
 
 /** The last vn_h2_client_stream_open got as far as the server's SETTINGS (the dial
  * succeeded; a failure after it was the call's), whether or not it then failed. */

@@ -22,6 +22,8 @@
 
 #include <stddef.h>
 
+#include <openssl/ssl.h>
+
 #include "aggregate/worker.h"
 #include "core/err.h"
 #include "core/stats.h"
@@ -31,11 +33,14 @@ typedef struct vn_import_server vn_import_server_t;
 /**
  * Starts serving on address ("host:port"; port 0 = ephemeral). workers
  * (array and workers) and stats are borrowed and must outlive the server.
+ * tls NULL = h2c (grpc_address); else every connection is TLS with this
+ * server context (grpc_tls_address; tls/tls_files.h
+ * vn_tls_grpc_server_ctx_pem), referenced by the server.
  * @return VN_OK with *out owned (vn_import_server_stop), or an error with a
  *   one-line reason in errbuf (e.g. the address is in use).
  */
-vn_err_t vn_import_server_start(const char *address, vn_worker_t **workers, size_t nworkers, vn_stats_t *stats,
-                                vn_import_server_t **out, char *errbuf, size_t errcap);
+vn_err_t vn_import_server_start(const char *address, SSL_CTX *tls, vn_worker_t **workers, size_t nworkers,
+                                vn_stats_t *stats, vn_import_server_t **out, char *errbuf, size_t errcap);
 
 /** The bound port. */
 int vn_import_server_port(const vn_import_server_t *s);

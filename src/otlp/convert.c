@@ -127,20 +127,6 @@ static bool cum_delta(vn_otlp_conv_t *cv, uint64_t key, uint64_t start_ns, doubl
 
 /* ------------------------------------------------------------ tags */
 
-static bool key_overridden(const vn_parser_t *p, const char *k, size_t klen)
-{
-    for (size_t i = 0; p && i < p->n_implicit; i++) {
-        vn_str_t t = p->implicit_tags[i];
-        if (!t.len)
-            continue;
-        const char *c = memchr(t.p, ':', t.len);
-        size_t tk = c ? (size_t)(c - t.p) : t.len;
-        if (tk == klen && memcmp(t.p, k, klen) == 0)
-            return true;
-    }
-    return false;
-}
-
 static int str_cmp(const void *a, const void *b)
 {
     return vn_str_cmp(*(const vn_str_t *)a, *(const vn_str_t *)b);
@@ -225,14 +211,14 @@ static bool build_tags(vn_otlp_conv_t *cv, const char *host, pb_kv_t *const *att
             *scope = VN_SCOPE_GLOBAL;
             continue;
         }
-        if (key_overridden(cv->parser, k, kl))
+        if (vn_parser_implicit_key(cv->parser, k, kl))
             continue;
         host_set = host_set || strcmp(k, "host") == 0;
         if (!add_tag(cv, &used, &nt, k, kl, v, vl))
             return false;
     }
     /* a point's own host attribute wins over the resource's host.name */
-    if (host && *host && !host_set && !key_overridden(cv->parser, "host", 4) &&
+    if (host && *host && !host_set && !vn_parser_implicit_key(cv->parser, "host", 4) &&
         !add_tag(cv, &used, &nt, "host", 4, host, strlen(host)))
         return false;
     for (size_t i = 0; cv->parser && i < cv->parser->n_implicit; i++) {

@@ -122,6 +122,20 @@ static inline vn_parse_err_t begin_line(const char *line, size_t len, vn_parse_e
 
 /* ---------------------------------------------------------------- metrics */
 
+bool vn_parser_implicit_key(const vn_parser_t *p, const char *k, size_t klen)
+{
+    for (size_t i = 0; p && i < p->n_implicit; i++) {
+        vn_str_t t = p->implicit_tags[i];
+        if (!t.len)
+            continue;
+        const char *c = memchr(t.p, ':', t.len);
+        size_t tk = c ? (size_t)(c - t.p) : t.len;
+        if (tk == klen && memcmp(t.p, k, klen) == 0)
+            return true;
+    }
+    return false;
+}
+
 vn_parse_err_t vn_parse_metric(const vn_parser_t *p, const char *line, size_t len, vn_metric_line_t *out)
 {
     pipes_t sp;

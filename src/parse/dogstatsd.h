@@ -27,6 +27,10 @@ typedef struct vn_parser {
     size_t n_implicit;
 } vn_parser_t;
 
+/** True when one of p's implicit tags has key k[0..klen) ("k:v" or bare "k"):
+ *  extend_tags override a source's tag of that key (Go's extendTags). NULL p: false. */
+bool vn_parser_implicit_key(const vn_parser_t *p, const char *k, size_t klen);
+
 /** One parsed metric line (before value splitting). */
 typedef struct vn_metric_line {
     vn_str_t name;

@@ -201,7 +201,7 @@ static void give_back(vn_dest_t *d, batch_t *b, size_t unsent, bool reroute)
     batch_done(b);
 }
 
-typedef enum run_end { RUN_STOP, RUN_FAILED, RUN_RESTREAM, RUN_SELF } run_end_t;
+typedef enum run_end { RUN_STOP, RUN_FAILED, RUN_RESTREAM, RUN_SELF, RUN_GOAWAY } run_end_t;
 
 static unsigned want_hops(const vn_dest_t *d) { return d->o.hops ? atomic_load(d->o.hops) : 0; }
 
@@ -213,6 +213,8 @@ static run_end_t run(vn_dest_t *d, vn_h2_client_t *s, batch_t *b, unsigned hops)
             return RUN_SELF;
         if (want_hops(d) > hops)
             return RUN_RESTREAM;
+        if (vn_h2_client_stream_goaway(s))
+            return RUN_GOAWAY; /* before another batch is handed to a stream that is ending */
         if (vn_h2_client_stream_idle(s)) {
             if (b->count) {
                 /* the stream took the whole batch: Go's send latency (queued to sent) */
@@ -268,6 +270,26 @@ static void restream(vn_dest_t *d, vn_h2_client_t *s, batch_t *b, bool count)
            clean ? "true" : "false");
 }
 
+/* The global sent GOAWAY naming our stream as taken: finish the batch in flight on it and
+ * end it. grpc-status 0 means the global processed everything the stream carried, so the
+ * batch is counted sent now and nothing is resent. @return false when the stream failed
+ * before that answer: the caller then treats it as any failure (the unsent rest is rerouted). */
+static bool goaway_handoff(vn_dest_t *d, vn_h2_client_t *s, batch_t *b)
+{
+    double wait = d->o.stall_timeout_s > 0 ? d->o.stall_timeout_s : 30;
+    if (vn_h2_client_stream_finish(s, vn_clock_mono_s() + wait) != VN_OK)
+        return false;
+    if (b->count) {
+        atomic_store_explicit(&d->lat_send_ns, (uint64_t)((vn_clock_mono_s() - b->first) * 1e9),
+                              memory_order_relaxed);
+        atomic_store_explicit(&d->lat_fresh, 1, memory_order_relaxed);
+        count_sent(d, b->count);
+    }
+    batch_done(b);
+    atomic_fetch_add(&d->goaway_restreams, 1);
+    return true;
+}
+
 /* Shutdown: send what is queued until the deadline, then end the stream. */
 static void drain(vn_dest_t *d, vn_h2_client_t *s, batch_t *b)
 {
@@ -300,7 +322,7 @@ static vn_err_t open_stream(vn_dest_t *d, unsigned hops, vn_h2_client_t **out, c
 {
     *out = NULL;
     vn_h2_client_t *c = NULL;
-    vn_err_t e = vn_h2_client_new(d->addr, NULL, NULL, &c);
+    vn_err_t e = vn_h2_client_new(d->addr, d->o.tls, d->o.server_name, &c);
     if (e != VN_OK) {
         snprintf(err, errcap, "not host:port");
         return e;
@@ -348,6 +370,7 @@ static void *dest_main(void *arg)
     batch_t b = {0};
     double backoff = 0, last_fail_log = -1e9;
     vn_h2_client_t *s = NULL;
+    bool kept_up = false; /* re-dialling after a GOAWAY hand-off: still in the ring, still accepting */
     while (!stopping(d)) {
         if (backoff > 0)
             nap(d, backoff);
@@ -364,6 +387,16 @@ static void *dest_main(void *arg)
         unsigned hops = want_hops(d);
         char err[256];
         if (open_stream(d, hops, &s, err, sizeof err) != VN_OK) {
+            if (kept_up) { /* the re-dial after a GOAWAY failed: down now, the queue goes elsewhere */
+                kept_up = false;
+                atomic_store(&d->up, 0);
+                atomic_fetch_add(&d->disconnects, 1);
+                PSTAT(d, fwd_disconnect[1], 1);
+                d->hooks.down(d->hooks.ctx, d);
+                VN_LOG(WARN, "event=proxy_destination_down destination=%s reason=%s", VN_LOG_Q(d->addr),
+                       VN_LOG_Q(err));
+                give_back(d, &b, 0, true);
+            }
             if (atomic_load(&d->is_self))
                 continue; /* our own server refused the call: refused at the top of the loop */
             atomic_fetch_add(&d->connect_failures, 1);
@@ -389,10 +422,21 @@ static void *dest_main(void *arg)
         pthread_mutex_unlock(&d->mu);
         d->hooks.up(d->hooks.ctx, d);
         atomic_store(&d->up, 1);
-        VN_LOG(INFO, "event=proxy_destination_up destination=%s", VN_LOG_Q(d->addr));
+        if (!kept_up)
+            VN_LOG(INFO, "event=proxy_destination_up destination=%s", VN_LOG_Q(d->addr));
+        kept_up = false;
         run_end_t end = run(d, s, &b, hops);
         if (end == RUN_STOP)
             break; /* stop asked: handled below with the stream still open */
+        if (end == RUN_GOAWAY && goaway_handoff(d, s, &b)) {
+            VN_LOG(DEBUG, "event=proxy_destination_goaway destination=%s msg=\"stream ended cleanly, re-dialling\"",
+                   VN_LOG_Q(d->addr));
+            PSTAT(d, fwd_disconnect[0], 1); /* ended by us, cleanly */
+            close_stream(d, &s);
+            kept_up = true;
+            backoff = 0;
+            continue;
+        }
         atomic_store(&d->up, 0);
         if (end == RUN_RESTREAM || end == RUN_SELF) {
             restream(d, s, &b, end == RUN_RESTREAM); /* for RUN_SELF: what was queued goes elsewhere; refused at the loop top */

@@ -12,7 +12,14 @@
  * A destination that turns out to be this proxy itself (self.h) is never
  * dialled again and never joins the ring; its thread waits for the stop.
  * A stream whose x-veneur-hops is lower than the router's current value is
- * ended cleanly and re-opened (hops.h).
+ * ended cleanly and re-opened (hops.h). So is a stream the global sent
+ * GOAWAY for (max connection age, graceful shutdown; issue 21): the batch
+ * in flight is finished on the old stream, whose grpc-status 0 proves the
+ * global processed all of it (counted sent only then; nothing resent, so
+ * nothing duplicated), and the destination re-dials at once while staying
+ * in the ring; its queue waits meanwhile. Only if the old stream fails
+ * before its answer, or the re-dial fails, does the destination go down as
+ * for any failure.
  *
  * Queue: framed gRPC messages appended to one buffer under a mutex
  * (at most max_msgs messages and max_bytes bytes; beyond, a counted drop);
@@ -27,6 +34,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <openssl/ssl.h>
 
 #include "proxy/proxy_stats.h"
 #include "proxy/self.h"
@@ -51,6 +60,10 @@ typedef struct vn_dest_opts {
     const vn_self_t *self;       /* our id and listener: a destination that is us is refused */
     const _Atomic unsigned *hops; /* x-veneur-hops to send; a stream opened with less is re-opened */
     vn_proxy_stats_t *stats;     /* loop_self_address, hops_restreams */
+    /* forward_tls (veneur-c addition): NULL = h2c, as Go's proxy dials; borrowed from the router,
+     * which holds it until every destination is joined */
+    SSL_CTX *tls;
+    const char *server_name; /* NULL or "" = the host part of the address */
 } vn_dest_opts_t;
 
 typedef enum vn_dest_stop {
@@ -82,6 +95,7 @@ struct vn_dest {
     pthread_t thread;
     /* counters for /metrics */
     _Atomic uint64_t up, connects, connect_failures, disconnects, sent, dropped_full, dropped_down, rerouted_out;
+    _Atomic uint64_t goaway_restreams; /* streams ended cleanly and re-opened after the global's GOAWAY */
     /* Go's forward.buffer_latency_ns / send_latency_ns: the last batch's oldest message, queued
      * to handed to the stream / to taken whole by it; lat_fresh: a batch was sent since the last read */
     _Atomic uint64_t lat_buffer_ns, lat_send_ns, lat_fresh;

@@ -174,12 +174,28 @@ vn_err_t vn_proxy_start(const vn_proxy_config_t *cfg, vn_proxy_t **out, char *er
         free(p);
         return VN_ERR_CONFIG;
     }
+    SSL_CTX *fwd_tls = NULL;
+    if (cfg->fwd_tls_ca_file[0] || cfg->fwd_tls_cert_file[0]) {
+        char why[512] = "";
+        if (vn_tls_files_client_ctx_block("forward_tls", cfg->fwd_tls_ca_file, cfg->fwd_tls_cert_file,
+                                          cfg->fwd_tls_key_file, &fwd_tls, why, sizeof why) != VN_OK) {
+            snprintf(err, errcap, "%s", why);
+            vn_tagm_set_destroy(&p->ignore);
+            free(p);
+            return VN_ERR_CONFIG;
+        }
+        VN_LOG(INFO, "event=forward_tls ca_file=%s client_certificate=%s", cfg->fwd_tls_ca_file[0] ? "set" : "system",
+               cfg->fwd_tls_cert_file[0] ? "yes" : "no");
+    }
     vn_router_opts_t ro = {.dial_timeout_s = cfg->dial_timeout_s,
                            .queue_max_msgs = cfg->send_buffer_size,
                            .ignore = &p->ignore,
                            .stats = &p->stats,
-                           .self = &p->self};
+                           .self = &p->self,
+                           .tls = fwd_tls,
+                           .server_name = cfg->fwd_tls_server_name};
     p->router = vn_router_new(&ro);
+    SSL_CTX_free(fwd_tls); /* the router holds its own reference */
 
     vn_err_t e = VN_OK;
     char why[512] = "";

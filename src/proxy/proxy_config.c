@@ -87,6 +87,10 @@ const vn_config_key_t vn_proxy__keys[] = {
     S("discovery.kubernetes_token_file", "Discovery.KubernetesTokenFile", k8s_token_file),
     S("discovery.kubernetes_ca_file", "Discovery.KubernetesCaFile", k8s_ca_file),
     S("discovery.kubernetes_namespace_file", "Discovery.KubernetesNamespaceFile", k8s_namespace_file),
+    S("forward_tls.ca_file", "ForwardTls.CaFile", fwd_tls_ca_file),
+    S("forward_tls.cert_file", "ForwardTls.CertFile", fwd_tls_cert_file),
+    S("forward_tls.key_file", "ForwardTls.KeyFile", fwd_tls_key_file),
+    S("forward_tls.server_name", "ForwardTls.ServerName", fwd_tls_server_name),
 };
 const size_t vn_proxy__nkeys = sizeof vn_proxy__keys / sizeof vn_proxy__keys[0];
 
@@ -194,6 +198,10 @@ static vn_err_t validate(vn_cfg_loader_t *ld, const vn_proxy_config_t *c)
         if (!c->tls_ca_file[0] || !c->tls_cert_file[0] || !c->tls_key_file[0])
             return vn_cfg__errf(ld, "key \"tls\": ca_file, cert_file, and key_file must all be set");
     }
+    if (!c->fwd_tls_cert_file[0] != !c->fwd_tls_key_file[0])
+        return vn_cfg__errf(ld, "key \"forward_tls\": cert_file and key_file must be set together");
+    if (c->fwd_tls_server_name[0] && !c->fwd_tls_ca_file[0] && !c->fwd_tls_cert_file[0])
+        return vn_cfg__errf(ld, "key \"forward_tls\": server_name needs ca_file or cert_file (TLS is off)");
     return VN_OK;
 }
 

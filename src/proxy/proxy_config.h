@@ -87,6 +87,11 @@ typedef struct vn_proxy_config {
     char *k8s_namespace;        /* "" = the service account's namespace file */
     char *k8s_port_name;
     char *k8s_token_file, *k8s_ca_file, *k8s_namespace_file;
+    /* ---- veneur-c addition: `forward_tls:` - dial the globals over TLS (Go's proxy dials
+     * them in plaintext). On when ca_file or cert_file is set; ca_file "" = the system trust
+     * store; cert_file + key_file (both or neither) = the client certificate presented to
+     * globals that require one (the daemon's grpc_tls_address with tls_authority_certificate) */
+    char *fwd_tls_ca_file, *fwd_tls_cert_file, *fwd_tls_key_file, *fwd_tls_server_name;
     bool print_secrets; /* not a key: -print-secrets (Go's util.PrintSecrets) shows secrets in the dumps */
 } vn_proxy_config_t;
 

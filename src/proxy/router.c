@@ -179,7 +179,9 @@ static vn_dest_t *add_dest(vn_router_t *r, const char *addr)
                         .max_bytes = r->o.queue_max_bytes,
                         .self = r->o.self,
                         .hops = &r->hops,
-                        .stats = r->o.stats};
+                        .stats = r->o.stats,
+                        .tls = r->o.tls,
+                        .server_name = r->o.server_name};
     vn_dest_hooks_t h = {.ctx = r, .up = hook_up, .down = hook_down, .reroute = hook_reroute};
     vn_dest_t *d = vn_dest_start(addr, &o, &h);
     r->dests[r->n++] = d;
@@ -191,6 +193,8 @@ vn_router_t *vn_router_new(const vn_router_opts_t *opts)
 {
     vn_router_t *r = vn_xcalloc(1, sizeof *r);
     r->o = *opts;
+    if (r->o.tls)
+        SSL_CTX_up_ref(r->o.tls);
     if (!r->o.queue_max_bytes)
         r->o.queue_max_bytes = VN_DEST_MAX_QUEUE_BYTES;
     if (!r->o.queue_max_msgs)
@@ -344,6 +348,7 @@ void vn_router_free(vn_router_t *r)
         return;
     vn_router_stop(r, 0);
     snap_unref(r->cur);
+    SSL_CTX_free(r->o.tls); /* every destination is joined */
     pthread_mutex_destroy(&r->mu);
     pthread_mutex_destroy(&r->snap_mu);
     free(r);
@@ -379,6 +384,9 @@ static const family_t families[] = {
     {"veneur_proxy_forward_connect_total", NULL, NULL, "status=\"failed_dial\"", DOFF(connect_failures)},
     {"veneur_proxy_forward_disconnect_total", "counter", "streams that failed after being up", NULL,
      DOFF(disconnects)},
+    {"veneur_proxy_forward_goaway_restreams_total", "counter",
+     "streams ended cleanly and re-opened after the destination sent GOAWAY (nothing lost or resent)", NULL,
+     DOFF(goaway_restreams)},
     {"veneur_proxy_forward_metrics_total", "counter",
      "metrics by outcome: sent (taken by the stream), dropped_full (queue full), dropped_down (lost with a "
      "failed stream or at shutdown), rerouted (moved to another destination)",

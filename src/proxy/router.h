@@ -31,6 +31,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/ssl.h>
+
 #include "core/buf.h"
 #include "core/err.h"
 #include "proxy/proxy_stats.h"
@@ -56,6 +58,9 @@ typedef struct vn_router_opts {
     const vn_tagm_set_t *ignore; /* ignore_tags; borrowed, must outlive the router; NULL = none */
     vn_proxy_stats_t *stats;     /* borrowed, must outlive the router */
     const vn_self_t *self;       /* borrowed, must outlive the router; NULL = no self detection (tests) */
+    SSL_CTX *tls;                /* forward_tls: dial destinations over TLS; NULL = h2c. Referenced
+                                    (SSL_CTX_up_ref) until vn_router_free */
+    const char *server_name;     /* forward_tls.server_name; borrowed, must outlive the router */
 } vn_router_opts_t;
 
 /** A new router with no destinations. opts is copied (pointers in it borrowed). Returns owned. */

@@ -56,38 +56,10 @@
 
 /* ------------------------------------------------------------ span JSON */
 
-/* encoding/json's default HTML escaping, on top of core/json's string rules:
- * '<', '>' and '&' can only appear literally in the quoted output (escapes are
- * hex digits), so they are widened in place after the fact. */
+/* encoding/json's string, HTML escaping included (core/json.h). */
 static vn_err_t put_go_string(vn_buf_t *b, const char *s)
 {
-    size_t start = vn_buf_len(b);
-    vn_err_t err = vn_json_add_string(b, s ? s : "", s ? strlen(s) : 0);
-    if (err != VN_OK)
-        return err;
-    size_t end = vn_buf_len(b), hits = 0;
-    const char *p = vn_buf_ptr(b);
-    for (size_t i = start; i < end; i++)
-        hits += p[i] == '<' || p[i] == '>' || p[i] == '&';
-    if (hits == 0)
-        return VN_OK;
-    char *tail;
-    if ((err = vn_buf_reserve(b, 5 * hits, &tail)) != VN_OK)
-        return err;
-    char *base = tail - end; /* the buffer's start, writable */
-    size_t w = end + 5 * hits;
-    for (size_t i = end; i-- > start;) {
-        char c = base[i];
-        if (c == '<' || c == '>' || c == '&') {
-            const char *esc = c == '<' ? "\\u003c" : c == '>' ? "\\u003e" : "\\u0026";
-            w -= 6;
-            memcpy(base + w, esc, 6);
-        } else {
-            base[--w] = c;
-        }
-    }
-    vn_buf_commit(b, 5 * hits);
-    return VN_OK;
+    return vn_json_add_string_html(b, s ? s : "", s ? strlen(s) : 0);
 }
 
 typedef struct tag_ref {

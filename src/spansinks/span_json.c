@@ -119,11 +119,11 @@ static vn_err_t put_map(vn_buf_t *b, bool *first, const char *name, void *const 
             if (i)
                 err = vn_buf_add_byte(b, ',');
             if (err == VN_OK)
-                err = vn_json_add_string(b, ps[i].k, strlen(ps[i].k));
+                err = vn_json_add_string_html(b, ps[i].k, strlen(ps[i].k));
             if (err == VN_OK)
                 err = vn_buf_add_byte(b, ':');
             if (err == VN_OK)
-                err = vn_json_add_string(b, ps[i].v, strlen(ps[i].v));
+                err = vn_json_add_string_html(b, ps[i].v, strlen(ps[i].v));
         }
         if (err == VN_OK)
             err = vn_buf_add_byte(b, '}');
@@ -148,7 +148,7 @@ static vn_err_t put_str(vn_buf_t *b, bool *first, const char *name, const char *
         return VN_OK;
     vn_err_t err = vn_buf_printf(b, "%s\"%s\":", *first ? "" : ",", name);
     *first = false;
-    return err == VN_OK ? vn_json_add_string(b, v, strlen(v)) : err;
+    return err == VN_OK ? vn_json_add_string_html(b, v, strlen(v)) : err;
 }
 
 static vn_err_t put_f32(vn_buf_t *b, bool *first, const char *name, float v)

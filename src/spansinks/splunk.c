@@ -118,43 +118,10 @@ typedef struct splunk_sink {
 
 /* ------------------------------------------------------------ encoding */
 
-/* Go's json.Encoder escapes <, > and & as \u003c, \u003e, \u0026 (core/json.h
- * does not): widen what vn_json_add_string wrote from `from` on, in place. */
-static vn_err_t html_escape_tail(vn_buf_t *b, size_t from)
-{
-    size_t len = vn_buf_len(b), n = 0;
-    const char *p = vn_buf_ptr(b);
-    for (size_t i = from; i < len; i++)
-        n += p[i] == '<' || p[i] == '>' || p[i] == '&';
-    if (n == 0)
-        return VN_OK;
-    char *tail;
-    vn_err_t err = vn_buf_reserve(b, 5 * n, &tail);
-    if (err != VN_OK)
-        return err;
-    char *base = tail - len;
-    size_t w = len + 5 * n;
-    for (size_t r = len; r-- > from;) {
-        char c = base[r];
-        if (c == '<' || c == '>' || c == '&') {
-            const char *esc = c == '<' ? "\\u003c" : c == '>' ? "\\u003e" : "\\u0026";
-            w -= 6;
-            memcpy(base + w, esc, 6);
-        } else {
-            base[--w] = c;
-        }
-    }
-    vn_buf_commit(b, 5 * n);
-    return VN_OK;
-}
-
+/* Go's json.Encoder string: HTML escaping included (core/json.h). */
 static vn_err_t put_gostr(vn_buf_t *b, const char *s)
 {
-    size_t from = vn_buf_len(b);
-    if (!s)
-        s = "";
-    vn_err_t err = vn_json_add_string(b, s, strlen(s));
-    return err == VN_OK ? html_escape_tail(b, from) : err;
+    return vn_json_add_string_html(b, s ? s : "", s ? strlen(s) : 0);
 }
 
 /* strconv.FormatInt(v, 16) */

@@ -78,7 +78,6 @@ typedef struct xray_span_sink {
     char **annotation_keys; /* owned, deduplicated */
     size_t n_annotation_keys;
     vn_buf_t dgram;   /* header + segment of the span being sent (reused) */
-    vn_buf_t scratch; /* HTML-escaping pass over one string (reused) */
     vn_buf_t url;     /* Go's default request url "service:name" (reused) */
     xray_tag_t *tags; /* per-span scratch, grown to the largest span seen (bounded by trace_max_length_bytes) */
     size_t tags_cap;
@@ -133,36 +132,17 @@ static int http_status(const char *v)
     return (int)st;
 }
 
-/* Appends s as encoding/json.Marshal writes it: vn_json_add_string's escaping (json.h), plus
- * Go's HTML escaping of <, > and & as \u003c, \u003e, \u0026. */
-static vn_err_t put_string(xray_span_sink_t *x, vn_buf_t *b, const char *s)
+/* Appends s as encoding/json.Marshal writes it, HTML escaping included (core/json.h). */
+static vn_err_t put_string(vn_buf_t *b, const char *s)
 {
-    size_t len = strlen(s);
-    if (!strpbrk(s, "<>&"))
-        return vn_json_add_string(b, s, len);
-    vn_buf_reset(&x->scratch);
-    vn_err_t err = vn_json_add_string(&x->scratch, s, len);
-    const char *p = vn_buf_ptr(&x->scratch);
-    size_t n = vn_buf_len(&x->scratch);
-    /* the escaped form holds these three bytes only as themselves, never inside an escape */
-    for (size_t i = 0; i < n && err == VN_OK; i++) {
-        if (p[i] == '<')
-            err = vn_buf_add(b, "\\u003c", 6);
-        else if (p[i] == '>')
-            err = vn_buf_add(b, "\\u003e", 6);
-        else if (p[i] == '&')
-            err = vn_buf_add(b, "\\u0026", 6);
-        else
-            err = vn_buf_add_byte(b, (unsigned char)p[i]);
-    }
-    return err;
+    return vn_json_add_string_html(b, s, strlen(s));
 }
 
-static vn_err_t put_key(xray_span_sink_t *x, vn_buf_t *b, bool comma, const char *k)
+static vn_err_t put_key(vn_buf_t *b, bool comma, const char *k)
 {
     vn_err_t err = comma ? vn_buf_add_byte(b, ',') : VN_OK;
     if (err == VN_OK)
-        err = put_string(x, b, k);
+        err = put_string(b, k);
     return err == VN_OK ? vn_buf_add_byte(b, ':') : err;
 }
 
@@ -185,16 +165,16 @@ static bool is_annotation(const xray_span_sink_t *x, const char *k)
 
 static vn_err_t put_map(xray_span_sink_t *x, vn_buf_t *b, const char *name, size_t n, bool annotations)
 {
-    vn_err_t err = put_key(x, b, true, name);
+    vn_err_t err = put_key(b, true, name);
     if (err == VN_OK)
         err = vn_buf_add_byte(b, '{');
     bool first = true;
     for (size_t i = 0; i < n && err == VN_OK; i++) {
         if (annotations && !is_annotation(x, x->tags[i].k))
             continue;
-        err = put_key(x, b, !first, x->tags[i].k);
+        err = put_key(b, !first, x->tags[i].k);
         if (err == VN_OK)
-            err = put_string(x, b, x->tags[i].v);
+            err = put_string(b, x->tags[i].v);
         first = false;
     }
     return err == VN_OK ? vn_buf_add_byte(b, '}') : err;
@@ -267,7 +247,7 @@ static vn_err_t put_segment(xray_span_sink_t *x, vn_buf_t *b, const Ssf__SSFSpan
 
     vn_err_t err = vn_buf_add_str(b, "{\"name\":");
     if (err == VN_OK)
-        err = put_string(x, b, name);
+        err = put_string(b, name);
     if (err == VN_OK)
         err = vn_buf_printf(b, ",\"id\":\"%s\",\"trace_id\":\"%s\"", id, trace);
     if (err == VN_OK && sp->parent_id != 0)
@@ -292,19 +272,19 @@ static vn_err_t put_segment(xray_span_sink_t *x, vn_buf_t *b, const Ssf__SSFSpan
         err = vn_buf_add_str(b, ",\"http\":{\"request\":{");
     bool comma = false;
     if (err == VN_OK && *method) {
-        err = put_key(x, b, false, "method");
+        err = put_key(b, false, "method");
         if (err == VN_OK)
-            err = put_string(x, b, method);
+            err = put_string(b, method);
         comma = true;
     }
     if (err == VN_OK && *client_ip) {
-        err = put_key(x, b, comma, "client_ip");
+        err = put_key(b, comma, "client_ip");
         if (err == VN_OK)
-            err = put_string(x, b, client_ip);
+            err = put_string(b, client_ip);
         comma = true;
     }
     if (err == VN_OK && (!url || *url)) {
-        err = put_key(x, b, comma, "url");
+        err = put_key(b, comma, "url");
         if (err == VN_OK && !url) { /* Go's default: "service:name" */
             vn_buf_reset(&x->url);
             if (vn_buf_add_str(&x->url, service) != VN_OK || vn_buf_add_byte(&x->url, ':') != VN_OK ||
@@ -313,7 +293,7 @@ static vn_err_t put_segment(xray_span_sink_t *x, vn_buf_t *b, const Ssf__SSFSpan
             url = vn_buf_ptr(&x->url);
         }
         if (err == VN_OK)
-            err = put_string(x, b, url);
+            err = put_string(b, url);
     }
     if (err == VN_OK)
         err = vn_buf_add_str(b, "},\"response\":{");
@@ -396,7 +376,6 @@ static void xray_free_impl(xray_span_sink_t *x)
         free(x->annotation_keys[i]);
     free(x->annotation_keys);
     vn_buf_free(&x->dgram);
-    vn_buf_free(&x->scratch);
     vn_buf_free(&x->url);
     free(x->tags);
     free(x);
@@ -491,7 +470,6 @@ vn_err_t vn_span_sink__xray_new(vn_span_sink_t *s, const vn_sink_config_t *sc, c
     xray_span_sink_t *x = vn_xcalloc(1, sizeof *x);
     x->fd = -1;
     vn_buf_init(&x->dgram, XRAY_MAX_DGRAM_V6 + 1);
-    vn_buf_init(&x->scratch, XRAY_MAX_DGRAM_V6 + 1);
     vn_buf_init(&x->url, XRAY_MAX_DGRAM_V6 + 1);
     vn_err_t err = parse_config(s, x, sc, errbuf, errcap);
     if (err == VN_OK)

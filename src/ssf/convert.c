@@ -39,20 +39,6 @@ static int str_cmp(const void *a, const void *b)
     return vn_str_cmp(*(const vn_str_t *)a, *(const vn_str_t *)b);
 }
 
-static bool key_overridden(const vn_parser_t *p, const char *k, size_t klen)
-{
-    for (size_t i = 0; p && i < p->n_implicit; i++) {
-        vn_str_t t = p->implicit_tags[i];
-        if (!t.len)
-            continue;
-        const char *c = memchr(t.p, ':', t.len);
-        size_t tk = c ? (size_t)(c - t.p) : t.len;
-        if (tk == klen && memcmp(t.p, k, klen) == 0)
-            return true;
-    }
-    return false;
-}
-
 static bool clean(const char *s, size_t n, bool tag)
 {
     for (size_t i = 0; i < n; i++)
@@ -78,7 +64,7 @@ static bool build_tags(vn_ssf_conv_t *cv, const kv_t *kv, size_t n, vn_scope_t *
             continue;
         }
         size_t kl = strlen(k), vl = strlen(v);
-        if (key_overridden(cv->parser, k, kl))
+        if (vn_parser_implicit_key(cv->parser, k, kl))
             continue;
         if (nt >= VN_PARSE_MAX_TAGS || kl + 1 + vl > sizeof cv->scratch - used || !clean(k, kl, true) ||
             !clean(v, vl, true))

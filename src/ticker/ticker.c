@@ -7,7 +7,7 @@
 
 double vn_ticker_offset_s(const vn_config_t *cfg)
 {
-    bool global = cfg->grpc_address && cfg->grpc_address[0];
+    bool global = (cfg->grpc_address && cfg->grpc_address[0]) || (cfg->grpc_tls_address && cfg->grpc_tls_address[0]);
     if (!global || !cfg->synchronize_with_interval || !(cfg->interval_s > 0) || cfg->import_grace_period_s < 0)
         return 0;
     double g = cfg->import_grace_period_s;

@@ -45,4 +45,25 @@ vn_err_t vn_tls_files_client_ctx(const char *ca_file, const char *cert_file, con
 vn_err_t vn_tls_files_server_ctx(const char *ca_file, const char *cert_file, const char *key_file, SSL_CTX **out,
                                  char *errbuf, size_t errcap);
 
+/**
+ * A client context from a veneur-c block of the same three paths
+ * (veneur-proxy's forward_tls): ca_file ""/NULL = the system trust store;
+ * cert_file and key_file both set (a client certificate is presented when
+ * asked) or both empty (none). block names the block in errors
+ * ("forward_tls.ca_file <path>: why"). Paths borrowed.
+ * @return VN_OK with *out owned, VN_ERR_CONFIG, VN_ERR_NOMEM.
+ */
+vn_err_t vn_tls_files_client_ctx_block(const char *block, const char *ca_file, const char *cert_file,
+                                       const char *key_file, SSL_CTX **out, char *errbuf, size_t errcap);
+
+/**
+ * A gRPC server context from PEM *contents* (the daemon's tls_key,
+ * tls_certificate, tls_authority_certificate; tls.h's
+ * vn_tls_server_ctx_new, whose contract this keeps) that also selects ALPN
+ * "h2": the global's grpc_tls_address. ca_pem ""/NULL = no client
+ * certificate asked for; else one chaining to it is required (mutual TLS).
+ */
+vn_err_t vn_tls_grpc_server_ctx_pem(const char *key_pem, const char *cert_pem, const char *ca_pem, SSL_CTX **out,
+                                    char *errbuf, size_t errcap);
+
 #endif

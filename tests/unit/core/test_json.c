@@ -173,11 +173,28 @@ static void test_json__writer_cap_is_sticky(void **state)
     vn_buf_free(&b);
 }
 
+static void test_json__string_html(void **state)
+{
+    (void)state;
+    vn_buf_t b;
+    vn_buf_init(&b, 256);
+    /* Go json.Marshal("<a href=\"x\">&</a>\n") */
+    const char *in = "<a href=\"x\">&</a>\n";
+    assert_int_equal(vn_json_add_string_html(&b, in, strlen(in)), VN_OK);
+    assert_int_equal(vn_buf_len(&b), strlen("\"\\u003ca href=\\\"x\\\"\\u003e\\u0026\\u003c/a\\u003e\\n\""));
+    assert_memory_equal(vn_buf_ptr(&b), "\"\\u003ca href=\\\"x\\\"\\u003e\\u0026\\u003c/a\\u003e\\n\"", vn_buf_len(&b));
+    vn_buf_reset(&b);
+    assert_int_equal(vn_json_add_string(&b, "<&>", 3), VN_OK); /* the plain form keeps them */
+    assert_memory_equal(vn_buf_ptr(&b), "\"<&>\"", 5);
+    vn_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json__double_non_finite),
         cmocka_unit_test(test_json__string_escaping),
+        cmocka_unit_test(test_json__string_html),
         cmocka_unit_test(test_json__writer_document),
         cmocka_unit_test(test_json__writer_misuse),
         cmocka_unit_test(test_json__writer_cap_is_sticky),

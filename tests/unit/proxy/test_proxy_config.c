@@ -219,6 +219,30 @@ static void test_proxy_config__strict(void **state)
     }
 }
 
+/* forward_tls (veneur-c): a CA alone (no client certificate) or all three; env names as Go's envconfig would. */
+static void test_proxy_config__forward_tls(void **state)
+{
+    (void)state;
+    char err[256] = "";
+    vn_proxy_config_t *c = load("forward_tls: {ca_file: /ca.pem}\n", NULL, true, err, sizeof err);
+    assert_non_null(c);
+    assert_string_equal(c->fwd_tls_ca_file, "/ca.pem");
+    assert_string_equal(c->fwd_tls_cert_file, "");
+    vn_proxy_config_free(c);
+    char *env[] = {"VENEUR_PROXY_FORWARDTLS_CERTFILE=/c.pem", "VENEUR_PROXY_FORWARDTLS_KEYFILE=/c.key",
+                   "VENEUR_PROXY_FORWARDTLS_SERVERNAME=global.example", NULL};
+    c = load("forward_tls: {ca_file: /ca.pem}\n", env, true, err, sizeof err);
+    assert_non_null(c);
+    assert_string_equal(c->fwd_tls_cert_file, "/c.pem");
+    assert_string_equal(c->fwd_tls_key_file, "/c.key");
+    assert_string_equal(c->fwd_tls_server_name, "global.example");
+    vn_buf_t b = VN_BUF_INIT(1 << 20);
+    vn_proxy_config_dump_yaml(c, &b);
+    assert_non_null(strstr(vn_buf_ptr(&b), "forward_tls"));
+    vn_buf_free(&b);
+    vn_proxy_config_free(c);
+}
+
 static void test_proxy_config__refusals(void **state)
 {
     (void)state;
@@ -241,6 +265,9 @@ static void test_proxy_config__refusals(void **state)
         {"discovery: {dns_server: \"127.0.0.1\"}\n", NULL, "dns_server"},
         {"discovery: {dns_port: 70000}\n", NULL, "dns_port"},
         {"tls: {ca_file: /a}\n", NULL, "must all be set"},
+        {"forward_tls: {ca_file: /a, cert_file: /c}\n", NULL, "forward_tls"},
+        {"forward_tls: {key_file: /k}\n", NULL, "set together"},
+        {"forward_tls: {server_name: g}\n", NULL, "TLS is off"},
         {"ignore_tags: [{kind: glob, value: a}]\n", NULL, "glob"},
         {"ignore_tags: {kind: exact}\n", NULL, "ignore_tags"},
         {"ignore_tags: [a]\n", NULL, "ignore_tags[0]"},
@@ -419,6 +446,7 @@ int main(void)
         cmocka_unit_test(test_proxy_config__discovery_kind_default),
         cmocka_unit_test(test_proxy_config__strict),
         cmocka_unit_test(test_proxy_config__refusals),
+        cmocka_unit_test(test_proxy_config__forward_tls),
         cmocka_unit_test(test_proxy_config__file),
         cmocka_unit_test(test_proxy_config__dumps),
         cmocka_unit_test(test_proxy_config__hostile_edges),

@@ -434,7 +434,10 @@ static void test_lifetime_keeps_batch_open(void **state)
     final_flush(&fx, 2);
     assert_int_equal(fake_nreq(fx.f), 1);
     /* Go's yaml tag bug: the lifetime is also the send timeout */
-    assert_int_equal(fx.f->timeout_ms, 3600 * 1000);
+    pthread_mutex_lock(&fx.f->mu); /* written by the sink's delivery thread */
+    long seen_timeout = fx.f->timeout_ms;
+    pthread_mutex_unlock(&fx.f->mu);
+    assert_int_equal(seen_timeout, 3600 * 1000);
     close_sink(&fx);
 }
 
@@ -515,7 +518,10 @@ static void test_config_errors(void **state)
     mk_span(&t, 1, 1, 0, NULL);
     assert_int_equal(splunk_ingest(&fx.s, &t.sp), VN_SPAN_TAKEN);
     final_flush(&fx, 2);
-    assert_int_equal(fx.f->timeout_ms, 2000);
+    pthread_mutex_lock(&fx.f->mu); /* written by the sink's delivery thread */
+    long seen_timeout = fx.f->timeout_ms;
+    pthread_mutex_unlock(&fx.f->mu);
+    assert_int_equal(seen_timeout, 2000);
     close_sink(&fx);
 }
 
