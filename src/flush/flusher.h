@@ -117,6 +117,9 @@ size_t vn_flush_generate_from(const vn_series_map_t *map, size_t start, size_t l
  * Like vn_flush_generate_from, also stopping once out holds max_bytes
  * (vn_flush_output_bytes; it may pass it by one series' outputs). Long keys make
  * a few metrics weigh megabytes, so a count alone does not bound a chunk.
+ * Both limits are checked only between series: one series' outputs (a
+ * histogram's max, count, percentiles, ...) always land in one chunk, which
+ * sinks that rebuild a histogram rely on (sinks/sink.h, hist_part).
  */
 size_t vn_flush_generate_bounded(const vn_series_map_t *map, size_t start, size_t max_metrics, size_t max_bytes,
                                  const vn_flush_rules_t *rules, int64_t timestamp, vn_flush_output_t *out);

@@ -122,6 +122,20 @@ static void emit(vn_flush_output_t *o, split_t *k, const char *suffix, double va
     m->sink_only = k->sink_only;
 }
 
+/* The provenance of an aggregate output from its suffix (samplers.h names). */
+static vn_hist_part_t agg_part(const char *suffix)
+{
+    static const struct {
+        const char *suffix;
+        vn_hist_part_t part;
+    } parts[] = {{".max", VN_HP_MAX},   {".min", VN_HP_MIN},       {".sum", VN_HP_SUM},    {".avg", VN_HP_AVG},
+                 {".count", VN_HP_COUNT}, {".median", VN_HP_MEDIAN}, {".hmean", VN_HP_HMEAN}};
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+        if (strcmp(suffix, parts[i].suffix) == 0)
+            return parts[i].part;
+    return VN_HP_NONE;
+}
+
 static void emit_histo(vn_flush_output_t *o, split_t *k, vn_histo_t *h, const vn_flush_rules_t *r, bool pct,
                        bool global, int64_t ts)
 {
@@ -130,9 +144,19 @@ static void emit_histo(vn_flush_output_t *o, split_t *k, vn_histo_t *h, const vn
     if (npct > 64)
         npct = 64;
     size_t n = vn_histo_flush(h, r->aggregates, r->percentiles, r->pct_names, npct, global, outs);
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         emit(o, k, outs[i].suffix, outs[i].value, outs[i].is_counter ? VN_IM_COUNTER : VN_IM_GAUGE, ts,
              r->hostname);
+        vn_inter_metric_t *m = &o->m[o->n - 1];
+        m->hist_base_len = k->name_len;
+        /* vn_histo_flush writes the npct percentiles last, after the aggregates */
+        if (i >= n - npct) {
+            m->hist_part = VN_HP_PERCENTILE;
+            m->quantile = r->percentiles[i - (n - npct)];
+        } else {
+            m->hist_part = agg_part(outs[i].suffix);
+        }
+    }
 }
 
 size_t vn_flush_output_bytes(const vn_flush_output_t *o)

@@ -40,6 +40,9 @@ typedef Opentelemetry__Proto__Metrics__V1__Metric pb_metric_t;
 typedef Opentelemetry__Proto__Metrics__V1__Gauge pb_gauge_t;
 typedef Opentelemetry__Proto__Metrics__V1__Sum pb_sum_t;
 typedef Opentelemetry__Proto__Metrics__V1__NumberDataPoint pb_ndp_t;
+typedef Opentelemetry__Proto__Metrics__V1__Summary pb_summary_t;
+typedef Opentelemetry__Proto__Metrics__V1__SummaryDataPoint pb_sdp_t;
+typedef Opentelemetry__Proto__Metrics__V1__SummaryDataPoint__ValueAtQuantile pb_vaq_t;
 typedef Opentelemetry__Proto__Common__V1__KeyValue pb_kv_t;
 typedef Opentelemetry__Proto__Common__V1__AnyValue pb_any_t;
 typedef Opentelemetry__Proto__Common__V1__InstrumentationScope pb_scope_t;
@@ -134,6 +137,16 @@ vn_err_t vn_otlp__init(vn_otlp_t *x, const vn_sink_config_t *sc, const char *sin
             x->max_per_body = (size_t)v;
     }
 
+    const char *hist = vn_sink_config_get(sc, "histograms_as");
+    if (hist && hist[0]) {
+        if (strcasecmp(hist, "gauges") == 0)
+            x->hist_gauges = true;
+        else if (strcasecmp(hist, "summary") != 0) {
+            snprintf(msg, sizeof msg, "config key histograms_as: want summary or gauges, got \"%.60s\"", hist);
+            return bad(errbuf, errcap, name, msg);
+        }
+    }
+
     for (size_t i = 0; i < sc->n_kv; i++) {
         const char *key = sc->kv[i].key;
         const char *val = sc->kv[i].value ? sc->kv[i].value : "";
@@ -165,6 +178,7 @@ void vn_otlp__destroy(vn_otlp_t *x)
     for (size_t i = 0; i < x->nheaders; i++)
         free(x->headers[i]);
     free(x->idx);
+    free(x->units);
     memset(x, 0, sizeof *x);
 }
 
@@ -194,6 +208,12 @@ typedef struct tree {
     pb_ndp_t **point_ptrs; /* one per metric: each metric has one point */
     pb_gauge_t *gauges;
     pb_sum_t *sums;
+    pb_summary_t *summaries;
+    pb_sdp_t *spoints;
+    pb_sdp_t **spoint_ptrs;
+    pb_vaq_t *vaqs;
+    pb_vaq_t **vaq_ptrs;
+    char *names; /* the Summaries' names (series names are not NUL-terminated in m) */
     pb_kv_t *kvs;
     pb_kv_t **kv_ptrs;
     pb_any_t *anys;
@@ -208,6 +228,12 @@ static void tree_free(tree_t *t)
     free(t->point_ptrs);
     free(t->gauges);
     free(t->sums);
+    free(t->summaries);
+    free(t->spoints);
+    free(t->spoint_ptrs);
+    free(t->vaqs);
+    free(t->vaq_ptrs);
+    free(t->names);
     free(t->kvs);
     free(t->kv_ptrs);
     free(t->anys);
@@ -225,16 +251,99 @@ static uint64_t unix_nanos(double seconds)
     return seconds <= 0 ? 0 : (uint64_t)(seconds * 1e9);
 }
 
-/* Packs metrics idx[lo..hi) into one request; returns its malloc'd bytes. */
+/* Writes mi's tags (less excluded ones) as attributes from t->kv_ptrs[*kv] on;
+ * returns how many. */
+static size_t put_attrs(const enc_t *e, tree_t *t, const vn_inter_metric_t *mi, size_t *kv, size_t *tp)
+{
+    size_t na = 0;
+    for (size_t j = 0; j < mi->ntags; j++) {
+        const char *tag = mi->tags[j];
+        if (!tag || vn_sink__tag_excluded(e->s, tag))
+            continue;
+        size_t len = strlen(tag);
+        char *key = &t->text[*tp];
+        memcpy(key, tag, len + 1);
+        *tp += len + 1;
+        char *colon = strchr(key, ':');
+        char *val;
+        if (colon) {
+            *colon = '\0';
+            val = colon + 1;
+        } else {
+            val = &t->text[(*tp)++];
+            *val = '\0';
+        }
+        pb_any_t *a = &t->anys[*kv];
+        opentelemetry__proto__common__v1__any_value__init(a);
+        a->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
+        a->string_value = val;
+        pb_kv_t *pkv = &t->kvs[*kv];
+        opentelemetry__proto__common__v1__key_value__init(pkv);
+        pkv->key = key;
+        pkv->value = a;
+        t->kv_ptrs[(*kv)++] = pkv;
+        na++;
+    }
+    return na;
+}
+
+/* Adds quantile q = v to p unless p already has q (the first one wins). */
+static void add_quantile(pb_sdp_t *p, pb_vaq_t *slot, double q, double v)
+{
+    for (size_t i = 0; i < p->n_quantile_values; i++)
+        if (p->quantile_values[i]->quantile == q)
+            return;
+    opentelemetry__proto__metrics__v1__summary_data_point__value_at_quantile__init(slot);
+    slot->quantile = q;
+    slot->value = v;
+    /* ascending by quantile: a handful per point, insertion keeps it simple */
+    size_t i = p->n_quantile_values++;
+    while (i > 0 && p->quantile_values[i - 1]->quantile > q) {
+        p->quantile_values[i] = p->quantile_values[i - 1];
+        i--;
+    }
+    p->quantile_values[i] = slot;
+}
+
+/* Fills Summary point p from the parts idx[u->at .. u->at + u->len). */
+static void fill_summary(const enc_t *e, const vn_otlp_unit_t *u, pb_sdp_t *p, pb_vaq_t *vaqs)
+{
+    bool have_count = false, have_sum = false, have_avg = false;
+    double count = 0, sum = 0, avg = 0;
+    size_t nv = 0;
+    for (size_t j = 0; j < u->len; j++) {
+        const vn_inter_metric_t *mi = &e->m[e->x->idx[u->at + j]];
+        switch (mi->hist_part) {
+        case VN_HP_COUNT: have_count = true, count = mi->value; break;
+        case VN_HP_SUM: have_sum = true, sum = mi->value; break;
+        case VN_HP_AVG: have_avg = true, avg = mi->value; break;
+        case VN_HP_PERCENTILE: add_quantile(p, &vaqs[nv++], mi->quantile, mi->value); break;
+        case VN_HP_MIN: add_quantile(p, &vaqs[nv++], 0.0, mi->value); break;
+        case VN_HP_MAX: add_quantile(p, &vaqs[nv++], 1.0, mi->value); break;
+        case VN_HP_MEDIAN: add_quantile(p, &vaqs[nv++], 0.5, mi->value); break;
+        default: break; /* hmean: a Gauge of its own */
+        }
+    }
+    /* sample rates make count a weight: the nearest whole number of samples */
+    p->count = have_count && count > 0 ? (uint64_t)llround(count) : 0;
+    p->sum = have_sum ? sum : have_avg && have_count ? avg * count : 0;
+}
+
+/* Packs units[lo..hi) into one request; returns its malloc'd bytes. */
 static vn_err_t pack_range(enc_t *e, size_t lo, size_t hi, uint8_t **out, size_t *out_len)
 {
     vn_otlp_t *x = e->x;
-    size_t n = hi - lo, ntags = 0, text = 0;
+    size_t n = hi - lo, ntags = 0, text = 0, nq = 0, names = 0;
     for (size_t i = lo; i < hi; i++) {
-        const vn_inter_metric_t *mi = &e->m[x->idx[i]];
+        const vn_otlp_unit_t *u = &x->units[i];
+        const vn_inter_metric_t *mi = &e->m[x->idx[u->at]];
         for (size_t t = 0; t < mi->ntags; t++) {
             ntags++;
             text += strlen(mi->tags[t]) + 2;
+        }
+        if (u->summary) {
+            nq += u->len;
+            names += mi->hist_base_len + 1;
         }
     }
     tree_t t = {
@@ -244,6 +353,12 @@ static vn_err_t pack_range(enc_t *e, size_t lo, size_t hi, uint8_t **out, size_t
         .point_ptrs = vn_xcalloc(n, sizeof *t.point_ptrs),
         .gauges = vn_xcalloc(n, sizeof *t.gauges),
         .sums = vn_xcalloc(n, sizeof *t.sums),
+        .summaries = vn_xcalloc(n, sizeof *t.summaries),
+        .spoints = vn_xcalloc(n, sizeof *t.spoints),
+        .spoint_ptrs = vn_xcalloc(n, sizeof *t.spoint_ptrs),
+        .vaqs = vn_xcalloc(nq ? nq : 1, sizeof *t.vaqs),
+        .vaq_ptrs = vn_xcalloc(nq ? nq : 1, sizeof *t.vaq_ptrs),
+        .names = vn_xmalloc(names ? names : 1),
         .kvs = vn_xcalloc(ntags ? ntags : 1, sizeof *t.kvs),
         .kv_ptrs = vn_xcalloc(ntags ? ntags : 1, sizeof *t.kv_ptrs),
         .anys = vn_xcalloc(ntags ? ntags : 1, sizeof *t.anys),
@@ -251,49 +366,48 @@ static vn_err_t pack_range(enc_t *e, size_t lo, size_t hi, uint8_t **out, size_t
     };
     uint64_t now_ns = unix_nanos((double)e->info->timestamp);
     uint64_t start_ns = unix_nanos((double)e->info->timestamp - e->info->interval_s);
-    size_t kv = 0, tp = 0;
+    size_t kv = 0, tp = 0, q = 0, np = 0;
     for (size_t k = 0; k < n; k++) {
-        const vn_inter_metric_t *mi = &e->m[x->idx[lo + k]];
+        const vn_otlp_unit_t *u = &x->units[lo + k];
+        const vn_inter_metric_t *mi = &e->m[x->idx[u->at]];
+        pb_metric_t *pm = &t.metrics[k];
+        opentelemetry__proto__metrics__v1__metric__init(pm);
+        t.metric_ptrs[k] = pm;
+        pb_kv_t **attrs = &t.kv_ptrs[kv];
+        size_t nattrs = put_attrs(e, &t, mi, &kv, &tp);
+        if (u->summary) {
+            pb_sdp_t *p = &t.spoints[k];
+            opentelemetry__proto__metrics__v1__summary_data_point__init(p);
+            p->start_time_unix_nano = start_ns;
+            p->time_unix_nano = now_ns;
+            p->attributes = nattrs ? attrs : NULL;
+            p->n_attributes = nattrs;
+            p->quantile_values = &t.vaq_ptrs[q];
+            fill_summary(e, u, p, &t.vaqs[q]);
+            q += u->len;
+            if (p->n_quantile_values == 0)
+                p->quantile_values = NULL;
+            t.spoint_ptrs[k] = p;
+            pb_summary_t *sm = &t.summaries[k];
+            opentelemetry__proto__metrics__v1__summary__init(sm);
+            sm->n_data_points = 1;
+            sm->data_points = &t.spoint_ptrs[k];
+            memcpy(&t.names[np], mi->name, mi->hist_base_len);
+            t.names[np + mi->hist_base_len] = '\0';
+            pm->name = &t.names[np];
+            np += mi->hist_base_len + 1;
+            pm->data_case = OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUMMARY;
+            pm->summary = sm;
+            continue;
+        }
         pb_ndp_t *p = &t.points[k];
         opentelemetry__proto__metrics__v1__number_data_point__init(p);
         p->time_unix_nano = now_ns;
         p->value_case = OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__VALUE_AS_DOUBLE;
         p->as_double = mi->value;
-        p->attributes = &t.kv_ptrs[kv];
-        for (size_t j = 0; j < mi->ntags; j++) {
-            const char *tag = mi->tags[j];
-            if (!tag || vn_sink__tag_excluded(e->s, tag))
-                continue;
-            size_t len = strlen(tag);
-            char *key = &t.text[tp];
-            memcpy(key, tag, len + 1);
-            tp += len + 1;
-            char *colon = strchr(key, ':');
-            char *val;
-            if (colon) {
-                *colon = '\0';
-                val = colon + 1;
-            } else {
-                val = &t.text[tp++];
-                *val = '\0';
-            }
-            pb_any_t *a = &t.anys[kv];
-            opentelemetry__proto__common__v1__any_value__init(a);
-            a->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
-            a->string_value = val;
-            pb_kv_t *pkv = &t.kvs[kv];
-            opentelemetry__proto__common__v1__key_value__init(pkv);
-            pkv->key = key;
-            pkv->value = a;
-            t.kv_ptrs[kv++] = pkv;
-            p->n_attributes++;
-        }
-        if (p->n_attributes == 0)
-            p->attributes = NULL;
+        p->attributes = nattrs ? attrs : NULL;
+        p->n_attributes = nattrs;
         t.point_ptrs[k] = p;
-
-        pb_metric_t *pm = &t.metrics[k];
-        opentelemetry__proto__metrics__v1__metric__init(pm);
         pm->name = mutable_str(mi->name);
         if (mi->type == VN_IM_COUNTER) {
             pb_sum_t *sum = &t.sums[k];
@@ -314,7 +428,6 @@ static vn_err_t pack_range(enc_t *e, size_t lo, size_t hi, uint8_t **out, size_t
             pm->data_case = OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_GAUGE;
             pm->gauge = g;
         }
-        t.metric_ptrs[k] = pm;
     }
 
     pb_scope_t scope = OPENTELEMETRY__PROTO__COMMON__V1__INSTRUMENTATION_SCOPE__INIT;
@@ -399,6 +512,68 @@ static void emit_range(enc_t *e, size_t lo, size_t hi)
     note_err(e, e->emit(e->ctx, &r));
 }
 
+static bool same_tags(const vn_inter_metric_t *a, const vn_inter_metric_t *b)
+{
+    if (a->tags == b->tags && a->ntags == b->ntags)
+        return true;
+    if (a->ntags != b->ntags)
+        return false;
+    for (size_t i = 0; i < a->ntags; i++)
+        if (strcmp(a->tags[i], b->tags[i]) != 0)
+            return false;
+    return true;
+}
+
+/* Whether b is another part of a's series: same name prefix and tags, and a
+ * part the run does not have yet (seen: a bit per vn_hist_part_t; percentiles
+ * may repeat). Two series with one name and tags (a timer and a histogram)
+ * thus stay two Summaries even if adjacent. */
+static bool same_series(const vn_inter_metric_t *a, const vn_inter_metric_t *b, unsigned seen)
+{
+    return b->hist_part != VN_HP_NONE && b->hist_base_len == a->hist_base_len &&
+           (b->hist_part == VN_HP_PERCENTILE || !(seen & (1u << b->hist_part))) &&
+           memcmp(a->name, b->name, a->hist_base_len) == 0 && same_tags(a, b);
+}
+
+static vn_otlp_unit_t *push_unit(vn_otlp_t *x, size_t *nu, size_t at, size_t len, bool summary)
+{
+    if (*nu == x->units_cap) {
+        x->units_cap = x->units_cap ? x->units_cap * 2 : 256;
+        x->units = vn_xrealloc(x->units, x->units_cap * sizeof *x->units);
+    }
+    vn_otlp_unit_t *u = &x->units[(*nu)++];
+    *u = (vn_otlp_unit_t){.at = at, .len = len, .summary = summary};
+    return u;
+}
+
+/* Turns the k accepted metrics in idx into OTLP metrics: a run of one
+ * series' parts becomes one Summary plus a Gauge per avg/hmean part (no
+ * Summary field holds them); everything else one metric each. The flusher
+ * keeps a series' parts adjacent and in one chunk (sinks/sink.h). */
+static size_t build_units(vn_otlp_t *x, const vn_inter_metric_t *m, size_t k)
+{
+    size_t nu = 0;
+    for (size_t i = 0; i < k;) {
+        const vn_inter_metric_t *a = &m[x->idx[i]];
+        if (x->hist_gauges || a->hist_part == VN_HP_NONE) {
+            push_unit(x, &nu, i++, 1, false);
+            continue;
+        }
+        unsigned seen = 1u << a->hist_part;
+        size_t len = 1;
+        while (i + len < k && same_series(a, &m[x->idx[i + len]], seen))
+            seen |= 1u << m[x->idx[i + len++]].hist_part;
+        unsigned gauge_only = (1u << VN_HP_AVG) | (1u << VN_HP_HMEAN);
+        if (seen & ~gauge_only)
+            push_unit(x, &nu, i, len, true);
+        for (size_t j = i; j < i + len; j++)
+            if ((1u << m[x->idx[j]].hist_part) & gauge_only)
+                push_unit(x, &nu, j, 1, false);
+        i += len;
+    }
+    return nu;
+}
+
 vn_err_t vn_otlp__encode_metrics(vn_otlp_t *x, const vn_sink_t *s, const vn_inter_metric_t *m, size_t n,
                                  const vn_flush_info_t *info, vn_delivery_emit_fn emit, void *ctx)
 {
@@ -421,9 +596,10 @@ vn_err_t vn_otlp__encode_metrics(vn_otlp_t *x, const vn_sink_t *s, const vn_inte
         x->idx[k++] = i;
     }
     x->skipped += nonfinite;
+    size_t nu = build_units(x, m, k);
     enc_t e = {.x = x, .s = s, .m = m, .info = info, .emit = emit, .ctx = ctx};
-    for (size_t lo = 0; lo < k; lo += x->max_per_body)
-        emit_range(&e, lo, lo + x->max_per_body < k ? lo + x->max_per_body : k);
+    for (size_t lo = 0; lo < nu; lo += x->max_per_body)
+        emit_range(&e, lo, lo + x->max_per_body < nu ? lo + x->max_per_body : nu);
     return e.first_err;
 }
 

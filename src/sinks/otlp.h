@@ -8,9 +8,16 @@
  * per-sink thread). Mapping (docs/otlp.md):
  *   counter      -> Sum, DELTA, is_monotonic, as_double = the interval's sum,
  *                   start_time = flush time - interval, time = flush time
- *   gauge        -> Gauge, as_double (percentiles, min, max, ... of timers and
- *                   histograms arrive here as gauges: the flusher has already
- *                   turned sketches into named series)
+ *   gauge        -> Gauge, as_double
+ *   timer/histogram parts (hist_part != NONE, sinks/sink.h) -> one Summary
+ *                   point per adjacent run of one series' parts (same series
+ *                   name and tags): name = the series name, count = x.count
+ *                   (rounded; 0 without it), sum = x.sum, else x.avg * x.count,
+ *                   else 0; quantile_values = percentiles q, min as 0, max as
+ *                   1, median as 0.5 (the first of a duplicate quantile wins),
+ *                   ascending; start/time as for Sum. x.avg and x.hmean have no
+ *                   Summary field and stay Gauges. `histograms_as: gauges`
+ *                   sends every part as before (Gauge, x.count a Sum) instead
  *   status check -> Gauge with the status code (0 OK .. 3 UNKNOWN)
  *   tags "k:v"   -> string attributes k = v (split at the first ':'); a tag
  *                   without ':' -> attribute tag = "" ; excluded tags left out
@@ -55,6 +62,12 @@ typedef vn_err_t (*vn_otlp_grpc_transport_fn)(const char *endpoint, bool gzip, c
  */
 void vn_sink_otlp_set_grpc_transport(vn_otlp_grpc_transport_fn fn);
 
+/** One OTLP metric of a body: idx[at] alone, or idx[at..at+len) as one Summary. */
+typedef struct vn_otlp_unit {
+    size_t at, len;
+    bool summary;
+} vn_otlp_unit_t;
+
 typedef struct vn_otlp {
     char *endpoint;                            /* full URL, .../v1/metrics; grpc: http(s)://host:port */
     bool grpc;                                 /* protocol: grpc (default http/protobuf) */
@@ -63,8 +76,11 @@ typedef struct vn_otlp {
     size_t nheaders;
     size_t max_per_body;
     size_t raw_cap;      /* VN_OTLP_RAW_CAP; tests lower it */
+    bool hist_gauges;    /* histograms_as: gauges (default summary) */
     size_t *idx;         /* scratch: indices of the metrics being sent */
     size_t idx_cap;
+    struct vn_otlp_unit *units; /* scratch: the OTLP metrics being sent, over idx */
+    size_t units_cap;
     size_t skipped;      /* metrics never sent (non-finite, alone over raw_cap), cumulative */
 } vn_otlp_t;
 
@@ -79,7 +95,8 @@ vn_err_t vn_sink__otlp_new(vn_sink_t *s, const vn_sink_config_t *sc, const vn_co
  * VN_OTLP_DEFAULT_ENDPOINT; for grpc the scheme says h2c or TLS, the path is
  * ignored, default VN_OTLP_DEFAULT_GRPC_ENDPOINT), compression ("gzip" default, or "none"),
  * headers ({Name: value}, at most VN_OTLP_MAX_USER_HEADERS),
- * flush_max_per_body (default 10000). https endpoints are verified against
+ * flush_max_per_body (default 10000 OTLP metrics per body; a Summary is one),
+ * histograms_as ("summary" default, or "gauges"). https endpoints are verified against
  * the system trust store. Returns VN_OK or VN_ERR_CONFIG naming the sink and
  * key; x is initialised either way (release with vn_otlp__destroy).
  */

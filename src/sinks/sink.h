@@ -12,6 +12,17 @@
  *
  * Ownership: the metrics array and every string inside are owned by the flusher
  * and valid only for the duration of the call; a sink that keeps data copies it.
+ *
+ * Histogram/timer provenance: every metric the flusher derives from one
+ * histogram or timer series (x.max, x.count, x.50percentile, ...) carries
+ * its hist_part and hist_base_len = strlen("x"): the series name is the first
+ * hist_base_len bytes of name (a length, not a copy of the name: histograms
+ * are most of the flushed bytes). All other metrics have hist_part NONE and
+ * hist_base_len 0 (zero-init), so sinks that ignore these fields see the flat
+ * form unchanged. The parts of one series are adjacent in the array (routing
+ * may drop some, never reorders) and never straddle two chunks: the flusher
+ * closes a chunk only between series (flush/flusher.h), so a sink can rebuild
+ * the series from one call without buffering across calls.
  */
 #ifndef VN_SINKS_SINK_H
 #define VN_SINKS_SINK_H
@@ -26,6 +37,19 @@
 /** Output types (Go InterMetric.Type numbering). */
 typedef enum vn_im_type { VN_IM_COUNTER = 0, VN_IM_GAUGE = 1, VN_IM_STATUS = 2 } vn_im_type_t;
 
+/** Which output of a histogram/timer series a metric is (sink.h header comment). */
+typedef enum vn_hist_part {
+    VN_HP_NONE = 0, /* not derived from a histogram/timer */
+    VN_HP_PERCENTILE, /* quantile in vn_inter_metric_t.quantile (0.5 for x.50percentile) */
+    VN_HP_MIN,
+    VN_HP_MAX,
+    VN_HP_COUNT,
+    VN_HP_SUM,
+    VN_HP_AVG,
+    VN_HP_MEDIAN,
+    VN_HP_HMEAN,
+} vn_hist_part_t;
+
 typedef struct vn_inter_metric {
     const char *name;
     int64_t timestamp; /* unix seconds of the flush */
@@ -36,6 +60,9 @@ typedef struct vn_inter_metric {
     const char *message;  /* status checks; NULL otherwise */
     const char *hostname; /* status check h: host, else the configured hostname ("" allowed) */
     const char *sink_only; /* veneursinkonly:NAME target, or NULL for every sink */
+    vn_hist_part_t hist_part;
+    size_t hist_base_len; /* hist_part != NONE: name[0..hist_base_len) is the series name */
+    double quantile; /* VN_HP_PERCENTILE only: 0..1 */
 } vn_inter_metric_t;
 
 typedef struct vn_flush_info {

@@ -3,9 +3,10 @@ OpenTelemetry JS SDK's own protobuf classes (@opentelemetry/otlp-transformer, te
 
 build/veneur runs with a jsonl localfile sink (the reference) and an otlp sink pointed at
 the receiver. Cases: every flushed counter and gauge arrives with the localfile value,
-counters as monotonic delta Sums with start = time - interval, gauges (timer percentiles
-included) as Gauges, tags as string attributes, host.name on the resource, gzip and the
-configured headers; compression none; retry after the receiver comes back (delivery queue);
+counters as monotonic delta Sums with start = time - interval, gauges as Gauges (and, with
+`histograms_as: gauges`, timer percentiles/aggregates too), tags as string attributes,
+host.name on the resource, gzip and the configured headers; by default 100 timer samples as
+one Summary point (count, sum, quantiles equal to the localfile sink's flat values); compression none; retry after the receiver comes back (delivery queue);
 `protocol: grpc` to an @grpc/grpc-js server (gzip'd messages, metadata, a retried UNAVAILABLE).
 """
 import json
@@ -85,11 +86,11 @@ def sink_yaml(v_out, port, extra=""):
 %s""" % (v_out, port, extra)
 
 
-def start(port, extra=""):
+def start(port, extra="", aggregates="min, max, count"):
     import tempfile
     d = tempfile.mkdtemp(prefix="vn-otlp-")
     out = os.path.join(d, "ref.jsonl")
-    v = Veneur(extra_yaml=sink_yaml(out, port, extra) + "percentiles: [0.5, 0.99]\naggregates: [min, max, count]\n",
+    v = Veneur(extra_yaml=sink_yaml(out, port, extra) + "percentiles: [0.5, 0.99]\naggregates: [%s]\n" % aggregates,
                jsonl=False)
     v.out = out
     return v
@@ -97,7 +98,7 @@ def start(port, extra=""):
 
 def case_values():
     rx = Receiver()
-    v = start(rx.port)
+    v = start(rx.port, "      histograms_as: gauges\n")
     try:
         v.send_udp("otlp.hits:3|c|#route:home,env:prod\notlp.hits:4|c|#route:home,env:prod\n"
                    "otlp.temp:21.5|g|#room:lab\notlp.lat:10|ms|#svc:api\notlp.lat:30|ms|#svc:api\n"
@@ -134,6 +135,43 @@ def case_values():
         expect(h.get("content-type") == "application/x-protobuf" and h.get("content-encoding") == "gzip",
                "headers %r" % h)
         expect(h.get("x-api-key") == "sekret42" and h.get("x-scope-orgid") == "team-a", "user headers %r" % h)
+    finally:
+        v.stop()
+        rx.stop()
+
+
+def case_summary():
+    # default histograms_as: summary - one timer's parts arrive as one Summary point named after it
+    rx = Receiver()
+    v = start(rx.port, aggregates="min, max, count, sum")
+    try:
+        vals = [(i * 37) % 100 + 1 for i in range(100)]  # 1..100, shuffled
+        v.send_udp("".join("otlp.sl:%d|ms|#svc:api\n" % n for n in vals) + "otlp.sc:2|c\n")
+        flat = {"otlp.sl.50percentile", "otlp.sl.99percentile", "otlp.sl.min", "otlp.sl.max", "otlp.sl.count",
+                "otlp.sl.sum"}
+        wait_for(lambda: {"otlp.sl", "otlp.sc"} <= {p[0] for p in points(rx.got())}, timeout=15, what="summary")
+        recs = v.wait_records(lambda r: flat <= {x["name"] for x in r}, what="localfile reference")
+        pts = points(rx.got())
+        got = [p for p in pts if p[0] == "otlp.sl"]
+        expect(len(got) == 1, "want one otlp.sl point, got %d" % len(got))
+        name, kind, p, res, scope, data = got[0]
+        expect(kind == "summary", "kind %s" % kind)
+        expect(not [q for q in pts if q[0].startswith("otlp.sl.")], "flat parts also sent: %r" %
+               [q[0] for q in pts if q[0].startswith("otlp.sl.")])
+        ref = {r["name"]: r for r in recs if r["name"] in flat}
+        expect(int(p["count"]) == 100 and ref["otlp.sl.count"]["value"] == 100, "count %r" % p.get("count"))
+        expect(p["sum"] == 5050 and ref["otlp.sl.sum"]["value"] == 5050, "sum %r" % p.get("sum"))
+        qv = [(q.get("quantile", 0), q["value"]) for q in p["quantileValues"]]
+        want = [(0, ref["otlp.sl.min"]["value"]), (0.5, ref["otlp.sl.50percentile"]["value"]),
+                (0.99, ref["otlp.sl.99percentile"]["value"]), (1, ref["otlp.sl.max"]["value"])]
+        expect(qv == want, "quantiles %r, want %r" % (qv, want))
+        expect(want[0][1] == 1 and want[3][1] == 100, "min/max %r" % want)
+        expect(attrs(p) == {"svc": "api"} and res == {"host.name": "testhost"}, "attrs %r res %r" % (attrs(p), res))
+        t = int(p["timeUnixNano"])
+        expect(abs(t // 1000000000 - ref["otlp.sl.max"]["timestamp"]) <= 1 and
+               int(p["startTimeUnixNano"]) == t - 1000000000, "times %r" % p)
+        sc = [q for q in pts if q[0] == "otlp.sc"]
+        expect(len(sc) == 1 and sc[0][1] == "sum" and sc[0][2]["asDouble"] == 2, "counter %r" % sc)
     finally:
         v.stop()
         rx.stop()
@@ -200,6 +238,7 @@ def case_grpc():
 
 
 check("otlp_sink_values_match_localfile", case_values)
+check("otlp_sink_timer_as_summary", case_summary)
 check("otlp_sink_grpc_with_retry", case_grpc)
 check("otlp_sink_compression_none", case_uncompressed)
 check("otlp_sink_retries_until_receiver_up", case_retry)

@@ -241,6 +241,127 @@ static void test_generate__chunks_bounded_in_bytes(void **state)
     vn_series_map_free(m);
 }
 
+/* Provenance (sinks/sink.h): every histogram/timer output names its series and part; other outputs stay zero. */
+static void test_generate__histo_provenance(void **state)
+{
+    (void)state;
+    vn_series_map_t *m = vn_series_map_new(0);
+    vn_series_t *t = add(m, VN_MT_TIMER, VN_SCOPE_MIXED, "lat\nsvc:a");
+    vn_series_t *h = add(m, VN_MT_HISTOGRAM, VN_SCOPE_MIXED, "size\n");
+    for (int v = 1; v <= 100; v++) {
+        vn_histo_sample(t->u.histo, v, 1);
+        vn_histo_sample(h->u.histo, v * 2, 1);
+    }
+    add(m, VN_MT_COUNTER, VN_SCOPE_MIXED, "c\n")->u.counter = 1;
+    add(m, VN_MT_GAUGE, VN_SCOPE_MIXED, "g\n")->u.gauge = 2;
+    vn_hll_add(add(m, VN_MT_SET, VN_SCOPE_MIXED, "s\n")->u.set, "x", 1);
+    double pct[] = {0.5, 0.99};
+    const char *names[] = {".50percentile", ".99percentile"};
+    vn_flush_rules_t r = {.aggregates = VN_AGG_MIN | VN_AGG_MAX | VN_AGG_COUNT | VN_AGG_SUM,
+                          .percentiles = pct, .pct_names = names, .npct = 2, .hostname = "h"};
+    vn_flush_output_t o;
+    vn_flush_output_init(&o);
+    vn_flush_generate(m, &r, 100, &o);
+    assert_int_equal(o.n, 3 + 2 * 6);
+    static const struct {
+        const char *suffix;
+        vn_hist_part_t part;
+        double q;
+    } want[] = {{".min", VN_HP_MIN, 0},     {".max", VN_HP_MAX, 0},
+                {".count", VN_HP_COUNT, 0}, {".sum", VN_HP_SUM, 0},
+                {".50percentile", VN_HP_PERCENTILE, 0.5}, {".99percentile", VN_HP_PERCENTILE, 0.99}};
+    const char *bases[] = {"lat", "size"};
+    for (size_t b = 0; b < 2; b++) {
+        for (size_t w = 0; w < 6; w++) {
+            char nm[64];
+            snprintf(nm, sizeof nm, "%s%s", bases[b], want[w].suffix);
+            const vn_inter_metric_t *x = find(&o, nm);
+            assert_non_null(x);
+            assert_int_equal(x->hist_part, want[w].part);
+            assert_int_equal(x->hist_base_len, strlen(bases[b]));
+            assert_true(x->quantile == want[w].q);
+            assert_int_equal(x->ntags, b == 0 ? 1 : 0);
+        }
+    }
+    assert_true(find(&o, "lat.count")->value == 100 && find(&o, "lat.sum")->value == 5050);
+    assert_true(find(&o, "size.sum")->value == 10100);
+    /* the parts of one series are adjacent */
+    for (size_t i = 0; i < o.n; i++) {
+        if (o.m[i].hist_part == VN_HP_NONE)
+            continue;
+        size_t run = 1;
+        while (i + run < o.n && o.m[i + run].hist_part != VN_HP_NONE &&
+               strncmp(o.m[i + run].name, o.m[i].name, o.m[i].hist_base_len) == 0)
+            run++;
+        assert_int_equal(run, 6);
+        i += run - 1;
+    }
+    const char *plain[] = {"c", "g", "s"};
+    for (size_t i = 0; i < 3; i++) {
+        const vn_inter_metric_t *x = find(&o, plain[i]);
+        assert_non_null(x);
+        assert_int_equal(x->hist_part, VN_HP_NONE);
+        assert_int_equal(x->hist_base_len, 0);
+        assert_true(x->quantile == 0);
+    }
+    vn_flush_output_destroy(&o);
+
+    /* Median, avg and hmean aggregates name their parts too. */
+    r.aggregates = VN_AGG_MEDIAN | VN_AGG_AVG | VN_AGG_HMEAN;
+    r.npct = 0;
+    vn_flush_output_init(&o);
+    vn_flush_generate(m, &r, 100, &o);
+    assert_int_equal(find(&o, "lat.median")->hist_part, VN_HP_MEDIAN);
+    assert_int_equal(find(&o, "lat.avg")->hist_part, VN_HP_AVG);
+    assert_int_equal(find(&o, "lat.hmean")->hist_part, VN_HP_HMEAN);
+    vn_flush_output_destroy(&o);
+    vn_series_map_free(m);
+}
+
+/* A chunk limit of one metric still keeps every series' outputs in one chunk (sinks/sink.h). */
+static void test_generate__tiny_chunks_keep_series_whole(void **state)
+{
+    (void)state;
+    vn_series_map_t *m = vn_series_map_new(0);
+    enum { NT = 20 };
+    for (int i = 0; i < NT; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "t%02d\n", i);
+        vn_histo_sample(add(m, VN_MT_TIMER, VN_SCOPE_MIXED, key)->u.histo, i + 1, 1); /* sum 0 is not emitted */
+        snprintf(key, sizeof key, "c%02d\n", i);
+        add(m, VN_MT_COUNTER, VN_SCOPE_MIXED, key)->u.counter = i;
+    }
+    double pct[] = {0.5, 0.99};
+    const char *names[] = {".50percentile", ".99percentile"};
+    vn_flush_rules_t r = {.aggregates = VN_AGG_MIN | VN_AGG_MAX | VN_AGG_COUNT | VN_AGG_SUM,
+                          .percentiles = pct, .pct_names = names, .npct = 2, .hostname = "h"};
+    size_t chunks = 0, parts = 0;
+    for (size_t at = 0; at < m->cap;) {
+        vn_flush_output_t o;
+        vn_flush_output_init(&o);
+        at = vn_flush_generate_bounded(m, at, 1, SIZE_MAX, &r, 100, &o);
+        if (o.n) {
+            chunks++;
+            /* one series per chunk: a counter alone or a timer's six parts */
+            if (o.m[0].hist_part == VN_HP_NONE) {
+                assert_int_equal(o.n, 1);
+            } else {
+                assert_int_equal(o.n, 6);
+                for (size_t i = 0; i < o.n; i++) {
+                    assert_int_not_equal(o.m[i].hist_part, VN_HP_NONE);
+                    assert_int_equal(o.m[i].hist_base_len, 3);
+                    assert_memory_equal(o.m[i].name, o.m[0].name, 3);
+                }
+                parts += o.n;
+            }
+        }
+        vn_flush_output_destroy(&o);
+    }
+    assert_int_equal(chunks, 2 * NT);
+    assert_int_equal(parts, 6 * NT);
+    vn_series_map_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -250,6 +371,8 @@ int main(void)
         cmocka_unit_test(test_generate__scopes_local_vs_global),
         cmocka_unit_test(test_generate__series_map_grows_and_dedups),
         cmocka_unit_test(test_generate__chunks_bounded_in_bytes),
+        cmocka_unit_test(test_generate__histo_provenance),
+        cmocka_unit_test(test_generate__tiny_chunks_keep_series_whole),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

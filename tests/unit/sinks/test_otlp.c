@@ -16,6 +16,11 @@
 #include <zlib.h>
 
 #include "otlp_metrics_service.pb-c.h"
+#include "aggregate/samplers.h"
+#include "aggregate/series_map.h"
+#include "core/hash.h"
+#include "core/metric.h"
+#include "flush/flusher.h"
 #include "sinks/otlp.h"
 
 typedef Opentelemetry__Proto__Collector__Metrics__V1__ExportMetricsServiceRequest req_t;
@@ -281,10 +286,196 @@ static void test_otlp__grpc_needs_transport(void **state)
     assert_non_null(strstr(err, "grpc is not available"));
 }
 
+typedef Opentelemetry__Proto__Metrics__V1__Metric pbm_t;
+typedef Opentelemetry__Proto__Metrics__V1__SummaryDataPoint sdp_t;
+
+#define HP(nm, part, q, v, ty) \
+    {.name = nm, .timestamp = 1000, .value = v, .tags = tg, .ntags = 2, .type = ty, .hist_part = part, \
+     .hist_base_len = 3, .quantile = q}
+
+static double quantile_of(const sdp_t *p, double q)
+{
+    for (size_t i = 0; i < p->n_quantile_values; i++)
+        if (p->quantile_values[i]->quantile == q)
+            return p->quantile_values[i]->value;
+    fail_msg("no quantile %g", q);
+    return NAN;
+}
+
+/* One series' parts (generate.c order) -> one Summary; avg and hmean stay Gauges; others untouched. */
+static void test_otlp__summary(void **state)
+{
+    (void)state;
+    vn_otlp_t x;
+    assert_int_equal(init(&x, NULL, 0), VN_OK);
+    const char *tg[] = {"env:prod", "svc:a"};
+    const char *tg2[] = {"env:prod", "svc:b"};
+    vn_inter_metric_t m[] = {
+        {.name = "hits", .timestamp = 1000, .value = 7, .type = VN_IM_COUNTER},
+        HP("lat.max", VN_HP_MAX, 0, 100, VN_IM_GAUGE),
+        HP("lat.min", VN_HP_MIN, 0, 1, VN_IM_GAUGE),
+        HP("lat.sum", VN_HP_SUM, 0, 5050, VN_IM_GAUGE),
+        HP("lat.avg", VN_HP_AVG, 0, 50.5, VN_IM_GAUGE),
+        HP("lat.count", VN_HP_COUNT, 0, 100, VN_IM_COUNTER),
+        HP("lat.median", VN_HP_MEDIAN, 0, 50.5, VN_IM_GAUGE),
+        HP("lat.hmean", VN_HP_HMEAN, 0, 19.3, VN_IM_GAUGE),
+        HP("lat.99percentile", VN_HP_PERCENTILE, 0.99, 99.5, VN_IM_GAUGE),
+        HP("lat.50percentile", VN_HP_PERCENTILE, 0.5, 50.4, VN_IM_GAUGE), /* median came first: it wins */
+        /* the same name with other tags: its own Summary, sum from avg * count */
+        {.name = "lat.avg", .value = 2.5, .tags = tg2, .ntags = 2, .type = VN_IM_GAUGE, .hist_part = VN_HP_AVG,
+         .hist_base_len = 3},
+        {.name = "lat.count", .value = 4, .tags = tg2, .ntags = 2, .type = VN_IM_COUNTER,
+         .hist_part = VN_HP_COUNT, .hist_base_len = 3},
+        {.name = "set", .timestamp = 1000, .value = 3, .type = VN_IM_GAUGE},
+    };
+    size_t n = sizeof m / sizeof m[0];
+    vn_sink_t s = {.name = "o"};
+    vn_flush_info_t info = {.timestamp = 1000, .interval_s = 10, .hostname = "h1"};
+    recorder_t rc = {.gzip = 1};
+    assert_int_equal(vn_otlp__encode_metrics(&x, &s, m, n, &info, record, &rc), VN_OK);
+    assert_int_equal(rc.n, 1);
+    Opentelemetry__Proto__Metrics__V1__ScopeMetrics *sm = rc.r[0].req->resource_metrics[0]->scope_metrics[0];
+    /* hits, lat Summary, lat.avg, lat.hmean, lat{svc:b} Summary, lat.avg{svc:b}, set */
+    assert_int_equal(sm->n_metrics, 7);
+    assert_int_equal(rc.r[0].nmetrics, 7);
+    pbm_t **ms = sm->metrics;
+    assert_string_equal(ms[0]->name, "hits");
+    assert_int_equal(ms[0]->data_case, OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUM);
+    assert_string_equal(ms[1]->name, "lat");
+    assert_int_equal(ms[1]->data_case, OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUMMARY);
+    assert_int_equal(ms[1]->summary->n_data_points, 1);
+    sdp_t *p = ms[1]->summary->data_points[0];
+    assert_true(p->count == 100);
+    assert_true(p->sum == 5050);
+    assert_true(p->time_unix_nano == 1000000000000ull);
+    assert_true(p->start_time_unix_nano == 990000000000ull);
+    assert_int_equal(p->n_attributes, 2);
+    assert_string_equal(p->attributes[1]->key, "svc");
+    assert_string_equal(p->attributes[1]->value->string_value, "a");
+    assert_int_equal(p->n_quantile_values, 4); /* 0, 0.5, 0.99, 1 */
+    double want_q[] = {0, 0.5, 0.99, 1}, want_v[] = {1, 50.5, 99.5, 100};
+    for (size_t i = 0; i < 4; i++) {
+        assert_true(p->quantile_values[i]->quantile == want_q[i]);
+        assert_true(p->quantile_values[i]->value == want_v[i]);
+    }
+    assert_string_equal(ms[2]->name, "lat.avg");
+    assert_int_equal(ms[2]->data_case, OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_GAUGE);
+    assert_true(ms[2]->gauge->data_points[0]->as_double == 50.5);
+    assert_string_equal(ms[3]->name, "lat.hmean");
+    assert_int_equal(ms[3]->data_case, OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_GAUGE);
+    assert_string_equal(ms[4]->name, "lat");
+    p = ms[4]->summary->data_points[0];
+    assert_true(p->count == 4 && p->sum == 10 && p->n_quantile_values == 0);
+    assert_string_equal(p->attributes[1]->value->string_value, "b");
+    assert_string_equal(ms[5]->name, "lat.avg");
+    assert_string_equal(ms[6]->name, "set");
+    assert_int_equal(ms[6]->data_case, OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_GAUGE);
+    recorder_free(&rc);
+
+    /* Without count: count 0 and sum only from a sum part. Only avg: no Summary at all. */
+    vn_inter_metric_t m2[] = {
+        HP("lat.max", VN_HP_MAX, 0, 9, VN_IM_GAUGE),
+        HP("lat.avg", VN_HP_AVG, 0, 4, VN_IM_GAUGE),
+        {.name = "abc.avg", .value = 1, .type = VN_IM_GAUGE, .hist_part = VN_HP_AVG, .hist_base_len = 3},
+    };
+    assert_int_equal(vn_otlp__encode_metrics(&x, &s, m2, 3, &info, record, &rc), VN_OK);
+    sm = rc.r[0].req->resource_metrics[0]->scope_metrics[0];
+    assert_int_equal(sm->n_metrics, 3);
+    p = sm->metrics[0]->summary->data_points[0];
+    assert_true(p->count == 0 && p->sum == 0 && quantile_of(p, 1) == 9);
+    assert_string_equal(sm->metrics[1]->name, "lat.avg");
+    assert_string_equal(sm->metrics[2]->name, "abc.avg");
+    recorder_free(&rc);
+    vn_otlp__destroy(&x);
+
+    /* histograms_as: gauges keeps the flat form */
+    vn_kv_t kv[] = {{.key = "histograms_as", .value = "gauges"}};
+    assert_int_equal(init(&x, kv, 1), VN_OK);
+    assert_int_equal(vn_otlp__encode_metrics(&x, &s, m, n, &info, record, &rc), VN_OK);
+    sm = rc.r[0].req->resource_metrics[0]->scope_metrics[0];
+    assert_int_equal(sm->n_metrics, n);
+    for (size_t i = 0; i < n; i++) {
+        assert_string_equal(sm->metrics[i]->name, m[i].name);
+        assert_int_equal(sm->metrics[i]->data_case, m[i].type == VN_IM_COUNTER
+                                                        ? OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUM
+                                                        : OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_GAUGE);
+    }
+    recorder_free(&rc);
+    vn_otlp__destroy(&x);
+    vn_kv_t bad[] = {{.key = "histograms_as", .value = "histogram"}};
+    char err[256];
+    vn_sink_config_t sc = {.kind = "otlp", .name = "o", .kv = bad, .n_kv = 1};
+    assert_int_equal(vn_otlp__init(&x, &sc, "o", err, sizeof err), VN_ERR_CONFIG);
+    assert_non_null(strstr(err, "histograms_as"));
+    vn_otlp__destroy(&x);
+}
+
+/* The flusher's chunks at a tiny size (one metric): every timer still arrives as one whole Summary,
+ * and a body limit of one metric splits between Summaries, never inside one. */
+static void test_otlp__summary_tiny_chunks(void **state)
+{
+    (void)state;
+    enum { NT = 12 };
+    vn_series_map_t *map = vn_series_map_new(0);
+    for (int i = 0; i < NT; i++) {
+        char key[32];
+        int kl = snprintf(key, sizeof key, "t%02d\nk:v", i);
+        vn_series_t *se = vn_series_map_upsert(map, vn_fnv1a32_add(VN_FNV1A32_INIT, key, (size_t)kl), VN_MT_TIMER,
+                                               VN_SCOPE_MIXED, key, (size_t)kl);
+        for (int v = 1; v <= 10 + i; v++)
+            vn_histo_sample(se->u.histo, v, 1);
+    }
+    double pct[] = {0.5, 0.99};
+    const char *names[] = {".50percentile", ".99percentile"};
+    vn_flush_rules_t r = {.aggregates = VN_AGG_MIN | VN_AGG_MAX | VN_AGG_COUNT | VN_AGG_SUM,
+                          .percentiles = pct, .pct_names = names, .npct = 2, .hostname = "h"};
+    vn_kv_t kv[] = {{.key = "flush_max_per_body", .value = "1"}, {.key = "compression", .value = "none"}};
+    vn_otlp_t x;
+    assert_int_equal(init(&x, kv, 2), VN_OK);
+    vn_sink_t s = {.name = "o"};
+    vn_flush_info_t info = {.timestamp = 1000, .interval_s = 10, .hostname = "h"};
+    int seen[NT] = {0};
+    size_t calls = 0;
+    for (size_t at = 0; at < map->cap;) {
+        vn_flush_output_t o;
+        vn_flush_output_init(&o);
+        at = vn_flush_generate_bounded(map, at, 1, SIZE_MAX, &r, 1000, &o);
+        recorder_t rc = {.gzip = 0};
+        assert_int_equal(vn_otlp__encode_metrics(&x, &s, o.m, o.n, &info, record, &rc), VN_OK);
+        calls += o.n > 0;
+        for (size_t b = 0; b < rc.n; b++) {
+            Opentelemetry__Proto__Metrics__V1__ScopeMetrics *sm = rc.r[b].req->resource_metrics[0]->scope_metrics[0];
+            assert_int_equal(sm->n_metrics, 1);
+            pbm_t *pm = sm->metrics[0];
+            assert_int_equal(pm->data_case, OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUMMARY);
+            int i = atoi(pm->name + 1);
+            assert_true(i >= 0 && i < NT);
+            seen[i]++;
+            sdp_t *p = pm->summary->data_points[0];
+            int cnt = 10 + i;
+            assert_true(p->count == (uint64_t)cnt);
+            assert_true(p->sum == cnt * (cnt + 1) / 2.0);
+            assert_int_equal(p->n_quantile_values, 4);
+            assert_true(quantile_of(p, 0) == 1 && quantile_of(p, 1) == cnt);
+            assert_true(quantile_of(p, 0.5) > 1 && quantile_of(p, 0.5) < cnt);
+            assert_string_equal(p->attributes[0]->key, "k");
+        }
+        recorder_free(&rc);
+        vn_flush_output_destroy(&o);
+    }
+    assert_int_equal(calls, NT);
+    for (int i = 0; i < NT; i++)
+        assert_int_equal(seen[i], 1);
+    vn_otlp__destroy(&x);
+    vn_series_map_free(map);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_otlp__mapping),
+        cmocka_unit_test(test_otlp__summary),
+        cmocka_unit_test(test_otlp__summary_tiny_chunks),
         cmocka_unit_test(test_otlp__excluded_and_sink_only),
         cmocka_unit_test(test_otlp__splits),
         cmocka_unit_test(test_otlp__config),
