@@ -452,7 +452,8 @@ int main(int argc, char **argv)
                                     .ssf = ssf,
                                     .metric_max_length =
                                         cfg->metric_max_length > 0 ? (size_t)cfg->metric_max_length : 0,
-                                    .tls = grpc_tls};
+                                    .tls = grpc_tls,
+                                    .lifecycle = vn_fwd_lifecycle_from_config(cfg)};
         grpc_in[i] = vn_grpc_ingest_new(&go);
         err[0] = '\0';
         if (vn_grpc_ingest_listen(grpc_in[i], cfg->grpc_listen_addresses.v[i], err, sizeof err) != VN_OK)

@@ -101,6 +101,10 @@ typedef struct vn_config {
     vn_strlist_t otlp_listen_addresses; /* veneur-c: http:// or grpc://host:port OTLP metric ingest (otlp/server.h) */
     char *grpc_address;
     char *grpc_tls_address; /* veneur-c only: the import server over TLS (docs/behaviour.md 0) */
+    /* veneur-c only: grpc_server.* as veneur-proxy's, for this daemon's gRPC servers (import
+     * on grpc_address / grpc_tls_address, ingest on grpc_listen_addresses); 0 = default */
+    double grpc_connection_timeout_s, grpc_max_connection_idle_s, grpc_max_connection_age_s,
+        grpc_max_connection_age_grace_s, grpc_ping_timeout_s, grpc_keepalive_timeout_s;
     char *http_address;
     char *forward_address;
     int read_buffer_size_bytes; /* default 2097152 */

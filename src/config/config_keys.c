@@ -52,6 +52,18 @@ const vn_config_key_t vn_config_keys[] = {
     K("forward_address", "ForwardAddress", VN_KT_STR, forward_address, NULL, 0),
     K("grpc_address", "GrpcAddress", VN_KT_STR, grpc_address, NULL, 0),
     K("grpc_listen_addresses", "GrpcListenAddresses", VN_KT_URLLIST, grpc_listen_addresses, NULL, 0),
+    /* veneur-c only (issue 21): veneur-proxy's grpc_server.* keys for this daemon's gRPC servers */
+    K("grpc_server.connection_timeout", "GrpcServer.ConnectionTimeout", VN_KT_DURATION, grpc_connection_timeout_s,
+      NULL, VN_KF_NONNEG),
+    K("grpc_server.keepalive_timeout", "GrpcServer.KeepaliveTimeout", VN_KT_DURATION, grpc_keepalive_timeout_s, NULL,
+      VN_KF_NONNEG),
+    K("grpc_server.max_connection_age", "GrpcServer.MaxConnectionAge", VN_KT_DURATION, grpc_max_connection_age_s,
+      NULL, VN_KF_NONNEG),
+    K("grpc_server.max_connection_age_grace", "GrpcServer.MaxConnectionAgeGrace", VN_KT_DURATION,
+      grpc_max_connection_age_grace_s, NULL, VN_KF_NONNEG),
+    K("grpc_server.max_connection_idle", "GrpcServer.MaxConnectionIdle", VN_KT_DURATION, grpc_max_connection_idle_s,
+      NULL, VN_KF_NONNEG),
+    K("grpc_server.ping_timeout", "GrpcServer.PingTimeout", VN_KT_DURATION, grpc_ping_timeout_s, NULL, VN_KF_NONNEG),
     /* veneur-c only (issue 21): the import service again over TLS (tls_certificate + tls_key;
      * client certificates required when tls_authority_certificate is set) */
     K("grpc_tls_address", "GrpcTlsAddress", VN_KT_STR, grpc_tls_address, NULL, 0),

@@ -50,7 +50,8 @@ static vn_err_t start_tls_import(const vn_config_t *cfg, vn_worker_t **workers, 
         snprintf(errbuf, errcap, "grpc_tls_address: %s", why);
         return e;
     }
-    e = vn_import_server_start(cfg->grpc_tls_address, ctx, workers, nworkers, stats, out, why, sizeof why);
+    vn_fwd_lifecycle_t lc = vn_fwd_lifecycle_from_config(cfg);
+    e = vn_import_server_start(cfg->grpc_tls_address, ctx, &lc, workers, nworkers, stats, out, why, sizeof why);
     SSL_CTX_free(ctx); /* the server holds its own reference */
     if (e != VN_OK) {
         snprintf(errbuf, errcap, "grpc_tls_address: %s", why);
@@ -82,7 +83,9 @@ vn_err_t vn_forward_start(const vn_config_t *cfg, vn_worker_t **workers, size_t 
         for (size_t w = 0; f->tag_intervals && w < nworkers; w++)
             vn_worker_set_interval_clock(workers[w], cfg->interval_s, f->offset_s);
         if (imp_plain) {
-            e = vn_import_server_start(cfg->grpc_address, NULL, workers, nworkers, stats, &f->imp, errbuf, errcap);
+            vn_fwd_lifecycle_t lc = vn_fwd_lifecycle_from_config(cfg);
+            e = vn_import_server_start(cfg->grpc_address, NULL, &lc, workers, nworkers, stats, &f->imp, errbuf,
+                                       errcap);
             if (e != VN_OK)
                 goto fail;
             VN_LOG(INFO, "event=listening proto=grpc addr=%s port=%d", cfg->grpc_address,

@@ -56,16 +56,42 @@ bool vn_fwd_call_missing(const vn_fwd_call_t *fc, const char **msg)
     return false;
 }
 
-vn_err_t vn_fwd_serve(const char *address, const vn_grpc_handler_t *handler, void *ctx, double idle_timeout_s,
-                      SSL_CTX *tls, vn_stats_t *stats, vn_h2_server_t **out, char *errbuf, size_t errcap)
+vn_fwd_lifecycle_t vn_fwd_lifecycle_from_config(const vn_config_t *cfg)
+{
+    return (vn_fwd_lifecycle_t){
+        .idle_s = cfg->grpc_max_connection_idle_s,
+        .handshake_s = cfg->grpc_connection_timeout_s,
+        .max_age_s = cfg->grpc_max_connection_age_s,
+        .max_age_grace_s = cfg->grpc_max_connection_age_grace_s,
+        /* Go's keepalive Time is the key ping_timeout; its default is 2 h */
+        .keepalive_time_s = cfg->grpc_ping_timeout_s > 0 ? cfg->grpc_ping_timeout_s : 7200.0,
+        .keepalive_timeout_s = cfg->grpc_keepalive_timeout_s,
+    };
+}
+
+void vn_fwd_lifecycle_apply(const vn_fwd_lifecycle_t *lc, vn_h2_server_opts_t *o)
+{
+    if (!lc)
+        return;
+    o->idle_timeout_s = lc->idle_s;
+    o->handshake_timeout_s = lc->handshake_s;
+    o->max_age_s = lc->max_age_s;
+    o->max_age_grace_s = lc->max_age_grace_s;
+    o->keepalive_time_s = lc->keepalive_time_s;
+    o->keepalive_timeout_s = lc->keepalive_timeout_s;
+}
+
+vn_err_t vn_fwd_serve(const char *address, const vn_grpc_handler_t *handler, void *ctx,
+                      const vn_fwd_lifecycle_t *lc, SSL_CTX *tls, vn_stats_t *stats, vn_h2_server_t **out,
+                      char *errbuf, size_t errcap)
 {
     vn_h2_server_opts_t o = {
         .address = address,
         .handler = *handler,
-        .idle_timeout_s = idle_timeout_s,
         .stats = stats,
         .tls = tls,
     };
+    vn_fwd_lifecycle_apply(lc, &o);
     o.handler.ctx = ctx;
     return vn_h2_server_start(&o, out, errbuf, errcap);
 }

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "core/err.h"
+#include "config/config.h"
 #include "forward/h2_server.h"
 
 /** Per-call state the shared rules need; embedded in the caller's call struct. */
@@ -56,11 +57,27 @@ vn_fwd_msg_result_t vn_fwd_call_message(vn_fwd_call_t *fc, const uint8_t *data, 
 bool vn_fwd_call_missing(const vn_fwd_call_t *fc, const char **msg);
 
 /**
+ * HTTP/2 connection lifecycle of one of veneur's gRPC servers (h2_server.h options), from the
+ * veneur-c keys grpc_server.* (the names and meaning of veneur-proxy's; 0 = h2_server's default,
+ * keepalive PINGs after Go's 2 h when ping_timeout is unset).
+ */
+typedef struct vn_fwd_lifecycle {
+    double idle_s, handshake_s, max_age_s, max_age_grace_s, keepalive_time_s, keepalive_timeout_s;
+} vn_fwd_lifecycle_t;
+
+/** The lifecycle from cfg's grpc_server.* keys. */
+vn_fwd_lifecycle_t vn_fwd_lifecycle_from_config(const vn_config_t *cfg);
+
+/** Copies lc into o's lifecycle fields (lc NULL: leaves them). */
+void vn_fwd_lifecycle_apply(const vn_fwd_lifecycle_t *lc, vn_h2_server_opts_t *o);
+
+/**
  * Starts an h2 server for handler (copied, its ctx replaced by ctx, borrowed) on address with stats (borrowed,
- * may be NULL), idle_timeout_s (0 = default) and tls (NULL = h2c; else referenced by the server). Same
+ * may be NULL), lifecycle lc (NULL = defaults) and tls (NULL = h2c; else referenced by the server). Same
  * contract as vn_h2_server_start: *out owned, vn_h2_server_stop.
  */
-vn_err_t vn_fwd_serve(const char *address, const vn_grpc_handler_t *handler, void *ctx, double idle_timeout_s,
-                      SSL_CTX *tls, vn_stats_t *stats, vn_h2_server_t **out, char *errbuf, size_t errcap);
+vn_err_t vn_fwd_serve(const char *address, const vn_grpc_handler_t *handler, void *ctx,
+                      const vn_fwd_lifecycle_t *lc, SSL_CTX *tls, vn_stats_t *stats, vn_h2_server_t **out,
+                      char *errbuf, size_t errcap);
 
 #endif

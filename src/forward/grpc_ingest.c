@@ -39,6 +39,7 @@ struct vn_grpc_ingest {
     vn_stats_t *stats;
     size_t max_len;
     SSL_CTX *tls; /* borrowed until listen (the h2 server takes its own reference) */
+    vn_fwd_lifecycle_t lifecycle;
     vn_h2_server_t *h2;
     call_t *free_calls;
     size_t nfree;
@@ -242,6 +243,7 @@ vn_grpc_ingest_t *vn_grpc_ingest_new(const vn_grpc_ingest_opts_t *o)
     g->ssf = o->ssf;
     g->max_len = o->metric_max_length ? o->metric_max_length : DEFAULT_METRIC_MAX;
     g->tls = o->tls;
+    g->lifecycle = o->lifecycle;
     return g;
 }
 
@@ -258,6 +260,7 @@ vn_err_t vn_grpc_ingest_listen(vn_grpc_ingest_t *g, const char *url, char *errbu
     snprintf(hostport, sizeof hostport, strchr(a.host, ':') ? "[%s]:%s" : "%s:%s", a.host, a.port);
     vn_h2_server_opts_t so = {
         .address = hostport, .handler = vn_grpc_ingest_handler(g), .stats = g->stats, .tls = g->tls};
+    vn_fwd_lifecycle_apply(&g->lifecycle, &so);
     vn_err_t e = vn_h2_server_start(&so, &g->h2, errbuf, errcap);
     g->tls = NULL;
     if (e == VN_OK)

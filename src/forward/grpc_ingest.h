@@ -42,6 +42,7 @@
 
 #include "core/err.h"
 #include "core/stats.h"
+#include "forward/fwd_call.h"
 #include "forward/h2_server.h"
 #include "listen/ingest.h"
 #include "ssf/server.h"
@@ -56,6 +57,7 @@ typedef struct vn_grpc_ingest_opts {
     vn_ssf_server_t *ssf;             /* borrowed, started before and stopped after; NULL = SendSpan UNIMPLEMENTED */
     size_t metric_max_length;         /* bytes of packetBytes; 0 = 4096 (Go's default) */
     SSL_CTX *tls;                     /* NULL = h2c; else TLS (ALPN h2), referenced by the server while it runs */
+    vn_fwd_lifecycle_t lifecycle;     /* grpc_server.* (fwd_call.h); zero = h2_server defaults */
 } vn_grpc_ingest_opts_t;
 
 typedef struct vn_grpc_ingest vn_grpc_ingest_t;

@@ -185,15 +185,16 @@ static const vn_grpc_handler_t handler = {.open = h_open,
                                           .close = h_close,
                                           .drained = h_drained};
 
-vn_err_t vn_import_server_start(const char *address, SSL_CTX *tls, vn_worker_t **workers, size_t nworkers,
-                                vn_stats_t *stats, vn_import_server_t **out, char *errbuf, size_t errcap)
+vn_err_t vn_import_server_start(const char *address, SSL_CTX *tls, const vn_fwd_lifecycle_t *lc,
+                                vn_worker_t **workers, size_t nworkers, vn_stats_t *stats, vn_import_server_t **out,
+                                char *errbuf, size_t errcap)
 {
     *out = NULL;
     vn_import_server_t *s = vn_xcalloc(1, sizeof *s);
     s->workers = workers;
     s->nworkers = nworkers ? nworkers : 1;
     s->stats = stats;
-    vn_err_t e = vn_fwd_serve(address, &handler, s, 0, tls, stats, &s->h2, errbuf, errcap);
+    vn_err_t e = vn_fwd_serve(address, &handler, s, lc, tls, stats, &s->h2, errbuf, errcap);
     if (e == VN_OK)
         *out = s;
     else

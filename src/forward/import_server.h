@@ -27,6 +27,7 @@
 #include "aggregate/worker.h"
 #include "core/err.h"
 #include "core/stats.h"
+#include "forward/fwd_call.h"
 
 typedef struct vn_import_server vn_import_server_t;
 
@@ -39,8 +40,9 @@ typedef struct vn_import_server vn_import_server_t;
  * @return VN_OK with *out owned (vn_import_server_stop), or an error with a
  *   one-line reason in errbuf (e.g. the address is in use).
  */
-vn_err_t vn_import_server_start(const char *address, SSL_CTX *tls, vn_worker_t **workers, size_t nworkers,
-                                vn_stats_t *stats, vn_import_server_t **out, char *errbuf, size_t errcap);
+vn_err_t vn_import_server_start(const char *address, SSL_CTX *tls, const vn_fwd_lifecycle_t *lc,
+                                vn_worker_t **workers, size_t nworkers, vn_stats_t *stats, vn_import_server_t **out,
+                                char *errbuf, size_t errcap);
 
 /** The bound port. */
 int vn_import_server_port(const vn_import_server_t *s);

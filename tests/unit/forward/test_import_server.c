@@ -77,7 +77,7 @@ static int setup(void **state)
     for (int i = 0; i < NW; i++)
         f->w[i] = vn_worker_start(i, 1, 0, &f->stats);
     char err[256];
-    assert_int_equal(vn_import_server_start("127.0.0.1:0", NULL, f->w, NW, &f->stats, &f->srv, err, sizeof err), VN_OK);
+    assert_int_equal(vn_import_server_start("127.0.0.1:0", NULL, NULL, f->w, NW, &f->stats, &f->srv, err, sizeof err), VN_OK);
     snprintf(f->addr, sizeof f->addr, "127.0.0.1:%d", vn_import_server_port(f->srv));
     assert_int_equal(vn_h2_client_new(f->addr, NULL, NULL, &f->cli), VN_OK);
     *state = f;
