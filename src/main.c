@@ -214,6 +214,250 @@ static void start_shutdown_watchdog(void)
         pthread_detach(th);
 }
 
+/* ---- the daemon's parts, in start order ----
+ * daemon_start opens and starts them; any failure returns the exit code with what
+ * was built so far left in d, and daemon_teardown (one path for shutdown and for a
+ * failed start) stops and frees whatever is there, in data-path order. */
+typedef struct daemon {
+    vn_config_t *cfg; /* borrowed */
+    SSL_CTX *tls;     /* statsd TLS (tls_key), shared with the gRPC ingest listeners */
+    vn_sink_t **sinks;
+    size_t nsinks;
+    vn_listeners_t *listeners;
+    vn_ssf_server_t *ssf;
+    vn_span_sinks_t *span_sinks;
+    vn_sources_t *sources;
+    vn_otlp_server_t *otlp;
+    vn_worker_t **workers;
+    size_t nworkers, nreaders;
+    vn_str_t *implicit;
+    vn_parser_t parser;
+    vn_event_store_t events;
+    bool events_init;
+    vn_grpc_ingest_t **grpc_in;
+    size_t ngrpc;
+    vn_forward_t *forward;
+    vn_flusher_t *flusher;
+    vn_http_server_t *http;
+    app_t *app;
+} daemon_t;
+
+static int daemon_start(daemon_t *d, app_t *app, char *err, size_t errcap)
+{
+    vn_config_t *cfg = d->cfg;
+    d->app = app;
+    if ((cfg->tls_key && cfg->tls_key[0]) || (cfg->tls_certificate && cfg->tls_certificate[0])) {
+        if (vn_tls_server_ctx_new(cfg->tls_key, cfg->tls_certificate, cfg->tls_authority_certificate, &d->tls, err,
+                                  errcap) != VN_OK)
+            return fail(NULL, err, VN_ERR_CONFIG);
+    }
+
+    /* the otlp sink's gRPC transport sits above the sinks in the layer order */
+    vn_sink_otlp_set_grpc_transport(vn_otlp_grpc_transport_new);
+    d->sinks = vn_xcalloc(cfg->n_metric_sinks ? cfg->n_metric_sinks : 1, sizeof *d->sinks);
+    for (size_t i = 0; i < cfg->n_metric_sinks; i++) {
+        vn_sink_t *s = NULL;
+        err[0] = '\0';
+        vn_err_t rc = vn_sink_new(&cfg->metric_sinks[i], cfg, &s, err, errcap);
+        if (rc == VN_ERR_NOTFOUND) {
+            VN_LOG(WARN, "event=unknown_sink_kind kind=%s name=%s msg=\"skipped\"", cfg->metric_sinks[i].kind,
+                   cfg->metric_sinks[i].name);
+            continue;
+        }
+        if (rc != VN_OK) {
+            fprintf(stderr, "veneur: sink %s: %s\n", cfg->metric_sinks[i].name, err[0] ? err : vn_strerror(rc));
+            return 2;
+        }
+        d->sinks[d->nsinks++] = s;
+    }
+
+    err[0] = '\0';
+    if (vn_listeners_open(cfg, d->tls, &d->listeners, err, errcap) != VN_OK)
+        return fail("statsd_listen_addresses", err, VN_ERR_CONFIG);
+    err[0] = '\0';
+    if (vn_ssf_server_open(cfg, &d->ssf, err, errcap) != VN_OK)
+        return fail("ssf_listen_addresses", err, VN_ERR_CONFIG);
+    err[0] = '\0';
+    if (vn_span_sinks_open(cfg, &app->stats, &d->span_sinks, err, errcap) != VN_OK)
+        return fail("span_sinks", err, VN_ERR_CONFIG);
+    if (d->span_sinks && !d->ssf)
+        VN_LOG(WARN, "event=span_sinks_without_ssf msg=\"span_sinks are set but no ssf_listen_addresses: no span "
+                     "will reach them\"");
+    vn_ssf_server_set_span_hook(d->ssf, d->span_sinks ? vn_span_sinks_offer : NULL, d->span_sinks);
+    err[0] = '\0';
+    if (vn_sources_open(cfg, &app->stats, &d->sources, err, errcap) != VN_OK) /* Go `sources` (openmetrics) */
+        return fail("sources", err, VN_ERR_CONFIG);
+    err[0] = '\0';
+    if (vn_otlp_server_open(cfg, &app->stats, &d->otlp, err, errcap) != VN_OK) /* otlp_listen_addresses */
+        return fail("otlp_listen_addresses", err, VN_ERR_CONFIG);
+
+    /* reader ids, in this order: statsd, SSF span workers, sources, OTLP, gRPC ingest (one each) */
+    size_t nstatsd_readers = vn_listeners_reader_count(d->listeners);
+    size_t nssf_readers = vn_ssf_server_reader_count(d->ssf);
+    size_t nsource_readers = vn_sources_reader_count(d->sources);
+    size_t notlp_readers = vn_otlp_server_reader_count(d->otlp);
+    d->ngrpc = cfg->grpc_listen_addresses.n;
+    d->nreaders = nstatsd_readers + nssf_readers + nsource_readers + notlp_readers + d->ngrpc;
+    d->nworkers = cfg->num_workers > 0 ? (size_t)cfg->num_workers : 1;
+    d->workers = vn_xcalloc(d->nworkers, sizeof *d->workers);
+    for (size_t w = 0; w < d->nworkers; w++) {
+        vn_series_limits_t lim = vn_series_limits_share((size_t)cfg->max_series_per_interval,
+                                                        (size_t)cfg->max_series_bytes_per_interval, d->nworkers, w);
+        d->workers[w] = vn_worker_start_limited((int)w, d->nreaders, &lim, &app->stats);
+    }
+
+    d->implicit = vn_xcalloc(cfg->extend_tags.n ? cfg->extend_tags.n : 1, sizeof *d->implicit);
+    for (size_t i = 0; i < cfg->extend_tags.n; i++)
+        d->implicit[i] = vn_str_c(cfg->extend_tags.v[i]);
+    d->parser = (vn_parser_t){.implicit_tags = d->implicit, .n_implicit = cfg->extend_tags.n};
+    vn_event_store_init(&d->events, EVENTS_PER_INTERVAL, &app->stats);
+    d->events_init = true;
+    vn_event_store_set_max_bytes(&d->events, (size_t)cfg->max_event_bytes_per_interval);
+    vn_ingest_shared_t shared = {.parser = &d->parser,
+                                 .workers = d->workers,
+                                 .nworkers = d->nworkers,
+                                 .events = &d->events,
+                                 .stats = &app->stats};
+    if (vn_listeners_start(d->listeners, &shared) != VN_OK)
+        return fail("statsd_listen_addresses", "listener threads did not start", VN_ERR_IO);
+    if (vn_span_sinks_start(d->span_sinks) != VN_OK)
+        return fail("span_sinks", "span sink threads did not start", VN_ERR_IO);
+    if (vn_ssf_server_start(d->ssf, &shared, nstatsd_readers) != VN_OK)
+        return fail("ssf_listen_addresses", "span worker threads did not start", VN_ERR_IO);
+    if (vn_sources_start(d->sources, &shared, nstatsd_readers + nssf_readers) != VN_OK)
+        return fail("sources", "source threads did not start", VN_ERR_IO);
+    if (vn_otlp_server_start(d->otlp, &shared, nstatsd_readers + nssf_readers + nsource_readers) != VN_OK)
+        return fail("otlp_listen_addresses", "OTLP servers did not start", VN_ERR_IO);
+    /* after the span workers: SendSpan hands them spans (issue 21) */
+    d->grpc_in = vn_xcalloc(d->ngrpc ? d->ngrpc : 1, sizeof *d->grpc_in);
+    SSL_CTX *grpc_tls = NULL; /* Go: the statsd listeners' tls_key config, with ALPN h2 for gRPC */
+    if (d->ngrpc && d->tls) {
+        err[0] = '\0';
+        if (vn_tls_server_ctx_new(cfg->tls_key, cfg->tls_certificate, cfg->tls_authority_certificate, &grpc_tls, err,
+                                  errcap) != VN_OK)
+            return fail("grpc_listen_addresses", err, VN_ERR_CONFIG);
+        vn_tls_files_alpn_h2(grpc_tls);
+    }
+    size_t first_grpc_reader = nstatsd_readers + nssf_readers + nsource_readers + notlp_readers;
+    for (size_t i = 0; i < d->ngrpc; i++) {
+        vn_grpc_ingest_opts_t go = {.shared = &shared,
+                                    .reader_id = first_grpc_reader + i,
+                                    .ssf = d->ssf,
+                                    .metric_max_length =
+                                        cfg->metric_max_length > 0 ? (size_t)cfg->metric_max_length : 0,
+                                    .tls = grpc_tls,
+                                    .lifecycle = vn_fwd_lifecycle_from_config(cfg)};
+        d->grpc_in[i] = vn_grpc_ingest_new(&go);
+        err[0] = '\0';
+        if (vn_grpc_ingest_listen(d->grpc_in[i], cfg->grpc_listen_addresses.v[i], err, errcap) != VN_OK) {
+            SSL_CTX_free(grpc_tls);
+            return fail("grpc_listen_addresses", err, VN_ERR_CONFIG);
+        }
+    }
+    SSL_CTX_free(grpc_tls); /* each server holds its own reference; NULL ok */
+    err[0] = '\0';
+    if (vn_forward_start(cfg, d->workers, d->nworkers, &app->stats, &d->forward, err, errcap) != VN_OK)
+        return fail(NULL, err, VN_ERR_CONFIG); /* forward_address / grpc_address (issue 6) */
+    err[0] = '\0';
+    if (vn_selfstats_new(cfg, &app->stats, &app->selfstats, err, errcap) != VN_OK)
+        return fail("stats_address", err, VN_ERR_CONFIG);
+    if (app->selfstats)
+        VN_LOG(INFO, "event=self_metrics addr=%s namespace=veneur.", cfg->stats_address);
+    app->watchdog = vn_watchdog_start(cfg->flush_watchdog_missed_flushes, cfg->interval_s);
+    vn_flusher_opts_t fo = {.cfg = cfg,
+                            .on_flush = on_flush_cb,
+                            .on_flush_ctx = app,
+                            .forward = d->forward,
+                            .workers = d->workers,
+                            .nworkers = d->nworkers,
+                            .sinks = d->sinks,
+                            .nsinks = d->nsinks,
+                            .events = &d->events,
+                            .stats = &app->stats};
+    d->flusher = vn_flusher_start(&fo);
+
+    if (cfg->http_address && cfg->http_address[0]) {
+        vn_http_handlers_t h = {.ctx = app,
+                                .ready = ready_cb,
+                                .metrics = metrics_cb,
+                                .healthcheck = healthcheck_cb,
+                                .live = live_cb,
+                                .config_json = cfg->http_config ? config_json_cb : NULL,
+                                .config_yaml = cfg->http_config ? config_yaml_cb : NULL,
+                                .quit = cfg->http_quit ? quit_cb : NULL};
+        err[0] = '\0';
+        if (vn_http_server_start(cfg->http_address, &h, &d->http, err, errcap) != VN_OK)
+            return fail("http_address", err, VN_ERR_CONFIG);
+        VN_LOG(INFO, "event=listening proto=http addr=%s", cfg->http_address);
+    }
+    return 0;
+}
+
+/* Stops and frees whatever d holds: ingest first (each drains into the workers), then the span
+ * sinks, imports, the final flush (when flush and a flusher exist) by sinks_by, then the rest. */
+static void daemon_teardown(daemon_t *d, bool flush, double sinks_by)
+{
+    if (d->listeners)
+        vn_listeners_stop(d->listeners);
+    for (size_t i = 0; d->grpc_in && i < d->ngrpc; i++)
+        if (d->grpc_in[i])
+            vn_grpc_ingest_stop(d->grpc_in[i]); /* before the span workers it feeds */
+    if (d->ssf)
+        vn_ssf_server_stop(d->ssf); /* queued spans are converted before the final flush */
+    if (d->sources)
+        vn_sources_stop(d->sources); /* cancels an in-flight scrape; committed samples make the final flush */
+    if (d->otlp)
+        vn_otlp_server_stop(d->otlp); /* requests in progress are ingested before the final flush */
+    if (d->span_sinks)
+        vn_span_sinks_stop(d->span_sinks, sinks_by); /* after the span workers: they feed the span sinks */
+    if (d->forward)
+        vn_forward_stop_import(d->forward); /* no import may land after the final flush */
+    if (d->flusher)
+        vn_flusher_stop_by(d->flusher, flush, sinks_by);
+    if (d->app && d->app->watchdog) {
+        vn_watchdog_stop(d->app->watchdog); /* after the final flush: it may not trip during a slow one */
+        d->app->watchdog = NULL;
+    }
+    if (d->http)
+        vn_http_server_stop(d->http);
+    if (d->flusher)
+        vn_flusher_free(d->flusher);
+    if (d->app && d->app->selfstats) {
+        vn_selfstats_free(d->app->selfstats);
+        d->app->selfstats = NULL;
+    }
+    if (d->forward)
+        vn_forward_free(d->forward); /* sends the final batch (bounded by one interval) */
+    if (d->listeners)
+        vn_listeners_free(d->listeners);
+    for (size_t i = 0; d->grpc_in && i < d->ngrpc; i++)
+        if (d->grpc_in[i])
+            vn_grpc_ingest_free(d->grpc_in[i]);
+    free(d->grpc_in);
+    if (d->ssf)
+        vn_ssf_server_free(d->ssf);
+    if (d->sources)
+        vn_sources_free(d->sources);
+    if (d->otlp)
+        vn_otlp_server_free(d->otlp);
+    if (d->span_sinks)
+        vn_span_sinks_free(d->span_sinks);
+    for (size_t w = 0; d->workers && w < d->nworkers; w++)
+        if (d->workers[w])
+            vn_worker_free(d->workers[w]);
+    free(d->workers);
+    if (d->events_init)
+        vn_event_store_destroy(&d->events);
+    if (d->sinks) {
+        free_sinks(d->sinks, d->nsinks);
+        free(d->sinks);
+    }
+    free(d->implicit);
+    if (d->tls)
+        SSL_CTX_free(d->tls);
+    memset(d, 0, sizeof *d);
+}
+
 int main(int argc, char **argv)
 {
     const char *path = NULL;
@@ -288,218 +532,20 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     signal(SIGXFSZ, SIG_IGN);
 
-    SSL_CTX *tls = NULL;
-    if ((cfg->tls_key && cfg->tls_key[0]) || (cfg->tls_certificate && cfg->tls_certificate[0])) {
-        if (vn_tls_server_ctx_new(cfg->tls_key, cfg->tls_certificate, cfg->tls_authority_certificate, &tls, err,
-                                  sizeof err) != VN_OK) {
-            vn_config_free(cfg);
-            return fail(NULL, err, VN_ERR_CONFIG);
-        }
-    }
-
-    /* the otlp sink's gRPC transport sits above the sinks in the layer order */
-    vn_sink_otlp_set_grpc_transport(vn_otlp_grpc_transport_new);
-    vn_sink_t **sinks = vn_xcalloc(cfg->n_metric_sinks ? cfg->n_metric_sinks : 1, sizeof *sinks);
-    size_t nsinks = 0;
-    for (size_t i = 0; i < cfg->n_metric_sinks; i++) {
-        vn_sink_t *s = NULL;
-        err[0] = '\0';
-        rc = vn_sink_new(&cfg->metric_sinks[i], cfg, &s, err, sizeof err);
-        if (rc == VN_ERR_NOTFOUND) {
-            VN_LOG(WARN, "event=unknown_sink_kind kind=%s name=%s msg=\"skipped\"", cfg->metric_sinks[i].kind,
-                   cfg->metric_sinks[i].name);
-            continue;
-        }
-        if (rc != VN_OK) {
-            fprintf(stderr, "veneur: sink %s: %s\n", cfg->metric_sinks[i].name, err[0] ? err : vn_strerror(rc));
-            free_sinks(sinks, nsinks);
-            free(sinks);
-            if (tls)
-                SSL_CTX_free(tls);
-            vn_config_free(cfg);
-            return 2;
-        }
-        sinks[nsinks++] = s;
-    }
-
-    vn_listeners_t *listeners = NULL;
-    err[0] = '\0';
-    if (vn_listeners_open(cfg, tls, &listeners, err, sizeof err) != VN_OK) {
-        /* the usual failure (address in use): free everything so sanitizer builds exit 2 too */
-        int code = fail("statsd_listen_addresses", err, VN_ERR_CONFIG);
-        free_sinks(sinks, nsinks);
-        free(sinks);
-        if (tls)
-            SSL_CTX_free(tls);
+    daemon_t d;
+    memset(&d, 0, sizeof d);
+    d.cfg = cfg;
+    int code = daemon_start(&d, &app, err, sizeof err);
+    if (code != 0) {
+        /* Nothing was accepted before readiness that a flush would owe anyone: stop what
+         * started and free everything, so a sanitizer build exits with the same code. */
+        daemon_teardown(&d, false, vn_clock_mono_s() + 5);
         vn_config_free(cfg);
         return code;
-    }
-    vn_ssf_server_t *ssf = NULL;
-    err[0] = '\0';
-    if (vn_ssf_server_open(cfg, &ssf, err, sizeof err) != VN_OK) {
-        int code = fail("ssf_listen_addresses", err, VN_ERR_CONFIG);
-        vn_listeners_free(listeners);
-        free_sinks(sinks, nsinks);
-        free(sinks);
-        if (tls)
-            SSL_CTX_free(tls);
-        vn_config_free(cfg);
-        return code;
-    }
-    vn_span_sinks_t *span_sinks = NULL;
-    err[0] = '\0';
-    if (vn_span_sinks_open(cfg, &app.stats, &span_sinks, err, sizeof err) != VN_OK) {
-        int code = fail("span_sinks", err, VN_ERR_CONFIG);
-        vn_ssf_server_free(ssf);
-        vn_listeners_free(listeners);
-        free_sinks(sinks, nsinks);
-        free(sinks);
-        if (tls)
-            SSL_CTX_free(tls);
-        vn_config_free(cfg);
-        return code;
-    }
-    if (span_sinks && !ssf)
-        VN_LOG(WARN, "event=span_sinks_without_ssf msg=\"span_sinks are set but no ssf_listen_addresses: no span "
-                     "will reach them\"");
-    vn_ssf_server_set_span_hook(ssf, span_sinks ? vn_span_sinks_offer : NULL, span_sinks);
-    vn_sources_t *sources = NULL; /* Go `sources` (openmetrics scrapers) */
-    err[0] = '\0';
-    if (vn_sources_open(cfg, &app.stats, &sources, err, sizeof err) != VN_OK) {
-        int code = fail("sources", err, VN_ERR_CONFIG);
-        vn_span_sinks_free(span_sinks);
-        vn_ssf_server_free(ssf);
-        vn_listeners_free(listeners);
-        free_sinks(sinks, nsinks);
-        free(sinks);
-        if (tls)
-            SSL_CTX_free(tls);
-        vn_config_free(cfg);
-        return code;
-    }
-    size_t nstatsd_readers = vn_listeners_reader_count(listeners);
-    vn_otlp_server_t *otlp = NULL; /* otlp_listen_addresses (otlp/server.h) */
-    err[0] = '\0';
-    if (vn_otlp_server_open(cfg, &app.stats, &otlp, err, sizeof err) != VN_OK) {
-        int code = fail("otlp_listen_addresses", err, VN_ERR_CONFIG);
-        vn_sources_free(sources);
-        vn_span_sinks_free(span_sinks);
-        vn_ssf_server_free(ssf);
-        vn_listeners_free(listeners);
-        free_sinks(sinks, nsinks);
-        free(sinks);
-        if (tls)
-            SSL_CTX_free(tls);
-        vn_config_free(cfg);
-        return code;
-    }
-    size_t nssf_readers = vn_ssf_server_reader_count(ssf);
-    size_t nsource_readers = vn_sources_reader_count(sources);
-    size_t ngrpc = cfg->grpc_listen_addresses.n; /* one reader each: its server thread */
-    size_t nreaders =
-        nstatsd_readers + nssf_readers + nsource_readers + vn_otlp_server_reader_count(otlp) + ngrpc;
-    size_t nworkers = cfg->num_workers > 0 ? (size_t)cfg->num_workers : 1;
-    vn_worker_t **workers = vn_xcalloc(nworkers, sizeof *workers);
-    for (size_t w = 0; w < nworkers; w++) {
-        vn_series_limits_t lim = vn_series_limits_share((size_t)cfg->max_series_per_interval,
-                                                        (size_t)cfg->max_series_bytes_per_interval, nworkers, w);
-        workers[w] = vn_worker_start_limited((int)w, nreaders, &lim, &app.stats);
-    }
-
-    vn_str_t *implicit = vn_xcalloc(cfg->extend_tags.n ? cfg->extend_tags.n : 1, sizeof *implicit);
-    for (size_t i = 0; i < cfg->extend_tags.n; i++)
-        implicit[i] = vn_str_c(cfg->extend_tags.v[i]);
-    vn_parser_t parser = {.implicit_tags = implicit, .n_implicit = cfg->extend_tags.n};
-    vn_event_store_t events;
-    vn_event_store_init(&events, EVENTS_PER_INTERVAL, &app.stats);
-    vn_event_store_set_max_bytes(&events, (size_t)cfg->max_event_bytes_per_interval);
-    vn_ingest_shared_t shared = {
-        .parser = &parser, .workers = workers, .nworkers = nworkers, .events = &events, .stats = &app.stats};
-    if (vn_listeners_start(listeners, &shared) != VN_OK) {
-        VN_LOG(ERROR, "event=listener_start_failed");
-        return 1;
-    }
-    if (vn_span_sinks_start(span_sinks) != VN_OK) {
-        VN_LOG(ERROR, "event=span_sinks_start_failed");
-        return 1;
-    }
-    if (vn_ssf_server_start(ssf, &shared, nstatsd_readers) != VN_OK) {
-        VN_LOG(ERROR, "event=ssf_start_failed");
-        return 1;
-    }
-    if (vn_sources_start(sources, &shared, nstatsd_readers + nssf_readers) != VN_OK) {
-        VN_LOG(ERROR, "event=sources_start_failed");
-        return 1;
-    }
-    if (vn_otlp_server_start(otlp, &shared, nstatsd_readers + nssf_readers + nsource_readers) != VN_OK) {
-        VN_LOG(ERROR, "event=otlp_start_failed");
-        return 1;
-    }
-    /* after the span workers: SendSpan hands them spans (issue 21) */
-    vn_grpc_ingest_t **grpc_in = vn_xcalloc(ngrpc ? ngrpc : 1, sizeof *grpc_in);
-    SSL_CTX *grpc_tls = NULL; /* Go: the statsd listeners' tls_key config, with ALPN h2 for gRPC */
-    if (ngrpc && tls) {
-        err[0] = '\0';
-        if (vn_tls_server_ctx_new(cfg->tls_key, cfg->tls_certificate, cfg->tls_authority_certificate, &grpc_tls,
-                                  err, sizeof err) != VN_OK)
-            return fail("grpc_listen_addresses", err, VN_ERR_CONFIG);
-        vn_tls_files_alpn_h2(grpc_tls);
-    }
-    size_t first_grpc_reader = nstatsd_readers + nssf_readers + nsource_readers + vn_otlp_server_reader_count(otlp);
-    for (size_t i = 0; i < ngrpc; i++) {
-        vn_grpc_ingest_opts_t go = {.shared = &shared,
-                                    .reader_id = first_grpc_reader + i,
-                                    .ssf = ssf,
-                                    .metric_max_length =
-                                        cfg->metric_max_length > 0 ? (size_t)cfg->metric_max_length : 0,
-                                    .tls = grpc_tls,
-                                    .lifecycle = vn_fwd_lifecycle_from_config(cfg)};
-        grpc_in[i] = vn_grpc_ingest_new(&go);
-        err[0] = '\0';
-        if (vn_grpc_ingest_listen(grpc_in[i], cfg->grpc_listen_addresses.v[i], err, sizeof err) != VN_OK)
-            return fail("grpc_listen_addresses", err, VN_ERR_CONFIG);
-    }
-    SSL_CTX_free(grpc_tls); /* each server holds its own reference; NULL ok */
-    vn_forward_t *forward = NULL; /* forward_address / grpc_address (issue 6) */
-    err[0] = '\0';
-    if (vn_forward_start(cfg, workers, nworkers, &app.stats, &forward, err, sizeof err) != VN_OK)
-        return fail(NULL, err, VN_ERR_CONFIG);
-    err[0] = '\0';
-    if (vn_selfstats_new(cfg, &app.stats, &app.selfstats, err, sizeof err) != VN_OK)
-        return fail("stats_address", err, VN_ERR_CONFIG);
-    if (app.selfstats)
-        VN_LOG(INFO, "event=self_metrics addr=%s namespace=veneur.", cfg->stats_address);
-    app.watchdog = vn_watchdog_start(cfg->flush_watchdog_missed_flushes, cfg->interval_s);
-    vn_flusher_opts_t fo = {.cfg = cfg,
-                            .on_flush = on_flush_cb,
-                            .on_flush_ctx = &app,
-                            .forward = forward,
-                            .workers = workers,
-                            .nworkers = nworkers,
-                            .sinks = sinks,
-                            .nsinks = nsinks,
-                            .events = &events,
-                            .stats = &app.stats};
-    vn_flusher_t *flusher = vn_flusher_start(&fo);
-
-    vn_http_server_t *http = NULL;
-    if (cfg->http_address && cfg->http_address[0]) {
-        vn_http_handlers_t h = {.ctx = &app,
-                                .ready = ready_cb,
-                                .metrics = metrics_cb,
-                                .healthcheck = healthcheck_cb,
-                                .live = live_cb,
-                                .config_json = cfg->http_config ? config_json_cb : NULL,
-                                .config_yaml = cfg->http_config ? config_yaml_cb : NULL,
-                                .quit = cfg->http_quit ? quit_cb : NULL};
-        err[0] = '\0';
-        if (vn_http_server_start(cfg->http_address, &h, &http, err, sizeof err) != VN_OK)
-            return fail("http_address", err, VN_ERR_CONFIG);
-        VN_LOG(INFO, "event=listening proto=http addr=%s", cfg->http_address);
     }
     atomic_store(&app.ready, true);
-    VN_LOG(INFO, "event=started version=%s workers=%zu readers=%zu sinks=%zu interval_s=%g", VN_VERSION, nworkers,
-           nreaders, nsinks, cfg->interval_s);
+    VN_LOG(INFO, "event=started version=%s workers=%zu readers=%zu sinks=%zu interval_s=%g", VN_VERSION, d.nworkers,
+           d.nreaders, d.nsinks, cfg->interval_s);
 
     for (;;) {
         /* Wakes every second to report log lines dropped by a burst that went quiet (core/log.h). */
@@ -516,41 +562,9 @@ int main(int argc, char **argv)
         log_ignored_signal(sig);
     }
     start_shutdown_watchdog();
-    /* Sinks get the shutdown budget less a margin for what runs after them. */
-    double sinks_by = vn_clock_mono_s() + SHUTDOWN_DEADLINE_S - 5;
-
     atomic_store(&app.ready, false);
-    vn_listeners_stop(listeners);
-    for (size_t i = 0; i < ngrpc; i++)
-        vn_grpc_ingest_stop(grpc_in[i]); /* before the span workers it feeds */
-    vn_ssf_server_stop(ssf); /* queued spans are converted before the final flush */
-    vn_sources_stop(sources); /* cancels an in-flight scrape; its committed samples make the final flush */
-    vn_otlp_server_stop(otlp); /* requests in progress are ingested before the final flush */
-    vn_span_sinks_stop(span_sinks, sinks_by); /* after the span workers: they feed the span sinks */
-    vn_forward_stop_import(forward); /* no import may land after the final flush */
-    vn_flusher_stop_by(flusher, cfg->flush_on_shutdown, sinks_by);
-    vn_watchdog_stop(app.watchdog); /* after the final flush: it may not trip during a slow one */
-    vn_http_server_stop(http);
-    vn_flusher_free(flusher);
-    vn_selfstats_free(app.selfstats);
-    vn_forward_free(forward); /* sends the final batch (bounded by one interval) */
-    vn_listeners_free(listeners);
-    for (size_t i = 0; i < ngrpc; i++)
-        vn_grpc_ingest_free(grpc_in[i]);
-    free(grpc_in);
-    vn_ssf_server_free(ssf);
-    vn_sources_free(sources);
-    vn_otlp_server_free(otlp);
-    vn_span_sinks_free(span_sinks);
-    for (size_t w = 0; w < nworkers; w++)
-        vn_worker_free(workers[w]);
-    free(workers);
-    vn_event_store_destroy(&events);
-    free_sinks(sinks, nsinks);
-    free(sinks);
-    free(implicit);
-    if (tls)
-        SSL_CTX_free(tls);
+    /* Sinks get the shutdown budget less a margin for what runs after them. */
+    daemon_teardown(&d, cfg->flush_on_shutdown, vn_clock_mono_s() + SHUTDOWN_DEADLINE_S - 5);
     VN_LOG(INFO, "event=stopped");
     vn_config_free(cfg);
     return 0;
