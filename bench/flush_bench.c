@@ -21,6 +21,10 @@
 
 #define WORKERS 2
 
+/* the flusher's own call (flush/flusher.c flush_once) */
+#define FLUSH_GENERATE vn_flush_generate_consume
+#define FLUSH_CONSUMES true
+
 static double now(void)
 {
     struct timespec ts;
@@ -58,21 +62,22 @@ static void build(vn_series_map_t **maps, size_t n, int mix)
 }
 
 /* What flush_once does between the swap and the sinks (nsinks 0: each chunk is dropped as it fills). */
-static size_t flush(vn_series_map_t **maps, const vn_flush_rules_t *r)
+__attribute__((noinline)) static size_t flush(vn_series_map_t **maps, const vn_flush_rules_t *r)
 {
     size_t metrics = 0;
     vn_flush_output_t out;
     vn_flush_output_init(&out);
     for (int w = 0; w < WORKERS; w++) {
         for (size_t at = 0; at < maps[w]->cap;) {
-            at = vn_flush_generate_bounded(maps[w], at, VN_FLUSH_CHUNK_MAX_METRICS, VN_FLUSH_CHUNK_MAX_BYTES, r,
-                                           1700000000, &out);
+            at = FLUSH_GENERATE(maps[w], at, VN_FLUSH_CHUNK_MAX_METRICS, VN_FLUSH_CHUNK_MAX_BYTES, r, 1700000000,
+                                &out);
             if (out.n >= VN_FLUSH_CHUNK_MAX_METRICS || vn_flush_output_bytes(&out) >= VN_FLUSH_CHUNK_MAX_BYTES) {
                 metrics += out.n;
                 vn_flush_output_destroy(&out);
                 vn_flush_output_init(&out);
             }
         }
+        maps[w]->samplers_released = FLUSH_CONSUMES;
         vn_series_map_free(maps[w]);
         maps[w] = NULL;
     }

@@ -46,21 +46,27 @@ vn_series_map_t *vn_series_map_new(size_t max_count)
     return vn_series_map_new_limited(&lim);
 }
 
+void vn_series_release_sampler(vn_series_t *s)
+{
+    switch (s->type) {
+    case VN_MT_HISTOGRAM:
+    case VN_MT_TIMER: vn_histo_destroy(s->u.histo); break;
+    case VN_MT_SET: vn_hll_destroy(s->u.set); break;
+    case VN_MT_STATUS: vn_status_destroy(s->u.status); break;
+    default: break;
+    }
+}
+
 void vn_series_map_free(vn_series_map_t *m)
 {
     if (!m)
         return;
-    for (size_t i = 0; i < m->cap; i++) {
-        vn_series_t *s = m->slots[i];
-        if (!s)
-            continue;
-        switch (s->type) {
-        case VN_MT_HISTOGRAM:
-        case VN_MT_TIMER: vn_histo_destroy(s->u.histo); break;
-        case VN_MT_SET: vn_hll_destroy(s->u.set); break;
-        case VN_MT_STATUS: vn_status_destroy(s->u.status); break;
-        default: break;
-        }
+    for (size_t i = 0; i < m->cap && !m->samplers_released; i++) {
+        /* as the flush's generate loop: slots are in hash order, so overlap the misses */
+        if (i + 16 < m->cap && m->slots[i + 16])
+            __builtin_prefetch(m->slots[i + 16]);
+        if (m->slots[i])
+            vn_series_release_sampler(m->slots[i]);
     }
     free(m->slots);
     free(m->hashes);

@@ -90,6 +90,7 @@ typedef struct vn_series_map {
     size_t n_overflow;
     vn_series_overflow_t overflow[VN_OVERFLOW_NAMES + 1]; /* last slot: every other name */
     vn_arena_t arena;
+    bool samplers_released; /* every series' sampler already released (vn_series_release_sampler): free skips them */
 } vn_series_map_t;
 
 /**
@@ -102,6 +103,14 @@ vn_series_map_t *vn_series_map_new(size_t max_count);
 /** Returns an owned empty map bounded by *lim (copied). */
 vn_series_map_t *vn_series_map_new_limited(const vn_series_limits_t *lim);
 void vn_series_map_free(vn_series_map_t *m);
+/**
+ * Frees the heap memory of s's sampler (digest, HLL, status strings); the
+ * series keeps its key and type but its sampler reads as empty afterwards.
+ * Idempotent. Lets the flush release each series right after generating its
+ * outputs, while its memory is still in cache, instead of in a second pass
+ * over the whole map (set m->samplers_released once every series is done).
+ */
+void vn_series_release_sampler(vn_series_t *s);
 
 /**
  * Finds the series for (type, scope, key) or creates it (zeroed sampler,

@@ -167,13 +167,14 @@ static void flush_once(vn_flusher_t *f, double tick_mono)
         if (!m)
             continue;
         for (size_t at = 0; at < m->cap;) {
-            at = vn_flush_generate_bounded(m, at, VN_FLUSH_CHUNK_MAX_METRICS, VN_FLUSH_CHUNK_MAX_BYTES, &f->rules,
+            at = vn_flush_generate_consume(m, at, VN_FLUSH_CHUNK_MAX_METRICS, VN_FLUSH_CHUNK_MAX_BYTES, &f->rules,
                                            ts, &out);
             if (out.n >= VN_FLUSH_CHUNK_MAX_METRICS || vn_flush_output_bytes(&out) >= VN_FLUSH_CHUNK_MAX_BYTES) {
                 metrics += out.n;
                 deliver(f, &out, &info, wait_until);
             }
         }
+        m->samplers_released = true; /* every slot walked: each series released as it was generated */
         vn_series_map_free(m);
     }
     metrics += out.n;

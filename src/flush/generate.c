@@ -20,6 +20,9 @@
 
 #define SINKONLY_PREFIX "veneursinkonly:"
 
+/* Slots ahead whose series is prefetched (a few misses in flight, not so far they are evicted). */
+#define VN_FLUSH_PREFETCH 16
+
 void vn_flush_output_init(vn_flush_output_t *o)
 {
     memset(o, 0, sizeof *o);
@@ -175,11 +178,31 @@ size_t vn_flush_generate_from(const vn_series_map_t *map, size_t start, size_t l
     return vn_flush_generate_bounded(map, start, limit, SIZE_MAX, r, ts, o);
 }
 
+static size_t generate(const vn_series_map_t *map, size_t start, size_t max_metrics, size_t max_bytes,
+                       const vn_flush_rules_t *r, int64_t ts, vn_flush_output_t *o, bool consume);
+
 size_t vn_flush_generate_bounded(const vn_series_map_t *map, size_t start, size_t max_metrics, size_t max_bytes,
                                  const vn_flush_rules_t *r, int64_t ts, vn_flush_output_t *o)
 {
+    return generate(map, start, max_metrics, max_bytes, r, ts, o, false);
+}
+
+size_t vn_flush_generate_consume(vn_series_map_t *map, size_t start, size_t max_metrics, size_t max_bytes,
+                                 const vn_flush_rules_t *r, int64_t ts, vn_flush_output_t *o)
+{
+    return generate(map, start, max_metrics, max_bytes, r, ts, o, true);
+}
+
+static size_t generate(const vn_series_map_t *map, size_t start, size_t max_metrics, size_t max_bytes,
+                       const vn_flush_rules_t *r, int64_t ts, vn_flush_output_t *o, bool consume)
+{
     size_t i;
     for (i = start; i < map->cap && o->n < max_metrics && vn_flush_output_bytes(o) < max_bytes; i++) {
+        /* Slots are in hash order, series in arena (insertion) order: every
+         * series read is a cache miss. Touching one a few slots ahead overlaps
+         * those misses (the loop was ~90 % stalls on s->type at 1 M series). */
+        if (i + VN_FLUSH_PREFETCH < map->cap && map->slots[i + VN_FLUSH_PREFETCH])
+            __builtin_prefetch(map->slots[i + VN_FLUSH_PREFETCH]);
         vn_series_t *s = map->slots[i];
         if (!s)
             continue;
@@ -230,6 +253,8 @@ size_t vn_flush_generate_bounded(const vn_series_map_t *map, size_t start, size_
         }
         default: break;
         }
+        if (consume)
+            vn_series_release_sampler(s); /* its memory is hot now; the map's free skips it */
     }
     return i;
 }
