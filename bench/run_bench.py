@@ -580,11 +580,13 @@ class Harness:
                 "loss": res["loss"], "achieved": res["achieved"]}
 
     # -- memory per counter series (fresh instance)
-    def mem_trial(self, key, workers, lossless=None):
+    def mem_trial(self, key, workers, lossless=None, mix=False):
         """Fresh instance with a long interval, so that all N new counter series are held at once:
         baseline RSS right after the warm-up flush, then N series sent within 70 % of one interval
         (at min(--mem-rate, 40 % of the server's lossless rate), raised if needed to fit the
-        interval), then the single flush that carries them all."""
+        interval), then the single flush that carries them all. mix: the N series are a 1:1:1 mix
+        of counters, timers and sets (issue 22's flush figure), so bytes/series is not a
+        counter figure then; the flush duration and the drops during it are what it is for."""
         n = self.a.mem_series
         ival = self.a.mem_interval
         srv = Server(self, key, workers, interval=ival)
@@ -618,7 +620,8 @@ class Harness:
             if lossless:
                 rate = min(rate, 0.4 * lossless)
             rate = int(max(rate, n / (0.7 * ival)))
-            lg = self.loadgen(srv.port, ["-l", "20", "-m", "c=1", "-N", str(n), "-o", "seq",
+            drops0 = drop_counters(srv.metrics_text()) if key.startswith("ours") else {}
+            lg = self.loadgen(srv.port, ["-l", "20", "-m", "c=1,ms=1,s=1" if mix else "c=1", "-N", str(n), "-o", "seq",
                                          "-n", str(n), "-r", str(rate)])
             got = self.wait_flushed(srv, mark, lg["counter_sum"], max_wait=2 * ival + 10)
             time.sleep(1.2)            # one more flush: the last one's duration is now final
@@ -629,6 +632,7 @@ class Harness:
             if not srv.alive():
                 return {"error": "server died (%s): %s" % (srv.exit_desc(), srv.log_tail(2))}
             after = rss_bytes(srv.proc.pid)
+            drops1 = drop_counters(srv.metrics_text()) if key.startswith("ours") else {}
             series = got[1] if got else None
             if not series:
                 series = lg["counter_lines"] - lg["udp_rcvbuferrors_delta"] * 20
@@ -636,11 +640,16 @@ class Harness:
                    "rss_base": base, "rss_peak": peak[0], "rss_after": after, "rate": rate,
                    "bytes_per_series": (peak[0] - base) / series if series > 0 else None,
                    "bytes_per_series_after": (after - base) / series if series > 0 else None,
-                   "rcvbuf_drops": lg["udp_rcvbuferrors_delta"]}
+                   "rcvbuf_drops": lg["udp_rcvbuferrors_delta"],
+                   "daemon_drops": sum(v - drops0.get(k, 0) for k, v in drops1.items()), "mix": mix}
+            if mix:  # series_received counts counters only: scale to all three types
+                out["bytes_per_series"] = out["bytes_per_series_after"] = None
             out.update(flush)
-            log("  %-9s mem: %d series, RSS %.1f -> peak %.1f MiB, %.0f B/series%s"
-                % (key, series, base / 2**20, peak[0] / 2**20, out["bytes_per_series"] or -1,
-                   ", flush %.3fs" % flush["max_flush_s"] if flush["max_flush_s"] else ""))
+            log("  %-9s mem%s: %d series, RSS %.1f -> peak %.1f MiB, %.0f B/series%s, drops rcvbuf %d daemon %d"
+                % (key, " (mix)" if mix else "", series, base / 2**20, peak[0] / 2**20,
+                   out["bytes_per_series"] or -1,
+                   ", flush %.3fs" % flush["max_flush_s"] if flush["max_flush_s"] else "",
+                   out["rcvbuf_drops"], out["daemon_drops"]))
             return out
         finally:
             srv.stop()
@@ -678,6 +687,8 @@ class Harness:
                 return
             entry["status"] = "ok"
             plans = [("l20", 20, "name")]
+            if self.a.flush_only:
+                plans = []
             if key == "ours" or (key == "goveneur" and not self.quick):
                 plans.append(("l20_dog", 20, "dog"))
             if not (self.quick and key == "ours_w1"):
@@ -686,8 +697,9 @@ class Harness:
                 fk = "%s/lossless_%s" % (key, tag)
                 log("%s: max lossless, %d line(s)/datagram, -T %s" % (label, lpd, style))
                 entry["lossless_" + tag] = self.max_lossless(srv, lpd, style, fk)
-            log("%s: CPU at %d lines/s" % (label, self.a.cpu_rate))
-            entry["cpu"] = self.cpu_trial(srv, self.a.cpu_rate)
+            if not self.a.flush_only:
+                log("%s: CPU at %d lines/s" % (label, self.a.cpu_rate))
+                entry["cpu"] = self.cpu_trial(srv, self.a.cpu_rate)
         except Exception as e:
             # keep what was measured; the table shows the error under the figures
             entry["error"] = str(e)
@@ -702,6 +714,12 @@ class Harness:
                     key, workers, entry.get("lossless_l20", {}).get("lines_per_s"))
             except Exception as e:
                 entry["memory"] = {"error": str(e)}
+            if key == "ours":
+                log("%s: flush of %d series, 1:1:1 counters/timers/sets" % (label, self.a.mem_series))
+                try:
+                    entry["memory_mix"] = self.mem_trial(key, workers, None, mix=True)
+                except Exception as e:
+                    entry["memory_mix"] = {"error": str(e)}
 
     # -- micro-benchmarks
     def run_micro(self):
@@ -711,6 +729,8 @@ class Harness:
         for name in sorted(os.listdir(d)):
             p = os.path.join(d, name)
             if not (os.path.isfile(p) and os.access(p, os.X_OK)):
+                continue
+            if self.a.flush_only and name != "flush_bench":
                 continue
             log("micro-benchmark %s" % name)
             t0 = time.time()
@@ -760,6 +780,19 @@ class Harness:
                 f["%s/bytes_per_series_after" % key] = m["bytes_per_series_after"]
             if m.get("max_flush_s") is not None:
                 f["%s/flush_s_mem" % key] = m["max_flush_s"]
+            m = e.get("memory_mix", {})
+            if m.get("max_flush_s") is not None:
+                f["%s/flush_s_mix" % key] = m["max_flush_s"]
+            for mk in ("memory", "memory_mix"):
+                if e.get(mk, {}).get("rcvbuf_drops") is not None:
+                    f["%s/drops_%s" % (key, "mem" if mk == "memory" else "mix")] = \
+                        e[mk]["rcvbuf_drops"] + (e[mk].get("daemon_drops") or 0)
+        # bench/flush_bench.c: the flusher's own work without sinks (median ms)
+        out = self.results["micro"].get("flush_bench", {}).get("output", "")
+        for case, fig in (("counters", "flush_ms_micro_c"), ("mix_c_t_s", "flush_ms_micro_mix")):
+            mm = re.search(r"^flush_%s .*median_ms=([0-9.]+)" % case, out, re.M)
+            if mm and S.get("ours", {}).get("status") == "ok":
+                f["ours/%s" % fig] = float(mm.group(1))
         return f
 
     def note(self, key, fig):
@@ -794,6 +827,11 @@ class Harness:
             "bytes_per_series": "RSS bytes per counter series (peak, %s held)" % human(self.a.mem_series),
             "bytes_per_series_after": "  same, RSS after the flush",
             "flush_s_mem": "flush duration at %s series (s)" % human(self.a.mem_series),
+            "drops_mem": "  datagrams/samples dropped in that trial",
+            "flush_s_mix": "flush duration, %s series 1:1:1 c/ms/s (s)" % human(self.a.mem_series),
+            "drops_mix": "  datagrams/samples dropped in that trial",
+            "flush_ms_micro_c": "flusher work, counters (ms, flush_bench median)",
+            "flush_ms_micro_mix": "flusher work, 1:1:1 c/ms/s (ms, flush_bench median)",
             "lossless_ssf2": "max lossless spans/s, 2 samples/span",
             "lossless_ssf_sink": "max lossless spans/s, localfile span sink",
             "cpu_s_per_M_spans": "CPU-s per M spans @%s/s" % human(ssf_bench.SSF_CPU_RATE),
@@ -950,8 +988,12 @@ def fmt(fig, v):
         return "%.3f" % v
     if fig.startswith("bytes"):
         return "%.0f" % v
+    if fig.startswith("flush_ms"):
+        return "%.1f" % v
     if fig.startswith("flush"):
         return "%.3f" % v
+    if fig.startswith("drops"):
+        return "%d" % v
     return str(v)
 
 
@@ -991,8 +1033,13 @@ def main():
     ap.add_argument("--mem-interval", type=int, default=0, help="default 10 s (4 s quick)")
     ap.add_argument("--mem-rate", type=int, default=500_000)
     ap.add_argument("--no-micro", action="store_true")
+    ap.add_argument("--flush-only", action="store_true",
+                    help="ours only: the two 1 M-series flush trials (counters; 1:1:1 c/ms/s) and "
+                         "flush_bench (issue 22); a partial run, compared with latest.json")
     ap.add_argument("--quick", action="store_true", default=quick)
     a = ap.parse_args()
+    if a.flush_only:
+        a.only = "ours"
     a.mem_series = a.mem_series or (200_000 if a.quick else 1_000_000)
     a.mem_interval = a.mem_interval or (3 if a.quick else 10)
     signal.signal(signal.SIGTERM, on_signal)

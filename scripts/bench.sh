@@ -4,6 +4,8 @@
 # plus the micro-benchmarks in build/bench/; see bench/README.md. Never part of pass/fail.
 #   BENCH_QUICK=1      ~2 minute run (fewer bisection steps, shorter trials)
 #   BENCH_ONLY=a,b     only these servers (udpsink,ours,ours_w1,ours_ssf,goveneur,statsite,brubeck)
+#   BENCH_FLUSH=1      only our 1 M-series flush figures (counters; 1:1:1 counters/timers/sets) and
+#                      build/bench/flush_bench, compared with latest.json (issue 22)
 #   PEERS_BIN=dir      peer binaries (default $HOME/.cache/veneur-peers/bin, see
 #                      ../shared/peers/README.md); a peer that is not there is skipped
 set -uo pipefail
@@ -40,6 +42,7 @@ fi
 
 args=(--loadgen "$LOADGEN" --udpsink "$UDPSINK" --ssf-loadgen "$SSF_LOADGEN" --peers-bin "$PEERS_BIN")
 [ -n "${BENCH_ONLY:-}" ] && args+=(--only "$BENCH_ONLY")
+[ "${BENCH_FLUSH:-0}" = 1 ] && args+=(--flush-only)
 
 # The orchestrator kills everything it started on exit; this trap makes sure it gets the signal.
 pid=
