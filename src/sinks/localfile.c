@@ -57,6 +57,9 @@
 
 typedef enum { LF_CSV, LF_JSONL } lf_format_t;
 
+/* Longest hostname the jsonl fast path's line tail holds (escaped up to 6x); longer ones take the general path. */
+#define VN_SINK_LOCALFILE_HOST_MAX 4096
+
 typedef struct localfile {
     char *path; /* owned */
     lf_format_t format;
@@ -66,6 +69,11 @@ typedef struct localfile {
                     * (kept across flushes; tests re-init it smaller to exercise chunking) */
     vn_buf_t gz;   /* csv: the compressed member of that chunk */
     size_t chunk_metrics; /* metrics encoded into `text` */
+    /* jsonl: the line tail shared by one flush call's metrics (see jsonl_fast) */
+    vn_buf_t tail;
+    int64_t tail_ts;
+    const char *tail_host; /* the info->hostname it was built for (borrowed for the call only) */
+    bool tail_ok;
     uint64_t dropped;     /* metrics of chunks cut off again (full disk), since start */
 } localfile_t;
 
@@ -104,8 +112,80 @@ static vn_err_t jsonl_line(vn_buf_t *b, const vn_sink_t *s, const vn_inter_metri
     return err;
 }
 
+/*
+ * jsonl_line's output for the common metric, byte for byte, without the
+ * generic writer's per-token state: 1 M lines are what a 1 M-series flush
+ * waits on once the sink queue is full (issue 22). Everything after "value"
+ * (timestamp, hostname, interval) is the same for every metric of a flush
+ * call that carries the call's hostname, so it is encoded once per call into
+ * lf->tail. Returns false (nothing written) when the metric needs the general
+ * path: a status check, or another hostname or timestamp.
+ */
+static bool jsonl_fast(localfile_t *lf, const vn_sink_t *s, const vn_inter_metric_t *m,
+                       const vn_flush_info_t *info, vn_err_t *err)
+{
+    const char *ihost = info->hostname ? info->hostname : "";
+    const char *host = m->hostname ? m->hostname : ihost;
+    if (m->type == VN_IM_STATUS || (host != ihost && strcmp(host, ihost) != 0))
+        return false;
+    if (!lf->tail_ok || lf->tail_ts != m->timestamp || lf->tail_host != info->hostname) {
+        vn_buf_reset(&lf->tail);
+        vn_json_t j;
+        vn_json_init(&j, &lf->tail);
+        vn_json_object_begin(&j); /* the keys' commas come from the writer; only the tail is kept */
+        vn_json_key(&j, "timestamp");
+        vn_json_int(&j, m->timestamp);
+        vn_json_key(&j, "hostname");
+        vn_json_string(&j, ihost);
+        vn_json_key(&j, "interval");
+        vn_json_double(&j, info->interval_s);
+        vn_json_object_end(&j);
+        if (vn_json_finish(&j) != VN_OK || vn_buf_add_byte(&lf->tail, '\n') != VN_OK)
+            return false;
+        lf->tail_ts = m->timestamp;
+        lf->tail_host = info->hostname;
+        lf->tail_ok = true;
+    }
+    vn_buf_t *b = &lf->text;
+    const char *name = m->name ? m->name : "";
+    vn_err_t e = vn_buf_add(b, "{\"name\":", 8);
+    if (e == VN_OK)
+        e = vn_json_add_string(b, name, strlen(name));
+    if (e == VN_OK)
+        e = vn_buf_add(b, ",\"tags\":[", 9);
+    bool first = true;
+    for (size_t i = 0; e == VN_OK && i < m->ntags; i++) {
+        if (vn_sink__tag_excluded(s, m->tags[i]))
+            continue;
+        if (!first)
+            e = vn_buf_add_byte(b, ',');
+        first = false;
+        if (e == VN_OK)
+            e = vn_json_add_string(b, m->tags[i], strlen(m->tags[i]));
+    }
+    const char *tn = vn_sink__type_name(m->type);
+    if (e == VN_OK)
+        e = vn_buf_add(b, "],\"type\":", 9);
+    if (e == VN_OK)
+        e = vn_json_add_string(b, tn, strlen(tn));
+    if (e == VN_OK)
+        e = vn_buf_add(b, ",\"value\":", 9);
+    if (e == VN_OK)
+        e = vn_json_add_double(b, m->value);
+    /* the tail starts with "{": this line's object continues with a comma instead */
+    if (e == VN_OK)
+        e = vn_buf_add_byte(b, ',');
+    if (e == VN_OK)
+        e = vn_buf_add(b, vn_buf_ptr(&lf->tail) + 1, vn_buf_len(&lf->tail) - 1);
+    *err = e;
+    return true;
+}
+
 static vn_err_t encode(localfile_t *lf, const vn_sink_t *s, const vn_inter_metric_t *m, const vn_flush_info_t *info)
 {
+    vn_err_t err;
+    if (lf->format == LF_JSONL && jsonl_fast(lf, s, m, info, &err))
+        return err;
     if (lf->format == LF_JSONL)
         return jsonl_line(&lf->text, s, m, info);
     return vn_sink__csv_row(&lf->text, s, m, lf->delim, lf->delim_len, info->hostname, info->interval_s,
@@ -167,6 +247,7 @@ static vn_err_t localfile_flush(vn_sink_t *s, const vn_inter_metric_t *m, size_t
     bool regular = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode);
     vn_buf_reset(&lf->text);
     lf->chunk_metrics = 0;
+    lf->tail_ok = false; /* info->hostname is only borrowed for this call */
     size_t skipped = 0, dropped = 0;
     vn_err_t err = VN_OK;
     size_t i = 0;
@@ -224,6 +305,7 @@ static void localfile_destroy(vn_sink_t *s)
     free(lf->path);
     vn_buf_free(&lf->text);
     vn_buf_free(&lf->gz);
+    vn_buf_free(&lf->tail);
     free(lf);
     s->impl = NULL;
 }
@@ -283,6 +365,7 @@ vn_err_t vn_sink__localfile_new(vn_sink_t *s, const vn_sink_config_t *sc, const 
     lf->delim_len = dlen;
     vn_buf_init(&lf->text, LOCALFILE_CHUNK_MAX);
     vn_buf_init(&lf->gz, gz_cap(LOCALFILE_CHUNK_MAX));
+    vn_buf_init(&lf->tail, 4096 + 6 * VN_SINK_LOCALFILE_HOST_MAX);
     s->impl = lf;
     s->ops = &localfile_ops;
     return VN_OK;

@@ -210,6 +210,36 @@ static void test_localfile__jsonl_exact_lines(void **state)
     vn_sink_free(s);
 }
 
+/* The jsonl fast path shares one line tail per timestamp and hostname: a change
+ * of either mid-call, and a copy of the flush's hostname, give the same bytes. */
+static void test_localfile__jsonl_tail_follows_timestamp_and_host(void **state)
+{
+    fixture_t *f = *state;
+    vn_sink_t *s = new_sink("file", f->path, "jsonl", NULL, NULL);
+    static char host_copy[] = "host1";
+    vn_inter_metric_t m[] = {
+        M("a", VN_IM_COUNTER, 1, 5, NULL), M("b", VN_IM_COUNTER, 2, 6, "k:v", NULL), M("c", VN_IM_GAUGE, 3, 5, NULL),
+        M("d", VN_IM_GAUGE, 4, 5, NULL),   M("e", VN_IM_GAUGE, 5, 5, NULL),
+    };
+    m[0].hostname = NULL;
+    m[2].hostname = host_copy;
+    m[3].hostname = "other<&>";
+    vn_flush_info_t info = info_at(5);
+    assert_int_equal(s->ops->flush(s, m, 5, &info), VN_OK);
+    char *got = read_all(f->path, NULL);
+    const char *want =
+        "{\"name\":\"a\",\"tags\":[],\"type\":\"counter\",\"value\":1,\"timestamp\":5,\"hostname\":\"host1\",\"interval\":10}\n"
+        "{\"name\":\"b\",\"tags\":[\"k:v\"],\"type\":\"counter\",\"value\":2,\"timestamp\":6,\"hostname\":\"host1\","
+        "\"interval\":10}\n"
+        "{\"name\":\"c\",\"tags\":[],\"type\":\"gauge\",\"value\":3,\"timestamp\":5,\"hostname\":\"host1\",\"interval\":10}\n"
+        "{\"name\":\"d\",\"tags\":[],\"type\":\"gauge\",\"value\":4,\"timestamp\":5,\"hostname\":\"other<&>\","
+        "\"interval\":10}\n"
+        "{\"name\":\"e\",\"tags\":[],\"type\":\"gauge\",\"value\":5,\"timestamp\":5,\"hostname\":\"host1\",\"interval\":10}\n";
+    assert_string_equal(got, want);
+    free(got);
+    vn_sink_free(s);
+}
+
 static void test_localfile__jsonl_appends_across_flushes(void **state)
 {
     fixture_t *f = *state;
@@ -671,6 +701,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_localfile__jsonl_exact_lines, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_localfile__jsonl_tail_follows_timestamp_and_host, setup, teardown),
         cmocka_unit_test_setup_teardown(test_localfile__jsonl_appends_across_flushes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_localfile__excluded_tags_and_sink_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_localfile__jsonl_chunks_end_on_lines, setup, teardown),
