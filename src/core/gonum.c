@@ -527,7 +527,16 @@ static int shortest(double v, char digs[24], int *dp)
         m /= 10;
         e++;
     }
-    int nd = snprintf(digs, 24, "%" PRIu64, m);
+    /* by hand, not snprintf: this runs once per flushed value in every sink (issue 22) */
+    char rev[24];
+    int nd = 0;
+    do {
+        rev[nd++] = (char)('0' + m % 10);
+        m /= 10;
+    } while (m);
+    for (int i = 0; i < nd; i++)
+        digs[i] = rev[nd - 1 - i];
+    digs[nd] = '\0';
     *dp = nd + e;
     return nd;
 }
