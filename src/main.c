@@ -290,6 +290,7 @@ static int daemon_start(daemon_t *d, app_t *app, char *err, size_t errcap)
     err[0] = '\0';
     if (vn_otlp_server_open(cfg, &app->stats, &d->otlp, err, errcap) != VN_OK) /* otlp_listen_addresses */
         return fail("otlp_listen_addresses", err, VN_ERR_CONFIG);
+    vn_otlp_server_set_ssf(d->otlp, d->ssf); /* OTLP spans join the SSF span workers' queue */
 
     /* reader ids, in this order: statsd, SSF span workers, sources, OTLP, gRPC ingest (one each) */
     size_t nstatsd_readers = vn_listeners_reader_count(d->listeners);

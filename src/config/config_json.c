@@ -73,19 +73,25 @@ static void kv_object(vn_json_t *w, const vn_kv_t *kvs, size_t n, bool ps)
     vn_json_object_end(w);
 }
 
+/* Opens a sink or source object with what both have: Kind, Name, Config. */
+static void entry_head(vn_json_t *w, const char *kind, const char *name, const vn_kv_t *kv, size_t n_kv, bool ps)
+{
+    vn_json_object_begin(w);
+    vn_json_key(w, "Kind");
+    vn_json_string(w, kind ? kind : "");
+    vn_json_key(w, "Name");
+    vn_json_string(w, name ? name : "");
+    vn_json_key(w, "Config");
+    kv_object(w, kv, n_kv, ps);
+}
+
 /* Go SourceConfig: Kind, Name, Config, Tags. */
 static void sources(vn_json_t *w, const vn_source_config_t *arr, size_t n, bool ps)
 {
     vn_json_array_begin(w);
     for (size_t i = 0; i < n; i++) {
         const vn_source_config_t *sc = &arr[i];
-        vn_json_object_begin(w);
-        vn_json_key(w, "Kind");
-        vn_json_string(w, sc->kind ? sc->kind : "");
-        vn_json_key(w, "Name");
-        vn_json_string(w, sc->name ? sc->name : "");
-        vn_json_key(w, "Config");
-        kv_object(w, sc->kv, sc->n_kv, ps);
+        entry_head(w, sc->kind, sc->name, sc->kv, sc->n_kv, ps);
         vn_json_key(w, "Tags");
         strlist(w, &sc->tags, false, ps);
         vn_json_object_end(w);
@@ -98,13 +104,7 @@ static void sinks(vn_json_t *w, const vn_sink_config_t *arr, size_t n, bool ps)
     vn_json_array_begin(w);
     for (size_t i = 0; i < n; i++) {
         const vn_sink_config_t *sc = &arr[i];
-        vn_json_object_begin(w);
-        vn_json_key(w, "Kind");
-        vn_json_string(w, sc->kind ? sc->kind : "");
-        vn_json_key(w, "Name");
-        vn_json_string(w, sc->name ? sc->name : "");
-        vn_json_key(w, "Config");
-        kv_object(w, sc->kv, sc->n_kv, ps);
+        entry_head(w, sc->kind, sc->name, sc->kv, sc->n_kv, ps);
         vn_json_key(w, "MaxNameLength");
         vn_json_int(w, sc->max_name_length);
         vn_json_key(w, "MaxTagLength");

@@ -467,7 +467,7 @@ size_t vn_stats_render_prometheus(const vn_stats_t *s, char *buf, size_t cap)
             vn_stats_get(&s->ssf_accept_backoffs));
     counter(&o, "veneur_otlp_requests_total", "OTLP metric export requests decoded.", vn_stats_get(&s->otlp_requests));
     counter(&o, "veneur_otlp_requests_refused_total",
-            "OTLP requests refused: undecodable, too large, bad gzip, traces or logs, unsupported content type.",
+            "OTLP requests refused: undecodable, too large, bad gzip, logs (traces without a span pipeline), unsupported content type.",
             vn_stats_get(&s->otlp_requests_refused));
     counter(&o, "veneur_otlp_points_total", "OTLP data points read.", vn_stats_get(&s->otlp_points));
     counter(&o, "veneur_otlp_samples_total", "Samples made from OTLP data points.", vn_stats_get(&s->otlp_samples));
@@ -477,6 +477,12 @@ size_t vn_stats_render_prometheus(const vn_stats_t *s, char *buf, size_t cap)
     counter(&o, "veneur_otlp_points_baseline_total",
             "First points of cumulative OTLP series that only set their baseline.",
             vn_stats_get(&s->otlp_points_baseline));
+    counter(&o, "veneur_otlp_trace_requests_total", "OTLP trace export requests decoded.",
+            vn_stats_get(&s->otlp_trace_requests));
+    counter(&o, "veneur_otlp_spans_total", "OTLP spans queued for the span workers.", vn_stats_get(&s->otlp_spans));
+    counter(&o, "veneur_otlp_spans_refused_total",
+            "OTLP spans refused: bad id lengths, too many tags, over trace_max_length_bytes, span queue full.",
+            vn_stats_get(&s->otlp_spans_refused));
     counter(&o, "veneur_ssf_spans_empty_total",
             "SSF packets with neither a valid span nor metrics: no span sink gets them (Go worker.ssf.empty_total).",
             vn_stats_get(&s->ssf_spans_empty));

@@ -191,6 +191,9 @@ typedef struct vn_stats {
     _Atomic uint64_t otlp_points;            /* data points read */
     _Atomic uint64_t otlp_samples;           /* samples handed to the workers */
     _Atomic uint64_t otlp_points_rejected;   /* data points refused (partial success), cumulative table full included */
+    _Atomic uint64_t otlp_trace_requests;    /* OTLP trace export requests decoded (otlp/trace.h) */
+    _Atomic uint64_t otlp_spans;             /* OTLP spans queued for the span workers */
+    _Atomic uint64_t otlp_spans_refused;     /* OTLP spans refused: bad ids, too large, span queue full, stopping */
     _Atomic uint64_t otlp_points_baseline;   /* first cumulative points that only set a baseline */
     /* Samples refused by the series cap, per metric name (first VN_STATS_OVERFLOW_NAMES names,
      * then name "" for all others). Written by the flusher under overflow_mu, read by /metrics. */

@@ -18,6 +18,7 @@
 #include "core/xalloc.h"
 #include "forward/h2_client.h"
 #include "tls/tls.h"
+#include "tls/tls_files.h"
 
 #define EXPORT_PATH "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export"
 
@@ -169,7 +170,25 @@ static vn_err_t cfg_err(char *errbuf, size_t errcap, const char *what, const cha
     return VN_ERR_CONFIG;
 }
 
+/* The TLS client context: PEM files read here (the config checked them readable). */
+static vn_err_t tls_ctx(const vn_otlp_tls_files_t *f, SSL_CTX **ctx, char *errbuf, size_t errcap)
+{
+    char *pem[3] = {NULL, NULL, NULL};
+    const char *path[3] = {f ? f->ca_file : NULL, f ? f->cert_file : NULL, f ? f->key_file : NULL};
+    const char *key[3] = {"tls_ca_file", "tls_cert_file", "tls_key_file"};
+    vn_err_t err = VN_OK;
+    for (int i = 0; i < 3 && err == VN_OK; i++)
+        if (path[i] && !(pem[i] = vn_tls_file_read(key[i], path[i], errbuf, errcap)))
+            err = VN_ERR_CONFIG;
+    if (err == VN_OK)
+        err = vn_tls_client_ctx_new(pem[0], pem[1], pem[2], ctx, errbuf, errcap);
+    for (int i = 0; i < 3; i++)
+        free(pem[i]);
+    return err == VN_OK ? VN_OK : VN_ERR_CONFIG;
+}
+
 vn_err_t vn_otlp_grpc_transport_new(const char *endpoint, bool gzip, char *const *headers, size_t nheaders,
+                                    const vn_otlp_tls_files_t *tls_files,
                                     vn_http_transport_t **out, char *errbuf, size_t errcap)
 {
     *out = NULL;
@@ -179,7 +198,7 @@ vn_err_t vn_otlp_grpc_transport_new(const char *endpoint, bool gzip, char *const
         return cfg_err(errbuf, errcap, "config key endpoint: want http://host:port or https://host:port, got",
                        endpoint);
     SSL_CTX *ctx = NULL;
-    if (tls && vn_tls_client_ctx_new(NULL, NULL, NULL, &ctx, errbuf, errcap) != VN_OK)
+    if (tls && tls_ctx(tls_files, &ctx, errbuf, errcap) != VN_OK)
         return VN_ERR_CONFIG;
     vn_h2_client_t *c = NULL;
     vn_err_t err = vn_h2_client_new(addr, ctx, NULL, &c);

@@ -27,6 +27,6 @@
 
 /** A vn_otlp_grpc_transport_fn (sinks/otlp.h). */
 vn_err_t vn_otlp_grpc_transport_new(const char *endpoint, bool gzip, char *const *headers, size_t nheaders,
-                                    vn_http_transport_t **out, char *errbuf, size_t errcap);
+                                    const vn_otlp_tls_files_t *tls, vn_http_transport_t **out, char *errbuf, size_t errcap);
 
 #endif

@@ -30,7 +30,9 @@
 #include "core/xalloc.h"
 #include "forward/h2_server.h"
 #include "otlp/convert.h"
+#include "otlp/trace.h"
 #include "otlp_metrics_service.pb-c.h"
+#include "otlp_trace_service.pb-c.h"
 
 typedef struct listener {
     struct vn_otlp_server *srv;
@@ -41,18 +43,26 @@ typedef struct listener {
     vn_h2_server_t *h2;
     vn_ingest_t *ingest;
     vn_otlp_conv_t *conv;
+    vn_otlp_tracer_t *tracer;  /* NULL without a span pipeline */
+    vn_ssf_offer_rc_t last_refusal; /* why the span pipeline last refused a span */
 } listener_t;
 
 struct vn_otlp_server {
     listener_t *l;
     size_t n;
     vn_stats_t *stats;
+    vn_ssf_server_t *ssf; /* borrowed; NULL = traces refused */
 };
 
 typedef struct request {
     vn_buf_t body;
     bool too_large;
+    bool traces; /* POST /v1/traces */
 } request_t;
+
+#define NO_TRACES_MSG                                                                                               \
+    "veneur-c takes OTLP traces only into its span pipeline, which needs ssf_listen_addresses (or "               \
+    "grpc_listen_addresses); none is configured, so traces are refused (logs always are)"
 
 static void errf(char *errbuf, size_t errcap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void errf(char *errbuf, size_t errcap, const char *fmt, ...)
@@ -129,6 +139,12 @@ vn_err_t vn_otlp_server_open(const vn_config_t *cfg, vn_stats_t *stats, vn_otlp_
     }
     *out = s;
     return VN_OK;
+}
+
+void vn_otlp_server_set_ssf(vn_otlp_server_t *s, vn_ssf_server_t *ssf)
+{
+    if (s)
+        s->ssf = ssf;
 }
 
 size_t vn_otlp_server_reader_count(const vn_otlp_server_t *s)
@@ -209,6 +225,77 @@ static vn_err_t gunzip(const char *in, size_t len, uint8_t **out, size_t *out_le
     return VN_OK;
 }
 
+/* ------------------------------------------------------------ traces */
+
+static bool offer_span(void *ctx, const uint8_t *span, size_t len)
+{
+    listener_t *x = ctx;
+    vn_ssf_offer_rc_t rc = vn_ssf_server_offer(x->srv->ssf, span, len);
+    if (rc != VN_SSF_OFFER_OK)
+        x->last_refusal = rc;
+    return rc == VN_SSF_OFFER_OK;
+}
+
+/* Converts one ExportTraceServiceRequest; *rejected spans refused. Counts it. */
+static vn_err_t take_traces(listener_t *x, const uint8_t *body, size_t len, uint64_t *rejected)
+{
+    vn_otlp_trace_counts_t before = x->tracer->c;
+    x->last_refusal = VN_SSF_OFFER_OK;
+    vn_err_t err = vn_otlp_trace_request(x->tracer, body, len, rejected);
+    vn_stats_t *st = x->srv->stats;
+    if (!st)
+        return err;
+    if (err != VN_OK) {
+        vn_stats_add(&st->otlp_requests_refused, 1);
+        return err;
+    }
+    vn_stats_add(&st->otlp_trace_requests, 1);
+    vn_stats_add(&st->otlp_spans, x->tracer->c.accepted - before.accepted);
+    vn_stats_add(&st->otlp_spans_refused, *rejected);
+    return VN_OK;
+}
+
+/* The partial-success text for refused spans: the last reason seen. */
+static const char *refusal_msg(const listener_t *x)
+{
+    switch (x->last_refusal) {
+    case VN_SSF_OFFER_FULL: return "span queue full (span_channel_capacity): spans dropped";
+    case VN_SSF_OFFER_TOO_LONG: return "span larger than trace_max_length_bytes";
+    case VN_SSF_OFFER_STOPPED: return "span pipeline stopping";
+    default:
+        return "spans refused by veneur-c (see docs/otlp.md: trace_id must be 16 bytes, span ids 8, "
+               "at most 512 tags, packed span within trace_max_length_bytes)";
+    }
+}
+
+/* An ExportTraceServiceResponse into out (cap >= 512); its length. */
+static size_t trace_response(const listener_t *x, uint64_t rejected, uint8_t *out)
+{
+    Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceResponse resp =
+        OPENTELEMETRY__PROTO__COLLECTOR__TRACE__V1__EXPORT_TRACE_SERVICE_RESPONSE__INIT;
+    Opentelemetry__Proto__Collector__Trace__V1__ExportTracePartialSuccess ps =
+        OPENTELEMETRY__PROTO__COLLECTOR__TRACE__V1__EXPORT_TRACE_PARTIAL_SUCCESS__INIT;
+    if (rejected) {
+        ps.rejected_spans = (int64_t)rejected;
+        ps.error_message = (char *)refusal_msg(x);
+        resp.partial_success = &ps;
+    }
+    return opentelemetry__proto__collector__trace__v1__export_trace_service_response__pack(&resp, out);
+}
+
+static enum MHD_Result finish_traces(listener_t *x, struct MHD_Connection *c, const uint8_t *body, size_t len)
+{
+    uint64_t rejected = 0;
+    if (take_traces(x, body, len, &rejected) != VN_OK)
+    {
+        static const char m[] = "not an OTLP ExportTraceServiceRequest\n";
+        return reply(c, MHD_HTTP_BAD_REQUEST, "text/plain; charset=utf-8", m, sizeof m - 1);
+    }
+    uint8_t out[512];
+    size_t n = trace_response(x, rejected, out);
+    return reply(c, MHD_HTTP_OK, "application/x-protobuf", out, n);
+}
+
 static enum MHD_Result finish(listener_t *x, struct MHD_Connection *c, request_t *rq)
 {
     if (rq->too_large)
@@ -223,6 +310,11 @@ static enum MHD_Result finish(listener_t *x, struct MHD_Connection *c, request_t
         if (err != VN_OK)
             return refuse(x, c, MHD_HTTP_BAD_REQUEST, "bad gzip body\n");
         body = inflated;
+    }
+    if (rq->traces) {
+        enum MHD_Result r = finish_traces(x, c, body ? body : (const uint8_t *)"", len);
+        free(inflated);
+        return r;
     }
     vn_otlp_counts_t before = x->conv->c;
     uint64_t rejected = 0;
@@ -284,11 +376,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     request_t *rq = *con_cls;
     if (!rq) {
         bool post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
-        if (strcmp(url, "/v1/traces") == 0 || strcmp(url, "/v1/logs") == 0)
+        bool traces = strcmp(url, "/v1/traces") == 0;
+        if (traces && !x->tracer)
+            return refuse(x, c, MHD_HTTP_NOT_IMPLEMENTED, NO_TRACES_MSG "\n");
+        if (strcmp(url, "/v1/logs") == 0)
             return refuse(x, c, MHD_HTTP_NOT_IMPLEMENTED,
-                          "veneur-c accepts OTLP metrics only (POST /v1/metrics); traces and logs are refused\n");
-        if (strcmp(url, "/v1/metrics") != 0)
-            return refuse(x, c, MHD_HTTP_NOT_FOUND, "not found: OTLP metrics go to POST /v1/metrics\n");
+                          "veneur-c accepts OTLP metrics (POST /v1/metrics) and traces (POST /v1/traces); logs "
+                          "are refused\n");
+        if (!traces && strcmp(url, "/v1/metrics") != 0)
+            return refuse(x, c, MHD_HTTP_NOT_FOUND,
+                          "not found: OTLP metrics go to POST /v1/metrics, traces to POST /v1/traces\n");
         if (!post)
             return refuse(x, c, MHD_HTTP_METHOD_NOT_ALLOWED, "POST only\n");
         if (!protobuf_type(c))
@@ -297,6 +394,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (declared_too_large(c))
             return refuse(x, c, MHD_HTTP_CONTENT_TOO_LARGE, "request body over 4 MiB\n");
         rq = vn_xcalloc(1, sizeof *rq);
+        rq->traces = traces;
         vn_buf_init(&rq->body, VN_OTLP_MAX_BODY);
         *con_cls = rq;
         return MHD_YES;
@@ -327,6 +425,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
 /* ------------------------------------------------------------ gRPC */
 
 #define EXPORT_PATH "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export"
+#define TRACE_EXPORT_PATH "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
 /* One Export call: unary, one request message. The response is an empty
  * ExportMetricsServiceResponse, which is the Empty the server sends (zero
@@ -334,6 +433,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
 typedef struct gcall {
     listener_t *x;
     bool got;
+    bool traces;       /* TraceService/Export */
+    size_t resp_len;   /* traces: an ExportTraceServiceResponse with partial_success, else 0 (Empty) */
+    uint8_t resp[512];
 } gcall_t;
 
 static void count_conv(listener_t *x, const vn_otlp_counts_t *before)
@@ -351,17 +453,20 @@ static void count_conv(listener_t *x, const vn_otlp_counts_t *before)
 static void *g_open(void *ctx, const char *path, vn_grpc_status_t *status, const char **msg)
 {
     listener_t *x = ctx;
-    if (strcmp(path, EXPORT_PATH) != 0) {
+    bool traces = strcmp(path, TRACE_EXPORT_PATH) == 0 && x->tracer;
+    if (strcmp(path, EXPORT_PATH) != 0 && !traces) {
         if (x->srv->stats)
             vn_stats_add(&x->srv->stats->otlp_requests_refused, 1);
         *status = VN_GRPC_UNIMPLEMENTED;
-        *msg = strstr(path, "opentelemetry.proto.collector.")
-                   ? "veneur-c accepts OTLP metrics only; traces and logs are refused"
-                   : "unknown method: OTLP metrics are MetricsService/Export";
+        *msg = strcmp(path, TRACE_EXPORT_PATH) == 0 ? NO_TRACES_MSG
+               : strstr(path, "opentelemetry.proto.collector.")
+                   ? "veneur-c accepts OTLP metrics and traces; logs are refused"
+                   : "unknown method: OTLP metrics are MetricsService/Export, traces TraceService/Export";
         return NULL;
     }
     gcall_t *g = vn_xcalloc(1, sizeof *g);
     g->x = x;
+    g->traces = traces;
     return g;
 }
 
@@ -374,6 +479,16 @@ static vn_grpc_status_t g_message(void *call, const uint8_t *data, size_t len, c
         return VN_GRPC_INVALID_ARGUMENT;
     }
     g->got = true;
+    if (g->traces) {
+        uint64_t rejected = 0;
+        if (take_traces(x, data, len, &rejected) != VN_OK) {
+            *msg = "not an OTLP ExportTraceServiceRequest";
+            return VN_GRPC_INVALID_ARGUMENT;
+        }
+        if (rejected)
+            g->resp_len = trace_response(x, rejected, g->resp);
+        return VN_GRPC_OK;
+    }
     vn_otlp_counts_t before = x->conv->c;
     vn_err_t err = vn_otlp_conv_request(x->conv, data, len, NULL);
     if (err != VN_OK) {
@@ -397,6 +512,13 @@ static vn_grpc_status_t g_finish(void *call, const char **msg)
     return VN_GRPC_OK;
 }
 
+static size_t g_response(void *call, const uint8_t **msg)
+{
+    gcall_t *g = call;
+    *msg = g->resp;
+    return g->resp_len;
+}
+
 static void g_close(void *call, vn_grpc_status_t final)
 {
     (void)final;
@@ -408,7 +530,8 @@ static vn_err_t start_grpc(listener_t *x)
     char err[256] = "";
     vn_h2_server_opts_t o = {
         .address = x->addr + 7, /* "grpc://" checked by the config */
-        .handler = {.open = g_open, .message = g_message, .finish = g_finish, .close = g_close, .ctx = x},
+        .handler = {.open = g_open, .message = g_message, .finish = g_finish, .close = g_close, .ctx = x,
+                    .response = g_response},
         .max_message = VN_OTLP_MAX_BODY,
         .reassembly_budget = VN_OTLP_GRPC_REASSEMBLY,
         .conn_reassembly = 2 * VN_OTLP_MAX_BODY,
@@ -441,6 +564,10 @@ vn_err_t vn_otlp_server_start(vn_otlp_server_t *s, const vn_ingest_shared_t *sha
         x->ingest = vn_ingest_new(shared, first_reader + i);
         x->conv = vn_xmalloc(sizeof *x->conv);
         vn_otlp_conv_init(x->conv, shared->parser, 0, emit_sample, x->ingest);
+        if (s->ssf) {
+            x->tracer = vn_xmalloc(sizeof *x->tracer);
+            vn_otlp_trace_init(x->tracer, vn_ssf_server_max_span(s->ssf), offer_span, x);
+        }
         if (x->grpc) {
             if (start_grpc(x) != VN_OK)
                 return VN_ERR_IO;
@@ -492,6 +619,10 @@ void vn_otlp_server_free(vn_otlp_server_t *s)
         if (x->conv) {
             vn_otlp_conv_destroy(x->conv);
             free(x->conv);
+        }
+        if (x->tracer) {
+            vn_otlp_trace_destroy(x->tracer);
+            free(x->tracer);
         }
         vn_ingest_free(x->ingest);
         free(x->addr);

@@ -41,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/clock.h"
 #include "core/log.h"
@@ -516,10 +517,14 @@ vn_delivery_t *vn_delivery_new(const vn_delivery_opts_t *o, vn_http_transport_t 
         d->o.max_queue_bytes = VN_DELIVERY_DEFAULT_MAX_QUEUE_BYTES;
     if (!transport) {
         vn_http_client_opts_t co = {.max_connections = d->o.max_in_flight,
-                                    .idle_timeout_s = (long)ceil(d->o.idle_conn_timeout_s)};
+                                    .idle_timeout_s = (long)ceil(d->o.idle_conn_timeout_s),
+                                    .tls_ca_file = o->tls_ca_file,
+                                    .tls_cert_file = o->tls_cert_file,
+                                    .tls_key_file = o->tls_key_file};
         transport = vn_http_client_new(&co);
     }
     d->t = transport;
+    d->o.tls_ca_file = d->o.tls_cert_file = d->o.tls_key_file = NULL; /* borrowed until here only */
     d->rng = (uint64_t)(uintptr_t)d ^ (uint64_t)(vn_clock_mono_s() * 1e9);
     atomic_store(&d->st, &d->own);
     pthread_mutex_init(&d->mu, NULL);
@@ -717,6 +722,20 @@ vn_err_t vn_delivery_config(const vn_sink_config_t *sc, const vn_config_t *cfg, 
             return cfg_err(errbuf, errcap, name, "max_in_flight", v, "1 .. 64");
         o->max_in_flight = (unsigned)u;
     }
+    /* TLS files: checked readable here so a typo is a config error, not a failed request per flush */
+    const char *const tls_keys[3] = {"tls_ca_file", "tls_cert_file", "tls_key_file"};
+    const char **tls_out[3] = {&o->tls_ca_file, &o->tls_cert_file, &o->tls_key_file};
+    for (int i = 0; i < 3; i++) {
+        if (!(v = vn_sink_config_get(sc, tls_keys[i])) || !*v)
+            continue;
+        if (access(v, R_OK) != 0)
+            return cfg_err(errbuf, errcap, name, tls_keys[i], v, "a readable PEM file");
+        *tls_out[i] = v;
+    }
+    if (!o->tls_cert_file != !o->tls_key_file)
+        return cfg_err(errbuf, errcap, name, o->tls_cert_file ? "tls_cert_file" : "tls_key_file",
+                       o->tls_cert_file ? o->tls_cert_file : o->tls_key_file,
+                       "tls_cert_file and tls_key_file go together");
     return VN_OK;
 }
 

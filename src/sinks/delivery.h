@@ -74,6 +74,9 @@ typedef struct vn_delivery_opts {
     double idle_conn_timeout_s;  /* kept-alive connections idle longer are not reused; <= 0: default */
     const char *const *secrets;  /* copied; each occurrence in a logged body excerpt is redacted */
     size_t nsecrets;
+    /* PEM files for the libcurl transport vn_delivery_new makes (http_client.h); borrowed until
+     * vn_delivery_new returns; NULL = system trust store, no client certificate */
+    const char *tls_ca_file, *tls_cert_file, *tls_key_file;
 } vn_delivery_opts_t;
 
 /**
@@ -83,6 +86,8 @@ typedef struct vn_delivery_opts {
  *   max_payload_age  Go duration; default 55 min (VN_DELIVERY_DEFAULT_MAX_AGE_S)
  *   request_timeout  Go duration; default 0.9 interval (Go's sink HTTP client timeout)
  *   max_in_flight    1..64; default 4
+ *   tls_ca_file, tls_cert_file, tls_key_file   readable files (cert and key
+ *                    together); borrowed from sc into o
  * Fixed: backoff 250 ms doubling to min(10 s, interval) (delivery resumes
  * within one interval of the server's return), drain grace min(interval, 5 s), idle
  * connections kept 2 intervals (Go). name and secrets are left NULL/0.

@@ -50,6 +50,7 @@ typedef struct curl_transport {
     vn_http_transport_t base;
     CURLM *multi;
     char *user_agent;
+    char *tls_ca_file, *tls_cert_file, *tls_key_file; /* owned; NULL = libcurl's defaults */
     long idle_timeout_s;
     unsigned max_conn;
     xfer_t *inflight; /* doubly linked, unordered */
@@ -274,6 +275,12 @@ static vn_err_t ct_start(vn_http_transport_t *t, const vn_http_request_t *req, v
         curl_easy_setopt(e, CURLOPT_CONNECT_TO, x->connect_to);
     }
     curl_easy_setopt(e, CURLOPT_USERAGENT, c->user_agent);
+    if (c->tls_ca_file)
+        curl_easy_setopt(e, CURLOPT_CAINFO, c->tls_ca_file);
+    if (c->tls_cert_file) {
+        curl_easy_setopt(e, CURLOPT_SSLCERT, c->tls_cert_file);
+        curl_easy_setopt(e, CURLOPT_SSLKEY, c->tls_key_file);
+    }
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, timeout < 10000 ? timeout : 10000L);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -369,6 +376,9 @@ static void ct_destroy(vn_http_transport_t *t)
         ;
     curl_multi_cleanup(c->multi);
     free(c->user_agent);
+    free(c->tls_ca_file);
+    free(c->tls_cert_file);
+    free(c->tls_key_file);
     free(c);
 }
 
@@ -388,6 +398,12 @@ vn_http_transport_t *vn_http_client_new(const vn_http_client_opts_t *opts)
     c->base.ops = &curl_ops;
     c->max_conn = opts && opts->max_connections ? opts->max_connections : 4;
     c->idle_timeout_s = opts ? opts->idle_timeout_s : 0;
+    if (opts && opts->tls_ca_file)
+        c->tls_ca_file = vn_xstrdup(opts->tls_ca_file);
+    if (opts && opts->tls_cert_file && opts->tls_key_file) {
+        c->tls_cert_file = vn_xstrdup(opts->tls_cert_file);
+        c->tls_key_file = vn_xstrdup(opts->tls_key_file);
+    }
     if (opts && opts->user_agent) {
         c->user_agent = vn_xstrdup(opts->user_agent);
     } else {

@@ -108,6 +108,10 @@ typedef struct vn_http_client_opts {
     unsigned max_connections; /* per host, = the most requests in flight; >= 1 */
     long idle_timeout_s;      /* a kept-alive connection idle longer is not reused; <= 0: libcurl's default */
     const char *user_agent;   /* copied; NULL: "veneur-c/<version>" */
+    /* PEM file paths, copied; NULL: the system trust store (libcurl's default), no client certificate */
+    const char *tls_ca_file;   /* CURLOPT_CAINFO: the CAs that may sign an https:// server */
+    const char *tls_cert_file; /* CURLOPT_SSLCERT: client certificate (mutual TLS) */
+    const char *tls_key_file;  /* CURLOPT_SSLKEY: its private key */
 } vn_http_client_opts_t;
 
 /**

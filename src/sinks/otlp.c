@@ -651,7 +651,9 @@ static vn_err_t start_grpc(vn_sink_t *s, vn_otlp_t *x, const vn_sink_config_t *s
     if (err == VN_OK && !grpc_transport)
         err = bad(errbuf, errcap, s->name, "config key protocol: grpc is not available in this binary");
     if (err == VN_OK)
-        err = grpc_transport(x->endpoint, x->gzip, x->headers, x->nheaders, &t, errbuf, errcap);
+        err = grpc_transport(x->endpoint, x->gzip, x->headers, x->nheaders,
+                             &(vn_otlp_tls_files_t){o->tls_ca_file, o->tls_cert_file, o->tls_key_file}, &t,
+                             errbuf, errcap);
     if (err != VN_OK) {
         vn_otlp__destroy(x);
         free(x);

@@ -48,12 +48,18 @@
 
 /**
  * Builds the transport of a `protocol: grpc` sink: endpoint "http://host:port"
- * (h2c) or "https://host:port" (TLS, system trust store); headers
- * "Name: value" sent as gRPC metadata. Returns VN_OK with *out owned by the
+ * (h2c) or "https://host:port" (TLS; the CAs of tls->ca_file, else the
+ * system trust store; tls->cert_file and key_file a client certificate);
+ * headers "Name: value" sent as gRPC metadata. tls and its paths borrowed. Returns VN_OK with *out owned by the
  * caller (its delivery queue), or VN_ERR_CONFIG with errbuf saying why.
  */
+typedef struct vn_otlp_tls_files {
+    const char *ca_file, *cert_file, *key_file; /* PEM paths; NULL = unset */
+} vn_otlp_tls_files_t;
+
 typedef vn_err_t (*vn_otlp_grpc_transport_fn)(const char *endpoint, bool gzip, char *const *headers, size_t nheaders,
-                                              vn_http_transport_t **out, char *errbuf, size_t errcap);
+                                              const vn_otlp_tls_files_t *tls, vn_http_transport_t **out,
+                                              char *errbuf, size_t errcap);
 
 /**
  * Installs the gRPC transport (otlp/grpc_client.h; the gRPC client sits above

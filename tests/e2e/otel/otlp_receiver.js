@@ -7,15 +7,22 @@
 // (127.0.0.1; an ephemeral port unless PORT is set). GRPC=1 serves OTLP/gRPC
 // (MetricsService/Export, h2c, @grpc/grpc-js) instead; its lines carry the
 // call's metadata as "headers" and path "grpc"; GRPC_FAIL=n answers the first
-// n calls UNAVAILABLE.
+// n calls UNAVAILABLE. TLS=DIR serves TLS (both protocols) with DIR/server.pem and
+// DIR/server.key (vn-testcerts' files); MTLS=1 also demands a client certificate
+// signed by DIR/ca.pem.
 'use strict';
+const fs = require('fs');
 const http = require('http');
+const https = require('https');
+const path = require('path');
 const zlib = require('zlib');
 const root = require('@opentelemetry/otlp-transformer/build/src/generated/root');
 
 const svc = root.opentelemetry.proto.collector.metrics.v1;
 const Req = svc.ExportMetricsServiceRequest;
 const Resp = svc.ExportMetricsServiceResponse;
+const tlsDir = process.env.TLS;
+const pem = (f) => fs.readFileSync(path.join(tlsDir, f));
 
 if (process.env.GRPC) {
   const grpc = require('@grpc/grpc-js');
@@ -45,7 +52,11 @@ if (process.env.GRPC) {
       cb(null, Resp.create({}));
     },
   });
-  gserver.bindAsync('127.0.0.1:' + Number(process.env.PORT || 0), grpc.ServerCredentials.createInsecure(),
+  const creds = tlsDir
+    ? grpc.ServerCredentials.createSsl(process.env.MTLS ? pem('ca.pem') : null,
+      [{ cert_chain: pem('server.pem'), private_key: pem('server.key') }], !!process.env.MTLS)
+    : grpc.ServerCredentials.createInsecure();
+  gserver.bindAsync('127.0.0.1:' + Number(process.env.PORT || 0), creds,
     (err, port) => {
       if (err) throw err;
       process.stdout.write('LISTEN ' + port + '\n');
@@ -54,7 +65,7 @@ if (process.env.GRPC) {
   return;
 }
 
-const server = http.createServer((req, res) => {
+const handler = (req, res) => {
   const chunks = [];
   req.on('data', (c) => chunks.push(c));
   req.on('end', () => {
@@ -76,7 +87,11 @@ const server = http.createServer((req, res) => {
     res.writeHead(200, { 'Content-Type': 'application/x-protobuf' });
     res.end(Buffer.from(Resp.encode(Resp.create({})).finish()));
   });
-});
+};
+const server = tlsDir
+  ? https.createServer({ key: pem('server.key'), cert: pem('server.pem'), ca: process.env.MTLS ? pem('ca.pem') : undefined,
+    requestCert: !!process.env.MTLS, rejectUnauthorized: !!process.env.MTLS }, handler)
+  : http.createServer(handler);
 server.listen(Number(process.env.PORT || 0), '127.0.0.1', () => {
   process.stdout.write('LISTEN ' + server.address().port + '\n');
 });
