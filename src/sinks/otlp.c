@@ -57,16 +57,6 @@ static vn_err_t bad(char *errbuf, size_t errcap, const char *sink, const char *w
     return VN_ERR_CONFIG;
 }
 
-/* An HTTP header field name: RFC 9110 token characters. */
-static bool header_name_ok(const char *s)
-{
-    if (!*s)
-        return false;
-    for (; *s; s++)
-        if (!(((*s | 0x20) >= 'a' && (*s | 0x20) <= 'z') || (*s >= '0' && *s <= '9') || strchr("!#$%&'*+-.^_`|~", *s)))
-            return false;
-    return true;
-}
 
 static bool header_value_ok(const char *s)
 {
@@ -153,7 +143,7 @@ vn_err_t vn_otlp__init(vn_otlp_t *x, const vn_sink_config_t *sc, const char *sin
         if (!key || strncmp(key, "headers.", 8) != 0)
             continue;
         const char *h = key + 8;
-        if (!header_name_ok(h) || strcasecmp(h, "content-type") == 0 || strcasecmp(h, "content-encoding") == 0) {
+        if (!vn_sink__header_name_ok(h) || strcasecmp(h, "content-type") == 0 || strcasecmp(h, "content-encoding") == 0) {
             snprintf(msg, sizeof msg, "config key %.80s: not a header name this sink lets you set", key);
             return bad(errbuf, errcap, name, msg);
         }

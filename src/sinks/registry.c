@@ -179,6 +179,16 @@ const char *vn_sink__type_name(vn_im_type_t t)
     return "unknown";
 }
 
+bool vn_sink__header_name_ok(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (!(((*s | 0x20) >= 'a' && (*s | 0x20) <= 'z') || (*s >= '0' && *s <= '9') || strchr("!#$%&'*+-.^_`|~", *s)))
+            return false;
+    return true;
+}
+
 bool vn_sink__wants(const vn_sink_t *s, const vn_inter_metric_t *m)
 {
     return !m->sink_only || strcmp(m->sink_only, s->name) == 0;

@@ -367,16 +367,6 @@ static vn_err_t get_size(ctor_ctx_t *c, const vn_sink_config_t *sc, const char *
     return VN_OK;
 }
 
-/* An HTTP header field name: RFC 9110 token characters. */
-static bool header_name_ok(const char *s)
-{
-    if (!*s)
-        return false;
-    for (; *s; s++)
-        if (!(((*s | 0x20) >= 'a' && (*s | 0x20) <= 'z') || (*s >= '0' && *s <= '9') || strchr("!#$%&'*+-.^_`|~", *s)))
-            return false;
-    return true;
-}
 
 typedef struct hdr {
     const char *name;
@@ -443,7 +433,7 @@ static vn_err_t build_headers(ctor_ctx_t *c, const vn_sink_config_t *sc, rw_t *w
         const char *key = sc->kv[i].key;
         if (!key || strncmp(key, "headers.", 8) != 0)
             continue;
-        if (!header_name_ok(key + 8))
+        if (!vn_sink__header_name_ok(key + 8))
             err = bad_key(c, key, "not a valid header name", NULL);
         else
             err = set_header(c, h, &n, key + 8, sc->kv[i].value ? sc->kv[i].value : "", key);

@@ -31,6 +31,9 @@ vn_err_t vn_sink__localfile_new(vn_sink_t *s, const vn_sink_config_t *sc, const 
 /** "counter", "gauge", "status" (the debug and localfile JSON type words). */
 const char *vn_sink__type_name(vn_im_type_t t);
 
+/** An HTTP header field name (user-configured headers): RFC 9110 token characters, not empty. */
+bool vn_sink__header_name_ok(const char *s);
+
 /** True when the metric is for this sink: no veneursinkonly target, or it names s. */
 bool vn_sink__wants(const vn_sink_t *s, const vn_inter_metric_t *m);
 
