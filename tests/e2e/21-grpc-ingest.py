@@ -19,7 +19,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import VENEUR_EMIT, VN_TESTCERTS, Veneur, by_name, check, expect, free_port, run, sanitizer_env, total, wait_for  # noqa: E402
+import harness  # noqa: E402
+from harness import VENEUR_EMIT, Veneur, by_name, check, expect, free_port, run, sanitizer_env, total, wait_for  # noqa: E402
 
 NODE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "node")
 CLIENT = os.path.join(NODE_DIR, "grpc_ingest_client.js")
@@ -156,10 +157,7 @@ def test_emit_grpc_nothing_listening():
 
 def test_tls_listener():
     """tls_key + tls_authority_certificate: the gRPC listener is TLS with client certificates, as Go."""
-    d = tempfile.mkdtemp(prefix="vn-e2e-grpc-pki-")
-    r = subprocess.run([VN_TESTCERTS, d], capture_output=True, text=True, timeout=30)
-    expect(r.returncode == 0, "vn-testcerts: %s" % r.stderr)
-    f = {k: os.path.join(d, k) for k in ("ca.pem", "server.pem", "server.key", "client.pem", "client.key")}
+    f = harness.test_pki("grpc")
 
     def ind(path):
         with open(path) as fh:

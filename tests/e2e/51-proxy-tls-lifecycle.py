@@ -35,11 +35,7 @@ from harness import Veneur, check, expect, free_port, run, wait_for  # noqa: E40
 GLOBAL_YAML = "aggregates: [count]\npercentiles: []\n"
 
 
-def certs(tag):
-    d = tempfile.mkdtemp(prefix="vn-e2e-pki-%s-" % tag)
-    r = subprocess.run([harness.VN_TESTCERTS, d], capture_output=True, text=True, timeout=30)
-    expect(r.returncode == 0, "vn-testcerts: %s" % r.stderr)
-    return {k: os.path.join(d, k) for k in ("ca.pem", "server.pem", "server.key", "client.pem", "client.key")}
+certs = harness.test_pki
 
 
 def tls_block(ca, cert, key):

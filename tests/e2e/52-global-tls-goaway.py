@@ -31,11 +31,7 @@ from harness import Veneur, check, expect, free_port, run, wait_for  # noqa: E40
 GLOBAL_YAML = "aggregates: [count]\npercentiles: []\n"
 
 
-def certs(tag):
-    d = tempfile.mkdtemp(prefix="vn-e2e-pki-%s-" % tag)
-    r = subprocess.run([harness.VN_TESTCERTS, d], capture_output=True, text=True, timeout=30)
-    expect(r.returncode == 0, "vn-testcerts: %s" % r.stderr)
-    return {k: os.path.join(d, k) for k in ("ca.pem", "server.pem", "server.key", "client.pem", "client.key")}
+certs = harness.test_pki
 
 
 def tls_block(name, ca, cert=None, key=None):
@@ -45,11 +41,7 @@ def tls_block(name, ca, cert=None, key=None):
     return s
 
 
-def pem_key(name, path):
-    """A YAML literal block holding the file's PEM text (the daemon's tls_* keys take contents)."""
-    with open(path) as f:
-        body = f.read().strip("\n")
-    return "%s: |\n%s\n" % (name, "\n".join("  " + l for l in body.splitlines()))
+pem_key = harness.yaml_pem
 
 
 def tls_global(pki, port):

@@ -24,10 +24,7 @@ OTEL = os.path.join(HERE, "otel")
 
 
 def certs():
-    d = tempfile.mkdtemp(prefix="vn-otlp-pki-")
-    r = subprocess.run([harness.VN_TESTCERTS, d], capture_output=True, text=True, timeout=30)
-    expect(r.returncode == 0, "vn-testcerts: %s" % r.stderr)
-    return d
+    return harness.test_pki("otlp")["dir"]
 
 
 class Receiver:

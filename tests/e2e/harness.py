@@ -102,6 +102,27 @@ class ScriptedHTTP:
         self.srv.server_close()
 
 
+PKI_FILES = ("ca.pem", "server.pem", "server.key", "client.pem", "client.key")
+
+
+def test_pki(tag):
+    """A fresh test CA, server and client certificate from build/vn-testcerts: {file name: path, "dir": dir}."""
+    d = tempfile.mkdtemp(prefix="vn-e2e-pki-%s-" % tag)
+    r = subprocess.run([VN_TESTCERTS, d], capture_output=True, text=True, timeout=30)
+    if r.returncode != 0:
+        raise AssertionError("vn-testcerts: %s" % r.stderr)
+    out = {k: os.path.join(d, k) for k in PKI_FILES}
+    out["dir"] = d
+    return out
+
+
+def yaml_pem(key, path):
+    """key as a YAML literal block holding the file's PEM text (the daemon's tls_* keys take contents)."""
+    with open(path) as f:
+        body = f.read().strip("\n")
+    return "%s: |\n%s\n" % (key, "\n".join("  " + l for l in body.splitlines()))
+
+
 def free_port(kind=socket.SOCK_DGRAM):
     """An ephemeral port free for both UDP and TCP on 127.0.0.1 right now."""
     for _ in range(50):
