@@ -130,11 +130,16 @@ def test_tls_chain():
         bad = Veneur('forward_address: "127.0.0.1:%d"\n' % proxy.tls_port +
                      tls_block("tls", pki["ca.pem"], other["client.pem"], other["client.key"]), interval="1s")
         locals_ += [good, bad]
-        for i in range(6):
+        # The ring is built from the globals' random ports, so 40 keys (not a handful) make
+        # "both globals own some" certain rather than likely (all on one: 2^-39).
+        nkeys = 40
+        want = nkeys * (nkeys + 1) // 2
+        for i in range(nkeys):
             good.send_udp("chain.ok:%d|c|#veneurglobalonly,k:%d" % (i + 1, i))
-            bad.send_udp("chain.badlocal:1|c|#veneurglobalonly")
-        wait_for(lambda: global_sum(globals_, "chain.ok") == 21, timeout=15,
-                 what="21 through TLS proxy to TLS globals (have %r)" % global_sum(globals_, "chain.ok"))
+            if i < 6:
+                bad.send_udp("chain.badlocal:1|c|#veneurglobalonly")
+        wait_for(lambda: global_sum(globals_, "chain.ok") == want, timeout=15,
+                 what="%d through TLS proxy to TLS globals (have %r)" % (want, global_sum(globals_, "chain.ok")))
         expect(all(any(r["name"] == "chain.ok" for r in g.records()) for g in globals_),
                "both globals got a share of the keys")
         wait_for(lambda: bad.metric("veneur_forward_errors_total") >= 1, timeout=15, what="refused local counts it")
@@ -159,7 +164,7 @@ def test_tls_chain():
         time.sleep(2.2)  # two global intervals: anything merged would be flushed by now
         expect(global_sum(globals_, "chain.refused") == 0, "nothing from a refused proxy merged")
         expect(global_sum(globals_, "chain.badlocal") == 0, "nothing from the refused local merged")
-        expect(global_sum(globals_, "chain.ok") == 21, "exact: %r" % global_sum(globals_, "chain.ok"))
+        expect(global_sum(globals_, "chain.ok") == want, "exact: %r" % global_sum(globals_, "chain.ok"))
         expect(good.metric("veneur_forward_errors_total") == 0, "no failed call from the good local")
     finally:
         for v in locals_:
