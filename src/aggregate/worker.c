@@ -91,7 +91,9 @@ size_t vn_worker_apply(vn_series_map_t *m, const vn_batch_t *b)
             continue;
         }
         switch ((vn_mtype_t)r->type) {
-        case VN_MT_COUNTER: s->u.counter += r->value / r->rate; break; /* docs/behaviour.md 0.2: double, no truncation */
+        case VN_MT_COUNTER: /* docs/behaviour.md 0.2: double, no truncation; v / 1 is v, minus a divide */
+            s->u.counter += r->rate == 1.0 ? r->value : r->value / r->rate;
+            break;
         case VN_MT_GAUGE: s->u.gauge = r->value; break;
         case VN_MT_HISTOGRAM:
         case VN_MT_TIMER: vn_histo_sample(s->u.histo, r->value, r->rate); break;

@@ -12,7 +12,9 @@ void vn_line_cache_init(vn_line_cache_t *c, vn_line_cache_emit_fn emit, void *ct
     c->resets = 0;
     c->ndirty = 0;
     c->used = 0;
-    memset(c->slots, 0, sizeof c->slots);
+    uintptr_t a = ((uintptr_t)c->slot_mem + 63) & ~(uintptr_t)63;
+    c->slots = (vn_line_cache_entry_t *)a;
+    memset(c->slots, 0, VN_LINE_CACHE_SLOTS * sizeof *c->slots);
 }
 
 /* Hands a pending value to the emitter; the entry stays on dirty[] (listed) until the flush. */
