@@ -396,8 +396,10 @@ bool vn_ingest_line(vn_ingest_t *in, const char *line, size_t len)
     return ingest_metric_at(in, &lp);
 }
 
-/* Lines located and prefetched ahead of being applied (vn_ingest_packet). */
+/* Lines located and prefetched ahead of being applied (vn_ingest_packet); of those, how far
+ * ahead a timer's key bytes are prefetched (its record copies them). */
 #define PACKET_AHEAD 32
+#define KEY_AHEAD 3
 
 void vn_ingest_packet(vn_ingest_t *in, const char *buf, size_t len)
 {
@@ -431,6 +433,8 @@ void vn_ingest_packet(vn_ingest_t *in, const char *buf, size_t len)
                 vn_line_cache_prefetch(&in->lc, l->sig_hash);
         }
         for (size_t i = 0; i < n; i++) {
+            if (i + KEY_AHEAD < n && lp[i + KEY_AHEAD].cacheable)
+                vn_line_cache_prefetch_key(&in->lc, lp[i + KEY_AHEAD].sig_hash);
             in->lines++;
             if (!lp[i].cacheable && is_special(lp[i].line, lp[i].len))
                 ingest_special(in, lp[i].line, lp[i].len);

@@ -263,6 +263,20 @@ static inline vn_line_cache_entry_t *vn_line_cache_lookup(vn_line_cache_t *c, co
     return vn_line_cache_lookup_hashed(c, vn_line_cache_hash(name, nlen, rest, rlen), name, nlen, rest, rlen, p);
 }
 
+/**
+ * Starts loading the key bytes of the entry for sig_hash when it is cached and its samples are
+ * sent on at once (timers, histograms, sets: their records carry the key). Call after
+ * vn_line_cache_prefetch of the same hash had time to land. A hint: no effect on the state.
+ */
+static inline void vn_line_cache_prefetch_key(const vn_line_cache_t *c, uint64_t sig_hash)
+{
+    const vn_line_cache_entry_t *e = &c->slots[vn_line_cache_set(sig_hash)];
+    if (e->sig_hash != sig_hash)
+        e++;
+    if (e->used && e->sig_hash == sig_hash && e->type != VN_MT_COUNTER && e->type != VN_MT_GAUGE)
+        __builtin_prefetch(c->bytes + e->off + e->name_len + e->rest_len);
+}
+
 /** Starts loading the set a signature hash maps to (a hint: no effect on the cache's state). */
 static inline void vn_line_cache_prefetch(const vn_line_cache_t *c, uint64_t sig_hash)
 {
