@@ -396,10 +396,8 @@ bool vn_ingest_line(vn_ingest_t *in, const char *line, size_t len)
     return ingest_metric_at(in, &lp);
 }
 
-/* Lines located and prefetched ahead of being applied (vn_ingest_packet); of those, how far
- * ahead a timer's key bytes are prefetched (its record copies them). */
+/* Lines located and prefetched ahead of being applied (vn_ingest_packet). */
 #define PACKET_AHEAD 32
-#define KEY_AHEAD 3
 
 void vn_ingest_packet(vn_ingest_t *in, const char *buf, size_t len)
 {
@@ -432,9 +430,11 @@ void vn_ingest_packet(vn_ingest_t *in, const char *buf, size_t len)
             if (l->cacheable)
                 vn_line_cache_prefetch(&in->lc, l->sig_hash);
         }
+        /* by now the first sets have landed: start on the keys that records will copy */
+        for (size_t i = 0; i < n; i++)
+            if (lp[i].cacheable)
+                vn_line_cache_prefetch_key(&in->lc, lp[i].sig_hash);
         for (size_t i = 0; i < n; i++) {
-            if (i + KEY_AHEAD < n && lp[i + KEY_AHEAD].cacheable)
-                vn_line_cache_prefetch_key(&in->lc, lp[i + KEY_AHEAD].sig_hash);
             in->lines++;
             if (!lp[i].cacheable && is_special(lp[i].line, lp[i].len))
                 ingest_special(in, lp[i].line, lp[i].len);
