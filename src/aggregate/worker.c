@@ -79,7 +79,7 @@ static void wake(vn_worker_t *w)
 }
 
 /* Records ahead of the one applied whose map slots (2x) and series (1x) are prefetched. */
-#define APPLY_AHEAD 4
+#define APPLY_AHEAD 8
 
 /* Offset of the record after the one at off (a lookahead cursor; off < used). */
 static inline uint32_t next_rec(const vn_batch_t *b, uint32_t off)
