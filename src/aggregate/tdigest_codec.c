@@ -124,9 +124,14 @@ static bool parse_centroid(rd_t *m, double *mean, double *weight)
 /* Reads a little-endian double at p (8 readable bytes). */
 static double load_double(const uint8_t *p)
 {
-    uint64_t v = 0;
+    uint64_t v;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(&v, p, sizeof v); /* one load; the byte loop below is not fused by gcc */
+#else
+    v = 0;
     for (int i = 7; i >= 0; i--)
         v = v << 8 | p[i];
+#endif
     double d;
     memcpy(&d, &v, sizeof d);
     return d;
