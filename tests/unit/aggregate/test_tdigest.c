@@ -551,6 +551,48 @@ static void test_tdigest__decode_tolerates(void **state)
     }
 }
 
+/* Decode reads Go's usual centroid layout by a fast path and anything else
+ * by the generic loop, and collects up to 512 centroids on the stack before
+ * it reads a larger digest twice: all three give the encoder's digest back. */
+static void test_tdigest__decode_fast_path_and_large(void **state)
+{
+    (void)state;
+    /* a zero mean is left out on the wire, so that centroid is not in the
+     * fast path's shape; its neighbours are */
+    vn_tdigest_t td, back;
+    assert_int_equal(vn_tdigest_init(&td, 100), VN_OK);
+    const double v[] = {-2.5, 0.0, 3.0};
+    add_all(&td, v, 3, 1);
+    size_t len;
+    uint8_t *buf = encode(&td, &len);
+    assert_int_equal(vn_tdigest_decode(&back, buf, len), VN_OK);
+    size_t n;
+    const vn_tdigest_centroid_t *c = vn_tdigest_centroids(&back, &n);
+    assert_int_equal(n, 3);
+    for (size_t i = 0; i < 3; i++)
+        assert_true(c[i].mean == v[i] && c[i].weight == 1.0);
+    free(buf);
+    vn_tdigest_destroy(&td);
+    vn_tdigest_destroy(&back);
+
+    /* more centroids than the stack buffer holds */
+    assert_int_equal(vn_tdigest_init(&td, 2000), VN_OK);
+    fx_rng_t r = {11};
+    for (int i = 0; i < 3000; i++)
+        assert_int_equal(vn_tdigest_add(&td, exp(fx_gauss(&r)), 1), VN_OK);
+    assert_true(vn_tdigest_centroid_count(&td) > 512);
+    buf = encode(&td, &len);
+    assert_int_equal(vn_tdigest_decode(&back, buf, len), VN_OK);
+    assert_int_equal(vn_tdigest_centroid_count(&back), vn_tdigest_centroid_count(&td));
+    for (double q = 0; q <= 1.0; q += 0.001)
+        assert_true(vn_tdigest_quantile(&back, q) == vn_tdigest_quantile(&td, q));
+    /* truncated by one byte: rejected on the first pass */
+    assert_int_equal(vn_tdigest_decode(&back, buf, len - 1), VN_ERR_PROTO);
+    vn_tdigest_destroy(&back);
+    free(buf);
+    vn_tdigest_destroy(&td);
+}
+
 /* ---- merge ---- */
 
 static void test_tdigest__merge_keeps_src_min_max(void **state)
@@ -756,6 +798,7 @@ int main(void)
         cmocka_unit_test(test_tdigest__protobuf_c_agrees),
         cmocka_unit_test(test_tdigest__decode_rejects),
         cmocka_unit_test(test_tdigest__decode_tolerates),
+        cmocka_unit_test(test_tdigest__decode_fast_path_and_large),
         cmocka_unit_test(test_tdigest__merge_keeps_src_min_max),
         cmocka_unit_test(test_tdigest__accuracy_merged_streams),
         cmocka_unit_test(test_tdigest__monotone),
