@@ -31,8 +31,9 @@
  * is always below the next unread element of run A as long as A starts at or
  * after len(B), and likewise for B. So a fold copies temp to a stack buffer
  * (run B, at most TEMP_LIMIT entries) and moves main up to [n_temp, n_temp +
- * n_main) (run A); the block needs only n_main + n_temp entries. merge() uses
- * the same rule with src's centroids, in src's own block, as run B.
+ * n_main) (run A); the block needs only n_main + n_temp entries. merge()
+ * instead folds dst's and src's lists, each in its own block, into a stack
+ * buffer and copies the result back: dst never holds both lists at once.
  */
 #include "aggregate/tdigest.h"
 
@@ -44,6 +45,12 @@
 
 #define INIT_CAP 8u
 #define GROW_STEP 16u
+/* Entries merge() folds into on the stack (16 KB); out_max is 708 at the
+ * default compression, larger compressions use the heap. */
+#define MERGE_STACK 1024u
+/* Spare entries a merge leaves in dst's block, so a series that receives a
+ * merge per interval does not realloc on every one. */
+#define MERGE_SLACK 32u
 
 _Static_assert(sizeof(vn_tdigest_centroid_t) == 16, "centroids are two packed doubles");
 _Static_assert(sizeof(vn_tdigest_t) <= 96, "vn_tdigest_t is embedded in every histogram series");
@@ -305,17 +312,17 @@ static void absorb(vn_tdigest_centroid_t *cur, const vn_tdigest_centroid_t *in)
 }
 
 /*
- * Merges sorted runs a[0,na) and b[0,nb) (total weight n) into td->_c from
- * index 0, compressing as it goes. The runs may live inside td->_c only as
- * described in the top comment. Sets _n_main and _main_w (recomputed as the
+ * Merges sorted runs a[0,na) and b[0,nb) (total weight n) into out from
+ * index 0 (at most td->_out_max entries), compressing as it goes. The runs
+ * may share memory with out only as described in the top comment. Sets
+ * _n_main and _main_w (recomputed as the
  * sequential sum of the output weights, which is what quantile() walks).
  */
-static void fold(vn_tdigest_t *td, const vn_tdigest_centroid_t *a, size_t na,
+static void fold(vn_tdigest_t *td, vn_tdigest_centroid_t *out, const vn_tdigest_centroid_t *a, size_t na,
                  const vn_tdigest_centroid_t *b, size_t nb, double n)
 {
     scale_pass_t s;
     scale_pass_init(&s, td, n);
-    vn_tdigest_centroid_t *out = td->_c;
     size_t ia = 0, ib = 0, no = 0;
     size_t out_max = td->_out_max;
     if (out_max < 1)
@@ -365,12 +372,12 @@ void vn_tdigest_compress(vn_tdigest_t *td)
     vn_tdigest_centroid_t scratch[TEMP_LIMIT], sort_tmp[TEMP_LIMIT];
     if (nm == 0) {
         sort_centroids(c, nt, sort_tmp);
-        fold(td, c, nt, NULL, 0, n);
+        fold(td, c, c, nt, NULL, 0, n);
     } else {
         memcpy(scratch, c + nm, nt * sizeof(*c));
         sort_centroids(scratch, nt, sort_tmp);
         memmove(c + nt, c, nm * sizeof(*c));
-        fold(td, c + nt, nm, scratch, nt, n);
+        fold(td, c, c + nt, nm, scratch, nt, n);
     }
     td->_n_temp = 0;
     td->_temp_w = 0.0;
@@ -424,11 +431,20 @@ vn_err_t vn_tdigest_merge(vn_tdigest_t *dst, vn_tdigest_t *src)
     if (!isfinite(n))
         return VN_ERR_TOO_LARGE;
     vn_tdigest_compress(dst);
-    uint32_t nm = dst->_n_main, ns = src->_n_main;
-    ensure_cap(dst, nm + ns);
-    memmove(dst->_c + ns, dst->_c, nm * sizeof(*dst->_c));
-    fold(dst, dst->_c + ns, nm, src->_c, ns, n);
-    maybe_shrink(dst);
+    /* fold both lists into a stack buffer and copy the result back, so that
+     * dst's block never has to hold nm + ns entries (a series that receives
+     * merges used to keep that peak, ~11 KB, for good) */
+    vn_tdigest_centroid_t stack[MERGE_STACK];
+    vn_tdigest_centroid_t *out = dst->_out_max <= MERGE_STACK ? stack : vn_xmalloc(dst->_out_max * sizeof(*out));
+    fold(dst, out, dst->_c, dst->_n_main, src->_c, src->_n_main, n);
+    uint32_t no = dst->_n_main;
+    if (dst->_cap < no)
+        ensure_cap(dst, no);
+    else if (dst->_cap > no + MERGE_SLACK + GROW_STEP)
+        set_cap(dst, no + MERGE_SLACK); /* room for the next merge's growth */
+    memcpy(dst->_c, out, (size_t)no * sizeof(*out));
+    if (out != stack)
+        free(out);
 
     if (src->_min < dst->_min)
         dst->_min = src->_min;

@@ -16,10 +16,10 @@
  * block of 16-byte centroids, allocated lazily and grown on demand: an idle
  * digest holds no block; one sample needs 8 centroids (128 bytes); a digest
  * that only receives adds never holds more than vn_tdigest_max_bytes()
- * (12000 bytes at compression 100; ~6.9 KB typical after 1e6 samples). A
- * merge holds both centroid lists until it returns, and a decoded digest
- * holds what was sent (at most VN_TDIGEST_MAX_CENTROIDS) until its next fold;
- * both shrink back to the cap afterwards.
+ * (12000 bytes at compression 100; ~6 KB typical after 1e3..1e6 samples). A
+ * merge folds into a 16 KB stack buffer and leaves dst's block at the
+ * merged size plus 32 entries; a decoded digest holds what was sent (at most
+ * VN_TDIGEST_MAX_CENTROIDS) until its next fold shrinks it back to the cap.
  *
  * Thread safety: none. A digest belongs to one thread at a time (the worker
  * that owns its series); hand it over whole. Even the query functions
@@ -122,8 +122,8 @@ vn_err_t vn_tdigest_add(vn_tdigest_t *td, double x, double w);
  *   distribution is unchanged. src == dst is rejected.
  * @return VN_OK; VN_ERR_PARSE if src == dst; VN_ERR_TOO_LARGE if the total
  *   weight would overflow (dst unchanged).
- * May grow dst's block to hold both centroid lists for the duration of the
- * merge; it is shrunk back to the steady cap afterwards.
+ * Folds into a stack buffer (16 KB; the heap above compression ~140) and
+ * resizes dst's block to the result.
  */
 vn_err_t vn_tdigest_merge(vn_tdigest_t *dst, vn_tdigest_t *src);
 
