@@ -13,10 +13,13 @@
  * error instead of panicking.
  *
  * Memory: the struct is embedded by the caller (96 bytes) and owns one heap
- * block of 16-byte centroids, allocated lazily and grown on demand: an idle
- * digest holds no block; one sample needs 8 centroids (128 bytes); a digest
- * that only receives adds never holds more than vn_tdigest_max_bytes()
- * (12000 bytes at compression 100; ~6 KB typical after 1e3..1e6 samples). A
+ * block of centroids, allocated lazily and grown on demand. An entry is 10
+ * bytes (double mean, uint16 weight) while every weight is an integer and
+ * the total weight is at most 65535, else 16 (two doubles); both give the
+ * same values. An idle digest holds no block; one sample 8 entries (80
+ * bytes); 1000 unit-weight samples ~3.8 KB. A digest that only receives adds
+ * never holds more than vn_tdigest_max_bytes() (12000 bytes at compression
+ * 100; ~6 KB typical for a wide one after 1e5..1e6 samples). A
  * merge folds into a 16 KB stack buffer and leaves dst's block at the
  * merged size plus 32 entries; a decoded digest holds what was sent (at most
  * VN_TDIGEST_MAX_CENTROIDS) until its next fold shrinks it back to the cap.
@@ -82,11 +85,12 @@ typedef struct vn_tdigest {
     double _sum, _sum_c; /* sum of x*w with its Neumaier compensation term */
     double _main_w;      /* total weight of the sorted centroids */
     double _temp_w;      /* total weight of the pending (unsorted) samples */
-    vn_tdigest_centroid_t *_c; /* [0,_n_main) sorted, then _n_temp pending */
+    void *_c; /* entries of _stride bytes: [0,_n_main) sorted, then _n_temp pending */
     uint32_t _n_main, _n_temp, _cap;
     uint32_t _temp_max; /* pending samples folded in after this many */
     uint32_t _out_max;  /* hard cap on centroids after a fold */
     uint8_t _scale;     /* vn_tdigest_scale_t */
+    uint8_t _stride;    /* 10 (compact: uint16 weights) or 16 (wide), see tdigest.c */
 } vn_tdigest_t;
 
 /**
@@ -156,11 +160,16 @@ void vn_tdigest_compress(vn_tdigest_t *td);
 size_t vn_tdigest_centroid_count(vn_tdigest_t *td);
 
 /**
- * Sorted centroids, after folding pending samples.
+ * Sorted centroids, after folding pending samples. Switches td to wide
+ * entries for good (see Memory above): encoders use vn_tdigest_centroid().
  * @return borrowed array of *n entries (NULL when empty), valid until the next
  *   call that changes td.
  */
 const vn_tdigest_centroid_t *vn_tdigest_centroids(vn_tdigest_t *td, size_t *n);
+
+/** Centroid i < vn_tdigest_centroid_count(td) (call that first: it folds
+ *  pending samples, after which td's centroids are [0, count)). */
+vn_tdigest_centroid_t vn_tdigest_centroid(const vn_tdigest_t *td, size_t i);
 
 /** Heap bytes currently held by td (its centroid block). */
 size_t vn_tdigest_memory(const vn_tdigest_t *td);

@@ -73,6 +73,7 @@ static vn_err_t install(vn_tdigest_t *td, const hdr_t *h, vn_tdigest_centroid_t 
         return VN_OK;
     }
     td->_c = c;
+    td->_stride = (uint8_t)sizeof(*c); /* wide: decoded digests are transient imports */
     td->_cap = cap;
     td->_n_main = n;
     td->_main_w = w;
@@ -267,12 +268,12 @@ static size_t centroid_len(const vn_tdigest_centroid_t *c)
 
 size_t vn_tdigest_encoded_size(vn_tdigest_t *td)
 {
-    size_t n;
-    const vn_tdigest_centroid_t *c = vn_tdigest_centroids(td, &n);
+    size_t n = vn_tdigest_centroid_count(td);
     size_t total = dbl_field_len(td->_compression) + dbl_field_len(td->_min) + dbl_field_len(td->_max) +
                    dbl_field_len(td->_rsum);
     for (size_t i = 0; i < n; i++) {
-        size_t l = centroid_len(&c[i]);
+        vn_tdigest_centroid_t c = vn_tdigest_centroid(td, i);
+        size_t l = centroid_len(&c);
         total += 1 + vn_pb_varint_len(l) + l;
     }
     return total;
@@ -283,16 +284,16 @@ vn_err_t vn_tdigest_encode(vn_tdigest_t *td, uint8_t *buf, size_t cap, size_t *o
     size_t need = vn_tdigest_encoded_size(td);
     if (cap < need)
         return VN_ERR_TOO_LARGE;
-    size_t n;
-    const vn_tdigest_centroid_t *c = vn_tdigest_centroids(td, &n);
+    size_t n = vn_tdigest_centroid_count(td);
     uint8_t *p = buf;
     for (size_t i = 0; i < n; i++) {
+        vn_tdigest_centroid_t c = vn_tdigest_centroid(td, i);
         *p++ = 0x0a; /* field 1, length-delimited */
-        p = vn_pb_put_varint(p, centroid_len(&c[i]));
-        if (c[i].mean != 0.0)
-            p = put_double(p, 0x09, c[i].mean);
-        if (c[i].weight != 0.0)
-            p = put_double(p, 0x11, c[i].weight);
+        p = vn_pb_put_varint(p, centroid_len(&c));
+        if (c.mean != 0.0)
+            p = put_double(p, 0x09, c.mean);
+        if (c.weight != 0.0)
+            p = put_double(p, 0x11, c.weight);
     }
     if (td->_compression != 0.0)
         p = put_double(p, 0x11, td->_compression);
@@ -310,8 +311,7 @@ vn_err_t vn_tdigest_encode(vn_tdigest_t *td, uint8_t *buf, size_t cap, size_t *o
 
 void vn_tdigest_to_pb(vn_tdigest_t *td, Tdigest__MergingDigestData *pb)
 {
-    size_t n;
-    const vn_tdigest_centroid_t *c = vn_tdigest_centroids(td, &n);
+    size_t n = vn_tdigest_centroid_count(td);
     tdigest__merging_digest_data__init(pb);
     if (n) {
         /* one block: n pointers, then the n messages they point to */
@@ -320,8 +320,9 @@ void vn_tdigest_to_pb(vn_tdigest_t *td, Tdigest__MergingDigestData *pb)
         Tdigest__Centroid *msgs = (Tdigest__Centroid *)(ptrs + n);
         for (size_t i = 0; i < n; i++) {
             tdigest__centroid__init(&msgs[i]);
-            msgs[i].mean = c[i].mean;
-            msgs[i].weight = c[i].weight;
+            vn_tdigest_centroid_t c = vn_tdigest_centroid(td, i);
+            msgs[i].mean = c.mean;
+            msgs[i].weight = c.weight;
             ptrs[i] = &msgs[i];
         }
         pb->main_centroids = ptrs;
