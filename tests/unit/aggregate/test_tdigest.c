@@ -650,6 +650,7 @@ static void test_tdigest__decode_fast_path_and_large(void **state)
     assert_int_equal(vn_tdigest_centroid_count(&back), vn_tdigest_centroid_count(&td));
     for (double q = 0; q <= 1.0; q += 0.001)
         assert_true(vn_tdigest_quantile(&back, q) == vn_tdigest_quantile(&td, q));
+    vn_tdigest_destroy(&back);
     /* truncated by one byte: rejected on the first pass */
     assert_int_equal(vn_tdigest_decode(&back, buf, len - 1), VN_ERR_PROTO);
     vn_tdigest_destroy(&back);
