@@ -59,8 +59,9 @@ run_unit_dir() {
 
 # run_e2e FILE TAG: one e2e script (env as set by the caller); counts its PASS/FAIL lines.
 run_e2e() {
-  local t=$1 tag=$2 out rc p f
+  local t=$1 tag=$2 out rc p f t0=$SECONDS
   out=$(timeout 300 python3 "$t" 2>&1); rc=$?
+  printf '%4d s  %s %s\n' $((SECONDS-t0)) "$tag" "$t" >> "$log/timings.txt"
   printf '%s\n' "$out" > "$log/$tag-$(basename "$t").log"
   p=$(grep -c '^PASS ' <<<"$out" || true); f=$(grep -c '^FAIL ' <<<"$out" || true)
   passed=$((passed+p)); failed=$((failed+f))
@@ -82,7 +83,9 @@ fuzz_flags() {
   done < "fuzz/$name.options"
 }
 
+: > "$log/timings.txt"
 for s in $SUITES; do
+  suite_t0=$SECONDS
   case $s in
   unit)
     note "== build + unit tests"
@@ -134,6 +137,8 @@ for s in $SUITES; do
       fi
     done ;;
   esac
+  printf '%4d s  suite %s\n' $((SECONDS-suite_t0)) "$s" >> "$log/timings.txt"
+  note "   ($s: $((SECONDS-suite_t0)) s; per-file times in $log/timings.txt)"
 done
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
