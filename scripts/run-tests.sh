@@ -5,7 +5,7 @@
 #   asan      unit tests under ASan+UBSan (build/asan)
 #   e2e       every tests/e2e/NN-*.py against build/
 #   tsan      unit tests under ThreadSanitizer (build/tsan) + e2e smoke (10-udp.py) against build/tsan
-#   e2e-asan  hostile-input and stream e2e files (1[5-9]-*.py, 20-streams.py) against build/asan
+#   e2e-asan  hostile-input, stream, gRPC, SSF and OTLP ingest e2e files against build/asan
 #   fuzz      libFuzzer smoke, FUZZ_SMOKE s per target (fuzz/<target>.options: extra flags)
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
@@ -115,7 +115,12 @@ for s in $SUITES; do
     # Both builds: some e2e files still take helper tools from build/ (e.g. vn-testcerts).
     if make -j"$JOBS" all >"$log/build-e2e-asan.log" 2>&1 && make MODE=asan -j"$JOBS" all >>"$log/build-e2e-asan.log" 2>&1
     then pass; else fail "asan build"; tail -30 "$log/build-e2e-asan.log"; fi
-    for t in tests/e2e/1[5-9]-*.py tests/e2e/20-streams.py; do
+    # Every listener and decoder under ASan: hostile input (15-19), streams, gRPC ingest, npm clients,
+    # DogStatsD fields, SSF (UDP, unix, real clients, shutdown drain), OTLP metrics and traces.
+    for t in tests/e2e/1[5-9]-*.py tests/e2e/20-streams.py tests/e2e/21-grpc-ingest.py \
+             tests/e2e/30-npm-clients.py tests/e2e/31-dogstatsd-fields.py tests/e2e/35-ssf.py \
+             tests/e2e/62-ssf-clients.py tests/e2e/63-ssf-shutdown.py tests/e2e/74-otlp-ingest.py \
+             tests/e2e/75-otlp-traces.py; do
       [ -f "$t" ] || continue
       ASAN_OPTIONS=$SAN_ASAN_OPTIONS UBSAN_OPTIONS=$SAN_UBSAN_OPTIONS VENEUR_BUILD_DIR=build/asan run_e2e "$t" e2e-asan
     done ;;
