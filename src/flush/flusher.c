@@ -162,19 +162,19 @@ static void flush_once(vn_flusher_t *f, double tick_mono)
     vn_flush_report_t rep;
     if (f->o.on_flush)
         tally(maps, f->o.nworkers, &rep);
+    /* Lookups are over: the tables go back before any output is built. */
+    for (size_t w = 0; w < f->o.nworkers; w++)
+        if (maps[w])
+            vn_series_map_drop_index(maps[w]);
     for (size_t w = 0; w < f->o.nworkers; w++) {
         vn_series_map_t *m = maps[w];
         if (!m)
             continue;
-        for (size_t at = 0; at < m->cap;) {
-            at = vn_flush_generate_consume(m, at, VN_FLUSH_CHUNK_MAX_METRICS, VN_FLUSH_CHUNK_MAX_BYTES, &f->rules,
-                                           ts, &out);
-            if (out.n >= VN_FLUSH_CHUNK_MAX_METRICS || vn_flush_output_bytes(&out) >= VN_FLUSH_CHUNK_MAX_BYTES) {
-                metrics += out.n;
-                deliver(f, &out, &info, wait_until);
-            }
+        while (!vn_flush_generate_drain(m, VN_FLUSH_CHUNK_MAX_METRICS, VN_FLUSH_CHUNK_MAX_BYTES, &f->rules, ts,
+                                        &out)) {
+            metrics += out.n;
+            deliver(f, &out, &info, wait_until);
         }
-        m->samplers_released = true; /* every slot walked: each series released as it was generated */
         vn_series_map_free(m);
     }
     metrics += out.n;
