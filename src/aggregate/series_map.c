@@ -272,6 +272,8 @@ vn_series_t *vn_series_map_upsert(vn_series_map_t *m, uint32_t hash, uint8_t typ
     m->slots[i] = s;
     m->hashes[i] = hash;
     m->count++;
+    if (type < VN_MT__COUNT && scope < 3)
+        m->by_type_scope[type][scope]++;
     m->bytes += cost;
     if (m->count * 2 > m->cap)
         grow(m);

@@ -23,6 +23,7 @@
 #include <stdbool.h>
 
 #include "aggregate/samplers.h"
+#include "core/metric.h"
 
 typedef struct vn_series {
     uint32_t hash;
@@ -96,6 +97,9 @@ typedef struct vn_series_map {
     uint64_t refused_bytes; /* upserts and status updates refused by max_bytes */
     size_t n_overflow;
     vn_series_overflow_t overflow[VN_OVERFLOW_NAMES + 1]; /* last slot: every other name */
+    /* series per type x scope (types and scopes in range only): the flush's
+     * report, without a pass over the slots that misses the cache per series */
+    size_t by_type_scope[VN_MT__COUNT][3];
     struct vn_series_block *blocks; /* oldest first: insertion order; see vn_series_map_take */
     struct vn_series_block *last;   /* where new series go */
     size_t take_off;                /* vn_series_map_take's offset in blocks (the oldest block) */

@@ -97,16 +97,14 @@ static void note_overflow(vn_flusher_t *f, const vn_series_map_t *m)
     }
 }
 
-/* Series per type and scope, Go's worker.metrics_flushed_total{metric_type} (one pass over the slots). */
+/* Series per type and scope, Go's worker.metrics_flushed_total{metric_type} (counted by each map at insert). */
 static void tally(vn_series_map_t **maps, size_t n, vn_flush_report_t *r)
 {
     memset(r, 0, sizeof *r);
     for (size_t w = 0; w < n; w++)
-        for (size_t i = 0; maps[w] && i < maps[w]->cap; i++) {
-            const vn_series_t *s = maps[w]->slots[i];
-            if (s && s->type < VN_MT__COUNT && s->scope < 3)
-                r->by_type_scope[s->type][s->scope]++;
-        }
+        for (size_t t = 0; maps[w] && t < VN_MT__COUNT; t++)
+            for (size_t sc = 0; sc < 3; sc++)
+                r->by_type_scope[t][sc] += maps[w]->by_type_scope[t][sc];
 }
 
 /* Debug hook for the watchdog's e2e test: VENEUR_TEST_WEDGE_FLUSH=N makes the

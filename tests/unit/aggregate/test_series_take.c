@@ -60,6 +60,12 @@ static void test_series_take__all_in_insertion_order(void **state)
     static char buf[65536], want[65536];
     vn_series_map_t *m = build(N, buf, sizeof buf);
     assert_int_equal(m->count, N);
+    /* the per type x scope counts the flush reports equal a pass over the slots */
+    size_t by[VN_MT__COUNT][3] = {{0}};
+    for (size_t j = 0; j < m->cap; j++)
+        if (m->slots[j])
+            by[m->slots[j]->type][m->slots[j]->scope]++;
+    assert_memory_equal(by, m->by_type_scope, sizeof by);
     vn_series_map_drop_index(m);
     assert_int_equal(m->cap, 0);
     assert_null(m->slots);
