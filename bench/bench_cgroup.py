@@ -138,8 +138,8 @@ def sidecar(h, srv, cpu, prev=None):
             trials.append(res)
             log("  %-9s 25m r=%d: %s (queue %s)" % (
                 srv.key, int(r), "sustained" if res["sustained"] else "not sustained",
-                "empty after %.2f s" % res["drain_s"] if res["drain_s"] is not None
-                else "still full %.1f s after the send" % (0.2 + RXQ_DRAIN_S)))
+                "empty %.2f s after the send" % (0.2 + res["drain_s"]) if res["drain_s"] is not None
+                else "not empty %.1f s after the send" % (0.2 + RXQ_DRAIN_S)))
             if res["sustained"]:
                 lo = max(lo or 0, r)
                 if best is None or res["achieved"] > best["achieved"]:
