@@ -5,16 +5,20 @@ A sidecar given 25 millicores must hold >= 125 k lines/s. Two figures per server
   * computed: 0.025 CPU-s per second / (CPU-s per line) from the CPU trial at 1 M lines/s.
   * measured: the server is moved into a cgroup v1 cpu group with cfs_quota_us 2500 per
     cfs_period_us 100000 (25 m) and the max *sustained* lossless lines/s is found by bisection.
-    Sustained = the trial lost nothing (same loss rule as every trial) and the socket's receive
-    queue is empty within RXQ_DRAIN_S after the send ended: with the server throttled for up to
-    97.5 ms in every 100 ms, a rate above what it can hold leaves a backlog that the 4 MiB buffer
-    would otherwise hide.
+    Sustained = the trial lost nothing (same loss rule as every trial), the socket's receive
+    queue is empty within 0.2 s + RXQ_DRAIN_S of the last datagram and, for ours, the flushes
+    that fell inside the send carried >= MIN_PROCESSED of the counters sent meanwhile (each flush
+    holds one interval of processed work, FlushTimeline). Throttled for up to 97.5 ms in every 100 ms, a
+    server slightly too slow would otherwise look lossless: its 4 MiB socket buffer and its
+    internal queues (ours: up to 64 batches of records per worker) hide the backlog of a
+    few-second trial, which is then flushed after the send.
 
 Every group made here is removed (its tasks moved back to the root group first), also on errors
 and on exit (remove_all, called by run_bench.main). When the cpu hierarchy is not writable (not
 root, cgroup v2 only) the computed figure is reported alone and says so.
 """
 import os
+import threading
 import time
 
 from bench_util import log, udp_rx_queue
@@ -26,6 +30,9 @@ CORES = QUOTA_US / PERIOD_US
 # loadgen sleeps 0.2 s after its last datagram (to read RcvbufErrors); the queue must be empty
 # within one more period after it exits
 RXQ_DRAIN_S = 0.1
+MIN_PROCESSED = 0.95          # flushed / sent counters during the send, for "sustained"
+FLUSH_GAP_S = 0.3             # changes of the flushed total closer than this are one flush
+FLUSH_LAG_S = 0.25            # a flush seen this long after the send began ticked after it
 CREATED = []                  # paths of groups made here, removed by remove_all()
 
 
@@ -101,6 +108,20 @@ def remove_all():
     return list(CREATED)      # what could not be removed
 
 
+def remove_stale():
+    """Removes the groups of earlier runs that were killed before they could (SIGKILL): named
+    veneur-bench-PID-* with PID no longer running."""
+    try:
+        names = os.listdir(ROOT)
+    except OSError:
+        return
+    for name in names:
+        parts = name.split("-")
+        if len(parts) >= 4 and name.startswith("veneur-bench-") and parts[2].isdigit() \
+                and not os.path.exists("/proc/%s" % parts[2]):
+            remove_group(os.path.join(ROOT, name))
+
+
 def computed(cpu_s_per_million):
     """Lines/s that 25 m of CPU pays for at the measured CPU-s per million lines."""
     if not cpu_s_per_million:
@@ -122,8 +143,15 @@ def sidecar(h, srv, cpu, prev=None):
     if not start:
         out["note"] = "no CPU figure to start the bisection from"
         return out
+    remove_stale()
     grp = CpuQuota("veneur-bench-%d-%s" % (os.getpid(), srv.key))
     trials, lo, hi, best = [], None, None, None
+    # Only ours queues samples between its socket and its tables (reader -> worker rings), and
+    # only its flushes arrive whole at each tick (brubeck's carbon output comes in buffered
+    # bursts): brubeck and statsite aggregate straight from the socket, so its queue is theirs.
+    queued = srv.key.startswith("ours")
+    out["criterion"] = "lossless, socket queue drained" + (
+        ", flushed >= %.0f%% of the send rate during it" % (100 * MIN_PROCESSED) if queued else "")
     try:
         grp.create()
         grp.add(srv.proc.pid)
@@ -131,15 +159,24 @@ def sidecar(h, srv, cpu, prev=None):
         st0 = grp.stat()
         r = start
         for _ in range(h.steps["cgroup"]):
+            tl = FlushTimeline(srv)
             res = h.trial(srv, int(r), 20, "name", duration=h.cgroup_duration,
-                          after_send=lambda: drain_time(srv.port))
-            res["drain_s"] = res.pop("after_send")
-            res["sustained"] = res["lossless"] and res["drain_s"] is not None
+                          before_send=tl.start, after_send=lambda: (tl.stop(), drain_time(srv.port)))
+            res["drain_s"] = res.pop("after_send")[1]
+            res["processed_ratio"], res["intervals"] = tl.processed_ratio(
+                res["counter_sum"] / max(1e-9, res["elapsed_s"]))
+            res["flushes"] = tl.flushes     # (s after the send began, flushed total)
+            res["sustained"] = bool(res["lossless"] and res["drain_s"] is not None and (
+                not queued or (res["processed_ratio"] or 0) >= MIN_PROCESSED))
             trials.append(res)
-            log("  %-9s 25m r=%d: %s (queue %s)" % (
-                srv.key, int(r), "sustained" if res["sustained"] else "not sustained",
-                "empty %.2f s after the send" % (0.2 + res["drain_s"]) if res["drain_s"] is not None
-                else "not empty %.1f s after the send" % (0.2 + RXQ_DRAIN_S)))
+            log("  %-9s 25m r=%d: %s (flushed %s of the send rate in %d interval(s) during it; "
+                "socket queue %s)" % (
+                    srv.key, int(r), "sustained" if res["sustained"] else "not sustained",
+                    "%.1f%%" % (100 * res["processed_ratio"]) if res["processed_ratio"] else "?",
+                    res["intervals"],
+                    "empty %.2f s after the send" % (0.2 + res["drain_s"])
+                    if res["drain_s"] is not None
+                    else "not empty %.1f s after the send" % (0.2 + RXQ_DRAIN_S)))
             if res["sustained"]:
                 lo = max(lo or 0, r)
                 if best is None or res["achieved"] > best["achieved"]:
@@ -168,6 +205,56 @@ def sidecar(h, srv, cpu, prev=None):
     if trials and best is None:
         out["note"] = "no sustained trial (lowest tried %d)" % min(t["target"] for t in trials)
     return out
+
+
+class FlushTimeline:
+    """Polls srv's flush reader while loadgen sends (the only caller then: trial() reads it
+    again only after stop()). Each flush carries exactly one interval of the server's work, so
+    the counters of the flushes that both began and ended inside the send, divided by that many
+    intervals, are the rate the server *processed*, whatever its buffers and internal queues
+    hold back; observation lag (the throttled flush writes late) does not change it."""
+
+    def __init__(self, srv):
+        self.srv, self.samples, self.t0, self.t1 = srv, [], None, None
+        self.ev = threading.Event()
+        self.th = None
+        self.flushes = []
+
+    def start(self):
+        self.t0 = time.time()
+        self.samples = [(self.t0, self.srv.reader.totals()[0])]
+        self.th = threading.Thread(target=self._run, daemon=True)
+        self.th.start()
+
+    def _run(self):
+        while not self.ev.wait(0.02):
+            self.samples.append((time.time(), self.srv.reader.totals()[0]))
+
+    def stop(self):
+        self.t1 = time.time() - 0.2        # loadgen waits 0.2 s after its last datagram
+        self.ev.set()
+        if self.th:
+            self.th.join(timeout=5)
+
+    def processed_ratio(self, counters_per_s):
+        """(flushed counters per interval / counters sent per second, whole intervals used);
+        (None, 0) when fewer than two flushes fell inside the send."""
+        flushes = []                       # (time of the last change, total): one per flush
+        prev = self.samples[0][1] if self.samples else 0
+        for t, v in self.samples[1:]:
+            if v != prev:
+                if flushes and t - flushes[-1][0] < FLUSH_GAP_S:
+                    flushes[-1] = (t, v)   # the same flush read in two parts
+                else:
+                    flushes.append((t, v))
+                prev = v
+        self.flushes = [(round(t - self.t0, 2), v) for t, v in flushes]
+        # a flush seen FLUSH_LAG_S after the send began ticked after it began
+        inside = [f for f in flushes if self.t0 + FLUSH_LAG_S <= f[0] <= self.t1]
+        if len(inside) < 2 or not counters_per_s:
+            return None, 0
+        n = len(inside) - 1
+        return (inside[-1][1] - inside[0][1]) / (n * self.srv.interval * counters_per_s), n
 
 
 def drain_time(port, limit=RXQ_DRAIN_S):

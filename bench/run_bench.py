@@ -15,11 +15,15 @@ recvmmsg ceiling). A peer that is not built is skipped and reported as such.
   * ours only: flush duration at 1 M series from GET /metrics (veneur_flush_duration_*), if exposed.
   * ours only, SSF (bench/ssf_bench.py): max lossless spans/s over UDP (2 samples a span; plain
     spans into a localfile span sink) and CPU-seconds per million spans.
+  * two senders (ours w2, brubeck, udpsink): two loadgens in parallel, max lossless lines/s.
+  * 25m sidecar (bench_cgroup.py; ours w1, brubeck, statsite): max sustained lines/s under a
+    cgroup CPU quota of 25 millicores, and 0.025 / CPU-s per line.
   * the micro-benchmark binaries in build/bench/, output included verbatim.
+  * last, the issue-22 targets (bench_targets.py): each target beside the peers, with a verdict.
 
 Output: one table on stdout (previous run beside the current one); results saved to
 bench/results/latest.json after bench/results/latest.json was copied to previous.json.
-Progress goes to stderr. BENCH_QUICK=1 shortens everything (~2 minutes).
+Progress goes to stderr. BENCH_QUICK=1 shortens everything (~4 minutes; full ~10).
 Everything runs on 127.0.0.1 and every process started here is killed on exit.
 """
 import argparse
@@ -66,7 +70,7 @@ class Harness:
         self.duration = 1.0 if self.quick else 2.0
         self.steps = {"l20": 3 if self.quick else 7, "l1": 2 if self.quick else 6,
                       "l20_2s": 3 if self.quick else 5, "cgroup": 4 if self.quick else 6}
-        self.cgroup_duration = 3.0 if self.quick else 4.0
+        self.cgroup_duration = 4.0 if self.quick else 5.0
         self.prev = {}
         self.results = {"servers": {}, "figures": {}, "micro": {}}
 
@@ -74,11 +78,12 @@ class Harness:
         return dict((k, kind) for k, _, kind in SERVERS)[key]
 
     # -- loadgen
-    def loadgen(self, port, args, timeout=None, senders=1, after_send=None):
+    def loadgen(self, port, args, timeout=None, senders=1, after_send=None, before_send=None):
         """Runs loadgen (senders > 1: that many in parallel, each at rate/senders with its own
         seed) and returns its summary; for several, the sums, lines_per_s over the longest run and
         RcvbufErrors read here around all of them (each loadgen's own delta counts the others').
-        after_send() is called as soon as the last sender exits; its value is kv["after_send"]."""
+        before_send() is called just before the first sender starts; after_send() as soon as the
+        last one exits; its value is kv["after_send"]."""
         d = 0.0
         if "-d" in args:
             d = float(args[args.index("-d") + 1])
@@ -94,6 +99,8 @@ class Harness:
                     a[j] = str(int(a[j]) + i)
             argvs.append([self.a.loadgen, "-H", "127.0.0.1", "-p", str(port)] + a)
         rb0 = rcvbuf_errors()
+        if before_send:
+            before_send()
         procs = [subprocess.Popen(v, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                   start_new_session=True) for v in argvs]
         outs = []
@@ -135,7 +142,7 @@ class Harness:
 
     # -- one trial: send, wait for the flush, compute loss
     def trial(self, srv, rate, lpd, style="name", duration=None, extra=None, senders=1,
-              after_send=None):
+              after_send=None, before_send=None):
         duration = duration or self.duration
         args = extra or ["-l", str(lpd), "-m", "c=60,g=20,ms=20", "-N", "100", "-K", "10",
                          "-T", style, "-o", "rand", "-c", "1", "-s", "7",
@@ -143,7 +150,8 @@ class Harness:
         mark = srv.reader.totals()
         m0 = drop_counters(srv.metrics_text()) if srv.key.startswith("ours") else {}
         c0 = cpu_seconds(srv.proc.pid)
-        lg = self.loadgen(srv.port, args, senders=senders, after_send=after_send)
+        lg = self.loadgen(srv.port, args, senders=senders, after_send=after_send,
+                          before_send=before_send)
         got = self.wait_flushed(srv, mark, lg["counter_sum"])
         c1 = cpu_seconds(srv.proc.pid) if srv.alive() else c0
         m1 = drop_counters(srv.metrics_text()) if m0 else {}
@@ -168,6 +176,8 @@ class Harness:
             res["senders"] = senders
         if after_send:
             res["after_send"] = lg["after_send"]
+            res["elapsed_s"] = lg["elapsed_s"]
+            res["counter_sum"] = lg["counter_sum"]
         if drops:
             res["self_metrics_delta"] = drops   # where our daemon says it lost samples
         log("  %-9s r=%-9s got %9.0f lines/s  loss %.4f%% (rcvbuf %.4f%%, counters %.4f%%)%s"
