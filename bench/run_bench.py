@@ -69,7 +69,7 @@ class Harness:
         self.bins["ours_ssf"] = self.bins["ours"]
         self.duration = 1.0 if self.quick else 2.0
         self.steps = {"l20": 3 if self.quick else 7, "l1": 2 if self.quick else 6,
-                      "l20_2s": 3 if self.quick else 5, "cgroup": 4 if self.quick else 6}
+                      "l20_2s": 4 if self.quick else 5, "cgroup": 4 if self.quick else 6}
         self.cgroup_duration = 4.0 if self.quick else 5.0
         self.prev = {}
         self.results = {"servers": {}, "figures": {}, "micro": {}}
