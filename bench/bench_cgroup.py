@@ -169,14 +169,14 @@ def sidecar(h, srv, cpu, prev=None):
             res["sustained"] = bool(res["lossless"] and res["drain_s"] is not None and (
                 not queued or (res["processed_ratio"] or 0) >= MIN_PROCESSED))
             trials.append(res)
-            log("  %-9s 25m r=%d: %s (flushed %s of the send rate in %d interval(s) during it; "
-                "socket queue %s)" % (
-                    srv.key, int(r), "sustained" if res["sustained"] else "not sustained",
+            log("  %-9s 25m r=%d: %s (%ssocket queue %s)" % (
+                srv.key, int(r), "sustained" if res["sustained"] else "not sustained",
+                "flushed %s of the send rate in %d interval(s) during it; " % (
                     "%.1f%%" % (100 * res["processed_ratio"]) if res["processed_ratio"] else "?",
-                    res["intervals"],
-                    "empty %.2f s after the send" % (0.2 + res["drain_s"])
-                    if res["drain_s"] is not None
-                    else "not empty %.1f s after the send" % (0.2 + RXQ_DRAIN_S)))
+                    res["intervals"]) if queued else "",
+                "empty %.2f s after the send" % (0.2 + res["drain_s"])
+                if res["drain_s"] is not None
+                else "not empty %.1f s after the send" % (0.2 + RXQ_DRAIN_S)))
             if res["sustained"]:
                 lo = max(lo or 0, r)
                 if best is None or res["achieved"] > best["achieved"]:
