@@ -26,7 +26,7 @@ endif
 
 VERSION ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo dirty)
 BUILD_DATE ?= $(shell git log -1 --format=%ct 2>/dev/null || echo dirty)
-PKGS := yaml-0.1 libmicrohttpd openssl zlib libprotobuf-c libxxhash libnghttp2 libcurl snappy rdkafka re2 libcares
+PKGS := yaml-0.1 libmicrohttpd openssl zlib libprotobuf-c libxxhash libnghttp2 libcurl snappy rdkafka re2 libcares double-conversion
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes -Wvla -fno-common
@@ -51,7 +51,8 @@ PROTO_C := $(patsubst proto/%.proto,$(BUILD)/gen/%.pb-c.c,$(PROTOS))
 PROTO_H := $(PROTO_C:.c=.h)
 LIB_SRC := $(filter-out src/main.c,$(call rwildcard,src,*.c))
 LIB_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC)) $(PROTO_C:.c=.o)
-# C++ is allowed for one thing only: the RE2 shim (src/core/re2_shim.cc, see core/regex.h).
+# C++ is allowed for two library shims only: RE2 (src/core/re2_shim.cc, see core/regex.h) and
+# double-conversion (src/core/dtoa_shim.cc, see core/dtoa.h).
 # vptr (and, with clang, function) checks are off: the C link (cc, clang) does not pull UBSan's C++ runtime.
 CXX_SRC := $(call rwildcard,src,*.cc)
 LIB_OBJ += $(patsubst %.cc,$(BUILD)/obj/%.o,$(CXX_SRC))

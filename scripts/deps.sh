@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PKGS=(build-essential pkg-config clang libclang-rt-14-dev libyaml-dev libmicrohttpd-dev libssl-dev openssl
       zlib1g-dev libcmocka-dev libprotobuf-c-dev protobuf-c-compiler python3 nodejs npm
-      libcurl4-openssl-dev libsnappy-dev libxxhash-dev libnghttp2-dev librdkafka-dev libre2-dev libc-ares-dev prometheus prometheus-node-exporter yamllint curl
+      libcurl4-openssl-dev libsnappy-dev libxxhash-dev libnghttp2-dev librdkafka-dev libre2-dev libdouble-conversion-dev libc-ares-dev prometheus prometheus-node-exporter yamllint curl
       python3-protobuf protobuf-compiler)
 missing=()
 for p in "${PKGS[@]}"; do

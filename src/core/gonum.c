@@ -18,24 +18,23 @@
  *    accumulated like Go's (digits stop counting at 10000), so absurd
  *    exponents saturate the same way.
  *
- * Shortest formatting: printf's "%.*e" gives the correctly rounded digits of a
- * length, strtod says whether they read back as v.
+ * Shortest formatting, two paths:
  *  - few decimals (integers, 0.37, timestamps): the smallest k <= 8 with
  *    round(v*10^k) / 10^k == v exactly (IEEE division is correctly rounded),
- *    which is the shortest form when it has <= 15 digits;
- *  - else 15 digits: every decimal of <= 15 digits survives the double round
- *    trip and lies within half a 15-digit step of v, so if the shortest form
- *    is that short, rounding v to 15 digits lands on it;
- *  - else 16 digits, else 17 (which always round-trips). At 16 digits the
- *    correctly rounded candidate m may miss where m+1 or m-1 hits: at a power
- *    of two the interval that reads back as v is lopsided, and a tie rounds to
- *    even (2^-24 = 5.9604644775390625e-8: m = ...062 fails, ...063 is Go's
- *    answer). The interval is narrower than two 16-digit steps, so m-1, m, m+1
- *    are the only candidates and at most one of them can be right when m is not.
- *  - subnormals have fewer significant bits, so every length from 1 is tried
- *    (5e-324), again with m-1 and m+1.
+ *    which is the shortest form when it has <= 15 digits: every decimal of
+ *    <= 15 digits survives the double round trip, so no shorter one reads
+ *    back as v. A few multiplies, cheaper than the general path.
+ *  - everything else (interpolated percentiles, subnormals, 16-17 digits):
+ *    double-conversion's SHORTEST mode (core/dtoa.h), the shortest digits
+ *    that read back as v, the closest when several do -- Go's rule, including
+ *    the lopsided interval at a power of two (2^-24 = 5.960464477539063e-8).
+ *    It replaced printf("%.*e") + strtod round trips that cost microseconds
+ *    per value (issue 22); tests/unit/core/test_gonum_shortest.c keeps that
+ *    algorithm as the reference and compares millions of doubles byte for byte.
  */
 #include "core/gonum.h"
+
+#include "core/dtoa.h"
 
 #include <float.h>
 #include <inttypes.h>
@@ -469,36 +468,6 @@ static int fast_digits(double v, uint64_t *m, int *exp10)
     return 0;
 }
 
-/* printf's correctly rounded `prec` significant digits of v as m * 10^e. */
-static void rounded_digits(double v, int prec, uint64_t *m, int *e)
-{
-    char tmp[48];
-    snprintf(tmp, sizeof tmp, "%.*e", prec - 1, v);
-    /* "1.5e+03" -> m = 15, e = 3 - 1 */
-    uint64_t x = 0;
-    const char *c = tmp;
-    for (; *c && *c != 'e'; c++)
-        if (is_digit(*c))
-            x = x * 10 + (uint64_t)(*c - '0');
-    int ex = 0, esign = 1;
-    if (*c == 'e') {
-        c++;
-        if (*c == '-' || *c == '+')
-            esign = *c++ == '-' ? -1 : 1;
-        for (; is_digit(*c); c++)
-            ex = ex * 10 + (*c - '0');
-    }
-    *m = x;
-    *e = esign * ex - (prec - 1);
-}
-
-static bool reads_back(double v, uint64_t m, int e)
-{
-    char tmp[48];
-    snprintf(tmp, sizeof tmp, "%" PRIu64 "e%d", m, e);
-    return strtod(tmp, NULL) == v;
-}
-
 /* Shortest digits of a finite v > 0 into digs (no trailing zeros); returns
  * their count and sets *dp, the position of the decimal point (v =
  * 0.d1d2... * 10^dp, Go's decimal.dp). */
@@ -506,23 +475,8 @@ static int shortest(double v, char digs[24], int *dp)
 {
     uint64_t m = 0;
     int e = 0;
-    if (!(v >= DBL_MIN && fast_digits(v, &m, &e))) {
-        for (int prec = v < DBL_MIN ? 1 : 15; prec <= 17; prec++) {
-            rounded_digits(v, prec, &m, &e);
-            if (prec == 17 || reads_back(v, m, e))
-                break;
-            if (prec == 15 && v >= DBL_MIN)
-                continue; /* a 15-digit neighbour cannot read back when m does not */
-            if (reads_back(v, m + 1, e)) {
-                m += 1;
-                break;
-            }
-            if (m > 1 && reads_back(v, m - 1, e)) {
-                m -= 1;
-                break;
-            }
-        }
-    }
+    if (!(v >= DBL_MIN && fast_digits(v, &m, &e)))
+        return vn_dtoa_shortest(v, digs, dp);
     while (m % 10 == 0 && m != 0) { /* 1500e-3 -> 15e-1 */
         m /= 10;
         e++;
