@@ -449,12 +449,27 @@ vn_gonum_rc_t vn_gonum_parse_duration(const char *s, size_t n, int64_t *ns)
 
 /* ------------------------------------------------------------ FormatFloat */
 
-/* Digits of a finite v > 0: m (no trailing zeros) and exp10 with
- * v ~ m * 10^exp10. Returns the digit count of m. */
+/* Digits of a finite v > 0 with at most 8 decimals and 15 digits: m and
+ * exp10 with v ~ m * 10^exp10 (m may end in zeros). Returns 0 when v has no
+ * such form.
+ * Integers (counts, min, max) are taken first, with one conversion. Below
+ * 1e7 one test at k = 8 then decides for every k <= 8: if v is the double
+ * nearest r/10^k, v*1e8 is within 0.2 of r*10^(8-k) (v's and the product's
+ * rounding errors are both < 0.125 below 2^50), so llround finds that
+ * integer and dividing it by 1e8 rounds back to v. Arbitrary doubles
+ * (percentiles) are thus rejected with two tests, not nine. */
 static int fast_digits(double v, uint64_t *m, int *exp10)
 {
     static const double p10[] = {1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8};
-    for (int k = 0; k < 9; k++) {
+    if (v >= 1e15)
+        return 0;
+    long long i = (long long)v;
+    if ((double)i == v) {
+        *m = (uint64_t)i;
+        *exp10 = 0;
+        return i != 0;
+    }
+    for (int k = v * 1e8 < 1e15 ? 8 : 1; k < 9; k++) {
         double scaled = v * p10[k];
         if (scaled >= 1e15)
             return 0;
@@ -477,7 +492,11 @@ static int shortest(double v, char digs[24], int *dp)
     int e = 0;
     if (!(v >= DBL_MIN && fast_digits(v, &m, &e)))
         return vn_dtoa_shortest(v, digs, dp);
-    while (m % 10 == 0 && m != 0) { /* 1500e-3 -> 15e-1 */
+    while (m % 10000 == 0) { /* 12.5 arrives as 1250000000e-8 */
+        m /= 10000;
+        e += 4;
+    }
+    while (m % 10 == 0) { /* 1500e-3 -> 15e-1 */
         m /= 10;
         e++;
     }

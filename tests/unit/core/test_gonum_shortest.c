@@ -234,6 +234,10 @@ static void test_shortest__flush_like_values(void **state)
         double lo = (double)(rnd() % 100000), hi = lo + (double)(rnd() % 1000);
         check(lo + (hi - lo) * u);
         check((double)(rnd() % 1000000) / div[(r >> 7) % (sizeof div / sizeof div[0])]);
+        /* few decimals at every magnitude the fast path takes (and just past it) */
+        static const double p10[] = {1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
+        uint64_t big = rnd() % (2000000000000000ull >> (rnd() % 50));
+        check((double)big / p10[(r >> 20) % 10]);
     }
     assert_clean("flush-like values");
 }
