@@ -17,13 +17,21 @@
 
 /* ---------------------------------------------------------------- doubles */
 
+_Static_assert(VN_JSON_DOUBLE_MAX >= VN_GONUM_FLOAT_MAX, "json: a double's text must fit");
+
+size_t vn_json_put_double(char *dst, double v)
+{
+    if (!isfinite(v)) {
+        memcpy(dst, "null", 4);
+        return 4;
+    }
+    return vn_gonum_format_float(v, VN_GONUM_FMT_JSON, dst, VN_JSON_DOUBLE_MAX);
+}
+
 vn_err_t vn_json_add_double(vn_buf_t *b, double v)
 {
-    if (!isfinite(v))
-        return vn_buf_add(b, "null", 4);
-    char tmp[VN_GONUM_FLOAT_MAX];
-    size_t n = vn_gonum_format_float(v, VN_GONUM_FMT_JSON, tmp, sizeof tmp);
-    return vn_buf_add(b, tmp, n);
+    char tmp[VN_JSON_DOUBLE_MAX];
+    return vn_buf_add(b, tmp, vn_json_put_double(tmp, v));
 }
 
 /* ---------------------------------------------------------------- strings */
@@ -63,53 +71,94 @@ static size_t utf8_seq(const unsigned char *s, size_t len)
     return need;
 }
 
-static vn_err_t add_string(vn_buf_t *b, const char *str, size_t len, bool html)
+/*
+ * The escape for the byte at s[i] (i < len), or 0 when the bytes there are
+ * copied verbatim; *adv is how many input bytes either way covers.
+ */
+static inline size_t escape_at(const unsigned char *s, size_t i, size_t len, bool html, char esc[8], size_t *adv)
 {
     static const char hex[] = "0123456789abcdef";
+    unsigned char c = s[i];
+    *adv = 1;
+    if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\' && !(html && (c == '<' || c == '>' || c == '&')))
+        return 0;
+    if (c >= 0x80) {
+        size_t k = utf8_seq(s + i, len - i);
+        /* U+2028 / U+2029 are E2 80 A8 / E2 80 A9 */
+        if (k == 3 && c == 0xE2 && s[i + 1] == 0x80 && (s[i + 2] == 0xA8 || s[i + 2] == 0xA9)) {
+            memcpy(esc, s[i + 2] == 0xA8 ? "\\u2028" : "\\u2029", 6);
+            *adv = 3;
+            return 6;
+        }
+        if (k) {
+            *adv = k;
+            return 0;
+        }
+        memcpy(esc, "\\ufffd", 6);
+        return 6;
+    }
+    if (c == '"' || c == '\\') {
+        esc[0] = '\\';
+        esc[1] = (char)c;
+        return 2;
+    }
+    if (c == '\n' || c == '\r' || c == '\t') {
+        esc[0] = '\\';
+        esc[1] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+        return 2;
+    }
+    /* control bytes, and '<' '>' '&' in html mode (Go's encoding/json default) */
+    memcpy(esc, "\\u00", 4);
+    esc[4] = hex[c >> 4];
+    esc[5] = hex[c & 0xF];
+    return 6;
+}
+
+/* The escaped string, quotes included, at dst (room for VN_JSON_STRING_MAX(len)). */
+static size_t put_string(char *dst, const char *str, size_t len, bool html)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t n = 0, run = 0, i = 0;
+    dst[n++] = '"';
+    while (i < len) {
+        char esc[8];
+        size_t adv, esclen = escape_at(s, i, len, html, esc, &adv);
+        if (!esclen) {
+            i += adv;
+            continue;
+        }
+        memcpy(dst + n, str + run, i - run);
+        n += i - run;
+        memcpy(dst + n, esc, esclen);
+        n += esclen;
+        i += adv;
+        run = i;
+    }
+    memcpy(dst + n, str + run, i - run);
+    n += i - run;
+    dst[n++] = '"';
+    return n;
+}
+
+static vn_err_t add_string(vn_buf_t *b, const char *str, size_t len, bool html)
+{
+    /* One capacity check for the worst case; byte by byte only when the
+     * buffer's cap is near, where a partial string is the documented result. */
+    char *dst;
+    if (len <= (SIZE_MAX - 2) / 6 && vn_buf_reserve(b, VN_JSON_STRING_MAX(len), &dst) == VN_OK) {
+        vn_buf_commit(b, put_string(dst, str, len, html));
+        return VN_OK;
+    }
     const unsigned char *s = (const unsigned char *)str;
     vn_err_t err = vn_buf_add_byte(b, '"');
     size_t run = 0; /* start of the pending run of bytes copied verbatim */
     size_t i = 0;
     while (err == VN_OK && i < len) {
-        unsigned char c = s[i];
         char esc[8];
-        size_t esclen = 0, adv = 1;
-        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\' && !(html && (c == '<' || c == '>' || c == '&'))) {
-            i++;
+        size_t adv, esclen = escape_at(s, i, len, html, esc, &adv);
+        if (!esclen) {
+            i += adv;
             continue;
-        }
-        if (c >= 0x80) {
-            size_t k = utf8_seq(s + i, len - i);
-            /* U+2028 / U+2029 are E2 80 A8 / E2 80 A9 */
-            if (k == 3 && c == 0xE2 && s[i + 1] == 0x80 && (s[i + 2] == 0xA8 || s[i + 2] == 0xA9)) {
-                memcpy(esc, s[i + 2] == 0xA8 ? "\\u2028" : "\\u2029", 6);
-                esclen = 6;
-                adv = 3;
-            } else if (k) {
-                i += k;
-                continue;
-            } else {
-                memcpy(esc, "\\ufffd", 6);
-                esclen = 6;
-            }
-        } else if (c == '<' || c == '>' || c == '&') { /* html only: Go's encoding/json default */
-            memcpy(esc, "\\u00", 4);
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 0xF];
-            esclen = 6;
-        } else if (c == '"' || c == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)c;
-            esclen = 2;
-        } else if (c == '\n' || c == '\r' || c == '\t') {
-            esc[0] = '\\';
-            esc[1] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
-            esclen = 2;
-        } else {
-            memcpy(esc, "\\u00", 4);
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 0xF];
-            esclen = 6;
         }
         if (i > run)
             err = vn_buf_add(b, str + run, i - run);
@@ -123,6 +172,11 @@ static vn_err_t add_string(vn_buf_t *b, const char *str, size_t len, bool html)
     if (err == VN_OK)
         err = vn_buf_add_byte(b, '"');
     return err;
+}
+
+size_t vn_json_put_string(char *dst, const char *s, size_t len)
+{
+    return put_string(dst, s, len, false);
 }
 
 vn_err_t vn_json_add_string(vn_buf_t *b, const char *s, size_t len)

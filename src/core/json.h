@@ -41,6 +41,18 @@ vn_err_t vn_json_add_string_html(vn_buf_t *b, const char *s, size_t len);
 /** Appends a double as encoding/json does (null for NaN/Inf). */
 vn_err_t vn_json_add_double(vn_buf_t *b, double v);
 
+/* Direct writers, for encoders that reserve one line's worst case at once
+ * (vn_buf_reserve) instead of checking capacity per token. */
+
+/** Most bytes vn_json_put_string writes for len input bytes (each may become \ufffd). */
+#define VN_JSON_STRING_MAX(len) (6 * (size_t)(len) + 2)
+/** Most bytes vn_json_put_double writes (a NUL may follow the text). */
+#define VN_JSON_DOUBLE_MAX 352
+/** Writes vn_json_add_string's text at dst (room for VN_JSON_STRING_MAX(len)); returns its length. */
+size_t vn_json_put_string(char *dst, const char *s, size_t len);
+/** Writes vn_json_add_double's text at dst (room for VN_JSON_DOUBLE_MAX); returns its length. */
+size_t vn_json_put_double(char *dst, double v);
+
 /**
  * Streaming writer: tracks commas and key/value position so callers only say
  * what comes next. Errors are sticky: after the first failure every call is a

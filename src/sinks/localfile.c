@@ -146,11 +146,50 @@ static bool jsonl_fast(localfile_t *lf, const vn_sink_t *s, const vn_inter_metri
         lf->tail_host = info->hostname;
         lf->tail_ok = true;
     }
-    vn_buf_t *b = &lf->text;
     const char *name = m->name ? m->name : "";
+    const char *tn = vn_sink__type_name(m->type);
+    size_t name_len = strlen(name), tn_len = strlen(tn), tail_len = vn_buf_len(&lf->tail) - 1;
+    /* One capacity check per line, for its worst case (every string byte
+     * escaped 6x); near the chunk cap, token by token as before. */
+    size_t need = 8 + VN_JSON_STRING_MAX(name_len) + 9 + 9 + VN_JSON_STRING_MAX(tn_len) + 9 + VN_JSON_DOUBLE_MAX + 1 +
+                  tail_len;
+    for (size_t i = 0; i < m->ntags; i++)
+        need += VN_JSON_STRING_MAX(strlen(m->tags[i])) + 1;
+    char *o;
+    if (vn_buf_reserve(&lf->text, need, &o) == VN_OK) {
+        char *start = o;
+        memcpy(o, "{\"name\":", 8);
+        o += 8;
+        o += vn_json_put_string(o, name, name_len);
+        memcpy(o, ",\"tags\":[", 9);
+        o += 9;
+        bool first = true;
+        for (size_t i = 0; i < m->ntags; i++) {
+            if (vn_sink__tag_excluded(s, m->tags[i]))
+                continue;
+            if (!first)
+                *o++ = ',';
+            first = false;
+            o += vn_json_put_string(o, m->tags[i], strlen(m->tags[i]));
+        }
+        memcpy(o, "],\"type\":", 9);
+        o += 9;
+        o += vn_json_put_string(o, tn, tn_len);
+        memcpy(o, ",\"value\":", 9);
+        o += 9;
+        o += vn_json_put_double(o, m->value);
+        /* the tail starts with "{": this line's object continues with a comma instead */
+        *o++ = ',';
+        memcpy(o, vn_buf_ptr(&lf->tail) + 1, tail_len);
+        o += tail_len;
+        vn_buf_commit(&lf->text, (size_t)(o - start));
+        *err = VN_OK;
+        return true;
+    }
+    vn_buf_t *b = &lf->text;
     vn_err_t e = vn_buf_add(b, "{\"name\":", 8);
     if (e == VN_OK)
-        e = vn_json_add_string(b, name, strlen(name));
+        e = vn_json_add_string(b, name, name_len);
     if (e == VN_OK)
         e = vn_buf_add(b, ",\"tags\":[", 9);
     bool first = true;
@@ -163,20 +202,18 @@ static bool jsonl_fast(localfile_t *lf, const vn_sink_t *s, const vn_inter_metri
         if (e == VN_OK)
             e = vn_json_add_string(b, m->tags[i], strlen(m->tags[i]));
     }
-    const char *tn = vn_sink__type_name(m->type);
     if (e == VN_OK)
         e = vn_buf_add(b, "],\"type\":", 9);
     if (e == VN_OK)
-        e = vn_json_add_string(b, tn, strlen(tn));
+        e = vn_json_add_string(b, tn, tn_len);
     if (e == VN_OK)
         e = vn_buf_add(b, ",\"value\":", 9);
     if (e == VN_OK)
         e = vn_json_add_double(b, m->value);
-    /* the tail starts with "{": this line's object continues with a comma instead */
     if (e == VN_OK)
         e = vn_buf_add_byte(b, ',');
     if (e == VN_OK)
-        e = vn_buf_add(b, vn_buf_ptr(&lf->tail) + 1, vn_buf_len(&lf->tail) - 1);
+        e = vn_buf_add(b, vn_buf_ptr(&lf->tail) + 1, tail_len);
     *err = e;
     return true;
 }

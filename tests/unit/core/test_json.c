@@ -189,12 +189,45 @@ static void test_json__string_html(void **state)
     vn_buf_free(&b);
 }
 
+/* The one-reservation path and the byte-by-byte path near the cap write the
+ * same bytes, and vn_json_put_string writes them too (issue 22). */
+static void test_json__string_paths_agree(void **state)
+{
+    (void)state;
+    static const unsigned char alpha[] = {'a', 'z', '0', ' ', '"', '\\', '\n', 0x01, 0x7f, '<', '&',
+                                          0xC3, 0xA9, 0xE2, 0x80, 0xA8, 0xF0, 0x9F, 0x98, 0x80, 0xFF, 0xED};
+    uint32_t r = 12345;
+    for (int iter = 0; iter < 20000; iter++) {
+        unsigned char in[40];
+        size_t len = (size_t)(iter % 40);
+        for (size_t i = 0; i < len; i++) {
+            r = r * 1664525u + 1013904223u;
+            in[i] = alpha[(r >> 8) % sizeof alpha];
+        }
+        char direct[VN_JSON_STRING_MAX(40)];
+        size_t dn = vn_json_put_string(direct, (const char *)in, len);
+        assert_true(dn <= VN_JSON_STRING_MAX(len));
+        vn_buf_t roomy, tight;
+        vn_buf_init(&roomy, 1024);
+        vn_buf_init(&tight, dn); /* exactly the text: the worst-case reservation fails */
+        assert_int_equal(vn_json_add_string(&roomy, (const char *)in, len), VN_OK);
+        assert_int_equal(vn_json_add_string(&tight, (const char *)in, len), VN_OK);
+        assert_int_equal(vn_buf_len(&roomy), dn);
+        assert_int_equal(vn_buf_len(&tight), dn);
+        assert_memory_equal(vn_buf_ptr(&roomy), direct, dn);
+        assert_memory_equal(vn_buf_ptr(&tight), direct, dn);
+        vn_buf_free(&roomy);
+        vn_buf_free(&tight);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json__double_non_finite),
         cmocka_unit_test(test_json__string_escaping),
         cmocka_unit_test(test_json__string_html),
+        cmocka_unit_test(test_json__string_paths_agree),
         cmocka_unit_test(test_json__writer_document),
         cmocka_unit_test(test_json__writer_misuse),
         cmocka_unit_test(test_json__writer_cap_is_sticky),
