@@ -117,10 +117,30 @@ static inline size_t escape_at(const unsigned char *s, size_t i, size_t len, boo
 /* The escaped string, quotes included, at dst (room for VN_JSON_STRING_MAX(len)). */
 static size_t put_string(char *dst, const char *str, size_t len, bool html)
 {
+    /* bit 0: copied verbatim; bit 1: also in html mode. Names and tags are
+     * almost all such bytes, so they skip escape_at in one table load each. */
+    static const unsigned char plain[256] = {
+        [' '] = 3, ['!'] = 3, ['#'] = 3, ['$'] = 3, ['%'] = 3, ['&'] = 1, ['\''] = 3, ['('] = 3, [')'] = 3,
+        ['*'] = 3, ['+'] = 3, [','] = 3, ['-'] = 3, ['.'] = 3, ['/'] = 3, ['0'] = 3, ['1'] = 3, ['2'] = 3,
+        ['3'] = 3, ['4'] = 3, ['5'] = 3, ['6'] = 3, ['7'] = 3, ['8'] = 3, ['9'] = 3, [':'] = 3, [';'] = 3,
+        ['<'] = 1, ['='] = 3, ['>'] = 1, ['?'] = 3, ['@'] = 3, ['A'] = 3, ['B'] = 3, ['C'] = 3, ['D'] = 3,
+        ['E'] = 3, ['F'] = 3, ['G'] = 3, ['H'] = 3, ['I'] = 3, ['J'] = 3, ['K'] = 3, ['L'] = 3, ['M'] = 3,
+        ['N'] = 3, ['O'] = 3, ['P'] = 3, ['Q'] = 3, ['R'] = 3, ['S'] = 3, ['T'] = 3, ['U'] = 3, ['V'] = 3,
+        ['W'] = 3, ['X'] = 3, ['Y'] = 3, ['Z'] = 3, ['['] = 3, [']'] = 3, ['^'] = 3, ['_'] = 3, ['`'] = 3,
+        ['a'] = 3, ['b'] = 3, ['c'] = 3, ['d'] = 3, ['e'] = 3, ['f'] = 3, ['g'] = 3, ['h'] = 3, ['i'] = 3,
+        ['j'] = 3, ['k'] = 3, ['l'] = 3, ['m'] = 3, ['n'] = 3, ['o'] = 3, ['p'] = 3, ['q'] = 3, ['r'] = 3,
+        ['s'] = 3, ['t'] = 3, ['u'] = 3, ['v'] = 3, ['w'] = 3, ['x'] = 3, ['y'] = 3, ['z'] = 3, ['{'] = 3,
+        ['|'] = 3, ['}'] = 3, ['~'] = 3, [0x7f] = 3,
+    };
+    const unsigned char mask = html ? 2 : 1;
     const unsigned char *s = (const unsigned char *)str;
     size_t n = 0, run = 0, i = 0;
     dst[n++] = '"';
     while (i < len) {
+        if (plain[s[i]] & mask) {
+            i++;
+            continue;
+        }
         char esc[8];
         size_t adv, esclen = escape_at(s, i, len, html, esc, &adv);
         if (!esclen) {

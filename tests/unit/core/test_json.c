@@ -219,6 +219,26 @@ static void test_json__string_paths_agree(void **state)
         vn_buf_free(&roomy);
         vn_buf_free(&tight);
     }
+    /* every byte alone, plain and html: the verbatim table against the escaper */
+    for (int html = 0; html < 2; html++) {
+        for (int c = 0; c < 256; c++) {
+            char in[3] = {'a', (char)c, 'z'};
+            vn_buf_t roomy, probe, tight;
+            vn_buf_init(&roomy, 1024);
+            vn_buf_init(&probe, 1024);
+            vn_err_t (*add)(vn_buf_t *, const char *, size_t) = html ? vn_json_add_string_html : vn_json_add_string;
+            assert_int_equal(add(&roomy, in, 3), VN_OK);
+            /* the byte-by-byte path: a cap just below the 6x reservation */
+            assert_int_equal(add(&probe, in, 3), VN_OK);
+            vn_buf_init(&tight, vn_buf_len(&probe));
+            assert_int_equal(add(&tight, in, 3), VN_OK);
+            assert_int_equal(vn_buf_len(&tight), vn_buf_len(&roomy));
+            assert_memory_equal(vn_buf_ptr(&tight), vn_buf_ptr(&roomy), vn_buf_len(&roomy));
+            vn_buf_free(&roomy);
+            vn_buf_free(&probe);
+            vn_buf_free(&tight);
+        }
+    }
 }
 
 int main(void)
