@@ -261,7 +261,7 @@ static void test_shortest__powers_and_neighbours(void **state)
     for (int k = -1074; k <= 1023; k++)
         check_neighbours(ldexp(1.0, k), 4);
     for (int k = -323; k <= 308; k++) {
-        char s[16];
+        char s[32];
         snprintf(s, sizeof s, "1e%d", k);
         check_neighbours(strtod(s, NULL), 4);
         for (int d = 2; d <= 9; d++) {
