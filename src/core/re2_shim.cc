@@ -1,4 +1,4 @@
-// re2_shim.cc - the C interface of core/regex.h over RE2 (the only C++ in
+// re2_shim.cc - the C interface of core/regex.h over RE2 (with core/dtoa_shim.cc, the only C++ in
 // veneur-c; see regex.h for why).
 //
 // Options: RE2's defaults are Go's dialect (Perl classes, UTF-8, leftmost-

@@ -10,7 +10,7 @@
  * mean the same here.
  *
  * The wrapper is an extern "C" shim over the C++ library (core/re2_shim.cc);
- * nothing else in veneur-c is C++.
+ * the only other C++ is core/dtoa_shim.cc (core/dtoa.h).
  *
  * Thread safety: a compiled vn_regex_t is immutable; vn_regex_match may be
  * called on it from any number of threads at once.
