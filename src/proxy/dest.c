@@ -33,6 +33,10 @@
 #define PATH_V2 "/forwardrpc.Forward/SendMetricsV2"
 /* A batch buffer this large that was mostly empty is released, so a burst does not pin memory. */
 #define SHRINK_ABOVE ((size_t)4 << 20)
+/* With a batch in flight the thread polls the queue this often instead of being woken per
+ * batch: a wake-up (eventfd write, the other thread scheduled) cost the routing thread more
+ * than scanning, hashing and copying a metric together (issue 22). Bounds the added latency. */
+#define BUSY_POLL_MS 1
 /* Connect failures are logged once, then at most this often. */
 #define FAIL_LOG_EVERY_S 60.0
 
@@ -107,16 +111,17 @@ vn_dest_push_t vn_dest_push(vn_dest_t *d, const uint8_t *msg, size_t len)
         d->q = vn_xrealloc(d->q, cap);
         d->qcap = cap;
     }
-    bool was_empty = d->qlen == 0;
-    if (was_empty)
+    if (d->qlen == 0)
         d->q_first = vn_clock_mono_s(); /* once per batch: the buffer latency is the oldest message's */
     vn_grpc_prefix(d->q + d->qlen, (uint32_t)len);
     memcpy(d->q + d->qlen + VN_GRPC_PREFIX, msg, len);
     d->qlen += need;
     d->qcount++;
+    bool sleeping = d->sleeping;
+    d->sleeping = false;
     pthread_mutex_unlock(&d->mu);
-    if (was_empty)
-        wake(d); /* the thread swapped the queue out, or is idle: one wake-up per batch */
+    if (sleeping)
+        wake(d); /* the thread had nothing to send: the first push wakes it, once */
     return VN_DEST_QUEUED;
 }
 
@@ -231,11 +236,30 @@ static run_end_t run(vn_dest_t *d, vn_h2_client_t *s, batch_t *b, unsigned hops)
                 vn_h2_client_stream_write(s, b->p, b->len);
             }
         }
+        /* Wake-ups are asked for only when nothing is in flight (see `sleeping` in dest.h);
+         * with a batch in flight the queue is looked at again within BUSY_POLL_MS. */
+        int wait_ms = BUSY_POLL_MS;
+        if (!b->len) {
+            pthread_mutex_lock(&d->mu);
+            if (d->qlen == 0) {
+                d->sleeping = true;
+                wait_ms = 1000;
+            } else {
+                wait_ms = 0; /* queued since the swap: take it now */
+            }
+            pthread_mutex_unlock(&d->mu);
+        }
         bool woken = false;
-        if (vn_h2_client_stream_pump(s, 1000, d->efd, &woken) != VN_OK)
-            return RUN_FAILED;
+        vn_err_t pe = vn_h2_client_stream_pump(s, wait_ms, d->efd, &woken);
         if (woken)
             drain_efd(d);
+        if (wait_ms == 1000) {
+            pthread_mutex_lock(&d->mu);
+            d->sleeping = false;
+            pthread_mutex_unlock(&d->mu);
+        }
+        if (pe != VN_OK)
+            return RUN_FAILED;
     }
     return RUN_STOP;
 }
