@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <zlib.h>
+
 #include "proxy/ring.h"
 #include "proxy/tag_match.h"
 
@@ -259,6 +261,43 @@ static void test_ring__matcher_errors(void **state)
     assert_int_equal(vn_tagm_set_init(&set, perl_only + 1, 1, err, sizeof err), VN_ERR_CONFIG);
 }
 
+/* The ring's own CRC-32 (carry-less multiply or sliced tables) equals zlib's, at every length
+ * and alignment, and a key fed in pieces (longer than the key's gather buffer too) equals the
+ * hash of the joined string. */
+static void test_ring__crc_matches_zlib(void **state)
+{
+    (void)state;
+    static uint8_t buf[1200];
+    uint64_t x = 88172645463325252ull;
+    for (size_t i = 0; i < sizeof buf; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        buf[i] = (uint8_t)x;
+    }
+    for (size_t off = 0; off < 16; off++)
+        for (size_t n = 0; n + off <= 1100; n += (n < 200 ? 1 : 37))
+            assert_int_equal(vn_ring_hash(buf + off, n), (uint32_t)crc32(0, buf + off, (uInt)n));
+
+    char name[700], tag[300], joined[1200];
+    for (size_t nl = 0; nl < sizeof name; nl += 53) {
+        memset(name, 'n', nl);
+        memset(tag, 't', sizeof tag);
+        vn_ring_key_t k;
+        vn_ring_key_begin(&k, name, nl, 3);
+        vn_ring_key_tag(&k, tag, 5);
+        vn_ring_key_tag(&k, tag, sizeof tag);
+        vn_ring_key_tag(&k, tag, 0);
+        uint32_t h = vn_ring_key_end(&k);
+        size_t j = 0;
+        memcpy(joined + j, name, nl), j += nl;
+        memcpy(joined + j, "set", 3), j += 3;
+        memcpy(joined + j, tag, 5), j += 5;
+        joined[j++] = ',';
+        memcpy(joined + j, tag, sizeof tag), j += sizeof tag;
+        joined[j++] = ',';
+        assert_int_equal(h, (uint32_t)crc32(0, (const Bytef *)joined, (uInt)j));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -270,6 +309,7 @@ int main(void)
         cmocka_unit_test(test_ring__removal_moves_only_its_keys),
         cmocka_unit_test(test_ring__type_names),
         cmocka_unit_test(test_ring__key_building),
+        cmocka_unit_test(test_ring__crc_matches_zlib),
         cmocka_unit_test(test_ring__ignore_tags),
         cmocka_unit_test(test_ring__regex_unanchored_and_icase),
         cmocka_unit_test(test_ring__matcher_errors),
