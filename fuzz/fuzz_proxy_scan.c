@@ -59,6 +59,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (n != s.ntags || vn_pb_metric_next_tag(&m, &dp, &dt))
         abort();
+    /* the kept spans, then the walk from spans_to: the same tags again */
+    dp = 0;
+    for (n = 0; n < s.ntags && n < VN_MSCAN_SPANS; n++)
+        if (!vn_pb_metric_next_tag(&m, &dp, &dt) || dt.len != s.span[n].len ||
+            memcmp(dt.p, data + s.span[n].off, dt.len) != 0)
+            abort();
+    sp = s.spans_to;
+    while (s.ntags > VN_MSCAN_SPANS && vn_mscan_next_tag(data, &s, &sp, &t, &tl)) {
+        if (!vn_pb_metric_next_tag(&m, &dp, &dt) || dt.len != tl || memcmp(dt.p, t, tl) != 0)
+            abort();
+        n++;
+    }
+    if (n != s.ntags)
+        abort();
     if (vn_ring_key_end(&k) != vn_ring_hash(joined, j))
         abort();
     free(joined);

@@ -61,7 +61,7 @@ bool vn_mscan_metric(const uint8_t *msg, size_t len, vn_mscan_t *o)
     o->name_len = 0;
     o->type = 0;
     o->ntags = 0;
-    o->tags_from = o->tags_to = 0;
+    o->tags_from = o->tags_to = o->spans_to = 0;
     vn_pb_rd_t r = {msg, msg + len};
     while (r.p < r.end) {
         const uint8_t *key = r.p;
@@ -84,9 +84,15 @@ bool vn_mscan_metric(const uint8_t *msg, size_t len, vn_mscan_t *o)
                 o->name = (const char *)sub.p;
                 o->name_len = (size_t)(sub.end - sub.p);
             } else if (f == 2) {
-                if (o->ntags++ == 0)
+                if (o->ntags == 0)
                     o->tags_from = (size_t)(key - msg);
                 o->tags_to = (size_t)(r.p - msg);
+                if (o->ntags < VN_MSCAN_SPANS) {
+                    o->span[o->ntags].off = (size_t)(sub.p - msg);
+                    o->span[o->ntags].len = (size_t)(sub.end - sub.p);
+                    o->spans_to = o->tags_to;
+                }
+                o->ntags++;
             } else if (!value_ok(f, sub)) {
                 return false;
             }

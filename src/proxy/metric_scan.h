@@ -26,6 +26,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/** Tags whose place the scan keeps, so routing does not walk the message twice. */
+#define VN_MSCAN_SPANS 8
+
 typedef struct vn_mscan {
     const char *name; /* borrowed from msg; "" when absent */
     size_t name_len;
@@ -33,6 +36,11 @@ typedef struct vn_mscan {
     size_t ntags;
     size_t tags_from; /* offset of the first tag's field key (0 when ntags == 0) */
     size_t tags_to;   /* offset just past the last tag */
+    /* the first min(ntags, VN_MSCAN_SPANS) tags: msg + off, len bytes */
+    struct {
+        size_t off, len;
+    } span[VN_MSCAN_SPANS];
+    size_t spans_to;  /* offset just past the last tag in span[]: later tags are walked from here */
 } vn_mscan_t;
 
 /**
@@ -44,8 +52,9 @@ bool vn_mscan_metric(const uint8_t *msg, size_t len, vn_mscan_t *out);
 
 /**
  * Tag iterator over a scanned message, in wire order: start with
- * *pos = s->tags_from; returns false after the last tag. msg and s are the
- * ones vn_mscan_metric accepted.
+ * *pos = s->tags_from for every tag, or *pos = s->spans_to for those after
+ * span[]; returns false after the last tag. msg and s are the ones
+ * vn_mscan_metric accepted.
  */
 bool vn_mscan_next_tag(const uint8_t *msg, const vn_mscan_t *s, size_t *pos, const char **tag, size_t *tag_len);
 

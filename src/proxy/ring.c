@@ -185,18 +185,20 @@ long vn_ring_owner(const vn_ring_t *r, uint32_t h)
 {
     if (r->npoints == 0)
         return -1;
-    /* first index whose hash > h (sort.Search in Go's consistent.search) */
-    size_t lo = 0, hi = r->npoints;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (r->points[mid].hash > h)
-            hi = mid;
-        else
-            lo = mid + 1;
+    /* First index whose hash > h (sort.Search in Go's consistent.search). Halving with a
+     * conditional move, not a branch: key hashes are random, so a branch mispredicts half the
+     * time, at every step, on every metric. */
+    const point_t *base = r->points;
+    size_t n = r->npoints;
+    while (n > 1) {
+        size_t half = n / 2;
+        base = base[half].hash <= h ? base + half : base;
+        n -= half;
     }
-    if (lo >= r->npoints)
-        lo = 0;
-    return (long)r->points[lo].member;
+    size_t i = (size_t)(base - r->points) + (base->hash <= h);
+    if (i >= r->npoints)
+        i = 0;
+    return (long)r->points[i].member;
 }
 
 const char *vn_ring_member_addr(const vn_ring_t *r, size_t i) { return r->members[i].addr; }

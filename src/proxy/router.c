@@ -477,13 +477,19 @@ bool vn_route_key_hash(const vn_router_t *r, const uint8_t *msg, size_t len, uin
         return false;
     vn_ring_key_t k;
     vn_ring_key_begin(&k, m.name, m.name_len, m.type);
-    size_t pos = m.tags_from;
-    const char *tag;
-    size_t tlen;
     const vn_tagm_set_t *ign = r->o.ignore;
     if (ign && ign->n == 0)
         ign = NULL;
-    while (vn_mscan_next_tag(msg, &m, &pos, &tag, &tlen))
+    size_t inline_tags = m.ntags < VN_MSCAN_SPANS ? m.ntags : VN_MSCAN_SPANS;
+    for (size_t i = 0; i < inline_tags; i++) {
+        const char *tag = (const char *)msg + m.span[i].off;
+        if (!ign || !vn_tagm_set_match(ign, tag, m.span[i].len))
+            vn_ring_key_tag(&k, tag, m.span[i].len);
+    }
+    size_t pos = m.spans_to;
+    const char *tag;
+    size_t tlen;
+    while (m.ntags > VN_MSCAN_SPANS && vn_mscan_next_tag(msg, &m, &pos, &tag, &tlen))
         if (!ign || !vn_tagm_set_match(ign, tag, tlen))
             vn_ring_key_tag(&k, tag, tlen);
     *hash = vn_ring_key_end(&k);

@@ -107,6 +107,21 @@ static void agree(const uint8_t *p, size_t n)
     }
     assert_false(vn_pb_metric_next_tag(&m, &dp, &dt));
     assert_int_equal(k, s.ntags);
+    /* the kept spans, then the walk from spans_to, give the same tags again */
+    dp = 0;
+    for (k = 0; k < s.ntags && k < VN_MSCAN_SPANS; k++) {
+        assert_true(vn_pb_metric_next_tag(&m, &dp, &dt));
+        assert_int_equal(s.span[k].len, dt.len);
+        assert_memory_equal(p + s.span[k].off, dt.p, dt.len);
+    }
+    sp = s.spans_to;
+    while (s.ntags > VN_MSCAN_SPANS && vn_mscan_next_tag(p, &s, &sp, &t, &tl)) {
+        assert_true(vn_pb_metric_next_tag(&m, &dp, &dt));
+        assert_int_equal(tl, dt.len);
+        assert_memory_equal(t, dt.p, tl);
+        k++;
+    }
+    assert_int_equal(k, s.ntags);
 }
 
 static void test_scan__valid_fields(void **state)
@@ -250,10 +265,25 @@ static void test_scan__mutations_agree_with_decoder(void **state)
     (void)state;
     uint64_t x = 0x9e3779b97f4a7c15ull;
 #define RND() (x ^= x << 13, x ^= x >> 7, x ^= x << 17, x)
-    wbuf_t base, w;
-    valid_histogram(&base);
+    wbuf_t bases[2], w;
+    valid_histogram(&bases[0]);
+    /* a counter with more tags than the scan keeps spans for */
+    bases[1].n = 0;
+    put_str(&bases[1], 1, "many.tags");
+    for (int i = 0; i < 12; i++) {
+        char tag[16];
+        snprintf(tag, sizeof tag, "k%d:v%d", i, i);
+        put_str(&bases[1], 2, tag);
+    }
+    put_key(&bases[1], 3, 0);
+    put_varint(&bases[1], 0);
+    wbuf_t cv = {.n = 0};
+    put_key(&cv, 1, 0);
+    put_varint(&cv, 42);
+    put_lenf(&bases[1], 5, cv.b, cv.n);
+    agree(bases[1].b, bases[1].n);
     for (int it = 0; it < 200000; it++) {
-        w = base;
+        w = bases[it & 1];
         int edits = 1 + (int)(RND() % 4);
         for (int e = 0; e < edits && w.n > 0; e++) {
             size_t at = (size_t)(RND() % w.n);

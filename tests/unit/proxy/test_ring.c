@@ -298,6 +298,53 @@ static void test_ring__crc_matches_zlib(void **state)
     }
 }
 
+/* The owner lookup equals a plain linear search for the first point above the hash (wrapping),
+ * on rings of every size up to 40 members. */
+static void test_ring__owner_matches_linear_search(void **state)
+{
+    (void)state;
+    char addrs[40][32];
+    const char *ap[40];
+    for (int i = 0; i < 40; i++) {
+        snprintf(addrs[i], sizeof addrs[i], "10.0.%d.%d:8128", i / 7, i * 13 % 251);
+        ap[i] = addrs[i];
+    }
+    uint64_t x = 0x2545f4914f6cdd1dull;
+    for (size_t n = 1; n <= 40; n++) {
+        vn_ring_t *r = vn_ring_new(ap, NULL, n);
+        /* the points, recomputed: hash of "<i><addr>" for every member */
+        uint32_t pts[40 * VN_RING_REPLICAS];
+        size_t owner_of[40 * VN_RING_REPLICAS], np = 0;
+        for (size_t m = 0; m < n; m++)
+            for (int i = 0; i < VN_RING_REPLICAS; i++) {
+                char b[64];
+                int bl = snprintf(b, sizeof b, "%d%s", i, ap[m]);
+                pts[np] = vn_ring_hash(b, (size_t)bl);
+                owner_of[np++] = m;
+            }
+        for (int t = 0; t < 3000; t++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            uint32_t h = t < 2 ? (t ? UINT32_MAX : 0) : (uint32_t)x;
+            if (t >= 2 && t % 5 == 0)
+                h = pts[(size_t)(x >> 40) % np]; /* exactly on a point: owned by the next one */
+            size_t best = SIZE_MAX, lowest = 0;
+            for (size_t i = 0; i < np; i++) {
+                if (pts[i] < pts[lowest] || (pts[i] == pts[lowest] && strcmp(ap[owner_of[i]], ap[owner_of[lowest]]) < 0))
+                    lowest = i;
+                if (pts[i] > h && (best == SIZE_MAX || pts[i] < pts[best] ||
+                                   (pts[i] == pts[best] && strcmp(ap[owner_of[i]], ap[owner_of[best]]) < 0)))
+                    best = i;
+            }
+            if (best == SIZE_MAX)
+                best = lowest;
+            long got = vn_ring_owner(r, h);
+            assert_true(got >= 0);
+            assert_string_equal(vn_ring_member_addr(r, (size_t)got), ap[owner_of[best]]);
+        }
+        vn_ring_free(r);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -310,6 +357,7 @@ int main(void)
         cmocka_unit_test(test_ring__type_names),
         cmocka_unit_test(test_ring__key_building),
         cmocka_unit_test(test_ring__crc_matches_zlib),
+        cmocka_unit_test(test_ring__owner_matches_linear_search),
         cmocka_unit_test(test_ring__ignore_tags),
         cmocka_unit_test(test_ring__regex_unanchored_and_icase),
         cmocka_unit_test(test_ring__matcher_errors),
