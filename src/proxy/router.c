@@ -500,7 +500,7 @@ vn_route_result_t vn_route_metric(vn_route_ctx_t *c, const uint8_t *msg, size_t 
 {
     /* The bytes are copied whole once the owner is known; fetching them now overlaps the
      * cache misses with the scan and hash (a received list is often colder than the cache). */
-    for (size_t off = 64; off < len; off += 64)
+    for (size_t off = 64; off < len && off < 1024; off += 64) /* a 16 KiB HLL needs no more than a start */
         __builtin_prefetch(msg + off);
     uint32_t h;
     if (!vn_route_key_hash(c->r, msg, len, &h))
