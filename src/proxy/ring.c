@@ -33,11 +33,17 @@ typedef struct member {
     void *user;
 } member_t;
 
+/* Points are bucketed by the hash's top byte: bucket[b] = first point whose top byte is >= b,
+ * so a lookup searches only the points that share the key's top byte (a few for any real
+ * fleet) instead of halving the whole array through a chain of dependent loads. */
+#define RING_BUCKETS 256
+
 struct vn_ring {
     point_t *points;
     size_t npoints;
     member_t *members;
     size_t nmembers;
+    uint32_t bucket[RING_BUCKETS + 1];
 };
 
 /*
@@ -165,6 +171,12 @@ vn_ring_t *vn_ring_new(const char *const *addrs, void *const *users, size_t n)
         if (w == 0 || r->points[w - 1].hash != r->points[i].hash)
             r->points[w++] = r->points[i];
     r->npoints = w;
+    size_t p = 0;
+    for (size_t b = 0; b <= RING_BUCKETS; b++) {
+        while (p < r->npoints && (r->points[p].hash >> 24) < b)
+            p++;
+        r->bucket[b] = (uint32_t)p;
+    }
     return r;
 }
 
@@ -185,17 +197,21 @@ long vn_ring_owner(const vn_ring_t *r, uint32_t h)
 {
     if (r->npoints == 0)
         return -1;
-    /* First index whose hash > h (sort.Search in Go's consistent.search). Halving with a
-     * conditional move, not a branch: key hashes are random, so a branch mispredicts half the
-     * time, at every step, on every metric. */
-    const point_t *base = r->points;
-    size_t n = r->npoints;
-    while (n > 1) {
+    /* First index whose hash > h (sort.Search in Go's consistent.search), looked for among the
+     * points of h's bucket; none there means the first point of a later bucket. A large bucket
+     * is halved with a conditional move, not a branch: key hashes are random. */
+    size_t lo = r->bucket[h >> 24], n = r->bucket[(h >> 24) + 1] - lo;
+    const point_t *base = r->points + lo;
+    while (n > 8) {
         size_t half = n / 2;
         base = base[half].hash <= h ? base + half : base;
         n -= half;
     }
-    size_t i = (size_t)(base - r->points) + (base->hash <= h);
+    while (n > 0 && base->hash <= h) {
+        base++;
+        n--;
+    }
+    size_t i = (size_t)(base - r->points);
     if (i >= r->npoints)
         i = 0;
     return (long)r->points[i].member;

@@ -299,22 +299,28 @@ static void test_ring__crc_matches_zlib(void **state)
 }
 
 /* The owner lookup equals a plain linear search for the first point above the hash (wrapping),
- * on rings of every size up to 40 members. */
+ * on rings of every size up to 40 members, and on 300 and 600 members (tens of points share a
+ * top byte: the halving path). */
+#define MAXM 600
 static void test_ring__owner_matches_linear_search(void **state)
 {
     (void)state;
-    char addrs[40][32];
-    const char *ap[40];
-    for (int i = 0; i < 40; i++) {
-        snprintf(addrs[i], sizeof addrs[i], "10.0.%d.%d:8128", i / 7, i * 13 % 251);
+    static char addrs[MAXM][32];
+    static const char *ap[MAXM];
+    for (int i = 0; i < MAXM; i++) {
+        snprintf(addrs[i], sizeof addrs[i], "10.%d.%d.%d:8128", i / 250, i / 7 % 250, i * 13 % 251);
         ap[i] = addrs[i];
     }
     uint64_t x = 0x2545f4914f6cdd1dull;
-    for (size_t n = 1; n <= 40; n++) {
+    static const size_t sizes[] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15,  16,  17, 18, 19, 20,
+                                   21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 300, 600};
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+        size_t n = sizes[si];
         vn_ring_t *r = vn_ring_new(ap, NULL, n);
         /* the points, recomputed: hash of "<i><addr>" for every member */
-        uint32_t pts[40 * VN_RING_REPLICAS];
-        size_t owner_of[40 * VN_RING_REPLICAS], np = 0;
+        static uint32_t pts[MAXM * VN_RING_REPLICAS];
+        static size_t owner_of[MAXM * VN_RING_REPLICAS];
+        size_t np = 0;
         for (size_t m = 0; m < n; m++)
             for (int i = 0; i < VN_RING_REPLICAS; i++) {
                 char b[64];
@@ -322,7 +328,7 @@ static void test_ring__owner_matches_linear_search(void **state)
                 pts[np] = vn_ring_hash(b, (size_t)bl);
                 owner_of[np++] = m;
             }
-        for (int t = 0; t < 3000; t++) {
+        for (int t = 0; t < (n > 40 ? 400 : 3000); t++) {
             x ^= x << 13, x ^= x >> 7, x ^= x << 17;
             uint32_t h = t < 2 ? (t ? UINT32_MAX : 0) : (uint32_t)x;
             if (t >= 2 && t % 5 == 0)
@@ -344,6 +350,7 @@ static void test_ring__owner_matches_linear_search(void **state)
         vn_ring_free(r);
     }
 }
+#undef MAXM
 
 int main(void)
 {
