@@ -7,7 +7,8 @@
  * at q = 0.5, 0.9, 0.99, 0.999 for veneur-c's scale function and for Go's
  * (k1), and whether min, max, count and sum are exact. Then HyperLogLog
  * relative errors (mean |error| over 20 seeds) at 1e3..1e7 members and for a
- * union of two disjoint sets, ns per add and per merge, and bytes per sketch.
+ * union of two disjoint sets, ns per add and per merge, and bytes per sketch
+ * (t-digest: after 1 sample, 1e3 samples, 1e3 merges of those, 2e6 samples).
  *
  * Usage: sketch_accuracy [-n values] [-quick] [-seed k] [-digest-only [-k1]]
  *                        [-compression c]
@@ -193,11 +194,11 @@ static void digest_speed(vn_tdigest_scale_t scale)
     uint8_t *buf = malloc(vn_tdigest_encoded_size(&td));
     size_t len = 0;
     (void)vn_tdigest_encode(&td, buf, vn_tdigest_encoded_size(&td), &len);
-    printf("%-18s add %6.1f ns   merge %8.0f ns   bytes: struct %zu + block (1 sample %zu, 2e6 samples %zu, "
-           "cap %zu)   wire %zu B (%zu centroids)\n",
+    printf("%-18s add %6.1f ns   merge %8.0f ns   bytes: struct %zu + block (1 sample %zu, 1e3 samples %zu, "
+           "1e3 merges %zu, 2e6 samples %zu, cap %zu)   wire %zu B (%zu centroids)\n",
            scale == VN_TDIGEST_SCALE_K1 ? "Go k1" : "veneur-c default", add_ns, merge_ns,
            sizeof(vn_tdigest_t),
-           vn_tdigest_memory(&one), vn_tdigest_memory(&td),
+           vn_tdigest_memory(&one), vn_tdigest_memory(&p[0]), vn_tdigest_memory(&all), vn_tdigest_memory(&td),
            scale == VN_TDIGEST_SCALE_K1 ? (size_t)0 : vn_tdigest_max_bytes(100), len,
            vn_tdigest_centroid_count(&td));
     free(buf);

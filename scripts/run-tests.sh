@@ -5,7 +5,7 @@
 #   asan      unit tests under ASan+UBSan (build/asan)
 #   e2e       every tests/e2e/NN-*.py against build/
 #   tsan      unit tests under ThreadSanitizer (build/tsan) + e2e smoke (10-udp.py) against build/tsan
-#   e2e-asan  hostile-input and stream e2e files (1[5-9]-*.py, 20-streams.py) against build/asan
+#   e2e-asan  hostile-input, stream, gRPC, SSF and OTLP ingest e2e files against build/asan
 #   fuzz      libFuzzer smoke, FUZZ_SMOKE s per target (fuzz/<target>.options: extra flags)
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
@@ -59,8 +59,9 @@ run_unit_dir() {
 
 # run_e2e FILE TAG: one e2e script (env as set by the caller); counts its PASS/FAIL lines.
 run_e2e() {
-  local t=$1 tag=$2 out rc p f
+  local t=$1 tag=$2 out rc p f t0=$SECONDS
   out=$(timeout 300 python3 "$t" 2>&1); rc=$?
+  printf '%4d s  %s %s\n' $((SECONDS-t0)) "$tag" "$t" >> "$log/timings.txt"
   printf '%s\n' "$out" > "$log/$tag-$(basename "$t").log"
   p=$(grep -c '^PASS ' <<<"$out" || true); f=$(grep -c '^FAIL ' <<<"$out" || true)
   passed=$((passed+p)); failed=$((failed+f))
@@ -82,7 +83,9 @@ fuzz_flags() {
   done < "fuzz/$name.options"
 }
 
+: > "$log/timings.txt"
 for s in $SUITES; do
+  suite_t0=$SECONDS
   case $s in
   unit)
     note "== build + unit tests"
@@ -112,7 +115,12 @@ for s in $SUITES; do
     # Both builds: some e2e files still take helper tools from build/ (e.g. vn-testcerts).
     if make -j"$JOBS" all >"$log/build-e2e-asan.log" 2>&1 && make MODE=asan -j"$JOBS" all >>"$log/build-e2e-asan.log" 2>&1
     then pass; else fail "asan build"; tail -30 "$log/build-e2e-asan.log"; fi
-    for t in tests/e2e/1[5-9]-*.py tests/e2e/20-streams.py; do
+    # Every listener and decoder under ASan: hostile input (15-19), streams, gRPC ingest, npm clients,
+    # DogStatsD fields, SSF (UDP, unix, real clients, shutdown drain), OTLP metrics and traces.
+    for t in tests/e2e/1[5-9]-*.py tests/e2e/20-streams.py tests/e2e/21-grpc-ingest.py \
+             tests/e2e/30-npm-clients.py tests/e2e/31-dogstatsd-fields.py tests/e2e/35-ssf.py \
+             tests/e2e/62-ssf-clients.py tests/e2e/63-ssf-shutdown.py tests/e2e/74-otlp-ingest.py \
+             tests/e2e/75-otlp-traces.py; do
       [ -f "$t" ] || continue
       ASAN_OPTIONS=$SAN_ASAN_OPTIONS UBSAN_OPTIONS=$SAN_UBSAN_OPTIONS VENEUR_BUILD_DIR=build/asan run_e2e "$t" e2e-asan
     done ;;
@@ -134,6 +142,8 @@ for s in $SUITES; do
       fi
     done ;;
   esac
+  printf '%4d s  suite %s\n' $((SECONDS-suite_t0)) "$s" >> "$log/timings.txt"
+  note "   ($s: $((SECONDS-suite_t0)) s; per-file times in $log/timings.txt)"
 done
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -13,13 +13,16 @@
  * error instead of panicking.
  *
  * Memory: the struct is embedded by the caller (96 bytes) and owns one heap
- * block of 16-byte centroids, allocated lazily and grown on demand: an idle
- * digest holds no block; one sample needs 8 centroids (128 bytes); a digest
- * that only receives adds never holds more than vn_tdigest_max_bytes()
- * (12000 bytes at compression 100; ~6.9 KB typical after 1e6 samples). A
- * merge holds both centroid lists until it returns, and a decoded digest
- * holds what was sent (at most VN_TDIGEST_MAX_CENTROIDS) until its next fold;
- * both shrink back to the cap afterwards.
+ * block of centroids, allocated lazily and grown on demand. An entry is 10
+ * bytes (double mean, uint16 weight) while every weight is an integer and
+ * the total weight is at most 65535, else 16 (two doubles); both give the
+ * same values. An idle digest holds no block; one sample 8 entries (80
+ * bytes); 1000 unit-weight samples ~3.8 KB. A digest that only receives adds
+ * never holds more than vn_tdigest_max_bytes() (12000 bytes at compression
+ * 100; ~6 KB typical for a wide one after 1e5..1e6 samples). A
+ * merge folds into a 16 KB stack buffer and leaves dst's block at the
+ * merged size plus 32 entries; a decoded digest holds what was sent (at most
+ * VN_TDIGEST_MAX_CENTROIDS) until its next fold shrinks it back to the cap.
  *
  * Thread safety: none. A digest belongs to one thread at a time (the worker
  * that owns its series); hand it over whole. Even the query functions
@@ -82,11 +85,12 @@ typedef struct vn_tdigest {
     double _sum, _sum_c; /* sum of x*w with its Neumaier compensation term */
     double _main_w;      /* total weight of the sorted centroids */
     double _temp_w;      /* total weight of the pending (unsorted) samples */
-    vn_tdigest_centroid_t *_c; /* [0,_n_main) sorted, then _n_temp pending */
+    void *_c; /* entries of _stride bytes: [0,_n_main) sorted, then _n_temp pending */
     uint32_t _n_main, _n_temp, _cap;
     uint32_t _temp_max; /* pending samples folded in after this many */
     uint32_t _out_max;  /* hard cap on centroids after a fold */
     uint8_t _scale;     /* vn_tdigest_scale_t */
+    uint8_t _stride;    /* 10 (compact: uint16 weights) or 16 (wide), see tdigest.c */
 } vn_tdigest_t;
 
 /**
@@ -122,8 +126,8 @@ vn_err_t vn_tdigest_add(vn_tdigest_t *td, double x, double w);
  *   distribution is unchanged. src == dst is rejected.
  * @return VN_OK; VN_ERR_PARSE if src == dst; VN_ERR_TOO_LARGE if the total
  *   weight would overflow (dst unchanged).
- * May grow dst's block to hold both centroid lists for the duration of the
- * merge; it is shrunk back to the steady cap afterwards.
+ * Folds into a stack buffer (16 KB; the heap above compression ~140) and
+ * resizes dst's block to the result.
  */
 vn_err_t vn_tdigest_merge(vn_tdigest_t *dst, vn_tdigest_t *src);
 
@@ -156,11 +160,16 @@ void vn_tdigest_compress(vn_tdigest_t *td);
 size_t vn_tdigest_centroid_count(vn_tdigest_t *td);
 
 /**
- * Sorted centroids, after folding pending samples.
+ * Sorted centroids, after folding pending samples. Switches td to wide
+ * entries for good (see Memory above): encoders use vn_tdigest_centroid().
  * @return borrowed array of *n entries (NULL when empty), valid until the next
  *   call that changes td.
  */
 const vn_tdigest_centroid_t *vn_tdigest_centroids(vn_tdigest_t *td, size_t *n);
+
+/** Centroid i < vn_tdigest_centroid_count(td) (call that first: it folds
+ *  pending samples, after which td's centroids are [0, count)). */
+vn_tdigest_centroid_t vn_tdigest_centroid(const vn_tdigest_t *td, size_t i);
 
 /** Heap bytes currently held by td (its centroid block). */
 size_t vn_tdigest_memory(const vn_tdigest_t *td);

@@ -18,8 +18,9 @@
  * An empty digest is 11 <100> 19 <+Inf> 21 <-Inf> (27 bytes).
  *
  * Decoding is hand-written rather than protobuf-c's unpack so that nothing
- * is allocated before the input is known to be valid and bounded: a first
- * pass checks every field and counts the centroids, a second pass copies.
+ * is allocated before the input is known to be valid and bounded: one pass
+ * checks every field, counts the centroids and copies up to DECODE_STACK of
+ * them to the stack; only a larger digest is read a second time.
  */
 #include "aggregate/tdigest.h"
 #include "core/pbwire.h"
@@ -72,6 +73,7 @@ static vn_err_t install(vn_tdigest_t *td, const hdr_t *h, vn_tdigest_centroid_t 
         return VN_OK;
     }
     td->_c = c;
+    td->_stride = (uint8_t)sizeof(*c); /* wide: decoded digests are transient imports */
     td->_cap = cap;
     td->_n_main = n;
     td->_main_w = w;
@@ -120,54 +122,100 @@ static bool parse_centroid(rd_t *m, double *mean, double *weight)
     return true;
 }
 
-/* Pass 1 (out == NULL): validate and count. Pass 2: copy into out. */
-static bool parse_digest(const uint8_t *buf, size_t len, hdr_t *h, vn_tdigest_centroid_t *out, uint32_t *n)
+/* Reads a little-endian double at p (8 readable bytes). */
+static double load_double(const uint8_t *p)
+{
+    uint64_t v;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(&v, p, sizeof v); /* one load; the byte loop below is not fused by gcc */
+#else
+    v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+#endif
+    double d;
+    memcpy(&d, &v, sizeof d);
+    return d;
+}
+
+/* What Go writes for a centroid whose mean and weight are both non-zero:
+ * 0a 12 09 <mean:8> 11 <weight:8>. Every centroid of a digest built from
+ * non-zero samples has this shape, so it is read without the generic tag
+ * loop; anything else (zero mean, samples, unknown fields) takes that loop. */
+#define CANON_LEN 20
+
+static bool canonical_centroid(const uint8_t *p, const uint8_t *end)
+{
+    return end - p >= CANON_LEN && p[0] == 0x0a && p[1] == 0x12 && p[2] == 0x09 && p[11] == 0x11;
+}
+
+/* One pass: validates every field and counts the centroids; the first `cap`
+ * of them are copied into out (out may be NULL with cap 0). */
+static bool parse_digest(const uint8_t *buf, size_t len, hdr_t *h, vn_tdigest_centroid_t *out, uint32_t cap,
+                         uint32_t *n)
 {
     rd_t r = {buf, buf ? buf + len : buf}; /* NULL + 0 is not valid C */
     double prev = -INFINITY;
     uint32_t count = 0;
     *h = (hdr_t){0, 0, 0, 0};
     while (r.p < r.end) {
-        uint32_t f;
-        unsigned wt;
-        if (!vn_pb_tag(&r, &f, &wt))
-            return false;
-        if (f == 1) {
+        double mean, weight;
+        if (canonical_centroid(r.p, r.end)) {
+            mean = load_double(r.p + 3);
+            weight = load_double(r.p + 12);
+            r.p += CANON_LEN;
+        } else {
+            uint32_t f;
+            unsigned wt;
+            if (!vn_pb_tag(&r, &f, &wt))
+                return false;
+            if (f >= 2 && f <= 5) {
+                double *dst[] = {&h->compression, &h->min, &h->max, &h->rsum};
+                if (wt != VN_PB_WT_FIXED64 || !vn_pb_double(&r, dst[f - 2]))
+                    return false;
+                continue;
+            }
+            if (f != 1) {
+                if (!vn_pb_skip(&r, wt))
+                    return false;
+                continue;
+            }
             rd_t m;
-            double mean, weight;
             if (wt != VN_PB_WT_LEN || !vn_pb_sub(&r, &m) || !parse_centroid(&m, &mean, &weight))
                 return false;
-            if (!centroid_ok(mean, weight, prev) || count >= VN_TDIGEST_MAX_CENTROIDS)
-                return false;
-            if (out)
-                out[count] = (vn_tdigest_centroid_t){mean, weight};
-            prev = mean;
-            count++;
-        } else if (f >= 2 && f <= 5) {
-            double *dst[] = {&h->compression, &h->min, &h->max, &h->rsum};
-            if (wt != VN_PB_WT_FIXED64 || !vn_pb_double(&r, dst[f - 2]))
-                return false;
-        } else if (!vn_pb_skip(&r, wt)) {
-            return false;
         }
+        if (!centroid_ok(mean, weight, prev) || count >= VN_TDIGEST_MAX_CENTROIDS)
+            return false;
+        if (count < cap)
+            out[count] = (vn_tdigest_centroid_t){mean, weight};
+        prev = mean;
+        count++;
     }
     *n = count;
     return true;
 }
 
+/* Centroids a decode collects on the stack before it knows the count: Go
+ * sends at most 201 at the default compression, veneur-c about 420. */
+#define DECODE_STACK 512u
+
 vn_err_t vn_tdigest_decode(vn_tdigest_t *td, const uint8_t *buf, size_t len)
 {
     hdr_t h;
     uint32_t n = 0;
+    vn_tdigest_centroid_t stack[DECODE_STACK];
     if (!buf && len)
         return fail(td);
-    if (!parse_digest(buf, len, &h, NULL, &n))
+    if (!parse_digest(buf, len, &h, stack, DECODE_STACK, &n))
         return fail(td);
     vn_tdigest_centroid_t *c = NULL;
     uint32_t cap = n ? n + 2 : 0; /* room for the next add and its scratch */
     if (n) {
         c = vn_xmalloc((size_t)cap * sizeof(*c));
-        (void)parse_digest(buf, len, &h, c, &n); /* cannot fail: same input */
+        if (n <= DECODE_STACK)
+            memcpy(c, stack, (size_t)n * sizeof(*c));
+        else
+            (void)parse_digest(buf, len, &h, c, n, &n); /* cannot fail: same input */
     }
     if (install(td, &h, c, n, cap) != VN_OK)
         return fail(td);
@@ -220,12 +268,12 @@ static size_t centroid_len(const vn_tdigest_centroid_t *c)
 
 size_t vn_tdigest_encoded_size(vn_tdigest_t *td)
 {
-    size_t n;
-    const vn_tdigest_centroid_t *c = vn_tdigest_centroids(td, &n);
+    size_t n = vn_tdigest_centroid_count(td);
     size_t total = dbl_field_len(td->_compression) + dbl_field_len(td->_min) + dbl_field_len(td->_max) +
                    dbl_field_len(td->_rsum);
     for (size_t i = 0; i < n; i++) {
-        size_t l = centroid_len(&c[i]);
+        vn_tdigest_centroid_t c = vn_tdigest_centroid(td, i);
+        size_t l = centroid_len(&c);
         total += 1 + vn_pb_varint_len(l) + l;
     }
     return total;
@@ -236,16 +284,16 @@ vn_err_t vn_tdigest_encode(vn_tdigest_t *td, uint8_t *buf, size_t cap, size_t *o
     size_t need = vn_tdigest_encoded_size(td);
     if (cap < need)
         return VN_ERR_TOO_LARGE;
-    size_t n;
-    const vn_tdigest_centroid_t *c = vn_tdigest_centroids(td, &n);
+    size_t n = vn_tdigest_centroid_count(td);
     uint8_t *p = buf;
     for (size_t i = 0; i < n; i++) {
+        vn_tdigest_centroid_t c = vn_tdigest_centroid(td, i);
         *p++ = 0x0a; /* field 1, length-delimited */
-        p = vn_pb_put_varint(p, centroid_len(&c[i]));
-        if (c[i].mean != 0.0)
-            p = put_double(p, 0x09, c[i].mean);
-        if (c[i].weight != 0.0)
-            p = put_double(p, 0x11, c[i].weight);
+        p = vn_pb_put_varint(p, centroid_len(&c));
+        if (c.mean != 0.0)
+            p = put_double(p, 0x09, c.mean);
+        if (c.weight != 0.0)
+            p = put_double(p, 0x11, c.weight);
     }
     if (td->_compression != 0.0)
         p = put_double(p, 0x11, td->_compression);
@@ -263,8 +311,7 @@ vn_err_t vn_tdigest_encode(vn_tdigest_t *td, uint8_t *buf, size_t cap, size_t *o
 
 void vn_tdigest_to_pb(vn_tdigest_t *td, Tdigest__MergingDigestData *pb)
 {
-    size_t n;
-    const vn_tdigest_centroid_t *c = vn_tdigest_centroids(td, &n);
+    size_t n = vn_tdigest_centroid_count(td);
     tdigest__merging_digest_data__init(pb);
     if (n) {
         /* one block: n pointers, then the n messages they point to */
@@ -273,8 +320,9 @@ void vn_tdigest_to_pb(vn_tdigest_t *td, Tdigest__MergingDigestData *pb)
         Tdigest__Centroid *msgs = (Tdigest__Centroid *)(ptrs + n);
         for (size_t i = 0; i < n; i++) {
             tdigest__centroid__init(&msgs[i]);
-            msgs[i].mean = c[i].mean;
-            msgs[i].weight = c[i].weight;
+            vn_tdigest_centroid_t c = vn_tdigest_centroid(td, i);
+            msgs[i].mean = c.mean;
+            msgs[i].weight = c.weight;
             ptrs[i] = &msgs[i];
         }
         pb->main_centroids = ptrs;

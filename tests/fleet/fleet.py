@@ -251,7 +251,10 @@ def run_fleet(n_locals=20, n_proxies=3, n_globals=4, n_senders=4, n_keys=400, ga
             marks[name] = r
             r += gap
         victim_g = 0
-        victim_p = 0
+        # The proxy with the most locals: each local starts on the proxy its pid picks
+        # (src/forward/forwarder.c), so with few locals proxy 0 may have none.
+        starts = [((v.proc.pid * 2654435761) >> 7) % fl.P for v in fl.locals_]
+        victim_p = max(range(fl.P), key=starts.count)
         at("kill -9 global", lambda: fl.globals_[victim_g][-1].proc.send_signal(signal.SIGKILL), 0.10)
         at("restart global", lambda: fl.start_global(victim_g), 0.55)
         at("kill -9 proxy", lambda: fl.proxies[victim_p][-1].kill(), 0.10)
