@@ -254,7 +254,8 @@ static void test_scan__malformed(void **state)
     w.n = 0; inner.n = 0; put_key(&inner, 1, 0); put_varint(&inner, 5); put_lenf(&w, 5, inner.b, inner.n);
     agree(w.b, w.n);
     assert_true(vn_mscan_metric(w.b, w.n, &s));
-    w.n = 0; inner.n = 0; put_key(&inner, 1, 1); put(&inner, "\0\0\0\0\0\0\xf0\x3f", 8); put_lenf(&w, 6, inner.b, inner.n);
+    w.n = 0; inner.n = 0; put_key(&inner, 1, 1); put(&inner, "\0\0\0\0\0\0\xf0\x3f", 8);
+    put_lenf(&w, 6, inner.b, inner.n);
     agree(w.b, w.n);
     assert_true(vn_mscan_metric(w.b, w.n, &s));
 }
