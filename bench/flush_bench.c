@@ -21,10 +21,6 @@
 
 #define WORKERS 2
 
-/* the flusher's own call (flush/flusher.c flush_once) */
-#define FLUSH_GENERATE vn_flush_generate_consume
-#define FLUSH_CONSUMES true
-
 static double now(void)
 {
     struct timespec ts;
@@ -67,17 +63,15 @@ __attribute__((noinline)) static size_t flush(vn_series_map_t **maps, const vn_f
     size_t metrics = 0;
     vn_flush_output_t out;
     vn_flush_output_init(&out);
+    for (int w = 0; w < WORKERS; w++)
+        vn_series_map_drop_index(maps[w]);
     for (int w = 0; w < WORKERS; w++) {
-        for (size_t at = 0; at < maps[w]->cap;) {
-            at = FLUSH_GENERATE(maps[w], at, VN_FLUSH_CHUNK_MAX_METRICS, VN_FLUSH_CHUNK_MAX_BYTES, r, 1700000000,
-                                &out);
-            if (out.n >= VN_FLUSH_CHUNK_MAX_METRICS || vn_flush_output_bytes(&out) >= VN_FLUSH_CHUNK_MAX_BYTES) {
-                metrics += out.n;
-                vn_flush_output_destroy(&out);
-                vn_flush_output_init(&out);
-            }
+        while (!vn_flush_generate_drain(maps[w], VN_FLUSH_CHUNK_MAX_METRICS, VN_FLUSH_CHUNK_MAX_BYTES, r, 1700000000,
+                                        &out)) {
+            metrics += out.n;
+            vn_flush_output_destroy(&out);
+            vn_flush_output_init(&out);
         }
-        maps[w]->samplers_released = FLUSH_CONSUMES;
         vn_series_map_free(maps[w]);
         maps[w] = NULL;
     }

@@ -15,11 +15,15 @@ recvmmsg ceiling). A peer that is not built is skipped and reported as such.
   * ours only: flush duration at 1 M series from GET /metrics (veneur_flush_duration_*), if exposed.
   * ours only, SSF (bench/ssf_bench.py): max lossless spans/s over UDP (2 samples a span; plain
     spans into a localfile span sink) and CPU-seconds per million spans.
+  * two senders (ours w2, brubeck, udpsink): two loadgens in parallel, max lossless lines/s.
+  * 25m sidecar (bench_cgroup.py; ours w1; brubeck, statsite in full mode): max sustained lines/s under a
+    cgroup CPU quota of 25 millicores, and 0.025 / CPU-s per line.
   * the micro-benchmark binaries in build/bench/, output included verbatim.
+  * last, the issue-22 targets (bench_targets.py): each target beside the peers, with a verdict.
 
 Output: one table on stdout (previous run beside the current one); results saved to
 bench/results/latest.json after bench/results/latest.json was copied to previous.json.
-Progress goes to stderr. BENCH_QUICK=1 shortens everything (~2 minutes).
+Progress goes to stderr. BENCH_QUICK=1 shortens everything (~4 minutes; full ~10).
 Everything runs on 127.0.0.1 and every process started here is killed on exit.
 """
 import argparse
@@ -30,403 +34,22 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 
+import bench_cgroup
+import bench_targets
 import ssf_bench
-
-PREFIX = "lg"                 # loadgen's default metric prefix; its counters are "lg.c.*"
-LOSSLESS = 0.001              # <= 0.1 % loss counts as lossless
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-PAGE = os.sysconf("SC_PAGE_SIZE")
-
-# ----------------------------------------------------------------------------- processes
-
-STARTED = []                  # every Popen we started; killed (by process group) on exit
-
-
-def log(msg):
-    sys.stderr.write("[bench] %s\n" % msg)
-    sys.stderr.flush()
-
-
-def spawn(argv, logpath, cwd=None):
-    """Starts argv in its own session (so a shell and its children die together)."""
-    lf = open(logpath, "ab")
-    p = subprocess.Popen(argv, stdout=lf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                         cwd=cwd, start_new_session=True)
-    lf.close()
-    STARTED.append(p)
-    return p
-
-
-def stop(p, grace=3.0):
-    if p is None:
-        return
-    if p.poll() is None:
-        try:
-            os.killpg(p.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        try:
-            p.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            try:
-                os.killpg(p.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            p.wait(timeout=5)
-    if p in STARTED:
-        STARTED.remove(p)
-
-
-def stop_all():
-    for p in list(STARTED):
-        try:
-            stop(p, grace=1.0)
-        except Exception:
-            pass
-
-
-def on_signal(signum, frame):
-    raise SystemExit(128 + signum)
-
-
-def free_port():
-    """A port free for both UDP and TCP on 127.0.0.1 (small race, fine on a bench box)."""
-    for _ in range(50):
-        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        t.bind(("127.0.0.1", 0))
-        port = t.getsockname()[1]
-        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            u.bind(("127.0.0.1", port))
-            return port
-        except OSError:
-            continue
-        finally:
-            u.close()
-            t.close()
-    raise RuntimeError("no free port")
-
-
-def udp_bound(port):
-    """True when some socket is bound to UDP port (read-only check of /proc/net/udp)."""
-    want = ":%04X" % port
-    for f in ("/proc/net/udp", "/proc/net/udp6"):
-        try:
-            with open(f) as fh:
-                next(fh)
-                for line in fh:
-                    if line.split()[1].endswith(want):
-                        return True
-        except OSError:
-            pass
-    return False
-
-
-def cpu_seconds(pid):
-    """utime+stime of pid (all its threads), seconds."""
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def rss_bytes(pid):
-    with open("/proc/%d/statm" % pid) as f:
-        return int(f.read().split()[1]) * PAGE
-
-
-def machine_busy(window=0.5):
-    """Fraction of all CPUs busy over window seconds (call while nothing of ours runs)."""
-    def snap():
-        with open("/proc/stat") as f:
-            v = [int(x) for x in f.readline().split()[1:]]
-        idle = v[3] + (v[4] if len(v) > 4 else 0)
-        return sum(v), idle
-    try:
-        t0, i0 = snap()
-        time.sleep(window)
-        t1, i1 = snap()
-        return round(1.0 - (i1 - i0) / max(1, t1 - t0), 3)
-    except (OSError, ValueError):
-        return None
-
-
-def loadavg():
-    try:
-        with open("/proc/loadavg") as f:
-            return [float(x) for x in f.read().split()[:3]]
-    except OSError:
-        return None
-
-
-# ----------------------------------------------------------------------------- flush readers
-# Each reader returns cumulative (counter sum, non-zero counter lines) over everything the server
-# flushed since it started; a trial takes the difference around itself.
-
-class NullReader:
-    def totals(self):
-        return None
-
-
-class TailReader:
-    """Incrementally reads complete lines appended to a file."""
-
-    def __init__(self, path):
-        self.path = path
-        self.off = 0
-        self.sum = 0.0
-        self.series = 0
-
-    def totals(self):
-        try:
-            with open(self.path, "rb") as f:
-                f.seek(self.off)
-                data = f.read()
-        except FileNotFoundError:
-            return (self.sum, self.series)
-        cut = data.rfind(b"\n")
-        if cut >= 0:
-            self.off += cut + 1
-            for line in data[:cut].split(b"\n"):
-                v = self.value(line)
-                if v:
-                    self.sum += v
-                    self.series += 1
-        return (self.sum, self.series)
-
-
-class JsonlReader(TailReader):
-    """veneur-c localfile format: jsonl; counters are {"type":"counter","value":interval sum}."""
-    pfx = b'"' + PREFIX.encode() + b".c."
-
-    def value(self, line):
-        if self.pfx not in line or b'"counter"' not in line:
-            return 0.0
-        try:
-            o = json.loads(line)
-        except ValueError:
-            return 0.0
-        if o.get("type") != "counter" or not str(o.get("name", "")).startswith(PREFIX + ".c."):
-            return 0.0
-        return float(o.get("value") or 0.0)
-
-
-class StatsiteReader(TailReader):
-    """statsite stream_cmd text: counts.<key>|<value>|<ts>."""
-    pfx = b"counts." + PREFIX.encode() + b".c."
-
-    def value(self, line):
-        if not line.startswith(self.pfx):
-            return 0.0
-        try:
-            return float(line.split(b"|")[1])
-        except (IndexError, ValueError):
-            return 0.0
-
-
-class StateReader:
-    """Totals kept by bench_collector.py (carbon / datadog receivers)."""
-
-    def __init__(self, path):
-        self.path = path
-
-    def totals(self):
-        try:
-            with open(self.path) as f:
-                o = json.load(f)
-            return (float(o["sum"]), int(o["series"]))
-        except (OSError, ValueError, KeyError):
-            return (0.0, 0)
-
-
-# ----------------------------------------------------------------------------- servers
-
-class Server:
-    """One running instance of a server under test, its sink and its reader."""
-
-    def __init__(self, h, key, workers=2, interval=1):
-        self.h, self.key, self.workers, self.interval = h, key, workers, int(interval)
-        self.proc = None
-        self.aux = []
-        self.port = free_port()
-        self.http_port = None
-        self.reader = NullReader()
-        self.dir = os.path.join(h.work, "%s-%d" % (key, int(time.time() * 1000) % 10**7))
-        os.makedirs(self.dir, exist_ok=True)
-        self.logpath = os.path.join(self.dir, "server.log")
-
-    # -- per-server start-up
-    def start(self):
-        getattr(self, "_start_" + self.h.kind_of(self.key))()
-
-    def _start_ours(self):
-        out = os.path.join(self.dir, "flush.jsonl")
-        self.http_port = free_port()
-        cfg = os.path.join(self.dir, "veneur.yaml")
-        with open(cfg, "w") as f:
-            f.write(
-                "statsd_listen_addresses:\n  - udp://127.0.0.1:%d\n"
-                "http_address: \"127.0.0.1:%d\"\n"
-                "stats_address: \"127.0.0.1:%d\"\n"
-                "interval: %ds\nhostname: bench\n"
-                "read_buffer_size_bytes: 4194304\nnum_readers: 1\nnum_workers: %d\n"
-                # the memory trials hold 1 M series: the default 128 MiB budget refuses ~5 % of them
-                "max_series_bytes_per_interval: 536870912\n"
-                "metric_sinks:\n  - kind: localfile\n    name: file\n"
-                "    config: {flush_file: \"%s\", format: jsonl}\n"
-                % (self.port, self.http_port, self.h.dead_port, self.interval, self.workers, out))
-        self.reader = JsonlReader(out)
-        self.proc = spawn([self.h.bins["ours"], "-f", cfg], self.logpath)
-
-    def _start_goveneur(self):
-        cport = free_port()
-        state = os.path.join(self.dir, "collector.json")
-        self.aux.append(spawn([sys.executable, self.h.collector, "datadog", "--port", str(cport),
-                               "--state", state], os.path.join(self.dir, "collector.log")))
-        self.http_port = free_port()
-        cfg = os.path.join(self.dir, "veneur.yaml")
-        with open(cfg, "w") as f:
-            f.write(
-                "statsd_listen_addresses:\n  - udp://127.0.0.1:%d\n"
-                "http_address: \"127.0.0.1:%d\"\n"
-                "grpc_address: \"\"\n"
-                "stats_address: \"127.0.0.1:%d\"\n"
-                "interval: %ds\nhostname: bench\n"
-                "read_buffer_size_bytes: 4194304\nnum_readers: 1\nnum_workers: %d\n"
-                "metric_sinks:\n  - kind: datadog\n    name: dd\n"
-                "    config:\n      api_key: bench\n      api_hostname: \"http://127.0.0.1:%d\"\n"
-                "      flush_max_per_body: 25000\n"
-                % (self.port, self.http_port, self.h.dead_port, self.interval, self.workers, cport))
-        self.reader = StateReader(state)
-        wait_tcp(cport, 5)
-        self.proc = spawn([self.h.bins["goveneur"], "-f", cfg], self.logpath)
-
-    def _start_statsite(self):
-        out = os.path.join(self.dir, "flush.txt")
-        cfg = os.path.join(self.dir, "statsite.ini")
-        with open(cfg, "w") as f:
-            f.write("[statsite]\nport = 0\nudp_port = %d\nbind_address = 127.0.0.1\n"
-                    "udp_rcvbuf = 4194304\nflush_interval = %d\nlog_level = WARN\n"
-                    "stream_cmd = cat >> %s\n" % (self.port, self.interval, out))
-        self.reader = StatsiteReader(out)
-        self.proc = spawn([self.h.bins["statsite"], "-f", cfg], self.logpath)
-
-    def _start_brubeck(self):
-        cport = free_port()
-        state = os.path.join(self.dir, "collector.json")
-        self.aux.append(spawn([sys.executable, self.h.collector, "carbon", "--port", str(cport),
-                               "--state", state], os.path.join(self.dir, "collector.log")))
-        cfg = os.path.join(self.dir, "brubeck.json")
-        with open(cfg, "w") as f:
-            json.dump({"server_name": "bench", "dumpfile": os.path.join(self.dir, "brubeck.dump"),
-                       "capacity": 15, "expire": 0,
-                       "backends": [{"type": "carbon", "address": "127.0.0.1", "port": cport,
-                                     "frequency": self.interval}],
-                       "samplers": [{"type": "statsd", "address": "127.0.0.1", "port": self.port,
-                                     "workers": 1, "multisock": False, "multimsg": 8}]}, f)
-        self.reader = StateReader(state)
-        wait_tcp(cport, 5)
-        self.proc = spawn([self.h.bins["brubeck"], "--config", cfg], self.logpath)
-
-    def _start_udpsink(self):
-        self.proc = spawn([self.h.bins["udpsink"], "-H", "127.0.0.1", "-p", str(self.port),
-                           "-i", "0", "-r", "4194304"], self.logpath)
-
-    # -- life cycle
-    def alive(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self):
-        stop(self.proc)
-        for a in self.aux:
-            stop(a)
-        self.proc, self.aux = None, []
-
-    def exit_desc(self):
-        rc = self.proc.poll() if self.proc else None
-        if rc is None:
-            return "running"
-        if rc < 0:
-            try:
-                return "killed by %s" % signal.Signals(-rc).name
-            except ValueError:
-                return "killed by signal %d" % -rc
-        return "exit status %d" % rc
-
-    def log_tail(self, n=8):
-        try:
-            with open(self.logpath, errors="replace") as f:
-                return "".join(f.readlines()[-n:]).strip()
-        except OSError:
-            return ""
-
-    def wait_ready(self):
-        """Port bound, then a small stream must show up in the flush output (except udpsink)."""
-        t_end = time.time() + 15
-        while time.time() < t_end and self.alive() and not udp_bound(self.port):
-            time.sleep(0.05)
-        if not self.alive():
-            return "exited at start-up (%s): %s" % (self.exit_desc(), self.log_tail())
-        if not udp_bound(self.port):
-            return "UDP port never bound"
-        time.sleep(0.3)
-        if self.reader.totals() is None:
-            return None
-        for attempt in range(2):
-            before = self.reader.totals()
-            lg = self.h.loadgen(self.port, ["-l", "20", "-m", "c=1", "-N", "1", "-n", "200",
-                                            "-r", "20000"])
-            t_end = time.time() + self.interval + 5
-            while time.time() < t_end and self.alive():
-                now = self.reader.totals()
-                if now[0] - before[0] >= lg["counter_sum"] > 0:
-                    return None
-                time.sleep(0.1)
-        if not self.alive():
-            return "exited (%s): %s" % (self.exit_desc(), self.log_tail())
-        return "no counters flushed within %d s of a test stream: %s" % (
-            self.interval + 5, self.log_tail(4))
-
-    def metrics_text(self):
-        if not self.http_port:
-            return None
-        try:
-            with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.http_port,
-                                        timeout=2) as r:
-                return r.read().decode("utf-8", "replace")
-        except Exception:
-            return None
-
-
-def wait_tcp(port, timeout):
-    t_end = time.time() + timeout
-    while time.time() < t_end:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return True
-        except OSError:
-            time.sleep(0.05)
-    return False
-
+from bench_servers import SERVERS, Server
+# run_bench's own names, also used by ssf_bench through this module (rb.free_port, rb.log, ...)
+from bench_util import (LOSSLESS, JsonlReader, TailReader, cpu_seconds,  # noqa: F401
+                        drop_counters, fmt, free_port, git_rev, human, input_drops, loadavg, log,
+                        machine_busy, on_signal, rss_bytes, scrape_flush, spawn, stop, stop_all,
+                        udp_bound, rcvbuf_errors)
 
 # ----------------------------------------------------------------------------- the harness
-
-SERVERS = [
-    # key, label, kind
-    ("udpsink", "udpsink (no parsing)", "udpsink"),
-    ("ours", "veneur-c (num_workers 2)", "ours"),
-    ("ours_w1", "veneur-c (num_workers 1)", "ours"),
-    ("ours_ssf", "veneur-c SSF spans (udp)", "ours_ssf"),
-    ("goveneur", "Go Veneur v14", "goveneur"),
-    ("statsite", "statsite", "statsite"),
-    ("brubeck", "brubeck", "brubeck"),
-]
 
 
 class Harness:
@@ -445,7 +68,9 @@ class Harness:
                      "udpsink": a.udpsink}
         self.bins["ours_ssf"] = self.bins["ours"]
         self.duration = 1.0 if self.quick else 2.0
-        self.steps = {"l20": 3 if self.quick else 7, "l1": 2 if self.quick else 6}
+        self.steps = {"l20": 3 if self.quick else 7, "l1": 2 if self.quick else 6,
+                      "l20_2s": 4 if self.quick else 5, "cgroup": 4 if self.quick else 6}
+        self.cgroup_duration = 4.0 if self.quick else 5.0
         self.prev = {}
         self.results = {"servers": {}, "figures": {}, "micro": {}}
 
@@ -453,27 +78,71 @@ class Harness:
         return dict((k, kind) for k, _, kind in SERVERS)[key]
 
     # -- loadgen
-    def loadgen(self, port, args, timeout=None):
-        argv = [self.a.loadgen, "-H", "127.0.0.1", "-p", str(port)] + args
+    def loadgen(self, port, args, timeout=None, senders=1, after_send=None, before_send=None):
+        """Runs loadgen (senders > 1: that many in parallel, each at rate/senders with its own
+        seed) and returns its summary; for several, the sums, lines_per_s over the longest run and
+        RcvbufErrors read here around all of them (each loadgen's own delta counts the others').
+        before_send() is called just before the first sender starts; after_send() as soon as the
+        last one exits; its value is kv["after_send"]."""
         d = 0.0
         if "-d" in args:
             d = float(args[args.index("-d") + 1])
-        r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                           timeout=timeout or (d + 60))
-        kv = {}
-        for tok in r.stdout.decode().split():
-            if "=" in tok:
-                k, v = tok.split("=", 1)
-                try:
-                    kv[k] = float(v) if "." in v else int(v)
-                except ValueError:
-                    kv[k] = v
-        if "sent_datagrams" not in kv:
-            raise RuntimeError("loadgen printed no summary (exit %d)" % r.returncode)
+        argvs = []
+        for i in range(senders):
+            a = list(args)
+            if senders > 1:
+                if "-r" in a:
+                    j = a.index("-r") + 1
+                    a[j] = "%d" % (int(float(a[j])) // senders)
+                if "-s" in a:
+                    j = a.index("-s") + 1
+                    a[j] = str(int(a[j]) + i)
+            argvs.append([self.a.loadgen, "-H", "127.0.0.1", "-p", str(port)] + a)
+        rb0 = rcvbuf_errors()
+        if before_send:
+            before_send()
+        procs = [subprocess.Popen(v, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                  start_new_session=True) for v in argvs]
+        outs = []
+        try:
+            for p in procs:
+                outs.append((p.communicate(timeout=timeout or (d + 60))[0], p.returncode))
+        finally:
+            for p in procs:
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
+        probe = after_send() if after_send else None
+        kvs = []
+        for out, rc in outs:
+            kv = {}
+            for tok in out.decode().split():
+                if "=" in tok:
+                    k, v = tok.split("=", 1)
+                    try:
+                        kv[k] = float(v) if "." in v else int(v)
+                    except ValueError:
+                        kv[k] = v
+            if "sent_datagrams" not in kv:
+                raise RuntimeError("loadgen printed no summary (exit %d)" % rc)
+            kvs.append(kv)
+        kv = kvs[0]
+        if senders > 1:
+            kv = {k: sum(x[k] for x in kvs) for k in (
+                "sent_datagrams", "sent_lines", "counter_sum", "counter_lines", "failed_datagrams")}
+            kv["elapsed_s"] = max(x["elapsed_s"] for x in kvs)
+            kv["lines_per_s"] = kv["sent_lines"] / max(1e-9, kv["elapsed_s"])
+            rb1 = rcvbuf_errors()
+            kv["udp_rcvbuferrors_delta"] = rb1 - rb0 if rb0 is not None and rb1 is not None \
+                else max(x["udp_rcvbuferrors_delta"] for x in kvs)
+            kv["senders"] = senders
+        if after_send:
+            kv["after_send"] = probe
         return kv
 
     # -- one trial: send, wait for the flush, compute loss
-    def trial(self, srv, rate, lpd, style="name", duration=None, extra=None):
+    def trial(self, srv, rate, lpd, style="name", duration=None, extra=None, senders=1,
+              after_send=None, before_send=None):
         duration = duration or self.duration
         args = extra or ["-l", str(lpd), "-m", "c=60,g=20,ms=20", "-N", "100", "-K", "10",
                          "-T", style, "-o", "rand", "-c", "1", "-s", "7",
@@ -481,7 +150,8 @@ class Harness:
         mark = srv.reader.totals()
         m0 = drop_counters(srv.metrics_text()) if srv.key.startswith("ours") else {}
         c0 = cpu_seconds(srv.proc.pid)
-        lg = self.loadgen(srv.port, args)
+        lg = self.loadgen(srv.port, args, senders=senders, after_send=after_send,
+                          before_send=before_send)
         got = self.wait_flushed(srv, mark, lg["counter_sum"])
         c1 = cpu_seconds(srv.proc.pid) if srv.alive() else c0
         m1 = drop_counters(srv.metrics_text()) if m0 else {}
@@ -502,11 +172,18 @@ class Harness:
                "lossless": loss <= LOSSLESS,
                "sender_bound": lg["lines_per_s"] < 0.95 * rate if rate else True,
                "cpu_s": c1 - c0, "series": got[1] if got else None}
+        if senders > 1:
+            res["senders"] = senders
+        if after_send:
+            res["after_send"] = lg["after_send"]
+            res["elapsed_s"] = lg["elapsed_s"]
+            res["counter_sum"] = lg["counter_sum"]
         if drops:
             res["self_metrics_delta"] = drops   # where our daemon says it lost samples
         log("  %-9s r=%-9s got %9.0f lines/s  loss %.4f%% (rcvbuf %.4f%%, counters %.4f%%)%s"
             % (srv.key, rate or "max", res["achieved"], 100 * loss, 100 * loss_a, 100 * loss_b,
                "  sender-bound" if res["sender_bound"] else "")
+            + ("  (%d senders)" % senders if senders > 1 else "")
             + "".join("  %s+%d" % (k, v) for k, v in sorted(drops.items())))
         return res
 
@@ -530,12 +207,12 @@ class Harness:
         return (last[0] - mark[0], last[1] - mark[1])
 
     # -- max lossless rate by bisection
-    def max_lossless(self, srv, lpd, style, figkey):
+    def max_lossless(self, srv, lpd, style, figkey, senders=1):
         """First an unthrottled trial (-r 0): lossless there means the server keeps up with all
         loadgen can send (sender-bound). Otherwise bisect geometrically below that rate, starting
         from the previous run's figure when there is one."""
         trials = []
-        first = self.trial(srv, 0, lpd, style)
+        first = self.trial(srv, 0, lpd, style, senders=senders)
         trials.append(first)
         if first["lossless"]:
             return {"lines_per_s": first["achieved"], "sender_bound": True,
@@ -548,8 +225,8 @@ class Harness:
             r, grow = prev, 1.25
         else:
             r, grow = hi / 2, 2.0
-        for _ in range(self.steps["l20" if lpd > 1 else "l1"] - 1):
-            res = self.trial(srv, int(r), lpd, style)
+        for _ in range(self.steps["l20_2s" if senders > 1 else "l20" if lpd > 1 else "l1"] - 1):
+            res = self.trial(srv, int(r), lpd, style, senders=senders)
             trials.append(res)
             if res["lossless"]:
                 if lo is None or r > lo:
@@ -690,20 +367,30 @@ class Harness:
                 log("%s: %s" % (label, entry["status"]))
                 return
             entry["status"] = "ok"
-            plans = [("l20", 20, "name")]
+            plans = [("l20", 20, "name", 1)]
             if key == "ours" or (key == "goveneur" and not self.quick):
-                plans.append(("l20_dog", 20, "dog"))
+                plans.append(("l20_dog", 20, "dog", 1))
             if not (self.quick and key == "ours_w1"):
-                plans.append(("l1", 1, "name"))
+                plans.append(("l1", 1, "name", 1))
+            if key in ("ours", "brubeck", "udpsink"):
+                # issue 22: two loadgen processes, so that one sender is not the ceiling
+                plans.append(("l20_2s", 20, "name", 2))
             if self.a.flush_only:
                 plans = []
-            for tag, lpd, style in plans:
+            for tag, lpd, style, senders in plans:
                 fk = "%s/lossless_%s" % (key, tag)
-                log("%s: max lossless, %d line(s)/datagram, -T %s" % (label, lpd, style))
-                entry["lossless_" + tag] = self.max_lossless(srv, lpd, style, fk)
+                log("%s: max lossless, %d line(s)/datagram, -T %s, %d sender(s)"
+                    % (label, lpd, style, senders))
+                entry["lossless_" + tag] = self.max_lossless(srv, lpd, style, fk, senders)
             if not self.a.flush_only:
                 log("%s: CPU at %d lines/s" % (label, self.a.cpu_rate))
                 entry["cpu"] = self.cpu_trial(srv, self.a.cpu_rate)
+            # last on this instance, so that no other figure is taken under the quota
+            if not self.a.flush_only and (key == "ours_w1" or (
+                    key in ("brubeck", "statsite") and not self.quick)):
+                log("%s: max sustained lines/s under a 25m CPU quota" % label)
+                entry["sidecar"] = bench_cgroup.sidecar(
+                    self, srv, entry.get("cpu"), self.prev.get("%s/sidecar_25m" % key))
         except Exception as e:
             # keep what was measured; the table shows the error under the figures
             entry["error"] = str(e)
@@ -753,7 +440,7 @@ class Harness:
         f = {}
         S = self.results["servers"]
         ceil = {}
-        for tag in ("l20", "l1"):
+        for tag in ("l20", "l1", "l20_2s"):
             v = S.get("udpsink", {}).get("lossless_" + tag, {}).get("lines_per_s")
             if v:
                 ceil[tag] = v
@@ -761,11 +448,11 @@ class Harness:
             e = S.get(key, {})
             if e.get("status") != "ok":
                 continue
-            for tag in ("l20", "l20_dog", "l1"):
+            for tag in ("l20", "l20_dog", "l1", "l20_2s"):
                 v = e.get("lossless_" + tag, {}).get("lines_per_s")
                 if v:
                     f["%s/lossless_%s" % (key, tag)] = v
-                    base = ceil.get(tag[:3])
+                    base = ceil.get(ceiling_tag(tag))
                     if base and key != "udpsink":
                         f["%s/ratio_%s" % (key, tag)] = v / base
             for tag in ("ssf2", "ssf_sink"):
@@ -775,6 +462,10 @@ class Harness:
             c = e.get("cpu", {}).get("cpu_s_per_million")
             if c is not None:
                 f["%s/cpu_s_per_M" % key] = c
+                f["%s/sidecar_25m_computed" % key] = bench_cgroup.computed(c)
+            v = e.get("sidecar", {}).get("lines_per_s")
+            if v:
+                f["%s/sidecar_25m" % key] = v
             c = e.get("cpu", {}).get("cpu_s_per_million_spans")
             if c is not None:
                 f["%s/cpu_s_per_M_spans" % key] = c
@@ -792,11 +483,14 @@ class Harness:
                     f["%s/drops_%s" % (key, "mem" if mk == "memory" else "mix")] = \
                         e[mk]["rcvbuf_drops"] + (e[mk].get("daemon_drops") or 0)
         # bench/flush_bench.c: the flusher's own work without sinks (median ms)
-        out = self.results["micro"].get("flush_bench", {}).get("output", "")
-        for case, fig in (("counters", "flush_ms_micro_c"), ("mix_c_t_s", "flush_ms_micro_mix")):
-            mm = re.search(r"^flush_%s .*median_ms=([0-9.]+)" % case, out, re.M)
-            if mm and S.get("ours", {}).get("status") == "ok":
-                f["ours/%s" % fig] = float(mm.group(1))
+        micro = bench_targets.parse_micro(self.results["micro"])
+        for src, fig in (("micro_flush_c_ms", "flush_ms_micro_c"),
+                         ("micro_flush_mix_ms", "flush_ms_micro_mix")):
+            if src in micro and S.get("ours", {}).get("status") == "ok":
+                f["ours/%s" % fig] = micro[src]
+        # the other micro-benchmark figures of issue 22 (proxy, global merge, histogram memory)
+        for k, v in micro.items():
+            f["ours/" + k] = v
         return f
 
     def note(self, key, fig):
@@ -808,7 +502,7 @@ class Harness:
         if fig.startswith("ratio"):
             tag = fig[6:]
             if e.get("lossless_" + tag, {}).get("sender_bound") and \
-                    S.get("udpsink", {}).get("lossless_" + tag[:3], {}).get("sender_bound"):
+                    S.get("udpsink", {}).get("lossless_" + ceiling_tag(tag), {}).get("sender_bound"):
                 return " (both sender-bound)"
         if fig.startswith("cpu") and e.get("cpu", {}).get("loss", 0) > LOSSLESS:
             return " (lossy: %.1f%%)" % (100 * e["cpu"]["loss"])
@@ -827,7 +521,11 @@ class Harness:
             "ratio_l20_dog": "  ratio to udpsink ceiling",
             "lossless_l1": "max lossless lines/s, 1/dgram",
             "ratio_l1": "  ratio to udpsink ceiling",
+            "lossless_l20_2s": "max lossless lines/s, 20/dgram, 2 senders",
+            "ratio_l20_2s": "  ratio to udpsink, 2 senders",
             "cpu_s_per_M": "CPU-s per M lines @%s/s" % human(self.a.cpu_rate),
+            "sidecar_25m": "max sustained lines/s under a 25m CPU quota",
+            "sidecar_25m_computed": "  computed: 0.025 / CPU-s per line",
             "bytes_per_series": "RSS bytes per counter series (peak, %s held)" % human(self.a.mem_series),
             "bytes_per_series_after": "  same, RSS after the flush",
             "flush_s_mem": "flush duration at %s series (s)" % human(self.a.mem_series),
@@ -836,6 +534,11 @@ class Harness:
             "drops_mix": "  datagrams/samples dropped in that trial",
             "flush_ms_micro_c": "flusher work, counters (ms, flush_bench median)",
             "flush_ms_micro_mix": "flusher work, 1:1:1 c/ms/s (ms, flush_bench median)",
+            "micro_proxy_route_ns": "proxy routing ns/metric (proxy_bench)",
+            "micro_global_merge_dps": "global merge digests/s (merge_bench)",
+            "micro_hist_bytes": "B per histogram series, 1000 samples (merge_bench)",
+            "micro_hist_p99_err": "  p99 rank error after 100-way merge",
+            "micro_hist_p999_err": "  p99.9 rank error after 100-way merge",
             "lossless_ssf2": "max lossless spans/s, 2 samples/span",
             "lossless_ssf_sink": "max lossless spans/s, localfile span sink",
             "cpu_s_per_M_spans": "CPU-s per M spans @%s/s" % human(ssf_bench.SSF_CPU_RATE),
@@ -922,6 +625,8 @@ class Harness:
         if not self.a.no_micro:
             self.run_micro()
         self.results["figures"] = self.figures()
+        trows, tnotes = bench_targets.rows(self.results, self.a.mem_series, self.quick)
+        self.results["targets"] = bench_targets.to_json(trows, tnotes)
         self.results["host"]["loadavg_end"] = loadavg()
         self.results["seconds"] = round(time.time() - t0, 1)
         tmp = lp + ".tmp"
@@ -939,90 +644,14 @@ class Harness:
         for name, m in self.results["micro"].items():
             print("\n== micro-benchmark %s (exit %d, %.1f s)" % (name, m["exit"], m["seconds"]))
             print(m["output"].rstrip())
+        print("\n== issue 22 targets (all figures from this run)")
+        print(bench_targets.render(trows, tnotes))
         print("\nresults: %s (compared with: %s)" % (lp, pp if os.path.isfile(pp) else "none"))
 
 
-def input_drops(text):
-    """drop_counters without the breakdowns of another counter (by name, by cause) and without
-    the daemon's own self-metrics: one count per sample or datagram lost."""
-    return {k: v for k, v in drop_counters(text).items()
-            if "by_name" not in k and "byte_budget" not in k and "self_metrics" not in k}
-
-
-def drop_counters(text):
-    """Our /metrics counters that count lost or rejected input: {series: value}."""
-    out = {}
-    for line in (text or "").splitlines():
-        if line.startswith("#"):
-            continue
-        m = re.match(r"^(veneur_\S*(?:drop|error|toolong)\S*)\s+(\S+)$", line)
-        if m and "sink" not in m.group(1):
-            try:
-                out[m.group(1)] = float(m.group(2))
-            except ValueError:
-                pass
-    return out
-
-
-def scrape_flush(text, acc):
-    """Keeps the largest veneur_flush_duration_* gauge and series count seen on /metrics."""
-    if not text:
-        return
-    for line in text.splitlines():
-        if line.startswith("#"):
-            continue
-        m = re.match(r"^(veneur_[A-Za-z0-9_]*flush_duration[A-Za-z0-9_]*)(\{[^}]*\})?\s+(\S+)", line)
-        if m and not m.group(1).endswith("_total") and not m.group(1).endswith("_sum") \
-                and not m.group(1).endswith("_count"):
-            try:
-                v = float(m.group(3))
-            except ValueError:
-                continue
-            if "_ns" in m.group(1):
-                v /= 1e9
-            k = "max_sink_flush_s" if m.group(1).startswith("veneur_sink") else "max_flush_s"
-            acc[k] = v if acc[k] is None else max(acc[k], v)
-        m = re.match(r"^veneur_series\s+(\S+)", line)
-        if m:
-            v = float(m.group(1))
-            acc["max_series"] = v if acc["max_series"] is None else max(acc["max_series"], v)
-
-
-def fmt(fig, v):
-    if v is None:
-        return "-"
-    if fig.startswith("lossless"):
-        return human(v)
-    if fig.startswith("ratio"):
-        return "%.2f" % v
-    if fig.startswith("cpu"):
-        return "%.3f" % v
-    if fig.startswith("bytes"):
-        return "%.0f" % v
-    if fig.startswith("flush_ms"):
-        return "%.1f" % v
-    if fig.startswith("flush"):
-        return "%.3f" % v
-    if fig.startswith("drops"):
-        return "%d" % v
-    return str(v)
-
-
-def human(v):
-    if v >= 1e6:
-        return "%.2fM" % (v / 1e6)
-    if v >= 1e3:
-        return "%.0fk" % (v / 1e3)
-    return "%.0f" % v
-
-
-def git_rev(repo):
-    try:
-        return subprocess.run(["git", "-C", repo, "rev-parse", "--short", "HEAD"],
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                              timeout=5).stdout.decode().strip() or None
-    except Exception:
-        return None
+def ceiling_tag(tag):
+    """The udpsink figure a lossless_<tag> rate is compared with (same datagrams, same senders)."""
+    return tag if tag in ("l20", "l1", "l20_2s") else tag[:3]
 
 
 def main():
@@ -1062,6 +691,9 @@ def main():
         Harness(a).run()
     finally:
         stop_all()
+        left = bench_cgroup.remove_all()
+        if left:
+            log("could not remove cgroup(s) %s: rmdir them by hand" % " ".join(left))
 
 
 if __name__ == "__main__":

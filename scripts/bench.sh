@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # scripts/bench.sh - `make bench` (after build/veneur and build/bench/* are built).
 # End-to-end comparison of build/veneur with Go Veneur, statsite, brubeck and the udpsink ceiling,
-# plus the micro-benchmarks in build/bench/; see bench/README.md. Never part of pass/fail.
-#   BENCH_QUICK=1      ~2 minute run (fewer bisection steps, shorter trials)
+# plus the micro-benchmarks in build/bench/, then the issue-22 targets with a verdict each; see
+# bench/README.md. Never part of pass/fail. As root, the 25m sidecar figure uses a cgroup v1 CPU
+# quota under /sys/fs/cgroup/cpu (always removed).
+#   BENCH_QUICK=1      ~4 minute run (fewer bisection steps, shorter trials; full ~10)
 #   BENCH_ONLY=a,b     only these servers (udpsink,ours,ours_w1,ours_ssf,goveneur,statsite,brubeck)
 #   BENCH_FLUSH=1      only our 1 M-series flush figures (counters; 1:1:1 counters/timers/sets) and
 #                      build/bench/flush_bench, compared with latest.json (issue 22)

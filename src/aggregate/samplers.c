@@ -37,11 +37,23 @@ void vn_histo_sample(vn_histo_t *h, double v, double rate)
     h->local_recip_sum += w / v; /* v == 0 gives +Inf, as Go */
 }
 
+/* vn_tdigest_quantile(d, q) when vn_tdigest_single(d, &one) (see there). */
+static double quantile(vn_tdigest_t *d, bool single, double one, double q)
+{
+    if (!single || !(q >= 0.0 && q <= 1.0))
+        return vn_tdigest_quantile(d, q);
+    return q == 1.0 ? one : one + 0.0;
+}
+
 size_t vn_histo_flush(vn_histo_t *h, unsigned agg, const double *pct, const char *const *pct_names, size_t npct,
                       bool global, vn_histo_out_t *out)
 {
     size_t n = 0;
     vn_tdigest_t *d = &h->digest;
+    /* A series that saw one value (most of them, at high cardinality): each
+     * quantile is that value, without the digest's sort and fold. */
+    double one;
+    bool single = vn_tdigest_single(d, &one);
     if ((agg & VN_AGG_MAX) && (global || (h->local_max != INFINITY && h->local_max != -INFINITY)))
         out[n++] = (vn_histo_out_t){".max", global ? vn_tdigest_max(d) : h->local_max, false};
     if ((agg & VN_AGG_MIN) && (global || (h->local_min != INFINITY && h->local_min != -INFINITY)))
@@ -54,12 +66,12 @@ size_t vn_histo_flush(vn_histo_t *h, unsigned agg, const double *pct, const char
     if ((agg & VN_AGG_COUNT) && (global || h->local_weight != 0))
         out[n++] = (vn_histo_out_t){".count", global ? vn_tdigest_count(d) : h->local_weight, true};
     if (agg & VN_AGG_MEDIAN)
-        out[n++] = (vn_histo_out_t){".median", vn_tdigest_quantile(d, 0.5), false};
+        out[n++] = (vn_histo_out_t){".median", quantile(d, single, one, 0.5), false};
     if ((agg & VN_AGG_HMEAN) && (global || (h->local_recip_sum != 0 && h->local_weight != 0)))
         out[n++] = (vn_histo_out_t){".hmean", global ? vn_tdigest_count(d) / vn_tdigest_reciprocal_sum(d)
                                                      : h->local_weight / h->local_recip_sum, false};
     for (size_t i = 0; i < npct; i++)
-        out[n++] = (vn_histo_out_t){pct_names[i], vn_tdigest_quantile(d, pct[i]), false};
+        out[n++] = (vn_histo_out_t){pct_names[i], quantile(d, single, one, pct[i]), false};
     return n;
 }
 

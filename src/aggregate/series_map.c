@@ -3,16 +3,107 @@
  * The 32-bit key hash is stored beside each slot so most probes never touch
  * the series itself. Load factor is kept <= 1/2. Deletion never happens: the
  * whole map is dropped after its interval is flushed.
+ *
+ * Storage: each series is one entry in the map's blocks, in insertion order:
+ * the vn_series_t with its key, padded to 8, then its sampler struct (histo,
+ * HLL, status) if the type has one. An entry's size follows from its key
+ * length and type, so the blocks can be walked without the table
+ * (vn_series_map_take). Blocks and large tables are mmap'ed, not malloc'ed:
+ * glibc keeps freed heap memory (its mmap threshold rises after the first big
+ * free), and the point of freeing them during the flush is to give the
+ * memory back while the output is built.
  */
 #include "aggregate/series_map.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "core/metric.h"
 #include "core/xalloc.h"
 
 #define INITIAL_CAP 1024
+/* Blocks double from FIRST to MAX; an entry bigger than MAX gets a block of its own size. */
+#define BLOCK_FIRST ((size_t)64 << 10)
+#define BLOCK_MAX ((size_t)2 << 20)
+/* Tables of at least this many bytes are mmap'ed (see top). */
+#define TABLE_MMAP_MIN ((size_t)256 << 10)
+
+struct vn_series_block {
+    struct vn_series_block *next;
+    size_t size; /* mapped bytes, this header included */
+    size_t used; /* entry bytes after the header */
+};
+
+#define ALIGN8(n) (((n) + 7) & ~(size_t)7)
+#define BLOCK_HDR ALIGN8(sizeof(struct vn_series_block))
+
+static void *pages_alloc(size_t n)
+{
+    void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+        fprintf(stderr, "level=error event=out_of_memory file=%s line=%d bytes=%zu\n", __FILE__, __LINE__, n);
+        abort();
+    }
+    return p;
+}
+
+/* Zeroed table of n bytes; freed with table_free(p, n). */
+static void *table_alloc(size_t n)
+{
+    return n >= TABLE_MMAP_MIN ? pages_alloc(n) : vn_xcalloc(1, n);
+}
+
+static void table_free(void *p, size_t n)
+{
+    if (!p)
+        return;
+    if (n >= TABLE_MMAP_MIN)
+        munmap(p, n);
+    else
+        free(p);
+}
+
+static size_t sampler_size(uint8_t type)
+{
+    switch (type) {
+    case VN_MT_HISTOGRAM:
+    case VN_MT_TIMER: return ALIGN8(sizeof(vn_histo_t));
+    case VN_MT_SET: return ALIGN8(sizeof(vn_hll_t));
+    case VN_MT_STATUS: return ALIGN8(sizeof(vn_status_t));
+    default: return 0;
+    }
+}
+
+static inline size_t head_size(size_t key_len) { return ALIGN8(sizeof(vn_series_t) + key_len + 1); }
+
+static inline size_t entry_size(size_t key_len, uint8_t type) { return head_size(key_len) + sampler_size(type); }
+
+/* Room for n more entry bytes at the end of the block list. */
+static char *block_reserve(vn_series_map_t *m, size_t n)
+{
+    struct vn_series_block *b = m->last;
+    if (!b || b->size - BLOCK_HDR - b->used < n) {
+        size_t size = b ? b->size * 2 : BLOCK_FIRST;
+        if (size > BLOCK_MAX)
+            size = BLOCK_MAX;
+        if (size < BLOCK_HDR + n)
+            size = BLOCK_HDR + n;
+        struct vn_series_block *nb = pages_alloc(size);
+        nb->next = NULL;
+        nb->size = size;
+        nb->used = 0;
+        if (b)
+            b->next = nb;
+        else
+            m->blocks = nb;
+        m->last = b = nb;
+    }
+    char *p = (char *)b + BLOCK_HDR + b->used;
+    b->used += n;
+    return p;
+}
 
 vn_series_limits_t vn_series_limits_share(size_t total_count, size_t total_bytes, size_t nworkers,
                                           size_t worker)
@@ -31,11 +122,10 @@ vn_series_map_t *vn_series_map_new_limited(const vn_series_limits_t *lim)
 {
     vn_series_map_t *m = vn_xcalloc(1, sizeof *m);
     m->cap = INITIAL_CAP;
-    m->slots = vn_xcalloc(m->cap, sizeof *m->slots);
-    m->hashes = vn_xcalloc(m->cap, sizeof *m->hashes);
+    m->slots = table_alloc(m->cap * sizeof *m->slots);
+    m->hashes = table_alloc(m->cap * sizeof *m->hashes);
     m->max_count = lim->max_count;
     m->max_bytes = lim->max_bytes;
-    vn_arena_init(&m->arena, 256 * 1024);
     return m;
 }
 
@@ -57,20 +147,46 @@ void vn_series_release_sampler(vn_series_t *s)
     }
 }
 
+void vn_series_map_drop_index(vn_series_map_t *m)
+{
+    table_free(m->slots, m->cap * sizeof *m->slots);
+    table_free(m->hashes, m->cap * sizeof *m->hashes);
+    m->slots = NULL;
+    m->hashes = NULL;
+    m->cap = 0;
+}
+
+vn_series_t *vn_series_map_take(vn_series_map_t *m)
+{
+    if (m->taken) {
+        vn_series_release_sampler(m->taken);
+        m->taken = NULL;
+    }
+    for (;;) {
+        struct vn_series_block *b = m->blocks;
+        if (!b)
+            return NULL;
+        if (m->take_off < b->used) {
+            vn_series_t *s = (vn_series_t *)((char *)b + BLOCK_HDR + m->take_off);
+            m->take_off += entry_size(s->key_len, s->type);
+            m->taken = s;
+            return s;
+        }
+        m->blocks = b->next;
+        if (m->last == b)
+            m->last = NULL;
+        m->take_off = 0;
+        munmap(b, b->size);
+    }
+}
+
 void vn_series_map_free(vn_series_map_t *m)
 {
     if (!m)
         return;
-    for (size_t i = 0; i < m->cap && !m->samplers_released; i++) {
-        /* as the flush's generate loop: slots are in hash order, so overlap the misses */
-        if (i + 16 < m->cap && m->slots[i + 16])
-            __builtin_prefetch(m->slots[i + 16]);
-        if (m->slots[i])
-            vn_series_release_sampler(m->slots[i]);
-    }
-    free(m->slots);
-    free(m->hashes);
-    vn_arena_destroy(&m->arena);
+    while (vn_series_map_take(m)) /* sequential: releases every sampler, unmaps every block */
+        ;
+    vn_series_map_drop_index(m);
     free(m);
 }
 
@@ -84,8 +200,8 @@ static inline size_t slot_of(uint32_t h, size_t mask)
 static void grow(vn_series_map_t *m)
 {
     size_t ncap = m->cap * 2, mask = ncap - 1;
-    vn_series_t **ns = vn_xcalloc(ncap, sizeof *ns);
-    uint32_t *nh = vn_xcalloc(ncap, sizeof *nh);
+    vn_series_t **ns = table_alloc(ncap * sizeof *ns);
+    uint32_t *nh = table_alloc(ncap * sizeof *nh);
     for (size_t i = 0; i < m->cap; i++) {
         vn_series_t *s = m->slots[i];
         if (!s)
@@ -96,8 +212,8 @@ static void grow(vn_series_map_t *m)
         ns[j] = s;
         nh[j] = s->hash;
     }
-    free(m->slots);
-    free(m->hashes);
+    table_free(m->slots, m->cap * sizeof *m->slots);
+    table_free(m->hashes, m->cap * sizeof *m->hashes);
     m->slots = ns;
     m->hashes = nh;
     m->cap = ncap;
@@ -128,7 +244,9 @@ vn_series_t *vn_series_map_upsert(vn_series_map_t *m, uint32_t hash, uint8_t typ
         m->refused_bytes++;
         return NULL;
     }
-    vn_series_t *s = vn_arena_alloc(&m->arena, sizeof *s + key_len + 1);
+    char *e = block_reserve(m, entry_size(key_len, type));
+    vn_series_t *s = (vn_series_t *)e;
+    void *sampler = e + head_size(key_len);
     s->hash = hash;
     s->key_len = (uint16_t)key_len;
     s->type = type;
@@ -138,15 +256,15 @@ vn_series_t *vn_series_map_upsert(vn_series_map_t *m, uint32_t hash, uint8_t typ
     switch (type) {
     case VN_MT_HISTOGRAM:
     case VN_MT_TIMER:
-        s->u.histo = vn_arena_alloc(&m->arena, sizeof *s->u.histo);
+        s->u.histo = sampler;
         vn_histo_init(s->u.histo);
         break;
     case VN_MT_SET:
-        s->u.set = vn_arena_alloc(&m->arena, sizeof *s->u.set);
+        s->u.set = sampler;
         vn_hll_init(s->u.set);
         break;
     case VN_MT_STATUS:
-        s->u.status = vn_arena_alloc(&m->arena, sizeof *s->u.status);
+        s->u.status = sampler;
         memset(s->u.status, 0, sizeof *s->u.status);
         break;
     default: s->u.counter = 0; break;
@@ -154,6 +272,8 @@ vn_series_t *vn_series_map_upsert(vn_series_map_t *m, uint32_t hash, uint8_t typ
     m->slots[i] = s;
     m->hashes[i] = hash;
     m->count++;
+    if (type < VN_MT__COUNT && scope < 3)
+        m->by_type_scope[type][scope]++;
     m->bytes += cost;
     if (m->count * 2 > m->cap)
         grow(m);

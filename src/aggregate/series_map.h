@@ -3,9 +3,17 @@
  * table of vn_series_t keyed by (type, scope, key bytes).
  *
  * A map is owned by one thread at a time (the worker while the interval is
- * open, then the flusher after the swap). Series and their keys live in the
- * map's arena and die with the map; samplers that own heap memory (digests,
- * HLLs, status strings) are released by vn_series_map_free.
+ * open, then the flusher after the swap). Series, their keys and their sampler
+ * structs live in the map's blocks (mmap'ed, in insertion order) and die with
+ * the map; samplers that own heap memory (digests, HLLs, status strings) are
+ * released by vn_series_map_free or by the draining walk (vn_series_map_take).
+ *
+ * Flush (issue 22): the flusher needs no lookups once the interval is closed,
+ * so it drops the hash table first (vn_series_map_drop_index: ~24 bytes a
+ * series back at once) and then takes the series in insertion order
+ * (vn_series_map_take): a sequential read instead of one cache miss per
+ * series, and each block goes back to the kernel as soon as it is walked, so
+ * the map shrinks while the flush output grows.
  */
 #ifndef VN_AGGREGATE_SERIES_MAP_H
 #define VN_AGGREGATE_SERIES_MAP_H
@@ -15,7 +23,7 @@
 #include <stdbool.h>
 
 #include "aggregate/samplers.h"
-#include "core/arena.h"
+#include "core/metric.h"
 
 typedef struct vn_series {
     uint32_t hash;
@@ -89,8 +97,13 @@ typedef struct vn_series_map {
     uint64_t refused_bytes; /* upserts and status updates refused by max_bytes */
     size_t n_overflow;
     vn_series_overflow_t overflow[VN_OVERFLOW_NAMES + 1]; /* last slot: every other name */
-    vn_arena_t arena;
-    bool samplers_released; /* every series' sampler already released (vn_series_release_sampler): free skips them */
+    /* series per type x scope (types and scopes in range only): the flush's
+     * report, without a pass over the slots that misses the cache per series */
+    size_t by_type_scope[VN_MT__COUNT][3];
+    struct vn_series_block *blocks; /* oldest first: insertion order; see vn_series_map_take */
+    struct vn_series_block *last;   /* where new series go */
+    size_t take_off;                /* vn_series_map_take's offset in blocks (the oldest block) */
+    vn_series_t *taken;             /* returned by the last take: its sampler is released by the next */
 } vn_series_map_t;
 
 /**
@@ -108,9 +121,25 @@ void vn_series_map_free(vn_series_map_t *m);
  * series keeps its key and type but its sampler reads as empty afterwards.
  * Idempotent. Lets the flush release each series right after generating its
  * outputs, while its memory is still in cache, instead of in a second pass
- * over the whole map (set m->samplers_released once every series is done).
+ * over the whole map (vn_series_map_take does this for the series it walks).
  */
 void vn_series_release_sampler(vn_series_t *s);
+
+/**
+ * Frees the hash table (slots, hashes; cap becomes 0): no upsert or slot
+ * iteration afterwards, only vn_series_map_take and vn_series_map_free. For the
+ * flusher, once forwarding and tallying (which iterate the slots) are done.
+ */
+void vn_series_map_drop_index(vn_series_map_t *m);
+
+/**
+ * Draining walk in insertion order: returns the next series, or NULL when
+ * every series has been taken. The series returned stays valid until the next
+ * call; that call releases its sampler (vn_series_release_sampler) and gives
+ * back each block once it is walked. Works with or without the index, but an
+ * upsert after the first take is not allowed.
+ */
+vn_series_t *vn_series_map_take(vn_series_map_t *m);
 
 /**
  * Finds the series for (type, scope, key) or creates it (zeroed sampler,

@@ -602,6 +602,19 @@ double vn_tdigest_quantile(vn_tdigest_t *td, double q)
     return td->_max; /* only reachable through rounding in the weight sums */
 }
 
+bool vn_tdigest_single(const vn_tdigest_t *td, double *x)
+{
+    /* One centroid: quantile() is lerp(min, max, t) with t in [0, 1], so x
+     * exactly when min == max; q == 1 returns max. A pending sample folds
+     * into one centroid of its own (positive) weight. */
+    bool one = (td->_n_main == 0 && td->_n_temp == 1 && td->_temp_w > 0) ||
+               (td->_n_main == 1 && td->_n_temp == 0 && td->_main_w > 0 && isfinite(td->_main_w));
+    if (!one || td->_min != td->_max || !isfinite(td->_min))
+        return false;
+    *x = td->_min;
+    return true;
+}
+
 double vn_tdigest_cdf(vn_tdigest_t *td, double x)
 {
     if (isnan(x))

@@ -138,6 +138,15 @@ vn_err_t vn_tdigest_merge(vn_tdigest_t *dst, vn_tdigest_t *src);
  */
 double vn_tdigest_quantile(vn_tdigest_t *td, double q);
 
+/**
+ * True when td holds one pending sample or one centroid of positive weight,
+ * and min == max == *x (finite): then vn_tdigest_quantile(td, q) is *x for
+ * q == 1 and *x + 0.0 for q in [0, 1) (the interpolation adds 0, which turns
+ * -0 into +0), without folding. The flush's shortcut for the common series
+ * that saw one sample in its interval (no sort, no fold, no scale function).
+ */
+bool vn_tdigest_single(const vn_tdigest_t *td, double *x);
+
 /** Fraction of the weight below x (docs/behaviour.md W2.1): 0 if x <= min, 1 if x >= max,
  *  NaN if empty or x is NaN. */
 double vn_tdigest_cdf(vn_tdigest_t *td, double x);

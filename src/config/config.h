@@ -12,7 +12,8 @@
  * unset), and the [v13] flat sink keys have been translated into metric_sinks
  * entries (after the v14 entries). Implementation: config.c (load order),
  * config_keys.c (the key table: YAML key, Go field / env name, type, default),
- * config_yaml.c (sink blocks, routing), config_dump.c, duration.c.
+ * config_yaml.c (YAML node readers), config_sections.c (sink blocks, sources, routing),
+ * config_kv.c (lists, kv vectors), config_dump.c, duration.c.
  */
 #ifndef VN_CONFIG_CONFIG_H
 #define VN_CONFIG_CONFIG_H

@@ -112,15 +112,21 @@ const vn_config_key_t *vn_cfg__schema_find(const vn_config_schema_t *s, const ch
 bool vn_cfg__schema_is_group(const vn_config_schema_t *s, const char *k);
 /** A key's value is never printed: VN_KF_SECRET or a secret-sounding name. */
 bool vn_cfg__secret_key(const vn_config_key_t *k);
-/** Tag matchers ({kind, value, unset}) from a YAML list into *arr / *n (config_yaml.c). */
+/** Tag matchers ({kind, value, unset}) from a YAML list into *arr / *n (config_sections.c). */
 vn_err_t vn_cfg__parse_tag_matchers(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_t *node, const char *where,
                                     vn_tag_matcher_t **arr, size_t *n);
 const vn_config_key_t *vn_cfg__find_key(const char *path);
 /** "VENEUR_" + Go path upper-cased with '.' -> '_'. */
 void vn_cfg__env_name(const vn_config_key_t *k, char *buf, size_t cap);
 
-/* ---- YAML helpers and structured keys (config_yaml.c) ---- */
+/* ---- YAML node readers (config_yaml.c) ---- */
 bool vn_cfg__is_null(const yaml_node_t *n);
+/** A scalar's text ("" for null); borrowed from the document. */
+const char *vn_cfg__scalar_text(const yaml_node_t *n);
+/** Item i of a sequence node (i below its length), borrowed from the document. */
+yaml_node_t *vn_cfg__seq_item(yaml_document_t *doc, yaml_node_t *seq, size_t i);
+/** node is a list of at most VN_CFG_MAX_ITEMS items (*n: how many), else an error naming where. */
+vn_err_t vn_cfg__seq_check(vn_cfg_loader_t *ld, yaml_node_t *node, const char *where, size_t *n);
 /** Counts a node visit; false (with error set) once the budget is spent. */
 bool vn_cfg__visit(vn_cfg_loader_t *ld);
 /** One effective key of a mapping; key text and node are borrowed from the document. */
@@ -140,10 +146,14 @@ vn_err_t vn_cfg__unknown_key(vn_cfg_loader_t *ld, const char *key);
 /** Flattens node under prefix into out (docs/behaviour.md 4.1: nested maps join with '.', items by index). */
 vn_err_t vn_cfg__flatten(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_t *node, const char *prefix,
                          int depth, vn_kvvec_t *out);
+/** Scalar sequence -> owned string array (null -> empty). */
+vn_err_t vn_cfg__node_strlist(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_t *node, const char *where,
+                              vn_strlist_t *out);
 /** Go's envconfig overrides of one sink's (span: span sink's) keys (config_sinks.c). */
 void vn_cfg__apply_sink_env(vn_cfg_loader_t *ld, vn_sink_config_t *sc, bool span);
 /** The [v13] flat keys -> span_sinks and metric_sinks entries (config_sinks.c). */
 vn_err_t vn_cfg__translate_v13(vn_cfg_loader_t *ld);
+/* ---- structured sections (config_sections.c) ---- */
 /** metric_sinks or span_sinks (section) into *arr / *n. */
 vn_err_t vn_cfg__parse_sinks(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_t *node, const char *section,
                              vn_sink_config_t **arr, size_t *n);
@@ -151,11 +161,8 @@ vn_err_t vn_cfg__parse_sinks(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_nod
 vn_err_t vn_cfg__parse_sources(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_t *node,
                                vn_source_config_t **arr, size_t *n);
 vn_err_t vn_cfg__parse_routing(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_t *node);
-/** Scalar sequence -> owned string array (null -> empty). */
-vn_err_t vn_cfg__node_strlist(vn_cfg_loader_t *ld, yaml_document_t *doc, yaml_node_t *node, const char *where,
-                              vn_strlist_t *out);
 
-/* ---- kv / list helpers (config_yaml.c) ---- */
+/* ---- kv / list helpers (config_kv.c) ---- */
 void vn_cfg__kv_free(vn_kv_t *kv);
 void vn_cfg__kvvec_free(vn_kvvec_t *v);
 /** Appends a copy; list items are taken over (ownership) when list != NULL. */

@@ -97,16 +97,14 @@ static void note_overflow(vn_flusher_t *f, const vn_series_map_t *m)
     }
 }
 
-/* Series per type and scope, Go's worker.metrics_flushed_total{metric_type} (one pass over the slots). */
+/* Series per type and scope, Go's worker.metrics_flushed_total{metric_type} (counted by each map at insert). */
 static void tally(vn_series_map_t **maps, size_t n, vn_flush_report_t *r)
 {
     memset(r, 0, sizeof *r);
     for (size_t w = 0; w < n; w++)
-        for (size_t i = 0; maps[w] && i < maps[w]->cap; i++) {
-            const vn_series_t *s = maps[w]->slots[i];
-            if (s && s->type < VN_MT__COUNT && s->scope < 3)
-                r->by_type_scope[s->type][s->scope]++;
-        }
+        for (size_t t = 0; maps[w] && t < VN_MT__COUNT; t++)
+            for (size_t sc = 0; sc < 3; sc++)
+                r->by_type_scope[t][sc] += maps[w]->by_type_scope[t][sc];
 }
 
 /* Debug hook for the watchdog's e2e test: VENEUR_TEST_WEDGE_FLUSH=N makes the
@@ -162,19 +160,19 @@ static void flush_once(vn_flusher_t *f, double tick_mono)
     vn_flush_report_t rep;
     if (f->o.on_flush)
         tally(maps, f->o.nworkers, &rep);
+    /* Lookups are over: the tables go back before any output is built. */
+    for (size_t w = 0; w < f->o.nworkers; w++)
+        if (maps[w])
+            vn_series_map_drop_index(maps[w]);
     for (size_t w = 0; w < f->o.nworkers; w++) {
         vn_series_map_t *m = maps[w];
         if (!m)
             continue;
-        for (size_t at = 0; at < m->cap;) {
-            at = vn_flush_generate_consume(m, at, VN_FLUSH_CHUNK_MAX_METRICS, VN_FLUSH_CHUNK_MAX_BYTES, &f->rules,
-                                           ts, &out);
-            if (out.n >= VN_FLUSH_CHUNK_MAX_METRICS || vn_flush_output_bytes(&out) >= VN_FLUSH_CHUNK_MAX_BYTES) {
-                metrics += out.n;
-                deliver(f, &out, &info, wait_until);
-            }
+        while (!vn_flush_generate_drain(m, VN_FLUSH_CHUNK_MAX_METRICS, VN_FLUSH_CHUNK_MAX_BYTES, &f->rules, ts,
+                                        &out)) {
+            metrics += out.n;
+            deliver(f, &out, &info, wait_until);
         }
-        m->samplers_released = true; /* every slot walked: each series released as it was generated */
         vn_series_map_free(m);
     }
     metrics += out.n;

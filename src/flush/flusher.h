@@ -124,13 +124,14 @@ size_t vn_flush_generate_from(const vn_series_map_t *map, size_t start, size_t l
 size_t vn_flush_generate_bounded(const vn_series_map_t *map, size_t start, size_t max_metrics, size_t max_bytes,
                                  const vn_flush_rules_t *rules, int64_t timestamp, vn_flush_output_t *out);
 /**
- * Like vn_flush_generate_bounded, and releases each series' sampler
- * (vn_series_release_sampler) once its outputs are generated; the map is for
- * vn_series_map_free only afterwards. The flusher's path: one pass over the
- * series instead of two. A caller that walked every slot from 0 to map->cap
- * sets map->samplers_released so the free skips its own pass.
+ * The flusher's path: generates from the series not yet taken
+ * (vn_series_map_take: insertion order, each sampler released and each block
+ * given back once walked), stopping once out holds max_metrics or max_bytes
+ * (checked between series, as vn_flush_generate_bounded). Returns true when
+ * map has no series left; map is then for vn_series_map_free only. Works
+ * after vn_series_map_drop_index, which the flusher calls first.
  */
-size_t vn_flush_generate_consume(vn_series_map_t *map, size_t start, size_t max_metrics, size_t max_bytes,
-                                 const vn_flush_rules_t *rules, int64_t timestamp, vn_flush_output_t *out);
+bool vn_flush_generate_drain(vn_series_map_t *map, size_t max_metrics, size_t max_bytes, const vn_flush_rules_t *r,
+                             int64_t timestamp, vn_flush_output_t *out);
 
 #endif

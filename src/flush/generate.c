@@ -178,83 +178,81 @@ size_t vn_flush_generate_from(const vn_series_map_t *map, size_t start, size_t l
     return vn_flush_generate_bounded(map, start, limit, SIZE_MAX, r, ts, o);
 }
 
-static size_t generate(const vn_series_map_t *map, size_t start, size_t max_metrics, size_t max_bytes,
-                       const vn_flush_rules_t *r, int64_t ts, vn_flush_output_t *o, bool consume);
+/* The outputs of one series (docs/behaviour.md 2.7 table at the top). */
+static void gen_series(vn_series_t *s, const vn_flush_rules_t *r, int64_t ts, vn_flush_output_t *o)
+{
+    split_t k;
+    bool global_scope = s->scope == VN_SCOPE_GLOBAL;
+    switch ((vn_mtype_t)s->type) {
+    case VN_MT_COUNTER:
+        if (global_scope && r->is_local)
+            break; /* forwarded */
+        split_key(s, o, &k);
+        emit(o, &k, NULL, s->u.counter, VN_IM_COUNTER, ts, r->hostname);
+        break;
+    case VN_MT_GAUGE:
+        if (global_scope && r->is_local)
+            break;
+        split_key(s, o, &k);
+        emit(o, &k, NULL, s->u.gauge, VN_IM_GAUGE, ts, r->hostname);
+        break;
+    case VN_MT_HISTOGRAM:
+    case VN_MT_TIMER:
+        if (global_scope) {
+            if (r->is_local)
+                break;
+            split_key(s, o, &k);
+            emit_histo(o, &k, s->u.histo, r, true, true, ts);
+        } else if (s->scope == VN_SCOPE_LOCAL) {
+            split_key(s, o, &k);
+            emit_histo(o, &k, s->u.histo, r, true, false, ts);
+        } else {
+            split_key(s, o, &k);
+            emit_histo(o, &k, s->u.histo, r, !r->is_local, false, ts);
+        }
+        break;
+    case VN_MT_SET:
+        if (s->scope != VN_SCOPE_LOCAL && r->is_local)
+            break;
+        split_key(s, o, &k);
+        emit(o, &k, NULL, (double)vn_hll_estimate(s->u.set), VN_IM_GAUGE, ts, r->hostname);
+        break;
+    case VN_MT_STATUS: {
+        split_key(s, o, &k);
+        vn_status_t *st = s->u.status;
+        const char *host =
+            st->hostname ? vn_arena_strndup(&o->arena, st->hostname, strlen(st->hostname)) : r->hostname;
+        emit(o, &k, NULL, st->value, VN_IM_STATUS, ts, host);
+        o->m[o->n - 1].message = st->message ? vn_arena_strndup(&o->arena, st->message, strlen(st->message)) : "";
+        break;
+    }
+    default: break;
+    }
+}
 
 size_t vn_flush_generate_bounded(const vn_series_map_t *map, size_t start, size_t max_metrics, size_t max_bytes,
                                  const vn_flush_rules_t *r, int64_t ts, vn_flush_output_t *o)
 {
-    return generate(map, start, max_metrics, max_bytes, r, ts, o, false);
-}
-
-size_t vn_flush_generate_consume(vn_series_map_t *map, size_t start, size_t max_metrics, size_t max_bytes,
-                                 const vn_flush_rules_t *r, int64_t ts, vn_flush_output_t *o)
-{
-    return generate(map, start, max_metrics, max_bytes, r, ts, o, true);
-}
-
-static size_t generate(const vn_series_map_t *map, size_t start, size_t max_metrics, size_t max_bytes,
-                       const vn_flush_rules_t *r, int64_t ts, vn_flush_output_t *o, bool consume)
-{
     size_t i;
     for (i = start; i < map->cap && o->n < max_metrics && vn_flush_output_bytes(o) < max_bytes; i++) {
-        /* Slots are in hash order, series in arena (insertion) order: every
-         * series read is a cache miss. Touching one a few slots ahead overlaps
-         * those misses (the loop was ~90 % stalls on s->type at 1 M series). */
+        /* Slots are in hash order, series in insertion order: every series
+         * read is a cache miss. Touching one a few slots ahead overlaps them. */
         if (i + VN_FLUSH_PREFETCH < map->cap && map->slots[i + VN_FLUSH_PREFETCH])
             __builtin_prefetch(map->slots[i + VN_FLUSH_PREFETCH]);
-        vn_series_t *s = map->slots[i];
-        if (!s)
-            continue;
-        split_t k;
-        bool global_scope = s->scope == VN_SCOPE_GLOBAL;
-        switch ((vn_mtype_t)s->type) {
-        case VN_MT_COUNTER:
-            if (global_scope && r->is_local)
-                break; /* forwarded */
-            split_key(s, o, &k);
-            emit(o, &k, NULL, s->u.counter, VN_IM_COUNTER, ts, r->hostname);
-            break;
-        case VN_MT_GAUGE:
-            if (global_scope && r->is_local)
-                break;
-            split_key(s, o, &k);
-            emit(o, &k, NULL, s->u.gauge, VN_IM_GAUGE, ts, r->hostname);
-            break;
-        case VN_MT_HISTOGRAM:
-        case VN_MT_TIMER:
-            if (global_scope) {
-                if (r->is_local)
-                    break;
-                split_key(s, o, &k);
-                emit_histo(o, &k, s->u.histo, r, true, true, ts);
-            } else if (s->scope == VN_SCOPE_LOCAL) {
-                split_key(s, o, &k);
-                emit_histo(o, &k, s->u.histo, r, true, false, ts);
-            } else {
-                split_key(s, o, &k);
-                emit_histo(o, &k, s->u.histo, r, !r->is_local, false, ts);
-            }
-            break;
-        case VN_MT_SET:
-            if (s->scope != VN_SCOPE_LOCAL && r->is_local)
-                break;
-            split_key(s, o, &k);
-            emit(o, &k, NULL, (double)vn_hll_estimate(s->u.set), VN_IM_GAUGE, ts, r->hostname);
-            break;
-        case VN_MT_STATUS: {
-            split_key(s, o, &k);
-            vn_status_t *st = s->u.status;
-            const char *host = st->hostname ? vn_arena_strndup(&o->arena, st->hostname, strlen(st->hostname))
-                                            : r->hostname;
-            emit(o, &k, NULL, st->value, VN_IM_STATUS, ts, host);
-            o->m[o->n - 1].message = st->message ? vn_arena_strndup(&o->arena, st->message, strlen(st->message)) : "";
-            break;
-        }
-        default: break;
-        }
-        if (consume)
-            vn_series_release_sampler(s); /* its memory is hot now; the map's free skips it */
+        if (map->slots[i])
+            gen_series(map->slots[i], r, ts, o);
     }
     return i;
+}
+
+bool vn_flush_generate_drain(vn_series_map_t *map, size_t max_metrics, size_t max_bytes, const vn_flush_rules_t *r,
+                             int64_t ts, vn_flush_output_t *o)
+{
+    while (o->n < max_metrics && vn_flush_output_bytes(o) < max_bytes) {
+        vn_series_t *s = vn_series_map_take(map);
+        if (!s)
+            return true;
+        gen_series(s, r, ts, o);
+    }
+    return false;
 }

@@ -23,6 +23,10 @@
  *    HELP for a family, a duplicate label name and `__name__` are errors.
  * Error messages reuse Go's wording so logs read the same for both tools.
  *
+ * This file reads the text (tokens, lines, the family/sample rules above);
+ * prom_text_series.c holds the document being assembled (family index,
+ * series by label set, points).
+ *
  * Invariants: labels of one series are contiguous in doc->labels (a line's
  * labels are appended, then dropped again when the line joins an existing
  * summary/histogram series); points of a series are a linked list because
@@ -39,8 +43,8 @@
 #include <strings.h>
 
 #include "core/gonum.h"
-#include "core/hash.h"
 #include "core/xalloc.h"
+#include "parse/prom_text_internal.h"
 
 /* ------------------------------------------------------------ small helpers */
 
@@ -69,10 +73,6 @@ static const char *token_end(const char *p, const char *eol)
     return p;
 }
 
-static bool has_suffix(vn_str_t s, const char *suf, size_t n)
-{
-    return s.len > n && memcmp(s.p + s.len - n, suf, n) == 0;
-}
 
 /* utf8.ValidString: no overlong forms, no surrogates, nothing past U+10FFFF. */
 static bool utf8_valid(const unsigned char *s, size_t n)
@@ -187,13 +187,8 @@ static const char *name_end(const char *p, const char *eol)
 
 /* ------------------------------------------------------------ parse state */
 
-typedef struct pstate {
-    vn_prom_doc_t *d;
-    vn_prom_error_t *err;
-    uint32_t line;
-} pstate_t;
 
-__attribute__((format(printf, 3, 4))) static vn_err_t fail(pstate_t *ps, vn_err_t code, const char *fmt, ...)
+vn_err_t vn_prom__fail(pstate_t *ps, vn_err_t code, const char *fmt, ...)
 {
     if (ps->err) {
         ps->err->line = ps->line;
@@ -211,236 +206,10 @@ static vn_err_t bad_escape(pstate_t *ps, const char *bs, const char *eol)
 {
     char q[16];
     quote_char(q, sizeof q, bs + 1 < eol ? (unsigned char)bs[1] : '\n');
-    return fail(ps, VN_ERR_PARSE, "invalid escape sequence '\\%.*s'", (int)strlen(q) - 2, q + 1);
+    return vn_prom__fail(ps, VN_ERR_PARSE, "invalid escape sequence '\\%.*s'", (int)strlen(q) - 2, q + 1);
 }
 
-/* Makes room for one more element of an array capped at max elements. */
-static bool grow(void **arr, uint32_t *cap, uint32_t used, uint32_t max, size_t elem)
-{
-    if (used < *cap)
-        return true;
-    if (used >= max)
-        return false;
-    uint64_t ncap = *cap ? (uint64_t)*cap * 2 : 64;
-    if (ncap > max)
-        ncap = max;
-    *arr = vn_xrealloc(*arr, (size_t)ncap * elem);
-    *cap = (uint32_t)ncap;
-    return true;
-}
 
-/* ------------------------------------------------------------ family index */
-
-static uint64_t name_hash(vn_str_t s) { return vn_fnv1a64(s.p, s.len); }
-
-static void fam_rehash(vn_prom_doc_t *d, uint32_t slots)
-{
-    free(d->_fam_index);
-    d->_fam_index = vn_xcalloc(slots, sizeof *d->_fam_index);
-    d->_fam_mask = slots - 1;
-    for (uint32_t i = 0; i < d->nfamilies; i++) {
-        uint64_t h = name_hash(d->families[i].name);
-        uint32_t j = (uint32_t)h & d->_fam_mask;
-        while (d->_fam_index[j])
-            j = (j + 1) & d->_fam_mask;
-        d->_fam_index[j] = i + 1;
-    }
-}
-
-static uint32_t fam_lookup(const vn_prom_doc_t *d, vn_str_t name)
-{
-    if (!d->_fam_index)
-        return VN_PROM_NONE;
-    uint32_t j = (uint32_t)name_hash(name) & d->_fam_mask;
-    for (uint32_t v; (v = d->_fam_index[j]) != 0; j = (j + 1) & d->_fam_mask)
-        if (vn_str_eq(d->families[v - 1].name, name))
-            return v - 1;
-    return VN_PROM_NONE;
-}
-
-static vn_err_t fam_create(pstate_t *ps, vn_str_t name, uint32_t *out)
-{
-    vn_prom_doc_t *d = ps->d;
-    if (!grow((void **)&d->families, &d->_cap_families, d->nfamilies, d->_lim.max_families,
-              sizeof *d->families))
-        return fail(ps, VN_ERR_TOO_LARGE, "too many metric families (limit %u)", d->_lim.max_families);
-    uint32_t idx = d->nfamilies++;
-    d->families[idx] = (vn_prom_family_t){
-        .name = name, .type = VN_PROM_UNTYPED, .series_head = VN_PROM_NONE, .series_tail = VN_PROM_NONE};
-    /* keep the load factor at or below 1/2 */
-    if (!d->_fam_index || (uint64_t)d->nfamilies * 2 > (uint64_t)d->_fam_mask + 1) {
-        uint32_t slots = d->_fam_index ? (d->_fam_mask + 1) * 2 : 256;
-        fam_rehash(d, slots);
-    } else {
-        uint32_t j = (uint32_t)name_hash(name) & d->_fam_mask;
-        while (d->_fam_index[j])
-            j = (j + 1) & d->_fam_mask;
-        d->_fam_index[j] = idx + 1;
-    }
-    *out = idx;
-    return VN_OK;
-}
-
-/* What a line's name means for its family (Go setOrCreateCurrentMF). */
-enum { ROLE_PLAIN = 0, ROLE_COUNT, ROLE_SUM };
-
-static vn_err_t fam_for_name(pstate_t *ps, vn_str_t name, uint32_t *fam, int *role)
-{
-    vn_prom_doc_t *d = ps->d;
-    *role = ROLE_PLAIN;
-    uint32_t f = fam_lookup(d, name);
-    if (f != VN_PROM_NONE) {
-        *fam = f;
-        return VN_OK;
-    }
-    bool cnt = has_suffix(name, "_count", 6), sum = has_suffix(name, "_sum", 4);
-    if (cnt || sum) {
-        f = fam_lookup(d, vn_str(name.p, name.len - (cnt ? 6 : 4)));
-        if (f != VN_PROM_NONE &&
-            (d->families[f].type == VN_PROM_SUMMARY || d->families[f].type == VN_PROM_HISTOGRAM)) {
-            *fam = f;
-            *role = cnt ? ROLE_COUNT : ROLE_SUM;
-            return VN_OK;
-        }
-    } else if (has_suffix(name, "_bucket", 7)) {
-        f = fam_lookup(d, vn_str(name.p, name.len - 7));
-        if (f != VN_PROM_NONE && d->families[f].type == VN_PROM_HISTOGRAM) {
-            *fam = f;
-            return VN_OK;
-        }
-    }
-    return fam_create(ps, name, fam);
-}
-
-/* ------------------------------------------------------------ series by label set */
-
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ull;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebull;
-    x ^= x >> 31;
-    return x;
-}
-
-/* Order-independent: the label set {a,b} hashes like {b,a}. */
-static uint64_t sig_hash(uint32_t fam, const vn_prom_label_t *l, uint32_t n)
-{
-    uint64_t acc = mix64(fam + 0x9e3779b97f4a7c15ull);
-    for (uint32_t i = 0; i < n; i++) {
-        uint64_t h = vn_fnv1a64(l[i].name.p, l[i].name.len);
-        h = mix64(h ^ vn_fnv1a64(l[i].value.p, l[i].value.len) * 31);
-        acc += h;
-    }
-    return mix64(acc);
-}
-
-static bool same_set(const vn_prom_doc_t *d, const vn_prom_series_t *s, const vn_prom_label_t *l, uint32_t n)
-{
-    if (s->nlabels != n)
-        return false;
-    const vn_prom_label_t *o = d->labels + s->label_off;
-    for (uint32_t i = 0; i < n; i++) {
-        uint32_t k = 0;
-        while (k < n && !vn_str_eq(o[k].name, l[i].name))
-            k++;
-        if (k == n || !vn_str_eq(o[k].value, l[i].value))
-            return false;
-    }
-    return true;
-}
-
-static void sig_insert(vn_prom_doc_t *d, uint32_t sidx)
-{
-    uint32_t j = (uint32_t)d->series[sidx]._sig & d->_sig_mask;
-    while (d->_sig_index[j])
-        j = (j + 1) & d->_sig_mask;
-    d->_sig_index[j] = sidx + 1;
-}
-
-static void sig_add(vn_prom_doc_t *d, uint32_t sidx)
-{
-    d->_sig_used++;
-    if (!d->_sig_index || (uint64_t)d->_sig_used * 2 > (uint64_t)d->_sig_mask + 1) {
-        uint32_t slots = d->_sig_index ? (d->_sig_mask + 1) * 2 : 256;
-        free(d->_sig_index);
-        d->_sig_index = vn_xcalloc(slots, sizeof *d->_sig_index);
-        d->_sig_mask = slots - 1;
-        for (uint32_t i = 0; i < d->nseries; i++) /* only summary/histogram series are indexed */
-            if (i != sidx && d->series[i]._sig != 0)
-                sig_insert(d, i);
-    }
-    sig_insert(d, sidx);
-}
-
-static uint32_t sig_lookup(const vn_prom_doc_t *d, uint32_t fam, uint64_t sig, const vn_prom_label_t *l,
-                           uint32_t n)
-{
-    if (!d->_sig_index)
-        return VN_PROM_NONE;
-    for (uint32_t j = (uint32_t)sig & d->_sig_mask, v; (v = d->_sig_index[j]) != 0;
-         j = (j + 1) & d->_sig_mask) {
-        const vn_prom_series_t *s = &d->series[v - 1];
-        if (s->_sig == sig && s->family == fam && same_set(d, s, l, n))
-            return v - 1;
-    }
-    return VN_PROM_NONE;
-}
-
-/* ------------------------------------------------------------ lines */
-
-static vn_err_t new_series(pstate_t *ps, uint32_t fam, uint32_t label_off, uint32_t nlabels, uint64_t sig,
-                           uint32_t *out)
-{
-    vn_prom_doc_t *d = ps->d;
-    if (!grow((void **)&d->series, &d->_cap_series, d->nseries, d->_lim.max_series, sizeof *d->series))
-        return fail(ps, VN_ERR_TOO_LARGE, "too many series (limit %u)", d->_lim.max_series);
-    uint32_t idx = d->nseries++;
-    d->series[idx] = (vn_prom_series_t){.label_off = label_off,
-                                        .nlabels = nlabels,
-                                        .point_head = VN_PROM_NONE,
-                                        .point_tail = VN_PROM_NONE,
-                                        .next = VN_PROM_NONE,
-                                        .family = fam,
-                                        .line = ps->line,
-                                        ._sig = sig};
-    vn_prom_family_t *f = &d->families[fam];
-    if (f->series_tail == VN_PROM_NONE)
-        f->series_head = idx;
-    else
-        d->series[f->series_tail].next = idx;
-    f->series_tail = idx;
-    f->nseries++;
-    if (sig != 0)
-        sig_add(d, idx);
-    *out = idx;
-    return VN_OK;
-}
-
-static vn_err_t add_point(pstate_t *ps, uint32_t sidx, double bound, double value)
-{
-    vn_prom_doc_t *d = ps->d;
-    if (!grow((void **)&d->points, &d->_cap_points, d->npoints, d->_lim.max_points, sizeof *d->points))
-        return fail(ps, VN_ERR_TOO_LARGE, "too many quantiles/buckets (limit %u)", d->_lim.max_points);
-    uint32_t idx = d->npoints++;
-    d->points[idx] = (vn_prom_point_t){bound, value, VN_PROM_NONE};
-    vn_prom_series_t *s = &d->series[sidx];
-    if (s->point_tail == VN_PROM_NONE)
-        s->point_head = idx;
-    else
-        d->points[s->point_tail].next = idx;
-    s->point_tail = idx;
-    s->npoints++;
-    return VN_OK;
-}
-
-/*
- * Reads `"..."` starting at the opening quote; *val gets the bytes between the
- * quotes. Escapes allowed: \" \\ \n (Go readTokenAsLabelValue).
- *   a="x\"y"
- *     ^^^^^^^ consumed; returns the position after the closing quote
- */
 static vn_err_t read_label_value(pstate_t *ps, const char *p, const char *eol, vn_str_t *val, bool *escaped,
                                  const char **after)
 {
@@ -464,7 +233,7 @@ static vn_err_t read_label_value(pstate_t *ps, const char *p, const char *eol, v
     }
     char q[128];
     quote(q, sizeof q, start, (size_t)(eol - start));
-    return fail(ps, VN_ERR_PARSE, "label value %s contains unescaped new-line", q);
+    return vn_prom__fail(ps, VN_ERR_PARSE, "label value %s contains unescaped new-line", q);
 }
 
 /* `# HELP name text` / `# TYPE name type` (p is just after '#'). */
@@ -489,10 +258,10 @@ static vn_err_t comment_line(pstate_t *ps, const char *p, const char *eol)
     if (p == eol)
         return VN_OK; /* a name and nothing else is not an error in Go */
     if (!is_blank(*p))
-        return fail(ps, VN_ERR_PARSE, "invalid metric name in comment");
+        return vn_prom__fail(ps, VN_ERR_PARSE, "invalid metric name in comment");
     uint32_t fam;
     int role;
-    vn_err_t rc = fam_for_name(ps, vn_str(name, (size_t)(p - name)), &fam, &role);
+    vn_err_t rc = vn_prom__fam_for_name(ps, vn_str(name, (size_t)(p - name)), &fam, &role);
     if (rc != VN_OK)
         return rc;
     p = skip_blanks(p, eol);
@@ -505,7 +274,7 @@ static vn_err_t comment_line(pstate_t *ps, const char *p, const char *eol)
          *          ^^^^^^^^^^^^^^^^^^^^^^^^^^^ only \\ and \n are escapes */
         if (f->has_help) {
             quote(q, sizeof q, f->name.p, f->name.len);
-            return fail(ps, VN_ERR_PARSE, "second HELP line for metric name %s", q);
+            return vn_prom__fail(ps, VN_ERR_PARSE, "second HELP line for metric name %s", q);
         }
         bool esc = false;
         for (const char *s = p; s < eol; s++) {
@@ -523,8 +292,8 @@ static vn_err_t comment_line(pstate_t *ps, const char *p, const char *eol)
     }
     if (f->has_type) {
         quote(q, sizeof q, f->name.p, f->name.len);
-        return fail(ps, VN_ERR_PARSE, "second TYPE line for metric name %s, or TYPE reported after samples",
-                    q);
+        return vn_prom__fail(ps, VN_ERR_PARSE, "second TYPE line for metric name %s, or TYPE reported after samples",
+                             q);
     }
     const char *end = eol;
     while (end > p && is_blank(end[-1]))
@@ -567,28 +336,28 @@ static vn_err_t read_labels(pstate_t *ps, const vn_prom_family_t *f, const char 
         vn_str_t lname = vn_str(ln, (size_t)(p - ln));
         if (lname.len == 0) {
             quote(q, sizeof q, f->name.p, f->name.len);
-            return fail(ps, VN_ERR_PARSE, "invalid label name for metric %s", q);
+            return vn_prom__fail(ps, VN_ERR_PARSE, "invalid label name for metric %s", q);
         }
         if (vn_str_eq(lname, VN_STR_LIT("__name__")))
-            return fail(ps, VN_ERR_PARSE, "label name \"__name__\" is reserved");
+            return vn_prom__fail(ps, VN_ERR_PARSE, "label name \"__name__\" is reserved");
         bool special = (type == VN_PROM_SUMMARY && vn_str_eq(lname, VN_STR_LIT("quantile"))) ||
                        (type == VN_PROM_HISTOGRAM && vn_str_eq(lname, VN_STR_LIT("le")));
         p = skip_blanks(p, eol);
         if (p == eol || *p != '=') {
             quote_char(q, sizeof q, p == eol ? '\n' : (unsigned char)*p);
-            return fail(ps, VN_ERR_PARSE, "expected '=' after label name, found %s", q);
+            return vn_prom__fail(ps, VN_ERR_PARSE, "expected '=' after label name, found %s", q);
         }
         if (!special) {
             for (uint32_t i = label_off; i < d->nlabels; i++)
                 if (vn_str_eq(d->labels[i].name, lname)) {
                     quote(q, sizeof q, f->name.p, f->name.len);
-                    return fail(ps, VN_ERR_PARSE, "duplicate label names for metric %s", q);
+                    return vn_prom__fail(ps, VN_ERR_PARSE, "duplicate label names for metric %s", q);
                 }
         }
         p = skip_blanks(p + 1, eol);
         if (p == eol || *p != '"') {
             quote_char(q, sizeof q, p == eol ? '\n' : (unsigned char)*p);
-            return fail(ps, VN_ERR_PARSE, "expected '\"' at start of label value, found %s", q);
+            return vn_prom__fail(ps, VN_ERR_PARSE, "expected '\"' at start of label value, found %s", q);
         }
         vn_str_t val;
         bool escaped;
@@ -597,20 +366,20 @@ static vn_err_t read_labels(pstate_t *ps, const vn_prom_family_t *f, const char 
             return rc;
         if (!utf8_valid((const unsigned char *)val.p, val.len)) {
             quote(q, sizeof q, val.p, val.len);
-            return fail(ps, VN_ERR_PARSE, "invalid label value %s", q);
+            return vn_prom__fail(ps, VN_ERR_PARSE, "invalid label value %s", q);
         }
         if (special) {
             /* a quantile/le holding an escape cannot be a float anyway */
             if (!parse_value(val.p, val.len, bound)) {
                 quote(q, sizeof q, val.p, val.len);
-                return fail(ps, VN_ERR_PARSE, "expected float as value for '%s' label, got %s",
-                            type == VN_PROM_SUMMARY ? "quantile" : "le", q);
+                return vn_prom__fail(ps, VN_ERR_PARSE, "expected float as value for '%s' label, got %s",
+                                     type == VN_PROM_SUMMARY ? "quantile" : "le", q);
             }
         } else {
             if (d->nlabels - label_off >= d->_lim.max_labels)
-                return fail(ps, VN_ERR_TOO_LARGE, "more than %u labels on one line", d->_lim.max_labels);
-            if (!grow((void **)&d->labels, &d->_cap_labels, d->nlabels, UINT32_MAX - 1, sizeof *d->labels))
-                return fail(ps, VN_ERR_TOO_LARGE, "too many labels");
+                return vn_prom__fail(ps, VN_ERR_TOO_LARGE, "more than %u labels on one line", d->_lim.max_labels);
+            if (!vn_prom__grow((void **)&d->labels, &d->_cap_labels, d->nlabels, UINT32_MAX - 1, sizeof *d->labels))
+                return vn_prom__fail(ps, VN_ERR_TOO_LARGE, "too many labels");
             d->labels[d->nlabels++] = (vn_prom_label_t){lname, val, escaped};
         }
         p = skip_blanks(p, eol);
@@ -621,7 +390,7 @@ static vn_err_t read_labels(pstate_t *ps, const vn_prom_family_t *f, const char 
         if (p < eol && *p == '}')
             break;
         quote(q, sizeof q, val.p, val.len);
-        return fail(ps, VN_ERR_PARSE, "unexpected end of label value %s", q);
+        return vn_prom__fail(ps, VN_ERR_PARSE, "unexpected end of label value %s", q);
     }
     *after = skip_blanks(p + 1, eol); /* past the '}' */
     return VN_OK;
@@ -637,10 +406,10 @@ static vn_err_t sample_line(pstate_t *ps, const char *p, const char *eol)
     const char *name = p;
     p = name_end(p, eol);
     if (p == name)
-        return fail(ps, VN_ERR_PARSE, "invalid metric name");
+        return vn_prom__fail(ps, VN_ERR_PARSE, "invalid metric name");
     uint32_t fam;
     int role;
-    vn_err_t rc = fam_for_name(ps, vn_str(name, (size_t)(p - name)), &fam, &role);
+    vn_err_t rc = vn_prom__fam_for_name(ps, vn_str(name, (size_t)(p - name)), &fam, &role);
     if (rc != VN_OK)
         return rc;
     vn_prom_family_t *f = &d->families[fam];
@@ -662,15 +431,15 @@ static vn_err_t sample_line(pstate_t *ps, const char *p, const char *eol)
      * line joins the series with the same other labels if there is one. */
     uint32_t sidx = VN_PROM_NONE;
     if (grouped) {
-        uint64_t sig = sig_hash(fam, d->labels + label_off, nlabels);
+        uint64_t sig = vn_prom__sig_hash(fam, d->labels + label_off, nlabels);
         if (sig == 0)
             sig = 1; /* 0 marks "not indexed" */
-        sidx = sig_lookup(d, fam, sig, d->labels + label_off, nlabels);
+        sidx = vn_prom__sig_lookup(d, fam, sig, d->labels + label_off, nlabels);
         if (sidx != VN_PROM_NONE)
             d->nlabels = label_off; /* the first line's labels stand */
-        else if ((rc = new_series(ps, fam, label_off, nlabels, sig, &sidx)) != VN_OK)
+        else if ((rc = vn_prom__new_series(ps, fam, label_off, nlabels, sig, &sidx)) != VN_OK)
             return rc;
-    } else if ((rc = new_series(ps, fam, label_off, nlabels, 0, &sidx)) != VN_OK) {
+    } else if ((rc = vn_prom__new_series(ps, fam, label_off, nlabels, 0, &sidx)) != VN_OK) {
         return rc;
     }
 
@@ -681,7 +450,7 @@ static vn_err_t sample_line(pstate_t *ps, const char *p, const char *eol)
     double value;
     if (!parse_value(v, (size_t)(p - v), &value)) {
         quote(q, sizeof q, v, (size_t)(p - v));
-        return fail(ps, VN_ERR_PARSE, "expected float as value, got %s", q);
+        return vn_prom__fail(ps, VN_ERR_PARSE, "expected float as value, got %s", q);
     }
     vn_prom_series_t *s = &d->series[sidx];
     if (!grouped) {
@@ -693,7 +462,7 @@ static vn_err_t sample_line(pstate_t *ps, const char *p, const char *eol)
         s->sum = value;
         s->has_sum = true;
     } else if (!isnan(point_bound)) {
-        if ((rc = add_point(ps, sidx, point_bound, value)) != VN_OK)
+        if ((rc = vn_prom__add_point(ps, sidx, point_bound, value)) != VN_OK)
             return rc;
         s = &d->series[sidx];
     }
@@ -708,14 +477,14 @@ static vn_err_t sample_line(pstate_t *ps, const char *p, const char *eol)
     int64_t ts;
     if (vn_gonum_parse_int64(t, (size_t)(p - t), 10, &ts) != VN_GONUM_OK) {
         quote(q, sizeof q, t, (size_t)(p - t));
-        return fail(ps, VN_ERR_PARSE, "expected integer as timestamp, got %s", q);
+        return vn_prom__fail(ps, VN_ERR_PARSE, "expected integer as timestamp, got %s", q);
     }
     s->has_ts = true;
     s->ts_ms = ts;
     p = skip_blanks(p, eol);
     if (p != eol) {
         quote(q, sizeof q, p, (size_t)(eol - p));
-        return fail(ps, VN_ERR_PARSE, "spurious string after timestamp: %s", q);
+        return vn_prom__fail(ps, VN_ERR_PARSE, "spurious string after timestamp: %s", q);
     }
     return VN_OK;
 }
@@ -789,7 +558,7 @@ vn_err_t vn_prom_parse(vn_prom_doc_t *doc, const char *body, size_t len, vn_prom
             else
                 rc = sample_line(&ps, s, eol);
             if (rc == VN_OK && !nl)
-                rc = fail(&ps, VN_ERR_PARSE, "unexpected end of input stream");
+                rc = vn_prom__fail(&ps, VN_ERR_PARSE, "unexpected end of input stream");
             if (rc != VN_OK)
                 break;
         }

@@ -113,7 +113,11 @@ def fleet(go_locals=0):
         for _ in range(N):
             procs.append(Veneur(SYNC + 'forward_address: "127.0.0.1:%d"\n' % gport))
         for _ in range(go_locals):
-            procs.append(Veneur(SYNC + 'forward_address: "127.0.0.1:%d"\n' % gport, binary=GO_VENEUR, jsonl=False))
+            # Go v14 exits at start without a statsd address for its own client (nothing listens there),
+            # and with num_readers 0 (its default) it never opens its HTTP port.
+            stats = 'num_readers: 1\nstats_address: "127.0.0.1:%d"\n' % free_port(socket.SOCK_DGRAM)
+            procs.append(Veneur(SYNC + stats + 'forward_address: "127.0.0.1:%d"\n' % gport, binary=GO_VENEUR,
+                                jsonl=False))
     except Exception:
         for p in procs:
             p.stop()

@@ -32,6 +32,7 @@
 
 #include "../tls/tls_testcerts.h"
 
+#include "h2_fixture.h"
 /* ---- handler: counts, remembers each call's final status ---- */
 
 #define MAXC 64
@@ -99,62 +100,7 @@ static double fake_clock(void *ctx)
     return g_now;
 }
 
-/* ---- raw HTTP/2 client bytes ---- */
-
-typedef struct wire {
-    uint8_t *b;
-    size_t n, cap;
-} wire_t;
-
-static void put(wire_t *w, const void *p, size_t n)
-{
-    if (w->n + n > w->cap) {
-        w->cap = (w->n + n) * 2;
-        w->b = realloc(w->b, w->cap);
-    }
-    if (n)
-        memcpy(w->b + w->n, p, n);
-    w->n += n;
-}
-
-static void frame(wire_t *w, uint8_t type, uint8_t flags, uint32_t sid, const void *p, size_t n)
-{
-    uint8_t h[9] = {(uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n, type, flags,
-                    (uint8_t)(sid >> 24), (uint8_t)(sid >> 16), (uint8_t)(sid >> 8), (uint8_t)sid};
-    put(w, h, 9);
-    put(w, p, n);
-}
-
-static void preface(wire_t *w)
-{
-    put(w, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 24);
-    frame(w, 4, 0, 0, NULL, 0);
-    frame(w, 4, 1, 0, NULL, 0);
-}
-
-static void lit(wire_t *w, const char *name, const char *value)
-{
-    uint8_t z = 0, l;
-    put(w, &z, 1);
-    l = (uint8_t)strlen(name);
-    put(w, &l, 1);
-    put(w, name, l);
-    l = (uint8_t)strlen(value);
-    put(w, &l, 1);
-    put(w, value, l);
-}
-
-static void request(wire_t *w, uint32_t sid)
-{
-    wire_t h = {0};
-    lit(&h, ":method", "POST");
-    lit(&h, ":scheme", "http");
-    lit(&h, ":path", "/forwardrpc.Forward/SendMetricsV2");
-    lit(&h, ":authority", "t");
-    lit(&h, "content-type", "application/grpc");
-    frame(w, 1, 4, sid, h.b, h.n);
-    free(h.b);
-}
+/* ---- raw HTTP/2 client bytes (the buffer, preface, frames and requests: h2_fixture.h) ---- */
 
 static void end_stream(wire_t *w, uint32_t sid) { frame(w, 0, 1, sid, NULL, 0); }
 

@@ -31,6 +31,8 @@
 #include "intermetric.pb-c.h"
 #include "sinks/kafka_internal.h"
 
+#include "../kafka_fixture.h"
+
 #define TS 1700000000
 #define PRODUCE_API_KEY 0 /* Kafka protocol ApiKey of Produce requests */
 
@@ -39,11 +41,6 @@ static double now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static uint64_t st(_Atomic uint64_t *c)
-{
-    return atomic_load(c);
 }
 
 /* ---------------------------------------------------------------- encoding */
@@ -163,21 +160,6 @@ static void test_kafka__protobuf(void **state)
 
 /* ---------------------------------------------------------------- config */
 
-typedef struct kvs {
-    vn_kv_t kv[16];
-    char store[16][160];
-    size_t n;
-} kvs_t;
-
-static void kv_add(kvs_t *k, const char *key_eq_value)
-{
-    snprintf(k->store[k->n], sizeof k->store[k->n], "%s", key_eq_value);
-    char *eq = strchr(k->store[k->n], '=');
-    *eq = '\0';
-    k->kv[k->n] = (vn_kv_t){.key = k->store[k->n], .value = eq + 1};
-    k->n++;
-}
-
 static vn_err_t new_sink(kvs_t *k, vn_sink_t **out, char *err, size_t cap)
 {
     vn_sink_config_t sc = {.kind = "kafka", .name = "k1", .kv = k->kv, .n_kv = k->n};
@@ -231,53 +213,11 @@ static void test_kafka__config_errors(void **state)
 
 /* ---------------------------------------------------------------- against the mock cluster */
 
-static void quiet_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
-{
-    (void)rk, (void)level, (void)fac, (void)buf;
-}
-
-typedef struct cluster {
-    rd_kafka_t *rk; /* the handle that owns the mock cluster */
-    rd_kafka_mock_cluster_t *mc;
-    const char *bootstraps;
-} cluster_t;
-
-static void cluster_start(cluster_t *c, const char *topic)
-{
-    char err[512];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set_log_cb(conf, quiet_log);
-    c->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-    assert_non_null(c->rk);
-    c->mc = rd_kafka_mock_cluster_new(c->rk, 1);
-    assert_non_null(c->mc);
-    c->bootstraps = rd_kafka_mock_cluster_bootstraps(c->mc);
-    assert_int_equal(rd_kafka_mock_topic_create(c->mc, topic, 1, 1), RD_KAFKA_RESP_ERR_NO_ERROR);
-}
-
-static void cluster_stop(cluster_t *c)
-{
-    rd_kafka_mock_cluster_destroy(c->mc);
-    rd_kafka_destroy(c->rk);
-}
-
 /* Reads up to want messages of partition 0 from the start, within timeout_s. */
 static size_t consume(const char *bootstraps, const char *topic, size_t want, char **payloads, size_t *lens,
                       double timeout_s)
 {
-    char err[512];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set_log_cb(conf, quiet_log);
-    assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers", bootstraps, err, sizeof err), RD_KAFKA_CONF_OK);
-    assert_int_equal(rd_kafka_conf_set(conf, "group.id", "vn-test", err, sizeof err), RD_KAFKA_CONF_OK);
-    assert_int_equal(rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err), RD_KAFKA_CONF_OK);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
-    assert_non_null(rk);
-    rd_kafka_poll_set_consumer(rk);
-    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(parts, topic, 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
-    assert_int_equal(rd_kafka_assign(rk, parts), RD_KAFKA_RESP_ERR_NO_ERROR);
-    rd_kafka_topic_partition_list_destroy(parts);
+    rd_kafka_t *rk = consumer_from_start(bootstraps, topic);
     size_t got = 0;
     double end = now_s() + timeout_s;
     while (got < want && now_s() < end) {
@@ -336,7 +276,8 @@ static void test_kafka__produce_and_consume(void **state)
 {
     (void)state;
     cluster_t c;
-    cluster_start(&c, "metrics");
+    static const char *const topics[] = {"metrics"};
+    cluster_start(&c, topics, 1);
     rd_kafka_mock_topic_create(c.mc, "metrics_pb", 1, 1);
     kvs_t k = {.n = 0};
     char broker[300];
@@ -406,7 +347,8 @@ static void test_kafka__broker_errors_counted(void **state)
 {
     (void)state;
     cluster_t c;
-    cluster_start(&c, "metrics");
+    static const char *const topics[] = {"metrics"};
+    cluster_start(&c, topics, 1);
     kvs_t k = {.n = 0};
     char broker[300];
     snprintf(broker, sizeof broker, "broker=%s", c.bootstraps);
@@ -443,18 +385,6 @@ static void test_kafka__broker_errors_counted(void **state)
     assert_true(wait_stats(&r, before + 2, 0, 0, 10));
     vn_sink_free(r.s);
     cluster_stop(&c);
-}
-
-/* A port with nothing listening (bound, then closed). */
-static int dead_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    bind(fd, (struct sockaddr *)&a, sizeof a);
-    socklen_t len = sizeof a;
-    getsockname(fd, (struct sockaddr *)&a, &len);
-    close(fd);
-    return ntohs(a.sin_port);
 }
 
 static void test_kafka__queue_full_and_unreachable(void **state)

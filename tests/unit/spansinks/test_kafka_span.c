@@ -32,12 +32,9 @@
 #include "spansinks/span_sink.h"
 #include "ssf.pb-c.h"
 
-#define START_NS 1700000000000000000LL
+#include "../kafka_fixture.h"
 
-static uint64_t st(_Atomic uint64_t *c)
-{
-    return atomic_load(c);
-}
+#define START_NS 1700000000000000000LL
 
 /* ---------------------------------------------------------------- spans */
 
@@ -94,21 +91,6 @@ static void span_add_metric(span_t *s, float value)
 
 /* ---------------------------------------------------------------- config helpers */
 
-typedef struct kvs {
-    vn_kv_t kv[16];
-    char store[16][200];
-    size_t n;
-} kvs_t;
-
-static void kv_add(kvs_t *k, const char *key_eq_value)
-{
-    snprintf(k->store[k->n], sizeof k->store[k->n], "%s", key_eq_value);
-    char *eq = strchr(k->store[k->n], '=');
-    *eq = '\0';
-    k->kv[k->n] = (vn_kv_t){.key = k->store[k->n], .value = eq + 1};
-    k->n++;
-}
-
 static vn_err_t new_sink(kvs_t *k, vn_span_sink_t **out, char *err, size_t cap)
 {
     vn_sink_config_t sc = {.kind = "kafka", .name = "ks", .kv = k->kv, .n_kv = k->n};
@@ -148,18 +130,6 @@ static bool wait_reports(rig_t *r, uint64_t n, double timeout_s)
             return false;
         usleep(20000);
     }
-}
-
-/* A port with nothing listening (bound, then closed). */
-static int dead_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    bind(fd, (struct sockaddr *)&a, sizeof a);
-    socklen_t len = sizeof a;
-    getsockname(fd, (struct sockaddr *)&a, &len);
-    close(fd);
-    return ntohs(a.sin_port);
 }
 
 static void dead_broker(kvs_t *k)
@@ -315,39 +285,6 @@ static void test_kafka_span__config_errors(void **state)
 
 /* ---------------------------------------------------------------- against the mock cluster */
 
-static void quiet_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
-{
-    (void)rk, (void)level, (void)fac, (void)buf;
-}
-
-typedef struct cluster {
-    rd_kafka_t *rk; /* the handle that owns the mock cluster */
-    rd_kafka_mock_cluster_t *mc;
-    const char *bootstraps;
-    char broker_kv[300];
-} cluster_t;
-
-static void cluster_start(cluster_t *c, const char *const *topics, size_t n)
-{
-    char err[512];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set_log_cb(conf, quiet_log);
-    c->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-    assert_non_null(c->rk);
-    c->mc = rd_kafka_mock_cluster_new(c->rk, 1);
-    assert_non_null(c->mc);
-    c->bootstraps = rd_kafka_mock_cluster_bootstraps(c->mc);
-    snprintf(c->broker_kv, sizeof c->broker_kv, "broker=%s", c->bootstraps);
-    for (size_t i = 0; i < n; i++)
-        assert_int_equal(rd_kafka_mock_topic_create(c->mc, topics[i], 1, 1), RD_KAFKA_RESP_ERR_NO_ERROR);
-}
-
-static void cluster_stop(cluster_t *c)
-{
-    rd_kafka_mock_cluster_destroy(c->mc);
-    rd_kafka_destroy(c->rk);
-}
-
 typedef struct msgs {
     char *val[16];
     size_t len[16];
@@ -366,19 +303,7 @@ static void msgs_free(msgs_t *m)
  * keeps reading briefly so that an unexpected extra message is seen too. */
 static void consume(const char *bootstraps, const char *topic, size_t want, msgs_t *out, double timeout_s)
 {
-    char err[512];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set_log_cb(conf, quiet_log);
-    assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers", bootstraps, err, sizeof err), RD_KAFKA_CONF_OK);
-    assert_int_equal(rd_kafka_conf_set(conf, "group.id", "vn-test", err, sizeof err), RD_KAFKA_CONF_OK);
-    assert_int_equal(rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err), RD_KAFKA_CONF_OK);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
-    assert_non_null(rk);
-    rd_kafka_poll_set_consumer(rk);
-    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(parts, topic, 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
-    assert_int_equal(rd_kafka_assign(rk, parts), RD_KAFKA_RESP_ERR_NO_ERROR);
-    rd_kafka_topic_partition_list_destroy(parts);
+    rd_kafka_t *rk = consumer_from_start(bootstraps, topic);
     memset(out, 0, sizeof *out);
     double end = vn_clock_mono_s() + timeout_s, extra_end = 0;
     for (;;) {
