@@ -117,11 +117,16 @@ vn_dest_push_t vn_dest_push(vn_dest_t *d, const uint8_t *msg, size_t len)
     memcpy(d->q + d->qlen + VN_GRPC_PREFIX, msg, len);
     d->qlen += need;
     d->qcount++;
-    bool sleeping = d->sleeping;
+    /* The thread had nothing to send: the first push wakes it. Or the queue passed half its
+     * bounds before the thread's next look (BUSY_POLL_MS): wake it once, so a small queue is
+     * taken as soon as the stream can, as when every batch woke it, not refused meanwhile. */
+    bool half = d->qcount * 2 >= d->o.max_msgs || d->qlen * 2 >= d->o.max_bytes;
+    bool wake_now = d->sleeping || (half && !d->nudged);
+    d->nudged |= half;
     d->sleeping = false;
     pthread_mutex_unlock(&d->mu);
-    if (sleeping)
-        wake(d); /* the thread had nothing to send: the first push wakes it, once */
+    if (wake_now)
+        wake(d);
     return VN_DEST_QUEUED;
 }
 
@@ -136,6 +141,7 @@ static void swap_queue(vn_dest_t *d, batch_t *b)
     d->qcap = b->cap;
     d->qlen = 0;
     d->qcount = 0;
+    d->nudged = false;
     pthread_mutex_unlock(&d->mu);
     b->p = p;
     b->len = len;
@@ -236,10 +242,21 @@ static run_end_t run(vn_dest_t *d, vn_h2_client_t *s, batch_t *b, unsigned hops)
                 vn_h2_client_stream_write(s, b->p, b->len);
             }
         }
-        /* Wake-ups are asked for only when nothing is in flight (see `sleeping` in dest.h);
-         * with a batch in flight the queue is looked at again within BUSY_POLL_MS. */
+        /* Wake-ups are asked for only when nothing is in flight (see `sleeping` in dest.h).
+         * With a batch in flight, first a pass that does not wait: if it finished the batch,
+         * the next is taken at once; otherwise the stream waits on the socket or the peer's
+         * window, and the queue is looked at again within BUSY_POLL_MS. */
         int wait_ms = BUSY_POLL_MS;
-        if (!b->len) {
+        if (b->len) {
+            bool woken = false;
+            vn_err_t pe = vn_h2_client_stream_pump(s, 0, d->efd, &woken);
+            if (woken)
+                drain_efd(d);
+            if (pe != VN_OK)
+                return RUN_FAILED;
+            if (vn_h2_client_stream_idle(s))
+                continue;
+        } else {
             pthread_mutex_lock(&d->mu);
             if (d->qlen == 0) {
                 d->sleeping = true;

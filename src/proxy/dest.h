@@ -88,6 +88,8 @@ struct vn_dest {
     /* the thread has nothing in flight and waits for a push: the next push wakes it (efd) and
      * clears this; with a batch in flight it polls the queue itself (BUSY_POLL_MS in dest.c) */
     bool sleeping;
+    /* a push found the queue past half its bounds and woke the thread; cleared at the swap */
+    bool nudged;
     uint8_t *q;
     size_t qlen, qcap, qcount;
     double q_first; /* monotonic time the oldest queued message arrived */
