@@ -191,11 +191,7 @@ void vn_series_map_free(vn_series_map_t *m)
 }
 
 /* Spreads Go's FNV digest (weak low bits for similar keys) over the table. */
-static inline size_t slot_of(uint32_t h, size_t mask)
-{
-    uint32_t x = h * 0x9E3779B1u;
-    return (size_t)(x ^ (x >> 15)) & mask;
-}
+static inline size_t slot_of(uint32_t h, size_t mask) { return vn_series_map__slot_of(h, mask); }
 
 static void grow(vn_series_map_t *m)
 {

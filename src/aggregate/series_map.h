@@ -116,6 +116,33 @@ vn_series_map_t *vn_series_map_new(size_t max_count);
 /** Returns an owned empty map bounded by *lim (copied). */
 vn_series_map_t *vn_series_map_new_limited(const vn_series_limits_t *lim);
 void vn_series_map_free(vn_series_map_t *m);
+
+/* First probe slot of a hash (series_map.c's probe order; inline for the prefetch hints). */
+static inline size_t vn_series_map__slot_of(uint32_t h, size_t mask)
+{
+    uint32_t x = h * 0x9E3779B1u;
+    return (size_t)(x ^ (x >> 15)) & mask;
+}
+
+/**
+ * Hints for a batch applier that knows the next hashes (aggregate/worker.c): an upsert
+ * touches the hash and slot arrays, then the series, each a likely cache miss in a map of
+ * thousands of series. _slots starts loading the first probe of hash; _series (some records
+ * later, once those lines are in) starts loading the series found there. No effect on m.
+ */
+static inline void vn_series_map_prefetch_slots(const vn_series_map_t *m, uint32_t hash)
+{
+    size_t i = vn_series_map__slot_of(hash, m->cap - 1);
+    __builtin_prefetch(&m->hashes[i]);
+    __builtin_prefetch(&m->slots[i]);
+}
+
+static inline void vn_series_map_prefetch_series(const vn_series_map_t *m, uint32_t hash)
+{
+    const vn_series_t *s = m->slots[vn_series_map__slot_of(hash, m->cap - 1)];
+    if (s)
+        __builtin_prefetch(s, 1);
+}
 /**
  * Frees the heap memory of s's sampler (digest, HLL, status strings); the
  * series keeps its key and type but its sampler reads as empty afterwards.

@@ -78,12 +78,38 @@ static void wake(vn_worker_t *w)
     (void)r;
 }
 
+/* Records ahead of the one applied whose map slots (2x) and series (1x) are prefetched. */
+#define APPLY_AHEAD 8
+
+/* Offset of the record after the one at off (a lookahead cursor; off < used). */
+static inline uint32_t next_rec(const vn_batch_t *b, uint32_t off)
+{
+    const vn_rec_t *r = (const vn_rec_t *)(b->data + off);
+    return off + (uint32_t)vn_rec_size(r->key_len, r->aux_len);
+}
+
 size_t vn_worker_apply(vn_series_map_t *m, const vn_batch_t *b)
 {
     size_t off = 0, dropped = 0;
+    uint32_t near = 0, far = 0; /* lookahead cursors, APPLY_AHEAD and 2 x APPLY_AHEAD records on */
+    for (uint32_t i = 0; i < 2 * APPLY_AHEAD && far < b->used; i++) {
+        if (i < APPLY_AHEAD)
+            near = next_rec(b, near);
+        vn_series_map_prefetch_slots(m, ((const vn_rec_t *)(b->data + far))->hash);
+        far = next_rec(b, far);
+    }
     for (uint32_t i = 0; i < b->count; i++) {
         const vn_rec_t *r = (const vn_rec_t *)(b->data + off);
         off += vn_rec_size(r->key_len, r->aux_len);
+        /* hints only: the map is not changed, and a series that moves (grow) is just a miss */
+        if (far < b->used) {
+            vn_series_map_prefetch_slots(m, ((const vn_rec_t *)(b->data + far))->hash);
+            far = next_rec(b, far);
+        }
+        if (near < b->used) {
+            vn_series_map_prefetch_series(m, ((const vn_rec_t *)(b->data + near))->hash);
+            near = next_rec(b, near);
+        }
         vn_series_t *s = vn_series_map_upsert(m, r->hash, r->type, r->scope, vn_rec_key(r), r->key_len);
         if (!s) {
             vn_series_map_note_overflow(m, vn_rec_key(r), r->key_len);
@@ -91,7 +117,9 @@ size_t vn_worker_apply(vn_series_map_t *m, const vn_batch_t *b)
             continue;
         }
         switch ((vn_mtype_t)r->type) {
-        case VN_MT_COUNTER: s->u.counter += r->value / r->rate; break; /* docs/behaviour.md 0.2: double, no truncation */
+        case VN_MT_COUNTER: /* docs/behaviour.md 0.2: double, no truncation; v / 1 is v, minus a divide */
+            s->u.counter += r->rate == 1.0 ? r->value : r->value / r->rate;
+            break;
         case VN_MT_GAUGE: s->u.gauge = r->value; break;
         case VN_MT_HISTOGRAM:
         case VN_MT_TIMER: vn_histo_sample(s->u.histo, r->value, r->rate); break;

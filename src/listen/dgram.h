@@ -22,6 +22,9 @@
 
 /** Upper bound on the drain at stop, so a sender that never pauses cannot hold shutdown. */
 #define VN_DGRAM_DRAIN_MAX_S 2.0
+/** Fill delay (dgram.c): at most this long, and at most rcvbuf/4 at VN_DGRAM_FILL_BYTES_PER_S. */
+#define VN_DGRAM_FILL_MAX_S 0.001
+#define VN_DGRAM_FILL_BYTES_PER_S 1e9
 
 typedef struct vn_dgram_reader {
     int fd;

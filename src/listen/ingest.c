@@ -182,24 +182,106 @@ static bool apply_values(vn_ingest_t *in, vn_value_iter_t *it, vn_mtype_t type, 
     return true;
 }
 
-static bool ingest_metric(vn_ingest_t *in, const char *line, size_t len)
+/* First ':' or '|' in [p, end), or end. Names are short (~10-40 bytes), where two memchr calls
+ * cost more than the search: test 8 bytes at a time in a register for the first 32 bytes. */
+static inline const char *find_colon_or_pipe(const char *p, const char *end)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && defined(__GNUC__)
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    for (int i = 0; i < 4 && end - p >= 8; i++, p += 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        uint64_t a = w ^ (ones * ':'), b = w ^ (ones * '|'); /* matching bytes become 0 */
+        /* high bit of each zero byte; bytes above the lowest zero of one pattern may be false
+         * positives, but the lowest flagged byte of the union is a true match */
+        uint64_t t = ((a - ones) & ~a & highs) | ((b - ones) & ~b & highs);
+        if (t)
+            return p + (__builtin_ctzll(t) >> 3);
+    }
+#endif
+    for (; p < end; p++)
+        if (*p == ':' || *p == '|')
+            return p;
+    return end;
+}
+
+/* The common value "1" or "864": up to 15 decimal digits, no sign, dot or exponent. Exactly what
+ * vn_gonum_parse_float returns for such text (the integer is below 2^53); anything else takes
+ * the full iterator. */
+static inline bool small_uint(const char *p, const char *end, double *out)
+{
+    size_t n = (size_t)(end - p);
+    if (n == 0 || n > 15)
+        return false;
+    uint64_t m = 0;
+    for (; p < end; p++) {
+        unsigned d = (unsigned)(unsigned char)*p - '0';
+        if (d > 9)
+            return false;
+        m = m * 10 + d;
+    }
+    *out = (double)m;
+    return true;
+}
+
+/* Where a metric line's signature is (ingest_metric's first step, split out so a packet can
+ * locate and hash all its lines before it applies any: see vn_ingest_packet). */
+typedef struct line_pos {
+    const char *line;
+    size_t len;
+    const char *colon, *pipe; /* colon NULL: not cacheable (no ':' before a '|') */
+    uint64_t sig_hash;        /* valid when colon and cacheable */
+    bool cacheable;
+} line_pos_t;
+
+static inline void locate(const char *line, size_t len, line_pos_t *lp)
 {
     /* "name:1:2|c|#b:2,a:1"  signature = "name" + "|c|#b:2,a:1" (listen/line_cache.h)
      *  ^^^^ ^^^ ^^^^^^^^^^^                                     */
-    const char *pipe = memchr(line, '|', len);
-    const char *colon = pipe ? memchr(line, ':', (size_t)(pipe - line)) : NULL;
+    const char *end = line + len;
+    const char *first = find_colon_or_pipe(line, end);
+    const char *colon = first < end && *first == ':' ? first : NULL;
+    const char *pipe = colon ? memchr(colon + 1, '|', (size_t)(end - colon - 1)) : first < end ? first : NULL;
+    lp->line = line;
+    lp->len = len;
+    lp->colon = pipe ? colon : NULL; /* no '|' at all: the parser rejects it */
+    lp->pipe = pipe;
+    lp->cacheable = false;
+    if (lp->colon) {
+        size_t nlen = (size_t)(colon - line), rlen = len - (size_t)(pipe - line);
+        if (nlen + rlen <= VN_LINE_CACHE_SIG_MAX) {
+            lp->cacheable = true;
+            lp->sig_hash = vn_line_cache_hash(line, nlen, pipe, rlen);
+        }
+    }
+}
+
+static bool ingest_metric_at(vn_ingest_t *in, const line_pos_t *lp)
+{
+    const char *line = lp->line, *colon = lp->colon, *pipe = lp->pipe;
+    size_t len = lp->len;
     /* filled by the lookup, not zeroed up front: three stores per line showed in the instruction count */
     vn_line_cache_probe_t probe;
     size_t nlen = 0, rlen = 0;
-    if (!colon) {
+    if (!colon || !lp->cacheable) {
         probe = (vn_line_cache_probe_t){.slot = VN_LINE_CACHE_NONE};
     } else {
         nlen = (size_t)(colon - line);
         rlen = len - (size_t)(pipe - line);
-        vn_line_cache_entry_t *c = vn_line_cache_lookup(&in->lc, line, nlen, pipe, rlen, &probe);
+        vn_line_cache_entry_t *c = vn_line_cache_lookup_hashed(&in->lc, lp->sig_hash, line, nlen, pipe, rlen, &probe);
         if (c) {
-            vn_value_iter_t it = {.p = colon + 1, .end = pipe, .done = pipe == colon + 1};
             in->ignored += c->ignored;
+            double v;
+            if (c->type != VN_MT_SET && small_uint(colon + 1, pipe, &v)) {
+                /* one plain value: what apply_values does for it, without the iterator */
+                if (vn_line_cache_combines(c))
+                    vn_line_cache_sample(&in->lc, probe.slot, v);
+                else /* a cached key always fits a record: only a full queue refuses it (counted) */
+                    put(in, c->key_hash, (vn_mtype_t)c->type, (vn_scope_t)c->scope, v, c->rate, probe.key,
+                        c->key_len, NULL, 0);
+                return true;
+            }
+            vn_value_iter_t it = {.p = colon + 1, .end = pipe, .done = pipe == colon + 1};
             return apply_values(in, &it, (vn_mtype_t)c->type, (vn_scope_t)c->scope, c->rate, c->key_hash,
                                 probe.key, c->key_len, c, probe.slot);
         }
@@ -292,28 +374,73 @@ bool vn_ingest_sample(vn_ingest_t *in, vn_str_t name, vn_mtype_t type, vn_scope_
     return put(in, hash, type, scope, value, rate, in->key, klen, NULL, 0);
 }
 
+static inline bool is_special(const char *line, size_t len)
+{
+    return len >= 3 && line[0] == '_' && ((line[1] == 'e' && line[2] == '{') || (line[1] == 's' && line[2] == 'c'));
+}
+
+static bool ingest_special(vn_ingest_t *in, const char *line, size_t len)
+{
+    return line[1] == 'e' ? ingest_event(in, line, len) : ingest_service_check(in, line, len);
+}
+
 bool vn_ingest_line(vn_ingest_t *in, const char *line, size_t len)
 {
     if (len == 0)
         return true; /* trailing newline: ignored silently, as Go */
     in->lines++;
-    if (len >= 3 && line[0] == '_') {
-        if (line[1] == 'e' && line[2] == '{')
-            return ingest_event(in, line, len);
-        if (line[1] == 's' && line[2] == 'c')
-            return ingest_service_check(in, line, len);
-    }
-    return ingest_metric(in, line, len);
+    if (is_special(line, len))
+        return ingest_special(in, line, len);
+    line_pos_t lp;
+    locate(line, len, &lp);
+    return ingest_metric_at(in, &lp);
 }
+
+/* Lines located and prefetched ahead of being applied (vn_ingest_packet). */
+#define PACKET_AHEAD 32
 
 void vn_ingest_packet(vn_ingest_t *in, const char *buf, size_t len)
 {
+    /* Two passes per group of lines: the first splits, locates and hashes each line and
+     * prefetches its line-cache set; the second applies them in order. A cache entry is a
+     * likely cache miss (thousands of hot series), and one line's miss used to stall the
+     * next line's; prefetched together they overlap. The first pass changes no state, so the
+     * lines still take effect exactly in arrival order. */
+    line_pos_t lp[PACKET_AHEAD];
     const char *p = buf, *end = buf + len;
     while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        const char *le = nl ? nl : end;
-        vn_ingest_line(in, p, (size_t)(le - p));
-        p = nl ? nl + 1 : end;
+        size_t n = 0;
+        while (p < end && n < PACKET_AHEAD) {
+            const char *nl = memchr(p, '\n', (size_t)(end - p));
+            const char *le = nl ? nl : end;
+            size_t ll = (size_t)(le - p);
+            p = nl ? nl + 1 : end;
+            if (ll == 0)
+                continue; /* trailing newline: ignored silently, as Go */
+            line_pos_t *l = &lp[n++];
+            if (is_special(le - ll, ll)) {
+                l->line = le - ll;
+                l->len = ll;
+                l->colon = NULL;
+                l->pipe = NULL;
+                l->cacheable = false;
+                continue;
+            }
+            locate(le - ll, ll, l);
+            if (l->cacheable)
+                vn_line_cache_prefetch(&in->lc, l->sig_hash);
+        }
+        /* by now the first sets have landed: start on the keys that records will copy */
+        for (size_t i = 0; i < n; i++)
+            if (lp[i].cacheable)
+                vn_line_cache_prefetch_key(&in->lc, lp[i].sig_hash);
+        for (size_t i = 0; i < n; i++) {
+            in->lines++;
+            if (!lp[i].cacheable && is_special(lp[i].line, lp[i].len))
+                ingest_special(in, lp[i].line, lp[i].len);
+            else
+                ingest_metric_at(in, &lp[i]);
+        }
     }
 }
 

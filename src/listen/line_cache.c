@@ -12,7 +12,9 @@ void vn_line_cache_init(vn_line_cache_t *c, vn_line_cache_emit_fn emit, void *ct
     c->resets = 0;
     c->ndirty = 0;
     c->used = 0;
-    memset(c->slots, 0, sizeof c->slots);
+    uintptr_t a = ((uintptr_t)c->slot_mem + 63) & ~(uintptr_t)63;
+    c->slots = (vn_line_cache_entry_t *)a;
+    memset(c->slots, 0, VN_LINE_CACHE_SLOTS * sizeof *c->slots);
 }
 
 /* Hands a pending value to the emitter; the entry stays on dirty[] (listed) until the flush. */
@@ -22,9 +24,20 @@ void vn_line_cache__emit(vn_line_cache_t *c, vn_line_cache_entry_t *e)
     c->emit(c->emit_ctx, e, vn_line_cache_key(c, e));
 }
 
+/* Dirty entries ahead of the one emitted whose entry (2x) and key bytes (1x) are prefetched:
+ * both are cache misses once thousands of series are pending. */
+#define FLUSH_AHEAD 4
+
 void vn_line_cache_flush(vn_line_cache_t *c)
 {
     for (size_t i = 0; i < c->ndirty; i++) {
+        if (i + 2 * FLUSH_AHEAD < c->ndirty)
+            __builtin_prefetch(&c->slots[c->dirty[i + 2 * FLUSH_AHEAD]], 1);
+        if (i + FLUSH_AHEAD < c->ndirty) {
+            const vn_line_cache_entry_t *a = &c->slots[c->dirty[i + FLUSH_AHEAD]];
+            if (a->pending)
+                __builtin_prefetch(vn_line_cache_key(c, a));
+        }
         vn_line_cache_entry_t *e = &c->slots[c->dirty[i]];
         if (e->pending)
             vn_line_cache__emit(c, e);

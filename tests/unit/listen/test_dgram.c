@@ -256,6 +256,31 @@ static void test_dgram__stop_without_wake_fd(void **state)
     vn_series_map_free(m);
 }
 
+/* A steady stream sent while the reader runs (bursts with short gaps, so its reads come up short
+ * and the fill delay is taken), stopped while datagrams may still be queued: every datagram is
+ * counted and in the map, and the stop is not held up by a fill delay. */
+static void test_dgram__stream_with_fill_delay(void **state)
+{
+    fx_t *f = *state;
+    assert_int_equal(vn_dgram_reader_start(&f->r), 0);
+    enum { BURSTS = 100, PER = 10 };
+    for (int b = 0; b < BURSTS; b++) {
+        queue_counters(f, PER);
+        struct timespec ts = {0, 200000}; /* 0.2 ms: datagrams keep arriving while it sleeps */
+        nanosleep(&ts, NULL);
+    }
+    double t0 = now();
+    stop_reader(f);
+    assert_true(now() - t0 < 1.0);
+    assert_int_equal(vn_stats_get(&f->stats.packets[VN_PROTO_UDP]), BURSTS * PER);
+    assert_int_equal(vn_stats_get(&f->stats.lines), 2 * BURSTS * PER);
+    vn_series_map_t *m = vn_worker_swap(f->w);
+    vn_series_t *q = find(m, "q\n", VN_MT_COUNTER);
+    assert_non_null(q);
+    assert_true(q->u.counter == (double)BURSTS * PER * (PER + 1) / 2);
+    vn_series_map_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -263,6 +288,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dgram__stop_drains_queued, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dgram__thread_stop_keeps_queued, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dgram__stop_without_wake_fd, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dgram__stream_with_fill_delay, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -247,6 +247,51 @@ static void test_ingest__spsc_ring_bounds(void **state)
     vn_spsc_destroy(&q);
 }
 
+/* vn_ingest_packet locates a group of lines before it applies them: across group boundaries
+ * (more lines than one group), with events, service checks, empty and bad lines mixed in, the
+ * lines still take effect in order (the last gauge wins) and every value form parses as the
+ * line-at-a-time path does (plain integers take a fast path; the rest the full parser). */
+static void test_ingest__packet_groups_in_order(void **state)
+{
+    fx_t *f = *state;
+    static const char *vals[] = {"1", "007", "1.5", "2e1", "-3", "123456789012345", "1234567890123456", "+4"};
+    static const double nums[] = {1, 7, 1.5, 20, -3, 123456789012345.0, 1234567890123456.0, 4};
+    static char pkt[32768];
+    size_t n = 0, lines = 0;
+    double want = 0;
+    for (int i = 0; i < 150; i++) {
+        size_t v = (size_t)i % 8;
+        n += (size_t)snprintf(pkt + n, sizeof pkt - n, "gz:%d|g\nlong.counter.name.with.tags:%s|c|#env:prod,host:a\n", i,
+                              vals[v]);
+        want += nums[v];
+        lines += 2;
+        if (i % 10 == 0) {
+            n += (size_t)snprintf(pkt + n, sizeof pkt - n, "_sc|chk|1\n\nbad line\nt:%d|ms\n", i);
+            lines += 3; /* the empty line is not one */
+        }
+    }
+    assert_true(n < sizeof pkt);
+    vn_ingest_packet(f->in, pkt, n);
+    vn_ingest_commit(f->in);
+    assert_int_equal(vn_stats_get(&f->stats.lines), lines);
+    assert_int_equal(vn_stats_get(&f->stats.service_checks), 15);
+    vn_series_map_t *maps[3];
+    for (int w = 0; w < 3; w++)
+        maps[w] = vn_worker_swap(f->w[w]);
+    vn_series_t *g = lookup(maps, "gz\n", VN_MT_GAUGE);
+    assert_non_null(g);
+    assert_true(g->u.gauge == 149);
+    vn_series_t *c = lookup(maps, "long.counter.name.with.tags\nenv:prod,host:a", VN_MT_COUNTER);
+    assert_non_null(c);
+    assert_true(c->u.counter == want);
+    vn_series_t *t = lookup(maps, "t\n", VN_MT_TIMER);
+    assert_non_null(t);
+    assert_true(t->u.histo->local_weight == 15);
+    assert_non_null(lookup(maps, "chk\n", VN_MT_STATUS));
+    for (int w = 0; w < 3; w++)
+        vn_series_map_free(maps[w]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -254,6 +299,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ingest__line_cache_eviction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ingest__long_keys_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ingest__nul_rejected, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ingest__packet_groups_in_order, setup, teardown),
         cmocka_unit_test(test_ingest__spsc_ring_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
