@@ -272,7 +272,7 @@ static void test_scan__mutations_agree_with_decoder(void **state)
     bases[1].n = 0;
     put_str(&bases[1], 1, "many.tags");
     for (int i = 0; i < 12; i++) {
-        char tag[16];
+        char tag[32];
         snprintf(tag, sizeof tag, "k%d:v%d", i, i);
         put_str(&bases[1], 2, tag);
     }
