@@ -33,6 +33,10 @@
 #define PATH_V2 "/forwardrpc.Forward/SendMetricsV2"
 /* A batch buffer this large that was mostly empty is released, so a burst does not pin memory. */
 #define SHRINK_ABOVE ((size_t)4 << 20)
+/* With a batch in flight the thread polls the queue this often instead of being woken per
+ * batch: a wake-up (eventfd write, the other thread scheduled) cost the routing thread more
+ * than scanning, hashing and copying a metric together (issue 22). Bounds the added latency. */
+#define BUSY_POLL_MS 1
 /* Connect failures are logged once, then at most this often. */
 #define FAIL_LOG_EVERY_S 60.0
 
@@ -107,16 +111,22 @@ vn_dest_push_t vn_dest_push(vn_dest_t *d, const uint8_t *msg, size_t len)
         d->q = vn_xrealloc(d->q, cap);
         d->qcap = cap;
     }
-    bool was_empty = d->qlen == 0;
-    if (was_empty)
+    if (d->qlen == 0)
         d->q_first = vn_clock_mono_s(); /* once per batch: the buffer latency is the oldest message's */
     vn_grpc_prefix(d->q + d->qlen, (uint32_t)len);
     memcpy(d->q + d->qlen + VN_GRPC_PREFIX, msg, len);
     d->qlen += need;
     d->qcount++;
+    /* The thread had nothing to send: the first push wakes it. Or the queue passed half its
+     * bounds before the thread's next look (BUSY_POLL_MS): wake it once, so a small queue is
+     * taken as soon as the stream can, as when every batch woke it, not refused meanwhile. */
+    bool half = d->qcount * 2 >= d->o.max_msgs || d->qlen * 2 >= d->o.max_bytes;
+    bool wake_now = d->sleeping || (half && !d->nudged);
+    d->nudged |= half;
+    d->sleeping = false;
     pthread_mutex_unlock(&d->mu);
-    if (was_empty)
-        wake(d); /* the thread swapped the queue out, or is idle: one wake-up per batch */
+    if (wake_now)
+        wake(d);
     return VN_DEST_QUEUED;
 }
 
@@ -131,6 +141,7 @@ static void swap_queue(vn_dest_t *d, batch_t *b)
     d->qcap = b->cap;
     d->qlen = 0;
     d->qcount = 0;
+    d->nudged = false;
     pthread_mutex_unlock(&d->mu);
     b->p = p;
     b->len = len;
@@ -231,11 +242,41 @@ static run_end_t run(vn_dest_t *d, vn_h2_client_t *s, batch_t *b, unsigned hops)
                 vn_h2_client_stream_write(s, b->p, b->len);
             }
         }
+        /* Wake-ups are asked for only when nothing is in flight (see `sleeping` in dest.h).
+         * With a batch in flight, first a pass that does not wait: if it finished the batch,
+         * the next is taken at once; otherwise the stream waits on the socket or the peer's
+         * window, and the queue is looked at again within BUSY_POLL_MS. */
+        int wait_ms = BUSY_POLL_MS;
+        if (b->len) {
+            bool woken = false;
+            vn_err_t pe = vn_h2_client_stream_pump(s, 0, d->efd, &woken);
+            if (woken)
+                drain_efd(d);
+            if (pe != VN_OK)
+                return RUN_FAILED;
+            if (vn_h2_client_stream_idle(s))
+                continue;
+        } else {
+            pthread_mutex_lock(&d->mu);
+            if (d->qlen == 0) {
+                d->sleeping = true;
+                wait_ms = 1000;
+            } else {
+                wait_ms = 0; /* queued since the swap: take it now */
+            }
+            pthread_mutex_unlock(&d->mu);
+        }
         bool woken = false;
-        if (vn_h2_client_stream_pump(s, 1000, d->efd, &woken) != VN_OK)
-            return RUN_FAILED;
+        vn_err_t pe = vn_h2_client_stream_pump(s, wait_ms, d->efd, &woken);
         if (woken)
             drain_efd(d);
+        if (wait_ms == 1000) {
+            pthread_mutex_lock(&d->mu);
+            d->sleeping = false;
+            pthread_mutex_unlock(&d->mu);
+        }
+        if (pe != VN_OK)
+            return RUN_FAILED;
     }
     return RUN_STOP;
 }

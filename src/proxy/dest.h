@@ -24,7 +24,8 @@
  * Queue: framed gRPC messages appended to one buffer under a mutex
  * (at most max_msgs messages and max_bytes bytes; beyond, a counted drop);
  * the thread swaps the whole buffer out and hands it to the stream. The
- * routing path never waits on the destination: it copies and leaves.
+ * routing path never waits on the destination: it copies and leaves, and
+ * makes a system call only to wake a thread that had nothing to send.
  */
 #ifndef VN_PROXY_DEST_H
 #define VN_PROXY_DEST_H
@@ -84,6 +85,11 @@ struct vn_dest {
     /* the queue, under mu */
     pthread_mutex_t mu;
     bool accepting;
+    /* the thread has nothing in flight and waits for a push: the next push wakes it (efd) and
+     * clears this; with a batch in flight it polls the queue itself (BUSY_POLL_MS in dest.c) */
+    bool sleeping;
+    /* a push found the queue past half its bounds and woke the thread; cleared at the swap */
+    bool nudged;
     uint8_t *q;
     size_t qlen, qcap, qcount;
     double q_first; /* monotonic time the oldest queued message arrived */

@@ -9,12 +9,19 @@
  */
 #include "proxy/ring.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 #include "core/xalloc.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define VN_RING_CLMUL 1
+#include <immintrin.h>
+#else
+#define VN_RING_CLMUL 0
+#endif
 
 typedef struct point {
     uint32_t hash;
@@ -26,26 +33,99 @@ typedef struct member {
     void *user;
 } member_t;
 
+/* Points are bucketed by the hash's top byte: bucket[b] = first point whose top byte is >= b,
+ * so a lookup searches only the points that share the key's top byte (a few for any real
+ * fleet) instead of halving the whole array through a chain of dependent loads. */
+#define RING_BUCKETS 256
+
 struct vn_ring {
     point_t *points;
     size_t npoints;
     member_t *members;
     size_t nmembers;
+    uint32_t bucket[RING_BUCKETS + 1];
 };
 
-uint32_t vn_ring_hash(const void *p, size_t len)
+/*
+ * CRC-32 (IEEE, reflected 0xEDB88320). zlib's crc32 walks keys this short
+ * (20-80 bytes, in pieces) a byte at a time, and it was a fifth of the
+ * routing cost (issue 22). Here: with PCLMULQDQ, 16-byte blocks are folded
+ * by carry-less multiplication and reduced (Barrett) to 32 bits; the tail,
+ * or everything on other CPUs, goes through tables sliced by 8. Both equal
+ * zlib's crc32 (test_ring compares them on random data).
+ */
+static uint32_t crc_tab[8][256];
+static bool crc_have_clmul;
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
+
+static void crc_init(void)
 {
-    /* zlib takes uInt lengths: feed in chunks so any size_t works. */
-    uLong crc = crc32(0L, Z_NULL, 0);
-    const Bytef *b = p;
-    while (len > 0) {
-        uInt n = len > (1u << 30) ? (1u << 30) : (uInt)len;
-        crc = crc32(crc, b, n);
-        b += n;
-        len -= n;
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++)
+            c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
+        crc_tab[0][i] = c;
     }
-    return (uint32_t)crc;
+    for (uint32_t i = 0; i < 256; i++)
+        for (int t = 1; t < 8; t++)
+            crc_tab[t][i] = crc_tab[0][crc_tab[t - 1][i] & 0xff] ^ (crc_tab[t - 1][i] >> 8);
+#if VN_RING_CLMUL
+    __builtin_cpu_init();
+    crc_have_clmul = __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1");
+#endif
 }
+
+#if VN_RING_CLMUL
+/* c: the running CRC register (inverted); n: a multiple of 16, at least 16. The constants are
+ * x^k mod P (bit-reflected) for the fold distances 128 and 64 bits, the 64->32 step, and
+ * Barrett's P' and u' = floor(x^64 / P). */
+__attribute__((target("pclmul,sse4.1"))) static uint32_t crc_clmul(uint32_t c, const uint8_t *p, size_t n)
+{
+    const __m128i k_fold = _mm_set_epi64x(0xccaa009eLL, 0x1751997d0LL);
+    const __m128i k_64to32 = _mm_set_epi64x(0, 0x163cd6124LL);
+    const __m128i k_barrett = _mm_set_epi64x(0x1f7011641LL, 0x1db710641LL);
+    const __m128i mask32 = _mm_set_epi32(0, 0, 0, -1);
+    __m128i x = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(const void *)p), _mm_cvtsi32_si128((int)c));
+    for (p += 16, n -= 16; n >= 16; p += 16, n -= 16) {
+        __m128i lo = _mm_clmulepi64_si128(x, k_fold, 0x00);
+        __m128i hi = _mm_clmulepi64_si128(x, k_fold, 0x11);
+        x = _mm_xor_si128(_mm_xor_si128(lo, hi), _mm_loadu_si128((const __m128i *)(const void *)p));
+    }
+    x = _mm_xor_si128(_mm_clmulepi64_si128(x, k_fold, 0x10), _mm_srli_si128(x, 8)); /* 128 -> 64 */
+    __m128i hi32 = _mm_srli_si128(x, 4);
+    x = _mm_xor_si128(_mm_clmulepi64_si128(_mm_and_si128(x, mask32), k_64to32, 0x00), hi32); /* 64 -> 32 */
+    __m128i t = _mm_clmulepi64_si128(_mm_and_si128(x, mask32), k_barrett, 0x10);
+    t = _mm_clmulepi64_si128(_mm_and_si128(t, mask32), k_barrett, 0x00);
+    return (uint32_t)_mm_extract_epi32(_mm_xor_si128(t, x), 1);
+}
+#endif
+
+/* zlib's crc32(crc, p, n) contract: crc is a finished CRC (0 to start), so pieces chain. */
+static uint32_t crc_update(uint32_t crc, const uint8_t *p, size_t n)
+{
+    pthread_once(&crc_once, crc_init);
+    uint32_t c = ~crc;
+#if VN_RING_CLMUL
+    if (n >= 16 && crc_have_clmul) {
+        size_t m = n & ~(size_t)15;
+        c = crc_clmul(c, p, m);
+        p += m;
+        n -= m;
+    }
+#endif
+    while (n >= 8) {
+        uint32_t lo = c ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
+        c = crc_tab[7][lo & 0xff] ^ crc_tab[6][(lo >> 8) & 0xff] ^ crc_tab[5][(lo >> 16) & 0xff] ^
+            crc_tab[4][lo >> 24] ^ crc_tab[3][p[4]] ^ crc_tab[2][p[5]] ^ crc_tab[1][p[6]] ^ crc_tab[0][p[7]];
+        p += 8;
+        n -= 8;
+    }
+    while (n--)
+        c = crc_tab[0][(c ^ *p++) & 0xff] ^ (c >> 8);
+    return ~c;
+}
+
+uint32_t vn_ring_hash(const void *p, size_t len) { return crc_update(0, p, len); }
 
 /* Ascending hash; on a collision the smaller address first (it wins, see ring.h). */
 static int point_cmp_r(const void *a, const void *b, void *ctx)
@@ -91,6 +171,12 @@ vn_ring_t *vn_ring_new(const char *const *addrs, void *const *users, size_t n)
         if (w == 0 || r->points[w - 1].hash != r->points[i].hash)
             r->points[w++] = r->points[i];
     r->npoints = w;
+    size_t p = 0;
+    for (size_t b = 0; b <= RING_BUCKETS; b++) {
+        while (p < r->npoints && (r->points[p].hash >> 24) < b)
+            p++;
+        r->bucket[b] = (uint32_t)p;
+    }
     return r;
 }
 
@@ -111,52 +197,84 @@ long vn_ring_owner(const vn_ring_t *r, uint32_t h)
 {
     if (r->npoints == 0)
         return -1;
-    /* first index whose hash > h (sort.Search in Go's consistent.search) */
-    size_t lo = 0, hi = r->npoints;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (r->points[mid].hash > h)
-            hi = mid;
-        else
-            lo = mid + 1;
+    /* First index whose hash > h (sort.Search in Go's consistent.search), looked for among the
+     * points of h's bucket; none there means the first point of a later bucket. A large bucket
+     * is halved with a conditional move, not a branch: key hashes are random. */
+    size_t lo = r->bucket[h >> 24], n = r->bucket[(h >> 24) + 1] - lo;
+    const point_t *base = r->points + lo;
+    while (n > 8) {
+        size_t half = n / 2;
+        base = base[half].hash <= h ? base + half : base;
+        n -= half;
     }
-    if (lo >= r->npoints)
-        lo = 0;
-    return (long)r->points[lo].member;
+    while (n > 0 && base->hash <= h) {
+        base++;
+        n--;
+    }
+    size_t i = (size_t)(base - r->points);
+    if (i >= r->npoints)
+        i = 0;
+    return (long)r->points[i].member;
 }
 
 const char *vn_ring_member_addr(const vn_ring_t *r, size_t i) { return r->members[i].addr; }
 
 void *vn_ring_member_user(const vn_ring_t *r, size_t i) { return r->members[i].user; }
 
+static const char *const type_names[] = {"counter", "gauge", "histogram", "set", "timer"};
+
 const char *vn_ring_type_name(int32_t type, char out[12])
 {
-    static const char *const names[] = {"counter", "gauge", "histogram", "set", "timer"};
     if (type >= 0 && type < 5)
-        snprintf(out, 12, "%s", names[type]);
+        snprintf(out, 12, "%s", type_names[type]);
     else
         snprintf(out, 12, "%d", (int)type);
     return out;
 }
 
-/* Names and tags come from one gRPC message (<= 4 MiB), so uInt lengths suffice. */
+/* The key's bytes are gathered in k->buf and hashed in runs: one CRC pass over
+ * "name type tag,tag" instead of a call per piece. */
+static void key_put(vn_ring_key_t *k, const void *p, size_t len)
+{
+    if (k->n + len > sizeof k->buf) {
+        k->crc = crc_update(k->crc, k->buf, k->n);
+        k->n = 0;
+        if (len > sizeof k->buf) {
+            k->crc = crc_update(k->crc, p, len);
+            return;
+        }
+    }
+    memcpy(k->buf + k->n, p, len);
+    k->n += len;
+}
+
 void vn_ring_key_begin(vn_ring_key_t *k, const char *name, size_t name_len, int32_t type)
 {
-    char tn[12];
-    vn_ring_type_name(type, tn);
-    uLong crc = crc32(0L, Z_NULL, 0);
-    crc = crc32(crc, (const Bytef *)name, (uInt)name_len);
-    crc = crc32(crc, (const Bytef *)tn, (uInt)strlen(tn));
-    k->crc = (uint32_t)crc;
+    k->crc = 0;
+    k->n = 0;
     k->any_tag = false;
+    key_put(k, name, name_len);
+    static const uint8_t type_lens[] = {7, 5, 9, 3, 5};
+    if (type >= 0 && type < 5) {
+        key_put(k, type_names[type], type_lens[type]);
+    } else {
+        char tn[12];
+        vn_ring_type_name(type, tn);
+        key_put(k, tn, strlen(tn));
+    }
 }
 
 void vn_ring_key_tag(vn_ring_key_t *k, const char *tag, size_t len)
 {
-    uLong crc = k->crc;
     if (k->any_tag)
-        crc = crc32(crc, (const Bytef *)",", 1);
-    crc = crc32(crc, (const Bytef *)tag, (uInt)len);
-    k->crc = (uint32_t)crc;
+        key_put(k, ",", 1);
+    key_put(k, tag, len);
     k->any_tag = true;
+}
+
+uint32_t vn_ring_key_end(vn_ring_key_t *k)
+{
+    k->crc = crc_update(k->crc, k->buf, k->n);
+    k->n = 0;
+    return k->crc;
 }

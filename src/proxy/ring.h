@@ -71,16 +71,21 @@ const char *vn_ring_type_name(int32_t type, char out[12]);
 
 /**
  * Incremental key hash: feeds the pieces of the key to CRC-32 without
- * building the string. begin with the name and type, one tag_add per kept
- * tag in order (the ',' separators are added here), then end.
+ * building the string on the heap. begin with the name and type, one
+ * tag_add per kept tag in order (the ',' separators are added here), then
+ * end (once). The pieces are gathered in a small buffer inside the key and
+ * hashed in one run; longer keys are hashed in several, same result.
  */
 typedef struct vn_ring_key {
-    uint32_t crc;
+    uint32_t crc; /* of the bytes already hashed (not those in buf) */
     bool any_tag;
+    size_t n;     /* bytes waiting in buf */
+    uint8_t buf[256];
 } vn_ring_key_t;
 
 void vn_ring_key_begin(vn_ring_key_t *k, const char *name, size_t name_len, int32_t type);
 void vn_ring_key_tag(vn_ring_key_t *k, const char *tag, size_t len);
-static inline uint32_t vn_ring_key_end(const vn_ring_key_t *k) { return k->crc; }
+/** The key's CRC-32 (vn_ring_hash of the whole key string). */
+uint32_t vn_ring_key_end(vn_ring_key_t *k);
 
 #endif

@@ -27,10 +27,10 @@
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "forward/grpc_frame.h"
-#include "forward/metricpb_codec.h"
 #include "telemetry/statsd_out.h"
 #include "forward/hops.h"
 #include "proxy/dest.h"
+#include "proxy/metric_scan.h"
 #include "proxy/ring.h"
 
 struct vn_route_snap {
@@ -471,23 +471,37 @@ void vn_route_ctx_release(vn_route_ctx_t *c)
 
 bool vn_route_key_hash(const vn_router_t *r, const uint8_t *msg, size_t len, uint32_t *hash)
 {
-    vn_pb_metric_t m;
-    if (vn_pb_metric_decode(msg, len, &m) != VN_OK)
+    /* The wire bytes are scanned, not decoded: the message is forwarded as it came. */
+    vn_mscan_t m;
+    if (!vn_mscan_metric(msg, len, &m))
         return false;
     vn_ring_key_t k;
-    vn_ring_key_begin(&k, m.name.p, m.name.len, m.type);
-    size_t pos = 0;
-    vn_str_t tag;
+    vn_ring_key_begin(&k, m.name, m.name_len, m.type);
     const vn_tagm_set_t *ign = r->o.ignore;
-    while (vn_pb_metric_next_tag(&m, &pos, &tag))
-        if (!ign || ign->n == 0 || !vn_tagm_set_match(ign, tag.p, tag.len))
-            vn_ring_key_tag(&k, tag.p, tag.len);
+    if (ign && ign->n == 0)
+        ign = NULL;
+    size_t inline_tags = m.ntags < VN_MSCAN_SPANS ? m.ntags : VN_MSCAN_SPANS;
+    for (size_t i = 0; i < inline_tags; i++) {
+        const char *tag = (const char *)msg + m.span[i].off;
+        if (!ign || !vn_tagm_set_match(ign, tag, m.span[i].len))
+            vn_ring_key_tag(&k, tag, m.span[i].len);
+    }
+    size_t pos = m.spans_to;
+    const char *tag;
+    size_t tlen;
+    while (m.ntags > VN_MSCAN_SPANS && vn_mscan_next_tag(msg, &m, &pos, &tag, &tlen))
+        if (!ign || !vn_tagm_set_match(ign, tag, tlen))
+            vn_ring_key_tag(&k, tag, tlen);
     *hash = vn_ring_key_end(&k);
     return true;
 }
 
 vn_route_result_t vn_route_metric(vn_route_ctx_t *c, const uint8_t *msg, size_t len)
 {
+    /* The bytes are copied whole once the owner is known; fetching them now overlaps the
+     * cache misses with the scan and hash (a received list is often colder than the cache). */
+    for (size_t off = 64; off < len && off < 1024; off += 64) /* a 16 KiB HLL needs no more than a start */
+        __builtin_prefetch(msg + off);
     uint32_t h;
     if (!vn_route_key_hash(c->r, msg, len, &h))
         return VN_ROUTE_INVALID;

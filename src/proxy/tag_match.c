@@ -63,12 +63,13 @@ bool vn_tagm_set_match(const vn_tagm_set_t *set, const char *tag, size_t len)
     for (size_t i = 0; i < set->n; i++) {
         const vn_tagm_t *m = &set->v[i];
         switch (m->kind) {
+        /* the first byte first: most tags differ there, and this runs per tag per metric */
         case VN_TAGM_EXACT:
-            if (len == m->len && memcmp(tag, m->value, len) == 0)
+            if (len == m->len && (len == 0 || (tag[0] == m->value[0] && memcmp(tag, m->value, len) == 0)))
                 return true;
             break;
         case VN_TAGM_PREFIX:
-            if (len >= m->len && memcmp(tag, m->value, m->len) == 0)
+            if (len >= m->len && (m->len == 0 || (tag[0] == m->value[0] && memcmp(tag, m->value, m->len) == 0)))
                 return true;
             break;
         case VN_TAGM_REGEX:

@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <zlib.h>
+
 #include "proxy/ring.h"
 #include "proxy/tag_match.h"
 
@@ -259,6 +261,97 @@ static void test_ring__matcher_errors(void **state)
     assert_int_equal(vn_tagm_set_init(&set, perl_only + 1, 1, err, sizeof err), VN_ERR_CONFIG);
 }
 
+/* The ring's own CRC-32 (carry-less multiply or sliced tables) equals zlib's, at every length
+ * and alignment, and a key fed in pieces (longer than the key's gather buffer too) equals the
+ * hash of the joined string. */
+static void test_ring__crc_matches_zlib(void **state)
+{
+    (void)state;
+    static uint8_t buf[1200];
+    uint64_t x = 88172645463325252ull;
+    for (size_t i = 0; i < sizeof buf; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        buf[i] = (uint8_t)x;
+    }
+    for (size_t off = 0; off < 16; off++)
+        for (size_t n = 0; n + off <= 1100; n += (n < 200 ? 1 : 37))
+            assert_int_equal(vn_ring_hash(buf + off, n), (uint32_t)crc32(0, buf + off, (uInt)n));
+
+    char name[700], tag[300], joined[1200];
+    for (size_t nl = 0; nl < sizeof name; nl += 53) {
+        memset(name, 'n', nl);
+        memset(tag, 't', sizeof tag);
+        vn_ring_key_t k;
+        vn_ring_key_begin(&k, name, nl, 3);
+        vn_ring_key_tag(&k, tag, 5);
+        vn_ring_key_tag(&k, tag, sizeof tag);
+        vn_ring_key_tag(&k, tag, 0);
+        uint32_t h = vn_ring_key_end(&k);
+        size_t j = 0;
+        memcpy(joined + j, name, nl), j += nl;
+        memcpy(joined + j, "set", 3), j += 3;
+        memcpy(joined + j, tag, 5), j += 5;
+        joined[j++] = ',';
+        memcpy(joined + j, tag, sizeof tag), j += sizeof tag;
+        joined[j++] = ',';
+        assert_int_equal(h, (uint32_t)crc32(0, (const Bytef *)joined, (uInt)j));
+    }
+}
+
+/* The owner lookup equals a plain linear search for the first point above the hash (wrapping),
+ * on rings of every size up to 40 members, and on 300 and 600 members (tens of points share a
+ * top byte: the halving path). */
+#define MAXM 600
+static void test_ring__owner_matches_linear_search(void **state)
+{
+    (void)state;
+    static char addrs[MAXM][32];
+    static const char *ap[MAXM];
+    for (int i = 0; i < MAXM; i++) {
+        snprintf(addrs[i], sizeof addrs[i], "10.%d.%d.%d:8128", i / 250, i / 7 % 250, i * 13 % 251);
+        ap[i] = addrs[i];
+    }
+    uint64_t x = 0x2545f4914f6cdd1dull;
+    for (size_t si = 0; si < 42; si++) {
+        size_t n = si < 40 ? si + 1 : si == 40 ? 300 : 600;
+        vn_ring_t *r = vn_ring_new(ap, NULL, n);
+        /* the points, recomputed: hash of "<i><addr>" for every member */
+        static uint32_t pts[MAXM * VN_RING_REPLICAS];
+        static size_t owner_of[MAXM * VN_RING_REPLICAS];
+        size_t np = 0;
+        for (size_t m = 0; m < n; m++)
+            for (int i = 0; i < VN_RING_REPLICAS; i++) {
+                char b[64];
+                int bl = snprintf(b, sizeof b, "%d%s", i, ap[m]);
+                pts[np] = vn_ring_hash(b, (size_t)bl);
+                owner_of[np++] = m;
+            }
+        for (int t = 0; t < (n > 40 ? 400 : 3000); t++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            uint32_t h = t < 2 ? (t ? UINT32_MAX : 0) : (uint32_t)x;
+            if (t >= 2 && t % 5 == 0)
+                h = pts[(size_t)(x >> 40) % np]; /* exactly on a point: owned by the next one */
+            size_t best = SIZE_MAX, lowest = 0;
+            for (size_t i = 0; i < np; i++) {
+                bool below = pts[i] < pts[lowest] ||
+                             (pts[i] == pts[lowest] && strcmp(ap[owner_of[i]], ap[owner_of[lowest]]) < 0);
+                if (below)
+                    lowest = i;
+                if (pts[i] > h && (best == SIZE_MAX || pts[i] < pts[best] ||
+                                   (pts[i] == pts[best] && strcmp(ap[owner_of[i]], ap[owner_of[best]]) < 0)))
+                    best = i;
+            }
+            if (best == SIZE_MAX)
+                best = lowest;
+            long got = vn_ring_owner(r, h);
+            assert_true(got >= 0);
+            assert_string_equal(vn_ring_member_addr(r, (size_t)got), ap[owner_of[best]]);
+        }
+        vn_ring_free(r);
+    }
+}
+#undef MAXM
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -270,6 +363,8 @@ int main(void)
         cmocka_unit_test(test_ring__removal_moves_only_its_keys),
         cmocka_unit_test(test_ring__type_names),
         cmocka_unit_test(test_ring__key_building),
+        cmocka_unit_test(test_ring__crc_matches_zlib),
+        cmocka_unit_test(test_ring__owner_matches_linear_search),
         cmocka_unit_test(test_ring__ignore_tags),
         cmocka_unit_test(test_ring__regex_unanchored_and_icase),
         cmocka_unit_test(test_ring__matcher_errors),
