@@ -20,6 +20,17 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#if defined(__SANITIZE_ADDRESS__)
+#define VN_MAP_LSAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define VN_MAP_LSAN 1
+#endif
+#endif
+#ifdef VN_MAP_LSAN
+#include <sanitizer/lsan_interface.h>
+#endif
+
 #include "core/metric.h"
 #include "core/xalloc.h"
 
@@ -46,7 +57,20 @@ static void *pages_alloc(size_t n)
         fprintf(stderr, "level=error event=out_of_memory file=%s line=%d bytes=%zu\n", __FILE__, __LINE__, n);
         abort();
     }
+#ifdef VN_MAP_LSAN
+    /* Entries hold the only pointers to digest and HLL buffers: LeakSanitizer
+     * must scan these pages or it reports every held sampler as leaked. */
+    __lsan_register_root_region(p, n);
+#endif
     return p;
+}
+
+static void pages_free(void *p, size_t n)
+{
+#ifdef VN_MAP_LSAN
+    __lsan_unregister_root_region(p, n);
+#endif
+    munmap(p, n);
 }
 
 /* Zeroed table of n bytes; freed with table_free(p, n). */
@@ -60,7 +84,7 @@ static void table_free(void *p, size_t n)
     if (!p)
         return;
     if (n >= TABLE_MMAP_MIN)
-        munmap(p, n);
+        pages_free(p, n);
     else
         free(p);
 }
@@ -176,7 +200,7 @@ vn_series_t *vn_series_map_take(vn_series_map_t *m)
         if (m->last == b)
             m->last = NULL;
         m->take_off = 0;
-        munmap(b, b->size);
+        pages_free(b, b->size);
     }
 }
 
