@@ -56,110 +56,8 @@ static uint64_t rnd(void)
     return g_rng * 0x2545f4914f6cdd1dull;
 }
 
-/* ---- the pre-issue-22 digits, only the general path (the fast path is shared) */
-
-static void old_rounded(double v, int prec, uint64_t *m, int *e)
-{
-    char tmp[48];
-    snprintf(tmp, sizeof tmp, "%.*e", prec - 1, v);
-    uint64_t x = 0;
-    const char *c = tmp;
-    for (; *c && *c != 'e'; c++)
-        if (*c >= '0' && *c <= '9')
-            x = x * 10 + (uint64_t)(*c - '0');
-    int ex = 0, es = 1;
-    if (*c == 'e') {
-        c++;
-        if (*c == '-' || *c == '+')
-            es = *c++ == '-' ? -1 : 1;
-        for (; *c >= '0' && *c <= '9'; c++)
-            ex = ex * 10 + (*c - '0');
-    }
-    *m = x;
-    *e = es * ex - (prec - 1);
-}
-
-static bool old_reads_back(double v, uint64_t m, int e)
-{
-    char tmp[48];
-    snprintf(tmp, sizeof tmp, "%" PRIu64 "e%d", m, e);
-    return strtod(tmp, NULL) == v;
-}
-
-static int old_fast(double v, uint64_t *m, int *exp10)
-{
-    static const double p10[] = {1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8};
-    for (int k = 0; k < 9; k++) {
-        double scaled = v * p10[k];
-        if (scaled >= 1e15)
-            return 0;
-        long long r = llround(scaled);
-        if (r == 0 || (double)r / p10[k] != v)
-            continue;
-        *m = (uint64_t)r;
-        *exp10 = -k;
-        return 1;
-    }
-    return 0;
-}
-
-/* Go's 'g' text of finite v > 0, the layout as in core/gonum.c. */
-static size_t old_format_g(double v, char *o)
-{
-    uint64_t m = 0;
-    int e = 0;
-    if (!(v >= DBL_MIN && old_fast(v, &m, &e))) {
-        for (int prec = v < DBL_MIN ? 1 : 15; prec <= 17; prec++) {
-            old_rounded(v, prec, &m, &e);
-            if (prec == 17 || old_reads_back(v, m, e))
-                break;
-            if (prec == 15 && v >= DBL_MIN)
-                continue;
-            if (old_reads_back(v, m + 1, e)) {
-                m += 1;
-                break;
-            }
-            if (m > 1 && old_reads_back(v, m - 1, e)) {
-                m -= 1;
-                break;
-            }
-        }
-    }
-    while (m % 10 == 0 && m != 0) {
-        m /= 10;
-        e++;
-    }
-    char d[24];
-    int nd = 0;
-    do {
-        d[23 - nd++] = (char)('0' + m % 10);
-        m /= 10;
-    } while (m);
-    const char *digs = d + 24 - nd;
-    int dp = nd + e, x = dp - 1;
-    size_t n = 0;
-    if (x < -4 || x >= 6) {
-        o[n++] = digs[0];
-        if (nd > 1) {
-            o[n++] = '.';
-            for (int i = 1; i < nd; i++)
-                o[n++] = digs[i];
-        }
-        n += (size_t)snprintf(o + n, 8, x < 0 ? "e-%02d" : "e+%02d", x < 0 ? -x : x);
-        return n;
-    }
-    if (dp <= 0)
-        o[n++] = '0';
-    for (int i = 0; i < dp; i++)
-        o[n++] = i < nd ? digs[i] : '0';
-    if (nd > dp) {
-        o[n++] = '.';
-        for (int i = dp; i < nd; i++)
-            o[n++] = i < 0 ? '0' : digs[i];
-    }
-    o[n] = '\0';
-    return n;
-}
+/* the pre-issue-22 digits: the differential test's reference */
+#include "../tests/unit/core/gonum_reference.h"
 
 enum { IMPL_NEW, IMPL_DTOA, IMPL_OLD };
 
@@ -178,7 +76,7 @@ static double run(const double *vals, size_t n, int impl)
             else if (impl == IMPL_DTOA)
                 acc += (uint64_t)vn_dtoa_shortest(vals[i], out, &dp) + (uint64_t)dp;
             else
-                acc += old_format_g(vals[i], out);
+                acc += ref_format_g(vals[i], out);
         }
         double dt = (now_ns() - t0) / (double)n;
         sink += acc;

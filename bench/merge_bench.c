@@ -15,6 +15,7 @@
 
 #include "aggregate/hll.h"
 #include "aggregate/tdigest.h"
+#include "bench_rank.h"
 
 static double now(void)
 {
@@ -31,26 +32,6 @@ static double unif(void)
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return (double)((z ^ (z >> 31)) >> 11) * 0x1.0p-53;
-}
-
-static int cmp_dbl(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* fraction of sorted[0,n) that is <= x */
-static double rank_of(const double *sorted, size_t n, double x)
-{
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (sorted[mid] <= x)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return (double)lo / (double)n;
 }
 
 static int histogram_memory(void)

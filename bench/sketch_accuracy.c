@@ -27,6 +27,7 @@
 #include "aggregate/hll.h"
 #include "aggregate/metrohash.h"
 #include "aggregate/tdigest.h"
+#include "bench_rank.h"
 
 #define PARTS 100
 
@@ -59,26 +60,6 @@ static double draw(int dist)
     case 2: return unif() < 0.7 ? gauss() : 6 + gauss(); /* modes at 0 and 6, 70/30 */
     default: return -log1p(-unif());
     }
-}
-
-static int cmp_dbl(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* fraction of sorted[0,n) that is <= x */
-static double rank_of(const double *sorted, size_t n, double x)
-{
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (sorted[mid] <= x)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return (double)lo / (double)n;
 }
 
 static double now_ns(void)
