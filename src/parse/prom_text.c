@@ -431,10 +431,12 @@ static vn_err_t sample_line(pstate_t *ps, const char *p, const char *eol)
      * line joins the series with the same other labels if there is one. */
     uint32_t sidx = VN_PROM_NONE;
     if (grouped) {
-        uint64_t sig = vn_prom__sig_hash(fam, d->labels + label_off, nlabels);
+        /* no label read yet: labels is still NULL, and NULL + 0 is undefined */
+        const vn_prom_label_t *lab = d->labels ? d->labels + label_off : NULL;
+        uint64_t sig = vn_prom__sig_hash(fam, lab, nlabels);
         if (sig == 0)
             sig = 1; /* 0 marks "not indexed" */
-        sidx = vn_prom__sig_lookup(d, fam, sig, d->labels + label_off, nlabels);
+        sidx = vn_prom__sig_lookup(d, fam, sig, lab, nlabels);
         if (sidx != VN_PROM_NONE)
             d->nlabels = label_off; /* the first line's labels stand */
         else if ((rc = vn_prom__new_series(ps, fam, label_off, nlabels, sig, &sidx)) != VN_OK)
@@ -617,5 +619,7 @@ size_t vn_prom_format_bound(double v, char *buf, size_t cap)
         n = snprintf(buf, cap, v > 0 ? "+Inf" : "-Inf");
     else
         n = snprintf(buf, cap, "%f", v);
-    return n < 0 ? 0 : (size_t)n;
+    if (n < 0 || cap == 0)
+        return 0;
+    return (size_t)n < cap ? (size_t)n : cap - 1; /* snprintf counts what did not fit too */
 }

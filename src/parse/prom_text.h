@@ -186,8 +186,11 @@ size_t vn_prom_statsd_safe(char *p, size_t n, bool name, bool *changed);
 /**
  * Go `%f` of a bucket bound or quantile, as veneur-prometheus names buckets and
  * the openmetrics source writes its `le`/`quantile` tags: "0.005000", "+Inf",
- * "-Inf", "NaN". Returns the length written (truncated to cap like snprintf).
+ * "-Inf", "NaN". Returns the length written, which is at most cap - 1: a bound
+ * that does not fit is cut (cap >= VN_PROM_BOUND_MAX always fits: "%f" of
+ * -DBL_MAX is 317 bytes).
  */
+#define VN_PROM_BOUND_MAX 320
 size_t vn_prom_format_bound(double v, char *buf, size_t cap);
 
 /** Lower-case name of a type ("counter", ..., "unknown"). Never NULL. */

@@ -140,6 +140,8 @@ static bool same_set(const vn_prom_doc_t *d, const vn_prom_series_t *s, const vn
 {
     if (s->nlabels != n)
         return false;
+    if (n == 0)
+        return true; /* and d->labels may still be NULL */
     const vn_prom_label_t *o = d->labels + s->label_off;
     for (uint32_t i = 0; i < n; i++) {
         uint32_t k = 0;

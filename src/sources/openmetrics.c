@@ -249,7 +249,7 @@ static void sample(series_ctx_t *c, vn_str_t family, const char *suffix, vn_mtyp
     size_t base_len = vn_buf_len(&m->tagbytes);
     uint32_t nt = c->ntags;
     if (extra_name) {
-        char b[64];
+        char b[VN_PROM_BOUND_MAX];
         size_t bl = vn_prom_format_bound(extra_bound, b, sizeof b);
         if (!add_tag_bytes(m, nt, extra_name, strlen(extra_name), b, bl)) {
             c->counts->invalid++;

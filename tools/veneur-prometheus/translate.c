@@ -251,7 +251,7 @@ static vn_err_t series_out(const vn_pm_tcfg_t *cfg, vn_prom_delta_t *cache, cons
             } else {
                 if (isnan(pt->bound))
                     continue;
-                char b[360];
+                char b[VN_PROM_BOUND_MAX];
                 vn_prom_format_bound(pt->bound, b, sizeof b);
                 snprintf(suffix, sizeof suffix, ".le%s", b);
                 if ((rc = set_name(o, f->name, suffix)) != VN_OK ||

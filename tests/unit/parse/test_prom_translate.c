@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -275,6 +276,11 @@ static void test_prom_text__number_helpers(void **state)
     assert_string_equal(b, "-0.000000");
     vn_prom_format_bound(1e20, b, sizeof b);
     assert_string_equal(b, "100000000000000000000.000000");
+    /* the longest bound fits VN_PROM_BOUND_MAX; a short buffer is cut, never over-reported */
+    assert_int_equal(vn_prom_format_bound(-DBL_MAX, b, VN_PROM_BOUND_MAX), 317);
+    char small[64];
+    assert_int_equal(vn_prom_format_bound(1e60, small, sizeof small), 63);
+    assert_int_equal(strlen(small), 63);
     assert_true(vn_pm_go_int(99.9) == 99);
     assert_true(vn_pm_go_int(-0.5) == 0);
     assert_true(vn_pm_go_int(INFINITY) == INT64_MIN);
