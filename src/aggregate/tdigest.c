@@ -36,6 +36,7 @@
  * buffer and copies the result back: dst never holds both lists at once.
  */
 #include "aggregate/tdigest.h"
+#include "aggregate/tdigest_pack.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -54,16 +55,21 @@
 
 _Static_assert(sizeof(vn_tdigest_centroid_t) == 16, "centroids are two packed doubles");
 _Static_assert(sizeof(vn_tdigest_t) <= 96, "vn_tdigest_t is embedded in every histogram series");
+_Static_assert(VN_TDIGEST_MAX_CENTROIDS <= UINT16_MAX, "_out_max is a uint16_t");
 
 /* ---- block entries: wide or compact ---- */
 
-/* A wide entry is a vn_tdigest_centroid_t (double mean, double weight); a
- * compact one is the double mean followed by the weight as a uint16_t, which
- * is exact while every weight is an integer and the total weight is at most
- * COMPACT_MAX_W (every centroid weight is then an integer <= the total).
- * Means stay doubles, so values are the same either way. A digest starts
- * compact and turns wide for good (widen()) before anything would break
- * that rule: a fractional or large weight, a merge of a wide digest. */
+/* A wide digest's block is entries of vn_tdigest_centroid_t (double mean,
+ * double weight), sorted ones then pending ones. A compact digest's block is
+ * its sorted centroids packed (_plen bytes, tdigest_pack.h: exact for any
+ * value) followed by pending entries of 10 bytes: the double mean and the
+ * weight as a uint16_t, which is exact while every weight is an integer and
+ * the total weight is at most COMPACT_MAX_W (every centroid weight is then
+ * an integer <= the total). A fold unpacks the sorted centroids into a
+ * stack buffer, folds there as a wide digest does, and packs the result
+ * back, so values are the same either way. A digest starts compact and
+ * turns wide for good (widen()) before anything would break the weight
+ * rule: a fractional or large weight, a merge of a wide digest. */
 #define WIDE ((uint8_t)sizeof(vn_tdigest_centroid_t))
 #define COMPACT ((uint8_t)10)
 #define COMPACT_MAX_W 65535.0
@@ -236,10 +242,27 @@ size_t vn_tdigest_max_bytes(double compression)
     return (size_t)n * sizeof(vn_tdigest_centroid_t);
 }
 
-static void set_cap(vn_tdigest_t *td, uint32_t cap)
+/* Sets the block to `bytes` (realloc: contents kept up to the smaller size). */
+static void set_cap(vn_tdigest_t *td, size_t bytes)
 {
-    td->_c = vn_xrealloc(td->_c, (size_t)cap * td->_stride);
-    td->_cap = cap;
+    td->_c = vn_xrealloc(td->_c, bytes);
+    td->_cap = (uint32_t)bytes;
+}
+
+/* Reads all sorted centroids of a compact digest into out[0, _n_main). */
+static void unpack_main(const vn_tdigest_t *td, vn_tdigest_centroid_t *out)
+{
+    vn_tdigest_pack_rd_t r;
+    vn_tdigest_pack_rd_init(&r, td->_c, td->_plen);
+    for (uint32_t i = 0; i < td->_n_main; i++)
+        if (!vn_tdigest_pack_next(&r, &out[i]))
+            out[i] = (vn_tdigest_centroid_t){0, 0}; /* unreachable: we packed these bytes */
+}
+
+/* Start of the pending entries. */
+static inline uint8_t *temp_base(const vn_tdigest_t *td)
+{
+    return (uint8_t *)td->_c + (td->_stride == WIDE ? (size_t)td->_n_main * WIDE : td->_plen);
 }
 
 /* Makes the block wide (entries of 16 bytes), for good. */
@@ -248,40 +271,67 @@ static void widen(vn_tdigest_t *td)
     if (td->_stride == WIDE)
         return;
     vn_tdigest_centroid_t *c = NULL;
+    uint32_t nm = td->_n_main, nt = td->_n_temp, cap = 0;
     if (td->_cap) {
-        c = vn_xmalloc((size_t)td->_cap * WIDE);
-        const uint8_t *old = td->_c;
-        for (uint32_t i = 0; i < td->_n_main + td->_n_temp; i++)
-            c[i] = ent_get(old + (size_t)i * COMPACT, COMPACT);
+        cap = nm + nt < INIT_CAP ? INIT_CAP : nm + nt;
+        c = vn_xmalloc((size_t)cap * WIDE);
+        unpack_main(td, c);
+        const uint8_t *t = temp_base(td);
+        for (uint32_t i = 0; i < nt; i++)
+            c[nm + i] = ent_get(t + (size_t)i * COMPACT, COMPACT);
     }
     free(td->_c);
     td->_c = c;
+    td->_cap = cap * WIDE;
+    td->_plen = 0;
     td->_stride = WIDE;
 }
 
-/* After a fold: a merge or a decode may have left the block above the steady
- * size; give the excess back once the centroids fit again. */
+/* After a fold of a wide digest: a merge or a decode may have left the
+ * block above the steady size; give the excess back once the centroids fit
+ * again. */
 static void maybe_shrink(vn_tdigest_t *td)
 {
-    uint32_t steady = td->_out_max + td->_temp_max;
-    if (td->_cap > steady && td->_n_main + td->_n_temp <= steady)
+    uint32_t steady = ((uint32_t)td->_out_max + td->_temp_max) * WIDE;
+    if (td->_cap > steady && (td->_n_main + td->_n_temp) * WIDE <= steady)
         set_cap(td, steady);
 }
 
+/* Makes room for `need` entries of the digest's stride: all of them for a
+ * wide digest, the pending ones (after the packed bytes) for a compact one. */
 static void ensure_cap(vn_tdigest_t *td, uint32_t need)
 {
-    if (need <= td->_cap)
+    unsigned st = td->_stride;
+    uint32_t base = st == WIDE ? 0 : td->_plen;
+    uint32_t have = td->_cap > base ? (td->_cap - base) / st : 0;
+    if (need <= have)
         return;
     /* 1.5x while small, then steps of GROW_STEP: the block settles within
      * GROW_STEP entries of the real need (~23 reallocs up to 1000 samples,
      * none after) instead of overshooting it by up to 64 */
-    uint32_t cap = td->_cap < INIT_CAP ? INIT_CAP : td->_cap;
+    uint32_t cap = have < INIT_CAP ? INIT_CAP : have;
     while (cap < need)
         cap = cap < 64 ? cap + cap / 2 : cap + GROW_STEP;
-    uint32_t steady = td->_out_max + td->_temp_max;
+    uint32_t steady = st == WIDE ? (uint32_t)td->_out_max + td->_temp_max : td->_temp_max;
     if (cap > steady && need <= steady)
         cap = steady;
-    set_cap(td, cap);
+    set_cap(td, base + (size_t)cap * st);
+}
+
+/* Stores c[0, n) as a compact digest's sorted centroids (no pending ones),
+ * with room for the next _temp_max pending samples so that adds do not
+ * realloc until the next fold. The block is kept while it is within 64
+ * bytes above what is needed. */
+static void repack(vn_tdigest_t *td, const vn_tdigest_centroid_t *c, uint32_t n)
+{
+    size_t len = vn_tdigest_pack_size(c, n);
+    size_t room = (size_t)td->_temp_max * COMPACT;
+    size_t need = len + (room > VN_TDIGEST_PACK_SLACK ? room : VN_TDIGEST_PACK_SLACK);
+    size_t want = (need + 63) & ~(size_t)63;
+    if (td->_cap < need || td->_cap > want)
+        set_cap(td, want);
+    (void)vn_tdigest_pack(c, n, td->_c);
+    td->_plen = (uint32_t)len;
 }
 
 /* ---- lifecycle ---- */
@@ -385,15 +435,13 @@ static void absorb(vn_tdigest_centroid_t *cur, const vn_tdigest_centroid_t *in)
 
 /*
  * Merges sorted runs a[0,na) and b[0,nb) (total weight n) into out from
- * index 0 (at most td->_out_max entries), compressing as it goes; sa, sb
- * and so are the entry sizes (WIDE or COMPACT) of a, b and out. The runs
+ * index 0 (at most td->_out_max entries), compressing as it goes. The runs
  * may share memory with out only as described in the top comment. Sets
- * _n_main and _main_w (recomputed as the
- * sequential sum of the output weights, which is what quantile() walks).
+ * _n_main and _main_w (recomputed as the sequential sum of the output
+ * weights, which is what quantile() walks).
  */
-static inline __attribute__((always_inline)) void fold_impl(vn_tdigest_t *td, uint8_t *out, unsigned so,
-                                                            const uint8_t *a, unsigned sa, size_t na,
-                                                            const uint8_t *b, unsigned sb, size_t nb, double n)
+static void fold(vn_tdigest_t *td, vn_tdigest_centroid_t *out, const vn_tdigest_centroid_t *a, size_t na,
+                 const vn_tdigest_centroid_t *b, size_t nb, double n)
 {
     scale_pass_t s;
     scale_pass_init(&s, td, n);
@@ -409,10 +457,10 @@ static inline __attribute__((always_inline)) void fold_impl(vn_tdigest_t *td, ui
     while (ia < na || ib < nb) {
         /* equal means: take b (the newer data) first, as Go does */
         vn_tdigest_centroid_t next;
-        if (ib >= nb || (ia < na && ent_mean(a + ia * sa) < ent_mean(b + ib * sb)))
-            next = ent_get(a + ia++ * sa, sa);
+        if (ib >= nb || (ia < na && a[ia].mean < b[ib].mean))
+            next = a[ia++];
         else
-            next = ent_get(b + ib++ * sb, sb);
+            next = b[ib++];
         if (!open) {
             cur = next;
             limit_at(&s, 0.0, &limit);
@@ -423,7 +471,7 @@ static inline __attribute__((always_inline)) void fold_impl(vn_tdigest_t *td, ui
         if (within(&limit, so_far + next.weight) || no + 1 >= out_max) {
             absorb(&cur, &next);
         } else {
-            ent_put(out + no++ * so, so, cur);
+            out[no++] = cur;
             total += cur.weight;
             limit_at(&s, so_far, &limit);
             cur = next;
@@ -431,30 +479,26 @@ static inline __attribute__((always_inline)) void fold_impl(vn_tdigest_t *td, ui
         so_far += next.weight;
     }
     if (open) {
-        ent_put(out + no++ * so, so, cur);
+        out[no++] = cur;
         total += cur.weight;
     }
     td->_n_main = (uint32_t)no;
     td->_main_w = total;
 }
 
-/* fold_impl with the entry sizes as constants, one copy per combination
- * that compress() (out and a alike, b wide) and merge() (out wide) use, so
- * that the compiler drops the size tests from the loop (merge: ~15% faster
- * than one generic copy). */
-static void fold(vn_tdigest_t *td, uint8_t *out, unsigned so, const uint8_t *a, unsigned sa, size_t na,
-                 const uint8_t *b, unsigned sb, size_t nb, double n)
+/* Fold of a compact digest: its packed centroids are unpacked behind the
+ * sorted pending samples (the in-place rule of the top comment) in a stack
+ * buffer, folded there and packed back. */
+static void compress_packed(vn_tdigest_t *td, const vn_tdigest_centroid_t *temp, uint32_t nt, double n)
 {
-    if (so == COMPACT) /* compress() of a compact digest */
-        fold_impl(td, out, COMPACT, a, COMPACT, na, b, WIDE, nb, n);
-    else if (sa == WIDE && sb == WIDE)
-        fold_impl(td, out, WIDE, a, WIDE, na, b, WIDE, nb, n);
-    else if (sa == WIDE) /* merge of a local's compact digest into a wide one */
-        fold_impl(td, out, WIDE, a, WIDE, na, b, COMPACT, nb, n);
-    else if (sb == COMPACT)
-        fold_impl(td, out, WIDE, a, COMPACT, na, b, COMPACT, nb, n);
-    else
-        fold_impl(td, out, WIDE, a, COMPACT, na, b, WIDE, nb, n);
+    uint32_t nm = td->_n_main;
+    vn_tdigest_centroid_t stack[MERGE_STACK];
+    vn_tdigest_centroid_t *w = nm + nt <= MERGE_STACK ? stack : vn_xmalloc((size_t)(nm + nt) * sizeof(*w));
+    unpack_main(td, w + nt);
+    fold(td, w, w + nt, nm, temp, nt, n);
+    repack(td, w, td->_n_main);
+    if (w != stack)
+        free(w);
 }
 
 void vn_tdigest_compress(vn_tdigest_t *td)
@@ -462,20 +506,27 @@ void vn_tdigest_compress(vn_tdigest_t *td)
     uint32_t nt = td->_n_temp, nm = td->_n_main;
     if (nt == 0)
         return;
-    uint8_t *c = td->_c;
     unsigned st = td->_stride;
     double n = td->_main_w + td->_temp_w;
     /* temp (at most TEMP_LIMIT entries) is sorted on the stack, as wide
-     * entries; main moves up by nt: see the in-place rule in the top comment */
+     * entries */
     vn_tdigest_centroid_t scratch[TEMP_LIMIT], sort_tmp[TEMP_LIMIT];
+    const uint8_t *t = temp_base(td);
     for (uint32_t i = 0; i < nt; i++)
-        scratch[i] = ent_get(c + (size_t)(nm + i) * st, st);
+        scratch[i] = ent_get(t + (size_t)i * st, st);
     sort_centroids(scratch, nt, sort_tmp);
-    memmove(c + (size_t)nt * st, c, (size_t)nm * st);
-    fold(td, c, st, c + (size_t)nt * st, st, nm, (const uint8_t *)scratch, WIDE, nt, n);
+    if (st == WIDE) {
+        /* main moves up by nt: see the in-place rule in the top comment */
+        vn_tdigest_centroid_t *c = td->_c;
+        memmove(c + nt, c, (size_t)nm * sizeof(*c));
+        fold(td, c, c + nt, nm, scratch, nt, n);
+    } else {
+        compress_packed(td, scratch, nt, n);
+    }
     td->_n_temp = 0;
     td->_temp_w = 0.0;
-    maybe_shrink(td);
+    if (st == WIDE)
+        maybe_shrink(td);
 }
 
 /* ---- adding and merging ---- */
@@ -501,9 +552,8 @@ vn_err_t vn_tdigest_add(vn_tdigest_t *td, double x, double w)
         widen(td);
     if (td->_n_temp >= td->_temp_max)
         vn_tdigest_compress(td);
-    ensure_cap(td, td->_n_main + td->_n_temp + 1);
-    ent_put((uint8_t *)td->_c + (size_t)(td->_n_main + td->_n_temp) * td->_stride, td->_stride,
-            (vn_tdigest_centroid_t){x, w});
+    ensure_cap(td, (td->_stride == WIDE ? td->_n_main : 0) + td->_n_temp + 1);
+    ent_put(temp_base(td) + (size_t)td->_n_temp * td->_stride, td->_stride, (vn_tdigest_centroid_t){x, w});
     td->_n_temp++;
     td->_temp_w += w;
     if (x < td->_min)
@@ -528,24 +578,44 @@ vn_err_t vn_tdigest_merge(vn_tdigest_t *dst, vn_tdigest_t *src)
     if (!isfinite(n))
         return VN_ERR_TOO_LARGE;
     vn_tdigest_compress(dst);
-    if (dst->_stride == COMPACT && !(src->_stride == COMPACT && compact_ok(dst->_main_w, src->_main_w)))
+    bool packed = dst->_stride == COMPACT && src->_stride == COMPACT && compact_ok(dst->_main_w, src->_main_w);
+    if (dst->_stride == COMPACT && !packed)
         widen(dst);
     /* fold both lists into a stack buffer and copy the result back, so that
      * dst's block never has to hold nm + ns entries (a series that receives
-     * merges used to keep that peak, ~11 KB, for good) */
+     * merges used to keep that peak, ~11 KB, for good). A compact input is
+     * unpacked first (on the heap: the global's imports are decoded, wide
+     * digests, so this is not its path). */
+    uint32_t na = dst->_n_main, nb = src->_n_main;
+    vn_tdigest_centroid_t *unpacked = NULL;
+    const vn_tdigest_centroid_t *a = dst->_c, *b = src->_c;
+    if (dst->_stride == COMPACT || src->_stride == COMPACT) {
+        size_t nu = (dst->_stride == COMPACT ? na : 0) + (src->_stride == COMPACT ? nb : 0);
+        unpacked = vn_xmalloc(nu * sizeof(*unpacked));
+        vn_tdigest_centroid_t *u = unpacked;
+        if (dst->_stride == COMPACT) {
+            unpack_main(dst, u);
+            a = u;
+            u += na;
+        }
+        if (src->_stride == COMPACT) {
+            unpack_main(src, u);
+            b = u;
+        }
+    }
     vn_tdigest_centroid_t stack[MERGE_STACK];
     vn_tdigest_centroid_t *out = dst->_out_max <= MERGE_STACK ? stack : vn_xmalloc(dst->_out_max * sizeof(*out));
-    fold(dst, (uint8_t *)out, WIDE, dst->_c, dst->_stride, dst->_n_main, src->_c, src->_stride, src->_n_main, n);
+    fold(dst, out, a, na, b, nb, n);
+    free(unpacked);
     uint32_t no = dst->_n_main;
-    if (dst->_cap < no)
-        ensure_cap(dst, no);
-    else if (dst->_cap > no + MERGE_SLACK + GROW_STEP)
-        set_cap(dst, no + MERGE_SLACK); /* room for the next merge's growth */
-    if (dst->_stride == WIDE) {
-        memcpy(dst->_c, out, (size_t)no * sizeof(*out));
+    if (packed) {
+        repack(dst, out, no);
     } else {
-        for (uint32_t i = 0; i < no; i++)
-            ent_put((uint8_t *)dst->_c + (size_t)i * COMPACT, COMPACT, out[i]);
+        if (dst->_cap < no * WIDE)
+            ensure_cap(dst, no);
+        else if (dst->_cap > (no + MERGE_SLACK + GROW_STEP) * WIDE)
+            set_cap(dst, (size_t)(no + MERGE_SLACK) * WIDE); /* room for the next merge's growth */
+        memcpy(dst->_c, out, (size_t)no * sizeof(*out));
     }
     if (out != stack)
         free(out);
@@ -577,6 +647,39 @@ static double lerp(double lo, double hi, double t)
     return r > hi ? hi : (r < lo ? lo : r);
 }
 
+/* ---- reading the sorted centroids in order, either layout ---- */
+
+void vn_tdigest_iter_init(const vn_tdigest_t *td, vn_tdigest_iter_t *it)
+{
+    it->_p = td->_c;
+    it->_end = td->_stride == WIDE ? it->_p : it->_p + td->_plen;
+    it->_key = 0;
+    it->_left = td->_n_main;
+    it->_stride = td->_stride;
+}
+
+static inline __attribute__((always_inline)) bool iter_step(vn_tdigest_iter_t *it, vn_tdigest_centroid_t *c)
+{
+    if (it->_left == 0)
+        return false;
+    it->_left--;
+    if (it->_stride == WIDE) {
+        memcpy(c, it->_p, sizeof(*c));
+        it->_p += sizeof(*c);
+        return true;
+    }
+    vn_tdigest_pack_rd_t r = {it->_p, it->_end, it->_key};
+    if (!vn_tdigest_pack_next(&r, c)) { /* unreachable: we packed these bytes */
+        it->_left = 0;
+        return false;
+    }
+    it->_p = r.p;
+    it->_key = r.key;
+    return true;
+}
+
+bool vn_tdigest_iter_next(vn_tdigest_iter_t *it, vn_tdigest_centroid_t *c) { return iter_step(it, c); }
+
 double vn_tdigest_quantile(vn_tdigest_t *td, double q)
 {
     if (!(q >= 0.0 && q <= 1.0))
@@ -587,13 +690,16 @@ double vn_tdigest_quantile(vn_tdigest_t *td, double q)
         return NAN;
     if (q == 1.0) /* Go's formula gives max up to an ulp */
         return td->_max;
-    const uint8_t *c = td->_c;
-    unsigned st = td->_stride;
+    vn_tdigest_iter_t it;
+    vn_tdigest_iter_init(td, &it);
+    vn_tdigest_centroid_t c = {0, 0}, next = {0, 0};
+    (void)iter_step(&it, &c);
     double target = q * td->_main_w;
     double so_far = 0.0, lower = td->_min;
-    for (uint32_t i = 0; i < n; i++, c += st) {
-        double upper = i + 1 < n ? midpoint(ent_mean(c), ent_mean(c + st)) : td->_max;
-        double w = ent_weight(c, st);
+    for (uint32_t i = 0; i < n; i++, c = next) {
+        bool more = i + 1 < n && iter_step(&it, &next);
+        double upper = more ? midpoint(c.mean, next.mean) : td->_max;
+        double w = c.weight;
         if (target <= so_far + w)
             return lerp(lower, upper, (target - so_far) / w);
         so_far += w;
@@ -627,12 +733,15 @@ double vn_tdigest_cdf(vn_tdigest_t *td, double x)
         return 0.0;
     if (x >= td->_max)
         return 1.0;
-    const uint8_t *c = td->_c;
-    unsigned st = td->_stride;
+    vn_tdigest_iter_t it;
+    vn_tdigest_iter_init(td, &it);
+    vn_tdigest_centroid_t c = {0, 0}, next = {0, 0};
+    (void)iter_step(&it, &c);
     double so_far = 0.0, lower = td->_min;
-    for (uint32_t i = 0; i < n; i++, c += st) {
-        double upper = i + 1 < n ? midpoint(ent_mean(c), ent_mean(c + st)) : td->_max;
-        double w = ent_weight(c, st);
+    for (uint32_t i = 0; i < n; i++, c = next) {
+        bool more = i + 1 < n && iter_step(&it, &next);
+        double upper = more ? midpoint(c.mean, next.mean) : td->_max;
+        double w = c.weight;
         if (x < upper) {
             /* Go's expression; it can overflow for huge weights or spans */
             double part = w * (x - lower) / (upper - lower);
@@ -668,9 +777,5 @@ const vn_tdigest_centroid_t *vn_tdigest_centroids(vn_tdigest_t *td, size_t *n)
     return td->_n_main ? td->_c : NULL;
 }
 
-vn_tdigest_centroid_t vn_tdigest_centroid(const vn_tdigest_t *td, size_t i)
-{
-    return ent_get((const uint8_t *)td->_c + i * td->_stride, td->_stride);
-}
 
-size_t vn_tdigest_memory(const vn_tdigest_t *td) { return (size_t)td->_cap * td->_stride; }
+size_t vn_tdigest_memory(const vn_tdigest_t *td) { return td->_cap; }
