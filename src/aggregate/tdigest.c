@@ -63,16 +63,18 @@ _Static_assert(VN_TDIGEST_MAX_CENTROIDS <= UINT16_MAX, "_out_max is a uint16_t")
  * double weight), sorted ones then pending ones. A compact digest's block is
  * its sorted centroids packed (_plen bytes, tdigest_pack.h: exact for any
  * value) followed by pending entries of 10 bytes: the double mean and the
- * weight as a uint16_t, which is exact while every weight is an integer and
- * the total weight is at most COMPACT_MAX_W (every centroid weight is then
- * an integer <= the total). A fold unpacks the sorted centroids into a
- * stack buffer, folds there as a wide digest does, and packs the result
- * back, so values are the same either way. A digest starts compact and
- * turns wide for good (widen()) before anything would break the weight
- * rule: a fractional or large weight, a merge of a wide digest. */
+ * weight as a uint16_t. That is exact while every sample's weight is an
+ * integer <= PENDING_MAX_W; the total is kept <= COMPACT_MAX_W so that
+ * every centroid weight is an integer below 2^32 (a varint of at most 5
+ * bytes: a packed entry stays under 16 bytes). A fold unpacks the sorted
+ * centroids into a stack buffer, folds there as a wide digest does, and
+ * packs the result back, so values are the same either way. A digest starts
+ * compact and turns wide for good (widen()) before anything would break the
+ * weight rule: a fractional or large weight, a merge of a wide digest. */
 #define WIDE ((uint8_t)sizeof(vn_tdigest_centroid_t))
 #define COMPACT ((uint8_t)10)
-#define COMPACT_MAX_W 65535.0
+#define PENDING_MAX_W 65535.0
+#define COMPACT_MAX_W 4294967295.0
 
 static inline double ent_mean(const uint8_t *e)
 {
@@ -112,7 +114,7 @@ static inline void ent_put(uint8_t *e, unsigned stride, vn_tdigest_centroid_t c)
 /* Whether a compact digest can take weight w on top of its total. */
 static inline bool compact_ok(double total, double w)
 {
-    return total + w <= COMPACT_MAX_W && (double)(uint32_t)w == w; /* w <= total + w < 2^32 */
+    return total + w <= COMPACT_MAX_W && w <= PENDING_MAX_W && (double)(uint32_t)w == w;
 }
 
 /* ---- scale functions: per-pass constants and the closed-form limits ---- */

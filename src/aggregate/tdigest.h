@@ -14,12 +14,12 @@
  *
  * Memory: the struct is embedded by the caller (96 bytes) and owns one heap
  * block of centroids, allocated lazily and grown on demand. While every
- * weight is an integer and the total weight is at most 65535 ("compact"),
- * the sorted centroids rest packed (tdigest_pack.h, ~7 bytes each) and
- * pending samples take 10 bytes (double mean, uint16 weight); else every
- * entry is 16 bytes (two doubles). Both give the same values, bit for bit.
- * An idle digest holds no block; one sample 80 bytes; 1000 unit-weight
- * samples ~2.7 KB. A digest that only receives adds
+ * sample's weight is an integer <= 65535 and the total is below 2^32
+ * ("compact"), the sorted centroids rest packed (tdigest_pack.h, ~7 bytes
+ * each) and pending samples take 10 bytes (double mean, uint16 weight);
+ * else every entry is 16 bytes (two doubles). Both give the same values,
+ * bit for bit. An idle digest holds no block; one sample 80 bytes; 1000
+ * unit-weight samples ~2.7 KB. A digest that only receives adds
  * never holds more than vn_tdigest_max_bytes() (12000 bytes at compression
  * 100; ~6 KB typical for a wide one after 1e5..1e6 samples). A
  * merge folds into a 16 KB stack buffer and leaves dst's block at the
