@@ -320,22 +320,6 @@ static void ensure_cap(vn_tdigest_t *td, uint32_t need)
     set_cap(td, base + (size_t)cap * st);
 }
 
-/* Stores c[0, n) as a compact digest's sorted centroids (no pending ones),
- * with room for the next _temp_max pending samples so that adds do not
- * realloc until the next fold. The block is kept while it is within 64
- * bytes above what is needed. */
-static void repack(vn_tdigest_t *td, const vn_tdigest_centroid_t *c, uint32_t n)
-{
-    size_t len = vn_tdigest_pack_size(c, n);
-    size_t room = (size_t)td->_temp_max * COMPACT;
-    size_t need = len + (room > VN_TDIGEST_PACK_SLACK ? room : VN_TDIGEST_PACK_SLACK);
-    size_t want = (need + 63) & ~(size_t)63;
-    if (td->_cap < need || td->_cap > want)
-        set_cap(td, want);
-    (void)vn_tdigest_pack(c, n, td->_c);
-    td->_plen = (uint32_t)len;
-}
-
 /* ---- lifecycle ---- */
 
 vn_err_t vn_tdigest_init_scale(vn_tdigest_t *td, double compression, vn_tdigest_scale_t scale)
@@ -435,34 +419,66 @@ static void absorb(vn_tdigest_centroid_t *cur, const vn_tdigest_centroid_t *in)
     cur->weight = w;
 }
 
+/* Run A of a fold: wide entries, or a compact digest's packed centroids
+ * read as the fold goes (no unpacked copy). */
+typedef struct run_a {
+    const vn_tdigest_centroid_t *w;
+    vn_tdigest_pack_rd_t rd;
+    size_t left;
+} run_a_t;
+
+static inline __attribute__((always_inline)) bool run_a_next(run_a_t *r, bool packed, vn_tdigest_centroid_t *c)
+{
+    if (r->left == 0)
+        return false;
+    r->left--;
+    if (!packed) {
+        *c = *r->w++;
+        return true;
+    }
+    vn_tdigest_pack_next_own(&r->rd, c);
+    return true;
+}
+
 /*
- * Merges sorted runs a[0,na) and b[0,nb) (total weight n) into out from
- * index 0 (at most td->_out_max entries), compressing as it goes. The runs
- * may share memory with out only as described in the top comment. Sets
- * _n_main and _main_w (recomputed as the sequential sum of the output
- * weights, which is what quantile() walks).
+ * Merges sorted runs A (na entries) and b[0,nb) (total weight n) into the
+ * output from its start (at most td->_out_max centroids), compressing as it
+ * goes. The output is wide entries at out, or, when out_packed, packed
+ * bytes at out (room for _out_max * VN_TDIGEST_PACK_MAX_INT +
+ * VN_TDIGEST_PACK_SLACK; *out_len is set). Wide runs may share memory with
+ * a wide output only as described in the top comment. Sets _n_main and
+ * _main_w (recomputed as the sequential sum of the output weights, which is
+ * what quantile() walks). The packed variants do the same arithmetic on the
+ * same values (unpacking and packing are exact).
  */
-static void fold(vn_tdigest_t *td, vn_tdigest_centroid_t *out, const vn_tdigest_centroid_t *a, size_t na,
-                 const vn_tdigest_centroid_t *b, size_t nb, double n)
+static inline __attribute__((always_inline)) void fold_impl(vn_tdigest_t *td, void *out, size_t *out_len,
+                                                            bool out_packed, run_a_t *ra, bool a_packed,
+                                                            const vn_tdigest_centroid_t *b, size_t nb, double n)
 {
     scale_pass_t s;
     scale_pass_init(&s, td, n);
-    size_t ia = 0, ib = 0, no = 0;
+    size_t ib = 0, no = 0;
     size_t out_max = td->_out_max;
     if (out_max < 1)
         out_max = 1;
-    vn_tdigest_centroid_t cur = {0, 0};
+    vn_tdigest_centroid_t cur = {0, 0}, ahead = {0, 0};
+    bool has_a = run_a_next(ra, a_packed, &ahead);
     double so_far = 0.0, total = 0.0;
     limit_t limit;
     bool open = false;
+    vn_tdigest_centroid_t *ow = out;
+    uint8_t *op = out;
+    uint64_t prev_key = 0;
 
-    while (ia < na || ib < nb) {
+    while (has_a || ib < nb) {
         /* equal means: take b (the newer data) first, as Go does */
         vn_tdigest_centroid_t next;
-        if (ib >= nb || (ia < na && a[ia].mean < b[ib].mean))
-            next = a[ia++];
-        else
+        if (ib >= nb || (has_a && ahead.mean < b[ib].mean)) {
+            next = ahead;
+            has_a = run_a_next(ra, a_packed, &ahead);
+        } else {
             next = b[ib++];
+        }
         if (!open) {
             cur = next;
             limit_at(&s, 0.0, &limit);
@@ -473,7 +489,11 @@ static void fold(vn_tdigest_t *td, vn_tdigest_centroid_t *out, const vn_tdigest_
         if (within(&limit, so_far + next.weight) || no + 1 >= out_max) {
             absorb(&cur, &next);
         } else {
-            out[no++] = cur;
+            if (out_packed)
+                op = vn_tdigest_pack_put(op, &prev_key, cur.mean, cur.weight);
+            else
+                ow[no] = cur;
+            no++;
             total += cur.weight;
             limit_at(&s, so_far, &limit);
             cur = next;
@@ -481,26 +501,71 @@ static void fold(vn_tdigest_t *td, vn_tdigest_centroid_t *out, const vn_tdigest_
         so_far += next.weight;
     }
     if (open) {
-        out[no++] = cur;
+        if (out_packed)
+            op = vn_tdigest_pack_put(op, &prev_key, cur.mean, cur.weight);
+        else
+            ow[no] = cur;
+        no++;
         total += cur.weight;
     }
+    if (out_packed)
+        *out_len = (size_t)(op - (uint8_t *)out);
     td->_n_main = (uint32_t)no;
     td->_main_w = total;
 }
 
-/* Fold of a compact digest: its packed centroids are unpacked behind the
- * sorted pending samples (the in-place rule of the top comment) in a stack
- * buffer, folded there and packed back. */
+/* Wide runs into a wide output (wide compress, the global's merge). */
+static void fold(vn_tdigest_t *td, vn_tdigest_centroid_t *out, const vn_tdigest_centroid_t *a, size_t na,
+                 const vn_tdigest_centroid_t *b, size_t nb, double n)
+{
+    run_a_t ra = {.w = a, .left = na};
+    fold_impl(td, out, NULL, false, &ra, false, b, nb, n);
+}
+
+/* A compact digest's packed centroids (run A) and wide b into packed bytes;
+ * returns their length. */
+static size_t fold_packed(vn_tdigest_t *td, uint8_t *out, const vn_tdigest_t *a, const vn_tdigest_centroid_t *b,
+                          size_t nb, double n)
+{
+    run_a_t ra = {.left = a->_n_main};
+    vn_tdigest_pack_rd_init(&ra.rd, a->_c, a->_plen);
+    size_t len = 0;
+    fold_impl(td, out, &len, true, &ra, true, b, nb, n);
+    return len;
+}
+
+/* Bytes of a packed fold output (compact weights: integers < 2^32). */
+static size_t packed_out_bytes(const vn_tdigest_t *td)
+{
+    return (size_t)td->_out_max * VN_TDIGEST_PACK_MAX_INT + VN_TDIGEST_PACK_SLACK;
+}
+
+/* Makes packed[0, len) td's sorted centroids (no pending ones), with room
+ * for the next _temp_max pending samples so that adds do not realloc until
+ * the next fold. The block is kept while it is within 64 bytes above what is
+ * needed. */
+static void install_packed(vn_tdigest_t *td, const uint8_t *packed, size_t len)
+{
+    size_t room = (size_t)td->_temp_max * COMPACT;
+    size_t need = len + (room > VN_TDIGEST_PACK_SLACK ? room : VN_TDIGEST_PACK_SLACK);
+    size_t want = (need + 63) & ~(size_t)63;
+    if (td->_cap < need || td->_cap > want)
+        set_cap(td, want);
+    memcpy(td->_c, packed, len);
+    td->_plen = (uint32_t)len;
+}
+
+/* Fold of a compact digest: read packed, fold, written packed to a stack
+ * buffer and copied back. */
 static void compress_packed(vn_tdigest_t *td, const vn_tdigest_centroid_t *temp, uint32_t nt, double n)
 {
-    uint32_t nm = td->_n_main;
     vn_tdigest_centroid_t stack[MERGE_STACK];
-    vn_tdigest_centroid_t *w = nm + nt <= MERGE_STACK ? stack : vn_xmalloc((size_t)(nm + nt) * sizeof(*w));
-    unpack_main(td, w + nt);
-    fold(td, w, w + nt, nm, temp, nt, n);
-    repack(td, w, td->_n_main);
-    if (w != stack)
-        free(w);
+    size_t need = packed_out_bytes(td);
+    uint8_t *buf = need <= sizeof stack ? (uint8_t *)stack : vn_xmalloc(need);
+    size_t len = fold_packed(td, buf, td, temp, nt, n);
+    install_packed(td, buf, len);
+    if (buf != (uint8_t *)stack)
+        free(buf);
 }
 
 void vn_tdigest_compress(vn_tdigest_t *td)
@@ -590,28 +655,24 @@ vn_err_t vn_tdigest_merge(vn_tdigest_t *dst, vn_tdigest_t *src)
      * digests, so this is not its path). */
     uint32_t na = dst->_n_main, nb = src->_n_main;
     vn_tdigest_centroid_t *unpacked = NULL;
-    const vn_tdigest_centroid_t *a = dst->_c, *b = src->_c;
-    if (dst->_stride == COMPACT || src->_stride == COMPACT) {
-        size_t nu = (dst->_stride == COMPACT ? na : 0) + (src->_stride == COMPACT ? nb : 0);
-        unpacked = vn_xmalloc(nu * sizeof(*unpacked));
-        vn_tdigest_centroid_t *u = unpacked;
-        if (dst->_stride == COMPACT) {
-            unpack_main(dst, u);
-            a = u;
-            u += na;
-        }
-        if (src->_stride == COMPACT) {
-            unpack_main(src, u);
-            b = u;
-        }
+    const vn_tdigest_centroid_t *b = src->_c;
+    if (src->_stride == COMPACT) {
+        unpacked = vn_xmalloc((size_t)nb * sizeof(*unpacked));
+        unpack_main(src, unpacked);
+        b = unpacked;
     }
     vn_tdigest_centroid_t stack[MERGE_STACK];
-    vn_tdigest_centroid_t *out = dst->_out_max <= MERGE_STACK ? stack : vn_xmalloc(dst->_out_max * sizeof(*out));
-    fold(dst, out, a, na, b, nb, n);
+    size_t out_bytes = packed ? packed_out_bytes(dst) : (size_t)dst->_out_max * sizeof(*stack);
+    vn_tdigest_centroid_t *out = out_bytes <= sizeof stack ? stack : vn_xmalloc(out_bytes);
+    size_t len = 0;
+    if (packed)
+        len = fold_packed(dst, (uint8_t *)out, dst, b, nb, n);
+    else
+        fold(dst, out, dst->_c, na, b, nb, n);
     free(unpacked);
     uint32_t no = dst->_n_main;
     if (packed) {
-        repack(dst, out, no);
+        install_packed(dst, (const uint8_t *)out, len);
     } else {
         if (dst->_cap < no * WIDE)
             ensure_cap(dst, no);

@@ -43,6 +43,8 @@
 
 /** Most bytes one packed centroid takes (ctrl, 8 delta bytes, varint 0, 8 weight bytes). */
 #define VN_TDIGEST_PACK_MAX 18u
+/** Most bytes one packed centroid of integer weight in [1, 2^32) takes. */
+#define VN_TDIGEST_PACK_MAX_INT 14u
 /** Bytes vn_tdigest_pack may write past its result (it stores whole words). */
 #define VN_TDIGEST_PACK_SLACK 8u
 
@@ -52,16 +54,17 @@ typedef struct vn_tdigest_pack_rd {
     uint64_t key;
 } vn_tdigest_pack_rd_t;
 
+/* Negative: all bits flipped; positive: the sign bit set (branch-free). */
 static inline uint64_t vn_tdigest_pack_key(double d)
 {
     uint64_t b;
     memcpy(&b, &d, sizeof b);
-    return (b >> 63) ? ~b : b | 0x8000000000000000ull;
+    return b ^ ((uint64_t)((int64_t)b >> 63) | 0x8000000000000000ull);
 }
 
 static inline double vn_tdigest_pack_unkey(uint64_t k)
 {
-    uint64_t b = (k >> 63) ? k & 0x7fffffffffffffffull : ~k;
+    uint64_t b = k ^ (((k >> 63) - 1u) | 0x8000000000000000ull);
     double d;
     memcpy(&d, &b, sizeof d);
     return d;
@@ -84,12 +87,55 @@ static inline void vn_tdigest_pack_rd_init(vn_tdigest_pack_rd_t *r, const uint8_
     r->key = 0;
 }
 
-/** ctrl byte -> {n (15: invalid), z, weight (0: follows)}. */
-extern const uint8_t vn_tdigest_pack_ctrl[256][3];
+/** A ctrl byte decoded: delta bytes (15: invalid code), the delta's shift
+ *  in bits (8 z), the weight (0: it follows). */
+typedef struct vn_tdigest_pack_ctl {
+    uint8_t n, shift, w, pad;
+} vn_tdigest_pack_ctl_t;
+extern const vn_tdigest_pack_ctl_t vn_tdigest_pack_ctrl[256];
+/** Low n bytes of a word, n = 0..8. */
+extern const uint64_t vn_tdigest_pack_mask[9];
 
 /* The cold half of vn_tdigest_pack_next: near the end of the buffer, or an
  * escaped weight. Returns false on truncated or malformed bytes. */
 bool vn_tdigest_pack_next_slow(vn_tdigest_pack_rd_t *r, vn_tdigest_centroid_t *c);
+
+/**
+ * vn_tdigest_pack_next for bytes this process packed itself, with at least
+ * VN_TDIGEST_PACK_SLACK readable bytes after the list: no bounds or code
+ * checks (a fold's inner loop). Never use it on bytes from elsewhere.
+ */
+static inline void vn_tdigest_pack_next_own(vn_tdigest_pack_rd_t *r, vn_tdigest_centroid_t *c)
+{
+    const uint8_t *p = r->p;
+    vn_tdigest_pack_ctl_t t = vn_tdigest_pack_ctrl[p[0]];
+    unsigned n = t.n > 8 ? 8 : t.n; /* the clamp only keeps a bad code in bounds */
+    const uint8_t *q = p + 1 + n;
+    r->key += (vn_tdigest_pack_le64(p + 1) & vn_tdigest_pack_mask[n]) << t.shift;
+    c->mean = vn_tdigest_pack_unkey(r->key);
+    /* a one-byte weight without branches (the slack makes q[0] readable) */
+    unsigned follows = t.w == 0, wb = q[0];
+    unsigned w = follows ? wb : t.w;
+    if (__builtin_expect(w - 1u < 0x7fu, 1)) {
+        c->weight = (double)w;
+        r->p = q + follows;
+        return;
+    }
+    uint64_t v = 0;
+    for (unsigned shift = 0; shift < 64; shift += 7) {
+        uint8_t b = *q++;
+        v |= (uint64_t)(b & 0x7fu) << shift;
+        if (!(b & 0x80u))
+            break;
+    }
+    if (v == 0) { /* raw double */
+        memcpy(&c->weight, q, sizeof c->weight);
+        q += sizeof c->weight;
+    } else {
+        c->weight = (double)v;
+    }
+    r->p = q;
+}
 
 /**
  * Reads the next centroid into *c. @return false (r, *c unspecified) when
@@ -102,36 +148,79 @@ static inline bool vn_tdigest_pack_next(vn_tdigest_pack_rd_t *r, vn_tdigest_cent
     /* fast path: ctrl, 8 loadable bytes, at most a one-byte integer weight */
     if (r->end - p < 10)
         return vn_tdigest_pack_next_slow(r, c);
-    const uint8_t *t = vn_tdigest_pack_ctrl[p[0]];
-    unsigned n = t[0];
+    vn_tdigest_pack_ctl_t t = vn_tdigest_pack_ctrl[p[0]];
+    unsigned n = t.n, w = t.w;
     if (n > 8)
         return false;
     const uint8_t *q = p + 1 + n;
-    double w = (double)t[2];
-    if (t[2] == 0) {
-        unsigned v = q[0];
-        if (v - 1u >= 0x7fu) /* 0 (raw double) or a multi-byte varint */
+    if (w == 0) {
+        w = q[0];
+        if (w - 1u >= 0x7fu) /* 0 (raw double) or a multi-byte varint */
             return vn_tdigest_pack_next_slow(r, c);
-        w = (double)v;
         q++;
     }
-    uint64_t d = n ? vn_tdigest_pack_le64(p + 1) & (~0ull >> (64 - 8 * n)) : 0;
-    r->key += d << (8 * t[1]);
+    r->key += (vn_tdigest_pack_le64(p + 1) & vn_tdigest_pack_mask[n]) << t.shift;
     c->mean = vn_tdigest_pack_unkey(r->key);
-    c->weight = w;
+    c->weight = (double)w;
     r->p = q;
     return true;
 }
 
+/** ctrl of an entry of weight w (2..13) with z == 0: [n][w - 2]. */
+extern const uint8_t vn_tdigest_pack_inline_ctrl[9][12];
+
+static inline void vn_tdigest_pack_put_le64(uint8_t *p, uint64_t v)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    memcpy(p, &v, sizeof v);
+}
+
+/* The cold half of vn_tdigest_pack_put: a weight that is not 1..13 inline. */
+uint8_t *vn_tdigest_pack_put_weight(uint8_t *p, uint8_t *ctrl, double w);
+
 /**
- * Packs c[0, n) into out, which must hold vn_tdigest_pack_size(c, n) +
- * VN_TDIGEST_PACK_SLACK bytes (at most n * VN_TDIGEST_PACK_MAX + SLACK).
- * @return the packed length.
+ * Appends one centroid at p (which must have VN_TDIGEST_PACK_MAX +
+ * VN_TDIGEST_PACK_SLACK bytes of room); *prev is the previous entry's key
+ * (0 before the first). @return the end of the entry.
+ */
+static inline uint8_t *vn_tdigest_pack_put(uint8_t *p, uint64_t *prev, double m, double w)
+{
+    uint64_t key = vn_tdigest_pack_key(m);
+    uint64_t d = key - *prev;
+    *prev = key;
+    unsigned z = 0, nb = 0;
+    if (d) {
+        z = (unsigned)__builtin_ctzll(d) / 8u;
+        d >>= 8 * z;
+        nb = (71u - (unsigned)__builtin_clzll(d)) / 8u;
+    }
+    uint8_t *ctrl = p;
+    vn_tdigest_pack_put_le64(p + 1, d); /* whole word: VN_TDIGEST_PACK_SLACK */
+    p += 1 + nb;
+    /* weights 1..127 without branches (their mix is unpredictable): 1 and
+     * 2..13 at z == 0 live in ctrl, others take one byte after the delta */
+    unsigned wi = (unsigned)(w >= 1.0 && w <= 127.0 ? w : 0.0);
+    if (__builtin_expect((double)wi != w, 0)) {
+        *ctrl = (uint8_t)(nb | z << 4);
+        return vn_tdigest_pack_put_weight(p, ctrl, w);
+    }
+    unsigned in_ctrl = wi == 1 || (z == 0 && wi - 2u <= 11u);
+    unsigned form2 = vn_tdigest_pack_inline_ctrl[nb][wi - 2u <= 11u ? wi - 2u : 0];
+    *ctrl = (uint8_t)(z == 0 && wi - 2u <= 11u ? form2 : (nb | z << 4 | (wi != 1) << 7));
+    *p = (uint8_t)wi;
+    return p + !in_ctrl;
+}
+
+/**
+ * Packs c[0, n) into out, which must hold n * VN_TDIGEST_PACK_MAX +
+ * VN_TDIGEST_PACK_SLACK bytes. out may be c itself (packing in place) when
+ * every weight is an integer in [1, 2^32): such an entry takes at most
+ * VN_TDIGEST_PACK_MAX_INT bytes, and entry i's bytes, slack word included,
+ * end before entry i + 1 is read. @return the packed length.
  */
 size_t vn_tdigest_pack(const vn_tdigest_centroid_t *c, size_t n, uint8_t *out);
-
-/** Bytes vn_tdigest_pack(c, n, ...) returns. */
-size_t vn_tdigest_pack_size(const vn_tdigest_centroid_t *c, size_t n);
 
 /**
  * Unpacks exactly n centroids from buf[0, len) into out[0, n).
