@@ -541,12 +541,11 @@ static size_t packed_out_bytes(const vn_tdigest_t *td)
 }
 
 /* Makes packed[0, len) td's sorted centroids (no pending ones), with room
- * for the next _temp_max pending samples so that adds do not realloc until
- * the next fold. The block is kept while it is within 64 bytes above what is
- * needed. */
-static void install_packed(vn_tdigest_t *td, const uint8_t *packed, size_t len)
+ * for `pending` entries. The block is kept while it is within 64 bytes
+ * above what is needed. */
+static void install_packed(vn_tdigest_t *td, const uint8_t *packed, size_t len, uint32_t pending)
 {
-    size_t room = (size_t)td->_temp_max * COMPACT;
+    size_t room = (size_t)pending * COMPACT;
     size_t need = len + (room > VN_TDIGEST_PACK_SLACK ? room : VN_TDIGEST_PACK_SLACK);
     size_t want = (need + 63) & ~(size_t)63;
     if (td->_cap < need || td->_cap > want)
@@ -563,7 +562,11 @@ static void compress_packed(vn_tdigest_t *td, const vn_tdigest_centroid_t *temp,
     size_t need = packed_out_bytes(td);
     uint8_t *buf = need <= sizeof stack ? (uint8_t *)stack : vn_xmalloc(need);
     size_t len = fold_packed(td, buf, td, temp, nt, n);
-    install_packed(td, buf, len);
+    /* room for the samples up to the next fold, so that adds do not
+     * realloc; a small digest, for which that room would be most of its
+     * block, gets less and grows it (ensure_cap) if more samples come */
+    uint32_t pending = td->_n_main / 2 + 8;
+    install_packed(td, buf, len, pending < td->_temp_max ? pending : td->_temp_max);
     if (buf != (uint8_t *)stack)
         free(buf);
 }
@@ -645,7 +648,8 @@ vn_err_t vn_tdigest_merge(vn_tdigest_t *dst, vn_tdigest_t *src)
     if (!isfinite(n))
         return VN_ERR_TOO_LARGE;
     vn_tdigest_compress(dst);
-    bool packed = dst->_stride == COMPACT && src->_stride == COMPACT && compact_ok(dst->_main_w, src->_main_w);
+    /* both compact: every weight is an integer, only the total can break the rule */
+    bool packed = dst->_stride == COMPACT && src->_stride == COMPACT && dst->_main_w + src->_main_w <= COMPACT_MAX_W;
     if (dst->_stride == COMPACT && !packed)
         widen(dst);
     /* fold both lists into a stack buffer and copy the result back, so that
@@ -672,7 +676,7 @@ vn_err_t vn_tdigest_merge(vn_tdigest_t *dst, vn_tdigest_t *src)
     free(unpacked);
     uint32_t no = dst->_n_main;
     if (packed) {
-        install_packed(dst, (const uint8_t *)out, len);
+        install_packed(dst, (const uint8_t *)out, len, 0); /* merges, not adds, come next */
     } else {
         if (dst->_cap < no * WIDE)
             ensure_cap(dst, no);

@@ -202,7 +202,7 @@ static inline uint8_t *vn_tdigest_pack_put(uint8_t *p, uint64_t *prev, double m,
     /* weights 1..127 without branches (their mix is unpredictable): 1 and
      * 2..13 at z == 0 live in ctrl, others take one byte after the delta */
     unsigned wi = (unsigned)(w >= 1.0 && w <= 127.0 ? w : 0.0);
-    if (__builtin_expect((double)wi != w, 0)) {
+    if (__builtin_expect(wi == 0 || (double)wi != w, 0)) { /* 0 also for -0.0, NaN */
         *ctrl = (uint8_t)(nb | z << 4);
         return vn_tdigest_pack_put_weight(p, ctrl, w);
     }
