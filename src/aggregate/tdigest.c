@@ -719,7 +719,7 @@ static double lerp(double lo, double hi, double t)
 void vn_tdigest_iter_init(const vn_tdigest_t *td, vn_tdigest_iter_t *it)
 {
     it->_p = td->_c;
-    it->_end = td->_stride == WIDE ? it->_p : it->_p + td->_plen;
+    it->_end = td->_stride == WIDE || !td->_plen ? it->_p : it->_p + td->_plen; /* no NULL + 0 */
     it->_key = 0;
     it->_left = td->_n_main;
     it->_stride = td->_stride;

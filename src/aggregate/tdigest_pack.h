@@ -83,7 +83,7 @@ static inline uint64_t vn_tdigest_pack_le64(const uint8_t *p)
 static inline void vn_tdigest_pack_rd_init(vn_tdigest_pack_rd_t *r, const uint8_t *p, size_t len)
 {
     r->p = p;
-    r->end = p + len;
+    r->end = len ? p + len : p; /* p may be NULL for an empty list */
     r->key = 0;
 }
 
