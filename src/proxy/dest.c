@@ -37,6 +37,11 @@
  * batch: a wake-up (eventfd write, the other thread scheduled) cost the routing thread more
  * than scanning, hashing and copying a metric together (issue 22). Bounds the added latency. */
 #define BUSY_POLL_MS 1
+/* After a batch went out whole and nothing was queued, the thread still looks at the queue
+ * this many times (BUSY_POLL_MS apart) before it asks to be woken: under a steady flow the
+ * stream often outruns the routing threads for a moment, and a wake-up per such gap was the
+ * largest system cost on the routing thread (issue 22: eventfd write + scheduling IPI). */
+#define IDLE_POLLS 3
 /* Connect failures are logged once, then at most this often. */
 #define FAIL_LOG_EVERY_S 60.0
 
@@ -219,6 +224,7 @@ static unsigned want_hops(const vn_dest_t *d) { return d->o.hops ? atomic_load(d
 /* Sends until the stream fails, a stop is asked, the hop count rose or we turned out to be ourselves. */
 static run_end_t run(vn_dest_t *d, vn_h2_client_t *s, batch_t *b, unsigned hops)
 {
+    int idle_polls = 0; /* looks at an empty queue since the last batch (IDLE_POLLS) */
     while (!stopping(d)) {
         if (atomic_load(&d->is_self))
             return RUN_SELF;
@@ -237,6 +243,7 @@ static run_end_t run(vn_dest_t *d, vn_h2_client_t *s, batch_t *b, unsigned hops)
             }
             swap_queue(d, b);
             if (b->len) {
+                idle_polls = 0;
                 atomic_store_explicit(&d->lat_buffer_ns, (uint64_t)((vn_clock_mono_s() - b->first) * 1e9),
                                       memory_order_relaxed);
                 vn_h2_client_stream_write(s, b->p, b->len);
@@ -258,7 +265,9 @@ static run_end_t run(vn_dest_t *d, vn_h2_client_t *s, batch_t *b, unsigned hops)
                 continue;
         } else {
             pthread_mutex_lock(&d->mu);
-            if (d->qlen == 0) {
+            if (d->qlen == 0 && idle_polls < IDLE_POLLS) {
+                idle_polls++; /* wait_ms stays BUSY_POLL_MS, no wake-up asked for */
+            } else if (d->qlen == 0) {
                 d->sleeping = true;
                 wait_ms = 1000;
             } else {
