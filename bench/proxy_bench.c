@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "core/clock.h"
@@ -180,6 +181,7 @@ int main(int argc, char **argv)
     vn_route_ctx_init(&c, r);
     size_t ok = 0, dropped = 0, bytes = 0;
     double cpu = 0, t0 = 0, copy_cpu = 0;
+    size_t faults = 0; /* page faults on the routing thread in the timed pass */
     /* Pass 0 warms up (untimed, then drained): the destinations' queues reach their steady
      * size as in a proxy that has been running, so pass 1 measures routing, not the first
      * page faults of a process. */
@@ -188,6 +190,8 @@ int main(int argc, char **argv)
         atomic_store(&g_received, 0);
         t0 = vn_clock_mono_s();
         cpu = 0;
+        struct rusage ru0, ru1;
+        getrusage(RUSAGE_THREAD, &ru0);
         struct timespec c0, c1;
         if (cold) {
             clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
@@ -237,6 +241,8 @@ int main(int argc, char **argv)
                 fprintf(stderr, "copy pass walked %zu bytes, routing pass %zu\n", sink, bytes);
             cpu -= copy_cpu;
         }
+        getrusage(RUSAGE_THREAD, &ru1);
+        faults = (size_t)(ru1.ru_minflt - ru0.ru_minflt);
         while (atomic_load(&g_received) < ok && vn_clock_mono_s() < t0 + 120) {
             struct timespec ts = {0, 1000000};
             nanosleep(&ts, NULL);
@@ -244,9 +250,9 @@ int main(int argc, char **argv)
     }
     vn_route_ctx_release(&c);
     double wall = vn_clock_mono_s() - t0;
-    printf("bench=proxy_route metrics=%zu bytes_per_metric=%zu ns_per_metric=%.0f recv_copy_ns=%.0f (routing thread "
-           "CPU less the copies into the receive buffer)\n",
-           n, bytes / (n ? n : 1), cpu * 1e9 / (double)(n ? n : 1), copy_cpu * 1e9 / (double)(n ? n : 1));
+    printf("bench=proxy_route metrics=%zu bytes_per_metric=%zu ns_per_metric=%.0f recv_copy_ns=%.0f page_faults=%zu "
+           "(routing thread CPU less the copies into the receive buffer)\n",
+           n, bytes / (n ? n : 1), cpu * 1e9 / (double)(n ? n : 1), copy_cpu * 1e9 / (double)(n ? n : 1), faults);
     printf("bench=proxy_deliver metrics=%zu dropped=%zu metrics_per_s=%.0f MB_per_s=%.1f (3 loopback streams)\n",
            (size_t)atomic_load(&g_received), dropped, (double)atomic_load(&g_received) / wall,
            (double)bytes / wall / 1e6);
