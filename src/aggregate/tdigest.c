@@ -421,66 +421,34 @@ static void absorb(vn_tdigest_centroid_t *cur, const vn_tdigest_centroid_t *in)
     cur->weight = w;
 }
 
-/* Run A of a fold: wide entries, or a compact digest's packed centroids
- * read as the fold goes (no unpacked copy). */
-typedef struct run_a {
-    const vn_tdigest_centroid_t *w;
-    vn_tdigest_pack_rd_t rd;
-    size_t left;
-} run_a_t;
-
-static inline __attribute__((always_inline)) bool run_a_next(run_a_t *r, bool packed, vn_tdigest_centroid_t *c)
-{
-    if (r->left == 0)
-        return false;
-    r->left--;
-    if (!packed) {
-        *c = *r->w++;
-        return true;
-    }
-    vn_tdigest_pack_next_own(&r->rd, c);
-    return true;
-}
-
 /*
- * Merges sorted runs A (na entries) and b[0,nb) (total weight n) into the
- * output from its start (at most td->_out_max centroids), compressing as it
- * goes. The output is wide entries at out, or, when out_packed, packed
- * bytes at out (room for _out_max * VN_TDIGEST_PACK_MAX_INT +
- * VN_TDIGEST_PACK_SLACK; *out_len is set). Wide runs may share memory with
- * a wide output only as described in the top comment. Sets _n_main and
- * _main_w (recomputed as the sequential sum of the output weights, which is
- * what quantile() walks). The packed variants do the same arithmetic on the
- * same values (unpacking and packing are exact).
+ * Merges sorted runs a[0,na) and b[0,nb) (total weight n) into out from its
+ * start (at most td->_out_max centroids), compressing as it goes. The runs
+ * may share memory with out only as described in the top comment. Sets
+ * _n_main and _main_w (recomputed as the sequential sum of the output
+ * weights, which is what quantile() walks).
  */
-static inline __attribute__((always_inline)) void fold_impl(vn_tdigest_t *td, void *out, size_t *out_len,
-                                                            bool out_packed, run_a_t *ra, bool a_packed,
-                                                            const vn_tdigest_centroid_t *b, size_t nb, double n)
+static void fold(vn_tdigest_t *td, vn_tdigest_centroid_t *out, const vn_tdigest_centroid_t *a, size_t na,
+                 const vn_tdigest_centroid_t *b, size_t nb, double n)
 {
     scale_pass_t s;
     scale_pass_init(&s, td, n);
-    size_t ib = 0, no = 0;
+    size_t ia = 0, ib = 0, no = 0;
     size_t out_max = td->_out_max;
     if (out_max < 1)
         out_max = 1;
-    vn_tdigest_centroid_t cur = {0, 0}, ahead = {0, 0};
-    bool has_a = run_a_next(ra, a_packed, &ahead);
+    vn_tdigest_centroid_t cur = {0, 0};
     double so_far = 0.0, total = 0.0;
     limit_t limit;
     bool open = false;
-    vn_tdigest_centroid_t *ow = out;
-    uint8_t *op = out;
-    uint64_t prev_key = 0;
 
-    while (has_a || ib < nb) {
+    while (ia < na || ib < nb) {
         /* equal means: take b (the newer data) first, as Go does */
         vn_tdigest_centroid_t next;
-        if (ib >= nb || (has_a && ahead.mean < b[ib].mean)) {
-            next = ahead;
-            has_a = run_a_next(ra, a_packed, &ahead);
-        } else {
+        if (ib >= nb || (ia < na && a[ia].mean < b[ib].mean))
+            next = a[ia++];
+        else
             next = b[ib++];
-        }
         if (!open) {
             cur = next;
             limit_at(&s, 0.0, &limit);
@@ -491,11 +459,7 @@ static inline __attribute__((always_inline)) void fold_impl(vn_tdigest_t *td, vo
         if (within(&limit, so_far + next.weight) || no + 1 >= out_max) {
             absorb(&cur, &next);
         } else {
-            if (out_packed)
-                op = vn_tdigest_pack_put(op, &prev_key, cur.mean, cur.weight);
-            else
-                ow[no] = cur;
-            no++;
+            out[no++] = cur;
             total += cur.weight;
             limit_at(&s, so_far, &limit);
             cur = next;
@@ -503,37 +467,149 @@ static inline __attribute__((always_inline)) void fold_impl(vn_tdigest_t *td, vo
         so_far += next.weight;
     }
     if (open) {
-        if (out_packed)
-            op = vn_tdigest_pack_put(op, &prev_key, cur.mean, cur.weight);
-        else
-            ow[no] = cur;
-        no++;
+        out[no++] = cur;
         total += cur.weight;
     }
-    if (out_packed)
-        *out_len = (size_t)(op - (uint8_t *)out);
     td->_n_main = (uint32_t)no;
     td->_main_w = total;
 }
 
-/* Wide runs into a wide output (wide compress, the global's merge). */
-static void fold(vn_tdigest_t *td, vn_tdigest_centroid_t *out, const vn_tdigest_centroid_t *a, size_t na,
-                 const vn_tdigest_centroid_t *b, size_t nb, double n)
+/* The key b's mean is compared by against run A's keys: its order key,
+ * except that +0.0 takes -0.0's so that an A entry of -0.0 does not go
+ * before it (the doubles compare equal, and b goes first on a tie). */
+static inline uint64_t b_key(double m)
 {
-    run_a_t ra = {.w = a, .left = na};
-    fold_impl(td, out, NULL, false, &ra, false, b, nb, n);
+    uint64_t k = vn_tdigest_pack_key(m);
+    return k - (k == 0x8000000000000000ull);
 }
 
-/* A compact digest's packed centroids (run A) and wide b into packed bytes;
- * returns their length. */
+/*
+ * fold() for a compact digest: run A is a's packed centroids, read as the
+ * pass goes, and the output is packed bytes at out (room for _out_max *
+ * VN_TDIGEST_PACK_MAX_INT + VN_TDIGEST_PACK_SLACK); returns their length.
+ * Same decisions and arithmetic on the same values as fold() (packing is
+ * exact), with two shortcuts that do not change them:
+ *  - A entries stay keys (order compared on keys, see b_key) until an
+ *    absorb needs their mean;
+ *  - an A entry that comes out unchanged, right after the output entry it
+ *    was packed against (the key delta is then the same), is copied as
+ *    bytes: the encoding is a function of the delta and the weight. Most
+ *    centroids pass a fold unchanged.
+ * Weights are integers in [1, 2^32) throughout (the compact rule).
+ */
 static size_t fold_packed(vn_tdigest_t *td, uint8_t *out, const vn_tdigest_t *a, const vn_tdigest_centroid_t *b,
                           size_t nb, double n)
 {
-    run_a_t ra = {.left = a->_n_main};
-    vn_tdigest_pack_rd_init(&ra.rd, a->_c, a->_plen);
-    size_t len = 0;
-    fold_impl(td, out, &len, true, &ra, true, b, nb, n);
-    return len;
+    scale_pass_t s;
+    scale_pass_init(&s, td, n);
+    size_t out_max = td->_out_max;
+    if (out_max < 1)
+        out_max = 1;
+    const uint8_t *rp = a->_c; /* the reader: next entry, key of the last read */
+    uint64_t rkey = 0;
+    size_t left = a->_n_main, ib = 0, no = 0;
+    /* the A entry ahead: its bytes start at a_src, its key is rkey */
+    const uint8_t *a_src = rp;
+    uint32_t aw = 0;
+    if (left) {
+        aw = vn_tdigest_pack_next_key(&rp, &rkey);
+        left--;
+    }
+    bool has_a = a->_n_main > 0;
+    uint64_t bk = nb ? b_key(b[0].mean) : 0;
+    /* the open centroid: an A entry unchanged (c_src set: bytes [c_src,
+     * c_end), key ckey, mean not computed) or anything else (cmean) */
+    const uint8_t *c_src = NULL, *c_end = NULL;
+    uint64_t ckey = 0;
+    double cmean = 0.0, cw = 0.0;
+    /* A bytes whose entry was packed against the output's last key */
+    const uint8_t *chain = a_src;
+    uint8_t *op = out;
+    uint64_t prev_key = 0;
+    double so_far = 0.0, total = 0.0;
+    limit_t limit;
+    bool open = false;
+
+    while (has_a || ib < nb) {
+        const uint8_t *n_src = NULL, *n_end = NULL;
+        uint64_t nkey = 0;
+        double nmean = 0.0, nw;
+        if (ib >= nb || (has_a && rkey < bk)) {
+            n_src = a_src;
+            n_end = rp;
+            nkey = rkey;
+            nw = (double)aw;
+            has_a = left > 0;
+            if (has_a) {
+                a_src = rp;
+                aw = vn_tdigest_pack_next_key(&rp, &rkey);
+                left--;
+            }
+        } else {
+            nmean = b[ib].mean;
+            nw = b[ib].weight;
+            if (++ib < nb)
+                bk = b_key(b[ib].mean);
+        }
+        if (open && (within(&limit, so_far + nw) || no + 1 >= out_max)) {
+            if (c_src) {
+                cmean = vn_tdigest_pack_unkey(ckey);
+                c_src = NULL;
+            }
+            if (n_src)
+                nmean = vn_tdigest_pack_unkey(nkey);
+            vn_tdigest_centroid_t cur = {cmean, cw}, in = {nmean, nw};
+            absorb(&cur, &in);
+            cmean = cur.mean;
+            cw = cur.weight;
+            so_far += nw;
+            continue;
+        }
+        if (open) {
+            if (!c_src) {
+                op = vn_tdigest_pack_put_int(op, &prev_key, vn_tdigest_pack_key(cmean), (uint32_t)cw);
+                chain = NULL;
+            } else if (c_src == chain) {
+                size_t len = (size_t)(c_end - c_src);
+                uint64_t w0; /* both buffers have VN_TDIGEST_PACK_SLACK after their bytes */
+                memcpy(&w0, c_src, sizeof w0);
+                memcpy(op, &w0, sizeof w0);
+                if (__builtin_expect(len > sizeof w0, 0)) {
+                    memcpy(&w0, c_src + sizeof w0, sizeof w0);
+                    memcpy(op + sizeof w0, &w0, sizeof w0);
+                }
+                op += len;
+                prev_key = ckey;
+                chain = c_end;
+            } else {
+                op = vn_tdigest_pack_put_int(op, &prev_key, ckey, (uint32_t)cw);
+                chain = c_end; /* the next A entry was packed against this key */
+            }
+            no++;
+            total += cw;
+            limit_at(&s, so_far, &limit);
+        } else {
+            limit_at(&s, 0.0, &limit);
+            open = true;
+        }
+        c_src = n_src;
+        c_end = n_end;
+        ckey = nkey;
+        cmean = nmean;
+        cw = nw;
+        so_far += nw;
+    }
+    if (open) {
+        if (!c_src)
+            op = vn_tdigest_pack_put_int(op, &prev_key, vn_tdigest_pack_key(cmean), (uint32_t)cw);
+        else
+            op = vn_tdigest_pack_put_int(op, &prev_key, ckey, (uint32_t)cw);
+        no++;
+        total += cw;
+    }
+    td->_n_main = (uint32_t)no;
+    td->_main_w = total;
+    return (size_t)(op - out);
 }
 
 /* Bytes of a packed fold output (compact weights: integers < 2^32). */

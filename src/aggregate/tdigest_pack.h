@@ -138,6 +138,35 @@ static inline void vn_tdigest_pack_next_own(vn_tdigest_pack_rd_t *r, vn_tdigest_
 }
 
 /**
+ * vn_tdigest_pack_next_own for a list whose weights are all integers in
+ * [1, 2^32) (a compact digest's), on a reader kept in the caller's locals
+ * (*p, *key): advances *key to the entry's key (the mean is
+ * vn_tdigest_pack_unkey(*key), left to the caller, which often needs only
+ * the key) and returns the weight.
+ */
+static inline __attribute__((always_inline)) uint32_t vn_tdigest_pack_next_key(const uint8_t **pp, uint64_t *key)
+{
+    const uint8_t *p = *pp;
+    vn_tdigest_pack_ctl_t t = vn_tdigest_pack_ctrl[p[0]];
+    unsigned n = t.n > 8 ? 8 : t.n; /* the clamp only keeps a bad code in bounds */
+    const uint8_t *q = p + 1 + n;
+    uint64_t d = (vn_tdigest_pack_le64(p + 1) & vn_tdigest_pack_mask[n]) << t.shift;
+    unsigned follows = t.w == 0, wb = q[0];
+    unsigned w = follows ? wb : t.w;
+    if (__builtin_expect(w - 1u < 0x7fu, 1)) {
+        *pp = q + follows;
+        *key += d;
+        return w;
+    }
+    vn_tdigest_pack_rd_t r = {p, p, *key}; /* a multi-byte varint */
+    vn_tdigest_centroid_t c;
+    vn_tdigest_pack_next_own(&r, &c);
+    *pp = r.p;
+    *key = r.key;
+    return (uint32_t)c.weight;
+}
+
+/**
  * Reads the next centroid into *c. @return false (r, *c unspecified) when
  * the bytes end or are malformed: callers that packed the list themselves
  * read exactly the count they packed and never see false.
@@ -211,6 +240,37 @@ static inline uint8_t *vn_tdigest_pack_put(uint8_t *p, uint64_t *prev, double m,
     *ctrl = (uint8_t)(z == 0 && wi - 2u <= 11u ? form2 : (nb | z << 4 | (wi != 1) << 7));
     *p = (uint8_t)wi;
     return p + !in_ctrl;
+}
+
+/**
+ * vn_tdigest_pack_put for a mean given as its key and an integer weight w in
+ * [1, 2^32) (a compact digest's fold, which knows both): the same bytes as
+ * vn_tdigest_pack_put(p, prev, unkey(key), w), without the checks and
+ * conversions of a double weight.
+ */
+static inline uint8_t *vn_tdigest_pack_put_int(uint8_t *p, uint64_t *prev, uint64_t key, uint32_t w)
+{
+    uint64_t d = key - *prev;
+    *prev = key;
+    unsigned z = 0, nb = 0;
+    if (d) {
+        z = (unsigned)__builtin_ctzll(d) / 8u;
+        d >>= 8 * z;
+        nb = (71u - (unsigned)__builtin_clzll(d)) / 8u;
+    }
+    uint8_t *ctrl = p;
+    vn_tdigest_pack_put_le64(p + 1, d); /* whole word: VN_TDIGEST_PACK_SLACK */
+    p += 1 + nb;
+    if (__builtin_expect(w > 127u, 0)) {
+        *ctrl = (uint8_t)(nb | z << 4);
+        return vn_tdigest_pack_put_weight(p, ctrl, (double)w);
+    }
+    unsigned inl = (z == 0) & (w - 2u <= 11u); /* 2..13 at z == 0: in ctrl */
+    unsigned follows = (w != 1u) & !inl;
+    unsigned form2 = vn_tdigest_pack_inline_ctrl[nb][inl ? w - 2u : 0];
+    *ctrl = (uint8_t)(inl ? form2 : (nb | z << 4 | follows << 7));
+    *p = (uint8_t)w;
+    return p + follows;
 }
 
 /**
