@@ -200,7 +200,9 @@ static inline __attribute__((always_inline)) void limit_at(const scale_pass_t *s
     }
 }
 
-static inline bool within(const limit_t *lim, double x) { return x <= lim->l1 && x * lim->den2 <= lim->num2; }
+/* k2 first: it needs no sqrt, so in the tails (where it binds) the answer
+ * does not wait for limit_at()'s sqrt. The same pure test either way. */
+static inline bool within(const limit_t *lim, double x) { return x * lim->den2 <= lim->num2 && x <= lim->l1; }
 
 /* ---- sizing ---- */
 

@@ -88,13 +88,16 @@ static inline void vn_tdigest_pack_rd_init(vn_tdigest_pack_rd_t *r, const uint8_
 }
 
 /** A ctrl byte decoded: delta bytes (15: invalid code), the delta's shift
- *  in bits (8 z), the weight (0: it follows). */
+ *  in bits (8 z), the weight (0: it follows), and the entry's length when
+ *  a weight that follows takes one byte (1 + n + (w == 0); 1 for an
+ *  invalid code), which lets the own-bytes readers step without branches. */
 typedef struct vn_tdigest_pack_ctl {
-    uint8_t n, shift, w, pad;
+    uint8_t n, shift, w, len;
 } vn_tdigest_pack_ctl_t;
 extern const vn_tdigest_pack_ctl_t vn_tdigest_pack_ctrl[256];
-/** Low n bytes of a word, n = 0..8. */
-extern const uint64_t vn_tdigest_pack_mask[9];
+/** Low n bytes of a word, n = 0..8; 0 for n = 9..15 (the invalid codes'
+ *  n, so that a reader of own bytes needs no clamp to stay in bounds). */
+extern const uint64_t vn_tdigest_pack_mask[16];
 
 /* The cold half of vn_tdigest_pack_next: near the end of the buffer, or an
  * escaped weight. Returns false on truncated or malformed bytes. */
@@ -109,18 +112,18 @@ static inline void vn_tdigest_pack_next_own(vn_tdigest_pack_rd_t *r, vn_tdigest_
 {
     const uint8_t *p = r->p;
     vn_tdigest_pack_ctl_t t = vn_tdigest_pack_ctrl[p[0]];
-    unsigned n = t.n > 8 ? 8 : t.n; /* the clamp only keeps a bad code in bounds */
-    const uint8_t *q = p + 1 + n;
-    r->key += (vn_tdigest_pack_le64(p + 1) & vn_tdigest_pack_mask[n]) << t.shift;
+    r->key += (vn_tdigest_pack_le64(p + 1) & vn_tdigest_pack_mask[t.n]) << t.shift;
     c->mean = vn_tdigest_pack_unkey(r->key);
-    /* a one-byte weight without branches (the slack makes q[0] readable) */
-    unsigned follows = t.w == 0, wb = q[0];
-    unsigned w = follows ? wb : t.w;
+    /* a one-byte weight without branches: the byte before the entry's end
+     * (read even when the weight is in ctrl; it is inside the entry) */
+    unsigned wb = p[t.len - 1];
+    unsigned w = t.w ? t.w : wb;
     if (__builtin_expect(w - 1u < 0x7fu, 1)) {
         c->weight = (double)w;
-        r->p = q + follows;
+        r->p = p + t.len;
         return;
     }
+    const uint8_t *q = p + t.len - 1; /* a multi-byte varint, or 0 and a raw double */
     uint64_t v = 0;
     for (unsigned shift = 0; shift < 64; shift += 7) {
         uint8_t b = *q++;
@@ -148,13 +151,11 @@ static inline __attribute__((always_inline)) uint32_t vn_tdigest_pack_next_key(c
 {
     const uint8_t *p = *pp;
     vn_tdigest_pack_ctl_t t = vn_tdigest_pack_ctrl[p[0]];
-    unsigned n = t.n > 8 ? 8 : t.n; /* the clamp only keeps a bad code in bounds */
-    const uint8_t *q = p + 1 + n;
-    uint64_t d = (vn_tdigest_pack_le64(p + 1) & vn_tdigest_pack_mask[n]) << t.shift;
-    unsigned follows = t.w == 0, wb = q[0];
-    unsigned w = follows ? wb : t.w;
+    uint64_t d = (vn_tdigest_pack_le64(p + 1) & vn_tdigest_pack_mask[t.n]) << t.shift;
+    unsigned wb = p[t.len - 1]; /* see vn_tdigest_pack_next_own */
+    unsigned w = t.w ? t.w : wb;
     if (__builtin_expect(w - 1u < 0x7fu, 1)) {
-        *pp = q + follows;
+        *pp = p + t.len;
         *key += d;
         return w;
     }
