@@ -252,6 +252,121 @@ static void test_pack__digest_matches_wide(void **state)
     }
 }
 
+/* vn_tdigest_pack_put_int writes exactly vn_tdigest_pack_put's bytes for
+ * every integer weight in [1, 2^32) and any key (the fold mixes the two
+ * and copies old entries next to new ones). */
+static void test_pack__put_int_same_bytes(void **state)
+{
+    (void)state;
+    static const uint32_t ws[] = {1, 2, 13, 14, 127, 128, 16384, 65535, 65536, 4294967295u};
+    fx_rng_t r = {11};
+    uint8_t a[64], b[64];
+    for (int i = 0; i < 20000; i++) {
+        uint64_t prev = fx_next(&r), key;
+        switch (i % 4) { /* delta sizes: any, short, integer-like (low zero bytes), none */
+        case 0: key = fx_next(&r); break;
+        case 1: key = prev + (fx_next(&r) & 0xffff); break;
+        case 2: key = prev + ((fx_next(&r) & 0xff) << (8 * (fx_next(&r) % 8))); break;
+        default: key = prev; break;
+        }
+        uint32_t w = i % 3 ? ws[fx_next(&r) % (sizeof ws / sizeof ws[0])] : (uint32_t)(fx_next(&r) % 200 + 1);
+        memset(a, 0xaa, sizeof a);
+        memset(b, 0xaa, sizeof b);
+        uint64_t pa = prev, pb = prev;
+        uint8_t *ea = vn_tdigest_pack_put(a, &pa, vn_tdigest_pack_unkey(key), (double)w);
+        uint8_t *eb = vn_tdigest_pack_put_int(b, &pb, key, w);
+        assert_int_equal(ea - a, eb - b);
+        assert_memory_equal(a, b, (size_t)(ea - a));
+        assert_true(pa == key && pb == key);
+    }
+}
+
+/* The packed bytes a digest rests in, against the centroids it reports
+ * packed afresh: a fold that copies unchanged entries leaves the same
+ * (canonical) bytes as one that packs every entry. */
+static void assert_canonical(vn_tdigest_t *p)
+{
+    vn_tdigest_compress(p);
+    size_t n = vn_tdigest_centroid_count(p);
+    vn_tdigest_centroid_t *c = malloc((n ? n : 1) * sizeof(*c));
+    uint8_t *buf = malloc(n * VN_TDIGEST_PACK_MAX + VN_TDIGEST_PACK_SLACK);
+    assert_non_null(c);
+    assert_non_null(buf);
+    vn_tdigest_iter_t it;
+    vn_tdigest_iter_init(p, &it);
+    for (size_t i = 0; i < n; i++)
+        assert_true(vn_tdigest_iter_next(&it, &c[i]));
+    size_t len = vn_tdigest_pack(c, n, buf);
+    assert_int_equal(len, p->_plen);
+    assert_memory_equal(buf, p->_c, len);
+    free(buf);
+    free(c);
+}
+
+/* Means the fold's key order must treat as the doubles do: -0.0 and +0.0
+ * (equal: the pending sample goes first), negatives, denormals, values
+ * of both huge signs (8-byte deltas, entries longer than a word), integer
+ * milliseconds; unit and larger weights. Same values as a wide digest,
+ * canonical bytes. */
+static void test_pack__fold_edge_means(void **state)
+{
+    (void)state;
+    static const double special[] = {0.0, -0.0, 5e-324, -5e-324, 1e300, -1e300, 1.0, -1.0, 0x1p-1022};
+    for (int k = 0; k < 4; k++) {
+        fx_rng_t r = {200 + (uint64_t)k};
+        vn_tdigest_t p, w;
+        assert_int_equal(vn_tdigest_init(&p, 100), VN_OK);
+        assert_int_equal(vn_tdigest_init(&w, 100), VN_OK);
+        assert_int_equal(vn_tdigest_add(&w, 1.0, 1), VN_OK);
+        assert_int_equal(vn_tdigest_add(&p, 1.0, 1), VN_OK);
+        size_t n0;
+        (void)vn_tdigest_centroids(&w, &n0);
+        vn_tdigest_compress(&p);
+        for (int i = 0; i < 3000; i++) {
+            uint64_t u = fx_next(&r);
+            double x;
+            if (k == 0)
+                x = special[u % (sizeof special / sizeof special[0])];
+            else if (k == 1)
+                x = u % 2 ? (double)(fx_next(&r) % 1000) : -(double)(fx_next(&r) % 3);
+            else if (k == 3) /* one zero per fold, signs alternating, at the bottom: a
+                                pending +0.0 meets a resting -0.0 in the tail, unabsorbed */
+                x = i % 42 == 0 ? (i / 42 % 2 ? 0.0 : -0.0) : 1.0 + fx_unif(&r);
+            else
+                x = (u % 2 ? 1 : -1) * exp(fx_gauss(&r) * 40); /* ~1e-50 .. 1e50 */
+            double wt = k == 2 ? (double)(fx_next(&r) % 300 + 1) : 1;
+            assert_int_equal(vn_tdigest_add(&p, x, wt), VN_OK);
+            assert_int_equal(vn_tdigest_add(&w, x, wt), VN_OK);
+            if (i % 97 == 0) { /* folds p: fold w at the same point */
+                assert_canonical(&p);
+                vn_tdigest_compress(&w);
+            }
+        }
+        assert_int_equal(vn_tdigest_centroid_count(&p), vn_tdigest_centroid_count(&w));
+        for (double q = 0; q <= 1.0; q += 0.001)
+            assert_true(bits_of(vn_tdigest_quantile(&p, q)) == bits_of(vn_tdigest_quantile(&w, q)));
+        size_t lp, lw;
+        uint8_t *bp = td_encode(&p, &lp), *bw = td_encode(&w, &lw);
+        assert_int_equal(lp, lw);
+        assert_memory_equal(bp, bw, lp);
+        free(bp);
+        free(bw);
+        assert_canonical(&p);
+        /* the centroids themselves, bit for bit (the wire drops a zero's sign) */
+        vn_tdigest_iter_t it;
+        vn_tdigest_iter_init(&p, &it);
+        size_t nw;
+        const vn_tdigest_centroid_t *cw = vn_tdigest_centroids(&w, &nw);
+        vn_tdigest_centroid_t c;
+        for (size_t i = 0; i < nw; i++) {
+            assert_true(vn_tdigest_iter_next(&it, &c));
+            assert_true(bits_of(c.mean) == bits_of(cw[i].mean) && c.weight == cw[i].weight);
+        }
+        vn_tdigest_destroy(&p);
+        vn_tdigest_destroy(&w);
+    }
+}
+
 /* A weight a pending entry cannot hold (fractional, > 65535) turns a packed
  * digest wide with the same values. */
 static void test_pack__widen_keeps_values(void **state)
@@ -291,6 +406,8 @@ int main(void)
         cmocka_unit_test(test_pack__rejects_bad_bytes),
         cmocka_unit_test(test_pack__digest_matches_wide),
         cmocka_unit_test(test_pack__widen_keeps_values),
+        cmocka_unit_test(test_pack__put_int_same_bytes),
+        cmocka_unit_test(test_pack__fold_edge_means),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
