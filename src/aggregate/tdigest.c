@@ -702,7 +702,10 @@ vn_err_t vn_tdigest_add(vn_tdigest_t *td, double x, double w)
         widen(td);
     if (td->_n_temp >= td->_temp_max)
         vn_tdigest_compress(td);
-    ensure_cap(td, (td->_stride == WIDE ? td->_n_main : 0) + td->_n_temp + 1);
+    uint32_t need = (td->_stride == WIDE ? td->_n_main : 0) + td->_n_temp + 1;
+    /* ensure_cap's test without its division (an add's usual case) */
+    if ((td->_stride == WIDE ? 0 : (size_t)td->_plen) + (size_t)need * td->_stride > td->_cap)
+        ensure_cap(td, need);
     ent_put(temp_base(td) + (size_t)td->_n_temp * td->_stride, td->_stride, (vn_tdigest_centroid_t){x, w});
     td->_n_temp++;
     td->_temp_w += w;
