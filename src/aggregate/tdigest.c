@@ -68,9 +68,9 @@ _Static_assert(VN_TDIGEST_MAX_CENTROIDS <= UINT16_MAX, "_out_max is a uint16_t")
  * weight as a uint16_t. That is exact while every sample's weight is an
  * integer <= PENDING_MAX_W; the total is kept <= COMPACT_MAX_W so that
  * every centroid weight is an integer below 2^32 (a varint of at most 5
- * bytes: a packed entry stays under 16 bytes). A fold unpacks the sorted
- * centroids into a stack buffer, folds there as a wide digest does, and
- * packs the result back, so values are the same either way. A digest starts
+ * bytes: a packed entry stays under 16 bytes). A fold (fold_packed) reads
+ * the packed centroids and writes packed ones, making the decisions and
+ * sums a wide fold makes on the same values. A digest starts
  * compact and turns wide for good (widen()) before anything would break the
  * weight rule: a fractional or large weight, a merge of a wide digest. */
 #define WIDE ((uint8_t)sizeof(vn_tdigest_centroid_t))
@@ -512,12 +512,9 @@ static size_t fold_packed(vn_tdigest_t *td, uint8_t *out, const vn_tdigest_t *a,
     size_t left = a->_n_main, ib = 0, no = 0;
     /* the A entry ahead: its bytes start at a_src, its key is rkey */
     const uint8_t *a_src = rp;
-    uint32_t aw = 0;
-    if (left) {
-        aw = vn_tdigest_pack_next_key(&rp, &rkey);
-        left--;
-    }
-    bool has_a = a->_n_main > 0;
+    bool has_a = left > 0;
+    uint32_t aw = has_a ? vn_tdigest_pack_next_key(&rp, &rkey) : 0;
+    left -= has_a;
     uint64_t bk = nb ? b_key(b[0].mean) : 0;
     /* the open centroid: an A entry unchanged (c_src set: bytes [c_src,
      * c_end), key ckey, mean not computed) or anything else (cmean) */
@@ -602,10 +599,7 @@ static size_t fold_packed(vn_tdigest_t *td, uint8_t *out, const vn_tdigest_t *a,
         so_far += nw;
     }
     if (open) {
-        if (!c_src)
-            op = vn_tdigest_pack_put_int(op, &prev_key, vn_tdigest_pack_key(cmean), (uint32_t)cw);
-        else
-            op = vn_tdigest_pack_put_int(op, &prev_key, ckey, (uint32_t)cw);
+        op = vn_tdigest_pack_put_int(op, &prev_key, c_src ? ckey : vn_tdigest_pack_key(cmean), (uint32_t)cw);
         no++;
         total += cw;
     }
