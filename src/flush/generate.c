@@ -165,6 +165,17 @@ static void emit_histo(vn_flush_output_t *o, split_t *k, vn_histo_t *h, const vn
     }
 }
 
+void vn_flush_output_fit(vn_flush_output_t *o)
+{
+    size_t c = 1024;
+    while (c < o->n)
+        c *= 2;
+    if (c < o->cap) {
+        o->m = vn_xrealloc(o->m, c * sizeof *o->m);
+        o->cap = c;
+    }
+}
+
 size_t vn_flush_output_bytes(const vn_flush_output_t *o)
 {
     return o->arena.bytes + o->cap * sizeof *o->m;
