@@ -27,6 +27,7 @@ struct vn_ingest {
     vn_ingest_shared_t sh;
     size_t reader;
     vn_batch_t **cur; /* per worker; owned until pushed */
+    bool *unwoken;    /* per worker: a lazy push may have left it asleep (kicked at commit) */
     /* local counters, added to shared stats on commit */
     uint64_t lines, ignored, queue_dropped, service_checks;
     uint64_t errors[VN_PARSE_ERR__COUNT];
@@ -46,6 +47,7 @@ vn_ingest_t *vn_ingest_new(const vn_ingest_shared_t *shared, size_t reader_id)
     in->sh = *shared;
     in->reader = reader_id;
     in->cur = vn_xcalloc(shared->nworkers, sizeof *in->cur);
+    in->unwoken = vn_xcalloc(shared->nworkers, sizeof *in->unwoken);
     vn_line_cache_init(&in->lc, lc_emit, in);
     return in;
 }
@@ -56,6 +58,7 @@ void vn_ingest_free(vn_ingest_t *in)
         return;
     vn_ingest_commit(in);
     free(in->cur);
+    free(in->unwoken);
     free(in);
 }
 
@@ -73,7 +76,7 @@ static bool put(vn_ingest_t *in, uint32_t hash, vn_mtype_t type, vn_scope_t scop
     size_t sz = vn_rec_size(klen, alen);
     vn_batch_t *b = in->cur[w];
     if (b && b->used + sz > VN_BATCH_BYTES) {
-        vn_worker_push(in->sh.workers[w], in->reader, b);
+        in->unwoken[w] |= vn_worker_push_lazy(in->sh.workers[w], in->reader, b);
         b = in->cur[w] = NULL;
     }
     if (!b) {
@@ -451,7 +454,10 @@ void vn_ingest_commit(vn_ingest_t *in)
         if (in->cur[w] && in->cur[w]->count) {
             vn_worker_push(in->sh.workers[w], in->reader, in->cur[w]);
             in->cur[w] = NULL;
+        } else if (in->unwoken[w]) {
+            vn_worker_kick(in->sh.workers[w]);
         }
+        in->unwoken[w] = false;
     }
     vn_stats_t *s = in->sh.stats;
     vn_stats_add(&s->lines, in->lines);
