@@ -60,11 +60,18 @@ class Server:
         self.reader = JsonlReader(out)
         self.proc = spawn([self.h.bins["ours"], "-f", cfg], self.logpath)
 
-    def _start_goveneur(self):
+    def _start_collector(self, kind):
+        """Starts bench_collector.py KIND on a free port; its state file becomes the reader.
+        Returns the port (the caller waits on it once the server's config is written)."""
         cport = free_port()
         state = os.path.join(self.dir, "collector.json")
-        self.aux.append(spawn([sys.executable, self.h.collector, "datadog", "--port", str(cport),
+        self.aux.append(spawn([sys.executable, self.h.collector, kind, "--port", str(cport),
                                "--state", state], os.path.join(self.dir, "collector.log")))
+        self.reader = StateReader(state)
+        return cport
+
+    def _start_goveneur(self):
+        cport = self._start_collector("datadog")
         self.http_port = free_port()
         cfg = os.path.join(self.dir, "veneur.yaml")
         with open(cfg, "w") as f:
@@ -79,7 +86,6 @@ class Server:
                 "    config:\n      api_key: bench\n      api_hostname: \"http://127.0.0.1:%d\"\n"
                 "      flush_max_per_body: 25000\n"
                 % (self.port, self.http_port, self.h.dead_port, self.interval, self.workers, cport))
-        self.reader = StateReader(state)
         wait_tcp(cport, 5)
         self.proc = spawn([self.h.bins["goveneur"], "-f", cfg], self.logpath)
 
@@ -94,10 +100,7 @@ class Server:
         self.proc = spawn([self.h.bins["statsite"], "-f", cfg], self.logpath)
 
     def _start_brubeck(self):
-        cport = free_port()
-        state = os.path.join(self.dir, "collector.json")
-        self.aux.append(spawn([sys.executable, self.h.collector, "carbon", "--port", str(cport),
-                               "--state", state], os.path.join(self.dir, "collector.log")))
+        cport = self._start_collector("carbon")
         cfg = os.path.join(self.dir, "brubeck.json")
         with open(cfg, "w") as f:
             json.dump({"server_name": "bench", "dumpfile": os.path.join(self.dir, "brubeck.dump"),
@@ -106,7 +109,6 @@ class Server:
                                      "frequency": self.interval}],
                        "samplers": [{"type": "statsd", "address": "127.0.0.1", "port": self.port,
                                      "workers": 1, "multisock": False, "multimsg": 8}]}, f)
-        self.reader = StateReader(state)
         wait_tcp(cport, 5)
         self.proc = spawn([self.h.bins["brubeck"], "--config", cfg], self.logpath)
 

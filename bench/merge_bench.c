@@ -5,7 +5,10 @@
  * and sets/s on one core. Then the memory of one histogram series: the heap
  * bytes a digest holds after 1000 samples (lognormal, averaged over 100
  * series), and the rank error at q = 0.99 / 0.999 of those 100 digests merged
- * into one, against the exact 1e5 values. Usage: merge_bench [n]
+ * into one, against the exact 1e5 values. Then the cost of an add into such
+ * series (1000 series x 1000 samples, round robin, lognormal and integer
+ * milliseconds; a fold every 42 adds unpacks and repacks the resting
+ * form). Usage: merge_bench [n]
  */
 #include <math.h>
 #include <stdint.h>
@@ -70,6 +73,45 @@ static int histogram_memory(void)
     return 0;
 }
 
+/* CPU-seconds of this process (the add loop runs on this thread only). */
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int histogram_add(int integer_ms)
+{
+    enum { SERIES = 1000, SAMPLES = 1000 };
+    vn_tdigest_t *d = malloc(sizeof(vn_tdigest_t) * SERIES);
+    double *x = malloc(sizeof(double) * SERIES);
+    if (!d || !x)
+        return 1;
+    for (int s = 0; s < SERIES; s++)
+        vn_tdigest_init(&d[s], 100);
+    double spent = 0, check = 0;
+    for (int i = 0; i < SAMPLES; i++) {
+        for (int s = 0; s < SERIES; s++) { /* values drawn outside the timed part */
+            double u = unif(), v = unif();
+            x[s] = integer_ms ? (double)(int)(u * 1000) : exp(sqrt(-2 * log(u > 1e-300 ? u : 1e-300)) * cos(2 * M_PI * v));
+        }
+        double t0 = cpu_now();
+        for (int s = 0; s < SERIES; s++)
+            vn_tdigest_add(&d[s], x[s], 1.0);
+        spent += cpu_now() - t0;
+    }
+    for (int s = 0; s < SERIES; s++) {
+        check += vn_tdigest_quantile(&d[s], 0.99);
+        vn_tdigest_destroy(&d[s]);
+    }
+    printf("bench=histogram_add series=%d samples=%d values=%s ns_per_add=%.1f p99_sum=%.6g\n", SERIES, SAMPLES,
+           integer_ms ? "integer_ms" : "lognormal", spent / ((double)SERIES * SAMPLES) * 1e9, check);
+    free(x);
+    free(d);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     int n = argc > 1 ? atoi(argv[1]) : 200000;
@@ -126,5 +168,9 @@ int main(int argc, char **argv)
            n / (t3 - t2), (t3 - t2) / n * 1e9, (unsigned long long)vn_hll_estimate(&hacc));
     vn_tdigest_destroy(&acc);
     vn_hll_destroy(&hacc);
-    return histogram_memory();
+    if (histogram_memory() != 0)
+        return 1;
+    if (getenv("BENCH_QUICK") && getenv("BENCH_QUICK")[0] == '1')
+        return 0;
+    return histogram_add(0) || histogram_add(1);
 }

@@ -11,6 +11,14 @@
  *   - quantile(0) == min, quantile(1) == max, quantiles are monotone;
  *   - cdf is within [0, 1]; merging keeps count and the extremes;
  *   - marshal(unmarshal(x)) unmarshals again to the same bytes and estimate.
+ *
+ * The packed resting form of a digest (tdigest_pack.h) is never read from
+ * outside input: only tdigest.c packs and unpacks it, in memory. Still, the
+ * input is also (a) taken as raw {mean, weight} pairs, which must pack and
+ * unpack bit for bit, (b) given to the checked unpacker as bytes, which
+ * must never read out of bounds, and (c) added, as integer weights, to a
+ * digest that rests packed and to a wide twin: both must give the same
+ * bits for every quantile.
  * Leaks and memory errors are ASan's job.
  */
 #include <math.h>
@@ -20,6 +28,7 @@
 
 #include "aggregate/hll.h"
 #include "aggregate/tdigest.h"
+#include "aggregate/tdigest_pack.h"
 #include "tdigest.pb-c.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -190,9 +199,63 @@ static void fuzz_hll(const uint8_t *data, size_t size)
     vn_hll_destroy(&dense);
 }
 
+static void fuzz_pack(const uint8_t *data, size_t size)
+{
+    /* (a) raw pairs round-trip */
+    size_t n = size / sizeof(vn_tdigest_centroid_t);
+    if (n > 4096)
+        n = 4096;
+    vn_tdigest_centroid_t *c = malloc((n ? n : 1) * sizeof(*c));
+    vn_tdigest_centroid_t *back = malloc((n ? n : 1) * sizeof(*back));
+    uint8_t *buf = malloc(n * VN_TDIGEST_PACK_MAX + VN_TDIGEST_PACK_SLACK);
+    CHECK(c && back && buf);
+    if (n)
+        memcpy(c, data, n * sizeof(*c));
+    size_t len = vn_tdigest_pack(c, n, buf);
+    CHECK(len <= n * VN_TDIGEST_PACK_MAX);
+    CHECK(vn_tdigest_unpack(buf, len, back, n));
+    CHECK(n == 0 || memcmp(c, back, n * sizeof(*c)) == 0);
+
+    /* (b) the checked reader on arbitrary bytes, for any count */
+    size_t want = size ? data[0] : 0;
+    vn_tdigest_centroid_t *sink = malloc((want ? want : 1) * sizeof(*sink));
+    CHECK(sink);
+    (void)vn_tdigest_unpack(data, size, sink, want);
+    free(sink);
+
+    /* (c) a packed digest and a wide twin fed the same finite samples */
+    vn_tdigest_t p, w;
+    (void)vn_tdigest_init(&p, 100);
+    (void)vn_tdigest_init(&w, 100);
+    CHECK(vn_tdigest_add(&p, 0, 1) == VN_OK && vn_tdigest_add(&w, 0, 1) == VN_OK);
+    size_t n0;
+    (void)vn_tdigest_centroids(&w, &n0); /* wide for good; it folds, so fold p too */
+    vn_tdigest_compress(&p);
+    for (size_t i = 0; i < n; i++) {
+        double wt = isfinite(c[i].weight) ? 1 + floor(fabs(fmod(c[i].weight, 300.0))) : 1;
+        vn_err_t ep = vn_tdigest_add(&p, c[i].mean, wt), ew = vn_tdigest_add(&w, c[i].mean, wt);
+        CHECK(ep == ew);
+    }
+    for (int i = 0; i <= 40; i++) {
+        double a = vn_tdigest_quantile(&p, i / 40.0), b = vn_tdigest_quantile(&w, i / 40.0);
+        CHECK(memcmp(&a, &b, sizeof a) == 0);
+    }
+    size_t l1, l2;
+    uint8_t *e1 = encode(&p, &l1), *e2 = encode(&w, &l2);
+    CHECK(l1 == l2 && memcmp(e1, e2, l1) == 0);
+    free(e1);
+    free(e2);
+    vn_tdigest_destroy(&p);
+    vn_tdigest_destroy(&w);
+    free(buf);
+    free(back);
+    free(c);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fuzz_tdigest(data, size);
+    fuzz_pack(data, size);
     fuzz_hll(data, size);
     return 0;
 }

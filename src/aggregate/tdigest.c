@@ -1,7 +1,9 @@
 /*
  * tdigest.c - merging t-digest (Dunning & Ertl, "Computing extremely accurate
  * quantiles using t-digests", 2019), the in-memory half. The wire codec lives
- * in tdigest_codec.c. Design notes and measurements: docs/internals/sketches.md.
+ * in tdigest_codec.c, queries (quantile, cdf, iterator) in tdigest_query.c,
+ * the packed resting form in tdigest_pack.c. Design notes and measurements:
+ * docs/internals/sketches.md.
  *
  * State: one block of centroids. [0, n_main) are sorted by mean ("main"),
  * [n_main, n_main + n_temp) are pending samples in arrival order ("temp").
@@ -36,6 +38,7 @@
  * buffer and copies the result back: dst never holds both lists at once.
  */
 #include "aggregate/tdigest.h"
+#include "aggregate/tdigest_pack.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -54,19 +57,26 @@
 
 _Static_assert(sizeof(vn_tdigest_centroid_t) == 16, "centroids are two packed doubles");
 _Static_assert(sizeof(vn_tdigest_t) <= 96, "vn_tdigest_t is embedded in every histogram series");
+_Static_assert(VN_TDIGEST_MAX_CENTROIDS <= UINT16_MAX, "_out_max is a uint16_t");
 
 /* ---- block entries: wide or compact ---- */
 
-/* A wide entry is a vn_tdigest_centroid_t (double mean, double weight); a
- * compact one is the double mean followed by the weight as a uint16_t, which
- * is exact while every weight is an integer and the total weight is at most
- * COMPACT_MAX_W (every centroid weight is then an integer <= the total).
- * Means stay doubles, so values are the same either way. A digest starts
- * compact and turns wide for good (widen()) before anything would break
- * that rule: a fractional or large weight, a merge of a wide digest. */
+/* A wide digest's block is entries of vn_tdigest_centroid_t (double mean,
+ * double weight), sorted ones then pending ones. A compact digest's block is
+ * its sorted centroids packed (_plen bytes, tdigest_pack.h: exact for any
+ * value) followed by pending entries of 10 bytes: the double mean and the
+ * weight as a uint16_t. That is exact while every sample's weight is an
+ * integer <= PENDING_MAX_W; the total is kept <= COMPACT_MAX_W so that
+ * every centroid weight is an integer below 2^32 (a varint of at most 5
+ * bytes: a packed entry stays under 16 bytes). A fold unpacks the sorted
+ * centroids into a stack buffer, folds there as a wide digest does, and
+ * packs the result back, so values are the same either way. A digest starts
+ * compact and turns wide for good (widen()) before anything would break the
+ * weight rule: a fractional or large weight, a merge of a wide digest. */
 #define WIDE ((uint8_t)sizeof(vn_tdigest_centroid_t))
 #define COMPACT ((uint8_t)10)
-#define COMPACT_MAX_W 65535.0
+#define PENDING_MAX_W 65535.0
+#define COMPACT_MAX_W 4294967295.0
 
 static inline double ent_mean(const uint8_t *e)
 {
@@ -106,7 +116,7 @@ static inline void ent_put(uint8_t *e, unsigned stride, vn_tdigest_centroid_t c)
 /* Whether a compact digest can take weight w on top of its total. */
 static inline bool compact_ok(double total, double w)
 {
-    return total + w <= COMPACT_MAX_W && (double)(uint32_t)w == w; /* w <= total + w < 2^32 */
+    return total + w <= COMPACT_MAX_W && w <= PENDING_MAX_W && (double)(uint32_t)w == w;
 }
 
 /* ---- scale functions: per-pass constants and the closed-form limits ---- */
@@ -236,10 +246,27 @@ size_t vn_tdigest_max_bytes(double compression)
     return (size_t)n * sizeof(vn_tdigest_centroid_t);
 }
 
-static void set_cap(vn_tdigest_t *td, uint32_t cap)
+/* Sets the block to `bytes` (realloc: contents kept up to the smaller size). */
+static void set_cap(vn_tdigest_t *td, size_t bytes)
 {
-    td->_c = vn_xrealloc(td->_c, (size_t)cap * td->_stride);
-    td->_cap = cap;
+    td->_c = vn_xrealloc(td->_c, bytes);
+    td->_cap = (uint32_t)bytes;
+}
+
+/* Reads all sorted centroids of a compact digest into out[0, _n_main). */
+static void unpack_main(const vn_tdigest_t *td, vn_tdigest_centroid_t *out)
+{
+    vn_tdigest_pack_rd_t r;
+    vn_tdigest_pack_rd_init(&r, td->_c, td->_plen);
+    for (uint32_t i = 0; i < td->_n_main; i++)
+        if (!vn_tdigest_pack_next(&r, &out[i]))
+            out[i] = (vn_tdigest_centroid_t){0, 0}; /* unreachable: we packed these bytes */
+}
+
+/* Start of the pending entries. */
+static inline uint8_t *temp_base(const vn_tdigest_t *td)
+{
+    return (uint8_t *)td->_c + (td->_stride == WIDE ? (size_t)td->_n_main * WIDE : td->_plen);
 }
 
 /* Makes the block wide (entries of 16 bytes), for good. */
@@ -248,40 +275,51 @@ static void widen(vn_tdigest_t *td)
     if (td->_stride == WIDE)
         return;
     vn_tdigest_centroid_t *c = NULL;
+    uint32_t nm = td->_n_main, nt = td->_n_temp, cap = 0;
     if (td->_cap) {
-        c = vn_xmalloc((size_t)td->_cap * WIDE);
-        const uint8_t *old = td->_c;
-        for (uint32_t i = 0; i < td->_n_main + td->_n_temp; i++)
-            c[i] = ent_get(old + (size_t)i * COMPACT, COMPACT);
+        cap = nm + nt < INIT_CAP ? INIT_CAP : nm + nt;
+        c = vn_xmalloc((size_t)cap * WIDE);
+        unpack_main(td, c);
+        const uint8_t *t = temp_base(td);
+        for (uint32_t i = 0; i < nt; i++)
+            c[nm + i] = ent_get(t + (size_t)i * COMPACT, COMPACT);
     }
     free(td->_c);
     td->_c = c;
+    td->_cap = cap * WIDE;
+    td->_plen = 0;
     td->_stride = WIDE;
 }
 
-/* After a fold: a merge or a decode may have left the block above the steady
- * size; give the excess back once the centroids fit again. */
+/* After a fold of a wide digest: a merge or a decode may have left the
+ * block above the steady size; give the excess back once the centroids fit
+ * again. */
 static void maybe_shrink(vn_tdigest_t *td)
 {
-    uint32_t steady = td->_out_max + td->_temp_max;
-    if (td->_cap > steady && td->_n_main + td->_n_temp <= steady)
+    uint32_t steady = ((uint32_t)td->_out_max + td->_temp_max) * WIDE;
+    if (td->_cap > steady && (td->_n_main + td->_n_temp) * WIDE <= steady)
         set_cap(td, steady);
 }
 
+/* Makes room for `need` entries of the digest's stride: all of them for a
+ * wide digest, the pending ones (after the packed bytes) for a compact one. */
 static void ensure_cap(vn_tdigest_t *td, uint32_t need)
 {
-    if (need <= td->_cap)
+    unsigned st = td->_stride;
+    uint32_t base = st == WIDE ? 0 : td->_plen;
+    uint32_t have = td->_cap > base ? (td->_cap - base) / st : 0;
+    if (need <= have)
         return;
     /* 1.5x while small, then steps of GROW_STEP: the block settles within
      * GROW_STEP entries of the real need (~23 reallocs up to 1000 samples,
      * none after) instead of overshooting it by up to 64 */
-    uint32_t cap = td->_cap < INIT_CAP ? INIT_CAP : td->_cap;
+    uint32_t cap = have < INIT_CAP ? INIT_CAP : have;
     while (cap < need)
         cap = cap < 64 ? cap + cap / 2 : cap + GROW_STEP;
-    uint32_t steady = td->_out_max + td->_temp_max;
+    uint32_t steady = st == WIDE ? (uint32_t)td->_out_max + td->_temp_max : td->_temp_max;
     if (cap > steady && need <= steady)
         cap = steady;
-    set_cap(td, cap);
+    set_cap(td, base + (size_t)cap * st);
 }
 
 /* ---- lifecycle ---- */
@@ -383,36 +421,66 @@ static void absorb(vn_tdigest_centroid_t *cur, const vn_tdigest_centroid_t *in)
     cur->weight = w;
 }
 
+/* Run A of a fold: wide entries, or a compact digest's packed centroids
+ * read as the fold goes (no unpacked copy). */
+typedef struct run_a {
+    const vn_tdigest_centroid_t *w;
+    vn_tdigest_pack_rd_t rd;
+    size_t left;
+} run_a_t;
+
+static inline __attribute__((always_inline)) bool run_a_next(run_a_t *r, bool packed, vn_tdigest_centroid_t *c)
+{
+    if (r->left == 0)
+        return false;
+    r->left--;
+    if (!packed) {
+        *c = *r->w++;
+        return true;
+    }
+    vn_tdigest_pack_next_own(&r->rd, c);
+    return true;
+}
+
 /*
- * Merges sorted runs a[0,na) and b[0,nb) (total weight n) into out from
- * index 0 (at most td->_out_max entries), compressing as it goes; sa, sb
- * and so are the entry sizes (WIDE or COMPACT) of a, b and out. The runs
- * may share memory with out only as described in the top comment. Sets
- * _n_main and _main_w (recomputed as the
- * sequential sum of the output weights, which is what quantile() walks).
+ * Merges sorted runs A (na entries) and b[0,nb) (total weight n) into the
+ * output from its start (at most td->_out_max centroids), compressing as it
+ * goes. The output is wide entries at out, or, when out_packed, packed
+ * bytes at out (room for _out_max * VN_TDIGEST_PACK_MAX_INT +
+ * VN_TDIGEST_PACK_SLACK; *out_len is set). Wide runs may share memory with
+ * a wide output only as described in the top comment. Sets _n_main and
+ * _main_w (recomputed as the sequential sum of the output weights, which is
+ * what quantile() walks). The packed variants do the same arithmetic on the
+ * same values (unpacking and packing are exact).
  */
-static inline __attribute__((always_inline)) void fold_impl(vn_tdigest_t *td, uint8_t *out, unsigned so,
-                                                            const uint8_t *a, unsigned sa, size_t na,
-                                                            const uint8_t *b, unsigned sb, size_t nb, double n)
+static inline __attribute__((always_inline)) void fold_impl(vn_tdigest_t *td, void *out, size_t *out_len,
+                                                            bool out_packed, run_a_t *ra, bool a_packed,
+                                                            const vn_tdigest_centroid_t *b, size_t nb, double n)
 {
     scale_pass_t s;
     scale_pass_init(&s, td, n);
-    size_t ia = 0, ib = 0, no = 0;
+    size_t ib = 0, no = 0;
     size_t out_max = td->_out_max;
     if (out_max < 1)
         out_max = 1;
-    vn_tdigest_centroid_t cur = {0, 0};
+    vn_tdigest_centroid_t cur = {0, 0}, ahead = {0, 0};
+    bool has_a = run_a_next(ra, a_packed, &ahead);
     double so_far = 0.0, total = 0.0;
     limit_t limit;
     bool open = false;
+    vn_tdigest_centroid_t *ow = out;
+    uint8_t *op = out;
+    uint64_t prev_key = 0;
 
-    while (ia < na || ib < nb) {
+    while (has_a || ib < nb) {
         /* equal means: take b (the newer data) first, as Go does */
         vn_tdigest_centroid_t next;
-        if (ib >= nb || (ia < na && ent_mean(a + ia * sa) < ent_mean(b + ib * sb)))
-            next = ent_get(a + ia++ * sa, sa);
-        else
-            next = ent_get(b + ib++ * sb, sb);
+        if (ib >= nb || (has_a && ahead.mean < b[ib].mean)) {
+            next = ahead;
+            has_a = run_a_next(ra, a_packed, &ahead);
+        } else {
+            next = b[ib++];
+        }
         if (!open) {
             cur = next;
             limit_at(&s, 0.0, &limit);
@@ -423,7 +491,11 @@ static inline __attribute__((always_inline)) void fold_impl(vn_tdigest_t *td, ui
         if (within(&limit, so_far + next.weight) || no + 1 >= out_max) {
             absorb(&cur, &next);
         } else {
-            ent_put(out + no++ * so, so, cur);
+            if (out_packed)
+                op = vn_tdigest_pack_put(op, &prev_key, cur.mean, cur.weight);
+            else
+                ow[no] = cur;
+            no++;
             total += cur.weight;
             limit_at(&s, so_far, &limit);
             cur = next;
@@ -431,30 +503,74 @@ static inline __attribute__((always_inline)) void fold_impl(vn_tdigest_t *td, ui
         so_far += next.weight;
     }
     if (open) {
-        ent_put(out + no++ * so, so, cur);
+        if (out_packed)
+            op = vn_tdigest_pack_put(op, &prev_key, cur.mean, cur.weight);
+        else
+            ow[no] = cur;
+        no++;
         total += cur.weight;
     }
+    if (out_packed)
+        *out_len = (size_t)(op - (uint8_t *)out);
     td->_n_main = (uint32_t)no;
     td->_main_w = total;
 }
 
-/* fold_impl with the entry sizes as constants, one copy per combination
- * that compress() (out and a alike, b wide) and merge() (out wide) use, so
- * that the compiler drops the size tests from the loop (merge: ~15% faster
- * than one generic copy). */
-static void fold(vn_tdigest_t *td, uint8_t *out, unsigned so, const uint8_t *a, unsigned sa, size_t na,
-                 const uint8_t *b, unsigned sb, size_t nb, double n)
+/* Wide runs into a wide output (wide compress, the global's merge). */
+static void fold(vn_tdigest_t *td, vn_tdigest_centroid_t *out, const vn_tdigest_centroid_t *a, size_t na,
+                 const vn_tdigest_centroid_t *b, size_t nb, double n)
 {
-    if (so == COMPACT) /* compress() of a compact digest */
-        fold_impl(td, out, COMPACT, a, COMPACT, na, b, WIDE, nb, n);
-    else if (sa == WIDE && sb == WIDE)
-        fold_impl(td, out, WIDE, a, WIDE, na, b, WIDE, nb, n);
-    else if (sa == WIDE) /* merge of a local's compact digest into a wide one */
-        fold_impl(td, out, WIDE, a, WIDE, na, b, COMPACT, nb, n);
-    else if (sb == COMPACT)
-        fold_impl(td, out, WIDE, a, COMPACT, na, b, COMPACT, nb, n);
-    else
-        fold_impl(td, out, WIDE, a, COMPACT, na, b, WIDE, nb, n);
+    run_a_t ra = {.w = a, .left = na};
+    fold_impl(td, out, NULL, false, &ra, false, b, nb, n);
+}
+
+/* A compact digest's packed centroids (run A) and wide b into packed bytes;
+ * returns their length. */
+static size_t fold_packed(vn_tdigest_t *td, uint8_t *out, const vn_tdigest_t *a, const vn_tdigest_centroid_t *b,
+                          size_t nb, double n)
+{
+    run_a_t ra = {.left = a->_n_main};
+    vn_tdigest_pack_rd_init(&ra.rd, a->_c, a->_plen);
+    size_t len = 0;
+    fold_impl(td, out, &len, true, &ra, true, b, nb, n);
+    return len;
+}
+
+/* Bytes of a packed fold output (compact weights: integers < 2^32). */
+static size_t packed_out_bytes(const vn_tdigest_t *td)
+{
+    return (size_t)td->_out_max * VN_TDIGEST_PACK_MAX_INT + VN_TDIGEST_PACK_SLACK;
+}
+
+/* Makes packed[0, len) td's sorted centroids (no pending ones), with room
+ * for `pending` entries. The block is kept while it is within 64 bytes
+ * above what is needed. */
+static void install_packed(vn_tdigest_t *td, const uint8_t *packed, size_t len, uint32_t pending)
+{
+    size_t room = (size_t)pending * COMPACT;
+    size_t need = len + (room > VN_TDIGEST_PACK_SLACK ? room : VN_TDIGEST_PACK_SLACK);
+    size_t want = (need + 63) & ~(size_t)63;
+    if (td->_cap < need || td->_cap > want)
+        set_cap(td, want);
+    memcpy(td->_c, packed, len);
+    td->_plen = (uint32_t)len;
+}
+
+/* Fold of a compact digest: read packed, fold, written packed to a stack
+ * buffer and copied back. */
+static void compress_packed(vn_tdigest_t *td, const vn_tdigest_centroid_t *temp, uint32_t nt, double n)
+{
+    vn_tdigest_centroid_t stack[MERGE_STACK];
+    size_t need = packed_out_bytes(td);
+    uint8_t *buf = need <= sizeof stack ? (uint8_t *)stack : vn_xmalloc(need);
+    size_t len = fold_packed(td, buf, td, temp, nt, n);
+    /* room for the samples up to the next fold, so that adds do not
+     * realloc; a small digest, for which that room would be most of its
+     * block, gets less and grows it (ensure_cap) if more samples come */
+    uint32_t pending = td->_n_main / 2 + 8;
+    install_packed(td, buf, len, pending < td->_temp_max ? pending : td->_temp_max);
+    if (buf != (uint8_t *)stack)
+        free(buf);
 }
 
 void vn_tdigest_compress(vn_tdigest_t *td)
@@ -462,20 +578,27 @@ void vn_tdigest_compress(vn_tdigest_t *td)
     uint32_t nt = td->_n_temp, nm = td->_n_main;
     if (nt == 0)
         return;
-    uint8_t *c = td->_c;
     unsigned st = td->_stride;
     double n = td->_main_w + td->_temp_w;
     /* temp (at most TEMP_LIMIT entries) is sorted on the stack, as wide
-     * entries; main moves up by nt: see the in-place rule in the top comment */
+     * entries */
     vn_tdigest_centroid_t scratch[TEMP_LIMIT], sort_tmp[TEMP_LIMIT];
+    const uint8_t *t = temp_base(td);
     for (uint32_t i = 0; i < nt; i++)
-        scratch[i] = ent_get(c + (size_t)(nm + i) * st, st);
+        scratch[i] = ent_get(t + (size_t)i * st, st);
     sort_centroids(scratch, nt, sort_tmp);
-    memmove(c + (size_t)nt * st, c, (size_t)nm * st);
-    fold(td, c, st, c + (size_t)nt * st, st, nm, (const uint8_t *)scratch, WIDE, nt, n);
+    if (st == WIDE) {
+        /* main moves up by nt: see the in-place rule in the top comment */
+        vn_tdigest_centroid_t *c = td->_c;
+        memmove(c + nt, c, (size_t)nm * sizeof(*c));
+        fold(td, c, c + nt, nm, scratch, nt, n);
+    } else {
+        compress_packed(td, scratch, nt, n);
+    }
     td->_n_temp = 0;
     td->_temp_w = 0.0;
-    maybe_shrink(td);
+    if (st == WIDE)
+        maybe_shrink(td);
 }
 
 /* ---- adding and merging ---- */
@@ -501,9 +624,8 @@ vn_err_t vn_tdigest_add(vn_tdigest_t *td, double x, double w)
         widen(td);
     if (td->_n_temp >= td->_temp_max)
         vn_tdigest_compress(td);
-    ensure_cap(td, td->_n_main + td->_n_temp + 1);
-    ent_put((uint8_t *)td->_c + (size_t)(td->_n_main + td->_n_temp) * td->_stride, td->_stride,
-            (vn_tdigest_centroid_t){x, w});
+    ensure_cap(td, (td->_stride == WIDE ? td->_n_main : 0) + td->_n_temp + 1);
+    ent_put(temp_base(td) + (size_t)td->_n_temp * td->_stride, td->_stride, (vn_tdigest_centroid_t){x, w});
     td->_n_temp++;
     td->_temp_w += w;
     if (x < td->_min)
@@ -528,24 +650,41 @@ vn_err_t vn_tdigest_merge(vn_tdigest_t *dst, vn_tdigest_t *src)
     if (!isfinite(n))
         return VN_ERR_TOO_LARGE;
     vn_tdigest_compress(dst);
-    if (dst->_stride == COMPACT && !(src->_stride == COMPACT && compact_ok(dst->_main_w, src->_main_w)))
+    /* both compact: every weight is an integer, only the total can break the rule */
+    bool packed = dst->_stride == COMPACT && src->_stride == COMPACT && dst->_main_w + src->_main_w <= COMPACT_MAX_W;
+    if (dst->_stride == COMPACT && !packed)
         widen(dst);
     /* fold both lists into a stack buffer and copy the result back, so that
      * dst's block never has to hold nm + ns entries (a series that receives
-     * merges used to keep that peak, ~11 KB, for good) */
+     * merges used to keep that peak, ~11 KB, for good). A compact input is
+     * unpacked first (on the heap: the global's imports are decoded, wide
+     * digests, so this is not its path). */
+    uint32_t na = dst->_n_main, nb = src->_n_main;
+    vn_tdigest_centroid_t *unpacked = NULL;
+    const vn_tdigest_centroid_t *b = src->_c;
+    if (src->_stride == COMPACT) {
+        unpacked = vn_xmalloc((size_t)nb * sizeof(*unpacked));
+        unpack_main(src, unpacked);
+        b = unpacked;
+    }
     vn_tdigest_centroid_t stack[MERGE_STACK];
-    vn_tdigest_centroid_t *out = dst->_out_max <= MERGE_STACK ? stack : vn_xmalloc(dst->_out_max * sizeof(*out));
-    fold(dst, (uint8_t *)out, WIDE, dst->_c, dst->_stride, dst->_n_main, src->_c, src->_stride, src->_n_main, n);
+    size_t out_bytes = packed ? packed_out_bytes(dst) : (size_t)dst->_out_max * sizeof(*stack);
+    vn_tdigest_centroid_t *out = out_bytes <= sizeof stack ? stack : vn_xmalloc(out_bytes);
+    size_t len = 0;
+    if (packed)
+        len = fold_packed(dst, (uint8_t *)out, dst, b, nb, n);
+    else
+        fold(dst, out, dst->_c, na, b, nb, n);
+    free(unpacked);
     uint32_t no = dst->_n_main;
-    if (dst->_cap < no)
-        ensure_cap(dst, no);
-    else if (dst->_cap > no + MERGE_SLACK + GROW_STEP)
-        set_cap(dst, no + MERGE_SLACK); /* room for the next merge's growth */
-    if (dst->_stride == WIDE) {
-        memcpy(dst->_c, out, (size_t)no * sizeof(*out));
+    if (packed) {
+        install_packed(dst, (const uint8_t *)out, len, 0); /* merges, not adds, come next */
     } else {
-        for (uint32_t i = 0; i < no; i++)
-            ent_put((uint8_t *)dst->_c + (size_t)i * COMPACT, COMPACT, out[i]);
+        if (dst->_cap < no * WIDE)
+            ensure_cap(dst, no);
+        else if (dst->_cap > (no + MERGE_SLACK + GROW_STEP) * WIDE)
+            set_cap(dst, (size_t)(no + MERGE_SLACK) * WIDE); /* room for the next merge's growth */
+        memcpy(dst->_c, out, (size_t)no * sizeof(*out));
     }
     if (out != stack)
         free(out);
@@ -558,93 +697,6 @@ vn_err_t vn_tdigest_merge(vn_tdigest_t *dst, vn_tdigest_t *src)
     sum_add(dst, src->_sum);
     sum_add(dst, src->_sum_c);
     return VN_OK;
-}
-
-/* ---- queries (docs/behaviour.md W2.1 interpolation) ---- */
-
-static double midpoint(double a, double b)
-{
-    /* (a + b) / 2 without overflow; identical to it for normal numbers */
-    return a * 0.5 + b * 0.5;
-}
-
-/* lo + t (hi - lo), Go's expression, kept inside [lo, hi]: rounding could
- * put it an ulp above hi, making quantiles step back at a centroid border. */
-static double lerp(double lo, double hi, double t)
-{
-    double span = hi - lo;
-    double r = isfinite(span) ? lo + t * span : lo * (1.0 - t) + hi * t;
-    return r > hi ? hi : (r < lo ? lo : r);
-}
-
-double vn_tdigest_quantile(vn_tdigest_t *td, double q)
-{
-    if (!(q >= 0.0 && q <= 1.0))
-        return NAN;
-    vn_tdigest_compress(td);
-    uint32_t n = td->_n_main;
-    if (n == 0)
-        return NAN;
-    if (q == 1.0) /* Go's formula gives max up to an ulp */
-        return td->_max;
-    const uint8_t *c = td->_c;
-    unsigned st = td->_stride;
-    double target = q * td->_main_w;
-    double so_far = 0.0, lower = td->_min;
-    for (uint32_t i = 0; i < n; i++, c += st) {
-        double upper = i + 1 < n ? midpoint(ent_mean(c), ent_mean(c + st)) : td->_max;
-        double w = ent_weight(c, st);
-        if (target <= so_far + w)
-            return lerp(lower, upper, (target - so_far) / w);
-        so_far += w;
-        lower = upper;
-    }
-    return td->_max; /* only reachable through rounding in the weight sums */
-}
-
-bool vn_tdigest_single(const vn_tdigest_t *td, double *x)
-{
-    /* One centroid: quantile() is lerp(min, max, t) with t in [0, 1], so x
-     * exactly when min == max; q == 1 returns max. A pending sample folds
-     * into one centroid of its own (positive) weight. */
-    bool one = (td->_n_main == 0 && td->_n_temp == 1 && td->_temp_w > 0) ||
-               (td->_n_main == 1 && td->_n_temp == 0 && td->_main_w > 0 && isfinite(td->_main_w));
-    if (!one || td->_min != td->_max || !isfinite(td->_min))
-        return false;
-    *x = td->_min;
-    return true;
-}
-
-double vn_tdigest_cdf(vn_tdigest_t *td, double x)
-{
-    if (isnan(x))
-        return NAN;
-    vn_tdigest_compress(td);
-    uint32_t n = td->_n_main;
-    if (n == 0)
-        return NAN;
-    if (x <= td->_min)
-        return 0.0;
-    if (x >= td->_max)
-        return 1.0;
-    const uint8_t *c = td->_c;
-    unsigned st = td->_stride;
-    double so_far = 0.0, lower = td->_min;
-    for (uint32_t i = 0; i < n; i++, c += st) {
-        double upper = i + 1 < n ? midpoint(ent_mean(c), ent_mean(c + st)) : td->_max;
-        double w = ent_weight(c, st);
-        if (x < upper) {
-            /* Go's expression; it can overflow for huge weights or spans */
-            double part = w * (x - lower) / (upper - lower);
-            if (!isfinite(part))
-                part = w * ((x * 0.5 - lower * 0.5) / (upper * 0.5 - lower * 0.5));
-            double r = (so_far + part) / td->_main_w;
-            return r > 1.0 ? 1.0 : r;
-        }
-        so_far += w;
-        lower = upper;
-    }
-    return 1.0;
 }
 
 double vn_tdigest_count(const vn_tdigest_t *td) { return td->_main_w + td->_temp_w; }
@@ -668,9 +720,5 @@ const vn_tdigest_centroid_t *vn_tdigest_centroids(vn_tdigest_t *td, size_t *n)
     return td->_n_main ? td->_c : NULL;
 }
 
-vn_tdigest_centroid_t vn_tdigest_centroid(const vn_tdigest_t *td, size_t i)
-{
-    return ent_get((const uint8_t *)td->_c + i * td->_stride, td->_stride);
-}
 
-size_t vn_tdigest_memory(const vn_tdigest_t *td) { return (size_t)td->_cap * td->_stride; }
+size_t vn_tdigest_memory(const vn_tdigest_t *td) { return td->_cap; }

@@ -13,11 +13,13 @@
  * error instead of panicking.
  *
  * Memory: the struct is embedded by the caller (96 bytes) and owns one heap
- * block of centroids, allocated lazily and grown on demand. An entry is 10
- * bytes (double mean, uint16 weight) while every weight is an integer and
- * the total weight is at most 65535, else 16 (two doubles); both give the
- * same values. An idle digest holds no block; one sample 8 entries (80
- * bytes); 1000 unit-weight samples ~3.8 KB. A digest that only receives adds
+ * block of centroids, allocated lazily and grown on demand. While every
+ * sample's weight is an integer <= 65535 and the total is below 2^32
+ * ("compact"), the sorted centroids rest packed (tdigest_pack.h, ~7 bytes
+ * each) and pending samples take 10 bytes (double mean, uint16 weight);
+ * else every entry is 16 bytes (two doubles). Both give the same values,
+ * bit for bit. An idle digest holds no block; one sample 80 bytes; 1000
+ * unit-weight samples ~2.7 KB. A digest that only receives adds
  * never holds more than vn_tdigest_max_bytes() (12000 bytes at compression
  * 100; ~6 KB typical for a wide one after 1e5..1e6 samples). A
  * merge folds into a 16 KB stack buffer and leaves dst's block at the
@@ -85,12 +87,15 @@ typedef struct vn_tdigest {
     double _sum, _sum_c; /* sum of x*w with its Neumaier compensation term */
     double _main_w;      /* total weight of the sorted centroids */
     double _temp_w;      /* total weight of the pending (unsorted) samples */
-    void *_c; /* entries of _stride bytes: [0,_n_main) sorted, then _n_temp pending */
-    uint32_t _n_main, _n_temp, _cap;
-    uint32_t _temp_max; /* pending samples folded in after this many */
-    uint32_t _out_max;  /* hard cap on centroids after a fold */
+    void *_c; /* [0,_n_main) sorted, then _n_temp pending: see _stride */
+    uint32_t _n_main, _n_temp;
+    uint32_t _cap;      /* bytes of the block at _c */
+    uint32_t _plen;     /* compact: bytes of the packed sorted centroids */
+    uint16_t _temp_max; /* pending samples folded in after this many */
+    uint16_t _out_max;  /* hard cap on centroids after a fold */
     uint8_t _scale;     /* vn_tdigest_scale_t */
-    uint8_t _stride;    /* 10 (compact: uint16 weights) or 16 (wide), see tdigest.c */
+    uint8_t _stride;    /* 10 (compact: packed sorted centroids, then pending
+                           entries of 10 bytes) or 16 (wide), see tdigest.c */
 } vn_tdigest_t;
 
 /**
@@ -170,15 +175,27 @@ size_t vn_tdigest_centroid_count(vn_tdigest_t *td);
 
 /**
  * Sorted centroids, after folding pending samples. Switches td to wide
- * entries for good (see Memory above): encoders use vn_tdigest_centroid().
+ * entries for good (see Memory above): encoders use vn_tdigest_iter_*.
  * @return borrowed array of *n entries (NULL when empty), valid until the next
  *   call that changes td.
  */
 const vn_tdigest_centroid_t *vn_tdigest_centroids(vn_tdigest_t *td, size_t *n);
 
-/** Centroid i < vn_tdigest_centroid_count(td) (call that first: it folds
- *  pending samples, after which td's centroids are [0, count)). */
-vn_tdigest_centroid_t vn_tdigest_centroid(const vn_tdigest_t *td, size_t i);
+/** Reads the sorted centroids in order without changing td's layout. */
+typedef struct vn_tdigest_iter {
+    const uint8_t *_p, *_end;
+    uint64_t _key;
+    uint32_t _left;
+    uint8_t _stride;
+} vn_tdigest_iter_t;
+
+/** Starts at the first sorted centroid. Call vn_tdigest_compress (or
+ *  vn_tdigest_centroid_count) first: pending samples are not visited.
+ *  Valid until the next call that changes td. */
+void vn_tdigest_iter_init(const vn_tdigest_t *td, vn_tdigest_iter_t *it);
+
+/** Sets *c to the next centroid; false after the last. */
+bool vn_tdigest_iter_next(vn_tdigest_iter_t *it, vn_tdigest_centroid_t *c);
 
 /** Heap bytes currently held by td (its centroid block). */
 size_t vn_tdigest_memory(const vn_tdigest_t *td);

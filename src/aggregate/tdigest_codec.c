@@ -74,7 +74,7 @@ static vn_err_t install(vn_tdigest_t *td, const hdr_t *h, vn_tdigest_centroid_t 
     }
     td->_c = c;
     td->_stride = (uint8_t)sizeof(*c); /* wide: decoded digests are transient imports */
-    td->_cap = cap;
+    td->_cap = cap * (uint32_t)sizeof(*c);
     td->_n_main = n;
     td->_main_w = w;
     td->_sum = s;
@@ -271,8 +271,10 @@ size_t vn_tdigest_encoded_size(vn_tdigest_t *td)
     size_t n = vn_tdigest_centroid_count(td);
     size_t total = dbl_field_len(td->_compression) + dbl_field_len(td->_min) + dbl_field_len(td->_max) +
                    dbl_field_len(td->_rsum);
-    for (size_t i = 0; i < n; i++) {
-        vn_tdigest_centroid_t c = vn_tdigest_centroid(td, i);
+    vn_tdigest_iter_t it;
+    vn_tdigest_iter_init(td, &it);
+    vn_tdigest_centroid_t c;
+    for (size_t i = 0; i < n && vn_tdigest_iter_next(&it, &c); i++) {
         size_t l = centroid_len(&c);
         total += 1 + vn_pb_varint_len(l) + l;
     }
@@ -286,8 +288,10 @@ vn_err_t vn_tdigest_encode(vn_tdigest_t *td, uint8_t *buf, size_t cap, size_t *o
         return VN_ERR_TOO_LARGE;
     size_t n = vn_tdigest_centroid_count(td);
     uint8_t *p = buf;
-    for (size_t i = 0; i < n; i++) {
-        vn_tdigest_centroid_t c = vn_tdigest_centroid(td, i);
+    vn_tdigest_iter_t it;
+    vn_tdigest_iter_init(td, &it);
+    vn_tdigest_centroid_t c;
+    for (size_t i = 0; i < n && vn_tdigest_iter_next(&it, &c); i++) {
         *p++ = 0x0a; /* field 1, length-delimited */
         p = vn_pb_put_varint(p, centroid_len(&c));
         if (c.mean != 0.0)
@@ -318,9 +322,12 @@ void vn_tdigest_to_pb(vn_tdigest_t *td, Tdigest__MergingDigestData *pb)
         void *block = vn_xmalloc(n * (sizeof(Tdigest__Centroid *) + sizeof(Tdigest__Centroid)));
         Tdigest__Centroid **ptrs = block;
         Tdigest__Centroid *msgs = (Tdigest__Centroid *)(ptrs + n);
+        vn_tdigest_iter_t it;
+        vn_tdigest_iter_init(td, &it);
         for (size_t i = 0; i < n; i++) {
             tdigest__centroid__init(&msgs[i]);
-            vn_tdigest_centroid_t c = vn_tdigest_centroid(td, i);
+            vn_tdigest_centroid_t c = {0, 0};
+            (void)vn_tdigest_iter_next(&it, &c);
             msgs[i].mean = c.mean;
             msgs[i].weight = c.weight;
             ptrs[i] = &msgs[i];

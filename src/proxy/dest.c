@@ -31,12 +31,21 @@
 #include "forward/hops.h"
 
 #define PATH_V2 "/forwardrpc.Forward/SendMetricsV2"
-/* A batch buffer this large that was mostly empty is released, so a burst does not pin memory. */
+/* A batch buffer this large that was mostly empty is released, so a burst does not pin memory,
+ * but only when no batch of a quarter of that size went out for SHRINK_AFTER_S: a steady or
+ * periodic load (locals flush every interval) keeps its buffers instead of page-faulting them
+ * in again on each burst (issue 22: the routing thread takes those faults). */
 #define SHRINK_ABOVE ((size_t)4 << 20)
+#define SHRINK_AFTER_S 30.0
 /* With a batch in flight the thread polls the queue this often instead of being woken per
  * batch: a wake-up (eventfd write, the other thread scheduled) cost the routing thread more
  * than scanning, hashing and copying a metric together (issue 22). Bounds the added latency. */
 #define BUSY_POLL_MS 1
+/* After a batch went out whole and nothing was queued, the thread still looks at the queue
+ * this many times (BUSY_POLL_MS apart) before it asks to be woken: under a steady flow the
+ * stream often outruns the routing threads for a moment, and a wake-up per such gap was the
+ * largest system cost on the routing thread (issue 22: eventfd write + scheduling IPI). */
+#define IDLE_POLLS 3
 /* Connect failures are logged once, then at most this often. */
 #define FAIL_LOG_EVERY_S 60.0
 
@@ -44,6 +53,7 @@ typedef struct batch {
     uint8_t *p;
     size_t len, cap, count;
     double first; /* monotonic time its first message was queued */
+    double last_big; /* monotonic time of the last batch of SHRINK_ABOVE / 4 bytes or more */
 } batch_t;
 
 /* Process-wide counters (Go's veneur_proxy.forward.* / grpc.conn_*); none without stats. */
@@ -117,6 +127,20 @@ vn_dest_push_t vn_dest_push(vn_dest_t *d, const uint8_t *msg, size_t len)
     memcpy(d->q + d->qlen + VN_GRPC_PREFIX, msg, len);
     d->qlen += need;
     d->qcount++;
+    /* The queue's next bytes are cold (the buffer cycles through megabytes between swaps):
+     * ask for them now, for writing, so the next push here finds them in cache instead of
+     * stalling on the write misses (issue 22). Within the buffer only. */
+    if (d->qcap - d->qlen >= 512) {
+        const uint8_t *t = d->q + d->qlen;
+        __builtin_prefetch(t, 1);
+        __builtin_prefetch(t + 64, 1);
+        __builtin_prefetch(t + 128, 1);
+        __builtin_prefetch(t + 192, 1);
+        __builtin_prefetch(t + 256, 1);
+        __builtin_prefetch(t + 320, 1);
+        __builtin_prefetch(t + 384, 1);
+        __builtin_prefetch(t + 448, 1);
+    }
     /* The thread had nothing to send: the first push wakes it. Or the queue passed half its
      * bounds before the thread's next look (BUSY_POLL_MS): wake it once, so a small queue is
      * taken as soon as the stream can, as when every batch woke it, not refused meanwhile. */
@@ -151,7 +175,9 @@ static void swap_queue(vn_dest_t *d, batch_t *b)
 
 static void batch_done(batch_t *b)
 {
-    if (b->cap > SHRINK_ABOVE && b->len < b->cap / 4) {
+    if (b->len >= SHRINK_ABOVE / 4)
+        b->last_big = vn_clock_mono_s();
+    else if (b->cap > SHRINK_ABOVE && b->len < b->cap / 4 && vn_clock_mono_s() - b->last_big >= SHRINK_AFTER_S) {
         free(b->p);
         b->p = NULL;
         b->cap = 0;
@@ -219,6 +245,7 @@ static unsigned want_hops(const vn_dest_t *d) { return d->o.hops ? atomic_load(d
 /* Sends until the stream fails, a stop is asked, the hop count rose or we turned out to be ourselves. */
 static run_end_t run(vn_dest_t *d, vn_h2_client_t *s, batch_t *b, unsigned hops)
 {
+    int idle_polls = 0; /* looks at an empty queue since the last batch (IDLE_POLLS) */
     while (!stopping(d)) {
         if (atomic_load(&d->is_self))
             return RUN_SELF;
@@ -237,6 +264,7 @@ static run_end_t run(vn_dest_t *d, vn_h2_client_t *s, batch_t *b, unsigned hops)
             }
             swap_queue(d, b);
             if (b->len) {
+                idle_polls = 0;
                 atomic_store_explicit(&d->lat_buffer_ns, (uint64_t)((vn_clock_mono_s() - b->first) * 1e9),
                                       memory_order_relaxed);
                 vn_h2_client_stream_write(s, b->p, b->len);
@@ -258,7 +286,9 @@ static run_end_t run(vn_dest_t *d, vn_h2_client_t *s, batch_t *b, unsigned hops)
                 continue;
         } else {
             pthread_mutex_lock(&d->mu);
-            if (d->qlen == 0) {
+            if (d->qlen == 0 && idle_polls < IDLE_POLLS) {
+                idle_polls++; /* wait_ms stays BUSY_POLL_MS, no wake-up asked for */
+            } else if (d->qlen == 0) {
                 d->sleeping = true;
                 wait_ms = 1000;
             } else {

@@ -86,7 +86,8 @@ struct vn_dest {
     pthread_mutex_t mu;
     bool accepting;
     /* the thread has nothing in flight and waits for a push: the next push wakes it (efd) and
-     * clears this; with a batch in flight it polls the queue itself (BUSY_POLL_MS in dest.c) */
+     * clears this; with a batch in flight, and for a few looks after one (IDLE_POLLS), it polls the
+     * queue itself (BUSY_POLL_MS in dest.c) */
     bool sleeping;
     /* a push found the queue past half its bounds and woke the thread; cleared at the swap */
     bool nudged;

@@ -35,6 +35,16 @@ static inline bool rd_sub(vn_pb_rd_t *r, vn_pb_rd_t *sub)
         r->p = sub->end;
         return true;
     }
+    /* two-byte lengths (128 B - 16 KiB: a t-digest, its HistogramValue) the same way */
+    if (r->end - r->p >= 2 && r->p[1] < 0x80) {
+        size_t n = (size_t)(r->p[0] & 0x7f) | (size_t)r->p[1] << 7;
+        if (n > (size_t)(r->end - r->p - 2))
+            return false;
+        sub->p = r->p + 2;
+        sub->end = sub->p + n;
+        r->p = sub->end;
+        return true;
+    }
     return vn_pb_sub(r, sub);
 }
 
@@ -49,7 +59,8 @@ static bool value_ok(uint32_t field, vn_pb_rd_t sub)
             return false;
         if (f == 1 && wt != want)
             return false;
-        if (!vn_pb_skip(&sub, wt))
+        vn_pb_rd_t skipped;
+        if (!(wt == VN_PB_WT_LEN ? rd_sub(&sub, &skipped) : vn_pb_skip(&sub, wt)))
             return false;
     }
     return true;

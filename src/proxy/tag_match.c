@@ -12,6 +12,14 @@
 
 #include "core/xalloc.h"
 
+/* values, masks and tags are all loaded this way, so the byte order does not matter */
+static inline uint64_t load64(const void *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
 vn_err_t vn_tagm_set_init(vn_tagm_set_t *set, const vn_tag_matcher_t *cfg, size_t n, char *err, size_t errcap)
 {
     set->v = vn_xcalloc(n ? n : 1, sizeof *set->v);
@@ -40,6 +48,13 @@ vn_err_t vn_tagm_set_init(vn_tagm_set_t *set, const vn_tag_matcher_t *cfg, size_
         }
         m->value = vn_xstrdup(value);
         m->len = strlen(value);
+        if (m->len >= 1 && m->len <= 8) {
+            uint8_t w[8] = {0}, k[8] = {0};
+            memcpy(w, m->value, m->len);
+            memset(k, 0xff, m->len);
+            m->word = load64(w);
+            m->mask = load64(k);
+        }
         set->n++;
     }
     return VN_OK;
@@ -63,13 +78,28 @@ bool vn_tagm_set_match(const vn_tagm_set_t *set, const char *tag, size_t len)
     for (size_t i = 0; i < set->n; i++) {
         const vn_tagm_t *m = &set->v[i];
         switch (m->kind) {
-        /* the first byte first: most tags differ there, and this runs per tag per metric */
+        /* this runs per tag per metric: a value of up to 8 bytes against a tag of 8 or more is
+         * one masked word compare; otherwise the first byte first, where most tags differ */
         case VN_TAGM_EXACT:
-            if (len == m->len && (len == 0 || (tag[0] == m->value[0] && memcmp(tag, m->value, len) == 0)))
+            if (len != m->len)
+                break;
+            if (m->mask && len >= 8) {
+                if ((load64(tag) & m->mask) == m->word)
+                    return true;
+                break;
+            }
+            if (len == 0 || (tag[0] == m->value[0] && memcmp(tag, m->value, len) == 0))
                 return true;
             break;
         case VN_TAGM_PREFIX:
-            if (len >= m->len && (m->len == 0 || (tag[0] == m->value[0] && memcmp(tag, m->value, m->len) == 0)))
+            if (len < m->len)
+                break;
+            if (m->mask && len >= 8) {
+                if ((load64(tag) & m->mask) == m->word)
+                    return true;
+                break;
+            }
+            if (m->len == 0 || (tag[0] == m->value[0] && memcmp(tag, m->value, m->len) == 0))
                 return true;
             break;
         case VN_TAGM_REGEX:

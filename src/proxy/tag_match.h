@@ -17,6 +17,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config/config.h"
 #include "core/err.h"
@@ -29,6 +30,10 @@ typedef struct vn_tagm {
     char *value; /* owned */
     size_t len;
     vn_regex_t *re; /* VN_TAGM_REGEX only; owned */
+    /* exact/prefix values of 1..8 bytes (else 0): the value's bytes and a mask of them, as an
+     * unaligned 8-byte load of a tag's start sees them; tags of 8 bytes or more are then
+     * compared in one step, shorter ones through memcmp */
+    uint64_t word, mask;
 } vn_tagm_t;
 
 typedef struct vn_tagm_set {

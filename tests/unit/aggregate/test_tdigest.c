@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "aggregate/tdigest.h"
-#include "sketch_fixtures.h"
+#include "tdigest_fixtures.h"
 #include "tdigest.pb-c.h"
 
 /* ---- helpers ---- */
@@ -23,22 +23,6 @@ static size_t unhex(const char *hex, uint8_t *out, size_t cap)
         out[n++] = (uint8_t)strtoul(b, NULL, 16);
     }
     return n;
-}
-
-static void add_all(vn_tdigest_t *td, const double *v, size_t n, double w)
-{
-    for (size_t i = 0; i < n; i++)
-        assert_int_equal(vn_tdigest_add(td, v[i], w), VN_OK);
-}
-
-static uint8_t *encode(vn_tdigest_t *td, size_t *len)
-{
-    size_t cap = vn_tdigest_encoded_size(td);
-    uint8_t *buf = malloc(cap + 1);
-    assert_non_null(buf);
-    assert_int_equal(vn_tdigest_encode(td, buf, cap, len), VN_OK);
-    assert_int_equal(*len, cap);
-    return buf;
 }
 
 /* relative closeness for values Go computed with the same arithmetic */
@@ -90,7 +74,7 @@ static void test_tdigest__empty(void **state)
     assert_int_equal(vn_tdigest_memory(&td), 0); /* lazy: nothing allocated */
     /* the empty digest encodes exactly like Go's (compression, +Inf, -Inf) */
     size_t len, glen;
-    uint8_t *buf = encode(&td, &len);
+    uint8_t *buf = td_encode(&td, &len);
     uint8_t *go = fx_read("tdigest_empty.pb", &glen);
     assert_non_null(go);
     assert_int_equal(len, 27);
@@ -152,7 +136,7 @@ static void test_tdigest__spec_vectors(void **state)
         for (int scale = 0; scale < VN_TDIGEST_SCALE__COUNT; scale++) {
             vn_tdigest_t td;
             assert_int_equal(vn_tdigest_init_scale(&td, 100, (vn_tdigest_scale_t)scale), VN_OK);
-            add_all(&td, cases[c].samples, cases[c].n, cases[c].weight);
+            td_add_all(&td, cases[c].samples, cases[c].n, cases[c].weight);
             for (int k = 0; k < 3; k++)
                 assert_close(vn_tdigest_quantile(&td, cases[c].q[k]), cases[c].want[k], 1e-15);
             assert_int_equal(vn_tdigest_centroid_count(&td), cases[c].n);
@@ -162,7 +146,7 @@ static void test_tdigest__spec_vectors(void **state)
     /* docs/behaviour.md 2.4 aggregates of 5,10,15,20,25 */
     vn_tdigest_t td;
     assert_int_equal(vn_tdigest_init(&td, 100), VN_OK);
-    add_all(&td, cases[1].samples, 5, 1);
+    td_add_all(&td, cases[1].samples, 5, 1);
     assert_true(vn_tdigest_count(&td) == 5);
     assert_true(vn_tdigest_sum(&td) == 75);
     assert_true(vn_tdigest_min(&td) == 5 && vn_tdigest_max(&td) == 25);
@@ -188,7 +172,7 @@ static void test_tdigest__one_sample_is_small(void **state)
                         "210000000000001440299a9999999999c93f",
                         want, sizeof want);
     size_t len;
-    uint8_t *buf = encode(&td, &len);
+    uint8_t *buf = td_encode(&td, &len);
     assert_int_equal(len, wlen);
     assert_memory_equal(buf, want, len);
     free(buf);
@@ -238,7 +222,7 @@ static void test_tdigest__k1_reproduces_go(void **state)
     for (int i = 1; i <= 1000; i++)
         assert_int_equal(vn_tdigest_add(&td, i, 1), VN_OK);
     assert_int_equal(vn_tdigest_centroid_count(&td), 141);
-    uint8_t *buf = encode(&td, &len);
+    uint8_t *buf = td_encode(&td, &len);
     assert_int_equal(len, glen);
     assert_memory_equal(buf, go, len); /* byte-identical to gogo's Marshal */
     free(buf);
@@ -301,7 +285,7 @@ static void test_tdigest__go_fixtures(void **state)
         }
         assert_true(checked >= 6);
         /* decode then encode gives Go's bytes back */
-        uint8_t *again = encode(&td, &elen);
+        uint8_t *again = td_encode(&td, &elen);
         assert_int_equal(elen, len);
         assert_memory_equal(again, bytes, len);
         free(again);
@@ -346,7 +330,7 @@ static void test_tdigest__roundtrip_ours(void **state)
         assert_int_equal(vn_tdigest_add(&td, exp(fx_gauss(&r)), 1 + (i % 3)), VN_OK);
     (void)vn_tdigest_add(&td, 0.0, 1); /* reciprocal sum becomes +Inf, and survives */
     size_t len, len2;
-    uint8_t *buf = encode(&td, &len);
+    uint8_t *buf = td_encode(&td, &len);
     assert_int_equal(vn_tdigest_decode(&back, buf, len), VN_OK);
     assert_true(vn_tdigest_count(&back) == vn_tdigest_count(&td));
     assert_true(vn_tdigest_min(&back) == vn_tdigest_min(&td));
@@ -355,7 +339,7 @@ static void test_tdigest__roundtrip_ours(void **state)
     assert_close(vn_tdigest_sum(&back), vn_tdigest_sum(&td), 1e-12);
     for (double q = 0; q <= 1.0; q += 0.001)
         assert_true(vn_tdigest_quantile(&back, q) == vn_tdigest_quantile(&td, q));
-    uint8_t *again = encode(&back, &len2);
+    uint8_t *again = td_encode(&back, &len2);
     assert_int_equal(len, len2);
     assert_memory_equal(buf, again, len);
     free(buf);
@@ -377,7 +361,7 @@ static void test_tdigest__protobuf_c_agrees(void **state)
     Tdigest__MergingDigestData pb;
     vn_tdigest_to_pb(&td, &pb);
     size_t len;
-    uint8_t *ours = encode(&td, &len);
+    uint8_t *ours = td_encode(&td, &len);
     assert_int_equal(tdigest__merging_digest_data__get_packed_size(&pb), len);
     uint8_t *packed = malloc(len);
     assert_int_equal(tdigest__merging_digest_data__pack(&pb, packed), len);
@@ -397,9 +381,9 @@ static void test_tdigest__protobuf_c_agrees(void **state)
     vn_tdigest_t z;
     assert_int_equal(vn_tdigest_init(&z, 100), VN_OK);
     const double zs[] = {-1, 0, 1};
-    add_all(&z, zs, 3, 1);
+    td_add_all(&z, zs, 3, 1);
     vn_tdigest_to_pb(&z, &pb);
-    ours = encode(&z, &len);
+    ours = td_encode(&z, &len);
     assert_int_equal(tdigest__merging_digest_data__get_packed_size(&pb), len);
     packed = malloc(len);
     assert_int_equal(tdigest__merging_digest_data__pack(&pb, packed), len);

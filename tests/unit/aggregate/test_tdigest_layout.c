@@ -12,23 +12,7 @@
 #include <string.h>
 
 #include "aggregate/tdigest.h"
-#include "sketch_fixtures.h"
-
-static void add_all(vn_tdigest_t *td, const double *v, size_t n, double w)
-{
-    for (size_t i = 0; i < n; i++)
-        assert_int_equal(vn_tdigest_add(td, v[i], w), VN_OK);
-}
-
-static uint8_t *encode(vn_tdigest_t *td, size_t *len)
-{
-    size_t cap = vn_tdigest_encoded_size(td);
-    uint8_t *buf = malloc(cap + 1);
-    assert_non_null(buf);
-    assert_int_equal(vn_tdigest_encode(td, buf, cap, len), VN_OK);
-    assert_int_equal(*len, cap);
-    return buf;
-}
+#include "tdigest_fixtures.h"
 
 /* A digest keeps 10-byte entries while its weights are integers with a total
  * of at most 65535, and turns wide before anything breaks that; the values
@@ -81,7 +65,7 @@ static void test_tdigest__compact_matches_wide(void **state)
             assert_true(vn_tdigest_cdf(&c, b) == vn_tdigest_cdf(&w, b));
         }
         size_t lc, lw;
-        uint8_t *bc = encode(&c, &lc), *bw = encode(&w, &lw);
+        uint8_t *bc = td_encode(&c, &lc), *bw = td_encode(&w, &lw);
         assert_int_equal(lc, lw);
         assert_memory_equal(bc, bw, lc);
         free(bc);
@@ -105,9 +89,9 @@ static void test_tdigest__decode_fast_path_and_large(void **state)
     vn_tdigest_t td, back;
     assert_int_equal(vn_tdigest_init(&td, 100), VN_OK);
     const double v[] = {-2.5, 0.0, 3.0};
-    add_all(&td, v, 3, 1);
+    td_add_all(&td, v, 3, 1);
     size_t len;
-    uint8_t *buf = encode(&td, &len);
+    uint8_t *buf = td_encode(&td, &len);
     assert_int_equal(vn_tdigest_decode(&back, buf, len), VN_OK);
     size_t n;
     const vn_tdigest_centroid_t *c = vn_tdigest_centroids(&back, &n);
@@ -124,7 +108,7 @@ static void test_tdigest__decode_fast_path_and_large(void **state)
     for (int i = 0; i < 3000; i++)
         assert_int_equal(vn_tdigest_add(&td, exp(fx_gauss(&r)), 1), VN_OK);
     assert_true(vn_tdigest_centroid_count(&td) > 512);
-    buf = encode(&td, &len);
+    buf = td_encode(&td, &len);
     assert_int_equal(vn_tdigest_decode(&back, buf, len), VN_OK);
     assert_int_equal(vn_tdigest_centroid_count(&back), vn_tdigest_centroid_count(&td));
     for (double q = 0; q <= 1.0; q += 0.001)

@@ -75,6 +75,34 @@ static void valid_histogram(wbuf_t *w)
     put_varint(w, 2);
 }
 
+/* A histogram with a 20-centroid digest and a 200-byte tag: field lengths of two varint bytes
+ * (the scan reads those inline), for the fields it keeps and for the ones it walks into. */
+static void valid_big_histogram(wbuf_t *w)
+{
+    w->n = 0;
+    put_str(w, 1, "big.hist");
+    char tag[201];
+    memset(tag, 't', 200);
+    tag[0] = 'k', tag[1] = ':';
+    tag[200] = 0;
+    put_str(w, 2, tag);
+    put_str(w, 2, "env:prod");
+    put_key(w, 3, 0);
+    put_varint(w, 2);
+    wbuf_t dg = {.n = 0}, hv = {.n = 0};
+    for (int c = 0; c < 20; c++) {
+        wbuf_t cen = {.n = 0};
+        double mean = c, weight = 1;
+        put_key(&cen, 1, 1);
+        put(&cen, &mean, 8);
+        put_key(&cen, 2, 1);
+        put(&cen, &weight, 8);
+        put_lenf(&dg, 1, cen.b, cen.n);
+    }
+    put_lenf(&hv, 1, dg.b, dg.n);
+    put_lenf(w, 7, hv.b, hv.n);
+}
+
 /* The scanner and the decoder agree: same verdict, and when accepted, same name, type and tags. */
 static void agree(const uint8_t *p, size_t n)
 {
@@ -260,14 +288,43 @@ static void test_scan__malformed(void **state)
     assert_true(vn_mscan_metric(w.b, w.n, &s));
 }
 
+/* Two-byte lengths at their edges: exactly fitting, one past the end, a non-minimal encoding
+ * (0x80 0x00 = 0), and a length whose second byte continues (a three-byte length). */
+static void test_scan__two_byte_lengths(void **state)
+{
+    (void)state;
+    wbuf_t w;
+    valid_big_histogram(&w);
+    vn_mscan_t s;
+    assert_true(vn_mscan_metric(w.b, w.n, &s));
+    assert_int_equal(s.ntags, 2);
+    assert_int_equal(s.span[0].len, 200);
+    for (size_t cut = 1; cut < w.n; cut++)
+        agree(w.b, w.n - cut);
+    static const uint8_t name_nonminimal[] = {0x0a, 0x80, 0x00, 0x18, 0x01};
+    agree(name_nonminimal, sizeof name_nonminimal);
+    uint8_t tag3[4 + 16384] = {0x12, 0x80, 0x80, 0x01}; /* a 16384-byte tag: three length bytes */
+    memset(tag3 + 4, 'a', 16384);
+    agree(tag3, sizeof tag3);
+    agree(tag3, sizeof tag3 - 1);
+    uint8_t tag2[3 + 300] = {0x12, 0xac, 0x02}; /* 300 */
+    memset(tag2 + 3, 'b', 300);
+    agree(tag2, sizeof tag2);
+    agree(tag2, sizeof tag2 - 1);
+    assert_true(vn_mscan_metric(tag2, sizeof tag2, &s));
+    assert_int_equal(s.span[0].len, 300);
+}
+
 /* Seeded mutations of valid messages: byte flips, inserted and deleted bytes, truncation. */
 static void test_scan__mutations_agree_with_decoder(void **state)
 {
     (void)state;
     uint64_t x = 0x9e3779b97f4a7c15ull;
 #define RND() (x ^= x << 13, x ^= x >> 7, x ^= x << 17, x)
-    wbuf_t bases[2], w;
+    wbuf_t bases[3], w;
     valid_histogram(&bases[0]);
+    valid_big_histogram(&bases[2]);
+    agree(bases[2].b, bases[2].n);
     /* a counter with more tags than the scan keeps spans for */
     bases[1].n = 0;
     put_str(&bases[1], 1, "many.tags");
@@ -283,8 +340,8 @@ static void test_scan__mutations_agree_with_decoder(void **state)
     put_varint(&cv, 42);
     put_lenf(&bases[1], 5, cv.b, cv.n);
     agree(bases[1].b, bases[1].n);
-    for (int it = 0; it < 200000; it++) {
-        w = bases[it & 1];
+    for (int it = 0; it < 300000; it++) {
+        w = bases[it % 3];
         int edits = 1 + (int)(RND() % 4);
         for (int e = 0; e < edits && w.n > 0; e++) {
             size_t at = (size_t)(RND() % w.n);
@@ -317,6 +374,7 @@ int main(void)
         cmocka_unit_test(test_scan__valid_fields),
         cmocka_unit_test(test_scan__last_wins_and_interleaving),
         cmocka_unit_test(test_scan__malformed),
+        cmocka_unit_test(test_scan__two_byte_lengths),
         cmocka_unit_test(test_scan__mutations_agree_with_decoder),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
