@@ -432,6 +432,26 @@ void vn_worker_push(vn_worker_t *w, size_t reader, vn_batch_t *b)
         wake(w);
 }
 
+bool vn_worker_push_lazy(vn_worker_t *w, size_t reader, vn_batch_t *b)
+{
+    vn_spsc_t *q = &w->pairs[reader].full;
+    vn_spsc_push(q, b);
+    /* the producer's view: tail is ours, head may only have moved on (fewer queued) */
+    size_t queued = atomic_load_explicit(&q->tail, memory_order_relaxed) -
+                    atomic_load_explicit(&q->head, memory_order_acquire);
+    if (queued < VN_WORKER_LAZY_WAKE)
+        return true;
+    if (atomic_load(&w->sleeping))
+        wake(w);
+    return false;
+}
+
+void vn_worker_kick(vn_worker_t *w)
+{
+    if (atomic_load(&w->sleeping))
+        wake(w);
+}
+
 vn_series_map_t *vn_worker_swap(vn_worker_t *w)
 {
     pthread_mutex_lock(&w->mu);

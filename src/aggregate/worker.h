@@ -55,6 +55,22 @@ vn_batch_t *vn_worker_get_batch(vn_worker_t *w, size_t reader);
  */
 void vn_worker_push(vn_worker_t *w, size_t reader, vn_batch_t *b);
 
+/** Full batches a lazy push leaves queued before it wakes a sleeping worker. */
+#define VN_WORKER_LAZY_WAKE 4
+
+/**
+ * Reader side: vn_worker_push for a batch that filled up mid-stream. A sleeping worker is woken
+ * only once reader's ring holds VN_WORKER_LAZY_WAKE batches, so a steady stream wakes it per few
+ * batches instead of per batch (issue 22: each wake-up is a write(2) and a context switch).
+ * Returns true when the worker may have been left asleep with this batch queued: the caller must
+ * then call vn_worker_kick before it waits for anything (the reader's commit does), which bounds
+ * the extra hand-off latency by the commit's. A swap always drains every ring first.
+ */
+bool vn_worker_push_lazy(vn_worker_t *w, size_t reader, vn_batch_t *b);
+
+/** Reader side: wakes the worker if it sleeps (after vn_worker_push_lazy returned true). */
+void vn_worker_kick(vn_worker_t *w);
+
 /** Flusher side: returns the interval's map (owned by the caller) after applying everything already pushed. */
 vn_series_map_t *vn_worker_swap(vn_worker_t *w);
 

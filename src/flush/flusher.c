@@ -73,6 +73,7 @@ static void deliver(vn_flusher_t *f, vn_flush_output_t *out, const vn_flush_info
     if (out->n == 0)
         return; /* Go never calls sinks with an empty list */
     vn_stats_add(&f->o.stats->metrics_flushed_total, out->n);
+    vn_flush_output_fit(out);
     if (f->o.nsinks == 0) {
         vn_flush_output_destroy(out);
         vn_flush_output_init(out);

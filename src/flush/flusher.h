@@ -84,6 +84,13 @@ typedef struct vn_flush_output {
 
 void vn_flush_output_init(vn_flush_output_t *o);
 void vn_flush_output_destroy(vn_flush_output_t *o);
+/**
+ * Shrinks o's metrics array to what doubling from 1024 would have made for
+ * o->n metrics, when it is larger (vn_flush_generate_drain sizes it for a full
+ * chunk up front): the last, partial chunk of a flush, or a small interval's
+ * only one, then weighs in the sink queues' byte caps what it did before.
+ */
+void vn_flush_output_fit(vn_flush_output_t *o);
 /** Bytes o holds: its arena's chunks plus the metrics array (what a queued chunk costs). */
 size_t vn_flush_output_bytes(const vn_flush_output_t *o);
 

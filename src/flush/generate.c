@@ -20,6 +20,9 @@
 
 #define SINKONLY_PREFIX "veneursinkonly:"
 
+/* Most outputs one series makes: emit_histo's 7 aggregates + 64 percentiles. */
+#define VN_FLUSH_SERIES_MAX_OUT (7 + 64)
+
 /* Slots ahead whose series is prefetched (a few misses in flight, not so far they are evicted). */
 #define VN_FLUSH_PREFETCH 16
 
@@ -142,7 +145,7 @@ static vn_hist_part_t agg_part(const char *suffix)
 static void emit_histo(vn_flush_output_t *o, split_t *k, vn_histo_t *h, const vn_flush_rules_t *r, bool pct,
                        bool global, int64_t ts)
 {
-    vn_histo_out_t outs[7 + 64];
+    vn_histo_out_t outs[VN_FLUSH_SERIES_MAX_OUT];
     size_t npct = pct ? r->npct : 0;
     if (npct > 64)
         npct = 64;
@@ -159,6 +162,17 @@ static void emit_histo(vn_flush_output_t *o, split_t *k, vn_histo_t *h, const vn
         } else {
             m->hist_part = agg_part(outs[i].suffix);
         }
+    }
+}
+
+void vn_flush_output_fit(vn_flush_output_t *o)
+{
+    size_t c = 1024;
+    while (c < o->n)
+        c *= 2;
+    if (c < o->cap) {
+        o->m = vn_xrealloc(o->m, c * sizeof *o->m);
+        o->cap = c;
     }
 }
 
@@ -248,6 +262,17 @@ size_t vn_flush_generate_bounded(const vn_series_map_t *map, size_t start, size_
 bool vn_flush_generate_drain(vn_series_map_t *map, size_t max_metrics, size_t max_bytes, const vn_flush_rules_t *r,
                              int64_t ts, vn_flush_output_t *o)
 {
+    /* A chunk stops once it holds max_metrics, so it never holds more than
+     * max_metrics + one series: size the array for that once instead of
+     * doubling it (each doubling copied the array into fresh pages, and the
+     * last one left half of it counted against the sink queues' byte caps).
+     * Only when that array is a small part of max_bytes: a byte cap lower
+     * than the count cap keeps the doubling, as before. */
+    size_t want = max_metrics + VN_FLUSH_SERIES_MAX_OUT;
+    if (o->cap < want && max_metrics < SIZE_MAX / 2 / sizeof *o->m && want * sizeof *o->m <= max_bytes / 2) {
+        o->m = vn_xrealloc(o->m, want * sizeof *o->m);
+        o->cap = want;
+    }
     while (o->n < max_metrics && vn_flush_output_bytes(o) < max_bytes) {
         vn_series_t *s = vn_series_map_take(map);
         if (!s)

@@ -16,15 +16,18 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/stats.h"
 #include "listen/ingest.h"
 
 /** Upper bound on the drain at stop, so a sender that never pauses cannot hold shutdown. */
 #define VN_DGRAM_DRAIN_MAX_S 2.0
-/** Fill delay (dgram.c): at most this long, and at most rcvbuf/4 at VN_DGRAM_FILL_BYTES_PER_S. */
-#define VN_DGRAM_FILL_MAX_S 0.001
-#define VN_DGRAM_FILL_BYTES_PER_S 1e9
+/** Fill delay (dgram.c): at most this long, and at most the time rcvbuf/4 takes to fill at
+ * VN_DGRAM_FILL_SAFETY x the rate seen, a datagram costing its length + VN_DGRAM_SKB_COST. */
+#define VN_DGRAM_FILL_MAX_S 0.004
+#define VN_DGRAM_FILL_SAFETY 8.0
+#define VN_DGRAM_SKB_COST 1024.0
 
 typedef struct vn_dgram_reader {
     int fd;
@@ -38,6 +41,13 @@ typedef struct vn_dgram_reader {
     uint64_t drained; /* datagrams read after the stop flag was seen (reader-owned until joined) */
     pthread_t thread;
 } vn_dgram_reader_t;
+
+/**
+ * The fill delay (dgram.c) after a short read of n datagrams, `bytes` of payload, that arrived in
+ * the dt seconds since the previous read, for a socket whose budget is a quarter of its receive
+ * buffer in bytes (<= 0: no delay). 0 when no sleep is due: fewer than two more datagrams expected.
+ */
+double vn_dgram_fill_delay_s(double budget_bytes, uint64_t n, uint64_t bytes, double dt);
 
 /** Runs vn_dgram_reader_run on a new thread. Returns 0 or an errno value from pthread_create. */
 int vn_dgram_reader_start(vn_dgram_reader_t *r);

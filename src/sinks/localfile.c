@@ -39,7 +39,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +62,12 @@ typedef enum { LF_CSV, LF_JSONL } lf_format_t;
 /* Longest hostname the jsonl fast path's line tail holds (escaped up to 6x); longer ones take the general path. */
 #define VN_SINK_LOCALFILE_HOST_MAX 4096
 
+/* The bytes between a jsonl line's tags and its value, for one type. */
+typedef struct lf_mid {
+    char text[48];
+    size_t len;
+} lf_mid_t;
+
 typedef struct localfile {
     char *path; /* owned */
     lf_format_t format;
@@ -74,6 +82,7 @@ typedef struct localfile {
     int64_t tail_ts;
     const char *tail_host; /* the info->hostname it was built for (borrowed for the call only) */
     bool tail_ok;
+    lf_mid_t mid[2];      /* jsonl: `],"type":"counter","value":` for VN_IM_COUNTER, VN_IM_GAUGE */
     uint64_t dropped;     /* metrics of chunks cut off again (full disk), since start */
 } localfile_t;
 
@@ -113,20 +122,83 @@ static vn_err_t jsonl_line(vn_buf_t *b, const vn_sink_t *s, const vn_inter_metri
 }
 
 /*
+ * True when vn_json_put_string would copy s[0..n) verbatim: every byte in
+ * 0x20..0x7f except '"' and '\\' (core/json.c's table). Eight bytes a step:
+ * names and tags are short, and the byte-at-a-time table walk was the largest
+ * single cost of a jsonl line (issue 22).
+ */
+static bool json_plain(const char *s, size_t n)
+{
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    uint64_t bad = 0;
+    size_t i = 0;
+    for (;; i += 8) {
+        uint64_t w = ones * 'a'; /* a short tail is padded with a plain byte */
+        if (i + 8 <= n)
+            memcpy(&w, s + i, 8);
+        else if (i < n)
+            memcpy(&w, s + i, n - i);
+        else
+            break;
+        uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+        /* any byte >= 0x80, < 0x20, == '"' or == '\\' sets its high bit (the
+         * borrow tricks may flag more bytes only when one is already flagged) */
+        bad |= w | ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b);
+    }
+    return (bad & high) == 0;
+}
+
+/* A JSON string at o: the quoted bytes when plain, else the escaping writer. */
+static size_t put_str(char *o, const char *s, size_t n)
+{
+    if (!json_plain(s, n))
+        return vn_json_put_string(o, s, n);
+    o[0] = '"';
+    memcpy(o + 1, s, n);
+    o[n + 1] = '"';
+    return n + 2;
+}
+
+/*
+ * vn_json_put_double's text for the values most flushes carry (counts,
+ * one-sample timers, set sizes): an integral value below 1e15 is its decimal
+ * digits, as Go's 'f' layout of the shortest digits gives (exact in a double,
+ * so the shortest digits are the integer's). Anything else goes to it.
+ */
+static size_t put_value(char *o, double v)
+{
+    if (!(fabs(v) < 1e15) || v != (double)(int64_t)v || v == 0)
+        return vn_json_put_double(o, v); /* NaN, large, fractional, and +-0 (sign) */
+    char tmp[20];
+    size_t n = 0, k = 0;
+    uint64_t u = v < 0 ? (uint64_t)(-(int64_t)v) : (uint64_t)v;
+    if (v < 0)
+        o[n++] = '-';
+    do {
+        tmp[k++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    while (k)
+        o[n++] = tmp[--k];
+    return n;
+}
+
+/*
  * jsonl_line's output for the common metric, byte for byte, without the
  * generic writer's per-token state: 1 M lines are what a 1 M-series flush
  * waits on once the sink queue is full (issue 22). Everything after "value"
  * (timestamp, hostname, interval) is the same for every metric of a flush
  * call that carries the call's hostname, so it is encoded once per call into
- * lf->tail. Returns false (nothing written) when the metric needs the general
- * path: a status check, or another hostname or timestamp.
+ * lf->tail; what lies between the tags and the value depends only on the
+ * type (lf->mid, built at start). Returns false (nothing written) when the
+ * metric needs the general path: a status check, or another hostname or timestamp.
  */
 static bool jsonl_fast(localfile_t *lf, const vn_sink_t *s, const vn_inter_metric_t *m,
                        const vn_flush_info_t *info, vn_err_t *err)
 {
     const char *ihost = info->hostname ? info->hostname : "";
     const char *host = m->hostname ? m->hostname : ihost;
-    if (m->type == VN_IM_STATUS || (host != ihost && strcmp(host, ihost) != 0))
+    if ((m->type != VN_IM_COUNTER && m->type != VN_IM_GAUGE) || (host != ihost && strcmp(host, ihost) != 0))
         return false;
     if (!lf->tail_ok || lf->tail_ts != m->timestamp || lf->tail_host != info->hostname) {
         vn_buf_reset(&lf->tail);
@@ -147,12 +219,11 @@ static bool jsonl_fast(localfile_t *lf, const vn_sink_t *s, const vn_inter_metri
         lf->tail_ok = true;
     }
     const char *name = m->name ? m->name : "";
-    const char *tn = vn_sink__type_name(m->type);
-    size_t name_len = strlen(name), tn_len = strlen(tn), tail_len = vn_buf_len(&lf->tail) - 1;
+    const lf_mid_t *mid = &lf->mid[m->type];
+    size_t name_len = strlen(name), tail_len = vn_buf_len(&lf->tail) - 1;
     /* One capacity check per line, for its worst case (every string byte
      * escaped 6x); near the chunk cap, token by token as before. */
-    size_t need = 8 + VN_JSON_STRING_MAX(name_len) + 9 + 9 + VN_JSON_STRING_MAX(tn_len) + 9 + VN_JSON_DOUBLE_MAX + 1 +
-                  tail_len;
+    size_t need = 8 + VN_JSON_STRING_MAX(name_len) + 9 + mid->len + VN_JSON_DOUBLE_MAX + 1 + tail_len;
     for (size_t i = 0; i < m->ntags; i++)
         need += VN_JSON_STRING_MAX(strlen(m->tags[i])) + 1;
     char *o;
@@ -160,24 +231,21 @@ static bool jsonl_fast(localfile_t *lf, const vn_sink_t *s, const vn_inter_metri
         char *start = o;
         memcpy(o, "{\"name\":", 8);
         o += 8;
-        o += vn_json_put_string(o, name, name_len);
+        o += put_str(o, name, name_len);
         memcpy(o, ",\"tags\":[", 9);
         o += 9;
         bool first = true;
         for (size_t i = 0; i < m->ntags; i++) {
-            if (vn_sink__tag_excluded(s, m->tags[i]))
+            if (s->n_excluded_tags && vn_sink__tag_excluded(s, m->tags[i]))
                 continue;
             if (!first)
                 *o++ = ',';
             first = false;
-            o += vn_json_put_string(o, m->tags[i], strlen(m->tags[i]));
+            o += put_str(o, m->tags[i], strlen(m->tags[i]));
         }
-        memcpy(o, "],\"type\":", 9);
-        o += 9;
-        o += vn_json_put_string(o, tn, tn_len);
-        memcpy(o, ",\"value\":", 9);
-        o += 9;
-        o += vn_json_put_double(o, m->value);
+        memcpy(o, mid->text, mid->len);
+        o += mid->len;
+        o += put_value(o, m->value);
         /* the tail starts with "{": this line's object continues with a comma instead */
         *o++ = ',';
         memcpy(o, vn_buf_ptr(&lf->tail) + 1, tail_len);
@@ -203,11 +271,7 @@ static bool jsonl_fast(localfile_t *lf, const vn_sink_t *s, const vn_inter_metri
             e = vn_json_add_string(b, m->tags[i], strlen(m->tags[i]));
     }
     if (e == VN_OK)
-        e = vn_buf_add(b, "],\"type\":", 9);
-    if (e == VN_OK)
-        e = vn_json_add_string(b, tn, tn_len);
-    if (e == VN_OK)
-        e = vn_buf_add(b, ",\"value\":", 9);
+        e = vn_buf_add(b, mid->text, mid->len);
     if (e == VN_OK)
         e = vn_json_add_double(b, m->value);
     if (e == VN_OK)
@@ -403,6 +467,14 @@ vn_err_t vn_sink__localfile_new(vn_sink_t *s, const vn_sink_config_t *sc, const 
     vn_buf_init(&lf->text, LOCALFILE_CHUNK_MAX);
     vn_buf_init(&lf->gz, gz_cap(LOCALFILE_CHUNK_MAX));
     vn_buf_init(&lf->tail, 4096 + 6 * VN_SINK_LOCALFILE_HOST_MAX);
+    for (int t = VN_IM_COUNTER; t <= VN_IM_GAUGE; t++) {
+        lf_mid_t *mid = &lf->mid[t];
+        const char *tn = vn_sink__type_name((vn_im_type_t)t);
+        memcpy(mid->text, "],\"type\":", 9);
+        mid->len = 9 + vn_json_put_string(mid->text + 9, tn, strlen(tn));
+        memcpy(mid->text + mid->len, ",\"value\":", 9);
+        mid->len += 9;
+    }
     s->impl = lf;
     s->ops = &localfile_ops;
     return VN_OK;

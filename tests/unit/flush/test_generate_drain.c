@@ -153,11 +153,52 @@ static void test_generate_drain__same_metrics_local(void **state)
     run(true, 37);
 }
 
+/* With the flusher's bounds a chunk's array is sized once (no doubling while
+ * it fills, never past max + one series); fit gives a partial chunk back the
+ * size doubling from 1024 would have had, contents kept. */
+static void test_generate_drain__array_sized_once_then_fit(void **state)
+{
+    (void)state;
+    vn_series_map_t *m = build(2500);
+    vn_series_map_drop_index(m);
+    vn_flush_rules_t r = {.aggregates = VN_AGG_MIN | VN_AGG_MAX | VN_AGG_COUNT, .percentiles = PCT,
+                          .pct_names = PCT_NAMES, .npct = 2, .hostname = "h"};
+    vn_flush_output_t out;
+    vn_flush_output_init(&out);
+    size_t max = 2000, total = 0;
+    bool done = false;
+    while (!done) {
+        done = vn_flush_generate_drain(m, max, VN_FLUSH_CHUNK_MAX_BYTES, &r, 100, &out);
+        assert_true(out.cap >= max && out.cap <= max + 7 + 64);
+        total += out.n;
+        if (done)
+            break;
+        vn_flush_output_destroy(&out);
+        vn_flush_output_init(&out);
+    }
+    assert_true(out.n > 0 && out.n < max); /* the last chunk is partial */
+    vn_inter_metric_t first = out.m[0];
+    size_t n = out.n, want = 1024;
+    while (want < n)
+        want *= 2;
+    vn_flush_output_fit(&out);
+    assert_int_equal(out.cap, want);
+    assert_int_equal(out.n, n);
+    assert_ptr_equal(out.m[0].name, first.name);
+    assert_true(out.m[0].value == first.value || (first.value != first.value && out.m[0].value != out.m[0].value));
+    vn_flush_output_fit(&out); /* already small: unchanged */
+    assert_int_equal(out.cap, want);
+    assert_true(total > 2500);
+    vn_flush_output_destroy(&out);
+    vn_series_map_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_generate_drain__same_metrics_global),
         cmocka_unit_test(test_generate_drain__same_metrics_local),
+        cmocka_unit_test(test_generate_drain__array_sized_once_then_fit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -281,6 +281,30 @@ static void test_dgram__stream_with_fill_delay(void **state)
     vn_series_map_free(m);
 }
 
+/* The fill delay's arithmetic: capped at VN_DGRAM_FILL_MAX_S, shortened so that 8x the rate seen
+ * fills at most the budget (a quarter of the receive buffer), and none when fewer than two
+ * datagrams are expected or the socket has no budget. */
+static void test_dgram__fill_delay_bounds(void **state)
+{
+    (void)state;
+    /* 50 k datagrams/s of 430 bytes, 8 MiB buffer (4 MiB asked, doubled by the kernel) */
+    double budget = 8.0 * 1024 * 1024 / 4;
+    double dt = 0.002, rate = (100 * (430 + VN_DGRAM_SKB_COST)) / dt;
+    double s = vn_dgram_fill_delay_s(budget, 100, 100 * 430, dt);
+    assert_true(s > 0 && s <= VN_DGRAM_FILL_MAX_S);
+    assert_true(s * VN_DGRAM_FILL_SAFETY * rate <= budget * 1.000001);
+    /* a slow stream: the cap */
+    assert_true(vn_dgram_fill_delay_s(budget, 10, 10 * 100, 0.002) == VN_DGRAM_FILL_MAX_S);
+    /* 1 datagram in 10 ms: under two expected in the delay, no sleep */
+    assert_true(vn_dgram_fill_delay_s(budget, 1, 100, 0.01) == 0);
+    /* a huge rate: the bytes bound wins, far below the cap */
+    double fast = vn_dgram_fill_delay_s(budget, 200, 200 * 60000.0, 0.0001);
+    assert_true(fast > 0 && fast < 0.0001);
+    /* no budget (unixgram, or getsockopt failed), nothing read */
+    assert_true(vn_dgram_fill_delay_s(0, 100, 1000, 0.001) == 0);
+    assert_true(vn_dgram_fill_delay_s(budget, 0, 0, 0.001) == 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -289,6 +313,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dgram__thread_stop_keeps_queued, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dgram__stop_without_wake_fd, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dgram__stream_with_fill_delay, setup, teardown),
+        cmocka_unit_test(test_dgram__fill_delay_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

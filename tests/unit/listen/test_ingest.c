@@ -292,6 +292,84 @@ static void test_ingest__packet_groups_in_order(void **state)
         vn_series_map_free(maps[w]);
 }
 
+/* tpl with each "%s" replaced by the one-letter prefix c; returns the length written. */
+static size_t render(char *dst, const char *tpl, char c)
+{
+    size_t n = 0;
+    for (const char *t = tpl; *t; t++) {
+        if (t[0] == '%' && t[1] == 's') {
+            dst[n++] = c;
+            t++;
+        } else {
+            dst[n++] = *t;
+        }
+    }
+    return n;
+}
+
+/* The packet path locates lines from bitmasks (SSE2, packets up to 8 KiB) where vn_ingest_line
+ * scans each line: the same awkward lines, as one packet (prefix "p") and line by line (prefix
+ * "q"), give the same counts and the same series values. Lines straddle 64-byte words and the
+ * 32-line groups; the packet ends without a newline. */
+static void test_ingest__packet_scan_matches_lines(void **state)
+{
+    fx_t *f = *state;
+    static const char *tpl[] = {
+        "%s.a:1|c", "%s.nocolon|c", "%s.nopipe:1", "%s.pipefirst|c:1", "%s.multi:1:2:3|c", "", "%s.g:5|g|#t:1,u:2",
+        "%s.ms:7|ms|@0.5", "%s.bad:abc|c", "_sc|%s.chk|0", "%s.a.very.long.metric.name.that.crosses.a.word.boundary.xx:3|c",
+        "%s.set:m1|s", "%s.dog:2|c|#k:v|T1700000000", "%s.colon:after|pipe:1|c", ":1|c", "|", ":", "%s.e:|c",
+        "%s.h:1.5|h|#a:b:c", "%s.sp :1|c",
+    };
+    enum { NT = sizeof tpl / sizeof tpl[0], REP = 5 };
+    static char pkt[8192];
+    size_t n = 0;
+    for (int r = 0; r < REP; r++)
+        for (size_t i = 0; i < NT; i++) {
+            assert_true(n + 256 < sizeof pkt);
+            n += render(pkt + n, tpl[i], 'p');
+            if (r < REP - 1 || i < NT - 1)
+                pkt[n++] = '\n';
+        }
+    assert_true(n < 8192 && n > 512);
+    vn_ingest_packet(f->in, pkt, n);
+    vn_ingest_commit(f->in);
+    uint64_t lines1 = vn_stats_get(&f->stats.lines), err1[VN_PARSE_ERR__COUNT];
+    for (int e = 0; e < VN_PARSE_ERR__COUNT; e++)
+        err1[e] = vn_stats_get(&f->stats.parse_errors[e]);
+    for (int r = 0; r < REP; r++)
+        for (size_t i = 0; i < NT; i++) {
+            char line[256];
+            vn_ingest_line(f->in, line, render(line, tpl[i], 'q'));
+        }
+    vn_ingest_commit(f->in);
+    assert_true(lines1 > 0);
+    assert_int_equal(vn_stats_get(&f->stats.lines), 2 * lines1);
+    for (int e = 0; e < VN_PARSE_ERR__COUNT; e++)
+        assert_int_equal(vn_stats_get(&f->stats.parse_errors[e]), 2 * err1[e]);
+    vn_series_map_t *maps[3];
+    size_t count = swap_all(f, maps), pseries = 0;
+    for (int w = 0; w < 3; w++)
+        for (size_t i = 0; i < maps[w]->cap; i++) {
+            vn_series_t *s = maps[w]->slots[i];
+            if (!s || s->key[0] != 'p')
+                continue;
+            pseries++;
+            char qkey[256];
+            snprintf(qkey, sizeof qkey, "q%s", s->key + 1);
+            vn_series_t *q = lookup(maps, qkey, (vn_mtype_t)s->type);
+            assert_non_null(q);
+            if (s->type == VN_MT_COUNTER)
+                assert_true(q->u.counter == s->u.counter);
+            else if (s->type == VN_MT_GAUGE)
+                assert_true(q->u.gauge == s->u.gauge);
+            else if (s->type == VN_MT_TIMER || s->type == VN_MT_HISTOGRAM)
+                assert_true(q->u.histo->local_weight == s->u.histo->local_weight);
+        }
+    assert_true(pseries >= 8);
+    assert_true(count >= 2 * pseries);
+    free_all(maps);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -300,6 +378,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ingest__long_keys_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ingest__nul_rejected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ingest__packet_groups_in_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ingest__packet_scan_matches_lines, setup, teardown),
         cmocka_unit_test(test_ingest__spsc_ring_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

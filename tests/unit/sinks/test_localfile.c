@@ -697,6 +697,85 @@ static void test_localfile__fifo_without_reader(void **state)
     vn_sink_free(s);
 }
 
+/* json_plain agrees with the escaping writer's verbatim set for every byte at
+ * every position of strings up to 19 bytes (the 8-byte steps and the padded tail). */
+static void test_localfile__json_plain_every_byte(void **state)
+{
+    (void)state;
+    char str[24], out[VN_JSON_STRING_MAX(24)];
+    for (size_t len = 1; len < 20; len++) {
+        for (size_t pos = 0; pos < len; pos++) {
+            for (int c = 0; c < 256; c++) {
+                memset(str, 'x', len);
+                str[pos] = (char)c;
+                size_t n = vn_json_put_string(out, str, len);
+                bool verbatim = n == len + 2 && memcmp(out + 1, str, len) == 0;
+                if (json_plain(str, len) != verbatim)
+                    fail_msg("byte 0x%02x at %zu of %zu", c, pos, len);
+            }
+        }
+    }
+    assert_true(json_plain("", 0));
+}
+
+static uint64_t g_rng = 0x9e3779b97f4a7c15ull;
+
+static uint64_t rnd(void)
+{
+    g_rng ^= g_rng >> 12;
+    g_rng ^= g_rng << 25;
+    g_rng ^= g_rng >> 27;
+    return g_rng * 0x2545f4914f6cdd1dull;
+}
+
+/* jsonl_fast writes jsonl_line's bytes: integral, fractional, huge, tiny,
+ * signed-zero and non-finite values, names and tags needing escapes or not. */
+static void test_localfile__jsonl_fast_matches_general(void **state)
+{
+    fixture_t *f = *state;
+    vn_sink_t *s = new_sink("file", f->path, "jsonl", NULL, NULL);
+    localfile_t *lf = s->impl;
+    static const double fixed[] = {0.0, -0.0, 1, -1, 7, 10, 100, 123456789, 999999999999999.0, 1e15, -1e15,
+                                   1e15 + 2, 9007199254740992.0, 1e21, 1e-7, 0.5, -2.25, 1e300, NAN, INFINITY,
+                                   -INFINITY, 4503599627370495.5, 0.1, 3.0000000000000004};
+    static const char *const names[] = {"lg.c.n1", "", "a\"b", "back\\slash", "tab\tx", "utf8 \xc3\xa9",
+                                        "bad \xff", "del\x7f", "<html>&", "exactly8", "sixteen.bytes.xx"};
+    const char *tagsets[][2] = {{"k:v", "x:\"y"}, {"a:b", "c:d"}};
+    vn_flush_info_t info = info_at(5);
+    vn_buf_t want;
+    vn_buf_init(&want, 1 << 20);
+    for (size_t i = 0; i < 4000; i++) {
+        double v;
+        uint64_t r = rnd();
+        if (i < sizeof fixed / sizeof fixed[0])
+            v = fixed[i];
+        else if (r % 3 == 0)
+            v = (double)(int64_t)(rnd() % 2000000000000000ull) - 1e15;
+        else if (r % 3 == 1)
+            v = (double)(int64_t)(rnd() % 100000) * ((r >> 8) % 2 ? 1 : -1);
+        else
+            memcpy(&v, &r, sizeof v);
+        vn_inter_metric_t m = M(names[i % (sizeof names / sizeof names[0])], i % 2 ? VN_IM_GAUGE : VN_IM_COUNTER, v,
+                                5, NULL);
+        m.tags = tagsets[i % 2];
+        m.ntags = i % 3;
+        vn_buf_reset(&want);
+        vn_buf_reset(&lf->text);
+        lf->tail_ok = false;
+        assert_int_equal(jsonl_line(&want, s, &m, &info), VN_OK);
+        vn_err_t err = VN_ERR_PARSE;
+        assert_true(jsonl_fast(lf, s, &m, &info, &err));
+        assert_int_equal(err, VN_OK);
+        if (vn_buf_len(&want) != vn_buf_len(&lf->text) ||
+            memcmp(vn_buf_ptr(&want), vn_buf_ptr(&lf->text), vn_buf_len(&want)) != 0)
+            fail_msg("value %.17g (%s): want %.*s got %.*s", v, m.name, (int)vn_buf_len(&want), vn_buf_ptr(&want),
+                     (int)vn_buf_len(&lf->text), vn_buf_ptr(&lf->text));
+    }
+    vn_buf_free(&want);
+    vn_buf_reset(&lf->text);
+    vn_sink_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -714,6 +793,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_localfile__full_disk_csv, setup, teardown),
         cmocka_unit_test_setup_teardown(test_localfile__full_disk_mid_flush, setup, teardown),
         cmocka_unit_test_setup_teardown(test_localfile__fifo_without_reader, setup, teardown),
+        cmocka_unit_test(test_localfile__json_plain_every_byte),
+        cmocka_unit_test_setup_teardown(test_localfile__jsonl_fast_matches_general, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
