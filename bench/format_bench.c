@@ -35,6 +35,7 @@
 #include "core/dtoa.h"
 #include "core/gonum.h"
 #include "sinks/sink.h"
+#include "../tests/unit/test_rng.h"
 
 #define NVALS 1000000
 #define ROUNDS 3
@@ -48,13 +49,7 @@ static double now_ns(void)
 
 static uint64_t g_rng = 0x243f6a8885a308d3ull;
 
-static uint64_t rnd(void)
-{
-    g_rng ^= g_rng >> 12;
-    g_rng ^= g_rng << 25;
-    g_rng ^= g_rng >> 27;
-    return g_rng * 0x2545f4914f6cdd1dull;
-}
+static uint64_t rnd(void) { return vn_test_rng_next(&g_rng); }
 
 /* the pre-issue-22 digits: the differential test's reference */
 #include "../tests/unit/core/gonum_reference.h"

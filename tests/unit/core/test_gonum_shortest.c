@@ -22,6 +22,7 @@
 #include "core/gonum.h"
 
 #include "gonum_reference.h"
+#include "../test_rng.h"
 
 /* ------------------------------------------------ comparison */
 
@@ -58,14 +59,7 @@ static void check_neighbours(double v, int k)
 
 static uint64_t g_rng = 0x9e3779b97f4a7c15ull;
 
-static uint64_t rnd(void)
-{
-    /* xorshift64*: fixed seed, so a failure reproduces */
-    g_rng ^= g_rng >> 12;
-    g_rng ^= g_rng << 25;
-    g_rng ^= g_rng >> 27;
-    return g_rng * 0x2545f4914f6cdd1dull;
-}
+static uint64_t rnd(void) { return vn_test_rng_next(&g_rng); }
 
 static double from_bits(uint64_t b)
 {

@@ -50,17 +50,11 @@ static void put_lenf(wbuf_t *w, uint32_t field, const void *p, size_t n)
 
 static void put_str(wbuf_t *w, uint32_t field, const char *s) { put_lenf(w, field, s, strlen(s)); }
 
-/* A histogram metric as a local sends it: name, tags, type, a small t-digest. */
-static void valid_histogram(wbuf_t *w)
+/* Field 7: a histogram value holding an n-centroid digest (means 0..n-1, weight 1). */
+static void put_digest(wbuf_t *w, int n)
 {
-    w->n = 0;
-    put_str(w, 1, "a.b.c");
-    put_str(w, 2, "env:prod");
-    put_str(w, 2, "host:h1");
-    put_key(w, 3, 0);
-    put_varint(w, 2);
     wbuf_t dg = {.n = 0}, hv = {.n = 0};
-    for (int c = 0; c < 3; c++) {
+    for (int c = 0; c < n; c++) {
         wbuf_t cen = {.n = 0};
         double mean = c, weight = 1;
         put_key(&cen, 1, 1);
@@ -71,6 +65,18 @@ static void valid_histogram(wbuf_t *w)
     }
     put_lenf(&hv, 1, dg.b, dg.n);
     put_lenf(w, 7, hv.b, hv.n);
+}
+
+/* A histogram metric as a local sends it: name, tags, type, a small t-digest. */
+static void valid_histogram(wbuf_t *w)
+{
+    w->n = 0;
+    put_str(w, 1, "a.b.c");
+    put_str(w, 2, "env:prod");
+    put_str(w, 2, "host:h1");
+    put_key(w, 3, 0);
+    put_varint(w, 2);
+    put_digest(w, 3);
     put_key(w, 9, 0);
     put_varint(w, 2);
 }
@@ -89,18 +95,7 @@ static void valid_big_histogram(wbuf_t *w)
     put_str(w, 2, "env:prod");
     put_key(w, 3, 0);
     put_varint(w, 2);
-    wbuf_t dg = {.n = 0}, hv = {.n = 0};
-    for (int c = 0; c < 20; c++) {
-        wbuf_t cen = {.n = 0};
-        double mean = c, weight = 1;
-        put_key(&cen, 1, 1);
-        put(&cen, &mean, 8);
-        put_key(&cen, 2, 1);
-        put(&cen, &weight, 8);
-        put_lenf(&dg, 1, cen.b, cen.n);
-    }
-    put_lenf(&hv, 1, dg.b, dg.n);
-    put_lenf(w, 7, hv.b, hv.n);
+    put_digest(w, 20);
 }
 
 /* The scanner and the decoder agree: same verdict, and when accepted, same name, type and tags. */

@@ -26,6 +26,7 @@
 #include "core/stats.h"
 
 #include "sinks/localfile.c"
+#include "../test_rng.h"
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -720,13 +721,7 @@ static void test_localfile__json_plain_every_byte(void **state)
 
 static uint64_t g_rng = 0x9e3779b97f4a7c15ull;
 
-static uint64_t rnd(void)
-{
-    g_rng ^= g_rng >> 12;
-    g_rng ^= g_rng << 25;
-    g_rng ^= g_rng >> 27;
-    return g_rng * 0x2545f4914f6cdd1dull;
-}
+static uint64_t rnd(void) { return vn_test_rng_next(&g_rng); }
 
 /* jsonl_fast writes jsonl_line's bytes: integral, fractional, huge, tiny,
  * signed-zero and non-finite values, names and tags needing escapes or not. */
