@@ -105,10 +105,15 @@ def rows(results, mem_series, quick):
     vals = servers("sidecar_25m_computed")
     vals["ours"] = _v(F, "ours_w1/sidecar_25m_computed")
     lossy = S.get("ours_w1", {}).get("cpu", {}).get("loss", 0) > LOSSLESS
+    # The issue asks for the rate sustained under a 25m quota, computed only when no quota can
+    # be set: with a measured figure this row is the cross-check, not the verdict.
+    measured = _v(F, "ours_w1/sidecar_25m") is not None
+    comp_ok = None if vals["ours"] is None else vals["ours"] >= 125000
+    if measured and comp_ok is not None:
+        comp_ok = "reported (%s)" % ("above" if comp_ok else "below")
     add("25m sidecar lines/s, computed 0.025/CPU-s per line, w1", vals,
-        _ratio(vals["ours"], vals["brubeck"]), "brubeck", ">= 125k",
-        None if vals["ours"] is None else vals["ours"] >= 125000,
-        "from a lossy CPU trial (figure too high)" if lossy else None, "rate")
+        _ratio(vals["ours"], vals["brubeck"]), "brubeck", ">= 125k" if not measured else "measured",
+        comp_ok, "from a lossy CPU trial (figure too high)" if lossy else None, "rate")
 
     # -- flush of 1 M series, no packet dropped during it
     n = human(mem_series)
