@@ -210,6 +210,26 @@ static inline void vn_tdigest_pack_put_le64(uint8_t *p, uint64_t v)
 /* The cold half of vn_tdigest_pack_put: a weight that is not 1..13 inline. */
 uint8_t *vn_tdigest_pack_put_weight(uint8_t *p, uint8_t *ctrl, double w);
 
+/*
+ * Writes the key delta of an entry at p + 1 (the whole word: the caller's
+ * VN_TDIGEST_PACK_SLACK) and sets *z (zero bytes dropped below) and *nb
+ * (bytes kept); the ctrl byte at p is the caller's. @return the byte after
+ * the delta.
+ */
+static inline uint8_t *vn_tdigest_pack_delta(uint8_t *p, uint64_t *prev, uint64_t key, unsigned *z, unsigned *nb)
+{
+    uint64_t d = key - *prev;
+    *prev = key;
+    *z = *nb = 0;
+    if (d) {
+        *z = (unsigned)__builtin_ctzll(d) / 8u;
+        d >>= 8 * *z;
+        *nb = (71u - (unsigned)__builtin_clzll(d)) / 8u;
+    }
+    vn_tdigest_pack_put_le64(p + 1, d);
+    return p + 1 + *nb;
+}
+
 /**
  * Appends one centroid at p (which must have VN_TDIGEST_PACK_MAX +
  * VN_TDIGEST_PACK_SLACK bytes of room); *prev is the previous entry's key
@@ -218,17 +238,9 @@ uint8_t *vn_tdigest_pack_put_weight(uint8_t *p, uint8_t *ctrl, double w);
 static inline uint8_t *vn_tdigest_pack_put(uint8_t *p, uint64_t *prev, double m, double w)
 {
     uint64_t key = vn_tdigest_pack_key(m);
-    uint64_t d = key - *prev;
-    *prev = key;
-    unsigned z = 0, nb = 0;
-    if (d) {
-        z = (unsigned)__builtin_ctzll(d) / 8u;
-        d >>= 8 * z;
-        nb = (71u - (unsigned)__builtin_clzll(d)) / 8u;
-    }
+    unsigned z, nb;
     uint8_t *ctrl = p;
-    vn_tdigest_pack_put_le64(p + 1, d); /* whole word: VN_TDIGEST_PACK_SLACK */
-    p += 1 + nb;
+    p = vn_tdigest_pack_delta(p, prev, key, &z, &nb);
     /* weights 1..127 without branches (their mix is unpredictable): 1 and
      * 2..13 at z == 0 live in ctrl, others take one byte after the delta */
     unsigned wi = (unsigned)(w >= 1.0 && w <= 127.0 ? w : 0.0);
@@ -251,17 +263,9 @@ static inline uint8_t *vn_tdigest_pack_put(uint8_t *p, uint64_t *prev, double m,
  */
 static inline uint8_t *vn_tdigest_pack_put_int(uint8_t *p, uint64_t *prev, uint64_t key, uint32_t w)
 {
-    uint64_t d = key - *prev;
-    *prev = key;
-    unsigned z = 0, nb = 0;
-    if (d) {
-        z = (unsigned)__builtin_ctzll(d) / 8u;
-        d >>= 8 * z;
-        nb = (71u - (unsigned)__builtin_clzll(d)) / 8u;
-    }
+    unsigned z, nb;
     uint8_t *ctrl = p;
-    vn_tdigest_pack_put_le64(p + 1, d); /* whole word: VN_TDIGEST_PACK_SLACK */
-    p += 1 + nb;
+    p = vn_tdigest_pack_delta(p, prev, key, &z, &nb);
     if (__builtin_expect(w > 127u, 0)) {
         *ctrl = (uint8_t)(nb | z << 4);
         return vn_tdigest_pack_put_weight(p, ctrl, (double)w);

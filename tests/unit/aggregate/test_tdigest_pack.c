@@ -22,6 +22,21 @@ static uint64_t bits_of(double d)
     return b;
 }
 
+/* p's centroids (iterated from its resting form) are w's, bit for bit, and no more. */
+static void assert_same_centroids(vn_tdigest_t *p, vn_tdigest_t *w)
+{
+    vn_tdigest_iter_t it;
+    vn_tdigest_iter_init(p, &it);
+    size_t nw;
+    const vn_tdigest_centroid_t *cw = vn_tdigest_centroids(w, &nw);
+    vn_tdigest_centroid_t c;
+    for (size_t i = 0; i < nw; i++) {
+        assert_true(vn_tdigest_iter_next(&it, &c));
+        assert_true(bits_of(c.mean) == bits_of(cw[i].mean) && c.weight == cw[i].weight);
+    }
+    assert_false(vn_tdigest_iter_next(&it, &c));
+}
+
 /* Packs c[0, n), checks the length against the bound, unpacks it with the
  * checked reader and the own-bytes reader, and compares every bit. */
 static void roundtrip(const vn_tdigest_centroid_t *c, size_t n)
@@ -208,16 +223,7 @@ static void test_pack__digest_matches_wide(void **state)
                 fail();
             }
         assert_int_equal(vn_tdigest_centroid_count(&p), vn_tdigest_centroid_count(&w));
-        vn_tdigest_iter_t it;
-        vn_tdigest_iter_init(&p, &it);
-        size_t nw;
-        const vn_tdigest_centroid_t *cw = vn_tdigest_centroids(&w, &nw);
-        vn_tdigest_centroid_t c;
-        for (size_t i = 0; i < nw; i++) {
-            assert_true(vn_tdigest_iter_next(&it, &c));
-            assert_true(bits_of(c.mean) == bits_of(cw[i].mean) && c.weight == cw[i].weight);
-        }
-        assert_false(vn_tdigest_iter_next(&it, &c));
+        assert_same_centroids(&p, &w);
         for (double q = 0; q <= 1.0; q += 0.001) {
             double a = vn_tdigest_quantile(&p, q), b = vn_tdigest_quantile(&w, q);
             assert_true(bits_of(a) == bits_of(b));
@@ -353,15 +359,7 @@ static void test_pack__fold_edge_means(void **state)
         free(bw);
         assert_canonical(&p);
         /* the centroids themselves, bit for bit (the wire drops a zero's sign) */
-        vn_tdigest_iter_t it;
-        vn_tdigest_iter_init(&p, &it);
-        size_t nw;
-        const vn_tdigest_centroid_t *cw = vn_tdigest_centroids(&w, &nw);
-        vn_tdigest_centroid_t c;
-        for (size_t i = 0; i < nw; i++) {
-            assert_true(vn_tdigest_iter_next(&it, &c));
-            assert_true(bits_of(c.mean) == bits_of(cw[i].mean) && c.weight == cw[i].weight);
-        }
+        assert_same_centroids(&p, &w);
         vn_tdigest_destroy(&p);
         vn_tdigest_destroy(&w);
     }
