@@ -8,6 +8,7 @@
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "aggregate/tdigest.h"
 #include "sketch_fixtures.h"
@@ -28,6 +29,33 @@ static inline uint8_t *td_encode(vn_tdigest_t *td, size_t *len)
     assert_int_equal(vn_tdigest_encode(td, buf, cap, len), VN_OK);
     assert_int_equal(*len, cap);
     return buf;
+}
+
+/** a and b encode to the same wire bytes (same length, same bytes). */
+static inline void td_assert_same_wire(vn_tdigest_t *a, vn_tdigest_t *b)
+{
+    size_t la, lb;
+    uint8_t *ba = td_encode(a, &la), *bb = td_encode(b, &lb);
+    assert_int_equal(la, lb);
+    assert_memory_equal(ba, bb, la);
+    free(ba);
+    free(bb);
+}
+
+/**
+ * Twins for layout comparisons: c and w (compression 100) each hold the sample
+ * 1.0, folded; w is wide for good (asking for its centroids switches it), c is
+ * still compact.
+ */
+static inline void td_twin_init(vn_tdigest_t *c, vn_tdigest_t *w)
+{
+    assert_int_equal(vn_tdigest_init(c, 100), VN_OK);
+    assert_int_equal(vn_tdigest_init(w, 100), VN_OK);
+    assert_int_equal(vn_tdigest_add(c, 1.0, 1), VN_OK);
+    assert_int_equal(vn_tdigest_add(w, 1.0, 1), VN_OK);
+    size_t n0;
+    (void)vn_tdigest_centroids(w, &n0);
+    vn_tdigest_compress(c);
 }
 
 #endif

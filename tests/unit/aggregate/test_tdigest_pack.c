@@ -203,13 +203,7 @@ static void test_pack__digest_matches_wide(void **state)
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         fx_rng_t r = {100 + k};
         vn_tdigest_t p, w;
-        assert_int_equal(vn_tdigest_init(&p, 100), VN_OK);
-        assert_int_equal(vn_tdigest_init(&w, 100), VN_OK);
-        assert_int_equal(vn_tdigest_add(&w, 1.0, 1), VN_OK);
-        assert_int_equal(vn_tdigest_add(&p, 1.0, 1), VN_OK);
-        size_t n0;
-        (void)vn_tdigest_centroids(&w, &n0); /* w wide for good; it folds, so fold p too */
-        vn_tdigest_compress(&p);
+        td_twin_init(&p, &w);
         for (int i = 0; i < cases[k].n; i++) {
             double x = cases[k].integer ? (double)(fx_next(&r) % 1000) : exp(fx_gauss(&r));
             assert_int_equal(vn_tdigest_add(&p, x, cases[k].w), VN_OK);
@@ -229,18 +223,14 @@ static void test_pack__digest_matches_wide(void **state)
             assert_true(bits_of(a) == bits_of(b));
             assert_true(bits_of(vn_tdigest_cdf(&p, b)) == bits_of(vn_tdigest_cdf(&w, b)));
         }
-        size_t lp, lw;
-        uint8_t *bp = td_encode(&p, &lp), *bw = td_encode(&w, &lw);
-        assert_int_equal(lp, lw);
-        assert_memory_equal(bp, bw, lp);
-        free(bp);
-        free(bw);
+        td_assert_same_wire(&p, &w);
         /* packed + packed merge, wide + wide merge */
         vn_tdigest_t p2, w2;
         assert_int_equal(vn_tdigest_init(&p2, 100), VN_OK);
         assert_int_equal(vn_tdigest_init(&w2, 100), VN_OK);
         assert_int_equal(vn_tdigest_add(&p2, 3.5, 2), VN_OK);
         assert_int_equal(vn_tdigest_add(&w2, 3.5, 2), VN_OK);
+        size_t n0;
         (void)vn_tdigest_centroids(&w2, &n0);
         vn_tdigest_compress(&p2);
         assert_int_equal(vn_tdigest_merge(&p2, &p), VN_OK);
@@ -351,12 +341,7 @@ static void test_pack__fold_edge_means(void **state)
         assert_int_equal(vn_tdigest_centroid_count(&p), vn_tdigest_centroid_count(&w));
         for (double q = 0; q <= 1.0; q += 0.001)
             assert_true(bits_of(vn_tdigest_quantile(&p, q)) == bits_of(vn_tdigest_quantile(&w, q)));
-        size_t lp, lw;
-        uint8_t *bp = td_encode(&p, &lp), *bw = td_encode(&w, &lw);
-        assert_int_equal(lp, lw);
-        assert_memory_equal(bp, bw, lp);
-        free(bp);
-        free(bw);
+        td_assert_same_wire(&p, &w);
         assert_canonical(&p);
         /* the centroids themselves, bit for bit (the wire drops a zero's sign) */
         assert_same_centroids(&p, &w);
