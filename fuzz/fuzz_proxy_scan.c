@@ -6,7 +6,9 @@
  * forward/metricpb_codec's vn_pb_metric_decode accepts, and read the same
  * name, type and tags (in order). The routing key hash built from the scan
  * (proxy/ring.h, fed in pieces) must equal vn_ring_hash of the key joined
- * by hand, which also checks the CRC-32 paths against each other.
+ * by hand, which also checks the CRC-32 paths against each other. The
+ * one-pass key (vn_mscan_key) may decline any message, but one it keys
+ * must be accepted by the scan and keyed as the hand-joined key.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -25,6 +27,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     bool ok_scan = vn_mscan_metric(data, size, &s);
     bool ok_dec = vn_pb_metric_decode(data, size, &m) == VN_OK;
     if (ok_scan != ok_dec)
+        abort();
+    static vn_mscan_key_t fk;
+    bool fast = vn_mscan_key(data, size, NULL, &fk);
+    if (fast && !ok_scan)
         abort();
     if (!ok_scan)
         return 0;
@@ -74,6 +80,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (n != s.ntags)
         abort();
     if (vn_ring_key_end(&k) != vn_ring_hash(joined, j))
+        abort();
+    if (fast && (fk.len != j || memcmp(fk.buf + fk.start, joined, j) != 0))
         abort();
     free(joined);
     return 0;

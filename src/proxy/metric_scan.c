@@ -10,7 +10,10 @@
  */
 #include "proxy/metric_scan.h"
 
+#include <string.h>
+
 #include "core/pbwire.h"
+#include "proxy/ring.h"
 
 /* A field key: the one-byte form inline, anything longer through pbwire (same limits). */
 static inline bool rd_tag(vn_pb_rd_t *r, uint32_t *f, unsigned *wt)
@@ -146,4 +149,198 @@ bool vn_mscan_next_tag(const uint8_t *msg, const vn_mscan_t *s, size_t *pos, con
     }
     *pos = s->tags_to;
     return false;
+}
+
+/* ---- the routing key in one pass (vn_mscan_key) ----
+ *
+ * Only the common shape is taken here, and anything else returns false for
+ * the general path to decide, so this never has to judge an odd message:
+ * every field key one byte, name and tags with one-byte lengths, type and
+ * scope one-byte varints, values checked as value_ok does with one- or
+ * two-byte lengths. The tags are copied to buf + KEY_TAGS_AT as they come;
+ * the name and type name, known only at the end (the type follows the tags
+ * on the wire), are then written just before them, so the key is one run. */
+
+/* A value submessage in the fast shape and as value_ok accepts it. */
+static bool value_fast(uint32_t field, const uint8_t *p, const uint8_t *end)
+{
+    unsigned want = field == 5 ? VN_PB_WT_VARINT : field == 6 ? VN_PB_WT_FIXED64 : VN_PB_WT_LEN;
+    while (p < end) {
+        uint8_t key = *p++;
+        if (key < 8 || key >= 0x80)
+            return false;
+        unsigned wt = key & 7;
+        if ((key >> 3) == 1 && wt != want)
+            return false;
+        size_t left = (size_t)(end - p);
+        switch (wt) {
+        case VN_PB_WT_VARINT: {
+            size_t i = 0;
+            while (i < left && i < 9 && (p[i] & 0x80))
+                i++;
+            if (i >= left || (p[i] & 0x80))
+                return false; /* truncated, or 10 bytes and more: the general reader judges */
+            p += i + 1;
+            break;
+        }
+        case VN_PB_WT_FIXED64:
+            if (left < 8)
+                return false;
+            p += 8;
+            break;
+        case VN_PB_WT_FIXED32:
+            if (left < 4)
+                return false;
+            p += 4;
+            break;
+        case VN_PB_WT_LEN: {
+            size_t n, hdr;
+            if (left >= 1 && p[0] < 0x80) {
+                n = p[0];
+                hdr = 1;
+            } else if (left >= 2 && p[1] < 0x80) {
+                n = (size_t)(p[0] & 0x7f) | (size_t)p[1] << 7;
+                hdr = 2;
+            } else {
+                return false;
+            }
+            if (n > left - hdr)
+                return false;
+            p += hdr + n;
+            break;
+        }
+        default: return false;
+        }
+    }
+    return true;
+}
+
+static inline uint64_t load64(const void *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+/* Copies n < 128 bytes (a name or tag) in fixed-size moves: two overlapping ones cover any
+ * length of a range, so nothing is written outside dst[0..n). GCC inlines a plain memcpy of
+ * a variable length here as `rep movs`, whose start-up cost more than the whole scan. */
+static inline void copy_short(uint8_t *dst, const uint8_t *src, size_t n)
+{
+    if (n >= 16) {
+        for (size_t i = 0; i + 16 < n; i += 16)
+            memcpy(dst + i, src + i, 16);
+        memcpy(dst + n - 16, src + n - 16, 16);
+    } else if (n >= 8) {
+        memcpy(dst, src, 8);
+        memcpy(dst + n - 8, src + n - 8, 8);
+    } else if (n >= 4) {
+        memcpy(dst, src, 4);
+        memcpy(dst + n - 4, src + n - 4, 4);
+    } else if (n) {
+        dst[0] = src[0];
+        dst[n / 2] = src[n / 2];
+        dst[n - 1] = src[n - 1];
+    }
+}
+
+/* ign, read once per message: the output bytes alias everything, so a matcher read inside
+ * the loop would be loaded again after every tag copied */
+typedef struct ign_fast {
+    const vn_tagm_set_t *set; /* NULL: nothing ignored */
+    uint64_t word, mask;      /* mask != 0: one exact/prefix matcher of 1..8 bytes */
+    size_t exact_len;         /* exact: the value's length; prefix: 0 */
+} ign_fast_t;
+
+static inline bool ignored(const ign_fast_t *g, const uint8_t *tag, size_t len)
+{
+    if (!g->set)
+        return false;
+    if (g->mask && len >= 8)
+        return (!g->exact_len || len == g->exact_len) && (load64(tag) & g->mask) == g->word;
+    return vn_tagm_set_match(g->set, (const char *)tag, len);
+}
+
+bool vn_mscan_key(const uint8_t *msg, size_t len, const vn_tagm_set_t *ign, vn_mscan_key_t *k)
+{
+    ign_fast_t g = {.set = ign && ign->n ? ign : NULL};
+    if (g.set && g.set->n == 1 && g.set->v[0].mask && g.set->v[0].kind != VN_TAGM_REGEX) {
+        g.word = g.set->v[0].word;
+        g.mask = g.set->v[0].mask;
+        g.exact_len = g.set->v[0].kind == VN_TAGM_EXACT ? g.set->v[0].len : 0;
+    }
+    const uint8_t *p = msg, *end = msg + len, *name = NULL;
+    size_t name_len = 0;
+    unsigned type = 0;
+    size_t kept = 0;
+    uint8_t *t0 = k->buf + VN_MSCAN_KEY_TAGS_AT, *t = t0, *tmax = t0 + VN_MSCAN_KEY_TAGS_MAX;
+    while (p < end) {
+        uint8_t key = *p++;
+        if (key < 8 || key >= 0x80)
+            return false;
+        uint32_t f = key >> 3;
+        unsigned wt = key & 7;
+        size_t left = (size_t)(end - p);
+        if (f <= 2) { /* name, tag: one-byte length */
+            if (wt != VN_PB_WT_LEN || left < 1 || p[0] >= 0x80 || p[0] > left - 1)
+                return false;
+            size_t n = p[0];
+            const uint8_t *s = p + 1;
+            p = s + n;
+            if (f == 1) {
+                name = s;
+                name_len = n;
+                continue;
+            }
+            if (ignored(&g, s, n))
+                continue;
+            if ((size_t)(tmax - t) < n + (kept != 0))
+                return false; /* the key is longer than the buffer: the general path hashes it in runs */
+            if (kept++)
+                *t++ = ','; /* not t != t0: an empty first tag still takes a ',' after it */
+            if (n <= 16 && (size_t)(end - s) >= 16)
+                memcpy(t, s, 16); /* one unaligned 16-byte move: the buffer has 16 spare bytes */
+            else
+                copy_short(t, s, n);
+            t += n;
+        } else if (f == 3 || f == 9) { /* type, scope: one-byte varint */
+            if (wt != VN_PB_WT_VARINT || left < 1 || p[0] >= 0x80)
+                return false;
+            if (f == 3)
+                type = p[0];
+            p++;
+        } else if (f >= 5 && f <= 8) { /* a value: one- or two-byte length, then checked */
+            size_t n, hdr;
+            if (wt != VN_PB_WT_LEN || left < 1)
+                return false;
+            if (p[0] < 0x80) {
+                n = p[0];
+                hdr = 1;
+            } else if (left >= 2 && p[1] < 0x80) {
+                n = (size_t)(p[0] & 0x7f) | (size_t)p[1] << 7;
+                hdr = 2;
+            } else {
+                return false;
+            }
+            if (n > left - hdr || !value_fast(f, p + hdr, p + hdr + n))
+                return false;
+            p += hdr + n;
+        } else {
+            return false;
+        }
+    }
+    if (type > 4)
+        return false; /* an unknown type's name is its number: the general path writes it */
+    /* each type name right-aligned in 16 bytes: one move ending at t0; the bytes before the
+     * name are then the name's (written next) or outside the key */
+    static const uint8_t type16[5][16] = {
+        "\0\0\0\0\0\0\0\0\0counter", "\0\0\0\0\0\0\0\0\0\0\0gauge", "\0\0\0\0\0\0\0histogram",
+        "\0\0\0\0\0\0\0\0\0\0\0\0\0set", "\0\0\0\0\0\0\0\0\0\0\0timer"};
+    size_t tl = vn_ring_type_lens[type];
+    uint8_t *start = t0 - tl - name_len;
+    memcpy(t0 - 16, type16[type], 16);
+    copy_short(start, name, name_len);
+    k->start = (size_t)(start - k->buf);
+    k->len = (size_t)(t - start);
+    return true;
 }

@@ -26,6 +26,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "proxy/tag_match.h"
+
 /** Tags whose place the scan keeps, so routing does not walk the message twice. */
 #define VN_MSCAN_SPANS 8
 
@@ -57,5 +59,27 @@ bool vn_mscan_metric(const uint8_t *msg, size_t len, vn_mscan_t *out);
  * vn_mscan_metric accepted.
  */
 bool vn_mscan_next_tag(const uint8_t *msg, const vn_mscan_t *s, size_t *pos, const char **tag, size_t *tag_len);
+
+/* vn_mscan_key's buffer: the name and type name end at KEY_TAGS_AT, the tags follow */
+#define VN_MSCAN_KEY_TAGS_AT 272 /* >= 255 (longest fast-path name) + 9 ("histogram") */
+#define VN_MSCAN_KEY_TAGS_MAX 1024
+
+typedef struct vn_mscan_key {
+    size_t start, len; /* the key is buf[start .. start + len) */
+    uint8_t buf[VN_MSCAN_KEY_TAGS_AT + VN_MSCAN_KEY_TAGS_MAX + 16]; /* + 16: whole-word tag copies */
+} vn_mscan_key_t;
+
+/**
+ * The routing key of a metric in the shape locals send (one-byte field keys,
+ * a name and tags shorter than 128 bytes, a type 0..4), built in the same
+ * pass that checks the message: name, lower-case type name, then the tags
+ * ign does not match (ign NULL or empty: all), joined by ','; the string
+ * proxy/ring.h's vn_ring_key_* hash (Go's routing key). Acceptance is that of
+ * vn_mscan_metric: @return true with *k filled only for a message
+ * vn_mscan_metric accepts; false when the message is of any other shape or
+ * not valid, which this does not tell apart: the caller then takes the
+ * general path (vn_mscan_metric and vn_ring_key_*), which decides.
+ */
+bool vn_mscan_key(const uint8_t *msg, size_t len, const vn_tagm_set_t *ign, vn_mscan_key_t *k);
 
 #endif

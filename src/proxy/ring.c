@@ -221,7 +221,9 @@ const char *vn_ring_member_addr(const vn_ring_t *r, size_t i) { return r->member
 
 void *vn_ring_member_user(const vn_ring_t *r, size_t i) { return r->members[i].user; }
 
-static const char *const type_names[] = {"counter", "gauge", "histogram", "set", "timer"};
+const char *const vn_ring_type_names[5] = {"counter", "gauge", "histogram", "set", "timer"};
+const uint8_t vn_ring_type_lens[5] = {7, 5, 9, 3, 5};
+#define type_names vn_ring_type_names
 
 const char *vn_ring_type_name(int32_t type, char out[12])
 {
@@ -254,9 +256,8 @@ void vn_ring_key_begin(vn_ring_key_t *k, const char *name, size_t name_len, int3
     k->n = 0;
     k->any_tag = false;
     key_put(k, name, name_len);
-    static const uint8_t type_lens[] = {7, 5, 9, 3, 5};
     if (type >= 0 && type < 5) {
-        key_put(k, type_names[type], type_lens[type]);
+        key_put(k, type_names[type], vn_ring_type_lens[type]);
     } else {
         char tn[12];
         vn_ring_type_name(type, tn);

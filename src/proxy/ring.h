@@ -68,6 +68,9 @@ void *vn_ring_member_user(const vn_ring_t *r, size_t i);
  * unknown value). out needs 12 bytes; returns out.
  */
 const char *vn_ring_type_name(int32_t type, char out[12]);
+/** The names of types 0..4 and their lengths (vn_ring_type_name's, without the copy). */
+extern const char *const vn_ring_type_names[5];
+extern const uint8_t vn_ring_type_lens[5];
 
 /**
  * Incremental key hash: feeds the pieces of the key to CRC-32 without

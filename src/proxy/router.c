@@ -471,7 +471,13 @@ void vn_route_ctx_release(vn_route_ctx_t *c)
 
 bool vn_route_key_hash(const vn_router_t *r, const uint8_t *msg, size_t len, uint32_t *hash)
 {
-    /* The wire bytes are scanned, not decoded: the message is forwarded as it came. */
+    /* The wire bytes are scanned, not decoded: the message is forwarded as it came. The
+     * common shape is keyed in one pass; anything else (or invalid) by the general scan. */
+    vn_mscan_key_t fk;
+    if (vn_mscan_key(msg, len, r->o.ignore, &fk)) {
+        *hash = vn_ring_hash(fk.buf + fk.start, fk.len);
+        return true;
+    }
     vn_mscan_t m;
     if (!vn_mscan_metric(msg, len, &m))
         return false;

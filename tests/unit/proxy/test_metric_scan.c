@@ -4,7 +4,10 @@
  * accepts, and reads the same name, type and tags: hand-made malformed
  * messages (truncation, bad wire types, bad values, groups, field 0,
  * over-long varints), then seeded random mutations of valid messages
- * compared against the decoder.
+ * compared against the decoder. The one-pass routing key (vn_mscan_key)
+ * is checked on every message agree() sees: when it takes a message, the
+ * scan accepts it too and the key equals the one joined by hand from the
+ * scan, for no ignore_tags and for four matcher sets.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +21,82 @@
 
 #include "forward/metricpb_codec.h"
 #include "proxy/metric_scan.h"
+#include "proxy/ring.h"
+
+/* ignore_tags sets for the key checks: none, a short prefix (memcmp path), a masked prefix,
+ * an exact value, a regex and two matchers (the set's general path) */
+enum { NIGN = 5 };
+static vn_tagm_set_t g_ign[NIGN];
+static size_t g_fast_taken; /* messages vn_mscan_key keyed (so the checks are not vacuous) */
+
+static int ign_setup(void **state)
+{
+    (void)state;
+    static const vn_tag_matcher_t cfg[] = {{.kind = "prefix", .value = "k1"},
+                                           {.kind = "prefix", .value = "env:"},
+                                           {.kind = "exact", .value = "host:h1"},
+                                           {.kind = "regex", .value = "^k[0-9]:v1"},
+                                           {.kind = "exact", .value = "t3"},
+                                           {.kind = "prefix", .value = "tttt"}};
+    char err[256];
+    assert_int_equal(vn_tagm_set_init(&g_ign[0], &cfg[0], 1, err, sizeof err), VN_OK);
+    assert_int_equal(vn_tagm_set_init(&g_ign[1], &cfg[1], 1, err, sizeof err), VN_OK);
+    assert_int_equal(vn_tagm_set_init(&g_ign[2], &cfg[2], 1, err, sizeof err), VN_OK);
+    assert_int_equal(vn_tagm_set_init(&g_ign[3], &cfg[3], 1, err, sizeof err), VN_OK);
+    assert_int_equal(vn_tagm_set_init(&g_ign[4], &cfg[4], 2, err, sizeof err), VN_OK);
+    return 0;
+}
+
+static int ign_teardown(void **state)
+{
+    (void)state;
+    for (int i = 0; i < NIGN; i++)
+        vn_tagm_set_destroy(&g_ign[i]);
+    return 0;
+}
+
+/* The key joined by hand from an accepted scan: name, type name, kept tags with ','. */
+static size_t joined_key(const uint8_t *p, const vn_mscan_t *s, const vn_tagm_set_t *ign, char *out)
+{
+    char tn[12];
+    vn_ring_type_name(s->type, tn);
+    size_t j = 0;
+    memcpy(out, s->name, s->name_len);
+    j += s->name_len;
+    memcpy(out + j, tn, strlen(tn));
+    j += strlen(tn);
+    size_t sp = s->tags_from, kept = 0;
+    const char *t;
+    size_t tl;
+    while (vn_mscan_next_tag(p, s, &sp, &t, &tl)) {
+        if (ign && vn_tagm_set_match(ign, t, tl))
+            continue;
+        if (kept++)
+            out[j++] = ',';
+        memcpy(out + j, t, tl);
+        j += tl;
+    }
+    return j;
+}
+
+/* vn_mscan_key against the scan: it may decline any message, but what it keys must be valid
+ * and keyed exactly as joined_key (and as the ring's incremental key hash). */
+static void key_agrees(const uint8_t *p, size_t n, bool ok_scan, const vn_mscan_t *s)
+{
+    static vn_mscan_key_t k;
+    static char ref[sizeof k.buf + 4096];
+    for (int i = -1; i < NIGN; i++) {
+        const vn_tagm_set_t *ign = i < 0 ? NULL : &g_ign[i];
+        if (!vn_mscan_key(p, n, ign, &k))
+            continue;
+        g_fast_taken++;
+        assert_true(ok_scan);
+        size_t rl = joined_key(p, s, ign, ref);
+        assert_true(k.start + k.len <= sizeof k.buf);
+        assert_int_equal(k.len, rl);
+        assert_memory_equal(k.buf + k.start, ref, rl);
+    }
+}
 
 typedef struct wbuf {
     uint8_t b[2048];
@@ -112,6 +191,7 @@ static void agree(const uint8_t *p, size_t n)
         fprintf(stderr, "\n");
     }
     assert_int_equal(ok_scan, ok_dec);
+    key_agrees(p, n, ok_scan, &s);
     if (!ok_scan)
         return;
     assert_int_equal(s.name_len, m.name.len);
@@ -363,6 +443,99 @@ static void test_scan__mutations_agree_with_decoder(void **state)
 #undef RND
 }
 
+/* The shape locals send is keyed in one pass; other shapes are left to the general path. */
+static void test_key__fast_shape_and_fallbacks(void **state)
+{
+    (void)state;
+    static vn_mscan_key_t k;
+    wbuf_t w;
+    valid_histogram(&w);
+    assert_true(vn_mscan_key(w.b, w.n, NULL, &k));
+    assert_int_equal(k.len, strlen("a.b.chistogramenv:prod,host:h1"));
+    assert_memory_equal(k.buf + k.start, "a.b.chistogramenv:prod,host:h1", k.len);
+    assert_true(vn_mscan_key(w.b, w.n, &g_ign[2], &k)); /* exact host:h1 dropped */
+    assert_memory_equal(k.buf + k.start, "a.b.chistogramenv:prod", k.len);
+    assert_true(vn_mscan_key(w.b, w.n, &g_ign[1], &k)); /* prefix env: dropped, no leading ',' */
+    assert_int_equal(k.len, strlen("a.b.chistogramhost:h1"));
+    assert_memory_equal(k.buf + k.start, "a.b.chistogramhost:h1", k.len);
+    uint32_t h = vn_ring_hash(k.buf + k.start, k.len);
+    vn_ring_key_t rk;
+    vn_ring_key_begin(&rk, "a.b.c", 5, 2);
+    vn_ring_key_tag(&rk, "host:h1", 7);
+    assert_int_equal(h, vn_ring_key_end(&rk));
+
+    /* every name and tag length the copies treat differently, 0..127, and all five types */
+    for (size_t nl = 0; nl < 128; nl++) {
+        char name[128], tag[128];
+        for (size_t i = 0; i < nl; i++) {
+            name[i] = (char)('a' + i % 26);
+            tag[i] = (char)('A' + i % 26);
+        }
+        for (uint64_t type = 0; type < 5; type++) {
+            w.n = 0;
+            put_lenf(&w, 1, name, nl);
+            put_lenf(&w, 2, tag, nl);
+            put_lenf(&w, 2, "x", 1);
+            put_key(&w, 3, 0);
+            put_varint(&w, type);
+            assert_true(vn_mscan_key(w.b, w.n, NULL, &k));
+            agree(w.b, w.n);
+        }
+    }
+
+    /* valid, but not this path's shape: declined, and the scan accepts them */
+    static const struct {
+        const char *what;
+        const uint8_t *b;
+        size_t n;
+    } other[] = {
+        {"two-byte field key", (const uint8_t *)"\x0a\x01x\x80\x01\x00", 6},
+        {"unknown field", (const uint8_t *)"\x0a\x01x\x20\x01", 5},
+        {"type 7 (named by its number)", (const uint8_t *)"\x0a\x01x\x18\x07", 5},
+        {"two-byte type varint", (const uint8_t *)"\x0a\x01x\x18\x81\x00", 6},
+        {"non-minimal name length", (const uint8_t *)"\x0a\x80\x00\x18\x01", 5},
+    };
+    for (size_t i = 0; i < sizeof other / sizeof other[0]; i++) {
+        vn_mscan_t s;
+        assert_true(vn_mscan_metric(other[i].b, other[i].n, &s));
+        if (vn_mscan_key(other[i].b, other[i].n, NULL, &k))
+            fail_msg("taken: %s", other[i].what);
+    }
+    valid_big_histogram(&w); /* a 200-byte tag */
+    assert_false(vn_mscan_key(w.b, w.n, NULL, &k));
+    agree(w.b, w.n);
+    /* kept tags beyond the key buffer: declined, not cut */
+    w.n = 0;
+    put_str(&w, 1, "n");
+    char tag[101];
+    memset(tag, 'q', 100);
+    tag[100] = 0;
+    for (int i = 0; i < 11; i++)
+        put_str(&w, 2, tag);
+    assert_false(vn_mscan_key(w.b, w.n, NULL, &k));
+    agree(w.b, w.n);
+    w.n = 0;
+    put_str(&w, 1, "n");
+    for (int i = 0; i < 10; i++)
+        put_str(&w, 2, tag);
+    assert_true(vn_mscan_key(w.b, w.n, NULL, &k));
+    assert_int_equal(k.len, 1 + 7 + 10 * 100 + 9);
+    agree(w.b, w.n);
+    /* tags and commas filling the buffer exactly, then one byte more */
+    for (size_t last = 114; last <= 117; last++) {
+        w.n = 0;
+        put_str(&w, 1, "n");
+        for (int i = 0; i < 9; i++)
+            put_str(&w, 2, tag);
+        char lt[128];
+        memset(lt, 'r', last);
+        put_lenf(&w, 2, lt, last);
+        bool fits = 9 * 100 + 9 + last <= VN_MSCAN_KEY_TAGS_MAX;
+        assert_int_equal(vn_mscan_key(w.b, w.n, NULL, &k), fits);
+        agree(w.b, w.n);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -371,6 +544,12 @@ int main(void)
         cmocka_unit_test(test_scan__malformed),
         cmocka_unit_test(test_scan__two_byte_lengths),
         cmocka_unit_test(test_scan__mutations_agree_with_decoder),
+        cmocka_unit_test(test_key__fast_shape_and_fallbacks),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int failed = cmocka_run_group_tests(tests, ign_setup, ign_teardown);
+    if (g_fast_taken < 100000) { /* the mutations keep most messages in the common shape */
+        fprintf(stderr, "vn_mscan_key keyed only %zu messages\n", g_fast_taken);
+        return 1;
+    }
+    return failed;
 }
