@@ -65,7 +65,7 @@ bool vn_mscan_next_tag(const uint8_t *msg, const vn_mscan_t *s, size_t *pos, con
 #define VN_MSCAN_KEY_TAGS_MAX 1024
 
 typedef struct vn_mscan_key {
-    size_t start, len; /* the key is buf[start .. start + len) */
+    size_t start, len; /* the key is buf[start .. start + len); start >= 16 (scratch before it) */
     uint8_t buf[VN_MSCAN_KEY_TAGS_AT + VN_MSCAN_KEY_TAGS_MAX + 16]; /* + 16: whole-word tag copies */
 } vn_mscan_key_t;
 

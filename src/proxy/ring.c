@@ -56,6 +56,9 @@ struct vn_ring {
  */
 static uint32_t crc_tab[8][256];
 static bool crc_have_clmul;
+/* crc_unzero[r]: the register that r zero bytes take to the initial 0xffffffff (see
+ * vn_ring_hash_pad16) */
+static uint32_t crc_unzero[16];
 static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
 
 static void crc_init(void)
@@ -69,6 +72,16 @@ static void crc_init(void)
     for (uint32_t i = 0; i < 256; i++)
         for (int t = 1; t < 8; t++)
             crc_tab[t][i] = crc_tab[0][crc_tab[t - 1][i] & 0xff] ^ (crc_tab[t - 1][i] >> 8);
+    /* A zero byte maps x to (x >> 8) ^ tab[x & 0xff]; the table's top bytes are all different,
+     * so the step is undone by finding the entry whose top byte the result has. */
+    uint32_t by_top[256];
+    for (uint32_t i = 0; i < 256; i++)
+        by_top[crc_tab[0][i] >> 24] = i;
+    crc_unzero[0] = 0xffffffffu;
+    for (int r = 1; r < 16; r++) {
+        uint32_t y = crc_unzero[r - 1], i = by_top[y >> 24];
+        crc_unzero[r] = ((y ^ crc_tab[0][i]) << 8) | i;
+    }
 #if VN_RING_CLMUL
     __builtin_cpu_init();
     crc_have_clmul = __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1");
@@ -126,6 +139,21 @@ static uint32_t crc_update(uint32_t crc, const uint8_t *p, size_t n)
 }
 
 uint32_t vn_ring_hash(const void *p, size_t len) { return crc_update(0, p, len); }
+
+uint32_t vn_ring_hash_pad16(uint8_t *p, size_t len)
+{
+#if VN_RING_CLMUL
+    pthread_once(&crc_once, crc_init);
+    if (len >= 16 && crc_have_clmul) {
+        /* r zero bytes in front, the register started where they lead to the usual start: the
+         * same CRC, over whole 16-byte blocks only (no byte-at-a-time tail) */
+        size_t r = (16 - (len & 15)) & 15;
+        memset(p - r, 0, r);
+        return ~crc_clmul(crc_unzero[r], p - r, len + r);
+    }
+#endif
+    return crc_update(0, p, len);
+}
 
 /* Ascending hash; on a collision the smaller address first (it wins, see ring.h). */
 static int point_cmp_r(const void *a, const void *b, void *ctx)

@@ -52,6 +52,13 @@ size_t vn_ring_size(const vn_ring_t *r);
 uint32_t vn_ring_hash(const void *p, size_t len);
 
 /**
+ * vn_ring_hash(p, len), faster for keys of 16 bytes or more that are not a
+ * multiple of 16 long: the 15 bytes before p must be writable scratch (they
+ * are overwritten with zeros).
+ */
+uint32_t vn_ring_hash_pad16(uint8_t *p, size_t len);
+
+/**
  * The member owning key hash h: its index (< vn_ring_size), or -1 when the
  * ring is empty (Go: "empty circle"). O(log points). Thread-safe.
  */

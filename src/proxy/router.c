@@ -475,7 +475,7 @@ bool vn_route_key_hash(const vn_router_t *r, const uint8_t *msg, size_t len, uin
      * common shape is keyed in one pass; anything else (or invalid) by the general scan. */
     vn_mscan_key_t fk;
     if (vn_mscan_key(msg, len, r->o.ignore, &fk)) {
-        *hash = vn_ring_hash(fk.buf + fk.start, fk.len);
+        *hash = vn_ring_hash_pad16(fk.buf + fk.start, fk.len); /* start >= 16: see metric_scan.h */
         return true;
     }
     vn_mscan_t m;

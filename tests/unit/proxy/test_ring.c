@@ -261,8 +261,8 @@ static void test_ring__matcher_errors(void **state)
     assert_int_equal(vn_tagm_set_init(&set, perl_only + 1, 1, err, sizeof err), VN_ERR_CONFIG);
 }
 
-/* The ring's own CRC-32 (carry-less multiply or sliced tables) equals zlib's, at every length
- * and alignment, and a key fed in pieces (longer than the key's gather buffer too) equals the
+/* The ring's own CRC-32 (carry-less multiply or sliced tables; plain and front-padded) equals
+ * zlib's, at every length and alignment, and a key fed in pieces (longer than the key's gather buffer too) equals the
  * hash of the joined string. */
 static void test_ring__crc_matches_zlib(void **state)
 {
@@ -276,6 +276,20 @@ static void test_ring__crc_matches_zlib(void **state)
     for (size_t off = 0; off < 16; off++)
         for (size_t n = 0; n + off <= 1100; n += (n < 200 ? 1 : 37))
             assert_int_equal(vn_ring_hash(buf + off, n), (uint32_t)crc32(0, buf + off, (uInt)n));
+    /* the padded form: same CRC, and only the 15 bytes before the key are written (zeros) */
+    static uint8_t pad[16 + 1200 + 16];
+    for (size_t off = 0; off < 16; off++)
+        for (size_t n = 0; n + off <= 1100; n += (n < 200 ? 1 : 37)) {
+            memset(pad, 0xa5, sizeof pad);
+            uint8_t *k = pad + 16 + off;
+            memcpy(k, buf + off, n);
+            assert_int_equal(vn_ring_hash_pad16(k, n), (uint32_t)crc32(0, buf + off, (uInt)n));
+            assert_memory_equal(k, buf + off, n);
+            for (uint8_t *q = pad; q < k - 15; q++)
+                assert_int_equal(*q, 0xa5);
+            for (uint8_t *q = k + n; q < pad + sizeof pad; q++)
+                assert_int_equal(*q, 0xa5);
+        }
 
     char name[700], tag[300], joined[1200];
     for (size_t nl = 0; nl < sizeof name; nl += 53) {
