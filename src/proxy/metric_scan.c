@@ -161,6 +161,21 @@ bool vn_mscan_next_tag(const uint8_t *msg, const vn_mscan_t *s, size_t *pos, con
  * the name and type name, known only at the end (the type follows the tags
  * on the wire), are then written just before them, so the key is one run. */
 
+/* A one- or two-byte length at p (left bytes from p to the end) whose bytes all follow it. */
+static inline bool len_fast(const uint8_t *p, size_t left, size_t *n, size_t *hdr)
+{
+    if (left >= 1 && p[0] < 0x80) {
+        *n = p[0];
+        *hdr = 1;
+    } else if (left >= 2 && p[1] < 0x80) {
+        *n = (size_t)(p[0] & 0x7f) | (size_t)p[1] << 7;
+        *hdr = 2;
+    } else {
+        return false;
+    }
+    return *n <= left - *hdr;
+}
+
 /* A value submessage in the fast shape and as value_ok accepts it. */
 static bool value_fast(uint32_t field, const uint8_t *p, const uint8_t *end)
 {
@@ -195,16 +210,7 @@ static bool value_fast(uint32_t field, const uint8_t *p, const uint8_t *end)
             break;
         case VN_PB_WT_LEN: {
             size_t n, hdr;
-            if (left >= 1 && p[0] < 0x80) {
-                n = p[0];
-                hdr = 1;
-            } else if (left >= 2 && p[1] < 0x80) {
-                n = (size_t)(p[0] & 0x7f) | (size_t)p[1] << 7;
-                hdr = 2;
-            } else {
-                return false;
-            }
-            if (n > left - hdr)
+            if (!len_fast(p, left, &n, &hdr))
                 return false;
             p += hdr + n;
             break;
@@ -311,18 +317,7 @@ bool vn_mscan_key(const uint8_t *msg, size_t len, const vn_tagm_set_t *ign, vn_m
             p++;
         } else if (f >= 5 && f <= 8) { /* a value: one- or two-byte length, then checked */
             size_t n, hdr;
-            if (wt != VN_PB_WT_LEN || left < 1)
-                return false;
-            if (p[0] < 0x80) {
-                n = p[0];
-                hdr = 1;
-            } else if (left >= 2 && p[1] < 0x80) {
-                n = (size_t)(p[0] & 0x7f) | (size_t)p[1] << 7;
-                hdr = 2;
-            } else {
-                return false;
-            }
-            if (n > left - hdr || !value_fast(f, p + hdr, p + hdr + n))
+            if (wt != VN_PB_WT_LEN || !len_fast(p, left, &n, &hdr) || !value_fast(f, p + hdr, p + hdr + n))
                 return false;
             p += hdr + n;
         } else {
