@@ -193,8 +193,8 @@ static bool value_fast(uint32_t field, const uint8_t *p, const uint8_t *end)
             size_t i = 0;
             while (i < left && i < 9 && (p[i] & 0x80))
                 i++;
-            if (i >= left || (p[i] & 0x80))
-                return false; /* truncated, or 10 bytes and more: the general reader judges */
+            if (i >= left || (p[i] & 0x80) || (i == 9 && p[i] > 1))
+                return false; /* truncated, over 64 bits, or 11 bytes and more: the general reader judges */
             p += i + 1;
             break;
         }
