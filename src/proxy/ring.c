@@ -89,22 +89,42 @@ static void crc_init(void)
 }
 
 #if VN_RING_CLMUL
-/* c: the running CRC register (inverted); n: a multiple of 16, at least 16. The constants are
- * x^k mod P (bit-reflected) for the fold distances 128 and 64 bits, the 64->32 step, and
- * Barrett's P' and u' = floor(x^64 / P). */
+/* x (128 bits) multiplied forward by x^(d) for a fold distance d: k holds x^(d+32) and x^(d-32)
+ * mod P, bit-reflected and shifted left by one, for x's low and high halves. */
+__attribute__((target("pclmul,sse4.1"))) static inline __m128i fold(__m128i x, __m128i k)
+{
+    return _mm_xor_si128(_mm_clmulepi64_si128(x, k, 0x00), _mm_clmulepi64_si128(x, k, 0x11));
+}
+
+/* c: the running CRC register (inverted); n: a multiple of 16, at least 16. Blocks are folded
+ * onto the next 128 bits one at a time while more than 4 are left; the last 4 (routing keys
+ * are mostly 2-4 blocks) are folded onto the end at once, 384, 256 and 128 bits forward, so
+ * their carry-less multiplies do not wait on each other. Then 128 -> 64 -> 32 bits (Barrett
+ * with P' and u' = floor(x^64 / P)). */
 __attribute__((target("pclmul,sse4.1"))) static uint32_t crc_clmul(uint32_t c, const uint8_t *p, size_t n)
 {
-    const __m128i k_fold = _mm_set_epi64x(0xccaa009eLL, 0x1751997d0LL);
+    const __m128i k128 = _mm_set_epi64x(0xccaa009eLL, 0x1751997d0LL);
+    const __m128i k256 = _mm_set_epi64x(0x15a546366LL, 0xf1da05aaLL);
+    const __m128i k384 = _mm_set_epi64x(0x174359406LL, 0x3db1ecdcLL);
     const __m128i k_64to32 = _mm_set_epi64x(0, 0x163cd6124LL);
     const __m128i k_barrett = _mm_set_epi64x(0x1f7011641LL, 0x1db710641LL);
     const __m128i mask32 = _mm_set_epi32(0, 0, 0, -1);
-    __m128i x = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(const void *)p), _mm_cvtsi32_si128((int)c));
-    for (p += 16, n -= 16; n >= 16; p += 16, n -= 16) {
-        __m128i lo = _mm_clmulepi64_si128(x, k_fold, 0x00);
-        __m128i hi = _mm_clmulepi64_si128(x, k_fold, 0x11);
-        x = _mm_xor_si128(_mm_xor_si128(lo, hi), _mm_loadu_si128((const __m128i *)(const void *)p));
+#define LD(q) _mm_loadu_si128((const __m128i *)(const void *)(q))
+    __m128i x = _mm_xor_si128(LD(p), _mm_cvtsi32_si128((int)c));
+    size_t left = n / 16 - 1; /* blocks after x */
+    for (p += 16; left > 3; p += 16, left--)
+        x = _mm_xor_si128(fold(x, k128), LD(p));
+    switch (left) {
+    case 3:
+        x = _mm_xor_si128(_mm_xor_si128(fold(x, k384), fold(LD(p), k256)),
+                          _mm_xor_si128(fold(LD(p + 16), k128), LD(p + 32)));
+        break;
+    case 2: x = _mm_xor_si128(_mm_xor_si128(fold(x, k256), fold(LD(p), k128)), LD(p + 16)); break;
+    case 1: x = _mm_xor_si128(fold(x, k128), LD(p)); break;
+    default: break;
     }
-    x = _mm_xor_si128(_mm_clmulepi64_si128(x, k_fold, 0x10), _mm_srli_si128(x, 8)); /* 128 -> 64 */
+#undef LD
+    x = _mm_xor_si128(_mm_clmulepi64_si128(x, k128, 0x10), _mm_srli_si128(x, 8)); /* 128 -> 64 */
     __m128i hi32 = _mm_srli_si128(x, 4);
     x = _mm_xor_si128(_mm_clmulepi64_si128(_mm_and_si128(x, mask32), k_64to32, 0x00), hi32); /* 64 -> 32 */
     __m128i t = _mm_clmulepi64_si128(_mm_and_si128(x, mask32), k_barrett, 0x10);
