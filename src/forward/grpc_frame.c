@@ -18,15 +18,6 @@
 #include "core/hex.h"
 #include "core/xalloc.h"
 
-void vn_grpc_prefix(uint8_t out[VN_GRPC_PREFIX], uint32_t len)
-{
-    out[0] = 0;
-    out[1] = (uint8_t)(len >> 24);
-    out[2] = (uint8_t)(len >> 16);
-    out[3] = (uint8_t)(len >> 8);
-    out[4] = (uint8_t)len;
-}
-
 void vn_grpc_reader_init(vn_grpc_reader_t *r, size_t max, const vn_grpc_budget_t *budget)
 {
     memset(r, 0, sizeof *r);
