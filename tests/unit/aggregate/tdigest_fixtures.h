@@ -43,19 +43,21 @@ static inline void td_assert_same_wire(vn_tdigest_t *a, vn_tdigest_t *b)
 }
 
 /**
- * Twins for layout comparisons: c and w (compression 100) each hold the sample
- * 1.0, folded; w is wide for good (asking for its centroids switches it), c is
+ * Twins for layout comparisons: c and w (compression 100) each hold one sample
+ * (value, weight; td_twin_init: 1.0, 1), folded; w is wide for good (asking for its centroids switches it), c is
  * still compact.
  */
-static inline void td_twin_init(vn_tdigest_t *c, vn_tdigest_t *w)
+static inline void td_twin_init_at(vn_tdigest_t *c, vn_tdigest_t *w, double value, double weight)
 {
     assert_int_equal(vn_tdigest_init(c, 100), VN_OK);
     assert_int_equal(vn_tdigest_init(w, 100), VN_OK);
-    assert_int_equal(vn_tdigest_add(c, 1.0, 1), VN_OK);
-    assert_int_equal(vn_tdigest_add(w, 1.0, 1), VN_OK);
+    assert_int_equal(vn_tdigest_add(c, value, weight), VN_OK);
+    assert_int_equal(vn_tdigest_add(w, value, weight), VN_OK);
     size_t n0;
     (void)vn_tdigest_centroids(w, &n0);
     vn_tdigest_compress(c);
 }
+
+static inline void td_twin_init(vn_tdigest_t *c, vn_tdigest_t *w) { td_twin_init_at(c, w, 1.0, 1); }
 
 #endif

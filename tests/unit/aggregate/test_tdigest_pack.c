@@ -226,13 +226,7 @@ static void test_pack__digest_matches_wide(void **state)
         td_assert_same_wire(&p, &w);
         /* packed + packed merge, wide + wide merge */
         vn_tdigest_t p2, w2;
-        assert_int_equal(vn_tdigest_init(&p2, 100), VN_OK);
-        assert_int_equal(vn_tdigest_init(&w2, 100), VN_OK);
-        assert_int_equal(vn_tdigest_add(&p2, 3.5, 2), VN_OK);
-        assert_int_equal(vn_tdigest_add(&w2, 3.5, 2), VN_OK);
-        size_t n0;
-        (void)vn_tdigest_centroids(&w2, &n0);
-        vn_tdigest_compress(&p2);
+        td_twin_init_at(&p2, &w2, 3.5, 2);
         assert_int_equal(vn_tdigest_merge(&p2, &p), VN_OK);
         assert_int_equal(vn_tdigest_merge(&w2, &w), VN_OK);
         if (vn_tdigest_memory(&p2) >= vn_tdigest_memory(&w2)) {
@@ -311,13 +305,7 @@ static void test_pack__fold_edge_means(void **state)
     for (int k = 0; k < 4; k++) {
         fx_rng_t r = {200 + (uint64_t)k};
         vn_tdigest_t p, w;
-        assert_int_equal(vn_tdigest_init(&p, 100), VN_OK);
-        assert_int_equal(vn_tdigest_init(&w, 100), VN_OK);
-        assert_int_equal(vn_tdigest_add(&w, 1.0, 1), VN_OK);
-        assert_int_equal(vn_tdigest_add(&p, 1.0, 1), VN_OK);
-        size_t n0;
-        (void)vn_tdigest_centroids(&w, &n0);
-        vn_tdigest_compress(&p);
+        td_twin_init(&p, &w);
         for (int i = 0; i < 3000; i++) {
             uint64_t u = fx_next(&r);
             double x;
