@@ -221,13 +221,6 @@ static bool value_fast(uint32_t field, const uint8_t *p, const uint8_t *end)
     return true;
 }
 
-static inline uint64_t load64(const void *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
-
 /* Copies n < 128 bytes (a name or tag) in fixed-size moves: two overlapping ones cover any
  * length of a range, so nothing is written outside dst[0..n). GCC inlines a plain memcpy of
  * a variable length here as `rep movs`, whose start-up cost more than the whole scan. */
@@ -250,31 +243,10 @@ static inline void copy_short(uint8_t *dst, const uint8_t *src, size_t n)
     }
 }
 
-/* ign, read once per message: the output bytes alias everything, so a matcher read inside
- * the loop would be loaded again after every tag copied */
-typedef struct ign_fast {
-    const vn_tagm_set_t *set; /* NULL: nothing ignored */
-    uint64_t word, mask;      /* mask != 0: one exact/prefix matcher of 1..8 bytes */
-    size_t exact_len;         /* exact: the value's length; prefix: 0 */
-} ign_fast_t;
-
-static inline bool ignored(const ign_fast_t *g, const uint8_t *tag, size_t len)
-{
-    if (!g->set)
-        return false;
-    if (g->mask && len >= 8)
-        return (!g->exact_len || len == g->exact_len) && (load64(tag) & g->mask) == g->word;
-    return vn_tagm_set_match(g->set, (const char *)tag, len);
-}
-
 bool vn_mscan_key(const uint8_t *msg, size_t len, const vn_tagm_set_t *ign, vn_mscan_key_t *k)
 {
-    ign_fast_t g = {.set = ign && ign->n ? ign : NULL};
-    if (g.set && g.set->n == 1 && g.set->v[0].mask && g.set->v[0].kind != VN_TAGM_REGEX) {
-        g.word = g.set->v[0].word;
-        g.mask = g.set->v[0].mask;
-        g.exact_len = g.set->v[0].kind == VN_TAGM_EXACT ? g.set->v[0].len : 0;
-    }
+    if (ign && ign->n == 0)
+        ign = NULL;
     const uint8_t *p = msg, *end = msg + len, *name = NULL;
     size_t name_len = 0;
     unsigned type = 0;
@@ -298,7 +270,7 @@ bool vn_mscan_key(const uint8_t *msg, size_t len, const vn_tagm_set_t *ign, vn_m
                 name_len = n;
                 continue;
             }
-            if (ignored(&g, s, n))
+            if (ign && vn_tagm_set_match(ign, (const char *)s, n))
                 continue;
             if ((size_t)(tmax - t) < n + (kept != 0))
                 return false; /* the key is longer than the buffer: the general path hashes it in runs */

@@ -73,7 +73,7 @@ void vn_tagm_set_destroy(vn_tagm_set_t *set)
     set->n = 0;
 }
 
-bool vn_tagm_set_match(const vn_tagm_set_t *set, const char *tag, size_t len)
+bool vn_tagm_set_match_any(const vn_tagm_set_t *set, const char *tag, size_t len)
 {
     for (size_t i = 0; i < set->n; i++) {
         const vn_tagm_t *m = &set->v[i];
