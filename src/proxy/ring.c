@@ -271,12 +271,11 @@ void *vn_ring_member_user(const vn_ring_t *r, size_t i) { return r->members[i].u
 
 const char *const vn_ring_type_names[5] = {"counter", "gauge", "histogram", "set", "timer"};
 const uint8_t vn_ring_type_lens[5] = {7, 5, 9, 3, 5};
-#define type_names vn_ring_type_names
 
 const char *vn_ring_type_name(int32_t type, char out[12])
 {
     if (type >= 0 && type < 5)
-        snprintf(out, 12, "%s", type_names[type]);
+        snprintf(out, 12, "%s", vn_ring_type_names[type]);
     else
         snprintf(out, 12, "%d", (int)type);
     return out;
@@ -305,7 +304,7 @@ void vn_ring_key_begin(vn_ring_key_t *k, const char *name, size_t name_len, int3
     k->any_tag = false;
     key_put(k, name, name_len);
     if (type >= 0 && type < 5) {
-        key_put(k, type_names[type], vn_ring_type_lens[type]);
+        key_put(k, vn_ring_type_names[type], vn_ring_type_lens[type]);
     } else {
         char tn[12];
         vn_ring_type_name(type, tn);
