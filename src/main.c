@@ -369,6 +369,7 @@ static int daemon_start(daemon_t *d, app_t *app, char *err, size_t errcap)
                             .on_flush = on_flush_cb,
                             .on_flush_ctx = app,
                             .forward = d->forward,
+                            .listeners = d->listeners,
                             .workers = d->workers,
                             .nworkers = d->nworkers,
                             .sinks = d->sinks,

@@ -126,7 +126,11 @@ static void flush_once(vn_flusher_t *f, double tick_mono)
         maybe_wedge(f);
     double t0 = vn_clock_mono_s();
     int64_t ts = flush_stamp(f, tick_mono);
-    /* Swap every worker first, so all shards close the interval at the same moment. */
+    /* The statsd readers first hand over what they have read (pre-aggregated counters and gauges
+     * wait in them up to VN_DGRAM_COMMIT_MAX_S otherwise); then every worker is swapped, so all
+     * shards close the interval at the same moment. */
+    if (f->o.listeners && !vn_listeners_commit(f->o.listeners, VN_FLUSH_COMMIT_WAIT_S))
+        VN_LOG(DEBUG, "event=reader_commit_late msg=\"a statsd reader's share goes to the next interval\"");
     vn_series_map_t **maps = vn_xcalloc(f->o.nworkers, sizeof *maps);
     for (size_t w = 0; w < f->o.nworkers; w++)
         maps[w] = vn_worker_swap(f->o.workers[w]);

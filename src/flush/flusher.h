@@ -22,6 +22,7 @@
 #include "core/metric.h"
 #include "core/stats.h"
 #include "forward/forward.h"
+#include "listen/listeners.h"
 #include "sinks/sink.h"
 
 /** What one completed flush did, for self-metrics and the flush watchdog (telemetry/). */
@@ -42,6 +43,7 @@ typedef struct vn_flusher_opts {
     vn_event_store_t *events;   /* borrowed, may be NULL */
     vn_stats_t *stats;          /* borrowed */
     vn_forward_t *forward;      /* borrowed, may be NULL: forwarding to a global (issue 6) */
+    vn_listeners_t *listeners;  /* borrowed, may be NULL: asked to commit before each swap */
     vn_flush_report_fn on_flush; /* may be NULL */
     void *on_flush_ctx;
 } vn_flusher_opts_t;
@@ -58,6 +60,8 @@ typedef struct vn_flusher vn_flusher_t;
 #define VN_FLUSH_CHUNK_MAX_BYTES ((size_t)8 << 20)
 /** vn_flusher_stop's drain budget for the sinks, counted from the call. */
 #define VN_FLUSHER_STOP_GRACE_S 20.0
+/** How long a flush waits for the statsd readers' commit (vn_listeners_commit) before it swaps anyway. */
+#define VN_FLUSH_COMMIT_WAIT_S 0.1
 
 /** Starts the ticker thread. Returns owned. */
 vn_flusher_t *vn_flusher_start(const vn_flusher_opts_t *opts);

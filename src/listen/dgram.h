@@ -28,6 +28,11 @@
 #define VN_DGRAM_FILL_MAX_S 0.004
 #define VN_DGRAM_FILL_SAFETY 8.0
 #define VN_DGRAM_SKB_COST 1024.0
+/** Hand-off bound under a steady stream (dgram.c "Commits"): how long records and pre-aggregated
+ * values may wait in a reader before they go to the workers, when the flusher asks for them at
+ * each flush (commit_req set) and when nothing asks (tests, a bare reader). */
+#define VN_DGRAM_COMMIT_MAX_S 1.0
+#define VN_DGRAM_COMMIT_SOLO_S 0.01
 
 typedef struct vn_dgram_reader {
     int fd;
@@ -40,6 +45,12 @@ typedef struct vn_dgram_reader {
     _Atomic bool stop;
     uint64_t drained; /* datagrams read after the stop flag was seen (reader-owned until joined) */
     pthread_t thread;
+    /* Commit requests (dgram.c "Commits"). commit_req: borrowed, may be NULL; the requester bumps it.
+     * commit_ack: the last request this reader has committed for. clean: nothing ingested since
+     * the reader's last commit, so a request needs no answer (set before it blocks and at exit). */
+    const _Atomic uint64_t *commit_req;
+    _Atomic uint64_t commit_ack;
+    _Atomic bool clean;
 } vn_dgram_reader_t;
 
 /**
@@ -48,6 +59,12 @@ typedef struct vn_dgram_reader {
  * buffer in bytes (<= 0: no delay). 0 when no sleep is due: fewer than two more datagrams expected.
  */
 double vn_dgram_fill_delay_s(double budget_bytes, uint64_t n, uint64_t bytes, double dt);
+
+/**
+ * True once reader r holds nothing ingested before request number req was made: it has
+ * committed for req (or a later one), or it was clean (idle or stopped) when asked. Any thread.
+ */
+bool vn_dgram_reader_committed(vn_dgram_reader_t *r, uint64_t req);
 
 /** Runs vn_dgram_reader_run on a new thread. Returns 0 or an errno value from pthread_create. */
 int vn_dgram_reader_start(vn_dgram_reader_t *r);

@@ -5,17 +5,24 @@
  * eventfd (in each reader's poll set) is made readable, so N readers stop in
  * the time of one instead of N idle-poll timeouts; each drains its socket
  * before exiting (dgram.h), and all drains run at the same time.
+ *
+ * Commit requests (vn_listeners_commit, the flusher's, dgram.c "Commits"): one
+ * counter shared by every datagram reader; each acknowledges the highest value
+ * it has committed for, or is idle (clean) and holds nothing.
  */
 #include "listen/listeners.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/eventfd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "listen/addr.h"
@@ -30,6 +37,7 @@ struct vn_listeners {
     vn_ingest_t **ingests; /* one per reader id */
     size_t nreaders;
     bool started;
+    _Atomic uint64_t commit_req; /* vn_listeners_commit's request count, read by every datagram reader */
 };
 
 vn_err_t vn_listeners_open(const vn_config_t *cfg, void *tls_ctx, vn_listeners_t **out, char *errbuf, size_t errcap)
@@ -75,6 +83,10 @@ vn_err_t vn_listeners_open(const vn_config_t *cfg, void *tls_ctx, vn_listeners_t
         }
     }
     l->nreaders = l->ndg + 1; /* +1: the stream loop (idle if it has no listener) */
+    for (size_t i = 0; i < l->ndg; i++) {
+        l->dg[i].commit_req = &l->commit_req;
+        atomic_store(&l->dg[i].clean, true); /* holds nothing until its thread runs */
+    }
     *out = l;
     return VN_OK;
 fail:
@@ -107,6 +119,24 @@ vn_err_t vn_listeners_start(vn_listeners_t *l, const vn_ingest_shared_t *shared)
         return VN_ERR_IO;
     l->started = true;
     return VN_OK;
+}
+
+bool vn_listeners_commit(vn_listeners_t *l, double timeout_s)
+{
+    if (!l || l->ndg == 0)
+        return true;
+    uint64_t req = atomic_fetch_add(&l->commit_req, 1) + 1;
+    double end = vn_clock_mono_s() + timeout_s;
+    for (size_t i = 0; i < l->ndg; i++) {
+        /* A reader answers at its loop's top: within a fill delay (4 ms) or one burst's parse. */
+        while (!vn_dgram_reader_committed(&l->dg[i], req)) {
+            if (vn_clock_mono_s() > end)
+                return false;
+            struct timespec ts = {0, 100000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    return true;
 }
 
 void vn_listeners_stop(vn_listeners_t *l)

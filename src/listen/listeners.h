@@ -9,6 +9,7 @@
 #ifndef VN_LISTEN_LISTENERS_H
 #define VN_LISTEN_LISTENERS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "config/config.h"
@@ -26,6 +27,14 @@ size_t vn_listeners_reader_count(const vn_listeners_t *l);
 
 /** Starts the reader threads; shared is copied, its pointers borrowed. */
 vn_err_t vn_listeners_start(vn_listeners_t *l, const vn_ingest_shared_t *shared);
+
+/**
+ * Asks every datagram reader to hand what it has read to the workers (dgram.c "Commits") and
+ * waits until each has, or is idle, for at most timeout_s. True when all did in time; a reader
+ * that did not keeps its share for the next interval. For the flusher, just before it swaps the
+ * workers' maps; safe to call from any one thread while the readers run, start or stop.
+ */
+bool vn_listeners_commit(vn_listeners_t *l, double timeout_s);
 
 /** Stops reading (threads joined, partial batches pushed, sockets closed). */
 void vn_listeners_stop(vn_listeners_t *l);

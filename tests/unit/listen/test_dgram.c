@@ -13,6 +13,8 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -281,6 +283,78 @@ static void test_dgram__stream_with_fill_delay(void **state)
     vn_series_map_free(m);
 }
 
+/* A sender that keeps the socket busy (a datagram every 0.2 ms) until told to stop, so the
+ * reader's quiet-socket commit (1 ms) does not hand its counters over. */
+typedef struct steady {
+    fx_t *f;
+    atomic_bool stop;
+    atomic_long sent;
+} steady_t;
+
+static void *steady_main(void *arg)
+{
+    steady_t *st = arg;
+    while (!atomic_load(&st->stop) && atomic_load(&st->sent) < 200000) {
+        ssize_t w = sendto(st->f->tx, "s:1|c", 5, 0, (struct sockaddr *)&st->f->addr, sizeof st->f->addr);
+        if (w == 5)
+            atomic_fetch_add(&st->sent, 1);
+        struct timespec ts = {0, 200000};
+        nanosleep(&ts, NULL);
+    }
+    return NULL;
+}
+
+static bool wait_committed(fx_t *f, uint64_t req)
+{
+    double end = now() + DEADLINE_S;
+    while (!vn_dgram_reader_committed(&f->r, req) && now() < end)
+        nap_ms(1);
+    return vn_dgram_reader_committed(&f->r, req);
+}
+
+/* The flusher's commit request (dgram.c "Commits"): under a steady stream a reader with a
+ * requester holds its pre-aggregated counters for up to VN_DGRAM_COMMIT_MAX_S, but once it has
+ * answered a request, every datagram it had read before the request is in the worker's map. */
+static void test_dgram__commit_request_hands_over_under_stream(void **state)
+{
+    fx_t *f = *state;
+    _Atomic uint64_t req = 0;
+    f->r.commit_req = &req;
+    atomic_store(&f->r.clean, true);
+    assert_true(vn_dgram_reader_committed(&f->r, 1)); /* not started: holds nothing */
+    assert_int_equal(vn_dgram_reader_start(&f->r), 0);
+    steady_t st = {.f = f};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, steady_main, &st), 0);
+    assert_true(wait_packets(f, 500)); /* ~0.1 s of stream, well inside the 1 s bound */
+    uint64_t swapped = 0;
+    for (uint64_t round = 1; round <= 3; round++) {
+        uint64_t read_before = vn_stats_get(&f->stats.packets[VN_PROTO_UDP]);
+        uint64_t want = atomic_fetch_add(&req, 1) + 1;
+        assert_int_equal(want, round);
+        assert_true(wait_committed(f, want));
+        vn_series_map_t *m = vn_worker_swap(f->w);
+        vn_series_t *s = find(m, "s\n", VN_MT_COUNTER);
+        assert_non_null(s);
+        /* this round's map: at least what was read before the request, since the last swap */
+        assert_true(s->u.counter + (double)swapped >= (double)read_before);
+        swapped += (uint64_t)s->u.counter;
+        vn_series_map_free(m);
+        nap_ms(50);
+    }
+    atomic_store(&st.stop, true);
+    pthread_join(th, NULL);
+    stop_reader(f);
+    assert_true(vn_dgram_reader_committed(&f->r, UINT64_MAX)); /* stopped: clean */
+    /* nothing lost or doubled across the swaps: the last map holds the rest */
+    vn_series_map_t *m = vn_worker_swap(f->w);
+    vn_series_t *s = find(m, "s\n", VN_MT_COUNTER);
+    swapped += s ? (uint64_t)s->u.counter : 0;
+    vn_series_map_free(m);
+    assert_int_equal(swapped, vn_stats_get(&f->stats.packets[VN_PROTO_UDP]));
+    assert_int_equal(swapped, vn_stats_get(&f->stats.lines));
+}
+
 /* The fill delay's arithmetic: capped at VN_DGRAM_FILL_MAX_S, shortened so that 8x the rate seen
  * fills at most the budget (a quarter of the receive buffer), and none when fewer than two
  * datagrams are expected or the socket has no budget. */
@@ -313,6 +387,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dgram__thread_stop_keeps_queued, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dgram__stop_without_wake_fd, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dgram__stream_with_fill_delay, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dgram__commit_request_hands_over_under_stream, setup, teardown),
         cmocka_unit_test(test_dgram__fill_delay_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
