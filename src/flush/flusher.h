@@ -60,8 +60,9 @@ typedef struct vn_flusher vn_flusher_t;
 #define VN_FLUSH_CHUNK_MAX_BYTES ((size_t)8 << 20)
 /** vn_flusher_stop's drain budget for the sinks, counted from the call. */
 #define VN_FLUSHER_STOP_GRACE_S 20.0
-/** How long a flush waits for the statsd readers' commit (vn_listeners_commit) before it swaps anyway. */
-#define VN_FLUSH_COMMIT_WAIT_S 0.1
+/** How long a flush waits for the statsd readers' commit (vn_listeners_commit) before it swaps anyway:
+ * two and a half CFS periods, so a reader throttled by a CPU quota still gets to answer. */
+#define VN_FLUSH_COMMIT_WAIT_S 0.25
 
 /** Starts the ticker thread. Returns owned. */
 vn_flusher_t *vn_flusher_start(const vn_flusher_opts_t *opts);

@@ -8,13 +8,14 @@
  * happens when the socket has been quiet for 1 ms, when the flusher asks
  * (commit_req: before each flush swaps the workers' maps, so a flush holds
  * what was read before it), at stop, and under a steady stream at least every
- * VN_DGRAM_COMMIT_MAX_S. Issue 22: the old bound was 10 ms whatever asked,
- * and at 1 M lines/s each commit emitted nearly every hot counter and gauge
- * series again, about one record per three lines; now a hot series costs its
- * worker one record per flush. Without a requester (tests, a bare reader)
- * the bound stays VN_DGRAM_COMMIT_SOLO_S. The flusher's wait is bounded: a
- * reader that does not answer in time (a CPU-starved process) keeps its share
- * for the next interval; nothing is dropped.
+ * VN_DGRAM_COMMIT_MAX_S (100 ms). Issue 22: the old bound was 10 ms whatever
+ * asked, and at 1 M lines/s each commit emitted nearly every hot counter and
+ * gauge series again, about one record per three lines; now about one per
+ * thirty. Without a requester (tests, a bare reader) the bound stays
+ * VN_DGRAM_COMMIT_SOLO_S. The flusher's wait is bounded: a reader that does
+ * not answer in time (a CPU-starved process: a 25m sidecar runs 2.5 ms in
+ * every 100) keeps at most that bound's worth for the next interval; nothing
+ * is dropped.
  *
  * A datagram longer than metric_max_length is dropped whole (docs/behaviour.md 1.1): the
  * buffers are metric_max_length + 1 bytes, so truncation is detectable.
@@ -159,7 +160,9 @@ void vn_dgram_reader_run(vn_dgram_reader_t *r)
     bool pending = false;    /* records ingested but not yet pushed to the workers */
     double last_commit = vn_clock_mono_coarse_s();
     double last_read = vn_clock_mono_s(); /* when the socket was last seen empty (or read) */
-    double commit_every = r->commit_req ? VN_DGRAM_COMMIT_MAX_S : VN_DGRAM_COMMIT_SOLO_S;
+    double commit_every = r->commit_max_s > 0 ? r->commit_max_s
+                          : r->commit_req     ? VN_DGRAM_COMMIT_MAX_S
+                                              : VN_DGRAM_COMMIT_SOLO_S;
     uint64_t acked = atomic_load(&r->commit_ack);
     atomic_store(&r->clean, false); /* from here on, only the ack answers a request */
     while (!atomic_load(&r->stop)) {

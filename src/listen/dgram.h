@@ -30,8 +30,9 @@
 #define VN_DGRAM_SKB_COST 1024.0
 /** Hand-off bound under a steady stream (dgram.c "Commits"): how long records and pre-aggregated
  * values may wait in a reader before they go to the workers, when the flusher asks for them at
- * each flush (commit_req set) and when nothing asks (tests, a bare reader). */
-#define VN_DGRAM_COMMIT_MAX_S 1.0
+ * each flush (commit_req set) and when nothing asks (tests, a bare reader). The first also bounds
+ * what moves to the next interval when a CPU-starved reader misses the flusher's request. */
+#define VN_DGRAM_COMMIT_MAX_S 0.1
 #define VN_DGRAM_COMMIT_SOLO_S 0.01
 
 typedef struct vn_dgram_reader {
@@ -40,6 +41,7 @@ typedef struct vn_dgram_reader {
     vn_proto_t proto;
     size_t max_len; /* metric_max_length */
     double drain_s; /* drain budget at stop; <= 0: VN_DGRAM_DRAIN_MAX_S */
+    double commit_max_s; /* steady-stream commit bound; <= 0: VN_DGRAM_COMMIT_MAX_S or _SOLO_S (above) */
     vn_ingest_t *ingest;
     vn_stats_t *stats;
     _Atomic bool stop;
