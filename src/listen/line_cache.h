@@ -17,7 +17,8 @@
  * for the samples seen since the last flush: counters sum value/rate in
  * double precision (a deliberate difference from Go, which truncates each
  * sample to int64), gauges keep the last value. So a hot series costs the
- * worker one record per commit (about one per flush) instead of one per line. A
+ * worker one record per commit (at most one per 100 ms under a steady stream:
+ * listen/dgram.c "Commits") instead of one per line. A
  * pending value leaves the cache
  * only through the emit callback, exactly once, when:
  *   - vn_line_cache_flush is called (the reader's commit), or
