@@ -143,6 +143,15 @@ static void drain(vn_dgram_reader_t *r, struct mmsghdr *msgs, struct iovec *iov)
     }
 }
 
+/* A commit ("Commits" above): everything held goes to the workers. Returns when (the coarse
+ * clock), from which the steady-stream bound counts. */
+static double commit(vn_dgram_reader_t *r, bool *pending)
+{
+    vn_ingest_commit(r->ingest);
+    *pending = false;
+    return vn_clock_mono_coarse_s();
+}
+
 void vn_dgram_reader_run(vn_dgram_reader_t *r)
 {
     size_t bufsz = r->max_len + 1;
@@ -169,11 +178,8 @@ void vn_dgram_reader_run(vn_dgram_reader_t *r)
         if (r->commit_req) {
             uint64_t want = atomic_load_explicit(r->commit_req, memory_order_acquire);
             if (want != acked) {
-                if (pending) {
-                    vn_ingest_commit(r->ingest);
-                    pending = false;
-                    last_commit = vn_clock_mono_coarse_s();
-                }
+                if (pending)
+                    last_commit = commit(r, &pending);
                 acked = want;
                 atomic_store_explicit(&r->commit_ack, want, memory_order_release);
             }
@@ -183,12 +189,9 @@ void vn_dgram_reader_run(vn_dgram_reader_t *r)
             double read_at = budget > 0 ? vn_clock_mono_s() : 0;
             uint64_t bytes = take(r, msgs, iov, n);
             pending = true;
-            double now = vn_clock_mono_coarse_s();
-            if (now - last_commit > commit_every) { /* bound hand-off latency under a steady stream */
-                vn_ingest_commit(r->ingest);
-                pending = false;
-                last_commit = now;
-            }
+            /* bound hand-off latency under a steady stream */
+            if (vn_clock_mono_coarse_s() - last_commit > commit_every)
+                last_commit = commit(r, &pending);
             if (n == VLEN) {
                 last_read = read_at;
                 continue; /* more may be queued */
@@ -214,9 +217,7 @@ void vn_dgram_reader_run(vn_dgram_reader_t *r)
              * part-filled batch over, so the worker is woken per batch, not per burst. */
             if (poll(p, np, 1) > 0)
                 continue;
-            vn_ingest_commit(r->ingest);
-            pending = false;
-            last_commit = vn_clock_mono_coarse_s();
+            last_commit = commit(r, &pending);
             continue;
         }
         /* Idle: block so an idle sidecar costs no CPU; wake_fd ends the wait at stop
